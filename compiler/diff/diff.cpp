@@ -1,0 +1,119 @@
+// The derivative table (one rule per op) and the walk (see diff.hpp).
+// "none" (kNoNode) stands for a derivative that is symbolically zero.
+#include "compiler/diff/diff.hpp"
+
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+namespace actjit::diff {
+
+using ir::Graph;
+using ir::NodeId;
+using ir::Op;
+constexpr NodeId none = ir::kNoNode;
+
+namespace {
+
+struct Builder {
+  Graph& g;
+  NodeId c(double v) { return ir::constant(g, v); }
+  NodeId neg(NodeId a) { return ir::unary(g, Op::Neg, a); }
+  NodeId add(NodeId a, NodeId b) { return a == none ? b : b == none ? a : ir::binary(g, Op::Add, a, b); }
+  NodeId sub(NodeId a, NodeId b) { return b == none ? a : a == none ? neg(b) : ir::binary(g, Op::Sub, a, b); }
+  NodeId mul(NodeId a, NodeId b) { return a == none || b == none ? none : ir::binary(g, Op::Mul, a, b); }
+  NodeId div(NodeId a, NodeId b) { return a == none ? none : ir::binary(g, Op::Div, a, b); }
+  NodeId fn(Op op, NodeId a) { return ir::unary(g, op, a); }
+  NodeId fn(Op op, NodeId a, NodeId b) { return ir::binary(g, op, a, b); }
+  NodeId or_zero(NodeId d) { return d == none ? c(0) : d; }
+  NodeId where(NodeId cond, NodeId a, NodeId b) {
+    return a == none && b == none ? none : ir::where(g, cond, or_zero(a), or_zero(b));
+  }
+};
+
+}  // namespace
+
+NodeId derivative(Graph& g, NodeId root, NodeId var) {
+  Builder b{g};
+  std::vector<NodeId> order = g.reachable(std::array{root});
+  std::vector<NodeId> d(root + 1, none);
+  const double two_over_sqrt_pi = 2 / std::sqrt(std::numbers::pi);
+  for (NodeId id : order) {
+    const ir::Node n = g[id];  // copy: g grows below
+    NodeId y = id;
+    NodeId a = n.args[0], bb = n.args[1];
+    NodeId da = n.arity > 0 ? d[a] : none, db = n.arity > 1 ? d[bb] : none;
+    NodeId r = none;
+    switch (n.op) {
+      case Op::Const:
+      case Op::CondConst:
+        break;
+      case Op::Input:
+      case Op::Param:
+        r = id == var ? b.c(1) : none;  // dx/dx = 1
+        break;
+      case Op::Neg: r = da == none ? none : b.neg(da); break;    // d(-a) = -a'
+      case Op::Add: r = b.add(da, db); break;                    // d(a+b) = a' + b'
+      case Op::Sub: r = b.sub(da, db); break;                    // d(a-b) = a' - b'
+      case Op::Mul: r = b.add(b.mul(da, bb), b.mul(a, db)); break;  // d(ab) = a'b + ab'
+      case Op::Div:                                              // d(a/b) = (a' - y b') / b
+        r = db == none ? b.div(da, bb) : ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb);
+        break;
+      case Op::Pow: {
+        // d(a^b) = b a^(b-1) a' + a^b log(a) b'  (each term only if its factor exists)
+        NodeId t1 = none, t2 = none;
+        if (da != none) {
+          NodeId exponent = g.is_const(bb) ? b.c(g.const_value(bb) - 1) : b.sub(bb, b.c(1));
+          t1 = b.mul(b.mul(bb, b.fn(Op::Pow, a, exponent)), da);
+        }
+        if (db != none) t2 = b.mul(b.mul(y, b.fn(Op::Log, a)), db);
+        r = b.add(t1, t2);
+        break;
+      }
+      case Op::Exp: r = b.mul(y, da); break;                                 // exp' = exp
+      case Op::Expm1: r = b.mul(b.add(y, b.c(1)), da); break;                // expm1' = expm1 + 1
+      case Op::Log: r = b.div(da, a); break;                                 // log' = 1/a
+      case Op::Log1p: r = b.div(da, b.add(a, b.c(1))); break;                // log1p' = 1/(1+a)
+      case Op::Sqrt: r = b.div(da, b.mul(y, b.c(2))); break;                 // sqrt' = 1/(2 sqrt)
+      case Op::Abs: r = b.mul(b.fn(Op::Sign, a), da); break;                 // abs' = sign, 0 at 0
+      case Op::Sign:
+      case Op::Floor:
+      case Op::Ceil:
+      case Op::Round:
+        break;                                                               // piecewise constant: 0
+      case Op::Min: r = b.where(b.fn(Op::Lt, a, bb), da, db); break;         // min = where(a < b, a, b)
+      case Op::Max: r = b.where(b.fn(Op::Gt, a, bb), da, db); break;         // max = where(a > b, a, b)
+      case Op::Sin: r = b.mul(b.fn(Op::Cos, a), da); break;                  // sin' = cos
+      case Op::Cos: r = da == none ? none : b.neg(b.mul(b.fn(Op::Sin, a), da)); break;  // cos' = -sin
+      case Op::Tan: r = b.mul(b.add(b.c(1), b.mul(y, y)), da); break;        // tan' = 1 + tan^2
+      case Op::Sinh: r = b.mul(b.fn(Op::Cosh, a), da); break;                // sinh' = cosh
+      case Op::Cosh: r = b.mul(b.fn(Op::Sinh, a), da); break;                // cosh' = sinh
+      case Op::Tanh: r = b.mul(b.sub(b.c(1), b.mul(y, y)), da); break;       // tanh' = 1 - tanh^2
+      case Op::Asinh:                                                        // asinh' = 1/sqrt(a^2 + 1)
+        r = b.div(da, b.fn(Op::Sqrt, b.add(b.mul(a, a), b.c(1))));
+        break;
+      case Op::Atan: r = b.div(da, b.add(b.c(1), b.mul(a, a))); break;       // atan' = 1/(1 + a^2)
+      case Op::Erf:                                                          // erf' = 2/sqrt(pi) exp(-a^2)
+        r = b.mul(b.mul(b.c(two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), da);
+        break;
+      case Op::Erfc:                                                         // erfc' = -2/sqrt(pi) exp(-a^2)
+        r = b.mul(b.mul(b.c(-two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), da);
+        break;
+      case Op::Where: r = b.where(a, db, d[n.args[2]]); break;               // branch-wise
+      case Op::Lt:
+      case Op::Le:
+      case Op::Gt:
+      case Op::Ge:
+      case Op::Eq:
+      case Op::Ne:
+      case Op::And:
+      case Op::Or:
+      case Op::Not:
+        break;                                                               // conditions: no derivative
+    }
+    d[id] = r;
+  }
+  return b.or_zero(d[root]);
+}
+
+}  // namespace actjit::diff

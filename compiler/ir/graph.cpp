@@ -1,0 +1,84 @@
+// Node storage and interning for the IR DAG.
+#include "compiler/ir/graph.hpp"
+
+#include <bit>
+#include <cstring>
+
+#include "grammar/diagnostics.hpp"
+
+namespace actjit::ir {
+
+namespace {
+constexpr OpInfo kInfo[] = {
+#define ACTJIT_OP(name, spelling, arity, flags) {#name, spelling, arity, flags},
+#include "compiler/ir/ops.def"
+#undef ACTJIT_OP
+};
+}  // namespace
+
+const OpInfo& info(Op op) { return kInfo[static_cast<size_t>(op)]; }
+
+bool op_from_function_name(std::string_view name, Op& op) {
+  for (size_t i = 0; i < std::size(kInfo); ++i) {
+    const OpInfo& in = kInfo[i];
+    bool is_function = std::isalpha(static_cast<unsigned char>(in.spelling[0])) && !(in.flags & Leaf) &&
+                       !(in.flags & Condition);
+    if (is_function && name == in.spelling) {
+      op = static_cast<Op>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t Graph::KeyHash::operator()(const Key& k) const {
+  uint64_t h = static_cast<uint64_t>(k.op) * 0x9E3779B97F4A7C15ull;
+  for (NodeId a : k.args) h = (h ^ a) * 0x100000001B3ull + (h >> 29);
+  h ^= k.bits + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  return static_cast<size_t>(h);
+}
+
+NodeId Graph::make(Op op, std::span<const NodeId> args, double value) {
+  const OpInfo& in = info(op);
+  ACTJIT_ASSERT(args.size() == in.arity);
+  Key key{op, {kNoNode, kNoNode, kNoNode}, std::bit_cast<uint64_t>(value)};
+  for (size_t i = 0; i < args.size(); ++i) {
+    ACTJIT_ASSERT(args[i] < nodes_.size());
+    key.args[i] = args[i];
+  }
+  auto [it, inserted] = index_.try_emplace(key, NodeId(nodes_.size()));
+  if (inserted) nodes_.push_back(Node{op, uint8_t(in.arity), key.args, value});
+  return it->second;
+}
+
+bool Graph::is_const(NodeId id, double v) const {
+  const Node& n = nodes_[id];
+  return n.op == Op::Const && std::bit_cast<uint64_t>(n.value) == std::bit_cast<uint64_t>(v);
+}
+
+std::vector<NodeId> Graph::reachable(std::span<const NodeId> roots) const {
+  std::vector<char> mark(nodes_.size(), 0);
+  NodeId top = 0;
+  for (NodeId r : roots) {
+    mark[r] = 1;
+    top = std::max(top, r);
+  }
+  std::vector<NodeId> out;
+  if (roots.empty()) return out;
+  // Operands have smaller ids, so one downward sweep marks everything.
+  for (NodeId id = top + 1; id-- > 0;) {
+    if (!mark[id]) continue;
+    const Node& n = nodes_[id];
+    for (unsigned i = 0; i < n.arity; ++i) mark[n.args[i]] = 1;
+  }
+  for (NodeId id = 0; id <= top; ++id)
+    if (mark[id]) out.push_back(id);
+  return out;
+}
+
+NodeId constant(Graph& g, double v) { return g.make(Op::Const, {}, v); }
+NodeId unary(Graph& g, Op op, NodeId a) { return g.make(op, std::array{a}); }
+NodeId binary(Graph& g, Op op, NodeId a, NodeId b) { return g.make(op, std::array{a, b}); }
+NodeId where(Graph& g, NodeId c, NodeId a, NodeId b) { return g.make(Op::Where, std::array{c, a, b}); }
+
+}  // namespace actjit::ir

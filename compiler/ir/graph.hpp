@@ -1,0 +1,82 @@
+// The IR: a hash-consed DAG of primitive operations (ops.def). Nodes are
+// immutable and interned: building an op whose (op, operands, payload) already
+// exists returns the existing id, so equal subexpressions are one node and
+// common subexpressions are shared for free. Ids are handed out in creation
+// order, so operands always precede their users and every pass is a loop.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace actjit::ir {
+
+enum class Op : uint8_t {
+#define ACTJIT_OP(name, spelling, arity, flags) name,
+#include "compiler/ir/ops.def"
+#undef ACTJIT_OP
+};
+
+enum OpFlags : unsigned { Leaf = 1, Commutative = 2, Condition = 4 };
+
+struct OpInfo {
+  const char* name;      // enumerator name, e.g. "Log1p"
+  const char* spelling;  // language spelling, e.g. "log1p" or "+"
+  unsigned arity;
+  unsigned flags;
+};
+const OpInfo& info(Op op);
+/// The op of a math function spelled `name` (exp, log1p, min, where, ...), if any.
+bool op_from_function_name(std::string_view name, Op& op);
+
+using NodeId = uint32_t;
+constexpr NodeId kNoNode = UINT32_MAX;
+
+struct Node {
+  Op op;
+  uint8_t arity;
+  std::array<NodeId, 3> args;
+  /// Const: the value; Param: the parameter index; CondConst: 0 or 1.
+  double value;
+};
+
+/// A growing, interning store of nodes.
+class Graph {
+ public:
+  /// The node (op, args, value), created if it does not exist yet.
+  NodeId make(Op op, std::span<const NodeId> args = {}, double value = 0);
+  const Node& operator[](NodeId id) const { return nodes_[id]; }
+  size_t size() const { return nodes_.size(); }
+  bool is_condition(NodeId id) const { return info(nodes_[id].op).flags & Condition; }
+  bool is_const(NodeId id) const { return nodes_[id].op == Op::Const; }
+  bool is_const(NodeId id, double v) const;
+  double const_value(NodeId id) const { return nodes_[id].value; }
+
+  /// Nodes reachable from `roots`, in increasing id order (a topological order).
+  std::vector<NodeId> reachable(std::span<const NodeId> roots) const;
+
+ private:
+  struct Key {
+    Op op;
+    std::array<NodeId, 3> args;
+    uint64_t bits;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  std::vector<Node> nodes_;
+  std::unordered_map<Key, NodeId, KeyHash> index_;
+};
+
+// Builder helpers (no simplification; see simplify/).
+NodeId constant(Graph& g, double v);
+NodeId unary(Graph& g, Op op, NodeId a);
+NodeId binary(Graph& g, Op op, NodeId a, NodeId b);
+NodeId where(Graph& g, NodeId c, NodeId a, NodeId b);
+
+}  // namespace actjit::ir

@@ -1,0 +1,34 @@
+// Lowering: a Program (IR with derivatives) -> LLVM IR kernels. The loop
+// skeleton (pointer arguments, vector body at the target's width, masked
+// remainder) is separate from the per-op emitter; transcendental functions
+// come from math.hpp. Internal to the compiler: LLVM types appear here only.
+#pragma once
+
+#include <string>
+
+#include "compiler/pipeline.hpp"
+
+namespace llvm {
+class Module;
+}
+
+namespace actjit::lower {
+
+enum class DType { F32, F64 };
+
+/// Symbol names of the kernels emitted for one program.
+///   forward:    void(const T* x, T* y, int64 n, const double* params)
+///   backward:   void(const T* x, const T* dy, T* dx, int64 n, const double* params, double* dparams)
+///   backward_x: void(const T* x, const T* dy, T* dx, int64 n, const double* params)   (no parameter grads)
+/// dparams[j] = sum_i dy[i] * df/dp_j(x[i]), accumulated in double.
+struct KernelSymbols {
+  std::string forward, backward, backward_x;
+};
+
+/// Emits the kernels of `p` into `m` with names starting with `prefix`.
+/// `vector_bits` is the width of the vector body; `cpu`/`features` are set as
+/// function attributes.
+KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
+                           const std::string& features, const std::string& prefix, llvm::Module& m);
+
+}  // namespace actjit::lower

@@ -1,0 +1,112 @@
+// Vector math emission (see math.hpp).
+#include "compiler/lower/math.hpp"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+#include "grammar/diagnostics.hpp"
+
+namespace actjit::lower {
+
+using ir::Op;
+
+namespace {
+
+/// SLEEF base name and accuracy suffix of a transcendental op, or null.
+struct SleefName {
+  const char* base;
+  const char* ulp;
+};
+bool sleef_name(Op op, SleefName& out) {
+  switch (op) {
+    case Op::Exp: out = {"exp", "u10"}; return true;
+    case Op::Expm1: out = {"expm1", "u10"}; return true;
+    case Op::Log: out = {"log", "u10"}; return true;
+    case Op::Log1p: out = {"log1p", "u10"}; return true;
+    case Op::Pow: out = {"pow", "u10"}; return true;
+    case Op::Sin: out = {"sin", "u10"}; return true;
+    case Op::Cos: out = {"cos", "u10"}; return true;
+    case Op::Tan: out = {"tan", "u10"}; return true;
+    case Op::Sinh: out = {"sinh", "u10"}; return true;
+    case Op::Cosh: out = {"cosh", "u10"}; return true;
+    case Op::Tanh: out = {"tanh", "u10"}; return true;
+    case Op::Asinh: out = {"asinh", "u10"}; return true;
+    case Op::Atan: out = {"atan", "u10"}; return true;
+    case Op::Erf: out = {"erf", "u10"}; return true;
+    case Op::Erfc: out = {"erfc", "u15"}; return true;
+    default: return false;
+  }
+}
+
+std::string sleef_symbol(const SleefName& n, bool is_double, unsigned lanes) {
+  return std::string("Sleef_") + n.base + (is_double ? "d" : "f") + std::to_string(lanes) + "_" + n.ulp;
+}
+
+}  // namespace
+
+bool is_math_op(Op op) {
+  SleefName n;
+  return sleef_name(op, n) || op == Op::Sqrt || op == Op::Abs || op == Op::Floor || op == Op::Ceil ||
+         op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
+}
+
+llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
+  llvm::Type* vt = a->getType();
+  auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
+  bool is_double = vec->getElementType()->isDoubleTy();
+  SleefName sn;
+  if (sleef_name(op, sn)) {
+    llvm::Module* m = b.GetInsertBlock()->getModule();
+    std::string sym = sleef_symbol(sn, is_double, vec->getNumElements());
+    std::vector<llvm::Type*> params(second ? 2 : 1, vt);
+    auto callee = m->getOrInsertFunction(sym, llvm::FunctionType::get(vt, params, false));
+    if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+      f->setDoesNotThrow();
+      f->setDoesNotAccessMemory();
+      f->setWillReturn();
+    }
+    llvm::CallInst* call = second ? b.CreateCall(callee, {a, second}) : b.CreateCall(callee, {a});
+    call->setDoesNotThrow();
+    call->setDoesNotAccessMemory();
+    return call;
+  }
+  auto intrinsic = [&](llvm::Intrinsic::ID id) { return b.CreateUnaryIntrinsic(id, a); };
+  switch (op) {
+    case Op::Sqrt: return intrinsic(llvm::Intrinsic::sqrt);
+    case Op::Abs: return intrinsic(llvm::Intrinsic::fabs);
+    case Op::Floor: return intrinsic(llvm::Intrinsic::floor);
+    case Op::Ceil: return intrinsic(llvm::Intrinsic::ceil);
+    case Op::Round: return intrinsic(llvm::Intrinsic::roundeven);  // half to even
+    case Op::Sign: {
+      // 1 above 0, -1 below, and the input itself for +-0 and NaN.
+      llvm::Value* zero = llvm::ConstantFP::get(vt, 0.0);
+      llvm::Value* r = b.CreateSelect(b.CreateFCmpOLT(a, zero), llvm::ConstantFP::get(vt, -1.0), a);
+      return b.CreateSelect(b.CreateFCmpOGT(a, zero), llvm::ConstantFP::get(vt, 1.0), r);
+    }
+    case Op::Min:
+    case Op::Max: {
+      // where(a < b, a, b) (or >), and NaN when either operand is NaN.
+      llvm::Value* pick = op == Op::Min ? b.CreateFCmpOLT(a, second) : b.CreateFCmpOGT(a, second);
+      llvm::Value* r = b.CreateSelect(pick, a, second);
+      return b.CreateSelect(b.CreateFCmpUNO(a, second), b.CreateFAdd(a, second), r);
+    }
+    default: break;
+  }
+  ACTJIT_ASSERT(false && "emit_math: not a math op");
+}
+
+std::vector<std::string> external_math_symbols() {
+  std::vector<std::string> out;
+  const Op ops[] = {Op::Exp, Op::Expm1, Op::Log, Op::Log1p, Op::Pow,  Op::Sin,  Op::Cos, Op::Tan,
+                    Op::Sinh, Op::Cosh, Op::Tanh, Op::Asinh, Op::Atan, Op::Erf, Op::Erfc};
+  for (Op op : ops) {
+    SleefName n;
+    sleef_name(op, n);
+    for (unsigned lanes : {4u, 8u, 16u}) out.push_back(sleef_symbol(n, false, lanes));
+    for (unsigned lanes : {2u, 4u, 8u}) out.push_back(sleef_symbol(n, true, lanes));
+  }
+  return out;
+}
+
+}  // namespace actjit::lower

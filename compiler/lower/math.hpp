@@ -1,0 +1,29 @@
+// Vectorized math functions for the kernels. Transcendentals call SLEEF's
+// vector functions (Debian libsleef3; 1.0 ULP "u10" variants, erfc 1.5 ULP)
+// at the kernel's own width, e.g. Sleef_expf16_u10 for <16 x float>; the
+// rest are LLVM intrinsics or a few instructions. Never a scalar libm call.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/ir/graph.hpp"
+
+namespace llvm {
+class Value;
+class IRBuilderBase;
+}  // namespace llvm
+
+namespace actjit::lower {
+
+/// True when `op` is computed by emit_math (the unary/binary math functions).
+bool is_math_op(ir::Op op);
+
+/// Emits op(a) or op(a, b) on vectors of float or double.
+llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::Value* second = nullptr);
+
+/// Every external symbol the emitted code may call (the vetted list the JIT
+/// resolves, and nothing else).
+std::vector<std::string> external_math_symbols();
+
+}  // namespace actjit::lower

@@ -1,0 +1,101 @@
+// Driver of the target-independent stages (see pipeline.hpp).
+#include "compiler/pipeline.hpp"
+
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <unordered_map>
+
+#include "compiler/diff/diff.hpp"
+#include "compiler/ir/print.hpp"
+#include "compiler/simplify/simplify.hpp"
+
+extern const char actjit_catalogue_source[];
+
+namespace actjit {
+
+std::string_view catalogue_source() { return actjit_catalogue_source; }
+
+const sema::Library& catalogue() {
+  static const sema::Library lib = [] {
+    auto src = std::make_shared<sema::ParsedSource>();
+    src->name = "<catalogue>";
+    src->text = actjit_catalogue_source;
+    auto parsed = parse(src->text);
+    if (!parsed) {
+      std::fputs(render(src->text, parsed.error(), "internal error in the catalogue").c_str(), stderr);
+      std::abort();
+    }
+    src->module = std::move(*parsed);
+    auto lib = sema::load_definitions(src, sema::Library{});
+    if (!lib) {
+      std::fputs(render(src->text, lib.error(), "internal error in the catalogue").c_str(), stderr);
+      std::abort();
+    }
+    return std::move(*lib);
+  }();
+  return lib;
+}
+
+std::string Program::canonical_key() const {
+  std::vector<ir::NodeId> roots{value, d_x};
+  roots.insert(roots.end(), d_params.begin(), d_params.end());
+  std::vector<ir::NodeId> order = graph.reachable(roots);
+  std::unordered_map<ir::NodeId, uint32_t> renumber;
+  std::string key;
+  key.reserve(order.size() * 12);
+  char buf[64];
+  for (ir::NodeId id : order) {
+    const ir::Node& n = graph[id];
+    uint32_t k = uint32_t(renumber.size());
+    renumber[id] = k;
+    int len = std::snprintf(buf, sizeof buf, "%u", unsigned(n.op));
+    key.append(buf, size_t(len));
+    for (unsigned i = 0; i < n.arity; ++i) {
+      len = std::snprintf(buf, sizeof buf, ",%u", renumber.at(n.args[i]));
+      key.append(buf, size_t(len));
+    }
+    if (n.op == ir::Op::Const || n.op == ir::Op::Param || n.op == ir::Op::CondConst) {
+      len = std::snprintf(buf, sizeof buf, "#%llx", (unsigned long long)std::bit_cast<uint64_t>(n.value));
+      key.append(buf, size_t(len));
+    }
+    key += ';';
+  }
+  key += "roots";
+  for (ir::NodeId r : roots) key += "," + std::to_string(renumber.at(r));
+  key += ";params=" + std::to_string(function.params.size());
+  return key;
+}
+
+std::string Program::print(ir::NodeId id) const {
+  ir::PrintNames names;
+  names.input = function.input;
+  for (auto& p : function.params) names.params.push_back(p.name);
+  return ir::print(graph, id, names);
+}
+
+Result<Program> build_program(std::string_view text, const sema::Library& library, const CompileOptions& options) {
+  auto src = std::make_shared<sema::ParsedSource>();
+  src->name = "<source>";
+  src->text = std::string(text);
+  auto parsed = parse(src->text, options.parse);
+  if (!parsed) return parsed.error();
+  src->module = std::move(*parsed);
+  Program p;
+  auto analysis = sema::analyze(src, library, p.graph, options.limits);
+  if (!analysis) return analysis.error();
+  p.function = std::move(analysis->function);
+  p.warnings = std::move(analysis->warnings);
+  p.unsimplified = p.function.value;
+  p.value = simplify::simplify(p.graph, std::array{p.function.value})[0];
+  std::vector<ir::NodeId> vars{p.graph.make(ir::Op::Input)};
+  for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
+  std::vector<ir::NodeId> raw;
+  for (ir::NodeId v : vars) raw.push_back(diff::derivative(p.graph, p.value, v));
+  std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
+  p.d_x = simplified[0];
+  p.d_params.assign(simplified.begin() + 1, simplified.end());
+  return p;
+}
+
+}  // namespace actjit

@@ -1,0 +1,132 @@
+// Simplification rules (see simplify.hpp). One rule per line, each with the
+// identity it applies; all are exact in IEEE arithmetic.
+#include "compiler/simplify/simplify.hpp"
+
+#include <array>
+#include <bit>
+#include <cmath>
+
+#include "compiler/ir/eval.hpp"
+
+namespace actjit::simplify {
+
+using ir::Graph;
+using ir::NodeId;
+using ir::Op;
+
+namespace {
+
+NodeId make(Graph& g, Op op, std::initializer_list<NodeId> args) {
+  return rewrite(g, op, std::span<const NodeId>(args.begin(), args.size()));
+}
+
+bool is_power_of_two(double c) {
+  int e;
+  return std::isfinite(c) && c != 0 && std::fabs(std::frexp(c, &e)) == 0.5 && e > -1000 && e < 1000;
+}
+
+}  // namespace
+
+NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
+  const ir::OpInfo& info = ir::info(op);
+  if (info.flags & ir::Leaf) return g.make(op, {}, value);
+  std::array<NodeId, 3> a{ir::kNoNode, ir::kNoNode, ir::kNoNode};
+  for (size_t i = 0; i < in.size(); ++i) a[i] = in[i];
+  auto is_c = [&](NodeId id) { return g[id].op == Op::Const || g[id].op == Op::CondConst; };
+  auto c = [&](NodeId id) { return g.const_value(id); };
+  auto is = [&](NodeId id, double v) { return g.is_const(id, v); };
+  auto op_of = [&](NodeId id) { return g[id].op; };
+  auto arg = [&](NodeId id, int k) { return g[id].args[k]; };
+
+  // Constant folding, with the reference evaluator in double.
+  bool all_const = true;
+  for (size_t i = 0; i < info.arity; ++i) all_const = all_const && is_c(a[i]);
+  if (all_const) {
+    double v = ir::apply<double>(op, c(a[0]), info.arity > 1 ? c(a[1]) : 0, info.arity > 2 ? c(a[2]) : 0);
+    return (info.flags & ir::Condition) ? g.make(Op::CondConst, {}, v != 0 ? 1 : 0) : ir::constant(g, v);
+  }
+  // Commutative ops: constants second, otherwise operands by id.
+  if ((info.flags & ir::Commutative) && (is_c(a[0]) ? !is_c(a[1]) || a[0] > a[1] : !is_c(a[1]) && a[0] > a[1]))
+    std::swap(a[0], a[1]);
+
+  switch (op) {
+    case Op::Add:
+      if (is(a[1], -0.0)) return a[0];                                   // x + -0 = x
+      if (op_of(a[1]) == Op::Neg) return make(g, Op::Sub, {a[0], arg(a[1], 0)});  // x + -y = x - y
+      if (op_of(a[0]) == Op::Neg) return make(g, Op::Sub, {a[1], arg(a[0], 0)});  // -x + y = y - x
+      if (a[0] == a[1]) return make(g, Op::Mul, {a[0], ir::constant(g, 2)});     // x + x = x * 2
+      break;
+    case Op::Sub:
+      if (is(a[1], 0.0)) return a[0];                                    // x - 0 = x
+      if (is(a[0], -0.0)) return make(g, Op::Neg, {a[1]});               // -0 - x = -x
+      if (op_of(a[1]) == Op::Neg) return make(g, Op::Add, {a[0], arg(a[1], 0)});  // x - -y = x + y
+      if (is_c(a[1])) return make(g, Op::Add, {a[0], ir::constant(g, -c(a[1]))});  // x - c = x + -c
+      break;
+    case Op::Mul:
+      if (is(a[1], 1.0)) return a[0];                                    // x * 1 = x
+      if (is(a[1], -1.0)) return make(g, Op::Neg, {a[0]});               // x * -1 = -x
+      if (op_of(a[0]) == Op::Neg && op_of(a[1]) == Op::Neg)             // -x * -y = x * y
+        return make(g, Op::Mul, {arg(a[0], 0), arg(a[1], 0)});
+      if (op_of(a[0]) == Op::Neg && is_c(a[1]))                          // -x * c = x * -c
+        return make(g, Op::Mul, {arg(a[0], 0), ir::constant(g, -c(a[1]))});
+      if (op_of(a[0]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Mul, {arg(a[0], 0), a[1]})});  // -x*y = -(x*y)
+      if (op_of(a[1]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Mul, {a[0], arg(a[1], 0)})});  // x*-y = -(x*y)
+      break;
+    case Op::Div:
+      if (is(a[1], 1.0)) return a[0];                                    // x / 1 = x
+      if (is(a[1], -1.0)) return make(g, Op::Neg, {a[0]});               // x / -1 = -x
+      if (is_c(a[1]) && is_power_of_two(c(a[1])))                        // x / 2^k = x * 2^-k
+        return make(g, Op::Mul, {a[0], ir::constant(g, 1 / c(a[1]))});
+      if (op_of(a[0]) == Op::Neg && op_of(a[1]) == Op::Neg)             // -x / -y = x / y
+        return make(g, Op::Div, {arg(a[0], 0), arg(a[1], 0)});
+      if (op_of(a[0]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Div, {arg(a[0], 0), a[1]})});  // -x/y = -(x/y)
+      break;
+    case Op::Neg:
+      if (op_of(a[0]) == Op::Neg) return arg(a[0], 0);                   // --x = x
+      break;
+    case Op::Pow:
+      if (is(a[1], 1.0)) return a[0];                                    // x^1 = x
+      if (is(a[1], 0.0)) return ir::constant(g, 1.0);                    // x^0 = 1 (also for NaN, IEEE pow)
+      if (is(a[1], 2.0)) return make(g, Op::Mul, {a[0], a[0]});          // x^2 = x * x (both correctly rounded)
+      if (is(a[1], -1.0)) return make(g, Op::Div, {ir::constant(g, 1.0), a[0]});  // x^-1 = 1 / x
+      break;
+    case Op::Abs:
+      if (op_of(a[0]) == Op::Neg || op_of(a[0]) == Op::Abs) return make(g, Op::Abs, {arg(a[0], 0)});  // |-x| = ||x|| = |x|
+      break;
+    case Op::Where:
+      if (a[1] == a[2]) return a[1];                                     // where(c, a, a) = a
+      if (op_of(a[0]) == Op::CondConst) return c(a[0]) != 0 ? a[1] : a[2];  // where(true, a, b) = a
+      if (op_of(a[0]) == Op::Not) return make(g, Op::Where, {arg(a[0], 0), a[2], a[1]});  // where(not c, a, b) = where(c, b, a)
+      break;
+    case Op::Not:
+      if (op_of(a[0]) == Op::Not) return arg(a[0], 0);                   // not not c = c
+      break;
+    case Op::And:
+      if (a[0] == a[1]) return a[0];                                     // c and c = c
+      if (op_of(a[1]) == Op::CondConst) return c(a[1]) != 0 ? a[0] : a[1];  // c and true = c; c and false = false
+      break;
+    case Op::Or:
+      if (a[0] == a[1]) return a[0];                                     // c or c = c
+      if (op_of(a[1]) == Op::CondConst) return c(a[1]) != 0 ? a[1] : a[0];  // c or true = true; c or false = c
+      break;
+    default:
+      break;
+  }
+  return g.make(op, std::span<const NodeId>(a.data(), info.arity), value);
+}
+
+std::vector<NodeId> simplify(Graph& g, std::span<const NodeId> roots) {
+  std::vector<NodeId> order = g.reachable(roots);
+  std::vector<NodeId> map(order.empty() ? 0 : order.back() + 1, ir::kNoNode);
+  for (NodeId id : order) {
+    const ir::Node n = g[id];  // copy: g grows below
+    std::array<NodeId, 3> args{};
+    for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
+    map[id] = rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+  }
+  std::vector<NodeId> out;
+  for (NodeId r : roots) out.push_back(map[r]);
+  return out;
+}
+
+}  // namespace actjit::simplify

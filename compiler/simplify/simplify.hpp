@@ -1,0 +1,20 @@
+// The simplifier: constant folding and the algebraic identities that matter
+// for derivatives (x * 1, x + -0, --x, where(c, a, a), ...). Every rule holds
+// for all IEEE values, including inf, NaN and signed zeros; no fast-math.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "compiler/ir/graph.hpp"
+
+namespace actjit::simplify {
+
+/// Rebuilds the nodes reachable from `roots` with the rules applied and
+/// returns the new roots, in order. Idempotent.
+std::vector<ir::NodeId> simplify(ir::Graph& g, std::span<const ir::NodeId> roots);
+
+/// Builds (op, args) with the rules applied to that one node.
+ir::NodeId rewrite(ir::Graph& g, ir::Op op, std::span<const ir::NodeId> args, double value = 0);
+
+}  // namespace actjit::simplify

@@ -1,0 +1,295 @@
+// The actjit command line (see cli.hpp). Argument handling is written out
+// here rather than with an option library because the contract needs two
+// things such libraries treat as options: SRC right after the subcommand
+// even when it starts with '-' ("-x^2"), and option values that start with
+// '-' ("--at -1,2").
+#include "examples/actjit/cli.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "actjit/actjit.hpp"
+
+namespace actjit::cli {
+
+namespace {
+
+constexpr int kOk = 0, kInputError = 1, kUsageError = 2, kInternalError = 3;
+
+const char* const kUsage =
+    "usage: actjit <command> [arguments]\n"
+    "\n"
+    "commands:\n"
+    "  eval SRC --at V1,V2,... [--dtype f32|f64]             f(v) for each value\n"
+    "  grad SRC --at V1,V2,... [--wrt NAME] [--dtype f32|f64] df/dNAME (v); NAME is the input\n"
+    "                                                        (default) or a parameter\n"
+    "  diff SRC [--wrt NAME]                                 the derivative as text\n"
+    "  simplify SRC                                          the function after simplification\n"
+    "  list                                                  the catalogue, one definition a line\n"
+    "  ir SRC [--dtype f32|f64]                              optimized LLVM IR of the kernels\n"
+    "  asm SRC [--dtype f32|f64]                             machine code of the kernels\n"
+    "  help, --help                                          this text\n"
+    "  version, --version                                    the version\n"
+    "\n"
+    "SRC is an expression in x (\"x * sigmoid(1.702 * x)\"), a call (\"leaky_relu(x, 0.2)\"),\n"
+    "a catalogue name (mish) or definitions (\"f(x, a = 1) = a * x\"; the last one is used).\n"
+    "SRC '-' reads the source from standard input. f64 values print with 17 significant\n"
+    "digits, f32 with 9. Exit status: 0 ok, 1 error in the input, 2 usage error.\n";
+
+struct UsageError {
+  std::string message;
+};
+
+struct Options {
+  std::string command;
+  std::string source;
+  std::optional<std::string> at;
+  std::string wrt;
+  DType dtype = DType::F32;
+};
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  o.command = argv[1];
+  bool needs_src = o.command != "list";
+  int i = 2;
+  if (needs_src) {
+    if (argc < 3) throw UsageError{"'" + o.command + "' needs a source (SRC) argument"};
+    o.source = argv[2];
+    if (o.source == "-") {
+      std::ostringstream ss;
+      ss << std::cin.rdbuf();
+      o.source = ss.str();
+    }
+    i = 3;
+  }
+  bool takes_at = o.command == "eval" || o.command == "grad";
+  bool takes_wrt = o.command == "grad" || o.command == "diff";
+  bool takes_dtype = takes_at || o.command == "ir" || o.command == "asm";
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string name = arg, value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    auto take_value = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) throw UsageError{"option '" + name + "' needs a value"};
+      return argv[++i];
+    };
+    if (name == "--at" && takes_at) {
+      o.at = take_value();
+    } else if (name == "--wrt" && takes_wrt) {
+      o.wrt = take_value();
+    } else if (name == "--dtype" && takes_dtype) {
+      std::string d = take_value();
+      if (d == "f32" || d == "float32") {
+        o.dtype = DType::F32;
+      } else if (d == "f64" || d == "float64") {
+        o.dtype = DType::F64;
+      } else {
+        throw UsageError{"unknown dtype '" + d + "' (use f32 or f64)"};
+      }
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw UsageError{"unknown option '" + arg + "' for '" + o.command + "'"};
+    } else {
+      throw UsageError{"unexpected argument '" + arg + "'"};
+    }
+  }
+  if (takes_at && !o.at) throw UsageError{"'" + o.command + "' needs --at V1,V2,..."};
+  return o;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t k = s.find(sep, start);
+    out.push_back(s.substr(start, k == std::string::npos ? std::string::npos : k - start));
+    if (k == std::string::npos) break;
+    start = k + 1;
+  }
+  return out;
+}
+
+std::string trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t");
+  if (a == std::string::npos) return "";
+  size_t b = s.find_last_not_of(" \t");
+  return s.substr(a, b - a + 1);
+}
+
+/// Reads the --at list: decimal numbers, inf, -inf, nan; each correctly
+/// rounded to the dtype (strtof for f32, so there is no double rounding).
+template <class T>
+std::vector<T> parse_points(const std::string& list) {
+  std::vector<T> out;
+  for (const std::string& raw : split(list, ',')) {
+    std::string item = trim(raw);
+    if (item.empty()) throw UsageError{"--at: empty value in '" + list + "'"};
+    const char* begin = item.c_str();
+    char* end = nullptr;
+    errno = 0;
+    T v;
+    if constexpr (sizeof(T) == 4) {
+      v = std::strtof(begin, &end);
+    } else {
+      v = std::strtod(begin, &end);
+    }
+    if (end != begin + item.size()) throw UsageError{"--at: '" + item + "' is not a number"};
+    out.push_back(v);
+  }
+  return out;
+}
+
+template <class T>
+void print_value(T v) {
+  if (std::isnan(v)) {
+    std::puts("nan");
+  } else if (std::isinf(v)) {
+    std::puts(v > 0 ? "inf" : "-inf");
+  } else {
+    std::printf("%.*g\n", sizeof(T) == 4 ? 9 : 17, double(v));
+  }
+}
+
+void print_warnings(const Kernel& k) {
+  for (const std::string& w : k.warnings()) std::fputs(w.c_str(), stderr);
+}
+
+template <class T>
+int eval_or_grad(const Runtime& rt, const Options& o) {
+  Kernel k = rt.compile(o.source, o.dtype);
+  print_warnings(k);
+  std::vector<T> x = parse_points<T>(*o.at);
+  std::vector<T> out(x.size());
+  if (o.command == "eval") {
+    k.forward(std::span<const T>(x), std::span<T>(out));
+  } else if (o.wrt.empty() || o.wrt == k.input_name()) {
+    std::vector<T> ones(x.size(), T(1));
+    k.backward(std::span<const T>(x), std::span<const T>(ones), std::span<T>(out));
+  } else {
+    size_t j = k.params().size();
+    for (size_t q = 0; q < k.params().size(); ++q)
+      if (k.params()[q].name == o.wrt) j = q;
+    if (j == k.params().size()) {
+      std::string known = "'" + k.input_name() + "'";
+      for (auto& p : k.params()) known += ", '" + p.name + "'";
+      throw UsageError{"--wrt: the function has no variable '" + o.wrt + "'; its variables are " + known};
+    }
+    // One element at a time: dparams is a sum over the array.
+    std::vector<double> dparams(k.params().size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      T one = T(1), dx;
+      k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&one, 1), std::span<T>(&dx, 1), {},
+                 std::span<double>(dparams));
+      out[i] = T(dparams[j]);
+    }
+  }
+  for (T v : out) print_value(v);
+  return kOk;
+}
+
+int list() {
+  std::istringstream in{std::string(Runtime::catalogue())};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == '_') continue;
+    std::cout << t << '\n';
+  }
+  std::cout << "tanh(x) = tanh(x)\n";
+  return kOk;
+}
+
+int diff(const Runtime& rt, const Options& o) {
+  Kernel k = rt.compile(o.source, DType::F64);
+  print_warnings(k);
+  std::string wrt = o.wrt.empty() ? k.input_name() : o.wrt;
+  bool known = wrt == k.input_name();
+  for (auto& p : k.params()) known = known || p.name == wrt;
+  if (!known) {
+    std::string names = "'" + k.input_name() + "'";
+    for (auto& p : k.params()) names += ", '" + p.name + "'";
+    throw UsageError{"--wrt: the function has no variable '" + wrt + "'; its variables are " + names};
+  }
+  std::string text = rt.derivative(o.source, wrt);
+  if (k.params().empty()) {
+    std::cout << text << '\n';
+    return kOk;
+  }
+  // With parameters, print a definition so that the text parses back alone.
+  std::string name = (k.name().empty() ? std::string("f") : k.name());
+  std::cout << "d" << name << "_d" << wrt << "(" << k.input_name();
+  char buf[40];
+  for (auto& p : k.params()) {
+    std::snprintf(buf, sizeof buf, "%.17g", p.default_value);
+    std::cout << ", " << p.name << " = " << buf;
+  }
+  std::cout << ") = " << text << '\n';
+  return kOk;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kUsageError;
+  }
+  std::string command = argv[1];
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::fputs(kUsage, stdout);
+    return kOk;
+  }
+  if (command == "version" || command == "--version") {
+    std::printf("actjit %s\n", Runtime::version());
+    return kOk;
+  }
+  static const char* const commands[] = {"eval", "grad", "diff", "simplify", "list", "ir", "asm"};
+  if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
+    std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
+    return kUsageError;
+  }
+  try {
+    Options o = parse_args(argc, argv);
+    if (o.command == "list") return list();
+    Runtime rt;
+    if (o.command == "eval" || o.command == "grad")
+      return o.dtype == DType::F64 ? eval_or_grad<double>(rt, o) : eval_or_grad<float>(rt, o);
+    if (o.command == "diff") return diff(rt, o);
+    if (o.command == "simplify") {
+      std::cout << rt.simplified(o.source) << '\n';
+      return kOk;
+    }
+    if (o.command == "ir") {
+      std::cout << rt.llvm_ir(o.source, o.dtype);
+      return kOk;
+    }
+    std::cout << rt.assembly(o.source, o.dtype);
+    return kOk;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.message.c_str());
+    return kUsageError;
+  } catch (const Error& e) {
+    std::fputs(e.rendered().c_str(), stderr);
+    return e.line() > 0 ? kInputError : kInternalError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return kInternalError;
+  }
+}
+
+}  // namespace actjit::cli

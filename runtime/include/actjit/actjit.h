@@ -1,0 +1,91 @@
+/* actjit C ABI: compile activation functions written as text into
+ * vectorized forward and backward kernels, and call them.
+ *
+ * Conventions
+ * - Opaque handles, each with a create/destroy (or release) pair.
+ * - Failure is reported the same way everywhere: a NULL handle or a
+ *   non-zero status, plus, where a caller-supplied buffer is given, a
+ *   NUL-terminated message "LINE:COL: message" truncated to its size.
+ * - No C++ exception ever crosses this interface.
+ * - Thread safety: every function may be called from several threads at
+ *   once, on the same or different handles. A kernel stays valid until it
+ *   is released, even after its runtime compiled other functions or was
+ *   destroyed.
+ */
+#ifndef ACTJIT_H
+#define ACTJIT_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACTJIT_VERSION_MAJOR 0
+#define ACTJIT_VERSION_MINOR 1
+#define ACTJIT_VERSION_PATCH 0
+
+typedef struct actjit_runtime actjit_runtime;
+typedef struct actjit_kernel actjit_kernel;
+typedef enum actjit_dtype { ACTJIT_F32 = 0, ACTJIT_F64 = 1 } actjit_dtype;
+
+/* Creates a runtime: the JIT compiler and its kernel cache.
+   Returns NULL if the JIT cannot start (for example, no vector math
+   library); actjit_runtime_create_ex reports why. Destroy with
+   actjit_runtime_destroy. */
+actjit_runtime *actjit_runtime_create(void);
+
+/* As actjit_runtime_create, writing the reason of a failure into ERR
+   (ERRLEN bytes, NUL-terminated) when ERR is not NULL. */
+actjit_runtime *actjit_runtime_create_ex(char *err, size_t errlen);
+
+/* Destroys RT. Kernels compiled by it stay valid until released.
+   RT may be NULL. */
+void actjit_runtime_destroy(actjit_runtime *rt);
+
+/* Compiles SRC (a bare expression in x, a call such as
+   "leaky_relu(x, 0.2)", a catalogue name such as "mish", or one or more
+   definitions, the last of which is the function) for DTYPE.
+   On error returns NULL and writes "LINE:COL: message" (NUL-terminated,
+   truncated to ERRLEN) into ERR when ERR is not NULL. Compiling the same
+   function twice returns a new handle to the cached code.
+   Release the kernel with actjit_kernel_release. */
+actjit_kernel *actjit_compile(actjit_runtime *rt, const char *src,
+                              actjit_dtype dtype, char *err, size_t errlen);
+
+/* Number of parameters of K (0 for NULL). */
+size_t actjit_param_count(const actjit_kernel *k);
+
+/* Name of parameter I of K, valid as long as K is; NULL if out of range. */
+const char *actjit_param_name(const actjit_kernel *k, size_t i);
+
+/* Default value of parameter I of K; NaN if out of range. */
+double actjit_param_default(const actjit_kernel *k, size_t i);
+
+/* The dtype K was compiled for. */
+actjit_dtype actjit_kernel_dtype(const actjit_kernel *k);
+
+/* y[i] = f(x[i]; p). X and Y point to N elements of the kernel's dtype
+   (they may be the same array). PARAMS holds param_count values, or is
+   NULL for the defaults. Returns 0 on success, non-zero on misuse (NULL
+   kernel, NULL arrays with N > 0). */
+int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,
+                   const double *params);
+
+/* dx[i] = dy[i] * df/dx(x[i]; p); when DPARAMS is not NULL,
+   dparams[j] = sum over i of dy[i] * df/dp_j(x[i]; p) (accumulated in
+   double). DX may alias DY. Returns 0 on success, non-zero on misuse. */
+int actjit_backward(const actjit_kernel *k, const void *x, const void *dy,
+                    void *dx, size_t n, const double *params, double *dparams);
+
+/* Releases K. K may be NULL. */
+void actjit_kernel_release(actjit_kernel *k);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *actjit_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACTJIT_H */

@@ -1,0 +1,127 @@
+// actjit C++ API: compile activation functions written as text into
+// vectorized forward and backward kernels, and call them on spans.
+//
+// Error model: functions that take user input (Runtime::compile, ...) throw
+// actjit::Error, which carries the position and the rendered diagnostic.
+// Kernel calls never allocate and throw only for misuse (mismatched span
+// sizes, wrong dtype, wrong parameter count), as std::invalid_argument.
+// All objects are safe to use from several threads at once.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace actjit {
+
+enum class DType { F32 = 0, F64 = 1 };
+
+/// A user error in a source text (or a failure of the JIT).
+class Error : public std::runtime_error {
+ public:
+  Error(const std::string& message, int line, int column, std::string rendered)
+      : std::runtime_error(message), line_(line), column_(column), rendered_(std::move(rendered)) {}
+  /// 1-based position in the source; 0 when the error has no position.
+  int line() const noexcept { return line_; }
+  int column() const noexcept { return column_; }
+  /// "error: LINE:COL: message", the source line and a caret.
+  const std::string& rendered() const noexcept { return rendered_; }
+
+ private:
+  int line_, column_;
+  std::string rendered_;
+};
+
+struct Param {
+  std::string name;
+  double default_value = 0;
+};
+
+namespace detail {
+struct KernelImpl;
+struct RuntimeImpl;
+}  // namespace detail
+
+/// A compiled function: forward and backward kernels. Cheap to copy (shared).
+class Kernel {
+ public:
+  Kernel() = default;
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+  DType dtype() const noexcept;
+  /// The definition's name, or empty for a bare expression.
+  const std::string& name() const noexcept;
+  /// The name of the input variable ("x" unless a definition renames it).
+  const std::string& input_name() const noexcept;
+  const std::vector<Param>& params() const noexcept;
+  /// The default parameter values, in order.
+  const std::vector<double>& default_params() const noexcept;
+  /// Index of the parameter called `name`; throws std::invalid_argument.
+  size_t param_index(std::string_view name) const;
+  /// Warnings found while compiling (rendered, one per entry).
+  const std::vector<std::string>& warnings() const noexcept;
+
+  /// y[i] = f(x[i]; p). `params` empty means the defaults.
+  void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
+  void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
+
+  /// dx[i] = dy[i] * df/dx(x[i]; p); if `dparams` is not empty (size =
+  /// number of parameters), dparams[j] = sum_i dy[i] * df/dp_j(x[i]; p).
+  void backward(std::span<const float> x, std::span<const float> dy, std::span<float> dx,
+                std::span<const double> params = {}, std::span<double> dparams = {}) const;
+  void backward(std::span<const double> x, std::span<const double> dy, std::span<double> dx,
+                std::span<const double> params = {}, std::span<double> dparams = {}) const;
+
+  /// Untyped entry points (the C ABI's); no checks beyond null pointers.
+  /// Return 0 on success.
+  int forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept;
+  int backward_raw(const void* x, const void* dy, void* dx, size_t n, const double* params,
+                   double* dparams) const noexcept;
+
+ private:
+  friend class Runtime;
+  explicit Kernel(std::shared_ptr<const detail::KernelImpl> impl) : impl_(std::move(impl)) {}
+  void check(DType want, size_t nx, size_t ny, size_t nparams, size_t ndparams) const;
+  std::shared_ptr<const detail::KernelImpl> impl_;
+};
+
+/// The compiler and its kernel cache. Copies share one JIT.
+class Runtime {
+ public:
+  /// Starts the JIT for the host CPU; throws Error if it cannot.
+  Runtime();
+  ~Runtime();
+
+  /// Compiles `source` (an expression in x, a call, a catalogue name or
+  /// definitions; the last definition is the function) for `dtype`.
+  /// Throws Error (with position) on bad input. Cached: compiling the same
+  /// function again is a lookup.
+  Kernel compile(std::string_view source, DType dtype = DType::F32) const;
+
+  /// The derivative of the function in `source` with respect to `wrt`
+  /// (the input's name or a parameter's), as parseable text.
+  std::string derivative(std::string_view source, std::string_view wrt = {}) const;
+  /// The function itself after simplification, as text.
+  std::string simplified(std::string_view source) const;
+
+  /// The optimized LLVM IR / the assembly of the kernels of `source`.
+  std::string llvm_ir(std::string_view source, DType dtype = DType::F32) const;
+  std::string assembly(std::string_view source, DType dtype = DType::F32) const;
+
+  /// Number of distinct compiled kernels in the cache.
+  size_t cached_kernels() const;
+
+  /// The catalogue's source (the built-in definitions).
+  static std::string_view catalogue();
+  /// "MAJOR.MINOR.PATCH".
+  static const char* version() noexcept;
+
+ private:
+  std::shared_ptr<detail::RuntimeImpl> impl_;
+};
+
+}  // namespace actjit

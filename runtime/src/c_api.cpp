@@ -1,0 +1,96 @@
+// The C ABI (actjit.h) over the C++ runtime. Every exception stops here and
+// becomes a status and a message in the caller's buffer.
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "actjit/actjit.h"
+#include "actjit/actjit.hpp"
+#include "runtime/src/kernel_impl.hpp"
+
+struct actjit_runtime {
+  actjit::Runtime rt;
+};
+
+struct actjit_kernel {
+  actjit::Kernel k;
+};
+
+namespace {
+void write_error(char* err, size_t errlen, const std::string& message) {
+  if (!err || errlen == 0) return;
+  size_t n = std::min(errlen - 1, message.size());
+  std::memcpy(err, message.data(), n);
+  err[n] = '\0';
+}
+}  // namespace
+
+extern "C" {
+
+actjit_runtime* actjit_runtime_create_ex(char* err, size_t errlen) {
+  try {
+    return new actjit_runtime{actjit::Runtime()};
+  } catch (const std::exception& e) {
+    write_error(err, errlen, e.what());
+  } catch (...) {
+    write_error(err, errlen, "unknown error");
+  }
+  return nullptr;
+}
+
+actjit_runtime* actjit_runtime_create(void) { return actjit_runtime_create_ex(nullptr, 0); }
+
+void actjit_runtime_destroy(actjit_runtime* rt) { delete rt; }
+
+actjit_kernel* actjit_compile(actjit_runtime* rt, const char* src, actjit_dtype dtype, char* err, size_t errlen) {
+  if (!rt || !src) {
+    write_error(err, errlen, !rt ? "NULL runtime" : "NULL source");
+    return nullptr;
+  }
+  if (dtype != ACTJIT_F32 && dtype != ACTJIT_F64) {
+    write_error(err, errlen, "unknown dtype");
+    return nullptr;
+  }
+  try {
+    actjit::Kernel k = rt->rt.compile(src, dtype == ACTJIT_F64 ? actjit::DType::F64 : actjit::DType::F32);
+    return new actjit_kernel{std::move(k)};
+  } catch (const std::exception& e) {
+    write_error(err, errlen, e.what());
+  } catch (...) {
+    write_error(err, errlen, "unknown error");
+  }
+  return nullptr;
+}
+
+size_t actjit_param_count(const actjit_kernel* k) { return k ? k->k.params().size() : 0; }
+
+const char* actjit_param_name(const actjit_kernel* k, size_t i) {
+  if (!k || i >= k->k.params().size()) return nullptr;
+  return k->k.params()[i].name.c_str();
+}
+
+double actjit_param_default(const actjit_kernel* k, size_t i) {
+  if (!k || i >= k->k.params().size()) return std::nan("");
+  return k->k.params()[i].default_value;
+}
+
+actjit_dtype actjit_kernel_dtype(const actjit_kernel* k) {
+  return k && k->k.dtype() == actjit::DType::F64 ? ACTJIT_F64 : ACTJIT_F32;
+}
+
+int actjit_forward(const actjit_kernel* k, const void* x, void* y, size_t n, const double* params) {
+  if (!k) return 1;
+  return k->k.forward_raw(x, y, n, params);
+}
+
+int actjit_backward(const actjit_kernel* k, const void* x, const void* dy, void* dx, size_t n, const double* params,
+                    double* dparams) {
+  if (!k) return 1;
+  return k->k.backward_raw(x, dy, dx, n, params, dparams);
+}
+
+void actjit_kernel_release(actjit_kernel* k) { delete k; }
+
+const char* actjit_version(void) { return actjit::Runtime::version(); }
+
+}  // extern "C"

@@ -1,0 +1,195 @@
+// The runtime: owns the JIT engine and the kernel cache, and implements the
+// C++ API (actjit.hpp). Two cache levels: by source text (a repeated compile
+// is one hash lookup) and by the canonical IR (different texts of the same
+// function share machine code).
+#include <mutex>
+#include <unordered_map>
+
+#include "actjit/actjit.hpp"
+#include "compiler/pipeline.hpp"
+#include "runtime/src/kernel_impl.hpp"
+
+namespace actjit {
+
+namespace detail {
+
+struct RuntimeImpl {
+  std::shared_ptr<jit::Engine> engine;
+  mutable std::mutex mu;
+  std::unordered_map<std::string, std::shared_ptr<const KernelImpl>> by_source;
+  std::unordered_map<std::string, std::shared_ptr<jit::KernelCode>> by_ir;
+};
+
+}  // namespace detail
+
+namespace {
+
+[[noreturn]] void throw_error(std::string_view source, const Diagnostic& d) {
+  LineCol lc = line_col(source, d.offset);
+  bool has_pos = d.offset != Diagnostic::npos;
+  throw Error(has_pos ? format_short(source, d) : d.message, has_pos ? int(lc.line) : 0,
+              has_pos ? int(lc.column) : 0, render(source, d));
+}
+
+Program build_or_throw(std::string_view source) {
+  auto p = build_program(source, catalogue());
+  if (!p) throw_error(source, p.error());
+  return std::move(*p);
+}
+
+lower::DType to_lower(DType d) { return d == DType::F64 ? lower::DType::F64 : lower::DType::F32; }
+
+}  // namespace
+
+Runtime::Runtime() : impl_(std::make_shared<detail::RuntimeImpl>()) {
+  auto engine = jit::Engine::create();
+  if (!engine) throw Error(engine.error().message, 0, 0, render("", engine.error()));
+  impl_->engine = std::move(*engine);
+}
+
+Runtime::~Runtime() = default;
+
+Kernel Runtime::compile(std::string_view source, DType dtype) const {
+  std::string key(1, dtype == DType::F64 ? 'd' : 'f');
+  key += source;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->by_source.find(key);
+    if (it != impl_->by_source.end()) return Kernel(it->second);
+  }
+  Program p = build_or_throw(source);
+  auto impl = std::make_shared<detail::KernelImpl>();
+  impl->dtype = dtype;
+  impl->name = p.function.name;
+  impl->input = p.function.input;
+  for (auto& param : p.function.params) {
+    impl->params.push_back(Param{param.name, param.default_value});
+    impl->defaults.push_back(param.default_value);
+  }
+  for (auto& w : p.warnings) impl->warnings.push_back(render(source, w, "warning"));
+  std::string ir_key = key.substr(0, 1) + p.canonical_key();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->by_ir.find(ir_key);
+    if (it != impl_->by_ir.end()) impl->code = it->second;
+  }
+  if (!impl->code) {
+    auto code = impl_->engine->compile(p, to_lower(dtype));
+    if (!code) throw_error(source, code.error());
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto [it, inserted] = impl_->by_ir.try_emplace(ir_key, *code);
+    impl->code = it->second;  // another thread may have won the race: share its code
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto [it, inserted] = impl_->by_source.try_emplace(key, impl);
+  return Kernel(it->second);
+}
+
+std::string Runtime::derivative(std::string_view source, std::string_view wrt) const {
+  Program p = build_or_throw(source);
+  if (wrt.empty() || wrt == p.function.input) return p.print(p.d_x);
+  for (size_t j = 0; j < p.function.params.size(); ++j)
+    if (p.function.params[j].name == wrt) return p.print(p.d_params[j]);
+  std::string known = "'" + p.function.input + "'";
+  for (auto& param : p.function.params) known += ", '" + param.name + "'";
+  throw Error("no variable '" + std::string(wrt) + "' to differentiate by; the function's variables are " + known, 0,
+              0, "error: no variable '" + std::string(wrt) + "' to differentiate by; the function's variables are " +
+                     known + "\n");
+}
+
+std::string Runtime::simplified(std::string_view source) const {
+  Program p = build_or_throw(source);
+  return p.print(p.value);
+}
+
+std::string Runtime::llvm_ir(std::string_view source, DType dtype) const {
+  Program p = build_or_throw(source);
+  return impl_->engine->emit_ir(p, to_lower(dtype));
+}
+
+std::string Runtime::assembly(std::string_view source, DType dtype) const {
+  Program p = build_or_throw(source);
+  return impl_->engine->emit_asm(p, to_lower(dtype));
+}
+
+size_t Runtime::cached_kernels() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->by_ir.size();
+}
+
+std::string_view Runtime::catalogue() { return catalogue_source(); }
+
+const char* Runtime::version() noexcept { return "0.1.0"; }
+
+// ---------------------------------------------------------------- Kernel
+
+DType Kernel::dtype() const noexcept { return impl_->dtype; }
+const std::string& Kernel::name() const noexcept { return impl_->name; }
+const std::string& Kernel::input_name() const noexcept { return impl_->input; }
+const std::vector<Param>& Kernel::params() const noexcept { return impl_->params; }
+const std::vector<double>& Kernel::default_params() const noexcept { return impl_->defaults; }
+const std::vector<std::string>& Kernel::warnings() const noexcept { return impl_->warnings; }
+
+size_t Kernel::param_index(std::string_view name) const {
+  for (size_t j = 0; j < impl_->params.size(); ++j)
+    if (impl_->params[j].name == name) return j;
+  throw std::invalid_argument("actjit: no parameter named '" + std::string(name) + "'");
+}
+
+void Kernel::check(DType want, size_t nx, size_t ny, size_t nparams, size_t ndparams) const {
+  if (!impl_) throw std::invalid_argument("actjit: empty kernel");
+  if (impl_->dtype != want) throw std::invalid_argument("actjit: array type does not match the kernel's dtype");
+  if (nx != ny) throw std::invalid_argument("actjit: arrays of different lengths");
+  if (nparams != 0 && nparams != impl_->params.size())
+    throw std::invalid_argument("actjit: expected " + std::to_string(impl_->params.size()) + " parameter values");
+  if (ndparams != 0 && ndparams != impl_->params.size())
+    throw std::invalid_argument("actjit: dparams must hold " + std::to_string(impl_->params.size()) + " values");
+}
+
+int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept {
+  if (!impl_ || (n > 0 && (!x || !y))) return 1;
+  if (n == 0) return 0;
+  impl_->forward()(x, y, int64_t(n), params ? params : impl_->defaults.data());
+  return 0;
+}
+
+int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, const double* params,
+                         double* dparams) const noexcept {
+  if (!impl_ || (n > 0 && (!x || !dy || !dx))) return 1;
+  const double* p = params ? params : impl_->defaults.data();
+  if (n == 0) {
+    if (dparams)
+      for (size_t j = 0; j < impl_->params.size(); ++j) dparams[j] = 0;
+    return 0;
+  }
+  if (dparams || impl_->params.empty())
+    impl_->backward()(x, dy, dx, int64_t(n), p, dparams);
+  else
+    impl_->backward_x()(x, dy, dx, int64_t(n), p);
+  return 0;
+}
+
+void Kernel::forward(std::span<const float> x, std::span<float> y, std::span<const double> params) const {
+  check(DType::F32, x.size(), y.size(), params.size(), 0);
+  forward_raw(x.data(), y.data(), x.size(), params.empty() ? nullptr : params.data());
+}
+void Kernel::forward(std::span<const double> x, std::span<double> y, std::span<const double> params) const {
+  check(DType::F64, x.size(), y.size(), params.size(), 0);
+  forward_raw(x.data(), y.data(), x.size(), params.empty() ? nullptr : params.data());
+}
+void Kernel::backward(std::span<const float> x, std::span<const float> dy, std::span<float> dx,
+                      std::span<const double> params, std::span<double> dparams) const {
+  check(DType::F32, x.size(), dy.size(), params.size(), dparams.size());
+  check(DType::F32, x.size(), dx.size(), 0, 0);
+  backward_raw(x.data(), dy.data(), dx.data(), x.size(), params.empty() ? nullptr : params.data(),
+               dparams.empty() ? nullptr : dparams.data());
+}
+void Kernel::backward(std::span<const double> x, std::span<const double> dy, std::span<double> dx,
+                      std::span<const double> params, std::span<double> dparams) const {
+  check(DType::F64, x.size(), dy.size(), params.size(), dparams.size());
+  check(DType::F64, x.size(), dx.size(), 0, 0);
+  backward_raw(x.data(), dy.data(), dx.data(), x.size(), params.empty() ? nullptr : params.data(),
+               dparams.empty() ? nullptr : dparams.data());
+}
+
+}  // namespace actjit
