@@ -71,7 +71,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         break;
       }
       case Op::Exp: r = b.mul(y, da); break;                                 // exp' = exp
-      case Op::Expm1: r = b.mul(b.add(y, b.c(1)), da); break;                // expm1' = expm1 + 1
+      case Op::Expm1: r = b.mul(b.fn(Op::Exp, a), da); break;                // expm1' = exp (not expm1 + 1: cancels)
       case Op::Log: r = b.div(da, a); break;                                 // log' = 1/a
       case Op::Log1p: r = b.div(da, b.add(a, b.c(1))); break;                // log1p' = 1/(1+a)
       case Op::Sqrt: r = b.div(da, b.mul(y, b.c(2))); break;                 // sqrt' = 1/(2 sqrt)
