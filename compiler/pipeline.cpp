@@ -38,21 +38,22 @@ const sema::Library& catalogue() {
 }
 
 std::string Program::canonical_key() const {
+  // Nodes are numbered in a depth-first post-order from the roots (operands
+  // in order), so the key depends only on the structure, not on the order
+  // in which a graph happened to create its nodes. Iterative: no recursion.
   std::vector<ir::NodeId> roots{value, d_x};
   roots.insert(roots.end(), d_params.begin(), d_params.end());
-  std::vector<ir::NodeId> order = graph.reachable(roots);
-  std::unordered_map<ir::NodeId, uint32_t> renumber;
+  std::unordered_map<ir::NodeId, uint32_t> number;
   std::string key;
-  key.reserve(order.size() * 12);
   char buf[64];
-  for (ir::NodeId id : order) {
+  auto emit = [&](ir::NodeId id) {
     const ir::Node& n = graph[id];
-    uint32_t k = uint32_t(renumber.size());
-    renumber[id] = k;
+    uint32_t k = uint32_t(number.size());
+    number[id] = k;
     int len = std::snprintf(buf, sizeof buf, "%u", unsigned(n.op));
     key.append(buf, size_t(len));
     for (unsigned i = 0; i < n.arity; ++i) {
-      len = std::snprintf(buf, sizeof buf, ",%u", renumber.at(n.args[i]));
+      len = std::snprintf(buf, sizeof buf, ",%u", number.at(n.args[i]));
       key.append(buf, size_t(len));
     }
     if (n.op == ir::Op::Const || n.op == ir::Op::Param || n.op == ir::Op::CondConst) {
@@ -60,9 +61,27 @@ std::string Program::canonical_key() const {
       key.append(buf, size_t(len));
     }
     key += ';';
+  };
+  for (ir::NodeId root : roots) {
+    std::vector<std::pair<ir::NodeId, unsigned>> stack{{root, 0}};
+    while (!stack.empty()) {
+      auto& [id, next] = stack.back();
+      if (number.count(id)) {
+        stack.pop_back();
+        continue;
+      }
+      const ir::Node& n = graph[id];
+      if (next < n.arity) {
+        ir::NodeId child = n.args[next++];
+        if (!number.count(child)) stack.push_back({child, 0});
+        continue;
+      }
+      emit(id);
+      stack.pop_back();
+    }
   }
   key += "roots";
-  for (ir::NodeId r : roots) key += "," + std::to_string(renumber.at(r));
+  for (ir::NodeId r : roots) key += "," + std::to_string(number.at(r));
   key += ";params=" + std::to_string(function.params.size());
   return key;
 }

@@ -5,7 +5,8 @@
 // operator, '=' or ',' at the end of a line, does not end a statement. A small
 // pre-pass (join_lines) replaces such newlines by spaces in a copy of the
 // source of the same length, so offsets stay valid; the grammar then treats
-// every remaining newline (and ';') as a statement separator.
+// every remaining newline (and ';') as a statement separator. Comments are
+// blanked in the copy too.
 #include <boost/spirit/home/x3.hpp>
 #include <cerrno>
 #include <cmath>
@@ -359,8 +360,8 @@ std::string join_lines(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     char c = s[i];
-    if (c == '#') {
-      while (i < s.size() && s[i] != '\n') ++i;
+    if (c == '#') {  // comments become blanks: the grammar never sees them
+      while (i < s.size() && s[i] != '\n') out[i++] = ' ';
       continue;
     }
     if (c == '\n') {
@@ -444,12 +445,21 @@ Result<ast::Module> parse(std::string_view source, const ParseOptions& options) 
   } catch (const x3::expectation_failure<Iter>& e) {
     uint32_t at = skip_blanks(joined, st.offset(e.where()));
     std::string what = e.which();
+    if (what == "end of line or ';'") {
+      // Nothing parsed since the last separator: a statement was expected.
+      size_t k = at;
+      while (k > 0 && (joined[k - 1] == ' ' || joined[k - 1] == '\t' || joined[k - 1] == '\r')) --k;
+      if (k == 0 || joined[k - 1] == ';' || joined[k - 1] == '\n') what = "an expression or a definition";
+    }
     std::string message = "expected " + what;
     if ((what == "')'" || what == "',' or ')'") && !st.open_parens.empty()) {
       LineCol lc = line_col(source, st.open_parens.back());
       message += " to close '(' at " + std::to_string(lc.line) + ":" + std::to_string(lc.column);
     }
     message += ", found " + describe(source, at);
+    size_t word_end = at;
+    while (word_end < source.size() && is_ident_char(source[word_end])) ++word_end;
+    if (is_keyword(source.substr(at, word_end - at))) message += " (a reserved word)";
     return Diagnostic{at, message};
   } catch (const ParseFailure& f) {
     return Diagnostic{f.offset, f.message};

@@ -1,0 +1,63 @@
+// Helpers shared by the tests: building programs, evaluating them with the
+// scalar reference evaluator, and comparing floating-point values.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/eval.hpp"
+#include "compiler/pipeline.hpp"
+
+namespace actjit::test {
+
+/// Builds a program from source against the catalogue; fails the test on error.
+inline Program program(const std::string& source) {
+  auto p = build_program(source, catalogue());
+  if (!p) throw std::runtime_error("unexpected error: " + render(source, p.error()));
+  return std::move(*p);
+}
+
+/// The error a source produces, rendered ("error: L:C: ...\n...\n   ^\n"),
+/// or "" when it compiles.
+inline std::string error_of(const std::string& source) {
+  auto p = build_program(source, catalogue());
+  return p ? "" : render(source, p.error());
+}
+
+/// Value of node `id` of `p` at x with the default parameters, in T.
+template <class T>
+T eval(const Program& p, ir::NodeId id, T x, const std::vector<double>& params = {}) {
+  std::vector<T> ps;
+  for (size_t j = 0; j < p.function.params.size(); ++j)
+    ps.push_back(T(params.empty() ? p.function.params[j].default_value : params[j]));
+  return ir::evaluate<T>(p.graph, std::vector<ir::NodeId>{id}, x, ps)[0];
+}
+
+/// Distance in units in the last place between two finite values.
+template <class T>
+double ulp_distance(T a, T b) {
+  if (a == b) return 0;
+  int e;
+  std::frexp(std::max(std::fabs(a), std::fabs(b)), &e);
+  int digits = std::numeric_limits<T>::digits;
+  int min_exp = std::numeric_limits<T>::min_exponent;
+  return std::fabs(double(a) - double(b)) / std::ldexp(1.0, std::max(e, min_exp) - digits);
+}
+
+/// Same value, treating all NaNs as equal and +-0 as equal.
+template <class T>
+bool same(T a, T b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+/// The catalogue's activation names (definitions not starting with '_').
+inline std::vector<std::string> catalogue_names() {
+  std::vector<std::string> out;
+  for (auto& d : catalogue().definitions())
+    if (d.def->name[0] != '_') out.push_back(d.def->name);
+  out.push_back("tanh");
+  return out;
+}
+
+}  // namespace actjit::test

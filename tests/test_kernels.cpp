@@ -1,0 +1,171 @@
+// JIT kernel tests: forward and backward kernels against the scalar
+// reference evaluator, in float32 and float64, at lengths that exercise the
+// vector body and the masked tail (0, 1, 15, 16, 17, 1000), on unaligned
+// arrays, with parameters passed at run time, and in place.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "actjit/actjit.hpp"
+#include "support.hpp"
+
+using namespace actjit;
+
+namespace {
+
+Runtime& runtime() {
+  static Runtime rt;
+  return rt;
+}
+
+template <class T>
+std::vector<T> inputs(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-12, 12);
+  const double special[] = {0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 20.5, -20.5, 1e-30, 88.0, -100.0, 1000.0, -1000.0,
+                            INFINITY, -INFINITY, NAN};
+  std::vector<T> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = T(i % 7 == 3 ? special[(i / 7) % std::size(special)] : u(rng));
+  return x;
+}
+
+/// |a - b| small relative to the values, both NaN, or the same infinity.
+template <class T>
+bool close(T got, T want, T x) {
+  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
+  if (std::isinf(want) || std::isinf(got)) return got == want;
+  double tol = sizeof(T) == 4 ? 3e-5 : 1e-12;
+  double scale = std::max({std::fabs(double(want)), 1e-3 * std::max(1.0, std::fabs(double(x))), 1e-30});
+  return std::fabs(double(got) - double(want)) <= tol * scale;
+}
+
+template <class T>
+void check_against_reference(const std::string& src, const std::vector<double>& params = {}) {
+  DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  Kernel k = runtime().compile(src, dtype);
+  Program p = actjit::test::program(src);
+  std::vector<double> ps = params.empty() ? k.default_params() : params;
+  std::vector<T> pt(ps.begin(), ps.end());
+  for (size_t n : {0, 1, 15, 16, 17, 31, 33, 1000}) {
+    for (size_t offset : {0, 1}) {  // 1: unaligned arrays
+      INFO(src << " n = " << n << " offset " << offset << (sizeof(T) == 4 ? " f32" : " f64"));
+      std::vector<T> xbuf = inputs<T>(n + offset, uint32_t(n * 31 + offset));
+      std::vector<T> ybuf(n + offset, T(-7)), dybuf(n + offset), dxbuf(n + offset, T(-7));
+      for (size_t i = 0; i < n + offset; ++i) dybuf[i] = T(0.5 + 0.25 * double(i % 5));
+      std::span<const T> x(xbuf.data() + offset, n), dy(dybuf.data() + offset, n);
+      std::span<T> y(ybuf.data() + offset, n), dx(dxbuf.data() + offset, n);
+      std::vector<double> dparams(ps.size(), -1.0);
+      k.forward(x, y, params);
+      k.backward(x, dy, dx, params, std::span<double>(dparams));
+      std::vector<double> want_dparams(ps.size(), 0.0);
+      size_t bad = 0;
+      for (size_t i = 0; i < n && bad < 5; ++i) {
+        T f = ir::evaluate<T>(p.graph, std::vector<ir::NodeId>{p.value}, x[i], pt)[0];
+        T d = ir::evaluate<T>(p.graph, std::vector<ir::NodeId>{p.d_x}, x[i], pt)[0];
+        if (!close(y[i], f, x[i]) || !close(dx[i], T(dy[i] * d), x[i])) {
+          ++bad;
+          FAIL_CHECK("x = " << x[i] << ": forward " << y[i] << " (reference " << f << "), backward " << dx[i]
+                            << " (reference " << dy[i] * d << ")");
+        }
+        for (size_t j = 0; j < ps.size(); ++j) {
+          T dp = ir::evaluate<T>(p.graph, std::vector<ir::NodeId>{p.d_params[j]}, x[i], pt)[0];
+          want_dparams[j] += double(T(dy[i] * dp));
+        }
+      }
+      for (size_t j = 0; j < ps.size(); ++j) {
+        INFO("parameter " << j);
+        if (std::isfinite(want_dparams[j]))
+          CHECK(std::fabs(dparams[j] - want_dparams[j]) <= 1e-4 * std::max(1.0, std::fabs(want_dparams[j])));
+        else
+          CHECK(!std::isfinite(dparams[j]));
+      }
+      // Nothing outside [offset, offset + n) was written.
+      if (offset) {
+        CHECK(ybuf[0] == T(-7));
+        CHECK(dxbuf[0] == T(-7));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("catalogue kernels match the reference evaluator", "[kernels]") {
+  for (const std::string& name : actjit::test::catalogue_names()) {
+    check_against_reference<float>(name);
+    check_against_reference<double>(name);
+  }
+}
+
+TEST_CASE("custom kernels match the reference evaluator", "[kernels]") {
+  for (const char* src : {"x * sigmoid(1.702 * x)", "x * tanh(exp(x))", "sin(x) + cos(x) * tan(x / 9)",
+                          "sinh(x / 4) + cosh(x / 5) + asinh(x) + atan(x)", "erf(x) + erfc(x / 2)",
+                          "pow(abs(x), 1.5) + x^3", "floor(x) + ceil(x / 3) + round(x * 2.5)",
+                          "where(x > 0 and not x > 2 or x < -5, exp(x / 4), log1p(abs(x)))",
+                          "max(x, 1) - min(x, -1) + clamp(x, -0.5, 0.5)", "sign(x) * sqrt(abs(x))",
+                          "expm1(x / 8) + log(abs(x) + 1)"}) {
+    check_against_reference<float>(src);
+    check_against_reference<double>(src);
+  }
+}
+
+TEST_CASE("parameters are run-time arguments, not baked constants", "[kernels]") {
+  check_against_reference<float>("leaky_relu", {0.3});
+  check_against_reference<double>("elu", {1.7});
+  check_against_reference<double>("softplus", {2.0, 5.0});
+  check_against_reference<float>("pelu(x, a = 1.5, b = 2) = where(x > 0, (a / b) * x, a * (exp(x / b) - 1))",
+                                 {0.8, 3.0});
+  // Changing alpha does not recompile: one compiled kernel serves every value.
+  Kernel k = runtime().compile("leaky_relu", DType::F32);
+  size_t before = runtime().cached_kernels();
+  std::vector<float> x{-2.0f}, y(1);
+  for (double alpha : {0.1, 0.2, 0.3}) {
+    k.forward(std::span<const float>(x), std::span<float>(y), std::vector<double>{alpha});
+    CHECK(y[0] == float(-2.0f * float(alpha)));
+  }
+  CHECK(runtime().cached_kernels() == before);
+}
+
+TEST_CASE("kernels work in place (dx aliasing dy, y aliasing x)", "[kernels]") {
+  Kernel k = runtime().compile("mish", DType::F64);
+  std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);
+  k.forward(std::span<const double>(y), std::span<double>(y));
+  std::vector<double> want(100);
+  k.forward(std::span<const double>(x), std::span<double>(want));
+  CHECK(std::equal(y.begin(), y.end(), want.begin(), [](double a, double b) { return actjit::test::same(a, b); }));
+  k.backward(std::span<const double>(x), std::span<const double>(dxy), std::span<double>(dxy));
+  std::vector<double> ones(100, 1.0);
+  k.backward(std::span<const double>(x), std::span<const double>(ones), std::span<double>(dx));
+  CHECK(std::equal(dx.begin(), dx.end(), dxy.begin(), [](double a, double b) { return actjit::test::same(a, b); }));
+}
+
+TEST_CASE("the same function compiles once", "[kernels]") {
+  runtime().compile("x * sigmoid(1.5 * x)", DType::F32);
+  size_t n = runtime().cached_kernels();
+  runtime().compile("x * sigmoid(1.5 * x)", DType::F32);        // same text
+  runtime().compile("x*sigmoid(1.5*x)   # spaced differently", DType::F32);  // same IR
+  runtime().compile("f(t) = t * sigmoid(1.5 * t)", DType::F32);  // same IR through a definition
+  CHECK(runtime().cached_kernels() == n);
+  runtime().compile("x * sigmoid(1.5 * x)", DType::F64);       // another dtype
+  CHECK(runtime().cached_kernels() == n + 1);
+}
+
+TEST_CASE("misuse of the C++ API is reported", "[kernels]") {
+  Kernel k = runtime().compile("leaky_relu", DType::F32);
+  std::vector<float> x(4), y(3);
+  std::vector<double> xd(4), yd(4);
+  CHECK_THROWS_AS(k.forward(std::span<const float>(x), std::span<float>(y)), std::invalid_argument);
+  CHECK_THROWS_AS(k.forward(std::span<const double>(xd), std::span<double>(yd)), std::invalid_argument);
+  CHECK_THROWS_AS(k.forward(std::span<const float>(x), std::span<float>(x), std::vector<double>{1, 2}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(k.param_index("beta"), std::invalid_argument);
+  CHECK(k.param_index("alpha") == 0);
+  CHECK_THROWS_AS(runtime().compile("x +", DType::F32), Error);
+  try {
+    runtime().compile("x +\n  * 2", DType::F32);
+  } catch (const Error& e) {
+    CHECK(e.line() == 2);
+    CHECK(e.column() == 3);
+    CHECK(e.rendered() == "error: 2:3: expected an expression, found '*'\n  * 2\n  ^\n");
+  }
+}
