@@ -11,7 +11,7 @@
 
 #include "actjit/actjit.h"
 
-TEST_CASE("compile, query parameters, run forward and backward", "[c_api]") {
+TEST_CASE("compile - query parameters - run forward and backward", "[c_api]") {
   actjit_runtime* rt = actjit_runtime_create();
   REQUIRE(rt);
   char err[256] = "untouched";
@@ -42,7 +42,7 @@ TEST_CASE("compile, query parameters, run forward and backward", "[c_api]") {
   actjit_runtime_destroy(rt);
 }
 
-TEST_CASE("errors are written as LINE:COL: message, truncated to the buffer", "[c_api]") {
+TEST_CASE("errors are written as LINE:COL: message - truncated to the buffer", "[c_api]") {
   actjit_runtime* rt = actjit_runtime_create();
   char err[256];
   CHECK(actjit_compile(rt, "(x + 1", ACTJIT_F64, err, sizeof err) == nullptr);

@@ -65,7 +65,7 @@ Run run(std::vector<std::string> args, const std::string& input = "") {
 
 }  // namespace
 
-TEST_CASE("eval prints one value a line: 9 digits in f32, 17 in f64", "[cli]") {
+TEST_CASE("eval prints one value a line: 9 digits in f32 - 17 in f64", "[cli]") {
   Run r = run({"eval", "x * 2", "--at", "0.1,1e300,-inf,nan", "--dtype", "f64"});
   CHECK(r.status == 0);
   CHECK(r.out == "0.20000000000000001\n2.0000000000000001e+300\n-inf\nnan\n");
@@ -95,10 +95,10 @@ TEST_CASE("SRC may start with '-' and may come from standard input", "[cli]") {
   CHECK(r.out == "0\n6\n");
 }
 
-TEST_CASE("diff prints parseable text, list prints the catalogue", "[cli]") {
+TEST_CASE("diff prints parseable text and list prints the catalogue", "[cli]") {
   Run r = run({"diff", "x^3"});
   CHECK(r.status == 0);
-  CHECK(r.out == "3 * (x * x)\n");
+  CHECK(r.out == "x * x * 3\n");
   r = run({"diff", "leaky_relu", "--wrt", "alpha"});
   CHECK(r.out == "dleaky_relu_dalpha(x, alpha = 0.01) = where(x > 0, 0, x)\n");
   r = run({"list"});
@@ -106,7 +106,7 @@ TEST_CASE("diff prints parseable text, list prints the catalogue", "[cli]") {
   for (const char* name : {"relu(x)", "gelu(x)", "softplus(x, beta = 1, threshold = 20)", "squareplus(x, b = 4)",
                            "tanh(x)"})
     CHECK(r.out.find(std::string("\n") + name) != std::string::npos);
-  CHECK(r.out.find("_squareplus") == std::string::npos);
+  CHECK(r.out.find("\n_") == std::string::npos);  // helpers are not listed
 }
 
 TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]") {
@@ -138,13 +138,13 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
   }
 }
 
-TEST_CASE("input errors exit with 1 and show LINE:COL, the line and a caret", "[cli]") {
+TEST_CASE("input errors exit with 1 and show LINE:COL - the line and a caret", "[cli]") {
   Run r = run({"eval", "x +\n  * 2", "--at", "1"});
   CHECK(r.status == 1);
   CHECK(r.err == "error: 2:3: expected an expression, found '*'\n  * 2\n  ^\n");
 }
 
-TEST_CASE("every bad input of the corpus: clean error, right position, no crash", "[cli]") {
+TEST_CASE("every bad input of the corpus: clean error - right position - no crash", "[cli]") {
   std::ifstream in(std::string(ACTJIT_TEST_DATA) + "/reference/bad_input.json");
   nlohmann::json doc = nlohmann::json::parse(in);
   for (const auto& c : doc["cases"]) {

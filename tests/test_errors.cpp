@@ -32,7 +32,7 @@ TEST_CASE("every golden error case renders exactly as expected", "[errors]") {
   CHECK(cases >= 25);
 }
 
-TEST_CASE("error positions count characters, not bytes", "[errors]") {
+TEST_CASE("error positions count characters - not bytes", "[errors]") {
   // 'é' is two bytes in UTF-8; the column after it is still 4.
   std::string e = actjit::test::error_of("\xc3\xa9 + $");
   CHECK(e.rfind("error: 1:1:", 0) == 0);
@@ -40,7 +40,7 @@ TEST_CASE("error positions count characters, not bytes", "[errors]") {
   CHECK(e.rfind("error: 1:5:", 0) == 0);
 }
 
-TEST_CASE("deep nesting is an error, not a stack overflow", "[errors]") {
+TEST_CASE("deep nesting is an error - not a stack overflow", "[errors]") {
   for (const char* open : {"(", "-", "f(", "not ", "2^"}) {
     std::string s;
     for (int i = 0; i < 100000; ++i) s += open;

@@ -109,7 +109,7 @@ TEST_CASE("custom kernels match the reference evaluator", "[kernels]") {
   }
 }
 
-TEST_CASE("parameters are run-time arguments, not baked constants", "[kernels]") {
+TEST_CASE("parameters are run-time arguments - not baked constants", "[kernels]") {
   check_against_reference<float>("leaky_relu", {0.3});
   check_against_reference<double>("elu", {1.7});
   check_against_reference<double>("softplus", {2.0, 5.0});
@@ -126,7 +126,7 @@ TEST_CASE("parameters are run-time arguments, not baked constants", "[kernels]")
   CHECK(runtime().cached_kernels() == before);
 }
 
-TEST_CASE("kernels work in place (dx aliasing dy, y aliasing x)", "[kernels]") {
+TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") {
   Kernel k = runtime().compile("mish", DType::F64);
   std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);
   k.forward(std::span<const double>(y), std::span<double>(y));

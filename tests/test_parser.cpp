@@ -124,7 +124,7 @@ TEST_CASE("definitions", "[parser]") {
   CHECK_FALSE(m->statements[0].is_definition);
 }
 
-TEST_CASE("statements, separators, comments and line joining", "[parser]") {
+TEST_CASE("statements - separators - comments and line joining", "[parser]") {
   auto m = parse("# leading comment\n\nf(x) = x  # trailing\ng(x) = f(x); h(x) = g(x)\n\n");
   REQUIRE(m);
   CHECK(m->statements.size() == 3);
@@ -160,7 +160,7 @@ TEST_CASE("errors carry the position where they were found", "[parser]") {
   REQUIRE_FALSE(m);
 }
 
-TEST_CASE("nesting is capped, just past the limit", "[parser]") {
+TEST_CASE("nesting is capped - just past the limit", "[parser]") {
   std::string ok(400, '('), bad(401, '(');
   ok += "x" + std::string(400, ')');
   bad += "x" + std::string(401, ')');
@@ -173,7 +173,7 @@ TEST_CASE("nesting is capped, just past the limit", "[parser]") {
   CHECK_FALSE(parse("((((((((((((x))))))))))))", small));
 }
 
-TEST_CASE("a 1 MB source parses (flat chains, no deep recursion)", "[parser]") {
+TEST_CASE("a 1 MB source parses (flat chains - no deep recursion)", "[parser]") {
   std::string s;
   while (s.size() < (1u << 20)) s += "x * 0.5 + ";
   s += "x";

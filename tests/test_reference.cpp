@@ -138,7 +138,7 @@ void run_file(const char* name) {
 
 }  // namespace
 
-TEST_CASE("catalogue reference values (f32 and f64, forward and derivatives)", "[reference]") {
+TEST_CASE("catalogue reference values (f32 and f64 - forward and derivatives)", "[reference]") {
   run_file("catalogue.json");
 }
 
