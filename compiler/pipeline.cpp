@@ -9,6 +9,7 @@
 #include "compiler/diff/diff.hpp"
 #include "compiler/ir/print.hpp"
 #include "compiler/simplify/simplify.hpp"
+#include "compiler/simplify/stabilize.hpp"
 
 extern const char actjit_catalogue_source[];
 
@@ -107,6 +108,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   p.warnings = std::move(analysis->warnings);
   p.unsimplified = p.function.value;
   p.value = simplify::simplify(p.graph, std::array{p.function.value})[0];
+  p.value = simplify::stabilize(p.graph, std::array{p.value})[0];
   std::vector<ir::NodeId> vars{p.graph.make(ir::Op::Input)};
   for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
   std::vector<ir::NodeId> raw;

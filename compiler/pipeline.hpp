@@ -1,5 +1,5 @@
 // The front half of the pipeline as one call: text -> AST -> IR ->
-// simplified -> derivatives (d/dx and d/dparam) -> simplified. Each stage is
+// simplified -> stabilized -> derivatives (d/dx and d/dparam) -> simplified. Each stage is
 // its own pass; this file only strings them together and owns the catalogue.
 #pragma once
 
@@ -18,7 +18,7 @@ namespace actjit {
 struct Program {
   ir::Graph graph;
   sema::Function function;
-  ir::NodeId value = ir::kNoNode;       // f(x; p), simplified
+  ir::NodeId value = ir::kNoNode;       // f(x; p), simplified and stabilized
   ir::NodeId d_x = ir::kNoNode;         // df/dx
   std::vector<ir::NodeId> d_params;     // df/dp_j
   std::vector<Diagnostic> warnings;     // offsets into the source

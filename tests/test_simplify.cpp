@@ -135,3 +135,39 @@ TEST_CASE("printed IR parses back to the same node", "[simplify]") {
     CHECK(q.canonical_key() == p.canonical_key());
   }
 }
+
+TEST_CASE("naive forms are rewritten into stable ones", "[stabilize]") {
+  auto value = [](const std::string& src, double x) {
+    Program p = program(src);
+    return actjit::test::eval<double>(p, p.value, x);
+  };
+  auto slope = [](const std::string& src, double x) {
+    Program p = program(src);
+    return actjit::test::eval<double>(p, p.d_x, x);
+  };
+  CHECK(value("log(1 + exp(x))", 1e4) == 1e4);
+  CHECK(slope("log(1 + exp(x))", 1e4) == 1.0);
+  CHECK(value("log(1 + exp(x))", -800) == Approx(std::exp(-800.0)).epsilon(1e-12));
+  CHECK(value("log1p(exp(x))", 1e30) == 1e30);
+  CHECK(value("exp(x) / (1 + exp(x))", -1000) == Approx(0).margin(1e-300));
+  CHECK(value("exp(x) / (1 + exp(x))", 1000) == 1.0);
+  CHECK(value("1 / (1 + exp(-x))", 1000) == 1.0);
+  CHECK(slope("1 / (1 + exp(-x))", -1000) == Approx(0).margin(1e-300));
+  CHECK(value("log(1 / (1 + exp(-x)))", -1000) == -1000);
+  CHECK(value("exp(x) - 1", 1e-10) == std::expm1(1e-10));
+  CHECK(value("log(1 + x)", 1e-12) == std::log1p(1e-12));
+  CHECK(value("log(exp(x))", 1000) == 1000);
+  CHECK(value("sqrt(x^2 + 4)", 1e200) == 1e200);
+  CHECK(slope("sqrt(x^2 + 4)", -1e200) == -1.0);
+  CHECK(program("log(1 + exp(x))").print(program("log(1 + exp(x))").value) ==
+        "where(x > 0, x, 0) + log1p(exp(where(x > 0, -x, x)))");
+}
+
+TEST_CASE("stable catalogue forms are left as written", "[stabilize]") {
+  // logsigmoid already uses log1p(exp(-|x|)): no second softplus around it.
+  Program p = program("logsigmoid");
+  size_t log1ps = 0;
+  for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value})) log1ps += p.graph[id].op == ir::Op::Log1p;
+  CHECK(log1ps == 1);
+  CHECK(p.print(p.value) == "where(x >= 0, 0, x) - log1p(exp(where(x >= 0, -x, x)))");
+}

@@ -1,0 +1,132 @@
+// Stability rewriting rules (see stabilize.hpp). Rules match the canonical
+// forms simplify produces (constants second: 1 + e is e + 1, e - 1 is e + -1).
+#include "compiler/simplify/stabilize.hpp"
+
+#include <unordered_map>
+
+#include "compiler/simplify/simplify.hpp"
+
+namespace actjit::simplify {
+
+using ir::Graph;
+using ir::NodeId;
+using ir::Op;
+
+namespace {
+
+class Stabilizer {
+ public:
+  explicit Stabilizer(Graph& g) : g_(g) {}
+
+  NodeId rebuild(const ir::Node& n, std::array<NodeId, 3> a) {
+    switch (n.op) {
+      case Op::Log: {
+        NodeId s = a[0];
+        auto sig = sigmoid_of_.find(s);
+        if (sig != sigmoid_of_.end()) return neg(softplus(neg(sig->second)));  // log(sigmoid(a)) = -softplus(-a)
+        if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
+        if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
+          NodeId t = arg(s, 0);
+          if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
+          return make(Op::Log1p, {t});                                         // log(1 + a) = log1p(a)
+        }
+        break;
+      }
+      case Op::Log1p:
+        if (op(a[0]) == Op::Exp && !nonpositive(arg(a[0], 0))) return softplus(arg(a[0], 0));  // log1p(exp(a))
+        break;
+      case Op::Add:
+        if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
+        break;
+      case Op::Div: {
+        // exp(a) / (exp(a) + 1) and 1 / (exp(-a) + 1) are sigmoid(a); 1 / (exp(a) + 1) is sigmoid(-a).
+        NodeId num = a[0], den = a[1];
+        if (op(den) == Op::Add && is(arg(den, 1), 1.0) && op(arg(den, 0)) == Op::Exp) {
+          NodeId e = arg(den, 0), ea = arg(e, 0);
+          if (num == e) return sigmoid(ea);
+          if (is(num, 1.0)) return sigmoid(neg(ea));
+        }
+        break;
+      }
+      case Op::Sqrt: {
+        NodeId s = a[0];
+        if (op(s) == Op::Add && op(arg(s, 0)) == Op::Mul && arg(arg(s, 0), 0) == arg(arg(s, 0), 1)) {
+          NodeId x = arg(arg(s, 0), 0), b = arg(s, 1);
+          NodeId ax = make(Op::Abs, {x});
+          NodeId big = make(Op::Mul, {ax, make(Op::Sqrt, {make(Op::Add, {c(1), make(Op::Div, {make(Op::Div, {b, x}), x})})})});
+          NodeId plain = make(Op::Sqrt, {s});
+          return make(Op::Where, {make(Op::Gt, {ax, c(1e15)}), big, plain});
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value);
+  }
+
+ private:
+  NodeId make(Op o, std::initializer_list<NodeId> args) {
+    return simplify::rewrite(g_, o, std::span<const NodeId>(args.begin(), args.size()));
+  }
+  NodeId c(double v) { return ir::constant(g_, v); }
+  NodeId neg(NodeId a) { return make(Op::Neg, {a}); }
+  Op op(NodeId id) const { return g_[id].op; }
+  NodeId arg(NodeId id, int k) const { return g_[id].args[k]; }
+  bool is(NodeId id, double v) const { return g_.is_const(id, v); }
+
+  /// a <= 0 (or NaN) by construction: -|y|, where(y >= 0, -y, y), a constant <= 0.
+  bool nonpositive(NodeId a) const {
+    const ir::Node& n = g_[a];
+    if (n.op == Op::Const) return n.value <= 0;
+    if (n.op == Op::Neg) return op(n.args[0]) == Op::Abs;
+    if (n.op == Op::Where) {
+      NodeId cond = n.args[0];
+      bool sign_split = (op(cond) == Op::Ge || op(cond) == Op::Gt) && is(arg(cond, 1), 0.0);
+      NodeId y = sign_split ? arg(cond, 0) : ir::kNoNode;
+      if (sign_split && op(n.args[1]) == Op::Neg && arg(n.args[1], 0) == y && n.args[2] == y) return true;
+      return nonpositive(n.args[1]) && nonpositive(n.args[2]);
+    }
+    return false;
+  }
+
+  /// -|a| with the derivative -sign(a) that is also right at 0.
+  NodeId neg_abs(NodeId a) { return make(Op::Where, {make(Op::Ge, {a, c(0)}), neg(a), a}); }
+
+  /// max(a, 0) + log1p(exp(-|a|))
+  NodeId softplus(NodeId a) {
+    NodeId pos = make(Op::Gt, {a, c(0)});
+    NodeId m = make(Op::Where, {pos, neg(a), a});
+    return make(Op::Add, {make(Op::Where, {pos, a, c(0)}), make(Op::Log1p, {make(Op::Exp, {m})})});
+  }
+
+  /// where(a >= 0, 1, e) / (1 + e) with e = exp(-|a|)
+  NodeId sigmoid(NodeId a) {
+    NodeId e = make(Op::Exp, {neg_abs(a)});
+    NodeId s = make(Op::Div, {make(Op::Where, {make(Op::Ge, {a, c(0)}), c(1), e}), make(Op::Add, {e, c(1)})});
+    sigmoid_of_[s] = a;
+    return s;
+  }
+
+  Graph& g_;
+  std::unordered_map<NodeId, NodeId> sigmoid_of_;  // stable sigmoid node -> its argument
+};
+
+}  // namespace
+
+std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
+  Stabilizer s(g);
+  std::vector<NodeId> order = g.reachable(roots);
+  std::vector<NodeId> map(order.empty() ? 0 : order.back() + 1, ir::kNoNode);
+  for (NodeId id : order) {
+    const ir::Node n = g[id];  // copy: g grows below
+    std::array<NodeId, 3> args{};
+    for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
+    map[id] = s.rebuild(n, args);
+  }
+  std::vector<NodeId> out;
+  for (NodeId r : roots) out.push_back(map[r]);
+  return out;
+}
+
+}  // namespace actjit::simplify

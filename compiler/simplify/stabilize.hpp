@@ -1,0 +1,26 @@
+// Stability rewriting: replaces naive forms that overflow or cancel by
+// stable equivalents, so the true value comes out wherever it is finite:
+//   log(1 + exp(a))      -> max(a, 0) + log1p(exp(-|a|))        (softplus)
+//   log1p(exp(a))        -> the same, unless a <= 0 is evident
+//   exp(a) / (1 + exp(a)), 1 / (1 + exp(-a)) -> stable sigmoid(a)
+//   log(sigmoid(a))      -> -softplus(-a)
+//   exp(a) - 1           -> expm1(a)
+//   log(1 + a)           -> log1p(a)
+//   log(exp(a))          -> a
+//   sqrt(a*a + b)        -> |a| sqrt(1 + b/a/a) for |a| > 1e15 (no overflow of a*a)
+// Unlike simplify, these rewrites change results (for the better) where the
+// naive form loses accuracy; they run before differentiation, so the
+// derivatives are taken of the stable forms.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "compiler/ir/graph.hpp"
+
+namespace actjit::simplify {
+
+/// Rewrites the nodes reachable from `roots`; returns the new roots.
+std::vector<ir::NodeId> stabilize(ir::Graph& g, std::span<const ir::NodeId> roots);
+
+}  // namespace actjit::simplify
