@@ -7,19 +7,11 @@
 #include <atomic>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/IR/LLVMContext.h>
-#include <llvm/IR/LegacyPassManager.h>
-#include <llvm/IR/Module.h>
-#include <llvm/IR/Verifier.h>
-#include <llvm/MC/TargetRegistry.h>
-#include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
-#include <llvm/Support/TargetSelect.h>
-#include <llvm/Support/raw_ostream.h>
-#include <llvm/Target/TargetMachine.h>
-#include <llvm/Target/TargetOptions.h>
+#include <cstring>
 #include <mutex>
 
+#include "compiler/jit/codegen.hpp"
 #include "compiler/lower/math.hpp"
 
 namespace actjit::jit {
@@ -43,69 +35,6 @@ std::string to_string(llvm::Error e) {
   std::string s;
   llvm::handleAllErrors(std::move(e), [&](const llvm::ErrorInfoBase& info) { s += info.message(); });
   return s;
-}
-
-void initialize_llvm() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
-}
-
-std::unique_ptr<llvm::TargetMachine> make_target_machine(std::string& error) {
-  const TargetInfo& t = host_target();
-  const llvm::Target* target = llvm::TargetRegistry::lookupTarget(t.triple, error);
-  if (!target) return nullptr;
-  llvm::TargetOptions options;
-  // Small code model and PIC: what the JIT links, and what `asm` shows.
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      t.triple, t.cpu, t.features, options, llvm::Reloc::PIC_, llvm::CodeModel::Small,
-      llvm::CodeGenOptLevel::Default));
-}
-
-/// A module with the kernels of `p`, optimized.
-struct Lowered {
-  std::unique_ptr<llvm::LLVMContext> ctx;
-  std::unique_ptr<llvm::Module> module;
-  lower::KernelSymbols symbols;
-};
-
-Lowered lower_and_optimize(const Program& p, lower::DType dtype, llvm::TargetMachine& tm, const std::string& prefix) {
-  const TargetInfo& t = host_target();
-  Lowered out;
-  out.ctx = std::make_unique<llvm::LLVMContext>();
-  out.module = std::make_unique<llvm::Module>("actjit", *out.ctx);
-  out.module->setDataLayout(tm.createDataLayout());
-  out.module->setTargetTriple(t.triple);
-  out.symbols = lower::emit_kernels(p, dtype, t.vector_bits, t.cpu, t.features, prefix, *out.module);
-  std::string verify;
-  llvm::raw_string_ostream vs(verify);
-  if (llvm::verifyModule(*out.module, &vs)) {
-    vs.flush();
-    internal_error(__FILE__, __LINE__, verify.c_str());
-  }
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
-  mpm.run(*out.module, mam);
-  return out;
-}
-
-bool emit_file(llvm::Module& m, llvm::TargetMachine& tm, llvm::CodeGenFileType type, llvm::SmallVectorImpl<char>& out) {
-  llvm::raw_svector_ostream os(out);
-  llvm::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, type)) return false;
-  pm.run(m);
-  return true;
 }
 
 }  // namespace
@@ -160,15 +89,11 @@ Result<std::shared_ptr<Engine>> Engine::create() {
 }
 
 Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DType dtype) {
-  std::string error;
-  auto tm = make_target_machine(error);
-  if (!tm) return Diagnostic{Diagnostic::npos, "no target machine: " + error};
   std::string prefix = "actjit_k" + std::to_string(impl_->counter.fetch_add(1));
-  Lowered l = lower_and_optimize(p, dtype, *tm, prefix);
-  llvm::SmallVector<char, 0> object;
-  if (!emit_file(*l.module, *tm, llvm::CodeGenFileType::ObjectFile, object))
-    return Diagnostic{Diagnostic::npos, "the target cannot emit object code"};
-  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), prefix);
+  lower::KernelSymbols names;
+  auto object = generate(p, dtype, host_target(), prefix, Output::Object, &names);
+  if (!object) return object.error();
+  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(*object, prefix);
 
   std::shared_ptr<KernelCode> code(new KernelCode());
   code->engine_ = impl_;
@@ -184,8 +109,8 @@ Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DTy
     out = sym->toPtr<void*>();
     return {};
   };
-  for (auto [name, slot] : {std::pair{&l.symbols.forward, &code->forward}, {&l.symbols.backward, &code->backward},
-                            {&l.symbols.backward_x, &code->backward_x}}) {
+  for (auto [name, slot] : {std::pair{&names.forward, &code->forward}, {&names.backward, &code->backward},
+                            {&names.backward_x, &code->backward_x}}) {
     std::string err = lookup(*name, *slot);
     if (!err.empty()) return Diagnostic{Diagnostic::npos, "cannot find the compiled kernel: " + err};
   }
@@ -193,25 +118,13 @@ Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DTy
 }
 
 std::string Engine::emit_ir(const Program& p, lower::DType dtype) {
-  std::string error;
-  auto tm = make_target_machine(error);
-  if (!tm) return "; no target machine: " + error + "\n";
-  Lowered l = lower_and_optimize(p, dtype, *tm, "actjit");
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  l.module->print(os, nullptr);
-  os.flush();
-  return text;
+  auto text = generate(p, dtype, host_target(), "actjit", Output::LlvmIr);
+  return text ? *text : "; " + text.error().message + "\n";
 }
 
 std::string Engine::emit_asm(const Program& p, lower::DType dtype) {
-  std::string error;
-  auto tm = make_target_machine(error);
-  if (!tm) return "# no target machine: " + error + "\n";
-  Lowered l = lower_and_optimize(p, dtype, *tm, "actjit");
-  llvm::SmallVector<char, 0> text;
-  if (!emit_file(*l.module, *tm, llvm::CodeGenFileType::AssemblyFile, text)) return "# cannot emit assembly\n";
-  return std::string(text.data(), text.size());
+  auto text = generate(p, dtype, host_target(), "actjit", Output::Assembly);
+  return text ? *text : "# " + text.error().message + "\n";
 }
 
 }  // namespace actjit::jit

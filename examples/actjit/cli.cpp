@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "actjit/actjit.hpp"
+#include "compiler/aot/aot.hpp"
 
 namespace actjit::cli {
 
@@ -37,6 +39,10 @@ const char* const kUsage =
     "  list                                                  the catalogue, one definition a line\n"
     "  ir SRC [--dtype f32|f64]                              optimized LLVM IR of the kernels\n"
     "  asm SRC [--dtype f32|f64]                             machine code of the kernels\n"
+    "  compile FILE.act -o LIB.a --header H.h [--cpu CPU] [--prefix P]\n"
+    "                                                        every definition of FILE as f32/f64 kernels\n"
+    "                                                        compiled ahead of time (CPU: native, x86-64-v2,\n"
+    "                                                        x86-64-v3, x86-64-v4); link LIB.a with -lsleef\n"
     "  help, --help                                          this text\n"
     "  version, --version                                    the version\n"
     "\n"
@@ -55,6 +61,7 @@ struct Options {
   std::optional<std::string> at;
   std::string wrt;
   DType dtype = DType::F32;
+  std::string output, header, cpu = "native", prefix;  // compile
 };
 
 Options parse_args(int argc, char** argv) {
@@ -63,9 +70,17 @@ Options parse_args(int argc, char** argv) {
   bool needs_src = o.command != "list";
   int i = 2;
   if (needs_src) {
-    if (argc < 3) throw UsageError{"'" + o.command + "' needs a source (SRC) argument"};
+    if (argc < 3)
+      throw UsageError{"'" + o.command + "' needs " + (o.command == "compile" ? "a file" : "a source (SRC)") +
+                       " argument"};
     o.source = argv[2];
-    if (o.source == "-") {
+    if (o.command == "compile" && o.source != "-") {
+      std::ifstream in(o.source, std::ios::binary);
+      if (!in) throw UsageError{"cannot read '" + o.source + "'"};
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      o.source = ss.str();
+    } else if (o.source == "-") {
       std::ostringstream ss;
       ss << std::cin.rdbuf();
       o.source = ss.str();
@@ -102,6 +117,14 @@ Options parse_args(int argc, char** argv) {
       } else {
         throw UsageError{"unknown dtype '" + d + "' (use f32 or f64)"};
       }
+    } else if ((name == "-o" || name == "--output") && o.command == "compile") {
+      o.output = take_value();
+    } else if (name == "--header" && o.command == "compile") {
+      o.header = take_value();
+    } else if (name == "--cpu" && o.command == "compile") {
+      o.cpu = take_value();
+    } else if (name == "--prefix" && o.command == "compile") {
+      o.prefix = take_value();
     } else if (!arg.empty() && arg[0] == '-') {
       throw UsageError{"unknown option '" + arg + "' for '" + o.command + "'"};
     } else {
@@ -109,6 +132,8 @@ Options parse_args(int argc, char** argv) {
     }
   }
   if (takes_at && !o.at) throw UsageError{"'" + o.command + "' needs --at V1,V2,..."};
+  if (o.command == "compile" && (o.output.empty() || o.header.empty()))
+    throw UsageError{"'compile' needs -o LIB.a and --header H.h"};
   return o;
 }
 
@@ -242,6 +267,26 @@ int diff(const Runtime& rt, const Options& o) {
   return kOk;
 }
 
+int compile_aot(const Options& o) {
+  aot::Options ao;
+  ao.library = o.output;
+  ao.header = o.header;
+  ao.cpu = o.cpu;
+  ao.prefix = o.prefix;
+  auto names = aot::compile(o.source, ao);
+  if (!names) {
+    if (names.error().offset == Diagnostic::npos) {
+      std::fprintf(stderr, "error: %s\n", names.error().message.c_str());
+      return names.error().message.rfind("unknown cpu", 0) == 0 ? kUsageError : kInternalError;
+    }
+    std::fputs(render(o.source, names.error()).c_str(), stderr);
+    return kInputError;
+  }
+  std::fprintf(stderr, "compiled %zu definition%s into %s and %s\n", names->size(), names->size() == 1 ? "" : "s",
+               o.output.c_str(), o.header.c_str());
+  return kOk;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -258,7 +303,7 @@ int run(int argc, char** argv) {
     std::printf("actjit %s\n", Runtime::version());
     return kOk;
   }
-  static const char* const commands[] = {"eval", "grad", "diff", "simplify", "list", "ir", "asm"};
+  static const char* const commands[] = {"eval", "grad", "diff", "simplify", "list", "ir", "asm", "compile"};
   if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return kUsageError;
@@ -266,6 +311,7 @@ int run(int argc, char** argv) {
   try {
     Options o = parse_args(argc, argv);
     if (o.command == "list") return list();
+    if (o.command == "compile") return compile_aot(o);
     Runtime rt;
     if (o.command == "eval" || o.command == "grad")
       return o.dtype == DType::F64 ? eval_or_grad<double>(rt, o) : eval_or_grad<float>(rt, o);

@@ -1,0 +1,105 @@
+// Ahead-of-time kernels (actjit compile) against the JIT's, for each --cpu
+// level: bit-identical for native, within a few ULP for the others (SLEEF's
+// per-ISA variants may round differently).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "actjit/actjit.hpp"
+#include "aot_native.h"
+#include "aot_v2.h"
+#include "aot_v3.h"
+#include "aot_v4.h"
+#include "support.hpp"
+
+namespace {
+
+using Fwd32 = void (*)(const float*, float*, int64_t, const double*);
+using Bwd32 = void (*)(const float*, const float*, float*, int64_t, const double*, double*);
+using Fwd64 = void (*)(const double*, double*, int64_t, const double*);
+using Bwd64 = void (*)(const double*, const double*, double*, int64_t, const double*, double*);
+
+struct Entry {
+  const char* name;
+  Fwd32 f32;
+  Bwd32 b32;
+  Fwd64 f64;
+  Bwd64 b64;
+};
+
+#define ENTRIES(P)                                                                                          \
+  std::vector<Entry> {                                                                                      \
+    {"g", P##_g_f32_forward, P##_g_f32_backward, P##_g_f64_forward, P##_g_f64_backward},                   \
+        {"m", P##_m_f32_forward, P##_m_f32_backward, P##_m_f64_forward, P##_m_f64_backward},               \
+        {"lr", P##_lr_f32_forward, P##_lr_f32_backward, P##_lr_f64_forward, P##_lr_f64_backward},          \
+        {"pelu", P##_pelu_f32_forward, P##_pelu_f32_backward, P##_pelu_f64_forward, P##_pelu_f64_backward} \
+  }
+
+std::string defs() {
+  return "g(x) = gelu(x)\nm(x) = mish(x)\nlr(x, alpha = 0.2) = leaky_relu(x, alpha = alpha)\n"
+         "pelu(x, a = 1.5, b = 2) = where(x > 0, (a / b) * x, a * expm1(x / b))\n";
+}
+
+template <class T>
+bool near(T a, T b, double max_ulps) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  if (std::isinf(a) || std::isinf(b)) return a == b;
+  return actjit::test::ulp_distance(a, b) <= max_ulps || std::fabs(double(a) - double(b)) < 1e-300;
+}
+
+void compare(const std::vector<Entry>& entries, double max_ulps) {
+  actjit::Runtime rt;
+  const size_t n = 1003;
+  for (const Entry& e : entries) {
+    INFO("definition " << e.name);
+    actjit::Kernel k32 = rt.compile(defs() + e.name, actjit::DType::F32);
+    actjit::Kernel k64 = rt.compile(defs() + e.name, actjit::DType::F64);
+    std::vector<double> params = k32.default_params();
+    for (double& p : params) p *= 1.25;  // not the defaults: parameters are run-time values
+    const double* pp = params.empty() ? nullptr : params.data();
+    std::vector<float> x(n), y(n), dy(n), dx(n), jy(n), jdx(n);
+    std::vector<double> xd(n), yd(n), dyd(n), dxd(n), jyd(n), jdxd(n);
+    for (size_t i = 0; i < n; ++i) {
+      xd[i] = -15 + 30.0 * double(i) / double(n);
+      x[i] = float(xd[i]);
+      dy[i] = float(dyd[i] = 0.5 + double(i % 3));
+    }
+    std::vector<double> dp(params.size()), jdp(params.size()), dpd(params.size()), jdpd(params.size());
+    e.f32(x.data(), y.data(), int64_t(n), pp);
+    e.b32(x.data(), dy.data(), dx.data(), int64_t(n), pp, dp.data());
+    e.f64(xd.data(), yd.data(), int64_t(n), pp);
+    e.b64(xd.data(), dyd.data(), dxd.data(), int64_t(n), pp, dpd.data());
+    k32.forward(std::span<const float>(x), std::span<float>(jy), params);
+    k32.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(jdx), params, jdp);
+    k64.forward(std::span<const double>(xd), std::span<double>(jyd), params);
+    k64.backward(std::span<const double>(xd), std::span<const double>(dyd), std::span<double>(jdxd), params, jdpd);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      bad += !near(y[i], jy[i], max_ulps) + !near(dx[i], jdx[i], max_ulps);
+      bad += !near(yd[i], jyd[i], max_ulps) + !near(dxd[i], jdxd[i], max_ulps);
+    }
+    CHECK(bad == 0);
+    for (size_t j = 0; j < params.size(); ++j) {
+      CHECK(dp[j] == Approx(jdp[j]).epsilon(1e-6));
+      CHECK(dpd[j] == Approx(jdpd[j]).epsilon(1e-12));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("AOT kernels for the host match the JIT bit for bit", "[aot]") { compare(ENTRIES(aot_native), 0); }
+
+TEST_CASE("AOT kernels for x86-64-v2 and v3 match the JIT", "[aot]") {
+  compare(ENTRIES(aot_v2), 4);
+  compare(ENTRIES(aot_v3), 4);
+}
+
+TEST_CASE("AOT kernels for x86-64-v4 match the JIT where AVX-512 exists", "[aot]") {
+  if (!__builtin_cpu_supports("avx512f")) {
+    WARN("no AVX-512 on this machine: x86-64-v4 kernels not run");
+    return;
+  }
+  compare(ENTRIES(aot_v4), 4);
+}
