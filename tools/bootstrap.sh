@@ -13,6 +13,7 @@ packages=(
   libsleef-dev                   # SLEEF vector math (exp, log, tanh, erf, ...)
   catch2                         # tests
   nlohmann-json3-dev             # reading the reference data in tests
+  pkgconf                        # the install test builds a consumer with pkg-config
 )
 missing=()
 for p in "${packages[@]}"; do
