@@ -71,6 +71,8 @@ TEST_CASE("misuse returns non-zero instead of crashing", "[c_api]") {
   actjit_kernel_release(k);
   actjit_runtime_destroy(rt);
   CHECK(std::string(actjit_version()) == "0.1.0");
+  CHECK(actjit_version_number() == ACTJIT_VERSION);
+  CHECK(ACTJIT_VERSION == 100);
 }
 
 TEST_CASE("kernels outlive the runtime and other compilations", "[c_api]") {

@@ -93,4 +93,6 @@ void actjit_kernel_release(actjit_kernel* k) { delete k; }
 
 const char* actjit_version(void) { return actjit::Runtime::version(); }
 
+int actjit_version_number(void) { return ACTJIT_VERSION; }
+
 }  // extern "C"

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "actjit/actjit.h"
 #include "actjit/actjit.hpp"
 #include "compiler/pipeline.hpp"
 #include "runtime/src/kernel_impl.hpp"
@@ -119,7 +120,11 @@ size_t Runtime::cached_kernels() const {
 
 std::string_view Runtime::catalogue() { return catalogue_source(); }
 
-const char* Runtime::version() noexcept { return "0.1.0"; }
+#define ACTJIT_STR2(x) #x
+#define ACTJIT_STR(x) ACTJIT_STR2(x)
+const char* Runtime::version() noexcept {
+  return ACTJIT_STR(ACTJIT_VERSION_MAJOR) "." ACTJIT_STR(ACTJIT_VERSION_MINOR) "." ACTJIT_STR(ACTJIT_VERSION_PATCH);
+}
 
 // ---------------------------------------------------------------- Kernel
 

@@ -84,6 +84,13 @@ void actjit_kernel_release(actjit_kernel *k);
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *actjit_version(void);
 
+/* The library's version as MAJOR * 10000 + MINOR * 100 + PATCH, to compare
+   with ACTJIT_VERSION (the version of the header a program was built with). */
+int actjit_version_number(void);
+
+#define ACTJIT_VERSION \
+  (ACTJIT_VERSION_MAJOR * 10000 + ACTJIT_VERSION_MINOR * 100 + ACTJIT_VERSION_PATCH)
+
 #ifdef __cplusplus
 }
 #endif
