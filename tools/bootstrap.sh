@@ -14,6 +14,7 @@ packages=(
   catch2                         # tests
   nlohmann-json3-dev             # reading the reference data in tests
   pkgconf                        # the install test builds a consumer with pkg-config
+  python3                        # tools/gen_api_docs.py --check (the API reference is current)
 )
 missing=()
 for p in "${packages[@]}"; do

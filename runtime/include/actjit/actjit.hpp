@@ -18,6 +18,7 @@
 
 namespace actjit {
 
+/// The element type of a kernel's arrays: float or double.
 enum class DType { F32 = 0, F64 = 1 };
 
 /// A user error in a source text (or a failure of the JIT).
@@ -36,6 +37,7 @@ class Error : public std::runtime_error {
   std::string rendered_;
 };
 
+/// A parameter of a compiled function.
 struct Param {
   std::string name;
   double default_value = 0;
@@ -49,14 +51,17 @@ struct RuntimeImpl;
 /// A compiled function: forward and backward kernels. Cheap to copy (shared).
 class Kernel {
  public:
+  /// An empty kernel (false in a boolean context) until assigned.
   Kernel() = default;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
 
+  /// The element type the kernel was compiled for.
   DType dtype() const noexcept;
   /// The definition's name, or empty for a bare expression.
   const std::string& name() const noexcept;
   /// The name of the input variable ("x" unless a definition renames it).
   const std::string& input_name() const noexcept;
+  /// The parameters (name and default), in order.
   const std::vector<Param>& params() const noexcept;
   /// The default parameter values, in order.
   const std::vector<double>& default_params() const noexcept;
