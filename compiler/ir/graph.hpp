@@ -73,6 +73,25 @@ class Graph {
   std::unordered_map<Key, NodeId, KeyHash> index_;
 };
 
+/// Rebuilds the nodes reachable from `roots` bottom-up: `rebuild(node,
+/// args)` gets a copy of each node and its operands already rebuilt, and
+/// returns the node's replacement. Returns the new roots. Passes that
+/// rewrite the graph (simplify, stabilize) are this loop plus their rules.
+template <class Rebuild>
+std::vector<NodeId> transform(Graph& g, std::span<const NodeId> roots, Rebuild rebuild) {
+  std::vector<NodeId> order = g.reachable(roots);
+  std::vector<NodeId> map(order.empty() ? 0 : order.back() + 1, kNoNode);
+  for (NodeId id : order) {
+    const Node n = g[id];  // a copy: the graph grows while rebuilding
+    std::array<NodeId, 3> args{kNoNode, kNoNode, kNoNode};
+    for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
+    map[id] = rebuild(n, args);
+  }
+  std::vector<NodeId> out;
+  for (NodeId r : roots) out.push_back(map[r]);
+  return out;
+}
+
 // Builder helpers (no simplification; see simplify/).
 NodeId constant(Graph& g, double v);
 NodeId unary(Graph& g, Op op, NodeId a);

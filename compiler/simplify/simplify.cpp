@@ -116,17 +116,9 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
 }
 
 std::vector<NodeId> simplify(Graph& g, std::span<const NodeId> roots) {
-  std::vector<NodeId> order = g.reachable(roots);
-  std::vector<NodeId> map(order.empty() ? 0 : order.back() + 1, ir::kNoNode);
-  for (NodeId id : order) {
-    const ir::Node n = g[id];  // copy: g grows below
-    std::array<NodeId, 3> args{};
-    for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
-    map[id] = rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
-  }
-  std::vector<NodeId> out;
-  for (NodeId r : roots) out.push_back(map[r]);
-  return out;
+  return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) {
+    return rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+  });
 }
 
 }  // namespace actjit::simplify

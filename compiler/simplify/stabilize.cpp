@@ -116,17 +116,7 @@ class Stabilizer {
 
 std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
   Stabilizer s(g);
-  std::vector<NodeId> order = g.reachable(roots);
-  std::vector<NodeId> map(order.empty() ? 0 : order.back() + 1, ir::kNoNode);
-  for (NodeId id : order) {
-    const ir::Node n = g[id];  // copy: g grows below
-    std::array<NodeId, 3> args{};
-    for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
-    map[id] = s.rebuild(n, args);
-  }
-  std::vector<NodeId> out;
-  for (NodeId r : roots) out.push_back(map[r]);
-  return out;
+  return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.rebuild(n, args); });
 }
 
 }  // namespace actjit::simplify
