@@ -5,6 +5,7 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
+#include "compiler/lower/math/common.hpp"
 #include "grammar/diagnostics.hpp"
 
 namespace actjit::lower {
@@ -20,17 +21,12 @@ struct SleefName {
 };
 bool sleef_name(Op op, SleefName& out) {
   switch (op) {
-    case Op::Exp: out = {"exp", "u10"}; return true;
-    case Op::Expm1: out = {"expm1", "u10"}; return true;
-    case Op::Log: out = {"log", "u10"}; return true;
-    case Op::Log1p: out = {"log1p", "u10"}; return true;
     case Op::Pow: out = {"pow", "u10"}; return true;
     case Op::Sin: out = {"sin", "u10"}; return true;
     case Op::Cos: out = {"cos", "u10"}; return true;
     case Op::Tan: out = {"tan", "u10"}; return true;
     case Op::Sinh: out = {"sinh", "u10"}; return true;
     case Op::Cosh: out = {"cosh", "u10"}; return true;
-    case Op::Tanh: out = {"tanh", "u10"}; return true;
     case Op::Asinh: out = {"asinh", "u10"}; return true;
     case Op::Atan: out = {"atan", "u10"}; return true;
     case Op::Erf: out = {"erf", "u10"}; return true;
@@ -47,7 +43,8 @@ std::string sleef_symbol(const SleefName& n, bool is_double, unsigned lanes) {
 
 bool is_math_op(Op op) {
   SleefName n;
-  return sleef_name(op, n) || op == Op::Sqrt || op == Op::Abs || op == Op::Floor || op == Op::Ceil ||
+  return sleef_name(op, n) || op == Op::Exp || op == Op::Expm1 || op == Op::Log || op == Op::Log1p ||
+         op == Op::Tanh || op == Op::Sqrt || op == Op::Abs || op == Op::Floor || op == Op::Ceil ||
          op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
 }
 
@@ -55,6 +52,23 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
   llvm::Type* vt = a->getType();
   auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
   bool is_double = vec->getElementType()->isDoubleTy();
+  // Inline approximations (math/*.cpp), one internal function per
+  // (function, type, width), inlined by the optimizer.
+  auto inline_fn = [&](const char* fname, llvm::Value* (*fn)(const vmath::Ctx&, llvm::Value*)) {
+    std::string name = std::string("actjit.") + fname + ".v" + std::to_string(vec->getNumElements()) +
+                       (is_double ? "f64" : "f32");
+    return vmath::call_or_define(b, name, {a}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+      return fn(k, args[0]);
+    });
+  };
+  switch (op) {
+    case Op::Exp: return inline_fn("exp", vmath::exp);
+    case Op::Expm1: return inline_fn("expm1", vmath::expm1);
+    case Op::Log: return inline_fn("log", vmath::log);
+    case Op::Log1p: return inline_fn("log1p", vmath::log1p);
+    case Op::Tanh: return inline_fn("tanh", vmath::tanh);
+    default: break;
+  }
   SleefName sn;
   if (sleef_name(op, sn)) {
     llvm::Module* m = b.GetInsertBlock()->getModule();
@@ -98,8 +112,7 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
 
 std::vector<std::string> external_math_symbols() {
   std::vector<std::string> out;
-  const Op ops[] = {Op::Exp, Op::Expm1, Op::Log, Op::Log1p, Op::Pow,  Op::Sin,  Op::Cos, Op::Tan,
-                    Op::Sinh, Op::Cosh, Op::Tanh, Op::Asinh, Op::Atan, Op::Erf, Op::Erfc};
+  const Op ops[] = {Op::Pow, Op::Sin, Op::Cos, Op::Tan, Op::Sinh, Op::Cosh, Op::Asinh, Op::Atan, Op::Erf, Op::Erfc};
   for (Op op : ops) {
     SleefName n;
     sleef_name(op, n);

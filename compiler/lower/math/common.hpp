@@ -1,0 +1,104 @@
+// Helpers for writing vector math in LLVM IR once, generic over the element
+// type (float or double) and the vector width: typed constants, Horner
+// polynomials, exponent-field manipulation. Internal to compiler/lower.
+#pragma once
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+#include <initializer_list>
+#include <string>
+
+namespace actjit::lower::vmath {
+
+/// An IR builder positioned in a vector math function, with the vector type
+/// it works on and shorthands for the operations the approximations use.
+struct Ctx {
+  llvm::IRBuilderBase& b;
+  llvm::FixedVectorType* vt;  // <W x float|double>
+  bool f64;
+
+  unsigned lanes() const { return vt->getNumElements(); }
+  unsigned mantissa_bits() const { return f64 ? 52 : 23; }
+  int exponent_bias() const { return f64 ? 1023 : 127; }
+  llvm::Type* int_elem() const { return f64 ? b.getInt64Ty() : b.getInt32Ty(); }
+  llvm::VectorType* int_vec() const { return llvm::VectorType::get(int_elem(), vt->getElementCount()); }
+
+  llvm::Value* c(double v) const { return llvm::ConstantFP::get(vt, v); }
+  llvm::Value* ci(long long v) const { return llvm::ConstantInt::get(int_vec(), uint64_t(v), true); }
+  llvm::Value* add(llvm::Value* x, llvm::Value* y) const { return b.CreateFAdd(x, y); }
+  llvm::Value* sub(llvm::Value* x, llvm::Value* y) const { return b.CreateFSub(x, y); }
+  llvm::Value* mul(llvm::Value* x, llvm::Value* y) const { return b.CreateFMul(x, y); }
+  llvm::Value* div(llvm::Value* x, llvm::Value* y) const { return b.CreateFDiv(x, y); }
+  /// x * y + z, fused where the target has FMA (never a library call).
+  llvm::Value* fma(llvm::Value* x, llvm::Value* y, llvm::Value* z) const {
+    return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vt}, {x, y, z});
+  }
+  llvm::Value* abs(llvm::Value* x) const { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
+  llvm::Value* round(llvm::Value* x) const { return b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, x); }
+  llvm::Value* copysign(llvm::Value* mag, llvm::Value* sgn) const {
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn);
+  }
+  llvm::Value* select(llvm::Value* cond, llvm::Value* x, llvm::Value* y) const { return b.CreateSelect(cond, x, y); }
+  llvm::Value* is_nan(llvm::Value* x) const { return b.CreateFCmpUNO(x, x); }
+
+  /// c[0] + x (c[1] + x (c[2] + ...)), by Horner's rule with fused steps.
+  llvm::Value* horner(llvm::Value* x, std::initializer_list<double> coeffs) const {
+    const double* first = coeffs.begin();
+    const double* p = coeffs.end() - 1;
+    llvm::Value* acc = c(*p);
+    while (p != first) acc = fma(acc, x, c(*--p));
+    return acc;
+  }
+
+  /// 2^n for integral-valued n (as T) in the normal exponent range.
+  llvm::Value* pow2(llvm::Value* n) const {
+    llvm::Value* i = b.CreateFPToSI(n, int_vec());
+    llvm::Value* bits = b.CreateShl(b.CreateAdd(i, ci(exponent_bias())), ci(mantissa_bits()));
+    return b.CreateBitCast(bits, vt);
+  }
+
+  /// p * 2^n for integral n anywhere in [2 * emin, 2 * emax]: two factors,
+  /// each in the normal range, so results may be subnormal, or overflow to inf.
+  llvm::Value* ldexp(llvm::Value* p, llvm::Value* n) const {
+    llvm::Value* half = b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, mul(n, c(0.5)));
+    return mul(mul(p, pow2(half)), pow2(sub(n, half)));
+  }
+};
+
+/// The function `name` in the module of the current insertion point, created
+/// by `body(ctx, args)` on first use; returns the call.
+template <class Body>
+llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std::initializer_list<llvm::Value*> args,
+                            Body body) {
+  llvm::Module* m = b.GetInsertBlock()->getModule();
+  llvm::Type* vt = (*args.begin())->getType();
+  llvm::Function* f = m->getFunction(name);
+  if (!f) {
+    std::vector<llvm::Type*> params(args.size(), vt);
+    f = llvm::Function::Create(llvm::FunctionType::get(vt, params, false), llvm::Function::InternalLinkage, name, m);
+    llvm::Function* caller = b.GetInsertBlock()->getParent();
+    for (const char* attr : {"target-cpu", "target-features"})
+      if (caller->hasFnAttribute(attr)) f->addFnAttr(caller->getFnAttribute(attr));
+    f->addFnAttr(llvm::Attribute::AlwaysInline);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    f->setDoesNotAccessMemory();
+    llvm::IRBuilder<> fb(llvm::BasicBlock::Create(m->getContext(), "entry", f));
+    auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
+    Ctx ctx{fb, vec, vec->getElementType()->isDoubleTy()};
+    std::vector<llvm::Value*> fargs;
+    for (auto& a : f->args()) fargs.push_back(&a);
+    fb.CreateRet(body(ctx, fargs));
+  }
+  return b.CreateCall(f, std::vector<llvm::Value*>(args));
+}
+
+// The approximations, one file each (see their headers for method and accuracy).
+llvm::Value* exp(const Ctx& k, llvm::Value* x);
+llvm::Value* expm1(const Ctx& k, llvm::Value* x);
+llvm::Value* log(const Ctx& k, llvm::Value* x);
+llvm::Value* log1p(const Ctx& k, llvm::Value* x);
+llvm::Value* tanh(const Ctx& k, llvm::Value* x);
+
+}  // namespace actjit::lower::vmath
