@@ -72,8 +72,8 @@ TEST_CASE("eval prints one value a line: 9 digits in f32 - 17 in f64", "[cli]") 
   r = run({"eval", "x * 2", "--at", "0.1,1e300,1e-50"});
   CHECK(r.status == 0);
   CHECK(r.out == "0.200000003\ninf\n0\n");
-  r = run({"eval", "mish", "--at=1"});
-  CHECK(r.out == "0.865098417\n");
+  r = run({"eval", "x / 4", "--at=1"});
+  CHECK(r.out == "0.25\n");
 }
 
 TEST_CASE("grad by the input and by parameters", "[cli]") {

@@ -32,6 +32,17 @@ class Stabilizer {
         }
         break;
       }
+      case Op::Tanh: {
+        // tanh(softplus(a)) = n / (n + 2) with n = e (e + 2), e = exp(a): one exp and
+        // one division instead of exp, log1p and tanh; exactly 1 (to rounding) above a = 20.
+        NodeId sp = softplus_argument(a[0]);
+        if (sp != ir::kNoNode) {
+          NodeId e = make(Op::Exp, {sp});
+          NodeId n = make(Op::Mul, {e, make(Op::Add, {e, c(2)})});
+          return make(Op::Where, {make(Op::Gt, {sp, c(20)}), c(1), make(Op::Div, {n, make(Op::Add, {n, c(2)})})});
+        }
+        break;
+      }
       case Op::Log1p:
         if (op(a[0]) == Op::Exp && !nonpositive(arg(a[0], 0))) return softplus(arg(a[0], 0));  // log1p(exp(a))
         break;
@@ -88,6 +99,25 @@ class Stabilizer {
       return nonpositive(n.args[1]) && nonpositive(n.args[2]);
     }
     return false;
+  }
+
+  /// a when `sp` is the stable softplus max(a, 0) + log1p(exp(-|a|)) (as
+  /// softplus() builds it, or written so by hand), else kNoNode.
+  NodeId softplus_argument(NodeId sp) const {
+    if (op(sp) != Op::Add) return ir::kNoNode;
+    for (int k = 0; k < 2; ++k) {
+      NodeId pos_part = arg(sp, k), log_part = arg(sp, 1 - k);
+      if (op(pos_part) != Op::Where || op(log_part) != Op::Log1p || op(arg(log_part, 0)) != Op::Exp) continue;
+      NodeId cond = arg(pos_part, 0);
+      if (op(cond) != Op::Gt || !is(arg(cond, 1), 0.0)) continue;
+      NodeId a = arg(cond, 0);
+      if (arg(pos_part, 1) != a || !is(arg(pos_part, 2), 0.0)) continue;
+      NodeId m = arg(arg(log_part, 0), 0);  // where(a > 0, -a, a)
+      if (op(m) == Op::Where && arg(m, 0) == cond && op(arg(m, 1)) == Op::Neg && arg(arg(m, 1), 0) == a &&
+          arg(m, 2) == a)
+        return a;
+    }
+    return ir::kNoNode;
   }
 
   /// -|a| with the derivative -sign(a) that is also right at 0.

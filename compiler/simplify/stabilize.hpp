@@ -8,6 +8,7 @@
 //   log(1 + a)           -> log1p(a)
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| sqrt(1 + b/a/a) for |a| > 1e15 (no overflow of a*a)
+//   tanh(softplus(a))    -> n / (n + 2), n = e (e + 2), e = exp(a): fewer transcendentals
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms.
