@@ -171,3 +171,20 @@ TEST_CASE("stable catalogue forms are left as written", "[stabilize]") {
   CHECK(log1ps == 1);
   CHECK(p.print(p.value) == "where(x >= 0, 0, x) - log1p(exp(where(x >= 0, -x, x)))");
 }
+
+TEST_CASE("tanh of a softplus becomes a rational function of exp", "[stabilize]") {
+  for (const char* src : {"x * tanh(softplus(x))", "x * tanh(log(1 + exp(x)))", "x * tanh(log1p(exp(x)))", "mish"}) {
+    Program p = program(src);
+    INFO(src << " -> " << p.print(p.value));
+    size_t transcendentals = 0;
+    for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value})) {
+      ir::Op op = p.graph[id].op;
+      transcendentals += op == ir::Op::Exp || op == ir::Op::Log1p || op == ir::Op::Tanh || op == ir::Op::Log;
+    }
+    CHECK(transcendentals == 1);
+    for (double x : {-900.0, -30.0, -3.0, -0.5, 0.0, 0.7, 4.0, 19.9, 25.0, 1e4}) {
+      double want = x > 30 ? x : x * std::tanh(std::log1p(std::exp(x)));
+      CHECK(actjit::test::eval<double>(p, p.value, x) == Approx(want).epsilon(4e-16).margin(1e-300));
+    }
+  }
+}

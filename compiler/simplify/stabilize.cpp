@@ -32,17 +32,8 @@ class Stabilizer {
         }
         break;
       }
-      case Op::Tanh: {
-        // tanh(softplus(a)) = n / (n + 2) with n = e (e + 2), e = exp(a): one exp and
-        // one division instead of exp, log1p and tanh; exactly 1 (to rounding) above a = 20.
-        NodeId sp = softplus_argument(a[0]);
-        if (sp != ir::kNoNode) {
-          NodeId e = make(Op::Exp, {sp});
-          NodeId n = make(Op::Mul, {e, make(Op::Add, {e, c(2)})});
-          return make(Op::Where, {make(Op::Gt, {sp, c(20)}), c(1), make(Op::Div, {n, make(Op::Add, {n, c(2)})})});
-        }
-        break;
-      }
+      case Op::Tanh:
+        return tanh_of(a[0]);
       case Op::Log1p:
         if (op(a[0]) == Op::Exp && !nonpositive(arg(a[0], 0))) return softplus(arg(a[0], 0));  // log1p(exp(a))
         break;
@@ -99,6 +90,33 @@ class Stabilizer {
       return nonpositive(n.args[1]) && nonpositive(n.args[2]);
     }
     return false;
+  }
+
+  /// tanh(t), rewritten where that removes transcendentals.
+  NodeId tanh_of(NodeId t) {
+    // tanh(softplus(a)) = n / (n + 2) with n = e (e + 2), e = exp(a): one exp and
+    // one division instead of exp, log1p and tanh; exactly 1 (to rounding) above a = 20.
+    NodeId sp = softplus_argument(t);
+    if (sp != ir::kNoNode) {
+      NodeId e = make(Op::Exp, {sp});
+      NodeId n = make(Op::Mul, {e, make(Op::Add, {e, c(2)})});
+      return make(Op::Where, {make(Op::Gt, {sp, c(20)}), c(1), make(Op::Div, {n, make(Op::Add, {n, c(2)})})});
+    }
+    // Into the guards around a softplus (as the catalogue writes it), when the
+    // other branch costs nothing: tanh(where(c, k, q)) = where(c, tanh(k), tanh(q))
+    // for a constant k, and tanh(where(v > T, v, q)) = where(v > T, 1, tanh(q)) for
+    // T >= 20, where tanh(v) is 1 in double.
+    if (op(t) == Op::Where) {
+      NodeId cond = arg(t, 0), p = arg(t, 1), q = arg(t, 2);
+      bool saturated = op(cond) == Op::Gt && arg(cond, 0) == p && g_.is_const(arg(cond, 1)) &&
+                       g_.const_value(arg(cond, 1)) >= 20;
+      if (g_.is_const(p) || saturated) {
+        NodeId inner = tanh_of(q);
+        if (op(inner) != Op::Tanh)  // only when it pays off below
+          return make(Op::Where, {cond, saturated ? c(1) : make(Op::Tanh, {p}), inner});
+      }
+    }
+    return make(Op::Tanh, {t});
   }
 
   /// a when `sp` is the stable softplus max(a, 0) + log1p(exp(-|a|)) (as
