@@ -2,6 +2,7 @@
 #include "compiler/pipeline.hpp"
 
 #include <bit>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <unordered_map>
@@ -116,6 +117,14 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
   p.d_x = simplified[0];
   p.d_params.assign(simplified.begin() + 1, simplified.end());
+  std::vector<ir::NodeId> roots{p.value, p.d_x};
+  roots.insert(roots.end(), p.d_params.begin(), p.d_params.end());
+  size_t nodes = p.graph.reachable(roots).size();
+  if (nodes > options.max_kernel_nodes)
+    return Diagnostic{0, "the function and its derivatives need " + std::to_string(nodes) +
+                             " operations; the limit is " + std::to_string(options.max_kernel_nodes)};
+  if (std::chrono::steady_clock::now() > options.limits.deadline)
+    return Diagnostic{0, "compilation took longer than the time limit"};
   return p;
 }
 

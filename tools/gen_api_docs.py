@@ -50,6 +50,9 @@ def declarations(lines):
             comment.append(s[2:].rstrip("/").rstrip("*").strip())
             i += 1
             continue
+        if s.startswith("///<"):  # a trailing member comment continued
+            i += 1
+            continue
         if s.startswith("///"):
             comment.append(s[3:].strip())
             i += 1
@@ -61,10 +64,16 @@ def declarations(lines):
                 if not t or t.startswith("///") or t.startswith("/*") or t in ("}", "};") or t.endswith(":"):
                     break
                 decl.append(t)
-                if re.match(r"(class|struct|enum|namespace)\b", t) and t.endswith("{"):
+                if re.match(r"struct\b", t) and t.endswith("{"):  # plain data: show the members
+                    while i + 1 < len(lines) and lines[i].strip() != "};":
+                        i += 1
+                        decl.append("  " + lines[i].strip())
+                    break
+                if re.match(r"(class|enum|namespace)\b", t) and t.endswith("{"):
                     break
                 i += 1
-            items.append((" ".join(c for c in comment if c), decl))
+            if decl:
+                items.append((" ".join(c for c in comment if c), decl))
             comment = []
             continue
         if s:
@@ -91,7 +100,8 @@ def generate():
         out += [f"## {heading}: `{pathlib.Path(path).name}`", "", file_comment(lines), ""]
         lang = "c" if path.endswith(".h") else "cpp"
         for comment, decl in declarations(lines[1:]):
-            code = [d.rstrip("{").rstrip() if d.endswith("{") else d for d in decl]
+            code = [d.rstrip("{").rstrip() if d.endswith("{") and not d.startswith("struct") else d for d in decl]
+            code = [d.strip() if d.strip() == "};" else d for d in code]
             out += [f"### {title(decl)}", "", f"```{lang}", *code, "```", "", comment, ""]
     return "\n".join(out).rstrip() + "\n"
 

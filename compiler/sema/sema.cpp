@@ -147,6 +147,8 @@ Typed Analyzer::expr(const Env& env, ast::Index i) {
   if (++work_ > limits_.max_work)
     throw SemaError{nullptr, 0, "function too large after inlining definitions (more than " +
                                     std::to_string(limits_.max_work) + " operations)"};
+  if ((work_ & 4095) == 0 && std::chrono::steady_clock::now() > limits_.deadline)
+    throw SemaError{nullptr, 0, "compilation took longer than the time limit"};
   const ast::Node& n = node_of(env, i);
   switch (n.kind) {
     case ast::Kind::Number: return {ir::constant(g_, n.number), false};

@@ -4,6 +4,7 @@
 // type-checks numbers against conditions. All user errors carry positions.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,6 +60,8 @@ struct Limits {
   size_t max_nodes = 1'000'000;        // IR nodes in one compilation
   size_t max_work = 4'000'000;         // AST nodes visited while inlining
   unsigned max_inline_depth = 256;     // nested calls of definitions
+  /// Analysis stops with an error past this point in time (default: never).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 /// What analysing a source produced: the function, plus warnings.

@@ -1,6 +1,7 @@
 // The C ABI (actjit.h) over the C++ runtime. Every exception stops here and
 // becomes a status and a message in the caller's buffer.
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -60,6 +61,36 @@ actjit_kernel* actjit_compile(actjit_runtime* rt, const char* src, actjit_dtype 
     write_error(err, errlen, "unknown error");
   }
   return nullptr;
+}
+
+int actjit_runtime_set_limit(actjit_runtime* rt, actjit_limit which, double value) {
+  if (!rt || !(value > 0)) return 1;
+  actjit::Limits l = rt->rt.limits();
+  switch (which) {
+    case ACTJIT_LIMIT_SOURCE_BYTES: l.max_source_bytes = size_t(std::min(value, 1e18)); break;
+    case ACTJIT_LIMIT_NESTING: l.max_nesting = unsigned(std::min(value, 1e6)); break;
+    case ACTJIT_LIMIT_NODES: l.max_nodes = size_t(std::min(value, 1e18)); break;
+    case ACTJIT_LIMIT_KERNEL_NODES: l.max_kernel_nodes = size_t(std::min(value, 1e18)); break;
+    case ACTJIT_LIMIT_COMPILE_SECONDS: l.max_compile_seconds = value; break;
+    case ACTJIT_LIMIT_CACHED_KERNELS: l.max_cached_kernels = size_t(std::min(value, 1e18)); break;
+    default: return 1;
+  }
+  rt->rt.set_limits(l);
+  return 0;
+}
+
+double actjit_runtime_get_limit(const actjit_runtime* rt, actjit_limit which) {
+  if (!rt) return std::nan("");
+  actjit::Limits l = rt->rt.limits();
+  switch (which) {
+    case ACTJIT_LIMIT_SOURCE_BYTES: return double(l.max_source_bytes);
+    case ACTJIT_LIMIT_NESTING: return double(l.max_nesting);
+    case ACTJIT_LIMIT_NODES: return double(l.max_nodes);
+    case ACTJIT_LIMIT_KERNEL_NODES: return double(l.max_kernel_nodes);
+    case ACTJIT_LIMIT_COMPILE_SECONDS: return l.max_compile_seconds;
+    case ACTJIT_LIMIT_CACHED_KERNELS: return double(l.max_cached_kernels);
+  }
+  return std::nan("");
 }
 
 size_t actjit_param_count(const actjit_kernel* k) { return k ? k->k.params().size() : 0; }

@@ -2,6 +2,7 @@
 // C++ API (actjit.hpp). Two cache levels: by source text (a repeated compile
 // is one hash lookup) and by the canonical IR (different texts of the same
 // function share machine code).
+#include <chrono>
 #include <mutex>
 #include <unordered_map>
 
@@ -16,9 +17,27 @@ namespace detail {
 
 struct RuntimeImpl {
   std::shared_ptr<jit::Engine> engine;
-  mutable std::mutex mu;
-  std::unordered_map<std::string, std::shared_ptr<const KernelImpl>> by_source;
-  std::unordered_map<std::string, std::shared_ptr<jit::KernelCode>> by_ir;
+  mutable std::mutex mu;  // guards everything below
+  Limits limits;
+  uint64_t clock = 0;     // advances on every cache use, for LRU eviction
+  template <class V>
+  struct Entry {
+    V value;
+    uint64_t used;
+  };
+  std::unordered_map<std::string, Entry<std::shared_ptr<const KernelImpl>>> by_source;
+  std::unordered_map<std::string, Entry<std::shared_ptr<jit::KernelCode>>> by_ir;
+
+  /// Drops least recently used entries until `map` holds at most `max`.
+  template <class Map>
+  static void evict(Map& map, size_t max) {
+    while (map.size() > max && !map.empty()) {
+      auto oldest = map.begin();
+      for (auto it = map.begin(); it != map.end(); ++it)
+        if (it->second.used < oldest->second.used) oldest = it;
+      map.erase(oldest);
+    }
+  }
 };
 
 }  // namespace detail
@@ -32,8 +51,21 @@ namespace {
               has_pos ? int(lc.column) : 0, render(source, d));
 }
 
-Program build_or_throw(std::string_view source) {
-  auto p = build_program(source, catalogue());
+CompileOptions options_for(const Limits& limits) {
+  CompileOptions o;
+  o.parse.max_source_bytes = limits.max_source_bytes;
+  o.parse.max_depth = limits.max_nesting;
+  o.limits.max_nodes = limits.max_nodes;
+  o.max_kernel_nodes = limits.max_kernel_nodes;
+  if (limits.max_compile_seconds > 0 && limits.max_compile_seconds < 1e9)
+    o.limits.deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(limits.max_compile_seconds));
+  return o;
+}
+
+Program build_or_throw(std::string_view source, const Limits& limits) {
+  auto p = build_program(source, catalogue(), options_for(limits));
   if (!p) throw_error(source, p.error());
   return std::move(*p);
 }
@@ -42,10 +74,25 @@ lower::DType to_lower(DType d) { return d == DType::F64 ? lower::DType::F64 : lo
 
 }  // namespace
 
-Runtime::Runtime() : impl_(std::make_shared<detail::RuntimeImpl>()) {
+Runtime::Runtime() : Runtime(Limits{}) {}
+
+Runtime::Runtime(const Limits& limits) : impl_(std::make_shared<detail::RuntimeImpl>()) {
   auto engine = jit::Engine::create();
   if (!engine) throw Error(engine.error().message, 0, 0, render("", engine.error()));
   impl_->engine = std::move(*engine);
+  impl_->limits = limits;
+}
+
+Limits Runtime::limits() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->limits;
+}
+
+void Runtime::set_limits(const Limits& limits) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->limits = limits;
+  detail::RuntimeImpl::evict(impl_->by_source, limits.max_cached_kernels);
+  detail::RuntimeImpl::evict(impl_->by_ir, limits.max_cached_kernels);
 }
 
 Runtime::~Runtime() = default;
@@ -53,12 +100,17 @@ Runtime::~Runtime() = default;
 Kernel Runtime::compile(std::string_view source, DType dtype) const {
   std::string key(1, dtype == DType::F64 ? 'd' : 'f');
   key += source;
+  Limits limits;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto it = impl_->by_source.find(key);
-    if (it != impl_->by_source.end()) return Kernel(it->second);
+    if (it != impl_->by_source.end()) {
+      it->second.used = ++impl_->clock;
+      return Kernel(it->second.value);
+    }
+    limits = impl_->limits;
   }
-  Program p = build_or_throw(source);
+  Program p = build_or_throw(source, limits);
   auto impl = std::make_shared<detail::KernelImpl>();
   impl->dtype = dtype;
   impl->name = p.function.name;
@@ -72,22 +124,30 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto it = impl_->by_ir.find(ir_key);
-    if (it != impl_->by_ir.end()) impl->code = it->second;
+    if (it != impl_->by_ir.end()) {
+      it->second.used = ++impl_->clock;
+      impl->code = it->second.value;
+    }
   }
   if (!impl->code) {
     auto code = impl_->engine->compile(p, to_lower(dtype));
     if (!code) throw_error(source, code.error());
     std::lock_guard<std::mutex> lock(impl_->mu);
-    auto [it, inserted] = impl_->by_ir.try_emplace(ir_key, *code);
-    impl->code = it->second;  // another thread may have won the race: share its code
+    auto [it, inserted] = impl_->by_ir.try_emplace(ir_key, detail::RuntimeImpl::Entry<std::shared_ptr<jit::KernelCode>>{*code, 0});
+    it->second.used = ++impl_->clock;
+    impl->code = it->second.value;  // another thread may have won the race: share its code
+    detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto [it, inserted] = impl_->by_source.try_emplace(key, impl);
-  return Kernel(it->second);
+  auto [it, inserted] = impl_->by_source.try_emplace(key, detail::RuntimeImpl::Entry<std::shared_ptr<const detail::KernelImpl>>{impl, 0});
+  it->second.used = ++impl_->clock;
+  Kernel k(it->second.value);
+  detail::RuntimeImpl::evict(impl_->by_source, impl_->limits.max_cached_kernels);
+  return k;
 }
 
 std::string Runtime::derivative(std::string_view source, std::string_view wrt) const {
-  Program p = build_or_throw(source);
+  Program p = build_or_throw(source, limits());
   if (wrt.empty() || wrt == p.function.input) return p.print(p.d_x);
   for (size_t j = 0; j < p.function.params.size(); ++j)
     if (p.function.params[j].name == wrt) return p.print(p.d_params[j]);
@@ -99,17 +159,17 @@ std::string Runtime::derivative(std::string_view source, std::string_view wrt) c
 }
 
 std::string Runtime::simplified(std::string_view source) const {
-  Program p = build_or_throw(source);
+  Program p = build_or_throw(source, limits());
   return p.print(p.value);
 }
 
 std::string Runtime::llvm_ir(std::string_view source, DType dtype) const {
-  Program p = build_or_throw(source);
+  Program p = build_or_throw(source, limits());
   return impl_->engine->emit_ir(p, to_lower(dtype));
 }
 
 std::string Runtime::assembly(std::string_view source, DType dtype) const {
-  Program p = build_or_throw(source);
+  Program p = build_or_throw(source, limits());
   return impl_->engine->emit_asm(p, to_lower(dtype));
 }
 

@@ -43,6 +43,25 @@ actjit_runtime *actjit_runtime_create_ex(char *err, size_t errlen);
    RT may be NULL. */
 void actjit_runtime_destroy(actjit_runtime *rt);
 
+/* Limits on what one compilation may use; exceeding one is a compile error
+   with a message, never a crash. Defaults in brackets. */
+typedef enum actjit_limit {
+  ACTJIT_LIMIT_SOURCE_BYTES = 0,     /* source text size [16 MiB] */
+  ACTJIT_LIMIT_NESTING = 1,          /* nesting of (), calls, unary ops, powers [400] */
+  ACTJIT_LIMIT_NODES = 2,            /* IR operations while inlining [1,000,000] */
+  ACTJIT_LIMIT_KERNEL_NODES = 3,     /* operations of f and its derivatives [100,000] */
+  ACTJIT_LIMIT_COMPILE_SECONDS = 4,  /* time for one compilation [60] */
+  ACTJIT_LIMIT_CACHED_KERNELS = 5    /* kernels kept in the cache (LRU) [4096] */
+} actjit_limit;
+
+/* Sets limit WHICH of RT to VALUE for compilations that start later.
+   Returns 0, or non-zero for a NULL runtime, an unknown limit or a value
+   that is not positive. */
+int actjit_runtime_set_limit(actjit_runtime *rt, actjit_limit which, double value);
+
+/* Current value of limit WHICH of RT (NaN for a NULL runtime or unknown limit). */
+double actjit_runtime_get_limit(const actjit_runtime *rt, actjit_limit which);
+
 /* Compiles SRC (a bare expression in x, a call such as
    "leaky_relu(x, 0.2)", a catalogue name such as "mish", or one or more
    definitions, the last of which is the function) for DTYPE.

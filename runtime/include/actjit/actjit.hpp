@@ -37,6 +37,18 @@ class Error : public std::runtime_error {
   std::string rendered_;
 };
 
+/// Bounds on what one compilation may use. Every limit, when exceeded, is a
+/// clear actjit::Error (with a position where there is one), never a crash.
+struct Limits {
+  size_t max_source_bytes = size_t(16) << 20;  ///< source text size
+  unsigned max_nesting = 400;                  ///< parentheses, calls, unary operators, powers
+  size_t max_nodes = 1'000'000;                ///< IR operations built while inlining definitions
+  size_t max_kernel_nodes = 100'000;           ///< operations of the function and its derivatives
+  double max_compile_seconds = 60;             ///< checked between stages and while inlining
+  size_t max_cached_kernels = 4096;            ///< least recently used kernels are evicted (their
+                                               ///< machine code is freed when no handle holds it)
+};
+
 /// A parameter of a compiled function.
 struct Param {
   std::string name;
@@ -99,6 +111,11 @@ class Runtime {
  public:
   /// Starts the JIT for the host CPU; throws Error if it cannot.
   Runtime();
+  explicit Runtime(const Limits& limits);
+
+  /// The limits in force; set_limits applies to compilations that start later.
+  Limits limits() const;
+  void set_limits(const Limits& limits);
   ~Runtime();
 
   /// Compiles `source` (an expression in x, a call, a catalogue name or

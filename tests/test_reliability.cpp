@@ -1,0 +1,170 @@
+// Reliability: every limit gives a clear error; the cache is bounded and
+// evicted kernels stay usable while held; JIT code calls nothing outside the
+// vetted math symbols; numerical semantics of the built-ins at NaN, +-inf,
+// the largest finite values, signed zeros and subnormals.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <regex>
+#include <set>
+
+#include "actjit/actjit.h"
+#include "actjit/actjit.hpp"
+#include "compiler/lower/math.hpp"
+#include "support.hpp"
+
+using namespace actjit;
+
+namespace {
+std::string error_of(Runtime& rt, const std::string& src) {
+  try {
+    rt.compile(src, DType::F32);
+  } catch (const Error& e) {
+    return e.rendered();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("each limit is a clear error", "[limits]") {
+  Limits l;
+  l.max_source_bytes = 1000;
+  l.max_nesting = 10;
+  l.max_nodes = 5000;
+  l.max_kernel_nodes = 20;
+  Runtime rt(l);
+  CHECK(error_of(rt, "x" + std::string(2000, ' ')).find("source is 2001 bytes; the limit is 1000") != std::string::npos);
+  CHECK(error_of(rt, "((((((((((((x))))))))))))").find("nested deeper than 10 levels") != std::string::npos);
+  // Definitions that double in size at every level: exponential inlining is cut off.
+  std::string defs = "f0(x) = x + 1\n";
+  for (int i = 1; i <= 30; ++i)
+    defs += "f" + std::to_string(i) + "(x) = f" + std::to_string(i - 1) + "(x) * f" + std::to_string(i - 1) +
+            "(x + " + std::to_string(i) + ")\n";
+  std::string e = error_of(rt, defs);
+  CHECK((e.find("distinct operations") != std::string::npos || e.find("after inlining") != std::string::npos));
+  CHECK(error_of(rt, "mish").find("operations; the limit is 20") != std::string::npos);
+  l.max_kernel_nodes = 100000;
+  l.max_compile_seconds = 1e-9;
+  rt.set_limits(l);
+  CHECK(error_of(rt, "gelu_tanh(x) * 2").find("time limit") != std::string::npos);
+  CHECK(rt.limits().max_nesting == 10);
+}
+
+TEST_CASE("the kernel cache is bounded and evicted kernels stay valid", "[limits]") {
+  Limits l;
+  l.max_cached_kernels = 3;
+  Runtime rt(l);
+  std::vector<Kernel> kept;
+  for (int i = 0; i < 10; ++i) kept.push_back(rt.compile("x * " + std::to_string(i + 2), DType::F64));
+  CHECK(rt.cached_kernels() <= 3);
+  for (int i = 0; i < 10; ++i) {
+    std::vector<double> x{1.5}, y(1);
+    kept[size_t(i)].forward(std::span<const double>(x), std::span<double>(y));
+    CHECK(y[0] == 1.5 * (i + 2));
+  }
+  actjit_runtime* c = actjit_runtime_create();
+  CHECK(actjit_runtime_set_limit(c, ACTJIT_LIMIT_CACHED_KERNELS, 2) == 0);
+  CHECK(actjit_runtime_get_limit(c, ACTJIT_LIMIT_CACHED_KERNELS) == 2);
+  CHECK(actjit_runtime_set_limit(c, ACTJIT_LIMIT_NESTING, -1) != 0);
+  CHECK(actjit_runtime_set_limit(c, (actjit_limit)99, 1) != 0);
+  CHECK(actjit_runtime_set_limit(c, ACTJIT_LIMIT_NESTING, 5) == 0);
+  char err[200];
+  CHECK(actjit_compile(c, "((((((x))))))", ACTJIT_F32, err, sizeof err) == nullptr);
+  CHECK(std::string(err).find("nested deeper than 5 levels") != std::string::npos);
+  actjit_runtime_destroy(c);
+}
+
+TEST_CASE("JIT code calls only the vetted math symbols", "[containment]") {
+  Runtime rt;
+  std::vector<std::string> vetted = lower::external_math_symbols();
+  std::set<std::string> allowed(vetted.begin(), vetted.end());
+  std::vector<std::string> sources = actjit::test::catalogue_names();
+  for (const char* s : {"sin(x) + cos(x) * tan(x)", "pow(abs(x), 1.5) + erf(x) + erfc(x)",
+                        "sinh(x) + cosh(x) + asinh(x) + atan(x)", "floor(x) + ceil(x) + round(x)"})
+    sources.push_back(s);
+  std::regex call(R"(call[a-z]*\s+\*?([A-Za-z_][A-Za-z0-9_.@]*))");
+  for (const std::string& src : sources) {
+    for (DType d : {DType::F32, DType::F64}) {
+      std::string text = rt.assembly(src, d);
+      for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it) {
+        std::string target = (*it)[1].str();
+        target = target.substr(0, target.find('@'));
+        INFO(src << " calls " << target);
+        CHECK(allowed.count(target) == 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("NaN in gives NaN out, for every built-in", "[numerics]") {
+  Runtime rt;
+  for (const std::string& name : actjit::test::catalogue_names()) {
+    for (DType d : {DType::F32, DType::F64}) {
+      Kernel k = rt.compile(name, d);
+      double x = NAN, y = 0;
+      float xf = NAN, yf = 0;
+      INFO(name);
+      if (d == DType::F64) {
+        k.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1));
+        CHECK(std::isnan(y));
+      } else {
+        k.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1));
+        CHECK(std::isnan(yf));
+      }
+    }
+  }
+}
+
+TEST_CASE("built-ins are finite wherever their true value is, up to the largest floats and at +-inf", "[numerics]") {
+  Runtime rt;
+  for (const std::string& name : actjit::test::catalogue_names()) {
+    Kernel k = rt.compile(name, DType::F64);
+    Kernel kf = rt.compile(name, DType::F32);
+    double dmax = std::numeric_limits<double>::max();
+    std::vector<double> x{-dmax, -1e300, -1e30, -1e4, -710, 710, 1e4, 1e30, 1e300, dmax, -INFINITY, INFINITY};
+    std::vector<double> y(x.size()), dx(x.size()), ones(x.size(), 1.0);
+    k.forward(std::span<const double>(x), std::span<double>(y));
+    k.backward(std::span<const double>(x), std::span<const double>(ones), std::span<double>(dx));
+    float fmax = std::numeric_limits<float>::max();
+    std::vector<float> xf{-fmax, -1e30f, -100, -89, 89, 100, 1e30f, fmax, -INFINITY, INFINITY};
+    std::vector<float> yf(xf.size()), dxf(xf.size()), onesf(xf.size(), 1.0f);
+    kf.forward(std::span<const float>(xf), std::span<float>(yf));
+    kf.backward(std::span<const float>(xf), std::span<const float>(onesf), std::span<float>(dxf));
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO(name << " f64 at x = " << x[i] << ": f = " << y[i] << ", f' = " << dx[i]);
+      CHECK_FALSE(std::isnan(y[i]));
+      CHECK_FALSE(std::isnan(dx[i]));
+      // Finite inputs: only selu (slope 1.05 above 0) truly overflows at the top.
+      if (std::isfinite(x[i]) && !(name == "selu" && x[i] == dmax)) CHECK(std::isfinite(y[i]));
+      CHECK(std::isfinite(dx[i]));
+    }
+    for (size_t i = 0; i < xf.size(); ++i) {
+      INFO(name << " f32 at x = " << xf[i] << ": f = " << yf[i] << ", f' = " << dxf[i]);
+      CHECK_FALSE(std::isnan(yf[i]));
+      CHECK_FALSE(std::isnan(dxf[i]));
+      if (std::isfinite(xf[i]) && !(name == "selu" && xf[i] == fmax)) CHECK(std::isfinite(yf[i]));
+      CHECK(std::isfinite(dxf[i]));
+    }
+  }
+}
+
+TEST_CASE("subnormals are kept (no flush to zero) and signs of zero of odd functions", "[numerics]") {
+  Runtime rt;
+  Kernel half = rt.compile("x * 0.5", DType::F64);
+  double tiny = std::numeric_limits<double>::denorm_min() * 6, y = 0;
+  half.forward(std::span<const double>(&tiny, 1), std::span<double>(&y, 1));
+  CHECK(y == std::numeric_limits<double>::denorm_min() * 3);
+  Kernel half32 = rt.compile("x * 0.5", DType::F32);
+  float tf = std::numeric_limits<float>::denorm_min() * 6, yf = 0;
+  half32.forward(std::span<const float>(&tf, 1), std::span<float>(&yf, 1));
+  CHECK(yf == std::numeric_limits<float>::denorm_min() * 3);
+  for (const char* odd : {"tanh", "identity", "x * 2", "softsign", "hardtanh"}) {
+    Kernel k = rt.compile(odd, DType::F64);
+    double z = -0.0, out = 1;
+    k.forward(std::span<const double>(&z, 1), std::span<double>(&out, 1));
+    INFO(odd);
+    CHECK(out == 0);
+    CHECK(std::signbit(out));
+  }
+}
