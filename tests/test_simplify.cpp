@@ -6,6 +6,7 @@
 
 #include "compiler/ir/print.hpp"
 #include "compiler/simplify/simplify.hpp"
+#include "random_expr.hpp"
 #include "support.hpp"
 
 using namespace actjit;
@@ -68,38 +69,6 @@ TEST_CASE("common subexpressions are one node", "[simplify]") {
   CHECK(exps == 1);
 }
 
-namespace {
-
-// Random expressions over x with the math functions and where.
-std::string random_expr(std::mt19937& rng, int depth) {
-  std::uniform_int_distribution<int> pick(0, 19);
-  auto leaf = [&]() -> std::string {
-    static const char* leaves[] = {"x", "x", "1", "0", "-0", "2", "0.5", "-1", "3"};
-    return leaves[std::uniform_int_distribution<int>(0, 8)(rng)];
-  };
-  if (depth == 0) return leaf();
-  auto sub = [&] { return random_expr(rng, depth - 1); };
-  switch (pick(rng)) {
-    case 0: return "(" + sub() + " + " + sub() + ")";
-    case 1: return "(" + sub() + " - " + sub() + ")";
-    case 2: return "(" + sub() + " * " + sub() + ")";
-    case 3: return "(" + sub() + " / " + sub() + ")";
-    case 4: return "(-" + sub() + ")";
-    case 5: return "(" + sub() + ")^" + std::string(std::uniform_int_distribution<int>(0, 1)(rng) ? "2" : "1");
-    case 6: return "exp(" + sub() + ")";
-    case 7: return "abs(" + sub() + ")";
-    case 8: return "where(" + sub() + " > " + sub() + ", " + sub() + ", " + sub() + ")";
-    case 9: return "max(" + sub() + ", " + sub() + ")";
-    case 10: return "min(" + sub() + ", " + sub() + ")";
-    case 11: return "tanh(" + sub() + ")";
-    case 12: return "where(not " + sub() + " < " + sub() + ", " + sub() + ", " + sub() + ")";
-    case 13: return "log1p(" + sub() + ")";
-    case 14: return "sign(" + sub() + ")";
-    default: return leaf();
-  }
-}
-
-}  // namespace
 
 TEST_CASE("simplification preserves values - including at 0 - -0 - inf and NaN", "[simplify]") {
   const uint32_t seed = 20261122;
@@ -107,7 +76,7 @@ TEST_CASE("simplification preserves values - including at 0 - -0 - inf and NaN",
   const double points[] = {0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e300, -1e-300,
                            INFINITY, -INFINITY, NAN, 1e-320};
   for (int trial = 0; trial < 400; ++trial) {
-    std::string src = random_expr(rng, 4);
+    std::string src = actjit::test::random_expr(rng, 4);
     INFO("seed " << seed << " trial " << trial << ": " << src);
     Program p = program(src);
     for (double x : points) {
@@ -126,7 +95,7 @@ TEST_CASE("printed IR parses back to the same node", "[simplify]") {
   const uint32_t seed = 7;
   std::mt19937 rng(seed);
   for (int trial = 0; trial < 200; ++trial) {
-    std::string src = random_expr(rng, 4);
+    std::string src = actjit::test::random_expr(rng, 4);
     Program p = program(src);
     std::string text = p.print(p.value);
     INFO(src << "  printed as  " << text);

@@ -18,6 +18,17 @@ struct actjit_kernel {
 };
 
 namespace {
+/// The integer value of an enum argument, read without assuming it is one of
+/// the enumerators (C callers may pass anything; loading an out-of-range
+/// enum value is undefined in C++).
+template <class E>
+int raw_value(const E& e) {
+  int v;
+  static_assert(sizeof(E) == sizeof(int));
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
 void write_error(char* err, size_t errlen, const std::string& message) {
   if (!err || errlen == 0) return;
   size_t n = std::min(errlen - 1, message.size());
@@ -48,12 +59,13 @@ actjit_kernel* actjit_compile(actjit_runtime* rt, const char* src, actjit_dtype 
     write_error(err, errlen, !rt ? "NULL runtime" : "NULL source");
     return nullptr;
   }
-  if (dtype != ACTJIT_F32 && dtype != ACTJIT_F64) {
+  int d = raw_value(dtype);
+  if (d != ACTJIT_F32 && d != ACTJIT_F64) {
     write_error(err, errlen, "unknown dtype");
     return nullptr;
   }
   try {
-    actjit::Kernel k = rt->rt.compile(src, dtype == ACTJIT_F64 ? actjit::DType::F64 : actjit::DType::F32);
+    actjit::Kernel k = rt->rt.compile(src, d == ACTJIT_F64 ? actjit::DType::F64 : actjit::DType::F32);
     return new actjit_kernel{std::move(k)};
   } catch (const std::exception& e) {
     write_error(err, errlen, e.what());
@@ -66,7 +78,7 @@ actjit_kernel* actjit_compile(actjit_runtime* rt, const char* src, actjit_dtype 
 int actjit_runtime_set_limit(actjit_runtime* rt, actjit_limit which, double value) {
   if (!rt || !(value > 0)) return 1;
   actjit::Limits l = rt->rt.limits();
-  switch (which) {
+  switch (raw_value(which)) {
     case ACTJIT_LIMIT_SOURCE_BYTES: l.max_source_bytes = size_t(std::min(value, 1e18)); break;
     case ACTJIT_LIMIT_NESTING: l.max_nesting = unsigned(std::min(value, 1e6)); break;
     case ACTJIT_LIMIT_NODES: l.max_nodes = size_t(std::min(value, 1e18)); break;
@@ -82,7 +94,7 @@ int actjit_runtime_set_limit(actjit_runtime* rt, actjit_limit which, double valu
 double actjit_runtime_get_limit(const actjit_runtime* rt, actjit_limit which) {
   if (!rt) return std::nan("");
   actjit::Limits l = rt->rt.limits();
-  switch (which) {
+  switch (raw_value(which)) {
     case ACTJIT_LIMIT_SOURCE_BYTES: return double(l.max_source_bytes);
     case ACTJIT_LIMIT_NESTING: return double(l.max_nesting);
     case ACTJIT_LIMIT_NODES: return double(l.max_nodes);
