@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <regex>
 #include <set>
@@ -167,4 +169,23 @@ TEST_CASE("subnormals are kept (no flush to zero) and signs of zero of odd funct
     CHECK(out == 0);
     CHECK(std::signbit(out));
   }
+}
+
+TEST_CASE("inputs kept from fuzzing compile or fail cleanly", "[fuzz]") {
+  Runtime rt;
+  size_t n = 0;
+  for (auto& entry : std::filesystem::directory_iterator(std::string(ACTJIT_TEST_DATA) + "/fuzz/regressions")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string src((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO(entry.path().filename().string());
+    try {
+      Kernel k = rt.compile(src, DType::F64);
+      std::vector<double> x{-1.0, 0.0, 2.0}, y(3);
+      k.forward(std::span<const double>(x), std::span<double>(y));
+    } catch (const Error& e) {
+      CHECK(e.rendered().rfind("error: ", 0) == 0);
+    }
+    ++n;
+  }
+  CHECK(n >= 1);
 }
