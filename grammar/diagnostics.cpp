@@ -34,10 +34,21 @@ LineCol line_col(std::string_view source, uint32_t offset) {
   return lc;
 }
 
+namespace {
+// Messages quote names from the input: keep them to a readable length.
+std::string bounded(const std::string& message) {
+  constexpr size_t kMax = 400;
+  if (message.size() <= kMax) return message;
+  size_t cut = kMax;
+  while (cut > 0 && is_continuation(static_cast<unsigned char>(message[cut]))) --cut;
+  return message.substr(0, cut) + "...";
+}
+}  // namespace
+
 std::string format_short(std::string_view source, const Diagnostic& d) {
-  if (d.offset == Diagnostic::npos) return d.message;
+  if (d.offset == Diagnostic::npos) return bounded(d.message);
   LineCol lc = line_col(source, d.offset);
-  return std::to_string(lc.line) + ":" + std::to_string(lc.column) + ": " + d.message;
+  return std::to_string(lc.line) + ":" + std::to_string(lc.column) + ": " + bounded(d.message);
 }
 
 std::string render(std::string_view source, const Diagnostic& d, std::string_view severity) {

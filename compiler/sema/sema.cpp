@@ -37,10 +37,11 @@ std::string did_you_mean(std::string_view name, const std::vector<std::string>& 
     return k;
   };
   std::string best;
+  if (name.size() > 64) return best;  // no suggestions for absurd names (and no quadratic work)
   const size_t threshold = std::max<size_t>(2, name.size() / 3);
   size_t best_d = SIZE_MAX, best_p = 0;
   for (const std::string& c : candidates) {
-    if (c.empty() || c[0] == '_' || c == name) continue;
+    if (c.empty() || c[0] == '_' || c == name || c.size() > 64) continue;
     size_t d = distance(name, c), p = common_prefix(name, c);
     if (d > threshold) continue;
     if (d < best_d || (d == best_d && p > best_p) || (d == best_d && p == best_p && c < best)) {
