@@ -12,6 +12,8 @@ packages=(
   libeigen3-dev                  # Eigen 3.4 interop
   libsleef-dev                   # SLEEF vector math (exp, log, tanh, erf, ...)
   catch2                         # tests
+  libedit-dev                    # the REPL's line editing, history and completion
+  libcairo2-dev                  # plots to SVG and PNG
   nlohmann-json3-dev             # reading the reference data in tests
   pkgconf                        # the install test builds a consumer with pkg-config
   python3                        # tools/gen_api_docs.py --check (the API reference is current)

@@ -83,5 +83,10 @@ template double apply<double>(Op, double, double, double);
 template std::vector<float> evaluate<float>(const Graph&, std::span<const NodeId>, float, std::span<const float>);
 template std::vector<double> evaluate<double>(const Graph&, std::span<const NodeId>, double,
                                               std::span<const double>);
+// long double: a wider reference (64-bit significand, 15-bit exponent), used
+// by the REPL's :check to find where double kernels overflow or lose digits.
+template long double apply<long double>(Op, long double, long double, long double);
+template std::vector<long double> evaluate<long double>(const Graph&, std::span<const NodeId>, long double,
+                                                        std::span<const long double>);
 
 }  // namespace actjit::ir

@@ -26,5 +26,8 @@ extern template std::vector<float> evaluate<float>(const Graph&, std::span<const
                                                    std::span<const float>);
 extern template std::vector<double> evaluate<double>(const Graph&, std::span<const NodeId>, double,
                                                      std::span<const double>);
+extern template long double apply<long double>(Op, long double, long double, long double);
+extern template std::vector<long double> evaluate<long double>(const Graph&, std::span<const NodeId>, long double,
+                                                               std::span<const long double>);
 
 }  // namespace actjit::ir

@@ -15,11 +15,14 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
 #include "actjit/actjit.hpp"
 #include "compiler/aot/aot.hpp"
+#include "examples/actjit/plot.hpp"
+#include "examples/actjit/repl.hpp"
 
 namespace actjit::cli {
 
@@ -28,9 +31,12 @@ namespace {
 constexpr int kOk = 0, kInputError = 1, kUsageError = 2, kInternalError = 3;
 
 const char* const kUsage =
-    "usage: actjit <command> [arguments]\n"
+    "usage: actjit                 the REPL (on a terminal; with input piped in, runs it as a script)\n"
+    "       actjit <command> [arguments]\n"
     "\n"
     "commands:\n"
+    "  run FILE.act                                          run a REPL script; stops at the first error\n"
+    "  plot SRC... [--range A:B] --out FILE.svg|FILE.png     plot functions and their derivatives\n"
     "  eval SRC --at V1,V2,... [--dtype f32|f64]             f(v) for each value\n"
     "  grad SRC --at V1,V2,... [--wrt NAME] [--dtype f32|f64] df/dNAME (v); NAME is the input\n"
     "                                                        (default) or a parameter\n"
@@ -289,10 +295,63 @@ int compile_aot(const Options& o) {
 
 }  // namespace
 
+int plot_command(int argc, char** argv) {
+  std::vector<std::string> sources;
+  std::string out, range = "-5:5";
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--out" || a == "-o") && i + 1 < argc) {
+      out = argv[++i];
+    } else if (a.rfind("--out=", 0) == 0) {
+      out = a.substr(6);
+    } else if (a == "--range" && i + 1 < argc) {
+      range = argv[++i];
+    } else if (a.rfind("--range=", 0) == 0) {
+      range = a.substr(8);
+    } else if (a.rfind("--", 0) == 0) {
+      throw UsageError{"unknown option '" + a + "' for 'plot'"};
+    } else {
+      sources.push_back(a);
+    }
+  }
+  if (sources.empty() || out.empty()) throw UsageError{"'plot' needs functions and --out FILE.svg|FILE.png"};
+  size_t colon = range.find(':', 1);
+  char* end = nullptr;
+  plot::Figure fig;
+  fig.x0 = colon == std::string::npos ? NAN : std::strtod(range.substr(0, colon).c_str(), &end);
+  fig.x1 = colon == std::string::npos ? NAN : std::strtod(range.substr(colon + 1).c_str(), &end);
+  if (!(fig.x1 > fig.x0)) throw UsageError{"--range: expected A:B with A < B, got '" + range + "'"};
+  fig.x = plot::grid(fig.x0, fig.x1, 801);
+  Runtime rt;
+  int color = 0;
+  for (const std::string& src : sources) {
+    Kernel k = rt.compile(src, DType::F64);
+    std::vector<double> y(fig.x.size()), dx(fig.x.size()), ones(fig.x.size(), 1.0);
+    k.forward(std::span<const double>(fig.x), std::span<double>(y));
+    k.backward(std::span<const double>(fig.x), std::span<const double>(ones), std::span<double>(dx));
+    std::string label = k.name().empty() ? src : k.name();
+    fig.series.push_back({label, y, false, color});
+    fig.series.push_back({label + "'", dx, true, color});
+    ++color;
+  }
+  std::string e = plot::to_file(fig, out);
+  if (!e.empty()) {
+    std::fprintf(stderr, "error: %s\n", e.c_str());
+    return kInputError;
+  }
+  return kOk;
+}
+
 int run(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
-    return kUsageError;
+    try {
+      Runtime rt;
+      if (isatty(STDIN_FILENO)) return repl::run_interactive(rt);
+      return repl::run_script(rt, std::cin, std::cout, std::cerr);
+    } catch (const Error& e) {
+      std::fputs(e.rendered().c_str(), stderr);
+      return kInternalError;
+    }
   }
   std::string command = argv[1];
   if (command == "help" || command == "--help" || command == "-h") {
@@ -303,12 +362,20 @@ int run(int argc, char** argv) {
     std::printf("actjit %s\n", Runtime::version());
     return kOk;
   }
-  static const char* const commands[] = {"eval", "grad", "diff", "simplify", "list", "ir", "asm", "compile"};
+  static const char* const commands[] = {"eval", "grad", "diff", "simplify", "list", "ir", "asm", "compile", "run", "plot"};
   if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return kUsageError;
   }
   try {
+    if (command == "plot") return plot_command(argc, argv);
+    if (command == "run") {
+      if (argc != 3) throw UsageError{"'run' takes one file: actjit run script.act"};
+      std::ifstream in(argv[2]);
+      if (!in) throw UsageError{std::string("cannot read '") + argv[2] + "'"};
+      Runtime rt;
+      return repl::run_script(rt, in, std::cout, std::cerr);
+    }
     Options o = parse_args(argc, argv);
     if (o.command == "list") return list();
     if (o.command == "compile") return compile_aot(o);

@@ -1,0 +1,662 @@
+// The actjit REPL (see repl.hpp).
+#include "examples/actjit/repl.hpp"
+
+#include <editline/readline.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csetjmp>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "compiler/ir/eval.hpp"
+#include "compiler/pipeline.hpp"
+#include "examples/actjit/plot.hpp"
+
+namespace actjit::repl {
+
+namespace {
+
+const char* const kCommands[] = {":diff", ":plot", ":bench", ":check", ":ir",   ":asm",  ":list",
+                                 ":help", ":save", ":load",  ":dtype", ":quit", ":exit"};
+
+const char* const kHelp =
+    "Type a definition to define it, an expression to evaluate it:\n"
+    "  swish2(x, beta = 1) = x * sigmoid(beta * x)    define (a redefinition replaces it)\n"
+    "  mish(0.5)                                       evaluate\n"
+    "  mish([-1, 0, 1])                                evaluate on a list\n"
+    "  swish2(2, beta = 0.5)                           override a parameter\n"
+    "  mish'(1.5)    swish2'([0, 1], 2)                the derivative d/dx at a point or a list\n"
+    "Commands:\n"
+    "  :diff f                  df/dx and df/dp for every parameter, as text\n"
+    "  :plot f, g [-5, 5]       f, g and their derivatives in the terminal\n"
+    "  :plot f, g [-5, 5] > plot.svg   (or .png) to a file\n"
+    "  :bench f                 throughput of f's kernels (elements/ns) next to relu and a plain loop\n"
+    "  :check f                 where f or f' overflow, give NaN or lose accuracy\n"
+    "  :ir f    :asm f          the generated LLVM IR / machine code\n"
+    "  :list                    your definitions and the catalogue\n"
+    "  :save FILE   :load FILE  definitions to / from a .act file\n"
+    "  :dtype f32|f64           the kernels' type for evaluation (default f64)\n"
+    "  :help [command]          this text, or one command's\n"
+    "  :quit                    leave (also Ctrl-D); Ctrl-C cancels the current line\n";
+
+std::string trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string::npos) return "";
+  size_t b = s.find_last_not_of(" \t\r\n");
+  return s.substr(a, b - a + 1);
+}
+
+/// Spans of the top-level, comma-separated items between the bracket at
+/// `open` and its partner; `close` receives the partner's offset (npos if none).
+std::vector<std::pair<size_t, size_t>> split_items(const std::string& s, size_t open, size_t& close) {
+  std::vector<std::pair<size_t, size_t>> items;
+  int depth = 0;
+  size_t start = open + 1;
+  close = std::string::npos;
+  for (size_t i = open; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '(' || c == '[') {
+      ++depth;
+    } else if (c == ')' || c == ']') {
+      if (--depth == 0) {
+        items.push_back({start, i});
+        close = i;
+        break;
+      }
+    } else if (c == ',' && depth == 1) {
+      items.push_back({start, i});
+      start = i + 1;
+    }
+  }
+  if (items.size() == 1 && trim(s.substr(items[0].first, items[0].second - items[0].first)).empty()) items.clear();
+  return items;
+}
+
+/// Splits at top-level commas (outside any brackets).
+std::vector<std::string> split_top(const std::string& s) {
+  std::vector<std::string> out;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '(' || s[i] == '[') ++depth;
+    if (s[i] == ')' || s[i] == ']') --depth;
+    if (s[i] == ',' && depth == 0) {
+      out.push_back(trim(s.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  out.push_back(trim(s.substr(start)));
+  return out;
+}
+
+std::string format(double v, DType d) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.*g", d == DType::F32 ? 9 : 17, v);
+  return buf;
+}
+
+/// Byte offset of 1-based (line, column) in `text` (columns count characters).
+uint32_t offset_of(const std::string& text, int line, int column) {
+  size_t i = 0;
+  for (int l = 1; l < line && i < text.size(); ++i)
+    if (text[i] == '\n') ++l;
+  for (int c = 1; c < column && i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++c;
+  while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+  return uint32_t(i);
+}
+
+size_t count_lines(const std::string& s) { return size_t(std::count(s.begin(), s.end(), '\n')); }
+
+/// Runs `kernel` on values `x` (in the kernel's dtype) and returns f or f'.
+std::vector<double> run_kernel(const Kernel& k, const std::vector<double>& x, bool derivative) {
+  std::vector<double> out(x.size());
+  if (k.dtype() == DType::F64) {
+    std::vector<double> ones(x.size(), 1.0);
+    if (derivative) k.backward(std::span<const double>(x), std::span<const double>(ones), std::span<double>(out));
+    else k.forward(std::span<const double>(x), std::span<double>(out));
+    return out;
+  }
+  std::vector<float> xf(x.begin(), x.end()), yf(x.size()), ones(x.size(), 1.0f);
+  if (derivative) k.backward(std::span<const float>(xf), std::span<const float>(ones), std::span<float>(yf));
+  else k.forward(std::span<const float>(xf), std::span<float>(yf));
+  return std::vector<double>(yf.begin(), yf.end());
+}
+
+}  // namespace
+
+Session::Session(Runtime& rt, std::ostream& out, std::ostream& err) : rt_(rt), out_(out), err_(err) {}
+
+std::string Session::source() const {
+  std::string s;
+  for (const Definition& d : defs_) s += d.text + "\n";
+  return s;
+}
+
+std::string Session::with_definitions(const std::string& tail) const { return source() + tail; }
+
+bool Session::fail(const std::string& rendered) {
+  err_ << rendered;
+  if (!rendered.empty() && rendered.back() != '\n') err_ << '\n';
+  return false;
+}
+
+bool Session::error_in_input(const std::string& input, const Error& e) {
+  size_t prefix_lines = count_lines(source());
+  if (e.line() > int(prefix_lines)) {
+    std::string what = e.what();
+    size_t colon = what.find(": ");
+    std::string message = colon == std::string::npos ? what : what.substr(colon + 2);
+    uint32_t off = offset_of(input, e.line() - int(prefix_lines), e.column());
+    return fail(render(input, Diagnostic{off, message}));
+  }
+  return fail(e.rendered());
+}
+
+bool Session::incomplete(const std::string& input) const {
+  std::string t = trim(input);
+  if (t.empty() || t[0] == ':') return false;
+  auto m = parse(t);
+  return !m && m.error().offset >= t.size() && m.error().message.find("end of input") != std::string::npos;
+}
+
+bool Session::handle(const std::string& raw) {
+  std::string input = trim(raw);
+  if (input.empty() || input[0] == '#') return true;
+  if (input[0] == ':') return command(input);
+  if (std::regex_search(input, std::regex(R"(^[A-Za-z_]\w*'\s*\()"))) return derivative_call(input);
+  auto m = parse(input);
+  if (!m) return fail(render(input, m.error()));
+  bool any_definition = false, any_expression = false;
+  for (auto& s : m->statements) (s.is_definition ? any_definition : any_expression) = true;
+  if (!any_definition) return evaluate(input);
+  // Definitions first, then a trailing expression, if any.
+  std::string defs, expr;
+  for (auto& s : m->statements) {
+    std::string piece = input.substr(s.pos, s.end - s.pos);
+    if (s.is_definition) defs += piece + "\n";
+    else expr = piece;
+  }
+  if (!define(defs)) return false;
+  return !any_expression || evaluate(expr);
+}
+
+bool Session::define(const std::string& input) {
+  try {
+    rt_.compile(with_definitions(input), DType::F64);  // checks against what exists, with positions
+  } catch (const Error& e) {
+    return error_in_input(input, e);
+  }
+  auto m = parse(input);
+  std::vector<Definition> updated = defs_;
+  std::vector<std::string> names;
+  for (auto& s : m->statements) {
+    Definition d{s.def.name, trim(input.substr(s.pos, s.end - s.pos))};
+    auto it = std::find_if(updated.begin(), updated.end(), [&](const Definition& o) { return o.name == d.name; });
+    if (it != updated.end()) *it = d;  // a redefinition replaces the old one where it stood
+    else updated.push_back(d);
+    names.push_back(d.name);
+  }
+  std::string full;
+  for (const Definition& d : updated) full += d.text + "\n";
+  try {
+    // Everything that used a redefined function is checked (and later compiled) again.
+    for (const Definition& d : updated) rt_.compile(full + d.name, DType::F64);
+  } catch (const Error& e) {
+    return fail(e.rendered());
+  }
+  defs_ = std::move(updated);
+  for (const std::string& n : names) {
+    Kernel k = rt_.compile(source() + n, DType::F64);
+    std::string sig = n + "(" + k.input_name();
+    for (auto& p : k.params()) sig += ", " + p.name + " = " + format(p.default_value, DType::F64);
+    out_ << "defined " << sig << ")\n";
+    for (const std::string& w : k.warnings())
+      if (w.find("shadows") != std::string::npos) err_ << "warning: '" << n << "' shadows the catalogue function\n";
+  }
+  return true;
+}
+
+bool Session::constant(const std::string& text, double& value) {
+  auto p = build_program(with_definitions(text), catalogue());
+  if (!p) {
+    Diagnostic d = p.error();
+    size_t shift = source().size();
+    if (d.offset != Diagnostic::npos && d.offset >= shift) d.offset -= uint32_t(shift);
+    return fail(render(text, d));
+  }
+  for (ir::NodeId id : p->graph.reachable(std::vector<ir::NodeId>{p->value}))
+    if (p->graph[id].op == ir::Op::Input || p->graph[id].op == ir::Op::Param)
+      return fail("error: '" + text + "' is not a number (it depends on x)");
+  value = ir::evaluate<double>(p->graph, std::vector<ir::NodeId>{p->value}, 0.0, {})[0];
+  return true;
+}
+
+bool Session::points(const std::string& text, std::vector<double>& xs, std::string& function_text) {
+  size_t open = text.find('[');
+  function_text = text;
+  if (open == std::string::npos) return true;
+  size_t close;
+  auto items = split_items(text, open, close);
+  if (close == std::string::npos) return fail(render(text, Diagnostic{uint32_t(open), "'[' is not closed"}));
+  if (text.find('[', close) != std::string::npos)
+    return fail(render(text, Diagnostic{uint32_t(text.find('[', close)), "only one list per expression"}));
+  for (auto [a, b] : items) {
+    double v;
+    if (!constant(text.substr(a, b - a), v)) return false;
+    xs.push_back(v);
+  }
+  function_text = text.substr(0, open) + "x" + text.substr(close + 1);
+  return true;
+}
+
+void Session::print_values(const std::vector<double>& v, bool list) {
+  if (!list) {
+    out_ << format(v.empty() ? NAN : v[0], dtype_) << '\n';
+    return;
+  }
+  out_ << '[';
+  for (size_t i = 0; i < v.size(); ++i) out_ << (i ? ", " : "") << format(v[i], dtype_);
+  out_ << "]\n";
+}
+
+bool Session::evaluate(const std::string& input) {
+  std::vector<double> xs;
+  std::string fn;
+  if (!points(input, xs, fn)) return false;
+  bool list = fn != input;
+  if (list && std::regex_search(input, std::regex(R"((^|[^\w])x([^\w(]|$))")))
+    return fail("error: use either x or a list in an expression, not both");
+  Kernel k;
+  try {
+    k = rt_.compile(with_definitions(fn), dtype_);
+  } catch (const Error& e) {
+    return error_in_input(fn, e);
+  }
+  if (!list) {
+    auto p = build_program(with_definitions(fn), catalogue());
+    bool uses_x = false;
+    for (ir::NodeId id : p->graph.reachable(std::vector<ir::NodeId>{p->value}))
+      uses_x = uses_x || p->graph[id].op == ir::Op::Input;
+    if (uses_x) {
+      out_ << "a function of " << k.input_name() << ": " << rt_.simplified(with_definitions(fn)) << '\n'
+           << "(evaluate it at a point, e.g. f(2) after defining f(x) = ..., or :plot it)\n";
+      return true;
+    }
+    xs = {0.0};
+  }
+  print_values(run_kernel(k, xs, false), list);
+  return true;
+}
+
+bool Session::derivative_call(const std::string& input) {
+  size_t quote = input.find('\'');
+  std::string call = input.substr(0, quote) + input.substr(quote + 1);
+  size_t open = call.find('(');
+  size_t close;
+  auto items = split_items(call, open, close);
+  if (close == std::string::npos || items.empty())
+    return fail(render(call, Diagnostic{uint32_t(call.size()), "expected the point to differentiate at, as in f'(1.5)"}));
+  if (!trim(call.substr(close + 1)).empty())
+    return fail(render(call, Diagnostic{uint32_t(close + 1), "f'(...) must be the whole expression"}));
+  std::string point = call.substr(items[0].first, items[0].second - items[0].first);
+  std::string fn = call.substr(0, items[0].first) + "x" + call.substr(items[0].second);
+  std::vector<double> xs;
+  std::string point_fn;
+  if (!points(point, xs, point_fn)) return false;
+  bool list = point_fn != point;
+  if (!list) {
+    double v;
+    if (!constant(point, v)) return false;
+    xs = {v};
+  }
+  try {
+    Kernel k = rt_.compile(with_definitions(fn), dtype_);
+    print_values(run_kernel(k, xs, true), list);
+  } catch (const Error& e) {
+    return error_in_input(fn, e);
+  }
+  return true;
+}
+
+bool Session::command(const std::string& input) {
+  size_t sp = input.find_first_of(" \t");
+  std::string name = input.substr(0, sp);
+  std::string args = sp == std::string::npos ? "" : trim(input.substr(sp));
+  auto need_args = [&]() {
+    if (args.empty()) fail("error: " + name + " needs an argument (see :help " + name.substr(1) + ")");
+    return !args.empty();
+  };
+  try {
+    if (name == ":quit" || name == ":q" || name == ":exit") {
+      quit_ = true;
+      return true;
+    }
+    if (name == ":help") {
+      cmd_help(args);
+      return true;
+    }
+    if (name == ":list") {
+      cmd_list();
+      return true;
+    }
+    if (name == ":dtype") {
+      if (args != "f32" && args != "f64") return fail("error: :dtype takes f32 or f64");
+      dtype_ = args == "f32" ? DType::F32 : DType::F64;
+      out_ << "evaluating in " << args << '\n';
+      return true;
+    }
+    if (name == ":diff") return need_args() && cmd_diff(args);
+    if (name == ":plot") return need_args() && cmd_plot(args);
+    if (name == ":bench") return need_args() && cmd_bench(args);
+    if (name == ":check") return need_args() && cmd_check(args);
+    if (name == ":save") return need_args() && cmd_save(args);
+    if (name == ":load") return need_args() && cmd_load(args);
+    if (name == ":ir" || name == ":asm") {
+      if (!need_args()) return false;
+      out_ << (name == ":ir" ? rt_.llvm_ir(with_definitions(args), dtype_) : rt_.assembly(with_definitions(args), dtype_));
+      return true;
+    }
+  } catch (const Error& e) {
+    return error_in_input(args, e);
+  }
+  std::vector<std::string> all(std::begin(kCommands), std::end(kCommands));
+  std::string hint = sema::did_you_mean(name, all);
+  return fail("error: unknown command '" + name + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+              " (:help lists them)");
+}
+
+bool Session::cmd_diff(const std::string& f) {
+  Kernel k = rt_.compile(with_definitions(f), DType::F64);
+  out_ << "d/d" << k.input_name() << " = " << rt_.derivative(with_definitions(f), k.input_name()) << '\n';
+  for (auto& p : k.params()) out_ << "d/d" << p.name << " = " << rt_.derivative(with_definitions(f), p.name) << '\n';
+  return true;
+}
+
+bool Session::cmd_plot(const std::string& args_in) {
+  std::string args = args_in, file;
+  if (size_t gt = args.rfind('>'); gt != std::string::npos && args.find_first_of("=<", gt) == std::string::npos &&
+                                   (gt + 1 >= args.size() || args[gt + 1] != '=')) {
+    file = trim(args.substr(gt + 1));
+    args = trim(args.substr(0, gt));
+  }
+  plot::Figure fig;
+  if (!args.empty() && args.back() == ']') {
+    size_t open = args.rfind('[');
+    size_t close;
+    auto items = split_items(args, open, close);
+    if (items.size() != 2) return fail("error: the range is [from, to], as in :plot mish [-5, 5]");
+    if (!constant(args.substr(items[0].first, items[0].second - items[0].first), fig.x0) ||
+        !constant(args.substr(items[1].first, items[1].second - items[1].first), fig.x1))
+      return false;
+    if (!(fig.x1 > fig.x0)) return fail("error: the range must go from a smaller to a larger number");
+    args = trim(args.substr(0, open));
+  }
+  fig.x = plot::grid(fig.x0, fig.x1, 801);
+  int color = 0;
+  for (const std::string& f : split_top(args)) {
+    if (f.empty()) return fail("error: :plot needs functions, as in :plot mish, gelu [-5, 5]");
+    Kernel k;
+    try {
+      k = rt_.compile(with_definitions(f), DType::F64);
+    } catch (const Error& e) {
+      return error_in_input(f, e);
+    }
+    fig.series.push_back({f, run_kernel(k, fig.x, false), false, color});
+    fig.series.push_back({f + "'", run_kernel(k, fig.x, true), true, color});
+    ++color;
+  }
+  if (!file.empty()) {
+    std::string e = plot::to_file(fig, file);
+    if (!e.empty()) return fail("error: " + e);
+    out_ << "wrote " << file << '\n';
+    return true;
+  }
+  out_ << plot::terminal(fig, width_, 18, color_);
+  return true;
+}
+
+bool Session::cmd_bench(const std::string& f) {
+  const size_t n = 16384;
+  std::vector<float> x(n), y(n), dy(n, 1.0f), dx(n);
+  for (size_t i = 0; i < n; ++i) x[i] = -8 + 16.0f * float(i) / float(n);
+  auto best = [&](auto&& run) {
+    double t = 1e30;
+    for (int r = 0; r < 200; ++r) {
+      auto a = std::chrono::steady_clock::now();
+      run();
+      t = std::min(t, std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - a).count());
+    }
+    return double(n) / t;
+  };
+  auto row = [&](const std::string& label, const Kernel& k) {
+    double fw = best([&] { k.forward(std::span<const float>(x), std::span<float>(y)); });
+    double bw = best([&] { k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx)); });
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "| %-28s | %8.2f | %8.2f |\n", label.c_str(), fw, bw);
+    out_ << buf;
+  };
+  Kernel k = rt_.compile(with_definitions(f), DType::F32);
+  out_ << "f32, " << n << " elements, 1 thread, best of 200 (elements/ns)\n";
+  out_ << "| function                     | forward  | backward |\n|---|---|---|\n";
+  row(f, k);
+  row("relu", rt_.compile("relu", DType::F32));
+  double loop = best([&] {
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] * 0.5f;
+    asm volatile("" ::"r"(y.data()) : "memory");
+  });
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "| %-28s | %8.2f | %8s |\n", "plain loop y = x * 0.5", loop, "-");
+  out_ << buf;
+  return true;
+}
+
+bool Session::cmd_check(const std::string& f) {
+  std::string src = with_definitions(f);
+  Kernel k = rt_.compile(src, DType::F64);
+  auto p = build_program(src, catalogue());
+  std::vector<double> xs{0.0, -0.0, INFINITY, -INFINITY};
+  for (int e = -30; e <= 300; e += 1)
+    for (double m : {1.0, 2.5, 5.0}) {
+      xs.push_back(m * std::pow(10.0, e));
+      xs.push_back(-m * std::pow(10.0, e));
+    }
+  std::sort(xs.begin(), xs.end());
+  std::vector<double> y = run_kernel(k, xs, false), d = run_kernel(k, xs, true);
+  std::vector<long double> params;
+  for (auto& q : k.params()) params.push_back(q.default_value);
+  int problems = 0;
+  double worst = 0, worst_at = 0;
+  auto report = [&](const char* what, double x, double got, long double want) {
+    if (problems++ < 12)
+      out_ << "  " << what << " at x = " << format(x, DType::F64) << ": " << format(got, DType::F64)
+           << " (a wider evaluation gives " << format(double(want), DType::F64) << ")\n";
+  };
+  for (size_t i = 0; i < xs.size(); ++i) {
+    long double x = xs[i];
+    long double fy = ir::evaluate<long double>(p->graph, std::vector<ir::NodeId>{p->value}, x, params)[0];
+    long double fd = ir::evaluate<long double>(p->graph, std::vector<ir::NodeId>{p->d_x}, x, params)[0];
+    bool fy_ok = std::isfinite(double(fy)), fd_ok = std::isfinite(double(fd));
+    if (fy_ok && !std::isfinite(y[i])) report("f is not finite", xs[i], y[i], fy);
+    if (fd_ok && !std::isfinite(d[i])) report("f' is not finite", xs[i], d[i], fd);
+    if (fy_ok && std::isfinite(y[i]) && fy != 0) {
+      double rel = double(std::fabs((long double)y[i] - fy) / std::fabs(fy));
+      if (rel > worst) {
+        worst = rel;
+        worst_at = xs[i];
+      }
+    }
+  }
+  out_ << "checked f and f' at " << xs.size() << " points over +-[1e-30, 5e300] and +-inf, against a long double "
+       << "evaluation\n";
+  if (problems == 0) out_ << "  no overflow or NaN where the wider evaluation is finite\n";
+  else if (problems > 12) out_ << "  ... " << problems - 12 << " more\n";
+  out_ << "  largest relative difference of f: " << worst / 2.220446049250313e-16 << " ulp-ish (at x = "
+       << format(worst_at, DType::F64) << ")\n";
+  return true;
+}
+
+bool Session::cmd_save(const std::string& path) {
+  std::ofstream f(path);
+  f << "# actjit definitions\n" << source();
+  if (!f) return fail("error: cannot write " + path);
+  out_ << "saved " << defs_.size() << " definition" << (defs_.size() == 1 ? "" : "s") << " to " << path << '\n';
+  return true;
+}
+
+bool Session::cmd_load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return fail("error: cannot read " + path);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto m = parse(text);
+  if (!m) return fail(render(text, m.error()));
+  for (auto& s : m->statements)
+    if (!s.is_definition)
+      return fail(render(text, Diagnostic{s.pos, "a .act file for :load holds definitions only"}));
+  return define(text);
+}
+
+void Session::cmd_help(const std::string& topic) {
+  if (topic.empty()) {
+    out_ << kHelp;
+    return;
+  }
+  std::string key = topic[0] == ':' ? topic : ":" + topic;
+  std::istringstream in(kHelp);
+  std::string line;
+  bool found = false;
+  while (std::getline(in, line))
+    if (line.find("  " + key + " ") == 0 || line.find(" " + key + " ") != std::string::npos) {
+      out_ << line << '\n';
+      found = true;
+    }
+  if (!found) out_ << "no help for '" << topic << "'; :help lists everything\n";
+}
+
+void Session::cmd_list() {
+  if (defs_.empty()) out_ << "no definitions yet\n";
+  for (const Definition& d : defs_) out_ << d.text << '\n';
+  out_ << "catalogue:";
+  for (auto& d : catalogue().definitions())
+    if (d.def->name[0] != '_') out_ << ' ' << d.def->name;
+  out_ << " tanh\n";
+}
+
+std::vector<std::string> Session::completions() const {
+  std::vector<std::string> out(std::begin(kCommands), std::end(kCommands));
+  for (auto& d : catalogue().definitions()) {
+    out.push_back(d.def->name);
+    for (auto& p : d.def->params) out.push_back(p.name);
+  }
+  for (const char* f : {"exp", "expm1", "log", "log1p", "sqrt", "abs", "sign", "min", "max", "clamp", "pow", "sin",
+                        "cos", "tan", "sinh", "cosh", "tanh", "asinh", "atan", "erf", "erfc", "floor", "ceil",
+                        "round", "where", "and", "or", "not", "pi"})
+    out.push_back(f);
+  for (const Definition& d : defs_) {
+    out.push_back(d.name);
+    auto m = parse(d.text);
+    if (m)
+      for (auto& p : m->statements[0].def.params) out.push_back(p.name);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// ---------------------------------------------------------------- drivers
+
+int run_script(Runtime& rt, std::istream& in, std::ostream& out, std::ostream& err) {
+  Session s(rt, out, err);
+  std::string line, pending;
+  while (std::getline(in, line)) {
+    pending += pending.empty() ? line : "\n" + line;
+    if (s.incomplete(pending)) continue;
+    if (!s.handle(pending)) return 1;
+    pending.clear();
+    if (s.quit_requested()) return 0;
+  }
+  if (!trim(pending).empty() && !s.handle(pending)) return 1;
+  return 0;
+}
+
+namespace {
+
+Session* g_session = nullptr;
+sigjmp_buf g_interrupt;
+
+char* completion_generator(const char* text, int state) {
+  static std::vector<std::string> matches;
+  static size_t next;
+  if (state == 0) {
+    matches.clear();
+    next = 0;
+    std::string prefix = text;
+    for (const std::string& c : g_session->completions())
+      if (c.rfind(prefix, 0) == 0) matches.push_back(c);
+  }
+  return next < matches.size() ? strdup(matches[next++].c_str()) : nullptr;
+}
+
+char** complete(const char* text, int, int) {
+  rl_attempted_completion_over = 1;
+  return rl_completion_matches(text, completion_generator);
+}
+
+void on_interrupt(int) { siglongjmp(g_interrupt, 1); }
+
+}  // namespace
+
+int run_interactive(Runtime& rt) {
+  Session s(rt, std::cout, std::cerr);
+  g_session = &s;
+  struct winsize ws {};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) s.set_width(ws.ws_col);
+  s.set_color(std::getenv("NO_COLOR") == nullptr);
+  const char* home = std::getenv("HOME");
+  std::string history = std::getenv("ACTJIT_HISTORY") ? std::getenv("ACTJIT_HISTORY")
+                                                      : std::string(home ? home : ".") + "/.actjit_history";
+  using_history();
+  read_history(history.c_str());
+  rl_attempted_completion_function = complete;
+  rl_basic_word_break_characters = const_cast<char*>(" \t\n()[],+-*/^<>=!;");
+  std::cout << "actjit " << Runtime::version() << " — :help for help, :quit or Ctrl-D to leave\n";
+  std::string pending;
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  while (!s.quit_requested()) {
+    if (sigsetjmp(g_interrupt, 1)) {  // Ctrl-C: drop the current line
+      std::cout << "\n";
+      pending.clear();
+    }
+    char* raw = readline(pending.empty() ? "act> " : "...> ");
+    if (!raw) {  // Ctrl-D
+      std::cout << "\n";
+      break;
+    }
+    std::string line = raw;
+    free(raw);
+    pending += pending.empty() ? line : "\n" + line;
+    if (s.incomplete(pending)) continue;
+    if (!trim(pending).empty()) add_history(pending.c_str());
+    s.handle(pending);  // errors are reported and never end the session
+    pending.clear();
+  }
+  signal(SIGINT, SIG_DFL);
+  write_history(history.c_str());
+  return 0;
+}
+
+}  // namespace actjit::repl

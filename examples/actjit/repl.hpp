@@ -1,0 +1,76 @@
+// The actjit REPL: define activations, evaluate them on numbers and lists,
+// differentiate, plot, benchmark and inspect them. The Session holds the
+// state and handles one input at a time (usable from tests and scripts);
+// run_interactive adds line editing (libedit), history and completion.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "actjit/actjit.hpp"
+
+namespace actjit::repl {
+
+class Session {
+ public:
+  Session(Runtime& rt, std::ostream& out, std::ostream& err);
+
+  /// Handles one complete input (a definition, an expression, a command).
+  /// Returns false when it reported an error.
+  bool handle(const std::string& input);
+  /// True when `input` is unfinished (open parenthesis, trailing operator)
+  /// and the next line should be appended to it.
+  bool incomplete(const std::string& input) const;
+  bool quit_requested() const { return quit_; }
+
+  /// Names for completion: commands, functions, parameters.
+  std::vector<std::string> completions() const;
+  /// All user definitions, in order, as a source text.
+  std::string source() const;
+  /// Terminal width used by :plot (columns).
+  void set_width(int columns) { width_ = columns; }
+  void set_color(bool color) { color_ = color; }
+
+ private:
+  struct Definition {
+    std::string name;
+    std::string text;
+  };
+  bool define(const std::string& input);
+  bool evaluate(const std::string& input);
+  bool derivative_call(const std::string& input);
+  bool command(const std::string& input);
+  bool fail(const std::string& rendered);
+  bool error_in_input(const std::string& input, const Error& e);
+  std::string with_definitions(const std::string& tail) const;
+  bool constant(const std::string& text, double& value);
+  bool points(const std::string& text, std::vector<double>& xs, std::string& function_text);
+  void print_values(const std::vector<double>& v, bool list);
+  bool cmd_plot(const std::string& args);
+  bool cmd_bench(const std::string& args);
+  bool cmd_check(const std::string& args);
+  bool cmd_diff(const std::string& args);
+  bool cmd_save(const std::string& path);
+  bool cmd_load(const std::string& path);
+  void cmd_help(const std::string& topic);
+  void cmd_list();
+
+  Runtime& rt_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::vector<Definition> defs_;
+  DType dtype_ = DType::F64;
+  int width_ = 80;
+  bool color_ = false;
+  bool quit_ = false;
+};
+
+/// The interactive loop on a terminal. Returns the exit status.
+int run_interactive(Runtime& rt);
+
+/// Runs a script (file contents or standard input): every line as if typed,
+/// stopping at the first error. Returns the exit status (0 or 1).
+int run_script(Runtime& rt, std::istream& in, std::ostream& out, std::ostream& err);
+
+}  // namespace actjit::repl
