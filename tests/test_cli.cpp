@@ -2,68 +2,16 @@
 // statuses, errors with positions, and every bad input of the corpus.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "process.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-namespace {
+using actjit::test::Run;
+using actjit::test::run;
 
-struct Run {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out, err;
-};
-
-std::string slurp_fd(int fd) {
-  std::string s;
-  lseek(fd, 0, SEEK_SET);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, size_t(n));
-  return s;
-}
-
-int temp_file() {
-  char name[] = "/tmp/actjit-test-XXXXXX";
-  int fd = mkstemp(name);
-  unlink(name);
-  return fd;
-}
-
-Run run(std::vector<std::string> args, const std::string& input = "") {
-  int in = temp_file(), out = temp_file(), err = temp_file();
-  if (write(in, input.data(), input.size()) != ssize_t(input.size())) return {};
-  lseek(in, 0, SEEK_SET);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> argv;
-    std::string exe = ACTJIT_CLI;
-    argv.push_back(exe.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(exe.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Run r;
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp_fd(out);
-  r.err = slurp_fd(err);
-  close(in);
-  close(out);
-  close(err);
-  return r;
-}
-
-}  // namespace
 
 TEST_CASE("eval prints one value a line: 9 digits in f32 - 17 in f64", "[cli]") {
   Run r = run({"eval", "x * 2", "--at", "0.1,1e300,-inf,nan", "--dtype", "f64"});

@@ -165,10 +165,29 @@ bool Session::error_in_input(const std::string& input, const Error& e) {
 }
 
 bool Session::incomplete(const std::string& input) const {
+  // The language's own rule for newlines that do not end a statement: inside
+  // brackets, or after a binary operator, '=' or ','.
   std::string t = trim(input);
   if (t.empty() || t[0] == ':') return false;
-  auto m = parse(t);
-  return !m && m.error().offset >= t.size() && m.error().message.find("end of input") != std::string::npos;
+  int depth = 0;
+  char last = 0;
+  std::string word;
+  for (size_t i = 0; i < t.size(); ++i) {
+    char c = t[i];
+    if (c == '#') {
+      while (i < t.size() && t[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') --depth;
+    if (!std::isspace(static_cast<unsigned char>(c))) last = c;
+  }
+  size_t end = t.find_last_not_of(" \t\r\n");
+  size_t begin = end;
+  while (begin > 0 && (std::isalnum(static_cast<unsigned char>(t[begin - 1])) || t[begin - 1] == '_')) --begin;
+  word = t.substr(begin, end + 1 - begin);
+  return depth > 0 || std::string("+-*/^<>=,!").find(last) != std::string::npos || word == "and" || word == "or" ||
+         word == "not";
 }
 
 bool Session::handle(const std::string& raw) {

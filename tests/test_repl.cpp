@@ -1,0 +1,204 @@
+// The REPL: golden scripts through standard input and `actjit run` (with an
+// error in the middle), an interactive session on a pseudo-terminal (line
+// editing, tab completion, Ctrl-C, Ctrl-D, history), and plot files (the SVG
+// parsed as XML, the PNG decoded and checked for size and content).
+#include <catch2/catch.hpp>
+
+#include <cairo.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "process.hpp"
+
+namespace fs = std::filesystem;
+using actjit::test::run;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  return s;
+}
+
+fs::path temp_dir() {
+  fs::path d = fs::temp_directory_path() / ("actjit-repl-" + std::to_string(getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("golden scripts through standard input and actjit run", "[repl]") {
+  fs::path dir = fs::path(ACTJIT_TEST_DATA) / "golden" / "repl";
+  fs::path tmp = temp_dir();
+  size_t cases = 0;
+  for (auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".act") continue;
+    fs::path base = entry.path();
+    base.replace_extension();
+    auto subst = [&](std::string s) {
+      s = replace_all(s, "SAVE_FILE", (tmp / "saved.act").string());
+      return replace_all(s, "MISSING_FILE", (tmp / "missing.act").string());
+    };
+    std::string script = subst(slurp(entry.path()));
+    std::string want_out = subst(slurp(base.string() + ".out")), want_err = subst(slurp(base.string() + ".err"));
+    int want_status = std::stoi(slurp(base.string() + ".status"));
+    INFO("script " << entry.path().filename().string());
+    auto piped = run({}, script);
+    CHECK(piped.out == want_out);
+    CHECK(piped.err == want_err);
+    CHECK(piped.status == want_status);
+    std::ofstream(tmp / "script.act") << script;
+    auto file = run({"run", (tmp / "script.act").string()});
+    CHECK(file.out == want_out);
+    CHECK(file.status == want_status);
+    ++cases;
+  }
+  CHECK(cases >= 3);
+}
+
+namespace {
+
+/// A child actjit on a pseudo-terminal.
+struct Terminal {
+  int fd = -1;
+  pid_t pid = -1;
+  std::string seen;
+
+  explicit Terminal(const fs::path& home) {
+    struct winsize ws {};
+    ws.ws_col = 100;
+    ws.ws_row = 40;
+    pid = forkpty(&fd, nullptr, nullptr, &ws);
+    if (pid == 0) {
+      setenv("HOME", home.c_str(), 1);
+      setenv("TERM", "xterm", 1);
+      setenv("NO_COLOR", "1", 1);
+      execl(ACTJIT_CLI, ACTJIT_CLI, (char*)nullptr);
+      _exit(127);
+    }
+  }
+  ~Terminal() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (fd >= 0) close(fd);
+  }
+  void send(const std::string& s) { REQUIRE(write(fd, s.data(), s.size()) == ssize_t(s.size())); }
+  /// Reads until `text` appears after what was already consumed; returns whether it did (within 20 s).
+  bool expect(const std::string& text) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      size_t at = seen.find(text);
+      if (at != std::string::npos) {
+        seen.erase(0, at + text.size());
+        return true;
+      }
+      struct pollfd p {fd, POLLIN, 0};
+      if (poll(&p, 1, 200) > 0) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, size_t(n));
+      }
+    }
+    return false;
+  }
+  int wait_exit() {
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      expect("\x01never");  // drain output while waiting
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+    return -1;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an interactive session on a terminal", "[repl]") {
+  fs::path home = temp_dir() / "home";
+  fs::create_directories(home);
+  Terminal t(home);
+  REQUIRE(t.expect("act> "));
+  t.send("triple(x) = x * 3\r");
+  CHECK(t.expect("defined triple(x)"));
+  CHECK(t.expect("act> "));
+  t.send("triple(2)\r");
+  CHECK(t.expect("6"));
+  CHECK(t.expect("act> "));
+  t.send("mis\t(0.5)\r");  // tab completes "mish"
+  CHECK(t.expect("0.3752452113"));
+  CHECK(t.expect("act> "));
+  t.send("foo(1)\r");  // an error does not end the session
+  CHECK(t.expect("unknown function 'foo'"));
+  CHECK(t.expect("act> "));
+  t.send("f(x) = (x +\r");  // continued on the next line
+  CHECK(t.expect("...> "));
+  t.send("1)\r");
+  CHECK(t.expect("defined f(x)"));
+  CHECK(t.expect("act> "));
+  t.send("mish(");
+  t.send("\x03");  // Ctrl-C drops the line
+  CHECK(t.expect("act> "));
+  t.send("1 + 1\r");
+  CHECK(t.expect("2"));
+  CHECK(t.expect("act> "));
+  t.send(":plot mish [-3, 3]\r");
+  CHECK(t.expect("mish'"));
+  CHECK(t.expect("act> "));
+  t.send("\x04");  // Ctrl-D quits
+  CHECK(t.wait_exit() == 0);
+  CHECK(slurp(home / ".actjit_history").find("triple(2)") != std::string::npos);
+}
+
+TEST_CASE("plot files: valid SVG and a decodable, non-blank PNG", "[repl]") {
+  fs::path tmp = temp_dir();
+  std::string svg = (tmp / "p.svg").string(), png = (tmp / "p.png").string();
+  auto r = run({"plot", "mish", "gelu", "x * tanh(exp(x))", "--range", "-4:3", "--out", svg});
+  REQUIRE(r.status == 0);
+  r = run({"plot", "mish", "--range=-4:3", "--out=" + png});
+  REQUIRE(r.status == 0);
+  // SVG: well-formed XML with an <svg> root and drawn paths (Python's XML parser).
+  std::string check = "python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+                      "assert r.tag.endswith('svg'); assert len([e for e in r.iter() if e.tag.endswith('path')]) >= 6\" " +
+                      svg;
+  CHECK(std::system(check.c_str()) == 0);
+  // PNG: decoded by cairo; the expected size and more than a few colours.
+  cairo_surface_t* s = cairo_image_surface_create_from_png(png.c_str());
+  REQUIRE(cairo_surface_status(s) == CAIRO_STATUS_SUCCESS);
+  int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+  CHECK(w == 900);
+  CHECK(h == 560);
+  std::set<uint32_t> colours;
+  unsigned char* data = cairo_image_surface_get_data(s);
+  int stride = cairo_image_surface_get_stride(s);
+  for (int y = 0; y < h; y += 3)
+    for (int x = 0; x < w; x += 3) colours.insert(*reinterpret_cast<uint32_t*>(data + y * stride + x * 4));
+  CHECK(colours.size() > 20);
+  cairo_surface_destroy(s);
+  r = run({"plot", "mish", "--out", (tmp / "p.jpg").string()});
+  CHECK(r.status == 1);
+  CHECK(r.err.rfind("error: ", 0) == 0);
+}
