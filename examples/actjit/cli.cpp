@@ -36,7 +36,8 @@ const char* const kUsage =
     "\n"
     "commands:\n"
     "  run FILE.act                                          run a REPL script; stops at the first error\n"
-    "  plot SRC... [--range A:B] --out FILE.svg|FILE.png     plot functions and their derivatives\n"
+    "  plot SRC... [--range A:B] [--size WxH] --out FILE.svg|FILE.png\n"
+    "                                                        plot functions and their derivatives\n"
     "  eval SRC --at V1,V2,... [--dtype f32|f64]             f(v) for each value\n"
     "  grad SRC --at V1,V2,... [--wrt NAME] [--dtype f32|f64] df/dNAME (v); NAME is the input\n"
     "                                                        (default) or a parameter\n"
@@ -298,12 +299,20 @@ int compile_aot(const Options& o) {
 int plot_command(int argc, char** argv) {
   std::vector<std::string> sources;
   std::string out, range = "-5:5";
+  int width = 900, height = 560;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "--out" || a == "-o") && i + 1 < argc) {
       out = argv[++i];
     } else if (a.rfind("--out=", 0) == 0) {
       out = a.substr(6);
+    } else if (a == "--size" && i + 1 < argc) {
+      std::string size = argv[++i];
+      size_t xpos = size.find('x');
+      width = xpos == std::string::npos ? 0 : std::atoi(size.substr(0, xpos).c_str());
+      height = xpos == std::string::npos ? 0 : std::atoi(size.substr(xpos + 1).c_str());
+      if (width < 200 || height < 150 || width > 8000 || height > 8000)
+        throw UsageError{"--size: expected WIDTHxHEIGHT in pixels (200x150 to 8000x8000), got '" + size + "'"};
     } else if (a == "--range" && i + 1 < argc) {
       range = argv[++i];
     } else if (a.rfind("--range=", 0) == 0) {
@@ -322,6 +331,8 @@ int plot_command(int argc, char** argv) {
   fig.x1 = colon == std::string::npos ? NAN : std::strtod(range.substr(colon + 1).c_str(), &end);
   if (!(fig.x1 > fig.x0)) throw UsageError{"--range: expected A:B with A < B, got '" + range + "'"};
   fig.x = plot::grid(fig.x0, fig.x1, 801);
+  fig.width = width;
+  fig.height = height;
   Runtime rt;
   int color = 0;
   for (const std::string& src : sources) {

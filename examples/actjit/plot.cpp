@@ -141,7 +141,7 @@ std::string terminal(const Figure& f, int width, int height, bool color) {
 }
 
 std::string to_file(const Figure& f, const std::string& path) {
-  const double W = 900, H = 560, left = 70, right = 20, top = 20, bottom = 90;
+  const double W = f.width, H = f.height, left = 70, right = 20, top = 20, bottom = 90;
   bool svg = path.size() > 4 && path.substr(path.size() - 4) == ".svg";
   bool png = path.size() > 4 && path.substr(path.size() - 4) == ".png";
   if (!svg && !png) return "the output file must end in .svg or .png";

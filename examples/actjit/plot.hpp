@@ -16,6 +16,7 @@ struct Series {
 
 struct Figure {
   double x0 = -5, x1 = 5;
+  int width = 900, height = 560;  // pixels, for files
   std::vector<double> x;  // sample points, increasing
   std::vector<Series> series;
 };
