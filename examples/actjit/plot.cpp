@@ -194,12 +194,15 @@ std::string to_file(const Figure& f, const std::string& path) {
   cairo_save(cr);
   cairo_rectangle(cr, left, top, pw, ph);
   cairo_clip(cr);
-  for (const Series& s : f.series) {
+  auto pen_for = [&](const Series& s) {  // the series' colour, width and dashes
     const Rgb& c = palette(s.color);
     cairo_set_source_rgb(cr, c.r, c.g, c.b);
     cairo_set_line_width(cr, 2.2);
     double dash[] = {7, 5};
     cairo_set_dash(cr, dash, s.dashed ? 2 : 0, 0);
+  };
+  for (const Series& s : f.series) {
+    pen_for(s);
     bool pen = false;
     for (size_t i = 0; i < f.x.size(); ++i) {
       if (!std::isfinite(s.y[i])) {
@@ -216,11 +219,7 @@ std::string to_file(const Figure& f, const std::string& path) {
   // Legend under the plot.
   double lx = left, ly = H - 30;
   for (const Series& s : f.series) {
-    const Rgb& c = palette(s.color);
-    cairo_set_source_rgb(cr, c.r, c.g, c.b);
-    cairo_set_line_width(cr, 2.2);
-    double dash[] = {7, 5};
-    cairo_set_dash(cr, dash, s.dashed ? 2 : 0, 0);
+    pen_for(s);
     cairo_move_to(cr, lx, ly - 4);
     cairo_line_to(cr, lx + 28, ly - 4);
     cairo_stroke(cr);
