@@ -42,7 +42,7 @@ std::string sleef_symbol(const SleefName& n, bool is_double, unsigned lanes) {
 }  // namespace
 
 bool is_math_op(Op op) {
-  SleefName n;
+  SleefName n{"", ""};
   return sleef_name(op, n) || op == Op::Exp || op == Op::Expm1 || op == Op::Log || op == Op::Log1p ||
          op == Op::Tanh || op == Op::Sqrt || op == Op::Abs || op == Op::Floor || op == Op::Ceil ||
          op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
@@ -69,7 +69,7 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Tanh: return inline_fn("tanh", vmath::tanh);
     default: break;
   }
-  SleefName sn;
+  SleefName sn{"", ""};
   if (sleef_name(op, sn)) {
     llvm::Module* m = b.GetInsertBlock()->getModule();
     std::string sym = sleef_symbol(sn, is_double, vec->getNumElements());
@@ -114,8 +114,8 @@ std::vector<std::string> external_math_symbols() {
   std::vector<std::string> out;
   const Op ops[] = {Op::Pow, Op::Sin, Op::Cos, Op::Tan, Op::Sinh, Op::Cosh, Op::Asinh, Op::Atan, Op::Erf, Op::Erfc};
   for (Op op : ops) {
-    SleefName n;
-    sleef_name(op, n);
+    SleefName n{"", ""};
+    if (!sleef_name(op, n)) continue;
     for (unsigned lanes : {4u, 8u, 16u}) out.push_back(sleef_symbol(n, false, lanes));
     for (unsigned lanes : {2u, 4u, 8u}) out.push_back(sleef_symbol(n, true, lanes));
   }
