@@ -99,12 +99,14 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
       return b.CreateSelect(b.CreateFCmpOGT(a, zero), llvm::ConstantFP::get(vt, 1.0), r);
     }
     case Op::Min:
-    case Op::Max: {
-      // where(a < b, a, b) (or >), and NaN when either operand is NaN.
-      llvm::Value* pick = op == Op::Min ? b.CreateFCmpOLT(a, second) : b.CreateFCmpOGT(a, second);
-      llvm::Value* r = b.CreateSelect(pick, a, second);
-      return b.CreateSelect(b.CreateFCmpUNO(a, second), b.CreateFAdd(a, second), r);
-    }
+    case Op::Max:
+      // NaN when either operand is NaN, else the smaller / larger. (Written
+      // as compare-and-select plus a NaN select, LLVM 19's InstCombine turned
+      // max(abs(x), 0) into select(x > 0, abs(x), 0), wrong for x < 0; the
+      // intrinsics say the same thing and are not miscompiled.) On a tie of
+      // -0 and +0 the intrinsics order the zeros; the language's
+      // where(a > b, a, b) would take b. Values are otherwise identical.
+      return b.CreateBinaryIntrinsic(op == Op::Min ? llvm::Intrinsic::minimum : llvm::Intrinsic::maximum, a, second);
     default: break;
   }
   ACTJIT_ASSERT(false && "emit_math: not a math op");
