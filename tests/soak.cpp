@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     for (int i; (i = next++) < n;) {
       // Each expression depends only on its index (reproducible whatever the
       // threads do); the index also makes every source new to the cache.
-      std::mt19937 rng(uint32_t(i));
+      std::mt19937 rng{static_cast<uint32_t>(i)};
       std::string src = actjit::test::random_expr(rng, 3) + " + " + std::to_string(i) + " * 1e-9";
       try {
         actjit::Kernel k = rt.compile(src, i % 2 ? actjit::DType::F64 : actjit::DType::F32);
