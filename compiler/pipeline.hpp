@@ -34,9 +34,10 @@ struct Program {
 struct CompileOptions {
   ParseOptions parse;
   sema::Limits limits;  // includes the deadline, checked between stages too
-  /// Operations in the final function and all its derivatives together;
-  /// bounds the work (and time) of lowering and code generation.
-  size_t max_kernel_nodes = 100'000;
+  /// Operations in the final function and all its derivatives together,
+  /// weighted by the instructions they become (an inline exp counts ~24);
+  /// bounds the work (and time: ~4 s at the default) of code generation.
+  size_t max_kernel_nodes = 20'000;
 };
 
 /// The built-in catalogue, parsed and checked once (thread-safe).

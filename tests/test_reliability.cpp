@@ -45,7 +45,7 @@ TEST_CASE("each limit is a clear error", "[limits]") {
             "(x + " + std::to_string(i) + ")\n";
   std::string e = error_of(rt, defs);
   CHECK((e.find("distinct operations") != std::string::npos || e.find("after inlining") != std::string::npos));
-  CHECK(error_of(rt, "mish").find("operations; the limit is 20") != std::string::npos);
+  CHECK(error_of(rt, "mish").find("machine operations; the limit is 20") != std::string::npos);
   l.max_kernel_nodes = 100000;
   l.max_compile_seconds = 1e-9;
   rt.set_limits(l);

@@ -49,7 +49,7 @@ typedef enum actjit_limit {
   ACTJIT_LIMIT_SOURCE_BYTES = 0,     /* source text size [16 MiB] */
   ACTJIT_LIMIT_NESTING = 1,          /* nesting of (), calls, unary ops, powers [400] */
   ACTJIT_LIMIT_NODES = 2,            /* IR operations while inlining [1,000,000] */
-  ACTJIT_LIMIT_KERNEL_NODES = 3,     /* operations of f and its derivatives [100,000] */
+  ACTJIT_LIMIT_KERNEL_NODES = 3,     /* weighted operations of f and its derivatives [20,000] */
   ACTJIT_LIMIT_COMPILE_SECONDS = 4,  /* time for one compilation [60] */
   ACTJIT_LIMIT_CACHED_KERNELS = 5    /* kernels kept in the cache (LRU) [4096] */
 } actjit_limit;

@@ -43,7 +43,8 @@ struct Limits {
   size_t max_source_bytes = size_t(16) << 20;  ///< source text size
   unsigned max_nesting = 400;                  ///< parentheses, calls, unary operators, powers
   size_t max_nodes = 1'000'000;                ///< IR operations built while inlining definitions
-  size_t max_kernel_nodes = 100'000;           ///< operations of the function and its derivatives
+  size_t max_kernel_nodes = 20'000;            ///< machine operations of the function and its derivatives
+                                               ///< (inline exp/log/tanh count ~30); bounds code generation
   double max_compile_seconds = 60;             ///< checked between stages and while inlining
   size_t max_cached_kernels = 4096;            ///< least recently used kernels are evicted (their
                                                ///< machine code is freed when no handle holds it)
