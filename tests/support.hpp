@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "actjit/actjit.hpp"
 #include "compiler/ir/eval.hpp"
 #include "compiler/pipeline.hpp"
 
@@ -49,6 +50,12 @@ double ulp_distance(T a, T b) {
 template <class T>
 bool same(T a, T b) {
   return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+/// One runtime (JIT engine and cache) shared by a test program's cases.
+inline Runtime& shared_runtime() {
+  static Runtime rt;
+  return rt;
 }
 
 /// The catalogue's activation names (definitions not starting with '_').

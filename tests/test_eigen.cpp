@@ -5,13 +5,12 @@
 
 #include <actjit/eigen.hpp>
 
+#include "support.hpp"
+
 using namespace actjit;
 
 namespace {
-Runtime& runtime() {
-  static Runtime rt;
-  return rt;
-}
+Runtime& runtime() { return actjit::test::shared_runtime(); }
 }  // namespace
 
 TEST_CASE("ArrayXf and ArrayXd in, same shape out", "[eigen]") {

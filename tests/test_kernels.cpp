@@ -13,10 +13,7 @@ using namespace actjit;
 
 namespace {
 
-Runtime& runtime() {
-  static Runtime rt;
-  return rt;
-}
+Runtime& runtime() { return actjit::test::shared_runtime(); }
 
 template <class T>
 std::vector<T> inputs(size_t n, uint32_t seed) {

@@ -10,15 +10,13 @@
 #include <random>
 
 #include "actjit/actjit.hpp"
+#include "support.hpp"
 
 using namespace actjit;
 
 namespace {
 
-Runtime& runtime() {
-  static Runtime rt;
-  return rt;
-}
+Runtime& runtime() { return actjit::test::shared_runtime(); }
 
 template <class T>
 double ulp_error(T got, long double exact) {
