@@ -8,6 +8,8 @@
 #include <unordered_map>
 
 #include "compiler/diff/diff.hpp"
+#include "compiler/diff/vjp.hpp"
+#include "compiler/ir/row.hpp"
 #include "compiler/ir/print.hpp"
 #include "compiler/simplify/simplify.hpp"
 #include "compiler/simplify/stabilize.hpp"
@@ -43,8 +45,7 @@ std::string Program::canonical_key() const {
   // Nodes are numbered in a depth-first post-order from the roots (operands
   // in order), so the key depends only on the structure, not on the order
   // in which a graph happened to create its nodes. Iterative: no recursion.
-  std::vector<ir::NodeId> roots{value, d_x};
-  roots.insert(roots.end(), d_params.begin(), d_params.end());
+  std::vector<ir::NodeId> roots = all_roots();
   std::unordered_map<ir::NodeId, uint32_t> number;
   std::string key;
   char buf[64];
@@ -85,7 +86,24 @@ std::string Program::canonical_key() const {
   key += "roots";
   for (ir::NodeId r : roots) key += "," + std::to_string(number.at(r));
   key += ";params=" + std::to_string(function.params.size());
+  if (row.rowwise) {
+    key += ";row=" + std::to_string(row.out_divisor) + "," + std::to_string(row.multiple);
+    for (auto& [view, e] : row.dx)
+      key += ";dx@" + std::to_string(std::bit_cast<uint64_t>(view.encode())) + "=" + std::to_string(number.at(e));
+  }
   return key;
+}
+
+std::vector<ir::NodeId> Program::all_roots() const {
+  std::vector<ir::NodeId> roots{value};
+  if (!row.rowwise) {
+    roots.push_back(d_x);
+    roots.insert(roots.end(), d_params.begin(), d_params.end());
+  } else {
+    for (auto& [view, e] : row.dx) roots.push_back(e);
+    roots.insert(roots.end(), row.dparams.begin(), row.dparams.end());
+  }
+  return roots;
 }
 
 std::string Program::print(ir::NodeId id) const {
@@ -110,15 +128,29 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   p.unsimplified = p.function.value;
   p.value = simplify::simplify(p.graph, std::array{p.function.value})[0];
   p.value = simplify::stabilize(p.graph, std::array{p.value})[0];
-  std::vector<ir::NodeId> vars{p.graph.make(ir::Op::Input)};
-  for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
-  std::vector<ir::NodeId> raw;
-  for (ir::NodeId v : vars) raw.push_back(diff::derivative(p.graph, p.value, v));
-  std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
-  p.d_x = simplified[0];
-  p.d_params.assign(simplified.begin() + 1, simplified.end());
-  std::vector<ir::NodeId> roots{p.value, p.d_x};
-  roots.insert(roots.end(), p.d_params.begin(), p.d_params.end());
+  if (ir::is_rowwise(p.graph, std::array{p.value})) {
+    p.row.rowwise = true;
+    ir::Shapes shapes(p.graph);
+    p.row.out_divisor = shapes.of(p.value);
+    diff::RowGradient grad = diff::vjp(p.graph, p.value, p.row.out_divisor, p.function.params.size());
+    std::vector<ir::NodeId> raw;
+    for (auto& [view, e] : grad.views) raw.push_back(e);
+    raw.insert(raw.end(), grad.params.begin(), grad.params.end());
+    std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
+    simplified = simplify::simplify(p.graph, diff::factor_sums(p.graph, simplified));
+    for (size_t k = 0; k < grad.views.size(); ++k) p.row.dx.emplace_back(grad.views[k].first, simplified[k]);
+    p.row.dparams.assign(simplified.begin() + long(grad.views.size()), simplified.end());
+    p.row.multiple = ir::row_multiple(p.graph, p.all_roots());
+  } else {
+    std::vector<ir::NodeId> vars{p.graph.make(ir::Op::Input)};
+    for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
+    std::vector<ir::NodeId> raw;
+    for (ir::NodeId v : vars) raw.push_back(diff::derivative(p.graph, p.value, v));
+    std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
+    p.d_x = simplified[0];
+    p.d_params.assign(simplified.begin() + 1, simplified.end());
+  }
+  std::vector<ir::NodeId> roots = p.all_roots();
   // Operations weighted by the instructions they become: code generation
   // time grows faster than linearly with the size of the loop body.
   size_t cost = 0;

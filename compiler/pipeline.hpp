@@ -24,9 +24,34 @@ struct Program {
   std::vector<Diagnostic> warnings;     // offsets into the source
   ir::NodeId unsimplified = ir::kNoNode;  // f as sema built it (for --emit and tests)
 
+  /// Row-wise functions (ir/row.hpp): d_x and d_params are unused; the
+  /// backward is the vector-Jacobian product below.
+  struct Row {
+    bool rowwise = false;
+    uint64_t out_divisor = 0;  // the output has cols / out_divisor values per row (0: one)
+    uint64_t multiple = 1;     // cols must be a multiple of this
+    std::vector<std::pair<ir::View, ir::NodeId>> dx;  // dx at each view's positions += expression
+    std::vector<ir::NodeId> dparams;                   // per-row contribution to each parameter's gradient
+    /// The views of dx cover the row exactly once (stored, not accumulated:
+    /// the backward may then write dx over dy).
+    bool dx_partition() const {
+      uint64_t d0 = dx.empty() ? 0 : dx[0].first.divisor();
+      for (auto& v : dx)
+        if (v.first.divisor() != d0) return false;
+      return dx.size() == d0;
+    }
+    /// Output values per row for `cols` input values (0 when cols is not allowed).
+    size_t out_cols(size_t cols) const {
+      if (cols % multiple) return 0;
+      return out_divisor == 0 ? 1 : cols / out_divisor;
+    }
+  } row;
+
   /// A canonical text of the final graph (value and derivatives): equal
   /// programs give equal keys. Linear in the size of the graph.
   std::string canonical_key() const;
+  /// The value and every derivative root (elementwise or row-wise).
+  std::vector<ir::NodeId> all_roots() const;
   /// Printed forms in the language (parseable).
   std::string print(ir::NodeId id) const;
 };

@@ -58,12 +58,13 @@ inline Runtime& shared_runtime() {
   return rt;
 }
 
-/// The catalogue's activation names (definitions not starting with '_').
-inline std::vector<std::string> catalogue_names() {
+/// The catalogue's elementwise activation names (definitions not starting
+/// with '_'); with `rowwise`, the row-wise ones (softmax, ...) instead.
+inline std::vector<std::string> catalogue_names(bool rowwise = false) {
   std::vector<std::string> out;
   for (auto& d : catalogue().definitions())
-    if (d.def->name[0] != '_') out.push_back(d.def->name);
-  out.push_back("tanh");
+    if (d.def->name[0] != '_' && program(d.def->name).row.rowwise == rowwise) out.push_back(d.def->name);
+  if (!rowwise) out.push_back("tanh");
   return out;
 }
 

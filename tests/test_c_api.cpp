@@ -109,3 +109,38 @@ TEST_CASE("the C ABI is safe from several threads", "[c_api]") {
   CHECK(bad == 0);
   actjit_runtime_destroy(rt);
 }
+
+TEST_CASE("row-wise entry points: rows x cols - output_cols - vector-Jacobian products", "[c_api]") {
+  actjit_runtime* rt = actjit_runtime_create();
+  REQUIRE(rt);
+  actjit_kernel* glu = actjit_compile(rt, "glu", ACTJIT_F64, nullptr, 0);
+  actjit_kernel* relu = actjit_compile(rt, "relu", ACTJIT_F64, nullptr, 0);
+  REQUIRE(glu);
+  REQUIRE(relu);
+  CHECK(actjit_is_rowwise(glu) == 1);
+  CHECK(actjit_is_rowwise(relu) == 0);
+  CHECK(actjit_is_rowwise(nullptr) == 0);
+  CHECK(actjit_output_cols(glu, 4) == 2);
+  CHECK(actjit_output_cols(glu, 3) == 0);
+  CHECK(actjit_output_cols(relu, 3) == 3);
+  // Two rows of 4: y[r][j] = x[r][j] * sigmoid(x[r][j + 2]).
+  double x[8] = {1, 2, 0, 0, -1, 3, 100, -100}, y[4], dy[4] = {1, 1, 2, 2}, dx[8];
+  REQUIRE(actjit_forward_rows(glu, x, y, 2, 4, nullptr) == 0);
+  CHECK(y[0] == 0.5);
+  CHECK(y[1] == 1.0);
+  CHECK(y[2] == -1.0);
+  CHECK(y[3] == Approx(3.0 / (1.0 + std::exp(100.0))));
+  REQUIRE(actjit_backward_rows(glu, x, dy, dx, 2, 4, nullptr, nullptr) == 0);
+  CHECK(dx[0] == 0.5);   // dy * sigmoid(0)
+  CHECK(dx[2] == 0.25);  // dy * a * sigmoid'(0) = 1 * 1 * 0.25
+  CHECK(dx[4] == 2.0);   // 2 * sigmoid(100)
+  CHECK(actjit_forward_rows(glu, x, y, 1, 3, nullptr) != 0);  // odd row length
+  CHECK(actjit_forward_rows(nullptr, x, y, 1, 4, nullptr) != 0);
+  CHECK(actjit_forward_rows(glu, nullptr, y, 1, 4, nullptr) != 0);
+  // actjit_forward takes a row-wise function's x as one row.
+  REQUIRE(actjit_forward(glu, x, y, 4, nullptr) == 0);
+  CHECK(y[0] == 0.5);
+  actjit_kernel_release(glu);
+  actjit_kernel_release(relu);
+  actjit_runtime_destroy(rt);
+}

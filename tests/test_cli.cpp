@@ -75,6 +75,38 @@ TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]
   CHECK(r.out.find("@llvm.masked.store") != std::string::npos);
 }
 
+TEST_CASE("row-wise functions: --at is one row and grad takes --dy", "[cli]") {
+  Run r = run({"eval", "softmax", "--at", "1,2,3", "--dtype", "f64"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "0.090030573170380462\n0.24472847105479764\n0.66524095577482178\n");
+  r = run({"eval", "glu", "--at", "1,2,3,4", "--dtype", "f64"});
+  CHECK(r.out == "0.95257412682243336\n1.9640275800758169\n");
+  // dx = y * (dy - sum(dy * y)) with dy = (1, 0, 0)
+  r = run({"grad", "softmax", "--at", "1,2,3", "--dy", "1,0,0", "--dtype", "f64"});
+  CHECK(r.status == 0);
+  CHECK(r.out == "0.081925069064993236\n-0.022033044520174294\n-0.059892024544818928\n");
+  r = run({"grad", "maxout(x, 3)", "--at", "1,5,2,2,-1,0", "--dy", "10,20"});
+  CHECK(r.out == "0\n10\n0\n20\n0\n0\n");
+  // One output value per row: dy defaults to 1; a parameter's gradient is one number.
+  r = run({"grad", "log(sum(exp(x)))", "--at", "0,0", "--dtype", "f64"});
+  CHECK(r.out == "0.5\n0.5\n");
+  r = run({"grad", "f(x, t = 1) = sum(x * t)", "--at", "1,2,3", "--wrt", "t", "--dtype", "f64"});
+  CHECK(r.out == "6\n");
+  r = run({"diff", "softmax"});
+  CHECK(r.status == 0);
+  CHECK(r.out.rfind("dx = ", 0) == 0);
+  for (auto args : std::vector<std::vector<std::string>>{{"grad", "softmax", "--at", "1,2,3"},
+                                                         {"grad", "softmax", "--at", "1,2,3", "--dy", "1,2"},
+                                                         {"eval", "glu", "--at", "1,2,3"},
+                                                         {"grad", "softmax", "--at", "1,2", "--dy", "x"}}) {
+    Run e = run(args);
+    INFO(args[1] << " " << args[3]);
+    CHECK(e.status == 2);
+    CHECK(e.err.rfind("error: ", 0) == 0);
+  }
+  CHECK(run({"grad", "softmax", "--at", "1,2,3"}).err.find("needs --dy with 3 values") != std::string::npos);
+}
+
 TEST_CASE("usage errors exit with 2", "[cli]") {
   for (auto args : std::vector<std::vector<std::string>>{{"eval", "x"},
                                                          {"eval", "x", "--at", "1,abc"},

@@ -47,6 +47,14 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
     switch (n.op) {
       case Op::Const:
       case Op::CondConst:
+      case Op::Cotangent:
+      case Op::StopGrad:
+        break;
+      case Op::Sum:
+      case Op::Mean:
+      case Op::RowMax:
+      case Op::RowMin:
+        r = id == var ? b.c(1) : none;  // a reduction is a variable of its own (see vjp)
         break;
       case Op::Input:
       case Op::Param:

@@ -14,7 +14,13 @@ T apply(Op op, T a, T b, T c) {
     case Op::Input:
     case Op::Param:
     case Op::CondConst:
-      break;
+    case Op::Cotangent:
+    case Op::Sum:
+    case Op::Mean:
+    case Op::RowMax:
+    case Op::RowMin:
+      break;  // leaves and reductions: evaluate_row (row.hpp)
+    case Op::StopGrad: return a;
     case Op::Neg: return -a;
     case Op::Add: return a + b;
     case Op::Sub: return a - b;

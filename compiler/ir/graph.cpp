@@ -22,13 +22,26 @@ bool op_from_function_name(std::string_view name, Op& op) {
   for (size_t i = 0; i < std::size(kInfo); ++i) {
     const OpInfo& in = kInfo[i];
     bool is_function = std::isalpha(static_cast<unsigned char>(in.spelling[0])) && !(in.flags & Leaf) &&
-                       !(in.flags & Condition);
+                       !(in.flags & Condition) && !(in.flags & Reduction);
     if (is_function && name == in.spelling) {
       op = static_cast<Op>(i);
       return true;
     }
   }
   return false;
+}
+
+double View::encode() const {
+  ACTJIT_ASSERT(parts >= 1 && parts <= kMaxField && group >= 1 && group <= kMaxField && index < parts &&
+                offset < group);
+  uint64_t bits = uint64_t(parts - 1) | uint64_t(index) << 16 | uint64_t(group - 1) << 32 | uint64_t(offset) << 48;
+  return std::bit_cast<double>(bits);
+}
+
+View View::decode(double payload) {
+  uint64_t bits = std::bit_cast<uint64_t>(payload);
+  return View{uint32_t(bits & 0xffff) + 1, uint32_t(bits >> 16 & 0xffff), uint32_t(bits >> 32 & 0xffff) + 1,
+              uint32_t(bits >> 48 & 0xffff)};
 }
 
 size_t Graph::KeyHash::operator()(const Key& k) const {

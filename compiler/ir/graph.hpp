@@ -21,7 +21,7 @@ enum class Op : uint8_t {
 #undef ACTJIT_OP
 };
 
-enum OpFlags : unsigned { Leaf = 1, Commutative = 2, Condition = 4 };
+enum OpFlags : unsigned { Leaf = 1, Commutative = 2, Condition = 4, Reduction = 8 };
 
 struct OpInfo {
   const char* name;      // enumerator name, e.g. "Log1p"
@@ -36,11 +36,29 @@ bool op_from_function_name(std::string_view name, Op& op);
 using NodeId = uint32_t;
 constexpr NodeId kNoNode = UINT32_MAX;
 
+/// Which elements of the row an Input node reads. For a row of n elements,
+/// the node is a row of n / (parts * group) elements whose element j is
+///   x[index * (n / parts) + j * group + offset]
+/// `chunk(e, parts, index)` and `groups(e, group)` (inside a reduction)
+/// build these; the identity view {1, 0, 1, 0} is the plain input.
+struct View {
+  uint32_t parts = 1, index = 0, group = 1, offset = 0;
+  /// The divisor of the row length: this view has n / divisor() elements.
+  uint64_t divisor() const { return uint64_t(parts) * group; }
+  bool identity() const { return parts == 1 && group == 1; }
+  bool operator==(const View&) const = default;
+  /// Each field is below kMaxField; encoded losslessly in a node payload.
+  static constexpr uint32_t kMaxField = 1u << 16;
+  double encode() const;
+  static View decode(double payload);
+};
+
 struct Node {
   Op op;
   uint8_t arity;
   std::array<NodeId, 3> args;
-  /// Const: the value; Param: the parameter index; CondConst: 0 or 1.
+  /// Const: the value; Param: the parameter index; CondConst: 0 or 1;
+  /// Input: its View (encoded); reductions and Cotangent: a length divisor.
   double value;
 };
 

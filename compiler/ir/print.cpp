@@ -82,7 +82,17 @@ std::string print(const Graph& g, NodeId root, const PrintNames& names) {
         break;
       }
       case Op::CondConst: text(n.value != 0 ? "(0 < 1)" : "(1 < 0)"); break;
-      case Op::Input: out += names.input; continue;
+      case Op::Input: {
+        View v = View::decode(n.value);
+        std::string base = names.input;
+        if (v.group > 1)
+          base = "pick(" + base + ", " + std::to_string(v.group) + ", " + std::to_string(v.offset) + ")";
+        if (v.parts > 1)
+          base = "chunk(" + base + ", " + std::to_string(v.parts) + ", " + std::to_string(v.index) + ")";
+        out += base;
+        continue;
+      }
+      case Op::Cotangent: out += "dy"; continue;
       case Op::Param: {
         size_t i = size_t(n.value);
         out += i < names.params.size() ? names.params[i] : "p" + std::to_string(i);
@@ -132,7 +142,8 @@ std::string print(const Graph& g, NodeId root, const PrintNames& names) {
       case Op::Exp: case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Min: case Op::Max: case Op::Sin: case Op::Cos: case Op::Tan:
       case Op::Sinh: case Op::Cosh: case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf:
-      case Op::Erfc: case Op::Floor: case Op::Ceil: case Op::Round: case Op::Where:
+      case Op::Erfc: case Op::Floor: case Op::Ceil: case Op::Round: case Op::Where: case Op::Sum:
+      case Op::Mean: case Op::RowMax: case Op::RowMin: case Op::StopGrad:
         text(info(n.op).spelling);
         text("(");
         for (unsigned i = 0; i < n.arity; ++i) {

@@ -6,11 +6,16 @@
 // touches memory past n and never runs scalar code).
 #include "compiler/lower/lower.hpp"
 
+#include <map>
+#include <unordered_map>
+
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
+#include "compiler/ir/row.hpp"
+#include "compiler/lower/emitter.hpp"
 #include "compiler/lower/math.hpp"
 
 namespace actjit::lower {
@@ -19,65 +24,6 @@ using ir::NodeId;
 using ir::Op;
 
 namespace {
-
-/// Emits the element computation of a set of IR roots for one vector.
-class Emitter {
- public:
-  Emitter(const Program& p, llvm::IRBuilder<>& b, llvm::Type* vec, std::vector<llvm::Value*> params)
-      : p_(p), b_(b), vec_(vec), params_(std::move(params)) {}
-
-  /// Values of `roots` at input vector `x`.
-  std::vector<llvm::Value*> emit(llvm::Value* x, const std::vector<NodeId>& roots) {
-    std::vector<NodeId> order = p_.graph.reachable(roots);
-    std::vector<llvm::Value*> v(order.empty() ? 0 : order.back() + 1, nullptr);
-    auto* cond_vec = llvm::VectorType::get(b_.getInt1Ty(), llvm::cast<llvm::VectorType>(vec_)->getElementCount());
-    for (NodeId id : order) {
-      const ir::Node& n = p_.graph[id];
-      auto A = [&](int k) { return v[n.args[k]]; };
-      llvm::Value* r = nullptr;
-      switch (n.op) {
-        case Op::Const: r = llvm::ConstantFP::get(vec_, n.value); break;  // rounded once to T
-        case Op::CondConst: r = llvm::ConstantInt::get(cond_vec, n.value != 0 ? 1 : 0); break;
-        case Op::Input: r = x; break;
-        case Op::Param: r = params_[size_t(n.value)]; break;
-        case Op::Neg: r = b_.CreateFNeg(A(0)); break;
-        case Op::Add: r = b_.CreateFAdd(A(0), A(1)); break;
-        case Op::Sub: r = b_.CreateFSub(A(0), A(1)); break;
-        case Op::Mul: r = b_.CreateFMul(A(0), A(1)); break;
-        case Op::Div: r = b_.CreateFDiv(A(0), A(1)); break;
-        case Op::Where: r = b_.CreateSelect(A(0), A(1), A(2)); break;
-        case Op::Lt: r = b_.CreateFCmpOLT(A(0), A(1)); break;
-        case Op::Le: r = b_.CreateFCmpOLE(A(0), A(1)); break;
-        case Op::Gt: r = b_.CreateFCmpOGT(A(0), A(1)); break;
-        case Op::Ge: r = b_.CreateFCmpOGE(A(0), A(1)); break;
-        case Op::Eq: r = b_.CreateFCmpOEQ(A(0), A(1)); break;
-        case Op::Ne: r = b_.CreateFCmpUNE(A(0), A(1)); break;
-        case Op::And: r = b_.CreateAnd(A(0), A(1)); break;
-        case Op::Or: r = b_.CreateOr(A(0), A(1)); break;
-        case Op::Not: r = b_.CreateNot(A(0)); break;
-        case Op::Pow:
-        case Op::Min:
-        case Op::Max: r = emit_math(b_, n.op, A(0), A(1)); break;
-        case Op::Exp: case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
-        case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
-        case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Erfc: case Op::Floor:
-        case Op::Ceil: case Op::Round:
-          r = emit_math(b_, n.op, A(0));
-          break;
-      }
-      v[id] = r;
-    }
-    std::vector<llvm::Value*> out;
-    for (NodeId r : roots) out.push_back(v[r]);
-    return out;
-  }
-
- private:
-  const Program& p_;
-  llvm::IRBuilder<>& b_;
-  llvm::Type* vec_;
-  std::vector<llvm::Value*> params_;
-};
 
 struct KernelBuilder {
   const Program& p;
@@ -172,10 +118,10 @@ struct KernelBuilder {
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
-    Emitter em(p, b, vec, load_params(b, params));
+    Emitter em(p.graph, b, vec, load_params(b, params));
     loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
       llvm::Value* xv = load(b, x, i, mask);
-      store(b, em.emit(xv, {p.value})[0], y, i, mask);
+      store(b, em.emit({p.value}, [&](NodeId) { return xv; })[0], y, i, mask);
     });
     b.CreateRetVoid();
   }
@@ -185,7 +131,7 @@ struct KernelBuilder {
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
     llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(3),
                 *params = f->getArg(4);
-    Emitter em(p, b, vec, load_params(b, params));
+    Emitter em(p.graph, b, vec, load_params(b, params));
     std::vector<NodeId> roots{p.d_x};
     size_t np = with_dparams ? p.d_params.size() : 0;
     for (size_t j = 0; j < np; ++j) roots.push_back(p.d_params[j]);
@@ -202,7 +148,7 @@ struct KernelBuilder {
     loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
       llvm::Value* xv = load(b, x, i, mask);
       llvm::Value* dyv = load(b, dy, i, mask);
-      std::vector<llvm::Value*> d = em.emit(xv, roots);
+      std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
       store(b, b.CreateFMul(dyv, d[0]), dx, i, mask);
       for (size_t j = 0; j < np; ++j) {
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);
@@ -224,6 +170,330 @@ struct KernelBuilder {
   }
 };
 
+/// Row-wise kernels (ir/row.hpp): a loop over rows; in each row, one
+/// vector loop per group of reductions (reductions of the same depth and
+/// length share a pass over the row), then one loop per output length.
+/// Values that are one per row (reductions and what is computed from them
+/// only) are computed once per row, outside the element loops.
+///   forward:  void(const T* x, T* y, int64 rows, int64 cols, const double* params)
+///   backward: void(const T* x, const T* dy, T* dx, int64 rows, int64 cols,
+///                  const double* params, double* dparams /* may be null */)
+struct RowKernels {
+  KernelBuilder& kb;
+  const Program& p;
+  llvm::LLVMContext& ctx;
+
+  enum class SinkKind { StoreY, StoreDx, AddDx, Param };
+  struct Sink {
+    NodeId e;
+    SinkKind kind;
+    ir::View view;  // StoreDx / AddDx: where; StoreY: unused
+    size_t param = 0;
+  };
+
+  struct RowState {
+    llvm::Value *x = nullptr, *y = nullptr, *dy = nullptr, *dx = nullptr;  // row pointers
+    llvm::Value* cols = nullptr;
+    std::unordered_map<NodeId, llvm::Value*> known;  // row scalars (splat vectors)
+  };
+
+  llvm::Value* length(llvm::IRBuilder<>& b, llvm::Value* cols, uint64_t d) {
+    return d <= 1 ? cols : b.CreateUDiv(cols, b.getInt64(d));
+  }
+
+  /// Pointers (vector of, for group > 1) to the elements of `view` at loop
+  /// index i: base + index * (cols / parts) + (i + lane) * group + offset.
+  llvm::Value* view_address(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* cols, ir::View v, llvm::Value* i) {
+    llvm::Value* start = b.getInt64(v.offset);
+    if (v.parts > 1) start = b.CreateAdd(start, b.CreateMul(b.getInt64(v.index), length(b, cols, v.parts)));
+    llvm::Value* first = b.CreateInBoundsGEP(kb.elem, base, start);
+    if (v.group == 1) return b.CreateInBoundsGEP(kb.elem, first, i);
+    std::vector<llvm::Constant*> iota;
+    for (unsigned k = 0; k < kb.lanes; ++k) iota.push_back(b.getInt64(k));
+    llvm::Value* idx = b.CreateAdd(b.CreateVectorSplat(kb.lanes, i), llvm::ConstantVector::get(iota));
+    idx = b.CreateMul(idx, b.CreateVectorSplat(kb.lanes, b.getInt64(v.group)));
+    return b.CreateInBoundsGEP(kb.elem, first, idx);
+  }
+  llvm::Value* load_view(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* cols, ir::View v, llvm::Value* i,
+                         llvm::Value* mask) {
+    if (v.group == 1) return kb.load(b, view_address(b, base, cols, v, i), b.getInt64(0), mask);
+    llvm::Align align(kb.elem->getPrimitiveSizeInBits() / 8);
+    llvm::Value* m = mask ? mask : llvm::Constant::getAllOnesValue(llvm::FixedVectorType::get(b.getInt1Ty(), kb.lanes));
+    return b.CreateMaskedGather(kb.vec, view_address(b, base, cols, v, i), align, m,
+                                llvm::Constant::getNullValue(kb.vec));
+  }
+  void store_view(llvm::IRBuilder<>& b, llvm::Value* val, llvm::Value* base, llvm::Value* cols, ir::View v,
+                  llvm::Value* i, llvm::Value* mask) {
+    if (v.group == 1) return kb.store(b, val, view_address(b, base, cols, v, i), b.getInt64(0), mask);
+    llvm::Align align(kb.elem->getPrimitiveSizeInBits() / 8);
+    llvm::Value* m = mask ? mask : llvm::Constant::getAllOnesValue(llvm::FixedVectorType::get(b.getInt1Ty(), kb.lanes));
+    b.CreateMaskedScatter(val, view_address(b, base, cols, v, i), align, m);
+  }
+
+  /// Leaves inside an element loop at index i.
+  Emitter::Leaf element_leaf(llvm::IRBuilder<>& b, RowState& st, llvm::Value* i, llvm::Value* mask) {
+    return [&, i, mask](NodeId id) -> llvm::Value* {
+      const ir::Node& n = p.graph[id];
+      if (n.op == Op::Input) return load_view(b, st.x, st.cols, ir::View::decode(n.value), i, mask);
+      if (n.op == Op::Cotangent) return kb.load(b, st.dy, i, mask);
+      return st.known.at(id);
+    };
+  }
+
+  /// Emits the row scalars among the elementwise parts of `roots` that are
+  /// not known yet (at the current point, outside element loops).
+  void row_scalars(Emitter& em, RowState& st, const std::vector<NodeId>& roots) {
+    ir::Shapes shapes(p.graph);
+    std::vector<NodeId> todo;
+    for (NodeId id : ir::reachable_elementwise(p.graph, roots)) {
+      const ir::Node& n = p.graph[id];
+      if (shapes.of(id) != ir::kScalar || st.known.count(id) || (ir::info(n.op).flags & ir::Reduction) ||
+          n.arity == 0)
+        continue;
+      todo.push_back(id);
+    }
+    std::vector<llvm::Value*> vals = em.emit(todo, [&](NodeId id) { return st.known.at(id); }, &st.known);
+    for (size_t k = 0; k < todo.size(); ++k) st.known[todo[k]] = vals[k];
+  }
+
+  /// Computes the reductions `group` (all of the same operand length
+  /// `d`, operands already computable) into st.known.
+  void reductions(llvm::IRBuilder<>& b, llvm::Function* f, Emitter& em, RowState& st,
+                  const std::vector<NodeId>& group, uint64_t d) {
+    ir::Shapes shapes(p.graph);
+    std::vector<NodeId> bodies;
+    for (NodeId r : group) bodies.push_back(p.graph[r].args[0]);
+    row_scalars(em, st, bodies);
+    llvm::Value* m = length(b, st.cols, d);
+    const bool widen = !kb.elem->isDoubleTy();
+    auto* acc_double = llvm::FixedVectorType::get(b.getDoubleTy(), kb.lanes);
+    auto is_sum = [&](NodeId r) { Op op = p.graph[r].op; return op == Op::Sum || op == Op::Mean; };
+    auto identity = [&](NodeId r, llvm::Type* t) -> llvm::Value* {
+      Op op = p.graph[r].op;
+      if (is_sum(r)) return llvm::ConstantFP::get(t, 0.0);
+      return llvm::ConstantFP::getInfinity(t, op == Op::RowMax);
+    };
+    std::vector<llvm::Value*> slots;
+    std::vector<NodeId> looped;
+    for (NodeId r : group) {
+      NodeId body = p.graph[r].args[0];
+      if (shapes.of(body) == ir::kScalar) continue;  // handled below, no loop
+      llvm::Type* t = is_sum(r) && widen ? static_cast<llvm::Type*>(acc_double) : kb.vec;
+      llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+      llvm::Value* slot = eb.CreateAlloca(t);
+      b.CreateStore(identity(r, t), slot);
+      slots.push_back(slot);
+      looped.push_back(r);
+    }
+    if (!looped.empty()) {
+      std::vector<NodeId> looped_bodies;
+      for (NodeId r : looped) looped_bodies.push_back(p.graph[r].args[0]);
+      kb.loop(b, f, m, [&](llvm::Value* i, llvm::Value* mask) {
+        std::vector<llvm::Value*> v = em.emit(looped_bodies, element_leaf(b, st, i, mask), &st.known);
+        for (size_t k = 0; k < looped.size(); ++k) {
+          NodeId r = looped[k];
+          llvm::Type* t = is_sum(r) && widen ? static_cast<llvm::Type*>(acc_double) : kb.vec;
+          llvm::Value* val = v[k];
+          if (t != kb.vec) val = b.CreateFPExt(val, t);
+          if (mask) val = b.CreateSelect(mask, val, identity(r, t));
+          llvm::Value* old = b.CreateLoad(t, slots[k]);
+          llvm::Value* next = is_sum(r) ? b.CreateFAdd(old, val)
+                                        : emit_math(b, p.graph[r].op == Op::RowMax ? Op::Max : Op::Min, old, val);
+          b.CreateStore(next, slots[k]);
+        }
+      });
+    }
+    for (size_t k = 0; k < looped.size(); ++k) {
+      NodeId r = looped[k];
+      llvm::Type* t = is_sum(r) && widen ? static_cast<llvm::Type*>(acc_double) : kb.vec;
+      llvm::Value* acc = b.CreateLoad(t, slots[k]);
+      llvm::Value* total;
+      if (is_sum(r)) {
+        llvm::Type* st_ty = t->getScalarType();
+        auto* sum = b.CreateFAddReduce(llvm::ConstantFP::get(st_ty, -0.0), acc);
+        sum->setHasAllowReassoc(true);
+        total = sum;
+        if (p.graph[r].op == Op::Mean) total = b.CreateFDiv(total, b.CreateUIToFP(m, st_ty));
+        if (st_ty != kb.elem) total = b.CreateFPTrunc(total, kb.elem);
+      } else {
+        total = p.graph[r].op == Op::RowMax ? b.CreateFPMaximumReduce(acc) : b.CreateFPMinimumReduce(acc);
+      }
+      st.known[r] = b.CreateVectorSplat(kb.lanes, total);
+    }
+    for (NodeId r : group) {
+      NodeId body = p.graph[r].args[0];
+      if (shapes.of(body) != ir::kScalar) continue;
+      llvm::Value* v = em.emit({body}, [&](NodeId id) { return st.known.at(id); }, &st.known)[0];
+      if (p.graph[r].op == Op::Sum)
+        v = b.CreateFMul(v, b.CreateVectorSplat(kb.lanes, b.CreateUIToFP(m, kb.elem)));
+      st.known[r] = v;
+    }
+  }
+
+  void build(const std::string& name, bool backward) {
+    std::vector<llvm::Type*> args(backward ? 3 : 2, llvm::PointerType::getUnqual(ctx));
+    args.push_back(llvm::Type::getInt64Ty(ctx));  // rows
+    args.push_back(llvm::Type::getInt64Ty(ctx));  // cols
+    args.push_back(llvm::PointerType::getUnqual(ctx));  // params
+    if (backward) args.push_back(llvm::PointerType::getUnqual(ctx));  // dparams
+    auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false),
+                                     llvm::Function::ExternalLinkage, name, kb.m);
+    f->addFnAttr("target-cpu", kb.cpu);
+    f->addFnAttr("target-features", kb.features);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    for (unsigned i = 0; i < f->arg_size(); ++i)
+      if (f->getArg(i)->getType()->isPointerTy()) f->addParamAttr(i, llvm::Attribute::NoCapture);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+    unsigned a = 0;
+    llvm::Value* x = f->getArg(a++);
+    llvm::Value* dy = backward ? f->getArg(a++) : nullptr;
+    llvm::Value* out = f->getArg(a++);
+    llvm::Value* rows = f->getArg(a++);
+    llvm::Value* cols = f->getArg(a++);
+    llvm::Value* params = f->getArg(a++);
+    llvm::Value* dparams = backward ? f->getArg(a++) : nullptr;
+
+    // What the kernel writes.
+    std::vector<Sink> sinks;
+    bool partition = true;
+    if (!backward) {
+      sinks.push_back({p.value, SinkKind::StoreY, {}});
+    } else {
+      // dx: stored directly when the views cover the row exactly once
+      // (same divisor, all distinct); otherwise zeroed and accumulated.
+      partition = p.row.dx_partition();
+      for (auto& [v, e] : p.row.dx) sinks.push_back({e, partition ? SinkKind::StoreDx : SinkKind::AddDx, v});
+      for (size_t j = 0; j < p.row.dparams.size(); ++j) sinks.push_back({p.row.dparams[j], SinkKind::Param, {}, j});
+    }
+    std::vector<NodeId> sink_roots;
+    for (auto& s : sinks) sink_roots.push_back(s.e);
+
+    // Reductions, by depth (a reduction's operand holds shallower ones).
+    std::vector<NodeId> reds;
+    std::unordered_map<NodeId, unsigned> depth;
+    unsigned max_depth = 0;
+    for (NodeId id : p.graph.reachable(sink_roots)) {
+      if (!(ir::info(p.graph[id].op).flags & ir::Reduction)) continue;
+      unsigned dep = 0;
+      for (NodeId in : ir::reachable_elementwise(p.graph, std::array{p.graph[id].args[0]}))
+        if (depth.count(in)) dep = std::max(dep, depth[in] + 1);
+      depth[id] = dep;
+      max_depth = std::max(max_depth, dep);
+      reds.push_back(id);
+    }
+
+    // Parameter gradients: double accumulators over rows.
+    std::vector<llvm::Value*> pacc;
+    for (size_t j = 0; j < (backward ? p.row.dparams.size() : 0); ++j) {
+      llvm::Value* slot = b.CreateAlloca(b.getDoubleTy());
+      pacc.push_back(slot);
+    }
+    for (llvm::Value* slot : pacc) b.CreateStore(llvm::ConstantFP::get(b.getDoubleTy(), 0.0), slot);
+
+    Emitter em(p.graph, b, kb.vec, kb.load_params(b, params));
+    const uint64_t od = p.row.out_divisor;
+    llvm::Value* out_len = od == 0 ? b.getInt64(1) : length(b, cols, od);
+    llvm::Value* out_stride = backward ? cols : out_len;  // elements per row of the written array
+
+    // for (r = 0; r < rows; ++r)
+    llvm::BasicBlock* entry = b.GetInsertBlock();
+    auto* body_bb = llvm::BasicBlock::Create(ctx, "row", f);
+    auto* done_bb = llvm::BasicBlock::Create(ctx, "rows.done", f);
+    b.CreateCondBr(b.CreateICmpUGT(rows, b.getInt64(0)), body_bb, done_bb);
+    b.SetInsertPoint(body_bb);
+    llvm::PHINode* r = b.CreatePHI(b.getInt64Ty(), 2, "r");
+    r->addIncoming(b.getInt64(0), entry);
+    RowState st;
+    st.cols = cols;
+    st.x = b.CreateInBoundsGEP(kb.elem, x, b.CreateMul(r, cols));
+    if (backward) {
+      st.dy = b.CreateInBoundsGEP(kb.elem, dy, b.CreateMul(r, out_len));
+      st.dx = b.CreateInBoundsGEP(kb.elem, out, b.CreateMul(r, out_stride));
+      if (!partition) {
+        llvm::Value* bytes = b.CreateMul(cols, b.getInt64(kb.elem->getPrimitiveSizeInBits() / 8));
+        b.CreateMemSet(st.dx, b.getInt8(0), bytes, llvm::MaybeAlign(kb.elem->getPrimitiveSizeInBits() / 8));
+      }
+    } else {
+      st.y = b.CreateInBoundsGEP(kb.elem, out, b.CreateMul(r, out_stride));
+    }
+
+    if (backward && od == 0) {
+      // A one-value output: dy is a row scalar.
+      llvm::Value* d = b.CreateAlignedLoad(kb.elem, st.dy, llvm::Align(kb.elem->getPrimitiveSizeInBits() / 8));
+      for (NodeId id : p.graph.reachable(sink_roots))
+        if (p.graph[id].op == Op::Cotangent) st.known[id] = b.CreateVectorSplat(kb.lanes, d);
+    }
+    ir::Shapes shapes(p.graph);
+    for (unsigned dep = 0; dep <= max_depth && !reds.empty(); ++dep) {
+      std::map<uint64_t, std::vector<NodeId>> by_length;
+      for (NodeId id : reds)
+        if (depth[id] == dep) by_length[uint64_t(p.graph[id].value)].push_back(id);
+      for (auto& [d, group] : by_length) reductions(b, f, em, st, group, d);
+    }
+    row_scalars(em, st, sink_roots);
+
+    // Row-scalar sinks: a one-value output, parameter gradients.
+    std::map<uint64_t, std::vector<size_t>> loops;  // sinks by the length of what they write
+    for (size_t k = 0; k < sinks.size(); ++k) {
+      const Sink& s = sinks[k];
+      if (s.kind == SinkKind::Param) {
+        llvm::Value* v = em.emit({s.e}, [&](NodeId id) { return st.known.at(id); }, &st.known)[0];
+        llvm::Value* lane0 = b.CreateExtractElement(v, uint64_t(0));
+        if (!kb.elem->isDoubleTy()) lane0 = b.CreateFPExt(lane0, b.getDoubleTy());
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(b.getDoubleTy(), pacc[s.param]), lane0), pacc[s.param]);
+      } else if (s.kind == SinkKind::StoreY && od == 0) {
+        llvm::Value* v = em.emit({s.e}, [&](NodeId id) { return st.known.at(id); }, &st.known)[0];
+        b.CreateAlignedStore(b.CreateExtractElement(v, uint64_t(0)), st.y,
+                             llvm::Align(kb.elem->getPrimitiveSizeInBits() / 8));
+      } else {
+        uint64_t d = s.kind == SinkKind::StoreY ? od : s.view.divisor();
+        loops[d].push_back(k);
+      }
+    }
+    for (auto& [d, members] : loops) {
+      std::vector<NodeId> roots;
+      for (size_t k : members) roots.push_back(sinks[k].e);
+      kb.loop(b, f, length(b, cols, d), [&](llvm::Value* i, llvm::Value* mask) {
+        std::vector<llvm::Value*> v = em.emit(roots, element_leaf(b, st, i, mask), &st.known);
+        // Every value is computed before anything is stored (dx may alias dy).
+        for (size_t k = 0; k < members.size(); ++k) {
+          const Sink& s = sinks[members[k]];
+          llvm::Value* val = v[k];
+          if (shapes.of(s.e) == ir::kScalar && !llvm::isa<llvm::VectorType>(val->getType()))
+            val = b.CreateVectorSplat(kb.lanes, val);
+          switch (s.kind) {
+            case SinkKind::StoreY: kb.store(b, val, st.y, i, mask); break;
+            case SinkKind::StoreDx: store_view(b, val, st.dx, cols, s.view, i, mask); break;
+            case SinkKind::AddDx: {
+              llvm::Value* old = load_view(b, st.dx, cols, s.view, i, mask);
+              store_view(b, b.CreateFAdd(old, val), st.dx, cols, s.view, i, mask);
+              break;
+            }
+            case SinkKind::Param: break;
+          }
+        }
+      });
+    }
+    llvm::Value* next = b.CreateAdd(r, b.getInt64(1), "r.next", true, true);
+    r->addIncoming(next, b.GetInsertBlock());
+    b.CreateCondBr(b.CreateICmpULT(next, rows), body_bb, done_bb);
+
+    b.SetInsertPoint(done_bb);
+    if (!pacc.empty()) {
+      auto* store_bb = llvm::BasicBlock::Create(ctx, "dparams", f);
+      auto* ret_bb = llvm::BasicBlock::Create(ctx, "ret", f);
+      b.CreateCondBr(b.CreateIsNotNull(dparams), store_bb, ret_bb);
+      b.SetInsertPoint(store_bb);
+      for (size_t j = 0; j < pacc.size(); ++j)
+        b.CreateAlignedStore(b.CreateLoad(b.getDoubleTy(), pacc[j]),
+                             b.CreateConstInBoundsGEP1_64(b.getDoubleTy(), dparams, j), llvm::Align(8));
+      b.CreateBr(ret_bb);
+      b.SetInsertPoint(ret_bb);
+    }
+    b.CreateRetVoid();
+  }
+};
+
 }  // namespace
 
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
@@ -233,6 +503,13 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   unsigned lanes = vector_bits / (dtype == DType::F64 ? 64 : 32);
   KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features};
   KernelSymbols names{prefix + "_forward", prefix + "_backward", prefix + "_backward_x"};
+  if (p.row.rowwise) {
+    RowKernels rk{kb, p, ctx};
+    rk.build(names.forward, false);
+    rk.build(names.backward, true);
+    names.backward_x.clear();  // the row-wise backward takes a null dparams
+    return names;
+  }
   kb.forward(names.forward);
   kb.backward(names.backward, true);
   if (!p.d_params.empty()) kb.backward(names.backward_x, false);

@@ -6,6 +6,8 @@
 #include <numbers>
 
 #include "compiler/ir/eval.hpp"
+#include "compiler/ir/print.hpp"
+#include "compiler/ir/row.hpp"
 #include "grammar/parse.hpp"
 
 namespace actjit::sema {
@@ -65,7 +67,8 @@ struct SemaError {
 const char* const kMathFunctions[] = {"exp",  "expm1", "log",  "log1p", "sqrt", "abs",  "sign",
                                       "min",  "max",   "clamp", "pow",  "sin",  "cos",  "tan",
                                       "sinh", "cosh",  "tanh", "asinh", "atan", "erf",  "erfc",
-                                      "floor", "ceil", "round", "where"};
+                                      "floor", "ceil", "round", "where", "sum", "mean", "chunk",
+                                      "pick", "groups", "stop_gradient"};
 
 bool is_math_function(std::string_view name) {
   return std::find(std::begin(kMathFunctions), std::end(kMathFunctions), name) != std::end(kMathFunctions);
@@ -92,13 +95,27 @@ class Analyzer {
   Analyzer(const Library& lib, ir::Graph& g, const Limits& limits) : lib_(lib), g_(g), limits_(limits) {}
 
   Typed expr(const Env& env, ast::Index i);
+  /// expr() with the row-length check of number().
+  Typed number_or_condition(const Env& env, ast::Index i) {
+    Typed t = expr(env, i);
+    return t.condition ? t : Typed{number(env, i, "a number", t), false};
+  }
   NodeId number(const Env& env, ast::Index i, const char* what);
+  NodeId number(const Env& env, ast::Index i, const char* what, Typed t);
   NodeId condition(const Env& env, ast::Index i);
   /// The body of definition `d` with its input and parameters bound.
   NodeId inline_definition(size_t d, NodeId input, const std::vector<NodeId>& params, uint32_t call_pos,
                            const ParsedSource* call_source);
   /// Validates definition `d` and evaluates its defaults (into `defaults`).
   void check_definition(size_t d, std::vector<double>& defaults, std::vector<Diagnostic>* warnings);
+  /// Defaults of the Param nodes of the function being analysed; a
+  /// parameter used as a size (chunk, groups) is fixed to its value and
+  /// flagged here (it is then not learnable).
+  void set_param_defaults(std::vector<double> defaults) {
+    param_defaults_ = std::move(defaults);
+    shape_params_.assign(param_defaults_.size(), false);
+  }
+  const std::vector<bool>& shape_params() const { return shape_params_; }
 
  private:
   [[noreturn]] void fail(const Env& env, uint32_t offset, std::string message) {
@@ -111,6 +128,10 @@ class Analyzer {
     return g_.make(op, std::span<const NodeId>(args.begin(), args.size()));
   }
   Typed call(const Env& env, const ast::Node& n);
+  Typed row_call(const Env& env, const ast::Node& n);
+  /// A size argument (chunk's count and index, groups' size): a constant
+  /// integer in [lo, hi], known when the function is compiled.
+  uint32_t size_argument(const Env& env, ast::Index i, const char* what, uint64_t lo, uint64_t hi);
   Typed name(const Env& env, const ast::Node& n);
   std::vector<std::string> function_names(const Env& env) const;
 
@@ -119,15 +140,32 @@ class Analyzer {
   const Limits& limits_;
   size_t work_ = 0;
   unsigned inline_depth_ = 0;
+  ir::Shapes shapes_{g_};
+  std::vector<double> param_defaults_;
+  std::vector<bool> shape_params_;
 };
+
+std::string length_text(uint64_t d) { return d == 1 ? "n" : "n/" + std::to_string(d); }
 
 const ast::Node& node_of(const Env& env, ast::Index i) { return env.source->module.nodes[i]; }
 
-NodeId Analyzer::number(const Env& env, ast::Index i, const char* what) {
-  Typed t = expr(env, i);
+NodeId Analyzer::number(const Env& env, ast::Index i, const char* what) { return number(env, i, what, expr(env, i)); }
+
+NodeId Analyzer::number(const Env& env, ast::Index i, const char* what, Typed t) {
   if (t.condition)
     fail(env, node_of(env, i).where(),
          std::string("a condition cannot be used as ") + what + "; use where(condition, a, b)");
+  if (shapes_.of(t.id) == ir::kMixed) {
+    const ir::Node& n = g_[t.id];
+    std::vector<std::string> lengths;
+    for (unsigned k = 0; k < n.arity; ++k) {
+      uint64_t d = shapes_.of(n.args[k]);
+      if (d != ir::kScalar && d != ir::kMixed) lengths.push_back(length_text(d));
+    }
+    std::string detail = lengths.size() >= 2 ? " (" + lengths[0] + " and " + lengths[1] + ")" : "";
+    fail(env, node_of(env, i).where(),
+         "this combines rows of different lengths" + detail + "; chunk() and groups() change the length of a row");
+  }
   return t.id;
 }
 
@@ -230,6 +268,9 @@ Typed Analyzer::call(const Env& env, const ast::Node& n) {
                            std::to_string(n.kids.size()));
     }
   };
+  if (fname == "sum" || fname == "mean" || fname == "chunk" || fname == "pick" || fname == "groups" ||
+      ((fname == "max" || fname == "min") && n.kids.size() == 1))
+    return row_call(env, n);
   if (fname == "where") {
     positional_only(3, 3);
     NodeId c = condition(env, n.kids[0]);
@@ -314,6 +355,121 @@ Typed Analyzer::call(const Env& env, const ast::Node& n) {
   return {inline_definition(size_t(d), input, bound, n.pos, env.source), false};
 }
 
+uint32_t Analyzer::size_argument(const Env& env, ast::Index i, const char* what, uint64_t lo, uint64_t hi) {
+  NodeId v = number(env, i, what);
+  double value = 0;
+  if (g_[v].op == Op::Const) {
+    value = g_.const_value(v);
+  } else if (g_[v].op == Op::Param && size_t(g_[v].value) < param_defaults_.size()) {
+    value = param_defaults_[size_t(g_[v].value)];
+    shape_params_[size_t(g_[v].value)] = true;
+  } else {
+    fail(env, node_of(env, i).where(),
+         std::string(what) + " must be a constant integer (a number, or a parameter fixed when compiling)");
+  }
+  if (!(value >= double(lo) && value <= double(hi)) || value != std::floor(value))
+    fail(env, node_of(env, i).where(),
+         std::string(what) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
+             ", got " + ir::format_number(value));
+  return uint32_t(value);
+}
+
+Typed Analyzer::row_call(const Env& env, const ast::Node& n) {
+  const std::string& fname = n.text;
+  for (size_t k = 0; k < n.kids.size(); ++k)
+    if (!n.keywords[k].empty()) fail(env, n.keyword_pos[k], "'" + fname + "' takes no keyword arguments");
+  auto arity = [&](size_t want, const char* form) {
+    if (n.kids.size() != want)
+      fail(env, n.pos, "'" + fname + "' takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s") +
+                           " (" + form + "), got " + std::to_string(n.kids.size()));
+  };
+  if (fname == "groups")
+    fail(env, n.pos, "groups(e, k) is only allowed as the argument of sum, mean, max or min, as in max(groups(x, 2))");
+  if (fname == "chunk") {
+    arity(3, "chunk(e, parts, index)");
+    NodeId e = number(env, n.kids[0], "a number");
+    uint32_t parts = size_argument(env, n.kids[1], "the number of chunks", 1, ir::View::kMaxField);
+    uint32_t index = size_argument(env, n.kids[2], "the chunk index", 0, parts - 1);
+    bool too_fine = false;
+    NodeId out = ir::reindex(g_, e, [&](ir::View v) {
+      if (uint64_t(v.parts) * parts > ir::View::kMaxField) {
+        too_fine = true;
+        return v;
+      }
+      return ir::View{v.parts * parts, v.index * parts + index, v.group, v.offset};
+    });
+    if (too_fine) fail(env, n.pos, "chunks nested too finely (more than 65536 parts of the row)");
+    return {out, false};
+  }
+  if (fname == "pick") {
+    arity(3, "pick(e, k, t)");
+    NodeId e = number(env, n.kids[0], "a number");
+    uint32_t k = size_argument(env, n.kids[1], "the group size", 1, ir::View::kMaxField);
+    uint32_t t = size_argument(env, n.kids[2], "the position in the group", 0, k - 1);
+    bool too_fine = false;
+    NodeId out = ir::reindex(g_, e, [&](ir::View v) {
+      if (uint64_t(v.group) * k > ir::View::kMaxField) {
+        too_fine = true;
+        return v;
+      }
+      return ir::View{v.parts, v.index, v.group * k, v.offset + t * v.group};
+    });
+    if (too_fine) fail(env, n.pos, "groups nested too finely (more than 65536 elements in a group)");
+    return {out, false};
+  }
+  Op op = fname == "sum" ? Op::Sum : fname == "mean" ? Op::Mean : fname == "max" ? Op::RowMax : Op::RowMin;
+  arity(1, (fname + "(e)").c_str());
+  const ast::Node& arg = node_of(env, n.kids[0]);
+  if (arg.kind == ast::Kind::Call && arg.text == "groups") {
+    // A reduction over consecutive groups of k: a row of n/k values, one
+    // per group, as k strided views of the operand combined elementwise.
+    for (size_t k = 0; k < arg.kids.size(); ++k)
+      if (!arg.keywords[k].empty()) fail(env, arg.keyword_pos[k], "'groups' takes no keyword arguments");
+    if (arg.kids.size() != 2)
+      fail(env, arg.pos, "'groups' takes 2 arguments (groups(e, k)), got " + std::to_string(arg.kids.size()));
+    NodeId e = number(env, arg.kids[0], "a number");
+    constexpr uint32_t kMaxGroup = 256;
+    uint32_t k = size_argument(env, arg.kids[1], "the group size", 1, kMaxGroup);
+    std::vector<NodeId> members;
+    bool too_fine = false;
+    for (uint32_t t = 0; t < k; ++t)
+      members.push_back(ir::reindex(g_, e, [&](ir::View v) {
+        if (uint64_t(v.group) * k > ir::View::kMaxField) {
+          too_fine = true;
+          return v;
+        }
+        return ir::View{v.parts, v.index, v.group * k, v.offset + t * v.group};
+      }));
+    if (too_fine) fail(env, arg.pos, "groups nested too finely (more than 65536 elements in a group)");
+    if (shapes_.of(e) == ir::kScalar)
+      fail(env, arg.pos, "groups(e, k) needs an expression of the row (the input)");
+    // max: each later member replaces the running result only if strictly
+    // greater, or if it is NaN and the result is not: the value is the max
+    // (NaN if any is NaN) and the gradient goes to the first maximum, or to
+    // the first NaN (as PyTorch's max over a dimension).
+    NodeId acc = members[0];
+    for (uint32_t t = 1; t < k; ++t) {
+      NodeId a = members[t];
+      if (op == Op::Sum || op == Op::Mean) {
+        acc = make(Op::Add, {acc, a});
+        continue;
+      }
+      NodeId better = make(op == Op::RowMax ? Op::Gt : Op::Lt, {a, acc});
+      NodeId first_nan = make(Op::And, {make(Op::Ne, {a, a}), make(Op::Eq, {acc, acc})});
+      acc = make(Op::Where, {make(Op::Or, {better, first_nan}), a, acc});
+    }
+    if (op == Op::Mean) acc = make(Op::Div, {acc, ir::constant(g_, double(k))});
+    return {acc, false};
+  }
+  NodeId e = number(env, n.kids[0], "a number");
+  uint64_t d = shapes_.of(e);
+  if (d == ir::kScalar) d = 1;
+  if (g_.size() >= limits_.max_nodes)
+    throw SemaError{nullptr, 0, "function too large: more than " + std::to_string(limits_.max_nodes) +
+                                    " distinct operations"};
+  return {g_.make(op, std::array{e}, double(d)), false};
+}
+
 NodeId Analyzer::inline_definition(size_t d, NodeId input, const std::vector<NodeId>& params, uint32_t call_pos,
                                    const ParsedSource* call_source) {
   const DefinitionRef& ref = lib_.definitions()[d];
@@ -392,8 +548,30 @@ void add_definitions(const std::shared_ptr<const ParsedSource>& source, Library&
     // Type-check the body once with symbolic parameters.
     std::vector<NodeId> params;
     for (size_t p = 0; p < s.def.params.size(); ++p) params.push_back(g.make(Op::Param, {}, double(p)));
+    an.set_param_defaults(lib.definitions()[d].defaults);
     an.inline_definition(d, g.make(Op::Input), params, s.def.pos, source.get());
   }
+}
+
+/// Parameters used as sizes become constants (their defaults) and leave the
+/// parameter list; the others are renumbered.
+void fix_shape_params(ir::Graph& g, Function& fn, const std::vector<bool>& shape) {
+  if (std::find(shape.begin(), shape.end(), true) == shape.end()) return;
+  std::vector<NodeId> replacement(shape.size());
+  std::vector<ParamInfo> kept;
+  for (size_t p = 0; p < shape.size(); ++p) {
+    if (shape[p]) {
+      replacement[p] = ir::constant(g, fn.params[p].default_value);
+    } else {
+      replacement[p] = g.make(Op::Param, {}, double(kept.size()));
+      kept.push_back(fn.params[p]);
+    }
+  }
+  fn.value = ir::transform(g, std::array{fn.value}, [&](const ir::Node& n, const std::array<NodeId, 3>& args) {
+    if (n.op == Op::Param) return replacement[size_t(n.value)];
+    return g.make(n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+  })[0];
+  fn.params = std::move(kept);
 }
 
 }  // namespace
@@ -448,11 +626,14 @@ Result<Analysis> analyze(std::shared_ptr<const ParsedSource> source, const Libra
         fn.params.push_back(ParamInfo{ref.def->params[p].name, ref.defaults[p]});
         params.push_back(graph.make(Op::Param, {}, double(p)));
       }
+      an.set_param_defaults(ref.defaults);
       fn.value = an.inline_definition(def_index, graph.make(Op::Input), params, last.pos, source.get());
+      fix_shape_params(graph, fn, an.shape_params());
       return out;
     }
     Env env{source.get(), nullptr, lib.definitions().size(), "x", graph.make(Op::Input), {}, false};
-    Typed t = an.expr(env, last.expr);
+    an.set_param_defaults({});
+    Typed t = an.number_or_condition(env, last.expr);
     if (t.condition)
       return Diagnostic{source->module.nodes[last.expr].where(),
                         "the expression is a condition, not a number; use where(condition, a, b)"};

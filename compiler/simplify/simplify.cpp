@@ -41,6 +41,10 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
   // Constant folding, with the reference evaluator in double.
   bool all_const = true;
   for (size_t i = 0; i < info.arity; ++i) all_const = all_const && is_c(a[i]);
+  if (all_const && (info.flags & ir::Reduction)) {
+    if (op != Op::Sum) return a[0];  // mean, max, min of a constant row: the constant
+    return g.make(op, std::span<const NodeId>(a.data(), info.arity), value);
+  }
   if (all_const) {
     double v = ir::apply<double>(op, c(a[0]), info.arity > 1 ? c(a[1]) : 0, info.arity > 2 ? c(a[2]) : 0);
     return (info.flags & ir::Condition) ? g.make(Op::CondConst, {}, v != 0 ? 1 : 0) : ir::constant(g, v);

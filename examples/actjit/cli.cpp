@@ -40,6 +40,8 @@ const char* const kUsage =
     "                                                        plot functions and their derivatives\n"
     "  eval SRC --at V1,V2,... [--dtype f32|f64]             f(v) for each value\n"
     "  grad SRC --at V1,V2,... [--wrt NAME] [--dtype f32|f64] df/dNAME (v); NAME is the input\n"
+    "       [--dy D1,D2,...]                                 (a row-wise function: --at is one row and\n"
+    "                                                        --dy the incoming gradient; prints dy^T J)\n"
     "                                                        (default) or a parameter\n"
     "  diff SRC [--wrt NAME]                                 the derivative as text\n"
     "  simplify SRC                                          the function after simplification\n"
@@ -66,6 +68,7 @@ struct Options {
   std::string command;
   std::string source;
   std::optional<std::string> at;
+  std::optional<std::string> dy;
   std::string wrt;
   DType dtype = DType::F32;
   std::string output, header, cpu = "native", prefix;  // compile
@@ -113,6 +116,8 @@ Options parse_args(int argc, char** argv) {
     };
     if (name == "--at" && takes_at) {
       o.at = take_value();
+    } else if (name == "--dy" && o.command == "grad") {
+      o.dy = take_value();
     } else if (name == "--wrt" && takes_wrt) {
       o.wrt = take_value();
     } else if (name == "--dtype" && takes_dtype) {
@@ -166,11 +171,11 @@ std::string trim(const std::string& s) {
 /// Reads the --at list: decimal numbers, inf, -inf, nan; each correctly
 /// rounded to the dtype (strtof for f32, so there is no double rounding).
 template <class T>
-std::vector<T> parse_points(const std::string& list) {
+std::vector<T> parse_points(const std::string& list, const std::string& option) {
   std::vector<T> out;
   for (const std::string& raw : split(list, ',')) {
     std::string item = trim(raw);
-    if (item.empty()) throw UsageError{"--at: empty value in '" + list + "'"};
+    if (item.empty()) throw UsageError{option + ": empty value in '" + list + "'"};
     const char* begin = item.c_str();
     char* end = nullptr;
     errno = 0;
@@ -180,7 +185,7 @@ std::vector<T> parse_points(const std::string& list) {
     } else {
       v = std::strtod(begin, &end);
     }
-    if (end != begin + item.size()) throw UsageError{"--at: '" + item + "' is not a number"};
+    if (end != begin + item.size()) throw UsageError{option + ": '" + item + "' is not a number"};
     out.push_back(v);
   }
   return out;
@@ -205,15 +210,20 @@ template <class T>
 int eval_or_grad(const Runtime& rt, const Options& o) {
   Kernel k = rt.compile(o.source, o.dtype);
   print_warnings(k);
-  std::vector<T> x = parse_points<T>(*o.at);
-  std::vector<T> out(x.size());
+  std::vector<T> x = parse_points<T>(*o.at, "--at");
+  // A row-wise function takes --at as one row (LANGUAGE.md section 5).
+  size_t out_n = k.output_cols(x.size());
+  if (out_n == 0)
+    throw UsageError{"--at: '" + (k.name().empty() ? std::string("the function") : k.name()) + "' takes a row of a multiple of " +
+                     std::to_string(k.row_multiple()) + " values, got " + std::to_string(x.size())};
   if (o.command == "eval") {
+    std::vector<T> out(out_n);
     k.forward(std::span<const T>(x), std::span<T>(out));
-  } else if (o.wrt.empty() || o.wrt == k.input_name()) {
-    std::vector<T> ones(x.size(), T(1));
-    k.backward(std::span<const T>(x), std::span<const T>(ones), std::span<T>(out));
-  } else {
-    size_t j = k.params().size();
+    for (T v : out) print_value(v);
+    return kOk;
+  }
+  size_t j = k.params().size();
+  if (!o.wrt.empty() && o.wrt != k.input_name()) {
     for (size_t q = 0; q < k.params().size(); ++q)
       if (k.params()[q].name == o.wrt) j = q;
     if (j == k.params().size()) {
@@ -221,16 +231,41 @@ int eval_or_grad(const Runtime& rt, const Options& o) {
       for (auto& p : k.params()) known += ", '" + p.name + "'";
       throw UsageError{"--wrt: the function has no variable '" + o.wrt + "'; its variables are " + known};
     }
-    // One element at a time: dparams is a sum over the array.
-    std::vector<double> dparams(k.params().size());
-    for (size_t i = 0; i < x.size(); ++i) {
-      T one = T(1), dx;
-      k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&one, 1), std::span<T>(&dx, 1), {},
-                 std::span<double>(dparams));
-      out[i] = T(dparams[j]);
-    }
   }
-  for (T v : out) print_value(v);
+  // The incoming gradient: --dy, or ones for an elementwise function (the
+  // derivative itself) and for a row-wise function with one output value.
+  std::vector<T> dy;
+  if (o.dy) {
+    dy = parse_points<T>(*o.dy, "--dy");
+  } else if (!k.rowwise() || out_n == 1) {
+    dy.assign(out_n, T(1));
+  } else {
+    throw UsageError{"'grad' of a row-wise function needs --dy with " + std::to_string(out_n) +
+                     " values (the incoming gradient, one per output value)"};
+  }
+  if (dy.size() != out_n)
+    throw UsageError{"--dy: expected " + std::to_string(out_n) + " values (one per output value), got " +
+                     std::to_string(dy.size())};
+  std::vector<T> dx(x.size());
+  if (j == k.params().size()) {
+    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx));
+    for (T v : dx) print_value(v);
+    return kOk;
+  }
+  std::vector<double> dparams(k.params().size());
+  if (k.rowwise()) {
+    // One row: the parameter's gradient is one number.
+    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx), {}, std::span<double>(dparams));
+    print_value(T(dparams[j]));
+    return kOk;
+  }
+  // Elementwise: one element at a time (dparams is a sum over the array).
+  for (size_t i = 0; i < x.size(); ++i) {
+    T d;
+    k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&dy[i], 1), std::span<T>(&d, 1), {},
+               std::span<double>(dparams));
+    print_value(T(dparams[j]));
+  }
   return kOk;
 }
 
@@ -258,7 +293,7 @@ int diff(const Runtime& rt, const Options& o) {
     throw UsageError{"--wrt: the function has no variable '" + wrt + "'; its variables are " + names};
   }
   std::string text = rt.derivative(o.source, wrt);
-  if (k.params().empty()) {
+  if (k.params().empty() || k.rowwise()) {
     std::cout << text << '\n';
     return kOk;
   }

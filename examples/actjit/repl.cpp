@@ -25,7 +25,7 @@ namespace actjit::repl {
 
 namespace {
 
-const char* const kCommands[] = {":diff", ":plot", ":bench", ":check", ":ir",   ":asm",  ":list",
+const char* const kCommands[] = {":diff", ":vjp", ":plot", ":bench", ":check", ":ir",   ":asm",  ":list",
                                  ":help", ":save", ":load",  ":dtype", ":quit", ":exit"};
 
 const char* const kHelp =
@@ -35,8 +35,11 @@ const char* const kHelp =
     "  mish([-1, 0, 1])                                evaluate on a list\n"
     "  swish2(2, beta = 0.5)                           override a parameter\n"
     "  mish'(1.5)    swish2'([0, 1], 2)                the derivative d/dx at a point or a list\n"
+    "  softmax([1, 2, 3])                              a row-wise function takes the list as one row\n"
     "Commands:\n"
     "  :diff f                  df/dx and df/dp for every parameter, as text\n"
+    "                           (row-wise f: the vector-Jacobian product in terms of dy)\n"
+    "  :vjp f [x...] [dy...]    a row-wise f's vector-Jacobian product dy^T J at the row x\n"
     "  :plot f, g [-5, 5]       f, g and their derivatives in the terminal\n"
     "  :plot f, g [-5, 5] > plot.svg   (or .png) to a file\n"
     "  :bench f                 throughput of f's kernels (elements/ns) next to relu and a plain loop\n"
@@ -119,17 +122,35 @@ uint32_t offset_of(const std::string& text, int line, int column) {
 
 size_t count_lines(const std::string& s) { return size_t(std::count(s.begin(), s.end(), '\n')); }
 
-/// Runs `kernel` on values `x` (in the kernel's dtype) and returns f or f'.
-std::vector<double> run_kernel(const Kernel& k, const std::vector<double>& x, bool derivative) {
-  std::vector<double> out(x.size());
+/// A row the function cannot take (glu needs an even length, ...).
+struct RowLengthError {
+  std::string message;
+};
+
+size_t checked_output(const Kernel& k, size_t n) {
+  size_t out = k.output_cols(n);
+  if (out == 0)
+    throw RowLengthError{"error: " + (k.name().empty() ? std::string("the function") : "'" + k.name() + "'") +
+                         " takes a row of a multiple of " + std::to_string(k.row_multiple()) + " values, got " +
+                         std::to_string(n)};
+  return out;
+}
+
+/// Runs `kernel` on values `x` (in the kernel's dtype) and returns f, or
+/// the backward with incoming gradient `dy` (ones when empty: f' for an
+/// elementwise function). A row-wise function takes `x` as one row.
+std::vector<double> run_kernel(const Kernel& k, const std::vector<double>& x, bool derivative,
+                               std::vector<double> dy = {}) {
+  size_t out_n = checked_output(k, x.size());
+  if (dy.empty()) dy.assign(out_n, 1.0);
+  std::vector<double> out(derivative ? x.size() : out_n);
   if (k.dtype() == DType::F64) {
-    std::vector<double> ones(x.size(), 1.0);
-    if (derivative) k.backward(std::span<const double>(x), std::span<const double>(ones), std::span<double>(out));
+    if (derivative) k.backward(std::span<const double>(x), std::span<const double>(dy), std::span<double>(out));
     else k.forward(std::span<const double>(x), std::span<double>(out));
     return out;
   }
-  std::vector<float> xf(x.begin(), x.end()), yf(x.size()), ones(x.size(), 1.0f);
-  if (derivative) k.backward(std::span<const float>(xf), std::span<const float>(ones), std::span<float>(yf));
+  std::vector<float> xf(x.begin(), x.end()), yf(out.size()), dyf(dy.begin(), dy.end());
+  if (derivative) k.backward(std::span<const float>(xf), std::span<const float>(dyf), std::span<float>(yf));
   else k.forward(std::span<const float>(xf), std::span<float>(yf));
   return std::vector<double>(yf.begin(), yf.end());
 }
@@ -315,7 +336,11 @@ bool Session::evaluate(const std::string& input) {
     }
     xs = {0.0};
   }
-  print_values(run_kernel(k, xs, false), list);
+  try {
+    print_values(run_kernel(k, xs, false), list || k.output_cols(xs.size()) != 1);
+  } catch (const RowLengthError& e) {
+    return fail(e.message);
+  }
   return true;
 }
 
@@ -342,9 +367,74 @@ bool Session::derivative_call(const std::string& input) {
   }
   try {
     Kernel k = rt_.compile(with_definitions(fn), dtype_);
+    if (k.rowwise())
+      return fail("error: '" + call.substr(0, call.find('(')) +
+                  "' is row-wise: its derivative is a vector-Jacobian product; use :vjp f [x1, x2, ...] [dy1, ...]");
     print_values(run_kernel(k, xs, true), list);
   } catch (const Error& e) {
     return error_in_input(fn, e);
+  } catch (const RowLengthError& e) {
+    return fail(e.message);
+  }
+  return true;
+}
+
+bool Session::cmd_vjp(const std::string& args) {
+  // :vjp f [x...] [dy...]
+  size_t open_x = args.find('[');
+  if (open_x == std::string::npos) return fail("error: :vjp takes f [x1, x2, ...] [dy1, ...]");
+  std::string f = trim(args.substr(0, open_x));
+  size_t close_x;
+  auto xi = split_items(args, open_x, close_x);
+  if (close_x == std::string::npos) return fail(render(args, Diagnostic{uint32_t(open_x), "'[' is not closed"}));
+  size_t open_dy = args.find('[', close_x);
+  if (f.empty() || open_dy == std::string::npos || !trim(args.substr(close_x + 1, open_dy - close_x - 1)).empty())
+    return fail("error: :vjp takes f [x1, x2, ...] [dy1, ...]");
+  size_t close_dy;
+  auto di = split_items(args, open_dy, close_dy);
+  if (close_dy == std::string::npos) return fail(render(args, Diagnostic{uint32_t(open_dy), "'[' is not closed"}));
+  std::vector<double> x, dy;
+  for (auto [a, b] : xi) {
+    double v;
+    if (!constant(args.substr(a, b - a), v)) return false;
+    x.push_back(v);
+  }
+  for (auto [a, b] : di) {
+    double v;
+    if (!constant(args.substr(a, b - a), v)) return false;
+    dy.push_back(v);
+  }
+  Kernel k;
+  try {
+    k = rt_.compile(with_definitions(f), dtype_);
+  } catch (const Error& e) {
+    return error_in_input(f, e);
+  }
+  try {
+    size_t out_n = checked_output(k, x.size());
+    if (dy.size() != out_n)
+      return fail("error: dy needs " + std::to_string(out_n) + " values (one per output value), got " +
+                  std::to_string(dy.size()));
+    out_ << "d" << k.input_name() << " = ";
+    print_values(run_kernel(k, x, true, dy), true);
+    if (!k.params().empty()) {
+      std::vector<double> dparams(k.params().size());
+      if (k.dtype() == DType::F64) {
+        std::vector<double> dx(x.size());
+        k.backward(std::span<const double>(x), std::span<const double>(dy), std::span<double>(dx), {},
+                   std::span<double>(dparams));
+      } else {
+        std::vector<float> xf(x.begin(), x.end()), dyf(dy.begin(), dy.end()), dx(x.size());
+        k.backward(std::span<const float>(xf), std::span<const float>(dyf), std::span<float>(dx), {},
+                   std::span<double>(dparams));
+      }
+      for (size_t j = 0; j < dparams.size(); ++j) {
+        out_ << "d" << k.params()[j].name << " = ";
+        print_values({dparams[j]}, false);
+      }
+    }
+  } catch (const RowLengthError& e) {
+    return fail(e.message);
   }
   return true;
 }
@@ -380,6 +470,7 @@ bool Session::command(const std::string& input) {
     if (name == ":plot") return need_args() && cmd_plot(args);
     if (name == ":bench") return need_args() && cmd_bench(args);
     if (name == ":check") return need_args() && cmd_check(args);
+    if (name == ":vjp") return need_args() && cmd_vjp(args);
     if (name == ":save") return need_args() && cmd_save(args);
     if (name == ":load") return need_args() && cmd_load(args);
     if (name == ":ir" || name == ":asm") {
@@ -398,6 +489,12 @@ bool Session::command(const std::string& input) {
 
 bool Session::cmd_diff(const std::string& f) {
   Kernel k = rt_.compile(with_definitions(f), DType::F64);
+  if (k.rowwise()) {
+    // The vector-Jacobian product, in terms of the incoming gradient dy.
+    out_ << rt_.derivative(with_definitions(f), k.input_name()) << '\n';
+    for (auto& p : k.params()) out_ << rt_.derivative(with_definitions(f), p.name) << '\n';
+    return true;
+  }
   out_ << "d/d" << k.input_name() << " = " << rt_.derivative(with_definitions(f), k.input_name()) << '\n';
   for (auto& p : k.params()) out_ << "d/d" << p.name << " = " << rt_.derivative(with_definitions(f), p.name) << '\n';
   return true;
@@ -432,6 +529,8 @@ bool Session::cmd_plot(const std::string& args_in) {
     } catch (const Error& e) {
       return error_in_input(f, e);
     }
+    if (k.rowwise())
+      return fail("error: '" + f + "' is row-wise (a row in, a row out); :plot draws elementwise functions");
     fig.series.push_back({f, run_kernel(k, fig.x, false), false, color});
     fig.series.push_back({f + "'", run_kernel(k, fig.x, true), true, color});
     ++color;
@@ -459,15 +558,21 @@ bool Session::cmd_bench(const std::string& f) {
     }
     return double(n) / t;
   };
+  // Row-wise functions: 16 rows of 1024 (elements counted on the input).
+  const size_t cols = 1024;
   auto row = [&](const std::string& label, const Kernel& k) {
-    double fw = best([&] { k.forward(std::span<const float>(x), std::span<float>(y)); });
-    double bw = best([&] { k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx)); });
+    double fw = best([&] { k.forward_rows(std::span<const float>(x), std::span<float>(y).first(n / cols * k.output_cols(cols)), cols); });
+    double bw = best([&] {
+      k.backward_rows(std::span<const float>(x), std::span<const float>(dy).first(n / cols * k.output_cols(cols)),
+                      std::span<float>(dx), cols);
+    });
     char buf[160];
     std::snprintf(buf, sizeof buf, "| %-28s | %8.2f | %8.2f |\n", label.c_str(), fw, bw);
     out_ << buf;
   };
   Kernel k = rt_.compile(with_definitions(f), DType::F32);
-  out_ << "f32, " << n << " elements, 1 thread, best of 200 (elements/ns)\n";
+  if (k.output_cols(cols) == 0) return fail("error: '" + f + "' does not take rows of 1024 values");
+  out_ << "f32, " << n << " elements" << (k.rowwise() ? " (16 rows of 1024)" : "") << ", 1 thread, best of 200 (elements/ns)\n";
   out_ << "| function                     | forward  | backward |\n|---|---|---|\n";
   row(f, k);
   row("relu", rt_.compile("relu", DType::F32));
@@ -484,6 +589,9 @@ bool Session::cmd_bench(const std::string& f) {
 bool Session::cmd_check(const std::string& f) {
   std::string src = with_definitions(f);
   Kernel k = rt_.compile(src, DType::F64);
+  if (k.rowwise())
+    return fail("error: '" + f + "' is row-wise; :check sweeps elementwise functions (row-wise built-ins are "
+                "tested against 50-digit references: tests/test_rowwise.cpp)");
   auto p = build_program(src, catalogue());
   std::vector<double> xs{0.0, -0.0, INFINITY, -INFINITY};
   for (int e = -30; e <= 300; e += 1)

@@ -51,6 +51,7 @@ class Session {
   bool cmd_bench(const std::string& args);
   bool cmd_check(const std::string& args);
   bool cmd_diff(const std::string& args);
+  bool cmd_vjp(const std::string& args);
   bool cmd_save(const std::string& path);
   bool cmd_load(const std::string& path);
   void cmd_help(const std::string& topic);

@@ -132,6 +132,22 @@ int actjit_backward(const actjit_kernel* k, const void* x, const void* dy, void*
   return k->k.backward_raw(x, dy, dx, n, params, dparams);
 }
 
+int actjit_is_rowwise(const actjit_kernel* k) { return k && k->k.rowwise() ? 1 : 0; }
+
+size_t actjit_output_cols(const actjit_kernel* k, size_t cols) { return k ? k->k.output_cols(cols) : 0; }
+
+int actjit_forward_rows(const actjit_kernel* k, const void* x, void* y, size_t rows, size_t cols,
+                        const double* params) {
+  if (!k) return 1;
+  return k->k.forward_rows_raw(x, y, rows, cols, params);
+}
+
+int actjit_backward_rows(const actjit_kernel* k, const void* x, const void* dy, void* dx, size_t rows, size_t cols,
+                         const double* params, double* dparams) {
+  if (!k) return 1;
+  return k->k.backward_rows_raw(x, dy, dx, rows, cols, params, dparams);
+}
+
 void actjit_kernel_release(actjit_kernel* k) { delete k; }
 
 const char* actjit_version(void) { return actjit::Runtime::version(); }

@@ -120,6 +120,7 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->defaults.push_back(param.default_value);
   }
   for (auto& w : p.warnings) impl->warnings.push_back(render(source, w, "warning"));
+  impl->row = detail::RowShape{p.row.rowwise, p.row.out_divisor, p.row.multiple, p.row.dx_partition()};
   std::string ir_key = key.substr(0, 1) + p.canonical_key();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -148,9 +149,30 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
 
 std::string Runtime::derivative(std::string_view source, std::string_view wrt) const {
   Program p = build_or_throw(source, limits());
-  if (wrt.empty() || wrt == p.function.input) return p.print(p.d_x);
-  for (size_t j = 0; j < p.function.params.size(); ++j)
-    if (p.function.params[j].name == wrt) return p.print(p.d_params[j]);
+  if (p.row.rowwise) {
+    // The vector-Jacobian product: dx in terms of x and dy, one line per
+    // view of the row it writes ("+=" where views overlap).
+    const bool partition = p.row.dx_partition();
+    if (wrt.empty() || wrt == p.function.input) {
+      std::string out;
+      for (auto& [view, e] : p.row.dx) {
+        std::string target = "d" + p.function.input;
+        if (view.group > 1)
+          target = "pick(" + target + ", " + std::to_string(view.group) + ", " + std::to_string(view.offset) + ")";
+        if (view.parts > 1)
+          target = "chunk(" + target + ", " + std::to_string(view.parts) + ", " + std::to_string(view.index) + ")";
+        if (!out.empty()) out += "\n";
+        out += target + (partition ? " = " : " += ") + p.print(e);
+      }
+      return out;
+    }
+    for (size_t j = 0; j < p.function.params.size(); ++j)
+      if (p.function.params[j].name == wrt) return "d" + std::string(wrt) + " = " + p.print(p.row.dparams[j]);
+  } else {
+    if (wrt.empty() || wrt == p.function.input) return p.print(p.d_x);
+    for (size_t j = 0; j < p.function.params.size(); ++j)
+      if (p.function.params[j].name == wrt) return p.print(p.d_params[j]);
+  }
   std::string known = "'" + p.function.input + "'";
   for (auto& param : p.function.params) known += ", '" + param.name + "'";
   throw Error("no variable '" + std::string(wrt) + "' to differentiate by; the function's variables are " + known, 0,
@@ -212,6 +234,7 @@ void Kernel::check(DType want, size_t nx, size_t ny, size_t nparams, size_t ndpa
 }
 
 int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept {
+  if (impl_ && impl_->row.rowwise) return forward_rows_raw(x, y, n == 0 ? 0 : 1, n, params);
   if (!impl_ || (n > 0 && (!x || !y))) return 1;
   if (n == 0) return 0;
   impl_->forward()(x, y, int64_t(n), params ? params : impl_->defaults.data());
@@ -220,6 +243,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
 
 int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, const double* params,
                          double* dparams) const noexcept {
+  if (impl_ && impl_->row.rowwise) return backward_rows_raw(x, dy, dx, n == 0 ? 0 : 1, n, params, dparams);
   if (!impl_ || (n > 0 && (!x || !dy || !dx))) return 1;
   const double* p = params ? params : impl_->defaults.data();
   if (n == 0) {
@@ -234,16 +258,120 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   return 0;
 }
 
+bool Kernel::rowwise() const noexcept { return impl_ && impl_->row.rowwise; }
+
+size_t Kernel::row_multiple() const noexcept { return impl_ && impl_->row.rowwise ? impl_->row.multiple : 1; }
+
+size_t Kernel::output_cols(size_t cols) const noexcept {
+  if (!impl_) return 0;
+  return impl_->row.rowwise ? impl_->row.out_cols(cols) : cols;
+}
+
+int Kernel::forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, const double* params) const noexcept {
+  if (!impl_) return 1;
+  if (!impl_->row.rowwise) {
+    if (cols != 0 && rows > SIZE_MAX / cols) return 1;
+    return forward_raw(x, y, rows * cols, params);
+  }
+  if (rows == 0) return 0;
+  if (!x || !y || impl_->row.out_cols(cols) == 0) return 1;
+  impl_->row_forward()(x, y, int64_t(rows), int64_t(cols), params ? params : impl_->defaults.data());
+  return 0;
+}
+
+int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t rows, size_t cols, const double* params,
+                              double* dparams) const noexcept {
+  if (!impl_) return 1;
+  if (!impl_->row.rowwise) {
+    if (cols != 0 && rows > SIZE_MAX / cols) return 1;
+    return backward_raw(x, dy, dx, rows * cols, params, dparams);
+  }
+  const double* p = params ? params : impl_->defaults.data();
+  if (rows == 0) {
+    if (dparams)
+      for (size_t j = 0; j < impl_->params.size(); ++j) dparams[j] = 0;
+    return 0;
+  }
+  size_t out = impl_->row.out_cols(cols);
+  if (!x || !dy || !dx || out == 0) return 1;
+  const size_t esize = impl_->dtype == DType::F64 ? 8 : 4;
+  auto* dx_begin = static_cast<const char*>(dx);
+  auto* dy_begin = static_cast<const char*>(dy);
+  bool overlap = dx_begin < dy_begin + rows * out * esize && dy_begin < dx_begin + rows * cols * esize;
+  if (!overlap || impl_->row.alias_safe) {
+    impl_->row_backward()(x, dy, dx, int64_t(rows), int64_t(cols), p, dparams);
+    return 0;
+  }
+  // dx over dy, and the backward accumulates into dx: a copy of dy first.
+  try {
+    std::vector<char> copy(dy_begin, dy_begin + rows * out * esize);
+    impl_->row_backward()(x, copy.data(), dx, int64_t(rows), int64_t(cols), p, dparams);
+  } catch (const std::bad_alloc&) {
+    return 1;
+  }
+  return 0;
+}
+
+template <class T>
+void Kernel::forward_rows_t(DType want, std::span<const T> x, std::span<T> y, size_t cols,
+                            std::span<const double> params) const {
+  check(want, 0, 0, params.size(), 0);
+  if (cols == 0 || x.size() % cols) throw std::invalid_argument("actjit: x does not hold whole rows of cols values");
+  size_t out = output_cols(cols);
+  if (out == 0)
+    throw std::invalid_argument("actjit: rows of " + std::to_string(cols) + " values; this function needs a multiple of " +
+                                std::to_string(row_multiple()));
+  if (y.size() != x.size() / cols * out)
+    throw std::invalid_argument("actjit: y must hold rows x " + std::to_string(out) + " values");
+  forward_rows_raw(x.data(), y.data(), x.size() / cols, cols, params.empty() ? nullptr : params.data());
+}
+
+template <class T>
+void Kernel::backward_rows_t(DType want, std::span<const T> x, std::span<const T> dy, std::span<T> dx, size_t cols,
+                             std::span<const double> params, std::span<double> dparams) const {
+  check(want, 0, 0, params.size(), dparams.size());
+  if (cols == 0 || x.size() % cols) throw std::invalid_argument("actjit: x does not hold whole rows of cols values");
+  size_t out = output_cols(cols);
+  if (out == 0)
+    throw std::invalid_argument("actjit: rows of " + std::to_string(cols) + " values; this function needs a multiple of " +
+                                std::to_string(row_multiple()));
+  if (dy.size() != x.size() / cols * out)
+    throw std::invalid_argument("actjit: dy must hold rows x " + std::to_string(out) + " values");
+  if (dx.size() != x.size()) throw std::invalid_argument("actjit: dx must hold as many values as x");
+  backward_rows_raw(x.data(), dy.data(), dx.data(), x.size() / cols, cols, params.empty() ? nullptr : params.data(),
+                    dparams.empty() ? nullptr : dparams.data());
+}
+
+void Kernel::forward_rows(std::span<const float> x, std::span<float> y, size_t cols,
+                          std::span<const double> params) const {
+  forward_rows_t(DType::F32, x, y, cols, params);
+}
+void Kernel::forward_rows(std::span<const double> x, std::span<double> y, size_t cols,
+                          std::span<const double> params) const {
+  forward_rows_t(DType::F64, x, y, cols, params);
+}
+void Kernel::backward_rows(std::span<const float> x, std::span<const float> dy, std::span<float> dx, size_t cols,
+                           std::span<const double> params, std::span<double> dparams) const {
+  backward_rows_t(DType::F32, x, dy, dx, cols, params, dparams);
+}
+void Kernel::backward_rows(std::span<const double> x, std::span<const double> dy, std::span<double> dx, size_t cols,
+                           std::span<const double> params, std::span<double> dparams) const {
+  backward_rows_t(DType::F64, x, dy, dx, cols, params, dparams);
+}
+
 void Kernel::forward(std::span<const float> x, std::span<float> y, std::span<const double> params) const {
+  if (rowwise()) return forward_rows(x, y, x.size(), params);
   check(DType::F32, x.size(), y.size(), params.size(), 0);
   forward_raw(x.data(), y.data(), x.size(), params.empty() ? nullptr : params.data());
 }
 void Kernel::forward(std::span<const double> x, std::span<double> y, std::span<const double> params) const {
+  if (rowwise()) return forward_rows(x, y, x.size(), params);
   check(DType::F64, x.size(), y.size(), params.size(), 0);
   forward_raw(x.data(), y.data(), x.size(), params.empty() ? nullptr : params.data());
 }
 void Kernel::backward(std::span<const float> x, std::span<const float> dy, std::span<float> dx,
                       std::span<const double> params, std::span<double> dparams) const {
+  if (rowwise()) return backward_rows(x, dy, dx, x.size(), params, dparams);
   check(DType::F32, x.size(), dy.size(), params.size(), dparams.size());
   check(DType::F32, x.size(), dx.size(), 0, 0);
   backward_raw(x.data(), dy.data(), dx.data(), x.size(), params.empty() ? nullptr : params.data(),
@@ -251,6 +379,7 @@ void Kernel::backward(std::span<const float> x, std::span<const float> dy, std::
 }
 void Kernel::backward(std::span<const double> x, std::span<const double> dy, std::span<double> dx,
                       std::span<const double> params, std::span<double> dparams) const {
+  if (rowwise()) return backward_rows(x, dy, dx, x.size(), params, dparams);
   check(DType::F64, x.size(), dy.size(), params.size(), dparams.size());
   check(DType::F64, x.size(), dx.size(), 0, 0);
   backward_raw(x.data(), dy.data(), dx.data(), x.size(), params.empty() ? nullptr : params.data(),

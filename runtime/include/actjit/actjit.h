@@ -97,6 +97,32 @@ int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,
 int actjit_backward(const actjit_kernel *k, const void *x, const void *dy,
                     void *dx, size_t n, const double *params, double *dparams);
 
+/* Row-wise functions (softmax, log_softmax, softmin, glu, maxout, and any
+   function that reduces over the row or cuts it with chunk/pick): a row of
+   COLS values in, a row of actjit_output_cols(k, COLS) values out. For
+   these, actjit_forward/actjit_backward take X as one row of N values.
+   Non-zero for a row-wise kernel. */
+int actjit_is_rowwise(const actjit_kernel *k);
+
+/* Output values per row for rows of COLS values: 0 when COLS is not
+   allowed (glu needs an even length, maxout(x, k) a multiple of k).
+   COLS for an elementwise kernel. */
+size_t actjit_output_cols(const actjit_kernel *k, size_t cols);
+
+/* Y (ROWS x output_cols, row-major) = f of each row of X (ROWS x COLS).
+   X and Y may be the same array. Elementwise kernels take ROWS * COLS
+   values. Returns 0 on success, non-zero on misuse (also a COLS the
+   function does not allow). */
+int actjit_forward_rows(const actjit_kernel *k, const void *x, void *y,
+                        size_t rows, size_t cols, const double *params);
+
+/* The vector-Jacobian product of each row: DX (ROWS x COLS) = DY^T J(x)
+   with DY of ROWS x output_cols values; when DPARAMS is not NULL, it gets
+   the sum over rows of DY^T df/dp_j. DX may alias DY. */
+int actjit_backward_rows(const actjit_kernel *k, const void *x, const void *dy,
+                         void *dx, size_t rows, size_t cols,
+                         const double *params, double *dparams);
+
 /* Releases K. K may be NULL. */
 void actjit_kernel_release(actjit_kernel *k);
 

@@ -94,16 +94,54 @@ class Kernel {
   void backward(std::span<const double> x, std::span<const double> dy, std::span<double> dx,
                 std::span<const double> params = {}, std::span<double> dparams = {}) const;
 
-  /// Untyped entry points (the C ABI's); no checks beyond null pointers.
-  /// Return 0 on success.
+  // Row-wise functions (softmax, log_softmax, glu, maxout, and any
+  // function using sum/mean/max/min over the row or chunk/pick): a row of
+  // `cols` values in, a row of output_cols(cols) values out. The arrays are
+  // row-major rows x cols (x, dx) and rows x output_cols(cols) (y, dy).
+  // forward()/backward() above treat their whole span as one row.
+  // Elementwise functions accept the *_rows calls too (rows * cols values).
+
+  /// True for a row-wise function.
+  bool rowwise() const noexcept;
+  /// Output values per row for rows of `cols` values; 0 when `cols` is not
+  /// a multiple of row_multiple(). Elementwise: cols.
+  size_t output_cols(size_t cols) const noexcept;
+  /// The row length must be a multiple of this (2 for glu, k for maxout).
+  size_t row_multiple() const noexcept;
+
+  /// y = f(each row of x). Throws std::invalid_argument on mismatched sizes.
+  void forward_rows(std::span<const float> x, std::span<float> y, size_t cols,
+                    std::span<const double> params = {}) const;
+  void forward_rows(std::span<const double> x, std::span<double> y, size_t cols,
+                    std::span<const double> params = {}) const;
+  /// The vector-Jacobian product, row by row: dx = dy^T J(x) for each row;
+  /// dparams (if not empty) = the sum over rows of dy^T df/dp.
+  void backward_rows(std::span<const float> x, std::span<const float> dy, std::span<float> dx, size_t cols,
+                     std::span<const double> params = {}, std::span<double> dparams = {}) const;
+  void backward_rows(std::span<const double> x, std::span<const double> dy, std::span<double> dx, size_t cols,
+                     std::span<const double> params = {}, std::span<double> dparams = {}) const;
+
+  /// Untyped entry points (the C ABI's); no checks beyond null pointers and
+  /// row lengths. Return 0 on success. For a row-wise function, the n-element
+  /// calls take x as one row. DX may alias DY; for a few row-wise functions
+  /// (whose backward accumulates into dx) that costs a copy of dy.
   int forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept;
   int backward_raw(const void* x, const void* dy, void* dx, size_t n, const double* params,
                    double* dparams) const noexcept;
+  int forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, const double* params) const noexcept;
+  int backward_rows_raw(const void* x, const void* dy, void* dx, size_t rows, size_t cols, const double* params,
+                        double* dparams) const noexcept;
 
  private:
   friend class Runtime;
   explicit Kernel(std::shared_ptr<const detail::KernelImpl> impl) : impl_(std::move(impl)) {}
   void check(DType want, size_t nx, size_t ny, size_t nparams, size_t ndparams) const;
+  template <class T>
+  void forward_rows_t(DType want, std::span<const T> x, std::span<T> y, size_t cols,
+                      std::span<const double> params) const;
+  template <class T>
+  void backward_rows_t(DType want, std::span<const T> x, std::span<const T> dy, std::span<T> dx, size_t cols,
+                       std::span<const double> params, std::span<double> dparams) const;
   std::shared_ptr<const detail::KernelImpl> impl_;
 };
 

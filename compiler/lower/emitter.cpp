@@ -1,0 +1,85 @@
+// The per-op emitter (see emitter.hpp).
+#include "compiler/lower/emitter.hpp"
+
+#include <llvm/IR/Constants.h>
+
+#include "compiler/lower/math.hpp"
+
+namespace actjit::lower {
+
+using ir::NodeId;
+using ir::Op;
+
+std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
+                                        const std::unordered_map<NodeId, llvm::Value*>* known) {
+  std::vector<llvm::Value*> out;
+  if (roots.empty()) return out;
+  // The nodes to emit: reachable from the roots, stopping at known nodes
+  // and reductions (operands have smaller ids: one downward sweep).
+  NodeId top = 0;
+  for (NodeId r : roots) top = std::max(top, r);
+  std::vector<char> mark(top + 1, 0);
+  for (NodeId r : roots) mark[r] = 1;
+  for (NodeId id = top + 1; id-- > 0;) {
+    if (!mark[id] || (known && known->count(id))) continue;
+    const ir::Node& n = g_[id];
+    if (ir::info(n.op).flags & ir::Reduction) continue;
+    for (unsigned i = 0; i < n.arity; ++i) mark[n.args[i]] = 1;
+  }
+  std::vector<llvm::Value*> v(top + 1, nullptr);
+  auto* cond_vec = llvm::VectorType::get(b_.getInt1Ty(), llvm::cast<llvm::VectorType>(vec_)->getElementCount());
+  for (NodeId id = 0; id <= top; ++id) {
+    if (!mark[id]) continue;
+    if (known) {
+      auto it = known->find(id);
+      if (it != known->end()) {
+        v[id] = it->second;
+        continue;
+      }
+    }
+    const ir::Node& n = g_[id];
+    auto A = [&](int k) { return v[n.args[k]]; };
+    llvm::Value* r = nullptr;
+    switch (n.op) {
+      case Op::Const: r = llvm::ConstantFP::get(vec_, n.value); break;  // rounded once to T
+      case Op::CondConst: r = llvm::ConstantInt::get(cond_vec, n.value != 0 ? 1 : 0); break;
+      case Op::Input:
+      case Op::Cotangent:
+      case Op::Sum:
+      case Op::Mean:
+      case Op::RowMax:
+      case Op::RowMin: r = leaf(id); break;
+      case Op::Param: r = params_[size_t(n.value)]; break;
+      case Op::StopGrad: r = A(0); break;
+      case Op::Neg: r = b_.CreateFNeg(A(0)); break;
+      case Op::Add: r = b_.CreateFAdd(A(0), A(1)); break;
+      case Op::Sub: r = b_.CreateFSub(A(0), A(1)); break;
+      case Op::Mul: r = b_.CreateFMul(A(0), A(1)); break;
+      case Op::Div: r = b_.CreateFDiv(A(0), A(1)); break;
+      case Op::Where: r = b_.CreateSelect(A(0), A(1), A(2)); break;
+      case Op::Lt: r = b_.CreateFCmpOLT(A(0), A(1)); break;
+      case Op::Le: r = b_.CreateFCmpOLE(A(0), A(1)); break;
+      case Op::Gt: r = b_.CreateFCmpOGT(A(0), A(1)); break;
+      case Op::Ge: r = b_.CreateFCmpOGE(A(0), A(1)); break;
+      case Op::Eq: r = b_.CreateFCmpOEQ(A(0), A(1)); break;
+      case Op::Ne: r = b_.CreateFCmpUNE(A(0), A(1)); break;
+      case Op::And: r = b_.CreateAnd(A(0), A(1)); break;
+      case Op::Or: r = b_.CreateOr(A(0), A(1)); break;
+      case Op::Not: r = b_.CreateNot(A(0)); break;
+      case Op::Pow:
+      case Op::Min:
+      case Op::Max: r = emit_math(b_, n.op, A(0), A(1)); break;
+      case Op::Exp: case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
+      case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
+      case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Erfc: case Op::Floor:
+      case Op::Ceil: case Op::Round:
+        r = emit_math(b_, n.op, A(0));
+        break;
+    }
+    v[id] = r;
+  }
+  for (NodeId r : roots) out.push_back(v[r]);
+  return out;
+}
+
+}  // namespace actjit::lower

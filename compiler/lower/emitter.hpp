@@ -1,0 +1,36 @@
+// The per-op emitter shared by the elementwise and row-wise kernels: turns
+// the IR nodes reachable from some roots into <W x T> LLVM values. Leaves
+// that depend on where the kernel is (the input's views, dy, reductions)
+// come from a callback; values already computed (row scalars) from a map.
+#pragma once
+
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+#include <llvm/IR/IRBuilder.h>
+
+#include "compiler/ir/graph.hpp"
+
+namespace actjit::lower {
+
+class Emitter {
+ public:
+  using Leaf = std::function<llvm::Value*(ir::NodeId)>;
+  Emitter(const ir::Graph& g, llvm::IRBuilder<>& b, llvm::Type* vec, std::vector<llvm::Value*> params)
+      : g_(g), b_(b), vec_(vec), params_(std::move(params)) {}
+
+  /// Values of `roots`. `leaf(id)` gives Input, Cotangent and reduction
+  /// nodes; nodes in `known` are taken from there (their operands are not
+  /// visited). Reduction operands are never visited.
+  std::vector<llvm::Value*> emit(const std::vector<ir::NodeId>& roots, const Leaf& leaf,
+                                 const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr);
+
+ private:
+  const ir::Graph& g_;
+  llvm::IRBuilder<>& b_;
+  llvm::Type* vec_;
+  std::vector<llvm::Value*> params_;
+};
+
+}  // namespace actjit::lower

@@ -1,0 +1,325 @@
+// Row-wise functions: the built-ins against 50-digit references (checked
+// against PyTorch when generated; tools/gen_rowwise_reference.py), the
+// vector-Jacobian products against finite differences, the kernels against
+// the row reference evaluator, the row-length rules, and the error messages.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "compiler/ir/row.hpp"
+#include "support.hpp"
+
+using namespace actjit;
+using json = nlohmann::json;
+
+namespace {
+
+double parse(const std::string& s) {
+  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (s == "inf") return INFINITY;
+  if (s == "-inf") return -INFINITY;
+  return std::strtod(s.c_str(), nullptr);  // subnormals too (stod throws on them)
+}
+
+std::vector<double> values(const json& a) {
+  std::vector<double> out;
+  for (const json& v : a) out.push_back(parse(v.get<std::string>()));
+  return out;
+}
+
+/// Compares a row with a reference: special values exactly, finite ones
+/// within rtol * (|value| + scale), where scale is the reference's condition
+/// scale of each element when given (the magnitudes of the terms summed to
+/// make it), else the row's largest magnitude (a sum over the row rounds at
+/// the scale of the row).
+template <class T>
+bool close_rows(const std::vector<T>& got, const std::vector<double>& want, double rtol, std::string& why,
+                const std::vector<double>& scales = {}) {
+  if (got.size() != want.size()) {
+    why = "length " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
+    return false;
+  }
+  double row_scale = 0;
+  for (double w : want)
+    if (std::isfinite(w)) row_scale = std::max(row_scale, std::fabs(w));
+  for (size_t i = 0; i < got.size(); ++i) {
+    double g = double(got[i]), w = want[i];
+    double scale = scales.empty() ? row_scale : scales[i];
+    // Results in the subnormal range have fewer digits: 256 subnormal steps.
+    double tiny = std::numeric_limits<T>::denorm_min() * 256;
+    bool ok = std::isnan(w)   ? std::isnan(g)
+              : std::isinf(w) ? g == w
+                              : std::fabs(g - w) <= rtol * (std::fabs(w) + scale) + tiny;
+    if (!ok) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "element %zu: got %.17g, want %.17g", i, g, w);
+      why = buf;
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class T>
+void check_reference(DType dtype, double rtol) {
+  std::ifstream in(std::string(ACTJIT_TEST_DATA) + "/data/rowwise_reference.json");
+  REQUIRE(in);
+  json data = json::parse(in);
+  const Runtime& rt = test::shared_runtime();
+  size_t checked = 0;
+  for (const json& c : data["cases"]) {
+    std::string f = c["f"];
+    Kernel k = rt.compile(f, dtype);
+    REQUIRE(k.rowwise());
+    std::vector<double> xd = values(c["x"]), dyd = values(c["dy"]);
+    std::vector<T> x(xd.begin(), xd.end()), dy(dyd.begin(), dyd.end());
+    std::vector<T> y(k.output_cols(x.size())), dx(x.size());
+    k.forward(std::span<const T>(x), std::span<T>(y));
+    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx));
+    std::string why;
+    INFO(f << " on a row of " << x.size() << (c.contains("special") ? " (special values)" : ""));
+    std::vector<double> y_scale, dx_scale;
+    if (c.contains("y_scale")) {
+      y_scale = values(c["y_scale"]);
+      dx_scale = values(c["dx_scale"]);
+    } else {  // special values: PyTorch's results, rounding-level terms included
+      y_scale.assign(c["y"].size(), 1.0);
+      dx_scale.assign(c["dx"].size(), 1.0);
+    }
+    bool y_ok = close_rows(y, values(c["y"]), rtol, why, y_scale);
+    INFO("forward: " << why);
+    CHECK(y_ok);
+    bool dx_ok = close_rows(dx, values(c["dx"]), rtol, why, dx_scale);
+    INFO("backward: " << why);
+    CHECK(dx_ok);
+    ++checked;
+  }
+  CHECK(checked > 100);
+}
+
+/// g(x) = dy . f(x) (f64 kernel), for finite differences.
+double weighted(const Kernel& k, const std::vector<double>& x, const std::vector<double>& dy,
+                const std::vector<double>& params) {
+  std::vector<double> y(k.output_cols(x.size()));
+  k.forward(std::span<const double>(x), std::span<double>(y), params);
+  double s = 0;
+  for (size_t i = 0; i < y.size(); ++i) s += dy[i] * y[i];
+  return s;
+}
+
+const char* const kCustom[] = {
+    "softmax_t(x, t = 2) = exp(x / t - max(x / t)) / sum(exp(x / t - max(x / t)))",
+    "layernorm(x, eps = 1e-5) = (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)",
+    "logsumexp(x) = stop_gradient(max(x)) + log(sum(exp(x - stop_gradient(max(x)))))",
+    "sum(x^2) / sum(abs(x) + 1)",
+    "chunk(x, 2, 0) * tanh(chunk(x, 2, 1)) + mean(x)",
+    "pick(x, 3, 1) * max(groups(x, 3)) - min(groups(x, 3))",
+    "x * sum(chunk(x, 4, 1))",
+    "glu(x) * 2",
+    "maxout(x, 4)",
+    "log_softmax(x)",
+    "softmin(x)",
+    "f(x, a = 0.7, b = 1.5) = softmax(a * x) * sum(x) + b * mean(sigmoid(b * x))",
+    "mean(groups(x, 6)) * sum(groups(chunk(x, 2, 1), 3))",
+    "exp(x - max(x)) / sum(exp(x - max(x)))",  // max without stop_gradient: its gradient cancels
+};
+
+}  // namespace
+
+TEST_CASE("Row-wise built-ins match 50-digit references (f64)") { check_reference<double>(DType::F64, 2e-14); }
+
+TEST_CASE("Row-wise built-ins match 50-digit references (f32)") { check_reference<float>(DType::F32, 3e-6); }
+
+TEST_CASE("Vector-Jacobian products match central differences") {
+  const Runtime& rt = test::shared_runtime();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(-2, 2);
+  for (const char* src : kCustom) {
+    Kernel k = rt.compile(src, DType::F64);
+    REQUIRE(k.rowwise());
+    const size_t n = 24;  // a multiple of every row length rule above
+    REQUIRE(k.output_cols(n) > 0);
+    std::vector<double> x(n), dy(k.output_cols(n)), params = k.default_params();
+    for (double& v : x) v = u(rng);
+    for (double& v : dy) v = u(rng);
+    std::vector<double> dx(n), dparams(params.size());
+    k.backward(std::span<const double>(x), std::span<const double>(dy), std::span<double>(dx), params,
+               std::span<double>(dparams));
+    INFO(src);
+    const double h = 1e-6;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<double> xp = x, xm = x;
+      xp[i] += h;
+      xm[i] -= h;
+      double fd = (weighted(k, xp, dy, params) - weighted(k, xm, dy, params)) / (2 * h);
+      INFO("dx[" << i << "] = " << dx[i] << ", central difference " << fd);
+      CHECK(std::fabs(dx[i] - fd) <= 1e-6 * (1 + std::fabs(fd)));
+    }
+    for (size_t j = 0; j < params.size(); ++j) {
+      std::vector<double> pp = params, pm = params;
+      pp[j] += h;
+      pm[j] -= h;
+      double fd = (weighted(k, x, dy, pp) - weighted(k, x, dy, pm)) / (2 * h);
+      INFO("d" << k.params()[j].name << " = " << dparams[j] << ", central difference " << fd);
+      CHECK(std::fabs(dparams[j] - fd) <= 1e-6 * (1 + std::fabs(fd)));
+    }
+  }
+}
+
+TEST_CASE("Row-wise kernels equal the row reference evaluator over many rows and lengths") {
+  const Runtime& rt = test::shared_runtime();
+  std::mt19937 rng(11);
+  std::normal_distribution<double> nd(0, 3);
+  for (const char* src : kCustom) {
+    Program p = test::program(src);
+    REQUIRE(p.row.rowwise);
+    Kernel k64 = rt.compile(src, DType::F64), k32 = rt.compile(src, DType::F32);
+    for (size_t cols : {12u, 24u, 48u, 96u, 1200u}) {
+      if (cols % p.row.multiple) continue;
+      const size_t rows = 3, out = k64.output_cols(cols);
+      std::vector<double> x(rows * cols), dy(rows * out);
+      for (double& v : x) v = nd(rng);
+      for (double& v : dy) v = nd(rng);
+      std::vector<double> y(rows * out), dx(rows * cols), dparams(p.function.params.size());
+      k64.forward_rows(std::span<const double>(x), std::span<double>(y), cols);
+      k64.backward_rows(std::span<const double>(x), std::span<const double>(dy), std::span<double>(dx), cols, {},
+                        std::span<double>(dparams));
+      std::vector<float> xf(x.begin(), x.end()), dyf(dy.begin(), dy.end()), yf(y.size()), dxf(dx.size());
+      k32.forward_rows(std::span<const float>(xf), std::span<float>(yf), cols);
+      k32.backward_rows(std::span<const float>(xf), std::span<const float>(dyf), std::span<float>(dxf), cols);
+      std::vector<long double> params;
+      for (auto& q : p.function.params) params.push_back(q.default_value);
+      std::vector<long double> dparams_ref(params.size(), 0);
+      for (size_t r = 0; r < rows; ++r) {
+        std::vector<long double> xr(x.begin() + long(r * cols), x.begin() + long((r + 1) * cols));
+        std::vector<long double> dyr(dy.begin() + long(r * out), dy.begin() + long((r + 1) * out));
+        std::vector<ir::NodeId> roots{p.value};
+        for (auto& [view, e] : p.row.dx) roots.push_back(e);
+        for (ir::NodeId e : p.row.dparams) roots.push_back(e);
+        auto ref = ir::evaluate_row<long double>(p.graph, roots, xr, params, dyr);
+        std::vector<double> want_y(ref[0].begin(), ref[0].end());
+        if (want_y.size() == 1 && out > 1) want_y.assign(out, want_y[0]);
+        std::vector<double> want_dx(cols, 0.0);
+        for (size_t v = 0; v < p.row.dx.size(); ++v) {
+          ir::View view = p.row.dx[v].first;
+          const auto& g = ref[1 + v];
+          size_t len = cols / view.divisor();
+          for (size_t j = 0; j < len; ++j)
+            want_dx[view.index * (cols / view.parts) + j * view.group + view.offset] += double(g[g.size() == 1 ? 0 : j]);
+        }
+        for (size_t j = 0; j < params.size(); ++j) dparams_ref[j] += ref[1 + p.row.dx.size() + j][0];
+        std::string why;
+        INFO(src << ", row " << r << " of " << cols);
+        std::vector<double> yr(y.begin() + long(r * out), y.begin() + long((r + 1) * out));
+        std::vector<double> dxr(dx.begin() + long(r * cols), dx.begin() + long((r + 1) * cols));
+        bool ok = close_rows(yr, want_y, 1e-12, why) && close_rows(dxr, want_dx, 1e-11, why);
+        INFO("f64: " << why);
+        CHECK(ok);
+        std::vector<float> yfr(yf.begin() + long(r * out), yf.begin() + long((r + 1) * out));
+        std::vector<float> dxfr(dxf.begin() + long(r * cols), dxf.begin() + long((r + 1) * cols));
+        ok = close_rows(yfr, want_y, 2e-5, why) && close_rows(dxfr, want_dx, 5e-5, why);
+        INFO("f32: " << why);
+        CHECK(ok);
+      }
+      for (size_t j = 0; j < params.size(); ++j)
+        CHECK(std::fabs(dparams[j] - double(dparams_ref[j])) <= 1e-10 * (1 + std::fabs(double(dparams_ref[j]))));
+    }
+  }
+}
+
+TEST_CASE("Row lengths: output_cols and the rules of glu and maxout") {
+  const Runtime& rt = test::shared_runtime();
+  Kernel glu = rt.compile("glu"), maxout3 = rt.compile("maxout(x, 3)"), sm = rt.compile("softmax");
+  Kernel lse = rt.compile("log(sum(exp(x)))"), relu = rt.compile("relu");
+  CHECK(glu.output_cols(6) == 3);
+  CHECK(glu.output_cols(5) == 0);
+  CHECK(glu.row_multiple() == 2);
+  CHECK(maxout3.output_cols(9) == 3);
+  CHECK(maxout3.output_cols(8) == 0);
+  CHECK(sm.output_cols(7) == 7);
+  CHECK(lse.output_cols(7) == 1);
+  CHECK(!relu.rowwise());
+  CHECK(relu.output_cols(7) == 7);
+  // maxout's k is a size, not a learnable parameter.
+  CHECK(rt.compile("maxout").params().empty());
+  CHECK(rt.compile("f(x, k = 4, a = 2) = a * max(groups(x, k))").params().size() == 1);
+  std::vector<float> x(5, 1.0f), y(2);
+  CHECK_THROWS_AS(glu.forward_rows(std::span<const float>(x), std::span<float>(y), 5), std::invalid_argument);
+  CHECK(glu.forward_rows_raw(x.data(), y.data(), 1, 5, nullptr) != 0);
+  std::vector<float> x6(6, 1.0f), y3(3);
+  CHECK_NOTHROW(glu.forward_rows(std::span<const float>(x6), std::span<float>(y3), 6));
+  std::vector<float> y4(4);
+  CHECK_THROWS_AS(glu.forward_rows(std::span<const float>(x6), std::span<float>(y4), 6), std::invalid_argument);
+  // Rows of length 1.
+  std::vector<double> one{3.5}, out(1), dx(1), dy{2.0};
+  Kernel sm64 = rt.compile("softmax", DType::F64);
+  sm64.forward(std::span<const double>(one), std::span<double>(out));
+  CHECK(out[0] == 1.0);
+  sm64.backward(std::span<const double>(one), std::span<const double>(dy), std::span<double>(dx));
+  CHECK(dx[0] == 0.0);
+  // Elementwise kernels through the row entry points.
+  std::vector<float> xr{-1, 2, -3, 4, -5, 6}, yr(6);
+  relu.forward_rows(std::span<const float>(xr), std::span<float>(yr), 3);
+  CHECK(yr == std::vector<float>{0, 2, 0, 4, 0, 6});
+}
+
+TEST_CASE("dx may be the same array as dy") {
+  const Runtime& rt = test::shared_runtime();
+  for (const char* src : {"softmax", "x * sum(chunk(x, 4, 1))", "log_softmax(x) + mean(x)"}) {
+    Kernel k = rt.compile(src, DType::F64);
+    const size_t rows = 3, cols = 16;
+    REQUIRE(k.output_cols(cols) == cols);
+    std::vector<double> x(rows * cols), dy(rows * cols);
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = std::sin(double(i));
+      dy[i] = std::cos(3.0 * double(i));
+    }
+    std::vector<double> dx(x.size());
+    k.backward_rows(std::span<const double>(x), std::span<const double>(dy), std::span<double>(dx), cols);
+    std::vector<double> inplace = dy;
+    REQUIRE(k.backward_rows_raw(x.data(), inplace.data(), inplace.data(), rows, cols, nullptr, nullptr) == 0);
+    INFO(src);
+    CHECK(inplace == dx);
+  }
+}
+
+TEST_CASE("Row-wise errors point at the expression") {
+  CHECK(test::error_of("chunk(x, 2, 0) + x") ==
+        "error: 1:1: this combines rows of different lengths (n/2 and n); chunk() and groups() change the length "
+        "of a row\nchunk(x, 2, 0) + x\n^\n");
+  CHECK(test::error_of("groups(x, 2)").find("1:1: groups(e, k) is only allowed as the argument of sum") !=
+        std::string::npos);
+  CHECK(test::error_of("chunk(x, x, 0)").find("1:10: the number of chunks must be a constant integer") !=
+        std::string::npos);
+  CHECK(test::error_of("chunk(x, 2, 2)").find("1:13: the chunk index must be an integer from 0 to 1, got 2") !=
+        std::string::npos);
+  CHECK(test::error_of("max(groups(x, 0))").find("the group size must be an integer from 1 to 256") !=
+        std::string::npos);
+  CHECK(test::error_of("max(groups(x, 2.5))").find("got 2.5") != std::string::npos);
+  CHECK(test::error_of("sum(x, 2)").find("'sum' takes 1 argument (sum(e)), got 2") != std::string::npos);
+  CHECK(test::error_of("softmax(x) * relu(chunk(x, 2, 1))").find("rows of different lengths (n and n/2)") !=
+        std::string::npos);
+  CHECK(test::error_of("sum(x) = x").find("'sum' is a built-in math function and cannot be redefined") !=
+        std::string::npos);
+  // Reductions of row scalars are fine: sum(1) is the row length.
+  Program p = test::program("x / sum(1)");
+  auto v = ir::evaluate_row<double>(p.graph, std::vector<ir::NodeId>{p.value}, std::vector<double>{2, 4, 6, 8},
+                                    std::vector<double>{});
+  CHECK(v[0] == std::vector<double>{0.5, 1, 1.5, 2});
+}
+
+TEST_CASE("Softmax's backward is y * (dy - sum(dy * y)) in three passes and log_softmax never takes log(softmax)") {
+  Program sm = test::program("softmax");
+  REQUIRE(sm.row.dx.size() == 1);
+  std::string text = sm.print(sm.row.dx[0].second);
+  // No argmax term: the max is a stopped shift.
+  CHECK(text.find("==") == std::string::npos);
+  // One reduction of dy, taken out of the per-element division.
+  CHECK(text.find("sum(exp(x - stop_gradient(max(x))) * dy)") != std::string::npos);
+  Program ls = test::program("log_softmax");
+  CHECK(ls.print(ls.value) == "x - stop_gradient(max(x)) - log(sum(exp(x - stop_gradient(max(x)))))");
+}
