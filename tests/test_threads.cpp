@@ -66,3 +66,64 @@ TEST_CASE("kernels stay valid after their runtime is gone", "[threads]") {
   CHECK(y[1] == 0.0f);
   CHECK(y[2] == Approx(1.9544997f));
 }
+
+TEST_CASE("large arrays split across the pool give the same results as one thread", "[threads]") {
+  Runtime& rt = actjit::test::shared_runtime();
+  Kernel k = rt.compile("f(x, a = 0.7) = a * x * tanh(softplus(x))", DType::F32);
+  Kernel sm = rt.compile("softmax", DType::F32);
+  const size_t n = (size_t(1) << 20) + 37;
+  std::vector<float> x(n), dy(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = float(std::sin(double(i) * 0.37) * 6);
+    dy[i] = float(std::cos(double(i) * 0.11));
+  }
+  auto run_all = [&](unsigned threads, std::vector<float>& y, std::vector<float>& dx, std::vector<double>& dp,
+                     std::vector<float>& sy, std::vector<float>& sdx) {
+    set_threads(threads);
+    y.assign(n, 0);
+    dx.assign(n, 0);
+    dp.assign(1, 0);
+    k.forward(std::span<const float>(x), std::span<float>(y));
+    k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), {}, std::span<double>(dp));
+    const size_t cols = 1000, rows = n / cols;
+    sy.assign(rows * cols, 0);
+    sdx.assign(rows * cols, 0);
+    sm.forward_rows(std::span<const float>(x).first(rows * cols), std::span<float>(sy), cols);
+    sm.backward_rows(std::span<const float>(x).first(rows * cols), std::span<const float>(dy).first(rows * cols),
+                     std::span<float>(sdx), cols);
+  };
+  unsigned before = threads();
+  std::vector<float> y1, dx1, sy1, sdx1, y2, dx2, sy2, sdx2;
+  std::vector<double> dp1, dp2;
+  run_all(1, y1, dx1, dp1, sy1, sdx1);
+  run_all(4, y2, dx2, dp2, sy2, sdx2);
+  set_threads(before);
+  CHECK(y1 == y2);
+  CHECK(dx1 == dx2);
+  CHECK(sy1 == sy2);
+  CHECK(sdx1 == sdx2);
+  // The parameter gradient is summed per piece, then added: rounding only.
+  CHECK(dp2[0] == Approx(dp1[0]).epsilon(1e-12));
+}
+
+TEST_CASE("concurrent large calls share the pool without waiting on each other", "[threads]") {
+  Runtime& rt = actjit::test::shared_runtime();
+  Kernel k = rt.compile("mish", DType::F64);
+  const size_t n = size_t(1) << 18;
+  std::vector<double> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = double(i % 1000) / 100 - 5;
+  std::vector<double> want(n);
+  k.forward(std::span<const double>(x), std::span<double>(want));
+  std::vector<std::thread> callers;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      std::vector<double> y(n);
+      for (int r = 0; r < 10; ++r) {
+        k.forward(std::span<const double>(x), std::span<double>(y));
+        if (y != want) ++bad;
+      }
+    });
+  for (auto& c : callers) c.join();
+  CHECK(bad == 0);
+}

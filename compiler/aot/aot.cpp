@@ -112,6 +112,13 @@ Result<std::vector<std::string>> compile(std::string_view source, const Options&
     // its parameters exposed.
     auto p = build_program(std::string(source) + "\n" + name, catalogue());
     if (!p) return p.error();
+    if (p->row.rowwise) {
+      uint32_t at = 0;
+      for (auto& s : module->statements)
+        if (s.is_definition && s.def.name == name) at = s.def.pos;
+      return Diagnostic{at, "'" + name + "' is row-wise; actjit compile makes elementwise kernels only (row-wise "
+                                "functions run through the JIT: Kernel::forward_rows, actjit_forward_rows)"};
+    }
     params.emplace_back();
     defaults.emplace_back();
     for (auto& q : p->function.params) {

@@ -148,6 +148,9 @@ int actjit_backward_rows(const actjit_kernel* k, const void* x, const void* dy, 
   return k->k.backward_rows_raw(x, dy, dx, rows, cols, params, dparams);
 }
 
+void actjit_set_threads(unsigned n) { actjit::set_threads(n); }
+unsigned actjit_get_threads(void) { return actjit::threads(); }
+
 void actjit_kernel_release(actjit_kernel* k) { delete k; }
 
 const char* actjit_version(void) { return actjit::Runtime::version(); }

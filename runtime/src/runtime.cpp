@@ -10,6 +10,7 @@
 #include "actjit/actjit.hpp"
 #include "compiler/pipeline.hpp"
 #include "runtime/src/kernel_impl.hpp"
+#include "runtime/src/pool.hpp"
 
 namespace actjit {
 
@@ -233,11 +234,50 @@ void Kernel::check(DType want, size_t nx, size_t ny, size_t nparams, size_t ndpa
     throw std::invalid_argument("actjit: dparams must hold " + std::to_string(impl_->params.size()) + " values");
 }
 
+namespace {
+
+// Arrays of at least kParallelMin elements are split across the pool's
+// threads in pieces of at least kGrain elements (smaller ones run in the
+// caller: waking threads costs more than it saves).
+constexpr size_t kParallelMin = size_t(1) << 16;
+constexpr size_t kGrain = size_t(1) << 15;
+constexpr size_t kMaxPieces = 64;
+constexpr size_t kMaxSplitParams = 16;
+
+size_t pieces_for(size_t elements, size_t units) {
+  if (elements < kParallelMin || units < 2) return 1;
+  size_t t = detail::Pool::instance().threads();
+  return std::max<size_t>(1, std::min({t, elements / kGrain, units, kMaxPieces}));
+}
+
+/// [begin, end) of piece i of `units` split into `pieces`, aligned to `align`.
+std::pair<size_t, size_t> piece(size_t units, size_t pieces, size_t i, size_t align) {
+  size_t per = (units / pieces + align - 1) / align * align;
+  size_t b = std::min(units, i * per), e = i + 1 == pieces ? units : std::min(units, (i + 1) * per);
+  return {b, e};
+}
+
+}  // namespace
+
+unsigned threads() noexcept { return detail::Pool::instance().threads(); }
+void set_threads(unsigned n) noexcept { detail::Pool::instance().set_threads(n); }
+
 int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept {
   if (impl_ && impl_->row.rowwise) return forward_rows_raw(x, y, n == 0 ? 0 : 1, n, params);
   if (!impl_ || (n > 0 && (!x || !y))) return 1;
   if (n == 0) return 0;
-  impl_->forward()(x, y, int64_t(n), params ? params : impl_->defaults.data());
+  const double* p = params ? params : impl_->defaults.data();
+  size_t pieces = pieces_for(n, n / 64);
+  if (pieces == 1) {
+    impl_->forward()(x, y, int64_t(n), p);
+    return 0;
+  }
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  auto fn = impl_->forward();
+  detail::Pool::instance().run(pieces, [&](size_t i) {
+    auto [b, e] = piece(n, pieces, i, 64);
+    if (e > b) fn(static_cast<const char*>(x) + b * es, static_cast<char*>(y) + b * es, int64_t(e - b), p);
+  });
   return 0;
 }
 
@@ -251,10 +291,33 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
       for (size_t j = 0; j < impl_->params.size(); ++j) dparams[j] = 0;
     return 0;
   }
-  if (dparams || impl_->params.empty())
-    impl_->backward()(x, dy, dx, int64_t(n), p, dparams);
-  else
-    impl_->backward_x()(x, dy, dx, int64_t(n), p);
+  const size_t np = impl_->params.size();
+  size_t pieces = pieces_for(n, n / 64);
+  if (dparams && np > kMaxSplitParams) pieces = 1;
+  auto run = [&](size_t b, size_t e, double* dp) {
+    const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+    const void* xb = static_cast<const char*>(x) + b * es;
+    const void* dyb = static_cast<const char*>(dy) + b * es;
+    void* dxb = static_cast<char*>(dx) + b * es;
+    if (dp || np == 0)
+      impl_->backward()(xb, dyb, dxb, int64_t(e - b), p, dp);
+    else
+      impl_->backward_x()(xb, dyb, dxb, int64_t(e - b), p);
+  };
+  if (pieces == 1) {
+    run(0, n, dparams);
+    return 0;
+  }
+  double partial[kMaxPieces][kMaxSplitParams] = {};
+  detail::Pool::instance().run(pieces, [&](size_t i) {
+    auto [b, e] = piece(n, pieces, i, 64);
+    if (e > b) run(b, e, dparams ? partial[i] : nullptr);
+  });
+  if (dparams)
+    for (size_t j = 0; j < np; ++j) {
+      dparams[j] = 0;
+      for (size_t i = 0; i < pieces; ++i) dparams[j] += partial[i][j];
+    }
   return 0;
 }
 
@@ -274,8 +337,18 @@ int Kernel::forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, c
     return forward_raw(x, y, rows * cols, params);
   }
   if (rows == 0) return 0;
-  if (!x || !y || impl_->row.out_cols(cols) == 0) return 1;
-  impl_->row_forward()(x, y, int64_t(rows), int64_t(cols), params ? params : impl_->defaults.data());
+  size_t out = impl_->row.out_cols(cols);
+  if (!x || !y || out == 0) return 1;
+  const double* p = params ? params : impl_->defaults.data();
+  size_t pieces = rows > SIZE_MAX / cols ? 1 : pieces_for(rows * cols, rows);
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  auto fn = impl_->row_forward();
+  detail::Pool::instance().run(pieces, [&](size_t i) {
+    auto [b, e] = piece(rows, pieces, i, 1);
+    if (e > b)
+      fn(static_cast<const char*>(x) + b * cols * es, static_cast<char*>(y) + b * out * es, int64_t(e - b),
+         int64_t(cols), p);
+  });
   return 0;
 }
 
@@ -298,14 +371,33 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
   auto* dx_begin = static_cast<const char*>(dx);
   auto* dy_begin = static_cast<const char*>(dy);
   bool overlap = dx_begin < dy_begin + rows * out * esize && dy_begin < dx_begin + rows * cols * esize;
+  const size_t np = impl_->params.size();
+  auto run = [&](const void* dy_all) {
+    size_t pieces = rows > SIZE_MAX / cols ? 1 : pieces_for(rows * cols, rows);
+    if (dparams && np > kMaxSplitParams) pieces = 1;
+    double partial[kMaxPieces][kMaxSplitParams] = {};
+    auto fn = impl_->row_backward();
+    detail::Pool::instance().run(pieces, [&](size_t i) {
+      auto [b, e] = piece(rows, pieces, i, 1);
+      if (e == b) return;
+      fn(static_cast<const char*>(x) + b * cols * esize, static_cast<const char*>(dy_all) + b * out * esize,
+         static_cast<char*>(dx) + b * cols * esize, int64_t(e - b), int64_t(cols), p,
+         dparams ? (pieces == 1 ? dparams : partial[i]) : nullptr);
+    });
+    if (dparams && pieces > 1)
+      for (size_t j = 0; j < np; ++j) {
+        dparams[j] = 0;
+        for (size_t i = 0; i < pieces; ++i) dparams[j] += partial[i][j];
+      }
+  };
   if (!overlap || impl_->row.alias_safe) {
-    impl_->row_backward()(x, dy, dx, int64_t(rows), int64_t(cols), p, dparams);
+    run(dy);
     return 0;
   }
   // dx over dy, and the backward accumulates into dx: a copy of dy first.
   try {
     std::vector<char> copy(dy_begin, dy_begin + rows * out * esize);
-    impl_->row_backward()(x, copy.data(), dx, int64_t(rows), int64_t(cols), p, dparams);
+    run(copy.data());
   } catch (const std::bad_alloc&) {
     return 1;
   }

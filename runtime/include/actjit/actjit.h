@@ -123,6 +123,11 @@ int actjit_backward_rows(const actjit_kernel *k, const void *x, const void *dy,
                          void *dx, size_t rows, size_t cols,
                          const double *params, double *dparams);
 
+/* Threads one kernel call on a large array may use (process-wide; default:
+   ACTJIT_NUM_THREADS, else the hardware threads). 0 is taken as 1. */
+void actjit_set_threads(unsigned n);
+unsigned actjit_get_threads(void);
+
 /* Releases K. K may be NULL. */
 void actjit_kernel_release(actjit_kernel *k);
 

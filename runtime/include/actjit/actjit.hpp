@@ -50,6 +50,12 @@ struct Limits {
                                                ///< machine code is freed when no handle holds it)
 };
 
+/// Threads used by one kernel call on a large array (at least 64Ki
+/// elements; smaller calls run in the caller). Default: the environment's
+/// ACTJIT_NUM_THREADS, else the number of hardware threads. Process-wide.
+unsigned threads() noexcept;
+void set_threads(unsigned n) noexcept;
+
 /// A parameter of a compiled function.
 struct Param {
   std::string name;
