@@ -17,6 +17,7 @@ packages=(
   nlohmann-json3-dev             # reading the reference data in tests
   pkgconf                        # the install test builds a consumer with pkg-config
   python3                        # tools/gen_api_docs.py --check (the API reference is current)
+  libdnnl-dev                    # oneDNN: the benchmark's peer (bench/; optional there)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,518 @@
+// actjit next to its peers, in one process, interleaved: oneDNN's eltwise
+// and softmax primitives (when built with libdnnl-dev), hand-written Eigen
+// 3.4 array expressions, a plain scalar loop, and a streaming kernel
+// (y = a*x; dx = dy*x) as the memory-bandwidth reference. Prints markdown
+// tables with ratios. Throughput is elements per nanosecond (input elements).
+//
+//   build/bench/actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2]
+//                            [--dtypes f32,f64] [--only NAME,...] [--no-softmax]
+//
+// Each measurement is the median of several batches; the peers of one row
+// run round-robin within each batch, so machine noise hits them alike.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include "actjit/actjit.hpp"
+
+#ifdef ACTJIT_BENCH_DNNL
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class T>
+using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+/// A hand-written implementation (forward and backward) for Eigen and for
+/// the scalar loop; either may be absent.
+template <class T>
+struct Hand {
+  std::function<void(CArr<T>, Arr<T>)> eigen_fwd;
+  std::function<void(CArr<T>, CArr<T>, Arr<T>)> eigen_bwd;
+  // Plain loops with the element function inlined (one indirect call per
+  // array, not per element).
+  std::function<void(const T*, T*, size_t)> scalar_fwd;
+  std::function<void(const T*, const T*, T*, size_t)> scalar_bwd;
+  Hand() = default;
+  template <class EF, class EB, class SF, class SB>
+  Hand(EF ef, EB eb, SF sf, SB sb)
+      : eigen_fwd(ef),
+        eigen_bwd(eb),
+        scalar_fwd([sf](const T* x, T* y, size_t n) {
+          for (size_t i = 0; i < n; ++i) y[i] = sf(x[i]);
+        }),
+        scalar_bwd([sb](const T* x, const T* dy, T* dx, size_t n) {
+          for (size_t i = 0; i < n; ++i) dx[i] = sb(x[i], dy[i]);
+        }) {}
+};
+
+template <class T>
+T sig(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+/// Hand-written versions: what a user of Eigen or C++ would write, with the
+/// usual stable forms (Eigen's logistic(), log1p for softplus).
+template <class T>
+std::map<std::string, Hand<T>> hand_written() {
+  std::map<std::string, Hand<T>> h;
+  const T c_gelu = T(0.7071067811865476), c_t = T(0.7978845608028654);
+  h["relu"] = {[](auto x, auto y) { y = x.max(T(0)); }, [](auto x, auto dy, auto dx) { dx = (x > T(0)).select(dy, T(0)); },
+               [](T x) { return x > 0 ? x : T(0); }, [](T x, T dy) { return x > 0 ? dy : T(0); }};
+  h["leaky_relu"] = {[](auto x, auto y) { y = (x > T(0)).select(x, T(0.01) * x); },
+                     [](auto x, auto dy, auto dx) { dx = (x > T(0)).select(dy, T(0.01) * dy); },
+                     [](T x) { return x > 0 ? x : T(0.01) * x; }, [](T x, T dy) { return x > 0 ? dy : T(0.01) * dy; }};
+  h["elu"] = {[](auto x, auto y) { y = (x > T(0)).select(x, x.exp() - T(1)); },
+              [](auto x, auto dy, auto dx) { dx = (x > T(0)).select(dy, dy * x.exp()); },
+              [](T x) { return x > 0 ? x : std::expm1(x); }, [](T x, T dy) { return x > 0 ? dy : dy * std::exp(x); }};
+  h["sigmoid"] = {[](auto x, auto y) { y = x.logistic(); },
+                  [](auto x, auto dy, auto dx) {
+                    auto s = x.logistic();
+                    dx = dy * s * (T(1) - s);
+                  },
+                  [](T x) { return sig(x); }, [](T x, T dy) { T s = sig(x); return dy * s * (1 - s); }};
+  h["tanh"] = {[](auto x, auto y) { y = x.tanh(); }, [](auto x, auto dy, auto dx) { auto t = x.tanh(); dx = dy * (T(1) - t * t); },
+               [](T x) { return std::tanh(x); }, [](T x, T dy) { T t = std::tanh(x); return dy * (1 - t * t); }};
+  h["gelu"] = {[=](auto x, auto y) { y = T(0.5) * x * (T(1) + (x * c_gelu).erf()); },
+               [=](auto x, auto dy, auto dx) {
+                 dx = dy * (T(0.5) * (T(1) + (x * c_gelu).erf()) + x * T(0.3989422804014327) * (T(-0.5) * x * x).exp());
+               },
+               [=](T x) { return T(0.5) * x * (1 + std::erf(x * c_gelu)); },
+               [=](T x, T dy) {
+                 return dy * (T(0.5) * (1 + std::erf(x * c_gelu)) + x * T(0.3989422804014327) * std::exp(T(-0.5) * x * x));
+               }};
+  h["gelu_tanh"] = {[=](auto x, auto y) { y = T(0.5) * x * (T(1) + (c_t * (x + T(0.044715) * x.cube())).tanh()); },
+                    [=](auto x, auto dy, auto dx) {
+                      auto t = (c_t * (x + T(0.044715) * x.cube())).tanh();
+                      dx = dy * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * c_t * (T(1) + T(3 * 0.044715) * x * x));
+                    },
+                    [=](T x) { return T(0.5) * x * (1 + std::tanh(c_t * (x + T(0.044715) * x * x * x))); },
+                    [=](T x, T dy) {
+                      T t = std::tanh(c_t * (x + T(0.044715) * x * x * x));
+                      return dy * (T(0.5) * (1 + t) + T(0.5) * x * (1 - t * t) * c_t * (1 + T(3 * 0.044715) * x * x));
+                    }};
+  auto swish = Hand<T>{[](auto x, auto y) { y = x * x.logistic(); },
+                       [](auto x, auto dy, auto dx) { auto s = x.logistic(); dx = dy * (s + x * s * (T(1) - s)); },
+                       [](T x) { return x * sig(x); }, [](T x, T dy) { T s = sig(x); return dy * (s + x * s * (1 - s)); }};
+  h["swish"] = swish;
+  h["silu"] = swish;
+  h["softplus"] = {[](auto x, auto y) { y = x.max(T(0)) + (-x.abs()).exp().log1p(); },
+                   [](auto x, auto dy, auto dx) { dx = dy * x.logistic(); },
+                   [](T x) { return std::max(x, T(0)) + std::log1p(std::exp(-std::fabs(x))); },
+                   [](T x, T dy) { return dy * sig(x); }};
+  h["mish"] = {[](auto x, auto y) { y = x * (x.max(T(0)) + (-x.abs()).exp().log1p()).tanh(); },
+               [](auto x, auto dy, auto dx) {
+                 auto t = (x.max(T(0)) + (-x.abs()).exp().log1p()).tanh();
+                 dx = dy * (t + x * (T(1) - t * t) * x.logistic());
+               },
+               [](T x) { return x * std::tanh(std::max(x, T(0)) + std::log1p(std::exp(-std::fabs(x)))); },
+               [](T x, T dy) {
+                 T t = std::tanh(std::max(x, T(0)) + std::log1p(std::exp(-std::fabs(x))));
+                 return dy * (t + x * (1 - t * t) * sig(x));
+               }};
+  h["softsign"] = {[](auto x, auto y) { y = x / (T(1) + x.abs()); },
+                   [](auto x, auto dy, auto dx) { dx = dy / (T(1) + x.abs()).square(); },
+                   [](T x) { return x / (1 + std::fabs(x)); }, [](T x, T dy) { T d = 1 + std::fabs(x); return dy / (d * d); }};
+  h["hardswish"] = {[](auto x, auto y) { y = x * (x + T(3)).max(T(0)).min(T(6)) / T(6); },
+                    [](auto x, auto dy, auto dx) {
+                      dx = (x < T(-3)).select(T(0), (x > T(3)).select(dy, dy * (T(2) * x + T(3)) / T(6)));
+                    },
+                    [](T x) { return x * std::min(std::max(x + 3, T(0)), T(6)) / 6; },
+                    [](T x, T dy) { return x < -3 ? T(0) : x > 3 ? dy : dy * (2 * x + 3) / 6; }};
+  h["telu"] = {[](auto x, auto y) { y = x * x.exp().tanh(); },
+               [](auto x, auto dy, auto dx) { auto e = x.exp(); auto t = e.tanh(); dx = dy * (t + x * e * (T(1) - t * t)); },
+               [](T x) { return x * std::tanh(std::exp(x)); },
+               [](T x, T dy) { T e = std::exp(x), t = std::tanh(e); return dy * (t + x * e * (1 - t * t)); }};
+  // The custom composites (no library ships them).
+  h["x*tanh(exp(x))"] = h["telu"];
+  h["x*sigmoid(1.702*x)"] = {[](auto x, auto y) { y = x * (T(1.702) * x).logistic(); },
+                             [](auto x, auto dy, auto dx) {
+                               auto s = (T(1.702) * x).logistic();
+                               dx = dy * (s + T(1.702) * x * s * (T(1) - s));
+                             },
+                             [](T x) { return x * sig(T(1.702) * x); },
+                             [](T x, T dy) { T s = sig(T(1.702) * x); return dy * (s + T(1.702) * x * s * (1 - s)); }};
+  h["x*tanh(softplus(1.5*x))"] = {
+      [](auto x, auto y) { auto b = T(1.5) * x; y = x * (b.max(T(0)) + (-b.abs()).exp().log1p()).tanh(); },
+      [](auto x, auto dy, auto dx) {
+        auto b = T(1.5) * x;
+        auto t = (b.max(T(0)) + (-b.abs()).exp().log1p()).tanh();
+        dx = dy * (t + T(1.5) * x * (T(1) - t * t) * b.logistic());
+      },
+      [](T x) { T b = T(1.5) * x; return x * std::tanh(std::max(b, T(0)) + std::log1p(std::exp(-std::fabs(b)))); },
+      [](T x, T dy) {
+        T b = T(1.5) * x, t = std::tanh(std::max(b, T(0)) + std::log1p(std::exp(-std::fabs(b))));
+        return dy * (t + T(1.5) * x * (1 - t * t) * sig(b));
+      }};
+  h["x*sigmoid(x)+0.1*tanh(x)"] = {
+      [](auto x, auto y) { y = x * x.logistic() + T(0.1) * x.tanh(); },
+      [](auto x, auto dy, auto dx) {
+        auto s = x.logistic();
+        auto t = x.tanh();
+        dx = dy * (s + x * s * (T(1) - s) + T(0.1) * (T(1) - t * t));
+      },
+      [](T x) { return x * sig(x) + T(0.1) * std::tanh(x); },
+      [](T x, T dy) { T s = sig(x), t = std::tanh(x); return dy * (s + x * s * (1 - s) + T(0.1) * (1 - t * t)); }};
+  h["sqrt(x*x+1)-1"] = {[](auto x, auto y) { y = (x * x + T(1)).sqrt() - T(1); },
+                        [](auto x, auto dy, auto dx) { dx = dy * x / (x * x + T(1)).sqrt(); },
+                        [](T x) { return std::sqrt(x * x + 1) - 1; }, [](T x, T dy) { return dy * x / std::sqrt(x * x + 1); }};
+  return h;
+}
+
+/// The custom composites: actjit source for each name above.
+const std::vector<std::pair<std::string, std::string>> kCustom = {
+    {"x*tanh(exp(x))", "x * tanh(exp(x))"},
+    {"x*sigmoid(1.702*x)", "x * sigmoid(1.702 * x)"},
+    {"x*tanh(softplus(1.5*x))", "x * tanh(softplus(1.5 * x))"},
+    {"x*sigmoid(x)+0.1*tanh(x)", "x * sigmoid(x) + 0.1 * tanh(x)"},
+    {"sqrt(x*x+1)-1", "sqrt(x * x + 1) - 1"},
+};
+
+#ifdef ACTJIT_BENCH_DNNL
+/// oneDNN's eltwise algorithm (and alpha, beta) for a function, if it has one.
+std::optional<std::tuple<dnnl::algorithm, float, float>> dnnl_alg(const std::string& f) {
+  using A = dnnl::algorithm;
+  static const std::map<std::string, std::tuple<A, float, float>> m = {
+      {"relu", {A::eltwise_relu, 0.f, 0.f}},       {"leaky_relu", {A::eltwise_relu, 0.01f, 0.f}},
+      {"elu", {A::eltwise_elu, 1.f, 0.f}},         {"sigmoid", {A::eltwise_logistic, 0.f, 0.f}},
+      {"tanh", {A::eltwise_tanh, 0.f, 0.f}},       {"gelu", {A::eltwise_gelu_erf, 0.f, 0.f}},
+      {"gelu_tanh", {A::eltwise_gelu_tanh, 0.f, 0.f}}, {"swish", {A::eltwise_swish, 1.f, 0.f}},
+      {"silu", {A::eltwise_swish, 1.f, 0.f}},      {"softplus", {A::eltwise_soft_relu, 0.f, 0.f}},
+      {"mish", {A::eltwise_mish, 0.f, 0.f}},       {"hardswish", {A::eltwise_hardswish, 0.f, 0.f}},
+      {"logsigmoid", {A::eltwise_logsigmoid, 0.f, 0.f}}, {"hardtanh", {A::eltwise_clip_v2, -1.f, 1.f}},
+      {"relu6", {A::eltwise_clip_v2, 0.f, 6.f}},   {"identity", {A::eltwise_linear, 1.f, 0.f}},
+      {"x*sigmoid(1.702*x)", {A::eltwise_swish, 1.702f, 0.f}},
+  };
+  auto it = m.find(f);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+#endif
+
+struct Timer {
+  int batches;
+  double min_seconds;
+};
+
+/// Median over batches of (elements / ns) for each candidate, interleaved.
+std::vector<double> measure(const std::vector<std::function<void()>>& fns, size_t elements, const Timer& t) {
+  std::vector<std::vector<double>> rates(fns.size());
+  std::vector<int> reps(fns.size(), 1);
+  for (size_t k = 0; k < fns.size(); ++k) {  // warm up and calibrate
+    fns[k]();
+    auto a = Clock::now();
+    fns[k]();
+    double s = std::chrono::duration<double>(Clock::now() - a).count();
+    reps[k] = std::max(1, int(t.min_seconds / std::max(s, 1e-9)));
+  }
+  for (int b = 0; b < t.batches; ++b)
+    for (size_t k = 0; k < fns.size(); ++k) {
+      auto a = Clock::now();
+      for (int r = 0; r < reps[k]; ++r) fns[k]();
+      double ns = std::chrono::duration<double, std::nano>(Clock::now() - a).count();
+      rates[k].push_back(double(elements) * reps[k] / ns);
+    }
+  std::vector<double> out;
+  for (auto& r : rates) {
+    std::sort(r.begin(), r.end());
+    out.push_back(r[r.size() / 2]);
+  }
+  return out;
+}
+
+/// Runs body(begin, end) over [0, n) on `threads` std::threads (the peers
+/// without their own threading: Eigen, the scalar loop, streaming).
+void split(size_t n, unsigned threads, const std::function<void(size_t, size_t)>& body) {
+  if (threads <= 1) return body(0, n);
+  std::vector<std::thread> ts;
+  size_t per = (n + threads - 1) / threads;
+  for (unsigned t = 1; t < threads; ++t)
+    ts.emplace_back([&, t] { body(std::min(n, t * per), std::min(n, (t + 1) * per)); });
+  body(0, std::min(n, per));
+  for (auto& th : ts) th.join();
+}
+
+std::string fmt(double v) {
+  if (!(v > 0)) return "—";
+  char b[32];
+  std::snprintf(b, sizeof b, v >= 10 ? "%.1f" : "%.2f", v);
+  return b;
+}
+
+struct Options {
+  std::vector<size_t> sizes{size_t(1) << 14, size_t(1) << 20, size_t(1) << 26};
+  std::vector<unsigned> threads{1, 2};
+  std::vector<std::string> dtypes{"f32", "f64"};
+  std::vector<std::string> only;
+  bool softmax = true;
+  bool quick = false;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  while (a <= s.size()) {
+    size_t b = s.find(',', a);
+    if (b == std::string::npos) b = s.size();
+    if (b > a) out.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+
+size_t parse_size(const std::string& s) {
+  size_t v = std::stoul(s);
+  if (s.find("Ki") != std::string::npos) v <<= 10;
+  if (s.find("Mi") != std::string::npos) v <<= 20;
+  return v;
+}
+
+std::string size_name(size_t n) {
+  if (n % (1 << 20) == 0) return std::to_string(n >> 20) + "Mi";
+  if (n % (1 << 10) == 0) return std::to_string(n >> 10) + "Ki";
+  return std::to_string(n);
+}
+
+template <class T>
+void elementwise(const Options& o, actjit::Runtime& rt, const char* tname) {
+  auto hands = hand_written<T>();
+  std::vector<std::pair<std::string, std::string>> funcs;
+  // The catalogue's elementwise functions, then the custom composites.
+  std::string cat(actjit::Runtime::catalogue());
+  for (size_t a = 0; a < cat.size();) {
+    size_t b = cat.find('\n', a);
+    if (b == std::string::npos) b = cat.size();
+    std::string line = cat.substr(a, b - a);
+    a = b + 1;
+    size_t paren = line.find('(');
+    if (line.empty() || line[0] == '#' || line[0] == '_' || paren == std::string::npos) continue;
+    std::string name = line.substr(0, paren);
+    if (rt.compile(name).rowwise()) continue;
+    funcs.push_back({name, name});
+  }
+  funcs.push_back({"tanh", "tanh"});
+  for (auto& c : kCustom) funcs.push_back(c);
+  if (!o.only.empty())
+    funcs.erase(std::remove_if(funcs.begin(), funcs.end(),
+                               [&](auto& f) { return std::find(o.only.begin(), o.only.end(), f.first) == o.only.end(); }),
+                funcs.end());
+  const actjit::DType dt = sizeof(T) == 4 ? actjit::DType::F32 : actjit::DType::F64;
+  for (size_t n : o.sizes) {
+    std::vector<T> x(n), y(n), dy(n), dx(n);
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = T(-8 + 16 * double((i * 2654435761u) % 100003) / 100003.0);
+      dy[i] = T(1 + 0.001 * double(i % 7));
+    }
+    Timer timer{n >= (size_t(1) << 26) ? 3 : (o.quick ? 3 : 7), n >= (size_t(1) << 26) ? 0.05 : 0.01};
+    for (unsigned th : o.threads) {
+      actjit::set_threads(th);
+#ifdef ACTJIT_BENCH_DNNL
+      omp_set_num_threads(int(th));
+      dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+      dnnl::stream strm(eng);
+      // oneDNN 2.6 has no f64 eltwise: float64 rows leave it out.
+      dnnl::memory::desc md({dnnl::memory::dim(n)}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+      bool dnnl_dtype_ok = sizeof(T) == 4;
+#endif
+      // Streaming reference.
+      const T a = T(1.0001);
+      auto stream_fwd = [&] { split(n, th, [&](size_t b, size_t e) { for (size_t i = b; i < e; ++i) y[i] = a * x[i]; }); };
+      auto stream_bwd = [&] { split(n, th, [&](size_t b, size_t e) { for (size_t i = b; i < e; ++i) dx[i] = dy[i] * x[i]; }); };
+      auto stream = measure({stream_fwd, stream_bwd}, n, timer);
+      std::printf("\n### %s, %s elements, %u thread%s\n\n", tname, size_name(n).c_str(), th, th == 1 ? "" : "s");
+      std::printf("streaming kernel: %s e/ns forward (y = a*x), %s e/ns backward (dx = dy*x)\n\n", fmt(stream[0]).c_str(),
+                  fmt(stream[1]).c_str());
+      std::printf("| function | actjit fwd | oneDNN | Eigen | scalar | fwd ratio | actjit bwd | oneDNN | Eigen | scalar | bwd ratio |%s\n",
+                  n >= (size_t(1) << 26) ? " fwd % stream | bwd % stream |" : "");
+      std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s\n", n >= (size_t(1) << 26) ? "---:|---:|" : "");
+      double log_f = 0, log_b = 0;
+      int count_f = 0, count_b = 0;
+      for (auto& [name, src] : funcs) {
+        actjit::Kernel k = rt.compile(src, dt);
+        std::vector<std::function<void()>> fw, bw;
+        fw.push_back([&] { k.forward(std::span<const T>(x), std::span<T>(y)); });
+        bw.push_back([&] { k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx)); });
+        int i_dnnl = -1, i_eigen = -1, i_scalar = -1;
+#ifdef ACTJIT_BENCH_DNNL
+        std::optional<dnnl::eltwise_forward> dfw;
+        std::optional<dnnl::eltwise_backward> dbw;
+        dnnl::memory mx, my, mdy, mdx;
+        if (auto alg = dnnl_alg(name); alg && dnnl_dtype_ok) {
+          auto [al, alpha, beta] = *alg;
+          mx = dnnl::memory(md, eng, x.data());
+          my = dnnl::memory(md, eng, y.data());
+          mdy = dnnl::memory(md, eng, dy.data());
+          mdx = dnnl::memory(md, eng, dx.data());
+          dnnl::eltwise_forward::primitive_desc fpd({dnnl::prop_kind::forward_training, al, md, alpha, beta}, eng);
+          dfw.emplace(fpd);
+          dnnl::eltwise_backward::primitive_desc bpd({al, md, md, alpha, beta}, eng, fpd);
+          dbw.emplace(bpd);
+          i_dnnl = int(fw.size());
+          fw.push_back([&] {
+            dfw->execute(strm, {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, my}});
+            strm.wait();
+          });
+          bw.push_back([&] {
+            dbw->execute(strm, {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_SRC, mdx}});
+            strm.wait();
+          });
+        }
+#endif
+        auto h = hands.find(name);
+        if (h != hands.end()) {
+          auto& hw = h->second;
+          i_eigen = int(fw.size());
+          fw.push_back([&] {
+            split(n, th, [&](size_t b, size_t e) { hw.eigen_fwd(CArr<T>(x.data() + b, long(e - b)), Arr<T>(y.data() + b, long(e - b))); });
+          });
+          bw.push_back([&] {
+            split(n, th, [&](size_t b, size_t e) {
+              hw.eigen_bwd(CArr<T>(x.data() + b, long(e - b)), CArr<T>(dy.data() + b, long(e - b)), Arr<T>(dx.data() + b, long(e - b)));
+            });
+          });
+          i_scalar = int(fw.size());
+          fw.push_back([&] {
+            split(n, th, [&](size_t b, size_t e) { hw.scalar_fwd(x.data() + b, y.data() + b, e - b); });
+          });
+          bw.push_back([&] {
+            split(n, th, [&](size_t b, size_t e) { hw.scalar_bwd(x.data() + b, dy.data() + b, dx.data() + b, e - b); });
+          });
+        }
+        std::vector<std::function<void()>> all = fw;
+        all.insert(all.end(), bw.begin(), bw.end());
+        std::vector<double> r = measure(all, n, timer);
+        size_t nf = fw.size();
+        auto col = [&](int i, size_t off) { return i < 0 ? std::string("—") : fmt(r[off + size_t(i)]); };
+        double best_f = 0, best_b = 0;
+        for (size_t i = 1; i < nf; ++i) {
+          best_f = std::max(best_f, r[i]);
+          best_b = std::max(best_b, r[nf + i]);
+        }
+        std::string rf = best_f > 0 ? fmt(r[0] / best_f) + "×" : "—", rb = best_b > 0 ? fmt(r[nf] / best_b) + "×" : "—";
+        if (best_f > 0) log_f += std::log(r[0] / best_f), ++count_f;
+        if (best_b > 0) log_b += std::log(r[nf] / best_b), ++count_b;
+        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", name.c_str(), fmt(r[0]).c_str(),
+                    col(i_dnnl, 0).c_str(), col(i_eigen, 0).c_str(), col(i_scalar, 0).c_str(), rf.c_str(),
+                    fmt(r[nf]).c_str(), col(i_dnnl, nf).c_str(), col(i_eigen, nf).c_str(), col(i_scalar, nf).c_str(),
+                    rb.c_str());
+        if (n >= (size_t(1) << 26))
+          std::printf(" %.0f%% | %.0f%% |", 100 * r[0] / stream[0], 100 * r[nf] / stream[1]);
+        std::printf("\n");
+        std::fflush(stdout);
+      }
+      std::printf("\ngeometric mean of actjit / fastest peer: forward %s×, backward %s×\n",
+                  count_f ? fmt(std::exp(log_f / count_f)).c_str() : "—", count_b ? fmt(std::exp(log_b / count_b)).c_str() : "—");
+    }
+  }
+}
+
+void softmax_bench(const Options& o, actjit::Runtime& rt) {
+  std::printf("\n### softmax, float32, rows × cols = about 4Mi elements, 1 thread\n\n");
+  std::printf("| cols | rows | actjit fwd | oneDNN fwd | ratio | actjit bwd | oneDNN bwd | ratio |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  actjit::set_threads(1);
+  actjit::Kernel k = rt.compile("softmax", actjit::DType::F32);
+  for (size_t cols : {size_t(128), size_t(1000), size_t(32768)}) {
+    size_t rows = std::max<size_t>(1, (size_t(1) << 22) / cols), n = rows * cols;
+    std::vector<float> x(n), y(n), dy(n), dx(n);
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = float(-8 + 16 * double((i * 2654435761u) % 100003) / 100003.0);
+      dy[i] = float(1 + 0.001 * double(i % 7));
+    }
+    Timer timer{o.quick ? 3 : 7, 0.02};
+    std::vector<std::function<void()>> fns;
+    fns.push_back([&] { k.forward_rows(std::span<const float>(x), std::span<float>(y), cols); });
+    fns.push_back([&] { k.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols); });
+#ifdef ACTJIT_BENCH_DNNL
+    omp_set_num_threads(1);
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    dnnl::stream strm(eng);
+    dnnl::memory::desc md({dnnl::memory::dim(rows), dnnl::memory::dim(cols)}, dnnl::memory::data_type::f32,
+                          dnnl::memory::format_tag::ab);
+    dnnl::memory mx(md, eng, x.data()), my(md, eng, y.data()), mdy(md, eng, dy.data()), mdx(md, eng, dx.data());
+    dnnl::softmax_forward::primitive_desc fpd({dnnl::prop_kind::forward_training, md, 1}, eng);
+    dnnl::softmax_forward sf(fpd);
+    dnnl::softmax_backward::primitive_desc bpd({md, md, 1}, eng, fpd);
+    dnnl::softmax_backward sb(bpd);
+    fns.push_back([&] { sf.execute(strm, {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, my}}); strm.wait(); });
+    fns.push_back([&] { sb.execute(strm, {{DNNL_ARG_DST, my}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_SRC, mdx}}); strm.wait(); });
+#endif
+    std::vector<double> r = measure(fns, n, timer);
+    double df = r.size() > 2 ? r[2] : 0, db = r.size() > 3 ? r[3] : 0;
+    std::printf("| %zu | %zu | %s | %s | %s | %s | %s | %s |\n", cols, rows, fmt(r[0]).c_str(), fmt(df).c_str(),
+                df > 0 ? (fmt(r[0] / df) + "×").c_str() : "—", fmt(r[1]).c_str(), fmt(db).c_str(),
+                db > 0 ? (fmt(r[1] / db) + "×").c_str() : "—");
+    std::fflush(stdout);
+  }
+  std::printf("\n(oneDNN's softmax backward reads the saved output y; actjit's takes x and recomputes it.)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--quick") {
+      o.quick = true;
+      o.sizes = {size_t(1) << 14, size_t(1) << 20};
+      o.threads = {1};
+      o.dtypes = {"f32"};
+    } else if (a == "--sizes") {
+      o.sizes.clear();
+      for (auto& s : split_list(value())) o.sizes.push_back(parse_size(s));
+    } else if (a == "--threads") {
+      o.threads.clear();
+      for (auto& s : split_list(value())) o.threads.push_back(unsigned(std::stoul(s)));
+    } else if (a == "--dtypes") {
+      o.dtypes = split_list(value());
+    } else if (a == "--only") {
+      o.only = split_list(value());
+    } else if (a == "--no-softmax") {
+      o.softmax = false;
+    } else if (a == "--help" || a == "-h") {
+      std::puts("usage: actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2] [--dtypes f32,f64]\n"
+                "                    [--only NAME,...] [--no-softmax]\n"
+                "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer.");
+      return 0;
+    } else {
+      std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
+      return 2;
+    }
+  }
+  actjit::Runtime rt;
+#ifndef ACTJIT_BENCH_DNNL
+  std::printf("(oneDNN not found at build time: install libdnnl-dev and rebuild to compare with it)\n");
+#endif
+  for (auto& d : o.dtypes) {
+    if (d == "f32") elementwise<float>(o, rt, "float32");
+    else if (d == "f64") elementwise<double>(o, rt, "float64");
+  }
+  if (o.softmax) softmax_bench(o, rt);
+  return 0;
+}
