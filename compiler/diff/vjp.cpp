@@ -52,6 +52,7 @@ struct Accumulator {
 RowGradient vjp(ir::Graph& g, NodeId out, uint64_t out_divisor, size_t nparams) {
   Accumulator acc{g, {}, {}, std::vector<NodeId>(nparams, ir::kNoNode)};
   acc.context(out, g.make(Op::Cotangent, {}, double(out_divisor)), out_divisor);
+  ir::Shapes shapes(g);  // incremental: nodes created below are measured when asked
   // Reductions from the last created to the first: a reduction's operand
   // only holds reductions created before it, so each adjoint is complete
   // when its reduction is reached.
@@ -62,7 +63,6 @@ RowGradient vjp(ir::Graph& g, NodeId out, uint64_t out_divisor, size_t nparams) 
     const ir::Node n = g[r];
     NodeId body = n.args[0];
     uint64_t d = uint64_t(n.value);
-    ir::Shapes shapes(g);
     uint64_t body_d = shapes.of(body);
     NodeId a = adjoint;
     if (body_d == ir::kScalar) {

@@ -38,6 +38,18 @@ double View::encode() const {
   return std::bit_cast<double>(bits);
 }
 
+bool View::chunk(uint32_t n_parts, uint32_t i, View& out) const {
+  if (uint64_t(parts) * n_parts > kMaxField) return false;
+  out = View{parts * n_parts, index * n_parts + i, group, offset};
+  return true;
+}
+
+bool View::pick(uint32_t k, uint32_t t, View& out) const {
+  if (uint64_t(group) * k > kMaxField) return false;
+  out = View{parts, index, group * k, offset + t * group};
+  return true;
+}
+
 View View::decode(double payload) {
   uint64_t bits = std::bit_cast<uint64_t>(payload);
   return View{uint32_t(bits & 0xffff) + 1, uint32_t(bits >> 16 & 0xffff), uint32_t(bits >> 32 & 0xffff) + 1,

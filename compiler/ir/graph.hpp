@@ -46,6 +46,10 @@ struct View {
   /// The divisor of the row length: this view has n / divisor() elements.
   uint64_t divisor() const { return uint64_t(parts) * group; }
   bool identity() const { return parts == 1 && group == 1; }
+  /// chunk(this, parts, index) and pick(this, k, t) as views; false when a
+  /// field would pass kMaxField (nested too finely).
+  bool chunk(uint32_t n_parts, uint32_t i, View& out) const;
+  bool pick(uint32_t k, uint32_t t, View& out) const;
   bool operator==(const View&) const = default;
   /// Each field is below kMaxField; encoded losslessly in a node payload.
   static constexpr uint32_t kMaxField = 1u << 16;

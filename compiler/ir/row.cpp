@@ -35,7 +35,8 @@ uint64_t Shapes::of(NodeId id) {
   return d_[id];
 }
 
-std::vector<NodeId> reachable_elementwise(const Graph& g, std::span<const NodeId> roots) {
+std::vector<NodeId> reachable_elementwise(const Graph& g, std::span<const NodeId> roots,
+                                          const std::function<bool(NodeId)>& stop) {
   std::vector<NodeId> out;
   if (roots.empty()) return out;
   NodeId top = 0;
@@ -45,7 +46,7 @@ std::vector<NodeId> reachable_elementwise(const Graph& g, std::span<const NodeId
   for (NodeId id = top + 1; id-- > 0;) {
     if (!mark[id]) continue;
     const Node& n = g[id];
-    if (info(n.op).flags & Reduction) continue;
+    if ((info(n.op).flags & Reduction) || (stop && stop(id))) continue;
     for (unsigned i = 0; i < n.arity; ++i) mark[n.args[i]] = 1;
   }
   for (NodeId id = 0; id <= top; ++id)
@@ -63,13 +64,15 @@ bool is_rowwise(const Graph& g, std::span<const NodeId> roots) {
   return false;
 }
 
-NodeId reindex(Graph& g, NodeId e, const std::function<View(View)>& f) {
+NodeId reindex(Graph& g, NodeId e, const std::function<bool(View, View&)>& f) {
   std::vector<NodeId> order = reachable_elementwise(g, std::array{e});
   std::vector<NodeId> map(e + 1, kNoNode);
   for (NodeId id : order) {
     const Node n = g[id];  // a copy: the graph grows
     if (n.op == Op::Input) {
-      map[id] = g.make(Op::Input, {}, f(View::decode(n.value)).encode());
+      View v;
+      if (!f(View::decode(n.value), v)) return kNoNode;
+      map[id] = g.make(Op::Input, {}, v.encode());
     } else if ((info(n.op).flags & Reduction) || n.arity == 0) {
       map[id] = id;
     } else {

@@ -36,11 +36,14 @@ class Shapes {
 bool is_rowwise(const Graph& g, std::span<const NodeId> roots);
 
 /// Nodes reachable from `roots` without entering the operands of
-/// reductions (the elementwise part of an expression), in id order.
-std::vector<NodeId> reachable_elementwise(const Graph& g, std::span<const NodeId> roots);
+/// reductions (the elementwise part of an expression), nor those of nodes
+/// for which `stop` holds, in id order.
+std::vector<NodeId> reachable_elementwise(const Graph& g, std::span<const NodeId> roots,
+                                          const std::function<bool(NodeId)>& stop = {});
 
-/// `e` with every view read outside reductions replaced by `f(view)`.
-NodeId reindex(Graph& g, NodeId e, const std::function<View(View)>& f);
+/// `e` with every view `v` read outside reductions replaced by `f(v, out)`'s
+/// `out`; kNoNode when `f` returns false for any of them.
+NodeId reindex(Graph& g, NodeId e, const std::function<bool(View, View&)>& f);
 
 /// The least common multiple of the divisors of every view and reduction
 /// reachable from `roots`: the row length must be a multiple of it.

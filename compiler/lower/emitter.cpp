@@ -3,6 +3,7 @@
 
 #include <llvm/IR/Constants.h>
 
+#include "compiler/ir/row.hpp"
 #include "compiler/lower/math.hpp"
 
 namespace actjit::lower {
@@ -14,22 +15,14 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
                                         const std::unordered_map<NodeId, llvm::Value*>* known) {
   std::vector<llvm::Value*> out;
   if (roots.empty()) return out;
-  // The nodes to emit: reachable from the roots, stopping at known nodes
-  // and reductions (operands have smaller ids: one downward sweep).
+  // The nodes to emit: the elementwise part of the roots, stopping at
+  // known nodes.
+  std::vector<NodeId> order = ir::reachable_elementwise(g_, roots, [&](NodeId id) { return known && known->count(id); });
   NodeId top = 0;
   for (NodeId r : roots) top = std::max(top, r);
-  std::vector<char> mark(top + 1, 0);
-  for (NodeId r : roots) mark[r] = 1;
-  for (NodeId id = top + 1; id-- > 0;) {
-    if (!mark[id] || (known && known->count(id))) continue;
-    const ir::Node& n = g_[id];
-    if (ir::info(n.op).flags & ir::Reduction) continue;
-    for (unsigned i = 0; i < n.arity; ++i) mark[n.args[i]] = 1;
-  }
   std::vector<llvm::Value*> v(top + 1, nullptr);
   auto* cond_vec = llvm::VectorType::get(b_.getInt1Ty(), llvm::cast<llvm::VectorType>(vec_)->getElementCount());
-  for (NodeId id = 0; id <= top; ++id) {
-    if (!mark[id]) continue;
+  for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
       if (it != known->end()) {

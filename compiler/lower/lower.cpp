@@ -34,9 +34,11 @@ struct KernelBuilder {
   unsigned lanes;
   std::string cpu, features;
 
-  llvm::Function* declare(const std::string& name, unsigned pointer_args_before_n, bool with_dparams) {
+  /// void name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
+  llvm::Function* declare(const std::string& name, unsigned pointer_args_before_n, bool with_dparams,
+                          unsigned sizes = 1) {
     std::vector<llvm::Type*> args(pointer_args_before_n, llvm::PointerType::getUnqual(ctx));
-    args.push_back(llvm::Type::getInt64Ty(ctx));
+    for (unsigned k = 0; k < sizes; ++k) args.push_back(llvm::Type::getInt64Ty(ctx));
     args.push_back(llvm::PointerType::getUnqual(ctx));  // params
     if (with_dparams) args.push_back(llvm::PointerType::getUnqual(ctx));
     auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
@@ -331,18 +333,7 @@ struct RowKernels {
   }
 
   void build(const std::string& name, bool backward) {
-    std::vector<llvm::Type*> args(backward ? 3 : 2, llvm::PointerType::getUnqual(ctx));
-    args.push_back(llvm::Type::getInt64Ty(ctx));  // rows
-    args.push_back(llvm::Type::getInt64Ty(ctx));  // cols
-    args.push_back(llvm::PointerType::getUnqual(ctx));  // params
-    if (backward) args.push_back(llvm::PointerType::getUnqual(ctx));  // dparams
-    auto* f = llvm::Function::Create(llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false),
-                                     llvm::Function::ExternalLinkage, name, kb.m);
-    f->addFnAttr("target-cpu", kb.cpu);
-    f->addFnAttr("target-features", kb.features);
-    f->addFnAttr(llvm::Attribute::NoUnwind);
-    for (unsigned i = 0; i < f->arg_size(); ++i)
-      if (f->getArg(i)->getType()->isPointerTy()) f->addParamAttr(i, llvm::Attribute::NoCapture);
+    llvm::Function* f = kb.declare(name, backward ? 3 : 2, backward, 2);  // (..., rows, cols, params[, dparams])
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
     unsigned a = 0;
     llvm::Value* x = f->getArg(a++);

@@ -390,15 +390,8 @@ Typed Analyzer::row_call(const Env& env, const ast::Node& n) {
     NodeId e = number(env, n.kids[0], "a number");
     uint32_t parts = size_argument(env, n.kids[1], "the number of chunks", 1, ir::View::kMaxField);
     uint32_t index = size_argument(env, n.kids[2], "the chunk index", 0, parts - 1);
-    bool too_fine = false;
-    NodeId out = ir::reindex(g_, e, [&](ir::View v) {
-      if (uint64_t(v.parts) * parts > ir::View::kMaxField) {
-        too_fine = true;
-        return v;
-      }
-      return ir::View{v.parts * parts, v.index * parts + index, v.group, v.offset};
-    });
-    if (too_fine) fail(env, n.pos, "chunks nested too finely (more than 65536 parts of the row)");
+    NodeId out = ir::reindex(g_, e, [&](ir::View v, ir::View& o) { return v.chunk(parts, index, o); });
+    if (out == ir::kNoNode) fail(env, n.pos, "chunks nested too finely (more than 65536 parts of the row)");
     return {out, false};
   }
   if (fname == "pick") {
@@ -406,15 +399,8 @@ Typed Analyzer::row_call(const Env& env, const ast::Node& n) {
     NodeId e = number(env, n.kids[0], "a number");
     uint32_t k = size_argument(env, n.kids[1], "the group size", 1, ir::View::kMaxField);
     uint32_t t = size_argument(env, n.kids[2], "the position in the group", 0, k - 1);
-    bool too_fine = false;
-    NodeId out = ir::reindex(g_, e, [&](ir::View v) {
-      if (uint64_t(v.group) * k > ir::View::kMaxField) {
-        too_fine = true;
-        return v;
-      }
-      return ir::View{v.parts, v.index, v.group * k, v.offset + t * v.group};
-    });
-    if (too_fine) fail(env, n.pos, "groups nested too finely (more than 65536 elements in a group)");
+    NodeId out = ir::reindex(g_, e, [&](ir::View v, ir::View& o) { return v.pick(k, t, o); });
+    if (out == ir::kNoNode) fail(env, n.pos, "groups nested too finely (more than 65536 elements in a group)");
     return {out, false};
   }
   Op op = fname == "sum" ? Op::Sum : fname == "mean" ? Op::Mean : fname == "max" ? Op::RowMax : Op::RowMin;
@@ -431,16 +417,11 @@ Typed Analyzer::row_call(const Env& env, const ast::Node& n) {
     constexpr uint32_t kMaxGroup = 256;
     uint32_t k = size_argument(env, arg.kids[1], "the group size", 1, kMaxGroup);
     std::vector<NodeId> members;
-    bool too_fine = false;
-    for (uint32_t t = 0; t < k; ++t)
-      members.push_back(ir::reindex(g_, e, [&](ir::View v) {
-        if (uint64_t(v.group) * k > ir::View::kMaxField) {
-          too_fine = true;
-          return v;
-        }
-        return ir::View{v.parts, v.index, v.group * k, v.offset + t * v.group};
-      }));
-    if (too_fine) fail(env, arg.pos, "groups nested too finely (more than 65536 elements in a group)");
+    for (uint32_t t = 0; t < k; ++t) {
+      members.push_back(ir::reindex(g_, e, [&](ir::View v, ir::View& o) { return v.pick(k, t, o); }));
+      if (members.back() == ir::kNoNode)
+        fail(env, arg.pos, "groups nested too finely (more than 65536 elements in a group)");
+    }
     if (shapes_.of(e) == ir::kScalar)
       fail(env, arg.pos, "groups(e, k) needs an expression of the row (the input)");
     // max: each later member replaces the running result only if strictly

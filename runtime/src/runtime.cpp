@@ -404,15 +404,20 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
   return 0;
 }
 
-template <class T>
-void Kernel::forward_rows_t(DType want, std::span<const T> x, std::span<T> y, size_t cols,
-                            std::span<const double> params) const {
-  check(want, 0, 0, params.size(), 0);
-  if (cols == 0 || x.size() % cols) throw std::invalid_argument("actjit: x does not hold whole rows of cols values");
+size_t Kernel::check_rows(DType want, size_t nx, size_t cols, size_t nparams, size_t ndparams) const {
+  check(want, 0, 0, nparams, ndparams);
+  if (cols == 0 || nx % cols) throw std::invalid_argument("actjit: x does not hold whole rows of cols values");
   size_t out = output_cols(cols);
   if (out == 0)
     throw std::invalid_argument("actjit: rows of " + std::to_string(cols) + " values; this function needs a multiple of " +
                                 std::to_string(row_multiple()));
+  return out;
+}
+
+template <class T>
+void Kernel::forward_rows_t(DType want, std::span<const T> x, std::span<T> y, size_t cols,
+                            std::span<const double> params) const {
+  size_t out = check_rows(want, x.size(), cols, params.size(), 0);
   if (y.size() != x.size() / cols * out)
     throw std::invalid_argument("actjit: y must hold rows x " + std::to_string(out) + " values");
   forward_rows_raw(x.data(), y.data(), x.size() / cols, cols, params.empty() ? nullptr : params.data());
@@ -421,12 +426,7 @@ void Kernel::forward_rows_t(DType want, std::span<const T> x, std::span<T> y, si
 template <class T>
 void Kernel::backward_rows_t(DType want, std::span<const T> x, std::span<const T> dy, std::span<T> dx, size_t cols,
                              std::span<const double> params, std::span<double> dparams) const {
-  check(want, 0, 0, params.size(), dparams.size());
-  if (cols == 0 || x.size() % cols) throw std::invalid_argument("actjit: x does not hold whole rows of cols values");
-  size_t out = output_cols(cols);
-  if (out == 0)
-    throw std::invalid_argument("actjit: rows of " + std::to_string(cols) + " values; this function needs a multiple of " +
-                                std::to_string(row_multiple()));
+  size_t out = check_rows(want, x.size(), cols, params.size(), dparams.size());
   if (dy.size() != x.size() / cols * out)
     throw std::invalid_argument("actjit: dy must hold rows x " + std::to_string(out) + " values");
   if (dx.size() != x.size()) throw std::invalid_argument("actjit: dx must hold as many values as x");

@@ -142,6 +142,8 @@ class Kernel {
   friend class Runtime;
   explicit Kernel(std::shared_ptr<const detail::KernelImpl> impl) : impl_(std::move(impl)) {}
   void check(DType want, size_t nx, size_t ny, size_t nparams, size_t ndparams) const;
+  /// check() for the *_rows calls; returns output_cols(cols).
+  size_t check_rows(DType want, size_t nx, size_t cols, size_t nparams, size_t ndparams) const;
   template <class T>
   void forward_rows_t(DType want, std::span<const T> x, std::span<T> y, size_t cols,
                       std::span<const double> params) const;
