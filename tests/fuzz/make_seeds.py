@@ -23,7 +23,10 @@ for name in ("catalogue", "custom", "bad_input"):
             seeds.append(case["src"])
 rng = random.Random(7)
 atoms = ["x", "1", "-0", "0.5", "pi", "e", "1e300", "2"]
-fns = ["exp", "log", "tanh", "sqrt", "abs", "log1p", "expm1", "erf", "sigmoid", "mish", "softplus"]
+fns = ["exp", "log", "tanh", "sqrt", "abs", "log1p", "expm1", "erf", "sigmoid", "mish", "softplus",
+       "softmax", "log_softmax", "sum", "mean", "max", "min", "stop_gradient"]  # row-wise ones too
+seeds += ["chunk(x, 2, 1) * sum(pick(x, 2, 0))", "max(groups(x, 3)) - mean(x)", "maxout(x, 4)",
+          "x * sum(chunk(x, 4, 1))", "f(x, k = 2, a = 1) = a * min(groups(x, k))", "glu(chunk(x, 3, 2))"]
 def expr(d):
     if d == 0:
         return rng.choice(atoms)
