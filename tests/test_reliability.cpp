@@ -181,7 +181,10 @@ TEST_CASE("inputs kept from fuzzing compile or fail cleanly", "[fuzz]") {
     INFO(entry.path().filename().string());
     try {
       Kernel k = rt.compile(src, DType::F64);
-      std::vector<double> x{-1.0, 0.0, 2.0}, y(3);
+      // A row of 4 (row-wise functions take the array as one row; 4 suits
+      // glu and maxout's default).
+      std::vector<double> x{-1.0, 0.0, 2.0, 0.5}, y(k.output_cols(x.size()));
+      REQUIRE(!y.empty());
       k.forward(std::span<const double>(x), std::span<double>(y));
     } catch (const Error& e) {
       CHECK(e.rendered().rfind("error: ", 0) == 0);
