@@ -95,6 +95,8 @@ TEST_CASE("row-wise functions: --at is one row and grad takes --dy", "[cli]") {
   r = run({"diff", "softmax"});
   CHECK(r.status == 0);
   CHECK(r.out.rfind("dx = ", 0) == 0);
+  r = run({"diff", "softmax(1) + 2"});  // row-wise, yet x is not read: dx is zero
+  CHECK(r.out == "dx = 0\n");
   for (auto args : std::vector<std::vector<std::string>>{{"grad", "softmax", "--at", "1,2,3"},
                                                          {"grad", "softmax", "--at", "1,2,3", "--dy", "1,2"},
                                                          {"eval", "glu", "--at", "1,2,3"},

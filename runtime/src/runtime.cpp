@@ -165,7 +165,7 @@ std::string Runtime::derivative(std::string_view source, std::string_view wrt) c
         if (!out.empty()) out += "\n";
         out += target + (partition ? " = " : " += ") + p.print(e);
       }
-      return out;
+      return out.empty() ? "d" + p.function.input + " = 0" : out;
     }
     for (size_t j = 0; j < p.function.params.size(); ++j)
       if (p.function.params[j].name == wrt) return "d" + std::string(wrt) + " = " + p.print(p.row.dparams[j]);
