@@ -6,6 +6,7 @@
 //
 //   build/bench/actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2]
 //                            [--dtypes f32,f64] [--only NAME,...] [--no-softmax]
+//   build/bench/actjit_bench --compile   (compile latency: LLVM, disk cache, memory cache)
 //
 // Each measurement is the median of several batches; the peers of one row
 // run round-robin within each batch, so machine noise hits them alike.
@@ -14,6 +15,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -265,6 +269,7 @@ struct Options {
   std::vector<std::string> only;
   bool softmax = true;
   bool quick = false;
+  bool compile = false;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -465,6 +470,63 @@ void softmax_bench(const Options& o, actjit::Runtime& rt) {
   std::printf("\n(oneDNN's softmax backward reads the saved output y; actjit's takes x and recomputes it.)\n");
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// Text to callable forward and backward kernels, three ways: compiled by
+/// LLVM (no cache of either kind), linked from the on-disk object cache (a
+/// new process that has seen the function), and found in the runtime's
+/// in-memory cache. Median wall time of `reps` compiles each.
+void compile_latency(const Options& o) {
+  const std::vector<std::string> sources = {
+      "mish", "gelu", "swish", "selu", "softplus", "softmax", "x * tanh(exp(x))",
+      "f(x, a = 0.5, b = 2) = a * x * sigmoid(b * x) + (1 - a) * tanh(x)"};
+  const int reps = o.quick ? 11 : 31;
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("actjit_bench_cache." + std::to_string(::getpid()));
+  actjit::Limits no_memory;
+  no_memory.max_cached_kernels = 0;  // every compile starts from the text
+  for (auto& d : o.dtypes) {
+    actjit::DType dtype = d == "f64" ? actjit::DType::F64 : actjit::DType::F32;
+    std::printf("\n### compile latency, %s: text to callable forward and backward kernels (median of %d)\n\n", d.c_str(), reps);
+    std::printf("| function | LLVM (ms) | from the disk cache (ms) | in-memory cache (µs) |\n|---|---:|---:|---:|\n");
+    for (const std::string& src : sources) {
+      if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), src) == o.only.end()) continue;
+      auto time = [&](actjit::Runtime& rt) {
+        auto a = Clock::now();
+        actjit::Kernel k = rt.compile(src, dtype);
+        return std::chrono::duration<double>(Clock::now() - a).count();
+      };
+      std::vector<double> cold, disk, memory;
+      actjit::Runtime llvm_rt(no_memory);
+      llvm_rt.set_cache_dir("");
+      actjit::Runtime disk_rt(no_memory);
+      disk_rt.set_cache_dir(dir.string());
+      actjit::Runtime memory_rt;
+      memory_rt.set_cache_dir("");
+      time(disk_rt);  // fills the disk cache
+      time(memory_rt);
+      for (int r = 0; r < reps; ++r) {
+        cold.push_back(time(llvm_rt));
+        disk.push_back(time(disk_rt));
+        memory.push_back(time(memory_rt));
+      }
+      if (llvm_rt.cache_stats().llvm_compiles != size_t(reps) || disk_rt.cache_stats().disk_hits != size_t(reps))
+        std::printf("(warning: %s: %llu LLVM compiles, %llu disk hits, expected %d each)\n", src.c_str(),
+                    (unsigned long long)llvm_rt.cache_stats().llvm_compiles,
+                    (unsigned long long)disk_rt.cache_stats().disk_hits, reps);
+      std::printf("| `%s` | %.2f | %.3f | %.1f |\n", src.c_str(), median(cold) * 1e3, median(disk) * 1e3,
+                  median(memory) * 1e6);
+      std::fflush(stdout);
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  std::printf("\n(LLVM: the forward and the backward modules compile on two threads where the machine has two.)\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -495,15 +557,24 @@ int main(int argc, char** argv) {
       o.only = split_list(value());
     } else if (a == "--no-softmax") {
       o.softmax = false;
+    } else if (a == "--compile") {
+      o.compile = true;
+      o.dtypes = {"f32"};
     } else if (a == "--help" || a == "-h") {
       std::puts("usage: actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2] [--dtypes f32,f64]\n"
                 "                    [--only NAME,...] [--no-softmax]\n"
-                "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer.");
+                "       actjit_bench --compile [--quick] [--dtypes f32,f64] [--only SOURCE,...]\n"
+                "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer;\n"
+                "with --compile, the time from text to callable kernels (LLVM, disk cache, memory cache).");
       return 0;
     } else {
       std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
       return 2;
     }
+  }
+  if (o.compile) {
+    compile_latency(o);
+    return 0;
   }
   actjit::Runtime rt;
 #ifndef ACTJIT_BENCH_DNNL

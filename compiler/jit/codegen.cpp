@@ -17,6 +17,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Target/TargetOptions.h>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 
 namespace actjit::jit {
@@ -31,15 +32,67 @@ void initialize_llvm() {
 
 namespace {
 
-std::unique_ptr<llvm::TargetMachine> make_target_machine(const TargetInfo& t, std::string& error) {
-  const llvm::Target* target = llvm::TargetRegistry::lookupTarget(t.triple, error);
-  if (!target) return nullptr;
-  llvm::TargetOptions options;
-  // Small code model and PIC: what the JIT links, what `asm` shows, and what
-  // goes into position-independent AOT objects.
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      t.triple, t.cpu, t.features, options, llvm::Reloc::PIC_, llvm::CodeModel::Small,
-      llvm::CodeGenOptLevel::Default));
+/// Target machines, kept for reuse: building one, and the X86 subtarget it
+/// creates on first use (instruction lowering tables), costs about a
+/// millisecond, a fifth of a whole compile. A TargetMachine is not safe to
+/// share between threads, so each compile leases one for its duration; the
+/// pool holds at most as many per target as have been in use at once.
+class MachinePool {
+ public:
+  using Machine = std::unique_ptr<llvm::TargetMachine>;
+
+  /// A machine (returned to the pool when the lease ends), or null.
+  class Lease {
+   public:
+    Lease(MachinePool& pool, std::string key, Machine m) : pool_(pool), key_(std::move(key)), m_(std::move(m)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      if (m_) pool_.put(key_, std::move(m_));
+    }
+    llvm::TargetMachine* get() const { return m_.get(); }
+
+   private:
+    MachinePool& pool_;
+    std::string key_;
+    Machine m_;
+  };
+
+  Lease take(const TargetInfo& t, std::string& error) {
+    std::string key = t.triple + '\n' + t.cpu + '\n' + t.features;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = idle_.find(key); it != idle_.end()) {
+        Machine m = std::move(it->second);
+        idle_.erase(it);
+        return Lease(*this, key, std::move(m));
+      }
+    }
+    Machine m;
+    if (const llvm::Target* target = llvm::TargetRegistry::lookupTarget(t.triple, error)) {
+      // Small code model and PIC: what the JIT links, what `asm` shows, and
+      // what goes into position-independent AOT objects. CodeGenOptLevel
+      // Less: the same machine code as Default for these kernels (checked
+      // on the catalogue; it differs only in instruction order on some
+      // CPUs' scheduling models), 10-15% less compile time.
+      m.reset(target->createTargetMachine(t.triple, t.cpu, t.features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+                                          llvm::CodeModel::Small, llvm::CodeGenOptLevel::Less));
+    }
+    return Lease(*this, key, std::move(m));
+  }
+
+ private:
+  void put(const std::string& key, Machine m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.emplace(key, std::move(m));
+  }
+  std::mutex mu_;
+  std::multimap<std::string, Machine> idle_;
+};
+
+MachinePool& machine_pool() {
+  static MachinePool* pool = new MachinePool;  // never destroyed: LLVM's statics may go first at exit
+  return *pool;
 }
 
 void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
@@ -75,17 +128,19 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
 }  // namespace
 
 Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target,
-                             const std::string& prefix, Output what, lower::KernelSymbols* symbols) {
+                             const std::string& prefix, Output what, lower::KernelSymbols* symbols,
+                             lower::Part part) {
   initialize_llvm();
   std::string error;
-  auto tm = make_target_machine(target, error);
+  MachinePool::Lease lease = machine_pool().take(target, error);
+  llvm::TargetMachine* tm = lease.get();
   if (!tm) return Diagnostic{Diagnostic::npos, "no target machine for " + target.triple + ": " + error};
   llvm::LLVMContext ctx;
   llvm::Module m("actjit", ctx);
   m.setDataLayout(tm->createDataLayout());
   m.setTargetTriple(target.triple);
   lower::KernelSymbols names =
-      lower::emit_kernels(p, dtype, target.vector_bits, target.cpu, target.features, prefix, m);
+      lower::emit_kernels(p, dtype, target.vector_bits, target.cpu, target.features, prefix, m, part);
   if (symbols) *symbols = names;
   std::string verify;
   llvm::raw_string_ostream vs(verify);

@@ -5,12 +5,15 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
+#include "actjit/actjit.hpp"
 #include "compiler/jit/codegen.hpp"
 #include "compiler/lower/math.hpp"
 
@@ -19,9 +22,11 @@ namespace actjit::jit {
 class EngineImpl {
  public:
   std::unique_ptr<llvm::orc::LLJIT> jit;
-  std::mutex mu;  // guards linking into and removing from the JIT
+  std::mutex mu;  // guards linking into and removing from the JIT, and `cache`
   std::atomic<uint64_t> counter{0};
   void* sleef = nullptr;
+  std::shared_ptr<const ObjectCache> cache = std::make_shared<ObjectCache>();
+  std::atomic<uint64_t> llvm_compiles{0}, disk_hits{0}, disk_writes{0};
 
   ~EngineImpl() {
     jit.reset();
@@ -40,13 +45,10 @@ std::string to_string(llvm::Error e) {
 }  // namespace
 
 KernelCode::~KernelCode() {
-  auto* rt = static_cast<llvm::orc::ResourceTrackerSP*>(tracker_);
-  if (!rt) return;
-  {
-    std::lock_guard<std::mutex> lock(engine_->mu);
-    if (llvm::Error e = (*rt)->remove()) llvm::consumeError(std::move(e));
-  }
-  delete rt;
+  auto* jd = static_cast<llvm::orc::JITDylib*>(dylib_);
+  if (!jd) return;
+  std::lock_guard<std::mutex> lock(engine_->mu);
+  if (llvm::Error e = engine_->jit->getExecutionSession().removeJITDylib(*jd)) llvm::consumeError(std::move(e));
 }
 
 Engine::~Engine() = default;
@@ -88,23 +90,100 @@ Result<std::shared_ptr<Engine>> Engine::create() {
   return engine;
 }
 
-Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DType dtype) {
-  std::string prefix = "actjit_k" + std::to_string(impl_->counter.fetch_add(1));
-  lower::KernelSymbols names;
-  auto object = generate(p, dtype, host_target(), prefix, Output::Object, &names);
-  if (!object) return object.error();
-  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(*object, prefix);
+namespace {
 
+/// Kernel symbols have fixed names: each kernel links into a JITDylib of
+/// its own, so objects from the disk cache link as they are.
+constexpr const char* kPrefix = "actjit";
+
+/// Everything the machine code depends on besides the program itself.
+std::string cache_key(const Program& p, lower::DType dtype) {
+  const TargetInfo& t = host_target();
+  std::string key = "actjit ";
+  key += Runtime::version();
+  key += "\nllvm " LLVM_VERSION_STRING "\nbuild " + build_id() + "\n" + t.triple + "\n" + t.cpu + "\n" +
+         t.features + "\n" + std::to_string(t.vector_bits) + (dtype == lower::DType::F64 ? " f64\n" : " f32\n");
+  key += p.canonical_key();
+  return key;
+}
+
+}  // namespace
+
+namespace {
+
+/// One module per kernel, compiled in parallel where there is a second
+/// hardware thread (LLVM's code generation is the cost of a compile).
+Result<std::vector<std::string>> generate_objects(const Program& p, lower::DType dtype,
+                                                  const std::vector<lower::Part>& parts) {
+  std::vector<Result<std::string>> done(parts.size(), Diagnostic{Diagnostic::npos, ""});
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < parts.size();)
+      done[i] = generate(p, dtype, host_target(), kPrefix, Output::Object, nullptr, parts[i]);
+  };
+  std::thread helper;
+  if (std::thread::hardware_concurrency() > 1) {
+    try {
+      helper = std::thread(work);
+    } catch (const std::system_error&) {
+      // no thread to be had: the caller does it all
+    }
+  }
+  work();
+  if (helper.joinable()) helper.join();
+  std::vector<std::string> objects;
+  for (auto& d : done) {
+    if (!d) return d.error();
+    objects.push_back(std::move(*d));
+  }
+  return objects;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DType dtype) {
+  lower::KernelSymbols names = lower::kernel_symbols(p, kPrefix);
+  std::vector<lower::Part> parts{lower::Part::Forward, lower::Part::Backward};
+  if (!names.backward_x.empty()) parts.push_back(lower::Part::BackwardX);
+  std::shared_ptr<const ObjectCache> cache;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    cache = impl_->cache;
+  }
+  std::string key = cache->enabled() ? cache_key(p, dtype) : std::string();
+  if (cache->enabled()) {
+    if (auto objects = cache->load(key); objects && objects->size() == parts.size()) {
+      if (auto code = link(p, *objects)) {
+        impl_->disk_hits.fetch_add(1);
+        return code;
+      }
+      // An entry that does not link (it cannot happen short of a damaged
+      // file that kept its checksum): compiled afresh and replaced below.
+    }
+  }
+  auto objects = generate_objects(p, dtype, parts);
+  if (!objects) return objects.error();
+  impl_->llvm_compiles.fetch_add(1);
+  if (cache->enabled() && cache->store(key, *objects)) impl_->disk_writes.fetch_add(1);
+  return link(p, *objects);
+}
+
+Result<std::shared_ptr<KernelCode>> Engine::link(const Program& p, const std::vector<std::string>& objects) {
+  lower::KernelSymbols names = lower::kernel_symbols(p, kPrefix);
   std::shared_ptr<KernelCode> code(new KernelCode());
   code->engine_ = impl_;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto tracker = impl_->jit->getMainJITDylib().createResourceTracker();
-  if (llvm::Error e = impl_->jit->addObjectFile(tracker, std::move(buffer)))
-    return Diagnostic{Diagnostic::npos, "cannot link the kernel: " + to_string(std::move(e))};
-  code->tracker_ = new llvm::orc::ResourceTrackerSP(tracker);
+  auto& es = impl_->jit->getExecutionSession();
+  auto jd = es.createJITDylib("actjit_k" + std::to_string(impl_->counter.fetch_add(1)));
+  if (!jd) return Diagnostic{Diagnostic::npos, "cannot create a JIT library: " + to_string(jd.takeError())};
+  jd->addToLinkOrder(impl_->jit->getMainJITDylib());
+  code->dylib_ = &*jd;
+  for (const std::string& object : objects)
+    if (llvm::Error e = impl_->jit->addObjectFile(*jd, llvm::MemoryBuffer::getMemBufferCopy(object, kPrefix)))
+      return Diagnostic{Diagnostic::npos, "cannot link the kernel: " + to_string(std::move(e))};
   auto lookup = [&](const std::string& name, void*& out) -> std::string {
     if (name.empty()) return {};
-    auto sym = impl_->jit->lookup(name);
+    auto sym = impl_->jit->lookup(*jd, name);
     if (!sym) return to_string(sym.takeError());
     out = sym->toPtr<void*>();
     return {};
@@ -115,6 +194,21 @@ Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DTy
     if (!err.empty()) return Diagnostic{Diagnostic::npos, "cannot find the compiled kernel: " + err};
   }
   return code;
+}
+
+void Engine::set_cache_dir(const std::string& dir) {
+  auto cache = std::make_shared<ObjectCache>(dir);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->cache = std::move(cache);
+}
+
+std::string Engine::cache_dir() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->cache->dir();
+}
+
+EngineStats Engine::stats() const {
+  return EngineStats{impl_->llvm_compiles.load(), impl_->disk_hits.load(), impl_->disk_writes.load()};
 }
 
 std::string Engine::emit_ir(const Program& p, lower::DType dtype) {

@@ -1,15 +1,20 @@
 // The JIT engine: one object owns the LLVM ORC LLJIT and the target. A
-// Program is lowered and optimized in the calling thread (its own
-// LLVMContext), compiled to an object file there, and only linking into the
-// JIT happens under the engine's lock, so several threads compile at once.
-// Each kernel's code has its own ResourceTracker: releasing the kernel frees
-// its code. No LLVM types in this header.
+// Program's kernels (forward, backward, backward without parameter
+// gradients) are lowered, optimized and compiled to one object file each,
+// in the calling thread and one helper thread (each with its own
+// LLVMContext); only linking into the JIT happens under the engine's lock,
+// so several threads compile at once. The objects go to and come from the
+// on-disk ObjectCache. Each kernel's code lives in a JITDylib of its own
+// (so its symbols keep fixed names): releasing the kernel frees its code.
+// No LLVM types in this header.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "compiler/jit/object_cache.hpp"
 #include "compiler/jit/target.hpp"
 #include "compiler/lower/lower.hpp"
 
@@ -32,7 +37,14 @@ class KernelCode {
   friend class Engine;
   KernelCode() = default;
   std::shared_ptr<EngineImpl> engine_;
-  void* tracker_ = nullptr;  // llvm::orc::ResourceTracker, kept alive by us
+  void* dylib_ = nullptr;  // llvm::orc::JITDylib holding this kernel alone; removed with it
+};
+
+/// What the engine has done since it was created.
+struct EngineStats {
+  uint64_t llvm_compiles = 0;  ///< programs compiled by LLVM
+  uint64_t disk_hits = 0;      ///< programs whose objects came from the disk cache
+  uint64_t disk_writes = 0;    ///< programs written to the disk cache
 };
 
 class Engine {
@@ -43,8 +55,15 @@ class Engine {
 
   const TargetInfo& target() const;
 
-  /// Lowers, optimizes, compiles and links the kernels of `p`.
+  /// Lowers, optimizes, compiles and links the kernels of `p`, or links
+  /// their objects from the disk cache.
   Result<std::shared_ptr<KernelCode>> compile(const Program& p, lower::DType dtype);
+
+  /// The on-disk object cache's directory ("" turns it off). Default: off;
+  /// the runtime sets default_cache_dir().
+  void set_cache_dir(const std::string& dir);
+  std::string cache_dir() const;
+  EngineStats stats() const;
 
   /// The optimized LLVM IR of the kernels, as text.
   std::string emit_ir(const Program& p, lower::DType dtype);
@@ -53,6 +72,9 @@ class Engine {
 
  private:
   Engine() = default;
+  /// Links `objects` (the kernels of `p`) into a JITDylib of their own.
+  Result<std::shared_ptr<KernelCode>> link(const Program& p, const std::vector<std::string>& objects);
+
   std::shared_ptr<EngineImpl> impl_;
 };
 

@@ -25,10 +25,18 @@ struct KernelSymbols {
   std::string forward, backward, backward_x;
 };
 
+/// The names of the kernels `p` has (backward_x empty when it has none).
+KernelSymbols kernel_symbols(const Program& p, const std::string& prefix);
+
+/// Which kernels to emit: all, or one alone (so that separate modules can
+/// be compiled in parallel).
+enum class Part { All, Forward, Backward, BackwardX };
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the vector body; `cpu`/`features` are set as
-/// function attributes.
+/// function attributes. Names of kernels not emitted are left empty.
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
-                           const std::string& features, const std::string& prefix, llvm::Module& m);
+                           const std::string& features, const std::string& prefix, llvm::Module& m,
+                           Part part = Part::All);
 
 }  // namespace actjit::lower

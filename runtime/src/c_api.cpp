@@ -105,6 +105,16 @@ double actjit_runtime_get_limit(const actjit_runtime* rt, actjit_limit which) {
   return std::nan("");
 }
 
+int actjit_runtime_set_cache_dir(actjit_runtime* rt, const char* dir) {
+  if (!rt) return 1;
+  try {
+    rt->rt.set_cache_dir(dir ? dir : "");
+  } catch (...) {
+    return 1;
+  }
+  return 0;
+}
+
 size_t actjit_param_count(const actjit_kernel* k) { return k ? k->k.params().size() : 0; }
 
 const char* actjit_param_name(const actjit_kernel* k, size_t i) {

@@ -81,7 +81,17 @@ Runtime::Runtime(const Limits& limits) : impl_(std::make_shared<detail::RuntimeI
   auto engine = jit::Engine::create();
   if (!engine) throw Error(engine.error().message, 0, 0, render("", engine.error()));
   impl_->engine = std::move(*engine);
+  impl_->engine->set_cache_dir(jit::default_cache_dir());
   impl_->limits = limits;
+}
+
+void Runtime::set_cache_dir(const std::string& dir) { impl_->engine->set_cache_dir(dir); }
+
+std::string Runtime::cache_dir() const { return impl_->engine->cache_dir(); }
+
+Runtime::CacheStats Runtime::cache_stats() const {
+  jit::EngineStats s = impl_->engine->stats();
+  return CacheStats{s.llvm_compiles, s.disk_hits, s.disk_writes};
 }
 
 Limits Runtime::limits() const {

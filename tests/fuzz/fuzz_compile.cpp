@@ -22,7 +22,9 @@ actjit::Runtime& runtime() {
     l.max_kernel_nodes = 2000;
     l.max_compile_seconds = 5;
     l.max_cached_kernels = 64;
-    return actjit::Runtime(l);
+    actjit::Runtime rt(l);
+    rt.set_cache_dir("");  // thousands of throwaway functions: no disk cache
+    return rt;
   }();
   return rt;
 }

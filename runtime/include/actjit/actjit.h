@@ -62,6 +62,13 @@ int actjit_runtime_set_limit(actjit_runtime *rt, actjit_limit which, double valu
 /* Current value of limit WHICH of RT (NaN for a NULL runtime or unknown limit). */
 double actjit_runtime_get_limit(const actjit_runtime *rt, actjit_limit which);
 
+/* Sets the directory of RT's on-disk object cache (machine code kept
+   between processes; see Runtime::set_cache_dir in actjit.hpp). DIR NULL or
+   "" turns the cache off. Default: $ACTJIT_CACHE_DIR, else
+   $XDG_CACHE_HOME/actjit, else ~/.cache/actjit. Returns 0, or non-zero for a
+   NULL runtime. */
+int actjit_runtime_set_cache_dir(actjit_runtime *rt, const char *dir);
+
 /* Compiles SRC (a bare expression in x, a call such as
    "leaky_relu(x, 0.2)", a catalogue name such as "mish", or one or more
    definitions, the last of which is the function) for DTYPE.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -183,6 +184,25 @@ class Runtime {
 
   /// Number of distinct compiled kernels in the cache.
   size_t cached_kernels() const;
+
+  /// The on-disk object cache: machine code kept between processes, so a
+  /// new process compiling a function it has compiled before skips LLVM.
+  /// Entries are keyed by the IR, CPU, features, dtype, actjit and LLVM
+  /// versions and the library's build ID; damaged or truncated files are
+  /// ignored and rewritten. Default directory: $ACTJIT_CACHE_DIR ("off"
+  /// or empty turns it off), else $XDG_CACHE_HOME/actjit, else
+  /// ~/.cache/actjit. set_cache_dir("") turns it off; cache_dir() is ""
+  /// when off.
+  void set_cache_dir(const std::string& dir);
+  std::string cache_dir() const;
+
+  /// What this runtime's compilations have done so far.
+  struct CacheStats {
+    uint64_t llvm_compiles = 0;  ///< functions compiled by LLVM
+    uint64_t disk_hits = 0;      ///< functions whose machine code came from the disk cache
+    uint64_t disk_writes = 0;    ///< functions written to the disk cache
+  };
+  CacheStats cache_stats() const;
 
   /// The catalogue's source (the built-in definitions).
   static std::string_view catalogue();
