@@ -126,8 +126,8 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   p.function = std::move(analysis->function);
   p.warnings = std::move(analysis->warnings);
   p.unsimplified = p.function.value;
-  p.value = simplify::simplify(p.graph, std::array{p.function.value})[0];
-  p.value = simplify::stabilize(p.graph, std::array{p.value})[0];
+  p.naive = simplify::simplify(p.graph, std::array{p.function.value})[0];
+  p.value = simplify::stabilize(p.graph, std::array{p.naive})[0];
   if (ir::is_rowwise(p.graph, std::array{p.value})) {
     p.row.rowwise = true;
     ir::Shapes shapes(p.graph);
@@ -157,7 +157,8 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   for (ir::NodeId id : p.graph.reachable(roots)) {
     switch (p.graph[id].op) {
       case ir::Op::Exp:
-      case ir::Op::Expm1: cost += 24; break;
+      case ir::Op::Expm1:
+      case ir::Op::ExpDiv: cost += 24; break;
       case ir::Op::Tanh: cost += 28; break;
       case ir::Op::Log:
       case ir::Op::Log1p: cost += 32; break;

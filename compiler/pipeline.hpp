@@ -23,6 +23,7 @@ struct Program {
   std::vector<ir::NodeId> d_params;     // df/dp_j
   std::vector<Diagnostic> warnings;     // offsets into the source
   ir::NodeId unsimplified = ir::kNoNode;  // f as sema built it (for --emit and tests)
+  ir::NodeId naive = ir::kNoNode;         // f simplified, before the stability rewrites
 
   /// Row-wise functions (ir/row.hpp): d_x and d_params are unused; the
   /// backward is the vector-Jacobian product below.

@@ -57,6 +57,21 @@ TEST_CASE("diff prints parseable text and list prints the catalogue", "[cli]") {
   CHECK(r.out.find("\n_") == std::string::npos);  // helpers are not listed
 }
 
+TEST_CASE("diff --rewritten shows the function before and after the stability rewrites", "[cli]") {
+  Run r = run({"diff", "log(1 + exp(x))", "--rewritten"});
+  CHECK(r.status == 0);
+  CHECK(r.out ==
+        "# as written: log(exp(x) + 1)\n"
+        "# rewritten:  where(x > 0, x, 0) + log1p(exp(where(x > 0, -x, x)))\n"
+        "where(x > 0, 1, 0) + exp(where(x > 0, -x, x)) * where(x > 0, -1, 1) / (exp(where(x > 0, -x, x)) + 1)\n");
+  r = run({"diff", "x * x", "--rewritten"});
+  CHECK(r.out == "# as written: x * x\n# no stability rewrite applies\nx * 2\n");
+  r = run({"diff", "exp(x) - 1", "--rewritten"});
+  CHECK(r.out.find("# rewritten:  expm1(x)\n") != std::string::npos);
+  r = run({"eval", "x", "--rewritten"});  // only diff takes it
+  CHECK(r.status == 2);
+}
+
 TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]") {
   // mish's exp, log1p and tanh are inline vector code: no calls at all.
   Run r = run({"asm", "mish"});

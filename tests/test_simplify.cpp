@@ -132,6 +132,47 @@ TEST_CASE("naive forms are rewritten into stable ones", "[stabilize]") {
         "where(x > 0, x, 0) + log1p(exp(where(x > 0, -x, x)))");
 }
 
+TEST_CASE("exp(a) / b and expm1(a) / b stay finite where the ratio is", "[stabilize]") {
+  auto value = [](const std::string& src, double x) {
+    Program p = program(src);
+    return actjit::test::eval<double>(p, p.value, x);
+  };
+  auto slope = [](const std::string& src, double x) {
+    Program p = program(src);
+    return actjit::test::eval<double>(p, p.d_x, x);
+  };
+  // exp(712) overflows double; exp(712) / 712 does not.
+  const double ratio = double(std::exp(712.0L) / 712.0L);
+  CHECK(value("exp(x) / x", 712) == Approx(ratio).epsilon(1e-14));
+  CHECK(value("expm1(x) / x", 712) == Approx(ratio).epsilon(1e-14));
+  CHECK(slope("expm1(x) / x", 712) == Approx(double(std::exp(712.0L) / 712.0L * (1 - 1 / 712.0L))).epsilon(1e-14));
+  CHECK(slope("exp(2 * x) / (x * x)", 356) ==
+        Approx(double(std::exp(712.0L) / (356.0L * 356.0L) * (2 - 2 / 356.0L))).epsilon(1e-14));
+  // Past the range: inf, not inf - inf = NaN.
+  CHECK(slope("where(x == 0, 1, expm1(x) / x)", 1e4) == HUGE_VAL);
+  CHECK(slope("exp(x) / x", 1e30) == HUGE_VAL);
+  // Below the split the naive forms are kept as they were.
+  CHECK(value("expm1(x) / x", 1e-8) == std::expm1(1e-8) / 1e-8);
+  CHECK(value("exp(x) / (x + 2)", 3) == std::exp(3.0) / 5);
+  CHECK(program("exp(x) / x").print(program("exp(x) / x").value) == "exp(x) / x");
+  // And in float kernels: exp(89) overflows float, exp(89) / 89 = 5.04e36 does not.
+  actjit::Runtime rt;
+  actjit::Kernel k = rt.compile("where(x == 0, 1, expm1(x) / x)", actjit::DType::F32);
+  std::vector<float> x{89, 100, 1e4f, 0, -3}, y(5), one(5, 1.0f), dx(5);
+  k.forward(std::span<const float>(x), std::span<float>(y));
+  k.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(dx));
+  CHECK(y[0] == Approx(5.0445088e36).epsilon(1e-6));
+  CHECK(dx[0] == Approx(4.9878289e36).epsilon(1e-6));
+  CHECK(std::isinf(y[1]));
+  CHECK(std::isinf(dx[1]));
+  CHECK(std::isinf(dx[2]));
+  CHECK(y[3] == 1);
+  CHECK(y[4] == Approx(std::expm1(-3.0) / -3).epsilon(1e-6));
+  // Row-wise: softmax keeps its exp(x - max) / sum form.
+  Program sm = program("softmax");
+  for (ir::NodeId id : sm.graph.reachable(std::vector<ir::NodeId>{sm.value})) CHECK(sm.graph[id].op != ir::Op::ExpDiv);
+}
+
 TEST_CASE("stable catalogue forms are left as written", "[stabilize]") {
   // logsigmoid already uses log1p(exp(-|x|)): no second softplus around it.
   Program p = program("logsigmoid");

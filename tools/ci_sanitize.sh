@@ -40,8 +40,9 @@ done
 
 echo "== thread sanitizer: the concurrency tests"
 cmake -S . -B build-tsan "${clang[@]}" -DACTJIT_SANITIZE=thread > /dev/null
-cmake --build build-tsan -j"$(nproc)" --target test_threads test_c_api
+cmake --build build-tsan -j"$(nproc)" --target test_threads test_c_api test_cache
 export TSAN_OPTIONS=halt_on_error=1:suppressions=$PWD/tests/sanitizers/tsan.supp
 ./build-tsan/tests/test_threads
 ./build-tsan/tests/test_c_api "the C ABI is safe from several threads"
+./build-tsan/tests/test_cache "concurrent runtimes filling one cache directory"
 echo "sanitizers and fuzzing: all ok"

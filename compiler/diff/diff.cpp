@@ -80,6 +80,9 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       }
       case Op::Exp: r = b.mul(y, da); break;                                 // exp' = exp
       case Op::Expm1: r = b.mul(b.fn(Op::Exp, a), da); break;                // expm1' = exp (not expm1 + 1: cancels)
+      case Op::ExpDiv:                                                       // (exp(a)/b)' = y (a' - b'/b)
+        r = b.mul(y, b.sub(da, b.div(db, bb)));
+        break;
       case Op::Log: r = b.div(da, a); break;                                 // log' = 1/a
       case Op::Log1p: r = b.div(da, b.add(a, b.c(1))); break;                // log1p' = 1/(1+a)
       case Op::Sqrt: r = b.div(da, b.mul(y, b.c(2))); break;                 // sqrt' = 1/(2 sqrt)

@@ -29,6 +29,7 @@ T apply(Op op, T a, T b, T c) {
     case Op::Pow: return std::pow(a, b);
     case Op::Exp: return std::exp(a);
     case Op::Expm1: return std::expm1(a);
+    case Op::ExpDiv: return a > T(kExpDivSplit) ? std::exp(a / 2) * (std::exp(a / 2) / b) : std::exp(a) / b;
     case Op::Log: return std::log(a);
     case Op::Log1p: return std::log1p(a);
     case Op::Sqrt: return std::sqrt(a);

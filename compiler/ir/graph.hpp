@@ -21,6 +21,11 @@ enum class Op : uint8_t {
 #undef ACTJIT_OP
 };
 
+/// Above this argument ExpDiv computes exp(a/2) * (exp(a/2) / b): exp(a)
+/// itself may overflow float there (at 88.7), the halves do not before the
+/// ratio would.
+inline constexpr double kExpDivSplit = 80;
+
 enum OpFlags : unsigned { Leaf = 1, Commutative = 2, Condition = 4, Reduction = 8 };
 
 struct OpInfo {

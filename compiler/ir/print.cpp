@@ -22,7 +22,8 @@ int level_of(const Graph& g, NodeId id) {
     case Op::Add:
     case Op::Sub: return kAdd;
     case Op::Mul:
-    case Op::Div: return kMul;
+    case Op::Div:
+    case Op::ExpDiv: return kMul;
     case Op::Pow: return kPow;
     case Op::Lt:
     case Op::Le:
@@ -109,6 +110,12 @@ std::string print(const Graph& g, NodeId root, const PrintNames& names) {
       case Op::Div:
         node(n.args[0], kMul);
         text(n.op == Op::Mul ? " * " : " / ");
+        node(n.args[1], kUnary);
+        break;
+      case Op::ExpDiv:  // printed as what it computes: exp(a) / b
+        text("exp(");
+        node(n.args[0], 0);
+        text(") / ");
         node(n.args[1], kUnary);
         break;
       case Op::Pow:

@@ -49,6 +49,14 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Sub: r = b_.CreateFSub(A(0), A(1)); break;
       case Op::Mul: r = b_.CreateFMul(A(0), A(1)); break;
       case Op::Div: r = b_.CreateFDiv(A(0), A(1)); break;
+      case Op::ExpDiv: {  // one exp: of a, or of a/2 where a is large (then e * (e / b))
+        llvm::Value* big = b_.CreateFCmpOGT(A(0), llvm::ConstantFP::get(vec_, ir::kExpDivSplit));
+        llvm::Value* half = b_.CreateFMul(A(0), llvm::ConstantFP::get(vec_, 0.5));
+        llvm::Value* e = emit_math(b_, Op::Exp, b_.CreateSelect(big, half, A(0)));
+        llvm::Value* q = b_.CreateFDiv(e, A(1));
+        r = b_.CreateSelect(big, b_.CreateFMul(e, q), q);
+        break;
+      }
       case Op::Where: r = b_.CreateSelect(A(0), A(1), A(2)); break;
       case Op::Lt: r = b_.CreateFCmpOLT(A(0), A(1)); break;
       case Op::Le: r = b_.CreateFCmpOLE(A(0), A(1)); break;

@@ -4,6 +4,7 @@
 
 #include <unordered_map>
 
+#include "compiler/ir/row.hpp"
 #include "compiler/simplify/simplify.hpp"
 
 namespace actjit::simplify {
@@ -47,6 +48,16 @@ class Stabilizer {
           NodeId e = arg(den, 0), ea = arg(e, 0);
           if (num == e) return sigmoid(ea);
           if (is(num, 1.0)) return sigmoid(neg(ea));
+        }
+        // exp(a) / b and, for large a, expm1(a) / b: finite where the ratio
+        // is though exp(a) overflows, with a derivative free of inf - inf.
+        // Not inside row-wise functions (softmax's exp(x - max) / sum never
+        // overflows, and its vector-Jacobian product is tuned as it is).
+        if ((op(num) == Op::Exp || op(num) == Op::Expm1) && !ir::is_rowwise(g_, std::array{num, den})) {
+          NodeId ea = arg(num, 0);
+          NodeId ratio = make(Op::ExpDiv, {ea, den});
+          if (op(num) == Op::Exp) return ratio;
+          return make(Op::Where, {make(Op::Gt, {ea, c(ir::kExpDivSplit)}), ratio, make(Op::Div, {num, den})});
         }
         break;
       }

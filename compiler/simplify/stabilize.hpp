@@ -9,6 +9,9 @@
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| sqrt(1 + b/a/a) for |a| > 1e15 (no overflow of a*a)
 //   tanh(softplus(a))    -> n / (n + 2), n = e (e + 2), e = exp(a): fewer transcendentals
+//   exp(a) / b           -> ExpDiv(a, b): exp(a/2) * (exp(a/2) / b) for a > 80 (exp(a)
+//                           overflows float at 88.7, the ratio much later)
+//   expm1(a) / b         -> where(a > 80, ExpDiv(a, b), expm1(a) / b)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms.

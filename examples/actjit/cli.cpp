@@ -43,7 +43,9 @@ const char* const kUsage =
     "       [--dy D1,D2,...]                                 (a row-wise function: --at is one row and\n"
     "                                                        --dy the incoming gradient; prints dy^T J)\n"
     "                                                        (default) or a parameter\n"
-    "  diff SRC [--wrt NAME]                                 the derivative as text\n"
+    "  diff SRC [--wrt NAME] [--rewritten]                   the derivative as text (of the function after\n"
+    "                                                        the stability rewrites; --rewritten shows\n"
+    "                                                        the function before and after them)\n"
     "  simplify SRC                                          the function after simplification\n"
     "  list                                                  the catalogue, one definition a line\n"
     "  ir SRC [--dtype f32|f64]                              optimized LLVM IR of the kernels\n"
@@ -70,6 +72,7 @@ struct Options {
   std::optional<std::string> at;
   std::optional<std::string> dy;
   std::string wrt;
+  bool rewritten = false;  // diff --rewritten
   DType dtype = DType::F32;
   std::string output, header, cpu = "native", prefix;  // compile
 };
@@ -120,6 +123,8 @@ Options parse_args(int argc, char** argv) {
       o.dy = take_value();
     } else if (name == "--wrt" && takes_wrt) {
       o.wrt = take_value();
+    } else if (name == "--rewritten" && o.command == "diff" && !has_value) {
+      o.rewritten = true;
     } else if (name == "--dtype" && takes_dtype) {
       std::string d = take_value();
       if (d == "f32" || d == "float32") {
@@ -293,6 +298,15 @@ int diff(const Runtime& rt, const Options& o) {
     throw UsageError{"--wrt: the function has no variable '" + wrt + "'; its variables are " + names};
   }
   std::string text = rt.derivative(o.source, wrt);
+  if (o.rewritten) {
+    // What the stability rewrites did, as comments: the text still parses.
+    std::string naive = rt.naive_form(o.source), stable = rt.simplified(o.source);
+    std::cout << "# as written: " << naive << '\n';
+    if (stable == naive)
+      std::cout << "# no stability rewrite applies\n";
+    else
+      std::cout << "# rewritten:  " << stable << '\n';
+  }
   if (k.params().empty() || k.rowwise()) {
     std::cout << text << '\n';
     return kOk;

@@ -196,6 +196,11 @@ std::string Runtime::simplified(std::string_view source) const {
   return p.print(p.value);
 }
 
+std::string Runtime::naive_form(std::string_view source) const {
+  Program p = build_or_throw(source, limits());
+  return p.print(p.naive);
+}
+
 std::string Runtime::llvm_ir(std::string_view source, DType dtype) const {
   Program p = build_or_throw(source, limits());
   return impl_->engine->emit_ir(p, to_lower(dtype));

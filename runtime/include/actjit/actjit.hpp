@@ -175,8 +175,12 @@ class Runtime {
   /// The derivative of the function in `source` with respect to `wrt`
   /// (the input's name or a parameter's), as parseable text.
   std::string derivative(std::string_view source, std::string_view wrt = {}) const;
-  /// The function itself after simplification, as text.
+  /// The function itself after simplification and the stability rewrites, as text.
   std::string simplified(std::string_view source) const;
+  /// The function simplified but without the stability rewrites (the
+  /// naive form as written); compare with simplified() to see what the
+  /// rewrites changed.
+  std::string naive_form(std::string_view source) const;
 
   /// The optimized LLVM IR / the assembly of the kernels of `source`.
   std::string llvm_ir(std::string_view source, DType dtype = DType::F32) const;
