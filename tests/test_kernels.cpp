@@ -59,6 +59,12 @@ void check_against_reference(const std::string& src, const std::vector<double>& 
       for (size_t i = 0; i < n && bad < 5; ++i) {
         T f = ir::evaluate<T>(p.graph, std::vector<ir::NodeId>{p.value}, x[i], pt)[0];
         T d = ir::evaluate<T>(p.graph, std::vector<ir::NodeId>{p.d_x}, x[i], pt)[0];
+        // Where float went NaN from a finite x (an overflow in between), the
+        // runtime recomputes in double: so does the reference.
+        if (sizeof(T) == 4 && std::isfinite(x[i]) && std::isnan(f))
+          f = T(ir::evaluate<double>(p.graph, std::vector<ir::NodeId>{p.value}, double(x[i]), ps)[0]);
+        if (sizeof(T) == 4 && std::isfinite(x[i]) && std::isnan(d))
+          d = T(ir::evaluate<double>(p.graph, std::vector<ir::NodeId>{p.d_x}, double(x[i]), ps)[0]);
         if (!close(y[i], f, x[i]) || !close(dx[i], T(dy[i] * d), x[i])) {
           ++bad;
           FAIL_CHECK("x = " << x[i] << ": forward " << y[i] << " (reference " << f << "), backward " << dx[i]

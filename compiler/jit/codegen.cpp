@@ -129,7 +129,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
 
 Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target,
                              const std::string& prefix, Output what, lower::KernelSymbols* symbols,
-                             lower::Part part) {
+                             lower::Part part, lower::Abi abi) {
   initialize_llvm();
   std::string error;
   MachinePool::Lease lease = machine_pool().take(target, error);
@@ -140,7 +140,7 @@ Result<std::string> generate(const Program& p, lower::DType dtype, const TargetI
   m.setDataLayout(tm->createDataLayout());
   m.setTargetTriple(target.triple);
   lower::KernelSymbols names =
-      lower::emit_kernels(p, dtype, target.vector_bits, target.cpu, target.features, prefix, m, part);
+      lower::emit_kernels(p, dtype, target.vector_bits, target.cpu, target.features, prefix, m, part, abi);
   if (symbols) *symbols = names;
   std::string verify;
   llvm::raw_string_ostream vs(verify);

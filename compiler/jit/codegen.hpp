@@ -18,7 +18,7 @@ enum class Output { Object, Assembly, LlvmIr };
 /// position.
 Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target,
                              const std::string& prefix, Output what, lower::KernelSymbols* symbols = nullptr,
-                             lower::Part part = lower::Part::All);
+                             lower::Part part = lower::Part::All, lower::Abi abi = lower::Abi::Aot);
 
 /// The target for a --cpu name: "native" (the host), or x86-64-v2 (SSE4.2,
 /// 128-bit vectors), x86-64-v3 (AVX2, 256), x86-64-v4 (AVX-512, 512).

@@ -119,7 +119,7 @@ Result<std::vector<std::string>> generate_objects(const Program& p, lower::DType
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < parts.size();)
-      done[i] = generate(p, dtype, host_target(), kPrefix, Output::Object, nullptr, parts[i]);
+      done[i] = generate(p, dtype, host_target(), kPrefix, Output::Object, nullptr, parts[i], lower::Abi::Jit);
   };
   std::thread helper;
   if (std::thread::hardware_concurrency() > 1) {
@@ -212,12 +212,12 @@ EngineStats Engine::stats() const {
 }
 
 std::string Engine::emit_ir(const Program& p, lower::DType dtype) {
-  auto text = generate(p, dtype, host_target(), "actjit", Output::LlvmIr);
+  auto text = generate(p, dtype, host_target(), "actjit", Output::LlvmIr, nullptr, lower::Part::All, lower::Abi::Jit);
   return text ? *text : "; " + text.error().message + "\n";
 }
 
 std::string Engine::emit_asm(const Program& p, lower::DType dtype) {
-  auto text = generate(p, dtype, host_target(), "actjit", Output::Assembly);
+  auto text = generate(p, dtype, host_target(), "actjit", Output::Assembly, nullptr, lower::Part::All, lower::Abi::Jit);
   return text ? *text : "# " + text.error().message + "\n";
 }
 

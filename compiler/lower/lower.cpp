@@ -6,6 +6,7 @@
 // touches memory past n and never runs scalar code).
 #include "compiler/lower/lower.hpp"
 
+#include <cmath>
 #include <map>
 #include <unordered_map>
 
@@ -33,15 +34,17 @@ struct KernelBuilder {
   llvm::FixedVectorType* vec;
   unsigned lanes;
   std::string cpu, features;
+  bool status = false;  // elementwise kernels return int64 (Abi::Jit)
 
-  /// void name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
+  /// void or int64 name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
   llvm::Function* declare(const std::string& name, unsigned pointer_args_before_n, bool with_dparams,
-                          unsigned sizes = 1) {
+                          unsigned sizes = 1, bool returns_status = false) {
     std::vector<llvm::Type*> args(pointer_args_before_n, llvm::PointerType::getUnqual(ctx));
     for (unsigned k = 0; k < sizes; ++k) args.push_back(llvm::Type::getInt64Ty(ctx));
     args.push_back(llvm::PointerType::getUnqual(ctx));  // params
     if (with_dparams) args.push_back(llvm::PointerType::getUnqual(ctx));
-    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), args, false);
+    llvm::Type* ret = returns_status ? llvm::Type::getInt64Ty(ctx) : llvm::Type::getVoidTy(ctx);
+    auto* fty = llvm::FunctionType::get(ret, args, false);
     auto* f = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
     f->addFnAttr("target-cpu", cpu);
     f->addFnAttr("target-features", features);
@@ -117,21 +120,115 @@ struct KernelBuilder {
     }
   }
 
+  /// Whether a NaN can come out of `roots` for a finite x and finite
+  /// parameters: from inf - inf, 0 * inf, inf / inf, 0 / 0, log or sqrt of
+  /// a negative, and so on, after an overflow. Conservative (a "yes" may be
+  /// wrong, a "no" is not); kernels that answer no need no NaN watch (relu,
+  /// leaky_relu, hardswish, ...).
+  bool may_make_nan(const std::vector<NodeId>& roots) const {
+    struct Range {
+      bool inf = false, nan = false;
+    };
+    const ir::Graph& g = p.graph;
+    std::unordered_map<NodeId, Range> r;
+    auto small_const = [&](NodeId id, double limit) {
+      return g.is_const(id) && std::fabs(g.const_value(id)) <= limit;
+    };
+    auto nonzero_const = [&](NodeId id) { return g.is_const(id) && g.const_value(id) != 0; };
+    bool any = false;
+    for (NodeId id : g.reachable(roots)) {
+      const ir::Node& n = g[id];
+      Range a = n.arity > 0 ? r[n.args[0]] : Range{}, b = n.arity > 1 ? r[n.args[1]] : Range{},
+            c = n.arity > 2 ? r[n.args[2]] : Range{};
+      bool nan_in = a.nan || b.nan || c.nan, inf_in = a.inf || b.inf;
+      Range out{inf_in, nan_in};
+      switch (n.op) {
+        case Op::Const: out = {std::isinf(n.value), std::isnan(n.value)}; break;
+        case Op::Input: case Op::Param: case Op::CondConst: out = {}; break;
+        case Op::Neg: case Op::Abs: case Op::Floor: case Op::Ceil: case Op::Round: case Op::StopGrad:
+        case Op::Min: case Op::Max: case Op::Asinh: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+        case Op::Eq: case Op::Ne: case Op::And: case Op::Or: case Op::Not:
+          break;  // no new infinity, no new NaN
+        case Op::Sign: case Op::Atan: case Op::Tanh: case Op::Erf: case Op::Erfc: out.inf = false; break;
+        case Op::Where: out = {b.inf || c.inf, nan_in}; break;
+        case Op::Add: case Op::Sub:
+          out.nan = nan_in || (a.inf && b.inf);
+          out.inf = inf_in || !(small_const(n.args[0], 1e30) || small_const(n.args[1], 1e30));
+          break;
+        case Op::Mul:
+          out.nan = nan_in || inf_in;  // the other operand may be 0
+          out.inf = inf_in || !(small_const(n.args[0], 1) || small_const(n.args[1], 1));
+          break;
+        case Op::Div:
+          out.nan = nan_in || (a.inf && b.inf) || !nonzero_const(n.args[1]);
+          out.inf = inf_in || !(g.is_const(n.args[1]) && std::fabs(g.const_value(n.args[1])) >= 1);
+          break;
+        case Op::Exp: case Op::Expm1: case Op::Sinh: case Op::Cosh: out.inf = true; break;
+        default: out = {true, true}; break;  // log, sqrt, pow, trig, ExpDiv, reductions: assume the worst
+      }
+      r[id] = out;
+    }
+    for (NodeId root : roots) any = any || r[root].nan;
+    return any;
+  }
+
+  /// Watches for lanes that went NaN (see Abi::Jit): the compare results
+  /// or'ed into an integer vector, one OR per result per iteration; the
+  /// runtime then finds the lanes (and checks that their inputs were
+  /// finite). Only float32 kernels whose function may make a NaN watch.
+  struct NanWatch {
+    KernelBuilder& kb;
+    llvm::Value* slot = nullptr;
+    llvm::FixedVectorType* ty = nullptr;
+    NanWatch(KernelBuilder& kb, llvm::IRBuilder<>& b, llvm::Function* f, const std::vector<NodeId>& roots) : kb(kb) {
+      if (!kb.status || kb.elem->isDoubleTy() || !kb.may_make_nan(roots)) return;
+      ty = llvm::FixedVectorType::get(b.getInt32Ty(), kb.lanes);
+      llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+      slot = eb.CreateAlloca(ty);
+      b.CreateStore(llvm::Constant::getNullValue(ty), slot);
+    }
+    void watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& results, llvm::Value* mask) {
+      if (!slot) return;
+      llvm::Value* bad = nullptr;
+      for (llvm::Value* v : results) {
+        llvm::Value* nan = b.CreateFCmpUNO(v, v);
+        bad = bad ? b.CreateOr(bad, nan) : nan;
+      }
+      if (mask) bad = b.CreateAnd(bad, mask);
+      b.CreateStore(b.CreateOr(b.CreateLoad(ty, slot), b.CreateSExt(bad, ty)), slot);
+    }
+    void ret(llvm::IRBuilder<>& b) {
+      if (!kb.status) {
+        b.CreateRetVoid();
+        return;
+      }
+      if (!slot) {
+        b.CreateRet(b.getInt64(0));
+        return;
+      }
+      llvm::Value* any = b.CreateOrReduce(b.CreateLoad(ty, slot));
+      b.CreateRet(b.CreateZExt(b.CreateICmpNE(any, b.getInt32(0)), b.getInt64Ty()));
+    }
+  };
+
   void forward(const std::string& name) {
-    llvm::Function* f = declare(name, 2, false);
+    llvm::Function* f = declare(name, 2, false, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
+    NanWatch nans(*this, b, f, {p.value});
     loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
       llvm::Value* xv = load(b, x, i, mask);
-      store(b, em.emit({p.value}, [&](NodeId) { return xv; })[0], y, i, mask);
+      llvm::Value* yv = em.emit({p.value}, [&](NodeId) { return xv; })[0];
+      nans.watch(b, {yv}, mask);
+      store(b, yv, y, i, mask);
     });
-    b.CreateRetVoid();
+    nans.ret(b);
   }
 
   void backward(const std::string& name, bool with_dparams) {
-    llvm::Function* f = declare(name, 3, with_dparams);
+    llvm::Function* f = declare(name, 3, with_dparams, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
     llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(3),
                 *params = f->getArg(4);
@@ -139,6 +236,7 @@ struct KernelBuilder {
     std::vector<NodeId> roots{p.d_x};
     size_t np = with_dparams ? p.d_params.size() : 0;
     for (size_t j = 0; j < np; ++j) roots.push_back(p.d_params[j]);
+    NanWatch nans(*this, b, f, roots);
     // Parameter gradients accumulate per lane in double (stack slots that
     // SROA turns into registers).
     auto* acc_ty = llvm::FixedVectorType::get(b.getDoubleTy(), lanes);
@@ -153,6 +251,7 @@ struct KernelBuilder {
       llvm::Value* xv = load(b, x, i, mask);
       llvm::Value* dyv = load(b, dy, i, mask);
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
+      nans.watch(b, d, mask);
       store(b, b.CreateFMul(dyv, d[0]), dx, i, mask);
       for (size_t j = 0; j < np; ++j) {
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);
@@ -170,7 +269,7 @@ struct KernelBuilder {
         b.CreateAlignedStore(total, b.CreateConstInBoundsGEP1_64(b.getDoubleTy(), dparams, j), llvm::Align(8));
       }
     }
-    b.CreateRetVoid();
+    nans.ret(b);
   }
 };
 
@@ -498,11 +597,13 @@ KernelSymbols kernel_symbols(const Program& p, const std::string& prefix) {
 }
 
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
-                           const std::string& features, const std::string& prefix, llvm::Module& m, Part part) {
+                           const std::string& features, const std::string& prefix, llvm::Module& m, Part part,
+                           Abi abi) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* elem = dtype == DType::F64 ? llvm::Type::getDoubleTy(ctx) : llvm::Type::getFloatTy(ctx);
   unsigned lanes = vector_bits / (dtype == DType::F64 ? 64 : 32);
   KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features};
+  kb.status = abi == Abi::Jit;
   KernelSymbols names = kernel_symbols(p, prefix);
   if (part != Part::All && part != Part::Forward) names.forward.clear();
   if (part != Part::All && part != Part::Backward) names.backward.clear();

@@ -32,11 +32,18 @@ KernelSymbols kernel_symbols(const Program& p, const std::string& prefix);
 /// be compiled in parallel).
 enum class Part { All, Forward, Backward, BackwardX };
 
+/// How elementwise kernels return. Aot: void (what the generated C header
+/// declares). Jit: int64, in float32 non-zero when some lane gave NaN from
+/// a finite input (an inf - inf, 0 * inf or inf / inf after an overflow
+/// that float64 may not have), which the runtime then recomputes in
+/// float64; float64 kernels return 0. Row-wise kernels return void.
+enum class Abi { Aot, Jit };
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the vector body; `cpu`/`features` are set as
 /// function attributes. Names of kernels not emitted are left empty.
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
                            const std::string& features, const std::string& prefix, llvm::Module& m,
-                           Part part = Part::All);
+                           Part part = Part::All, Abi abi = Abi::Aot);
 
 }  // namespace actjit::lower

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,10 +14,12 @@
 
 namespace actjit::detail {
 
-using ForwardFn = void (*)(const void* x, void* y, int64_t n, const double* params);
-using BackwardFn = void (*)(const void* x, const void* dy, void* dx, int64_t n, const double* params,
-                            double* dparams);
-using BackwardXFn = void (*)(const void* x, const void* dy, void* dx, int64_t n, const double* params);
+// Elementwise JIT kernels return non-zero when some lane went NaN from
+// finite inputs (float32 only; lower::Abi::Jit).
+using ForwardFn = int64_t (*)(const void* x, void* y, int64_t n, const double* params);
+using BackwardFn = int64_t (*)(const void* x, const void* dy, void* dx, int64_t n, const double* params,
+                               double* dparams);
+using BackwardXFn = int64_t (*)(const void* x, const void* dy, void* dx, int64_t n, const double* params);
 using RowForwardFn = void (*)(const void* x, void* y, int64_t rows, int64_t cols, const double* params);
 using RowBackwardFn = void (*)(const void* x, const void* dy, void* dx, int64_t rows, int64_t cols,
                                const double* params, double* dparams);
@@ -47,6 +51,22 @@ struct KernelImpl {
   BackwardXFn backward_x() const { return reinterpret_cast<BackwardXFn>(code->backward_x); }
   RowForwardFn row_forward() const { return reinterpret_cast<RowForwardFn>(code->forward); }
   RowBackwardFn row_backward() const { return reinterpret_cast<RowBackwardFn>(code->backward); }
+
+  // The float64 build of a float32 elementwise function, compiled on first
+  // need: lanes that the float32 kernel reports NaN from finite inputs (an
+  // overflow in between, such as -x^2 + 2^sqrt|x| at 1e30, where the true
+  // value is finite or an infinity) are recomputed in float64 and rounded.
+  std::function<std::shared_ptr<jit::KernelCode>()> make_wide;
+  mutable std::once_flag wide_once;
+  mutable std::shared_ptr<jit::KernelCode> wide;
+  /// The float64 kernels, or null (none, or they did not compile).
+  const jit::KernelCode* wide_code() const;
+  /// y[i] = f(x[i]) in float64 where y[i] is NaN and x[i] finite.
+  void rescue_forward(const float* x, float* y, size_t n, const double* params) const;
+  /// The same for dx; dparams (if not null) recomputed in float64 whole
+  /// when it holds a NaN.
+  void rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
+                       double* dparams) const;
 };
 
 }  // namespace actjit::detail

@@ -2,7 +2,9 @@
 // C++ API (actjit.hpp). Two cache levels: by source text (a repeated compile
 // is one hash lookup) and by the canonical IR (different texts of the same
 // function share machine code).
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <unordered_map>
 
@@ -150,6 +152,12 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->code = it->second.value;  // another thread may have won the race: share its code
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
+  if (dtype == DType::F32 && !p.row.rowwise) {
+    impl->make_wide = [engine = impl_->engine, program = std::make_shared<Program>(std::move(p))] {
+      auto code = engine->compile(*program, lower::DType::F64);
+      return code ? *code : nullptr;
+    };
+  }
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto [it, inserted] = impl_->by_source.try_emplace(key, detail::RuntimeImpl::Entry<std::shared_ptr<const detail::KernelImpl>>{impl, 0});
   it->second.used = ++impl_->clock;
@@ -274,6 +282,75 @@ std::pair<size_t, size_t> piece(size_t units, size_t pieces, size_t i, size_t al
 
 }  // namespace
 
+// ------------------------------------------------- float64 rescue (float32)
+
+namespace detail {
+
+const jit::KernelCode* KernelImpl::wide_code() const {
+  if (!make_wide) return nullptr;
+  std::call_once(wide_once, [&] {
+    try {
+      wide = make_wide();
+    } catch (...) {
+      wide = nullptr;  // no rescue: the float32 results stand
+    }
+  });
+  return wide.get();
+}
+
+namespace {
+constexpr size_t kRescueBlock = 256;
+bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
+}  // namespace
+
+void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params) const {
+  const jit::KernelCode* w = wide_code();
+  if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
+  auto fn = reinterpret_cast<ForwardFn>(w->forward);
+  double xs[kRescueBlock], ys[kRescueBlock];
+  for (size_t b = 0; b < n; b += kRescueBlock) {
+    size_t m = std::min(kRescueBlock, n - b);
+    bool any = false;
+    for (size_t k = 0; k < m && !any; ++k) any = lost(y[b + k], x[b + k]);
+    if (!any) continue;
+    for (size_t k = 0; k < m; ++k) xs[k] = x[b + k];
+    fn(xs, ys, int64_t(m), params);
+    for (size_t k = 0; k < m; ++k)
+      if (lost(y[b + k], x[b + k])) y[b + k] = float(ys[k]);
+  }
+}
+
+void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
+                                 double* dparams) const {
+  const jit::KernelCode* w = wide_code();
+  if (!w || static_cast<const void*>(dx) == static_cast<const void*>(dy)) return;  // in place: dy is gone
+  const size_t np = this->params.size();
+  bool redo_dparams = false;
+  for (size_t j = 0; dparams && j < np; ++j) redo_dparams = redo_dparams || std::isnan(dparams[j]);
+  auto full = reinterpret_cast<BackwardFn>(w->backward);
+  auto dx_only = reinterpret_cast<BackwardXFn>(w->backward_x);
+  double xs[kRescueBlock], dys[kRescueBlock], dxs[kRescueBlock];
+  std::vector<double> sum(np, 0.0), part(np, 0.0);
+  for (size_t b = 0; b < n; b += kRescueBlock) {
+    size_t m = std::min(kRescueBlock, n - b);
+    bool any = redo_dparams;
+    for (size_t k = 0; k < m && !any; ++k) any = lost(dx[b + k], x[b + k]) && std::isfinite(dy[b + k]);
+    if (!any) continue;
+    for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];
+    if (redo_dparams || np == 0) {
+      full(xs, dys, dxs, int64_t(m), params, redo_dparams ? part.data() : nullptr);
+      for (size_t j = 0; redo_dparams && j < np; ++j) sum[j] += part[j];
+    } else {
+      dx_only(xs, dys, dxs, int64_t(m), params);
+    }
+    for (size_t k = 0; k < m; ++k)
+      if (lost(dx[b + k], x[b + k]) && std::isfinite(dy[b + k])) dx[b + k] = float(dxs[k]);
+  }
+  for (size_t j = 0; redo_dparams && j < np; ++j) dparams[j] = sum[j];
+}
+
+}  // namespace detail
+
 unsigned threads() noexcept { return detail::Pool::instance().threads(); }
 void set_threads(unsigned n) noexcept { detail::Pool::instance().set_threads(n); }
 
@@ -282,16 +359,22 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   if (!impl_ || (n > 0 && (!x || !y))) return 1;
   if (n == 0) return 0;
   const double* p = params ? params : impl_->defaults.data();
-  size_t pieces = pieces_for(n, n / 64);
-  if (pieces == 1) {
-    impl_->forward()(x, y, int64_t(n), p);
-    return 0;
-  }
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = impl_->forward();
+  auto run = [&](size_t b, size_t e) {
+    const void* xb = static_cast<const char*>(x) + b * es;
+    void* yb = static_cast<char*>(y) + b * es;
+    if (fn(xb, yb, int64_t(e - b), p))
+      impl_->rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p);
+  };
+  size_t pieces = pieces_for(n, n / 64);
+  if (pieces == 1) {
+    run(0, n);
+    return 0;
+  }
   detail::Pool::instance().run(pieces, [&](size_t i) {
     auto [b, e] = piece(n, pieces, i, 64);
-    if (e > b) fn(static_cast<const char*>(x) + b * es, static_cast<char*>(y) + b * es, int64_t(e - b), p);
+    if (e > b) run(b, e);
   });
   return 0;
 }
@@ -314,10 +397,11 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
     const void* xb = static_cast<const char*>(x) + b * es;
     const void* dyb = static_cast<const char*>(dy) + b * es;
     void* dxb = static_cast<char*>(dx) + b * es;
-    if (dp || np == 0)
-      impl_->backward()(xb, dyb, dxb, int64_t(e - b), p, dp);
-    else
-      impl_->backward_x()(xb, dyb, dxb, int64_t(e - b), p);
+    int64_t status = dp || np == 0 ? impl_->backward()(xb, dyb, dxb, int64_t(e - b), p, dp)
+                                   : impl_->backward_x()(xb, dyb, dxb, int64_t(e - b), p);
+    if (status)
+      impl_->rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb),
+                             e - b, p, dp);
   };
   if (pieces == 1) {
     run(0, n, dparams);
