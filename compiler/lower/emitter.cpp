@@ -3,6 +3,8 @@
 
 #include <llvm/IR/Constants.h>
 
+#include <cmath>
+
 #include "compiler/ir/row.hpp"
 #include "compiler/lower/math.hpp"
 
@@ -70,9 +72,21 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Pow:
       case Op::Min:
       case Op::Max: r = emit_math(b_, n.op, A(0), A(1)); break;
+      case Op::Erfc: {
+        // erfc(+-y / sqrt 2): the normal distribution (gelu), whose square
+        // in the exponent is better taken from y than from y / sqrt 2.
+        NodeId arg = n.args[0];
+        bool negate = g_[arg].op == Op::Neg;
+        if (negate) arg = g_[arg].args[0];
+        const ir::Node& q = g_[arg];
+        bool over_sqrt2 = q.op == Op::Div && g_.is_const(q.args[1]) && g_.const_value(q.args[1]) == std::sqrt(2.0) &&
+                          v[q.args[0]] != nullptr;
+        r = over_sqrt2 ? emit_erfc_over_sqrt2(b_, v[q.args[0]], negate) : emit_math(b_, n.op, A(0));
+        break;
+      }
       case Op::Exp: case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
-      case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Erfc: case Op::Floor:
+      case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:
       case Op::Ceil: case Op::Round:
         r = emit_math(b_, n.op, A(0));
         break;

@@ -48,6 +48,19 @@ bool is_math_op(Op op) {
          op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
 }
 
+llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
+  if (vec->getElementType()->isDoubleTy()) {
+    llvm::Value* c = llvm::ConstantFP::get(vec, negate ? -0.70710678118654752440 : 0.70710678118654752440);
+    return emit_math(b, Op::Erfc, b.CreateFMul(y, c));
+  }
+  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2.v" +
+                     std::to_string(vec->getNumElements()) + "f32";
+  return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::erfc_scaled_sqrt1_2(k, args[0], negate);
+  });
+}
+
 llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
   llvm::Type* vt = a->getType();
   auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
@@ -67,6 +80,9 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Log: return inline_fn("log", vmath::log);
     case Op::Log1p: return inline_fn("log1p", vmath::log1p);
     case Op::Tanh: return inline_fn("tanh", vmath::tanh);
+    case Op::Erfc:
+      if (!is_double) return inline_fn("erfc", vmath::erfc);
+      break;
     default: break;
   }
   SleefName sn{"", ""};

@@ -24,6 +24,11 @@ bool is_math_op(ir::Op op);
 /// Emits op(a) or op(a, b) on vectors of float or double.
 llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::Value* second = nullptr);
 
+/// erfc(y / sqrt 2), or erfc(-y / sqrt 2) with `negate` (the normal
+/// distribution: gelu), with the square in the exponent taken from y
+/// exactly in float; in double, SLEEF's erfc of the rounded argument.
+llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate);
+
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).
 std::vector<std::string> external_math_symbols();

@@ -1,0 +1,68 @@
+// erfc as vector IR, float only (double keeps SLEEF's erfc, u15).
+//
+// Method: for a = |x|, erfc(a) = exp(-a^2) 4 h(a) / (a + 2), where
+// h(a) = (a + 2) exp(a^2) erfc(a) / 4 is smooth and bounded on [0, inf)
+// (h(0) = 1/2, h(inf) = 1/(4 sqrt(pi))). h is a degree-12 polynomial in
+// q = (a - 2) / (a + 2), which maps [0, inf) onto [-1, 1) and on which h is
+// analytic (coefficients and the fit: tools/fit_erfc.py; relative error of
+// the fit 1.3e-9, 0.02 ULP); t = 1/(a + 2) serves q and the result, so
+// there is one division. a^2 = s + e exactly (Dekker's product), and
+// exp(-a^2) = exp(-s) (1 - e) to float precision, so the large argument of
+// exp costs no accuracy. erfc(y / sqrt 2) (the normal distribution, as in
+// gelu) takes the square from y itself, y^2 / 2, exactly: from the rounded
+// argument it would be wrong by up to x^2 half-ULPs (150 ULP at gelu's
+// x = -13). For x < 0, erfc(x) = 2 - erfc(|x|). Inputs past 12
+// give 0 (erfc(10.06) is below the smallest subnormal); NaN passes through.
+// Measured (tests/test_vmath.cpp): see ACCURACY.md.
+#include "compiler/lower/math/common.hpp"
+
+namespace actjit::lower::vmath {
+
+namespace {
+
+/// a * a = s + e exactly, by Veltkamp/Dekker splitting (no FMA needed: the
+/// SSE targets have none, and plain multiplies and adds are never fused).
+std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a) {
+  llvm::Value* s = k.mul(a, a);
+  llvm::Value* big = k.mul(a, k.c(4097));  // 2^12 + 1 splits a float's 24 bits
+  llvm::Value* hi = k.sub(big, k.sub(big, a));
+  llvm::Value* lo = k.sub(a, hi);
+  llvm::Value* e = k.add(k.add(k.sub(k.mul(hi, hi), s), k.mul(k.add(hi, hi), lo)), k.mul(lo, lo));
+  return {s, e};
+}
+
+/// erfc(x) given x (rounded) and its square s + e (exact, or as exact as the
+/// caller can make it: the error of the square is amplified x^2 times).
+llvm::Value* erfc_core(const Ctx& k, llvm::Value* x, llvm::Value* s, llvm::Value* e) {
+  llvm::Value* a = k.abs(x);
+  llvm::Value* large = k.b.CreateFCmpOGT(a, k.c(12));
+  a = k.select(large, k.c(12), a);  // also keeps inf out of q
+  s = k.select(large, k.c(144), s);
+  e = k.select(large, k.c(0), e);
+  llvm::Value* t = k.div(k.c(1), k.add(a, k.c(2)));  // the one division
+  llvm::Value* q = k.mul(k.sub(a, k.c(2)), t);
+  llvm::Value* h = k.horner(q, {0.2553956762036335, -0.1717901671659514, 0.06986802934987088, -0.009110678503160725,
+                                -0.005377712197900078, 0.0016208512832848465, 0.0007726883428219311,
+                                -0.000213336387334076, -0.00016534161249922436, 1.6302587809657876e-05,
+                                3.499876107406624e-05, 7.264627561454073e-07, -4.641163179129604e-06});
+  llvm::Value* g = exp(k, k.b.CreateFNeg(s));
+  g = k.fma(k.b.CreateFNeg(g), e, g);                     // exp(-s - e)
+  llvm::Value* r = k.mul(g, k.mul(k.mul(t, k.c(4)), h));  // erfc(a); 4t is exact
+  r = k.select(k.b.CreateFCmpOLT(x, k.c(0)), k.sub(k.c(2), r), r);
+  return k.select(k.is_nan(x), x, r);
+}
+
+}  // namespace
+
+llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
+  auto [s, e] = exact_square(k, x);
+  return erfc_core(k, x, s, e);
+}
+
+llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
+  llvm::Value* x = k.mul(y, k.c(negate ? -0.70710678118654752440 : 0.70710678118654752440));
+  auto [s, e] = exact_square(k, y);  // (y / sqrt 2)^2 = y^2 / 2: halving is exact
+  return erfc_core(k, x, k.mul(s, k.c(0.5)), k.mul(e, k.c(0.5)));
+}
+
+}  // namespace actjit::lower::vmath
