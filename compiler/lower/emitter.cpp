@@ -13,6 +13,13 @@ namespace actjit::lower {
 using ir::NodeId;
 using ir::Op;
 
+NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const {
+  const ir::Node& q = g_[id];
+  bool match = q.op == Op::Div && g_.is_const(q.args[1]) && g_.const_value(q.args[1]) == std::sqrt(2.0) &&
+               q.args[0] < v.size() && v[q.args[0]] != nullptr;
+  return match ? q.args[0] : ir::kNoNode;
+}
+
 std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
                                         const std::unordered_map<NodeId, llvm::Value*>* known) {
   std::vector<llvm::Value*> out;
@@ -78,13 +85,22 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         NodeId arg = n.args[0];
         bool negate = g_[arg].op == Op::Neg;
         if (negate) arg = g_[arg].args[0];
-        const ir::Node& q = g_[arg];
-        bool over_sqrt2 = q.op == Op::Div && g_.is_const(q.args[1]) && g_.const_value(q.args[1]) == std::sqrt(2.0) &&
-                          v[q.args[0]] != nullptr;
-        r = over_sqrt2 ? emit_erfc_over_sqrt2(b_, v[q.args[0]], negate) : emit_math(b_, n.op, A(0));
+        NodeId y = over_sqrt2(arg, v);
+        r = y != ir::kNoNode ? emit_erfc_over_sqrt2(b_, v[y], negate) : emit_math(b_, n.op, A(0));
         break;
       }
-      case Op::Exp: case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
+      case Op::Exp: {
+        // exp(-(y / sqrt 2)^2), the normal density (gelu's derivative): the
+        // square taken from y exactly, and the same instructions as in
+        // erfc(y / sqrt 2), which share them.
+        const ir::Node& neg = g_[n.args[0]];
+        const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
+        bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;
+        r = half_square ? emit_exp_neg_half_square(b_, v[over_sqrt2(sq->args[0], v)]) : nullptr;
+        if (!r) r = emit_math(b_, n.op, A(0));
+        break;
+      }
+      case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
       case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:
       case Op::Ceil: case Op::Round:

@@ -27,6 +27,9 @@ class Emitter {
                                  const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr);
 
  private:
+  /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
+  ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
+
   const ir::Graph& g_;
   llvm::IRBuilder<>& b_;
   llvm::Type* vec_;

@@ -61,6 +61,15 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
   });
 }
 
+llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
+  if (vec->getElementType()->isDoubleTy()) return nullptr;
+  std::string name = "actjit.exp_neg_half_square.v" + std::to_string(vec->getNumElements()) + "f32";
+  return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::exp_neg_half_square(k, args[0]);
+  });
+}
+
 llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
   llvm::Type* vt = a->getType();
   auto* vec = llvm::cast<llvm::FixedVectorType>(vt);

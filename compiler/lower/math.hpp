@@ -29,6 +29,10 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::
 /// exactly in float; in double, SLEEF's erfc of the rounded argument.
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate);
 
+/// exp(-y^2 / 2) with the square exact, in float (null in double: the
+/// caller emits the expression as written).
+llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
+
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).
 std::vector<std::string> external_math_symbols();

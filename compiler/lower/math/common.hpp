@@ -102,5 +102,6 @@ llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only
+llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), float only
 
 }  // namespace actjit::lower::vmath

@@ -31,22 +31,25 @@ std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a)
   return {s, e};
 }
 
-/// erfc(x) given x (rounded) and its square s + e (exact, or as exact as the
-/// caller can make it: the error of the square is amplified x^2 times).
-llvm::Value* erfc_core(const Ctx& k, llvm::Value* x, llvm::Value* s, llvm::Value* e) {
+/// exp(-(s + e)) for s + e >= 0 exact: exp(-s) (1 - e), to float precision
+/// (e is at most half an ULP of s). Where e is not finite (s = inf), exp(-s).
+llvm::Value* exp_neg_exact(const Ctx& k, llvm::Value* s, llvm::Value* e) {
+  llvm::Value* g = exp(k, k.b.CreateFNeg(s));
+  llvm::Value* corrected = k.fma(k.b.CreateFNeg(g), e, g);
+  return k.select(k.is_nan(e), g, corrected);
+}
+
+/// erfc(x) given x (rounded) and g = exp(-x^2) computed from the exact
+/// square (the error of the square would be amplified x^2 times).
+llvm::Value* erfc_core(const Ctx& k, llvm::Value* x, llvm::Value* g) {
   llvm::Value* a = k.abs(x);
-  llvm::Value* large = k.b.CreateFCmpOGT(a, k.c(12));
-  a = k.select(large, k.c(12), a);  // also keeps inf out of q
-  s = k.select(large, k.c(144), s);
-  e = k.select(large, k.c(0), e);
+  a = k.select(k.b.CreateFCmpOGT(a, k.c(12)), k.c(12), a);  // keeps inf out of q (g is 0 there)
   llvm::Value* t = k.div(k.c(1), k.add(a, k.c(2)));  // the one division
   llvm::Value* q = k.mul(k.sub(a, k.c(2)), t);
   llvm::Value* h = k.horner(q, {0.2553956762036335, -0.1717901671659514, 0.06986802934987088, -0.009110678503160725,
                                 -0.005377712197900078, 0.0016208512832848465, 0.0007726883428219311,
                                 -0.000213336387334076, -0.00016534161249922436, 1.6302587809657876e-05,
                                 3.499876107406624e-05, 7.264627561454073e-07, -4.641163179129604e-06});
-  llvm::Value* g = exp(k, k.b.CreateFNeg(s));
-  g = k.fma(k.b.CreateFNeg(g), e, g);                     // exp(-s - e)
   llvm::Value* r = k.mul(g, k.mul(k.mul(t, k.c(4)), h));  // erfc(a); 4t is exact
   r = k.select(k.b.CreateFCmpOLT(x, k.c(0)), k.sub(k.c(2), r), r);
   return k.select(k.is_nan(x), x, r);
@@ -56,13 +59,19 @@ llvm::Value* erfc_core(const Ctx& k, llvm::Value* x, llvm::Value* s, llvm::Value
 
 llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
   auto [s, e] = exact_square(k, x);
-  return erfc_core(k, x, s, e);
+  return erfc_core(k, x, exp_neg_exact(k, s, e));
+}
+
+llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) {
+  auto [s, e] = exact_square(k, y);  // y^2 / 2 = s/2 + e/2: halving is exact
+  return exp_neg_exact(k, k.mul(s, k.c(0.5)), k.mul(e, k.c(0.5)));
 }
 
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
   llvm::Value* x = k.mul(y, k.c(negate ? -0.70710678118654752440 : 0.70710678118654752440));
-  auto [s, e] = exact_square(k, y);  // (y / sqrt 2)^2 = y^2 / 2: halving is exact
-  return erfc_core(k, x, k.mul(s, k.c(0.5)), k.mul(e, k.c(0.5)));
+  // The same instructions as exp(-y^2/2) alone, so that a kernel needing
+  // both (gelu's backward) computes the exp once (EarlyCSE merges them).
+  return erfc_core(k, x, exp_neg_half_square(k, y));
 }
 
 }  // namespace actjit::lower::vmath
