@@ -1,0 +1,56 @@
+// The float32 accuracy of the catalogue, sampled: every 4099th float bit
+// pattern (about a million inputs per function, every binade), float32
+// kernels against float64 kernels (tools/accuracy_sweep.hpp). ACCURACY.md
+// has the full table (tools/accuracy_sweep.cpp over more inputs); this test
+// keeps it from regressing. The targets of issue 3 are forward <= 4 ULP and
+// backward <= 8 ULP or 1e-7 absolute; the functions below that miss them
+// carry their measured value as the bound, with the reason.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "tools/accuracy_sweep.hpp"
+
+using namespace actjit;
+
+namespace {
+
+struct Bound {
+  double forward_ulp = 4;        // the target
+  uint64_t backward_over = 0;    // points over 8 ULP and over 1e-7 absolute
+};
+
+// Known gaps (ACCURACY.md, "float32 sweep"), bounds a little above what was measured.
+const std::map<std::string, Bound> kGaps = {
+    {"gelu", {6, 0}},              // 5.5 ULP: erfc's polynomial argument near x = 0
+    {"gelu_tanh", {250, 0}},       // the cubic's rounding, amplified in the left tail (x ~ -10)
+    {"hardsigmoid", {3e5, 0}},     // slope * x + offset cancels near x = -3
+    {"tanhshrink", {1e16, 0}},     // x - tanh(x) cancels near 0: no stable form yet
+    {"swish", {60, 0}},            // subnormal results (x < -88): sigmoid underflows before the product
+    {"silu", {60, 0}},
+    {"mish", {60, 20}},            // and near the derivative's zero (x ~ -1.19) the sum of O(1) terms
+    {"telu", {60, 200}},           // the same at x ~ -1.08
+};
+
+}  // namespace
+
+TEST_CASE("float32 accuracy of the catalogue - sampled sweep against float64", "[accuracy]") {
+  set_threads(1);
+  Runtime rt;
+  rt.set_cache_dir("");
+  size_t functions = 0;
+  for (const std::string& name : sweep::catalogue_names()) {
+    Kernel k32 = rt.compile(name, DType::F32);
+    if (k32.rowwise()) continue;
+    ++functions;
+    sweep::Result r = sweep::run(k32, rt.compile(name, DType::F64), 4099, 2);
+    auto gap = kGaps.find(name);
+    Bound bound = gap == kGaps.end() ? Bound{} : gap->second;
+    INFO(name << ": forward " << r.forward.ulp << " ULP at x = " << r.forward.at << ", backward " << r.backward.ulp
+              << " ULP at x = " << r.backward.at << " (" << r.backward.over << " points over 8 ULP and 1e-7)");
+    CHECK(r.forward.inputs > 1'000'000);
+    CHECK(r.forward.ulp <= bound.forward_ulp);
+    CHECK(r.backward.over <= bound.backward_over);
+  }
+  CHECK(functions >= 25);
+}

@@ -1,0 +1,115 @@
+// The float32 accuracy sweep of elementwise functions (tools/accuracy_sweep.cpp
+// and tests/test_accuracy.cpp): a float32 kernel against the same
+// function's float64 kernel over every stride-th float bit pattern. The
+// catalogue is written in stable form, so the float64 kernel is a float64
+// reference in stable form (its own error, ~1e-16, is far below a float
+// ULP).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actjit/actjit.hpp"
+
+namespace actjit::sweep {
+
+/// |got - exact| in ULP of exact rounded to float (0 when both are the same
+/// infinity or both NaN; inf when only one is non-finite).
+inline double ulp_error(float got, double exact) {
+  if (std::isnan(exact)) return std::isnan(got) ? 0 : INFINITY;
+  float rounded = float(exact);
+  if (std::isinf(rounded) || std::isinf(got)) return got == rounded ? 0 : INFINITY;
+  if (std::isnan(got)) return INFINITY;
+  int e;
+  std::frexp(rounded != 0 ? rounded : std::numeric_limits<float>::min(), &e);
+  double ulp = std::ldexp(1.0, std::max(e, std::numeric_limits<float>::min_exponent) - 24);
+  return std::fabs(double(got) - exact) / ulp;
+}
+
+struct Worst {
+  double ulp = 0;
+  float at = 0;
+  uint64_t over = 0;  // backward: points over 8 ULP and over 1e-7 absolute
+  uint64_t inputs = 0;
+  void merge(const Worst& o) {
+    if (o.ulp > ulp) ulp = o.ulp, at = o.at;
+    over += o.over;
+    inputs += o.inputs;
+  }
+};
+
+struct Result {
+  Worst forward, backward;  // backward with dy = 1
+};
+
+/// The catalogue's public definitions, in order (helpers start with '_').
+inline std::vector<std::string> catalogue_names() {
+  std::vector<std::string> names;
+  std::stringstream ss{std::string(Runtime::catalogue())};
+  for (std::string line; std::getline(ss, line);) {
+    size_t paren = line.find('(');
+    if (line.empty() || !std::isalpha(static_cast<unsigned char>(line[0])) || paren == std::string::npos) continue;
+    std::string name = line.substr(0, paren);
+    if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) continue;
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+/// Sweeps every stride-th float bit pattern (NaNs skipped) on `threads`
+/// threads; call with actjit::set_threads(1) so kernels do not split again.
+inline Result run(const Kernel& k32, const Kernel& k64, uint64_t stride, unsigned threads) {
+  Result res;
+  std::mutex mu;
+  std::vector<std::thread> pool;
+  const uint64_t total = uint64_t(1) << 32;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      constexpr size_t kChunk = size_t(1) << 16;
+      std::vector<float> x, y, one, dx;
+      std::vector<double> xd, yd, oned, dxd;
+      Result mine;
+      for (uint64_t start = uint64_t(t) * kChunk * stride; start < total; start += uint64_t(threads) * kChunk * stride) {
+        x.clear();
+        for (uint64_t bits = start; bits < std::min(total, start + kChunk * stride); bits += stride) {
+          uint32_t u = uint32_t(bits);
+          float v;
+          std::memcpy(&v, &u, 4);
+          if (!std::isnan(v)) x.push_back(v);
+        }
+        size_t n = x.size();
+        y.resize(n), dx.resize(n), one.assign(n, 1.0f);
+        xd.assign(x.begin(), x.end()), yd.resize(n), dxd.resize(n), oned.assign(n, 1.0);
+        k32.forward(std::span<const float>(x), std::span<float>(y));
+        k32.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(dx));
+        k64.forward(std::span<const double>(xd), std::span<double>(yd));
+        k64.backward(std::span<const double>(xd), std::span<const double>(oned), std::span<double>(dxd));
+        Worst& f = mine.forward;
+        Worst& b = mine.backward;
+        for (size_t i = 0; i < n; ++i) {
+          double ef = ulp_error(y[i], yd[i]);
+          if (ef > f.ulp) f.ulp = ef, f.at = x[i];
+          double eb = ulp_error(dx[i], dxd[i]);
+          if (eb > b.ulp) b.ulp = eb, b.at = x[i];
+          if (eb > 8 && !(std::fabs(double(dx[i]) - dxd[i]) <= 1e-7)) ++b.over;
+        }
+        f.inputs += n;
+        b.inputs += n;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      res.forward.merge(mine.forward);
+      res.backward.merge(mine.backward);
+    });
+  for (auto& th : pool) th.join();
+  return res;
+}
+
+}  // namespace actjit::sweep
