@@ -7,6 +7,7 @@
 //   build/bench/actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2]
 //                            [--dtypes f32,f64] [--only NAME,...] [--no-softmax]
 //   build/bench/actjit_bench --compile   (compile latency: LLVM, disk cache, memory cache)
+//   build/bench/actjit_bench --fused     (forward_with_derivative against forward + backward)
 //
 // Each measurement is the median of several batches; the peers of one row
 // run round-robin within each batch, so machine noise hits them alike.
@@ -270,6 +271,7 @@ struct Options {
   bool softmax = true;
   bool quick = false;
   bool compile = false;
+  bool fused = false;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -527,6 +529,49 @@ void compile_latency(const Options& o) {
   std::printf("\n(LLVM: the forward and the backward modules compile on two threads where the machine has two.)\n");
 }
 
+/// y and f'(x) from forward_with_derivative (one pass) against forward
+/// plus backward (two passes), 1 thread, in cache.
+void fused_bench(const Options& o) {
+  const std::vector<std::string> sources = {"mish", "gelu", "swish", "sigmoid", "tanh", "softplus", "elu",
+                                            "x*tanh(exp(x))", "x*sigmoid(1.702*x)"};
+  actjit::set_threads(1);
+  actjit::Runtime rt;
+  for (auto& d : o.dtypes) {
+    for (size_t n : o.sizes) {
+      if (n > (size_t(1) << 20)) continue;  // in cache only
+      std::printf("\n### y and f'(x) in one pass, %s, %s elements, 1 thread (elements/ns)\n\n", d.c_str(),
+                  size_name(n).c_str());
+      std::printf("| function | forward | backward | forward + backward | forward_with_derivative | gain |\n");
+      std::printf("|---|---:|---:|---:|---:|---:|\n");
+      for (const std::string& src : sources) {
+        if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), src) == o.only.end()) continue;
+        auto row = [&](auto zero) {
+          using T = decltype(zero);
+          actjit::Kernel k = rt.compile(src, sizeof(T) == 4 ? actjit::DType::F32 : actjit::DType::F64);
+          std::vector<T> x(n), y(n), dy(n, T(1)), dx(n), dd(n);
+          for (size_t i = 0; i < n; ++i) x[i] = T(-8 + 16 * double((i * 2654435761u) % 100003) / 100003.0);
+          std::span<const T> xs(x);
+          Timer timer{o.quick ? 3 : 7, 0.02};
+          std::vector<double> r = measure(
+              {[&] { k.forward(xs, std::span<T>(y)); },
+               [&] { k.backward(xs, std::span<const T>(dy), std::span<T>(dx)); },
+               [&] {
+                 k.forward(xs, std::span<T>(y));
+                 k.backward(xs, std::span<const T>(dy), std::span<T>(dx));
+               },
+               [&] { k.forward_with_derivative(xs, std::span<T>(y), std::span<T>(dd)); }},
+              n, timer);
+          std::printf("| `%s` | %s | %s | %s | %s | %s× |\n", src.c_str(), fmt(r[0]).c_str(), fmt(r[1]).c_str(),
+                      fmt(r[2]).c_str(), fmt(r[3]).c_str(), fmt(r[3] / r[2]).c_str());
+        };
+        if (d == "f64") row(0.0);
+        else row(0.0f);
+        std::fflush(stdout);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -557,6 +602,8 @@ int main(int argc, char** argv) {
       o.only = split_list(value());
     } else if (a == "--no-softmax") {
       o.softmax = false;
+    } else if (a == "--fused") {
+      o.fused = true;
     } else if (a == "--compile") {
       o.compile = true;
       o.dtypes = {"f32"};
@@ -564,6 +611,7 @@ int main(int argc, char** argv) {
       std::puts("usage: actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2] [--dtypes f32,f64]\n"
                 "                    [--only NAME,...] [--no-softmax]\n"
                 "       actjit_bench --compile [--quick] [--dtypes f32,f64] [--only SOURCE,...]\n"
+                "       actjit_bench --fused [--quick] [--sizes 16Ki,1Mi] [--dtypes f32,f64] [--only SOURCE,...]\n"
                 "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer;\n"
                 "with --compile, the time from text to callable kernels (LLVM, disk cache, memory cache).");
       return 0;
@@ -574,6 +622,10 @@ int main(int argc, char** argv) {
   }
   if (o.compile) {
     compile_latency(o);
+    return 0;
+  }
+  if (o.fused) {
+    fused_bench(o);
     return 0;
   }
   actjit::Runtime rt;

@@ -144,3 +144,26 @@ TEST_CASE("row-wise entry points: rows x cols - output_cols - vector-Jacobian pr
   actjit_kernel_release(relu);
   actjit_runtime_destroy(rt);
 }
+
+TEST_CASE("C ABI: actjit_forward_with_derivative", "[c_api]") {
+  actjit_runtime* rt = actjit_runtime_create();
+  REQUIRE(rt);
+  char err[256];
+  actjit_kernel* k = actjit_compile(rt, "leaky_relu", ACTJIT_F64, err, sizeof err);
+  REQUIRE(k);
+  double x[3] = {-2, 0.5, 3}, y[3], d[3], alpha = 0.25;
+  REQUIRE(actjit_forward_with_derivative(k, x, y, d, 3, &alpha) == 0);
+  CHECK(y[0] == -0.5);
+  CHECK(d[0] == 0.25);
+  CHECK(y[2] == 3);
+  CHECK(d[2] == 1);
+  CHECK(actjit_forward_with_derivative(nullptr, x, y, d, 3, nullptr) != 0);
+  CHECK(actjit_forward_with_derivative(k, x, y, nullptr, 3, nullptr) != 0);
+  CHECK(actjit_forward_with_derivative(k, x, y, d, 0, nullptr) == 0);
+  actjit_kernel* glu = actjit_compile(rt, "glu", ACTJIT_F64, err, sizeof err);
+  REQUIRE(glu);
+  CHECK(actjit_forward_with_derivative(glu, x, y, d, 2, nullptr) != 0);  // row-wise: none
+  actjit_kernel_release(glu);
+  actjit_kernel_release(k);
+  actjit_runtime_destroy(rt);
+}

@@ -175,3 +175,47 @@ TEST_CASE("misuse of the C++ API is reported", "[kernels]") {
     CHECK(e.rendered() == "error: 2:3: expected an expression, found '*'\n  * 2\n  ^\n");
   }
 }
+
+namespace {
+/// forward_with_derivative gives what forward and backward (dy = 1) give.
+template <class T>
+void check_fused(const std::string& src, size_t n, const std::vector<double>& params = {}) {
+  DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  Kernel k = runtime().compile(src, dtype);
+  std::vector<T> x = inputs<T>(n + 1, uint32_t(n)), y(n + 1), d(n + 1), y2(n + 1), d2(n + 1), one(n + 1, T(1));
+  std::span<const T> xs(x.data() + 1, n);  // unaligned
+  k.forward_with_derivative(xs, std::span<T>(y.data() + 1, n), std::span<T>(d.data() + 1, n), params);
+  k.forward(xs, std::span<T>(y2.data() + 1, n), params);
+  k.backward(xs, std::span<const T>(one.data() + 1, n), std::span<T>(d2.data() + 1, n), params);
+  size_t bad = 0;
+  for (size_t i = 1; i <= n && bad < 5; ++i) {
+    bool same = (y[i] == y2[i] || (std::isnan(y[i]) && std::isnan(y2[i]))) &&
+                (d[i] == d2[i] || (std::isnan(d[i]) && std::isnan(d2[i])));
+    if (!same) {
+      ++bad;
+      FAIL_CHECK(src << " x = " << x[i] << ": fused " << y[i] << ", " << d[i] << " vs " << y2[i] << ", " << d2[i]);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("forward_with_derivative gives forward and backward in one pass", "[kernels][fused]") {
+  for (const char* src : {"mish", "gelu", "swish", "sigmoid", "softplus", "elu", "relu", "x * tanh(exp(x))",
+                          "sqrt(x*x+1)-1", "2^-x^2 - x^2 + 2^abs(x)^0.5"}) {
+    for (size_t n : {0, 1, 17, 1000, 200000}) {  // 200000: split across the pool
+      check_fused<float>(src, n);
+      check_fused<double>(src, n);
+    }
+  }
+  check_fused<float>("leaky_relu", 100, {0.3});
+  check_fused<double>("f(x, a = 2, b = 0.5) = a * tanh(b * x)", 100, {1.5, -2});
+  // Row-wise functions have none; misuse is reported.
+  Kernel sm = runtime().compile("softmax", DType::F32);
+  std::vector<float> x(4, 1.0f), y(4), d(4), short_d(3);
+  CHECK_THROWS_AS(sm.forward_with_derivative(std::span<const float>(x), std::span<float>(y), std::span<float>(d)),
+                  std::invalid_argument);
+  Kernel k = runtime().compile("mish", DType::F32);
+  CHECK_THROWS_AS(k.forward_with_derivative(std::span<const float>(x), std::span<float>(y), std::span<float>(short_d)),
+                  std::invalid_argument);
+  CHECK(k.forward_with_derivative_raw(x.data(), y.data(), nullptr, 4, nullptr) != 0);
+}

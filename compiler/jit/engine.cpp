@@ -142,18 +142,27 @@ Result<std::vector<std::string>> generate_objects(const Program& p, lower::DType
 }  // namespace
 
 Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DType dtype) {
-  lower::KernelSymbols names = lower::kernel_symbols(p, kPrefix);
   std::vector<lower::Part> parts{lower::Part::Forward, lower::Part::Backward};
-  if (!names.backward_x.empty()) parts.push_back(lower::Part::BackwardX);
+  if (!lower::kernel_symbols(p, kPrefix).backward_x.empty()) parts.push_back(lower::Part::BackwardX);
+  return compile_parts(p, dtype, parts, false);
+}
+
+Result<std::shared_ptr<KernelCode>> Engine::compile_fused(const Program& p, lower::DType dtype) {
+  if (p.row.rowwise) return Diagnostic{Diagnostic::npos, "a row-wise function has no fused kernel"};
+  return compile_parts(p, dtype, {lower::Part::Fused}, true);
+}
+
+Result<std::shared_ptr<KernelCode>> Engine::compile_parts(const Program& p, lower::DType dtype,
+                                                          const std::vector<lower::Part>& parts, bool fused) {
   std::shared_ptr<const ObjectCache> cache;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     cache = impl_->cache;
   }
-  std::string key = cache->enabled() ? cache_key(p, dtype) : std::string();
+  std::string key = cache->enabled() ? cache_key(p, dtype) + (fused ? "\nfused" : "") : std::string();
   if (cache->enabled()) {
     if (auto objects = cache->load(key); objects && objects->size() == parts.size()) {
-      if (auto code = link(p, *objects)) {
+      if (auto code = link(p, *objects, fused)) {
         impl_->disk_hits.fetch_add(1);
         return code;
       }
@@ -165,11 +174,16 @@ Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DTy
   if (!objects) return objects.error();
   impl_->llvm_compiles.fetch_add(1);
   if (cache->enabled() && cache->store(key, *objects)) impl_->disk_writes.fetch_add(1);
-  return link(p, *objects);
+  return link(p, *objects, fused);
 }
 
-Result<std::shared_ptr<KernelCode>> Engine::link(const Program& p, const std::vector<std::string>& objects) {
+Result<std::shared_ptr<KernelCode>> Engine::link(const Program& p, const std::vector<std::string>& objects,
+                                                 bool fused) {
   lower::KernelSymbols names = lower::kernel_symbols(p, kPrefix);
+  if (fused)
+    names = lower::KernelSymbols{{}, {}, {}, names.fused};
+  else
+    names.fused.clear();
   std::shared_ptr<KernelCode> code(new KernelCode());
   code->engine_ = impl_;
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -189,7 +203,7 @@ Result<std::shared_ptr<KernelCode>> Engine::link(const Program& p, const std::ve
     return {};
   };
   for (auto [name, slot] : {std::pair{&names.forward, &code->forward}, {&names.backward, &code->backward},
-                            {&names.backward_x, &code->backward_x}}) {
+                            {&names.backward_x, &code->backward_x}, {&names.fused, &code->fused}}) {
     std::string err = lookup(*name, *slot);
     if (!err.empty()) return Diagnostic{Diagnostic::npos, "cannot find the compiled kernel: " + err};
   }

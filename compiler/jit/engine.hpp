@@ -32,6 +32,7 @@ class KernelCode {
   void* forward = nullptr;
   void* backward = nullptr;
   void* backward_x = nullptr;  // null when the program has no parameters
+  void* fused = nullptr;       // only in code from Engine::compile_fused
 
  private:
   friend class Engine;
@@ -58,6 +59,9 @@ class Engine {
   /// Lowers, optimizes, compiles and links the kernels of `p`, or links
   /// their objects from the disk cache.
   Result<std::shared_ptr<KernelCode>> compile(const Program& p, lower::DType dtype);
+  /// The fused kernel (y and f'(x) in one pass) of an elementwise `p`, in
+  /// code of its own (compiled when first asked for; disk-cached too).
+  Result<std::shared_ptr<KernelCode>> compile_fused(const Program& p, lower::DType dtype);
 
   /// The on-disk object cache's directory ("" turns it off). Default: off;
   /// the runtime sets default_cache_dir().
@@ -73,7 +77,9 @@ class Engine {
  private:
   Engine() = default;
   /// Links `objects` (the kernels of `p`) into a JITDylib of their own.
-  Result<std::shared_ptr<KernelCode>> link(const Program& p, const std::vector<std::string>& objects);
+  Result<std::shared_ptr<KernelCode>> link(const Program& p, const std::vector<std::string>& objects, bool fused);
+  Result<std::shared_ptr<KernelCode>> compile_parts(const Program& p, lower::DType dtype,
+                                                    const std::vector<lower::Part>& parts, bool fused);
 
   std::shared_ptr<EngineImpl> impl_;
 };

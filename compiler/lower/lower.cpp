@@ -227,6 +227,26 @@ struct KernelBuilder {
     nans.ret(b);
   }
 
+  /// y = f(x) and dydx = f'(x) in one pass: the emitter computes every
+  /// node once, so the derivative reuses the forward's subexpressions.
+  void fused(const std::string& name) {
+    llvm::Function* f = declare(name, 3, false, 1, status);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+    llvm::Value *x = f->getArg(0), *y = f->getArg(1), *dydx = f->getArg(2), *n = f->getArg(3), *params = f->getArg(4);
+    f->addParamAttr(0, llvm::Attribute::ReadOnly);
+    Emitter em(p.graph, b, vec, load_params(b, params));
+    std::vector<NodeId> roots{p.value, p.d_x};
+    NanWatch nans(*this, b, f, roots);
+    loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
+      llvm::Value* xv = load(b, x, i, mask);
+      std::vector<llvm::Value*> v = em.emit(roots, [&](NodeId) { return xv; });
+      nans.watch(b, v, mask);
+      store(b, v[0], y, i, mask);
+      store(b, v[1], dydx, i, mask);
+    });
+    nans.ret(b);
+  }
+
   void backward(const std::string& name, bool with_dparams) {
     llvm::Function* f = declare(name, 3, with_dparams, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
@@ -589,10 +609,11 @@ struct RowKernels {
 }  // namespace
 
 KernelSymbols kernel_symbols(const Program& p, const std::string& prefix) {
-  KernelSymbols names{prefix + "_forward", prefix + "_backward", prefix + "_backward_x"};
+  KernelSymbols names{prefix + "_forward", prefix + "_backward", prefix + "_backward_x", prefix + "_fused"};
   // Row-wise backward kernels take a null dparams; without parameters the
   // backward with dparams = null serves.
   if (p.row.rowwise || p.d_params.empty()) names.backward_x.clear();
+  if (p.row.rowwise) names.fused.clear();
   return names;
 }
 
@@ -608,6 +629,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   if (part != Part::All && part != Part::Forward) names.forward.clear();
   if (part != Part::All && part != Part::Backward) names.backward.clear();
   if (part != Part::All && part != Part::BackwardX) names.backward_x.clear();
+  if (part != Part::Fused) names.fused.clear();
   if (p.row.rowwise) {
     RowKernels rk{kb, p, ctx};
     if (!names.forward.empty()) rk.build(names.forward, false);
@@ -617,6 +639,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   if (!names.forward.empty()) kb.forward(names.forward);
   if (!names.backward.empty()) kb.backward(names.backward, true);
   if (!names.backward_x.empty()) kb.backward(names.backward_x, false);
+  if (!names.fused.empty()) kb.fused(names.fused);
   return names;
 }
 

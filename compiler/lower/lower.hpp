@@ -23,14 +23,18 @@ enum class DType { F32, F64 };
 /// dparams[j] = sum_i dy[i] * df/dp_j(x[i]), accumulated in double.
 struct KernelSymbols {
   std::string forward, backward, backward_x;
+  std::string fused;  // y and f'(x) in one pass (elementwise only; Part::Fused)
 };
 
 /// The names of the kernels `p` has (backward_x empty when it has none).
 KernelSymbols kernel_symbols(const Program& p, const std::string& prefix);
 
-/// Which kernels to emit: all, or one alone (so that separate modules can
-/// be compiled in parallel).
-enum class Part { All, Forward, Backward, BackwardX };
+/// Which kernels to emit: all (forward, backward, backward_x), or one alone
+/// (so that separate modules can be compiled in parallel). Fused, only
+/// alone: void|int64 fused(const T* x, T* y, T* dydx, int64 n, const
+/// double* params), y = f(x) and dydx = f'(x) in one pass sharing their
+/// subexpressions.
+enum class Part { All, Forward, Backward, BackwardX, Fused };
 
 /// How elementwise kernels return. Aot: void (what the generated C header
 /// declares). Jit: int64, in float32 non-zero when some lane gave NaN from

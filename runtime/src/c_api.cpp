@@ -142,6 +142,12 @@ int actjit_backward(const actjit_kernel* k, const void* x, const void* dy, void*
   return k->k.backward_raw(x, dy, dx, n, params, dparams);
 }
 
+int actjit_forward_with_derivative(const actjit_kernel* k, const void* x, void* y, void* dydx, size_t n,
+                                   const double* params) {
+  if (!k) return 1;
+  return k->k.forward_with_derivative_raw(x, y, dydx, n, params);
+}
+
 int actjit_is_rowwise(const actjit_kernel* k) { return k && k->k.rowwise() ? 1 : 0; }
 
 size_t actjit_output_cols(const actjit_kernel* k, size_t cols) { return k ? k->k.output_cols(cols) : 0; }

@@ -20,6 +20,7 @@ using ForwardFn = int64_t (*)(const void* x, void* y, int64_t n, const double* p
 using BackwardFn = int64_t (*)(const void* x, const void* dy, void* dx, int64_t n, const double* params,
                                double* dparams);
 using BackwardXFn = int64_t (*)(const void* x, const void* dy, void* dx, int64_t n, const double* params);
+using FusedFn = int64_t (*)(const void* x, void* y, void* dydx, int64_t n, const double* params);
 using RowForwardFn = void (*)(const void* x, void* y, int64_t rows, int64_t cols, const double* params);
 using RowBackwardFn = void (*)(const void* x, const void* dy, void* dx, int64_t rows, int64_t cols,
                                const double* params, double* dparams);
@@ -52,15 +53,20 @@ struct KernelImpl {
   RowForwardFn row_forward() const { return reinterpret_cast<RowForwardFn>(code->forward); }
   RowBackwardFn row_backward() const { return reinterpret_cast<RowBackwardFn>(code->backward); }
 
-  // The float64 build of a float32 elementwise function, compiled on first
-  // need: lanes that the float32 kernel reports NaN from finite inputs (an
-  // overflow in between, such as -x^2 + 2^sqrt|x| at 1e30, where the true
-  // value is finite or an infinity) are recomputed in float64 and rounded.
-  std::function<std::shared_ptr<jit::KernelCode>()> make_wide;
-  mutable std::once_flag wide_once;
-  mutable std::shared_ptr<jit::KernelCode> wide;
-  /// The float64 kernels, or null (none, or they did not compile).
+  // Elementwise functions keep their program, for code compiled on first
+  // need: the fused kernel (forward_with_derivative), and for float32 the
+  // float64 build, in which lanes that the float32 kernel reports NaN from
+  // finite inputs (an overflow in between, such as -x^2 + 2^sqrt|x| at 1e30,
+  // where the true value is finite or an infinity) are recomputed.
+  std::shared_ptr<const Program> program;
+  std::shared_ptr<jit::Engine> engine;
+  mutable std::once_flag wide_once, fused_once;
+  mutable std::shared_ptr<jit::KernelCode> wide, fused;
+  /// The float64 kernels (float32 functions only), or null (none, or they
+  /// did not compile).
   const jit::KernelCode* wide_code() const;
+  /// The fused kernel, or null (row-wise, or it did not compile).
+  const jit::KernelCode* fused_code() const;
   /// y[i] = f(x[i]) in float64 where y[i] is NaN and x[i] finite.
   void rescue_forward(const float* x, float* y, size_t n, const double* params) const;
   /// The same for dx; dparams (if not null) recomputed in float64 whole

@@ -152,11 +152,9 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->code = it->second.value;  // another thread may have won the race: share its code
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
-  if (dtype == DType::F32 && !p.row.rowwise) {
-    impl->make_wide = [engine = impl_->engine, program = std::make_shared<Program>(std::move(p))] {
-      auto code = engine->compile(*program, lower::DType::F64);
-      return code ? *code : nullptr;
-    };
+  if (!p.row.rowwise) {
+    impl->program = std::make_shared<const Program>(std::move(p));
+    impl->engine = impl_->engine;
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto [it, inserted] = impl_->by_source.try_emplace(key, detail::RuntimeImpl::Entry<std::shared_ptr<const detail::KernelImpl>>{impl, 0});
@@ -286,16 +284,32 @@ std::pair<size_t, size_t> piece(size_t units, size_t pieces, size_t i, size_t al
 
 namespace detail {
 
-const jit::KernelCode* KernelImpl::wide_code() const {
-  if (!make_wide) return nullptr;
-  std::call_once(wide_once, [&] {
+namespace {
+/// Compiles `p` once into `slot` with `how`; null when that fails.
+template <class How>
+const jit::KernelCode* once(std::once_flag& flag, std::shared_ptr<jit::KernelCode>& slot, How how) {
+  std::call_once(flag, [&] {
     try {
-      wide = make_wide();
+      auto code = how();
+      slot = code ? *code : nullptr;
     } catch (...) {
-      wide = nullptr;  // no rescue: the float32 results stand
+      slot = nullptr;
     }
   });
-  return wide.get();
+  return slot.get();
+}
+}  // namespace
+
+const jit::KernelCode* KernelImpl::wide_code() const {
+  if (!program || dtype != DType::F32) return nullptr;  // no rescue: the float32 results stand
+  return once(wide_once, wide, [&] { return engine->compile(*program, lower::DType::F64); });
+}
+
+const jit::KernelCode* KernelImpl::fused_code() const {
+  if (!program) return nullptr;
+  return once(fused_once, fused, [&] {
+    return engine->compile_fused(*program, dtype == DType::F64 ? lower::DType::F64 : lower::DType::F32);
+  });
 }
 
 namespace {
@@ -366,6 +380,40 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
     void* yb = static_cast<char*>(y) + b * es;
     if (fn(xb, yb, int64_t(e - b), p))
       impl_->rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p);
+  };
+  size_t pieces = pieces_for(n, n / 64);
+  if (pieces == 1) {
+    run(0, n);
+    return 0;
+  }
+  detail::Pool::instance().run(pieces, [&](size_t i) {
+    auto [b, e] = piece(n, pieces, i, 64);
+    if (e > b) run(b, e);
+  });
+  return 0;
+}
+
+int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size_t n,
+                                        const double* params) const noexcept {
+  if (!impl_ || impl_->row.rowwise || (n > 0 && (!x || !y || !dydx))) return 1;
+  if (n == 0) return 0;
+  const jit::KernelCode* code = impl_->fused_code();
+  if (!code) return 1;
+  const double* p = params ? params : impl_->defaults.data();
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
+  auto run = [&](size_t b, size_t e) {
+    const void* xb = static_cast<const char*>(x) + b * es;
+    void* yb = static_cast<char*>(y) + b * es;
+    void* db = static_cast<char*>(dydx) + b * es;
+    if (fn(xb, yb, db, int64_t(e - b), p)) {
+      auto* xf = static_cast<const float*>(xb);
+      impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p);  // skipped where y is x
+      if (db != xb) {
+        std::vector<float> ones(e - b, 1.0f);
+        impl_->rescue_backward(xf, ones.data(), static_cast<float*>(db), e - b, p, nullptr);
+      }
+    }
   };
   size_t pieces = pieces_for(n, n / 64);
   if (pieces == 1) {
@@ -548,6 +596,23 @@ void Kernel::backward_rows(std::span<const float> x, std::span<const float> dy, 
 void Kernel::backward_rows(std::span<const double> x, std::span<const double> dy, std::span<double> dx, size_t cols,
                            std::span<const double> params, std::span<double> dparams) const {
   backward_rows_t(DType::F64, x, dy, dx, cols, params, dparams);
+}
+
+void Kernel::forward_with_derivative(std::span<const float> x, std::span<float> y, std::span<float> dydx,
+                                     std::span<const double> params) const {
+  check(DType::F32, x.size(), y.size(), params.size(), 0);
+  check(DType::F32, x.size(), dydx.size(), params.size(), 0);
+  if (rowwise()) throw std::invalid_argument("actjit: a row-wise function has no forward_with_derivative");
+  if (forward_with_derivative_raw(x.data(), y.data(), dydx.data(), x.size(), params.empty() ? nullptr : params.data()))
+    throw std::runtime_error("actjit: the fused kernel did not compile");
+}
+void Kernel::forward_with_derivative(std::span<const double> x, std::span<double> y, std::span<double> dydx,
+                                     std::span<const double> params) const {
+  check(DType::F64, x.size(), y.size(), params.size(), 0);
+  check(DType::F64, x.size(), dydx.size(), params.size(), 0);
+  if (rowwise()) throw std::invalid_argument("actjit: a row-wise function has no forward_with_derivative");
+  if (forward_with_derivative_raw(x.data(), y.data(), dydx.data(), x.size(), params.empty() ? nullptr : params.data()))
+    throw std::runtime_error("actjit: the fused kernel did not compile");
 }
 
 void Kernel::forward(std::span<const float> x, std::span<float> y, std::span<const double> params) const {

@@ -104,6 +104,13 @@ int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,
 int actjit_backward(const actjit_kernel *k, const void *x, const void *dy,
                     void *dx, size_t n, const double *params, double *dparams);
 
+/* y[i] = f(x[i]) and dydx[i] = f'(x[i]) in one pass (elementwise
+   functions; the derivative reuses the forward's work). The fused kernel
+   is compiled on first use. Returns 0 on success, non-zero on misuse
+   (NULL kernel or arrays, a row-wise function). */
+int actjit_forward_with_derivative(const actjit_kernel *k, const void *x, void *y,
+                                   void *dydx, size_t n, const double *params);
+
 /* Row-wise functions (softmax, log_softmax, softmin, glu, maxout, and any
    function that reduces over the row or cuts it with chunk/pick): a row of
    COLS values in, a row of actjit_output_cols(k, COLS) values out. For

@@ -101,6 +101,17 @@ class Kernel {
   void backward(std::span<const double> x, std::span<const double> dy, std::span<double> dx,
                 std::span<const double> params = {}, std::span<double> dparams = {}) const;
 
+  /// y[i] = f(x[i]; p) and dydx[i] = df/dx(x[i]; p) in one pass over x
+  /// (elementwise functions): the derivative reuses the forward's work
+  /// (mish's exp, sigmoid's division), so both cost about what backward()
+  /// alone does. For training loops that keep f'(x) for the backward pass
+  /// (dx = dy * dydx). The fused kernel is compiled on first use. Throws
+  /// std::invalid_argument for a row-wise function or mismatched sizes.
+  void forward_with_derivative(std::span<const float> x, std::span<float> y, std::span<float> dydx,
+                               std::span<const double> params = {}) const;
+  void forward_with_derivative(std::span<const double> x, std::span<double> y, std::span<double> dydx,
+                               std::span<const double> params = {}) const;
+
   // Row-wise functions (softmax, log_softmax, glu, maxout, and any
   // function using sum/mean/max/min over the row or chunk/pick): a row of
   // `cols` values in, a row of output_cols(cols) values out. The arrays are
@@ -135,6 +146,7 @@ class Kernel {
   int forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept;
   int backward_raw(const void* x, const void* dy, void* dx, size_t n, const double* params,
                    double* dparams) const noexcept;
+  int forward_with_derivative_raw(const void* x, void* y, void* dydx, size_t n, const double* params) const noexcept;
   int forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, const double* params) const noexcept;
   int backward_rows_raw(const void* x, const void* dy, void* dx, size_t rows, size_t cols, const double* params,
                         double* dparams) const noexcept;
