@@ -102,6 +102,26 @@ struct Terminal {
     if (fd >= 0) close(fd);
   }
   void send(const std::string& s) { REQUIRE(write(fd, s.data(), s.size()) == ssize_t(s.size())); }
+  /// Sends a control character once the session has been quiet for 200 ms:
+  /// the line editor switches the terminal's modes around each read, and a
+  /// Ctrl-C or Ctrl-D that arrives in between (seen under load) is taken
+  /// by the terminal's line discipline, not the editor.
+  void send_control(char c) {
+    auto quiet_since = std::chrono::steady_clock::now();
+    auto deadline = quiet_since + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline &&
+           std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200)) {
+      struct pollfd p {fd, POLLIN, 0};
+      if (poll(&p, 1, 20) > 0) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, size_t(n));
+        quiet_since = std::chrono::steady_clock::now();
+      }
+    }
+    send(std::string(1, c));
+  }
   /// Reads until `text` appears after what was already consumed; returns whether it did (within 20 s).
   bool expect(const std::string& text) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -160,8 +180,8 @@ TEST_CASE("an interactive session on a terminal", "[repl]") {
   CHECK(t.expect("defined f(x)"));
   CHECK(t.expect("act> "));
   t.send("mish(");
-  CHECK(t.expect("mish("));  // echoed: the line editor has it (a Ctrl-C sent earlier could race it)
-  t.send("\x03");           // Ctrl-C drops the line
+  CHECK(t.expect("mish("));  // echoed: the line editor has it
+  t.send_control('\x03');   // Ctrl-C drops the line
   CHECK(t.expect("act> "));
   t.send("1 + 1\r");
   CHECK(t.expect("2"));
@@ -169,7 +189,7 @@ TEST_CASE("an interactive session on a terminal", "[repl]") {
   t.send(":plot mish [-3, 3]\r");
   CHECK(t.expect("mish'"));
   CHECK(t.expect("act> "));
-  t.send("\x04");  // Ctrl-D quits
+  t.send_control('\x04');  // Ctrl-D quits
   CHECK(t.wait_exit() == 0);
   CHECK(slurp(home / ".actjit_history").find("triple(2)") != std::string::npos);
 }
