@@ -598,21 +598,22 @@ void Kernel::backward_rows(std::span<const double> x, std::span<const double> dy
   backward_rows_t(DType::F64, x, dy, dx, cols, params, dparams);
 }
 
-void Kernel::forward_with_derivative(std::span<const float> x, std::span<float> y, std::span<float> dydx,
-                                     std::span<const double> params) const {
-  check(DType::F32, x.size(), y.size(), params.size(), 0);
-  check(DType::F32, x.size(), dydx.size(), params.size(), 0);
+template <class T>
+void Kernel::forward_with_derivative_t(DType want, std::span<const T> x, std::span<T> y, std::span<T> dydx,
+                                       std::span<const double> params) const {
+  check(want, x.size(), y.size(), params.size(), 0);
+  check(want, x.size(), dydx.size(), params.size(), 0);
   if (rowwise()) throw std::invalid_argument("actjit: a row-wise function has no forward_with_derivative");
   if (forward_with_derivative_raw(x.data(), y.data(), dydx.data(), x.size(), params.empty() ? nullptr : params.data()))
     throw std::runtime_error("actjit: the fused kernel did not compile");
 }
+void Kernel::forward_with_derivative(std::span<const float> x, std::span<float> y, std::span<float> dydx,
+                                     std::span<const double> params) const {
+  forward_with_derivative_t(DType::F32, x, y, dydx, params);
+}
 void Kernel::forward_with_derivative(std::span<const double> x, std::span<double> y, std::span<double> dydx,
                                      std::span<const double> params) const {
-  check(DType::F64, x.size(), y.size(), params.size(), 0);
-  check(DType::F64, x.size(), dydx.size(), params.size(), 0);
-  if (rowwise()) throw std::invalid_argument("actjit: a row-wise function has no forward_with_derivative");
-  if (forward_with_derivative_raw(x.data(), y.data(), dydx.data(), x.size(), params.empty() ? nullptr : params.data()))
-    throw std::runtime_error("actjit: the fused kernel did not compile");
+  forward_with_derivative_t(DType::F64, x, y, dydx, params);
 }
 
 void Kernel::forward(std::span<const float> x, std::span<float> y, std::span<const double> params) const {

@@ -163,6 +163,9 @@ class Kernel {
   template <class T>
   void backward_rows_t(DType want, std::span<const T> x, std::span<const T> dy, std::span<T> dx, size_t cols,
                        std::span<const double> params, std::span<double> dparams) const;
+  template <class T>
+  void forward_with_derivative_t(DType want, std::span<const T> x, std::span<T> y, std::span<T> dydx,
+                                 std::span<const double> params) const;
   std::shared_ptr<const detail::KernelImpl> impl_;
 };
 
