@@ -111,16 +111,22 @@ struct Terminal {
     auto deadline = quiet_since + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < deadline &&
            std::chrono::steady_clock::now() - quiet_since < std::chrono::milliseconds(200)) {
-      struct pollfd p {fd, POLLIN, 0};
-      if (poll(&p, 1, 20) > 0) {
-        char buf[4096];
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        seen.append(buf, size_t(n));
-        quiet_since = std::chrono::steady_clock::now();
-      }
+      int got = read_some(20);
+      if (got < 0) break;
+      if (got > 0) quiet_since = std::chrono::steady_clock::now();
     }
     send(std::string(1, c));
+  }
+  /// Appends what the session wrote within `ms` milliseconds to `seen`:
+  /// the byte count, 0 for nothing, -1 at the end of the session.
+  int read_some(int ms) {
+    struct pollfd p {fd, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0) return 0;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return -1;
+    seen.append(buf, size_t(n));
+    return int(n);
   }
   /// Reads until `text` appears after what was already consumed; returns whether it did (within 20 s).
   bool expect(const std::string& text) {
@@ -131,13 +137,7 @@ struct Terminal {
         seen.erase(0, at + text.size());
         return true;
       }
-      struct pollfd p {fd, POLLIN, 0};
-      if (poll(&p, 1, 200) > 0) {
-        char buf[4096];
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        seen.append(buf, size_t(n));
-      }
+      if (read_some(200) < 0) break;
     }
     return false;
   }
