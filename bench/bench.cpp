@@ -31,6 +31,7 @@
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include "actjit/actjit.hpp"
+#include "tools/cli_args.hpp"
 
 #ifdef ACTJIT_BENCH_DNNL
 #include <omp.h>
@@ -273,18 +274,6 @@ struct Options {
   bool compile = false;
   bool fused = false;
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t a = 0;
-  while (a <= s.size()) {
-    size_t b = s.find(',', a);
-    if (b == std::string::npos) b = s.size();
-    if (b > a) out.push_back(s.substr(a, b - a));
-    a = b + 1;
-  }
-  return out;
-}
 
 size_t parse_size(const std::string& s) {
   size_t v = std::stoul(s);
@@ -578,13 +567,7 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto value = [&] { return actjit::cli::option_value(argc, argv, i); };
     if (a == "--quick") {
       o.quick = true;
       o.sizes = {size_t(1) << 14, size_t(1) << 20};
@@ -592,14 +575,14 @@ int main(int argc, char** argv) {
       o.dtypes = {"f32"};
     } else if (a == "--sizes") {
       o.sizes.clear();
-      for (auto& s : split_list(value())) o.sizes.push_back(parse_size(s));
+      for (auto& s : actjit::cli::split_list(value())) o.sizes.push_back(parse_size(s));
     } else if (a == "--threads") {
       o.threads.clear();
-      for (auto& s : split_list(value())) o.threads.push_back(unsigned(std::stoul(s)));
+      for (auto& s : actjit::cli::split_list(value())) o.threads.push_back(unsigned(std::stoul(s)));
     } else if (a == "--dtypes") {
-      o.dtypes = split_list(value());
+      o.dtypes = actjit::cli::split_list(value());
     } else if (a == "--only") {
-      o.only = split_list(value());
+      o.only = actjit::cli::split_list(value());
     } else if (a == "--no-softmax") {
       o.softmax = false;
     } else if (a == "--fused") {

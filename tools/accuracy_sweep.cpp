@@ -10,18 +10,7 @@
 #include <cstdio>
 
 #include "tools/accuracy_sweep.hpp"
-
-namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-}  // namespace
+#include "tools/cli_args.hpp"
 
 int main(int argc, char** argv) {
   uint64_t stride = 1;
@@ -29,17 +18,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto value = [&] { return actjit::cli::option_value(argc, argv, i); };
     if (a == "--stride") {
       stride = std::max<uint64_t>(1, std::stoull(value()));
     } else if (a == "--only") {
-      only = split_list(value());
+      only = actjit::cli::split_list(value());
     } else if (a == "--threads") {
       threads = std::max(1u, unsigned(std::stoul(value())));
     } else if (a == "--help" || a == "-h") {
