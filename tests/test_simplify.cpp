@@ -7,6 +7,7 @@
 #include "compiler/ir/print.hpp"
 #include "compiler/simplify/simplify.hpp"
 #include "random_expr.hpp"
+#include "compiler/ir/range.hpp"
 #include "support.hpp"
 
 using namespace actjit;
@@ -192,5 +193,20 @@ TEST_CASE("tanh of a softplus becomes a rational function of exp", "[stabilize]"
       double want = x > 30 ? x : x * std::tanh(std::log1p(std::exp(x)));
       CHECK(actjit::test::eval<double>(p, p.value, x) == Approx(want).epsilon(4e-16).margin(1e-300));
     }
+  }
+}
+
+TEST_CASE("the NaN range analysis - conservative and not everything", "[range]") {
+  auto may_nan = [](const std::string& src) {
+    Program p = program(src);
+    return ir::may_make_nan(p.graph, std::vector<ir::NodeId>{p.value});
+  };
+  for (const char* none : {"relu", "leaky_relu", "hardswish", "hardtanh", "x * 3 + 1", "abs(x)", "exp(x)"}) {
+    INFO(none);
+    CHECK_FALSE(may_nan(none));
+  }
+  for (const char* some : {"mish", "2^-x^2 - x^2 + 2^abs(x)^0.5", "x * exp(x)", "log(x)", "x / (x - 1)", "exp(x) - exp(x * 2)"}) {
+    INFO(some);
+    CHECK(may_nan(some));
   }
 }
