@@ -20,6 +20,23 @@ NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const 
   return match ? q.args[0] : ir::kNoNode;
 }
 
+llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) const {
+  if (!g_.is_const(pow.args[1])) return nullptr;
+  double e = g_.const_value(pow.args[1]);
+  if (!(e >= 2 && e <= kMaxUnrolledPower) || e != std::floor(e)) return nullptr;
+  // x^n by binary powering: at most 2 log2(n) roundings (x^3: two, within
+  // 1 ULP, as SLEEF's pow), the same signs, zeros, infinities and NaN as
+  // pow; intermediate powers of |x| > 1 never overflow before x^n does.
+  auto n = unsigned(e);
+  llvm::Value* result = nullptr;
+  llvm::Value* square = x;
+  for (; n != 0; n >>= 1) {
+    if (n & 1) result = result ? b_.CreateFMul(result, square) : square;
+    if (n > 1) square = b_.CreateFMul(square, square);
+  }
+  return result;
+}
+
 std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
                                         const std::unordered_map<NodeId, llvm::Value*>* known) {
   std::vector<llvm::Value*> out;
@@ -77,6 +94,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Or: r = b_.CreateOr(A(0), A(1)); break;
       case Op::Not: r = b_.CreateNot(A(0)); break;
       case Op::Pow:
+        r = small_integer_power(n, A(0));
+        if (!r) r = emit_math(b_, n.op, A(0), A(1));
+        break;
       case Op::Min:
       case Op::Max: r = emit_math(b_, n.op, A(0), A(1)); break;
       case Op::Erfc: {

@@ -27,6 +27,12 @@ class Emitter {
                                  const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr);
 
  private:
+  /// x^n as multiplications when `pow`'s exponent is an integer constant
+  /// in [2, kMaxUnrolledPower] (x^2 never gets here: the simplifier makes it
+  /// x * x), else null (the caller calls pow).
+  llvm::Value* small_integer_power(const ir::Node& pow, llvm::Value* x) const;
+  static constexpr double kMaxUnrolledPower = 16;
+
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
 

@@ -5,6 +5,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
 
 #include <initializer_list>
@@ -18,6 +19,9 @@ struct Ctx {
   llvm::IRBuilderBase& b;
   llvm::FixedVectorType* vt;  // <W x float|double>
   bool f64;
+  /// 512-bit vectors on an AVX-512F target: vscalef (p * 2^n, with the
+  /// subnormal, overflow and NaN cases right, in one instruction) is there.
+  bool avx512 = false;
 
   unsigned lanes() const { return vt->getNumElements(); }
   unsigned mantissa_bits() const { return f64 ? 52 : 23; }
@@ -52,8 +56,16 @@ struct Ctx {
     return acc;
   }
 
+  /// p * 2^n for integral-valued n (as T), any n, by AVX-512's vscalef.
+  llvm::Value* scalef(llvm::Value* p, llvm::Value* n) const {
+    auto id = f64 ? llvm::Intrinsic::x86_avx512_mask_scalef_pd_512 : llvm::Intrinsic::x86_avx512_mask_scalef_ps_512;
+    llvm::Value* all = f64 ? b.getInt8(0xff) : b.getInt16(0xffff);
+    return b.CreateIntrinsic(id, {}, {p, n, llvm::UndefValue::get(vt), all, b.getInt32(4 /* current rounding */)});
+  }
+
   /// 2^n for integral-valued n (as T) in the normal exponent range.
   llvm::Value* pow2(llvm::Value* n) const {
+    if (avx512) return scalef(c(1), n);
     llvm::Value* i = b.CreateFPToSI(n, int_vec());
     llvm::Value* bits = b.CreateShl(b.CreateAdd(i, ci(exponent_bias())), ci(mantissa_bits()));
     return b.CreateBitCast(bits, vt);
@@ -62,6 +74,7 @@ struct Ctx {
   /// p * 2^n for integral n anywhere in [2 * emin, 2 * emax]: two factors,
   /// each in the normal range, so results may be subnormal, or overflow to inf.
   llvm::Value* ldexp(llvm::Value* p, llvm::Value* n) const {
+    if (avx512) return scalef(p, n);
     llvm::Value* half = b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, mul(n, c(0.5)));
     return mul(mul(p, pow2(half)), pow2(sub(n, half)));
   }
@@ -87,6 +100,8 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
     llvm::IRBuilder<> fb(llvm::BasicBlock::Create(m->getContext(), "entry", f));
     auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
     Ctx ctx{fb, vec, vec->getElementType()->isDoubleTy()};
+    std::string features = f->getFnAttribute("target-features").getValueAsString().str() + ",";
+    ctx.avx512 = vec->getPrimitiveSizeInBits() == 512 && features.find("+avx512f,") != std::string::npos;
     std::vector<llvm::Value*> fargs;
     for (auto& a : f->args()) fargs.push_back(&a);
     fb.CreateRet(body(ctx, fargs));

@@ -22,8 +22,10 @@ struct Reduction {
 };
 
 /// Clamps x into [lo, hi] (NaN becomes 0; callers restore it) and reduces.
+/// With vscalef (no float-to-int conversion, whose NaN is poison in LLVM IR)
+/// NaN passes through instead.
 Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi) {
-  llvm::Value* xs = k.select(k.is_nan(x), k.c(0), x);
+  llvm::Value* xs = k.avx512 ? x : k.select(k.is_nan(x), k.c(0), x);
   xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
   xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
   llvm::Value* n = k.round(k.mul(xs, k.c(kLog2e)));
@@ -50,7 +52,7 @@ llvm::Value* exp(const Ctx& k, llvm::Value* x) {
   Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8);
   llvm::Value* p = k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), k.add(red.r, k.c(1)));
   llvm::Value* y = k.ldexp(p, red.n);
-  return k.select(k.is_nan(x), x, y);
+  return k.avx512 ? y : k.select(k.is_nan(x), x, y);
 }
 
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) {
@@ -66,7 +68,7 @@ llvm::Value* expm1(const Ctx& k, llvm::Value* x) {
   llvm::Value* small_result = k.fma(s, em1, k.sub(s, k.c(1)));
   llvm::Value* large_result = k.sub(k.ldexp(k.add(em1, k.c(1)), red.n), k.c(1));
   llvm::Value* y = k.select(large, large_result, small_result);
-  return k.select(k.is_nan(x), x, y);
+  return k.avx512 ? y : k.select(k.is_nan(x), x, y);
 }
 
 }  // namespace actjit::lower::vmath
