@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <iomanip>
 #include <vector>
 
 #include "actjit/actjit.hpp"
@@ -74,10 +75,26 @@ void compare(const std::vector<Entry>& entries, double max_ulps) {
     k32.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(jdx), params, jdp);
     k64.forward(std::span<const double>(xd), std::span<double>(jyd), params);
     k64.backward(std::span<const double>(xd), std::span<const double>(dyd), std::span<double>(jdxd), params, jdpd);
+    // float32 may differ from the JIT by more than max_ulps where the
+    // function cancels (other instruction sets round differently: no FMA on
+    // v2, two-factor scaling instead of vscalef); then it must be no
+    // further from the float64 value than the JIT is, plus max_ulps, or
+    // within 1e-7 of it (the absolute bound ACCURACY.md allows near zeros).
+    auto near32 = [&](float a, float jit, double exact) {
+      if (near(a, jit, max_ulps)) return true;
+      if (!std::isfinite(a) || !std::isfinite(jit)) return false;
+      double ulp = std::ldexp(1.0, std::ilogb(float(exact)) - 23);
+      return std::fabs(a - exact) / ulp <= std::fabs(jit - exact) / ulp + max_ulps || std::fabs(a - exact) <= 1e-7;
+    };
     size_t bad = 0;
     for (size_t i = 0; i < n; ++i) {
-      bad += !near(y[i], jy[i], max_ulps) + !near(dx[i], jdx[i], max_ulps);
-      bad += !near(yd[i], jyd[i], max_ulps) + !near(dxd[i], jdxd[i], max_ulps);
+      bool b = !near32(y[i], jy[i], jyd[i]) || !near32(dx[i], jdx[i], jdxd[i]) || !near(yd[i], jyd[i], max_ulps) ||
+               !near(dxd[i], jdxd[i], max_ulps);
+      if (b)
+        UNSCOPED_INFO(std::setprecision(17) << "x = " << xd[i] << ": f32 y " << y[i] << " vs " << jy[i] << ", dx "
+                                            << dx[i] << " vs " << jdx[i] << "; f64 y " << yd[i] << " vs " << jyd[i]
+                                            << ", dx " << dxd[i] << " vs " << jdxd[i]);
+      bad += b;
     }
     CHECK(bad == 0);
     for (size_t j = 0; j < params.size(); ++j) {

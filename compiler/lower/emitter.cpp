@@ -20,6 +20,23 @@ NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const 
   return match ? q.args[0] : ir::kNoNode;
 }
 
+bool Emitter::nonpositive(NodeId id) const {
+  const ir::Node& n = g_[id];
+  if (n.op == Op::Const) return n.value <= 0;
+  if (n.op == Op::Neg) return g_[n.args[0]].op == Op::Abs;  // -|a|
+  if (n.op != Op::Where) return false;
+  // where(a > 0, -a, a) and where(a < 0, a, -a), with >= / <= too: NaN
+  // fails the comparison and passes through as NaN.
+  const ir::Node& cmp = g_[n.args[0]];
+  bool zero = cmp.arity == 2 && g_.is_const(cmp.args[1]) && g_.const_value(cmp.args[1]) == 0;
+  if (!zero) return false;
+  NodeId a = cmp.args[0];
+  auto is_neg_a = [&](NodeId x) { return g_[x].op == Op::Neg && g_[x].args[0] == a; };
+  if (cmp.op == Op::Gt || cmp.op == Op::Ge) return is_neg_a(n.args[1]) && n.args[2] == a;
+  if (cmp.op == Op::Lt || cmp.op == Op::Le) return n.args[1] == a && is_neg_a(n.args[2]);
+  return false;
+}
+
 llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) const {
   if (!g_.is_const(pow.args[1])) return nullptr;
   double e = g_.const_value(pow.args[1]);
@@ -120,7 +137,12 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         if (!r) r = emit_math(b_, n.op, A(0));
         break;
       }
-      case Op::Expm1: case Op::Log: case Op::Log1p: case Op::Sqrt: case Op::Abs:
+      case Op::Log1p:
+        // log1p(exp(w)) with w <= 0 (softplus, logsigmoid): the argument is in [0, 1].
+        r = g_[n.args[0]].op == Op::Exp && nonpositive(g_[n.args[0]].args[0]) ? emit_log1p_unit(b_, A(0))
+                                                                             : emit_math(b_, n.op, A(0));
+        break;
+      case Op::Expm1: case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
       case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:
       case Op::Ceil: case Op::Round:

@@ -70,6 +70,15 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
   });
 }
 
+llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(t->getType());
+  if (vec->getElementType()->isDoubleTy()) return emit_math(b, Op::Log1p, t);
+  std::string name = "actjit.log1p_unit.v" + std::to_string(vec->getNumElements()) + "f32";
+  return vmath::call_or_define(b, name, {t}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::log1p_unit(k, args[0]);
+  });
+}
+
 llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
   llvm::Type* vt = a->getType();
   auto* vec = llvm::cast<llvm::FixedVectorType>(vt);

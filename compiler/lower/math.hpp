@@ -33,6 +33,11 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 /// caller emits the expression as written).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 
+/// log1p(t) for t known to be in [0, 1] or NaN (as exp of a non-positive
+/// value: softplus): one division and no exponent split in float; the
+/// general log1p in double.
+llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t);
+
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).
 std::vector<std::string> external_math_symbols();

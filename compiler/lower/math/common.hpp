@@ -114,6 +114,7 @@ llvm::Value* exp(const Ctx& k, llvm::Value* x);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
+llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; float only
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only

@@ -3,7 +3,7 @@
 // Method: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, with ln2
 // split in a high part whose products with n are exact and a low part; the
 // polynomial of exp(r) (for float a near-minimax one of degree 6 by Horner's
-// rule, tools/fit_exp.py; for double Taylor's of degree 13: truncation below
+// rule, tools/fit_vmath.py exp; for double Taylor's of degree 13: truncation below
 // 0.07 ULP); scaling by 2^n as two exponent-field factors, so subnormal
 // results and overflow to inf come out right. Out-of-range inputs are
 // clamped first (results inf / 0), NaN is passed through.
@@ -42,7 +42,7 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi) {
 
 /// (exp(r) - 1 - r) / r^2 = 1/2! + r/3! + r^2/4! + ..., to the needed degree:
 /// Taylor for double; for float a near-minimax fit of degree 4
-/// (tools/fit_exp.py: exp(r) within 3.8e-9 relative, 0.06 ULP).
+/// (tools/fit_vmath.py exp: exp(r) within 3.8e-9 relative, 0.06 ULP).
 llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
   if (k.f64)
     return k.horner(r, {1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880,
