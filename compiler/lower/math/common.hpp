@@ -22,6 +22,8 @@ struct Ctx {
   /// 512-bit vectors on an AVX-512F target: vscalef (p * 2^n, with the
   /// subnormal, overflow and NaN cases right, in one instruction) is there.
   bool avx512 = false;
+  /// The target has fused multiply-add (FMA3): llvm.fma is one instruction.
+  bool has_fma = false;
 
   unsigned lanes() const { return vt->getNumElements(); }
   unsigned mantissa_bits() const { return f64 ? 52 : 23; }
@@ -102,6 +104,7 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
     Ctx ctx{fb, vec, vec->getElementType()->isDoubleTy()};
     std::string features = f->getFnAttribute("target-features").getValueAsString().str() + ",";
     ctx.avx512 = vec->getPrimitiveSizeInBits() == 512 && features.find("+avx512f,") != std::string::npos;
+    ctx.has_fma = features.find("+fma,") != std::string::npos;
     std::vector<llvm::Value*> fargs;
     for (auto& a : f->args()) fargs.push_back(&a);
     fb.CreateRet(body(ctx, fargs));

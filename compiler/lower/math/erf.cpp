@@ -20,10 +20,12 @@ namespace actjit::lower::vmath {
 
 namespace {
 
-/// a * a = s + e exactly, by Veltkamp/Dekker splitting (no FMA needed: the
-/// SSE targets have none, and plain multiplies and adds are never fused).
+/// a * a = s + e exactly: e = fma(a, a, -s) where the target has FMA, else
+/// by Veltkamp/Dekker splitting (plain multiplies and adds are never fused).
 std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a) {
   llvm::Value* s = k.mul(a, a);
+  if (k.has_fma)
+    return {s, k.b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {a, a, k.b.CreateFNeg(s)})};
   llvm::Value* big = k.mul(a, k.c(4097));  // 2^12 + 1 splits a float's 24 bits
   llvm::Value* hi = k.sub(big, k.sub(big, a));
   llvm::Value* lo = k.sub(a, hi);
@@ -31,12 +33,18 @@ std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a)
   return {s, e};
 }
 
-/// exp(-(s + e)) for s + e >= 0 exact: exp(-s) (1 - e), to float precision
-/// (e is at most half an ULP of s). Where e is not finite (s = inf), exp(-s).
+/// exp(-(s + e)) for s + e >= 0 exact and finite: exp(-s) (1 - e), to float
+/// precision (e is at most half an ULP of s).
 llvm::Value* exp_neg_exact(const Ctx& k, llvm::Value* s, llvm::Value* e) {
   llvm::Value* g = exp(k, k.b.CreateFNeg(s));
-  llvm::Value* corrected = k.fma(k.b.CreateFNeg(g), e, g);
-  return k.select(k.is_nan(e), g, corrected);
+  return k.fma(k.b.CreateFNeg(g), e, g);
+}
+
+/// |a| capped at `cap`, where exp(-a^2) or exp(-a^2/2) is 0 in float: keeps
+/// the square finite (inf - inf would make its error term NaN). NaN stays NaN.
+llvm::Value* capped_abs(const Ctx& k, llvm::Value* a, double cap) {
+  llvm::Value* m = k.abs(a);
+  return k.select(k.b.CreateFCmpOGT(m, k.c(cap)), k.c(cap), m);
 }
 
 /// erfc(x) given x (rounded) and g = exp(-x^2) computed from the exact
@@ -51,19 +59,19 @@ llvm::Value* erfc_core(const Ctx& k, llvm::Value* x, llvm::Value* g) {
                                 -0.000213336387334076, -0.00016534161249922436, 1.6302587809657876e-05,
                                 3.499876107406624e-05, 7.264627561454073e-07, -4.641163179129604e-06});
   llvm::Value* r = k.mul(g, k.mul(k.mul(t, k.c(4)), h));  // erfc(a); 4t is exact
-  r = k.select(k.b.CreateFCmpOLT(x, k.c(0)), k.sub(k.c(2), r), r);
-  return k.select(k.is_nan(x), x, r);
+  // NaN has come through g (exp passes it on) and through t.
+  return k.select(k.b.CreateFCmpOLT(x, k.c(0)), k.sub(k.c(2), r), r);
 }
 
 }  // namespace
 
 llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
-  auto [s, e] = exact_square(k, x);
+  auto [s, e] = exact_square(k, capped_abs(k, x, 12));  // exp(-144) is 0 in float
   return erfc_core(k, x, exp_neg_exact(k, s, e));
 }
 
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) {
-  auto [s, e] = exact_square(k, y);  // y^2 / 2 = s/2 + e/2: halving is exact
+  auto [s, e] = exact_square(k, capped_abs(k, y, 17));  // exp(-144.5) is 0 in float  // y^2 / 2 = s/2 + e/2: halving is exact
   return exp_neg_exact(k, k.mul(s, k.c(0.5)), k.mul(e, k.c(0.5)));
 }
 
