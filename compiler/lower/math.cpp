@@ -3,6 +3,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
 
 #include "compiler/lower/math/common.hpp"
@@ -37,6 +38,31 @@ bool sleef_name(Op op, SleefName& out) {
 
 std::string sleef_symbol(const SleefName& n, bool is_double, unsigned lanes) {
   return std::string("Sleef_") + n.base + (is_double ? "d" : "f") + std::to_string(lanes) + "_" + n.ulp;
+}
+
+/// The x86 MAXPS/MINPS family for this vector type on the function's target
+/// (a > b ? a : b, and b when either is NaN), or not_intrinsic where the
+/// target or the width has none.
+llvm::Intrinsic::ID x86_min_max(llvm::IRBuilderBase& b, Op op, llvm::FixedVectorType* vec) {
+  namespace I = llvm::Intrinsic;
+  llvm::Function* f = b.GetInsertBlock()->getParent();
+  std::string features = f->getFnAttribute("target-features").getValueAsString().str() + ",";
+  auto has = [&](const char* name) { return features.find(std::string("+") + name + ",") != std::string::npos; };
+  bool dbl = vec->getElementType()->isDoubleTy(), mx = op == Op::Max;
+  switch (vec->getPrimitiveSizeInBits().getFixedValue()) {
+    case 512:
+      if (!has("avx512f")) break;
+      return dbl ? (mx ? I::x86_avx512_max_pd_512 : I::x86_avx512_min_pd_512)
+                 : (mx ? I::x86_avx512_max_ps_512 : I::x86_avx512_min_ps_512);
+    case 256:
+      if (!has("avx")) break;
+      return dbl ? (mx ? I::x86_avx_max_pd_256 : I::x86_avx_min_pd_256) : (mx ? I::x86_avx_max_ps_256 : I::x86_avx_min_ps_256);
+    case 128:
+      if (!has("sse2")) break;
+      return dbl ? (mx ? I::x86_sse2_max_pd : I::x86_sse2_min_pd) : (mx ? I::x86_sse_max_ps : I::x86_sse_min_ps);
+    default: break;
+  }
+  return I::not_intrinsic;
 }
 
 }  // namespace
@@ -133,14 +159,22 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
       return b.CreateSelect(b.CreateFCmpOGT(a, zero), llvm::ConstantFP::get(vt, 1.0), r);
     }
     case Op::Min:
-    case Op::Max:
-      // NaN when either operand is NaN, else the smaller / larger. (Written
-      // as compare-and-select plus a NaN select, LLVM 19's InstCombine turned
-      // max(abs(x), 0) into select(x > 0, abs(x), 0), wrong for x < 0; the
-      // intrinsics say the same thing and are not miscompiled.) On a tie of
-      // -0 and +0 the intrinsics order the zeros; the language's
-      // where(a > b, a, b) would take b. Values are otherwise identical.
-      return b.CreateBinaryIntrinsic(op == Op::Min ? llvm::Intrinsic::minimum : llvm::Intrinsic::maximum, a, second);
+    case Op::Max: {
+      // The language's where(a > b, a, b) (where(a < b, a, b)), and NaN when
+      // either operand is NaN. On x86 that is MAXPS(a, b) (MINPS), which
+      // already gives b when b is NaN, plus a NaN select for a: 3
+      // instructions, where llvm.maximum costs 6 (it also orders -0 and +0,
+      // which the language does not ask for). Elsewhere the intrinsics: a
+      // compare-and-select form was miscompiled by LLVM 19's InstCombine
+      // (max(abs(x), 0) gave 0 for x < 0), the intrinsics are not.
+      llvm::Intrinsic::ID x86 = x86_min_max(b, op, vec);
+      if (x86 == llvm::Intrinsic::not_intrinsic)
+        return b.CreateBinaryIntrinsic(op == Op::Min ? llvm::Intrinsic::minimum : llvm::Intrinsic::maximum, a, second);
+      std::vector<llvm::Value*> args{a, second};
+      if (vec->getPrimitiveSizeInBits().getFixedValue() == 512) args.push_back(b.getInt32(4));  // current rounding
+      llvm::Value* r = b.CreateIntrinsic(x86, {}, args);
+      return b.CreateSelect(b.CreateFCmpUNO(a, a), a, r);
+    }
     default: break;
   }
   ACTJIT_ASSERT(false && "emit_math: not a math op");
