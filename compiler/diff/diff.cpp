@@ -64,9 +64,23 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       case Op::Add: r = b.add(da, db); break;                    // d(a+b) = a' + b'
       case Op::Sub: r = b.sub(da, db); break;                    // d(a-b) = a' - b'
       case Op::Mul: r = b.add(b.mul(da, bb), b.mul(a, db)); break;  // d(ab) = a'b + ab'
-      case Op::Div:                                              // d(a/b) = (a' - y b') / b
-        r = db == none ? b.div(da, bb) : ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb);
+      case Op::Div: {                                            // d(a/b) = (a' - y b') / b
+        // a' = where(c, 0, b') (sigmoid's where(x >= 0, 1, e) / (1 + e)):
+        // b' (where(c, 0, 1) - y), which never forms y b' ~ e^2 (it
+        // underflows to subnormal numbers, slow on every x86, long before
+        // the derivative does).
+        const ir::Node& w = g[da == none ? root : da];
+        bool shared = da != none && db != none && w.op == Op::Where &&
+                      ((w.args[2] == db && g.is_const(w.args[1]) && g.const_value(w.args[1]) == 0) ||
+                       (w.args[1] == db && g.is_const(w.args[2]) && g.const_value(w.args[2]) == 0));
+        if (shared) {
+          NodeId selector = w.args[2] == db ? ir::where(g, w.args[0], b.c(0), b.c(1)) : ir::where(g, w.args[0], b.c(1), b.c(0));
+          r = b.div(b.mul(db, b.sub(selector, y)), bb);
+        } else {
+          r = db == none ? b.div(da, bb) : ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb);
+        }
         break;
+      }
       case Op::Pow: {
         // d(a^b) = b a^(b-1) a' + a^b log(a) b'  (each term only if its factor exists)
         NodeId t1 = none, t2 = none;
