@@ -7,13 +7,49 @@
 // absolute near zero").
 //
 //   build/tools/actjit_accuracy [--stride N] [--only NAME,...] [--threads T]
+//
+// With --f64: the float64 kernels against LANGUAGE.md's definitions
+// evaluated in MPFR (mpfr_sweep.hpp) over N sampled doubles (default 2^20).
+//
+//   build/tools/actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]
 #include <cstdio>
 
 #include "tools/accuracy_sweep.hpp"
 #include "tools/cli_args.hpp"
+#ifdef ACTJIT_HAVE_MPFR
+#include "tools/mpfr_sweep.hpp"
+#endif
+
+namespace {
+
+int sweep_f64(size_t points, const std::vector<std::string>& only, unsigned threads) {
+#ifdef ACTJIT_HAVE_MPFR
+  actjit::Runtime rt;
+  std::vector<double> x = actjit::mpfr_sweep::inputs(points);
+  std::printf("| function | f64 forward max ULP | at x | f64 backward max ULP | at x | backward points > 8 ULP and > 1e-15 abs | inputs | skipped |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& spec : actjit::mpfr_sweep::specs()) {
+    if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
+    actjit::mpfr_sweep::Result r = actjit::mpfr_sweep::run(rt, spec, x, threads);
+    std::printf("| %s | %.2f | %.17g | %.2f | %.17g | %llu | %llu | %llu |\n", spec.name, r.forward.ulp, r.forward.at,
+                r.backward.ulp, r.backward.at, (unsigned long long)r.backward.over, (unsigned long long)r.forward.inputs,
+                (unsigned long long)r.skipped);
+    std::fflush(stdout);
+  }
+  return 0;
+#else
+  (void)points, (void)only, (void)threads;
+  std::fputs("error: --f64 needs MPFR (apt-get install libmpfr-dev, then rebuild)\n", stderr);
+  return 2;
+#endif
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   uint64_t stride = 1;
+  size_t points = size_t(1) << 20;
+  bool f64 = false;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
@@ -21,14 +57,21 @@ int main(int argc, char** argv) {
     auto value = [&] { return actjit::cli::option_value(argc, argv, i); };
     if (a == "--stride") {
       stride = std::max<uint64_t>(1, std::stoull(value()));
+    } else if (a == "--f64") {
+      f64 = true;
+    } else if (a == "--points") {
+      points = std::max<size_t>(1, std::stoull(value()));
     } else if (a == "--only") {
       only = actjit::cli::split_list(value());
     } else if (a == "--threads") {
       threads = std::max(1u, unsigned(std::stoul(value())));
     } else if (a == "--help" || a == "-h") {
       std::puts("usage: actjit_accuracy [--stride N] [--only NAME,...] [--threads T]\n"
+                "       actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]\n"
                 "Max ULP error of every elementwise built-in in float32 (forward and backward, dy = 1)\n"
-                "over every N-th float bit pattern (default: all), against its float64 kernel.");
+                "over every N-th float bit pattern (default: all), against its float64 kernel;\n"
+                "with --f64, of the float64 kernels over N sampled doubles (default 2^20) against\n"
+                "the definitions of LANGUAGE.md's catalogue evaluated in MPFR.");
       return 0;
     } else {
       std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
@@ -36,6 +79,7 @@ int main(int argc, char** argv) {
     }
   }
   actjit::set_threads(1);  // the sweep splits the range itself
+  if (f64) return sweep_f64(points, only, threads);
   actjit::Runtime rt;
   std::printf("| function | f32 forward max ULP | at x | f32 backward max ULP | at x | backward points > 8 ULP and > 1e-7 abs | inputs |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");

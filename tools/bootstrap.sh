@@ -18,6 +18,7 @@ packages=(
   pkgconf                        # the install test builds a consumer with pkg-config
   python3                        # tools/gen_api_docs.py --check (the API reference is current)
   libdnnl-dev                    # oneDNN: the benchmark's peer (bench/; optional there)
+  libmpfr-dev                    # MPFR: the float64 accuracy sweep and its test (optional in CMake)
 )
 missing=()
 for p in "${packages[@]}"; do
