@@ -171,12 +171,21 @@ Result<TargetInfo> target_for_cpu(const std::string& cpu) {
   TargetInfo t;
   t.triple = host_target().triple;
   t.cpu = cpu;
+  // The features each psABI level implies, spelled out: the code generator
+  // knows them from the CPU name, but the lowering reads the feature string
+  // (vscalef on AVX-512, an exact FMA product where there is FMA).
+  const std::string v2 = "+cx16,+popcnt,+sahf,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3";
+  const std::string v3 = v2 + ",+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe,+xsave";
+  const std::string v4 = v3 + ",+avx512bw,+avx512cd,+avx512dq,+avx512f,+avx512vl";
   if (cpu == "x86-64-v2") {
     t.vector_bits = 128;
+    t.features = v2;
   } else if (cpu == "x86-64-v3") {
     t.vector_bits = 256;
+    t.features = v3;
   } else if (cpu == "x86-64-v4") {
     t.vector_bits = 512;
+    t.features = v4;
   } else {
     return Diagnostic{Diagnostic::npos,
                       "unknown cpu '" + cpu + "' (use native, x86-64-v2, x86-64-v3 or x86-64-v4)"};

@@ -76,21 +76,20 @@ bool is_math_op(Op op) {
 
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
-  if (vec->getElementType()->isDoubleTy()) {
-    llvm::Value* c = llvm::ConstantFP::get(vec, negate ? -0.70710678118654752440 : 0.70710678118654752440);
-    return emit_math(b, Op::Erfc, b.CreateFMul(y, c));
-  }
+  bool is_double = vec->getElementType()->isDoubleTy();
   std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2.v" +
-                     std::to_string(vec->getNumElements()) + "f32";
+                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    return vmath::erfc_scaled_sqrt1_2(k, args[0], negate);
+    if (!is_double) return vmath::erfc_scaled_sqrt1_2(k, args[0], negate);
+    return vmath::erfc_sqrt1_2_f64(k, args[0], negate,
+                                   [](llvm::IRBuilderBase& fb, llvm::Value* a) { return emit_math(fb, Op::Erfc, a); });
   });
 }
 
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
-  if (vec->getElementType()->isDoubleTy()) return nullptr;
-  std::string name = "actjit.exp_neg_half_square.v" + std::to_string(vec->getNumElements()) + "f32";
+  bool is_double = vec->getElementType()->isDoubleTy();
+  std::string name = "actjit.exp_neg_half_square.v" + std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     return vmath::exp_neg_half_square(k, args[0]);
   });

@@ -25,12 +25,13 @@ bool is_math_op(ir::Op op);
 llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::Value* second = nullptr);
 
 /// erfc(y / sqrt 2), or erfc(-y / sqrt 2) with `negate` (the normal
-/// distribution: gelu), with the square in the exponent taken from y
-/// exactly in float; in double, SLEEF's erfc of the rounded argument.
+/// distribution: gelu), accurate although y / sqrt 2 rounds: in float with
+/// the square in the exponent taken from y exactly (inline erfc); in
+/// double SLEEF's erfc of the rounded argument plus the first-order
+/// correction for its rounding error.
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate);
 
-/// exp(-y^2 / 2) with the square exact, in float (null in double: the
-/// caller emits the expression as written).
+/// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 
 /// log1p(t) for t known to be in [0, 1] or NaN (as exp of a non-positive

@@ -121,6 +121,9 @@ llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; f
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only
-llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), float only
+llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), the square exact
+/// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.
+llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
+                             llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));
 
 }  // namespace actjit::lower::vmath

@@ -14,23 +14,34 @@
 // x = -13). For x < 0, erfc(x) = 2 - erfc(|x|). Inputs past 12
 // give 0 (erfc(10.06) is below the smallest subnormal); NaN passes through.
 // Measured (tests/test_vmath.cpp): see ACCURACY.md.
+#include <utility>
+
 #include "compiler/lower/math/common.hpp"
 
 namespace actjit::lower::vmath {
 
 namespace {
 
-/// a * a = s + e exactly: e = fma(a, a, -s) where the target has FMA, else
-/// by Veltkamp/Dekker splitting (plain multiplies and adds are never fused).
+/// The rounding error of p = fl(a * b): a * b = p + e exactly. One FMA
+/// where the target has it, else Veltkamp/Dekker splitting (plain
+/// multiplies and adds are never fused).
+llvm::Value* product_error(const Ctx& k, llvm::Value* a, llvm::Value* b, llvm::Value* p) {
+  if (k.has_fma) return k.b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {a, b, k.b.CreateFNeg(p)});
+  llvm::Value* splitter = k.c(k.f64 ? 134217729.0 : 4097.0);  // 2^27 + 1 splits a double's 53 bits, 2^12 + 1 a float's 24
+  auto split = [&](llvm::Value* v) {
+    llvm::Value* big = k.mul(v, splitter);
+    llvm::Value* hi = k.sub(big, k.sub(big, v));
+    return std::make_pair(hi, k.sub(v, hi));
+  };
+  auto [ah, al] = split(a);
+  auto [bh, bl] = split(b);
+  return k.add(k.add(k.add(k.sub(k.mul(ah, bh), p), k.mul(ah, bl)), k.mul(al, bh)), k.mul(al, bl));
+}
+
+/// a * a = s + e exactly.
 std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a) {
   llvm::Value* s = k.mul(a, a);
-  if (k.has_fma)
-    return {s, k.b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {a, a, k.b.CreateFNeg(s)})};
-  llvm::Value* big = k.mul(a, k.c(4097));  // 2^12 + 1 splits a float's 24 bits
-  llvm::Value* hi = k.sub(big, k.sub(big, a));
-  llvm::Value* lo = k.sub(a, hi);
-  llvm::Value* e = k.add(k.add(k.sub(k.mul(hi, hi), s), k.mul(k.add(hi, hi), lo)), k.mul(lo, lo));
-  return {s, e};
+  return {s, product_error(k, a, a, s)};
 }
 
 /// exp(-(s + e)) for s + e >= 0 exact and finite: exp(-s) (1 - e), to float
@@ -71,7 +82,8 @@ llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
 }
 
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) {
-  auto [s, e] = exact_square(k, capped_abs(k, y, 17));  // exp(-144.5) is 0 in float  // y^2 / 2 = s/2 + e/2: halving is exact
+  // exp(-144.5) is 0 in float, exp(-800) in double
+  auto [s, e] = exact_square(k, capped_abs(k, y, k.f64 ? 40 : 17));  // y^2 / 2 = s/2 + e/2: halving is exact
   return exp_neg_exact(k, k.mul(s, k.c(0.5)), k.mul(e, k.c(0.5)));
 }
 
@@ -80,6 +92,21 @@ llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
   // The same instructions as exp(-y^2/2) alone, so that a kernel needing
   // both (gelu's backward) computes the exp once (EarlyCSE merges them).
   return erfc_core(k, x, exp_neg_half_square(k, y));
+}
+
+llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
+                             llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*)) {
+  // a = fl(+-y / sqrt 2) is off by delta (up to half an ULP), and erfc's
+  // slope -2/sqrt(pi) exp(-a^2) makes that a relative error of ~2 a^2 ULP
+  // (1400 ULP at gelu's x = -37): add the first-order term back,
+  // erfc(a + delta) = erfc(a) - delta 2/sqrt(pi) exp(-y^2 / 2).
+  const double c_hi = 0.70710678118654757, c_lo = -4.8336466567264567e-17;  // 1/sqrt(2) = c_hi + c_lo
+  double sign = negate ? -1 : 1;
+  llvm::Value* a = k.mul(y, k.c(sign * c_hi));
+  llvm::Value* r = erfc_of(k.b, a);
+  llvm::Value* delta = k.fma(y, k.c(sign * c_lo), product_error(k, y, k.c(sign * c_hi), a));
+  llvm::Value* slope = k.mul(exp_neg_half_square(k, y), k.c(1.1283791670955126));  // 2/sqrt(pi) exp(-a^2)
+  return k.b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {k.vt}, {k.b.CreateFNeg(delta), slope, r});
 }
 
 }  // namespace actjit::lower::vmath
