@@ -105,6 +105,93 @@ struct KernelBuilder {
     b.SetInsertPoint(exit_bb);
   }
 
+  /// The elementwise loop with the body emitted once: `body(inputs, lanes)`
+  /// gets one vector per array of `in` and returns one per array of `out`;
+  /// `lanes` is the <W x i1> of live lanes (all true but in the last,
+  /// partial vector). The partial vector goes through stack buffers: its
+  /// inputs are copied in with a masked load, the body runs on the buffers
+  /// with plain loads and stores, and its outputs are copied out with a
+  /// masked store. Against a second, masked copy of the body for the tail,
+  /// this halves the code the back end compiles (compile latency), and the
+  /// full vectors run the same code as before. An output may alias an
+  /// input (in-place calls): each vector is loaded before it is stored.
+  template <class Body>
+  void stream(llvm::IRBuilder<>& b, llvm::Function* f, llvm::Value* n, const std::vector<llvm::Value*>& in,
+              const std::vector<llvm::Value*>& out, Body body) {
+    llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
+    llvm::BasicBlock* entry = b.GetInsertBlock();
+    std::vector<llvm::Value*> in_buf, out_buf;
+    {
+      llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+      for (size_t k = 0; k < in.size(); ++k) in_buf.push_back(eb.CreateAlloca(vec));
+      for (size_t k = 0; k < out.size(); ++k) out_buf.push_back(eb.CreateAlloca(vec));
+    }
+    auto* head = llvm::BasicBlock::Create(ctx, "head", f);
+    auto* full_bb = llvm::BasicBlock::Create(ctx, "full", f);
+    auto* prep = llvm::BasicBlock::Create(ctx, "tail.in", f);
+    auto* body_bb = llvm::BasicBlock::Create(ctx, "vector.body", f);
+    auto* finish = llvm::BasicBlock::Create(ctx, "tail.out", f);
+    auto* latch = llvm::BasicBlock::Create(ctx, "latch", f);
+    auto* exit_bb = llvm::BasicBlock::Create(ctx, "exit", f);
+    llvm::Value* full = b.CreateAnd(n, b.getInt64(~uint64_t(lanes - 1)), "n.full");
+    b.CreateCondBr(b.CreateICmpUGT(n, b.getInt64(0)), head, exit_bb);
+
+    b.SetInsertPoint(head);
+    llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2, "i");
+    i->addIncoming(b.getInt64(0), entry);
+    b.CreateCondBr(b.CreateICmpULT(i, full), full_bb, prep);
+
+    b.SetInsertPoint(full_bb);
+    std::vector<llvm::Value*> in_at, out_at;
+    for (llvm::Value* base : in) in_at.push_back(b.CreateInBoundsGEP(elem, base, i));
+    for (llvm::Value* base : out) out_at.push_back(b.CreateInBoundsGEP(elem, base, i));
+    b.CreateBr(body_bb);
+
+    b.SetInsertPoint(prep);
+    std::vector<llvm::Constant*> iota;
+    for (unsigned k = 0; k < lanes; ++k) iota.push_back(b.getInt64(k));
+    llvm::Value* live = b.CreateICmpULT(llvm::ConstantVector::get(iota), b.CreateVectorSplat(lanes, b.CreateSub(n, i)), "mask");
+    for (size_t k = 0; k < in.size(); ++k)
+      b.CreateStore(b.CreateMaskedLoad(vec, b.CreateInBoundsGEP(elem, in[k], i), align, live,
+                                       llvm::Constant::getNullValue(vec)),
+                    in_buf[k]);
+    b.CreateBr(body_bb);
+
+    b.SetInsertPoint(body_bb);
+    auto* mask_ty = llvm::FixedVectorType::get(b.getInt1Ty(), lanes);
+    llvm::PHINode* lane_mask = b.CreatePHI(mask_ty, 2, "lanes");
+    lane_mask->addIncoming(llvm::Constant::getAllOnesValue(mask_ty), full_bb);
+    lane_mask->addIncoming(live, prep);
+    llvm::PHINode* is_tail = b.CreatePHI(b.getInt1Ty(), 2, "is.tail");
+    is_tail->addIncoming(b.getFalse(), full_bb);
+    is_tail->addIncoming(b.getTrue(), prep);
+    auto pointer_phi = [&](llvm::Value* at, llvm::Value* buf) {
+      llvm::PHINode* ph = b.CreatePHI(at->getType(), 2);
+      ph->addIncoming(at, full_bb);
+      ph->addIncoming(buf, prep);
+      return ph;
+    };
+    std::vector<llvm::Value*> in_ptr, out_ptr, values;
+    for (size_t k = 0; k < in.size(); ++k) in_ptr.push_back(pointer_phi(in_at[k], in_buf[k]));
+    for (size_t k = 0; k < out.size(); ++k) out_ptr.push_back(pointer_phi(out_at[k], out_buf[k]));
+    for (llvm::Value* ptr : in_ptr) values.push_back(b.CreateAlignedLoad(vec, ptr, align));
+    std::vector<llvm::Value*> results = body(values, static_cast<llvm::Value*>(lane_mask));
+    for (size_t k = 0; k < out.size(); ++k) b.CreateAlignedStore(results[k], out_ptr[k], align);
+    b.CreateCondBr(is_tail, finish, latch);
+
+    b.SetInsertPoint(finish);
+    for (size_t k = 0; k < out.size(); ++k)
+      b.CreateMaskedStore(b.CreateAlignedLoad(vec, out_buf[k], align), b.CreateInBoundsGEP(elem, out[k], i), align,
+                          lane_mask);
+    b.CreateBr(exit_bb);
+
+    b.SetInsertPoint(latch);
+    llvm::Value* next = b.CreateAdd(i, b.getInt64(lanes), "i.next", true, true);
+    i->addIncoming(next, latch);
+    b.CreateCondBr(b.CreateICmpULT(next, n), head, exit_bb);
+    b.SetInsertPoint(exit_bb);
+  }
+
   llvm::Value* load(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
     llvm::Value* ptr = b.CreateInBoundsGEP(elem, base, i);
     llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
@@ -167,11 +254,10 @@ struct KernelBuilder {
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
     NanWatch nans(*this, b, f, {p.value});
-    loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
-      llvm::Value* xv = load(b, x, i, mask);
-      llvm::Value* yv = em.emit({p.value}, [&](NodeId) { return xv; })[0];
-      nans.watch(b, {yv}, mask);
-      store(b, yv, y, i, mask);
+    stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+      llvm::Value* yv = em.emit({p.value}, [&](NodeId) { return in[0]; })[0];
+      nans.watch(b, {yv}, live);
+      return std::vector<llvm::Value*>{yv};
     });
     nans.ret(b);
   }
@@ -186,12 +272,10 @@ struct KernelBuilder {
     Emitter em(p.graph, b, vec, load_params(b, params));
     std::vector<NodeId> roots{p.value, p.d_x};
     NanWatch nans(*this, b, f, roots);
-    loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
-      llvm::Value* xv = load(b, x, i, mask);
-      std::vector<llvm::Value*> v = em.emit(roots, [&](NodeId) { return xv; });
-      nans.watch(b, v, mask);
-      store(b, v[0], y, i, mask);
-      store(b, v[1], dydx, i, mask);
+    stream(b, f, n, {x}, {y, dydx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+      std::vector<llvm::Value*> v = em.emit(roots, [&](NodeId) { return in[0]; });
+      nans.watch(b, v, live);
+      return v;
     });
     nans.ret(b);
   }
@@ -216,19 +300,18 @@ struct KernelBuilder {
       b.CreateStore(llvm::Constant::getNullValue(acc_ty), slot);
       acc.push_back(slot);
     }
-    loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
-      llvm::Value* xv = load(b, x, i, mask);
-      llvm::Value* dyv = load(b, dy, i, mask);
+    stream(b, f, n, {x, dy}, {dx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+      llvm::Value *xv = in[0], *dyv = in[1];
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
-      nans.watch(b, d, mask);
-      store(b, b.CreateFMul(dyv, d[0]), dx, i, mask);
+      nans.watch(b, d, live);
       for (size_t j = 0; j < np; ++j) {
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);
         if (!elem->isDoubleTy()) term = b.CreateFPExt(term, acc_ty);
-        if (mask) term = b.CreateSelect(mask, term, llvm::Constant::getNullValue(acc_ty));
+        term = b.CreateSelect(live, term, llvm::Constant::getNullValue(acc_ty));
         llvm::Value* sum = b.CreateFAdd(b.CreateLoad(acc_ty, acc[j]), term);
         b.CreateStore(sum, acc[j]);
       }
+      return std::vector<llvm::Value*>{b.CreateFMul(dyv, d[0])};
     });
     if (np > 0) {
       llvm::Value* dparams = f->getArg(5);
