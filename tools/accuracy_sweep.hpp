@@ -21,23 +21,25 @@
 
 namespace actjit::sweep {
 
-/// |got - exact| in ULP of exact rounded to float (0 when both are the same
-/// infinity or both NaN; inf when only one is non-finite).
-inline double ulp_error(float got, double exact) {
+/// |got - exact| in ULP of exact rounded to T (0 when both are the same
+/// infinity or both NaN; inf when only one is non-finite). `exact` is in a
+/// wider type: double for float, long double (or MPFR's value) for double.
+template <class T, class Wide>
+double ulp_error(T got, Wide exact) {
   if (std::isnan(exact)) return std::isnan(got) ? 0 : INFINITY;
-  float rounded = float(exact);
+  T rounded = T(exact);
   if (std::isinf(rounded) || std::isinf(got)) return got == rounded ? 0 : INFINITY;
   if (std::isnan(got)) return INFINITY;
   int e;
-  std::frexp(rounded != 0 ? rounded : std::numeric_limits<float>::min(), &e);
-  double ulp = std::ldexp(1.0, std::max(e, std::numeric_limits<float>::min_exponent) - 24);
-  return std::fabs(double(got) - exact) / ulp;
+  std::frexp(rounded != 0 ? rounded : std::numeric_limits<T>::min(), &e);
+  Wide ulp = std::ldexp(Wide(1), std::max(e, std::numeric_limits<T>::min_exponent) - std::numeric_limits<T>::digits);
+  return double(std::fabs(Wide(got) - exact) / ulp);
 }
 
 struct Worst {
   double ulp = 0;
-  float at = 0;
-  uint64_t over = 0;  // backward: points over 8 ULP and over 1e-7 absolute
+  double at = 0;      // the input
+  uint64_t over = 0;  // backward: points over 8 ULP and over the absolute allowance (1e-7 in float)
   uint64_t inputs = 0;
   void merge(const Worst& o) {
     if (o.ulp > ulp) ulp = o.ulp, at = o.at;

@@ -28,6 +28,7 @@
 
 #include "actjit/actjit.hpp"
 #include "compiler/pipeline.hpp"
+#include "tools/accuracy_sweep.hpp"
 
 namespace actjit::mpfr_sweep {
 
@@ -75,19 +76,6 @@ inline const std::vector<Spec>& specs() {
       {"tanh", "f(x) = tanh(x)"},
   };
   return all;
-}
-
-/// |got - exact| in ULP of exact rounded to double (0 when both are the
-/// same infinity or both NaN; inf when only one is non-finite).
-inline double ulp_error(double got, long double exact) {
-  if (std::isnan(exact)) return std::isnan(got) ? 0 : INFINITY;
-  double rounded = double(exact);
-  if (std::isinf(rounded) || std::isinf(got)) return got == rounded ? 0 : INFINITY;
-  if (std::isnan(got)) return INFINITY;
-  int e;
-  std::frexp(rounded != 0 ? rounded : std::numeric_limits<double>::min(), &e);
-  long double ulp = std::ldexp(1.0L, std::max(e, std::numeric_limits<double>::min_exponent) - 53);
-  return double(std::fabs((long double)got - exact) / ulp);
 }
 
 /// Evaluates IR nodes in MPFR at a given precision (elementwise ops only).
@@ -219,20 +207,9 @@ class Evaluator {
   std::vector<ir::NodeId> order_;
 };
 
-struct Worst {
-  double ulp = 0;
-  double at = 0;
-  uint64_t over = 0;  // backward: points over 8 ULP and over 1e-15 absolute (float32's 1e-7, scaled)
-  uint64_t inputs = 0;
-  void merge(const Worst& o) {
-    if (o.ulp > ulp) ulp = o.ulp, at = o.at;
-    over += o.over;
-    inputs += o.inputs;
-  }
-};
-
-struct Result {
-  Worst forward, backward;
+/// The worst errors (sweep::Worst; the backward's absolute allowance is
+/// 1e-15, float32's 1e-7 scaled to double), and the inputs skipped.
+struct Result : sweep::Result {
   uint64_t skipped = 0;  // inputs where the formula overflows MPFR
 };
 
@@ -284,9 +261,9 @@ inline Result run(Runtime& rt, const Spec& spec, const std::vector<double>& x, u
           ++mine.skipped;
           continue;
         }
-        double ef = ulp_error(y[i], e[0]);
+        double ef = sweep::ulp_error(y[i], e[0]);
         if (ef > mine.forward.ulp) mine.forward.ulp = ef, mine.forward.at = x[i];
-        double eb = ulp_error(dx[i], e[1]);
+        double eb = sweep::ulp_error(dx[i], e[1]);
         if (eb > mine.backward.ulp) mine.backward.ulp = eb, mine.backward.at = x[i];
         if (eb > 8 && !(std::fabs((long double)dx[i] - e[1]) <= 1e-15L)) ++mine.backward.over;
         ++mine.forward.inputs, ++mine.backward.inputs;
