@@ -1,9 +1,11 @@
 // Kernel emission (see lower.hpp): the loop skeleton and the per-op emitter.
 //
 // Each kernel is a loop over the arrays in steps of W elements (W = vector
-// bits / element bits) with explicit <W x T> vectors, then at most one masked
-// iteration for the remainder (masked loads and stores, so the tail never
-// touches memory past n and never runs scalar code).
+// bits / element bits) with explicit <W x T> vectors; the remainder (fewer
+// than W elements) never touches memory past n and never runs scalar code:
+// elementwise kernels run it through the same body on stack buffers filled
+// and emptied by masked loads and stores (stream()), row kernels through a
+// masked copy of the body (loop()).
 #include "compiler/lower/lower.hpp"
 
 #include <cmath>
@@ -69,11 +71,12 @@ struct KernelBuilder {
     return out;
   }
 
-  /// The loop skeleton: calls `body(index, mask)` for each vector of
-  /// elements; mask is null in the full-vector loop and an <W x i1> lane
-  /// mask in the single remainder iteration. (One loop masked throughout
-  /// compiles ~20% faster on AVX-512 but ran ~5% slower on compute-bound
-  /// kernels there, so it is not used.)
+  /// The loop skeleton of the row kernels: calls `body(index, mask)` for
+  /// each vector of elements; mask is null in the full-vector loop and an
+  /// <W x i1> lane mask in the single remainder iteration. (One loop masked
+  /// throughout compiles ~20% faster on AVX-512 but ran ~5% slower on
+  /// compute-bound kernels there, so it is not used; elementwise kernels
+  /// use stream(), which emits the body once without masks.)
   template <class Body>
   void loop(llvm::IRBuilder<>& b, llvm::Function* f, llvm::Value* n, Body body) {
     llvm::BasicBlock* entry = b.GetInsertBlock();

@@ -1,6 +1,6 @@
 // Lowering: a Program (IR with derivatives) -> LLVM IR kernels. The loop
-// skeleton (pointer arguments, vector body at the target's width, masked
-// remainder) is separate from the per-op emitter; transcendental functions
+// skeleton (pointer arguments, vector body at the target's width, a
+// remainder that never reads or writes past n) is separate from the per-op emitter; transcendental functions
 // come from math.hpp. Internal to the compiler: LLVM types appear here only.
 #pragma once
 
