@@ -67,8 +67,8 @@ TEST_CASE("float32 accuracy of the catalogue - sampled sweep against float64", "
 TEST_CASE("float64 accuracy of the catalogue - sampled sweep against MPFR", "[accuracy]") {
   const std::map<std::string, Bound> gaps = {
       {"gelu", {25, 0}},           // 19.7 at x ~ -37.6: erfc is subnormal there before the product with x
-      {"gelu_tanh", {1500, 0}},    // the cubic's rounding, amplified in the left tail (x ~ -20)
-      {"hardsigmoid", {100, 0}},   // slope * x + offset cancels near x = -3
+      {"gelu_tanh", {2000, 0}},    // the cubic's rounding, amplified in the left tail (x ~ -20)
+      {"hardsigmoid", {600, 0}},   // slope * x + offset cancels near x = -3
       {"swish", {400, 0}},         // subnormal results (x < -708): sigmoid underflows before the product
       {"silu", {400, 0}},
       {"mish", {400, 100}},        // and next to the derivative's zero (x ~ -1.19)
