@@ -71,6 +71,17 @@ struct KernelBuilder {
     return out;
   }
 
+  /// <0, 1, ..., W-1> as i64 lanes.
+  llvm::Constant* iota(llvm::IRBuilder<>& b) {
+    std::vector<llvm::Constant*> k;
+    for (unsigned j = 0; j < lanes; ++j) k.push_back(b.getInt64(j));
+    return llvm::ConstantVector::get(k);
+  }
+  /// The <W x i1> mask of the first `count` lanes (count < W).
+  llvm::Value* first_lanes(llvm::IRBuilder<>& b, llvm::Value* count) {
+    return b.CreateICmpULT(iota(b), b.CreateVectorSplat(lanes, count), "mask");
+  }
+
   /// The loop skeleton of the row kernels: calls `body(index, mask)` for
   /// each vector of elements; mask is null in the full-vector loop and an
   /// <W x i1> lane mask in the single remainder iteration. (One loop masked
@@ -100,9 +111,7 @@ struct KernelBuilder {
     b.CreateCondBr(b.CreateICmpNE(rest, b.getInt64(0)), tail_bb, exit_bb);
 
     b.SetInsertPoint(tail_bb);
-    std::vector<llvm::Constant*> iota;
-    for (unsigned k = 0; k < lanes; ++k) iota.push_back(b.getInt64(k));
-    llvm::Value* mask = b.CreateICmpULT(llvm::ConstantVector::get(iota), b.CreateVectorSplat(lanes, rest), "mask");
+    llvm::Value* mask = first_lanes(b, rest);
     body(full, mask);
     b.CreateBr(exit_bb);
     b.SetInsertPoint(exit_bb);
@@ -151,9 +160,7 @@ struct KernelBuilder {
     b.CreateBr(body_bb);
 
     b.SetInsertPoint(prep);
-    std::vector<llvm::Constant*> iota;
-    for (unsigned k = 0; k < lanes; ++k) iota.push_back(b.getInt64(k));
-    llvm::Value* live = b.CreateICmpULT(llvm::ConstantVector::get(iota), b.CreateVectorSplat(lanes, b.CreateSub(n, i)), "mask");
+    llvm::Value* live = first_lanes(b, b.CreateSub(n, i));
     for (size_t k = 0; k < in.size(); ++k)
       b.CreateStore(b.CreateMaskedLoad(vec, b.CreateInBoundsGEP(elem, in[k], i), align, live,
                                        llvm::Constant::getNullValue(vec)),
@@ -366,9 +373,7 @@ struct RowKernels {
     if (v.parts > 1) start = b.CreateAdd(start, b.CreateMul(b.getInt64(v.index), length(b, cols, v.parts)));
     llvm::Value* first = b.CreateInBoundsGEP(kb.elem, base, start);
     if (v.group == 1) return b.CreateInBoundsGEP(kb.elem, first, i);
-    std::vector<llvm::Constant*> iota;
-    for (unsigned k = 0; k < kb.lanes; ++k) iota.push_back(b.getInt64(k));
-    llvm::Value* idx = b.CreateAdd(b.CreateVectorSplat(kb.lanes, i), llvm::ConstantVector::get(iota));
+    llvm::Value* idx = b.CreateAdd(b.CreateVectorSplat(kb.lanes, i), kb.iota(b));
     idx = b.CreateMul(idx, b.CreateVectorSplat(kb.lanes, b.getInt64(v.group)));
     return b.CreateInBoundsGEP(kb.elem, first, idx);
   }

@@ -46,8 +46,7 @@ std::string sleef_symbol(const SleefName& n, bool is_double, unsigned lanes) {
 llvm::Intrinsic::ID x86_min_max(llvm::IRBuilderBase& b, Op op, llvm::FixedVectorType* vec) {
   namespace I = llvm::Intrinsic;
   llvm::Function* f = b.GetInsertBlock()->getParent();
-  std::string features = f->getFnAttribute("target-features").getValueAsString().str() + ",";
-  auto has = [&](const char* name) { return features.find(std::string("+") + name + ",") != std::string::npos; };
+  auto has = [&](const char* name) { return vmath::has_feature(*f, name); };
   bool dbl = vec->getElementType()->isDoubleTy(), mx = op == Op::Max;
   switch (vec->getPrimitiveSizeInBits().getFixedValue()) {
     case 512:

@@ -82,6 +82,13 @@ struct Ctx {
   }
 };
 
+/// True when function `f`'s "target-features" attribute enables `name`
+/// (e.g. "avx512f", "fma").
+inline bool has_feature(const llvm::Function& f, const char* name) {
+  std::string features = f.getFnAttribute("target-features").getValueAsString().str() + ",";
+  return features.find(std::string("+") + name + ",") != std::string::npos;
+}
+
 /// The function `name` in the module of the current insertion point, created
 /// by `body(ctx, args)` on first use; returns the call.
 template <class Body>
@@ -102,9 +109,8 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
     llvm::IRBuilder<> fb(llvm::BasicBlock::Create(m->getContext(), "entry", f));
     auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
     Ctx ctx{fb, vec, vec->getElementType()->isDoubleTy()};
-    std::string features = f->getFnAttribute("target-features").getValueAsString().str() + ",";
-    ctx.avx512 = vec->getPrimitiveSizeInBits() == 512 && features.find("+avx512f,") != std::string::npos;
-    ctx.has_fma = features.find("+fma,") != std::string::npos;
+    ctx.avx512 = vec->getPrimitiveSizeInBits() == 512 && has_feature(*f, "avx512f");
+    ctx.has_fma = has_feature(*f, "fma");
     std::vector<llvm::Value*> fargs;
     for (auto& a : f->args()) fargs.push_back(&a);
     fb.CreateRet(body(ctx, fargs));
