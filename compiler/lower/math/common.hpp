@@ -120,6 +120,8 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
 
 // The approximations, one file each (see their headers for method and accuracy).
 llvm::Value* exp(const Ctx& k, llvm::Value* x);
+/// exp(x) for x known to be NaN or finite in [-170, 88] (float; [-1400, 709] double): no clamping.
+llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);

@@ -1,12 +1,12 @@
 // erfc as vector IR, float only (double keeps SLEEF's erfc, u15).
 //
-// Method: for a = |x|, erfc(a) = exp(-a^2) 4 h(a) / (a + 2), where
-// h(a) = (a + 2) exp(a^2) erfc(a) / 4 is smooth and bounded on [0, inf)
-// (h(0) = 1/2, h(inf) = 1/(4 sqrt(pi))). h is a degree-12 polynomial in
-// q = (a - 2) / (a + 2), which maps [0, inf) onto [-1, 1) and on which h is
-// analytic (coefficients and the fit: tools/fit_erfc.py; relative error of
-// the fit 1.3e-9, 0.02 ULP); t = 1/(a + 2) serves q and the result, so
-// there is one division. a^2 = s + e exactly (Dekker's product), and
+// Method: for a = |x|, erfc(a) = exp(-a^2) erfcx(a), where the scaled
+// function erfcx(a) = exp(a^2) erfc(a) is smooth and bounded on [0, inf)
+// (erfcx(0) = 1, erfcx(a) ~ 1/(a sqrt(pi))): a degree-10 polynomial in
+// q = (a - 3) / (a + 3), which maps [0, 12.03] onto [-1, 0.60] and on which
+// erfcx is analytic (coefficients and the fit: tools/fit_erfc.py; relative
+// error 7.7e-9 with the float coefficients). One division (q, correctly
+// rounded) and one product after the polynomial. a^2 = s + e exactly (Dekker's product), and
 // exp(-a^2) = exp(-s) (1 - e) to float precision, so the large argument of
 // exp costs no accuracy. erfc(y / sqrt 2) (the normal distribution, as in
 // gelu) takes the square from y itself, y^2 / 2, exactly: from the rounded
@@ -44,10 +44,10 @@ std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a)
   return {s, product_error(k, a, a, s)};
 }
 
-/// exp(-(s + e)) for s + e >= 0 exact and finite: exp(-s) (1 - e), to float
-/// precision (e is at most half an ULP of s).
+/// exp(-(s + e)) for s + e in [0, 170] exact: exp(-s) (1 - e), to float
+/// precision (e is at most half an ULP of s). No clamping inside exp.
 llvm::Value* exp_neg_exact(const Ctx& k, llvm::Value* s, llvm::Value* e) {
-  llvm::Value* g = exp(k, k.b.CreateFNeg(s));
+  llvm::Value* g = exp_bounded(k, k.b.CreateFNeg(s));
   return k.fma(k.b.CreateFNeg(g), e, g);
 }
 
@@ -58,40 +58,55 @@ llvm::Value* capped_abs(const Ctx& k, llvm::Value* a, double cap) {
   return k.select(k.b.CreateFCmpOGT(m, k.c(cap)), k.c(cap), m);
 }
 
-/// erfc(x) given x (rounded) and g = exp(-x^2) computed from the exact
-/// square (the error of the square would be amplified x^2 times).
-llvm::Value* erfc_core(const Ctx& k, llvm::Value* x, llvm::Value* g) {
-  llvm::Value* a = k.abs(x);
-  a = k.select(k.b.CreateFCmpOGT(a, k.c(12)), k.c(12), a);  // keeps inf out of q (g is 0 there)
-  llvm::Value* t = k.div(k.c(1), k.add(a, k.c(2)));  // the one division
-  llvm::Value* q = k.mul(k.sub(a, k.c(2)), t);
-  llvm::Value* h = k.horner(q, {0.2553956762036335, -0.1717901671659514, 0.06986802934987088, -0.009110678503160725,
-                                -0.005377712197900078, 0.0016208512832848465, 0.0007726883428219311,
-                                -0.000213336387334076, -0.00016534161249922436, 1.6302587809657876e-05,
-                                3.499876107406624e-05, 7.264627561454073e-07, -4.641163179129604e-06});
-  llvm::Value* r = k.mul(g, k.mul(k.mul(t, k.c(4)), h));  // erfc(a); 4t is exact
-  // NaN has come through g (exp passes it on) and through t.
-  return k.select(k.b.CreateFCmpOLT(x, k.c(0)), k.sub(k.c(2), r), r);
+/// erfc(x) given a = |x| (rounded; at most 12.03), g = exp(-a^2) computed
+/// from the exact square (the error of the square would be amplified a^2
+/// times) and whether x < 0.
+llvm::Value* erfc_core(const Ctx& k, llvm::Value* a, llvm::Value* g, llvm::Value* negative) {
+  // q = (a - 3) / (a + 3) in [-1, 0.60], correctly rounded: erfcx(q) has slopes
+  // up to 1.7 in q, and a q from a rounded reciprocal costs 2 ULP more near a = 0.
+  llvm::Value* q = k.div(k.sub(a, k.c(3)), k.add(a, k.c(3)));
+  // erfcx(a) = exp(a^2) erfc(a) as a polynomial in q, degree 10 (tools/fit_erfc.py:
+  // 7.7e-9 relative with these float coefficients)
+  llvm::Value* h = k.horner(q, {0.17900115251541138, -0.32623356580734253, 0.2456037551164627,
+                               -0.1501157432794571, 0.07166624814271927, -0.024394342675805092,
+                               0.004267512354999781, 0.0007153617916628718, -0.0005928863538429141,
+                               3.013218338310253e-05, 5.606123886536807e-05});
+  llvm::Value* r = k.mul(g, h);  // erfc(a): one rounding after the polynomial
+  // NaN has come through g (exp passes it on) and through q.
+  return k.select(negative, k.sub(k.c(2), r), r);
 }
+
+/// y^2 / 2 = s + e exactly, from m = |y| (finite): (m / 2) m, halving exact.
+std::pair<llvm::Value*, llvm::Value*> exact_half_square(const Ctx& k, llvm::Value* m) {
+  llvm::Value* hm = k.mul(m, k.c(0.5));
+  llvm::Value* s = k.mul(hm, m);
+  return {s, product_error(k, hm, m, s)};
+}
+
+// exp(-144.5) is 0 in float, exp(-800) in double: |y| is capped there
+double half_square_cap(const Ctx& k) { return k.f64 ? 40 : 17; }
 
 }  // namespace
 
 llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
-  auto [s, e] = exact_square(k, capped_abs(k, x, 12));  // exp(-144) is 0 in float
-  return erfc_core(k, x, exp_neg_exact(k, s, e));
+  llvm::Value* a = capped_abs(k, x, 12);  // erfc(12) = 1.4e-64; exp(-144) is 0 in float
+  auto [s, e] = exact_square(k, a);
+  return erfc_core(k, a, exp_neg_exact(k, s, e), k.b.CreateFCmpOLT(x, k.c(0)));
 }
 
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) {
-  // exp(-144.5) is 0 in float, exp(-800) in double
-  auto [s, e] = exact_square(k, capped_abs(k, y, k.f64 ? 40 : 17));  // y^2 / 2 = s/2 + e/2: halving is exact
-  return exp_neg_exact(k, k.mul(s, k.c(0.5)), k.mul(e, k.c(0.5)));
+  auto [s, e] = exact_half_square(k, capped_abs(k, y, half_square_cap(k)));
+  return exp_neg_exact(k, s, e);
 }
 
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
-  llvm::Value* x = k.mul(y, k.c(negate ? -0.70710678118654752440 : 0.70710678118654752440));
   // The same instructions as exp(-y^2/2) alone, so that a kernel needing
-  // both (gelu's backward) computes the exp once (EarlyCSE merges them).
-  return erfc_core(k, x, exp_neg_half_square(k, y));
+  // both (gelu's backward) computes the exp once (EarlyCSE merges them);
+  // and the same capped |y| gives the argument's magnitude (at most 12.03).
+  llvm::Value* m = capped_abs(k, y, half_square_cap(k));
+  llvm::Value* a = k.mul(m, k.c(0.70710678118654752440));
+  llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
+  return erfc_core(k, a, exp_neg_half_square(k, y), negative);
 }
 
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,

@@ -27,10 +27,13 @@ struct Reduction {
 /// Clamps x into [lo, hi] (NaN becomes 0; callers restore it) and reduces.
 /// With vscalef (no float-to-int conversion, whose NaN is poison in LLVM IR)
 /// NaN passes through instead.
-Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi) {
+/// Without `clamp`, x must already be NaN or within [2 lo, hi].
+Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp = true) {
   llvm::Value* xs = k.avx512 ? x : k.select(k.is_nan(x), k.c(0), x);
-  xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
-  xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
+  if (clamp) {
+    xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
+    xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
+  }
   llvm::Value* n = k.round(k.mul(xs, k.c(kLog2e)));
   // ln2 = hi + lo, hi with trailing zero bits so that n * hi is exact.
   double ln2_hi = k.f64 ? 6.93147180369123816490e-01 : 0.693359375;
@@ -52,9 +55,12 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
 
 }  // namespace
 
-llvm::Value* exp(const Ctx& k, llvm::Value* x) {
+namespace {
+
+llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp) {
   // Above hi the result overflows to inf; below lo it is 0 (after rounding).
-  Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8);
+  // Unclamped, ldexp's two factors (or vscalef) still take n down to 2 lo.
+  Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp);
   // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
   llvm::Value* p = k.f64 ? k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), k.add(red.r, k.c(1)))
                          : k.horner(red.r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3],
@@ -62,6 +68,11 @@ llvm::Value* exp(const Ctx& k, llvm::Value* x) {
   llvm::Value* y = k.ldexp(p, red.n);
   return k.avx512 ? y : k.select(k.is_nan(x), x, y);
 }
+
+}  // namespace
+
+llvm::Value* exp(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true); }
+llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false); }
 
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) {
   // Below lo, expm1 is -1 to rounding; above hi it overflows.
