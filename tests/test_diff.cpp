@@ -262,3 +262,22 @@ TEST_CASE("sigmoid-shaped quotients differentiate without subnormal intermediate
     }
   }
 }
+
+TEST_CASE("reciprocals differentiate without a second division", "[diff]") {
+  // d(c/b) = b' y (-y/c): softsign's derivative then costs its forward's one
+  // division, not three more (its backward ran at 0.87x Eigen's dy/(1+|x|)^2).
+  for (const char* src : {"1 / (1 + x * x)", "3 / (1 + x * x)", "softsign"}) {
+    INFO(src);
+    Program p = program(src);
+    int divisions = 0;
+    for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x}))
+      divisions += p.graph[id].op == ir::Op::Div;
+    CHECK(divisions == 1);
+  }
+  // and the values: -2cx / (1 + x^2)^2
+  for (double x : {0.0, 0.5, -3.0, 1e10}) {
+    Program p = program("3 / (1 + x * x)");
+    std::vector<double> v = ir::evaluate<double>(p.graph, std::vector<ir::NodeId>{p.d_x}, x, {});
+    CHECK(v[0] == Approx(-6 * x / ((1 + x * x) * (1 + x * x))).epsilon(1e-15).margin(1e-300));
+  }
+}

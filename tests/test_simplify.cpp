@@ -2,6 +2,7 @@
 // simplification never changes a value (random expressions, special inputs).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
 
 #include "compiler/ir/print.hpp"
@@ -133,6 +134,18 @@ TEST_CASE("naive forms are rewritten into stable ones", "[stabilize]") {
   CHECK(value("log(exp(x))", 1000) == 1000);
   CHECK(value("sqrt(x^2 + 4)", 1e200) == 1e200);
   CHECK(slope("sqrt(x^2 + 4)", -1e200) == -1.0);
+  // a constant b: |x| past 2^27 sqrt|b|, where sqrt(x^2 + b) rounds to it
+  CHECK(simplified("sqrt(x^2 + 4)") == "where(abs(x) > 268435456, abs(x), sqrt(x * x + 4))");
+  for (double x : {268435456.0, 268435457.0, -3e8, 1e15, 1e200, 0.5, -2.0}) {
+    INFO("x = " << x);
+    CHECK(value("sqrt(x^2 + 4)", x) == double(std::sqrt((long double)x * x + 4)));
+    CHECK(slope("sqrt(x^2 + 4)", x) == Approx(double(x / std::sqrt((long double)x * x + 4))).epsilon(1e-15));
+  }
+  CHECK(value("sqrt(x^2 - 1)", -1e300) == 1e300);
+  // b not a constant (or too large): |x| sqrt(1 + b/x/x) past 1e15
+  CHECK(value("f(x, b = 4) = sqrt(x^2 + b)", 1e200) == 1e200);
+  CHECK(slope("f(x, b = 4) = sqrt(x^2 + b)", -1e200) == -1.0);
+  CHECK(value("sqrt(x^2 + 1e40)", 1e200) == 1e200);
   CHECK(program("log(1 + exp(x))").print(program("log(1 + exp(x))").value) ==
         "where(x > 0, x, 0) + log1p(exp(where(x > 0, -x, x)))");
 }

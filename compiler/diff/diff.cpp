@@ -73,7 +73,11 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         bool shared = da != none && db != none && w.op == Op::Where &&
                       ((w.args[2] == db && g.is_const(w.args[1]) && g.const_value(w.args[1]) == 0) ||
                        (w.args[1] == db && g.is_const(w.args[2]) && g.const_value(w.args[2]) == 0));
-        if (shared) {
+        if (da == none && db != none && g.is_const(a) && g.const_value(a) != 0) {
+          // c / b: -c b' / b^2 = b' y (-y / c), no second division (1/c is
+          // rounded once; y^2 / c over- and underflows where c / b^2 does).
+          r = b.mul(b.mul(db, y), b.mul(y, b.c(-1 / g.const_value(a))));
+        } else if (shared) {
           NodeId selector = w.args[2] == db ? ir::where(g, w.args[0], b.c(0), b.c(1)) : ir::where(g, w.args[0], b.c(1), b.c(0));
           r = b.div(b.mul(db, b.sub(selector, y)), bb);
         } else {

@@ -2,6 +2,7 @@
 // forms simplify produces (constants second: 1 + e is e + 1, e - 1 is e + -1).
 #include "compiler/simplify/stabilize.hpp"
 
+#include <cmath>
 #include <unordered_map>
 
 #include "compiler/ir/row.hpp"
@@ -63,9 +64,20 @@ class Stabilizer {
       }
       case Op::Sqrt: {
         NodeId s = a[0];
-        if (op(s) == Op::Add && op(arg(s, 0)) == Op::Mul && arg(arg(s, 0), 0) == arg(arg(s, 0), 1)) {
-          NodeId x = arg(arg(s, 0), 0), b = arg(s, 1);
+        auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
+        // x * x + b, or b + x * x (a non-constant b may come first)
+        int sq = op(s) != Op::Add ? -1 : is_square(arg(s, 0)) ? 0 : is_square(arg(s, 1)) ? 1 : -1;
+        if (sq >= 0) {
+          NodeId x = arg(arg(s, sq), 0), b = arg(s, 1 - sq);
           NodeId ax = make(Op::Abs, {x});
+          // A constant b: past |x| = 2^27 sqrt|b|, b / x^2 < 2^-54 and sqrt(x^2 + b)
+          // rounds to |x| (float and double), whose derivative is sign(x):
+          // no divisions. (2^27 sqrt|b| <= 1e15 keeps x^2 finite below it.)
+          if (g_.is_const(b)) {
+            double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27);
+            if (threshold > 0 && threshold <= 1e15)
+              return make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})});
+          }
           NodeId big = make(Op::Mul, {ax, make(Op::Sqrt, {make(Op::Add, {c(1), make(Op::Div, {make(Op::Div, {b, x}), x})})})});
           NodeId plain = make(Op::Sqrt, {s});
           return make(Op::Where, {make(Op::Gt, {ax, c(1e15)}), big, plain});
