@@ -16,6 +16,10 @@ using ir::Op;
 
 namespace {
 
+/// Past this |x|, sqrt(x*x + b) is taken as |x| sqrt(1 + b/x/x): x*x would
+/// overflow float at 1.8e19.
+constexpr double kSquareGuard = 1e15;
+
 class Stabilizer {
  public:
   explicit Stabilizer(Graph& g) : g_(g) {}
@@ -72,15 +76,15 @@ class Stabilizer {
           NodeId ax = make(Op::Abs, {x});
           // A constant b: past |x| = 2^27 sqrt|b|, b / x^2 < 2^-54 and sqrt(x^2 + b)
           // rounds to |x| (float and double), whose derivative is sign(x):
-          // no divisions. (2^27 sqrt|b| <= 1e15 keeps x^2 finite below it.)
+          // no divisions. (A threshold <= kSquareGuard keeps x^2 finite below it.)
           if (g_.is_const(b)) {
             double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27);
-            if (threshold > 0 && threshold <= 1e15)
+            if (threshold > 0 && threshold <= kSquareGuard)
               return make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})});
           }
           NodeId big = make(Op::Mul, {ax, make(Op::Sqrt, {make(Op::Add, {c(1), make(Op::Div, {make(Op::Div, {b, x}), x})})})});
           NodeId plain = make(Op::Sqrt, {s});
-          return make(Op::Where, {make(Op::Gt, {ax, c(1e15)}), big, plain});
+          return make(Op::Where, {make(Op::Gt, {ax, c(kSquareGuard)}), big, plain});
         }
         break;
       }

@@ -6,8 +6,8 @@
 // q = (a - 3) / (a + 3), which maps [0, 12.03] onto [-1, 0.60] and on which
 // erfcx is analytic (coefficients and the fit: tools/fit_erfc.py; relative
 // error 7.7e-9 with the float coefficients). One division (q, correctly
-// rounded) and one product after the polynomial. a^2 = s + e exactly (Dekker's product), and
-// exp(-a^2) = exp(-s) (1 - e) to float precision, so the large argument of
+// rounded) and one product after the polynomial. a^2 = s + e exactly
+// (Dekker's product), and exp(-a^2) = exp(-s) (1 - e) to float precision, so the large argument of
 // exp costs no accuracy. erfc(y / sqrt 2) (the normal distribution, as in
 // gelu) takes the square from y itself, y^2 / 2, exactly: from the rounded
 // argument it would be wrong by up to x^2 half-ULPs (150 ULP at gelu's
@@ -83,8 +83,14 @@ std::pair<llvm::Value*, llvm::Value*> exact_half_square(const Ctx& k, llvm::Valu
   return {s, product_error(k, hm, m, s)};
 }
 
-// exp(-144.5) is 0 in float, exp(-800) in double: |y| is capped there
-double half_square_cap(const Ctx& k) { return k.f64 ? 40 : 17; }
+/// |y| capped where exp(-y^2/2) is 0: exp(-144.5) in float, exp(-800) in double.
+llvm::Value* half_square_abs(const Ctx& k, llvm::Value* y) { return capped_abs(k, y, k.f64 ? 40 : 17); }
+
+/// exp(-m^2/2) for m = half_square_abs(y).
+llvm::Value* exp_neg_half_square_of(const Ctx& k, llvm::Value* m) {
+  auto [s, e] = exact_half_square(k, m);
+  return exp_neg_exact(k, s, e);
+}
 
 }  // namespace
 
@@ -94,19 +100,16 @@ llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
   return erfc_core(k, a, exp_neg_exact(k, s, e), k.b.CreateFCmpOLT(x, k.c(0)));
 }
 
-llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) {
-  auto [s, e] = exact_half_square(k, capped_abs(k, y, half_square_cap(k)));
-  return exp_neg_exact(k, s, e);
-}
+llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) { return exp_neg_half_square_of(k, half_square_abs(k, y)); }
 
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
-  // The same instructions as exp(-y^2/2) alone, so that a kernel needing
-  // both (gelu's backward) computes the exp once (EarlyCSE merges them);
-  // and the same capped |y| gives the argument's magnitude (at most 12.03).
-  llvm::Value* m = capped_abs(k, y, half_square_cap(k));
+  // One capped |y| serves the exp and the argument's magnitude (at most
+  // 12.03); the exp is the same instructions as exp(-y^2/2) alone, so that
+  // a kernel needing both (gelu's backward) computes it once (EarlyCSE).
+  llvm::Value* m = half_square_abs(k, y);
   llvm::Value* a = k.mul(m, k.c(0.70710678118654752440));
   llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
-  return erfc_core(k, a, exp_neg_half_square(k, y), negative);
+  return erfc_core(k, a, exp_neg_half_square_of(k, m), negative);
 }
 
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,

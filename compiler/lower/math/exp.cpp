@@ -27,7 +27,7 @@ struct Reduction {
 /// Clamps x into [lo, hi] (NaN becomes 0; callers restore it) and reduces.
 /// With vscalef (no float-to-int conversion, whose NaN is poison in LLVM IR)
 /// NaN passes through instead.
-/// Without `clamp`, x must already be NaN or within [2 lo, hi].
+/// Without `clamp`, x must already be NaN or within exp_bounded's range.
 Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp = true) {
   llvm::Value* xs = k.avx512 ? x : k.select(k.is_nan(x), k.c(0), x);
   if (clamp) {
@@ -53,13 +53,10 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
   return k.horner(r, {kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
 }
 
-}  // namespace
-
-namespace {
-
 llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp) {
   // Above hi the result overflows to inf; below lo it is 0 (after rounding).
-  // Unclamped, ldexp's two factors (or vscalef) still take n down to 2 lo.
+  // Unclamped (exp_bounded), n goes below lo's: ldexp's two factors reach
+  // 2^(2 emin) (float x >= -174, double x >= -1416), vscalef any n.
   Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp);
   // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
   llvm::Value* p = k.f64 ? k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), k.add(red.r, k.c(1)))
