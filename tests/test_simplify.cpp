@@ -214,12 +214,53 @@ TEST_CASE("the NaN range analysis - conservative and not everything", "[range]")
     Program p = program(src);
     return ir::may_make_nan(p.graph, std::vector<ir::NodeId>{p.value});
   };
-  for (const char* none : {"relu", "leaky_relu", "hardswish", "hardtanh", "x * 3 + 1", "abs(x)", "exp(x)"}) {
+  for (const char* none : {"relu", "leaky_relu", "hardswish", "hardtanh", "x * 3 + 1", "abs(x)", "exp(x)", "mish",
+                           "swish", "silu", "sigmoid", "logsigmoid", "gelu", "gelu_tanh", "elu", "x * tanh(x)",
+                           "f(x, a = 1) = where(x > 0, a - a + x, x)", "sqrt(x * x + 1)"}) {
     INFO(none);
     CHECK_FALSE(may_nan(none));
   }
-  for (const char* some : {"mish", "2^-x^2 - x^2 + 2^abs(x)^0.5", "x * exp(x)", "log(x)", "x / (x - 1)", "exp(x) - exp(x * 2)"}) {
+  for (const char* some : {"2^-x^2 - x^2 + 2^abs(x)^0.5", "x * exp(x)", "log(x)", "x / (x - 1)",
+                           "exp(x) - exp(x * 2)", "sqrt(x - 1)", "x * x - x * x",
+                           "softplus" /* divides by beta, which may be 0 */}) {
     INFO(some);
     CHECK(may_nan(some));
   }
+}
+
+TEST_CASE("the interval analysis - where refines its branches", "[range]") {
+  auto ranges_of = [](const std::string& src, ir::Op op) {
+    Program p = program(src);
+    std::vector<ir::NodeId> roots{p.value};
+    ir::Ranges r(p.graph, roots, ir::Precision::F32);
+    std::vector<ir::Interval> found;
+    for (ir::NodeId id : p.graph.reachable(roots))
+      if (p.graph[id].op == op) found.push_back(r[p.graph[id].args[0]]);
+    return std::pair{r[p.value], found};
+  };
+  // sigmoid's exp takes where(x >= 0, -x, x): at most 0, so no upper clamp
+  // and log1p of [0, 1] for softplus-like forms.
+  auto [sig, sig_exp] = ranges_of("sigmoid", ir::Op::Exp);
+  REQUIRE_FALSE(sig_exp.empty());
+  for (auto& a : sig_exp) CHECK(a.hi <= 0);
+  CHECK(sig.lo >= -1e-4);
+  CHECK(sig.hi <= 1 + 1e-4);
+  CHECK_FALSE(sig.nan);
+  // The branch of where(x > 3, 3, x) that is x has x <= 3.
+  auto [capped, capped_exp] = ranges_of("exp(where(x > 3, 3, x))", ir::Op::Exp);
+  CHECK(capped.lo == 0);
+  CHECK(capped.hi == Approx(std::exp(3.0)).epsilon(1e-4));
+  CHECK(capped.hi >= std::exp(3.0));
+  // Constants as float sees them: 0.1f is above 0.1.
+  auto [tenth, unused] = ranges_of("where(x > 0.1, 0.1, x)", ir::Op::Exp);
+  CHECK(tenth.hi >= double(0.1f));
+  // A square is not negative; x alone may be anything finite; a sum of two
+  // finite floats may overflow to inf.
+  CHECK(ranges_of("x * x", ir::Op::Exp).first.lo == 0);
+  CHECK(ranges_of("x * x + x", ir::Op::Exp).first.hi == INFINITY);
+  CHECK_FALSE(ranges_of("x * x + x", ir::Op::Exp).first.nan);
+  // A branch that can never be taken adds nothing.
+  auto [never, unused2] = ranges_of("where(x > 5, where(x < 2, -100, 1), 0)", ir::Op::Exp);
+  CHECK(never.lo == 0);
+  CHECK(never.hi == 1);
 }

@@ -1,55 +1,303 @@
-// The NaN range analysis (see range.hpp).
+// The interval analysis (see range.hpp).
 #include "compiler/ir/range.hpp"
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <unordered_map>
 
 namespace actjit::ir {
 
-bool may_make_nan(const Graph& g, std::span<const NodeId> roots) {
-  struct Range {
-    bool inf = false, nan = false;
-  };
-  std::unordered_map<NodeId, Range> r;
-  auto small_const = [&](NodeId id, double limit) {
-    return g.is_const(id) && std::fabs(g.const_value(id)) <= limit;
-  };
-  auto nonzero_const = [&](NodeId id) { return g.is_const(id) && g.const_value(id) != 0; };
-  bool any = false;
-  for (NodeId id : g.reachable(roots)) {
-    const Node& n = g[id];
-    Range a = n.arity > 0 ? r[n.args[0]] : Range{}, b = n.arity > 1 ? r[n.args[1]] : Range{},
-          c = n.arity > 2 ? r[n.args[2]] : Range{};
-    bool nan_in = a.nan || b.nan || c.nan, inf_in = a.inf || b.inf;
-    Range out{inf_in, nan_in};
-    switch (n.op) {
-      case Op::Const: out = {std::isinf(n.value), std::isnan(n.value)}; break;
-      case Op::Input: case Op::Param: case Op::CondConst: out = {}; break;
-      case Op::Neg: case Op::Abs: case Op::Floor: case Op::Ceil: case Op::Round: case Op::StopGrad:
-      case Op::Min: case Op::Max: case Op::Asinh: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
-      case Op::Eq: case Op::Ne: case Op::And: case Op::Or: case Op::Not:
-        break;  // no new infinity, no new NaN
-      case Op::Sign: case Op::Atan: case Op::Tanh: case Op::Erf: case Op::Erfc: out.inf = false; break;
-      case Op::Where: out = {b.inf || c.inf, nan_in}; break;
-      case Op::Add: case Op::Sub:
-        out.nan = nan_in || (a.inf && b.inf);
-        out.inf = inf_in || !(small_const(n.args[0], 1e30) || small_const(n.args[1], 1e30));
-        break;
-      case Op::Mul:
-        out.nan = nan_in || inf_in;  // the other operand may be 0
-        out.inf = inf_in || !(small_const(n.args[0], 1) || small_const(n.args[1], 1));
-        break;
-      case Op::Div:
-        out.nan = nan_in || (a.inf && b.inf) || !nonzero_const(n.args[1]);
-        out.inf = inf_in || !(g.is_const(n.args[1]) && std::fabs(g.const_value(n.args[1])) >= 1);
-        break;
-      case Op::Exp: case Op::Expm1: case Op::Sinh: case Op::Cosh: out.inf = true; break;
-      default: out = {true, true}; break;  // log, sqrt, pow, trig, ExpDiv, reductions: assume the worst
-    }
-    r[id] = out;
+namespace {
+
+constexpr double kInf = Interval::kInf;
+/// Nested `where` refinements followed; deeper ones take the plain union.
+constexpr int kMaxDepth = 4;
+/// Node evaluations spent on refinements per analysis (the global pass
+/// itself is always done): bounds the work on hostile graphs.
+constexpr size_t kBudget = 200'000;
+/// Relative widening of transcendental results (their error is < 1e-6).
+constexpr double kSlack = 1e-5;
+
+Interval point(double v) { return {v, v, std::isnan(v)}; }
+Interval everything() { return {}; }
+Interval nothing() { return {kInf, -kInf, false}; }
+
+Interval join(const Interval& a, const Interval& b) {
+  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.nan || b.nan};
+}
+
+double widen_down(double v) { return std::isfinite(v) ? v - std::fabs(v) * kSlack : v; }
+double widen_up(double v) { return std::isfinite(v) ? v + std::fabs(v) * kSlack : v; }
+
+/// f monotone increasing on the interval, evaluated in double and widened.
+template <class F>
+Interval increasing(const Interval& a, F f) {
+  return {widen_down(f(a.lo)), widen_up(f(a.hi)), a.nan};
+}
+
+double add_lo(double x, double y) { return x == -kInf || y == -kInf ? -kInf : x + y; }
+double add_hi(double x, double y) { return x == kInf || y == kInf ? kInf : x + y; }
+/// A product's endpoint: 0 * inf (which the NaN flag covers) counts as 0.
+double product(double x, double y) { return x == 0 || y == 0 ? 0 : x * y; }
+
+class Analysis {
+ public:
+  Analysis(const Graph& g, Precision p) : g_(g), f32_(p == Precision::F32) {
+    double max = f32_ ? FLT_MAX : DBL_MAX;
+    // Results beyond half the largest finite value may round to inf, and
+    // nonzero ones below these may round to 0: generous margins for
+    // roundings the double endpoints do not see.
+    overflow_ = max / 2;
+    underflow_ = f32_ ? 1e-30 : 1e-300;
+    finite_ = {-max, max, false};
   }
-  for (NodeId root : roots) any = any || r[root].nan;
-  return any;
+
+  std::vector<Interval> run(std::span<const NodeId> roots) {
+    std::vector<NodeId> order = g_.reachable(roots);
+    std::vector<Interval> of(order.empty() ? 0 : order.back() + 1, everything());
+    Scope top{nullptr, {}, {}, 0};
+    for (NodeId id : order) {
+      Interval r = node(id, top, [&](NodeId a) { return of[a]; });
+      of[id] = r;
+    }
+    return of;
+  }
+
+ private:
+  struct Scope {
+    const Scope* parent;
+    std::unordered_map<NodeId, Interval> fixed;  // refined by the conditions of enclosing wheres
+    std::unordered_map<NodeId, Interval> memo;
+    int depth;
+  };
+
+  const Interval* fixed_in(const Scope& s, NodeId id) const {
+    for (const Scope* t = &s; t; t = t->parent)
+      if (auto it = t->fixed.find(id); it != t->fixed.end()) return &it->second;
+    return nullptr;
+  }
+
+  /// The interval of `root` with `s`'s refinements (every node under it
+  /// re-evaluated in `s`).
+  Interval evaluate(NodeId root, Scope& s) {
+    std::vector<NodeId> order = g_.reachable(std::span<const NodeId>(&root, 1));
+    for (NodeId id : order) {
+      if (spent_ < kBudget) ++spent_;
+      s.memo[id] = node(id, s, [&](NodeId a) { return s.memo.at(a); });
+    }
+    return s.memo.at(root);
+  }
+
+  /// Constant k as the kernel sees it (rounded to float in float kernels):
+  /// both values, so that either way is covered.
+  Interval constant(double v) const {
+    if (!f32_ || !std::isfinite(v)) return point(v);
+    double r = double(float(v));
+    return {std::min(v, r), std::max(v, r), false};
+  }
+
+  Interval snap(Interval r) const {
+    if (r.empty()) return r;
+    if (r.hi > overflow_) r.hi = kInf;
+    if (r.lo < -overflow_) r.lo = -kInf;
+    if (r.lo > 0 && r.lo < underflow_) r.lo = 0;
+    if (r.hi < 0 && r.hi > -underflow_) r.hi = 0;
+    return r;
+  }
+
+  /// Adds to `out` what `cond` being `truth` says about its operands.
+  template <class Get>
+  void narrow(NodeId cond, bool truth, std::unordered_map<NodeId, Interval>& out, const Scope& s, Get get) {
+    const Node& c = g_[cond];
+    switch (c.op) {
+      case Op::Not: narrow(c.args[0], !truth, out, s, get); return;
+      case Op::And:
+        if (truth) narrow(c.args[0], true, out, s, get), narrow(c.args[1], true, out, s, get);
+        return;
+      case Op::Or:
+        if (!truth) narrow(c.args[0], false, out, s, get), narrow(c.args[1], false, out, s, get);
+        return;
+      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: break;
+      default: return;
+    }
+    bool left = g_.is_const(c.args[1]) && !g_.is_const(c.args[0]);
+    bool right = g_.is_const(c.args[0]) && !g_.is_const(c.args[1]);
+    if (!left && !right) return;
+    NodeId u = left ? c.args[0] : c.args[1];
+    Interval k = constant(g_.const_value(left ? c.args[1] : c.args[0]));
+    if (k.nan) return;
+    // "u above k": u > k, u >= k, k < u, k <= u. A NaN u fails every
+    // comparison: it can be in the false branch only.
+    bool above = (c.op == Op::Gt || c.op == Op::Ge) == left;
+    if (!truth) above = !above;
+    Interval r;
+    if (auto it = out.find(u); it != out.end())
+      r = it->second;
+    else if (const Interval* f = fixed_in(s, u))
+      r = *f;
+    else
+      r = get(u);
+    if (above)
+      r.lo = std::max(r.lo, k.lo);
+    else
+      r.hi = std::min(r.hi, k.hi);
+    if (truth) r.nan = false;
+    out[u] = r;  // lo > hi: no number (only NaN, or nothing: the branch is never taken)
+  }
+
+  template <class Get>
+  Interval where(const Node& n, const Scope& s, Get get) {
+    Interval b = get(n.args[1]), c = get(n.args[2]);
+    if (s.depth >= kMaxDepth || spent_ >= kBudget) return join(b, c);
+    for (bool truth : {true, false}) {
+      Scope branch{&s, {}, {}, s.depth + 1};
+      narrow(n.args[0], truth, branch.fixed, s, get);
+      if (branch.fixed.empty()) continue;
+      bool impossible = false;
+      for (auto& [id, r] : branch.fixed) impossible = impossible || r.empty();
+      Interval& side = truth ? b : c;
+      side = impossible ? nothing() : evaluate(truth ? n.args[1] : n.args[2], branch);
+    }
+    return join(b, c);
+  }
+
+  template <class Get>
+  Interval node(NodeId id, const Scope& s, Get get) {
+    if (const Interval* f = fixed_in(s, id)) return *f;
+    const Node& n = g_[id];
+    if (n.op == Op::Where) return where(n, s, get);
+    Interval a = n.arity > 0 ? get(n.args[0]) : Interval{}, b = n.arity > 1 ? get(n.args[1]) : Interval{};
+    if ((n.arity > 0 && a.empty()) || (n.arity > 1 && b.empty())) return nothing();
+    bool nan_in = a.nan || (n.arity > 1 && b.nan);
+    switch (n.op) {
+      case Op::Const: return constant(n.value);
+      case Op::Input: case Op::Param: case Op::Cotangent: return finite_;
+      case Op::CondConst: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
+      case Op::And: case Op::Or: case Op::Not:
+        return {0, 1, false};  // a comparison with NaN is false, not NaN
+      case Op::StopGrad: return a;
+      case Op::Neg: return {-a.hi, -a.lo, a.nan};
+      case Op::Abs: return magnitude(a);
+      case Op::Sign: return {a.lo > 0 ? 1.0 : -1.0, a.hi < 0 ? -1.0 : 1.0, a.nan};
+      case Op::Floor: return {std::floor(a.lo), std::floor(a.hi), a.nan};
+      case Op::Ceil: return {std::ceil(a.lo), std::ceil(a.hi), a.nan};
+      case Op::Round: return {std::round(a.lo), std::round(a.hi), a.nan};
+      case Op::Min: return {std::min(a.lo, b.lo), std::min(a.hi, b.hi), nan_in};
+      case Op::Max: return {std::max(a.lo, b.lo), std::max(a.hi, b.hi), nan_in};
+      case Op::Add: return add(a, b);
+      case Op::Sub: return add(a, {-b.hi, -b.lo, b.nan});
+      case Op::Mul:
+        if (n.args[0] == n.args[1]) {  // a square: not negative
+          Interval m = magnitude(a);
+          return snap({product(m.lo, m.lo), product(m.hi, m.hi), a.nan});
+        }
+        return mul(a, b);
+      case Op::Div: return div(a, b);
+      case Op::Pow: return pow(n, a);
+      case Op::Exp: return exp(a);
+      case Op::Expm1: {
+        Interval r = snap(increasing(a, [](double v) { return std::expm1(v); }));
+        r.lo = std::max(r.lo, -1 - kSlack);
+        return r;
+      }
+      case Op::ExpDiv: {  // exp(a) / b, or exp(a/2) (exp(a/2) / b) for large a
+        Interval half = exp(mul(a, point(0.5)));
+        return join(div(exp(a), b), mul(half, div(half, b)));
+      }
+      case Op::Log: case Op::Log1p: {
+        double edge = n.op == Op::Log ? 0 : -1;
+        auto f = [&](double v) { return n.op == Op::Log ? std::log(v) : std::log1p(v); };
+        Interval r{a.lo <= edge ? -kInf : widen_down(f(a.lo)), a.hi <= edge ? -kInf : widen_up(f(a.hi)),
+                   a.nan || a.lo < edge};
+        return snap(r);
+      }
+      case Op::Sqrt:
+        return {std::sqrt(std::max(a.lo, 0.0)), std::sqrt(std::max(a.hi, 0.0)), a.nan || a.lo < 0};
+      case Op::Sin: case Op::Cos: return {-1 - kSlack, 1 + kSlack, a.nan || a.may_be_inf()};
+      case Op::Tan: return {-kInf, kInf, a.nan || a.may_be_inf()};
+      case Op::Sinh: return snap(increasing(a, [](double v) { return std::sinh(v); }));
+      case Op::Cosh: {
+        double small = a.contains(0) ? 0 : std::min(std::fabs(a.lo), std::fabs(a.hi));
+        double large = std::max(std::fabs(a.lo), std::fabs(a.hi));
+        return snap({widen_down(std::cosh(small)), widen_up(std::cosh(large)), a.nan});
+      }
+      case Op::Tanh: return increasing(a, [](double v) { return std::tanh(v); });
+      case Op::Asinh: return increasing(a, [](double v) { return std::asinh(v); });
+      case Op::Atan: return increasing(a, [](double v) { return std::atan(v); });
+      case Op::Erf: return increasing(a, [](double v) { return std::erf(v); });
+      case Op::Erfc: {
+        Interval r = snap({widen_down(std::erfc(a.hi)), widen_up(std::erfc(a.lo)), a.nan});
+        r.lo = std::max(r.lo, 0.0);
+        return r;
+      }
+      case Op::RowMax: case Op::RowMin: return a;
+      case Op::Sum: case Op::Mean:
+        // Partial sums may overflow either way when signs mix.
+        return {a.lo >= 0 ? 0 : -kInf, a.hi <= 0 ? 0 : kInf, a.nan || (a.lo < 0 && a.hi > 0)};
+      default: return everything();
+    }
+  }
+
+  Interval exp(const Interval& a) const {
+    Interval r = snap(increasing(a, [](double v) { return std::exp(v); }));
+    r.lo = std::max(r.lo, 0.0);
+    return r;
+  }
+
+  Interval add(const Interval& a, const Interval& b) const {
+    bool nan = a.nan || b.nan || (a.hi == kInf && b.lo == -kInf) || (a.lo == -kInf && b.hi == kInf);
+    return snap({add_lo(a.lo, b.lo), add_hi(a.hi, b.hi), nan});
+  }
+
+  Interval mul(const Interval& a, const Interval& b) const {
+    bool nan = a.nan || b.nan || (a.contains(0) && b.may_be_inf()) || (b.contains(0) && a.may_be_inf());
+    double p[] = {product(a.lo, b.lo), product(a.lo, b.hi), product(a.hi, b.lo), product(a.hi, b.hi)};
+    return snap({*std::min_element(p, p + 4), *std::max_element(p, p + 4), nan});
+  }
+
+  Interval div(const Interval& a, const Interval& b) const {
+    bool nan = a.nan || b.nan || (a.contains(0) && b.contains(0)) || (a.may_be_inf() && b.may_be_inf());
+    if (b.contains(0) || (a.may_be_inf() && b.may_be_inf())) return {-kInf, kInf, nan};
+    double q[] = {a.lo / b.lo, a.lo / b.hi, a.hi / b.lo, a.hi / b.hi};
+    return snap({*std::min_element(q, q + 4), *std::max_element(q, q + 4), nan});
+  }
+
+  Interval pow(const Node& n, const Interval& a) const {
+    if (!g_.is_const(n.args[1])) return everything();
+    double e = g_.const_value(n.args[1]);
+    if (e == 0) return point(1);  // pow(anything, 0) = 1, NaN included
+    if (e == std::floor(e) && std::fabs(e) <= 64) {
+      if (e < 0) return {-kInf, kInf, a.nan};  // 1 / x^n: no NaN
+      Interval m = std::fmod(e, 2) == 0 ? magnitude(a) : a;  // even powers of |x|
+      return snap({std::pow(m.lo, e), std::pow(m.hi, e), a.nan});
+    }
+    return {0, kInf, a.nan || a.lo < 0};  // non-integer powers: NaN below 0
+  }
+
+  static Interval magnitude(const Interval& a) {
+    if (a.lo >= 0) return a;
+    if (a.hi <= 0) return {-a.hi, -a.lo, a.nan};
+    return {0, std::max(-a.lo, a.hi), a.nan};
+  }
+
+  const Graph& g_;
+  bool f32_;
+  double overflow_, underflow_;
+  Interval finite_;
+  size_t spent_ = 0;
+};
+
+}  // namespace
+
+Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision)
+    : of_(Analysis(g, precision).run(roots)) {}
+
+bool may_make_nan(const Graph& g, std::span<const NodeId> roots) {
+  Ranges r(g, roots, Precision::F32);
+  for (NodeId root : roots)
+    if (r[root].nan) return true;
+  return false;
 }
 
 }  // namespace actjit::ir

@@ -1,18 +1,56 @@
-// A conservative range analysis of IR values: whether a NaN can arise from
-// a finite input and finite parameters (float32 kernels watch for such NaN
-// lanes, which the runtime recomputes in float64; see lower::Abi::Jit).
+// A conservative interval analysis of IR values, for kernels in float or
+// double with a finite x (and dy) and finite parameters: for each node, an
+// interval its non-NaN values lie in and whether it may be NaN.
+//
+// Used by the lowering to leave out work the ranges make dead: exp's clamps
+// where its argument cannot reach them, the general log1p where the
+// argument is exp of a non-positive value, and the NaN watch of float32
+// kernels (see lower::Abi::Jit) where no NaN can arise.
+//
+// The intervals hold for the kernels' own arithmetic, not only for exact
+// math: results that may overflow the precision's range are taken to reach
+// inf, nonzero ones that may underflow to reach 0, constants include their
+// rounding to the precision, and the inline and SLEEF functions' results are
+// widened by far more than their error (1e-5 relative). `where` refines each
+// branch by its condition (x > 20 holds in the first branch), so that
+// where(a >= 0, -a, a) is known <= 0; nested up to a few levels deep.
 #pragma once
 
+#include <cstddef>
+#include <limits>
 #include <span>
+#include <vector>
 
 #include "compiler/ir/graph.hpp"
 
 namespace actjit::ir {
 
-/// Whether a NaN can come out of `roots` for a finite x and finite
-/// parameters: from inf - inf, 0 * inf, inf / inf, 0 / 0, log or sqrt of a
-/// negative, and so on, after an overflow. A "yes" may be wrong, a "no" is
-/// not (relu, leaky_relu, hardswish answer no).
+struct Interval {
+  static constexpr double kInf = std::numeric_limits<double>::infinity();
+  double lo = -kInf, hi = kInf;  ///< every non-NaN value v has lo <= v <= hi
+  bool nan = true;               ///< may be NaN
+  bool empty() const { return lo > hi && !nan; }
+  bool contains(double v) const { return lo <= v && v <= hi; }
+  bool may_be_inf() const { return lo == -kInf || hi == kInf; }
+};
+
+enum class Precision { F32, F64 };
+
+/// The intervals of every node reachable from `roots`.
+class Ranges {
+ public:
+  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision);
+  /// The interval of a node reachable from the roots (everything for others).
+  Interval operator[](NodeId id) const { return id < of_.size() ? of_[id] : Interval{}; }
+
+ private:
+  std::vector<Interval> of_;
+};
+
+/// Whether a NaN can come out of `roots` in a float32 kernel for a finite x
+/// and finite parameters: from inf - inf, 0 * inf, inf / inf, 0 / 0, log or
+/// sqrt of a negative, and so on, after an overflow. A "yes" may be wrong, a
+/// "no" is not (relu, swish, mish answer no; x * exp(x) yes).
 bool may_make_nan(const Graph& g, std::span<const NodeId> roots);
 
 }  // namespace actjit::ir

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "compiler/ir/range.hpp"
 #include "compiler/ir/row.hpp"
 #include "compiler/lower/math.hpp"
 
@@ -18,23 +19,6 @@ NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const 
   bool match = q.op == Op::Div && g_.is_const(q.args[1]) && g_.const_value(q.args[1]) == std::sqrt(2.0) &&
                q.args[0] < v.size() && v[q.args[0]] != nullptr;
   return match ? q.args[0] : ir::kNoNode;
-}
-
-bool Emitter::nonpositive(NodeId id) const {
-  const ir::Node& n = g_[id];
-  if (n.op == Op::Const) return n.value <= 0;
-  if (n.op == Op::Neg) return g_[n.args[0]].op == Op::Abs;  // -|a|
-  if (n.op != Op::Where) return false;
-  // where(a > 0, -a, a) and where(a < 0, a, -a), with >= / <= too: NaN
-  // fails the comparison and passes through as NaN.
-  const ir::Node& cmp = g_[n.args[0]];
-  bool zero = cmp.arity == 2 && g_.is_const(cmp.args[1]) && g_.const_value(cmp.args[1]) == 0;
-  if (!zero) return false;
-  NodeId a = cmp.args[0];
-  auto is_neg_a = [&](NodeId x) { return g_[x].op == Op::Neg && g_[x].args[0] == a; };
-  if (cmp.op == Op::Gt || cmp.op == Op::Ge) return is_neg_a(n.args[1]) && n.args[2] == a;
-  if (cmp.op == Op::Lt || cmp.op == Op::Le) return n.args[1] == a && is_neg_a(n.args[2]);
-  return false;
 }
 
 llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) const {
@@ -65,6 +49,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   for (NodeId r : roots) top = std::max(top, r);
   std::vector<llvm::Value*> v(top + 1, nullptr);
   auto* cond_vec = llvm::VectorType::get(b_.getInt1Ty(), llvm::cast<llvm::VectorType>(vec_)->getElementCount());
+  // What the values can be (finite x, dy and parameters): exp without the
+  // clamps its argument cannot reach, log1p of [0, 1].
+  const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32);
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -134,13 +121,13 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
         bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;
         r = half_square ? emit_exp_neg_half_square(b_, v[over_sqrt2(sq->args[0], v)]) : nullptr;
-        if (!r) r = emit_math(b_, n.op, A(0));
+        if (!r) r = emit_exp(b_, A(0), ranges[n.args[0]].lo, ranges[n.args[0]].hi);
         break;
       }
       case Op::Log1p:
         // log1p(exp(w)) with w <= 0 (softplus, logsigmoid): the argument is in [0, 1].
-        r = g_[n.args[0]].op == Op::Exp && nonpositive(g_[n.args[0]].args[0]) ? emit_log1p_unit(b_, A(0))
-                                                                             : emit_math(b_, n.op, A(0));
+        r = g_[n.args[0]].op == Op::Exp && ranges[g_[n.args[0]].args[0]].hi <= 0 ? emit_log1p_unit(b_, A(0))
+                                                                                 : emit_math(b_, n.op, A(0));
         break;
       case Op::Expm1: case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:

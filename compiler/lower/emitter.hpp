@@ -33,9 +33,6 @@ class Emitter {
   llvm::Value* small_integer_power(const ir::Node& pow, llvm::Value* x) const;
   static constexpr double kMaxUnrolledPower = 16;
 
-  /// True when `id` is <= 0 or NaN by its form (-|a|, where(a > 0, -a, a), ...).
-  bool nonpositive(ir::NodeId id) const;
-
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
 

@@ -64,6 +64,19 @@ llvm::Intrinsic::ID x86_min_max(llvm::IRBuilderBase& b, Op op, llvm::FixedVector
   return I::not_intrinsic;
 }
 
+using Approximation = llvm::Value* (*)(const vmath::Ctx&, llvm::Value*);
+
+/// A call of `fn`'s approximation of `fname` on `a`: one internal function
+/// per (function, type, width), inlined by the optimizer.
+llvm::Value* call_inline(llvm::IRBuilderBase& b, const char* fname, Approximation fn, llvm::Value* a) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
+  std::string name = std::string("actjit.") + fname + ".v" + std::to_string(vec->getNumElements()) +
+                     (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+  return vmath::call_or_define(b, name, {a}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return fn(k, args[0]);
+  });
+}
+
 }  // namespace
 
 bool is_math_op(Op op) {
@@ -86,21 +99,24 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 }
 
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
-  auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
+  return call_inline(b, "exp_neg_half_square", vmath::exp_neg_half_square, y);
+}
+
+llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
-  std::string name = "actjit.exp_neg_half_square.v" + std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
-  return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    return vmath::exp_neg_half_square(k, args[0]);
-  });
+  vmath::ExpBounds bounds = vmath::exp_bounds(is_double);
+  bool low = !(lo >= bounds.lo), high = !(hi <= bounds.hi);
+  if (low && high) return emit_math(b, Op::Exp, x);
+  if (low) return call_inline(b, "exp_below_bound", vmath::exp_below_bound, x);
+  if (high) return call_inline(b, "exp_above_bound", vmath::exp_above_bound, x);
+  return call_inline(b, "exp_bounded", vmath::exp_bounded, x);
 }
 
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(t->getType());
   if (vec->getElementType()->isDoubleTy()) return emit_math(b, Op::Log1p, t);
-  std::string name = "actjit.log1p_unit.v" + std::to_string(vec->getNumElements()) + "f32";
-  return vmath::call_or_define(b, name, {t}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    return vmath::log1p_unit(k, args[0]);
-  });
+  return call_inline(b, "log1p_unit", vmath::log1p_unit, t);
 }
 
 llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
@@ -109,13 +125,7 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
   bool is_double = vec->getElementType()->isDoubleTy();
   // Inline approximations (math/*.cpp), one internal function per
   // (function, type, width), inlined by the optimizer.
-  auto inline_fn = [&](const char* fname, llvm::Value* (*fn)(const vmath::Ctx&, llvm::Value*)) {
-    std::string name = std::string("actjit.") + fname + ".v" + std::to_string(vec->getNumElements()) +
-                       (is_double ? "f64" : "f32");
-    return vmath::call_or_define(b, name, {a}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-      return fn(k, args[0]);
-    });
-  };
+  auto inline_fn = [&](const char* fname, Approximation fn) { return call_inline(b, fname, fn, a); };
   switch (op) {
     case Op::Exp: return inline_fn("exp", vmath::exp);
     case Op::Expm1: return inline_fn("expm1", vmath::expm1);

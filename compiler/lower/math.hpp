@@ -31,6 +31,10 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::
 /// correction for its rounding error.
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate);
 
+/// exp(x) for x known to be NaN or in [lo, hi] (a range analysis says so):
+/// without the clamps that range makes dead.
+llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi);
+
 /// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 

@@ -317,6 +317,14 @@ constexpr size_t kRescueBlock = 256;
 bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
 }  // namespace
 
+bool KernelImpl::params_beyond_float(const double* p) const {
+  if (dtype != DType::F32) return false;
+  constexpr double kRoundsToInf = 0x1.ffffffp127;  // FLT_MAX and half an ULP: the kernel's rounding gives inf
+  for (size_t j = 0; j < params.size(); ++j)
+    if (!(std::fabs(p[j]) < kRoundsToInf)) return true;
+  return false;
+}
+
 void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
@@ -375,10 +383,11 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   const double* p = params ? params : impl_->defaults.data();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = impl_->forward();
+  const bool look_anyway = impl_->params_beyond_float(p);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
-    if (fn(xb, yb, int64_t(e - b), p))
+    if (fn(xb, yb, int64_t(e - b), p) || look_anyway)
       impl_->rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p);
   };
   size_t pieces = pieces_for(n, n / 64);
@@ -402,11 +411,12 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
   const double* p = params ? params : impl_->defaults.data();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
+  const bool look_anyway = impl_->params_beyond_float(p);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
     void* db = static_cast<char*>(dydx) + b * es;
-    if (fn(xb, yb, db, int64_t(e - b), p)) {
+    if (fn(xb, yb, db, int64_t(e - b), p) || look_anyway) {
       auto* xf = static_cast<const float*>(xb);
       impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p);  // skipped where y is x
       if (db != xb) {
@@ -440,6 +450,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const size_t np = impl_->params.size();
   size_t pieces = pieces_for(n, n / 64);
   if (dparams && np > kMaxSplitParams) pieces = 1;
+  const bool look_anyway = impl_->params_beyond_float(p);
   auto run = [&](size_t b, size_t e, double* dp) {
     const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
     const void* xb = static_cast<const char*>(x) + b * es;
@@ -447,7 +458,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
     void* dxb = static_cast<char*>(dx) + b * es;
     int64_t status = dp || np == 0 ? impl_->backward()(xb, dyb, dxb, int64_t(e - b), p, dp)
                                    : impl_->backward_x()(xb, dyb, dxb, int64_t(e - b), p);
-    if (status)
+    if (status || look_anyway)
       impl_->rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb),
                              e - b, p, dp);
   };

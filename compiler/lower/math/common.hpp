@@ -120,8 +120,17 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
 
 // The approximations, one file each (see their headers for method and accuracy).
 llvm::Value* exp(const Ctx& k, llvm::Value* x);
-/// exp(x) for x known to be NaN or finite in [-170, 88] (float; [-1400, 709] double): no clamping.
+/// exp(x) for x known to be NaN or finite in exp_bounds(): no clamping.
 llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x);
+/// exp(x) for x known to be NaN or <= exp_bounds().hi: no upper clamp.
+llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x);
+/// exp(x) for x known to be NaN or >= exp_bounds().lo: no lower clamp.
+llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
+/// Where exp needs no clamps: [-170, 88] in float, [-1400, 709] in double.
+struct ExpBounds {
+  double lo, hi;
+};
+ExpBounds exp_bounds(bool f64);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);

@@ -27,13 +27,11 @@ struct Reduction {
 /// Clamps x into [lo, hi] (NaN becomes 0; callers restore it) and reduces.
 /// With vscalef (no float-to-int conversion, whose NaN is poison in LLVM IR)
 /// NaN passes through instead.
-/// Without `clamp`, x must already be NaN or within exp_bounded's range.
-Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp = true) {
+/// Without a clamp, x must already be NaN or within exp_bounded's range on that side.
+Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_low = true, bool clamp_high = true) {
   llvm::Value* xs = k.avx512 ? x : k.select(k.is_nan(x), k.c(0), x);
-  if (clamp) {
-    xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
-    xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
-  }
+  if (clamp_high) xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
+  if (clamp_low) xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
   llvm::Value* n = k.round(k.mul(xs, k.c(kLog2e)));
   // ln2 = hi + lo, hi with trailing zero bits so that n * hi is exact.
   double ln2_hi = k.f64 ? 6.93147180369123816490e-01 : 0.693359375;
@@ -53,11 +51,11 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
   return k.horner(r, {kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
 }
 
-llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp) {
+llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp_low, bool clamp_high) {
   // Above hi the result overflows to inf; below lo it is 0 (after rounding).
   // Unclamped (exp_bounded), n goes below lo's: ldexp's two factors reach
   // 2^(2 emin) (float x >= -174, double x >= -1416), vscalef any n.
-  Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp);
+  Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp_low, clamp_high);
   // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
   llvm::Value* p = k.f64 ? k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), k.add(red.r, k.c(1)))
                          : k.horner(red.r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3],
@@ -68,8 +66,12 @@ llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp) {
 
 }  // namespace
 
-llvm::Value* exp(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true); }
-llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false); }
+llvm::Value* exp(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true, true); }
+llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false, false); }
+llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true, false); }
+llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false, true); }
+
+ExpBounds exp_bounds(bool f64) { return f64 ? ExpBounds{-1400, 709} : ExpBounds{-170, 88}; }
 
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) {
   // Below lo, expm1 is -1 to rounding; above hi it overflows.
