@@ -232,6 +232,17 @@ TEST_CASE("a parameter beyond float's range still gets its NaN lanes recomputed"
   std::vector<double> fine{2.0};
   k.forward(std::span<const float>(x), std::span<float>(y), std::span<const double>(fine));
   CHECK(y == x);
+  // The analysis also takes parameters as nonzero: exp(x) * a cannot be
+  // inf * 0 then. At a = 0 it is, where exp(x) overflows float (not double).
+  Kernel z = rt.compile("f(x, a = 1) = exp(x) * a", DType::F32);
+  std::vector<float> big{100.0f, -3.0f}, out(2);
+  std::vector<double> zero{0.0}, one{1.0};
+  z.forward(std::span<const float>(big), std::span<float>(out), std::span<const double>(zero));
+  CHECK(out[0] == 0.0f);
+  CHECK(out[1] == 0.0f);
+  z.forward(std::span<const float>(big), std::span<float>(out), std::span<const double>(one));
+  CHECK(out[0] == INFINITY);
+  CHECK(out[1] == Approx(std::exp(-3.0)).epsilon(1e-6));
 }
 
 TEST_CASE("inputs kept from fuzzing compile or fail cleanly", "[fuzz]") {

@@ -19,12 +19,12 @@ constexpr size_t kBudget = 200'000;
 /// Relative widening of transcendental results (their error is < 1e-6).
 constexpr double kSlack = 1e-5;
 
-Interval point(double v) { return {v, v, std::isnan(v)}; }
+Interval point(double v) { return {v, v, std::isnan(v), v == 0}; }
 Interval everything() { return {}; }
-Interval nothing() { return {kInf, -kInf, false}; }
+Interval nothing() { return {kInf, -kInf, false, false}; }
 
 Interval join(const Interval& a, const Interval& b) {
-  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.nan || b.nan};
+  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.nan || b.nan, a.zero || b.zero};
 }
 
 double widen_down(double v) { return std::isfinite(v) ? v - std::fabs(v) * kSlack : v; }
@@ -43,14 +43,15 @@ double product(double x, double y) { return x == 0 || y == 0 ? 0 : x * y; }
 
 class Analysis {
  public:
-  Analysis(const Graph& g, Precision p) : g_(g), f32_(p == Precision::F32) {
+  Analysis(const Graph& g, Precision p, bool nonzero_params) : g_(g), f32_(p == Precision::F32) {
     double max = f32_ ? FLT_MAX : DBL_MAX;
     // Results beyond half the largest finite value may round to inf, and
     // nonzero ones below these may round to 0: generous margins for
     // roundings the double endpoints do not see.
     overflow_ = max / 2;
     underflow_ = f32_ ? 1e-30 : 1e-300;
-    finite_ = {-max, max, false};
+    finite_ = {-max, max, false, true};
+    param_ = {-max, max, false, !nonzero_params};
   }
 
   std::vector<Interval> run(std::span<const NodeId> roots) {
@@ -94,7 +95,7 @@ class Analysis {
   Interval constant(double v) const {
     if (!f32_ || !std::isfinite(v)) return point(v);
     double r = double(float(v));
-    return {std::min(v, r), std::max(v, r), false};
+    return {std::min(v, r), std::max(v, r), false, v == 0};
   }
 
   Interval snap(Interval r) const {
@@ -103,6 +104,7 @@ class Analysis {
     if (r.lo < -overflow_) r.lo = -kInf;
     if (r.lo > 0 && r.lo < underflow_) r.lo = 0;
     if (r.hi < 0 && r.hi > -underflow_) r.hi = 0;
+    r.zero = r.contains(0);
     return r;
   }
 
@@ -143,6 +145,7 @@ class Analysis {
     else
       r.hi = std::min(r.hi, k.hi);
     if (truth) r.nan = false;
+    r.zero = r.zero && r.contains(0);
     out[u] = r;  // lo > hi: no number (only NaN, or nothing: the branch is never taken)
   }
 
@@ -172,12 +175,13 @@ class Analysis {
     bool nan_in = a.nan || (n.arity > 1 && b.nan);
     switch (n.op) {
       case Op::Const: return constant(n.value);
-      case Op::Input: case Op::Param: case Op::Cotangent: return finite_;
+      case Op::Input: case Op::Cotangent: return finite_;
+      case Op::Param: return param_;
       case Op::CondConst: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
       case Op::And: case Op::Or: case Op::Not:
-        return {0, 1, false};  // a comparison with NaN is false, not NaN
+        return {0, 1, false, true};  // a comparison with NaN is false, not NaN
       case Op::StopGrad: return a;
-      case Op::Neg: return {-a.hi, -a.lo, a.nan};
+      case Op::Neg: return {-a.hi, -a.lo, a.nan, a.zero};
       case Op::Abs: return magnitude(a);
       case Op::Sign: return {a.lo > 0 ? 1.0 : -1.0, a.hi < 0 ? -1.0 : 1.0, a.nan};
       case Op::Floor: return {std::floor(a.lo), std::floor(a.hi), a.nan};
@@ -251,14 +255,15 @@ class Analysis {
   }
 
   Interval mul(const Interval& a, const Interval& b) const {
-    bool nan = a.nan || b.nan || (a.contains(0) && b.may_be_inf()) || (b.contains(0) && a.may_be_inf());
+    bool nan = a.nan || b.nan || (a.zero && b.may_be_inf()) || (b.zero && a.may_be_inf());
     double p[] = {product(a.lo, b.lo), product(a.lo, b.hi), product(a.hi, b.lo), product(a.hi, b.hi)};
     return snap({*std::min_element(p, p + 4), *std::max_element(p, p + 4), nan});
   }
 
   Interval div(const Interval& a, const Interval& b) const {
-    bool nan = a.nan || b.nan || (a.contains(0) && b.contains(0)) || (a.may_be_inf() && b.may_be_inf());
-    if (b.contains(0) || (a.may_be_inf() && b.may_be_inf())) return {-kInf, kInf, nan};
+    bool nan = a.nan || b.nan || (a.zero && b.zero) || (a.may_be_inf() && b.may_be_inf());
+    if (b.zero || (a.may_be_inf() && b.may_be_inf())) return {-kInf, kInf, nan};
+    if (b.contains(0)) return {-kInf, kInf, nan};  // b nonzero on both sides of 0 (a parameter): no 0 / 0
     double q[] = {a.lo / b.lo, a.lo / b.hi, a.hi / b.lo, a.hi / b.hi};
     return snap({*std::min_element(q, q + 4), *std::max_element(q, q + 4), nan});
   }
@@ -277,24 +282,24 @@ class Analysis {
 
   static Interval magnitude(const Interval& a) {
     if (a.lo >= 0) return a;
-    if (a.hi <= 0) return {-a.hi, -a.lo, a.nan};
-    return {0, std::max(-a.lo, a.hi), a.nan};
+    if (a.hi <= 0) return {-a.hi, -a.lo, a.nan, a.zero};
+    return {0, std::max(-a.lo, a.hi), a.nan, a.zero};
   }
 
   const Graph& g_;
   bool f32_;
   double overflow_, underflow_;
-  Interval finite_;
+  Interval finite_, param_;
   size_t spent_ = 0;
 };
 
 }  // namespace
 
-Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision)
-    : of_(Analysis(g, precision).run(roots)) {}
+Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, bool nonzero_params)
+    : of_(Analysis(g, precision, nonzero_params).run(roots)) {}
 
-bool may_make_nan(const Graph& g, std::span<const NodeId> roots) {
-  Ranges r(g, roots, Precision::F32);
+bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params) {
+  Ranges r(g, roots, Precision::F32, nonzero_params);
   for (NodeId root : roots)
     if (r[root].nan) return true;
   return false;

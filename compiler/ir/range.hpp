@@ -29,6 +29,9 @@ struct Interval {
   static constexpr double kInf = std::numeric_limits<double>::infinity();
   double lo = -kInf, hi = kInf;  ///< every non-NaN value v has lo <= v <= hi
   bool nan = true;               ///< may be NaN
+  /// May be +-0. Mostly whether [lo, hi] holds 0, but a parameter (and a
+  /// `where` choosing between nonzero values) is known nonzero.
+  bool zero = true;
   bool empty() const { return lo > hi && !nan; }
   bool contains(double v) const { return lo <= v && v <= hi; }
   bool may_be_inf() const { return lo == -kInf || hi == kInf; }
@@ -36,10 +39,12 @@ struct Interval {
 
 enum class Precision { F32, F64 };
 
-/// The intervals of every node reachable from `roots`.
+/// The intervals of every node reachable from `roots`. Parameters are
+/// finite in `precision`, and nonzero with `nonzero_params` (the runtime
+/// checks both before it relies on a float32 kernel's NaN watch).
 class Ranges {
  public:
-  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision);
+  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, bool nonzero_params = true);
   /// The interval of a node reachable from the roots (everything for others).
   Interval operator[](NodeId id) const { return id < of_.size() ? of_[id] : Interval{}; }
 
@@ -50,7 +55,8 @@ class Ranges {
 /// Whether a NaN can come out of `roots` in a float32 kernel for a finite x
 /// and finite parameters: from inf - inf, 0 * inf, inf / inf, 0 / 0, log or
 /// sqrt of a negative, and so on, after an overflow. A "yes" may be wrong, a
-/// "no" is not (relu, swish, mish answer no; x * exp(x) yes).
-bool may_make_nan(const Graph& g, std::span<const NodeId> roots);
+/// "no" is not (relu, swish, mish answer no; x * exp(x) yes). Parameters
+/// are taken as nonzero unless `nonzero_params` is false.
+bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params = true);
 
 }  // namespace actjit::ir

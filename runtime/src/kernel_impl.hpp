@@ -67,10 +67,12 @@ struct KernelImpl {
   const jit::KernelCode* wide_code() const;
   /// The fused kernel, or null (row-wise, or it did not compile).
   const jit::KernelCode* fused_code() const;
-  /// Whether a parameter is not a finite float (NaN, or beyond float's
-  /// range): the float32 kernels' NaN watch assumes finite parameters
-  /// (compiler/ir/range.hpp), so the caller then looks for NaN lanes itself.
-  bool params_beyond_float(const double* params) const;
+  /// Whether a parameter is outside what the float32 kernels' NaN watch
+  /// assumes (compiler/ir/range.hpp): not a finite float (NaN, or beyond
+  /// float's range), or zero where the analysis counted on nonzero
+  /// parameters. The caller then looks for NaN lanes itself.
+  bool params_outside_watch(const double* params) const;
+  bool zero_params_need_look = false;
   /// y[i] = f(x[i]) in float64 where y[i] is NaN and x[i] finite.
   void rescue_forward(const float* x, float* y, size_t n, const double* params) const;
   /// The same for dx; dparams (if not null) recomputed in float64 whole

@@ -10,6 +10,7 @@
 
 #include "actjit/actjit.h"
 #include "actjit/actjit.hpp"
+#include "compiler/ir/range.hpp"
 #include "compiler/pipeline.hpp"
 #include "runtime/src/kernel_impl.hpp"
 #include "runtime/src/pool.hpp"
@@ -153,6 +154,10 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
   if (!p.row.rowwise) {
+    // The float32 kernels' NaN watch takes parameters as nonzero; where
+    // that decided it away, a zero parameter makes the runtime look itself.
+    impl->zero_params_need_look = dtype == DType::F32 && ir::may_make_nan(p.graph, p.all_roots(), false) &&
+                                  !ir::may_make_nan(p.graph, p.all_roots(), true);
     impl->program = std::make_shared<const Program>(std::move(p));
     impl->engine = impl_->engine;
   }
@@ -317,11 +322,14 @@ constexpr size_t kRescueBlock = 256;
 bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
 }  // namespace
 
-bool KernelImpl::params_beyond_float(const double* p) const {
+bool KernelImpl::params_outside_watch(const double* p) const {
   if (dtype != DType::F32) return false;
   constexpr double kRoundsToInf = 0x1.ffffffp127;  // FLT_MAX and half an ULP: the kernel's rounding gives inf
-  for (size_t j = 0; j < params.size(); ++j)
-    if (!(std::fabs(p[j]) < kRoundsToInf)) return true;
+  constexpr double kRoundsToZero = 0x1p-150;       // half the smallest subnormal: rounds to 0
+  for (size_t j = 0; j < params.size(); ++j) {
+    double a = std::fabs(p[j]);
+    if (!(a < kRoundsToInf) || (zero_params_need_look && a <= kRoundsToZero)) return true;
+  }
   return false;
 }
 
@@ -383,7 +391,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   const double* p = params ? params : impl_->defaults.data();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = impl_->forward();
-  const bool look_anyway = impl_->params_beyond_float(p);
+  const bool look_anyway = impl_->params_outside_watch(p);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -411,7 +419,7 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
   const double* p = params ? params : impl_->defaults.data();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
-  const bool look_anyway = impl_->params_beyond_float(p);
+  const bool look_anyway = impl_->params_outside_watch(p);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -450,7 +458,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const size_t np = impl_->params.size();
   size_t pieces = pieces_for(n, n / 64);
   if (dparams && np > kMaxSplitParams) pieces = 1;
-  const bool look_anyway = impl_->params_beyond_float(p);
+  const bool look_anyway = impl_->params_outside_watch(p);
   auto run = [&](size_t b, size_t e, double* dp) {
     const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
     const void* xb = static_cast<const char*>(x) + b * es;
