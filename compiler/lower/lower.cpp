@@ -124,81 +124,85 @@ struct KernelBuilder {
   /// inputs are copied in with a masked load, the body runs on the buffers
   /// with plain loads and stores, and its outputs are copied out with a
   /// masked store. Against a second, masked copy of the body for the tail,
-  /// this halves the code the back end compiles (compile latency), and the
-  /// full vectors run the same code as before. An output may alias an
-  /// input (in-place calls): each vector is loaded before it is stored.
+  /// this halves the code the back end compiles (compile latency). The
+  /// full vectors loop body -> latch -> body with one test of "was this the
+  /// tail" and the loop's own compare: each array is addressed as a base
+  /// (the array, or its buffer in the tail) plus an offset (the index, or 0
+  /// in the tail). An output may alias an input (in-place calls): each
+  /// vector is loaded before it is stored.
   template <class Body>
   void stream(llvm::IRBuilder<>& b, llvm::Function* f, llvm::Value* n, const std::vector<llvm::Value*>& in,
               const std::vector<llvm::Value*>& out, Body body) {
     llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
-    llvm::BasicBlock* entry = b.GetInsertBlock();
     std::vector<llvm::Value*> in_buf, out_buf;
     {
       llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
       for (size_t k = 0; k < in.size(); ++k) in_buf.push_back(eb.CreateAlloca(vec));
       for (size_t k = 0; k < out.size(); ++k) out_buf.push_back(eb.CreateAlloca(vec));
     }
-    auto* head = llvm::BasicBlock::Create(ctx, "head", f);
-    auto* full_bb = llvm::BasicBlock::Create(ctx, "full", f);
-    auto* prep = llvm::BasicBlock::Create(ctx, "tail.in", f);
+    auto* start = llvm::BasicBlock::Create(ctx, "start", f);
+    auto* outer = llvm::BasicBlock::Create(ctx, "arrays", f);
     auto* body_bb = llvm::BasicBlock::Create(ctx, "vector.body", f);
-    auto* finish = llvm::BasicBlock::Create(ctx, "tail.out", f);
     auto* latch = llvm::BasicBlock::Create(ctx, "latch", f);
+    auto* after = llvm::BasicBlock::Create(ctx, "after", f);
+    auto* prep = llvm::BasicBlock::Create(ctx, "tail.in", f);
+    auto* finish = llvm::BasicBlock::Create(ctx, "tail.out", f);
     auto* exit_bb = llvm::BasicBlock::Create(ctx, "exit", f);
     llvm::Value* full = b.CreateAnd(n, b.getInt64(~uint64_t(lanes - 1)), "n.full");
-    b.CreateCondBr(b.CreateICmpUGT(n, b.getInt64(0)), head, exit_bb);
+    b.CreateCondBr(b.CreateICmpUGT(n, b.getInt64(0)), start, exit_bb);
 
-    b.SetInsertPoint(head);
-    llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2, "i");
-    i->addIncoming(b.getInt64(0), entry);
-    b.CreateCondBr(b.CreateICmpULT(i, full), full_bb, prep);
+    b.SetInsertPoint(start);
+    b.CreateCondBr(b.CreateICmpUGT(full, b.getInt64(0)), outer, prep);
 
-    b.SetInsertPoint(full_bb);
-    std::vector<llvm::Value*> in_at, out_at;
-    for (llvm::Value* base : in) in_at.push_back(b.CreateInBoundsGEP(elem, base, i));
-    for (llvm::Value* base : out) out_at.push_back(b.CreateInBoundsGEP(elem, base, i));
-    b.CreateBr(body_bb);
-
+    // The partial vector starts at `full`, whichever way it is reached.
     b.SetInsertPoint(prep);
-    llvm::Value* live = first_lanes(b, b.CreateSub(n, i));
+    llvm::Value* live = first_lanes(b, b.CreateSub(n, full));
     for (size_t k = 0; k < in.size(); ++k)
-      b.CreateStore(b.CreateMaskedLoad(vec, b.CreateInBoundsGEP(elem, in[k], i), align, live,
+      b.CreateStore(b.CreateMaskedLoad(vec, b.CreateInBoundsGEP(elem, in[k], full), align, live,
                                        llvm::Constant::getNullValue(vec)),
                     in_buf[k]);
+    b.CreateBr(outer);
+
+    // Entered twice at most: for the full vectors (the arrays) and for the
+    // partial one (the buffers). The loop below has only its offset as a
+    // phi, so the full vectors run without copies at the back edge.
+    b.SetInsertPoint(outer);
+    auto* mask_ty = llvm::FixedVectorType::get(b.getInt1Ty(), lanes);
+    auto phi = [&](llvm::Type* t, llvm::Value* arrays, llvm::Value* tail, const char* name) {
+      llvm::PHINode* ph = b.CreatePHI(t, 2, name);
+      ph->addIncoming(arrays, start);
+      ph->addIncoming(tail, prep);
+      return ph;
+    };
+    llvm::Value* lane_mask = phi(mask_ty, llvm::Constant::getAllOnesValue(mask_ty), live, "lanes");
+    llvm::Value* is_tail = phi(b.getInt1Ty(), b.getFalse(), b.getTrue(), "is.tail");
+    std::vector<llvm::Value*> in_base, out_base, values;
+    for (size_t k = 0; k < in.size(); ++k) in_base.push_back(phi(in[k]->getType(), in[k], in_buf[k], "in"));
+    for (size_t k = 0; k < out.size(); ++k) out_base.push_back(phi(out[k]->getType(), out[k], out_buf[k], "out"));
     b.CreateBr(body_bb);
 
     b.SetInsertPoint(body_bb);
-    auto* mask_ty = llvm::FixedVectorType::get(b.getInt1Ty(), lanes);
-    llvm::PHINode* lane_mask = b.CreatePHI(mask_ty, 2, "lanes");
-    lane_mask->addIncoming(llvm::Constant::getAllOnesValue(mask_ty), full_bb);
-    lane_mask->addIncoming(live, prep);
-    llvm::PHINode* is_tail = b.CreatePHI(b.getInt1Ty(), 2, "is.tail");
-    is_tail->addIncoming(b.getFalse(), full_bb);
-    is_tail->addIncoming(b.getTrue(), prep);
-    auto pointer_phi = [&](llvm::Value* at, llvm::Value* buf) {
-      llvm::PHINode* ph = b.CreatePHI(at->getType(), 2);
-      ph->addIncoming(at, full_bb);
-      ph->addIncoming(buf, prep);
-      return ph;
-    };
-    std::vector<llvm::Value*> in_ptr, out_ptr, values;
-    for (size_t k = 0; k < in.size(); ++k) in_ptr.push_back(pointer_phi(in_at[k], in_buf[k]));
-    for (size_t k = 0; k < out.size(); ++k) out_ptr.push_back(pointer_phi(out_at[k], out_buf[k]));
-    for (llvm::Value* ptr : in_ptr) values.push_back(b.CreateAlignedLoad(vec, ptr, align));
-    std::vector<llvm::Value*> results = body(values, static_cast<llvm::Value*>(lane_mask));
-    for (size_t k = 0; k < out.size(); ++k) b.CreateAlignedStore(results[k], out_ptr[k], align);
+    llvm::PHINode* at = b.CreatePHI(b.getInt64Ty(), 2, "at");
+    at->addIncoming(b.getInt64(0), outer);
+    for (llvm::Value* base : in_base) values.push_back(b.CreateAlignedLoad(vec, b.CreateInBoundsGEP(elem, base, at), align));
+    std::vector<llvm::Value*> results = body(values, lane_mask);
+    for (size_t k = 0; k < out.size(); ++k)
+      b.CreateAlignedStore(results[k], b.CreateInBoundsGEP(elem, out_base[k], at), align);
     b.CreateCondBr(is_tail, finish, latch);
 
     b.SetInsertPoint(finish);
     for (size_t k = 0; k < out.size(); ++k)
-      b.CreateMaskedStore(b.CreateAlignedLoad(vec, out_buf[k], align), b.CreateInBoundsGEP(elem, out[k], i), align,
+      b.CreateMaskedStore(b.CreateAlignedLoad(vec, out_buf[k], align), b.CreateInBoundsGEP(elem, out[k], full), align,
                           lane_mask);
     b.CreateBr(exit_bb);
 
     b.SetInsertPoint(latch);
-    llvm::Value* next = b.CreateAdd(i, b.getInt64(lanes), "i.next", true, true);
-    i->addIncoming(next, latch);
-    b.CreateCondBr(b.CreateICmpULT(next, n), head, exit_bb);
+    llvm::Value* next = b.CreateAdd(at, b.getInt64(lanes), "i.next", true, true);
+    at->addIncoming(next, latch);
+    b.CreateCondBr(b.CreateICmpULT(next, full), body_bb, after);
+
+    b.SetInsertPoint(after);  // next == full
+    b.CreateCondBr(b.CreateICmpULT(next, n), prep, exit_bb);
     b.SetInsertPoint(exit_bb);
   }
 
