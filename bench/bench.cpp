@@ -230,8 +230,12 @@ std::vector<double> measure(const std::vector<std::function<void()>>& fns, size_
     double s = std::chrono::duration<double>(Clock::now() - a).count();
     reps[k] = std::max(1, int(t.min_seconds / std::max(s, 1e-9)));
   }
+  // Round-robin, each batch starting one candidate later: what ran just
+  // before a candidate (and left its arrays in the caches) changes from
+  // batch to batch instead of always favouring the same one.
   for (int b = 0; b < t.batches; ++b)
-    for (size_t k = 0; k < fns.size(); ++k) {
+    for (size_t j = 0; j < fns.size(); ++j) {
+      size_t k = (j + size_t(b)) % fns.size();
       auto a = Clock::now();
       for (int r = 0; r < reps[k]; ++r) fns[k]();
       double ns = std::chrono::duration<double, std::nano>(Clock::now() - a).count();
