@@ -4,7 +4,11 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -111,6 +115,73 @@ std::string cache_key(const Program& p, lower::DType dtype) {
 
 namespace {
 
+/// A long-lived thread that takes a share of each compile's modules (a
+/// thread started per compile cost ~0.25 ms on the 2-vCPU VMs, a twentieth
+/// of a compile: its creation and its stack's first touch). Jobs share their
+/// work with the caller through a counter, so a job the helper has not
+/// started yet is simply withdrawn: the caller has done it all.
+class Helper {
+ public:
+  struct Job {
+    std::function<void()> fn;
+    bool taken = false, done = false;
+  };
+  /// The helper, or null (one hardware thread, or no thread to be had).
+  static Helper* get() {
+    static Helper* helper = [] () -> Helper* {
+      if (std::thread::hardware_concurrency() < 2) return nullptr;
+      auto* h = new Helper;  // never destroyed: its thread may outlive static destruction
+      try {
+        std::thread([h] { h->loop(); }).detach();
+      } catch (const std::system_error&) {
+        delete h;
+        return nullptr;
+      }
+      return h;
+    }();
+    return helper;
+  }
+  void post(Job& job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(&job);
+    }
+    wake_.notify_one();
+  }
+  /// Returns once `job` is done or withdrawn.
+  void finish(Job& job) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!job.taken) {
+      queue_.erase(std::find(queue_.begin(), queue_.end(), &job));
+      return;
+    }
+    done_.wait(lock, [&] { return job.done; });
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      Job* job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        wake_.wait(lock, [&] { return !queue_.empty(); });
+        job = queue_.front();
+        queue_.pop_front();
+        job->taken = true;
+      }
+      job->fn();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        job->done = true;
+      }
+      done_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  std::deque<Job*> queue_;
+};
+
 /// One module per kernel, compiled in parallel where there is a second
 /// hardware thread (LLVM's code generation is the cost of a compile).
 Result<std::vector<std::string>> generate_objects(const Program& p, lower::DType dtype,
@@ -121,16 +192,11 @@ Result<std::vector<std::string>> generate_objects(const Program& p, lower::DType
     for (size_t i; (i = next.fetch_add(1)) < parts.size();)
       done[i] = generate(p, dtype, host_target(), kPrefix, Output::Object, nullptr, parts[i], lower::Abi::Jit);
   };
-  std::thread helper;
-  if (std::thread::hardware_concurrency() > 1) {
-    try {
-      helper = std::thread(work);
-    } catch (const std::system_error&) {
-      // no thread to be had: the caller does it all
-    }
-  }
+  Helper* helper = parts.size() > 1 ? Helper::get() : nullptr;
+  Helper::Job job{work};
+  if (helper) helper->post(job);
   work();
-  if (helper.joinable()) helper.join();
+  if (helper) helper->finish(job);
   std::vector<std::string> objects;
   for (auto& d : done) {
     if (!d) return d.error();
