@@ -132,6 +132,28 @@ TEST_CASE("parameters are run-time arguments - not baked constants", "[kernels]"
   CHECK(runtime().cached_kernels() == before);
 }
 
+TEST_CASE("float32 kernels take p * v + w with the parameter's double value", "[kernels]") {
+  // a = 0.1 rounds up to 0.100000001f, so in float a * 3 - 0.3f is 0; with
+  // the double a it is -1.19e-8 (hardsigmoid's slope * x + offset at x = -3
+  // is the same cancellation).
+  Kernel k = runtime().compile("f(x, a = 0.1) = a * x - 0.3", DType::F32);
+  std::vector<float> x{3.0f, INFINITY, -INFINITY, 2.0f}, y(4);
+  k.forward(std::span<const float>(x), std::span<float>(y));
+  CHECK(y[0] == Approx(std::fma(0.1, 3.0, -double(0.3f))).epsilon(1e-6));
+  CHECK(y[1] == INFINITY);  // lo has a's sign: no inf - inf
+  CHECK(y[2] == -INFINITY);
+  // A parameter that is a float gives the one rounding of fma(v, p, w).
+  std::vector<double> half{0.5};
+  k.forward(std::span<const float>(x), std::span<float>(y), std::span<const double>(half));
+  CHECK(y[0] == std::fma(0.5f, 3.0f, -0.3f));
+  CHECK(y[1] == INFINITY);
+  CHECK(y[3] == std::fma(0.5f, 2.0f, -0.3f));
+  std::vector<double> negative{-0.1};
+  k.forward(std::span<const float>(x), std::span<float>(y), std::span<const double>(negative));
+  CHECK(y[1] == -INFINITY);
+  CHECK(y[2] == INFINITY);
+}
+
 TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") {
   Kernel k = runtime().compile("mish", DType::F64);
   std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);

@@ -2,6 +2,7 @@
 #include "compiler/lower/emitter.hpp"
 
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/Intrinsics.h>
 
 #include <cmath>
 
@@ -19,6 +20,28 @@ NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const 
   bool match = q.op == Op::Div && g_.is_const(q.args[1]) && g_.const_value(q.args[1]) == std::sqrt(2.0) &&
                q.args[0] < v.size() && v[q.args[0]] != nullptr;
   return match ? q.args[0] : ir::kNoNode;
+}
+
+llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
+  if (params_.hi.empty() || !has_fma(b_)) return nullptr;
+  // p * v (either order) as side k of n, its other side w.
+  for (int k = 0; k < 2; ++k) {
+    const ir::Node& m = g_[n.args[k]];
+    if (m.op != Op::Mul) continue;
+    for (int j = 0; j < 2; ++j) {
+      if (g_[m.args[j]].op != Op::Param) continue;
+      auto index = size_t(g_[m.args[j]].value);
+      NodeId other = m.args[1 - j], rest = n.args[1 - k];
+      if (other >= v.size() || rest >= v.size() || !v[other] || !v[rest]) return nullptr;  // row scalars
+      llvm::Value* factor = v[other];
+      llvm::Value* w = v[rest];
+      if (n.op == Op::Sub) (k == 0 ? w : factor) = b_.CreateFNeg(k == 0 ? w : factor);  // p v - w, w - p v
+      auto* fma = llvm::Intrinsic::getDeclaration(b_.GetInsertBlock()->getModule(), llvm::Intrinsic::fma, {vec_});
+      llvm::Value* high = b_.CreateCall(fma, {factor, params_.hi[index], w});
+      return b_.CreateSelect(params_.inexact[index], b_.CreateCall(fma, {factor, params_.lo[index], high}), high);
+    }
+  }
+  return nullptr;
 }
 
 llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) const {
@@ -72,11 +95,17 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Mean:
       case Op::RowMax:
       case Op::RowMin: r = leaf(id); break;
-      case Op::Param: r = params_[size_t(n.value)]; break;
+      case Op::Param: r = params_.value[size_t(n.value)]; break;
       case Op::StopGrad: r = A(0); break;
       case Op::Neg: r = b_.CreateFNeg(A(0)); break;
-      case Op::Add: r = b_.CreateFAdd(A(0), A(1)); break;
-      case Op::Sub: r = b_.CreateFSub(A(0), A(1)); break;
+      case Op::Add:
+        r = param_product_sum(n, v);
+        if (!r) r = b_.CreateFAdd(A(0), A(1));
+        break;
+      case Op::Sub:
+        r = param_product_sum(n, v);
+        if (!r) r = b_.CreateFSub(A(0), A(1));
+        break;
       case Op::Mul: r = b_.CreateFMul(A(0), A(1)); break;
       case Op::Div: r = b_.CreateFDiv(A(0), A(1)); break;
       case Op::ExpDiv: {  // one exp: of a, or of a/2 where a is large (then e * (e / b))

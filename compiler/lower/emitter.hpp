@@ -14,10 +14,23 @@
 
 namespace actjit::lower {
 
+/// The kernel's parameters as splat vectors: `value`, each rounded to T;
+/// and in float kernels (empty in double ones) each double parameter split
+/// as hi + lo, hi rounded toward zero and lo of the parameter's sign,
+/// `inexact` where lo is not 0 (the parameter is not a float). A product
+/// p * v + w then takes p's double value (fma(v, lo, fma(v, hi, w)), lo's
+/// sign keeping v = inf from inf - inf): near a cancellation, as in
+/// hardsigmoid's slope * x + offset at x = -3 with slope = 1/6, the float
+/// rounding of p would be all the result has. Where p is a float it is the
+/// one rounding of fma(v, p, w), as exact as the plain form.
+struct ParamValues {
+  std::vector<llvm::Value*> value, hi, lo, inexact;
+};
+
 class Emitter {
  public:
   using Leaf = std::function<llvm::Value*(ir::NodeId)>;
-  Emitter(const ir::Graph& g, llvm::IRBuilder<>& b, llvm::Type* vec, std::vector<llvm::Value*> params)
+  Emitter(const ir::Graph& g, llvm::IRBuilder<>& b, llvm::Type* vec, ParamValues params)
       : g_(g), b_(b), vec_(vec), params_(std::move(params)) {}
 
   /// Values of `roots`. `leaf(id)` gives Input, Cotangent and reduction
@@ -33,13 +46,17 @@ class Emitter {
   llvm::Value* small_integer_power(const ir::Node& pow, llvm::Value* x) const;
   static constexpr double kMaxUnrolledPower = 16;
 
+  /// a + b or a - b (`n`) as fma(v, lo, fma(v, hi, w)) when one side is a
+  /// parameter times v and the target has FMA (float kernels), else null.
+  llvm::Value* param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
+
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
 
   const ir::Graph& g_;
   llvm::IRBuilder<>& b_;
   llvm::Type* vec_;
-  std::vector<llvm::Value*> params_;
+  ParamValues params_;
 };
 
 }  // namespace actjit::lower

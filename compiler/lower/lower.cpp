@@ -59,14 +59,29 @@ struct KernelBuilder {
     return f;
   }
 
-  /// Parameters, converted from double to T once, as splat vectors.
-  std::vector<llvm::Value*> load_params(llvm::IRBuilder<>& b, llvm::Value* params) {
-    std::vector<llvm::Value*> out;
+  /// Parameters, converted from double to T once, as splat vectors (and
+  /// in float kernels split in hi + lo: see ParamValues).
+  ParamValues load_params(llvm::IRBuilder<>& b, llvm::Value* params) {
+    ParamValues out;
     for (size_t j = 0; j < p.function.params.size(); ++j) {
       llvm::Value* ptr = b.CreateConstInBoundsGEP1_64(b.getDoubleTy(), params, j);
       llvm::Value* d = b.CreateAlignedLoad(b.getDoubleTy(), ptr, llvm::Align(8));
       llvm::Value* t = elem->isDoubleTy() ? d : b.CreateFPTrunc(d, elem);
-      out.push_back(b.CreateVectorSplat(lanes, t));
+      out.value.push_back(b.CreateVectorSplat(lanes, t));
+      if (elem->isDoubleTy()) continue;
+      // hi: t, one step toward zero where t is above d in magnitude (t is
+      // d rounded to nearest; stepping the bits of a float down by one
+      // moves it toward zero); then lo = d - hi rounded, of d's sign, and
+      // 0 only where d is a float.
+      auto* fabs_d = llvm::Intrinsic::getDeclaration(b.GetInsertBlock()->getModule(), llvm::Intrinsic::fabs, {b.getDoubleTy()});
+      llvm::Value* t_wide = b.CreateFPExt(t, b.getDoubleTy());
+      llvm::Value* step = b.CreateFCmpOGT(b.CreateCall(fabs_d, {t_wide}), b.CreateCall(fabs_d, {d}));
+      llvm::Value* bits = b.CreateBitCast(t, b.getInt32Ty());
+      llvm::Value* hi = b.CreateSelect(step, b.CreateBitCast(b.CreateSub(bits, b.getInt32(1)), elem), t);
+      llvm::Value* lo = b.CreateFPTrunc(b.CreateFSub(d, b.CreateFPExt(hi, b.getDoubleTy())), elem);
+      out.hi.push_back(b.CreateVectorSplat(lanes, hi));
+      out.lo.push_back(b.CreateVectorSplat(lanes, lo));
+      out.inexact.push_back(b.CreateVectorSplat(lanes, b.CreateFCmpONE(lo, llvm::ConstantFP::get(elem, 0.0))));
     }
     return out;
   }

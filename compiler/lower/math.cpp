@@ -79,6 +79,8 @@ llvm::Value* call_inline(llvm::IRBuilderBase& b, const char* fname, Approximatio
 
 }  // namespace
 
+bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
+
 bool is_math_op(Op op) {
   SleefName n{"", ""};
   return sleef_name(op, n) || op == Op::Exp || op == Op::Expm1 || op == Op::Log || op == Op::Log1p ||

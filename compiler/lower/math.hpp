@@ -43,6 +43,9 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 /// general log1p in double.
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t);
 
+/// Whether the function being emitted into targets a CPU with FMA.
+bool has_fma(llvm::IRBuilderBase& b);
+
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).
 std::vector<std::string> external_math_symbols();
