@@ -19,6 +19,7 @@
 
 #include "actjit/actjit.hpp"
 #include "compiler/jit/codegen.hpp"
+#include "compiler/jit/quiet_thread.hpp"
 #include "compiler/lower/math.hpp"
 
 namespace actjit::jit {
@@ -132,7 +133,7 @@ class Helper {
       if (std::thread::hardware_concurrency() < 2) return nullptr;
       auto* h = new Helper;  // never destroyed: its thread may outlive static destruction
       try {
-        std::thread([h] { h->loop(); }).detach();
+        quiet_thread([h] { h->loop(); }).detach();
       } catch (const std::system_error&) {
         delete h;
         return nullptr;

@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 
+#include "compiler/jit/quiet_thread.hpp"
+
 namespace actjit::detail {
 
 Pool& Pool::instance() {
@@ -70,7 +72,7 @@ void Pool::run(size_t tasks, const std::function<void(size_t)>& f) {
     return;
   }
   std::unique_lock<std::mutex> lock(m_);
-  while (workers_.size() + 1 < threads_) workers_.emplace_back([this] { work(); });
+  while (workers_.size() + 1 < threads_) workers_.push_back(quiet_thread([this] { work(); }));
   job_ = &f;
   tasks_ = tasks;
   next_ = 0;
