@@ -154,6 +154,32 @@ TEST_CASE("float32 kernels take p * v + w with the parameter's double value", "[
   CHECK(y[2] == INFINITY);
 }
 
+TEST_CASE("exp keeps the clamps an infinite x or parameter can reach", "[kernels]") {
+  // For finite x, x * 1e-38 stays within [-3.4, 3.4] in float (x * 1e-306
+  // within [-180, 180] in double), where exp needs no clamps; x = inf takes
+  // it to inf, and an unclamped exp gives NaN there. The lowering's range
+  // analysis lets x and the parameters be infinite. (Found at 256 and 128
+  // bits, where exp scales by integer exponent fields: test_kernels runs at
+  // every width.)
+  Runtime& rt = runtime();
+  std::vector<float> xf{INFINITY, -INFINITY, 1e38f}, yf(3);
+  rt.compile("exp(x * 1e-38)", DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  CHECK(yf[0] == INFINITY);
+  CHECK(yf[1] == 0.0f);
+  CHECK(yf[2] == Approx(std::exp(1.0)).epsilon(1e-6));
+  std::vector<double> x{INFINITY, -INFINITY, 1e306}, y(3);
+  rt.compile("exp(x * 1e-306)", DType::F64).forward(std::span<const double>(x), std::span<double>(y));
+  CHECK(y[0] == INFINITY);
+  CHECK(y[1] == 0.0);
+  CHECK(y[2] == Approx(std::exp(1.0)).epsilon(1e-12));
+  Kernel k = rt.compile("f(x, a = 1) = exp(a * 1e-306) + x", DType::F64);
+  std::vector<double> two{2.0}, out(1), inf_a{INFINITY}, minus_inf_a{-INFINITY};
+  k.forward(std::span<const double>(two), std::span<double>(out), std::span<const double>(inf_a));
+  CHECK(out[0] == INFINITY);
+  k.forward(std::span<const double>(two), std::span<double>(out), std::span<const double>(minus_inf_a));
+  CHECK(out[0] == 2.0);
+}
+
 TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") {
   Kernel k = runtime().compile("mish", DType::F64);
   std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);

@@ -43,15 +43,16 @@ double product(double x, double y) { return x == 0 || y == 0 ? 0 : x * y; }
 
 class Analysis {
  public:
-  Analysis(const Graph& g, Precision p, bool nonzero_params) : g_(g), f32_(p == Precision::F32) {
+  Analysis(const Graph& g, Precision p, Domain domain) : g_(g), f32_(p == Precision::F32) {
     double max = f32_ ? FLT_MAX : DBL_MAX;
     // Results beyond half the largest finite value may round to inf, and
     // nonzero ones below these may round to 0: generous margins for
     // roundings the double endpoints do not see.
     overflow_ = max / 2;
     underflow_ = f32_ ? 1e-30 : 1e-300;
-    finite_ = {-max, max, false, true};
-    param_ = {-max, max, false, !nonzero_params};
+    double reach = domain.finite ? max : kInf;
+    finite_ = {-reach, reach, false, true};
+    param_ = {-reach, reach, false, !domain.nonzero_params};
   }
 
   std::vector<Interval> run(std::span<const NodeId> roots) {
@@ -295,11 +296,11 @@ class Analysis {
 
 }  // namespace
 
-Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, bool nonzero_params)
-    : of_(Analysis(g, precision, nonzero_params).run(roots)) {}
+Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain)
+    : of_(Analysis(g, precision, domain).run(roots)) {}
 
 bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params) {
-  Ranges r(g, roots, Precision::F32, nonzero_params);
+  Ranges r(g, roots, Precision::F32, Domain{true, nonzero_params});
   for (NodeId root : roots)
     if (r[root].nan) return true;
   return false;

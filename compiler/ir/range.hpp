@@ -39,12 +39,21 @@ struct Interval {
 
 enum class Precision { F32, F64 };
 
-/// The intervals of every node reachable from `roots`. Parameters are
-/// finite in `precision`, and nonzero with `nonzero_params` (the runtime
-/// checks both before it relies on a float32 kernel's NaN watch).
+/// What the leaves can be. `finite`: x, dy and the parameters are finite
+/// in the precision (else each may also be +-inf; never NaN: a NaN input
+/// is the math functions' own business); `nonzero_params`: no parameter is
+/// 0. The NaN watch takes both (the runtime checks the parameters per
+/// call); the lowering's choices (exp's clamps) hold for any input and
+/// parameter, so it takes neither.
+struct Domain {
+  bool finite = true;
+  bool nonzero_params = true;
+};
+
+/// The intervals of every node reachable from `roots`.
 class Ranges {
  public:
-  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, bool nonzero_params = true);
+  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain = {});
   /// The interval of a node reachable from the roots (everything for others).
   Interval operator[](NodeId id) const { return id < of_.size() ? of_[id] : Interval{}; }
 

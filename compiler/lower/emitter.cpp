@@ -72,9 +72,11 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   for (NodeId r : roots) top = std::max(top, r);
   std::vector<llvm::Value*> v(top + 1, nullptr);
   auto* cond_vec = llvm::VectorType::get(b_.getInt1Ty(), llvm::cast<llvm::VectorType>(vec_)->getElementCount());
-  // What the values can be (finite x, dy and parameters): exp without the
-  // clamps its argument cannot reach, log1p of [0, 1].
-  const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32);
+  // What the values can be, for any x, dy and parameters (infinities
+  // included): exp without the clamps its argument cannot reach, log1p of
+  // [0, 1].
+  const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
+                          ir::Domain{false, false});
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
