@@ -266,6 +266,23 @@ TEST_CASE("the interval analysis - where refines its branches", "[range]") {
   CHECK(ranges_of("x * x", ir::Op::Exp).first.lo == 0);
   CHECK(ranges_of("x * x + x", ir::Op::Exp).first.hi == INFINITY);
   CHECK_FALSE(ranges_of("x * x + x", ir::Op::Exp).first.nan);
+  // Where a node's value is used: exp(x) in mish only where x <= 20 (the
+  // lanes above take x), elu's expm1 only where x <= 0.
+  auto used_operand = [](const std::string& src, ir::Op op) {
+    Program p = program(src);
+    std::vector<ir::NodeId> roots{p.value};
+    ir::Ranges r(p.graph, roots, ir::Precision::F32, ir::Domain{false, false});
+    ir::Interval out{INFINITY, -INFINITY, false, false};
+    for (ir::NodeId id : p.graph.reachable(roots))
+      if (p.graph[id].op == op) out = r.operand_where_used(id);
+    return out;
+  };
+  CHECK(used_operand("mish", ir::Op::Exp).hi == 20);
+  CHECK(used_operand("elu", ir::Op::Expm1).hi == 0);
+  CHECK(used_operand("exp(x)", ir::Op::Exp).hi == INFINITY);
+  // Nested: the inner where's branch is used only inside the outer's.
+  CHECK(used_operand("where(x > 5, x, where(x < -5, 0, exp(x)))", ir::Op::Exp).hi == 5);
+  CHECK(used_operand("where(x > 5, x, where(x < -5, 0, exp(x)))", ir::Op::Exp).lo == -5);
   // A branch that can never be taken adds nothing.
   auto [never, unused2] = ranges_of("where(x > 5, where(x < 2, -100, 1), 0)", ir::Op::Exp);
   CHECK(never.lo == 0);

@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace actjit::ir {
 
@@ -41,6 +42,8 @@ double add_hi(double x, double y) { return x == kInf || y == kInf ? kInf : x + y
 /// A product's endpoint: 0 * inf (which the NaN flag covers) counts as 0.
 double product(double x, double y) { return x == 0 || y == 0 ? 0 : x * y; }
 
+using Demand = std::unordered_map<NodeId, Interval>;
+
 class Analysis {
  public:
   Analysis(const Graph& g, Precision p, Domain domain) : g_(g), f32_(p == Precision::F32) {
@@ -58,13 +61,17 @@ class Analysis {
   std::vector<Interval> run(std::span<const NodeId> roots) {
     std::vector<NodeId> order = g_.reachable(roots);
     std::vector<Interval> of(order.empty() ? 0 : order.back() + 1, everything());
-    Scope top{nullptr, {}, {}, 0};
-    for (NodeId id : order) {
-      Interval r = node(id, top, [&](NodeId a) { return of[a]; });
-      of[id] = r;
-    }
+    Scope top{nullptr, {}, {}, 0, {}};
+    auto get = [&](NodeId a) { return of[a]; };
+    for (NodeId id : order) of[id] = node(id, top, get);
+    demand_.assign(of.size(), nothing());
+    for (auto& [id, r] : mark(roots, top, get)) demand_[id] = r;
     return of;
   }
+
+  /// For each node, its first operand's interval in the scopes that use
+  /// the node (see Ranges::operand_where_used).
+  std::vector<Interval> take_demand() { return std::move(demand_); }
 
  private:
   struct Scope {
@@ -72,7 +79,42 @@ class Analysis {
     std::unordered_map<NodeId, Interval> fixed;  // refined by the conditions of enclosing wheres
     std::unordered_map<NodeId, Interval> memo;
     int depth;
+    /// Branches of wheres in this scope that a scope of their own accounts
+    /// for (key 2 * where + 1 for the first branch, 2 * where for the
+    /// other), with what that scope's nodes' first operands are there.
+    mutable std::unordered_map<uint64_t, Demand> handed_over;
   };
+
+  /// For each node that `roots` use in `s` (`get` gives values in `s`),
+  /// its first operand's interval; a branch handed over to a scope of its
+  /// own contributes what that scope found, under its condition, and only
+  /// where its `where` is used.
+  template <class Get>
+  Demand mark(std::span<const NodeId> roots, const Scope& s, Get get) {
+    Demand d;
+    std::vector<NodeId> order = g_.reachable(roots);
+    std::unordered_set<NodeId> used(roots.begin(), roots.end());
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      if (!used.count(*it)) continue;
+      const Node& n = g_[*it];
+      if (n.arity > 0) add(d, *it, get(n.args[0]));
+      for (unsigned k = 0; k < n.arity; ++k) {
+        auto handed = n.op == Op::Where && k > 0 ? s.handed_over.find(2 * uint64_t(*it) + (k == 1))
+                                                 : s.handed_over.end();
+        if (handed == s.handed_over.end()) {
+          used.insert(n.args[k]);
+          continue;
+        }
+        for (auto& [id, r] : handed->second) add(d, id, r);
+      }
+    }
+    return d;
+  }
+
+  static void add(Demand& d, NodeId id, const Interval& r) {
+    auto [it, inserted] = d.try_emplace(id, r);
+    if (!inserted) it->second = join(it->second, r);
+  }
 
   const Interval* fixed_in(const Scope& s, NodeId id) const {
     for (const Scope* t = &s; t; t = t->parent)
@@ -83,10 +125,12 @@ class Analysis {
   /// The interval of `root` with `s`'s refinements (every node under it
   /// re-evaluated in `s`).
   Interval evaluate(NodeId root, Scope& s) {
-    std::vector<NodeId> order = g_.reachable(std::span<const NodeId>(&root, 1));
+    std::span<const NodeId> roots(&root, 1);
+    std::vector<NodeId> order = g_.reachable(roots);
+    auto get = [&](NodeId a) { return s.memo.at(a); };
     for (NodeId id : order) {
       if (spent_ < kBudget) ++spent_;
-      s.memo[id] = node(id, s, [&](NodeId a) { return s.memo.at(a); });
+      s.memo[id] = node(id, s, get);
     }
     return s.memo.at(root);
   }
@@ -151,17 +195,25 @@ class Analysis {
   }
 
   template <class Get>
-  Interval where(const Node& n, const Scope& s, Get get) {
+  Interval where(NodeId id, const Node& n, const Scope& s, Get get) {
     Interval b = get(n.args[1]), c = get(n.args[2]);
     if (s.depth >= kMaxDepth || spent_ >= kBudget) return join(b, c);
     for (bool truth : {true, false}) {
-      Scope branch{&s, {}, {}, s.depth + 1};
+      Scope branch{&s, {}, {}, s.depth + 1, {}};
       narrow(n.args[0], truth, branch.fixed, s, get);
       if (branch.fixed.empty()) continue;
       bool impossible = false;
       for (auto& [id, r] : branch.fixed) impossible = impossible || r.empty();
       Interval& side = truth ? b : c;
-      side = impossible ? nothing() : evaluate(truth ? n.args[1] : n.args[2], branch);
+      NodeId root = truth ? n.args[1] : n.args[2];
+      Demand found;
+      if (impossible) {
+        side = nothing();
+      } else {
+        side = evaluate(root, branch);
+        found = mark(std::span<const NodeId>(&root, 1), branch, [&](NodeId a) { return branch.memo.at(a); });
+      }
+      s.handed_over[2 * uint64_t(id) + truth] = std::move(found);
     }
     return join(b, c);
   }
@@ -170,7 +222,7 @@ class Analysis {
   Interval node(NodeId id, const Scope& s, Get get) {
     if (const Interval* f = fixed_in(s, id)) return *f;
     const Node& n = g_[id];
-    if (n.op == Op::Where) return where(n, s, get);
+    if (n.op == Op::Where) return where(id, n, s, get);
     Interval a = n.arity > 0 ? get(n.args[0]) : Interval{}, b = n.arity > 1 ? get(n.args[1]) : Interval{};
     if ((n.arity > 0 && a.empty()) || (n.arity > 1 && b.empty())) return nothing();
     bool nan_in = a.nan || (n.arity > 1 && b.nan);
@@ -292,12 +344,16 @@ class Analysis {
   double overflow_, underflow_;
   Interval finite_, param_;
   size_t spent_ = 0;
+  std::vector<Interval> demand_;
 };
 
 }  // namespace
 
-Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain)
-    : of_(Analysis(g, precision, domain).run(roots)) {}
+Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain) {
+  Analysis a(g, precision, domain);
+  of_ = a.run(roots);
+  demand_ = a.take_demand();
+}
 
 bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params) {
   Ranges r(g, roots, Precision::F32, Domain{true, nonzero_params});

@@ -56,9 +56,15 @@ class Ranges {
   Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain = {});
   /// The interval of a node reachable from the roots (everything for others).
   Interval operator[](NodeId id) const { return id < of_.size() ? of_[id] : Interval{}; }
+  /// The interval of `id`'s first operand over the lanes where `id`'s value
+  /// matters: in where(x > 20, x, exp(x)), exp's operand is at most 20
+  /// there, though x itself is anything. (Empty where nothing uses `id`.)
+  /// What the other lanes compute is selected away, so exp may skip its
+  /// upper clamp there.
+  Interval operand_where_used(NodeId id) const { return id < demand_.size() ? demand_[id] : Interval{}; }
 
  private:
-  std::vector<Interval> of_;
+  std::vector<Interval> of_, demand_;
 };
 
 /// Whether a NaN can come out of `roots` in a float32 kernel for a finite x

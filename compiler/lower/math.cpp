@@ -115,6 +115,12 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
   return call_inline(b, "exp_bounded", vmath::exp_bounded, x);
 }
 
+llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi) {
+  (void)lo;
+  if (hi <= 0) return call_inline(b, "expm1_nonpositive", vmath::expm1_nonpositive, x);
+  return emit_math(b, Op::Expm1, x);
+}
+
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(t->getType());
   if (vec->getElementType()->isDoubleTy()) return emit_math(b, Op::Log1p, t);

@@ -132,6 +132,8 @@ struct ExpBounds {
 };
 ExpBounds exp_bounds(bool f64);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
+/// expm1(x) for x known to be NaN or <= 0: no upper clamp, no large-n form.
+llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; float only

@@ -73,10 +73,17 @@ llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, 
 
 ExpBounds exp_bounds(bool f64) { return f64 ? ExpBounds{-1400, 709} : ExpBounds{-170, 88}; }
 
-llvm::Value* expm1(const Ctx& k, llvm::Value* x) {
+namespace {
+
+llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool nonpositive) {
   // Below lo, expm1 is -1 to rounding; above hi it overflows.
-  Reduction red = reduce(k, x, k.f64 ? -40.0 : -20.0, k.f64 ? 709.79 : 88.8);
+  Reduction red = reduce(k, x, k.f64 ? -40.0 : -20.0, k.f64 ? 709.79 : 88.8, true, !nonpositive);
   llvm::Value* em1 = k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), red.r);  // expm1(r), accurate near 0
+  if (nonpositive) {  // n <= 0: only the small form below
+    llvm::Value* s = k.pow2(red.n);
+    llvm::Value* y = k.fma(s, em1, k.sub(s, k.c(1)));
+    return k.avx512 ? y : k.select(k.is_nan(x), x, y);
+  }
   // Small n: 2^n expm1(r) + (2^n - 1), where 2^n - 1 is exact. Large n:
   // 2^n (expm1(r) + 1) - 1, whose -1 no longer matters (and never gives inf - inf).
   double limit = k.f64 ? 54 : 25;
@@ -88,5 +95,10 @@ llvm::Value* expm1(const Ctx& k, llvm::Value* x) {
   llvm::Value* y = k.select(large, large_result, small_result);
   return k.avx512 ? y : k.select(k.is_nan(x), x, y);
 }
+
+}  // namespace
+
+llvm::Value* expm1(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, false); }
+llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true); }
 
 }  // namespace actjit::lower::vmath
