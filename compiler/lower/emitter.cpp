@@ -152,7 +152,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
         bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;
         r = half_square ? emit_exp_neg_half_square(b_, v[over_sqrt2(sq->args[0], v)]) : nullptr;
-        if (!r) r = emit_exp(b_, A(0), ranges.operand_where_used(id).lo, ranges.operand_where_used(id).hi);
+        if (!r) {
+          ir::Interval used = ranges.operand_where_used(id);
+          r = emit_exp(b_, A(0), used.lo, used.hi);
+        }
         break;
       }
       case Op::Log1p:
@@ -160,7 +163,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         r = g_[n.args[0]].op == Op::Exp && ranges[g_[n.args[0]].args[0]].hi <= 0 ? emit_log1p_unit(b_, A(0))
                                                                                  : emit_math(b_, n.op, A(0));
         break;
-      case Op::Expm1: r = emit_expm1(b_, A(0), ranges.operand_where_used(id).lo, ranges.operand_where_used(id).hi); break;
+      case Op::Expm1: r = emit_expm1(b_, A(0), ranges.operand_where_used(id).hi); break;
       case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
       case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:

@@ -115,8 +115,7 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
   return call_inline(b, "exp_bounded", vmath::exp_bounded, x);
 }
 
-llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi) {
-  (void)lo;
+llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi) {
   if (hi <= 0) return call_inline(b, "expm1_nonpositive", vmath::expm1_nonpositive, x);
   return emit_math(b, Op::Expm1, x);
 }

@@ -35,8 +35,8 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 /// without the clamps that range makes dead.
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi);
 
-/// expm1(x) for x known to be NaN or in [lo, hi]: a shorter form for x <= 0.
-llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi);
+/// expm1(x) for x known to be NaN or <= hi: a shorter form where hi <= 0.
+llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi);
 
 /// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
