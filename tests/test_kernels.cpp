@@ -180,6 +180,31 @@ TEST_CASE("exp keeps the clamps an infinite x or parameter can reach", "[kernels
   CHECK(out[0] == 2.0);
 }
 
+TEST_CASE("a where its enclosing where decides is lowered as one branch - values unchanged", "[kernels]") {
+  // The inner where repeats the outer condition (squareplus's large-|x|
+  // guard and the sqrt rewrite's): its true branch (7) is never taken.
+  const char* src = "where(abs(x) > 1e15, x, where(abs(x) > 1e15, 7, x * x + 1))";
+  std::vector<double> x{-3e15, -1e15, -2.5, -0.0, 0.0, 2.0, 1e15, 3e15, INFINITY, -INFINITY, NAN};
+  auto want = [](double v) { return std::fabs(v) > 1e15 ? v : v * v + 1; };
+  std::vector<double> y(x.size());
+  runtime().compile(src, DType::F64).forward(std::span<const double>(x), std::span<double>(y));
+  std::vector<float> xf(x.begin(), x.end()), yf(x.size());
+  runtime().compile(src, DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    if (std::isnan(x[i])) {
+      CHECK(std::isnan(y[i]));
+      CHECK(std::isnan(yf[i]));
+      continue;
+    }
+    CHECK(y[i] == want(x[i]));
+    CHECK(yf[i] == float(std::fabs(xf[i]) > 1e15f ? xf[i] : xf[i] * xf[i] + 1));
+  }
+  // squareplus itself (its kernels lost one sqrt and two divisions this way)
+  check_against_reference<float>("squareplus", {4.0});
+  check_against_reference<double>("squareplus", {0.5});
+}
+
 TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") {
   Kernel k = runtime().compile("mish", DType::F64);
   std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);

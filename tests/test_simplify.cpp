@@ -288,3 +288,49 @@ TEST_CASE("the interval analysis - where refines its branches", "[range]") {
   CHECK(never.lo == 0);
   CHECK(never.hi == 1);
 }
+
+TEST_CASE("the interval analysis - conditions an enclosing where decides", "[range]") {
+  // The condition of each `where` over the lanes where that where is used:
+  // [0, 0] or [1, 1] when known there (the lowering then emits one branch).
+  auto conditions = [](const std::string& src) {
+    Program p = program(src);
+    std::vector<ir::NodeId> roots{p.value};
+    ir::Ranges r(p.graph, roots, ir::Precision::F32, ir::Domain{false, false});
+    std::vector<ir::Interval> out;
+    for (ir::NodeId id : p.graph.reachable(roots))
+      if (p.graph[id].op == ir::Op::Where) out.push_back(r.operand_where_used(id));
+    return out;
+  };
+  auto known = [](const ir::Interval& c, double v) { return !c.nan && c.lo == v && c.hi == v; };
+  // The same comparison again, inside the branch that decided it (as in
+  // squareplus, whose large-|x| guard the sqrt rewrite repeats): the inner
+  // where is the false branch only; the outer one is undecided.
+  auto same = conditions("where(abs(x) > 1e15, x, where(abs(x) > 1e15, exp(x), x * x))");
+  REQUIRE(same.size() == 2);
+  CHECK(std::count_if(same.begin(), same.end(), [&](auto& c) { return known(c, 0); }) == 1);
+  CHECK(std::count_if(same.begin(), same.end(), [&](auto& c) { return c.lo == 0 && c.hi == 1; }) == 1);
+  // ... and in the true branch, true.
+  auto again = conditions("where(x > 3, where(x > 3, exp(x), x * x), 1)");
+  CHECK(std::count_if(again.begin(), again.end(), [&](auto& c) { return known(c, 1); }) == 1);
+  // Through and, or.
+  auto both = conditions("where(x > 3 and x < 9, where(x > 3, exp(x), x), 1)");
+  CHECK(std::count_if(both.begin(), both.end(), [&](auto& c) { return known(c, 1); }) == 1);
+  auto neither = conditions("where(x > 3 or x < -3, 1, where(x > 3, exp(x), x))");
+  CHECK(std::count_if(neither.begin(), neither.end(), [&](auto& c) { return known(c, 0); }) == 1);
+  // By the refined interval: x <= 3 in the false branch, so x > 4 is false.
+  auto beyond = conditions("where(x > 3, x, where(x > 4, exp(x), x * x))");
+  CHECK(std::count_if(beyond.begin(), beyond.end(), [&](auto& c) { return known(c, 0); }) == 1);
+  // By intervals: a square is never below -1 (x may be inf, never NaN).
+  auto square = conditions("where(x * x >= -1, x, exp(x))");
+  REQUIRE(square.size() == 1);
+  CHECK(known(square[0], 1));
+  // A comparison with a possible NaN is never known true: sqrt(x) is NaN
+  // below 0 (x < 0 and sqrt(x) >= 0 is false there).
+  auto nan = conditions("where(sqrt(x) >= 0, x, exp(x))");
+  REQUIRE(nan.size() == 1);
+  CHECK_FALSE(known(nan[0], 1));
+  // Undecided conditions stay undecided.
+  auto open = conditions("where(x > 3, x, where(x > 2, exp(x), x * x))");
+  for (auto& c : open) CHECK((c.lo == 0 && c.hi == 1));
+  // (test_kernels checks the kernels' values where the lowering drops a branch.)
+}

@@ -61,7 +61,7 @@ class Analysis {
   std::vector<Interval> run(std::span<const NodeId> roots) {
     std::vector<NodeId> order = g_.reachable(roots);
     std::vector<Interval> of(order.empty() ? 0 : order.back() + 1, everything());
-    Scope top{nullptr, {}, {}, 0, {}};
+    Scope top{nullptr, {}, {}, 0, {}, {}};
     auto get = [&](NodeId a) { return of[a]; };
     for (NodeId id : order) of[id] = node(id, top, get);
     demand_.assign(of.size(), nothing());
@@ -83,6 +83,9 @@ class Analysis {
     /// for (key 2 * where + 1 for the first branch, 2 * where for the
     /// other), with what that scope's nodes' first operands are there.
     mutable std::unordered_map<uint64_t, Demand> handed_over;
+    /// Conditions whose truth the enclosing wheres fix (the same node
+    /// compared again: where(c, a, where(c, b, d)) never takes b).
+    std::unordered_map<NodeId, bool> known;
   };
 
   /// For each node that `roots` use in `s` (`get` gives values in `s`),
@@ -114,6 +117,21 @@ class Analysis {
   static void add(Demand& d, NodeId id, const Interval& r) {
     auto [it, inserted] = d.try_emplace(id, r);
     if (!inserted) it->second = join(it->second, r);
+  }
+
+  static const bool* known_in(const Scope& s, NodeId id) {
+    for (const Scope* t = &s; t; t = t->parent)
+      if (auto it = t->known.find(id); it != t->known.end()) return &it->second;
+    return nullptr;
+  }
+
+  /// Records in `known` what `cond` being `truth` says about conditions.
+  void learn(NodeId cond, bool truth, std::unordered_map<NodeId, bool>& known) const {
+    known[cond] = truth;
+    const Node& c = g_[cond];
+    if (c.op == Op::Not) learn(c.args[0], !truth, known);
+    if ((c.op == Op::And && truth) || (c.op == Op::Or && !truth))
+      learn(c.args[0], truth, known), learn(c.args[1], truth, known);
   }
 
   const Interval* fixed_in(const Scope& s, NodeId id) const {
@@ -197,11 +215,20 @@ class Analysis {
   template <class Get>
   Interval where(NodeId id, const Node& n, const Scope& s, Get get) {
     Interval b = get(n.args[1]), c = get(n.args[2]);
+    // A condition known here leaves one branch: the other is never used.
+    Interval cond = get(n.args[0]);
+    for (bool truth : {true, false}) {
+      if (cond.empty() || cond.nan || cond.lo != cond.hi || (cond.lo != 0) == truth) continue;
+      (truth ? b : c) = nothing();
+      s.handed_over[2 * uint64_t(id) + truth] = Demand{};
+    }
     if (s.depth >= kMaxDepth || spent_ >= kBudget) return join(b, c);
     for (bool truth : {true, false}) {
-      Scope branch{&s, {}, {}, s.depth + 1, {}};
+      if (s.handed_over.count(2 * uint64_t(id) + truth)) continue;  // never taken (above)
+      Scope branch{&s, {}, {}, s.depth + 1, {}, {}};
       narrow(n.args[0], truth, branch.fixed, s, get);
       if (branch.fixed.empty()) continue;
+      learn(n.args[0], truth, branch.known);
       bool impossible = false;
       for (auto& [id, r] : branch.fixed) impossible = impossible || r.empty();
       Interval& side = truth ? b : c;
@@ -230,9 +257,11 @@ class Analysis {
       case Op::Const: return constant(n.value);
       case Op::Input: case Op::Cotangent: return finite_;
       case Op::Param: return param_;
-      case Op::CondConst: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
+      case Op::CondConst: return truth(n.value != 0);
+      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
       case Op::And: case Op::Or: case Op::Not:
-        return {0, 1, false, true};  // a comparison with NaN is false, not NaN
+        if (const bool* k = known_in(s, id)) return truth(*k);
+        return condition(n.op, a, b);
       case Op::StopGrad: return a;
       case Op::Neg: return {-a.hi, -a.lo, a.nan, a.zero};
       case Op::Abs: return magnitude(a);
@@ -293,6 +322,26 @@ class Analysis {
         // Partial sums may overflow either way when signs mix.
         return {a.lo >= 0 ? 0 : -kInf, a.hi <= 0 ? 0 : kInf, a.nan || (a.lo < 0 && a.hi > 0)};
       default: return everything();
+    }
+  }
+
+  /// A condition's value: [0, 0] false, [1, 1] true, [0, 1] either (never
+  /// NaN: a comparison with NaN is false).
+  static Interval truth(bool t) { return {t ? 1.0 : 0.0, t ? 1.0 : 0.0, false, !t}; }
+
+  static Interval condition(Op op, const Interval& a, const Interval& b) {
+    Interval either{0, 1, false, true};
+    auto known = [&](bool t, bool f) { return t ? truth(true) : f ? truth(false) : either; };
+    bool numbers = !a.nan && !b.nan;  // true only without NaN; false with NaN too
+    switch (op) {
+      case Op::Lt: return known(numbers && a.hi < b.lo, a.lo >= b.hi);
+      case Op::Le: return known(numbers && a.hi <= b.lo, a.lo > b.hi);
+      case Op::Gt: return known(numbers && a.lo > b.hi, a.hi <= b.lo);
+      case Op::Ge: return known(numbers && a.lo >= b.hi, a.hi < b.lo);
+      case Op::Not: return known(a.hi == 0, a.lo == 1);
+      case Op::And: return known(a.lo == 1 && b.lo == 1, a.hi == 0 || b.hi == 0);
+      case Op::Or: return known(a.lo == 1 || b.lo == 1, a.hi == 0 && b.hi == 0);
+      default: return either;
     }
   }
 

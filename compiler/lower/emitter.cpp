@@ -118,7 +118,14 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         r = b_.CreateSelect(big, b_.CreateFMul(e, q), q);
         break;
       }
-      case Op::Where: r = b_.CreateSelect(A(0), A(1), A(2)); break;
+      case Op::Where: {
+        // A condition the analysis knows over the lanes where the where is
+        // used (an enclosing where already decided it) leaves one branch.
+        ir::Interval c = ranges.operand_where_used(id);
+        bool known = !c.nan && c.lo == c.hi && (c.lo == 0 || c.lo == 1);
+        r = known ? (c.lo == 1 ? A(1) : A(2)) : b_.CreateSelect(A(0), A(1), A(2));
+        break;
+      }
       case Op::Lt: r = b_.CreateFCmpOLT(A(0), A(1)); break;
       case Op::Le: r = b_.CreateFCmpOLE(A(0), A(1)); break;
       case Op::Gt: r = b_.CreateFCmpOGT(A(0), A(1)); break;
