@@ -205,6 +205,30 @@ TEST_CASE("a where its enclosing where decides is lowered as one branch - values
   check_against_reference<double>("squareplus", {0.5});
 }
 
+TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinities", "[kernels]") {
+  // tanh caps |x| where it rounds to 1 (9.25 in float, 19.5 in double), so
+  // that its expm1 needs no clamps: the values past the cap must be 1.
+  std::vector<double> x{0.0, -0.0, 1e-30, -0.3, 9.02, 9.25, 10.0, 19.1, 19.5, 25.0, 1e30, INFINITY, -INFINITY, NAN};
+  std::vector<double> y(x.size());
+  runtime().compile("tanh(x)", DType::F64).forward(std::span<const double>(x), std::span<double>(y));
+  std::vector<float> xf(x.begin(), x.end()), yf(x.size());
+  runtime().compile("tanh(x)", DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    if (std::isnan(x[i])) {
+      CHECK(std::isnan(y[i]));
+      CHECK(std::isnan(yf[i]));
+      continue;
+    }
+    CHECK(std::signbit(y[i]) == std::signbit(x[i]));
+    CHECK(std::signbit(yf[i]) == std::signbit(xf[i]));
+    CHECK(y[i] == Approx(std::tanh(x[i])).epsilon(3e-16).margin(1e-300));
+    CHECK(yf[i] == Approx(std::tanh(double(xf[i]))).epsilon(2e-7).margin(1e-38));
+    if (std::fabs(x[i]) >= 19.1) CHECK(std::fabs(y[i]) == 1.0);
+    if (std::fabs(x[i]) >= 9.02) CHECK(std::fabs(yf[i]) == 1.0f);
+  }
+}
+
 TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") {
   Kernel k = runtime().compile("mish", DType::F64);
   std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);

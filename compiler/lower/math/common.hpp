@@ -134,6 +134,10 @@ ExpBounds exp_bounds(bool f64);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
 /// expm1(x) for x known to be NaN or <= 0: no upper clamp, no large-n form.
 llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x);
+/// expm1(x) for x known to be NaN or in [0, 40] (tanh's 2|x|): no clamps,
+/// no form for large results (where 2^n - 1 rounds, the relative error
+/// grows by at most 2^-25 in float, which u / (u + 2) divides away).
+llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; float only

@@ -75,11 +75,15 @@ ExpBounds exp_bounds(bool f64) { return f64 ? ExpBounds{-1400, 709} : ExpBounds{
 
 namespace {
 
-llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool nonpositive) {
+/// expm1: `small_only` where the caller knows 2^n stays finite and takes
+/// the small form below for every n (for n <= 0 it is the form; above the
+/// exponent's 24 / 53 bits, 2^n - 1 rounds: a relative error of at most
+/// 2^-25 / 2^-54 more); `clamp_low` unless x >= lo is known.
+llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool small_only, bool clamp_low = true) {
   // Below lo, expm1 is -1 to rounding; above hi it overflows.
-  Reduction red = reduce(k, x, k.f64 ? -40.0 : -20.0, k.f64 ? 709.79 : 88.8, true, !nonpositive);
+  Reduction red = reduce(k, x, k.f64 ? -40.0 : -20.0, k.f64 ? 709.79 : 88.8, clamp_low, !small_only);
   llvm::Value* em1 = k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), red.r);  // expm1(r), accurate near 0
-  if (nonpositive) {  // n <= 0: only the small form below
+  if (small_only) {
     llvm::Value* s = k.pow2(red.n);
     llvm::Value* y = k.fma(s, em1, k.sub(s, k.c(1)));
     return k.avx512 ? y : k.select(k.is_nan(x), x, y);
@@ -100,5 +104,6 @@ llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool nonpositive) {
 
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, false); }
 llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true); }
+llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true, false); }
 
 }  // namespace actjit::lower::vmath
