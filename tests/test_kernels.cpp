@@ -229,6 +229,26 @@ TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinit
   }
 }
 
+TEST_CASE("exp without its lower clamp - far below the underflow", "[kernels]") {
+  // With vscalef, exp drops its lower clamp where its operand is known to
+  // be above -2e4 (float) / -1e6 (double): results there must be 0, and the
+  // subnormal ones right.
+  std::vector<float> xf{-19999.0f, -5000.0f, -104.0f, -100.0f, -87.5f, -1.0f, 0.0f, -30000.0f}, yf(xf.size());
+  runtime().compile("where(x < -20000, -1, exp(x))", DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  for (size_t i = 0; i < xf.size(); ++i) {
+    INFO("x = " << xf[i]);
+    double want = xf[i] < -20000 ? -1 : std::exp(double(xf[i]));
+    CHECK(yf[i] == Approx(want).epsilon(3e-7).margin(3e-45));
+  }
+  std::vector<double> x{-999999.0, -800.0, -744.0, -700.0, -1.0, -2e6}, y(x.size());
+  runtime().compile("where(x < -1000000, -1, exp(x))", DType::F64).forward(std::span<const double>(x), std::span<double>(y));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    double want = x[i] < -1e6 ? -1 : std::exp(x[i]);
+    CHECK(y[i] == Approx(want).epsilon(1e-15).margin(1e-323));
+  }
+}
+
 TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") {
   Kernel k = runtime().compile("mish", DType::F64);
   std::vector<double> x = inputs<double>(100, 3), y = x, dxy(100, 1.0), dx(100);

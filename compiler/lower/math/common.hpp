@@ -126,11 +126,13 @@ llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x);
 llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x);
 /// exp(x) for x known to be NaN or >= exp_bounds().lo: no lower clamp.
 llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
-/// Where exp needs no clamps: [-170, 88] in float, [-1400, 709] in double.
+/// Where exp needs no clamps: [-170, 88] in float, [-1400, 709] in double;
+/// with AVX-512's vscalef at the kernel's width (`scalef`), from -2e4 in
+/// float, -1e6 in double.
 struct ExpBounds {
   double lo, hi;
 };
-ExpBounds exp_bounds(bool f64);
+ExpBounds exp_bounds(bool f64, bool scalef = false);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
 /// expm1(x) for x known to be NaN or <= 0: no upper clamp, no large-n form.
 llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x);

@@ -71,7 +71,15 @@ llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, f
 llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true, false); }
 llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false, true); }
 
-ExpBounds exp_bounds(bool f64) { return f64 ? ExpBounds{-1400, 709} : ExpBounds{-170, 88}; }
+ExpBounds exp_bounds(bool f64, bool scalef) {
+  // Below, vscalef takes any n (the result is 0 well before these), and the
+  // reduction stays sound: n * ln2_hi is exact while |n| < 2^15 (float:
+  // ln2_hi has 9 bits) or 2^21 (double: 32 bits), and r's error from ln2_lo's
+  // rounding, |n| * 1.3e-11 in float, matters only where the result is not 0
+  // (|n| <= 150). Two exponent-field factors reach 2^(2 emin) only.
+  if (scalef) return f64 ? ExpBounds{-1e6, 709} : ExpBounds{-2e4, 88};
+  return f64 ? ExpBounds{-1400, 709} : ExpBounds{-170, 88};
+}
 
 namespace {
 
