@@ -17,7 +17,10 @@
 
 #include "actjit/actjit.h"
 #include "actjit/actjit.hpp"
+#include "compiler/jit/codegen.hpp"
 #include "compiler/jit/object_cache.hpp"
+#include "compiler/jit/target.hpp"
+#include "compiler/pipeline.hpp"
 
 namespace fs = std::filesystem;
 using actjit::DType;
@@ -325,4 +328,29 @@ TEST_CASE("the command line uses $ACTJIT_CACHE_DIR", "[cache]") {
   REQUIRE(dir.entries().size() == 1);
   REQUIRE(::stat(dir.entries()[0].c_str(), &after) == 0);
   CHECK(after.st_ino == before.st_ino);  // a hit: read, not rewritten (a write renames a new file in)
+}
+
+TEST_CASE("code generation reuses its pipeline - byte-identical objects whatever ran before", "[cache]") {
+  // The pooled target machines keep their object-file pipeline and run it
+  // on module after module: each object must be what it is the first time,
+  // whatever was compiled in between (the disk cache and the AOT objects
+  // count on objects depending on their IR only).
+  using namespace actjit;
+  auto object = [](const char* src, lower::DType dtype, lower::Part part) {
+    auto p = build_program(src, catalogue());
+    REQUIRE(p.ok());
+    auto o = jit::generate(*p, dtype, jit::host_target(), "actjit", jit::Output::Object, nullptr, part, lower::Abi::Jit);
+    REQUIRE(o.ok());
+    return *o;
+  };
+  std::string mish = object("mish", lower::DType::F32, lower::Part::Forward);
+  std::string gelu = object("gelu", lower::DType::F64, lower::Part::Backward);
+  std::string soft = object("softmax", lower::DType::F32, lower::Part::All);
+  for (int round = 0; round < 3; ++round) {
+    CHECK(object("gelu", lower::DType::F64, lower::Part::Backward) == gelu);
+    CHECK(object("mish", lower::DType::F32, lower::Part::Forward) == mish);
+    CHECK(object("softmax", lower::DType::F32, lower::Part::All) == soft);
+    CHECK(object("x * tanh(exp(x)) + 1", lower::DType::F32, lower::Part::All).size() > 0);
+  }
+  CHECK(mish != gelu);
 }
