@@ -4,7 +4,9 @@
 // arrays, with parameters passed at run time, and in place.
 #include <catch2/catch.hpp>
 
+#include <cfloat>
 #include <random>
+#include <tuple>
 
 #include "actjit/actjit.hpp"
 #include "support.hpp"
@@ -180,23 +182,32 @@ TEST_CASE("exp keeps the clamps an infinite x or parameter can reach", "[kernels
   CHECK(out[0] == 2.0);
 }
 
+/// `src`'s float64 and float32 forward at x (and x rounded to float); NaN
+/// inputs must give NaN in both.
+static std::tuple<std::vector<double>, std::vector<float>, std::vector<float>> forward_both(const char* src,
+                                                                                            const std::vector<double>& x) {
+  std::vector<double> y(x.size());
+  runtime().compile(src, DType::F64).forward(std::span<const double>(x), std::span<double>(y));
+  std::vector<float> xf(x.begin(), x.end()), yf(x.size());
+  runtime().compile(src, DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::isnan(x[i])) {
+      CHECK(std::isnan(y[i]));
+      CHECK(std::isnan(yf[i]));
+    }
+  return {y, xf, yf};
+}
+
 TEST_CASE("a where its enclosing where decides is lowered as one branch - values unchanged", "[kernels]") {
   // The inner where repeats the outer condition (squareplus's large-|x|
   // guard and the sqrt rewrite's): its true branch (7) is never taken.
   const char* src = "where(abs(x) > 1e15, x, where(abs(x) > 1e15, 7, x * x + 1))";
   std::vector<double> x{-3e15, -1e15, -2.5, -0.0, 0.0, 2.0, 1e15, 3e15, INFINITY, -INFINITY, NAN};
   auto want = [](double v) { return std::fabs(v) > 1e15 ? v : v * v + 1; };
-  std::vector<double> y(x.size());
-  runtime().compile(src, DType::F64).forward(std::span<const double>(x), std::span<double>(y));
-  std::vector<float> xf(x.begin(), x.end()), yf(x.size());
-  runtime().compile(src, DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  auto [y, xf, yf] = forward_both(src, x);
   for (size_t i = 0; i < x.size(); ++i) {
     INFO("x = " << x[i]);
-    if (std::isnan(x[i])) {
-      CHECK(std::isnan(y[i]));
-      CHECK(std::isnan(yf[i]));
-      continue;
-    }
+    if (std::isnan(x[i])) continue;  // forward_both checked NaN
     CHECK(y[i] == want(x[i]));
     CHECK(yf[i] == float(std::fabs(xf[i]) > 1e15f ? xf[i] : xf[i] * xf[i] + 1));
   }
@@ -209,17 +220,10 @@ TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinit
   // tanh caps |x| where it rounds to 1 (9.25 in float, 19.5 in double), so
   // that its expm1 needs no clamps: the values past the cap must be 1.
   std::vector<double> x{0.0, -0.0, 1e-30, -0.3, 9.02, 9.25, 10.0, 19.1, 19.5, 25.0, 1e30, INFINITY, -INFINITY, NAN};
-  std::vector<double> y(x.size());
-  runtime().compile("tanh(x)", DType::F64).forward(std::span<const double>(x), std::span<double>(y));
-  std::vector<float> xf(x.begin(), x.end()), yf(x.size());
-  runtime().compile("tanh(x)", DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  auto [y, xf, yf] = forward_both("tanh(x)", x);
   for (size_t i = 0; i < x.size(); ++i) {
     INFO("x = " << x[i]);
-    if (std::isnan(x[i])) {
-      CHECK(std::isnan(y[i]));
-      CHECK(std::isnan(yf[i]));
-      continue;
-    }
+    if (std::isnan(x[i])) continue;  // forward_both checked NaN
     CHECK(std::signbit(y[i]) == std::signbit(x[i]));
     CHECK(std::signbit(yf[i]) == std::signbit(xf[i]));
     CHECK(y[i] == Approx(std::tanh(x[i])).epsilon(3e-16).margin(1e-300));
@@ -246,6 +250,28 @@ TEST_CASE("exp without its lower clamp - far below the underflow", "[kernels]") 
     INFO("x = " << x[i]);
     double want = x[i] < -1e6 ? -1 : std::exp(x[i]);
     CHECK(y[i] == Approx(want).epsilon(1e-15).margin(1e-323));
+  }
+}
+
+TEST_CASE("a constant above 1 that float rounds up does not overflow a finite product", "[kernels]") {
+  // selu's scale 1.0507009873554805 is 1.05070102 in float: scale * x with
+  // the float scale overflows at x = 3.2386221e38, whose exact product is
+  // still below the largest float (the one such float). Float kernels take
+  // the constant's double value where the range analysis says the product
+  // may overflow.
+  std::vector<float> x{3.2386e38f, 3.2386221488365256e38f, 3.2386224e38f, 3.3e38f, 1.0f, -1.0f, INFINITY},
+      y(x.size());
+  runtime().compile("selu", DType::F32).forward(std::span<const float>(x), std::span<float>(y));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    long double scale = 1.0507009873554804934L, alpha = 1.6732632423543772848L;
+    long double want = x[i] > 0 ? scale * x[i] : scale * alpha * std::expm1((long double)x[i]);
+    if (want > FLT_MAX * (1 + 0x1p-25L)) {
+      CHECK(y[i] == INFINITY);
+      continue;
+    }
+    CHECK(std::isfinite(y[i]));
+    CHECK(double(y[i]) == Approx(double(want)).epsilon(2.4e-7));
   }
 }
 

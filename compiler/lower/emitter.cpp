@@ -4,6 +4,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
 
+#include <cfloat>
 #include <cmath>
 
 #include "compiler/ir/range.hpp"
@@ -40,6 +41,33 @@ llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llv
       llvm::Value* high = b_.CreateCall(fma, {factor, params_.hi[index], w});
       return b_.CreateSelect(params_.inexact[index], b_.CreateCall(fma, {factor, params_.lo[index], high}), high);
     }
+  }
+  return nullptr;
+}
+
+llvm::Value* Emitter::constant_product(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
+  if (!vec_->getScalarType()->isFloatTy() || !has_fma(b_)) return nullptr;
+  const ir::Node& n = g_[id];
+  for (int k = 0; k < 2; ++k) {
+    if (!g_.is_const(n.args[k])) continue;
+    double c = g_.const_value(n.args[k]);
+    NodeId other = n.args[1 - k];
+    if (!std::isfinite(c) || std::fabs(c) <= 1 || double(float(c)) == c || other >= v.size() || !v[other]) return nullptr;
+    // Only where the product may overflow: there the float rounding of c
+    // (up) can make a finite exact product inf (selu near the largest float).
+    // The other operand's interval where the product is used, if it is the
+    // first (selu's expm1(x) matters only where x <= 0).
+    ir::Interval r = k == 1 ? ranges.operand_where_used(id) : ranges[other];
+    if (std::max(std::fabs(r.lo), std::fabs(r.hi)) <= double(FLT_MAX) / std::fabs(c)) return nullptr;
+    // c = hi + lo, hi rounded toward zero (so |x hi| never overflows where
+    // |x c| does not), lo of c's sign: fma(x, hi, x lo) rounds once.
+    auto hi = float(c);
+    if (std::fabs(double(hi)) > std::fabs(c)) hi = std::nextafter(hi, 0.0f);
+    auto lo = float(c - double(hi));
+    llvm::Value* x = v[other];
+    auto* fma = llvm::Intrinsic::getDeclaration(b_.GetInsertBlock()->getModule(), llvm::Intrinsic::fma, {vec_});
+    return b_.CreateCall(fma, {x, llvm::ConstantFP::get(vec_, double(hi)),
+                               b_.CreateFMul(x, llvm::ConstantFP::get(vec_, double(lo)))});
   }
   return nullptr;
 }
@@ -108,7 +136,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         r = param_product_sum(n, v);
         if (!r) r = b_.CreateFSub(A(0), A(1));
         break;
-      case Op::Mul: r = b_.CreateFMul(A(0), A(1)); break;
+      case Op::Mul:
+        r = constant_product(id, v, ranges);
+        if (!r) r = b_.CreateFMul(A(0), A(1));
+        break;
       case Op::Div: r = b_.CreateFDiv(A(0), A(1)); break;
       case Op::ExpDiv: {  // one exp: of a, or of a/2 where a is large (then e * (e / b))
         llvm::Value* big = b_.CreateFCmpOGT(A(0), llvm::ConstantFP::get(vec_, ir::kExpDivSplit));

@@ -12,6 +12,10 @@
 
 #include "compiler/ir/graph.hpp"
 
+namespace actjit::ir {
+class Ranges;
+}
+
 namespace actjit::lower {
 
 /// The kernel's parameters as splat vectors: `value`, each rounded to T;
@@ -49,6 +53,13 @@ class Emitter {
   /// a + b or a - b (`n`) as fma(v, lo, fma(v, hi, w)) when one side is a
   /// parameter times v and the target has FMA (float kernels), else null.
   llvm::Value* param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
+
+  /// c * x in float kernels, for a constant c > 1 in magnitude that float
+  /// does not hold and an x the product may overflow with, as
+  /// fma(x, hi, x * lo) (c = hi + lo, hi rounded toward zero): where c
+  /// rounded up would overflow a product whose exact value is finite (selu
+  /// at the last floats of the range). Else null.
+  llvm::Value* constant_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const;
 
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
