@@ -329,7 +329,17 @@ class Analysis {
   /// NaN: a comparison with NaN is false).
   static Interval truth(bool t) { return {t ? 1.0 : 0.0, t ? 1.0 : 0.0, false, !t}; }
 
-  static Interval condition(Op op, const Interval& a, const Interval& b) {
+  /// A comparison decided by the operands' intervals, with a margin: the
+  /// endpoints are exact math in double, and the kernel's own roundings of
+  /// sums and products (not in the intervals) may cross a boundary that
+  /// the exact values only touch. Widened by 2^-20 relative (16 float
+  /// roundings) and 1e-30 absolute, a decision holds for the kernel too.
+  static Interval condition(Op op, Interval a, Interval b) {
+    auto widen = [](Interval& r) {
+      if (r.lo <= r.hi) r.lo -= std::fabs(r.lo) * 0x1p-20 + 1e-30, r.hi += std::fabs(r.hi) * 0x1p-20 + 1e-30;
+    };
+    bool logical = op == Op::Not || op == Op::And || op == Op::Or;
+    if (!logical) widen(a), widen(b);
     Interval either{0, 1, false, true};
     auto known = [&](bool t, bool f) { return t ? truth(true) : f ? truth(false) : either; };
     bool numbers = !a.nan && !b.nan;  // true only without NaN; false with NaN too
