@@ -107,8 +107,7 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
-  bool scalef = vec->getPrimitiveSizeInBits() == 512 && vmath::has_feature(*b.GetInsertBlock()->getParent(), "avx512f");
-  vmath::ExpBounds bounds = vmath::exp_bounds(is_double, scalef);
+  vmath::ExpBounds bounds = vmath::exp_bounds(is_double, vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec));
   bool low = !(lo >= bounds.lo), high = !(hi <= bounds.hi);
   if (low && high) return emit_math(b, Op::Exp, x);
   if (low) return call_inline(b, "exp_below_bound", vmath::exp_below_bound, x);

@@ -47,6 +47,12 @@ struct Ctx {
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, mag, sgn);
   }
   llvm::Value* select(llvm::Value* cond, llvm::Value* x, llvm::Value* y) const { return b.CreateSelect(cond, x, y); }
+  /// min(|x|, cap) (NaN stays NaN): where a function's value no longer
+  /// changes in T past cap, the argument range its approximation must take.
+  llvm::Value* capped_abs(llvm::Value* x, double cap) const {
+    llvm::Value* m = abs(x);
+    return select(b.CreateFCmpOGT(m, c(cap)), c(cap), m);
+  }
   llvm::Value* is_nan(llvm::Value* x) const { return b.CreateFCmpUNO(x, x); }
 
   /// c[0] + x (c[1] + x (c[2] + ...)), by Horner's rule with fused steps.
@@ -89,6 +95,12 @@ inline bool has_feature(const llvm::Function& f, const char* name) {
   return features.find(std::string("+") + name + ",") != std::string::npos;
 }
 
+/// Whether vectors of type `vec` in function `f` have AVX-512's vscalef:
+/// 512 bits wide on an avx512f target.
+inline bool has_vscalef(const llvm::Function& f, const llvm::Type* vec) {
+  return vec->getPrimitiveSizeInBits() == 512 && has_feature(f, "avx512f");
+}
+
 /// The function `name` in the module of the current insertion point, created
 /// by `body(ctx, args)` on first use; returns the call.
 template <class Body>
@@ -109,7 +121,7 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
     llvm::IRBuilder<> fb(llvm::BasicBlock::Create(m->getContext(), "entry", f));
     auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
     Ctx ctx{fb, vec, vec->getElementType()->isDoubleTy()};
-    ctx.avx512 = vec->getPrimitiveSizeInBits() == 512 && has_feature(*f, "avx512f");
+    ctx.avx512 = has_vscalef(*f, vec);
     ctx.has_fma = has_feature(*f, "fma");
     std::vector<llvm::Value*> fargs;
     for (auto& a : f->args()) fargs.push_back(&a);

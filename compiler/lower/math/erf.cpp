@@ -52,12 +52,6 @@ llvm::Value* exp_neg_exact(const Ctx& k, llvm::Value* s, llvm::Value* e) {
   return k.fma(k.b.CreateFNeg(g), e, g);
 }
 
-/// |a| capped at `cap`, where exp(-a^2) or exp(-a^2/2) is 0 in float: keeps
-/// the square finite (inf - inf would make its error term NaN). NaN stays NaN.
-llvm::Value* capped_abs(const Ctx& k, llvm::Value* a, double cap) {
-  llvm::Value* m = k.abs(a);
-  return k.select(k.b.CreateFCmpOGT(m, k.c(cap)), k.c(cap), m);
-}
 
 /// erfc(x) = g h for x >= 0, 2 - g h for x < 0 (`negative`), given
 /// g = exp(-x^2) and h = erfcx(|x|). NaN comes through g (exp passes it on)
@@ -105,7 +99,8 @@ std::pair<llvm::Value*, llvm::Value*> exact_half_square(const Ctx& k, llvm::Valu
 }
 
 /// |y| capped where exp(-y^2/2) is 0: exp(-144.5) in float, exp(-800) in double.
-llvm::Value* half_square_abs(const Ctx& k, llvm::Value* y) { return capped_abs(k, y, k.f64 ? 40 : 17); }
+/// (The caps keep the squares finite: inf - inf would make their error terms NaN.)
+llvm::Value* half_square_abs(const Ctx& k, llvm::Value* y) { return k.capped_abs(y, k.f64 ? 40 : 17); }
 
 /// exp(-m^2/2) for m = half_square_abs(y).
 llvm::Value* exp_neg_half_square_of(const Ctx& k, llvm::Value* m) {
@@ -116,7 +111,7 @@ llvm::Value* exp_neg_half_square_of(const Ctx& k, llvm::Value* m) {
 }  // namespace
 
 llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
-  llvm::Value* a = capped_abs(k, x, 12);  // erfc(12) = 1.4e-64; exp(-144) is 0 in float
+  llvm::Value* a = k.capped_abs(x, 12);  // erfc(12) = 1.4e-64; exp(-144) is 0 in float
   auto [s, e] = exact_square(k, a);
   return erfc_from(k, exp_neg_exact(k, s, e), erfcx(k, a), k.b.CreateFCmpOLT(x, k.c(0)));
 }

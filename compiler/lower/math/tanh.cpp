@@ -9,9 +9,7 @@
 namespace actjit::lower::vmath {
 
 llvm::Value* tanh(const Ctx& k, llvm::Value* x) {
-  llvm::Value* ax = k.abs(x);
-  llvm::Value* cap = k.c(k.f64 ? 19.5 : 9.25);
-  ax = k.select(k.b.CreateFCmpOGT(ax, cap), cap, ax);
+  llvm::Value* ax = k.capped_abs(x, k.f64 ? 19.5 : 9.25);
   llvm::Value* u = expm1_of_tanh(k, k.add(ax, ax));
   return k.copysign(k.div(u, k.add(u, k.c(2))), x);
 }
