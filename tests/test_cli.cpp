@@ -5,6 +5,7 @@
 #include "process.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -70,6 +71,34 @@ TEST_CASE("diff --rewritten shows the function before and after the stability re
   CHECK(r.out.find("# rewritten:  expm1(x)\n") != std::string::npos);
   r = run({"eval", "x", "--rewritten"});  // only diff takes it
   CHECK(r.status == 2);
+}
+
+TEST_CASE("elementwise bodies are two registers wide - SLEEF and x86 intrinsics per register", "[cli]") {
+  // sin is SLEEF's function of one register, max the x86 MAXPS of one
+  // register, exp's scaling AVX-512's vscalef of one register: each called
+  // once per register of the body. Row-wise kernels stay one register wide.
+  const std::string src = "sin(x) + max(x, 0) + exp(x)";
+  if (__builtin_cpu_supports("avx")) {
+    setenv("ACTJIT_VECTOR_BITS", "256", 1);
+    Run r = run({"ir", src});
+    unsetenv("ACTJIT_VECTOR_BITS");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("load <16 x float>") != std::string::npos);
+    CHECK(r.out.find("@Sleef_sinf8_u10(<8 x float>") != std::string::npos);
+    CHECK(r.out.find("@llvm.x86.avx.max.ps.256") != std::string::npos);
+    CHECK(r.out.find("Sleef_sinf16") == std::string::npos);
+    CHECK(r.out.find("scalef") == std::string::npos);  // not on 256-bit registers
+  }
+  if (__builtin_cpu_supports("avx512f")) {
+    Run r = run({"ir", src});
+    CHECK(r.out.find("load <32 x float>") != std::string::npos);
+    CHECK(r.out.find("@Sleef_sinf16_u10(<16 x float>") != std::string::npos);
+    CHECK(r.out.find("@llvm.x86.avx512.max.ps.512") != std::string::npos);
+    CHECK(r.out.find("@llvm.x86.avx512.mask.scalef.ps.512") != std::string::npos);
+    r = run({"ir", "softmax"});
+    CHECK(r.out.find("<16 x float>") != std::string::npos);
+    CHECK(r.out.find("<32 x float>") == std::string::npos);
+  }
 }
 
 TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]") {

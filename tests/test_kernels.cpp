@@ -1,6 +1,7 @@
 // JIT kernel tests: forward and backward kernels against the scalar
 // reference evaluator, in float32 and float64, at lengths that exercise the
-// vector body and the masked tail (0, 1, 15, 16, 17, 1000), on unaligned
+// vector body (two registers wide) and the masked tail (0, 1, 15, ..., 65,
+// 1000), on unaligned
 // arrays, with parameters passed at run time, and in place.
 #include <catch2/catch.hpp>
 
@@ -45,7 +46,7 @@ void check_against_reference(const std::string& src, const std::vector<double>& 
   Program p = actjit::test::program(src);
   std::vector<double> ps = params.empty() ? k.default_params() : params;
   std::vector<T> pt(ps.begin(), ps.end());
-  for (size_t n : {0, 1, 15, 16, 17, 31, 33, 1000}) {
+  for (size_t n : {0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000}) {
     for (size_t offset : {0, 1}) {  // 1: unaligned arrays
       INFO(src << " n = " << n << " offset " << offset << (sizeof(T) == 4 ? " f32" : " f64"));
       std::vector<T> xbuf = inputs<T>(n + offset, uint32_t(n * 31 + offset));

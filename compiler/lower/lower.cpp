@@ -21,6 +21,7 @@
 #include "compiler/ir/row.hpp"
 #include "compiler/lower/emitter.hpp"
 #include "compiler/lower/math.hpp"
+#include "compiler/lower/math/common.hpp"
 
 namespace actjit::lower {
 
@@ -35,8 +36,9 @@ struct KernelBuilder {
   llvm::LLVMContext& ctx;
   llvm::Type* elem;
   llvm::FixedVectorType* vec;
-  unsigned lanes;
+  unsigned lanes;  // of the body: one register (row kernels) or several (elementwise)
   std::string cpu, features;
+  unsigned register_bits;
   bool status = false;  // elementwise kernels return int64 (Abi::Jit)
 
   /// void or int64 name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
@@ -51,6 +53,15 @@ struct KernelBuilder {
     auto* f = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
     f->addFnAttr("target-cpu", cpu);
     f->addFnAttr("target-features", features);
+    // The math lowering splits its target-specific intrinsics per register;
+    // narrower than AVX-512's registers (ACTJIT_VECTOR_BITS, AOT CPUs) the
+    // back end is told so, and splits the wide body as an AVX2 or SSE
+    // machine would.
+    f->addFnAttr(vmath::kRegisterBitsAttr, std::to_string(register_bits));
+    if (register_bits < 512) {
+      f->addFnAttr("prefer-vector-width", std::to_string(register_bits));
+      f->addFnAttr("min-legal-vector-width", std::to_string(register_bits));
+    }
     f->addFnAttr(llvm::Attribute::NoUnwind);
     f->addFnAttr(llvm::Attribute::NoFree);
     f->addFnAttr(llvm::Attribute::WillReturn);
@@ -681,8 +692,13 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
                            Abi abi) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* elem = dtype == DType::F64 ? llvm::Type::getDoubleTy(ctx) : llvm::Type::getFloatTy(ctx);
-  unsigned lanes = vector_bits / (dtype == DType::F64 ? 64 : 32);
-  KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features};
+  // Elementwise bodies are kInterleave registers wide: each operation of
+  // the body becomes kInterleave independent instructions side by side, so
+  // the long dependency chains of the math (exp, a division, a polynomial)
+  // of neighbouring registers overlap within the scheduler's window. Row
+  // kernels (reductions) stay one register wide.
+  unsigned lanes = vector_bits / (dtype == DType::F64 ? 64 : 32) * (p.row.rowwise ? 1 : kInterleave);
+  KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
   kb.status = abi == Abi::Jit;
   KernelSymbols names = kernel_symbols(p, prefix);
   if (part != Part::All && part != Part::Forward) names.forward.clear();

@@ -44,8 +44,12 @@ enum class Part { All, Forward, Backward, BackwardX, Fused };
 enum class Abi { Aot, Jit };
 
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
-/// `vector_bits` is the width of the vector body; `cpu`/`features` are set as
-/// function attributes. Names of kernels not emitted are left empty.
+/// `vector_bits` is the width of the target's vector registers; elementwise
+/// bodies are kInterleave registers wide, row-wise ones one register.
+/// `cpu`/`features` are set as function attributes. Names of kernels not emitted are left empty.
+/// Registers per elementwise loop iteration (see emit_kernels).
+inline constexpr unsigned kInterleave = 2;
+
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
                            const std::string& features, const std::string& prefix, llvm::Module& m,
                            Part part = Part::All, Abi abi = Abi::Aot);

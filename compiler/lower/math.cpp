@@ -1,6 +1,8 @@
 // Vector math emission (see math.hpp).
 #include "compiler/lower/math.hpp"
 
+#include <algorithm>
+
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
@@ -48,7 +50,9 @@ llvm::Intrinsic::ID x86_min_max(llvm::IRBuilderBase& b, Op op, llvm::FixedVector
   llvm::Function* f = b.GetInsertBlock()->getParent();
   auto has = [&](const char* name) { return vmath::has_feature(*f, name); };
   bool dbl = vec->getElementType()->isDoubleTy(), mx = op == Op::Max;
-  switch (vec->getPrimitiveSizeInBits().getFixedValue()) {
+  unsigned bits = vmath::register_bits(*f);
+  if (vec->getPrimitiveSizeInBits().getFixedValue() % bits != 0) return I::not_intrinsic;
+  switch (bits) {
     case 512:
       if (!has("avx512f")) break;
       return dbl ? (mx ? I::x86_avx512_max_pd_512 : I::x86_avx512_min_pd_512)
@@ -146,19 +150,27 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
   }
   SleefName sn{"", ""};
   if (sleef_name(op, sn)) {
+    // SLEEF's function for one register, called per register of the body.
     llvm::Module* m = b.GetInsertBlock()->getModule();
-    std::string sym = sleef_symbol(sn, is_double, vec->getNumElements());
-    std::vector<llvm::Type*> params(second ? 2 : 1, vt);
-    auto callee = m->getOrInsertFunction(sym, llvm::FunctionType::get(vt, params, false));
+    unsigned register_lanes = vmath::register_bits(*b.GetInsertBlock()->getParent()) / unsigned(vec->getScalarSizeInBits());
+    register_lanes = std::min(register_lanes, vec->getNumElements());
+    auto* part_ty = llvm::FixedVectorType::get(vec->getElementType(), register_lanes);
+    std::string sym = sleef_symbol(sn, is_double, register_lanes);
+    std::vector<llvm::Type*> params(second ? 2 : 1, part_ty);
+    auto callee = m->getOrInsertFunction(sym, llvm::FunctionType::get(part_ty, params, false));
     if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
       f->setDoesNotThrow();
       f->setDoesNotAccessMemory();
       f->setWillReturn();
     }
-    llvm::CallInst* call = second ? b.CreateCall(callee, {a, second}) : b.CreateCall(callee, {a});
-    call->setDoesNotThrow();
-    call->setDoesNotAccessMemory();
-    return call;
+    std::vector<llvm::Value*> operands{a};
+    if (second) operands.push_back(second);
+    return vmath::per_register(b, operands, register_lanes, [&](const std::vector<llvm::Value*>& part) {
+      llvm::CallInst* call = b.CreateCall(callee, part);
+      call->setDoesNotThrow();
+      call->setDoesNotAccessMemory();
+      return call;
+    });
   }
   auto intrinsic = [&](llvm::Intrinsic::ID id) { return b.CreateUnaryIntrinsic(id, a); };
   switch (op) {
@@ -185,9 +197,12 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
       llvm::Intrinsic::ID x86 = x86_min_max(b, op, vec);
       if (x86 == llvm::Intrinsic::not_intrinsic)
         return b.CreateBinaryIntrinsic(op == Op::Min ? llvm::Intrinsic::minimum : llvm::Intrinsic::maximum, a, second);
-      std::vector<llvm::Value*> args{a, second};
-      if (vec->getPrimitiveSizeInBits().getFixedValue() == 512) args.push_back(b.getInt32(4));  // current rounding
-      llvm::Value* r = b.CreateIntrinsic(x86, {}, args);
+      unsigned bits = vmath::register_bits(*b.GetInsertBlock()->getParent());
+      unsigned register_lanes = bits / unsigned(vec->getScalarSizeInBits());
+      llvm::Value* r = vmath::per_register(b, {a, second}, register_lanes, [&](std::vector<llvm::Value*> args) {
+        if (bits == 512) args.push_back(b.getInt32(4));  // current rounding
+        return b.CreateIntrinsic(x86, {}, args);
+      });
       return b.CreateSelect(b.CreateFCmpUNO(a, a), a, r);
     }
     default: break;

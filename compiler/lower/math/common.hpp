@@ -10,8 +10,43 @@
 
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace actjit::lower::vmath {
+
+/// The name of the function attribute that holds the width in bits of the
+/// target's vector registers, where it differs from what the features say
+/// (ACTJIT_VECTOR_BITS, AOT CPUs): kernel bodies are several registers wide
+/// (see emit_kernels), and target-specific intrinsics work on one register.
+inline constexpr const char* kRegisterBitsAttr = "actjit-register-bits";
+
+/// `fn` applied to each `part_lanes`-wide slice of `args` (vectors of one
+/// width, a multiple of part_lanes), the results concatenated: a
+/// target-specific intrinsic of one register's width on a body several
+/// registers wide. Just fn(args) where the vectors are one register.
+template <class Fn>
+llvm::Value* per_register(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& args, unsigned part_lanes, Fn fn) {
+  unsigned lanes = llvm::cast<llvm::FixedVectorType>(args[0]->getType())->getNumElements();
+  if (lanes <= part_lanes) return fn(args);
+  std::vector<llvm::Value*> parts;
+  for (unsigned start = 0; start < lanes; start += part_lanes) {
+    std::vector<int> slice;
+    for (unsigned i = 0; i < part_lanes; ++i) slice.push_back(int(start + i));
+    std::vector<llvm::Value*> sliced;
+    for (llvm::Value* a : args) sliced.push_back(b.CreateShuffleVector(a, slice));
+    parts.push_back(fn(sliced));
+  }
+  // Concatenate pairwise (shufflevector joins two vectors of one width).
+  while (parts.size() > 1) {
+    std::vector<llvm::Value*> joined;
+    unsigned width = llvm::cast<llvm::FixedVectorType>(parts[0]->getType())->getNumElements();
+    std::vector<int> both;
+    for (unsigned i = 0; i < 2 * width; ++i) both.push_back(int(i));
+    for (size_t i = 0; i + 1 < parts.size(); i += 2) joined.push_back(b.CreateShuffleVector(parts[i], parts[i + 1], both));
+    parts = std::move(joined);
+  }
+  return parts[0];
+}
 
 /// An IR builder positioned in a vector math function, with the vector type
 /// it works on and shorthands for the operations the approximations use.
@@ -64,11 +99,15 @@ struct Ctx {
     return acc;
   }
 
-  /// p * 2^n for integral-valued n (as T), any n, by AVX-512's vscalef.
+  /// p * 2^n for integral-valued n (as T), any n, by AVX-512's vscalef
+  /// (one per 512-bit register of the vector).
   llvm::Value* scalef(llvm::Value* p, llvm::Value* n) const {
     auto id = f64 ? llvm::Intrinsic::x86_avx512_mask_scalef_pd_512 : llvm::Intrinsic::x86_avx512_mask_scalef_ps_512;
     llvm::Value* all = f64 ? b.getInt8(0xff) : b.getInt16(0xffff);
-    return b.CreateIntrinsic(id, {}, {p, n, llvm::UndefValue::get(vt), all, b.getInt32(4 /* current rounding */)});
+    return per_register(b, {p, n}, f64 ? 8 : 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return b.CreateIntrinsic(id, {}, {part[0], part[1], llvm::UndefValue::get(part[0]->getType()), all,
+                                        b.getInt32(4 /* current rounding */)});
+    });
   }
 
   /// 2^n for integral-valued n (as T) in the normal exponent range.
@@ -95,10 +134,19 @@ inline bool has_feature(const llvm::Function& f, const char* name) {
   return features.find(std::string("+") + name + ",") != std::string::npos;
 }
 
+/// The width in bits of one vector register of `f`'s target: the
+/// kRegisterBitsAttr attribute, else 512 with AVX-512F, 256 with AVX, 128.
+inline unsigned register_bits(const llvm::Function& f) {
+  llvm::Attribute a = f.getFnAttribute(kRegisterBitsAttr);
+  unsigned bits = 0;
+  if (a.isStringAttribute() && !a.getValueAsString().getAsInteger(10, bits)) return bits;
+  return has_feature(f, "avx512f") ? 512 : has_feature(f, "avx") ? 256 : 128;
+}
+
 /// Whether vectors of type `vec` in function `f` have AVX-512's vscalef:
-/// 512 bits wide on an avx512f target.
+/// 512-bit registers on an avx512f target, the vector one or more of them.
 inline bool has_vscalef(const llvm::Function& f, const llvm::Type* vec) {
-  return vec->getPrimitiveSizeInBits() == 512 && has_feature(f, "avx512f");
+  return register_bits(f) == 512 && vec->getPrimitiveSizeInBits() % 512 == 0 && has_feature(f, "avx512f");
 }
 
 /// The function `name` in the module of the current insertion point, created
@@ -113,7 +161,7 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
     std::vector<llvm::Type*> params(args.size(), vt);
     f = llvm::Function::Create(llvm::FunctionType::get(vt, params, false), llvm::Function::InternalLinkage, name, m);
     llvm::Function* caller = b.GetInsertBlock()->getParent();
-    for (const char* attr : {"target-cpu", "target-features"})
+    for (const char* attr : {"target-cpu", "target-features", kRegisterBitsAttr, "prefer-vector-width", "min-legal-vector-width"})
       if (caller->hasFnAttribute(attr)) f->addFnAttr(caller->getFnAttribute(attr));
     f->addFnAttr(llvm::Attribute::AlwaysInline);
     f->addFnAttr(llvm::Attribute::NoUnwind);
