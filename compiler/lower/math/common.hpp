@@ -20,24 +20,16 @@ namespace actjit::lower::vmath {
 /// (see emit_kernels), and target-specific intrinsics work on one register.
 inline constexpr const char* kRegisterBitsAttr = "actjit-register-bits";
 
-/// `fn` applied to each `part_lanes`-wide slice of `args` (vectors of one
-/// width, a multiple of part_lanes), the results concatenated: a
-/// target-specific intrinsic of one register's width on a body several
-/// registers wide. Just fn(args) where the vectors are one register.
-template <class Fn>
-llvm::Value* per_register(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& args, unsigned part_lanes, Fn fn) {
-  unsigned lanes = llvm::cast<llvm::FixedVectorType>(args[0]->getType())->getNumElements();
-  if (lanes <= part_lanes) return fn(args);
-  std::vector<llvm::Value*> parts;
-  for (unsigned start = 0; start < lanes; start += part_lanes) {
-    std::vector<int> slice;
-    for (unsigned i = 0; i < part_lanes; ++i) slice.push_back(int(start + i));
-    std::vector<llvm::Value*> sliced;
-    for (llvm::Value* a : args) sliced.push_back(b.CreateShuffleVector(a, slice));
-    parts.push_back(fn(sliced));
-  }
-  // Concatenate pairwise (shufflevector joins two vectors of one width).
-  while (parts.size() > 1) {
+/// Lanes [start, start + count) of vector v.
+inline llvm::Value* slice(llvm::IRBuilderBase& b, llvm::Value* v, unsigned start, unsigned count) {
+  std::vector<int> lanes;
+  for (unsigned i = 0; i < count; ++i) lanes.push_back(int(start + i));
+  return b.CreateShuffleVector(v, lanes);
+}
+
+/// The vectors of `parts` (of one width, a power-of-two count) side by side.
+inline llvm::Value* concat(llvm::IRBuilderBase& b, std::vector<llvm::Value*> parts) {
+  while (parts.size() > 1) {  // pairwise: shufflevector joins two vectors of one width
     std::vector<llvm::Value*> joined;
     unsigned width = llvm::cast<llvm::FixedVectorType>(parts[0]->getType())->getNumElements();
     std::vector<int> both;
@@ -46,6 +38,23 @@ llvm::Value* per_register(llvm::IRBuilderBase& b, const std::vector<llvm::Value*
     parts = std::move(joined);
   }
   return parts[0];
+}
+
+/// `fn` applied to each `part_lanes`-wide slice of `args` (vectors of one
+/// width, a power-of-two multiple of part_lanes), the results concatenated:
+/// a target-specific intrinsic of one register's width on a body several
+/// registers wide. Just fn(args) where the vectors are one register.
+template <class Fn>
+llvm::Value* per_register(llvm::IRBuilderBase& b, const std::vector<llvm::Value*>& args, unsigned part_lanes, Fn fn) {
+  unsigned lanes = llvm::cast<llvm::FixedVectorType>(args[0]->getType())->getNumElements();
+  if (lanes <= part_lanes) return fn(args);
+  std::vector<llvm::Value*> parts;
+  for (unsigned start = 0; start < lanes; start += part_lanes) {
+    std::vector<llvm::Value*> sliced;
+    for (llvm::Value* a : args) sliced.push_back(slice(b, a, start, part_lanes));
+    parts.push_back(fn(sliced));
+  }
+  return concat(b, std::move(parts));
 }
 
 /// An IR builder positioned in a vector math function, with the vector type
