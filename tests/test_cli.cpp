@@ -73,7 +73,7 @@ TEST_CASE("diff --rewritten shows the function before and after the stability re
   CHECK(r.status == 2);
 }
 
-TEST_CASE("elementwise bodies are two registers wide - SLEEF and x86 intrinsics per register", "[cli]") {
+TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intrinsics per register", "[cli]") {
   // sin is SLEEF's function of one register, max the x86 MAXPS of one
   // register, exp's scaling AVX-512's vscalef of one register: each called
   // once per register of the body. Row-wise kernels stay one register wide.
@@ -98,6 +98,15 @@ TEST_CASE("elementwise bodies are two registers wide - SLEEF and x86 intrinsics 
     r = run({"ir", "softmax"});
     CHECK(r.out.find("<16 x float>") != std::string::npos);
     CHECK(r.out.find("<32 x float>") == std::string::npos);
+    // Cheap bodies stay one register (relu), as do forwards below
+    // kInterleaveCost (mish's forward; its backward is two wide).
+    r = run({"ir", "relu"});
+    CHECK(r.out.find("<32 x float>") == std::string::npos);
+    r = run({"ir", "mish"});
+    size_t backward = r.out.find("define i64 @actjit_backward");
+    REQUIRE(backward != std::string::npos);
+    CHECK(r.out.substr(0, backward).find("<32 x float>") == std::string::npos);
+    CHECK(r.out.find("<32 x float>", backward) != std::string::npos);
   }
 }
 
