@@ -36,7 +36,7 @@ struct KernelBuilder {
   llvm::LLVMContext& ctx;
   llvm::Type* elem;
   llvm::FixedVectorType* vec;
-  unsigned lanes;  // of the body: one register (row kernels) or several (elementwise)
+  unsigned lanes;  // of the body: one register, or kInterleave (see emit_kernels)
   std::string cpu, features;
   unsigned register_bits;
   bool status = false;  // elementwise kernels return int64 (Abi::Jit)
