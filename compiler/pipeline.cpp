@@ -154,17 +154,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   // Operations weighted by the instructions they become: code generation
   // time grows faster than linearly with the size of the loop body.
   size_t cost = 0;
-  for (ir::NodeId id : p.graph.reachable(roots)) {
-    switch (p.graph[id].op) {
-      case ir::Op::Exp:
-      case ir::Op::Expm1:
-      case ir::Op::ExpDiv: cost += 24; break;
-      case ir::Op::Tanh: cost += 28; break;
-      case ir::Op::Log:
-      case ir::Op::Log1p: cost += 32; break;
-      default: cost += 1;
-    }
-  }
+  for (ir::NodeId id : p.graph.reachable(roots)) cost += ir::instruction_weight(p.graph[id].op);
   if (cost > options.max_kernel_nodes)
     return Diagnostic{0, "the function and its derivatives need about " + std::to_string(cost) +
                              " machine operations; the limit is " + std::to_string(options.max_kernel_nodes)};

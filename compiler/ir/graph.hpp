@@ -35,6 +35,11 @@ struct OpInfo {
   unsigned flags;
 };
 const OpInfo& info(Op op);
+/// About the machine instructions one vector register of `op` becomes once
+/// lowered: the inline math functions by their size, SLEEF's calls a guess,
+/// everything else one. The compile-size limit and the lowering's choice of
+/// body width both weigh a function by it.
+unsigned instruction_weight(Op op);
 /// The op of a math function spelled `name` (exp, log1p, min, where, ...), if any.
 bool op_from_function_name(std::string_view name, Op& op);
 

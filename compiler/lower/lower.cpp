@@ -687,25 +687,11 @@ struct RowKernels {
   }
 };
 
-/// About the instructions one register of `root`'s elementwise part takes:
-/// the inline math functions by their size, SLEEF's calls a guess, divisions
-/// and square roots by their latency, the rest one each.
+/// About the instructions one register of `roots`' elementwise part takes
+/// (ir::instruction_weight of each node).
 unsigned body_cost(const ir::Graph& g, const std::vector<NodeId>& roots) {
   unsigned cost = 0;
-  for (NodeId id : ir::reachable_elementwise(g, roots)) {
-    switch (g[id].op) {
-      case Op::Const: case Op::Input: case Op::Param: case Op::CondConst: case Op::Cotangent: case Op::StopGrad: break;
-      case Op::Exp: cost += 10; break;
-      case Op::Expm1: case Op::Log1p: cost += 12; break;
-      case Op::ExpDiv: cost += 13; break;
-      case Op::Log: cost += 14; break;
-      case Op::Tanh: cost += 20; break;
-      case Op::Erf: case Op::Erfc: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
-      case Op::Asinh: case Op::Atan: case Op::Pow: cost += 30; break;
-      case Op::Div: case Op::Sqrt: cost += 3; break;
-      default: cost += 1; break;
-    }
-  }
+  for (NodeId id : ir::reachable_elementwise(g, roots)) cost += ir::instruction_weight(g[id].op);
   return cost;
 }
 

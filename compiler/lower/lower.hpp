@@ -48,15 +48,16 @@ enum class Abi { Aot, Jit };
 /// bodies are one or kInterleave registers wide, row-wise ones one.
 /// `cpu`/`features` are set as function attributes. Names of kernels not emitted are left empty.
 /// Registers per elementwise loop iteration where the body costs at least
-/// kInterleaveCost (see emit_kernels; the cost is about instructions per
-/// register: exp 10, tanh 20, a division 3, arithmetic 1). Forwards: gelu
-/// 40, softplus 35, telu 35, logsigmoid 27 are wide; swish 24, mish 22,
-/// sigmoid 18 are not. Backwards: elu 13 and above are wide, hardswish 9
-/// and below are not. Fused kernels go by the backward's bar.
+/// kInterleaveCost (see emit_kernels; the cost sums ir::instruction_weight
+/// over the body's nodes). Forwards: gelu 54, telu 61, logsigmoid 63,
+/// softplus 72 are wide; swish 42, mish 40, sigmoid 40, elu 30 are not.
+/// Backwards: those with an exp, a log or a tanh (elu 31 and above) are
+/// wide, the piecewise-linear ones and divisions alone (softsign 13) are
+/// not. Fused kernels go by the backward's bar.
 inline constexpr unsigned kInterleave = 2;
 inline constexpr struct {
   unsigned forward, backward;
-} kInterleaveCost{26, 10};
+} kInterleaveCost{50, 20};
 
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
                            const std::string& features, const std::string& prefix, llvm::Module& m,
