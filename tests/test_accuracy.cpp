@@ -27,7 +27,6 @@ struct Bound {
 const std::map<std::string, Bound> kGaps = {
     {"gelu", {6.5, 0}},            // 5.4 ULP: erfc's polynomial argument near x = 0
     {"gelu_tanh", {250, 0}},       // the cubic's rounding, amplified in the left tail (x ~ -10)
-    {"tanhshrink", {5, 0}},        // 4.3 ULP near x = 0.37: six roundings in x^3 R(x^2) / Q(x^2)
     {"swish", {60, 0}},            // subnormal results (x < -88): sigmoid underflows before the product
     {"silu", {60, 0}},
     {"mish", {60, 20}},            // and near the derivative's zero (x ~ -1.19) the sum of O(1) terms
