@@ -1,6 +1,8 @@
 // The interval analysis (see range.hpp).
 #include "compiler/ir/range.hpp"
 
+#include "compiler/ir/row.hpp"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -419,6 +421,61 @@ bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_pa
   for (NodeId root : roots)
     if (r[root].nan) return true;
   return false;
+}
+
+std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots) {
+  Ranges r(g, roots, Precision::F32);
+  // Whether v may be nonzero and below `bound` in magnitude.
+  auto may_be_below = [&](NodeId v, double bound) {
+    Interval i = r[v];
+    return !i.empty() && i.lo < bound && i.hi > -bound && !(i.lo == 0 && i.hi == 0);
+  };
+  auto may_exceed = [&](NodeId v, double bound) { return r[v].lo < -bound || r[v].hi > bound; };
+  // Per node: carries an underflowed subnormal's rounding (lossy), and
+  // that rounding enlarged (amplified). Nodes come in id order, operands first.
+  enum : uint8_t { kLossy = 1, kAmplified = 2 };
+  std::unordered_map<NodeId, uint8_t> flags;
+  auto of = [&](NodeId v) {
+    auto it = flags.find(v);
+    return it == flags.end() ? uint8_t(0) : it->second;
+  };
+  std::vector<UnderflowSource> sources;
+  // exp(a) is below FLT_MIN for a < ln FLT_MIN = -87.34, and below half
+  // the smallest subnormal over 2^14 (kTinyFloat / FLT_MIN) for a < -113.6.
+  constexpr double kExpLo = -114, kExpHi = -87.3;
+  for (NodeId id : reachable_elementwise(g, roots)) {
+    const Node& n = g[id];
+    if (g.is_condition(id)) continue;
+    uint8_t f = 0;
+    switch (n.op) {
+      case Op::Exp:
+      case Op::ExpDiv:
+        if (may_be_below(id, FLT_MIN)) {
+          // exp(a) / b with b that may be below 1 enlarges exp's rounding itself.
+          f = kLossy | (n.op == Op::ExpDiv && may_be_below(n.args[1], 1) ? kAmplified : 0);
+          sources.push_back({id, n.args[0], kExpLo, kExpHi});
+        }
+        break;
+      case Op::Add:
+      case Op::Sub: break;  // the absolute error stays the subnormal's
+      case Op::Where: f = of(n.args[1]) | of(n.args[2]); break;
+      case Op::Mul:
+        for (int k = 0; k < 2; ++k)
+          if (of(n.args[k])) f |= of(n.args[k]) | (may_exceed(n.args[1 - k], 1) ? kAmplified : 0);
+        break;
+      case Op::Div:
+        if (of(n.args[0])) f |= of(n.args[0]) | (may_be_below(n.args[1], 1) ? kAmplified : 0);
+        if (of(n.args[1])) f |= kAmplified;
+        break;
+      default:
+        for (unsigned k = 0; k < n.arity; ++k) f |= of(n.args[k]);
+        break;
+    }
+    if (f && may_be_below(id, kTinyFloat)) flags[id] = f;
+  }
+  for (NodeId root : roots)
+    if ((of(root) & kAmplified) && may_be_below(root, kTinyFloat)) return sources;
+  return {};
 }
 
 }  // namespace actjit::ir

@@ -74,4 +74,32 @@ class Ranges {
 /// are taken as nonzero unless `nonzero_params` is false.
 bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params = true);
 
+/// Float32 results below this magnitude (0 included) may have lost
+/// accuracy to an intermediate underflow (see underflow_sources): a
+/// subnormal times a factor up to 2^14.
+inline constexpr double kTinyFloat = 0x1p-112;
+
+/// Where a float32 exp or exp()/ has underflowed: exp(a) and exp(a)/b for
+/// a in [lo, hi] (subnormal, or 0 where a product with a factor up to 2^14
+/// would not be).
+struct UnderflowSource {
+  NodeId node;     ///< the Exp or ExpDiv node
+  NodeId watched;  ///< its first operand, a
+  double lo, hi;   ///< a's band
+};
+
+/// The nodes through which a float32 result of `roots` may be tiny (below
+/// kTinyFloat in magnitude, or 0) and carry the rounding of an exp or
+/// exp()/ that underflowed into float's subnormals (or to 0), enlarged on
+/// the way by a product with a factor that may exceed 1 in magnitude (or
+/// a quotient by one below 1): swish's x * sigmoid(x) at x = -100, whose
+/// sigmoid keeps only 6 bits, or is 0 at x = -104 where the product is
+/// not. Sums do not pass it on (their absolute error stays that of the
+/// subnormal), nor values that cannot be tiny themselves. Empty when there
+/// is none: sigmoid, softplus, elu (expm1 is tiny only for a tiny input).
+/// A non-empty answer may be wrong. erfc is not a source: watching gelu's
+/// (7.9 -> 6.4 ULP over all floats, still over 4) cost it 3-7% where it
+/// is level with oneDNN (NOTES.md).
+std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots);
+
 }  // namespace actjit::ir

@@ -90,7 +90,8 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) c
 }
 
 std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
-                                        const std::unordered_map<NodeId, llvm::Value*>* known) {
+                                        const std::unordered_map<NodeId, llvm::Value*>* known,
+                                        const std::vector<NodeId>& also) {
   std::vector<llvm::Value*> out;
   if (roots.empty()) return out;
   // The nodes to emit: the elementwise part of the roots, stopping at
@@ -212,6 +213,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
     v[id] = r;
   }
   for (NodeId r : roots) out.push_back(v[r]);
+  for (NodeId a : also) out.push_back(a < v.size() ? v[a] : nullptr);
   return out;
 }
 

@@ -37,11 +37,14 @@ class Emitter {
   Emitter(const ir::Graph& g, llvm::IRBuilder<>& b, llvm::Type* vec, ParamValues params)
       : g_(g), b_(b), vec_(vec), params_(std::move(params)) {}
 
-  /// Values of `roots`. `leaf(id)` gives Input, Cotangent and reduction
-  /// nodes; nodes in `known` are taken from there (their operands are not
-  /// visited). Reduction operands are never visited.
+  /// Values of `roots`, then of `also` (nodes the roots reach, whose values
+  /// a caller watches: they do not count as uses, so the code of the roots
+  /// stays what it would be without them). `leaf(id)` gives Input,
+  /// Cotangent and reduction nodes; nodes in `known` are taken from there
+  /// (their operands are not visited). Reduction operands are never visited.
   std::vector<llvm::Value*> emit(const std::vector<ir::NodeId>& roots, const Leaf& leaf,
-                                 const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr);
+                                 const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr,
+                                 const std::vector<ir::NodeId>& also = {});
 
  private:
   /// x^n as multiplications when `pow`'s exponent is an integer constant

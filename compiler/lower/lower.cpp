@@ -8,8 +8,10 @@
 // masked copy of the body (loop()).
 #include "compiler/lower/lower.hpp"
 
+#include <bit>
 #include <cmath>
 #include <map>
+#include <span>
 #include <unordered_map>
 
 #include <llvm/IR/Constants.h>
@@ -259,42 +261,87 @@ struct KernelBuilder {
     }
   }
 
-  /// Watches for lanes that went NaN (see Abi::Jit): the compare results
-  /// or'ed into an integer vector, one OR per result per iteration; the
-  /// runtime then finds the lanes (and checks that their inputs were
-  /// finite). Only float32 kernels whose function may make a NaN watch.
-  struct NanWatch {
+  /// Watches for lanes the runtime recomputes in float64 (see Abi::Jit).
+  /// NaN: the compare results of the roots, or'ed into an integer vector
+  /// (one OR per root per iteration). Underflow (float32 forwards with
+  /// ir::underflow_sources): per source, the least distance of the watched
+  /// value's bit pattern above its band's first pattern, an unsigned
+  /// minimum per lane (two integer instructions per register; a float band
+  /// test with the result's size took six and cost swish a third of its
+  /// speed); within the band's width after the loop, some lane underflowed,
+  /// and the runtime recomputes the tiny and zero results. The runtime then
+  /// finds the lanes (and checks that their inputs were finite). Only
+  /// float32 kernels whose function may make such a lane watch. `extra`
+  /// are the sources' watched values, emitted beside the roots (Emitter::
+  /// emit's `also`: the roots' code stays the same) and passed to watch().
+  struct LaneWatch {
     KernelBuilder& kb;
-    llvm::Value* slot = nullptr;
-    llvm::FixedVectorType* ty = nullptr;
-    NanWatch(KernelBuilder& kb, llvm::IRBuilder<>& b, llvm::Function* f, const std::vector<NodeId>& roots) : kb(kb) {
-      if (!kb.status || kb.elem->isDoubleTy() || !ir::may_make_nan(kb.p.graph, roots)) return;
-      ty = llvm::FixedVectorType::get(b.getInt32Ty(), kb.lanes);
+    llvm::FixedVectorType* ty = nullptr;  // <lanes x i32>
+    llvm::Value* slot = nullptr;          // NaN lanes
+    std::vector<llvm::Value*> minima;     // per source, the least distance
+    std::vector<ir::UnderflowSource> sources;
+    std::vector<NodeId> extra;
+    LaneWatch(KernelBuilder& kb, llvm::IRBuilder<>& b, llvm::Function* f, const std::vector<NodeId>& roots,
+              std::span<const NodeId> tiny_roots = {})
+        : kb(kb) {
+      if (!kb.status || kb.elem->isDoubleTy()) return;
       llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
-      slot = eb.CreateAlloca(ty);
-      b.CreateStore(llvm::Constant::getNullValue(ty), slot);
-    }
-    void watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& results, llvm::Value* mask) {
-      if (!slot) return;
-      llvm::Value* bad = nullptr;
-      for (llvm::Value* v : results) {
-        llvm::Value* nan = b.CreateFCmpUNO(v, v);
-        bad = bad ? b.CreateOr(bad, nan) : nan;
+      ty = llvm::FixedVectorType::get(b.getInt32Ty(), kb.lanes);
+      if (ir::may_make_nan(kb.p.graph, roots)) {
+        slot = eb.CreateAlloca(ty);
+        b.CreateStore(llvm::Constant::getNullValue(ty), slot);
       }
-      if (mask) bad = b.CreateAnd(bad, mask);
-      b.CreateStore(b.CreateOr(b.CreateLoad(ty, slot), b.CreateSExt(bad, ty)), slot);
+      if (!tiny_roots.empty()) sources = ir::underflow_sources(kb.p.graph, tiny_roots);
+      for (const auto& s : sources) {
+        extra.push_back(s.watched);
+        minima.push_back(eb.CreateAlloca(ty));
+        b.CreateStore(llvm::Constant::getAllOnesValue(ty), minima.back());
+      }
+    }
+    /// A band of one sign as float bit patterns: the least and the width.
+    static std::pair<uint32_t, uint32_t> band_bits(const ir::UnderflowSource& s) {
+      auto bits = [](double v) { return std::bit_cast<uint32_t>(float(v)); };
+      uint32_t a = bits(s.lo), b = bits(s.hi);
+      return {std::min(a, b), std::max(a, b) - std::min(a, b)};
+    }
+    /// `values`: the results, then the values of `extra`.
+    void watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& values, llvm::Value* mask) {
+      size_t results = values.size() - extra.size();
+      if (slot) {
+        llvm::Value* bad = nullptr;
+        for (size_t i = 0; i < results; ++i) {
+          llvm::Value* nan = b.CreateFCmpUNO(values[i], values[i]);
+          bad = bad ? b.CreateOr(bad, nan) : nan;
+        }
+        if (mask) bad = b.CreateAnd(bad, mask);
+        b.CreateStore(b.CreateOr(b.CreateLoad(ty, slot), b.CreateSExt(bad, ty)), slot);
+      }
+      for (size_t j = 0; j < sources.size(); ++j) {
+        // The band as bit patterns (one sign): [first, first + width].
+        uint32_t first = band_bits(sources[j]).first;
+        // Not masked to the live lanes: a tail's dead lanes compute f(0),
+        // which at worst asks the runtime to look at tiny results it
+        // then finds right (and a masked add costs mish 3% more).
+        llvm::Value* d = b.CreateSub(b.CreateBitCast(values[results + j], ty), llvm::ConstantInt::get(ty, first));
+        llvm::Value* least = b.CreateLoad(ty, minima[j]);
+        b.CreateStore(b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, least, d), minima[j]);
+      }
     }
     void ret(llvm::IRBuilder<>& b) {
       if (!kb.status) {
         b.CreateRetVoid();
         return;
       }
-      if (!slot) {
-        b.CreateRet(b.getInt64(0));
-        return;
+      llvm::Value* status = b.getInt64(0);
+      if (slot)
+        status = b.CreateSelect(b.CreateICmpNE(b.CreateOrReduce(b.CreateLoad(ty, slot)), b.getInt32(0)),
+                                b.getInt64(kStatusNaN), status);
+      for (size_t j = 0; j < sources.size(); ++j) {
+        llvm::Value* least = b.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umin, b.CreateLoad(ty, minima[j]));
+        llvm::Value* hit = b.CreateICmpULE(least, b.getInt32(band_bits(sources[j]).second));
+        status = b.CreateOr(status, b.CreateSelect(hit, b.getInt64(kStatusTiny), b.getInt64(0)));
       }
-      llvm::Value* any = b.CreateOrReduce(b.CreateLoad(ty, slot));
-      b.CreateRet(b.CreateZExt(b.CreateICmpNE(any, b.getInt32(0)), b.getInt64Ty()));
+      b.CreateRet(status);
     }
   };
 
@@ -304,13 +351,13 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    NanWatch nans(*this, b, f, {p.value});
+    LaneWatch rescue(*this, b, f, {p.value}, {&p.value, 1});
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
-      llvm::Value* yv = em.emit({p.value}, [&](NodeId) { return in[0]; })[0];
-      nans.watch(b, {yv}, live);
-      return std::vector<llvm::Value*>{yv};
+      std::vector<llvm::Value*> v = em.emit({p.value}, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
+      rescue.watch(b, v, live);
+      return std::vector<llvm::Value*>{v[0]};
     });
-    nans.ret(b);
+    rescue.ret(b);
   }
 
   /// y = f(x) and dydx = f'(x) in one pass: the emitter computes every
@@ -322,13 +369,13 @@ struct KernelBuilder {
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
     std::vector<NodeId> roots{p.value, p.d_x};
-    NanWatch nans(*this, b, f, roots);
+    LaneWatch rescue(*this, b, f, roots, {&p.value, 1});
     stream(b, f, n, {x}, {y, dydx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
-      std::vector<llvm::Value*> v = em.emit(roots, [&](NodeId) { return in[0]; });
-      nans.watch(b, v, live);
-      return v;
+      std::vector<llvm::Value*> v = em.emit(roots, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
+      rescue.watch(b, v, live);
+      return std::vector<llvm::Value*>{v[0], v[1]};
     });
-    nans.ret(b);
+    rescue.ret(b);
   }
 
   void backward(const std::string& name, bool with_dparams) {
@@ -340,7 +387,7 @@ struct KernelBuilder {
     std::vector<NodeId> roots{p.d_x};
     size_t np = with_dparams ? p.d_params.size() : 0;
     for (size_t j = 0; j < np; ++j) roots.push_back(p.d_params[j]);
-    NanWatch nans(*this, b, f, roots);
+    LaneWatch rescue(*this, b, f, roots);
     // Parameter gradients accumulate per lane in double (stack slots that
     // SROA turns into registers).
     auto* acc_ty = llvm::FixedVectorType::get(b.getDoubleTy(), lanes);
@@ -354,7 +401,7 @@ struct KernelBuilder {
     stream(b, f, n, {x, dy}, {dx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       llvm::Value *xv = in[0], *dyv = in[1];
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
-      nans.watch(b, d, live);
+      rescue.watch(b, d, live);
       for (size_t j = 0; j < np; ++j) {
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);
         if (!elem->isDoubleTy()) term = b.CreateFPExt(term, acc_ty);
@@ -372,7 +419,7 @@ struct KernelBuilder {
         b.CreateAlignedStore(total, b.CreateConstInBoundsGEP1_64(b.getDoubleTy(), dparams, j), llvm::Align(8));
       }
     }
-    nans.ret(b);
+    rescue.ret(b);
   }
 };
 

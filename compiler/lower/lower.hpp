@@ -4,6 +4,7 @@
 // come from math.hpp. Internal to the compiler: LLVM types appear here only.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "compiler/pipeline.hpp"
@@ -37,11 +38,15 @@ KernelSymbols kernel_symbols(const Program& p, const std::string& prefix);
 enum class Part { All, Forward, Backward, BackwardX, Fused };
 
 /// How elementwise kernels return. Aot: void (what the generated C header
-/// declares). Jit: int64, in float32 non-zero when some lane gave NaN from
-/// a finite input (an inf - inf, 0 * inf or inf / inf after an overflow
-/// that float64 may not have), which the runtime then recomputes in
-/// float64; float64 kernels return 0. Row-wise kernels return void.
+/// declares). Jit: int64, in float32 the or of kStatusNaN when some lane
+/// gave NaN from a finite input (an inf - inf, 0 * inf or inf / inf after
+/// an overflow that float64 may not have) and kStatusTiny when a forward's
+/// (or the fused kernel's) y is tiny where it may have lost its accuracy
+/// to an underflow in between (ir::underflow_sources, ir::kTinyFloat); the
+/// runtime then recomputes those lanes in float64. Float64 kernels return
+/// 0. Row-wise kernels return void.
 enum class Abi { Aot, Jit };
+inline constexpr uint32_t kStatusNaN = 1, kStatusTiny = 2;
 
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise

@@ -57,7 +57,8 @@ struct KernelImpl {
   // need: the fused kernel (forward_with_derivative), and for float32 the
   // float64 build, in which lanes that the float32 kernel reports NaN from
   // finite inputs (an overflow in between, such as -x^2 + 2^sqrt|x| at 1e30,
-  // where the true value is finite or an infinity) are recomputed.
+  // where the true value is finite or an infinity), or tiny after an
+  // underflow in between (swish at x = -100), are recomputed.
   std::shared_ptr<const Program> program;
   std::shared_ptr<jit::Engine> engine;
   mutable std::once_flag wide_once, fused_once;
@@ -73,8 +74,11 @@ struct KernelImpl {
   /// parameters. The caller then looks for NaN lanes itself.
   bool params_outside_watch(const double* params) const;
   bool zero_params_need_look = false;
-  /// y[i] = f(x[i]) in float64 where y[i] is NaN and x[i] finite.
-  void rescue_forward(const float* x, float* y, size_t n, const double* params) const;
+  /// y[i] = f(x[i]) in float64 where x[i] is finite and y[i] NaN, or with
+  /// `tiny` (the kernel reported lower::kStatusTiny) also where y[i] is
+  /// tiny (below ir::kTinyFloat, 0 included: an underflow in between may
+  /// have cost it its accuracy), in blocks that hold such a lane.
+  void rescue_forward(const float* x, float* y, size_t n, const double* params, bool tiny) const;
   /// The same for dx; dparams (if not null) recomputed in float64 whole
   /// when it holds a NaN.
   void rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,

@@ -11,6 +11,7 @@
 #include "actjit/actjit.h"
 #include "actjit/actjit.hpp"
 #include "compiler/ir/range.hpp"
+#include "compiler/lower/lower.hpp"
 #include "compiler/pipeline.hpp"
 #include "runtime/src/kernel_impl.hpp"
 #include "runtime/src/pool.hpp"
@@ -322,6 +323,12 @@ const jit::KernelCode* KernelImpl::fused_code() const {
 namespace {
 constexpr size_t kRescueBlock = 256;
 bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
+/// With `tiny`, also results that are tiny or 0: an underflow in between
+/// may have cost them their accuracy (the kernel reported such a lane,
+/// lower::kStatusTiny; the rest of the block is recomputed alike).
+bool lost_forward(float out, float in, bool tiny) {
+  return std::isfinite(in) && (std::isnan(out) || (tiny && std::fabs(out) < float(ir::kTinyFloat)));
+}
 }  // namespace
 
 bool KernelImpl::params_outside_watch(const double* p) const {
@@ -335,7 +342,7 @@ bool KernelImpl::params_outside_watch(const double* p) const {
   return false;
 }
 
-void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params) const {
+void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params, bool tiny) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
   auto fn = reinterpret_cast<ForwardFn>(w->forward);
@@ -343,12 +350,12 @@ void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double
   for (size_t b = 0; b < n; b += kRescueBlock) {
     size_t m = std::min(kRescueBlock, n - b);
     bool any = false;
-    for (size_t k = 0; k < m && !any; ++k) any = lost(y[b + k], x[b + k]);
+    for (size_t k = 0; k < m && !any; ++k) any = lost_forward(y[b + k], x[b + k], tiny);
     if (!any) continue;
     for (size_t k = 0; k < m; ++k) xs[k] = x[b + k];
     fn(xs, ys, int64_t(m), params);
     for (size_t k = 0; k < m; ++k)
-      if (lost(y[b + k], x[b + k])) y[b + k] = float(ys[k]);
+      if (lost_forward(y[b + k], x[b + k], tiny)) y[b + k] = float(ys[k]);
   }
 }
 
@@ -397,8 +404,10 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
-    if (fn(xb, yb, int64_t(e - b), p) || look_anyway)
-      impl_->rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p);
+    int64_t status = fn(xb, yb, int64_t(e - b), p);
+    if (status || look_anyway)
+      impl_->rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p,
+                            status & lower::kStatusTiny);
   };
   size_t pieces = pieces_for(n, n / 64);
   if (pieces == 1) {
@@ -426,9 +435,10 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
     void* db = static_cast<char*>(dydx) + b * es;
-    if (fn(xb, yb, db, int64_t(e - b), p) || look_anyway) {
+    int64_t status = fn(xb, yb, db, int64_t(e - b), p);
+    if (status || look_anyway) {
       auto* xf = static_cast<const float*>(xb);
-      impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p);  // skipped where y is x
+      impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p, status & lower::kStatusTiny);  // skipped where y is x
       if (db != xb) {
         std::vector<float> ones(e - b, 1.0f);
         impl_->rescue_backward(xf, ones.data(), static_cast<float*>(db), e - b, p, nullptr);
