@@ -439,7 +439,7 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
     if (status || look_anyway) {
       auto* xf = static_cast<const float*>(xb);
       impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p, status & lower::kStatusTiny);  // skipped where y is x
-      if (db != xb) {
+      if (db != xb && (look_anyway || (status & lower::kStatusNaN))) {  // tiny results are y's alone
         std::vector<float> ones(e - b, 1.0f);
         impl_->rescue_backward(xf, ones.data(), static_cast<float*>(db), e - b, p, nullptr);
       }
