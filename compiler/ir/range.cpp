@@ -1,13 +1,13 @@
 // The interval analysis (see range.hpp).
 #include "compiler/ir/range.hpp"
 
-#include "compiler/ir/row.hpp"
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "compiler/ir/row.hpp"
 
 namespace actjit::ir {
 
