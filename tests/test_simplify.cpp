@@ -243,15 +243,16 @@ TEST_CASE("the underflow analysis - products that enlarge a subnormal's rounding
   // x * sigmoid(x) at x = -100: the sigmoid is a subnormal with a few bits,
   // and x enlarges its rounding; mish's and telu's exp the same.
   for (const char* some : {"swish", "silu", "mish", "telu", "gelu_tanh", "x * exp(x)", "x * tanh(exp(x))",
-                           "x * sigmoid(1.702 * x)", "exp(x) / (x * x + 1e-3)", "1e3 * exp(x)"}) {
+                           "x * sigmoid(1.702 * x)", "exp(x) / (x * x + 1e-3)", "1e3 * exp(x)",
+                           "x * (exp(x) + exp(2 * x))",
+                           "softplus"}) {  // divided by beta, which may be below 1
     INFO(some);
     CHECK(amplifies(some));
   }
-  // A subnormal that is not enlarged (sigmoid: divided by 1 + e), absorbed
-  // in a sum (logsigmoid), tiny only for a tiny input (expm1), or whose
-  // node cannot be tiny (exp(x) + 1), or no exp at all (erfc is not
-  // watched: gelu).
-  for (const char* none : {"gelu", "sigmoid", "exp(x)", "0.5 * exp(x)", "logsigmoid", "softplus", "elu", "selu", "celu",
+  // A subnormal that is not enlarged (sigmoid: divided by 1 + e; logsigmoid),
+  // tiny only for a tiny input (expm1), or whose node cannot be tiny
+  // (exp(x) + 1), or no exp at all (erfc is not watched: gelu).
+  for (const char* none : {"gelu", "sigmoid", "exp(x)", "0.5 * exp(x)", "logsigmoid", "log1p(exp(x))", "elu", "selu", "celu",
                            "tanh", "exp(x) + 1", "x * (exp(x) + 1)", "relu", "x * x * x", "hardswish",
                            "x * exp(x * x) "}) {
     INFO(none);

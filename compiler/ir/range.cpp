@@ -456,8 +456,6 @@ std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const N
           sources.push_back({id, n.args[0], kExpLo, kExpHi});
         }
         break;
-      case Op::Add:
-      case Op::Sub: break;  // the absolute error stays the subnormal's
       case Op::Where: f = of(n.args[1]) | of(n.args[2]); break;
       case Op::Mul:
         for (int k = 0; k < 2; ++k)

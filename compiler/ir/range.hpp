@@ -94,10 +94,11 @@ struct UnderflowSource {
 /// the way by a product with a factor that may exceed 1 in magnitude (or
 /// a quotient by one below 1): swish's x * sigmoid(x) at x = -100, whose
 /// sigmoid keeps only 6 bits, or is 0 at x = -104 where the product is
-/// not. Sums do not pass it on (their absolute error stays that of the
-/// subnormal), nor values that cannot be tiny themselves. Empty when there
-/// is none: sigmoid, softplus, elu (expm1 is tiny only for a tiny input).
-/// A non-empty answer may be wrong. erfc is not a source: watching gelu's
+/// not. Values that cannot be tiny themselves do not pass it on (1 + e).
+/// Empty when there is none: sigmoid (divided by 1 + e, never enlarged),
+/// softplus, logsigmoid, elu (expm1 is tiny only for a tiny input). A
+/// non-empty answer may be wrong (tanhshrink: its sum (|x| - 1) + 2e/(1 + e)
+/// is never tiny, which intervals cannot see). erfc is not a source: watching gelu's
 /// (7.9 -> 6.4 ULP over all floats, still over 4) cost it 3-7% where it
 /// is level with oneDNN (NOTES.md).
 std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots);
