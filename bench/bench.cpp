@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -230,17 +231,22 @@ std::vector<double> measure(const std::vector<std::function<void()>>& fns, size_
     double s = std::chrono::duration<double>(Clock::now() - a).count();
     reps[k] = std::max(1, int(t.min_seconds / std::max(s, 1e-9)));
   }
-  // Round-robin, each batch starting one candidate later: what ran just
+  // Round-robin in a new order each batch (a fixed seed): what ran just
   // before a candidate (and left its arrays in the caches) changes from
-  // batch to batch instead of always favouring the same one.
-  for (int b = 0; b < t.batches; ++b)
-    for (size_t j = 0; j < fns.size(); ++j) {
-      size_t k = (j + size_t(b)) % fns.size();
+  // batch to batch instead of always favouring the same one. (A rotation
+  // kept every candidate's predecessor but the first.)
+  std::vector<size_t> order(fns.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::mt19937 shuffle_rng(12345);
+  for (int b = 0; b < t.batches; ++b) {
+    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    for (size_t k : order) {
       auto a = Clock::now();
       for (int r = 0; r < reps[k]; ++r) fns[k]();
       double ns = std::chrono::duration<double, std::nano>(Clock::now() - a).count();
       rates[k].push_back(double(elements) * reps[k] / ns);
     }
+  }
   std::vector<double> out;
   for (auto& r : rates) {
     std::sort(r.begin(), r.end());
