@@ -423,7 +423,7 @@ bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_pa
   return false;
 }
 
-std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots) {
+std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> roots) {
   Ranges r(g, roots, Precision::F32);
   // Whether v may be nonzero and below `bound` in magnitude.
   auto may_be_below = [&](NodeId v, double bound) {
@@ -439,10 +439,7 @@ std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const N
     auto it = flags.find(v);
     return it == flags.end() ? uint8_t(0) : it->second;
   };
-  std::vector<UnderflowSource> sources;
-  // exp(a) is below FLT_MIN for a < ln FLT_MIN = -87.34, and below half
-  // the smallest subnormal over 2^14 (kTinyFloat / FLT_MIN) for a < -113.6.
-  constexpr double kExpLo = -114, kExpHi = -87.3;
+  std::vector<NodeId> sources;  // the exps' operands, each once
   for (NodeId id : reachable_elementwise(g, roots)) {
     const Node& n = g[id];
     if (g.is_condition(id)) continue;
@@ -453,7 +450,7 @@ std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const N
         if (may_be_below(id, FLT_MIN)) {
           // exp(a) / b with b that may be below 1 enlarges exp's rounding itself.
           f = kLossy | (n.op == Op::ExpDiv && may_be_below(n.args[1], 1) ? kAmplified : 0);
-          sources.push_back({id, n.args[0], kExpLo, kExpHi});
+          if (std::find(sources.begin(), sources.end(), n.args[0]) == sources.end()) sources.push_back(n.args[0]);
         }
         break;
       case Op::Where: f = of(n.args[1]) | of(n.args[2]); break;

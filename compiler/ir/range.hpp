@@ -79,16 +79,16 @@ bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_pa
 /// subnormal times a factor up to 2^14.
 inline constexpr double kTinyFloat = 0x1p-112;
 
-/// Where a float32 exp or exp()/ has underflowed: exp(a) and exp(a)/b for
-/// a in [lo, hi] (subnormal, or 0 where a product with a factor up to 2^14
-/// would not be).
-struct UnderflowSource {
-  NodeId node;     ///< the Exp or ExpDiv node
-  NodeId watched;  ///< its first operand, a
-  double lo, hi;   ///< a's band
-};
+/// Where a float32 exp(a) or exp(a)/b has underflowed: a in [lo, hi]
+/// (subnormal, or 0 where a product with a factor up to 2^14, kTinyFloat /
+/// FLT_MIN, would not be: exp(a) < FLT_MIN below a = ln FLT_MIN = -87.34,
+/// below half the smallest subnormal over 2^14 below a = -113.6).
+inline constexpr struct {
+  double lo, hi;
+} kExpUnderflowBand{-114, -87.3};
 
-/// The nodes through which a float32 result of `roots` may be tiny (below
+/// The operands a (each once) of the exp(a) and exp(a)/b through which a
+/// float32 result of `roots` may be tiny (below
 /// kTinyFloat in magnitude, or 0) and carry the rounding of an exp or
 /// exp()/ that underflowed into float's subnormals (or to 0), enlarged on
 /// the way by a product with a factor that may exceed 1 in magnitude (or
@@ -101,6 +101,6 @@ struct UnderflowSource {
 /// is never tiny, which intervals cannot see). erfc is not a source: watching gelu's
 /// (7.9 -> 6.4 ULP over all floats, still over 4) cost it 3-7% where it
 /// is level with oneDNN (NOTES.md).
-std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots);
+std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> roots);
 
 }  // namespace actjit::ir

@@ -264,23 +264,22 @@ struct KernelBuilder {
   /// Watches for lanes the runtime recomputes in float64 (see Abi::Jit).
   /// NaN: the compare results of the roots, or'ed into an integer vector
   /// (one OR per root per iteration). Underflow (float32 forwards with
-  /// ir::underflow_sources): per source, the least distance of the watched
-  /// value's bit pattern above its band's first pattern, an unsigned
+  /// ir::underflow_sources): per watched exp operand, the least distance of
+  /// its bit pattern above ir::kExpUnderflowBand's first pattern, an unsigned
   /// minimum per lane (two integer instructions per register; a float band
   /// test with the result's size took six and cost swish a third of its
   /// speed); within the band's width after the loop, some lane underflowed,
   /// and the runtime recomputes the tiny and zero results. The runtime then
   /// finds the lanes (and checks that their inputs were finite). Only
   /// float32 kernels whose function may make such a lane watch. `extra`
-  /// are the sources' watched values, emitted beside the roots (Emitter::
+  /// are the watched exp operands, emitted beside the roots (Emitter::
   /// emit's `also`: the roots' code stays the same) and passed to watch().
   struct LaneWatch {
     KernelBuilder& kb;
     llvm::FixedVectorType* ty = nullptr;  // <lanes x i32>
     llvm::Value* slot = nullptr;          // NaN lanes
-    std::vector<llvm::Value*> minima;     // per source, the least distance
-    std::vector<ir::UnderflowSource> sources;
-    std::vector<NodeId> extra;
+    std::vector<llvm::Value*> minima;     // per watched operand, the least distance
+    std::vector<NodeId> extra;  // exp operands watched for ir::kExpUnderflowBand
     LaneWatch(KernelBuilder& kb, llvm::IRBuilder<>& b, llvm::Function* f, const std::vector<NodeId>& roots,
               std::span<const NodeId> tiny_roots = {})
         : kb(kb) {
@@ -291,19 +290,15 @@ struct KernelBuilder {
         slot = eb.CreateAlloca(ty);
         b.CreateStore(llvm::Constant::getNullValue(ty), slot);
       }
-      if (!tiny_roots.empty()) sources = ir::underflow_sources(kb.p.graph, tiny_roots);
-      for (const auto& s : sources) {
-        extra.push_back(s.watched);
+      if (!tiny_roots.empty()) extra = ir::underflow_sources(kb.p.graph, tiny_roots);
+      for (size_t j = 0; j < extra.size(); ++j) {
         minima.push_back(eb.CreateAlloca(ty));
         b.CreateStore(llvm::Constant::getAllOnesValue(ty), minima.back());
       }
     }
-    /// A band of one sign as float bit patterns: the least and the width.
-    static std::pair<uint32_t, uint32_t> band_bits(const ir::UnderflowSource& s) {
-      auto bits = [](double v) { return std::bit_cast<uint32_t>(float(v)); };
-      uint32_t a = bits(s.lo), b = bits(s.hi);
-      return {std::min(a, b), std::max(a, b) - std::min(a, b)};
-    }
+    /// The band (negative floats) as bit patterns: [first, first + width].
+    static constexpr uint32_t kBandFirst = std::bit_cast<uint32_t>(float(ir::kExpUnderflowBand.hi));
+    static constexpr uint32_t kBandWidth = std::bit_cast<uint32_t>(float(ir::kExpUnderflowBand.lo)) - kBandFirst;
     /// `values`: the results, then the values of `extra`.
     void watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& values, llvm::Value* mask) {
       size_t results = values.size() - extra.size();
@@ -316,13 +311,11 @@ struct KernelBuilder {
         if (mask) bad = b.CreateAnd(bad, mask);
         b.CreateStore(b.CreateOr(b.CreateLoad(ty, slot), b.CreateSExt(bad, ty)), slot);
       }
-      for (size_t j = 0; j < sources.size(); ++j) {
-        // The band as bit patterns (one sign): [first, first + width].
-        uint32_t first = band_bits(sources[j]).first;
+      for (size_t j = 0; j < extra.size(); ++j) {
         // Not masked to the live lanes: a tail's dead lanes compute f(0),
         // which at worst asks the runtime to look at tiny results it
         // then finds right (and a masked add costs mish 3% more).
-        llvm::Value* d = b.CreateSub(b.CreateBitCast(values[results + j], ty), llvm::ConstantInt::get(ty, first));
+        llvm::Value* d = b.CreateSub(b.CreateBitCast(values[results + j], ty), llvm::ConstantInt::get(ty, kBandFirst));
         llvm::Value* least = b.CreateLoad(ty, minima[j]);
         b.CreateStore(b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, least, d), minima[j]);
       }
@@ -336,9 +329,9 @@ struct KernelBuilder {
       if (slot)
         status = b.CreateSelect(b.CreateICmpNE(b.CreateOrReduce(b.CreateLoad(ty, slot)), b.getInt32(0)),
                                 b.getInt64(kStatusNaN), status);
-      for (size_t j = 0; j < sources.size(); ++j) {
-        llvm::Value* least = b.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umin, b.CreateLoad(ty, minima[j]));
-        llvm::Value* hit = b.CreateICmpULE(least, b.getInt32(band_bits(sources[j]).second));
+      for (llvm::Value* slot_j : minima) {
+        llvm::Value* least = b.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umin, b.CreateLoad(ty, slot_j));
+        llvm::Value* hit = b.CreateICmpULE(least, b.getInt32(kBandWidth));
         status = b.CreateOr(status, b.CreateSelect(hit, b.getInt64(kStatusTiny), b.getInt64(0)));
       }
       b.CreateRet(status);
