@@ -94,6 +94,12 @@ std::string Program::canonical_key() const {
   return key;
 }
 
+std::vector<ir::NodeId> Program::derivative_roots() const {
+  std::vector<ir::NodeId> roots = all_roots();
+  roots.erase(roots.begin());
+  return roots;
+}
+
 std::vector<ir::NodeId> Program::all_roots() const {
   std::vector<ir::NodeId> roots{value};
   if (!row.rowwise) {

@@ -53,6 +53,8 @@ struct Program {
   std::string canonical_key() const;
   /// The value and every derivative root (elementwise or row-wise).
   std::vector<ir::NodeId> all_roots() const;
+  /// all_roots() without the value.
+  std::vector<ir::NodeId> derivative_roots() const;
   /// Printed forms in the language (parseable).
   std::string print(ir::NodeId id) const;
 };

@@ -110,6 +110,31 @@ TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intr
   }
 }
 
+TEST_CASE("tanh is a rational without exp - and shares one exp with its derivative where both are needed", "[cli]") {
+  if (!__builtin_cpu_supports("avx512f")) return;
+  auto count = [](const std::string& s, const std::string& what, size_t from, size_t to) {
+    size_t n = 0;
+    for (size_t at = s.find(what, from); at < to && at != std::string::npos; at = s.find(what, at + 1)) ++n;
+    return n;
+  };
+  // tanh's forward: the half-angle rational (two divisions per register,
+  // no exp); its backward 4e / (1 + e)^2 with e = exp(-2|x|): one exp.
+  Run r = run({"ir", "tanh"});
+  size_t backward = r.out.find("define i64 @actjit_backward");
+  REQUIRE(backward != std::string::npos);
+  CHECK(count(r.out, "@llvm.roundeven", 0, backward) == 0);
+  CHECK(count(r.out, "fdiv <", 0, backward) == 2);
+  // x * tanh(exp(x)): its derivative needs tanh(e) and exp(-2e); one
+  // reduction serves both (and the forward takes the same tanh).
+  r = run({"ir", "x * tanh(exp(x))"});
+  backward = r.out.find("define i64 @actjit_backward");
+  REQUIRE(backward != std::string::npos);
+  size_t end = r.out.find("define", backward + 1);
+  CHECK(count(r.out, "call <32 x float> @llvm.roundeven", backward, end) == 2);  // exp(x) and the pair
+  CHECK(count(r.out, "fdiv <", backward, end) == 2);
+  CHECK(count(r.out, "call <32 x float> @llvm.roundeven", 0, backward) == 2);
+}
+
 TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]") {
   // mish's exp, log1p and tanh are inline vector code: no calls at all.
   Run r = run({"asm", "mish"});

@@ -232,13 +232,16 @@ TEST_CASE("derivative DAGs stay linear in the size of the function", "[diff]") {
     size_t d = p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x}).size();
     return std::make_pair(f, d);
   };
+  // tanh' = 4e / (1 + e)^2, e = exp(-2|a|), adds 9 nodes per level
+  // (|a|, -2|a|, e, 1 + e, its square, 4e, the quotient, the chain rule's
+  // product and the new constant's share).
   auto [f12, d12] = sizes(12);
   CHECK(f12 == 13);
-  CHECK(d12 <= 6 * f12);
+  CHECK(d12 <= 10 * f12);
   auto [f200, d200] = sizes(200);
-  CHECK(d200 <= 6 * f200);
+  CHECK(d200 <= 10 * f200);
   // Growth per level is constant.
-  CHECK(d200 - d12 <= 6 * (f200 - f12));
+  CHECK(d200 - d12 <= 10 * (f200 - f12));
 }
 
 TEST_CASE("sigmoid-shaped quotients differentiate without subnormal intermediates", "[diff]") {

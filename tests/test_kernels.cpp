@@ -234,6 +234,31 @@ TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinit
   }
 }
 
+TEST_CASE("tanh's derivative - accurate in the tails and no subnormal intermediates", "[kernels]") {
+  // tanh' = 4e / (1 + e)^2, e = exp(-2|x|): a few ULP where 1 - tanh^2 had
+  // only tanh's rounding left (x in [2, 9] in float); e is flushed to 0
+  // below exp's normal range (|x| > 43.65 in float), where the derivative
+  // is below 5e-38 (absolute), instead of computed in subnormal numbers.
+  std::vector<float> x{0.0f, -0.5f, 2.5f, -5.0f, 8.8f, 15.0f, 43.0f, -44.0f, 50.0f, 1e30f}, one(x.size(), 1.0f), d(x.size());
+  runtime().compile("tanh(x)", DType::F32).backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(d));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    double c = std::cosh(double(x[i])), want = 1 / (c * c);
+    if (std::fabs(x[i]) > 43.7) CHECK(d[i] == 0);
+    else CHECK(d[i] == Approx(want).epsilon(6e-7));
+  }
+  // telu's backward where exp(-2e^x) is subnormal (x in [3.78, 3.96]):
+  // the derivative is tanh(e^x) = 1 there, to rounding.
+  std::vector<float> xt{3.8f, 3.85f, 3.9f, 1.0f, -1.5f}, dt(xt.size());
+  runtime().compile("telu", DType::F32).backward(std::span<const float>(xt), std::span<const float>(one.data(), xt.size()),
+                                                 std::span<float>(dt));
+  for (size_t i = 0; i < xt.size(); ++i) {
+    INFO("x = " << xt[i]);
+    double e = std::exp(double(xt[i])), c = std::cosh(e);
+    CHECK(dt[i] == Approx(std::tanh(e) + double(xt[i]) * e / (c * c)).epsilon(6e-7));
+  }
+}
+
 TEST_CASE("exp without its lower clamp - far below the underflow", "[kernels]") {
   // With vscalef, exp drops its lower clamp where its operand is known to
   // be above -2e4 (float) / -1e6 (double): results there must be 0, and the

@@ -50,6 +50,7 @@ TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
   CHECK(simplified("where(not x > 0, 1, x)") == "where(x > 0, x, 1)");
   CHECK(simplified("abs(-x)") == "abs(x)");
   CHECK(simplified("abs(abs(x))") == "abs(x)");
+  CHECK(simplified("abs(exp(x))") == "exp(x)");  // telu's tanh(exp(x))': 4e / (1 + e)^2, e = exp(-2 |exp(x)|)
 }
 
 TEST_CASE("unsafe rewrites are not made", "[simplify]") {

@@ -3,6 +3,10 @@
 
   fit_vmath.py exp         exp(r) = 1 + r + r^2 Q(r), |r| <= ln2/2, Q of degree 4
                            (exp.cpp: a degree-6 polynomial by Horner's rule, 6 FMAs)
+  fit_vmath.py tanh_half   tanh(x/2) = x/2 + x z P(z)/Q(z), z = x^2, x in [0, 9.02],
+                           P and Q of degree 2, Q(0) = 1 (tanh.cpp: tanh x = 2t / (1 + t^2)
+                           of t = tanh(x/2); the error of t weighted by how much of it
+                           reaches tanh x)
   fit_vmath.py log1p_unit  log1p(t) = 2s + s z P(z), s = t / (2 + t), z = s^2,
                            t in [0, 1] (z in [0, 1/9]), P of degree 3 (log.cpp)
 
@@ -11,6 +15,11 @@ polynomial): weighted least squares on Chebyshev nodes, refined by Lawson's
 iteration towards the minimax fit, references at 50 digits (mpmath). Prints
 the coefficients (lowest degree first) rounded to float32, and the relative
 error of the fit with those rounded coefficients, in float32 ULP (2^-24).
+
+The rational fit (tanh_half) linearises P - f Q = 0 with weights 1/Q of the
+previous step (Loeffler's iteration) inside Lawson's, and rounds the
+coefficients to float32 one at a time, highest degree first, refitting the
+others after each.
 
 Dev-time only (apt-get install python3-numpy python3-mpmath); the
 coefficients are committed in the C++ sources.
@@ -91,6 +100,69 @@ def fit_log1p_unit():
     report(c, 0.0, 1.0 / 9, rel)
 
 
+def fit_tanh_half(m=2, n=2, cap=9.02):
+    # g(z) = (tanh(x/2)/x - 1/2) / z = P(z)/Q(z); an error d of g changes
+    # t = tanh(x/2) by x^3 d, and tanh x = 2t / (1 + t^2) by that times
+    # (1 - t^2) / (1 + t^2) (relative): the weight of g's relative error.
+    count = 4000
+    xs = np.array([cap / 2 + cap / 2 * np.cos(np.pi * (k + 0.5) / count) for k in range(count)] + [cap])
+    scale = cap * cap  # the fit runs in z / cap^2, for conditioning
+    z = xs * xs / scale
+    ts = [mpmath.tanh(mpmath.mpf(x) / 2) for x in xs]
+    gm = [(t / mpmath.mpf(x) - mpmath.mpf(1) / 2) / mpmath.mpf(x) ** 2 for t, x in zip(ts, xs)]
+    g = np.array([float(v) for v in gm])
+    sens = np.array([float(abs(mpmath.mpf(x) ** 3 * v) / t * (1 - t * t) / (1 + t * t)) for t, x, v in zip(ts, xs, gm)])
+
+    def solve(fixed_p, fixed_q):
+        q_prev = np.ones(len(xs))
+        lawson = np.ones(len(xs)) / len(xs)
+        best = None
+        for _ in range(300):
+            cols, names, rhs = [], [], g.copy()
+            for j in range(m + 1):
+                if j in fixed_p:
+                    rhs = rhs - fixed_p[j] * z ** j
+                else:
+                    cols.append(z ** j)
+                    names.append(("p", j))
+            for k in range(1, n + 1):
+                if k in fixed_q:
+                    rhs = rhs + g * fixed_q[k] * z ** k
+                else:
+                    cols.append(-g * z ** k)
+                    names.append(("q", k))
+            w = np.sqrt(lawson) / (q_prev * np.abs(g)) * sens
+            sol = np.linalg.lstsq(np.stack(cols, 1) * w[:, None], rhs * w, rcond=None)[0] if cols else []
+            p = np.zeros(m + 1)
+            q = np.zeros(n + 1)
+            q[0] = 1
+            for j, v in fixed_p.items():
+                p[j] = v
+            for k, v in fixed_q.items():
+                q[k] = v
+            for (which, i), v in zip(names, sol):
+                (p if which == "p" else q)[i] = v
+            P = np.polyval(p[::-1], z)
+            Q = np.polyval(q[::-1], z)
+            err = np.abs(P / Q / g - 1) * sens
+            if best is None or err.max() < best[0]:
+                best = (err.max(), p.copy(), q.copy())
+            q_prev = Q
+            lawson = lawson * err
+            lawson /= lawson.sum()
+        return best
+
+    e, p, q = solve({}, {})
+    fixed_p, fixed_q = {}, {}
+    for which, i in sorted([("p", j) for j in range(m, -1, -1)] + [("q", k) for k in range(n, 0, -1)], key=lambda t: -t[1]):
+        v = (p if which == "p" else q)[i] / scale ** i
+        (fixed_p if which == "p" else fixed_q)[i] = float(np.float32(v)) * scale ** i
+        e, p, q = solve(fixed_p, fixed_q)
+    print("P (float32, lowest degree first):", ", ".join(repr(float(np.float32(fixed_p[j] / scale ** j))) for j in range(m + 1)))
+    print("Q (float32, lowest degree first):", ", ".join(repr(float(np.float32(v))) for v in [1.0] + [fixed_q[k] / scale ** k for k in range(1, n + 1)]))
+    print("weighted relative error of the fit: %.3g float ULP of tanh x (evaluation roundings not included)" % (e * 2 ** 24))
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "exp"
-    {"exp": fit_exp, "log1p_unit": fit_log1p_unit}[which]()
+    {"exp": fit_exp, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half}[which]()

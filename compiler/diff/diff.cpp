@@ -117,7 +117,14 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       case Op::Tan: r = b.mul(b.add(b.c(1), b.mul(y, y)), da); break;        // tan' = 1 + tan^2
       case Op::Sinh: r = b.mul(b.fn(Op::Cosh, a), da); break;                // sinh' = cosh
       case Op::Cosh: r = b.mul(b.fn(Op::Sinh, a), da); break;                // cosh' = sinh
-      case Op::Tanh: r = b.mul(b.sub(b.c(1), b.mul(y, y)), da); break;       // tanh' = 1 - tanh^2
+      case Op::Tanh: {  // tanh' = 1 - tanh^2 = 4e / (1 + e)^2, e = exp(-2|a|)
+        // 1 - tanh^2 cancels (tanh's own rounding is all that is left of it
+        // near 1, ~1e-7 absolute); this form keeps a few ULP everywhere.
+        NodeId e = b.fn(Op::Exp, b.mul(b.c(-2), b.fn(Op::Abs, a)));
+        NodeId one_plus = b.add(b.c(1), e);
+        r = b.mul(b.div(b.mul(b.c(4), e), b.mul(one_plus, one_plus)), da);
+        break;
+      }
       case Op::Asinh:                                                        // asinh' = 1/sqrt(a^2 + 1)
         r = b.div(da, b.fn(Op::Sqrt, b.add(b.mul(a, a), b.c(1))));
         break;

@@ -89,6 +89,35 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) c
   return result;
 }
 
+void Emitter::pair_tanh(const std::vector<NodeId>& derivative_roots) {
+  std::vector<NodeId> live;
+  for (NodeId r : derivative_roots)
+    if (r != ir::kNoNode) live.push_back(r);
+  std::vector<NodeId> reach = g_.reachable(live);
+  std::unordered_map<NodeId, NodeId> tanh_of;  // a -> tanh(a)
+  for (NodeId id : reach)
+    if (g_[id].op == Op::Tanh) tanh_of[g_[id].args[0]] = id;
+  for (NodeId id : reach) {
+    NodeId a = neg2abs_operand(id);
+    if (a == ir::kNoNode) continue;
+    paired_exp_[id] = a;
+    auto t = tanh_of.find(a);
+    if (t != tanh_of.end()) paired_tanh_.insert(t->second);
+  }
+}
+
+NodeId Emitter::neg2abs_operand(NodeId id) const {
+  if (g_[id].op != Op::Exp || g_[g_[id].args[0]].op != Op::Mul) return ir::kNoNode;
+  const ir::Node& m = g_[g_[id].args[0]];
+  for (int k = 0; k < 2; ++k) {
+    if (!g_.is_const(m.args[k]) || g_.const_value(m.args[k]) != -2) continue;
+    // exp(-2 |a|), or exp(-2 a) for a = exp(w) (|exp(w)| simplifies to exp(w)).
+    const ir::Node& o = g_[m.args[1 - k]];
+    return o.op == Op::Abs ? o.args[0] : o.op == Op::Exp ? m.args[1 - k] : ir::kNoNode;
+  }
+  return ir::kNoNode;
+}
+
 std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
                                         const std::unordered_map<NodeId, llvm::Value*>* known,
                                         const std::vector<NodeId>& also) {
@@ -191,6 +220,8 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
         bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;
         r = half_square ? emit_exp_neg_half_square(b_, v[over_sqrt2(sq->args[0], v)]) : nullptr;
+        auto paired = paired_exp_.find(id);
+        if (!r && paired != paired_exp_.end()) r = emit_exp_neg2abs_paired(b_, v[paired->second]);
         if (!r) {
           ir::Interval used = ranges.operand_where_used(id);
           r = emit_exp(b_, A(0), used.lo, used.hi);
@@ -205,10 +236,11 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Expm1: r = emit_expm1(b_, A(0), ranges.operand_where_used(id).hi); break;
       case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
-      case Op::Tanh: case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:
+      case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:
       case Op::Ceil: case Op::Round:
         r = emit_math(b_, n.op, A(0));
         break;
+      case Op::Tanh: r = paired_tanh_.count(id) ? emit_tanh_paired(b_, A(0)) : emit_math(b_, n.op, A(0)); break;
     }
     v[id] = r;
   }

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <llvm/IR/IRBuilder.h>
@@ -46,6 +47,18 @@ class Emitter {
                                  const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr,
                                  const std::vector<ir::NodeId>& also = {});
 
+  /// Where the derivatives (`derivative_roots`: all of a program's, so
+  /// that every kernel of it decides alike) need both tanh(a) and
+  /// exp(-2|a|) (tanh' = 4e / (1 + e)^2 next to tanh itself: telu,
+  /// x * tanh(exp(x))), both come from one exp reduction: tanh|a| =
+  /// -v / (2 + v) with v = expm1(-2|a|), e = 2^n (expm1(r) + 1), in every
+  /// kernel of the program, the forward's too, so that the fused kernel
+  /// gives what the forward and backward kernels give. Elsewhere tanh is
+  /// float's half-angle rational (no exp; math/tanh.cpp). Every
+  /// exp(-2|a|) of the derivatives is flushed to 0 below exp's normal
+  /// range (math/exp.cpp).
+  void pair_tanh(const std::vector<ir::NodeId>& derivative_roots);
+
  private:
   /// x^n as multiplications when `pow`'s exponent is an integer constant
   /// in [2, kMaxUnrolledPower] (x^2 never gets here: the simplifier makes it
@@ -66,6 +79,15 @@ class Emitter {
 
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
+
+  /// a where `id` is exp(-2|a|) (or exp(-2a) for a = exp(w)): tanh's
+  /// derivative; else kNoNode.
+  ir::NodeId neg2abs_operand(ir::NodeId id) const;
+
+  /// pair_tanh's choice: the paired tanh nodes, and the a of each exp(-2|a|)
+  /// node (lowered by exp_neg2abs_paired, paired or not: no subnormal results).
+  std::unordered_set<ir::NodeId> paired_tanh_;
+  std::unordered_map<ir::NodeId, ir::NodeId> paired_exp_;
 
   const ir::Graph& g_;
   llvm::IRBuilder<>& b_;

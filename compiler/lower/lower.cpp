@@ -344,6 +344,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
+    em.pair_tanh(p.derivative_roots());
     LaneWatch rescue(*this, b, f, {p.value}, {&p.value, 1});
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       std::vector<llvm::Value*> v = em.emit({p.value}, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
@@ -361,6 +362,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *dydx = f->getArg(2), *n = f->getArg(3), *params = f->getArg(4);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
+    em.pair_tanh(p.derivative_roots());
     std::vector<NodeId> roots{p.value, p.d_x};
     LaneWatch rescue(*this, b, f, roots, {&p.value, 1});
     stream(b, f, n, {x}, {y, dydx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
@@ -377,6 +379,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(3),
                 *params = f->getArg(4);
     Emitter em(p.graph, b, vec, load_params(b, params));
+    em.pair_tanh(p.derivative_roots());
     std::vector<NodeId> roots{p.d_x};
     size_t np = with_dparams ? p.d_params.size() : 0;
     for (size_t j = 0; j < np; ++j) roots.push_back(p.d_params[j]);

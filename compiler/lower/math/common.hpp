@@ -209,6 +209,12 @@ llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x);
 /// no form for large results (where 2^n - 1 rounds, the relative error
 /// grows by at most 2^-25 in float, which u / (u + 2) divides away).
 llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x);
+/// tanh(a) as -v / (2 + v), v = expm1(-2|a|), and exp(-2|a|) as
+/// 2^n (expm1(r) + 1), from the same reduction and polynomial (with
+/// vscalef; else expm1 and exp of -2|a| apart): tanh and its derivative
+/// 4e / (1 + e)^2 for the price of one exp.
+llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a);
+llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; float only
