@@ -247,6 +247,18 @@ TEST_CASE("tanh's derivative - accurate in the tails and no subnormal intermedia
     if (std::fabs(x[i]) > 43.7) CHECK(d[i] == 0);
     else CHECK(d[i] == Approx(want).epsilon(6e-7));
   }
+  // Only an e used in nothing but 4e / (1 + e)^2 is flushed: a user's own
+  // exp(-2|x|) keeps its small values, in the forward and the derivative.
+  std::vector<float> xs{44.0f, -44.5f}, ys(2), ds(2);
+  Kernel user = runtime().compile("tanh(x) + exp(-2 * abs(x)) * 1e30", DType::F32);
+  user.forward(std::span<const float>(xs), std::span<float>(ys));
+  user.backward(std::span<const float>(xs), std::span<const float>(one.data(), 2), std::span<float>(ds));
+  for (size_t i = 0; i < xs.size(); ++i) {
+    INFO("x = " << xs[i]);
+    double e = std::exp(-2 * std::fabs(double(xs[i])));
+    CHECK(ys[i] == Approx(std::tanh(double(xs[i])) + e * 1e30).epsilon(1e-6));
+    CHECK(ds[i] == Approx(-2 * (xs[i] > 0 ? 1 : -1) * e * 1e30).epsilon(1e-3));  // e is subnormal: ~15 bits
+  }
   // telu's backward where exp(-2e^x) is subnormal (x in [3.78, 3.96]):
   // the derivative is tanh(e^x) = 1 there, to rounding.
   std::vector<float> xt{3.8f, 3.85f, 3.9f, 1.0f, -1.5f}, dt(xt.size());

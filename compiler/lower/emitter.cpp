@@ -4,6 +4,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 
@@ -89,20 +90,50 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) c
   return result;
 }
 
-void Emitter::pair_tanh(const std::vector<NodeId>& derivative_roots) {
-  std::vector<NodeId> live;
-  for (NodeId r : derivative_roots)
-    if (r != ir::kNoNode) live.push_back(r);
-  std::vector<NodeId> reach = g_.reachable(live);
-  std::unordered_map<NodeId, NodeId> tanh_of;  // a -> tanh(a)
-  for (NodeId id : reach)
+void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<NodeId>& derivative_roots) {
+  auto live = [](const std::vector<NodeId>& roots) {
+    std::vector<NodeId> out;
+    for (NodeId r : roots)
+      if (r != ir::kNoNode) out.push_back(r);
+    return out;
+  };
+  std::vector<NodeId> everything = g_.reachable(live(all_roots));
+  std::unordered_map<NodeId, std::vector<NodeId>> users;
+  for (NodeId id : everything)
+    for (NodeId a : g_[id].args) users[a].push_back(id);
+  auto is = [&](NodeId id, Op op, NodeId arg, double c) {
+    const ir::Node& n = g_[id];
+    if (n.op != op) return false;
+    for (int k = 0; k < 2; ++k)
+      if (n.args[k] == arg && g_.is_const(n.args[1 - k]) && g_.const_value(n.args[1 - k]) == c) return true;
+    return false;
+  };
+  // e whose every use is in 4e / ((1 + e)(1 + e)): tanh's derivative.
+  auto only_in_derivative = [&](NodeId e) {
+    for (NodeId u : users[e]) {
+      if (!is(u, Op::Mul, e, 4) && !is(u, Op::Add, e, 1)) return false;
+      for (NodeId w : users[u]) {
+        const ir::Node& n = g_[w];
+        bool square = n.op == Op::Mul && n.args[0] == u && n.args[1] == u && g_[u].op == Op::Add;
+        bool quotient = n.op == Op::Div && (n.args[0] == u || g_[n.args[1]].op == Op::Mul);
+        if (!square && !quotient) return false;
+      }
+    }
+    return true;
+  };
+  std::unordered_map<NodeId, NodeId> tanh_of;  // a -> tanh(a), in the derivatives
+  std::vector<NodeId> in_derivatives = g_.reachable(live(derivative_roots));
+  for (NodeId id : in_derivatives)
     if (g_[id].op == Op::Tanh) tanh_of[g_[id].args[0]] = id;
-  for (NodeId id : reach) {
+  for (NodeId id : everything) {
     NodeId a = neg2abs_operand(id);
-    if (a == ir::kNoNode) continue;
-    paired_exp_[id] = a;
+    if (a == ir::kNoNode || !only_in_derivative(id)) continue;
+    flushed_exp_[id] = a;
     auto t = tanh_of.find(a);
-    if (t != tanh_of.end()) paired_tanh_.insert(t->second);
+    if (t != tanh_of.end()) {
+      paired_tanh_.insert(t->second);
+      paired_args_.insert(a);
+    }
   }
 }
 
@@ -120,7 +151,8 @@ NodeId Emitter::neg2abs_operand(NodeId id) const {
 
 std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
                                         const std::unordered_map<NodeId, llvm::Value*>* known,
-                                        const std::vector<NodeId>& also) {
+                                        const std::vector<NodeId>& also,
+                                        std::unordered_map<NodeId, llvm::Value*>* all) {
   std::vector<llvm::Value*> out;
   if (roots.empty()) return out;
   // The nodes to emit: the elementwise part of the roots, stopping at
@@ -135,6 +167,11 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   // [0, 1].
   const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
                           ir::Domain{false, false});
+  // Known values are visible to the patterns that look at operands (y in
+  // y / sqrt 2), as if this call had emitted them.
+  if (known)
+    for (auto& [id, value] : *known)
+      if (id < v.size()) v[id] = value;
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -220,8 +257,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
         bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;
         r = half_square ? emit_exp_neg_half_square(b_, v[over_sqrt2(sq->args[0], v)]) : nullptr;
-        auto paired = paired_exp_.find(id);
-        if (!r && paired != paired_exp_.end()) r = emit_exp_neg2abs_paired(b_, v[paired->second]);
+        auto flushed = flushed_exp_.find(id);
+        if (!r && flushed != flushed_exp_.end())
+          r = paired_exp(id) ? emit_exp_neg2abs_paired(b_, v[flushed->second]) : emit_exp_neg2abs(b_, v[flushed->second]);
         if (!r) {
           ir::Interval used = ranges.operand_where_used(id);
           r = emit_exp(b_, A(0), used.lo, used.hi);
@@ -240,13 +278,46 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Ceil: case Op::Round:
         r = emit_math(b_, n.op, A(0));
         break;
-      case Op::Tanh: r = paired_tanh_.count(id) ? emit_tanh_paired(b_, A(0)) : emit_math(b_, n.op, A(0)); break;
+      case Op::Tanh:
+        r = pairing_ && paired_tanh_.count(id) ? emit_tanh_paired(b_, A(0)) : emit_math(b_, n.op, A(0));
+        break;
     }
     v[id] = r;
+    if (all) (*all)[id] = r;
   }
   for (NodeId r : roots) out.push_back(v[r]);
   for (NodeId a : also) out.push_back(a < v.size() ? v[a] : nullptr);
   return out;
+}
+
+}  // namespace actjit::lower
+
+namespace actjit::lower {
+
+std::unordered_map<NodeId, llvm::Value*> Emitter::reusable(const std::unordered_map<NodeId, llvm::Value*>& values) const {
+  // A node's value is reusable unless it depends on a paired tanh (ids
+  // grow from operands to users, so one pass in id order decides).
+  std::vector<NodeId> ids;
+  for (auto& [id, value] : values) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  std::unordered_set<NodeId> tainted;
+  std::unordered_map<NodeId, llvm::Value*> out;
+  for (NodeId id : ids) {
+    bool t = paired_tanh_.count(id) != 0 || paired_exp(id);
+    for (NodeId a : g_[id].args) t = t || tainted.count(a) != 0;
+    if (t) tainted.insert(id);
+    else out[id] = values.at(id);
+  }
+  return out;
+}
+
+}  // namespace actjit::lower
+
+namespace actjit::lower {
+
+bool Emitter::paired_exp(NodeId id) const {
+  auto f = flushed_exp_.find(id);
+  return pairing_ && f != flushed_exp_.end() && paired_args_.count(f->second) != 0;
 }
 
 }  // namespace actjit::lower

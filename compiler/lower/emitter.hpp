@@ -43,21 +43,31 @@ class Emitter {
   /// stays what it would be without them). `leaf(id)` gives Input,
   /// Cotangent and reduction nodes; nodes in `known` are taken from there
   /// (their operands are not visited). Reduction operands are never visited.
+  /// `all`, if given, receives the value of every node emitted.
   std::vector<llvm::Value*> emit(const std::vector<ir::NodeId>& roots, const Leaf& leaf,
                                  const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr,
-                                 const std::vector<ir::NodeId>& also = {});
+                                 const std::vector<ir::NodeId>& also = {},
+                                 std::unordered_map<ir::NodeId, llvm::Value*>* all = nullptr);
 
-  /// Where the derivatives (`derivative_roots`: all of a program's, so
-  /// that every kernel of it decides alike) need both tanh(a) and
-  /// exp(-2|a|) (tanh' = 4e / (1 + e)^2 next to tanh itself: telu,
-  /// x * tanh(exp(x))), both come from one exp reduction: tanh|a| =
-  /// -v / (2 + v) with v = expm1(-2|a|), e = 2^n (expm1(r) + 1), in every
-  /// kernel of the program, the forward's too, so that the fused kernel
-  /// gives what the forward and backward kernels give. Elsewhere tanh is
-  /// float's half-angle rational (no exp; math/tanh.cpp). Every
-  /// exp(-2|a|) of the derivatives is flushed to 0 below exp's normal
-  /// range (math/exp.cpp).
-  void pair_tanh(const std::vector<ir::NodeId>& derivative_roots);
+  /// tanh's derivative 4e / (1 + e)^2, e = exp(-2|a|) (diff.cpp), over a
+  /// program (`all_roots`; `derivative_roots` its derivatives), decided
+  /// alike for every kernel of it:
+  /// - an e used only in that form is flushed to 0 below exp's normal
+  ///   range (math/exp.cpp; the derivative is then below 5e-38 in float):
+  ///   subnormal intermediates cost a microcode assist per instruction
+  ///   (telu's backward ran 2.5x slower on x in [3.8, 3.9]);
+  /// - where the derivatives need tanh(a) too (telu, x * tanh(exp(x))),
+  ///   that tanh is "paired": with set_pairing(true) it comes from e's
+  ///   reduction (-v / (2 + v), v = expm1(-2|a|)): one exp for both.
+  ///   Forwards keep float's half-angle rational (no exp, math/tanh.cpp);
+  ///   backward kernels pair; the fused kernel emits y unpaired and the
+  ///   derivative paired, reusing what does not depend on a paired tanh
+  ///   (reusable()), so it gives what the other two give, bit for bit.
+  void plan_tanh(const std::vector<ir::NodeId>& all_roots, const std::vector<ir::NodeId>& derivative_roots);
+  void set_pairing(bool on) { pairing_ = on; }
+  bool has_paired_tanh() const { return !paired_tanh_.empty(); }
+  /// The values of `values` that do not depend on a paired tanh.
+  std::unordered_map<ir::NodeId, llvm::Value*> reusable(const std::unordered_map<ir::NodeId, llvm::Value*>& values) const;
 
  private:
   /// x^n as multiplications when `pow`'s exponent is an integer constant
@@ -84,10 +94,15 @@ class Emitter {
   /// derivative; else kNoNode.
   ir::NodeId neg2abs_operand(ir::NodeId id) const;
 
-  /// pair_tanh's choice: the paired tanh nodes, and the a of each exp(-2|a|)
-  /// node (lowered by exp_neg2abs_paired, paired or not: no subnormal results).
+  /// plan_tanh's choice: the paired tanh nodes, and the a of each flushed
+  /// exp(-2|a|) node (lowered by exp_neg2abs_paired).
   std::unordered_set<ir::NodeId> paired_tanh_;
-  std::unordered_map<ir::NodeId, ir::NodeId> paired_exp_;
+  std::unordered_map<ir::NodeId, ir::NodeId> flushed_exp_;
+  std::unordered_set<ir::NodeId> paired_args_;  // the a of each paired tanh
+  /// Whether exp node `id` is lowered paired: with pairing on, a flushed
+  /// exp(-2|a|) whose tanh(a) is paired.
+  bool paired_exp(ir::NodeId id) const;
+  bool pairing_ = false;
 
   const ir::Graph& g_;
   llvm::IRBuilder<>& b_;

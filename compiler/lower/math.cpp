@@ -132,6 +132,10 @@ llvm::Value* emit_exp_neg2abs_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "exp_neg2abs_paired", vmath::exp_neg2abs_paired, a);
 }
 
+llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a) {
+  return call_inline(b, "exp_neg2abs", vmath::exp_neg2abs, a);
+}
+
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(t->getType());
   if (vec->getElementType()->isDoubleTy()) return emit_math(b, Op::Log1p, t);

@@ -215,6 +215,9 @@ llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x);
 /// 4e / (1 + e)^2 for the price of one exp.
 llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a);
 llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a);
+/// exp(-2|a|) by exp's own polynomial, 0 where it is below the normal
+/// range (as exp_neg2abs_paired): where no tanh shares it.
+llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; float only

@@ -151,6 +151,11 @@ llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a) {
   return k.copysign(k.div(k.b.CreateFNeg(v), k.add(v, k.c(2))), a);
 }
 
+llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
+  Paired p = paired(k, a);  // only m, low and mc are used: the optimizer drops the rest
+  return k.select(p.low, k.c(0), exp_impl(k, p.mc, false, false));
+}
+
 llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a) {
   Paired p = paired(k, a);
   llvm::Value* e = k.avx512 ? k.scalef(k.add(p.em1, k.c(1)), p.red.n) : exp(k, p.mc);
