@@ -133,6 +133,10 @@ void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<
     if (t != tanh_of.end()) {
       paired_tanh_.insert(t->second);
       paired_args_.insert(a);
+      // 4e / ((1 + e)(1 + e)) as a whole: tanh's reciprocal 1 / (1 + e) serves it.
+      for (NodeId u : users[id])
+        for (NodeId w : users[u])
+          if (g_[w].op == Op::Div && g_[w].args[0] == u && is(u, Op::Mul, id, 4)) paired_sech2_[w] = a;
     }
   }
 }
@@ -207,7 +211,11 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         r = constant_product(id, v, ranges);
         if (!r) r = b_.CreateFMul(A(0), A(1));
         break;
-      case Op::Div: r = b_.CreateFDiv(A(0), A(1)); break;
+      case Op::Div: {
+        auto s2 = paired_sech2_.find(id);
+        r = pairing_ && s2 != paired_sech2_.end() ? emit_sech2_paired(b_, v[s2->second]) : b_.CreateFDiv(A(0), A(1));
+        break;
+      }
       case Op::ExpDiv: {  // one exp: of a, or of a/2 where a is large (then e * (e / b))
         llvm::Value* big = b_.CreateFCmpOGT(A(0), llvm::ConstantFP::get(vec_, ir::kExpDivSplit));
         llvm::Value* half = b_.CreateFMul(A(0), llvm::ConstantFP::get(vec_, 0.5));
@@ -303,7 +311,7 @@ std::unordered_map<NodeId, llvm::Value*> Emitter::reusable(const std::unordered_
   std::unordered_set<NodeId> tainted;
   std::unordered_map<NodeId, llvm::Value*> out;
   for (NodeId id : ids) {
-    bool t = paired_tanh_.count(id) != 0 || paired_exp(id);
+    bool t = paired_tanh_.count(id) != 0 || paired_exp(id) || paired_sech2_.count(id) != 0;
     for (NodeId a : g_[id].args) t = t || tainted.count(a) != 0;
     if (t) tainted.insert(id);
     else out[id] = values.at(id);

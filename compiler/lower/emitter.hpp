@@ -58,7 +58,8 @@ class Emitter {
   ///   (telu's backward ran 2.5x slower on x in [3.8, 3.9]);
   /// - where the derivatives need tanh(a) too (telu, x * tanh(exp(x))),
   ///   that tanh is "paired": with set_pairing(true) it comes from e's
-  ///   reduction (-v / (2 + v), v = expm1(-2|a|)): one exp for both.
+  ///   reduction, as -v r with v = expm1(-2|a|), r = 1 / (2 + v), and the
+  ///   derivative's 4e / (1 + e)^2 as 4e r r: one exp and one division.
   ///   Forwards keep float's half-angle rational (no exp, math/tanh.cpp);
   ///   backward kernels pair; the fused kernel emits y unpaired and the
   ///   derivative paired, reusing what does not depend on a paired tanh
@@ -99,6 +100,7 @@ class Emitter {
   std::unordered_set<ir::NodeId> paired_tanh_;
   std::unordered_map<ir::NodeId, ir::NodeId> flushed_exp_;
   std::unordered_set<ir::NodeId> paired_args_;  // the a of each paired tanh
+  std::unordered_map<ir::NodeId, ir::NodeId> paired_sech2_;  // 4e / (1 + e)^2 nodes -> a
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.
   bool paired_exp(ir::NodeId id) const;

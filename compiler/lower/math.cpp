@@ -132,6 +132,10 @@ llvm::Value* emit_exp_neg2abs_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "exp_neg2abs_paired", vmath::exp_neg2abs_paired, a);
 }
 
+llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
+  return call_inline(b, "sech2_paired", vmath::sech2_paired, a);
+}
+
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "exp_neg2abs", vmath::exp_neg2abs, a);
 }

@@ -42,6 +42,7 @@ llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi);
 /// call computes the shared part, which the optimizer's CSE then merges.
 llvm::Value* emit_tanh_paired(llvm::IRBuilderBase& b, llvm::Value* a);
 llvm::Value* emit_exp_neg2abs_paired(llvm::IRBuilderBase& b, llvm::Value* a);
+llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a);
 /// exp(-2|a|), 0 below exp's normal range, not shared with a tanh.
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
 

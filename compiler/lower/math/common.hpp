@@ -215,6 +215,8 @@ llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x);
 /// 4e / (1 + e)^2 for the price of one exp.
 llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a);
 llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a);
+/// 4e / (1 + e)^2 = 1 - tanh(a)^2 with tanh_paired's reciprocal 1 / (1 + e).
+llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a);
 /// exp(-2|a|) by exp's own polynomial, 0 where it is below the normal
 /// range (as exp_neg2abs_paired): where no tanh shares it.
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a);

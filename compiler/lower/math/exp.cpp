@@ -148,7 +148,23 @@ llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a) {
   } else {
     v = expm1_impl(k, p.mc, true);
   }
-  return k.copysign(k.div(k.b.CreateFNeg(v), k.add(v, k.c(2))), a);
+  // r = 1 / (2 + v) = 1 / (1 + e), shared with sech2_paired.
+  llvm::Value* r = k.div(k.c(1), k.add(v, k.c(2)));
+  return k.copysign(k.mul(k.b.CreateFNeg(v), r), a);
+}
+
+llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a) {
+  Paired p = paired(k, a);
+  llvm::Value* v;
+  if (k.avx512) {
+    llvm::Value* s = k.pow2(p.red.n);
+    v = k.fma(s, p.em1, k.sub(s, k.c(1)));
+  } else {
+    v = expm1_impl(k, p.mc, true);
+  }
+  llvm::Value* r = k.div(k.c(1), k.add(v, k.c(2)));
+  llvm::Value* e = exp_neg2abs_paired(k, a);
+  return k.mul(k.mul(k.mul(e, k.c(4)), r), r);
 }
 
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
