@@ -110,6 +110,21 @@ TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intr
   }
 }
 
+TEST_CASE("exp(where(x >= 0, -x, x)) takes -|x| - one sign-bit OR instead of a negation and a blend", "[cli]") {
+  // sigmoid's forward: selects only for exp's clamp and the numerator.
+  Run r = run({"ir", "sigmoid"});
+  size_t backward = r.out.find("define i64 @actjit_backward");
+  REQUIRE(backward != std::string::npos);
+  std::string forward = r.out.substr(0, backward);
+  CHECK(forward.find("@llvm.fabs") != std::string::npos);
+  size_t selects = 0;
+  for (size_t at = forward.find(" = select "); at != std::string::npos; at = forward.find(" = select ", at + 1)) ++selects;
+  CHECK(selects == 2);
+  // Not where the where has another use (its zero's sign could show).
+  r = run({"ir", "exp(where(x >= 0, -x, x)) + 1 / where(x >= 0, -x, x)"});
+  CHECK(r.out.find("@llvm.fabs") == std::string::npos);
+}
+
 TEST_CASE("tanh is a rational without exp - and shares one exp with its derivative where both are needed", "[cli]") {
   if (!__builtin_cpu_supports("avx512f")) return;
   auto count = [](const std::string& s, const std::string& what, size_t from, size_t to) {

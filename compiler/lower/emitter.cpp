@@ -101,6 +101,14 @@ void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<
   std::unordered_map<NodeId, std::vector<NodeId>> users;
   for (NodeId id : everything)
     for (NodeId a : g_[id].args) users[a].push_back(id);
+  // where(v >= 0, -v, v) used only by exp (and the underflow watch, which
+  // reads exp's operand): -|v|, whose zero may have the other sign.
+  for (NodeId id : everything) {
+    if (neg_abs_operand(id) == ir::kNoNode) continue;
+    bool only_exp = true;
+    for (NodeId u : users[id]) only_exp = only_exp && g_[u].op == Op::Exp;
+    if (only_exp) neg_abs_where_.insert(id);
+  }
   auto is = [&](NodeId id, Op op, NodeId arg, double c) {
     const ir::Node& n = g_[id];
     if (n.op != op) return false;
@@ -139,6 +147,17 @@ void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<
           if (g_[w].op == Op::Div && g_[w].args[0] == u && is(u, Op::Mul, id, 4)) paired_sech2_[w] = a;
     }
   }
+}
+
+NodeId Emitter::neg_abs_operand(NodeId id) const {
+  const ir::Node& w = g_[id];
+  if (w.op != Op::Where) return ir::kNoNode;
+  const ir::Node& c = g_[w.args[0]];
+  if ((c.op != Op::Ge && c.op != Op::Gt) || !g_.is_const(c.args[1]) || g_.const_value(c.args[1]) != 0) return ir::kNoNode;
+  NodeId v = c.args[0];
+  const ir::Node& neg = g_[w.args[1]];
+  if (neg.op != Op::Neg || neg.args[0] != v || w.args[2] != v) return ir::kNoNode;
+  return v;
 }
 
 NodeId Emitter::neg2abs_operand(NodeId id) const {
@@ -225,6 +244,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         break;
       }
       case Op::Where: {
+        if (neg_abs_where_.count(id)) {  // -|v|: one OR of the sign bit (plan_tanh)
+          r = b_.CreateFNeg(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[g_[n.args[0]].args[0]]));
+          break;
+        }
         // A condition the analysis knows over the lanes where the where is
         // used (an enclosing where already decided it) leaves one branch.
         ir::Interval c = ranges.operand_where_used(id);

@@ -64,6 +64,11 @@ class Emitter {
   ///   backward kernels pair; the fused kernel emits y unpaired and the
   ///   derivative paired, reusing what does not depend on a paired tanh
   ///   (reusable()), so it gives what the other two give, bit for bit.
+  ///
+  /// Also: where(v >= 0, -v, v) (or v > 0) used only by exp becomes -|v|,
+  /// one OR of the sign bit instead of a compare, a negation and a blend
+  /// (sigmoid, swish, softplus: exp(-|v|)); its zero may have the other
+  /// sign, which exp does not see.
   void plan_tanh(const std::vector<ir::NodeId>& all_roots, const std::vector<ir::NodeId>& derivative_roots);
   void set_pairing(bool on) { pairing_ = on; }
   bool has_paired_tanh() const { return !paired_tanh_.empty(); }
@@ -91,6 +96,10 @@ class Emitter {
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
 
+  /// v where `id` is where(v >= 0, -v, v) or where(v > 0, -v, v) (-|v| up
+  /// to the sign of a zero); else kNoNode.
+  ir::NodeId neg_abs_operand(ir::NodeId id) const;
+
   /// a where `id` is exp(-2|a|) (or exp(-2a) for a = exp(w)): tanh's
   /// derivative; else kNoNode.
   ir::NodeId neg2abs_operand(ir::NodeId id) const;
@@ -100,6 +109,7 @@ class Emitter {
   std::unordered_set<ir::NodeId> paired_tanh_;
   std::unordered_map<ir::NodeId, ir::NodeId> flushed_exp_;
   std::unordered_set<ir::NodeId> paired_args_;  // the a of each paired tanh
+  std::unordered_set<ir::NodeId> neg_abs_where_;  // where(v >= 0, -v, v) used only by exp: -|v|
   std::unordered_map<ir::NodeId, ir::NodeId> paired_sech2_;  // 4e / (1 + e)^2 nodes -> a
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.
