@@ -137,34 +137,33 @@ Paired paired(const Ctx& k, llvm::Value* a) {
   return p;
 }
 
+/// v = expm1(-2|a|) and r = 1 / (2 + v) = 1 / (1 + e): tanh_paired and
+/// sech2_paired each build them from the same instructions (CSE merges).
+struct VR {
+  llvm::Value *v, *r;
+};
+VR expm1_and_reciprocal(const Ctx& k, const Paired& p) {
+  llvm::Value* v;  // in [-1, 0]; -1 to rounding at the bound
+  if (k.avx512) {
+    llvm::Value* s = k.pow2(p.red.n);
+    v = k.fma(s, p.em1, k.sub(s, k.c(1)));
+  } else {
+    v = expm1_impl(k, p.mc, true);
+  }
+  return {v, k.div(k.c(1), k.add(v, k.c(2)))};
+}
+
 }  // namespace
 
 llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a) {
-  Paired p = paired(k, a);
-  llvm::Value* v;  // expm1(-2|a|), in [-1, 0]; -1 to rounding at the bound
-  if (k.avx512) {
-    llvm::Value* s = k.pow2(p.red.n);
-    v = k.fma(s, p.em1, k.sub(s, k.c(1)));
-  } else {
-    v = expm1_impl(k, p.mc, true);
-  }
-  // r = 1 / (2 + v) = 1 / (1 + e), shared with sech2_paired.
-  llvm::Value* r = k.div(k.c(1), k.add(v, k.c(2)));
-  return k.copysign(k.mul(k.b.CreateFNeg(v), r), a);
+  VR vr = expm1_and_reciprocal(k, paired(k, a));
+  return k.copysign(k.mul(k.b.CreateFNeg(vr.v), vr.r), a);
 }
 
 llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a) {
-  Paired p = paired(k, a);
-  llvm::Value* v;
-  if (k.avx512) {
-    llvm::Value* s = k.pow2(p.red.n);
-    v = k.fma(s, p.em1, k.sub(s, k.c(1)));
-  } else {
-    v = expm1_impl(k, p.mc, true);
-  }
-  llvm::Value* r = k.div(k.c(1), k.add(v, k.c(2)));
+  VR vr = expm1_and_reciprocal(k, paired(k, a));
   llvm::Value* e = exp_neg2abs_paired(k, a);
-  return k.mul(k.mul(k.mul(e, k.c(4)), r), r);
+  return k.mul(k.mul(k.mul(e, k.c(4)), vr.r), vr.r);
 }
 
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
