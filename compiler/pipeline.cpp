@@ -152,7 +152,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
     for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
     std::vector<ir::NodeId> raw;
     for (ir::NodeId v : vars) raw.push_back(diff::derivative(p.graph, p.value, v));
-    std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
+    std::vector<ir::NodeId> simplified = simplify::cancel_parameters(p.graph, simplify::simplify(p.graph, raw));
     p.d_x = simplified[0];
     p.d_params.assign(simplified.begin() + 1, simplified.end());
   }

@@ -177,6 +177,23 @@ TEST_CASE("parameter derivatives of user definitions", "[diff]") {
   check_fd(q, q.d_params[0], 0, sweep());
 }
 
+TEST_CASE("derivatives cancel a parameter that the chain rule multiplied by", "[diff]") {
+  // softplus divides by beta what the chain rule of beta * x multiplied by
+  // beta: the derivative has neither the products nor the division.
+  Program sp = program("softplus");
+  std::string d = sp.print(sp.d_x);
+  CHECK(d.find("/ beta") == std::string::npos);
+  CHECK(d.find("where(beta * x > 0, 1, 0)") != std::string::npos);
+  // A user's forward keeps its division (at b = 0 it is NaN, as written).
+  Program q = program("f(x, b = 2) = (b * x + b * x * x) / b");
+  CHECK(q.print(q.value).find("/ b") != std::string::npos);
+  CHECK(q.print(q.d_x) == "x * 2 + 1");
+  CHECK(std::isnan(eval<double>(q, q.value, 1.5, {0.0})));
+  // Not a multiple: left as it is.
+  Program r = program("f(x, b = 2) = (b * x + x) / b");
+  CHECK(r.print(r.d_x).find("/ b") != std::string::npos);
+}
+
 TEST_CASE("derivative values at kinks follow LANGUAGE.md section 3", "[diff]") {
   auto dx = [](const char* src, double x) {
     Program p = program(src);

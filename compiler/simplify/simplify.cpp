@@ -25,6 +25,50 @@ bool is_power_of_two(double c) {
   return std::isfinite(c) && c != 0 && std::fabs(std::frexp(c, &e)) == 0.5 && e > -1000 && e < 1000;
 }
 
+/// n / p where n is a multiple of parameter p by its form (p, p * m, m / d
+/// of one, -n, sums, differences and wheres of them, 0), without p; else
+/// kNoNode. A derivative divides by p what the chain rule multiplied by p:
+/// softplus's (where(bx > 0, b, 0) + e where(bx > 0, -b, b) / (e + 1)) / b.
+/// Exact in real arithmetic for p != 0 (for p = 0, inf or NaN the
+/// original is NaN where this is not; such a parameter makes the function
+/// itself inf or NaN). Applied to derivatives only (cancel_parameters): a
+/// user's own forward keeps its NaN.
+NodeId over_param(Graph& g, NodeId n, NodeId p, int depth = 0) {
+  if (n == p) return ir::constant(g, 1.0);
+  if (g.is_const(n, 0.0)) return n;
+  if (depth > 8) return ir::kNoNode;
+  const ir::Node node = g[n];
+  auto over = [&](NodeId m) { return over_param(g, m, p, depth + 1); };
+  switch (node.op) {
+    case Op::Neg: {
+      NodeId r = over(node.args[0]);
+      return r == ir::kNoNode ? r : make(g, Op::Neg, {r});
+    }
+    case Op::Mul: {
+      NodeId r = over(node.args[0]);
+      if (r != ir::kNoNode) return make(g, Op::Mul, {r, node.args[1]});
+      r = over(node.args[1]);
+      return r == ir::kNoNode ? r : make(g, Op::Mul, {node.args[0], r});
+    }
+    case Op::Div: {
+      NodeId r = over(node.args[0]);
+      return r == ir::kNoNode ? r : make(g, Op::Div, {r, node.args[1]});
+    }
+    case Op::Add:
+    case Op::Sub: {
+      NodeId x = over(node.args[0]);
+      NodeId y = x == ir::kNoNode ? x : over(node.args[1]);
+      return y == ir::kNoNode ? y : make(g, node.op, {x, y});
+    }
+    case Op::Where: {
+      NodeId x = over(node.args[1]);
+      NodeId y = x == ir::kNoNode ? x : over(node.args[2]);
+      return y == ir::kNoNode ? y : make(g, Op::Where, {node.args[0], x, y});
+    }
+    default: return ir::kNoNode;
+  }
+}
+
 }  // namespace
 
 NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
@@ -118,6 +162,16 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
       break;
   }
   return g.make(op, std::span<const NodeId>(a.data(), info.arity), value);
+}
+
+std::vector<NodeId> cancel_parameters(Graph& g, std::span<const NodeId> roots) {
+  return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) {
+    if (n.op == Op::Div && g[args[1]].op == Op::Param) {
+      NodeId q = over_param(g, args[0], args[1]);
+      if (q != ir::kNoNode) return q;
+    }
+    return rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+  });
 }
 
 std::vector<NodeId> simplify(Graph& g, std::span<const NodeId> roots) {

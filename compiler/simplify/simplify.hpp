@@ -14,6 +14,13 @@ namespace actjit::simplify {
 /// returns the new roots, in order. Idempotent.
 std::vector<ir::NodeId> simplify(ir::Graph& g, std::span<const ir::NodeId> roots);
 
+/// For derivatives: (p m) / p = m for a parameter p, where the numerator
+/// is a multiple of p by its form (sums, wheres, products of multiples;
+/// the chain rule's factor that a division by p undoes, as in softplus).
+/// Exact for p != 0 — unlike the rules above, not for p = 0, inf or NaN,
+/// where the function itself is inf or NaN. Results simplified.
+std::vector<ir::NodeId> cancel_parameters(ir::Graph& g, std::span<const ir::NodeId> roots);
+
 /// Builds (op, args) with the rules applied to that one node.
 ir::NodeId rewrite(ir::Graph& g, ir::Op op, std::span<const ir::NodeId> args, double value = 0);
 
