@@ -259,6 +259,17 @@ TEST_CASE("tanh's derivative - accurate in the tails and no subnormal intermedia
     CHECK(ys[i] == Approx(std::tanh(double(xs[i])) + e * 1e30).epsilon(1e-6));
     CHECK(ds[i] == Approx(-2 * (xs[i] > 0 ? 1 : -1) * e * 1e30).epsilon(1e-3));  // e is subnormal: ~15 bits
   }
+  // Nor one whose 4e is used apart from the quotient (here as a divisor:
+  // a flushed e would make it inf).
+  Kernel shared = runtime().compile("tanh(x) + 1 / (4 * exp(-2 * abs(x))) * 1e-30", DType::F32);
+  shared.forward(std::span<const float>(xs), std::span<float>(ys));
+  shared.backward(std::span<const float>(xs), std::span<const float>(one.data(), 2), std::span<float>(ds));
+  for (size_t i = 0; i < xs.size(); ++i) {
+    INFO("x = " << xs[i]);
+    double e = std::exp(-2 * std::fabs(double(xs[i])));
+    CHECK(ys[i] == Approx(1e-30 / (4 * e) + std::tanh(double(xs[i]))).epsilon(1e-3));
+    CHECK(std::isfinite(ds[i]));
+  }
   // telu's backward where exp(-2e^x) is subnormal (x in [3.78, 3.96]):
   // the derivative is tanh(e^x) = 1 there, to rounding.
   std::vector<float> xt{3.8f, 3.85f, 3.9f, 1.0f, -1.5f}, dt(xt.size());

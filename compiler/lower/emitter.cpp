@@ -90,7 +90,7 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) c
   return result;
 }
 
-void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<NodeId>& derivative_roots) {
+void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeId>& derivative_roots) {
   auto live = [](const std::vector<NodeId>& roots) {
     std::vector<NodeId> out;
     for (NodeId r : roots)
@@ -98,9 +98,11 @@ void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<
     return out;
   };
   std::vector<NodeId> everything = g_.reachable(live(all_roots));
-  std::unordered_map<NodeId, std::vector<NodeId>> users;
+  std::unordered_map<NodeId, std::unordered_set<NodeId>> users;
   for (NodeId id : everything)
-    for (NodeId a : g_[id].args) users[a].push_back(id);
+    for (NodeId a : g_[id].args) users[a].insert(id);
+  // Whether `id`'s only user is `user`.
+  auto only_user = [&](NodeId id, NodeId user) { return users[id].size() == 1 && *users[id].begin() == user; };
   // where(v >= 0, -v, v) used only by exp (and the underflow watch, which
   // reads exp's operand): -|v|, whose zero may have the other sign.
   for (NodeId id : everything) {
@@ -109,43 +111,40 @@ void Emitter::plan_tanh(const std::vector<NodeId>& all_roots, const std::vector<
     for (NodeId u : users[id]) only_exp = only_exp && g_[u].op == Op::Exp;
     if (only_exp) neg_abs_where_.insert(id);
   }
-  auto is = [&](NodeId id, Op op, NodeId arg, double c) {
-    const ir::Node& n = g_[id];
-    if (n.op != op) return false;
-    for (int k = 0; k < 2; ++k)
-      if (n.args[k] == arg && g_.is_const(n.args[1 - k]) && g_.const_value(n.args[1 - k]) == c) return true;
-    return false;
-  };
-  // e whose every use is in 4e / ((1 + e)(1 + e)): tanh's derivative.
-  auto only_in_derivative = [&](NodeId e) {
+  // The quotient 4e / ((1 + e)(1 + e)) when it is e's only use (tanh's
+  // derivative), else kNoNode.
+  auto sech2_of = [&](NodeId e) -> NodeId {
+    if (users[e].size() != 2) return ir::kNoNode;
+    NodeId four = ir::kNoNode, one_plus = ir::kNoNode;
     for (NodeId u : users[e]) {
-      if (!is(u, Op::Mul, e, 4) && !is(u, Op::Add, e, 1)) return false;
-      for (NodeId w : users[u]) {
-        const ir::Node& n = g_[w];
-        bool square = n.op == Op::Mul && n.args[0] == u && n.args[1] == u && g_[u].op == Op::Add;
-        bool quotient = n.op == Op::Div && (n.args[0] == u || g_[n.args[1]].op == Op::Mul);
-        if (!square && !quotient) return false;
-      }
+      const ir::Node& n = g_[u];
+      NodeId other = n.args[0] == e ? n.args[1] : n.args[0];
+      if (!g_.is_const(other)) return ir::kNoNode;
+      if (n.op == Op::Mul && g_.const_value(other) == 4) four = u;
+      if (n.op == Op::Add && g_.const_value(other) == 1) one_plus = u;
     }
-    return true;
+    if (four == ir::kNoNode || one_plus == ir::kNoNode || users[one_plus].size() != 1) return ir::kNoNode;
+    NodeId square = *users[one_plus].begin();
+    const ir::Node& sq = g_[square];
+    if (sq.op != Op::Mul || sq.args[0] != one_plus || sq.args[1] != one_plus || users[four].size() != 1) return ir::kNoNode;
+    NodeId quotient = *users[four].begin();
+    const ir::Node& q = g_[quotient];
+    bool form = q.op == Op::Div && q.args[0] == four && q.args[1] == square && only_user(square, quotient);
+    return form ? quotient : ir::kNoNode;
   };
   std::unordered_map<NodeId, NodeId> tanh_of;  // a -> tanh(a), in the derivatives
-  std::vector<NodeId> in_derivatives = g_.reachable(live(derivative_roots));
-  for (NodeId id : in_derivatives)
+  for (NodeId id : g_.reachable(live(derivative_roots)))
     if (g_[id].op == Op::Tanh) tanh_of[g_[id].args[0]] = id;
   for (NodeId id : everything) {
     NodeId a = neg2abs_operand(id);
-    if (a == ir::kNoNode || !only_in_derivative(id)) continue;
+    NodeId quotient = a == ir::kNoNode ? ir::kNoNode : sech2_of(id);
+    if (quotient == ir::kNoNode) continue;
     flushed_exp_[id] = a;
     auto t = tanh_of.find(a);
-    if (t != tanh_of.end()) {
-      paired_tanh_.insert(t->second);
-      paired_args_.insert(a);
-      // 4e / ((1 + e)(1 + e)) as a whole: tanh's reciprocal 1 / (1 + e) serves it.
-      for (NodeId u : users[id])
-        for (NodeId w : users[u])
-          if (g_[w].op == Op::Div && g_[w].args[0] == u && is(u, Op::Mul, id, 4)) paired_sech2_[w] = a;
-    }
+    if (t == tanh_of.end()) continue;
+    paired_tanh_.insert(t->second);
+    paired_args_.insert(a);
+    paired_sech2_[quotient] = a;  // tanh's reciprocal 1 / (1 + e) serves it
   }
 }
 
@@ -244,7 +243,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         break;
       }
       case Op::Where: {
-        if (neg_abs_where_.count(id)) {  // -|v|: one OR of the sign bit (plan_tanh)
+        if (neg_abs_where_.count(id)) {  // -|v|: one OR of the sign bit (plan)
           r = b_.CreateFNeg(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[g_[n.args[0]].args[0]]));
           break;
         }
@@ -321,10 +320,6 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   return out;
 }
 
-}  // namespace actjit::lower
-
-namespace actjit::lower {
-
 std::unordered_map<NodeId, llvm::Value*> Emitter::reusable(const std::unordered_map<NodeId, llvm::Value*>& values) const {
   // A node's value is reusable unless it depends on a paired tanh (ids
   // grow from operands to users, so one pass in id order decides).
@@ -341,10 +336,6 @@ std::unordered_map<NodeId, llvm::Value*> Emitter::reusable(const std::unordered_
   }
   return out;
 }
-
-}  // namespace actjit::lower
-
-namespace actjit::lower {
 
 bool Emitter::paired_exp(NodeId id) const {
   auto f = flushed_exp_.find(id);

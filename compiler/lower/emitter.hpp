@@ -52,7 +52,7 @@ class Emitter {
   /// tanh's derivative 4e / (1 + e)^2, e = exp(-2|a|) (diff.cpp), over a
   /// program (`all_roots`; `derivative_roots` its derivatives), decided
   /// alike for every kernel of it:
-  /// - an e used only in that form is flushed to 0 below exp's normal
+  /// - an e used in nothing but that form is flushed to 0 below exp's normal
   ///   range (math/exp.cpp; the derivative is then below 5e-38 in float):
   ///   subnormal intermediates cost a microcode assist per instruction
   ///   (telu's backward ran 2.5x slower on x in [3.8, 3.9]);
@@ -69,7 +69,7 @@ class Emitter {
   /// one OR of the sign bit instead of a compare, a negation and a blend
   /// (sigmoid, swish, softplus: exp(-|v|)); its zero may have the other
   /// sign, which exp does not see.
-  void plan_tanh(const std::vector<ir::NodeId>& all_roots, const std::vector<ir::NodeId>& derivative_roots);
+  void plan(const std::vector<ir::NodeId>& all_roots, const std::vector<ir::NodeId>& derivative_roots);
   void set_pairing(bool on) { pairing_ = on; }
   bool has_paired_tanh() const { return !paired_tanh_.empty(); }
   /// The values of `values` that do not depend on a paired tanh.
@@ -104,7 +104,7 @@ class Emitter {
   /// derivative; else kNoNode.
   ir::NodeId neg2abs_operand(ir::NodeId id) const;
 
-  /// plan_tanh's choice: the paired tanh nodes, and the a of each flushed
+  /// plan's choice: the paired tanh nodes, and the a of each flushed
   /// exp(-2|a|) node (lowered by exp_neg2abs_paired).
   std::unordered_set<ir::NodeId> paired_tanh_;
   std::unordered_map<ir::NodeId, ir::NodeId> flushed_exp_;

@@ -344,7 +344,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    em.plan_tanh(p.all_roots(), p.derivative_roots());
+    em.plan(p.all_roots(), p.derivative_roots());
     LaneWatch rescue(*this, b, f, {p.value}, {&p.value, 1});
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       std::vector<llvm::Value*> v = em.emit({p.value}, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
@@ -362,12 +362,12 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *dydx = f->getArg(2), *n = f->getArg(3), *params = f->getArg(4);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    em.plan_tanh(p.all_roots(), p.derivative_roots());
+    em.plan(p.all_roots(), p.derivative_roots());
     std::vector<NodeId> roots{p.value, p.d_x};
     LaneWatch rescue(*this, b, f, roots, {&p.value, 1});
     stream(b, f, n, {x}, {y, dydx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       // y as the forward kernel computes it, then the derivative as the
-      // backward kernel does (paired tanh, Emitter::plan_tanh), reusing y's
+      // backward kernel does (paired tanh, Emitter::plan), reusing y's
       // nodes that do not depend on a paired tanh.
       auto leaf = [&](NodeId) { return in[0]; };
       if (!em.has_paired_tanh()) {
@@ -394,7 +394,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(3),
                 *params = f->getArg(4);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    em.plan_tanh(p.all_roots(), p.derivative_roots());
+    em.plan(p.all_roots(), p.derivative_roots());
     em.set_pairing(true);
     std::vector<NodeId> roots{p.d_x};
     size_t np = with_dparams ? p.d_params.size() : 0;

@@ -38,7 +38,7 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
 /// expm1(x) for x known to be NaN or <= hi: a shorter form where hi <= 0.
 llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi);
 
-/// tanh(a) and exp(-2|a|) from one exp reduction (Emitter::pair_tanh): each
+/// tanh(a), exp(-2|a|) and 4e / (1 + e)^2 from one exp reduction (Emitter::plan): each
 /// call computes the shared part, which the optimizer's CSE then merges.
 llvm::Value* emit_tanh_paired(llvm::IRBuilderBase& b, llvm::Value* a);
 llvm::Value* emit_exp_neg2abs_paired(llvm::IRBuilderBase& b, llvm::Value* a);

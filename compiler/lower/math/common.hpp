@@ -209,10 +209,11 @@ llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x);
 /// no form for large results (where 2^n - 1 rounds, the relative error
 /// grows by at most 2^-25 in float, which u / (u + 2) divides away).
 llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x);
-/// tanh(a) as -v / (2 + v), v = expm1(-2|a|), and exp(-2|a|) as
+/// tanh(a) as -v r, v = expm1(-2|a|), r = 1 / (2 + v), and exp(-2|a|) as
 /// 2^n (expm1(r) + 1), from the same reduction and polynomial (with
 /// vscalef; else expm1 and exp of -2|a| apart): tanh and its derivative
-/// 4e / (1 + e)^2 for the price of one exp.
+/// 4e / (1 + e)^2 = 4e r r for the price of one exp and one division.
+/// Below exp's normal range e is 0 (no subnormal intermediates).
 llvm::Value* tanh_paired(const Ctx& k, llvm::Value* a);
 llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a);
 /// 4e / (1 + e)^2 = 1 - tanh(a)^2 with tanh_paired's reciprocal 1 / (1 + e).
