@@ -125,6 +125,23 @@ TEST_CASE("exp(where(x >= 0, -x, x)) takes -|x| - one sign-bit OR instead of a n
   CHECK(r.out.find("@llvm.fabs") == std::string::npos);
 }
 
+TEST_CASE("min and max against a nonzero constant are one MAXPS or MINPS - NaN still propagates", "[cli]") {
+  // MAXPS(c, a) is a when a is NaN; only max(x, 0) keeps the NaN select (the
+  // sign of a zero result).
+  Run r = run({"ir", "clamp(x, -2, 3)"});
+  CHECK(r.status == 0);
+  CHECK(r.out.find("fcmp uno") == std::string::npos);
+  CHECK(r.out.find("@llvm.x86.avx512.max.ps.512") != std::string::npos);
+  r = run({"ir", "max(x, 0)"});
+  CHECK(r.out.find("fcmp uno") != std::string::npos);
+  for (const char* dtype : {"f32", "f64"}) {
+    r = run({"eval", "clamp(x, -2, 3)", "--at", "nan,-inf,-5,-2,0.5,3,7,inf", "--dtype", dtype});
+    CHECK(r.out == "nan\n-2\n-2\n-2\n0.5\n3\n3\n3\n");
+    r = run({"eval", "min(x, -1) + max(x, 2)", "--at", "nan,0", "--dtype", dtype});
+    CHECK(r.out == "nan\n1\n");
+  }
+}
+
 TEST_CASE("tanh is a rational without exp - and shares one exp with its derivative where both are needed", "[cli]") {
   if (!__builtin_cpu_supports("avx512f")) return;
   auto count = [](const std::string& s, const std::string& what, size_t from, size_t to) {

@@ -215,11 +215,20 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
         return b.CreateBinaryIntrinsic(op == Op::Min ? llvm::Intrinsic::minimum : llvm::Intrinsic::maximum, a, second);
       unsigned bits = vmath::register_bits(*b.GetInsertBlock()->getParent());
       unsigned register_lanes = bits / unsigned(vec->getScalarSizeInBits());
-      llvm::Value* r = vmath::per_register(b, {a, second}, register_lanes, [&](std::vector<llvm::Value*> args) {
+      // Against a constant c that is neither NaN nor zero, MAXPS(c, a) alone:
+      // a when a is NaN, and where a == c either operand is the same number
+      // (for c = 0 the sign of a zero result would differ from the language's).
+      bool swap = false;
+      if (auto* c = llvm::dyn_cast<llvm::Constant>(second)) {
+        auto* splat = llvm::dyn_cast_or_null<llvm::ConstantFP>(c->getSplatValue());
+        swap = splat && !splat->isNaN() && !splat->isZero();
+      }
+      llvm::Value* r = vmath::per_register(b, swap ? std::vector<llvm::Value*>{second, a} : std::vector<llvm::Value*>{a, second},
+                                           register_lanes, [&](std::vector<llvm::Value*> args) {
         if (bits == 512) args.push_back(b.getInt32(4));  // current rounding
         return b.CreateIntrinsic(x86, {}, args);
       });
-      return b.CreateSelect(b.CreateFCmpUNO(a, a), a, r);
+      return swap ? r : b.CreateSelect(b.CreateFCmpUNO(a, a), a, r);
     }
     default: break;
   }
