@@ -183,7 +183,7 @@ TEST_CASE("derivatives cancel a parameter that the chain rule multiplied by", "[
   Program sp = program("softplus");
   std::string d = sp.print(sp.d_x);
   CHECK(d.find("/ beta") == std::string::npos);
-  CHECK(d.find("where(beta * x > 0, 1, 0)") != std::string::npos);
+  CHECK(d.find("where(beta * x > 0, 1, exp(") != std::string::npos);
   // A user's forward keeps its division (at b = 0 it is NaN, as written).
   Program q = program("f(x, b = 2) = (b * x + b * x * x) / b");
   CHECK(q.print(q.value).find("/ b") != std::string::npos);
@@ -283,21 +283,66 @@ TEST_CASE("sigmoid-shaped quotients differentiate without subnormal intermediate
   }
 }
 
+static int divisions(const Program& p, std::vector<ir::NodeId> roots) {
+  int n = 0;
+  for (ir::NodeId id : p.graph.reachable(roots)) n += p.graph[id].op == ir::Op::Div;
+  return n;
+}
+
 TEST_CASE("reciprocals differentiate without a second division", "[diff]") {
   // d(c/b) = b' y (-y/c): softsign's derivative then costs its forward's one
   // division, not three more (its backward ran at 0.87x Eigen's dy/(1+|x|)^2).
-  for (const char* src : {"1 / (1 + x * x)", "3 / (1 + x * x)", "softsign"}) {
+  for (const char* src : {"1 / (1 + x * x)", "3 / (1 + x * x)"}) {
     INFO(src);
     Program p = program(src);
-    int divisions = 0;
-    for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x}))
-      divisions += p.graph[id].op == ir::Op::Div;
-    CHECK(divisions == 1);
+    CHECK(divisions(p, {p.value, p.d_x}) == 1);
   }
   // and the values: -2cx / (1 + x^2)^2
   for (double x : {0.0, 0.5, -3.0, 1e10}) {
     Program p = program("3 / (1 + x * x)");
     std::vector<double> v = ir::evaluate<double>(p.graph, std::vector<ir::NodeId>{p.d_x}, x, {});
     CHECK(v[0] == Approx(-6 * x / ((1 + x * x) * (1 + x * x))).epsilon(1e-15).margin(1e-300));
+  }
+}
+
+TEST_CASE("stable forms have derivatives without cancellation or a second division", "[diff]") {
+  auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
+  // sigmoid' = e t t (t = y or 1 - y): no division beyond the forward's.
+  for (const char* src : {"sigmoid", "swish", "silu", "gelu_tanh", "x * sigmoid(1.702 * x)"}) {
+    INFO(src);
+    Program p = program(src);
+    CHECK(divisions(p, {p.value, p.d_x}) == 1);
+  }
+  // softplus' = sigmoid and log(sigmoid)' = sigmoid(-x), each one division on
+  // the forward's exp(-|x|).
+  for (const char* src : {"softplus", "logsigmoid", "log(1 + exp(x))", "log(sigmoid(x))"}) {
+    INFO(src);
+    Program p = program(src);
+    CHECK(divisions(p, {p.d_x}) == 1);
+    int exps = 0;
+    for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x})) exps += p.graph[id].op == ir::Op::Exp;
+    CHECK(exps == 1);
+  }
+  for (double x : {-700.0, -30.0, -1.5, -1e-300, 0.0, 1e-300, 0.75, 30.0, 700.0}) {
+    INFO("x = " << x);
+    double s = sigmoid(x), sm = sigmoid(-x);
+    Program p = program("sigmoid");
+    CHECK(eval<double>(p, p.d_x, x) == Approx(s * sm).epsilon(1e-15).margin(0));
+    p = program("softplus");  // 1 past its threshold 20, as PyTorch's
+    CHECK(eval<double>(p, p.d_x, x) == Approx(x > 20 ? 1 : s).epsilon(1e-15).margin(0));
+    p = program("logsigmoid");
+    CHECK(eval<double>(p, p.d_x, x) == Approx(sm).epsilon(1e-15).margin(0));
+  }
+  // a / (|a| + k): k a' / (|a| + k)^2 exactly, one division; the quotient
+  // rule's a'(|a| + k) - a sign(a) a' loses all digits for large |a|.
+  for (double x : {-1e12, -3.0, 0.0, 0.25, 1e6, 1e30}) {
+    INFO("x = " << x);
+    Program p = program("x / (1 + abs(x))");
+    CHECK(divisions(p, {p.d_x}) == 1);
+    double b = 1 + std::fabs(x);
+    CHECK(eval<double>(p, p.d_x, x) == Approx(1 / (b * b)).epsilon(1e-15).margin(0));
+    p = program("2 * x / (abs(2 * x) + 3)");
+    b = 3 + std::fabs(2 * x);
+    CHECK(eval<double>(p, p.d_x, x) == Approx(6 / (b * b)).epsilon(1e-15).margin(0));
   }
 }

@@ -2,8 +2,11 @@
 // "none" (kNoNode) stands for a derivative that is symbolically zero.
 #include "compiler/diff/diff.hpp"
 
+#include "compiler/ir/forms.hpp"
+
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <vector>
 
 namespace actjit::diff {
@@ -31,6 +34,31 @@ struct Builder {
   }
 };
 
+/// The derivative of y when y is one of the stable forms of forms.hpp (the
+/// general rules would give each a second division, and sigmoid's where(c,
+/// 0, 1) - y besides), else nullopt (none: symbolically zero).
+std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d) {
+  if (auto s = ir::sigmoid_form(b.g, y)) {
+    // sigmoid' = e / (1 + e)^2 = y (1 - y): e y y where a >= 0 (y = 1 / (1 + e),
+    // 1 - y would cancel) and y (1 - y) where a < 0 (y = e / (1 + e) <= 1/2),
+    // as where(c, e, 1) y where(c, y, 1 - y): no division, and no product
+    // below the derivative (e y where a < 0 is subnormal long before it is).
+    NodeId da = d[s->a];
+    if (da == none) return none;
+    NodeId scaled = b.mul(b.where(s->cond, s->e, b.c(1)), y);
+    return b.mul(b.mul(scaled, b.where(s->cond, y, b.sub(b.c(1), y))), da);
+  }
+  if (auto s = ir::softplus_form(b.g, y)) {
+    // softplus' = sigmoid(a) = where(c, 1, e) / (1 + e) on softplus's own e;
+    // log(sigmoid(a))' = sigmoid(-a) = where(c, e, 1) / (1 + e).
+    NodeId da = d[s->a];
+    if (da == none) return none;
+    NodeId num = s->log_sigmoid ? b.where(s->cond, s->e, b.c(1)) : b.where(s->cond, b.c(1), s->e);
+    return b.mul(b.div(num, b.add(s->e, b.c(1))), da);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 NodeId derivative(Graph& g, NodeId root, NodeId var) {
@@ -43,6 +71,10 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
     NodeId y = id;
     NodeId a = n.args[0], bb = n.args[1];
     NodeId da = n.arity > 0 ? d[a] : none, db = n.arity > 1 ? d[bb] : none;
+    if (std::optional<NodeId> form = form_derivative(b, id, d)) {
+      d[id] = *form;
+      continue;
+    }
     NodeId r = none;
     switch (n.op) {
       case Op::Const:
@@ -73,7 +105,15 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         bool shared = da != none && db != none && w.op == Op::Where &&
                       ((w.args[2] == db && g.is_const(w.args[1]) && g.const_value(w.args[1]) == 0) ||
                        (w.args[1] == db && g.is_const(w.args[2]) && g.const_value(w.args[2]) == 0));
-        if (da == none && db != none && g.is_const(a) && g.const_value(a) != 0) {
+        const ir::Node& den = g[bb];
+        if (da != none && den.op == Op::Add && g[den.args[0]].op == Op::Abs && g[den.args[0]].args[0] == a &&
+            g.is_const(den.args[1]) && g.const_value(den.args[1]) != 0) {
+          // a / (|a| + k) (softsign): the quotient rule's a'(|a| + k) - a sign(a) a'
+          // is k a' exactly, which the rounded forms lose to cancellation for
+          // large |a|: k a' q q with q = 1 / (|a| + k), one division.
+          NodeId q = b.div(b.c(1), bb);
+          r = b.mul(b.mul(q, q), b.mul(den.args[1], da));
+        } else if (da == none && db != none && g.is_const(a) && g.const_value(a) != 0) {
           // c / b: -c b' / b^2 = b' y (-y / c), no second division (1/c is
           // rounded once; y^2 / c over- and underflows where c / b^2 does).
           r = b.mul(b.mul(db, y), b.mul(y, b.c(-1 / g.const_value(a))));

@@ -3,8 +3,8 @@
 #include "compiler/simplify/stabilize.hpp"
 
 #include <cmath>
-#include <unordered_map>
 
+#include "compiler/ir/forms.hpp"
 #include "compiler/ir/row.hpp"
 #include "compiler/simplify/simplify.hpp"
 
@@ -28,8 +28,7 @@ class Stabilizer {
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
-        auto sig = sigmoid_of_.find(s);
-        if (sig != sigmoid_of_.end()) return neg(softplus(neg(sig->second)));  // log(sigmoid(a)) = -softplus(-a)
+        if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(neg(sig->a)));  // log(sigmoid(a)) = -softplus(-a)
         if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
           NodeId t = arg(s, 0);
@@ -151,20 +150,8 @@ class Stabilizer {
   /// a when `sp` is the stable softplus max(a, 0) + log1p(exp(-|a|)) (as
   /// softplus() builds it, or written so by hand), else kNoNode.
   NodeId softplus_argument(NodeId sp) const {
-    if (op(sp) != Op::Add) return ir::kNoNode;
-    for (int k = 0; k < 2; ++k) {
-      NodeId pos_part = arg(sp, k), log_part = arg(sp, 1 - k);
-      if (op(pos_part) != Op::Where || op(log_part) != Op::Log1p || op(arg(log_part, 0)) != Op::Exp) continue;
-      NodeId cond = arg(pos_part, 0);
-      if (op(cond) != Op::Gt || !is(arg(cond, 1), 0.0)) continue;
-      NodeId a = arg(cond, 0);
-      if (arg(pos_part, 1) != a || !is(arg(pos_part, 2), 0.0)) continue;
-      NodeId m = arg(arg(log_part, 0), 0);  // where(a > 0, -a, a)
-      if (op(m) == Op::Where && arg(m, 0) == cond && op(arg(m, 1)) == Op::Neg && arg(arg(m, 1), 0) == a &&
-          arg(m, 2) == a)
-        return a;
-    }
-    return ir::kNoNode;
+    auto form = ir::softplus_form(g_, sp);
+    return form && !form->log_sigmoid ? form->a : ir::kNoNode;
   }
 
   /// -|a| with the derivative -sign(a) that is also right at 0.
@@ -180,13 +167,10 @@ class Stabilizer {
   /// where(a >= 0, 1, e) / (1 + e) with e = exp(-|a|)
   NodeId sigmoid(NodeId a) {
     NodeId e = make(Op::Exp, {neg_abs(a)});
-    NodeId s = make(Op::Div, {make(Op::Where, {make(Op::Ge, {a, c(0)}), c(1), e}), make(Op::Add, {e, c(1)})});
-    sigmoid_of_[s] = a;
-    return s;
+    return make(Op::Div, {make(Op::Where, {make(Op::Ge, {a, c(0)}), c(1), e}), make(Op::Add, {e, c(1)})});
   }
 
   Graph& g_;
-  std::unordered_map<NodeId, NodeId> sigmoid_of_;  // stable sigmoid node -> its argument
 };
 
 }  // namespace

@@ -1,0 +1,55 @@
+// The stable forms' recognizers (see forms.hpp).
+#include "compiler/ir/forms.hpp"
+
+namespace actjit::ir {
+
+namespace {
+
+/// The argument a of e = exp(where(cond, -a, a)) when cond is a >= 0 or
+/// a > 0 (e = exp(-|a|)), else kNoNode.
+NodeId exp_neg_abs_argument(const Graph& g, NodeId e, NodeId cond) {
+  if (g[e].op != Op::Exp || (g[cond].op != Op::Ge && g[cond].op != Op::Gt) || !g.is_const(g[cond].args[1], 0.0))
+    return kNoNode;
+  NodeId a = g[cond].args[0];
+  const Node& m = g[g[e].args[0]];
+  if (m.op != Op::Where || m.args[0] != cond || m.args[2] != a) return kNoNode;
+  // -a as a Neg node, or, for a = -u (simplified), u itself
+  bool negated = (g[m.args[1]].op == Op::Neg && g[m.args[1]].args[0] == a) ||
+                 (g[a].op == Op::Neg && g[a].args[0] == m.args[1]);
+  return negated ? a : kNoNode;
+}
+
+}  // namespace
+
+std::optional<SigmoidForm> sigmoid_form(const Graph& g, NodeId n) {
+  const Node& div = g[n];
+  if (div.op != Op::Div) return std::nullopt;
+  const Node& num = g[div.args[0]];
+  const Node& den = g[div.args[1]];
+  if (num.op != Op::Where || !g.is_const(num.args[1], 1.0) || den.op != Op::Add || !g.is_const(den.args[1], 1.0))
+    return std::nullopt;
+  NodeId e = num.args[2];
+  if (den.args[0] != e) return std::nullopt;
+  NodeId a = exp_neg_abs_argument(g, e, num.args[0]);
+  if (a == kNoNode) return std::nullopt;
+  return SigmoidForm{a, num.args[0], e};
+}
+
+std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n) {
+  const Node& s = g[n];
+  if (s.op != Op::Add && s.op != Op::Sub) return std::nullopt;
+  // Add is commutative (its operands are ordered by id); Sub is not.
+  for (int k = 0; k < (s.op == Op::Add ? 2 : 1); ++k) {
+    const Node& part = g[s.args[k]];
+    const Node& log_part = g[s.args[1 - k]];
+    if (part.op != Op::Where || log_part.op != Op::Log1p) continue;
+    NodeId cond = part.args[0], e = log_part.args[0];
+    NodeId a = exp_neg_abs_argument(g, e, cond);
+    if (a == kNoNode) continue;
+    if (s.op == Op::Add && part.args[1] == a && g.is_const(part.args[2], 0.0)) return SoftplusForm{a, cond, e, false};
+    if (s.op == Op::Sub && g.is_const(part.args[1], 0.0) && part.args[2] == a) return SoftplusForm{a, cond, e, true};
+  }
+  return std::nullopt;
+}
+
+}  // namespace actjit::ir

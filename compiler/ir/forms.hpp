@@ -1,0 +1,29 @@
+// Recognizers of the stable forms that the stabilizer builds and the
+// catalogue writes out (sigmoid, softplus, log-sigmoid), shared by the
+// stabilizer (which rewrites around them) and the differentiator (which
+// gives them derivatives free of cancellation and of a second division).
+#pragma once
+
+#include <optional>
+
+#include "compiler/ir/graph.hpp"
+
+namespace actjit::ir {
+
+/// where(c, 1, e) / (e + 1) with e = exp(where(c, -a, a)), c = a >= 0 or
+/// a > 0: sigmoid(a), with e = exp(-|a|).
+struct SigmoidForm {
+  NodeId a, cond, e;
+};
+std::optional<SigmoidForm> sigmoid_form(const Graph& g, NodeId n);
+
+/// where(c, a, 0) + log1p(e) (softplus(a)) or where(c, 0, a) - log1p(e)
+/// (-softplus(-a) = log(sigmoid(a)): log_sigmoid), with e = exp(where(c,
+/// -a, a)), c = a > 0 or a >= 0.
+struct SoftplusForm {
+  NodeId a, cond, e;
+  bool log_sigmoid;
+};
+std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n);
+
+}  // namespace actjit::ir
