@@ -69,6 +69,11 @@ TEST_CASE("diff --rewritten shows the function before and after the stability re
   CHECK(r.out == "# as written: x * x\n# no stability rewrite applies\nx * 2\n");
   r = run({"diff", "exp(x) - 1", "--rewritten"});
   CHECK(r.out.find("# rewritten:  expm1(x)\n") != std::string::npos);
+  // log of the catalogue's sigmoid too (it gave -inf below x = -104 in float)
+  r = run({"diff", "log(sigmoid(x))", "--rewritten"});
+  CHECK(r.out.find("# rewritten:  -(where(-x > 0, -x, 0) + log1p(exp(") != std::string::npos);
+  r = run({"eval", "log(sigmoid(x))", "--at", "-200,0", "--dtype", "f32"});
+  CHECK(r.out == "-200\n-0.693147182\n");
   r = run({"eval", "x", "--rewritten"});  // only diff takes it
   CHECK(r.status == 2);
 }
