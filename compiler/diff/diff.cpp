@@ -39,14 +39,16 @@ struct Builder {
 /// 0, 1) - y besides), else nullopt (none: symbolically zero).
 std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d) {
   if (auto s = ir::sigmoid_form(b.g, y)) {
-    // sigmoid' = e / (1 + e)^2 = y (1 - y): e y y where a >= 0 (y = 1 / (1 + e),
-    // 1 - y would cancel) and y (1 - y) where a < 0 (y = e / (1 + e) <= 1/2),
-    // as where(c, e, 1) y where(c, y, 1 - y): no division, and no product
-    // below the derivative (e y where a < 0 is subnormal long before it is).
+    // sigmoid' = e / ((1 + e)(1 + e)) on the forward's e = exp(-|a|), the same
+    // for both signs of a (as tanh's): one division and no blend, where the
+    // quotient rule gives a second division and (where(c, 0, 1) - y) besides.
+    // A backward without y needs no more. (e y y where a >= 0 and y (1 - y)
+    // where a < 0, without a division but with three blends, measured slower:
+    // sigmoid's backward 4.4 against 6.1 e/ns, swish's 3.1 against 3.4.)
     NodeId da = d[s->a];
     if (da == none) return none;
-    NodeId scaled = b.mul(b.where(s->cond, s->e, b.c(1)), y);
-    return b.mul(b.mul(scaled, b.where(s->cond, y, b.sub(b.c(1), y))), da);
+    NodeId one_plus = b.add(s->e, b.c(1));
+    return b.mul(b.div(s->e, b.mul(one_plus, one_plus)), da);
   }
   if (auto s = ir::softplus_form(b.g, y)) {
     // softplus' = sigmoid(a) = where(c, 1, e) / (1 + e) on softplus's own e;
