@@ -147,6 +147,19 @@ TEST_CASE("min and max against a nonzero constant are one MAXPS or MINPS - NaN s
   }
 }
 
+TEST_CASE("sign is copysign(1 - x) but at 0 and NaN - a / sqrt(s) uses vrsqrt14 where s is bounded", "[cli]") {
+  for (const char* dtype : {"f32", "f64"}) {
+    Run r = run({"eval", "sign(x)", "--at", "nan,-inf,-2,-1e-45,-0,0,1e-45,3,inf", "--dtype", dtype});
+    CHECK(r.out == "nan\n-1\n-1\n-1\n-0\n0\n1\n1\n1\n");
+  }
+  if (__builtin_cpu_supports("avx512f")) {
+    Run r = run({"ir", "sqrt(x * x + 1) - 1"});  // the derivative below the guard of x^2
+    CHECK(r.out.find("rsqrt14") != std::string::npos);
+    r = run({"ir", "x / sqrt(abs(x) + 1)"});  // s may be inf
+    CHECK(r.out.find("rsqrt14") == std::string::npos);
+  }
+}
+
 TEST_CASE("tanh is a rational without exp - and shares one exp with its derivative where both are needed", "[cli]") {
   if (!__builtin_cpu_supports("avx512f")) return;
   auto count = [](const std::string& s, const std::string& what, size_t from, size_t to) {

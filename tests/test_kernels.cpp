@@ -282,6 +282,30 @@ TEST_CASE("tanh's derivative - accurate in the tails and no subnormal intermedia
   }
 }
 
+TEST_CASE("a / sqrt(s) by a refined reciprocal square root - within 2 ULP - sign and the guards exact", "[kernels]") {
+  // sqrt(x^2 + 1)'s derivative x / sqrt(x^2 + 1): below the guard |x| <= 2^27
+  // the square is finite and s is normal, so (on AVX-512) x times vrsqrt14
+  // refined once; beyond it sign(x). A user's x / sqrt(|x| + 1) may see
+  // s = inf and keeps the division.
+  std::vector<float> x;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> exponent(-40.0f, 40.0f);
+  for (int i = 0; i < 20000; ++i) x.push_back((i % 2 ? 1.0f : -1.0f) * std::exp2(exponent(rng)));
+  for (float v : {0.0f, -0.0f, 1.0f, 134217728.0f, 134217744.0f, 3e38f, INFINITY, -INFINITY}) x.push_back(v);
+  std::vector<float> one(x.size(), 1.0f), d(x.size()), y(x.size());
+  runtime().compile("sqrt(x * x + 1) - 1", DType::F32).backward(std::span<const float>(x), std::span<const float>(one),
+                                                                  std::span<float>(d));
+  runtime().compile("x / sqrt(abs(x) + 1)", DType::F32).forward(std::span<const float>(x), std::span<float>(y));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    double xd = x[i], want = std::isinf(xd) ? std::copysign(1.0, xd) : xd / std::sqrt(xd * xd + 1);
+    CHECK(test::ulp_distance(d[i], float(want)) <= 2);
+    double wy = xd / std::sqrt(std::fabs(xd) + 1);
+    if (std::isinf(xd)) CHECK(std::isnan(y[i]));  // inf / inf, as written
+    else CHECK(test::ulp_distance(y[i], float(wy)) <= 2);
+  }
+}
+
 TEST_CASE("exp without its lower clamp - far below the underflow", "[kernels]") {
   // With vscalef, exp drops its lower clamp where its operand is known to
   // be above -2e4 (float) / -1e6 (double): results there must be 0, and the

@@ -51,6 +51,13 @@ TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
   CHECK(simplified("abs(-x)") == "abs(x)");
   CHECK(simplified("abs(abs(x))") == "abs(x)");
   CHECK(simplified("abs(exp(x))") == "exp(x)");  // telu's tanh(exp(x))': 4e / (1 + e)^2, e = exp(-2 |exp(x)|)
+  CHECK(simplified("where(x > 1, x, where(x > 1, exp(x), 2))") == "where(x > 1, x, 2)");
+  CHECK(simplified("where(x > 1, where(x > 1, exp(x), 2), x)") == "where(x > 1, exp(x), x)");
+  // (a 2^k) / (b 2^k) = a / b: exact unless a scaling over- or underflowed
+  // (sqrt's derivative of a square: x * 2 / (sqrt(x * x + 1) * 2))
+  CHECK(simplified("(x * 2) / (exp(x) * 2)") == "x / exp(x)");
+  CHECK(simplified("(x * 3) / (exp(x) * 3)") == "x * 3 / (exp(x) * 3)");
+  CHECK(simplified("(x * 2) / (exp(x) * 4)") == "x * 2 / (exp(x) * 4)");
 }
 
 TEST_CASE("unsafe rewrites are not made", "[simplify]") {
@@ -309,6 +316,11 @@ TEST_CASE("the interval analysis - where refines its branches", "[range]") {
   // Nested: the inner where's branch is used only inside the outer's.
   CHECK(used_operand("where(x > 5, x, where(x < -5, 0, exp(x)))", ir::Op::Exp).hi == 5);
   CHECK(used_operand("where(x > 5, x, where(x < -5, 0, exp(x)))", ir::Op::Exp).lo == -5);
+  // |x| <= k bounds x: below sqrt(x^2 + 1)'s guard the square is finite.
+  CHECK(used_operand("where(abs(x) > 100, 0, exp(x))", ir::Op::Exp).hi == 100);
+  CHECK(used_operand("where(abs(x) > 100, 0, exp(x))", ir::Op::Exp).lo == -100);
+  CHECK(used_operand("where(abs(x) < 100, 0, exp(x))", ir::Op::Exp).hi == INFINITY);  // two pieces: not refined
+  CHECK(used_operand("sqrt(x * x + 1) - 1", ir::Op::Sqrt).hi < 1e17);
   // A branch that can never be taken adds nothing.
   auto [never, unused2] = ranges_of("where(x > 5, where(x < 2, -100, 1), 0)", ir::Op::Exp);
   CHECK(never.lo == 0);
@@ -329,14 +341,15 @@ TEST_CASE("the interval analysis - conditions an enclosing where decides", "[ran
   };
   auto known = [](const ir::Interval& c, double v) { return !c.nan && c.lo == v && c.hi == v; };
   // The same comparison again, inside the branch that decided it (as in
-  // squareplus, whose large-|x| guard the sqrt rewrite repeats): the inner
-  // where is the false branch only; the outer one is undecided.
-  auto same = conditions("where(abs(x) > 1e15, x, where(abs(x) > 1e15, exp(x), x * x))");
+  // squareplus, whose large-|x| guard the sqrt rewrite repeats; directly
+  // nested, simplify already merges them): the inner where is the false
+  // branch only; the outer one is undecided.
+  auto same = conditions("where(abs(x) > 1e15, x, 1 + where(abs(x) > 1e15, exp(x), x * x))");
   REQUIRE(same.size() == 2);
   CHECK(std::count_if(same.begin(), same.end(), [&](auto& c) { return known(c, 0); }) == 1);
   CHECK(std::count_if(same.begin(), same.end(), [&](auto& c) { return c.lo == 0 && c.hi == 1; }) == 1);
   // ... and in the true branch, true.
-  auto again = conditions("where(x > 3, where(x > 3, exp(x), x * x), 1)");
+  auto again = conditions("where(x > 3, 1 + where(x > 3, exp(x), x * x), 1)");
   CHECK(std::count_if(again.begin(), again.end(), [&](auto& c) { return known(c, 1); }) == 1);
   // Through and, or.
   auto both = conditions("where(x > 3 and x < 9, where(x > 3, exp(x), x), 1)");

@@ -212,6 +212,22 @@ class Analysis {
     if (truth) r.nan = false;
     r.zero = r.zero && r.contains(0);
     out[u] = r;  // lo > hi: no number (only NaN, or nothing: the branch is never taken)
+    // |w| at most k bounds w itself to [-k, k] (at least k leaves two pieces).
+    if (g_[u].op == Op::Abs && !above && !r.empty()) {
+      NodeId w = g_[u].args[0];
+      Interval rw;
+      if (auto it = out.find(w); it != out.end())
+        rw = it->second;
+      else if (const Interval* f = fixed_in(s, w))
+        rw = *f;
+      else
+        rw = get(w);
+      rw.lo = std::max(rw.lo, -r.hi);
+      rw.hi = std::min(rw.hi, r.hi);
+      rw.nan = rw.nan && r.nan;
+      rw.zero = rw.zero && rw.contains(0);
+      out[w] = rw;
+    }
   }
 
   template <class Get>

@@ -146,6 +146,12 @@ llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
   return call_inline(b, "log1p_unit", vmath::log1p_unit, t);
 }
 
+llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
+  if (vec->getElementType()->isDoubleTy() || !vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) return nullptr;
+  return call_inline(b, "rsqrt", vmath::rsqrt, x);
+}
+
 llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
   llvm::Type* vt = a->getType();
   auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
@@ -197,9 +203,11 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Round: return intrinsic(llvm::Intrinsic::roundeven);  // half to even
     case Op::Sign: {
       // 1 above 0, -1 below, and the input itself for +-0 and NaN.
+      // copysign(1, a) (one bitwise instruction) unless a == 0 or a is NaN:
+      // one compare and one blend instead of two of each.
       llvm::Value* zero = llvm::ConstantFP::get(vt, 0.0);
-      llvm::Value* r = b.CreateSelect(b.CreateFCmpOLT(a, zero), llvm::ConstantFP::get(vt, -1.0), a);
-      return b.CreateSelect(b.CreateFCmpOGT(a, zero), llvm::ConstantFP::get(vt, 1.0), r);
+      llvm::Value* unit = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, llvm::ConstantFP::get(vt, 1.0), a);
+      return b.CreateSelect(b.CreateFCmpUEQ(a, zero), a, unit);
     }
     case Op::Min:
     case Op::Max: {

@@ -128,6 +128,9 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
       if (op_of(a[0]) == Op::Neg && op_of(a[1]) == Op::Neg)             // -x / -y = x / y
         return make(g, Op::Div, {arg(a[0], 0), arg(a[1], 0)});
       if (op_of(a[0]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Div, {arg(a[0], 0), a[1]})});  // -x/y = -(x/y)
+      if (op_of(a[0]) == Op::Mul && op_of(a[1]) == Op::Mul && arg(a[0], 1) == arg(a[1], 1) &&  // (x 2^k) / (y 2^k) = x / y
+          is_c(arg(a[0], 1)) && is_power_of_two(c(arg(a[0], 1))))                           // (exact, or the scaling
+        return make(g, Op::Div, {arg(a[0], 0), arg(a[1], 0)});                                 // over/underflowed)
       break;
     case Op::Neg:
       if (op_of(a[0]) == Op::Neg) return arg(a[0], 0);                   // --x = x
@@ -146,6 +149,10 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
       if (a[1] == a[2]) return a[1];                                     // where(c, a, a) = a
       if (op_of(a[0]) == Op::CondConst) return c(a[0]) != 0 ? a[1] : a[2];  // where(true, a, b) = a
       if (op_of(a[0]) == Op::Not) return make(g, Op::Where, {arg(a[0], 0), a[2], a[1]});  // where(not c, a, b) = where(c, b, a)
+      if (op_of(a[1]) == Op::Where && arg(a[1], 0) == a[0])                                 // where(c, where(c, a, b), d)
+        return make(g, Op::Where, {a[0], arg(a[1], 1), a[2]});                             //   = where(c, a, d)
+      if (op_of(a[2]) == Op::Where && arg(a[2], 0) == a[0])                                 // where(c, a, where(c, b, d))
+        return make(g, Op::Where, {a[0], a[1], arg(a[2], 2)});                             //   = where(c, a, d)
       break;
     case Op::Not:
       if (op_of(a[0]) == Op::Not) return arg(a[0], 0);                   // not not c = c
