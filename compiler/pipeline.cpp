@@ -131,6 +131,13 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   if (!analysis) return analysis.error();
   p.function = std::move(analysis->function);
   p.warnings = std::move(analysis->warnings);
+  if (options.specialize_defaults && !p.function.params.empty()) {
+    std::vector<ir::NodeId> value = ir::transform(p.graph, std::array{p.function.value}, [&](const ir::Node& n, const std::array<ir::NodeId, 3>& args) {
+      if (n.op == ir::Op::Param) return ir::constant(p.graph, p.function.params[size_t(n.value)].default_value);
+      return p.graph.make(n.op, std::span<const ir::NodeId>(args.data(), n.arity), n.value);
+    });
+    p.function.value = value[0];
+  }
   p.unsimplified = p.function.value;
   p.naive = simplify::simplify(p.graph, std::array{p.function.value})[0];
   p.value = simplify::stabilize(p.graph, std::array{p.naive})[0];
@@ -149,7 +156,8 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
     p.row.multiple = ir::row_multiple(p.graph, p.all_roots());
   } else {
     std::vector<ir::NodeId> vars{p.graph.make(ir::Op::Input)};
-    for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
+    if (!options.specialize_defaults)  // else no parameter is left to differentiate by
+      for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
     std::vector<ir::NodeId> raw;
     for (ir::NodeId v : vars) raw.push_back(diff::derivative(p.graph, p.value, v));
     std::vector<ir::NodeId> simplified = simplify::cancel_parameters(p.graph, simplify::simplify(p.graph, raw));

@@ -66,6 +66,11 @@ struct CompileOptions {
   /// weighted by the instructions they become (an inline exp counts ~24);
   /// bounds the work (and time: ~4 s at the default) of code generation.
   size_t max_kernel_nodes = 20'000;
+  /// Parameters replaced by their default values before simplification:
+  /// kernels for the call without parameters, where softplus's beta * x and
+  /// / beta fold away. The parameters stay listed (the kernels take them
+  /// and ignore them); d_params is empty (the backward computes dx only).
+  bool specialize_defaults = false;
 };
 
 /// The built-in catalogue, parsed and checked once (thread-safe).

@@ -209,10 +209,12 @@ TEST_CASE("concurrent runtimes filling one cache directory", "[cache]") {
   TempDir dir("concurrent");
   const std::vector<std::string> sources{"mish", "gelu", "swish", "elu", "x * tanh(exp(x))", kSwish};
   std::vector<std::vector<double>> expected;
+  uint64_t modules = 0;
   {
     Runtime plain;
     plain.set_cache_dir("");
     for (auto& s : sources) expected.push_back(run<float>(plain.compile(s, DType::F32)));
+    modules = plain.cache_stats().llvm_compiles;  // swish and elu have kernels for their defaults too
   }
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
@@ -229,7 +231,8 @@ TEST_CASE("concurrent runtimes filling one cache directory", "[cache]") {
     });
   for (auto& th : threads) th.join();
   CHECK(wrong == 0);
-  CHECK(dir.entries().size() == sources.size());
+  CHECK(modules > sources.size());
+  CHECK(dir.entries().size() == modules);
   for (auto& e : fs::directory_iterator(dir.path))  // no temporary file left behind
     CHECK(e.path().extension() == ".actjit");
 }

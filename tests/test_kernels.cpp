@@ -135,6 +135,47 @@ TEST_CASE("parameters are run-time arguments - not baked constants", "[kernels]"
   CHECK(runtime().cached_kernels() == before);
 }
 
+TEST_CASE("the default parameters get kernels of their own where the constants make them cheaper", "[kernels]") {
+  // softplus with beta = 1 and threshold = 20 as constants: beta * x and
+  // / beta fold away. They compile on the first call with the defaults;
+  // calls with other values (or asking for parameter gradients) take the
+  // general kernels. leaky_relu's alpha * x costs the same either way: it
+  // has one set of kernels.
+  Runtime rt;
+  rt.set_cache_dir("");
+  Kernel leaky = rt.compile("leaky_relu", DType::F32);
+  std::vector<float> probe{-1.0f}, out(1);
+  leaky.forward(std::span<const float>(probe), std::span<float>(out));
+  CHECK(rt.cache_stats().llvm_compiles == 1);
+  Kernel k = rt.compile("softplus", DType::F32);
+  CHECK(rt.cache_stats().llvm_compiles == 2);
+  std::vector<float> x{-30.0f, -3.0f, -0.5f, 0.0f, 0.25f, 2.0f, 19.0f, 21.0f}, one(x.size(), 1.0f);
+  std::vector<float> y(x.size()), y_general(x.size()), y_same(x.size()), d(x.size()), d_general(x.size());
+  const std::vector<double> defaults{1.0, 20.0}, nearby{1.0 + 0x1p-40, 20.0};
+  k.forward(std::span<const float>(x), std::span<float>(y_general), nearby);
+  CHECK(rt.cache_stats().llvm_compiles == 2);
+  k.forward(std::span<const float>(x), std::span<float>(y));
+  CHECK(rt.cache_stats().llvm_compiles == 3);
+  k.forward(std::span<const float>(x), std::span<float>(y_same), defaults);
+  k.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(d));
+  CHECK(rt.cache_stats().llvm_compiles == 3);  // the defaults' backward came with their forward
+  std::vector<double> dparams(2);
+  k.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(d_general), defaults, dparams);
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    double want = x[i] > 20 ? x[i] : std::log1p(std::exp(double(x[i])));
+    CHECK(y[i] == Approx(want).epsilon(1e-6));
+    CHECK(y_same[i] == y[i]);
+    CHECK(y_general[i] == Approx(want).epsilon(1e-6));
+    CHECK(d[i] == Approx(x[i] > 20 ? 1 : 1 / (1 + std::exp(-double(x[i])))).epsilon(1e-6));
+    CHECK(d_general[i] == Approx(d[i]).epsilon(1e-6));
+  }
+  CHECK(dparams[0] != 0);  // the general backward's parameter gradients
+  // Other values still reach the kernel: celu with alpha = 2.
+  check_against_reference<float>("celu", {2.0});
+  check_against_reference<double>("swish", {0.5});
+}
+
 TEST_CASE("float32 kernels take p * v + w with the parameter's double value", "[kernels]") {
   // a = 0.1 rounds up to 0.100000001f, so in float a * 3 - 0.3f is 0; with
   // the double a it is -1.19e-8 (hardsigmoid's slope * x + offset at x = -3

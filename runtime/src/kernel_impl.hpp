@@ -2,6 +2,8 @@
 // the C ABI.
 #pragma once
 
+#include <cstring>
+
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -46,6 +48,19 @@ struct KernelImpl {
   std::vector<std::string> warnings;
   RowShape row;
   std::shared_ptr<jit::KernelCode> code;  // shared by every source with the same IR
+  /// The program with the parameters' default values as constants
+  /// (CompileOptions::specialize_defaults), where that makes the kernels
+  /// cheaper (softplus: beta * x and / beta fold away); else null. Its
+  /// forward and dx-only backward are compiled on the first call that
+  /// passes the defaults (or none) and wants no parameter gradients, and
+  /// taken for such calls; a function whose parameters are always trained
+  /// away from their defaults never compiles them.
+  std::shared_ptr<const Program> defaults_program;
+  /// Those kernels for a call with `params`, or null (other values, no such
+  /// program, or it did not compile: the general kernels then).
+  const jit::KernelCode* defaults_code(const double* params) const;
+  /// The fused kernel of the default program likewise.
+  const jit::KernelCode* defaults_fused_code(const double* params) const;
 
   ForwardFn forward() const { return reinterpret_cast<ForwardFn>(code->forward); }
   BackwardFn backward() const { return reinterpret_cast<BackwardFn>(code->backward); }
@@ -61,8 +76,14 @@ struct KernelImpl {
   // underflow in between (swish at x = -100), are recomputed.
   std::shared_ptr<const Program> program;
   std::shared_ptr<jit::Engine> engine;
-  mutable std::once_flag wide_once, fused_once;
-  mutable std::shared_ptr<jit::KernelCode> wide, fused;
+  mutable std::once_flag wide_once, fused_once, specialized_once, specialized_fused_once;
+  mutable std::shared_ptr<jit::KernelCode> wide, fused, specialized, specialized_fused;
+  bool is_default(const double* params) const {
+    if (!params) return true;
+    for (size_t j = 0; j < defaults.size(); ++j)
+      if (std::memcmp(&params[j], &defaults[j], sizeof(double)) != 0) return false;
+    return true;
+  }
   /// The float64 kernels (float32 functions only), or null (none, or they
   /// did not compile).
   const jit::KernelCode* wide_code() const;

@@ -77,6 +77,13 @@ Program build_or_throw(std::string_view source, const Limits& limits) {
 
 lower::DType to_lower(DType d) { return d == DType::F64 ? lower::DType::F64 : lower::DType::F32; }
 
+/// What the forward and the dx-only backward cost, by instructions per register.
+size_t kernel_cost(const Program& p) {
+  size_t cost = 0;
+  for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x})) cost += ir::instruction_weight(p.graph[id].op);
+  return cost;
+}
+
 }  // namespace
 
 Runtime::Runtime() : Runtime(Limits{}) {}
@@ -153,6 +160,16 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     it->second.used = ++impl_->clock;
     impl->code = it->second.value;  // another thread may have won the race: share its code
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
+  }
+  if (!p.row.rowwise && !p.function.params.empty()) {
+    // The program for calls with the default parameters, where the constants
+    // make its kernels cheaper (softplus: beta * x and / beta fold away; not
+    // leaky_relu, whose alpha * x costs the same either way); compiled on
+    // the first such call (KernelImpl::defaults_code).
+    CompileOptions o = options_for(limits);
+    o.specialize_defaults = true;
+    auto q = build_program(source, actjit::catalogue(), o);
+    if (q && kernel_cost(*q) < kernel_cost(p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
   }
   if (!p.row.rowwise) {
     // The float32 kernels' NaN watch takes parameters as nonzero; where
@@ -313,6 +330,16 @@ const jit::KernelCode* KernelImpl::wide_code() const {
   return once(wide_once, wide, [&] { return engine->compile(*program, lower::DType::F64); });
 }
 
+const jit::KernelCode* KernelImpl::defaults_code(const double* params) const {
+  if (!defaults_program || !is_default(params)) return nullptr;
+  return once(specialized_once, specialized, [&] { return engine->compile(*defaults_program, to_lower(dtype)); });
+}
+
+const jit::KernelCode* KernelImpl::defaults_fused_code(const double* params) const {
+  if (!defaults_program || !is_default(params)) return nullptr;
+  return once(specialized_fused_once, specialized_fused, [&] { return engine->compile_fused(*defaults_program, to_lower(dtype)); });
+}
+
 const jit::KernelCode* KernelImpl::fused_code() const {
   if (!program) return nullptr;
   return once(fused_once, fused, [&] {
@@ -399,8 +426,11 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   if (n == 0) return 0;
   const double* p = params ? params : impl_->defaults.data();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
-  auto fn = impl_->forward();
-  const bool look_anyway = impl_->params_outside_watch(p);
+  // The defaults' own kernel watches for NaN with the constants themselves.
+  const jit::KernelCode* special = impl_->defaults_code(params);
+  const bool at_defaults = special != nullptr;
+  auto fn = at_defaults ? reinterpret_cast<detail::ForwardFn>(special->forward) : impl_->forward();
+  const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -425,12 +455,14 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
                                         const double* params) const noexcept {
   if (!impl_ || impl_->row.rowwise || (n > 0 && (!x || !y || !dydx))) return 1;
   if (n == 0) return 0;
-  const jit::KernelCode* code = impl_->fused_code();
+  const jit::KernelCode* special = impl_->defaults_fused_code(params);
+  const bool at_defaults = special != nullptr;
+  const jit::KernelCode* code = at_defaults ? special : impl_->fused_code();
   if (!code) return 1;
   const double* p = params ? params : impl_->defaults.data();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
-  const bool look_anyway = impl_->params_outside_watch(p);
+  const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -470,14 +502,18 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const size_t np = impl_->params.size();
   size_t pieces = pieces_for(n, n / 64);
   if (dparams && np > kMaxSplitParams) pieces = 1;
-  const bool look_anyway = impl_->params_outside_watch(p);
+  const jit::KernelCode* special = dparams ? nullptr : impl_->defaults_code(params);
+  const bool at_defaults = special != nullptr;
+  const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   auto run = [&](size_t b, size_t e, double* dp) {
     const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
     const void* xb = static_cast<const char*>(x) + b * es;
     const void* dyb = static_cast<const char*>(dy) + b * es;
     void* dxb = static_cast<char*>(dx) + b * es;
-    int64_t status = dp || np == 0 ? impl_->backward()(xb, dyb, dxb, int64_t(e - b), p, dp)
-                                   : impl_->backward_x()(xb, dyb, dxb, int64_t(e - b), p);
+    int64_t status =
+        at_defaults ? reinterpret_cast<detail::BackwardFn>(special->backward)(xb, dyb, dxb, int64_t(e - b), p, nullptr)
+        : dp || np == 0 ? impl_->backward()(xb, dyb, dxb, int64_t(e - b), p, dp)
+                        : impl_->backward_x()(xb, dyb, dxb, int64_t(e - b), p);
     if (status || look_anyway)
       impl_->rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb),
                              e - b, p, dp);
