@@ -90,7 +90,11 @@ class Kernel {
   /// Warnings found while compiling (rendered, one per entry).
   const std::vector<std::string>& warnings() const noexcept;
 
-  /// y[i] = f(x[i]; p). `params` empty means the defaults.
+  /// y[i] = f(x[i]; p). `params` empty means the defaults. Calls with the
+  /// default values (and backward without `dparams`) run kernels compiled
+  /// with those values as constants where that makes them cheaper
+  /// (softplus's beta * x and / beta fold away): compiled on the first such
+  /// call, which takes that compile's time (a few ms).
   void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
   void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
 
