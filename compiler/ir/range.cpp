@@ -173,6 +173,14 @@ class Analysis {
     return r;
   }
 
+  /// u's interval as narrowed so far: by `out`, else by the enclosing scopes.
+  template <class Get>
+  Interval current(NodeId u, const std::unordered_map<NodeId, Interval>& out, const Scope& s, Get get) const {
+    if (auto it = out.find(u); it != out.end()) return it->second;
+    if (const Interval* f = fixed_in(s, u)) return *f;
+    return get(u);
+  }
+
   /// Adds to `out` what `cond` being `truth` says about its operands.
   template <class Get>
   void narrow(NodeId cond, bool truth, std::unordered_map<NodeId, Interval>& out, const Scope& s, Get get) {
@@ -198,13 +206,7 @@ class Analysis {
     // comparison: it can be in the false branch only.
     bool above = (c.op == Op::Gt || c.op == Op::Ge) == left;
     if (!truth) above = !above;
-    Interval r;
-    if (auto it = out.find(u); it != out.end())
-      r = it->second;
-    else if (const Interval* f = fixed_in(s, u))
-      r = *f;
-    else
-      r = get(u);
+    Interval r = current(u, out, s, get);
     if (above)
       r.lo = std::max(r.lo, k.lo);
     else
@@ -215,13 +217,7 @@ class Analysis {
     // |w| at most k bounds w itself to [-k, k] (at least k leaves two pieces).
     if (g_[u].op == Op::Abs && !above && !r.empty()) {
       NodeId w = g_[u].args[0];
-      Interval rw;
-      if (auto it = out.find(w); it != out.end())
-        rw = it->second;
-      else if (const Interval* f = fixed_in(s, w))
-        rw = *f;
-      else
-        rw = get(w);
+      Interval rw = current(w, out, s, get);
       rw.lo = std::max(rw.lo, -r.hi);
       rw.hi = std::min(rw.hi, r.hi);
       rw.nan = rw.nan && r.nan;
