@@ -103,11 +103,11 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         // b' (where(c, 0, 1) - y), which never forms y b' ~ e^2 (it
         // underflows to subnormal numbers, slow on every x86, long before
         // the derivative does).
-        const ir::Node& w = g[da == none ? root : da];
+        const ir::Node w = g[da == none ? root : da];  // copies: the graph grows below
         bool shared = da != none && db != none && w.op == Op::Where &&
                       ((w.args[2] == db && g.is_const(w.args[1]) && g.const_value(w.args[1]) == 0) ||
                        (w.args[1] == db && g.is_const(w.args[2]) && g.const_value(w.args[2]) == 0));
-        const ir::Node& den = g[bb];
+        const ir::Node den = g[bb];
         if (da != none && den.op == Op::Add && g[den.args[0]].op == Op::Abs && g[den.args[0]].args[0] == a &&
             g.is_const(den.args[1]) && g.const_value(den.args[1]) != 0) {
           // a / (|a| + k) (softsign): the quotient rule's a'(|a| + k) - a sign(a) a'
