@@ -234,6 +234,13 @@ TEST_CASE("the NaN range analysis - conservative and not everything", "[range]")
     INFO(some);
     CHECK(may_nan(some));
   }
+  // Derivatives: x / sqrt(x^2 + 1) below sqrt's guard (the square root of a
+  // value >= 1 is not 0, so no 0 / 0), silu's and sigmoid's.
+  for (const char* src : {"sqrt(x * x + 1) - 1", "silu", "sigmoid", "x / sqrt(x * x + 4)"}) {
+    INFO(src << "'");
+    Program p = program(src);
+    CHECK_FALSE(ir::may_make_nan(p.graph, std::vector<ir::NodeId>{p.d_x}));
+  }
   // Parameters count as nonzero unless asked: softplus divides by beta,
   // and a zero a times an overflowed exp(x) is NaN.
   for (const char* src : {"softplus", "f(x, a = 1) = exp(x) * a"}) {

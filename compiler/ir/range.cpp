@@ -312,8 +312,8 @@ class Analysis {
                    a.nan || a.lo < edge};
         return snap(r);
       }
-      case Op::Sqrt:
-        return {std::sqrt(std::max(a.lo, 0.0)), std::sqrt(std::max(a.hi, 0.0)), a.nan || a.lo < 0};
+      case Op::Sqrt:  // (snap: whether 0 is in it; sqrt(x^2 + 1) is not 0, so x / sqrt(...) is no 0 / 0)
+        return snap({std::sqrt(std::max(a.lo, 0.0)), std::sqrt(std::max(a.hi, 0.0)), a.nan || a.lo < 0});
       case Op::Sin: case Op::Cos: return {-1 - kSlack, 1 + kSlack, a.nan || a.may_be_inf()};
       case Op::Tan: return {-kInf, kInf, a.nan || a.may_be_inf()};
       case Op::Sinh: return snap(increasing(a, [](double v) { return std::sinh(v); }));
@@ -322,10 +322,10 @@ class Analysis {
         double large = std::max(std::fabs(a.lo), std::fabs(a.hi));
         return snap({widen_down(std::cosh(small)), widen_up(std::cosh(large)), a.nan});
       }
-      case Op::Tanh: return increasing(a, [](double v) { return std::tanh(v); });
-      case Op::Asinh: return increasing(a, [](double v) { return std::asinh(v); });
-      case Op::Atan: return increasing(a, [](double v) { return std::atan(v); });
-      case Op::Erf: return increasing(a, [](double v) { return std::erf(v); });
+      case Op::Tanh: return snap(increasing(a, [](double v) { return std::tanh(v); }));
+      case Op::Asinh: return snap(increasing(a, [](double v) { return std::asinh(v); }));
+      case Op::Atan: return snap(increasing(a, [](double v) { return std::atan(v); }));
+      case Op::Erf: return snap(increasing(a, [](double v) { return std::erf(v); }));
       case Op::Erfc: {
         Interval r = snap({widen_down(std::erfc(a.hi)), widen_up(std::erfc(a.lo)), a.nan});
         r.lo = std::max(r.lo, 0.0);
