@@ -160,6 +160,21 @@ TEST_CASE("sign is copysign(1 - x) but at 0 and NaN - a / sqrt(s) uses vrsqrt14 
   }
 }
 
+TEST_CASE("ir and asm --defaults show the kernels that calls with the default parameters run", "[cli]") {
+  // softplus's: beta * x and / beta folded away, no parameter gradients
+  // (no backward_x); leaky_relu has one set of kernels.
+  Run general = run({"ir", "softplus"});
+  Run defaults = run({"ir", "softplus", "--defaults"});
+  CHECK(defaults.status == 0);
+  CHECK(general.out.find("@actjit_backward_x") != std::string::npos);
+  CHECK(defaults.out.find("@actjit_backward_x") == std::string::npos);
+  CHECK(defaults.out.find("fdiv") != std::string::npos);  // log1p's, not beta's
+  CHECK(defaults.out.size() < general.out.size());
+  CHECK(run({"asm", "softplus", "--defaults"}).out.find("actjit_forward:") != std::string::npos);
+  CHECK(run({"ir", "leaky_relu", "--defaults"}).out == run({"ir", "leaky_relu"}).out);
+  CHECK(run({"eval", "softplus", "--defaults", "--at", "1"}).status == 2);  // ir and asm only
+}
+
 TEST_CASE("tanh is a rational without exp - and shares one exp with its derivative where both are needed", "[cli]") {
   if (!__builtin_cpu_supports("avx512f")) return;
   auto count = [](const std::string& s, const std::string& what, size_t from, size_t to) {

@@ -48,8 +48,10 @@ const char* const kUsage =
     "                                                        the function before and after them)\n"
     "  simplify SRC                                          the function after simplification\n"
     "  list                                                  the catalogue, one definition a line\n"
-    "  ir SRC [--dtype f32|f64]                              optimized LLVM IR of the kernels\n"
-    "  asm SRC [--dtype f32|f64]                             machine code of the kernels\n"
+    "  ir SRC [--dtype f32|f64] [--defaults]                 optimized LLVM IR of the kernels (--defaults:\n"
+    "                                                        of those that calls with the default parameter\n"
+    "                                                        values run, where they differ)\n"
+    "  asm SRC [--dtype f32|f64] [--defaults]                machine code of the kernels\n"
     "  compile FILE.act -o LIB.a --header H.h [--cpu CPU] [--prefix P]\n"
     "                                                        every definition of FILE as f32/f64 kernels\n"
     "                                                        compiled ahead of time (CPU: native, x86-64-v2,\n"
@@ -73,6 +75,7 @@ struct Options {
   std::optional<std::string> dy;
   std::string wrt;
   bool rewritten = false;  // diff --rewritten
+  bool defaults = false;   // ir, asm --defaults
   DType dtype = DType::F32;
   std::string output, header, cpu = "native", prefix;  // compile
 };
@@ -125,6 +128,8 @@ Options parse_args(int argc, char** argv) {
       o.wrt = take_value();
     } else if (name == "--rewritten" && o.command == "diff" && !has_value) {
       o.rewritten = true;
+    } else if (name == "--defaults" && (o.command == "ir" || o.command == "asm") && !has_value) {
+      o.defaults = true;
     } else if (name == "--dtype" && takes_dtype) {
       std::string d = take_value();
       if (d == "f32" || d == "float32") {
@@ -448,10 +453,10 @@ int run(int argc, char** argv) {
       return kOk;
     }
     if (o.command == "ir") {
-      std::cout << rt.llvm_ir(o.source, o.dtype);
+      std::cout << rt.llvm_ir(o.source, o.dtype, o.defaults);
       return kOk;
     }
-    std::cout << rt.assembly(o.source, o.dtype);
+    std::cout << rt.assembly(o.source, o.dtype, o.defaults);
     return kOk;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.message.c_str());

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "actjit/actjit.h"
@@ -82,6 +83,19 @@ size_t kernel_cost(const Program& p) {
   size_t cost = 0;
   for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x})) cost += ir::instruction_weight(p.graph[id].op);
   return cost;
+}
+
+/// `source` with its parameters' default values as constants, where `p`
+/// (the general program) has parameters and the constants make its kernels
+/// cheaper (softplus: beta * x and / beta fold away; not leaky_relu, whose
+/// alpha * x costs the same either way); else nothing.
+std::optional<Program> defaults_program(std::string_view source, const Limits& limits, const Program& p) {
+  if (p.row.rowwise || p.function.params.empty()) return std::nullopt;
+  CompileOptions o = options_for(limits);
+  o.specialize_defaults = true;
+  auto q = build_program(source, catalogue(), o);
+  if (!q || kernel_cost(*q) >= kernel_cost(p)) return std::nullopt;
+  return std::move(*q);
 }
 
 }  // namespace
@@ -161,16 +175,9 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->code = it->second.value;  // another thread may have won the race: share its code
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
-  if (!p.row.rowwise && !p.function.params.empty()) {
-    // The program for calls with the default parameters, where the constants
-    // make its kernels cheaper (softplus: beta * x and / beta fold away; not
-    // leaky_relu, whose alpha * x costs the same either way); compiled on
-    // the first such call (KernelImpl::defaults_code).
-    CompileOptions o = options_for(limits);
-    o.specialize_defaults = true;
-    auto q = build_program(source, actjit::catalogue(), o);
-    if (q && kernel_cost(*q) < kernel_cost(p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
-  }
+  // The program for calls with the default parameters, compiled on the
+  // first such call (KernelImpl::defaults_code).
+  if (auto q = defaults_program(source, limits, p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
   if (!p.row.rowwise) {
     // The float32 kernels' NaN watch takes parameters as nonzero; where
     // that decided it away, a zero parameter makes the runtime look itself.
@@ -232,14 +239,16 @@ std::string Runtime::naive_form(std::string_view source) const {
   return p.print(p.naive);
 }
 
-std::string Runtime::llvm_ir(std::string_view source, DType dtype) const {
+std::string Runtime::llvm_ir(std::string_view source, DType dtype, bool defaults) const {
   Program p = build_or_throw(source, limits());
-  return impl_->engine->emit_ir(p, to_lower(dtype));
+  std::optional<Program> q = defaults ? defaults_program(source, limits(), p) : std::nullopt;
+  return impl_->engine->emit_ir(q ? *q : p, to_lower(dtype));
 }
 
-std::string Runtime::assembly(std::string_view source, DType dtype) const {
+std::string Runtime::assembly(std::string_view source, DType dtype, bool defaults) const {
   Program p = build_or_throw(source, limits());
-  return impl_->engine->emit_asm(p, to_lower(dtype));
+  std::optional<Program> q = defaults ? defaults_program(source, limits(), p) : std::nullopt;
+  return impl_->engine->emit_asm(q ? *q : p, to_lower(dtype));
 }
 
 size_t Runtime::cached_kernels() const {

@@ -201,9 +201,12 @@ class Runtime {
   /// rewrites changed.
   std::string naive_form(std::string_view source) const;
 
-  /// The optimized LLVM IR / the assembly of the kernels of `source`.
-  std::string llvm_ir(std::string_view source, DType dtype = DType::F32) const;
-  std::string assembly(std::string_view source, DType dtype = DType::F32) const;
+  /// The optimized LLVM IR / the assembly of the kernels of `source`. With
+  /// `defaults`, of the kernels that calls with the default parameter
+  /// values run (see Kernel::forward): the same as without it where the
+  /// function has no parameters or their constants make nothing cheaper.
+  std::string llvm_ir(std::string_view source, DType dtype = DType::F32, bool defaults = false) const;
+  std::string assembly(std::string_view source, DType dtype = DType::F32, bool defaults = false) const;
 
   /// Number of distinct compiled kernels in the cache.
   size_t cached_kernels() const;
