@@ -167,8 +167,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   std::vector<ir::NodeId> roots = p.all_roots();
   // Operations weighted by the instructions they become: code generation
   // time grows faster than linearly with the size of the loop body.
-  size_t cost = 0;
-  for (ir::NodeId id : p.graph.reachable(roots)) cost += ir::instruction_weight(p.graph[id].op);
+  size_t cost = p.graph.weight(roots);
   if (cost > options.max_kernel_nodes)
     return Diagnostic{0, "the function and its derivatives need about " + std::to_string(cost) +
                              " machine operations; the limit is " + std::to_string(options.max_kernel_nodes)};

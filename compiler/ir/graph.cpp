@@ -112,6 +112,12 @@ std::vector<NodeId> Graph::reachable(std::span<const NodeId> roots) const {
   return out;
 }
 
+size_t Graph::weight(std::span<const NodeId> roots) const {
+  size_t w = 0;
+  for (NodeId id : reachable(roots)) w += instruction_weight(nodes_[id].op);
+  return w;
+}
+
 NodeId constant(Graph& g, double v) { return g.make(Op::Const, {}, v); }
 NodeId unary(Graph& g, Op op, NodeId a) { return g.make(op, std::array{a}); }
 NodeId binary(Graph& g, Op op, NodeId a, NodeId b) { return g.make(op, std::array{a, b}); }

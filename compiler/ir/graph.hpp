@@ -90,6 +90,9 @@ class Graph {
 
   /// Nodes reachable from `roots`, in increasing id order (a topological order).
   std::vector<NodeId> reachable(std::span<const NodeId> roots) const;
+  /// The instruction_weight of the nodes reachable from `roots`, summed: about
+  /// the machine instructions per register of a kernel computing them.
+  size_t weight(std::span<const NodeId> roots) const;
 
  private:
   struct Key {

@@ -3,6 +3,7 @@
 // is one hash lookup) and by the canonical IR (different texts of the same
 // function share machine code).
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -78,13 +79,6 @@ Program build_or_throw(std::string_view source, const Limits& limits) {
 
 lower::DType to_lower(DType d) { return d == DType::F64 ? lower::DType::F64 : lower::DType::F32; }
 
-/// What the forward and the dx-only backward cost, by instructions per register.
-size_t kernel_cost(const Program& p) {
-  size_t cost = 0;
-  for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value, p.d_x})) cost += ir::instruction_weight(p.graph[id].op);
-  return cost;
-}
-
 /// `source` with its parameters' default values as constants, where `p`
 /// (the general program) has parameters and the constants make its kernels
 /// cheaper (softplus: beta * x and / beta fold away; not leaky_relu, whose
@@ -94,7 +88,9 @@ std::optional<Program> defaults_program(std::string_view source, const Limits& l
   CompileOptions o = options_for(limits);
   o.specialize_defaults = true;
   auto q = build_program(source, catalogue(), o);
-  if (!q || kernel_cost(*q) >= kernel_cost(p)) return std::nullopt;
+  // What the forward and the dx-only backward cost, by instructions per register.
+  auto cost = [](const Program& r) { return r.graph.weight(std::array{r.value, r.d_x}); };
+  if (!q || cost(*q) >= cost(p)) return std::nullopt;
   return std::move(*q);
 }
 
