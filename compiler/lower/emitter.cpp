@@ -2,6 +2,7 @@
 #include "compiler/lower/emitter.hpp"
 
 #include <llvm/IR/Constants.h>
+#include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/Intrinsics.h>
 
 #include <algorithm>
@@ -73,7 +74,8 @@ llvm::Value* Emitter::constant_product(NodeId id, const std::vector<llvm::Value*
   return nullptr;
 }
 
-llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) const {
+llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x, llvm::Value* tail,
+                                          llvm::Value** tail_out) const {
   if (!g_.is_const(pow.args[1])) return nullptr;
   double e = g_.const_value(pow.args[1]);
   if (!(e >= 2 && e <= kMaxUnrolledPower) || e != std::floor(e)) return nullptr;
@@ -83,11 +85,166 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x) c
   auto n = unsigned(e);
   llvm::Value* result = nullptr;
   llvm::Value* square = x;
+  llvm::Value *result_tail = nullptr, *square_tail = tail;
+  // p = a * b with its error, from a's and b's: fma(a, b, -p) + a tb + ta b.
+  auto times = [&](llvm::Value* a, llvm::Value* ta, llvm::Value* b, llvm::Value* tb, llvm::Value*& tp) {
+    llvm::Value* p = b_.CreateFMul(a, b);
+    if (tail_out) {
+      tp = emit_product_error(b_, a, b, p);
+      if (tb) tp = mul_add(a, tb, tp);
+      if (ta) tp = mul_add(ta, b, tp);
+    }
+    return p;
+  };
   for (; n != 0; n >>= 1) {
-    if (n & 1) result = result ? b_.CreateFMul(result, square) : square;
-    if (n > 1) square = b_.CreateFMul(square, square);
+    if (n & 1) {
+      if (result) result = times(result, result_tail, square, square_tail, result_tail);
+      else result = square, result_tail = square_tail;
+    }
+    if (n > 1) square = times(square, square_tail, square, square_tail, square_tail);
   }
+  if (tail_out) *tail_out = result_tail;
   return result;
+}
+
+llvm::Value* Emitter::mul_add(llvm::Value* a, llvm::Value* b, llvm::Value* c) const {
+  if (!c) return b_.CreateFMul(a, b);
+  return b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {a, b, c});
+}
+
+llvm::Value* Emitter::flip_sign(llvm::Value* t, llvm::Value* by, bool negate) const {
+  // Integer operations on the sign bits (one ternary-logic instruction on
+  // AVX-512), not a compare and a blend.
+  auto* ivec = llvm::VectorType::getInteger(llvm::cast<llvm::VectorType>(vec_));
+  unsigned bits = ivec->getScalarSizeInBits();
+  llvm::Value* sign = llvm::ConstantInt::get(ivec, llvm::APInt::getSignMask(bits));
+  llvm::Value* s = b_.CreateAnd(b_.CreateBitCast(by, ivec), sign);
+  if (negate) s = b_.CreateXor(s, sign);
+  return b_.CreateBitCast(b_.CreateXor(b_.CreateBitCast(t, ivec), s), vec_);
+}
+
+Emitter::Tail Emitter::rounding_error(NodeId id, const std::vector<llvm::Value*>& v,
+                                      std::unordered_map<NodeId, Tail>& memo) const {
+  if (auto it = memo.find(id); it != memo.end()) return it->second;
+  const ir::Node& n = g_[id];
+  llvm::Value* h = id < v.size() ? v[id] : nullptr;
+  Tail out;  // not ok
+  auto arg = [&](int i) { return rounding_error(n.args[size_t(i)], v, memo); };
+  auto value = [&](int i) { return v[n.args[size_t(i)]]; };
+  // Whether v[id] is opcode(a, b) of the operands' values (not a variant:
+  // param_product_sum's, constant_product's, the reciprocal square root).
+  auto plain = [&](llvm::Instruction::BinaryOps opcode) {
+    auto* bo = llvm::dyn_cast_or_null<llvm::BinaryOperator>(h);
+    return bo && bo->getOpcode() == opcode && bo->getOperand(0) == value(0) && bo->getOperand(1) == value(1);
+  };
+  auto plus = [&](llvm::Value* a, llvm::Value* b) { return !a ? b : !b ? a : b_.CreateFAdd(a, b); };
+  auto negated = [&](llvm::Value* a) { return a ? b_.CreateFNeg(a) : nullptr; };
+  auto zero = llvm::ConstantFP::get(vec_, 0.0);
+  bool f32 = vec_->getScalarType()->isFloatTy();
+  if (!h) return memo[id] = out;  // a row scalar (row-wise kernels keep their plain exp)
+  switch (n.op) {
+    case Op::Input:
+    case Op::Cotangent: out = {true, nullptr}; break;
+    case Op::Const: {
+      double c = n.value, lo = f32 && std::isfinite(float(c)) ? c - double(float(c)) : 0;
+      out = {true, lo != 0 ? llvm::ConstantFP::get(vec_, lo) : nullptr};
+      break;
+    }
+    case Op::Param: {
+      if (params_.hi.empty()) {
+        out = {true, nullptr};
+        break;
+      }
+      auto i = size_t(n.value);  // p = hi + lo; the kernel's value is p rounded to nearest
+      out = {true, b_.CreateFAdd(b_.CreateFSub(params_.hi[i], params_.value[i]), params_.lo[i])};
+      break;
+    }
+    case Op::StopGrad: out = arg(0); break;
+    case Op::Neg: {
+      Tail a = arg(0);
+      out = {a.ok, negated(a.t)};
+      break;
+    }
+    case Op::Abs: {  // |a + t| = |a| + t sign(a)
+      Tail a = arg(0);
+      out = {a.ok, a.t ? flip_sign(a.t, value(0), false) : nullptr};
+      break;
+    }
+    case Op::Where: {
+      if (neg_abs_where_.count(id)) {  // -|v|: -t sign(v)
+        NodeId vn = g_[n.args[0]].args[0];
+        Tail a = rounding_error(vn, v, memo);
+        out = {a.ok, a.t ? flip_sign(a.t, v[vn], true) : nullptr};
+        break;
+      }
+      Tail a = arg(1), b = arg(2);
+      if (!a.ok || !b.ok) break;
+      if (h == value(1)) out = a;
+      else if (h == value(2)) out = b;
+      else if (!a.t && !b.t) out = {true, nullptr};
+      else out = {true, b_.CreateSelect(value(0), a.t ? a.t : zero, b.t ? b.t : zero)};
+      break;
+    }
+    case Op::Add:
+    case Op::Sub: {
+      bool add = n.op == Op::Add;
+      if (!plain(add ? llvm::Instruction::FAdd : llvm::Instruction::FSub)) break;
+      Tail a = arg(0), b = arg(1);
+      if (!a.ok || !b.ok) break;
+      llvm::Value* other = add ? value(1) : b_.CreateFNeg(value(1));
+      out = {true, plus(plus(emit_sum_error(b_, value(0), other, h), a.t), add ? b.t : negated(b.t))};
+      break;
+    }
+    case Op::Mul: {
+      Tail a = arg(0), b = arg(1);
+      if (!a.ok || !b.ok) break;
+      // constant_product's fma(x, hi, x lo) for c x: c x = h + fma(x, hi, -h) + x lo (+ c tx).
+      auto* call = llvm::dyn_cast_or_null<llvm::IntrinsicInst>(h);
+      if (call && call->getIntrinsicID() == llvm::Intrinsic::fma) {
+        for (int k = 0; k < 2 && !out.ok; ++k) {
+          if (!g_.is_const(n.args[size_t(k)]) || call->getArgOperand(0) != value(1 - k)) continue;
+          llvm::Value* x = value(1 - k);
+          llvm::Value* t = b_.CreateFAdd(emit_product_error(b_, x, call->getArgOperand(1), h), call->getArgOperand(2));
+          Tail tx = k == 0 ? b : a;
+          if (tx.t) t = mul_add(value(k), tx.t, t);
+          out = {true, t};
+        }
+        break;
+      }
+      if (!plain(llvm::Instruction::FMul)) break;
+      // By a power of two the product is exact (barring underflow).
+      auto power_of_two = [&](int i) {
+        int e = 0;
+        return g_.is_const(n.args[size_t(i)]) && std::fabs(std::frexp(g_.const_value(n.args[size_t(i)]), &e)) == 0.5;
+      };
+      llvm::Value* t = power_of_two(0) || power_of_two(1) ? nullptr : emit_product_error(b_, value(0), value(1), h);
+      if (b.t) t = mul_add(value(0), b.t, t);
+      if (a.t) t = mul_add(a.t, value(1), t);
+      out = {true, t};
+      break;
+    }
+    case Op::Div: {  // q = a / b: a + ta = (q + t)(b + tb) gives t = (a - q b + ta - q tb) / b
+      if (!plain(llvm::Instruction::FDiv)) break;
+      Tail a = arg(0), b = arg(1);
+      if (!a.ok || !b.ok) break;
+      llvm::Value* qb = b_.CreateFMul(h, value(1));
+      llvm::Value* rem = b_.CreateFSub(b_.CreateFSub(value(0), qb), emit_product_error(b_, h, value(1), qb));
+      rem = plus(rem, a.t);
+      if (b.t) rem = mul_add(b_.CreateFNeg(h), b.t, rem);
+      // 1 / b: a constant, or hoisted out of the loop where b is a parameter.
+      out = {true, b_.CreateFMul(rem, b_.CreateFDiv(llvm::ConstantFP::get(vec_, 1.0), value(1)))};
+      break;
+    }
+    case Op::Pow: {
+      Tail a = arg(0);
+      llvm::Value* t = nullptr;
+      if (!a.ok || !small_integer_power(n, value(0), a.t, &t)) break;
+      out = {true, t};
+      break;
+    }
+    default: break;
+  }
+  return memo[id] = out;
 }
 
 void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeId>& derivative_roots) {
@@ -306,7 +463,16 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = paired_exp(id) ? emit_exp_neg2abs_paired(b_, v[flushed->second]) : emit_exp_neg2abs(b_, v[flushed->second]);
         if (!r) {
           ir::Interval used = ranges.operand_where_used(id);
-          r = emit_exp(b_, A(0), used.lo, used.hi);
+          // A computed argument's rounding error, where exp's argument can
+          // be beyond +-1 (there it is the relative error of the result
+          // times |argument|).
+          llvm::Value* tail = nullptr;
+          if (!(std::fabs(used.lo) <= 1 && std::fabs(used.hi) <= 1)) {
+            std::unordered_map<NodeId, Tail> memo;
+            Tail t = rounding_error(n.args[0], v, memo);
+            if (t.ok) tail = t.t;
+          }
+          r = emit_exp(b_, A(0), used.lo, used.hi, tail);
         }
         break;
       }

@@ -79,7 +79,11 @@ class Emitter {
   /// x^n as multiplications when `pow`'s exponent is an integer constant
   /// in [2, kMaxUnrolledPower] (x^2 never gets here: the simplifier makes it
   /// x * x), else null (the caller calls pow).
-  llvm::Value* small_integer_power(const ir::Node& pow, llvm::Value* x) const;
+  /// With `tail` (x's rounding error, or null where x is exact) it also
+  /// sets *tail_out to the power's: the rounding errors of its products
+  /// (rounding_error).
+  llvm::Value* small_integer_power(const ir::Node& pow, llvm::Value* x, llvm::Value* tail = nullptr,
+                                   llvm::Value** tail_out = nullptr) const;
   static constexpr double kMaxUnrolledPower = 16;
 
   /// a + b or a - b (`n`) as fma(v, lo, fma(v, hi, w)) when one side is a
@@ -92,6 +96,27 @@ class Emitter {
   /// rounded up would overflow a product whose exact value is finite (selu
   /// at the last floats of the range). Else null.
   llvm::Value* constant_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const;
+
+  /// The rounding error of node `id`'s emitted value v[id]: v[id] + t is
+  /// the node's exact value (to about twice T's precision) for inputs and
+  /// parameters as given. `t` is null where v[id] is exact; `ok` is false
+  /// where some node on the way is not + - * / (by a constant or any
+  /// value), a small integer power, a negation, |.|, where, a constant, a
+  /// parameter or an input. For exp's argument (the relative error of exp
+  /// is the absolute error of its argument: up to 88 ULP per rounding of
+  /// an argument near -88 in float): gelu_tanh's cubic, x * sigmoid(c x),
+  /// swish's beta x. Float constants and parameters count with their double
+  /// values; double kernels take the IR's doubles as exact.
+  struct Tail {
+    bool ok = false;
+    llvm::Value* t = nullptr;
+  };
+  /// t times the sign of `by` (negated with `negate`): the rounding error
+  /// of |a| or -|a| from a's, by = a.
+  llvm::Value* flip_sign(llvm::Value* t, llvm::Value* by, bool negate) const;
+  /// a * b + c (fused where the target has FMA), or a * b where c is null.
+  llvm::Value* mul_add(llvm::Value* a, llvm::Value* b, llvm::Value* c) const;
+  Tail rounding_error(ir::NodeId id, const std::vector<llvm::Value*>& v, std::unordered_map<ir::NodeId, Tail>& memo) const;
 
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;

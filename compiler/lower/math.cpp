@@ -81,6 +81,18 @@ llvm::Value* call_inline(llvm::IRBuilderBase& b, const char* fname, Approximatio
   });
 }
 
+/// fn(k) with a vmath context on the caller's own builder (code emitted in
+/// place, not in a separate function).
+template <class Fn>
+llvm::Value* with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(like->getType());
+  llvm::Function* f = b.GetInsertBlock()->getParent();
+  vmath::Ctx k{b, vec, vec->getElementType()->isDoubleTy()};
+  k.avx512 = vmath::has_vscalef(*f, vec);
+  k.has_fma = vmath::has_feature(*f, "fma");
+  return fn(k);
+}
+
 }  // namespace
 
 bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
@@ -108,15 +120,30 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
   return call_inline(b, "exp_neg_half_square", vmath::exp_neg_half_square, y);
 }
 
-llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi) {
+llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
   vmath::ExpBounds bounds = vmath::exp_bounds(is_double, vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec));
   bool low = !(lo >= bounds.lo), high = !(hi <= bounds.hi);
+  if (tail) {
+    std::string name = std::string("actjit.exp_tail") + (low ? "_low" : "") + (high ? "_high" : "") + ".v" +
+                       std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+    return vmath::call_or_define(b, name, {x, tail}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+      return vmath::exp_tail(k, args[0], args[1], low, high);
+    });
+  }
   if (low && high) return emit_math(b, Op::Exp, x);
   if (low) return call_inline(b, "exp_below_bound", vmath::exp_below_bound, x);
   if (high) return call_inline(b, "exp_above_bound", vmath::exp_above_bound, x);
   return call_inline(b, "exp_bounded", vmath::exp_bounded, x);
+}
+
+llvm::Value* emit_product_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* p) {
+  return with_ctx(b, x, [&](const vmath::Ctx& k) { return vmath::product_error(k, x, y, p); });
+}
+
+llvm::Value* emit_sum_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* s) {
+  return with_ctx(b, x, [&](const vmath::Ctx& k) { return vmath::sum_error(k, x, y, s); });
 }
 
 llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi) {

@@ -32,8 +32,14 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate);
 
 /// exp(x) for x known to be NaN or in [lo, hi] (a range analysis says so):
-/// without the clamps that range makes dead.
-llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi);
+/// without the clamps that range makes dead. With a `tail` t, exp(x + t)
+/// (vmath::exp_tail: t the rounding error of a computed x).
+llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail = nullptr);
+
+/// The rounding errors of p = fl(x * y) and s = fl(x + y), exactly
+/// (vmath::product_error, vmath::sum_error), emitted in place.
+llvm::Value* emit_product_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* p);
+llvm::Value* emit_sum_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* s);
 
 /// expm1(x) for x known to be NaN or <= hi: a shorter form where hi <= 0.
 llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi);

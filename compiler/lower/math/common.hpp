@@ -10,6 +10,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace actjit::lower::vmath {
@@ -187,6 +188,29 @@ llvm::Value* call_or_define(llvm::IRBuilderBase& b, const std::string& name, std
   return b.CreateCall(f, std::vector<llvm::Value*>(args));
 }
 
+/// The rounding error of p = fl(a * b): a * b = p + e exactly (barring
+/// underflow). One FMA where the target has it, else Veltkamp/Dekker
+/// splitting (plain multiplies and adds are never fused).
+inline llvm::Value* product_error(const Ctx& k, llvm::Value* a, llvm::Value* b, llvm::Value* p) {
+  if (k.has_fma) return k.b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {a, b, k.b.CreateFNeg(p)});
+  llvm::Value* splitter = k.c(k.f64 ? 134217729.0 : 4097.0);  // 2^27 + 1 splits a double's 53 bits, 2^12 + 1 a float's 24
+  auto split = [&](llvm::Value* v) {
+    llvm::Value* big = k.mul(v, splitter);
+    llvm::Value* hi = k.sub(big, k.sub(big, v));
+    return std::make_pair(hi, k.sub(v, hi));
+  };
+  auto [ah, al] = split(a);
+  auto [bh, bl] = split(b);
+  return k.add(k.add(k.add(k.sub(k.mul(ah, bh), p), k.mul(ah, bl)), k.mul(al, bh)), k.mul(al, bl));
+}
+
+/// The rounding error of s = fl(a + b): a + b = s + e exactly (Knuth's
+/// TwoSum: six additions, no condition on the magnitudes).
+inline llvm::Value* sum_error(const Ctx& k, llvm::Value* a, llvm::Value* b, llvm::Value* s) {
+  llvm::Value* bb = k.sub(s, a);
+  return k.add(k.sub(a, k.sub(s, bb)), k.sub(b, bb));
+}
+
 // The approximations, one file each (see their headers for method and accuracy).
 llvm::Value* exp(const Ctx& k, llvm::Value* x);
 /// exp(x) for x known to be NaN or finite in exp_bounds(): no clamping.
@@ -195,6 +219,13 @@ llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x);
 llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x);
 /// exp(x) for x known to be NaN or >= exp_bounds().lo: no lower clamp.
 llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
+/// exp(x + t) for a small correction t (the rounding error of x, when x
+/// was computed: the relative error of exp is the absolute error of its
+/// argument, up to 88 in float): t joins the reduced argument. A t that is
+/// NaN or not below 1 in magnitude (x infinite, or overflowed on the way)
+/// counts as 0. Clamps as the
+/// variants above.
+llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
 /// Where exp needs no clamps: [-170, 88] in float, [-1400, 709] in double;
 /// with AVX-512's vscalef at the kernel's width (`scalef`), from -2e4 in
 /// float, -1e6 in double.

@@ -23,22 +23,6 @@ namespace actjit::lower::vmath {
 
 namespace {
 
-/// The rounding error of p = fl(a * b): a * b = p + e exactly. One FMA
-/// where the target has it, else Veltkamp/Dekker splitting (plain
-/// multiplies and adds are never fused).
-llvm::Value* product_error(const Ctx& k, llvm::Value* a, llvm::Value* b, llvm::Value* p) {
-  if (k.has_fma) return k.b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {a, b, k.b.CreateFNeg(p)});
-  llvm::Value* splitter = k.c(k.f64 ? 134217729.0 : 4097.0);  // 2^27 + 1 splits a double's 53 bits, 2^12 + 1 a float's 24
-  auto split = [&](llvm::Value* v) {
-    llvm::Value* big = k.mul(v, splitter);
-    llvm::Value* hi = k.sub(big, k.sub(big, v));
-    return std::make_pair(hi, k.sub(v, hi));
-  };
-  auto [ah, al] = split(a);
-  auto [bh, bl] = split(b);
-  return k.add(k.add(k.add(k.sub(k.mul(ah, bh), p), k.mul(ah, bl)), k.mul(al, bh)), k.mul(al, bl));
-}
-
 /// a * a = s + e exactly.
 std::pair<llvm::Value*, llvm::Value*> exact_square(const Ctx& k, llvm::Value* a) {
   llvm::Value* s = k.mul(a, a);

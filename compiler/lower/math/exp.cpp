@@ -28,7 +28,9 @@ struct Reduction {
 /// With vscalef (no float-to-int conversion, whose NaN is poison in LLVM IR)
 /// NaN passes through instead.
 /// Without a clamp, x must already be NaN or within exp_bounded's range on that side.
-Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_low = true, bool clamp_high = true) {
+/// A `tail` t (exp_tail) is added to r: x + t = n ln2 + r.
+Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_low = true, bool clamp_high = true,
+                 llvm::Value* tail = nullptr) {
   llvm::Value* xs = k.avx512 ? x : k.select(k.is_nan(x), k.c(0), x);
   if (clamp_high) xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
   if (clamp_low) xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
@@ -37,7 +39,14 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_
   double ln2_hi = k.f64 ? 6.93147180369123816490e-01 : 0.693359375;
   double ln2_lo = k.f64 ? 1.90821492927058770002e-10 : -2.12194440e-4;
   llvm::Value* r = k.fma(n, k.c(-ln2_hi), xs);
-  r = k.fma(n, k.c(-ln2_lo), r);
+  // A tail t is a fraction of an ULP of x, so r stays within the
+  // polynomial's range; it joins n's low product off r's critical path.
+  // Where x was clamped it changes nothing visible (the result is 0 or inf
+  // either way).
+  // A t that is NaN or not small (x infinite, or overflowed on the way;
+  // where |x| >= 2^24 its exp is 0 or inf anyway) counts as 0.
+  if (tail) tail = k.select(k.b.CreateFCmpOLT(k.abs(tail), k.c(1)), tail, k.c(0));
+  r = tail ? k.add(r, k.fma(n, k.c(-ln2_lo), tail)) : k.fma(n, k.c(-ln2_lo), r);
   return {n, r};
 }
 
@@ -51,11 +60,11 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
   return k.horner(r, {kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
 }
 
-llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp_low, bool clamp_high) {
+llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp_low, bool clamp_high, llvm::Value* tail = nullptr) {
   // Above hi the result overflows to inf; below lo it is 0 (after rounding).
   // Unclamped (exp_bounded), n goes below lo's: ldexp's two factors reach
   // 2^(2 emin) (float x >= -174, double x >= -1416), vscalef any n.
-  Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp_low, clamp_high);
+  Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp_low, clamp_high, tail);
   // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
   llvm::Value* p = k.f64 ? k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), k.add(red.r, k.c(1)))
                          : k.horner(red.r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3],
@@ -70,6 +79,9 @@ llvm::Value* exp(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true, tru
 llvm::Value* exp_bounded(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false, false); }
 llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, true, false); }
 llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false, true); }
+llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high) {
+  return exp_impl(k, x, clamp_low, clamp_high, t);
+}
 
 ExpBounds exp_bounds(bool f64, bool scalef) {
   // Below, vscalef takes any n (the result is 0 well before these), and the
