@@ -86,14 +86,9 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x, l
   llvm::Value* result = nullptr;
   llvm::Value* square = x;
   llvm::Value *result_tail = nullptr, *square_tail = tail;
-  // p = a * b with its error, from a's and b's: fma(a, b, -p) + a tb + ta b.
   auto times = [&](llvm::Value* a, llvm::Value* ta, llvm::Value* b, llvm::Value* tb, llvm::Value*& tp) {
     llvm::Value* p = b_.CreateFMul(a, b);
-    if (tail_out) {
-      tp = emit_product_error(b_, a, b, p);
-      if (tb) tp = mul_add(a, tb, tp);
-      if (ta) tp = mul_add(ta, b, tp);
-    }
+    if (tail_out) tp = product_tail(a, ta, b, tb, p, true);
     return p;
   };
   for (; n != 0; n >>= 1) {
@@ -110,6 +105,14 @@ llvm::Value* Emitter::small_integer_power(const ir::Node& pow, llvm::Value* x, l
 llvm::Value* Emitter::mul_add(llvm::Value* a, llvm::Value* b, llvm::Value* c) const {
   if (!c) return b_.CreateFMul(a, b);
   return b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {a, b, c});
+}
+
+llvm::Value* Emitter::product_tail(llvm::Value* a, llvm::Value* ta, llvm::Value* b, llvm::Value* tb, llvm::Value* p,
+                                   bool rounds) const {
+  llvm::Value* t = rounds ? emit_product_error(b_, a, b, p) : nullptr;
+  if (tb) t = mul_add(a, tb, t);
+  if (ta) t = mul_add(ta, b, t);
+  return t;
 }
 
 llvm::Value* Emitter::flip_sign(llvm::Value* t, llvm::Value* by, bool negate) const {
@@ -217,10 +220,7 @@ Emitter::Tail Emitter::rounding_error(NodeId id, const std::vector<llvm::Value*>
         int e = 0;
         return g_.is_const(n.args[size_t(i)]) && std::fabs(std::frexp(g_.const_value(n.args[size_t(i)]), &e)) == 0.5;
       };
-      llvm::Value* t = power_of_two(0) || power_of_two(1) ? nullptr : emit_product_error(b_, value(0), value(1), h);
-      if (b.t) t = mul_add(value(0), b.t, t);
-      if (a.t) t = mul_add(a.t, value(1), t);
-      out = {true, t};
+      out = {true, product_tail(value(0), a.t, value(1), b.t, h, !power_of_two(0) && !power_of_two(1))};
       break;
     }
     case Op::Div: {  // q = a / b: a + ta = (q + t)(b + tb) gives t = (a - q b + ta - q tb) / b

@@ -114,6 +114,11 @@ class Emitter {
   /// t times the sign of `by` (negated with `negate`): the rounding error
   /// of |a| or -|a| from a's, by = a.
   llvm::Value* flip_sign(llvm::Value* t, llvm::Value* by, bool negate) const;
+  /// The rounding error of p = a * b where a and b carry errors ta and tb
+  /// (null: exact): fma(a, b, -p) + a tb + ta b, the first term only where
+  /// the product `rounds` (not by a power of two). Null where all is exact.
+  llvm::Value* product_tail(llvm::Value* a, llvm::Value* ta, llvm::Value* b, llvm::Value* tb, llvm::Value* p,
+                            bool rounds) const;
   /// a * b + c (fused where the target has FMA), or a * b where c is null.
   llvm::Value* mul_add(llvm::Value* a, llvm::Value* b, llvm::Value* c) const;
   Tail rounding_error(ir::NodeId id, const std::vector<llvm::Value*>& v, std::unordered_map<ir::NodeId, Tail>& memo) const;

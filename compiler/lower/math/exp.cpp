@@ -42,9 +42,8 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_
   // A tail t is a fraction of an ULP of x, so r stays within the
   // polynomial's range; it joins n's low product off r's critical path.
   // Where x was clamped it changes nothing visible (the result is 0 or inf
-  // either way).
-  // A t that is NaN or not small (x infinite, or overflowed on the way;
-  // where |x| >= 2^24 its exp is 0 or inf anyway) counts as 0.
+  // either way); a t that is NaN or not small (x infinite, or overflowed
+  // on the way; where |x| >= 2^24 its exp is 0 or inf anyway) counts as 0.
   if (tail) tail = k.select(k.b.CreateFCmpOLT(k.abs(tail), k.c(1)), tail, k.c(0));
   r = tail ? k.add(r, k.fma(n, k.c(-ln2_lo), tail)) : k.fma(n, k.c(-ln2_lo), r);
   return {n, r};
