@@ -112,6 +112,13 @@ TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intr
     REQUIRE(backward != std::string::npos);
     CHECK(r.out.substr(0, backward).find("<32 x float>") == std::string::npos);
     CHECK(r.out.find("<32 x float>", backward) != std::string::npos);
+    // exp's argument correction counts in the cost (lower.cpp
+    // correction_cost): gelu_tanh's forward, whose plain body is below the
+    // bar, is two registers wide with it.
+    r = run({"ir", "gelu_tanh"});
+    backward = r.out.find("define i64 @actjit_backward");
+    REQUIRE(backward != std::string::npos);
+    CHECK(r.out.substr(0, backward).find("load <32 x float>") != std::string::npos);
   }
 }
 

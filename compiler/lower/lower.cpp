@@ -13,6 +13,7 @@
 #include <map>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
@@ -748,9 +749,39 @@ struct RowKernels {
 
 /// About the instructions one register of `roots`' elementwise part takes
 /// (ir::instruction_weight of each node).
+/// About the instructions exp's correction for a computed argument adds
+/// (Emitter::rounding_error): three per rounding operation of the argument
+/// (each counted once); 0 where the emitter does not correct it (some other
+/// operation on the way).
+unsigned correction_cost(const ir::Graph& g, NodeId arg) {
+  std::unordered_set<NodeId> seen;
+  std::vector<NodeId> todo{arg};
+  unsigned cost = 0;
+  while (!todo.empty()) {
+    NodeId id = todo.back();
+    todo.pop_back();
+    if (!seen.insert(id).second) continue;
+    const ir::Node& n = g[id];
+    switch (n.op) {
+      case Op::Input: case Op::Cotangent: case Op::Const: case Op::Param: break;
+      case Op::Neg: case Op::Abs: case Op::StopGrad: todo.push_back(n.args[0]); break;
+      case Op::Where: todo.push_back(n.args[1]), todo.push_back(n.args[2]); break;
+      case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Pow:
+        cost += 3;
+        todo.insert(todo.end(), n.args.begin(), n.args.begin() + n.arity);
+        break;
+      default: return 0;
+    }
+  }
+  return cost;
+}
+
 unsigned body_cost(const ir::Graph& g, const std::vector<NodeId>& roots) {
   unsigned cost = 0;
-  for (NodeId id : ir::reachable_elementwise(g, roots)) cost += ir::instruction_weight(g[id].op);
+  for (NodeId id : ir::reachable_elementwise(g, roots)) {
+    cost += ir::instruction_weight(g[id].op);
+    if (g[id].op == Op::Exp) cost += correction_cost(g, g[id].args[0]);
+  }
   return cost;
 }
 
