@@ -86,10 +86,15 @@ void compare(const std::vector<Entry>& entries, double max_ulps) {
       double ulp = std::ldexp(1.0, std::ilogb(float(exact)) - 23);
       return std::fabs(a - exact) / ulp <= std::fabs(jit - exact) / ulp + max_ulps || std::fabs(a - exact) <= 1e-7;
     };
+    // float64 derivatives likewise, within the float64 absolute bound
+    // (1e-15): mish's at x = -1.69, a sum of terms that cancel to 0.088,
+    // differs by 6 ULP without FMA (1.4 ULP from the exact value; the JIT's 4.6).
+    // (The host's AOT kernels stay bit for bit: max_ulps 0.)
+    auto near64 = [&](double a, double jit) { return near(a, jit, max_ulps) || (max_ulps > 0 && std::fabs(a - jit) <= 1e-15); };
     size_t bad = 0;
     for (size_t i = 0; i < n; ++i) {
       bool b = !near32(y[i], jy[i], jyd[i]) || !near32(dx[i], jdx[i], jdxd[i]) || !near(yd[i], jyd[i], max_ulps) ||
-               !near(dxd[i], jdxd[i], max_ulps);
+               !near64(dxd[i], jdxd[i]);
       if (b)
         UNSCOPED_INFO(std::setprecision(17) << "x = " << xd[i] << ": f32 y " << y[i] << " vs " << jy[i] << ", dx "
                                             << dx[i] << " vs " << jdx[i] << "; f64 y " << yd[i] << " vs " << jyd[i]

@@ -34,6 +34,20 @@ struct Builder {
   }
 };
 
+/// k where den is a + k or |a| + k (either order) and k is free of the
+/// variable (d[k] none; a constant other than 0), else none.
+NodeId shifted_denominator(const Graph& g, NodeId a, NodeId den, const std::vector<NodeId>& d) {
+  const ir::Node& n = g[den];
+  if (n.op != Op::Add) return none;
+  for (int i = 0; i < 2; ++i) {
+    NodeId u = n.args[i], k = n.args[1 - i];
+    bool shifted = u == a || (g[u].op == Op::Abs && g[u].args[0] == a);
+    bool free = k < d.size() ? d[k] == none : true;
+    if (shifted && free && !(g.is_const(k) && g.const_value(k) == 0)) return k;
+  }
+  return none;
+}
+
 /// The derivative of y when y is one of the stable forms of forms.hpp (the
 /// general rules would give each a second division, and sigmoid's where(c,
 /// 0, 1) - y besides), else nullopt (none: symbolically zero).
@@ -107,14 +121,16 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         bool shared = da != none && db != none && w.op == Op::Where &&
                       ((w.args[2] == db && g.is_const(w.args[1]) && g.const_value(w.args[1]) == 0) ||
                        (w.args[1] == db && g.is_const(w.args[2]) && g.const_value(w.args[2]) == 0));
-        const ir::Node den = g[bb];
-        if (da != none && den.op == Op::Add && g[den.args[0]].op == Op::Abs && g[den.args[0]].args[0] == a &&
-            g.is_const(den.args[1]) && g.const_value(den.args[1]) != 0) {
-          // a / (|a| + k) (softsign): the quotient rule's a'(|a| + k) - a sign(a) a'
-          // is k a' exactly, which the rounded forms lose to cancellation for
-          // large |a|: k a' q q with q = 1 / (|a| + k), one division.
+        if (NodeId k = shifted_denominator(g, a, bb, d); da != none && k != none) {
+          // a / (a + k) (mish's rational in e^x) and a / (|a| + k) (softsign),
+          // k free of the variable: the quotient rule's a'(a + k) - a a' (or
+          // a sign(a) a') is k a' exactly, which the rounded forms lose to
+          // cancellation where y is near 1 (mish's backward: y rounds to 1
+          // above x = 8, where the derivative is 1 + 4x e^-2x: 8 ULP off):
+          // (a' q)(k q) with q = 1 / (a + k), one division; neither product
+          // over- or underflows where a' ~ a, as a q q could.
           NodeId q = b.div(b.c(1), bb);
-          r = b.mul(b.mul(q, q), b.mul(den.args[1], da));
+          r = b.mul(b.mul(da, q), b.mul(k, q));
         } else if (da == none && db != none && g.is_const(a) && g.const_value(a) != 0) {
           // c / b: -c b' / b^2 = b' y (-y / c), no second division (1/c is
           // rounded once; y^2 / c over- and underflows where c / b^2 does).
