@@ -26,7 +26,6 @@ struct Bound {
 // Known gaps (ACCURACY.md, "float32 sweep"), bounds a little above what was measured.
 const std::map<std::string, Bound> kGaps = {
     {"gelu", {6.5, 0}},            // 5.4 ULP: erfc's polynomial argument near x = 0
-    {"telu", {4, 2}},              // backward near its zero (x ~ -1.08): 78 of all floats
 };
 
 }  // namespace

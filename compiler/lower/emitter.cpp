@@ -303,6 +303,32 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     paired_args_.insert(a);
     paired_sech2_[quotient] = a;  // tanh's reciprocal 1 / (1 + e) serves it
   }
+  // tanh(a) + (... * 4e / (1 + e)^2 * ...), the product rule's sum for
+  // f = z tanh(a) (telu): emitted as one (vmath::tanh_plus_sech2_times).
+  for (NodeId id : everything) {
+    const ir::Node& n = g_[id];
+    if (n.op != Op::Add) continue;
+    for (int i = 0; i < 2; ++i) {
+      NodeId t = n.args[i];
+      if (!paired_tanh_.count(t)) continue;
+      std::vector<NodeId> leaves, stack{n.args[1 - i]};
+      while (!stack.empty() && leaves.size() <= 4) {
+        NodeId f = stack.back();
+        stack.pop_back();
+        if (g_[f].op == Op::Mul) stack.insert(stack.end(), {g_[f].args[0], g_[f].args[1]});
+        else leaves.push_back(f);
+      }
+      NodeId a = g_[t].args[0];
+      auto sech2 = std::find_if(leaves.begin(), leaves.end(), [&](NodeId f) {
+        auto s2 = paired_sech2_.find(f);
+        return s2 != paired_sech2_.end() && s2->second == a;
+      });
+      if (!stack.empty() || sech2 == leaves.end()) continue;
+      leaves.erase(sech2);
+      tanh_sums_[id] = {a, leaves};
+      break;
+    }
+  }
 }
 
 NodeId Emitter::neg_abs_operand(NodeId id) const {
@@ -375,6 +401,12 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::StopGrad: r = A(0); break;
       case Op::Neg: r = b_.CreateFNeg(A(0)); break;
       case Op::Add:
+        if (auto ts = tanh_sums_.find(id); pairing_ && ts != tanh_sums_.end()) {
+          llvm::Value* z = ts->second.factors.empty() ? llvm::ConstantFP::get(vec_, 1.0) : nullptr;
+          for (NodeId f : ts->second.factors) z = z ? b_.CreateFMul(z, v[f]) : v[f];
+          r = emit_tanh_plus_sech2_times(b_, v[ts->second.a], z);
+          break;
+        }
         r = param_product_sum(n, v);
         if (!r) r = b_.CreateFAdd(A(0), A(1));
         break;

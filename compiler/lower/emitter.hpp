@@ -63,7 +63,11 @@ class Emitter {
   ///   Forwards keep float's half-angle rational (no exp, math/tanh.cpp);
   ///   backward kernels pair; the fused kernel emits y unpaired and the
   ///   derivative paired, reusing what does not depend on a paired tanh
-  ///   (reusable()), so it gives what the other two give, bit for bit.
+  ///   (reusable()), so it gives what the other two give, bit for bit;
+  /// - a sum tanh(a) + z 4e / (1 + e)^2 of a paired tanh and its derivative
+  ///   (the product rule's, f = z tanh(a)) is emitted as r (-v + z 4e r)
+  ///   (tanh's sign on -v): one reciprocal rounding for both terms, which
+  ///   cancel at telu's derivative zero.
   ///
   /// Also: where(v >= 0, -v, v) (or v > 0) used only by exp becomes -|v|,
   /// one OR of the sign bit instead of a compare, a negation and a blend
@@ -141,6 +145,13 @@ class Emitter {
   std::unordered_set<ir::NodeId> paired_args_;  // the a of each paired tanh
   std::unordered_set<ir::NodeId> neg_abs_where_;  // where(v >= 0, -v, v) used only by exp: -|v|
   std::unordered_map<ir::NodeId, ir::NodeId> paired_sech2_;  // 4e / (1 + e)^2 nodes -> a
+  /// tanh(a) + f1 * ... * 4e / (1 + e)^2 * ... sums (of a paired tanh and
+  /// its 4e / (1 + e)^2): emit_tanh_plus_sech2_times(a, f1 * ...).
+  struct TanhSum {
+    ir::NodeId a;
+    std::vector<ir::NodeId> factors;
+  };
+  std::unordered_map<ir::NodeId, TanhSum> tanh_sums_;
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.
   bool paired_exp(ir::NodeId id) const;

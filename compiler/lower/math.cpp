@@ -163,6 +163,15 @@ llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "sech2_paired", vmath::sech2_paired, a);
 }
 
+llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
+  std::string name = std::string("actjit.tanh_plus_sech2_times.v") + std::to_string(vec->getNumElements()) +
+                     (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+  return vmath::call_or_define(b, name, {a, z}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::tanh_plus_sech2_times(k, args[0], args[1]);
+  });
+}
+
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "exp_neg2abs", vmath::exp_neg2abs, a);
 }

@@ -177,6 +177,13 @@ llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a) {
   return k.mul(k.mul(k.mul(e, k.c(4)), vr.r), vr.r);
 }
 
+llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z) {
+  VR vr = expm1_and_reciprocal(k, paired(k, a));
+  llvm::Value* w = k.mul(k.mul(exp_neg2abs_paired(k, a), k.c(4)), vr.r);  // 4e r, as sech2_paired's
+  llvm::Value* t = k.copysign(k.b.CreateFNeg(vr.v), a);
+  return k.mul(vr.r, k.fma(z, w, t));
+}
+
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
   Paired p = paired(k, a);  // only m, low and mc are used: the optimizer drops the rest
   return k.select(p.low, k.c(0), exp_impl(k, p.mc, false, false));
