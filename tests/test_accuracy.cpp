@@ -23,10 +23,13 @@ struct Bound {
   uint64_t backward_over = 0;    // points over 8 ULP and over 1e-7 absolute
 };
 
-// Known gaps (ACCURACY.md, "float32 sweep"), bounds a little above what was measured.
-const std::map<std::string, Bound> kGaps = {
-    {"gelu", {6.5, 0}},            // 5.4 ULP: erfc's polynomial argument near x = 0
-};
+// Known gaps (ACCURACY.md, "float32 sweep"), bounds a little above what was
+// measured. Every built-in meets both targets on AVX-512 hosts (ACCURACY.md's
+// machine); without AVX-512, gelu's erfc keeps the rational variable (7.9 ULP
+// over all floats: its rounding near x = 0, a subnormal erfc at x = -13.1).
+const std::map<std::string, Bound> kGaps = __builtin_cpu_supports("avx512f")
+                                               ? std::map<std::string, Bound>{}
+                                               : std::map<std::string, Bound>{{"gelu", {8, 0}}};
 
 }  // namespace
 

@@ -22,9 +22,19 @@ c = float(3 sqrt 2): the kernel then never rounds m / sqrt 2 (the rounding
 of a costs up to 0.9 ULP at a = 9), and the map is exact for the float c
 (m capped at 17).
 
+With --table, the table of the AVX-512 float kernels' erfcx(m / sqrt 2)
+(erf.cpp, kErfcxTable): 16 polynomials of DEGREE (default 7) in
+t = m - k on m in [k - 1/2, k + 1/2) (k = 0: [0, 1/2)), k = round(m), so
+the variable is exact (Sterbenz) and each lane picks its row with one
+vpermps per coefficient. The constant term is a float pair (hi, lo), the
+others floats, rounded one at a time with the rest refitted (relative
+least squares on Chebyshev nodes, mpmath references). Prints the rows'
+worst relative error (evaluated exactly) and the table as C++, one
+coefficient per line, 16 rows each: hi, lo, c1, ..., cDEGREE.
+
 Dev-time only (apt-get install python3-numpy python3-mpmath); the
 coefficients are committed in erf.cpp.
-Usage: fit_erfc.py [--normal] [DEGREE [CENTRE]].
+Usage: fit_erfc.py [--normal] [DEGREE [CENTRE]] | fit_erfc.py --table [DEGREE].
 """
 import sys
 
@@ -32,6 +42,45 @@ import mpmath
 import numpy as np
 
 mpmath.mp.dps = 40
+
+
+def table(degree):
+    def h(m):
+        a = mpmath.mpf(m) / mpmath.sqrt(2)
+        return mpmath.exp(a * a) * mpmath.erfc(a)
+
+    def f32(v):
+        return float(np.float32(v))
+
+    rows, worst = [], 0
+    for k in range(16):
+        lo, hi = max(k - 0.5, 0.0), k + 0.5
+        half = (hi - lo) / 2
+        ms = [lo + half + half * float(mpmath.cos(mpmath.pi * (j + 0.5) / 120)) for j in range(120)] + [lo, hi]
+        values = np.array([float(h(m)) for m in ms])
+        V = np.array([[(m - k) ** j for j in range(degree + 1)] for m in ms])
+        coeffs = []
+        for j in range(degree + 1):
+            rest = values - (V[:, :j] @ np.array(coeffs) if j else 0)
+            c, *_ = np.linalg.lstsq(V[:, j:] / values[:, None], rest / values, rcond=None)
+            coeffs.append(float(c[0]) if j == 0 else f32(c[0]))
+        c0_hi = f32(coeffs[0])
+        row = [c0_hi, f32(coeffs[0] - c0_hi)] + coeffs[1:]
+        for j in range(201):
+            m = lo + (hi - lo) * j / 200
+            t = mpmath.mpf(m) - k
+            approx = mpmath.mpf(row[0]) + mpmath.mpf(row[1]) + sum(mpmath.mpf(c) * t**i for i, c in enumerate(row[2:], 1))
+            worst = max(worst, abs(approx / h(m) - 1))
+        rows.append(row)
+    print("// degree %d, max relative error %.3g (coefficients as stored, exact arithmetic)" % (degree, float(worst)))
+    for j in range(degree + 2):
+        print("    {" + ", ".join(repr(r[j]) for r in rows) + "},")
+
+
+if "--table" in sys.argv[1:]:
+    rest = [a for a in sys.argv[1:] if a != "--table"]
+    table(int(rest[0]) if rest else 7)
+    sys.exit(0)
 args = [a for a in sys.argv[1:] if a != "--normal"]
 normal = len(args) != len(sys.argv) - 1
 degree = int(args[0]) if len(args) > 0 else 10

@@ -25,6 +25,28 @@ NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const 
   return match ? q.args[0] : ir::kNoNode;
 }
 
+std::pair<NodeId, bool> Emitter::normal_cdf_operand(NodeId erfc, const std::vector<llvm::Value*>& v) const {
+  NodeId arg = g_[erfc].args[0];
+  bool negate = g_[arg].op == Op::Neg;
+  if (negate) arg = g_[arg].args[0];
+  return {over_sqrt2(arg, v), negate};
+}
+
+llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
+  auto found = erfc_products_.find(id);
+  if (found == erfc_products_.end()) return nullptr;
+  const ir::Node& n = g_[id];
+  int side = n.args[0] == found->second ? 0 : 1;  // the erfc's
+  NodeId x = n.args[1 - side];
+  auto [y, negate] = normal_cdf_operand(found->second, v);
+  if (y == ir::kNoNode || !v[x]) return nullptr;
+  // x where the product is used (the first operand's), finite and small
+  // enough that 2x is (gelu's 0.5 x inside where(|x| <= 40, ...)).
+  ir::Interval r = side == 1 ? ranges.operand_where_used(id) : ranges[x];
+  if (!(std::max(std::fabs(r.lo), std::fabs(r.hi)) <= 1e37)) return nullptr;
+  return emit_erfc_over_sqrt2_times(b_, v[y], v[x], negate);
+}
+
 llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
   if (params_.hi.empty() || !has_fma(b_)) return nullptr;
   // p * v (either order) as side k of n, its other side w.
@@ -303,6 +325,15 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     paired_args_.insert(a);
     paired_sech2_[quotient] = a;  // tanh's reciprocal 1 / (1 + e) serves it
   }
+  // x * erfc(+-y / sqrt 2) (gelu): emitted as one (erfc_product). Other
+  // uses of the erfc (gelu's derivative has 0.5 erfc, the fused kernel
+  // both) share its exp and polynomial through CSE.
+  for (NodeId id : everything) {
+    const ir::Node& n = g_[id];
+    if (n.op != Op::Mul) continue;
+    if (g_[n.args[1]].op == Op::Erfc) erfc_products_[id] = n.args[1];
+    else if (g_[n.args[0]].op == Op::Erfc) erfc_products_[id] = n.args[0];
+  }
   // tanh(a) + (... * 4e / (1 + e)^2 * ...), the product rule's sum for
   // f = z tanh(a) (telu): emitted as one (vmath::tanh_plus_sech2_times).
   for (NodeId id : everything) {
@@ -415,7 +446,8 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         if (!r) r = b_.CreateFSub(A(0), A(1));
         break;
       case Op::Mul:
-        r = constant_product(id, v, ranges);
+        r = erfc_product(id, v, ranges);
+        if (!r) r = constant_product(id, v, ranges);
         if (!r) r = b_.CreateFMul(A(0), A(1));
         break;
       case Op::Div: {
@@ -475,10 +507,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Erfc: {
         // erfc(+-y / sqrt 2): the normal distribution (gelu), whose square
         // in the exponent is better taken from y than from y / sqrt 2.
-        NodeId arg = n.args[0];
-        bool negate = g_[arg].op == Op::Neg;
-        if (negate) arg = g_[arg].args[0];
-        NodeId y = over_sqrt2(arg, v);
+        auto [y, negate] = normal_cdf_operand(id, v);
         r = y != ir::kNoNode ? emit_erfc_over_sqrt2(b_, v[y], negate) : emit_math(b_, n.op, A(0));
         break;
       }

@@ -127,6 +127,14 @@ class Emitter {
   llvm::Value* mul_add(llvm::Value* a, llvm::Value* b, llvm::Value* c) const;
   Tail rounding_error(ir::NodeId id, const std::vector<llvm::Value*>& v, std::unordered_map<ir::NodeId, Tail>& memo) const;
 
+  /// (y, negate) when erfc node `erfc` is erfc(y / sqrt 2) or erfc(-y / sqrt 2)
+  /// (negate), y emitted; else (kNoNode, _).
+  std::pair<ir::NodeId, bool> normal_cdf_operand(ir::NodeId erfc, const std::vector<llvm::Value*>& v) const;
+  /// Product `id` of x and erfc(+-y / sqrt 2) (erfc_products_) as one, with
+  /// erfc's exponent applied last (emit_erfc_over_sqrt2_times), where x is
+  /// finite and the target has it; else null.
+  llvm::Value* erfc_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const;
+
   /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
   ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
 
@@ -152,6 +160,7 @@ class Emitter {
     std::vector<ir::NodeId> factors;
   };
   std::unordered_map<ir::NodeId, TanhSum> tanh_sums_;
+  std::unordered_map<ir::NodeId, ir::NodeId> erfc_products_;  // x * erfc(...) -> the erfc
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.
   bool paired_exp(ir::NodeId id) const;

@@ -226,6 +226,14 @@ llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
 /// counts as 0. Clamps as the
 /// variants above.
 llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
+/// exp(x + t) = p 2^n for x NaN or within exp_bounds(), t exact-ish and
+/// small (not guarded): the polynomial p in [1/sqrt 2, sqrt 2] and n,
+/// unscaled, for a caller that multiplies p by more before scaling (one
+/// rounding into the subnormals, at the end: erfc's product with x).
+struct ExpParts {
+  llvm::Value *p, *n;
+};
+ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t);
 /// Where exp needs no clamps: [-170, 88] in float, [-1400, 709] in double;
 /// with AVX-512's vscalef at the kernel's width (`scalef`), from -2e4 in
 /// float, -1e6 in double.
@@ -266,6 +274,11 @@ llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only
+/// x erfc(+-y / sqrt 2) (x null: 1) for float on AVX-512 (`table_erfc`),
+/// with erfcx from kErfcxTable and the exponent applied last: see erf.cpp.
+/// x must be NaN or at most 1e37 in magnitude (2x is formed).
+bool table_erfc(const Ctx& k);
+llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate);
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), the square exact
 /// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,

@@ -14,8 +14,17 @@
 // x = -13), and the polynomial's variable from m = |y| itself (its own fit,
 // erfcx_over_sqrt2). For x < 0, erfc(x) = 2 - erfc(|x|). Inputs past 12
 // give 0 (erfc(10.06) is below the smallest subnormal); NaN passes through.
+// On AVX-512 float kernels, erfc(y / sqrt 2) instead takes erfcx from a
+// table of 16 polynomials in the exact m - round(m) (kErfcxTable, one
+// vpermps per coefficient, no division) and exp(-y^2/2) as p 2^n with the
+// square's error in the reduction, and applies 2^n last, after a product
+// with x where there is one (gelu: erfc_sqrt1_2_times): 3.63 ULP over all
+// floats instead of 7.9.
 // Measured (tests/test_vmath.cpp): see ACCURACY.md.
 #include <utility>
+#include <vector>
+
+#include <llvm/IR/IntrinsicsX86.h>
 
 #include "compiler/lower/math/common.hpp"
 
@@ -75,6 +84,65 @@ llvm::Value* erfcx_over_sqrt2(const Ctx& k, llvm::Value* m) {
                       -0.0004921052604913712, -3.639122951426543e-05, 4.3375042878324166e-05});
 }
 
+/// erfcx(m / sqrt 2) on [0, 15.5) for AVX-512 float kernels: row k (of
+/// 16) is a degree-7 polynomial in t = m - k on [k - 1/2, k + 1/2], k =
+/// round(m), so t is exact (Sterbenz; m itself for k = 0) where the
+/// rational variable q rounded m's low bits away (the 2-3 ULP near x = 0
+/// and in the tail that kept gelu over 4 ULP); the constant term is a
+/// float pair. kErfcxTable[j] holds coefficient j of every row: hi, lo,
+/// c1, ..., c7. tools/fit_erfc.py --table 7:
+/// degree 7, max relative error 1.19e-08 (coefficients as stored, exact arithmetic)
+constexpr int kErfcxDegree = 7;
+constexpr double kErfcxTable[kErfcxDegree + 2][16] = {
+    {// hi
+     1.0, 0.5231565833091736, 0.33620399236679077, 0.24302789568901062,
+     0.18882128596305847, 0.1538386046886444, 0.12955862283706665, 0.11178696155548096,
+     0.09824509173631668, 0.08759757876396179, 0.0790133848786354, 0.0719497799873352,
+     0.06603794544935226, 0.06101882830262184, 0.05670532211661339, 0.05295897647738457},
+    {// lo
+     -1.7177115285704758e-10, -5.022545490618313e-09, 9.51953360583957e-09, 9.427837399655914e-10,
+     -3.3737437288294814e-09, 5.258029123211827e-09, 5.810919301296735e-09, 3.325315578450727e-09,
+     6.884329217804463e-10, -1.022267159811463e-09, 3.3241203123424157e-09, -7.450739469838652e-10,
+     -3.2949267758652923e-09, 6.87890577832917e-10, -1.0619284340762647e-09, 1.5210747106308986e-09},
+    {// c1
+     -0.7978845238685608, -0.274728000164032, -0.12547655403614044, -0.06880087405443192,
+     -0.04259943217039108, -0.02869151160120964, -0.020532788708806038, -0.015375806950032711,
+     -0.01192382164299488, -0.009506361559033394, -0.0077506788074970245, -0.006436989177018404,
+     -0.005429254844784737, -0.004639783874154091, -0.004010065924376249, -0.003499890910461545},
+    {// c2
+     0.4999983608722687, 0.1242150068283081, 0.04262551665306091, 0.01831265166401863,
+     0.009211782366037369, 0.005190527997910976, 0.003180947620421648, 0.0020781592465937138,
+     0.0014272605767473578, 0.0010201637633144855, 0.0007533002062700689, 0.0005714493454433978,
+     0.0004434413858689368, 0.00035081896930933, 0.0002821982780005783, 0.00023030780721455812},
+    {// c3
+     -0.26593396067619324, -0.05017070472240448, -0.013408605009317398, -0.004620900843292475,
+     -0.001917393645271659, -0.0009129451354965568, -0.00048237256123684347, -0.0002762231742963195,
+     -0.00016857315495144576, -0.00010828531958395615, -7.255806121975183e-05, -5.0347778596915305e-05,
+     -3.598864350351505e-05, -2.6380326744401827e-05, -1.976613566512242e-05, -1.5089232874743175e-05},
+    {// c4
+     0.12477341294288635, 0.01849660649895668, 0.00395065126940608, 0.001112231519073248,
+     0.0003854721144307405, 0.00015642309153918177, 7.168396405177191e-05, 3.613542139646597e-05,
+     1.9657503798953258e-05, 1.1376096153981052e-05, 6.928160473762546e-06, 4.403558250487549e-06,
+     2.901859033954679e-06, 1.972786776605062e-06, 1.377410853820038e-06, 9.847204864854575e-07},
+    {// c5
+     -0.05217456817626953, -0.006333648692816496, -0.0011003540130332112, -0.00025726857711561024,
+     -7.536602061009035e-05, -2.6244853870593943e-05, -1.0418528290756512e-05, -4.707068910647649e-06,
+     -2.303076371390489e-06, -1.2533679409898468e-06, -6.611887783947168e-07, -3.887450361617084e-07,
+     -2.154222755734736e-07, -1.3824521261085465e-07, -7.711589944392472e-08, -7.779281219200129e-08},
+    {// c6
+     0.01824408955872059, 0.0021202191710472107, 0.0003008686762768775, 5.829854853800498e-05,
+     1.4434556760534178e-05, 4.3355548768886365e-06, 1.5082013078426826e-06, 5.955049573458382e-07,
+     2.5828745719991275e-07, 1.211930680256046e-07, 6.118852979852818e-08, 3.2533918670196726e-08,
+     1.877889665991006e-08, 1.0704987118970166e-08, 6.958385867505967e-09, 4.231325512193962e-09},
+    {// c7
+     -0.003950165584683418, -0.0006273412145674229, -7.639267278136685e-05, -1.1313401955703739e-05,
+     -2.0489690086833434e-06, -5.090617491987359e-07, -2.7934768809245725e-07, 3.192675634977604e-08,
+     5.181723850000708e-08, 1.3340081750357058e-07, 5.30742427784503e-09, 1.0449983989246903e-08,
+     -3.6895720256779896e-08, -1.83421473565204e-08, -3.8587728568018065e-08, 2.8243880123568488e-08},
+};
+/// m's cap: erfc(15.49 / sqrt 2) and exp(-15.49^2 / 2) are 0 in float.
+constexpr double kErfcxTableCap = 15.49;
+
 /// y^2 / 2 = s + e exactly, from m = |y| (finite): (m / 2) m, halving exact.
 std::pair<llvm::Value*, llvm::Value*> exact_half_square(const Ctx& k, llvm::Value* m) {
   llvm::Value* hm = k.mul(m, k.c(0.5));
@@ -82,14 +150,50 @@ std::pair<llvm::Value*, llvm::Value*> exact_half_square(const Ctx& k, llvm::Valu
   return {s, product_error(k, hm, m, s)};
 }
 
-/// |y| capped where exp(-y^2/2) is 0: exp(-144.5) in float, exp(-800) in double.
-/// (The caps keep the squares finite: inf - inf would make their error terms NaN.)
-llvm::Value* half_square_abs(const Ctx& k, llvm::Value* y) { return k.capped_abs(y, k.f64 ? 40 : 17); }
+/// |y| capped where exp(-y^2/2) is 0: exp(-144.5) in float (exp(-120)
+/// with the table), exp(-800) in double. (The caps keep the squares
+/// finite: inf - inf would make their error terms NaN.)
+llvm::Value* half_square_abs(const Ctx& k, llvm::Value* y) {
+  return k.capped_abs(y, k.f64 ? 40 : table_erfc(k) ? kErfcxTableCap : 17);
+}
+
+/// exp(-m^2/2) = p 2^n for m = half_square_abs(y), the square's error e
+/// taken into the reduction (AVX-512 float).
+ExpParts exp_neg_half_square_parts(const Ctx& k, llvm::Value* m) {
+  auto [s, e] = exact_half_square(k, m);
+  return exp_parts(k, k.b.CreateFNeg(s), k.b.CreateFNeg(e));
+}
 
 /// exp(-m^2/2) for m = half_square_abs(y).
 llvm::Value* exp_neg_half_square_of(const Ctx& k, llvm::Value* m) {
+  if (table_erfc(k)) {
+    ExpParts g = exp_neg_half_square_parts(k, m);
+    return k.scalef(g.p, g.n);
+  }
   auto [s, e] = exact_half_square(k, m);
   return exp_neg_exact(k, s, e);
+}
+
+/// The row of kErfcxTable for each lane: one vpermps per 16 lanes.
+llvm::Value* erfcx_row(const Ctx& k, llvm::Value* index, int j) {
+  std::vector<llvm::Constant*> row;
+  for (double v : kErfcxTable[j]) row.push_back(llvm::ConstantFP::get(k.b.getFloatTy(), v));
+  llvm::Value* table = llvm::ConstantVector::get(row);
+  return per_register(k.b, {index}, 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+    return k.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_permvar_sf_512, {}, {table, part[0]});
+  });
+}
+
+/// erfcx(m / sqrt 2) for m in [0, kErfcxTableCap] or NaN, from kErfcxTable.
+llvm::Value* erfcx_over_sqrt2_table(const Ctx& k, llvm::Value* m) {
+  // m + 2^23 holds round(m) in its low mantissa bits: the row index (vpermps
+  // reads the low 4 bits of each lane; NaN picks some row and stays NaN).
+  llvm::Value* shifted = k.add(m, k.c(0x1p23));
+  llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
+  llvm::Value* t = k.sub(m, k.sub(shifted, k.c(0x1p23)));  // m - round(m), exact
+  llvm::Value* p = erfcx_row(k, index, kErfcxDegree + 1);
+  for (int j = kErfcxDegree; j >= 2; --j) p = k.fma(p, t, erfcx_row(k, index, j));
+  return k.add(k.fma(p, t, erfcx_row(k, index, 0)), erfcx_row(k, index, 1));
 }
 
 }  // namespace
@@ -102,7 +206,24 @@ llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
 
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) { return exp_neg_half_square_of(k, half_square_abs(k, y)); }
 
+bool table_erfc(const Ctx& k) { return !k.f64 && k.avx512 && k.lanes() % 16 == 0; }
+
+llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
+  // x erfc(m / sqrt 2) = (x h p) 2^n with h = erfcx(m / sqrt 2) and
+  // exp(-m^2/2) = p 2^n: one rounding of the product, then vscalef, which
+  // rounds once more only where the result is subnormal (the old order,
+  // (p 2^n) h x, rounded a subnormal erfc and then multiplied it by x:
+  // 7.9 ULP at gelu's x = -13.1). The other sign: 2x - (x h p) 2^n.
+  llvm::Value* m = half_square_abs(k, y);
+  ExpParts g = exp_neg_half_square_parts(k, m);
+  llvm::Value* h = erfcx_over_sqrt2_table(k, m);
+  llvm::Value* tail = k.scalef(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
+  llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
+  return k.select(negative, k.sub(x ? k.add(x, x) : k.c(2), tail), tail);
+}
+
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
+  if (table_erfc(k)) return erfc_sqrt1_2_times(k, y, nullptr, negate);
   // One capped |y| serves the exp and the polynomial; the exp is the same
   // instructions as exp(-y^2/2) alone, so that a kernel needing both
   // (gelu's backward) computes it once (EarlyCSE).

@@ -30,7 +30,7 @@ struct Reduction {
 /// Without a clamp, x must already be NaN or within exp_bounded's range on that side.
 /// A `tail` t (exp_tail) is added to r: x + t = n ln2 + r.
 Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_low = true, bool clamp_high = true,
-                 llvm::Value* tail = nullptr) {
+                 llvm::Value* tail = nullptr, bool guard_tail = true) {
   llvm::Value* xs = k.avx512 ? x : k.select(k.is_nan(x), k.c(0), x);
   if (clamp_high) xs = k.select(k.b.CreateFCmpOGT(xs, k.c(hi)), k.c(hi), xs);
   if (clamp_low) xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
@@ -44,7 +44,7 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_
   // Where x was clamped it changes nothing visible (the result is 0 or inf
   // either way); a t that is NaN or not small (x infinite, or overflowed
   // on the way; where |x| >= 2^24 its exp is 0 or inf anyway) counts as 0.
-  if (tail) tail = k.select(k.b.CreateFCmpOLT(k.abs(tail), k.c(1)), tail, k.c(0));
+  if (tail && guard_tail) tail = k.select(k.b.CreateFCmpOLT(k.abs(tail), k.c(1)), tail, k.c(0));
   r = tail ? k.add(r, k.fma(n, k.c(-ln2_lo), tail)) : k.fma(n, k.c(-ln2_lo), r);
   return {n, r};
 }
@@ -59,16 +59,19 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
   return k.horner(r, {kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
 }
 
+/// exp(r) for the reduced argument r.
+llvm::Value* exp_poly(const Ctx& k, llvm::Value* r) {
+  // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
+  return k.f64 ? k.fma(k.mul(r, r), expm1_tail(k, r), k.add(r, k.c(1)))
+               : k.horner(r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
+}
+
 llvm::Value* exp_impl(const Ctx& k, llvm::Value* x, bool clamp_low, bool clamp_high, llvm::Value* tail = nullptr) {
   // Above hi the result overflows to inf; below lo it is 0 (after rounding).
   // Unclamped (exp_bounded), n goes below lo's: ldexp's two factors reach
   // 2^(2 emin) (float x >= -174, double x >= -1416), vscalef any n.
   Reduction red = reduce(k, x, k.f64 ? -760.0 : -110.0, k.f64 ? 709.79 : 88.8, clamp_low, clamp_high, tail);
-  // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
-  llvm::Value* p = k.f64 ? k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), k.add(red.r, k.c(1)))
-                         : k.horner(red.r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3],
-                                            kExpTail32[4]});
-  llvm::Value* y = k.ldexp(p, red.n);
+  llvm::Value* y = k.ldexp(exp_poly(k, red.r), red.n);
   return k.avx512 ? y : k.select(k.is_nan(x), x, y);
 }
 
@@ -80,6 +83,11 @@ llvm::Value* exp_below_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, 
 llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x) { return exp_impl(k, x, false, true); }
 llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high) {
   return exp_impl(k, x, clamp_low, clamp_high, t);
+}
+
+ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t) {
+  Reduction red = reduce(k, x, 0, 0, false, false, t, false);
+  return {exp_poly(k, red.r), red.n};
 }
 
 ExpBounds exp_bounds(bool f64, bool scalef) {
