@@ -323,3 +323,40 @@ TEST_CASE("Softmax's backward is y * (dy - sum(dy * y)) in three passes and log_
   Program ls = test::program("log_softmax");
   CHECK(ls.print(ls.value) == "x - stop_gradient(max(x)) - log(sum(exp(x - stop_gradient(max(x)))))");
 }
+
+TEST_CASE("softmax's exp(x - max) takes the subtraction's rounding error - float within 4 ULP on wide rows") {
+  // x - max rounds where x is far below the max, and exp's relative error
+  // is that absolute error: 64 ULP of the small outputs of rows spread over
+  // [-200, 200] before; x - max's error (TwoSum; the max is one of the
+  // row's values, exact) now joins exp's reduction.
+  Runtime rt;
+  std::mt19937 rng(7);
+  for (const char* name : {"softmax", "softmin"}) {
+    Kernel k = rt.compile(name, DType::F32);
+    for (double spread : {3.0, 30.0, 200.0}) {
+      for (size_t cols : {16, 1000}) {
+        size_t rows = 20000 / cols;
+        std::uniform_real_distribution<double> u(-spread, spread);
+        std::vector<float> x(rows * cols), y(x.size());
+        for (float& v : x) v = float(u(rng));
+        k.forward_rows(std::span<const float>(x), std::span<float>(y), cols);
+        double worst = 0;
+        const double sign = std::string(name) == "softmin" ? -1 : 1;
+        for (size_t r = 0; r < rows; ++r) {
+          const float* xr = &x[r * cols];
+          long double m = -INFINITY, s = 0;
+          for (size_t i = 0; i < cols; ++i) m = std::max(m, (long double)(sign * xr[i]));
+          for (size_t i = 0; i < cols; ++i) s += std::exp((long double)(sign * xr[i]) - m);
+          for (size_t i = 0; i < cols; ++i) {
+            long double want = std::exp((long double)(sign * xr[i]) - m) / s;
+            int e;
+            std::frexp(double(std::max(want, 0x1p-126L)), &e);
+            worst = std::max(worst, double(std::fabs(y[r * cols + i] - want) / std::ldexp(1.0L, e - 24)));
+          }
+        }
+        INFO(name << " spread " << spread << " cols " << cols);
+        CHECK(worst <= 4);
+      }
+    }
+  }
+}

@@ -169,7 +169,9 @@ Emitter::Tail Emitter::rounding_error(NodeId id, const std::vector<llvm::Value*>
   if (!h) return memo[id] = out;  // a row scalar (row-wise kernels keep their plain exp)
   switch (n.op) {
     case Op::Input:
-    case Op::Cotangent: out = {true, nullptr}; break;
+    case Op::Cotangent:
+    case Op::RowMax:  // one of the row's values: exact (softmax's exp(x - max))
+    case Op::RowMin: out = {true, nullptr}; break;
     case Op::Const: {
       double c = n.value, lo = f32 && std::isfinite(float(c)) ? c - double(float(c)) : 0;
       out = {true, lo != 0 ? llvm::ConstantFP::get(vec_, lo) : nullptr};
