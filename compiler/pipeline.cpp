@@ -151,6 +151,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
     raw.insert(raw.end(), grad.params.begin(), grad.params.end());
     std::vector<ir::NodeId> simplified = simplify::simplify(p.graph, raw);
     simplified = simplify::simplify(p.graph, diff::factor_sums(p.graph, simplified));
+    simplified = diff::share_normalizer(p.graph, simplified);
     for (size_t k = 0; k < grad.views.size(); ++k) p.row.dx.emplace_back(grad.views[k].first, simplified[k]);
     p.row.dparams.assign(simplified.begin() + long(grad.views.size()), simplified.end());
     p.row.multiple = ir::row_multiple(p.graph, p.all_roots());

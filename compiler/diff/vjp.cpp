@@ -149,4 +149,39 @@ std::vector<NodeId> factor_sums(ir::Graph& g, std::span<const NodeId> roots) {
   });
 }
 
+std::vector<NodeId> share_normalizer(ir::Graph& g, std::span<const NodeId> roots) {
+  ir::Shapes shapes(g);
+  auto scalar = [&](NodeId id) { return shapes.of(id) == ir::kScalar; };
+  // (u / S) v and u (w / (S S)) as the operands p and r of a difference:
+  // (u / S) (v - w / S), or (u / S) (w / S - v) where r comes first.
+  auto shared = [&](NodeId p, NodeId r, bool r_first) -> NodeId {
+    const ir::Node a = g[p], b = g[r];  // copies: the graph grows below
+    if (a.op != Op::Mul || b.op != Op::Mul) return ir::kNoNode;
+    for (int i = 0; i < 2; ++i) {
+      NodeId quotient = a.args[i], v = a.args[1 - i];
+      const ir::Node q = g[quotient];
+      if (q.op != Op::Div || !scalar(q.args[1])) continue;
+      NodeId u = q.args[0], s = q.args[1];
+      for (int j = 0; j < 2; ++j) {
+        if (b.args[j] != u) continue;
+        const ir::Node w = g[b.args[1 - j]];
+        if (w.op != Op::Div) continue;
+        const ir::Node ss = g[w.args[1]];
+        if (ss.op != Op::Mul || ss.args[0] != s || ss.args[1] != s) continue;
+        NodeId w_over_s = ir::binary(g, Op::Div, w.args[0], s);
+        NodeId diff = r_first ? ir::binary(g, Op::Sub, w_over_s, v) : ir::binary(g, Op::Sub, v, w_over_s);
+        return ir::binary(g, Op::Mul, quotient, diff);
+      }
+    }
+    return ir::kNoNode;
+  };
+  return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) -> NodeId {
+    if (n.op == Op::Sub) {
+      if (NodeId r = shared(args[0], args[1], false); r != ir::kNoNode) return r;
+      if (NodeId r = shared(args[1], args[0], true); r != ir::kNoNode) return r;
+    }
+    return g.make(n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+  });
+}
+
 }  // namespace actjit::diff

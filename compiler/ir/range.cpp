@@ -286,7 +286,13 @@ class Analysis {
       case Op::Min: return {std::min(a.lo, b.lo), std::min(a.hi, b.hi), nan_in};
       case Op::Max: return {std::max(a.lo, b.lo), std::max(a.hi, b.hi), nan_in};
       case Op::Add: return add(a, b);
-      case Op::Sub: return add(a, {-b.hi, -b.lo, b.nan});
+      case Op::Sub: {
+        Interval d = add(a, {-b.hi, -b.lo, b.nan});
+        // v - max(v) (softmax's shift; under stop_gradient or not) is at most 0.
+        NodeId m = g_[n.args[1]].op == Op::StopGrad ? g_[n.args[1]].args[0] : n.args[1];
+        if (g_[m].op == Op::RowMax && g_[m].args[0] == n.args[0]) d.hi = std::min(d.hi, 0.0);
+        return d;
+      }
       case Op::Mul:
         if (n.args[0] == n.args[1]) {  // a square: not negative
           Interval m = magnitude(a);
