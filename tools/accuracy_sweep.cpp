@@ -12,7 +12,9 @@
 // evaluated in MPFR (mpfr_sweep.hpp) over N sampled doubles (default 2^20).
 //
 //   build/tools/actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]
+#include <cmath>
 #include <cstdio>
+#include <random>
 
 #include "tools/accuracy_sweep.hpp"
 #include "tools/cli_args.hpp"
@@ -44,12 +46,55 @@ int sweep_f64(size_t points, const std::vector<std::string>& only, unsigned thre
 #endif
 }
 
+/// The row-wise built-ins in float32 against their float64 kernels, on
+/// random rows (uniform in [-spread, spread], dy uniform in [-1, 1]) of
+/// several lengths: max ULP forward and backward, and backward points over
+/// 8 ULP and 1e-7 absolute.
+int sweep_rowwise(const std::vector<std::string>& only) {
+  actjit::Runtime rt;
+  std::printf("| function | spread | cols | rows | f32 forward max ULP | f32 backward max ULP | backward points > 8 ULP and > 1e-7 abs |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  for (const std::string& name : actjit::sweep::catalogue_names()) {
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+    actjit::Kernel k32 = rt.compile(name, actjit::DType::F32);
+    if (!k32.rowwise()) continue;
+    actjit::Kernel k64 = rt.compile(name, actjit::DType::F64);
+    std::mt19937 rng(1);
+    for (double spread : {3.0, 30.0, 200.0}) {
+      for (size_t want_cols : {16, 1000}) {
+        size_t multiple = k32.row_multiple(), cols = (want_cols + multiple - 1) / multiple * multiple;
+        size_t rows = 200000 / cols, out = k32.output_cols(cols);
+        std::uniform_real_distribution<double> u(-spread, spread), ud(-1, 1);
+        std::vector<float> x(rows * cols), y(rows * out), dy(rows * out), dx(rows * cols);
+        for (float& v : x) v = float(u(rng));
+        for (float& v : dy) v = float(ud(rng));
+        std::vector<double> xd(x.begin(), x.end()), dyd(dy.begin(), dy.end()), yd(y.size()), dxd(dx.size());
+        k32.forward_rows(std::span<const float>(x), std::span<float>(y), cols);
+        k32.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols);
+        k64.forward_rows(std::span<const double>(xd), std::span<double>(yd), cols);
+        k64.backward_rows(std::span<const double>(xd), std::span<const double>(dyd), std::span<double>(dxd), cols);
+        double fw = 0, bw = 0;
+        unsigned long long over = 0;
+        for (size_t i = 0; i < y.size(); ++i) fw = std::max(fw, actjit::sweep::ulp_error(y[i], yd[i]));
+        for (size_t i = 0; i < dx.size(); ++i) {
+          double e = actjit::sweep::ulp_error(dx[i], dxd[i]);
+          bw = std::max(bw, e);
+          over += e > 8 && !(std::fabs(double(dx[i]) - dxd[i]) <= 1e-7);
+        }
+        std::printf("| %s | %g | %zu | %zu | %.2f | %.3g | %llu |\n", name.c_str(), spread, cols, rows, fw, bw, over);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint64_t stride = 1;
   size_t points = size_t(1) << 20;
-  bool f64 = false;
+  bool f64 = false, rowwise = false;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
@@ -59,6 +104,8 @@ int main(int argc, char** argv) {
       stride = std::max<uint64_t>(1, std::stoull(value()));
     } else if (a == "--f64") {
       f64 = true;
+    } else if (a == "--rowwise") {
+      rowwise = true;
     } else if (a == "--points") {
       points = std::max<size_t>(1, std::stoull(value()));
     } else if (a == "--only") {
@@ -68,10 +115,12 @@ int main(int argc, char** argv) {
     } else if (a == "--help" || a == "-h") {
       std::puts("usage: actjit_accuracy [--stride N] [--only NAME,...] [--threads T]\n"
                 "       actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]\n"
+                "       actjit_accuracy --rowwise [--only NAME,...]\n"
                 "Max ULP error of every elementwise built-in in float32 (forward and backward, dy = 1)\n"
                 "over every N-th float bit pattern (default: all), against its float64 kernel;\n"
                 "with --f64, of the float64 kernels over N sampled doubles (default 2^20) against\n"
-                "the definitions of LANGUAGE.md's catalogue evaluated in MPFR.");
+                "the definitions of LANGUAGE.md's catalogue evaluated in MPFR; with --rowwise, of the\n"
+                "row-wise built-ins in float32 on random rows against their float64 kernels.");
       return 0;
     } else {
       std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
@@ -80,6 +129,7 @@ int main(int argc, char** argv) {
   }
   actjit::set_threads(1);  // the sweep splits the range itself
   if (f64) return sweep_f64(points, only, threads);
+  if (rowwise) return sweep_rowwise(only);
   actjit::Runtime rt;
   std::printf("| function | f32 forward max ULP | at x | f32 backward max ULP | at x | backward points > 8 ULP and > 1e-7 abs | inputs |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
