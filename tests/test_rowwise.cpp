@@ -389,3 +389,40 @@ TEST_CASE("softmax's vector-Jacobian product is y (dy - sum(e dy) / S) - no two 
     CHECK(over <= 5);
   }
 }
+
+TEST_CASE("log_softmax's largest output keeps its relative accuracy - the log of a sum near 1") {
+  // -log(1 + the others' sum): the row sum is accumulated in double; its
+  // float value rounds a sum near 1 to 1 (log_softmax([30, 0, ...]) gave 0
+  // for -1.4e-12). The log of a sum takes the double's remainder: log(hi)
+  // + lo / hi.
+  Runtime rt;
+  Kernel k = rt.compile("log_softmax", DType::F32);
+  for (float top : {3.0f, 10.0f, 20.0f, 30.0f, 50.0f}) {
+    INFO("top = " << top);
+    std::vector<float> x(16, 0.0f), y(16);
+    x[5] = top;
+    k.forward_rows(std::span<const float>(x), std::span<float>(y), 16);
+    long double others = 15 * std::exp(-(long double)top), want = -std::log1p(others);
+    int e;
+    std::frexp(double(want), &e);
+    CHECK(std::fabs(y[5] - want) <= 4 * std::ldexp(1.0L, e - 24));
+    CHECK(std::fabs(y[0] - (-(long double)top - std::log1p(others))) <= 4 * std::ldexp(1.0L, std::ilogb(double(top)) - 23));
+  }
+  // Double kernels count the maxima apart too (-log1p(15 e^-50) = -2.9e-21),
+  // and a row with two maxima has -log(2 + ...).
+  Kernel k64 = rt.compile("log_softmax", DType::F64);
+  std::vector<double> xd(16, 0.0), yd(16);
+  xd[3] = 50;
+  k64.forward_rows(std::span<const double>(xd), std::span<double>(yd), 16);
+  long double others = 15 * std::exp(-50.0L);
+  CHECK(std::fabs(yd[3] + std::log1p(others)) <= 4 * 0x1p-52L * std::fabs(std::log1p(others)));
+  std::vector<float> two{7.0f, 1.0f, 7.0f, -3.0f}, y2(4);
+  k.forward_rows(std::span<const float>(two), std::span<float>(y2), 4);
+  long double s2 = 2 + std::exp(-6.0L) + std::exp(-10.0L);
+  CHECK(y2[0] == Approx(double(-std::log(s2))).epsilon(3e-7));
+  CHECK(y2[2] == y2[0]);
+  // Infinite and NaN inputs keep IEEE's answers (NaN through exp(inf - inf)).
+  std::vector<float> special{INFINITY, 1.0f, 2.0f, 3.0f, NAN, 1.0f, 2.0f, 3.0f}, ys(8);
+  k.forward_rows(std::span<const float>(special), std::span<float>(ys), 4);
+  for (float v : ys) CHECK(std::isnan(v));
+}

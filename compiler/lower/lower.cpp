@@ -461,6 +461,9 @@ struct RowKernels {
     llvm::Value *x = nullptr, *y = nullptr, *dy = nullptr, *dx = nullptr;  // row pointers
     llvm::Value* cols = nullptr;
     std::unordered_map<NodeId, llvm::Value*> known;  // row scalars (splat vectors)
+    /// Sums of exp(v - max(v)): S - 1 from the accumulators (float kernels:
+    /// double ones), splat, for log(S) = log1p(S - 1) (row_scalars).
+    std::unordered_map<NodeId, llvm::Value*> sum_minus_one;
   };
 
   llvm::Value* length(llvm::IRBuilder<>& b, llvm::Value* cols, uint64_t d) {
@@ -506,7 +509,7 @@ struct RowKernels {
 
   /// Emits the row scalars among the elementwise parts of `roots` that are
   /// not known yet (at the current point, outside element loops).
-  void row_scalars(Emitter& em, RowState& st, const std::vector<NodeId>& roots) {
+  void row_scalars(llvm::IRBuilder<>& b, Emitter& em, RowState& st, const std::vector<NodeId>& roots) {
     ir::Shapes shapes(p.graph);
     std::vector<NodeId> todo;
     for (NodeId id : ir::reachable_elementwise(p.graph, roots)) {
@@ -516,8 +519,37 @@ struct RowKernels {
         continue;
       todo.push_back(id);
     }
-    std::vector<llvm::Value*> vals = em.emit(todo, [&](NodeId id) { return st.known.at(id); }, &st.known);
-    for (size_t k = 0; k < todo.size(); ++k) st.known[todo[k]] = vals[k];
+    // log(S) of a sum of exp(v - max(v)) as log1p(S - 1), S - 1 the others'
+    // sum (reductions): log_softmax's largest output is -log(1 + the
+    // others' sum), which a float S near 1 rounded to 0 (an absolute 6e-8).
+    // Known before the rest, which may use it.
+    std::vector<NodeId> rest;
+    for (NodeId id : todo) {
+      const ir::Node& n = p.graph[id];
+      auto s1 = n.op == Op::Log ? st.sum_minus_one.find(n.args[0]) : st.sum_minus_one.end();
+      if (s1 == st.sum_minus_one.end()) rest.push_back(id);
+      else st.known[id] = emit_math(b, Op::Log1p, s1->second);
+    }
+    std::vector<llvm::Value*> vals = em.emit(rest, [&](NodeId id) { return st.known.at(id); }, &st.known);
+    for (size_t k = 0; k < rest.size(); ++k) st.known[rest[k]] = vals[k];
+  }
+
+  /// v where `body` is exp(v - max(v)) (the max under stop_gradient or
+  /// not), else kNoNode; max_of gives that max node.
+  NodeId shifted_exp_operand(NodeId body) const {
+    const ir::Node& e = p.graph[body];
+    if (e.op != Op::Exp) return ir::kNoNode;
+    const ir::Node& d = p.graph[e.args[0]];
+    if (d.op != Op::Sub) return ir::kNoNode;
+    NodeId m = max_of(body);
+    return m != ir::kNoNode && p.graph[m].args[0] == d.args[0] ? d.args[0] : ir::kNoNode;
+  }
+  NodeId max_of(NodeId body) const {
+    const ir::Node& e = p.graph[body];
+    if (e.op != Op::Exp || p.graph[e.args[0]].op != Op::Sub) return ir::kNoNode;
+    NodeId m = p.graph[e.args[0]].args[1];
+    if (p.graph[m].op == Op::StopGrad) m = p.graph[m].args[0];
+    return p.graph[m].op == Op::RowMax ? m : ir::kNoNode;
   }
 
   /// Computes the reductions `group` (all of the same operand length
@@ -527,7 +559,7 @@ struct RowKernels {
     ir::Shapes shapes(p.graph);
     std::vector<NodeId> bodies;
     for (NodeId r : group) bodies.push_back(p.graph[r].args[0]);
-    row_scalars(em, st, bodies);
+    row_scalars(b, em, st, bodies);
     llvm::Value* m = length(b, st.cols, d);
     const bool widen = !kb.elem->isDoubleTy();
     auto* acc_double = llvm::FixedVectorType::get(b.getDoubleTy(), kb.lanes);
@@ -537,8 +569,8 @@ struct RowKernels {
       if (is_sum(r)) return llvm::ConstantFP::get(t, 0.0);
       return llvm::ConstantFP::getInfinity(t, op == Op::RowMax);
     };
-    std::vector<llvm::Value*> slots;
-    std::vector<NodeId> looped;
+    std::vector<llvm::Value*> slots, maxima;
+    std::vector<NodeId> looped, shifted;  // shifted[k]: v of a sum of exp(v - max(v)), else kNoNode
     for (NodeId r : group) {
       NodeId body = p.graph[r].args[0];
       if (shapes.of(body) == ir::kScalar) continue;  // handled below, no loop
@@ -548,16 +580,46 @@ struct RowKernels {
       b.CreateStore(identity(r, t), slot);
       slots.push_back(slot);
       looped.push_back(r);
+      // Sums of exp(v - max(v)) count the maxima (each exp(0) = 1 exactly)
+      // apart from the others' sum, so that S - 1 is known to the others'
+      // precision (sum_minus_one).
+      NodeId v = p.graph[r].op == Op::Sum ? shifted_exp_operand(body) : ir::kNoNode;
+      shifted.push_back(v != ir::kNoNode && st.known.count(max_of(body)) ? v : ir::kNoNode);
+      maxima.push_back(nullptr);
+      if (shifted.back() != ir::kNoNode) {  // the count: an integer, by popcount of the compare's mask
+        maxima.back() = eb.CreateAlloca(b.getInt64Ty());
+        b.CreateStore(b.getInt64(0), maxima.back());
+      }
     }
     if (!looped.empty()) {
       std::vector<NodeId> looped_bodies;
       for (NodeId r : looped) looped_bodies.push_back(p.graph[r].args[0]);
+      std::vector<llvm::Value*> finite_max(looped.size());
+      for (size_t k = 0; k < looped.size(); ++k) {
+        if (shifted[k] == ir::kNoNode) continue;
+        looped_bodies.push_back(shifted[k]);
+        llvm::Value* mx = st.known.at(max_of(p.graph[looped[k]].args[0]));
+        finite_max[k] =
+            b.CreateFCmpONE(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, mx), llvm::ConstantFP::getInfinity(kb.vec));
+      }
       kb.loop(b, f, m, [&](llvm::Value* i, llvm::Value* mask) {
         std::vector<llvm::Value*> v = em.emit(looped_bodies, element_leaf(b, st, i, mask), &st.known);
+        size_t extra = looped.size();
         for (size_t k = 0; k < looped.size(); ++k) {
           NodeId r = looped[k];
           llvm::Type* t = is_sum(r) && widen ? static_cast<llvm::Type*>(acc_double) : kb.vec;
           llvm::Value* val = v[k];
+          if (shifted[k] != ir::kNoNode) {  // a maximum's exp(0) = 1 goes to the count
+            // (An infinite maximum keeps its exp(inf - inf) = NaN in the sum:
+            // the max's finiteness is a row scalar, in finite_max.)
+            llvm::Value* top = b.CreateFCmpOEQ(v[extra++], st.known.at(max_of(p.graph[r].args[0])));
+            top = b.CreateAnd(top, finite_max[k]);
+            if (mask) top = b.CreateAnd(top, mask);
+            llvm::Value* bits = b.CreateBitCast(top, b.getIntNTy(kb.lanes));
+            llvm::Value* hits = b.CreateZExt(b.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, bits), b.getInt64Ty());
+            b.CreateStore(b.CreateAdd(b.CreateLoad(b.getInt64Ty(), maxima[k]), hits), maxima[k]);
+            val = b.CreateSelect(top, llvm::ConstantFP::get(kb.vec, 0.0), val);
+          }
           if (t != kb.vec) val = b.CreateFPExt(val, t);
           if (mask) val = b.CreateSelect(mask, val, identity(r, t));
           llvm::Value* old = b.CreateLoad(t, slots[k]);
@@ -577,6 +639,12 @@ struct RowKernels {
         auto* sum = b.CreateFAddReduce(llvm::ConstantFP::get(st_ty, -0.0), acc);
         sum->setHasAllowReassoc(true);
         total = sum;
+        if (maxima[k]) {  // S = (count of maxima) + the others' sum
+          llvm::Value* count = b.CreateUIToFP(b.CreateLoad(b.getInt64Ty(), maxima[k]), st_ty);
+          llvm::Value* minus_one = b.CreateFAdd(b.CreateFSub(count, llvm::ConstantFP::get(st_ty, 1.0)), total);
+          total = b.CreateFAdd(count, total);
+          st.sum_minus_one[r] = b.CreateVectorSplat(kb.lanes, b.CreateFPTrunc(minus_one, kb.elem));
+        }
         if (p.graph[r].op == Op::Mean) total = b.CreateFDiv(total, b.CreateUIToFP(m, st_ty));
         if (st_ty != kb.elem) total = b.CreateFPTrunc(total, kb.elem);
       } else {
@@ -683,7 +751,7 @@ struct RowKernels {
         if (depth[id] == dep) by_length[uint64_t(p.graph[id].value)].push_back(id);
       for (auto& [d, group] : by_length) reductions(b, f, em, st, group, d);
     }
-    row_scalars(em, st, sink_roots);
+    row_scalars(b, em, st, sink_roots);
 
     // Row-scalar sinks: a one-value output, parameter gradients.
     std::map<uint64_t, std::vector<size_t>> loops;  // sinks by the length of what they write
