@@ -534,22 +534,19 @@ struct RowKernels {
     for (size_t k = 0; k < rest.size(); ++k) st.known[rest[k]] = vals[k];
   }
 
-  /// v where `body` is exp(v - max(v)) (the max under stop_gradient or
-  /// not), else kNoNode; max_of gives that max node.
-  NodeId shifted_exp_operand(NodeId body) const {
+  /// v and its max node where `body` is exp(v - max(v)) (the max under
+  /// stop_gradient or not); else both kNoNode.
+  struct ShiftedExp {
+    NodeId v = ir::kNoNode, max = ir::kNoNode;
+  };
+  ShiftedExp shifted_exp(NodeId body) const {
     const ir::Node& e = p.graph[body];
-    if (e.op != Op::Exp) return ir::kNoNode;
+    if (e.op != Op::Exp || p.graph[e.args[0]].op != Op::Sub) return {};
     const ir::Node& d = p.graph[e.args[0]];
-    if (d.op != Op::Sub) return ir::kNoNode;
-    NodeId m = max_of(body);
-    return m != ir::kNoNode && p.graph[m].args[0] == d.args[0] ? d.args[0] : ir::kNoNode;
-  }
-  NodeId max_of(NodeId body) const {
-    const ir::Node& e = p.graph[body];
-    if (e.op != Op::Exp || p.graph[e.args[0]].op != Op::Sub) return ir::kNoNode;
-    NodeId m = p.graph[e.args[0]].args[1];
+    NodeId m = d.args[1];
     if (p.graph[m].op == Op::StopGrad) m = p.graph[m].args[0];
-    return p.graph[m].op == Op::RowMax ? m : ir::kNoNode;
+    if (p.graph[m].op != Op::RowMax || p.graph[m].args[0] != d.args[0]) return {};
+    return {d.args[0], m};
   }
 
   /// Computes the reductions `group` (all of the same operand length
@@ -570,7 +567,8 @@ struct RowKernels {
       return llvm::ConstantFP::getInfinity(t, op == Op::RowMax);
     };
     std::vector<llvm::Value*> slots, maxima;
-    std::vector<NodeId> looped, shifted;  // shifted[k]: v of a sum of exp(v - max(v)), else kNoNode
+    std::vector<NodeId> looped;
+    std::vector<ShiftedExp> shifted;  // of each looped sum of exp(v - max(v)), else empty
     for (NodeId r : group) {
       NodeId body = p.graph[r].args[0];
       if (shapes.of(body) == ir::kScalar) continue;  // handled below, no loop
@@ -583,10 +581,10 @@ struct RowKernels {
       // Sums of exp(v - max(v)) count the maxima (each exp(0) = 1 exactly)
       // apart from the others' sum, so that S - 1 is known to the others'
       // precision (sum_minus_one).
-      NodeId v = p.graph[r].op == Op::Sum ? shifted_exp_operand(body) : ir::kNoNode;
-      shifted.push_back(v != ir::kNoNode && st.known.count(max_of(body)) ? v : ir::kNoNode);
+      ShiftedExp se = p.graph[r].op == Op::Sum ? shifted_exp(body) : ShiftedExp{};
+      shifted.push_back(se.v != ir::kNoNode && st.known.count(se.max) ? se : ShiftedExp{});
       maxima.push_back(nullptr);
-      if (shifted.back() != ir::kNoNode) {  // the count: an integer, by popcount of the compare's mask
+      if (shifted.back().v != ir::kNoNode) {  // the count: an integer, by popcount of the compare's mask
         maxima.back() = eb.CreateAlloca(b.getInt64Ty());
         b.CreateStore(b.getInt64(0), maxima.back());
       }
@@ -596,9 +594,9 @@ struct RowKernels {
       for (NodeId r : looped) looped_bodies.push_back(p.graph[r].args[0]);
       std::vector<llvm::Value*> finite_max(looped.size());
       for (size_t k = 0; k < looped.size(); ++k) {
-        if (shifted[k] == ir::kNoNode) continue;
-        looped_bodies.push_back(shifted[k]);
-        llvm::Value* mx = st.known.at(max_of(p.graph[looped[k]].args[0]));
+        if (shifted[k].v == ir::kNoNode) continue;
+        looped_bodies.push_back(shifted[k].v);
+        llvm::Value* mx = st.known.at(shifted[k].max);
         finite_max[k] =
             b.CreateFCmpONE(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, mx), llvm::ConstantFP::getInfinity(kb.vec));
       }
@@ -609,10 +607,10 @@ struct RowKernels {
           NodeId r = looped[k];
           llvm::Type* t = is_sum(r) && widen ? static_cast<llvm::Type*>(acc_double) : kb.vec;
           llvm::Value* val = v[k];
-          if (shifted[k] != ir::kNoNode) {  // a maximum's exp(0) = 1 goes to the count
+          if (shifted[k].v != ir::kNoNode) {  // a maximum's exp(0) = 1 goes to the count
             // (An infinite maximum keeps its exp(inf - inf) = NaN in the sum:
             // the max's finiteness is a row scalar, in finite_max.)
-            llvm::Value* top = b.CreateFCmpOEQ(v[extra++], st.known.at(max_of(p.graph[r].args[0])));
+            llvm::Value* top = b.CreateFCmpOEQ(v[extra++], st.known.at(shifted[k].max));
             top = b.CreateAnd(top, finite_max[k]);
             if (mask) top = b.CreateAnd(top, mask);
             llvm::Value* bits = b.CreateBitCast(top, b.getIntNTy(kb.lanes));

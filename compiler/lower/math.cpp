@@ -118,9 +118,7 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 
 llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
-  if (vec->getElementType()->isDoubleTy() || vec->getNumElements() % 16 != 0 ||
-      !vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec))
-    return nullptr;  // vmath::table_erfc's condition
+  if (!vmath::table_erfc_target(*b.GetInsertBlock()->getParent(), vec)) return nullptr;
   std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times.v" +
                      std::to_string(vec->getNumElements()) + "f32";
   return vmath::call_or_define(b, name, {y, x}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {

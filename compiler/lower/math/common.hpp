@@ -278,6 +278,7 @@ llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  //
 /// with erfcx from kErfcxTable and the exponent applied last: see erf.cpp.
 /// x must be NaN or at most 1e37 in magnitude (2x is formed).
 bool table_erfc(const Ctx& k);
+bool table_erfc_target(const llvm::Function& f, llvm::Type* vec);  // the same, before a Ctx exists
 llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate);
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), the square exact
 /// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.

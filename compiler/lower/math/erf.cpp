@@ -206,7 +206,12 @@ llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
 
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) { return exp_neg_half_square_of(k, half_square_abs(k, y)); }
 
-bool table_erfc(const Ctx& k) { return !k.f64 && k.avx512 && k.lanes() % 16 == 0; }
+bool table_erfc_target(const llvm::Function& f, llvm::Type* vec) {
+  auto* v = llvm::cast<llvm::FixedVectorType>(vec);
+  return v->getElementType()->isFloatTy() && v->getNumElements() % 16 == 0 && has_vscalef(f, v);
+}
+
+bool table_erfc(const Ctx& k) { return table_erfc_target(*k.b.GetInsertBlock()->getParent(), k.vt); }
 
 llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
   // x erfc(m / sqrt 2) = (x h p) 2^n with h = erfcx(m / sqrt 2) and
