@@ -11,6 +11,7 @@
 #include <random>
 
 #include "compiler/ir/row.hpp"
+#include "compiler/lower/lower.hpp"
 #include "support.hpp"
 
 using namespace actjit;
@@ -284,6 +285,63 @@ TEST_CASE("dx may be the same array as dy") {
     REQUIRE(k.backward_rows_raw(x.data(), inplace.data(), inplace.data(), rows, cols, nullptr, nullptr) == 0);
     INFO(src);
     CHECK(inplace == dx);
+  }
+}
+
+TEST_CASE("softmax's last pass stores exp(x - max) for the output loop - one exp per element") {
+  // The planner: softmax's and softmin's exp, forward and backward; nothing
+  // where the output loop would still read x or no exp is summed last.
+  // (A max without stop_gradient has a derivative: that backward's output
+  // loop compares x with the max, so it stores nothing.)
+  for (auto [src, backward_too] : {std::pair{"softmax", true}, {"softmin", true},
+                                   {"exp(x - max(x)) / sum(exp(x - max(x))) * 2 + 1", false}}) {
+    Program p = test::program(src);
+    INFO(src);
+    for (bool backward : {false, true}) {
+      ir::NodeId s = lower::row_stored_operand(p, backward);
+      if (backward && !backward_too) {
+        CHECK(s == ir::kNoNode);
+        continue;
+      }
+      REQUIRE(s != ir::kNoNode);
+      CHECK(p.graph[s].op == ir::Op::Exp);
+    }
+  }
+  for (const char* src : {"log_softmax", "x * softmax(x)", "glu", "exp(x) / sum(exp(x)) + x", "x - max(x)",
+                          "exp(chunk(x, 2, 0)) / sum(exp(chunk(x, 2, 1)))"}) {
+    Program p = test::program(src);
+    INFO(src);
+    CHECK(lower::row_stored_operand(p, false) == ir::kNoNode);
+  }
+  // y over x and dx over x give what separate arrays give (each pass reads
+  // x[i] before the stored exp overwrites it), tails included.
+  const Runtime& rt = test::shared_runtime();
+  for (DType dt : {DType::F32, DType::F64}) {
+    Kernel k = rt.compile("softmax", dt);
+    for (size_t cols : {1, 5, 16, 37, 100}) {
+      const size_t rows = 3;
+      std::vector<double> x(rows * cols), dy(rows * cols);
+      for (size_t i = 0; i < x.size(); ++i) {
+        x[i] = 4 * std::sin(double(i));
+        dy[i] = std::cos(3.0 * double(i));
+      }
+      std::vector<double> y(x.size()), dx(x.size());
+      auto as = [&](std::vector<double>& v) {
+        if (dt == DType::F64) return std::vector<char>(reinterpret_cast<char*>(v.data()), reinterpret_cast<char*>(v.data() + v.size()));
+        std::vector<float> f(v.begin(), v.end());
+        return std::vector<char>(reinterpret_cast<char*>(f.data()), reinterpret_cast<char*>(f.data() + f.size()));
+      };
+      std::vector<char> bx = as(x), bdy = as(dy), by = as(y), bdx = as(dx);
+      REQUIRE(k.forward_rows_raw(bx.data(), by.data(), rows, cols, nullptr) == 0);
+      REQUIRE(k.backward_rows_raw(bx.data(), bdy.data(), bdx.data(), rows, cols, nullptr, nullptr) == 0);
+      std::vector<char> inplace = bx;
+      REQUIRE(k.forward_rows_raw(inplace.data(), inplace.data(), rows, cols, nullptr) == 0);
+      INFO(cols);
+      CHECK(inplace == by);
+      inplace = bx;
+      REQUIRE(k.backward_rows_raw(inplace.data(), bdy.data(), inplace.data(), rows, cols, nullptr, nullptr) == 0);
+      CHECK(inplace == bdx);
+    }
   }
 }
 

@@ -436,6 +436,25 @@ struct KernelBuilder {
   }
 };
 
+/// The reductions reachable from `roots`, in id order, with their depths (a
+/// reduction's operand holds shallower ones; depth 0 holds none).
+struct ReductionDepths {
+  std::vector<NodeId> reds;
+  std::unordered_map<NodeId, unsigned> depth;
+  unsigned max_depth = 0;
+  ReductionDepths(const ir::Graph& g, const std::vector<NodeId>& roots) {
+    for (NodeId id : g.reachable(roots)) {
+      if (!(ir::info(g[id].op).flags & ir::Reduction)) continue;
+      unsigned dep = 0;
+      for (NodeId in : ir::reachable_elementwise(g, std::array{g[id].args[0]}))
+        if (depth.count(in)) dep = std::max(dep, depth[in] + 1);
+      depth[id] = dep;
+      max_depth = std::max(max_depth, dep);
+      reds.push_back(id);
+    }
+  }
+};
+
 /// Row-wise kernels (ir/row.hpp): a loop over rows; in each row, one
 /// vector loop per group of reductions (reductions of the same depth and
 /// length share a pass over the row), then one loop per output length.
@@ -464,6 +483,9 @@ struct RowKernels {
     /// Sums of exp(v - max(v)): S - 1 from the accumulators (float kernels:
     /// double ones), splat, for log(S) = log1p(S - 1) (row_scalars).
     std::unordered_map<NodeId, llvm::Value*> sum_minus_one;
+    /// row_stored_operand's node and the output row it goes to, or kNoNode.
+    NodeId stored = ir::kNoNode;
+    llvm::Value* stored_to = nullptr;
   };
 
   llvm::Value* length(llvm::IRBuilder<>& b, llvm::Value* cols, uint64_t d) {
@@ -602,6 +624,11 @@ struct RowKernels {
       }
       kb.loop(b, f, m, [&](llvm::Value* i, llvm::Value* mask) {
         std::vector<llvm::Value*> v = em.emit(looped_bodies, element_leaf(b, st, i, mask), &st.known);
+        for (size_t k = 0; k < looped.size(); ++k)
+          if (looped_bodies[k] == st.stored) {
+            kb.store(b, v[k], st.stored_to, i, mask);  // after every load of this iteration
+            break;
+          }
         size_t extra = looped.size();
         for (size_t k = 0; k < looped.size(); ++k) {
           NodeId r = looped[k];
@@ -687,19 +714,9 @@ struct RowKernels {
     std::vector<NodeId> sink_roots;
     for (auto& s : sinks) sink_roots.push_back(s.e);
 
-    // Reductions, by depth (a reduction's operand holds shallower ones).
-    std::vector<NodeId> reds;
-    std::unordered_map<NodeId, unsigned> depth;
-    unsigned max_depth = 0;
-    for (NodeId id : p.graph.reachable(sink_roots)) {
-      if (!(ir::info(p.graph[id].op).flags & ir::Reduction)) continue;
-      unsigned dep = 0;
-      for (NodeId in : ir::reachable_elementwise(p.graph, std::array{p.graph[id].args[0]}))
-        if (depth.count(in)) dep = std::max(dep, depth[in] + 1);
-      depth[id] = dep;
-      max_depth = std::max(max_depth, dep);
-      reds.push_back(id);
-    }
+    // Reductions, by depth.
+    const ReductionDepths rd(p.graph, sink_roots);
+    const std::vector<NodeId>& reds = rd.reds;
 
     // Parameter gradients: double accumulators over rows.
     std::vector<llvm::Value*> pacc;
@@ -735,6 +752,8 @@ struct RowKernels {
     } else {
       st.y = b.CreateInBoundsGEP(kb.elem, out, b.CreateMul(r, out_stride));
     }
+    st.stored = row_stored_operand(p, backward);
+    st.stored_to = backward ? st.dx : st.y;
 
     if (backward && od == 0) {
       // A one-value output: dy is a row scalar.
@@ -743,10 +762,10 @@ struct RowKernels {
         if (p.graph[id].op == Op::Cotangent) st.known[id] = b.CreateVectorSplat(kb.lanes, d);
     }
     ir::Shapes shapes(p.graph);
-    for (unsigned dep = 0; dep <= max_depth && !reds.empty(); ++dep) {
+    for (unsigned dep = 0; dep <= rd.max_depth && !reds.empty(); ++dep) {
       std::map<uint64_t, std::vector<NodeId>> by_length;
       for (NodeId id : reds)
-        if (depth[id] == dep) by_length[uint64_t(p.graph[id].value)].push_back(id);
+        if (rd.depth.at(id) == dep) by_length[uint64_t(p.graph[id].value)].push_back(id);
       for (auto& [d, group] : by_length) reductions(b, f, em, st, group, d);
     }
     row_scalars(b, em, st, sink_roots);
@@ -773,7 +792,9 @@ struct RowKernels {
       std::vector<NodeId> roots;
       for (size_t k : members) roots.push_back(sinks[k].e);
       kb.loop(b, f, length(b, cols, d), [&](llvm::Value* i, llvm::Value* mask) {
-        std::vector<llvm::Value*> v = em.emit(roots, element_leaf(b, st, i, mask), &st.known);
+        std::unordered_map<NodeId, llvm::Value*> known = st.known;
+        if (st.stored != ir::kNoNode) known[st.stored] = kb.load(b, st.stored_to, i, mask);
+        std::vector<llvm::Value*> v = em.emit(roots, element_leaf(b, st, i, mask), &known);
         // Every value is computed before anything is stored (dx may alias dy).
         for (size_t k = 0; k < members.size(); ++k) {
           const Sink& s = sinks[members[k]];
@@ -852,6 +873,40 @@ unsigned body_cost(const ir::Graph& g, const std::vector<NodeId>& roots) {
 }
 
 }  // namespace
+
+NodeId row_stored_operand(const Program& p, bool backward) {
+  if (!p.row.rowwise) return ir::kNoNode;
+  const ir::Graph& g = p.graph;
+  auto plain = [](ir::View v) { return v.identity() && v.index == 0 && v.offset == 0; };
+  // One output loop over the whole row, stored (not accumulated).
+  NodeId out = ir::kNoNode;
+  if (!backward && p.row.out_divisor == 1) out = p.value;
+  if (backward && p.row.dx.size() == 1 && plain(p.row.dx[0].first) && p.row.dparams.empty()) out = p.row.dx[0].second;
+  if (out == ir::kNoNode) return ir::kNoNode;
+  std::vector<NodeId> roots{out};
+  for (NodeId id : g.reachable(roots))
+    if (g[id].op == Op::Input && !plain(ir::View::decode(g[id].value))) return ir::kNoNode;
+  // The last pass: the reductions of the greatest depth, all over the row.
+  const ReductionDepths rd(g, roots);
+  if (rd.reds.empty()) return ir::kNoNode;
+  NodeId stored = ir::kNoNode;
+  ir::Shapes shapes(g);
+  for (NodeId r : rd.reds) {
+    if (rd.depth.at(r) != rd.max_depth) continue;
+    if (g[r].value != 1) return ir::kNoNode;
+    NodeId body = g[r].args[0];
+    if (stored == ir::kNoNode && g[r].op == Op::Sum && shapes.of(body) != ir::kScalar && g[body].op == Op::Exp)
+      stored = body;
+  }
+  if (stored == ir::kNoNode) return ir::kNoNode;
+  // The output loop, given the stored operand: it must use it and read no x.
+  bool uses = false;
+  for (NodeId id : ir::reachable_elementwise(g, roots, [&](NodeId n) { return n == stored; })) {
+    if (g[id].op == Op::Input) return ir::kNoNode;
+    uses |= id == stored;
+  }
+  return uses ? stored : ir::kNoNode;
+}
 
 KernelSymbols kernel_symbols(const Program& p, const std::string& prefix) {
   KernelSymbols names{prefix + "_forward", prefix + "_backward", prefix + "_backward_x", prefix + "_fused"};

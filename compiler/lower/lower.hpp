@@ -48,6 +48,17 @@ enum class Part { All, Forward, Backward, BackwardX, Fused };
 enum class Abi { Aot, Jit };
 inline constexpr uint32_t kStatusNaN = 1, kStatusTiny = 2;
 
+/// Row-wise kernels: the row-shaped operand of a sum in the last pass over
+/// the row that the output loop after it would compute again (softmax's
+/// exp(x - max(x)), forward and backward). That pass stores it into the
+/// output row (y, or dx) and the output loop loads it back: one exp per
+/// element instead of two. Only where every read of x is the plain row and
+/// the output loop, given the stored operand, reads no x (so y or dx over x
+/// is safe). kNoNode where nothing qualifies. A backward that stores one
+/// overwrites dx before its output loop reads dy: it may not write dx over
+/// dy (the runtime copies dy then; RowShape::alias_safe).
+ir::NodeId row_stored_operand(const Program& p, bool backward);
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise
 /// bodies are one or kInterleave registers wide, row-wise ones one.

@@ -152,7 +152,9 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->defaults.push_back(param.default_value);
   }
   for (auto& w : p.warnings) impl->warnings.push_back(render(source, w, "warning"));
-  impl->row = detail::RowShape{p.row.rowwise, p.row.out_divisor, p.row.multiple, p.row.dx_partition()};
+  // A backward that stores an intermediate into dx before reading dy cannot write dx over dy.
+  impl->row = detail::RowShape{p.row.rowwise, p.row.out_divisor, p.row.multiple,
+                               p.row.dx_partition() && lower::row_stored_operand(p, true) == ir::kNoNode};
   std::string ir_key = key.substr(0, 1) + p.canonical_key();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
