@@ -4,6 +4,7 @@
 // the row reference evaluator, the row-length rules, and the error messages.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -341,6 +342,56 @@ TEST_CASE("softmax's last pass stores exp(x - max) for the output loop - one exp
       inplace = bx;
       REQUIRE(k.backward_rows_raw(inplace.data(), bdy.data(), inplace.data(), rows, cols, nullptr, nullptr) == 0);
       CHECK(inplace == bdx);
+    }
+  }
+}
+
+TEST_CASE("Row max and min: NaN wherever a NaN is in the row - the loop and the final tree") {
+  // The loop's accumulator takes max(x, acc) (NaN test on x) and the last
+  // step a NaN test of the accumulator beside a tree of plain max: a NaN
+  // in any lane, in the full vectors or in the tail, gives NaN.
+  const Runtime& rt = test::shared_runtime();
+  for (DType dt : {DType::F32, DType::F64}) {
+    Kernel kmax = rt.compile("max(x)", dt), kmin = rt.compile("min(x)", dt), ks = rt.compile("x - max(x)", dt);
+    for (size_t cols : {1, 3, 16, 17, 40}) {
+      for (size_t at = 0; at < cols; ++at) {
+        std::vector<double> x(cols);
+        for (size_t i = 0; i < cols; ++i) x[i] = double(i % 7) - 3;
+        x[at] = std::numeric_limits<double>::quiet_NaN();
+        std::vector<double> ymax(1), ymin(1), ys(cols);
+        if (dt == DType::F64) {
+          kmax.forward_rows(std::span<const double>(x), std::span<double>(ymax), cols);
+          kmin.forward_rows(std::span<const double>(x), std::span<double>(ymin), cols);
+          ks.forward_rows(std::span<const double>(x), std::span<double>(ys), cols);
+        } else {
+          std::vector<float> xf(x.begin(), x.end()), a(1), c(1), d(cols);
+          kmax.forward_rows(std::span<const float>(xf), std::span<float>(a), cols);
+          kmin.forward_rows(std::span<const float>(xf), std::span<float>(c), cols);
+          ks.forward_rows(std::span<const float>(xf), std::span<float>(d), cols);
+          ymax.assign(a.begin(), a.end()), ymin.assign(c.begin(), c.end()), ys.assign(d.begin(), d.end());
+        }
+        INFO(cols << " columns, NaN at " << at);
+        CHECK(std::isnan(ymax[0]));
+        CHECK(std::isnan(ymin[0]));
+        for (double v : ys) CHECK(std::isnan(v));
+      }
+      // Without NaN: the extremes, infinities included.
+      std::vector<double> x(cols);
+      for (size_t i = 0; i < cols; ++i) x[i] = double(i % 5) - 2;
+      x[cols / 2] = -INFINITY;
+      std::vector<double> ymax(1), ymin(1);
+      if (dt == DType::F64) {
+        kmax.forward_rows(std::span<const double>(x), std::span<double>(ymax), cols);
+        kmin.forward_rows(std::span<const double>(x), std::span<double>(ymin), cols);
+      } else {
+        std::vector<float> xf(x.begin(), x.end()), a(1), c(1);
+        kmax.forward_rows(std::span<const float>(xf), std::span<float>(a), cols);
+        kmin.forward_rows(std::span<const float>(xf), std::span<float>(c), cols);
+        ymax[0] = a[0], ymin[0] = c[0];
+      }
+      INFO(cols << " columns");
+      CHECK(ymax[0] == (cols == 1 ? -INFINITY : *std::max_element(x.begin(), x.end())));
+      CHECK(ymin[0] == -INFINITY);
     }
   }
 }

@@ -648,8 +648,10 @@ struct RowKernels {
           if (t != kb.vec) val = b.CreateFPExt(val, t);
           if (mask) val = b.CreateSelect(mask, val, identity(r, t));
           llvm::Value* old = b.CreateLoad(t, slots[k]);
+          // max(val, old): the NaN test falls on the loaded val, off the
+          // accumulator's chain of dependent instructions.
           llvm::Value* next = is_sum(r) ? b.CreateFAdd(old, val)
-                                        : emit_math(b, p.graph[r].op == Op::RowMax ? Op::Max : Op::Min, old, val);
+                                        : emit_math(b, p.graph[r].op == Op::RowMax ? Op::Max : Op::Min, val, old);
           b.CreateStore(next, slots[k]);
         }
       });
@@ -673,7 +675,14 @@ struct RowKernels {
         if (p.graph[r].op == Op::Mean) total = b.CreateFDiv(total, b.CreateUIToFP(m, st_ty));
         if (st_ty != kb.elem) total = b.CreateFPTrunc(total, kb.elem);
       } else {
-        total = p.graph[r].op == Op::RowMax ? b.CreateFPMaximumReduce(acc) : b.CreateFPMinimumReduce(acc);
+        // NaN where a lane is; else a tree of plain max (min) instructions:
+        // without NaNs the language's max needs no more (the sign of equal
+        // zeros is left open), where llvm.vector.reduce.fmaximum also orders
+        // -0 and +0 and tests each step for NaN.
+        llvm::Value* any_nan = b.CreateOrReduce(b.CreateFCmpUNO(acc, acc));
+        llvm::Value* plain = p.graph[r].op == Op::RowMax ? b.CreateFPMaxReduce(acc) : b.CreateFPMinReduce(acc);
+        llvm::cast<llvm::Instruction>(plain)->setHasNoNaNs(true);
+        total = b.CreateSelect(any_nan, llvm::ConstantFP::getNaN(kb.elem), plain);
       }
       st.known[r] = b.CreateVectorSplat(kb.lanes, total);
     }
