@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,15 @@ double ulp_distance(T a, T b) {
 template <class T>
 bool same(T a, T b) {
   return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+/// Whether this process's kernels are 512-bit AVX-512 ones (vscalef; not
+/// where ACTJIT_VECTOR_BITS asks for narrower vectors): some accuracy
+/// fixes are for those alone (gelu's erfc table, exp's exponent applied
+/// last in a * sigmoid(b)).
+inline bool avx512_kernels() {
+  const char* bits = std::getenv("ACTJIT_VECTOR_BITS");
+  return __builtin_cpu_supports("avx512f") && !(bits && std::atoi(bits) > 0 && std::atoi(bits) < 512);
 }
 
 /// One runtime (JIT engine and cache) shared by a test program's cases.

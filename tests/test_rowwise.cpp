@@ -396,6 +396,40 @@ TEST_CASE("Row max and min: NaN wherever a NaN is in the row - the loop and the 
   }
 }
 
+TEST_CASE("glu's a * sigmoid(b) applies exp's exponent last - accurate where sigmoid(b) is subnormal") {
+  // Float rows: sigmoid(b) below FLT_MIN kept only its leading bits, which
+  // a product with a large a carried into a result that need not be small
+  // (99 ULP on rows spread over [-200, 200]). Row-wise kernels have no
+  // float64 recomputation of such lanes; the exponent now goes last.
+  const Runtime& rt = test::shared_runtime();
+  Kernel k = rt.compile("glu", DType::F32);
+  std::vector<float> as{1.0f, 37.5f, 1e30f, 3e38f}, bs;
+  for (float b = -104.5f; b <= -80.0f; b += 1.0f / 32) bs.push_back(b);
+  const size_t cols = 2 * bs.size();
+  double worst = 0;
+  for (float a : as) {
+    std::vector<float> x(cols), y(bs.size());
+    for (size_t i = 0; i < bs.size(); ++i) x[i] = a, x[bs.size() + i] = bs[i];
+    k.forward_rows(std::span<const float>(x), std::span<float>(y), cols);
+    for (size_t i = 0; i < bs.size(); ++i) {
+      long double want = (long double)a / (1 + std::exp(-(long double)bs[i]));
+      int e = 0;
+      std::frexp(double(std::fabs(want)), &e);
+      long double ulp = std::ldexp(1.0L, std::max(e, -125) - 24);  // of float at want, subnormals included
+      INFO("a = " << a << ", b = " << bs[i]);
+      worst = std::max(worst, double(std::fabs(y[i] - want) / ulp));
+    }
+  }
+  if (test::avx512_kernels()) CHECK(worst <= 4);  // elsewhere the plain product (1.7e7 ULP at a = 3e38)
+  // Infinite and NaN operands keep the formula's values.
+  std::vector<float> x{INFINITY, INFINITY, 2.0f, NAN, -INFINITY, -1e30f, -1e30f, 5.0f}, y(4);
+  k.forward_rows(std::span<const float>(x), std::span<float>(y), 8);
+  CHECK(std::isnan(y[0]));  // inf * sigmoid(-inf) = inf * 0
+  CHECK(std::isnan(y[1]));  // inf * 0: sigmoid(-1e30) is 0
+  CHECK(y[2] == 0);
+  CHECK(std::isnan(y[3]));
+}
+
 TEST_CASE("Row-wise errors point at the expression") {
   CHECK(test::error_of("chunk(x, 2, 0) + x") ==
         "error: 1:1: this combines rows of different lengths (n/2 and n); chunk() and groups() change the length "

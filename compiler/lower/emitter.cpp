@@ -364,6 +364,36 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
   }
 }
 
+void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
+  if (!has_scalef(b_, vec_)) return;
+  const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
+                          ir::Domain{false, false});
+  auto is_one = [&](NodeId id) { return g_.is_const(id) && g_.const_value(id) == 1; };
+  for (NodeId id : ir::reachable_elementwise(g_, roots)) {
+    const ir::Node& m = g_[id];
+    if (m.op != Op::Mul) continue;
+    for (int k = 0; k < 2; ++k) {
+      const ir::Node& q = g_[m.args[k]];
+      if (q.op != Op::Div) continue;
+      const ir::Node& w = g_[q.args[0]];
+      const ir::Node& d = g_[q.args[1]];
+      if (w.op != Op::Where || !is_one(w.args[1]) || g_[w.args[2]].op != Op::Exp || d.op != Op::Add) continue;
+      NodeId e = w.args[2];
+      bool den = (d.args[0] == e && is_one(d.args[1])) || (d.args[1] == e && is_one(d.args[0]));
+      if (!den || !(ranges[g_[e].args[0]].hi <= 0)) continue;
+      // a * p stays finite without the halving where a is the first operand
+      // and, over the lanes where the product matters, below T's largest
+      // value over sqrt 2 (swish's x, under its where(x < -800, 0, ...)).
+      ir::Interval used = ranges.operand_where_used(id);
+      double limit = vec_->getScalarType()->isDoubleTy() ? 1e300 : 1e37;
+      bool bounded = k == 1 && std::max(std::fabs(used.lo), std::fabs(used.hi)) <= limit;
+      scaled_products_[id] = {m.args[1 - k], q.args[0], e, q.args[1], !bounded};
+      split_exps_.insert(e);
+      break;
+    }
+  }
+}
+
 NodeId Emitter::neg_abs_operand(NodeId id) const {
   const ir::Node& w = g_[id];
   if (w.op != Op::Where) return ir::kNoNode;
@@ -410,6 +440,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   if (known)
     for (auto& [id, value] : *known)
       if (id < v.size()) v[id] = value;
+  std::unordered_map<NodeId, std::pair<llvm::Value*, llvm::Value*>> exp_parts;  // split_exps_' p and n
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -448,6 +479,23 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         if (!r) r = b_.CreateFSub(A(0), A(1));
         break;
       case Op::Mul:
+        if (auto sp = scaled_products_.find(id); sp != scaled_products_.end()) {
+          auto parts = exp_parts.find(sp->second.e);
+          const ScaledProduct& s = sp->second;
+          if (parts != exp_parts.end() && v[s.a] && v[g_[s.where].args[0]] && v[s.den]) {
+            llvm::Value* c = v[g_[s.where].args[0]];
+            auto [pe, ne] = parts->second;  // copies: halved below
+            llvm::Value* one = llvm::ConstantFP::get(vec_, 1.0);
+            if (s.halve) {
+              pe = b_.CreateFMul(pe, llvm::ConstantFP::get(vec_, 0.5));
+              ne = b_.CreateFAdd(ne, one);
+            }
+            llvm::Value* wp = b_.CreateSelect(c, one, pe);
+            llvm::Value* wn = b_.CreateSelect(c, llvm::ConstantFP::get(vec_, 0.0), ne);
+            r = emit_scalef(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
+            break;
+          }
+        }
         r = erfc_product(id, v, ranges);
         if (!r) r = constant_product(id, v, ranges);
         if (!r) r = b_.CreateFMul(A(0), A(1));
@@ -535,7 +583,13 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
             Tail t = rounding_error(n.args[0], v, memo);
             if (t.ok) tail = t.t;
           }
-          r = emit_exp(b_, A(0), used.lo, used.hi, tail);
+          if (split_exps_.count(id)) {
+            auto parts = emit_exp_parts(b_, A(0), used.lo, tail);
+            exp_parts[id] = parts;
+            r = emit_scalef(b_, parts.first, parts.second);
+          } else {
+            r = emit_exp(b_, A(0), used.lo, used.hi, tail);
+          }
         }
         break;
       }

@@ -339,13 +339,25 @@ struct KernelBuilder {
     }
   };
 
+  /// The emitter's plans, alike for every elementwise kernel of the
+  /// program. Float64 kernels apply exp's exponent last in a * sigmoid
+  /// (float32 kernels recompute such tiny lanes in float64 instead).
+  void plan(Emitter& em) const {
+    em.plan(p.all_roots(), p.derivative_roots());
+    if (!elem->isDoubleTy()) return;
+    std::vector<NodeId> roots;
+    for (NodeId r : p.all_roots())
+      if (r != ir::kNoNode) roots.push_back(r);
+    em.plan_scaled_products(roots);
+  }
+
   void forward(const std::string& name) {
     llvm::Function* f = declare(name, 2, false, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    em.plan(p.all_roots(), p.derivative_roots());
+    plan(em);
     LaneWatch rescue(*this, b, f, {p.value}, {&p.value, 1});
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       std::vector<llvm::Value*> v = em.emit({p.value}, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
@@ -363,7 +375,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *dydx = f->getArg(2), *n = f->getArg(3), *params = f->getArg(4);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    em.plan(p.all_roots(), p.derivative_roots());
+    plan(em);
     std::vector<NodeId> roots{p.value, p.d_x};
     LaneWatch rescue(*this, b, f, roots, {&p.value, 1});
     stream(b, f, n, {x}, {y, dydx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
@@ -395,7 +407,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(3),
                 *params = f->getArg(4);
     Emitter em(p.graph, b, vec, load_params(b, params));
-    em.plan(p.all_roots(), p.derivative_roots());
+    plan(em);
     em.set_pairing(true);
     std::vector<NodeId> roots{p.d_x};
     size_t np = with_dparams ? p.d_params.size() : 0;
@@ -736,6 +748,9 @@ struct RowKernels {
     for (llvm::Value* slot : pacc) b.CreateStore(llvm::ConstantFP::get(b.getDoubleTy(), 0.0), slot);
 
     Emitter em(p.graph, b, kb.vec, kb.load_params(b, params));
+    // Forwards: no float64 recomputation of tiny lanes here. (A backward's
+    // such products, dy * sigmoid(b) in glu's, stay within 1e-7 absolute.)
+    if (!backward) em.plan_scaled_products(sink_roots);
     const uint64_t od = p.row.out_divisor;
     llvm::Value* out_len = od == 0 ? b.getInt64(1) : length(b, cols, od);
     llvm::Value* out_stride = backward ? cols : out_len;  // elements per row of the written array

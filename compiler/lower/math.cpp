@@ -96,6 +96,7 @@ llvm::Value* with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
 }  // namespace
 
 bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
+bool has_scalef(llvm::IRBuilderBase& b, llvm::Type* vec) { return vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec); }
 
 bool is_math_op(Op op) {
   SleefName n{"", ""};
@@ -146,6 +147,25 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
   if (low) return call_inline(b, "exp_below_bound", vmath::exp_below_bound, x);
   if (high) return call_inline(b, "exp_above_bound", vmath::exp_above_bound, x);
   return call_inline(b, "exp_bounded", vmath::exp_bounded, x);
+}
+
+std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo,
+                                                     llvm::Value* tail) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
+  llvm::Function* f = b.GetInsertBlock()->getParent();
+  vmath::Ctx k{b, vec, vec->getElementType()->isDoubleTy()};
+  k.avx512 = vmath::has_vscalef(*f, vec);
+  k.has_fma = vmath::has_feature(*f, "fma");
+  ACTJIT_ASSERT(k.avx512);
+  vmath::ExpParts parts = vmath::exp_parts_guarded(k, x, tail, !(lo >= vmath::exp_bounds(k.f64, true).lo));
+  return {parts.p, parts.n};
+}
+
+llvm::Value* emit_scalef(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(v->getType());
+  vmath::Ctx k{b, vec, vec->getElementType()->isDoubleTy()};
+  k.avx512 = true;
+  return k.scalef(v, n);
 }
 
 llvm::Value* emit_product_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* p) {

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/ir/graph.hpp"
 
 namespace llvm {
 class Value;
+class Type;
 class IRBuilderBase;
 }  // namespace llvm
 
@@ -35,6 +37,13 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 /// without the clamps that range makes dead. With a `tail` t, exp(x + t)
 /// (vmath::exp_tail: t the rounding error of a computed x).
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail = nullptr);
+
+/// exp(x + tail) = p 2^n unscaled (vmath::exp_parts_guarded), for x known
+/// to be NaN or in [lo, 0]; tail may be null. Only where vscalef is
+/// (vmath::has_vscalef), which applies 2^n: emit_scalef(v, n) = v 2^n.
+std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo,
+                                                     llvm::Value* tail);
+llvm::Value* emit_scalef(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n);
 
 /// The rounding errors of p = fl(x * y) and s = fl(x + y), exactly
 /// (vmath::product_error, vmath::sum_error), emitted in place.
@@ -74,6 +83,8 @@ llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x);
 
 /// Whether the function being emitted into targets a CPU with FMA.
 bool has_fma(llvm::IRBuilderBase& b);
+/// Whether vectors of type `vec` have vscalef where `b` emits (vmath::has_vscalef).
+bool has_scalef(llvm::IRBuilderBase& b, llvm::Type* vec);
 
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).

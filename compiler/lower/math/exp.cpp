@@ -90,6 +90,15 @@ ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t) {
   return {exp_poly(k, red.r), red.n};
 }
 
+ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low) {
+  ExpBounds bounds = exp_bounds(k.f64, k.avx512);
+  Reduction red = reduce(k, x, bounds.lo, 0, clamp_low, false, t, true);
+  llvm::Value* p = exp_poly(k, red.r);
+  // Below the bound exp(x) is 0: so is p, and with it every product of p.
+  if (clamp_low) p = k.select(k.b.CreateFCmpOLT(x, k.c(bounds.lo)), k.c(0), p);
+  return {p, red.n};
+}
+
 ExpBounds exp_bounds(bool f64, bool scalef) {
   // Below, vscalef takes any n (the result is 0 well before these), and the
   // reduction stays sound: n * ln2_hi is exact while |n| < 2^15 (float:
