@@ -145,8 +145,9 @@ class Kernel {
 
   /// Untyped entry points (the C ABI's); no checks beyond null pointers and
   /// row lengths. Return 0 on success. For a row-wise function, the n-element
-  /// calls take x as one row. DX may alias DY; for a few row-wise functions
-  /// (whose backward accumulates into dx) that costs a copy of dy.
+  /// calls take x as one row. DX may alias DY; for some row-wise functions
+  /// (whose backward accumulates into dx, or keeps an intermediate there
+  /// before it reads dy: softmax, softmin) that costs a copy of dy.
   int forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept;
   int backward_raw(const void* x, const void* dy, void* dx, size_t n, const double* params,
                    double* dparams) const noexcept;
