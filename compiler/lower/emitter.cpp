@@ -391,7 +391,48 @@ void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
       split_exps_.insert(e);
       break;
     }
+    if (scaled_products_.count(id)) continue;
+    for (int k = 0; k < 2; ++k) {
+      NodeId g = m.args[k], inner = g, cond = ir::kNoNode;
+      if (g_[g].op == Op::Where && is_one(g_[g].args[1])) cond = g_[g].args[0], inner = g_[g].args[2];
+      TinySeries ts = tiny_series(inner);
+      if (ts.e == ir::kNoNode) continue;
+      ir::Interval used = ranges.operand_where_used(id);
+      double limit = vec_->getScalarType()->isDoubleTy() ? 1e300 : 1e37;
+      bool bounded = k == 1 && std::max(std::fabs(used.lo), std::fabs(used.hi)) <= limit;
+      tiny_products_[id] = {m.args[1 - k], g, ts.e, cond, ts.slope, ts.c2, !bounded};
+      split_exps_.insert(ts.e);
+      break;
+    }
   }
+}
+
+Emitter::TinySeries Emitter::tiny_series(NodeId g) const {
+  const ir::Node& n = g_[g];
+  // tanh(e) = e - e^3/3 + ...
+  if (n.op == Op::Tanh && g_[n.args[0]].op == Op::Exp) return {n.args[0], 1.0, 0.0};
+  if (n.op != Op::Div) return {};
+  // (e e + k1 e) / ((e e + k1 e) + k2) = (k1/k2) e (1 + (1/k1 - k1/k2) e + O(e^2)).
+  NodeId num = n.args[0];
+  const ir::Node& d = g_[n.args[1]];
+  const ir::Node& a = g_[num];
+  if (d.op != Op::Add || a.op != Op::Add) return {};
+  int nk = d.args[0] == num ? 1 : d.args[1] == num ? 0 : -1;
+  if (nk < 0 || !g_.is_const(d.args[size_t(nk)]) || g_.const_value(d.args[size_t(nk)]) == 0) return {};
+  double k2 = g_.const_value(d.args[size_t(nk)]);
+  for (int i = 0; i < 2; ++i) {
+    const ir::Node& sq = g_[a.args[size_t(i)]];
+    const ir::Node& lin = g_[a.args[size_t(1 - i)]];
+    if (sq.op != Op::Mul || sq.args[0] != sq.args[1] || g_[sq.args[0]].op != Op::Exp || lin.op != Op::Mul) continue;
+    NodeId e = sq.args[0];
+    for (int j = 0; j < 2; ++j) {
+      if (lin.args[size_t(j)] != e || !g_.is_const(lin.args[size_t(1 - j)])) continue;
+      double k1 = g_.const_value(lin.args[size_t(1 - j)]);
+      if (k1 == 0 || !std::isfinite(k1 / k2)) return {};
+      return {e, k1 / k2, 1 / k1 - k1 / k2};
+    }
+  }
+  return {};
 }
 
 NodeId Emitter::neg_abs_operand(NodeId id) const {
@@ -496,6 +537,26 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
             break;
           }
         }
+        if (auto tp = tiny_products_.find(id); tp != tiny_products_.end()) {
+          const TinyProduct& t = tp->second;
+          auto parts = exp_parts.find(t.e);
+          if (parts != exp_parts.end() && v[t.a] && v[t.g] && (t.cond == ir::kNoNode || v[t.cond])) {
+            auto [pe, ne] = parts->second;
+            // The product as it was where e >= 2^-28 (or NaN), or c holds:
+            // the select's first arm, which the back end then merges into
+            // that product's instruction, after the division it waits for.
+            llvm::Value* usual = b_.CreateFCmpUGE(ne, llvm::ConstantFP::get(vec_, -28.0));
+            if (t.cond != ir::kNoNode) usual = b_.CreateOr(usual, v[t.cond]);
+            double h = t.halve ? t.slope / 2 : t.slope;
+            llvm::Value* factor = h == 1 ? pe : b_.CreateFMul(pe, llvm::ConstantFP::get(vec_, h));
+            if (t.c2 != 0)  // h p (1 + c2 e), e = v[t.e]
+              factor = mul_add(factor, b_.CreateFMul(v[t.e], llvm::ConstantFP::get(vec_, t.c2)), factor);
+            if (t.halve) ne = b_.CreateFAdd(ne, llvm::ConstantFP::get(vec_, 1.0));
+            llvm::Value* scaled = emit_scalef(b_, b_.CreateFMul(v[t.a], factor), ne);
+            r = b_.CreateSelect(usual, b_.CreateFMul(A(0), A(1)), scaled);
+            break;
+          }
+        }
         r = erfc_product(id, v, ranges);
         if (!r) r = constant_product(id, v, ranges);
         if (!r) r = b_.CreateFMul(A(0), A(1));
@@ -584,7 +645,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
             if (t.ok) tail = t.t;
           }
           if (split_exps_.count(id)) {
-            auto parts = emit_exp_parts(b_, A(0), used.lo, tail);
+            auto parts = emit_exp_parts(b_, A(0), used.lo, used.hi, tail);
             exp_parts[id] = parts;
             r = emit_scalef(b_, parts.first, parts.second);
           } else {

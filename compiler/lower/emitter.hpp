@@ -84,6 +84,8 @@ class Emitter {
   /// kernels' recomputation of such lanes in float64 (float64 kernels,
   /// row-wise kernels). The halving keeps a * p finite for any finite a;
   /// where a is known to be far below T's largest value, p and n as they are.
+  /// Also products a * g(e) that are a * slope * e (1 + c2 e) for small e
+  /// (mish, telu: TinyProduct), by the same p and n where e < 2^-27.5.
   void plan_scaled_products(const std::vector<ir::NodeId>& roots);
   void set_pairing(bool on) { pairing_ = on; }
   bool has_paired_tanh() const { return !paired_tanh_.empty(); }
@@ -172,6 +174,13 @@ class Emitter {
   };
   std::unordered_map<ir::NodeId, TanhSum> tanh_sums_;
   std::unordered_map<ir::NodeId, ir::NodeId> erfc_products_;  // x * erfc(...) -> the erfc
+  /// (e, slope, c2) when g is tanh(e) or mish's rational of e
+  /// (TinyProduct), e an exp node; else e = kNoNode.
+  struct TinySeries {
+    ir::NodeId e = ir::kNoNode;
+    double slope = 0, c2 = 0;
+  };
+  TinySeries tiny_series(ir::NodeId g) const;
   /// plan_scaled_products' products: a, the where (its condition), e, e + 1,
   /// and whether p is halved (a may be near T's largest value).
   struct ScaledProduct {
@@ -179,6 +188,20 @@ class Emitter {
     bool halve;
   };
   std::unordered_map<ir::NodeId, ScaledProduct> scaled_products_;
+  /// Products a * g(e) whose g(e) is slope * e * (1 + c2 e) to double's
+  /// precision for e = p 2^n < 2^-27.5 (n < -28): tanh(e) (slope 1, c2 0;
+  /// telu), (e e + k1 e) / (e e + k1 e + k2) (k1 / k2 and 1/k1 - k1/k2;
+  /// mish's rational), either possibly as where(c, 1, g). There (and where
+  /// c is false) scalef(a * (h + h c2 e), n + 1) with h = p slope / 2 (or
+  /// scalef(a * (h + h c2 e), n), h = p slope, where a is bounded), else
+  /// the product as it was: mish and telu in double at x < -708 (341 ULP)
+  /// and mish's 4.1 ULP at x = -27 (the rational's four roundings).
+  struct TinyProduct {
+    ir::NodeId a, g, e, cond;  // cond: kNoNode, or the where's condition
+    double slope, c2;
+    bool halve;  // as ScaledProduct's: a may be near T's largest value
+  };
+  std::unordered_map<ir::NodeId, TinyProduct> tiny_products_;
   std::unordered_set<ir::NodeId> split_exps_;  // their e nodes: emitted as p 2^n, p and n kept
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.

@@ -149,7 +149,7 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
   return call_inline(b, "exp_bounded", vmath::exp_bounded, x);
 }
 
-std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo,
+std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi,
                                                      llvm::Value* tail) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
   llvm::Function* f = b.GetInsertBlock()->getParent();
@@ -157,7 +157,8 @@ std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llv
   k.avx512 = vmath::has_vscalef(*f, vec);
   k.has_fma = vmath::has_feature(*f, "fma");
   ACTJIT_ASSERT(k.avx512);
-  vmath::ExpParts parts = vmath::exp_parts_guarded(k, x, tail, !(lo >= vmath::exp_bounds(k.f64, true).lo));
+  vmath::ExpBounds bounds = vmath::exp_bounds(k.f64, true);
+  vmath::ExpParts parts = vmath::exp_parts_guarded(k, x, tail, !(lo >= bounds.lo), !(hi <= bounds.hi));
   return {parts.p, parts.n};
 }
 

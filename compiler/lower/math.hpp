@@ -39,9 +39,9 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail = nullptr);
 
 /// exp(x + tail) = p 2^n unscaled (vmath::exp_parts_guarded), for x known
-/// to be NaN or in [lo, 0]; tail may be null. Only where vscalef is
+/// to be NaN or in [lo, hi]; tail may be null. Only where vscalef is
 /// (vmath::has_vscalef), which applies 2^n: emit_scalef(v, n) = v 2^n.
-std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo,
+std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi,
                                                      llvm::Value* tail);
 llvm::Value* emit_scalef(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n);
 

@@ -234,10 +234,11 @@ struct ExpParts {
   llvm::Value *p, *n;
 };
 ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t);
-/// The same for any x at most 0 and a tail t that may be null, NaN or
-/// large (guarded as exp_tail's): with `clamp_low` (x may be below
-/// exp_bounds' lo), p is 0 there, so that p times any finite value is.
-ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low);
+/// The same for any x and a tail t that may be null, NaN or large (guarded
+/// as exp_tail's): with `clamp_low` (x may be below exp_bounds' lo), p is
+/// 0 there, so that p times any finite value is; with `clamp_high` (x may
+/// be above exp's overflow), x is clamped as exp's is (p 2^n is inf).
+ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
 /// Where exp needs no clamps: [-170, 88] in float, [-1400, 709] in double;
 /// with AVX-512's vscalef at the kernel's width (`scalef`), from -2e4 in
 /// float, -1e6 in double.

@@ -90,9 +90,10 @@ ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t) {
   return {exp_poly(k, red.r), red.n};
 }
 
-ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low) {
+ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high) {
   ExpBounds bounds = exp_bounds(k.f64, k.avx512);
-  Reduction red = reduce(k, x, bounds.lo, 0, clamp_low, false, t, true);
+  // Above, exp_impl's clamp: p 2^n overflows to inf there, as exp does.
+  Reduction red = reduce(k, x, bounds.lo, k.f64 ? 709.79 : 88.8, clamp_low, clamp_high, t, true);
   llvm::Value* p = exp_poly(k, red.r);
   // Below the bound exp(x) is 0: so is p, and with it every product of p.
   if (clamp_low) p = k.select(k.b.CreateFCmpOLT(x, k.c(bounds.lo)), k.c(0), p);
