@@ -369,6 +369,15 @@ void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
   const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
                           ir::Domain{false, false});
   auto is_one = [&](NodeId id) { return g_.is_const(id) && g_.const_value(id) == 1; };
+  // a * p stays finite without halving p where a is product `id`'s first
+  // operand (other side k = 1) and, over the lanes where the product
+  // matters, below T's largest value over sqrt 2 (swish's x, under its
+  // where(x < -800, 0, ...)).
+  auto halve = [&](NodeId id, int k) {
+    ir::Interval used = ranges.operand_where_used(id);
+    double limit = vec_->getScalarType()->isDoubleTy() ? 1e300 : 1e37;
+    return !(k == 1 && std::max(std::fabs(used.lo), std::fabs(used.hi)) <= limit);
+  };
   for (NodeId id : ir::reachable_elementwise(g_, roots)) {
     const ir::Node& m = g_[id];
     if (m.op != Op::Mul) continue;
@@ -381,13 +390,7 @@ void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
       NodeId e = w.args[2];
       bool den = (d.args[0] == e && is_one(d.args[1])) || (d.args[1] == e && is_one(d.args[0]));
       if (!den || !(ranges[g_[e].args[0]].hi <= 0)) continue;
-      // a * p stays finite without the halving where a is the first operand
-      // and, over the lanes where the product matters, below T's largest
-      // value over sqrt 2 (swish's x, under its where(x < -800, 0, ...)).
-      ir::Interval used = ranges.operand_where_used(id);
-      double limit = vec_->getScalarType()->isDoubleTy() ? 1e300 : 1e37;
-      bool bounded = k == 1 && std::max(std::fabs(used.lo), std::fabs(used.hi)) <= limit;
-      scaled_products_[id] = {m.args[1 - k], q.args[0], e, q.args[1], !bounded};
+      scaled_products_[id] = {m.args[1 - k], q.args[0], e, q.args[1], halve(id, k)};
       split_exps_.insert(e);
       break;
     }
@@ -397,10 +400,7 @@ void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
       if (g_[g].op == Op::Where && is_one(g_[g].args[1])) cond = g_[g].args[0], inner = g_[g].args[2];
       TinySeries ts = tiny_series(inner);
       if (ts.e == ir::kNoNode) continue;
-      ir::Interval used = ranges.operand_where_used(id);
-      double limit = vec_->getScalarType()->isDoubleTy() ? 1e300 : 1e37;
-      bool bounded = k == 1 && std::max(std::fabs(used.lo), std::fabs(used.hi)) <= limit;
-      tiny_products_[id] = {m.args[1 - k], g, ts.e, cond, ts.slope, ts.c2, !bounded};
+      tiny_products_[id] = {m.args[1 - k], g, ts.e, cond, ts.slope, ts.c2, halve(id, k)};
       split_exps_.insert(ts.e);
       break;
     }
