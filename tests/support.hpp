@@ -2,8 +2,10 @@
 // scalar reference evaluator, and comparing floating-point values.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,21 @@ double ulp_distance(T a, T b) {
   int digits = std::numeric_limits<T>::digits;
   int min_exp = std::numeric_limits<T>::min_exponent;
   return std::fabs(double(a) - double(b)) / std::ldexp(1.0, std::max(e, min_exp) - digits);
+}
+
+/// The error of `got` in units in the last place of T at the exact value
+/// (subnormal ULPs included; NaN and infinities: 0 where they agree, else inf).
+template <class T>
+double ulp_error(T got, long double exact) {
+  if (std::isnan(exact)) return std::isnan(got) ? 0 : INFINITY;
+  T rounded = T(exact);
+  if (std::isinf(rounded) || std::isinf(got)) return got == rounded ? 0 : INFINITY;
+  if (std::isnan(got)) return INFINITY;
+  int e;
+  std::frexp(std::fabs(rounded) > 0 ? rounded : std::numeric_limits<T>::min(), &e);
+  int emin = std::numeric_limits<T>::min_exponent;
+  long double ulp = std::ldexp(1.0L, std::max(e, emin) - std::numeric_limits<T>::digits);
+  return double(std::fabs((long double)got - exact) / ulp);
 }
 
 /// Same value, treating all NaNs as equal and +-0 as equal.

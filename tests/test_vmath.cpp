@@ -20,19 +20,6 @@ namespace {
 Runtime& runtime() { return actjit::test::shared_runtime(); }
 
 template <class T>
-double ulp_error(T got, long double exact) {
-  if (std::isnan(exact)) return std::isnan(got) ? 0 : INFINITY;
-  T rounded = T(exact);
-  if (std::isinf(rounded) || std::isinf(got)) return got == rounded ? 0 : INFINITY;
-  if (std::isnan(got)) return INFINITY;
-  int e;
-  std::frexp(std::fabs(rounded) > 0 ? rounded : std::numeric_limits<T>::min(), &e);
-  int emin = std::numeric_limits<T>::min_exponent;
-  long double ulp = std::ldexp(1.0L, std::max(e, emin) - std::numeric_limits<T>::digits);
-  return double(std::fabs((long double)got - exact) / ulp);
-}
-
-template <class T>
 std::vector<T> inputs(T lo, T hi, uint32_t seed) {
   std::vector<T> x;
   for (int i = 0; i <= 20000; ++i) x.push_back(lo + (hi - lo) * T(i) / T(20000));
@@ -58,7 +45,7 @@ double max_ulp(const char* src, long double (*ref)(long double), T lo, T hi) {
   double worst = 0;
   T worst_x = 0;
   for (size_t i = 0; i < x.size(); ++i) {
-    double e = ulp_error(y[i], ref((long double)x[i]));
+    double e = test::ulp_error(y[i], ref((long double)x[i]));
     if (e > worst) {
       worst = e;
       worst_x = x[i];
@@ -123,7 +110,7 @@ TEST_CASE("erfc (inline for float) and gelu built on it", "[vmath]") {
   double worst = 0;
   float worst_x = 0;
   for (size_t i = 0; i < x.size(); ++i) {
-    double e = ulp_error(y[i], std::erfc((long double)x[i]));
+    double e = test::ulp_error(y[i], std::erfc((long double)x[i]));
     if (e > worst) worst = e, worst_x = x[i];
   }
   WARN("erfc f32 sampled sweep (" << x.size() << " inputs): max " << worst << " ULP at x = " << worst_x);
@@ -155,7 +142,7 @@ TEST_CASE("erfc (inline for float) and gelu built on it", "[vmath]") {
   std::vector<float> gy(g.size());
   gelu.forward(std::span<const float>(g), std::span<float>(gy));
   double gworst = 0;
-  for (size_t i = 0; i < g.size(); ++i) gworst = std::max(gworst, ulp_error(gy[i], ref_gelu(g[i])));
+  for (size_t i = 0; i < g.size(); ++i) gworst = std::max(gworst, test::ulp_error(gy[i], ref_gelu(g[i])));
   WARN("gelu dense (" << g.size() << " floats): max " << gworst << " ULP");
   CHECK(gworst <= bound);
 }
@@ -178,6 +165,6 @@ TEST_CASE("erfc of y / sqrt 2 alone and times x - the table form's edges", "[vma
     long double v = x[i];
     long double want = std::isnan(v) || v == INFINITY ? NAN : v == -INFINITY ? -INFINITY : v * std::erfc(v / std::sqrt(2.0L));
     if (std::isnan(want)) CHECK(std::isnan(y[i]));
-    else CHECK(ulp_error(y[i], want) <= 3);
+    else CHECK(test::ulp_error(y[i], want) <= 3);
   }
 }

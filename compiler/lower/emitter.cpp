@@ -407,6 +407,46 @@ void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
   }
 }
 
+llvm::Value* Emitter::scaled_product(NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const {
+  auto sp = scaled_products_.find(id);
+  if (sp == scaled_products_.end()) return nullptr;
+  const ScaledProduct& s = sp->second;
+  auto parts = exp_parts.find(s.e);
+  llvm::Value* c = v[g_[s.where].args[0]];
+  if (parts == exp_parts.end() || !v[s.a] || !c || !v[s.den]) return nullptr;
+  auto [pe, ne] = parts->second;  // copies: halved below
+  llvm::Value* one = llvm::ConstantFP::get(vec_, 1.0);
+  if (s.halve) {
+    pe = b_.CreateFMul(pe, llvm::ConstantFP::get(vec_, 0.5));
+    ne = b_.CreateFAdd(ne, one);
+  }
+  llvm::Value* wp = b_.CreateSelect(c, one, pe);
+  llvm::Value* wn = b_.CreateSelect(c, llvm::ConstantFP::get(vec_, 0.0), ne);
+  return emit_scalef(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
+}
+
+llvm::Value* Emitter::tiny_product(NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const {
+  auto tp = tiny_products_.find(id);
+  if (tp == tiny_products_.end()) return nullptr;
+  const TinyProduct& t = tp->second;
+  auto parts = exp_parts.find(t.e);
+  if (parts == exp_parts.end() || !v[t.a] || !v[t.g] || (t.cond != ir::kNoNode && !v[t.cond])) return nullptr;
+  auto [pe, ne] = parts->second;
+  // The product as it was where e >= 2^-28 (or NaN), or c holds: the
+  // select's first arm, which the back end then merges into that product's
+  // instruction, after the division it waits for.
+  llvm::Value* usual = b_.CreateFCmpUGE(ne, llvm::ConstantFP::get(vec_, -28.0));
+  if (t.cond != ir::kNoNode) usual = b_.CreateOr(usual, v[t.cond]);
+  double h = t.halve ? t.slope / 2 : t.slope;
+  llvm::Value* factor = h == 1 ? pe : b_.CreateFMul(pe, llvm::ConstantFP::get(vec_, h));
+  if (t.c2 != 0)  // h p (1 + c2 e), e = v[t.e]
+    factor = mul_add(factor, b_.CreateFMul(v[t.e], llvm::ConstantFP::get(vec_, t.c2)), factor);
+  if (t.halve) ne = b_.CreateFAdd(ne, llvm::ConstantFP::get(vec_, 1.0));
+  llvm::Value* scaled = emit_scalef(b_, b_.CreateFMul(v[t.a], factor), ne);
+  const ir::Node& n = g_[id];
+  return b_.CreateSelect(usual, b_.CreateFMul(v[n.args[0]], v[n.args[1]]), scaled);
+}
+
 Emitter::TinySeries Emitter::tiny_series(NodeId g) const {
   const ir::Node& n = g_[g];
   // tanh(e) = e - e^3/3 + ...
@@ -481,7 +521,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   if (known)
     for (auto& [id, value] : *known)
       if (id < v.size()) v[id] = value;
-  std::unordered_map<NodeId, std::pair<llvm::Value*, llvm::Value*>> exp_parts;  // split_exps_' p and n
+  ExpPartsMap exp_parts;  // split_exps_' p and n
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -520,44 +560,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         if (!r) r = b_.CreateFSub(A(0), A(1));
         break;
       case Op::Mul:
-        if (auto sp = scaled_products_.find(id); sp != scaled_products_.end()) {
-          auto parts = exp_parts.find(sp->second.e);
-          const ScaledProduct& s = sp->second;
-          if (parts != exp_parts.end() && v[s.a] && v[g_[s.where].args[0]] && v[s.den]) {
-            llvm::Value* c = v[g_[s.where].args[0]];
-            auto [pe, ne] = parts->second;  // copies: halved below
-            llvm::Value* one = llvm::ConstantFP::get(vec_, 1.0);
-            if (s.halve) {
-              pe = b_.CreateFMul(pe, llvm::ConstantFP::get(vec_, 0.5));
-              ne = b_.CreateFAdd(ne, one);
-            }
-            llvm::Value* wp = b_.CreateSelect(c, one, pe);
-            llvm::Value* wn = b_.CreateSelect(c, llvm::ConstantFP::get(vec_, 0.0), ne);
-            r = emit_scalef(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
-            break;
-          }
-        }
-        if (auto tp = tiny_products_.find(id); tp != tiny_products_.end()) {
-          const TinyProduct& t = tp->second;
-          auto parts = exp_parts.find(t.e);
-          if (parts != exp_parts.end() && v[t.a] && v[t.g] && (t.cond == ir::kNoNode || v[t.cond])) {
-            auto [pe, ne] = parts->second;
-            // The product as it was where e >= 2^-28 (or NaN), or c holds:
-            // the select's first arm, which the back end then merges into
-            // that product's instruction, after the division it waits for.
-            llvm::Value* usual = b_.CreateFCmpUGE(ne, llvm::ConstantFP::get(vec_, -28.0));
-            if (t.cond != ir::kNoNode) usual = b_.CreateOr(usual, v[t.cond]);
-            double h = t.halve ? t.slope / 2 : t.slope;
-            llvm::Value* factor = h == 1 ? pe : b_.CreateFMul(pe, llvm::ConstantFP::get(vec_, h));
-            if (t.c2 != 0)  // h p (1 + c2 e), e = v[t.e]
-              factor = mul_add(factor, b_.CreateFMul(v[t.e], llvm::ConstantFP::get(vec_, t.c2)), factor);
-            if (t.halve) ne = b_.CreateFAdd(ne, llvm::ConstantFP::get(vec_, 1.0));
-            llvm::Value* scaled = emit_scalef(b_, b_.CreateFMul(v[t.a], factor), ne);
-            r = b_.CreateSelect(usual, b_.CreateFMul(A(0), A(1)), scaled);
-            break;
-          }
-        }
-        r = erfc_product(id, v, ranges);
+        r = scaled_product(id, v, exp_parts);
+        if (!r) r = tiny_product(id, v, exp_parts);
+        if (!r) r = erfc_product(id, v, ranges);
         if (!r) r = constant_product(id, v, ranges);
         if (!r) r = b_.CreateFMul(A(0), A(1));
         break;

@@ -174,6 +174,12 @@ class Emitter {
   };
   std::unordered_map<ir::NodeId, TanhSum> tanh_sums_;
   std::unordered_map<ir::NodeId, ir::NodeId> erfc_products_;  // x * erfc(...) -> the erfc
+  /// The p and n of each split exp node emitted so far (emit's).
+  using ExpPartsMap = std::unordered_map<ir::NodeId, std::pair<llvm::Value*, llvm::Value*>>;
+  /// Product `id` as scaled_products_ (tiny_products_) has it, where the
+  /// parts of its exp and its operands are emitted; else null.
+  llvm::Value* scaled_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const;
+  llvm::Value* tiny_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const;
   /// (e, slope, c2) when g is tanh(e) or mish's rational of e
   /// (TinyProduct), e an exp node; else e = kNoNode.
   struct TinySeries {
