@@ -63,6 +63,10 @@ std::string Program::canonical_key() const {
       len = std::snprintf(buf, sizeof buf, "#%llx", (unsigned long long)std::bit_cast<uint64_t>(n.value));
       key.append(buf, size_t(len));
     }
+    if (n.lo != 0) {  // a folded constant's rest: float64 kernels use it
+      len = std::snprintf(buf, sizeof buf, "+%llx", (unsigned long long)std::bit_cast<uint64_t>(n.lo));
+      key.append(buf, size_t(len));
+    }
     key += ';';
   };
   for (ir::NodeId root : roots) {
@@ -134,7 +138,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   if (options.specialize_defaults && !p.function.params.empty()) {
     std::vector<ir::NodeId> value = ir::transform(p.graph, std::array{p.function.value}, [&](const ir::Node& n, const std::array<ir::NodeId, 3>& args) {
       if (n.op == ir::Op::Param) return ir::constant(p.graph, p.function.params[size_t(n.value)].default_value);
-      return p.graph.make(n.op, std::span<const ir::NodeId>(args.data(), n.arity), n.value);
+      return p.graph.remake(n, std::span<const ir::NodeId>(args.data(), n.arity));
     });
     p.function.value = value[0];
   }

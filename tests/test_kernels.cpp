@@ -272,6 +272,58 @@ TEST_CASE("exp of a computed argument takes that argument's rounding error - flo
   CHECK(y[3] == Approx(std::exp(0.25)).epsilon(1e-6));
 }
 
+TEST_CASE("float64 exp arguments take a folded constant's rest - the constant as exact over its double leaves", "[kernels]") {
+  // 1/3 + 1/7 folds to 10/21 as hi + lo (simplify.cpp): x hi alone is off
+  // by x lo (up to ~1e-14 at x = 1400), which exp makes ~100 ULP. The
+  // constant written as hi's digits is another function: the kernel cache
+  // must not take one for the other (Program::canonical_key keeps lo).
+  auto check = [](const char* src, long double c) {
+    Kernel k = runtime().compile(src, DType::F64);
+    std::vector<double> x, y;
+    for (double v = -1400; v <= 1400; v += 2800.0 / 4093) x.push_back(v);
+    y.resize(x.size());
+    k.forward(std::span<const double>(x), std::span<double>(y));
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      long double want = std::exp(static_cast<long double>(x[i]) * c);
+      if (!(want >= DBL_MIN && want <= DBL_MAX)) continue;
+      INFO(src << " at x = " << x[i]);
+      worst = std::max(worst, test::ulp_error(y[i], want));
+      CHECK(test::ulp_error(y[i], want) <= 2);
+    }
+    CHECK(worst > 0);
+  };
+  check("exp(x * (1/3 + 1/7))", 10.0L / 21);
+  check("exp(x * 0.47619047619047616)", static_cast<long double>(0.47619047619047616));  // hi alone
+  check("exp(x * (2 * sqrt(2 / pi)))", 2 * std::sqrt(2 / static_cast<long double>(std::numbers::pi)));
+  check("exp(x / sqrt(3))", 1 / std::sqrt(3.0L));
+}
+
+TEST_CASE("hardsigmoid's kinks at x = -3 and 3 as PyTorch has them - in float32 and float64", "[kernels]") {
+  // With slope the double 1/6, slope * x + offset rounded once would be
+  // 2.8e-17 at x = -3 (a derivative of 1/6 there, PyTorch's is 0): float64
+  // kernels keep the product's own rounding, which makes it 0.
+  for (DType dt : {DType::F32, DType::F64}) {
+    Kernel k = runtime().compile("hardsigmoid", dt);
+    std::vector<double> x{-3, 3}, y(2), dx(2), dy{1, 1};
+    if (dt == DType::F32) {
+      std::vector<float> xf{-3, 3}, yf(2), dxf(2), dyf{1, 1};
+      k.forward(std::span<const float>(xf), std::span<float>(yf));
+      k.backward(std::span<const float>(xf), std::span<const float>(dyf), std::span<float>(dxf));
+      y.assign(yf.begin(), yf.end());
+      dx.assign(dxf.begin(), dxf.end());
+    } else {
+      k.forward(std::span<const double>(x), std::span<double>(y));
+      k.backward(std::span<const double>(x), std::span<const double>(dy), std::span<double>(dx));
+    }
+    INFO((dt == DType::F32 ? "f32" : "f64"));
+    CHECK(y[0] == 0);
+    CHECK(y[1] == 1);
+    CHECK(dx[0] == 0);
+    CHECK(dx[1] == 0);
+  }
+}
+
 /// `src`'s float64 and float32 forward at x (and x rounded to float); NaN
 /// inputs must give NaN in both.
 static std::tuple<std::vector<double>, std::vector<float>, std::vector<float>> forward_both(const char* src,

@@ -137,7 +137,7 @@ struct Factorer {
 std::vector<NodeId> factor_sums(ir::Graph& g, std::span<const NodeId> roots) {
   Factorer fa{g};
   return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) -> NodeId {
-    NodeId rebuilt = g.make(n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+    NodeId rebuilt = g.remake(n, std::span<const NodeId>(args.data(), n.arity));
     if (n.op != Op::Sum && n.op != Op::Mean) return rebuilt;
     Factored f = fa.split(args[0]);
     if (f.ew == ir::kNoNode || (f.num == ir::kNoNode && f.den == ir::kNoNode && !f.neg)) return rebuilt;
@@ -180,7 +180,7 @@ std::vector<NodeId> share_normalizer(ir::Graph& g, std::span<const NodeId> roots
       if (NodeId r = shared(args[0], args[1], false); r != ir::kNoNode) return r;
       if (NodeId r = shared(args[1], args[0], true); r != ir::kNoNode) return r;
     }
-    return g.make(n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+    return g.remake(n, std::span<const NodeId>(args.data(), n.arity));
   });
 }
 

@@ -2,6 +2,7 @@
 #include "compiler/ir/graph.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "grammar/diagnostics.hpp"
@@ -71,19 +72,21 @@ size_t Graph::KeyHash::operator()(const Key& k) const {
   uint64_t h = static_cast<uint64_t>(k.op) * 0x9E3779B97F4A7C15ull;
   for (NodeId a : k.args) h = (h ^ a) * 0x100000001B3ull + (h >> 29);
   h ^= k.bits + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  h ^= k.lo_bits + (h << 6) + (h >> 2);
   return static_cast<size_t>(h);
 }
 
-NodeId Graph::make(Op op, std::span<const NodeId> args, double value) {
+NodeId Graph::make(Op op, std::span<const NodeId> args, double value, double lo) {
   const OpInfo& in = info(op);
   ACTJIT_ASSERT(args.size() == in.arity);
-  Key key{op, {kNoNode, kNoNode, kNoNode}, std::bit_cast<uint64_t>(value)};
+  if (op != Op::Const || !std::isfinite(lo)) lo = 0;
+  Key key{op, {kNoNode, kNoNode, kNoNode}, std::bit_cast<uint64_t>(value), std::bit_cast<uint64_t>(lo + 0.0)};
   for (size_t i = 0; i < args.size(); ++i) {
     ACTJIT_ASSERT(args[i] < nodes_.size());
     key.args[i] = args[i];
   }
   auto [it, inserted] = index_.try_emplace(key, NodeId(nodes_.size()));
-  if (inserted) nodes_.push_back(Node{op, uint8_t(in.arity), key.args, value});
+  if (inserted) nodes_.push_back(Node{op, uint8_t(in.arity), key.args, value, lo + 0.0});
   return it->second;
 }
 
@@ -118,7 +121,7 @@ size_t Graph::weight(std::span<const NodeId> roots) const {
   return w;
 }
 
-NodeId constant(Graph& g, double v) { return g.make(Op::Const, {}, v); }
+NodeId constant(Graph& g, double v, double lo) { return g.make(Op::Const, {}, v, lo); }
 NodeId unary(Graph& g, Op op, NodeId a) { return g.make(op, std::array{a}); }
 NodeId binary(Graph& g, Op op, NodeId a, NodeId b) { return g.make(op, std::array{a, b}); }
 NodeId where(Graph& g, NodeId c, NodeId a, NodeId b) { return g.make(Op::Where, std::array{c, a, b}); }

@@ -74,19 +74,29 @@ struct Node {
   /// Const: the value; Param: the parameter index; CondConst: 0 or 1;
   /// Input: its View (encoded); reductions and Cotangent: a length divisor.
   double value;
+  /// Const only: what the constant's exact value exceeds `value` by, where
+  /// it is known and not a double (folded constant expressions such as
+  /// 2 * sqrt(2 / pi), simplify.cpp); else 0. Float64 kernels take it
+  /// where a constant's rounding would be amplified (exp's argument).
+  double lo = 0;
 };
 
 /// A growing, interning store of nodes.
 class Graph {
  public:
-  /// The node (op, args, value), created if it does not exist yet.
-  NodeId make(Op op, std::span<const NodeId> args = {}, double value = 0);
+  /// The node (op, args, value, lo), created if it does not exist yet.
+  NodeId make(Op op, std::span<const NodeId> args = {}, double value = 0, double lo = 0);
+  /// `n` with operands `args` (its value and lo kept): what passes that
+  /// rebuild the graph make of a node no rule changes.
+  NodeId remake(const Node& n, std::span<const NodeId> args) { return make(n.op, args, n.value, n.lo); }
   const Node& operator[](NodeId id) const { return nodes_[id]; }
   size_t size() const { return nodes_.size(); }
   bool is_condition(NodeId id) const { return info(nodes_[id].op).flags & Condition; }
   bool is_const(NodeId id) const { return nodes_[id].op == Op::Const; }
   bool is_const(NodeId id, double v) const;
   double const_value(NodeId id) const { return nodes_[id].value; }
+  /// A constant's Node::lo (0 where its value is exact or the rest unknown).
+  double const_lo(NodeId id) const { return nodes_[id].lo; }
 
   /// Nodes reachable from `roots`, in increasing id order (a topological order).
   std::vector<NodeId> reachable(std::span<const NodeId> roots) const;
@@ -98,7 +108,7 @@ class Graph {
   struct Key {
     Op op;
     std::array<NodeId, 3> args;
-    uint64_t bits;
+    uint64_t bits, lo_bits;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
@@ -128,7 +138,8 @@ std::vector<NodeId> transform(Graph& g, std::span<const NodeId> roots, Rebuild r
 }
 
 // Builder helpers (no simplification; see simplify/).
-NodeId constant(Graph& g, double v);
+/// The constant v (+ lo, the part of its exact value that v rounded off).
+NodeId constant(Graph& g, double v, double lo = 0);
 NodeId unary(Graph& g, Op op, NodeId a);
 NodeId binary(Graph& g, Op op, NodeId a, NodeId b);
 NodeId where(Graph& g, NodeId c, NodeId a, NodeId b);

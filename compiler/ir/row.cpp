@@ -78,7 +78,7 @@ NodeId reindex(Graph& g, NodeId e, const std::function<bool(View, View&)>& f) {
     } else {
       std::array<NodeId, 3> args{};
       for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
-      map[id] = g.make(n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+      map[id] = g.remake(n, std::span<const NodeId>(args.data(), n.arity));
     }
   }
   return map[e];

@@ -172,8 +172,8 @@ Emitter::Tail Emitter::rounding_error(NodeId id, const std::vector<llvm::Value*>
     case Op::Cotangent:
     case Op::RowMax:  // one of the row's values: exact (softmax's exp(x - max))
     case Op::RowMin: out = {true, nullptr}; break;
-    case Op::Const: {
-      double c = n.value, lo = f32 && std::isfinite(float(c)) ? c - double(float(c)) : 0;
+    case Op::Const: {  // the value rounded to T, and a folded constant's rest (Node::lo)
+      double c = n.value, lo = (f32 && std::isfinite(float(c)) ? c - double(float(c)) : 0) + n.lo;
       out = {true, lo != 0 ? llvm::ConstantFP::get(vec_, lo) : nullptr};
       break;
     }

@@ -550,7 +550,7 @@ void fix_shape_params(ir::Graph& g, Function& fn, const std::vector<bool>& shape
   }
   fn.value = ir::transform(g, std::array{fn.value}, [&](const ir::Node& n, const std::array<NodeId, 3>& args) {
     if (n.op == Op::Param) return replacement[size_t(n.value)];
-    return g.make(n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+    return g.remake(n, std::span<const NodeId>(args.data(), n.arity));
   })[0];
   fn.params = std::move(kept);
 }

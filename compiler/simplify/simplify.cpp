@@ -20,6 +20,82 @@ NodeId make(Graph& g, Op op, std::initializer_list<NodeId> args) {
   return rewrite(g, op, std::span<const NodeId>(args.begin(), args.size()));
 }
 
+/// A constant's exact value as hi + lo (a double-double, |lo| <= half an
+/// ULP of hi): constant expressions fold to about 104 bits, so a constant
+/// such as 2 * sqrt(2 / pi) keeps the rest of its exact value over its
+/// double leaves (Node::lo) for the kernels that need it.
+struct Exact {
+  double hi, lo;
+};
+Exact quick_two_sum(double a, double b) {  // |a| >= |b| or a = 0
+  double s = a + b;
+  return {s, b - (s - a)};
+}
+Exact two_sum(double a, double b) {
+  double s = a + b, v = s - a;
+  return {s, (a - (s - v)) + (b - v)};
+}
+Exact two_product(double a, double b) {
+  double p = a * b;
+  return {p, std::fma(a, b, -p)};
+}
+Exact add(Exact x, Exact y) {
+  Exact s = two_sum(x.hi, y.hi);
+  return quick_two_sum(s.hi, s.lo + (x.lo + y.lo));
+}
+Exact mul(Exact x, Exact y) {
+  Exact p = two_product(x.hi, y.hi);
+  return quick_two_sum(p.hi, p.lo + (x.hi * y.lo + x.lo * y.hi));
+}
+Exact div(Exact x, Exact y) {
+  double q = x.hi / y.hi;
+  Exact r = add(x, mul(y, {-q, 0}));  // x - q y
+  return quick_two_sum(q, r.hi / y.hi);
+}
+Exact sqrt(Exact x) {
+  double s = std::sqrt(x.hi);
+  Exact r = add(x, mul({-s, 0}, {s, 0}));  // x - s s
+  return quick_two_sum(s, r.hi / (2 * s));
+}
+
+/// `op` of constants a and b folded as double-doubles, for the arithmetic
+/// ops; false (fold in double) for other ops and where a value or the
+/// result leaves the range in which the error terms are exact.
+bool fold_exact(Op op, Exact a, Exact b, Exact& out) {
+  auto ok = [](Exact e) { return std::isfinite(e.hi) && (e.hi == 0 || std::fabs(e.hi) >= 0x1p-900) && std::fabs(e.hi) <= 0x1p900; };
+  if (!ok(a) || !ok(b)) return false;
+  switch (op) {
+    case Op::Add: out = add(a, b); break;
+    case Op::Sub: out = add(a, {-b.hi, -b.lo}); break;
+    case Op::Mul: out = mul(a, b); break;
+    case Op::Div:
+      if (b.hi == 0) return false;
+      out = div(a, b);
+      break;
+    case Op::Neg: out = {-a.hi, -a.lo}; break;
+    case Op::Sqrt:
+      if (a.hi <= 0) return false;
+      out = sqrt(a);
+      break;
+    default: return false;
+  }
+  return ok(out) && out.hi != 0;
+}
+
+/// The constant op(a, b) (b ignored for unary ops), folded exactly where
+/// fold_exact can, else by the reference evaluator in double.
+NodeId fold(Graph& g, Op op, NodeId a, NodeId b = ir::kNoNode) {
+  auto exact = [&](NodeId id) { return Exact{g.const_value(id), g[id].op == Op::Const ? g.const_lo(id) : 0}; };
+  const ir::OpInfo& info = ir::info(op);
+  double v = ir::apply<double>(op, g.const_value(a), info.arity > 1 ? g.const_value(b) : 0, 0);
+  if (info.flags & ir::Condition) return g.make(Op::CondConst, {}, v != 0 ? 1 : 0);
+  Exact r{};
+  // Zeros (their signs), infinities and NaN as IEEE double arithmetic has them.
+  if (v != 0 && std::isfinite(v) && fold_exact(op, exact(a), info.arity > 1 ? exact(b) : Exact{0, 0}, r))
+    return ir::constant(g, r.hi, r.lo);
+  return ir::constant(g, v);
+}
+
 bool is_power_of_two(double c) {
   int e;
   return std::isfinite(c) && c != 0 && std::fabs(std::frexp(c, &e)) == 0.5 && e > -1000 && e < 1000;
@@ -71,9 +147,9 @@ NodeId over_param(Graph& g, NodeId n, NodeId p, int depth = 0) {
 
 }  // namespace
 
-NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
+NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double lo) {
   const ir::OpInfo& info = ir::info(op);
-  if (info.flags & ir::Leaf) return g.make(op, {}, value);
+  if (info.flags & ir::Leaf) return g.make(op, {}, value, lo);
   std::array<NodeId, 3> a{ir::kNoNode, ir::kNoNode, ir::kNoNode};
   for (size_t i = 0; i < in.size(); ++i) a[i] = in[i];
   auto is_c = [&](NodeId id) { return g[id].op == Op::Const || g[id].op == Op::CondConst; };
@@ -82,15 +158,17 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
   auto op_of = [&](NodeId id) { return g[id].op; };
   auto arg = [&](NodeId id, int k) { return g[id].args[k]; };
 
-  // Constant folding, with the reference evaluator in double.
+  // Constant folding: arithmetic exactly (fold_exact), the rest with the
+  // reference evaluator in double.
   bool all_const = true;
   for (size_t i = 0; i < info.arity; ++i) all_const = all_const && is_c(a[i]);
   if (all_const && (info.flags & ir::Reduction)) {
     if (op != Op::Sum) return a[0];  // mean, max, min of a constant row: the constant
     return g.make(op, std::span<const NodeId>(a.data(), info.arity), value);
   }
+  if (all_const && info.arity < 3) return fold(g, op, a[0], a[1]);
   if (all_const) {
-    double v = ir::apply<double>(op, c(a[0]), info.arity > 1 ? c(a[1]) : 0, info.arity > 2 ? c(a[2]) : 0);
+    double v = ir::apply<double>(op, c(a[0]), c(a[1]), c(a[2]));
     return (info.flags & ir::Condition) ? g.make(Op::CondConst, {}, v != 0 ? 1 : 0) : ir::constant(g, v);
   }
   // Commutative ops: constants second, otherwise operands by id.
@@ -108,7 +186,7 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
       if (is(a[1], 0.0)) return a[0];                                    // x - 0 = x
       if (is(a[0], -0.0)) return make(g, Op::Neg, {a[1]});               // -0 - x = -x
       if (op_of(a[1]) == Op::Neg) return make(g, Op::Add, {a[0], arg(a[1], 0)});  // x - -y = x + y
-      if (is_c(a[1])) return make(g, Op::Add, {a[0], ir::constant(g, -c(a[1]))});  // x - c = x + -c
+      if (is_c(a[1])) return make(g, Op::Add, {a[0], fold(g, Op::Neg, a[1])});  // x - c = x + -c
       break;
     case Op::Mul:
       if (is(a[1], 1.0)) return a[0];                                    // x * 1 = x
@@ -116,14 +194,14 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value) {
       if (op_of(a[0]) == Op::Neg && op_of(a[1]) == Op::Neg)             // -x * -y = x * y
         return make(g, Op::Mul, {arg(a[0], 0), arg(a[1], 0)});
       if (op_of(a[0]) == Op::Neg && is_c(a[1]))                          // -x * c = x * -c
-        return make(g, Op::Mul, {arg(a[0], 0), ir::constant(g, -c(a[1]))});
+        return make(g, Op::Mul, {arg(a[0], 0), fold(g, Op::Neg, a[1])});
       if (op_of(a[0]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Mul, {arg(a[0], 0), a[1]})});  // -x*y = -(x*y)
       if (op_of(a[1]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Mul, {a[0], arg(a[1], 0)})});  // x*-y = -(x*y)
       break;
     case Op::Div:
       if (is(a[1], 1.0)) return a[0];                                    // x / 1 = x
       if (is(a[1], -1.0)) return make(g, Op::Neg, {a[0]});               // x / -1 = -x
-      if (is_c(a[1]) && is_power_of_two(c(a[1])))                        // x / 2^k = x * 2^-k
+      if (is_c(a[1]) && is_power_of_two(c(a[1])) && g[a[1]].lo == 0)    // x / 2^k = x * 2^-k
         return make(g, Op::Mul, {a[0], ir::constant(g, 1 / c(a[1]))});
       if (op_of(a[0]) == Op::Neg && op_of(a[1]) == Op::Neg)             // -x / -y = x / y
         return make(g, Op::Div, {arg(a[0], 0), arg(a[1], 0)});
@@ -177,13 +255,13 @@ std::vector<NodeId> cancel_parameters(Graph& g, std::span<const NodeId> roots) {
       NodeId q = over_param(g, args[0], args[1]);
       if (q != ir::kNoNode) return q;
     }
-    return rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+    return rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value, n.lo);
   });
 }
 
 std::vector<NodeId> simplify(Graph& g, std::span<const NodeId> roots) {
   return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) {
-    return rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value);
+    return rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value, n.lo);
   });
 }
 

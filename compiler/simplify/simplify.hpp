@@ -21,7 +21,11 @@ std::vector<ir::NodeId> simplify(ir::Graph& g, std::span<const ir::NodeId> roots
 /// where the function itself is inf or NaN. Results simplified.
 std::vector<ir::NodeId> cancel_parameters(ir::Graph& g, std::span<const ir::NodeId> roots);
 
-/// Builds (op, args) with the rules applied to that one node.
-ir::NodeId rewrite(ir::Graph& g, ir::Op op, std::span<const ir::NodeId> args, double value = 0);
+/// Builds (op, args) with the rules applied to that one node (value and lo:
+/// a leaf's payload, Node::value and Node::lo). Constant arithmetic (+ - *
+/// / negation, sqrt) folds in double-double: the folded constant is its
+/// exact value over the double leaves rounded once, and Node::lo keeps the
+/// rest.
+ir::NodeId rewrite(ir::Graph& g, ir::Op op, std::span<const ir::NodeId> args, double value = 0, double lo = 0);
 
 }  // namespace actjit::simplify

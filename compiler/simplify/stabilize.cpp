@@ -90,7 +90,7 @@ class Stabilizer {
       default:
         break;
     }
-    return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value);
+    return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
  private:
