@@ -299,6 +299,38 @@ TEST_CASE("float64 exp arguments take a folded constant's rest - the constant as
   check("exp(x / sqrt(3))", 1 / std::sqrt(3.0L));
 }
 
+TEST_CASE("float64 gelu where erfc is subnormal - within 4 ULP on [-40, -36]", "[kernels]") {
+  // erfc(-x / sqrt 2) is subnormal below x = -37.5: multiplied by x after
+  // its rounding it was 22 ULP off; the asymptotic series with exp's
+  // exponent applied last (AVX-512) rounds once into the subnormals.
+  if (!test::avx512_kernels()) return;
+  Kernel k = runtime().compile("gelu", DType::F64);
+  std::vector<double> x, y, dx, one;
+  for (double v = -40; v <= -36; v += 4.0 / 8191) x.push_back(v);
+  x.push_back(-37.621110755592177);  // 22.4 ULP before
+  y.resize(x.size());
+  k.forward(std::span<const double>(x), std::span<double>(y));
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    long double xl = x[i], want = 0.5L * xl * std::erfc(-xl / std::sqrt(2.0L));
+    INFO("x = " << x[i] << ": " << y[i] << " for " << double(want));
+    worst = std::max(worst, test::ulp_error(y[i], want));
+    CHECK(test::ulp_error(y[i], want) <= 4);
+  }
+  CHECK(worst > 0.5);
+  // The derivative's 0.5 erfc takes the same path: finite, continuous at
+  // the switch (x = -36.77), 0 at -40.
+  dx.resize(x.size());
+  one.assign(x.size(), 1.0);
+  k.backward(std::span<const double>(x), std::span<const double>(one), std::span<double>(dx));
+  for (size_t i = 0; i < x.size(); ++i) {
+    long double xl = x[i];
+    long double want = 0.5L * std::erfc(-xl / std::sqrt(2.0L)) + xl * std::exp(-xl * xl / 2) / std::sqrt(2 * std::numbers::pi_v<long double>);
+    INFO("x = " << x[i]);
+    CHECK(std::fabs(dx[i] - double(want)) <= 1e-15 * std::fabs(double(want)) + 1e-320);
+  }
+}
+
 TEST_CASE("hardsigmoid's kinks at x = -3 and 3 as PyTorch has them - in float32 and float64", "[kernels]") {
   // With slope the double 1/6, slope * x + offset rounded once would be
   // 2.8e-17 at x = -3 (a derivative of 1/6 there, PyTorch's is 0): float64

@@ -119,11 +119,15 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 
 llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
-  if (!vmath::table_erfc_target(*b.GetInsertBlock()->getParent(), vec)) return nullptr;
+  bool is_double = vec->getElementType()->isDoubleTy();
+  const llvm::Function& f = *b.GetInsertBlock()->getParent();
+  if (is_double ? !vmath::has_vscalef(f, vec) : !vmath::table_erfc_target(f, vec)) return nullptr;
   std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times.v" +
-                     std::to_string(vec->getNumElements()) + "f32";
+                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y, x}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    return vmath::erfc_sqrt1_2_times(k, args[0], args[1], negate);
+    if (!is_double) return vmath::erfc_sqrt1_2_times(k, args[0], args[1], negate);
+    return vmath::erfc_sqrt1_2_times_f64(k, args[0], args[1], negate,
+                                         [](llvm::IRBuilderBase& fb, llvm::Value* a) { return emit_math(fb, Op::Erfc, a); });
   });
 }
 

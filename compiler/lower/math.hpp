@@ -65,8 +65,9 @@ llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, 
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
 
 /// x * erfc(+-y / sqrt 2) with the exponent applied last (one rounding
-/// into the subnormals: gelu's x = -13), on AVX-512 float kernels; null
-/// elsewhere (the caller multiplies). x NaN or at most 1e37 in magnitude.
+/// into the subnormals: gelu's x = -13 in float, -37.6 in double), on
+/// AVX-512 kernels; null elsewhere (the caller multiplies). x NaN or at
+/// most 1e37 in magnitude.
 llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate);
 /// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);

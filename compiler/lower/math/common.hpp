@@ -289,5 +289,9 @@ llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 
 /// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
                              llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));
+/// x times that, where the erfc is tiny (z past 26, to y = 40) from its
+/// asymptotic series with exp's exponent applied last (AVX-512: vscalef).
+llvm::Value* erfc_sqrt1_2_times_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate,
+                                   llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));
 
 }  // namespace actjit::lower::vmath

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include <llvm/IR/IntrinsicsX86.h>
+#include <llvm/IR/MDBuilder.h>
 
 #include "compiler/lower/math/common.hpp"
 
@@ -250,6 +251,43 @@ llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
   llvm::Value* delta = k.fma(y, k.c(sign * c_lo), product_error(k, y, k.c(sign * c_hi), a));
   llvm::Value* slope = k.mul(exp_neg_half_square(k, y), k.c(1.1283791670955126));  // 2/sqrt(pi) exp(-a^2)
   return k.b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {k.vt}, {k.b.CreateFNeg(delta), slope, r});
+}
+
+llvm::Value* erfc_sqrt1_2_times_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate,
+                                   llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*)) {
+  llvm::Value* plain = k.mul(x, erfc_sqrt1_2_f64(k, y, negate, erfc_of));
+  if (!k.avx512) return plain;
+  // Past z = +-y / sqrt 2 = 26 erfc(z) is below 6e-296 (subnormal from
+  // 26.55), and the plain product multiplied its lost bits by x (gelu: 22
+  // ULP at x = -37.6). There, to m = |y| = 40 (exp(-800) is 0 in double),
+  // the asymptotic series with exp's exponent applied last:
+  //   erfc(z) = exp(-z^2) / (z sqrt(pi)) S(1 / (2 z^2)),
+  //   S(t) = sum_j (-1)^j (2j - 1)!! t^j (to t^7: below 2e-19 for t <= 7.4e-4),
+  //   x erfc(z) = (x (sqrt(2 / pi) S(1 / m^2) / m) p) 2^n, exp(-m^2 / 2) = p 2^n,
+  // the square exact in the reduction. Computed only where some lane is
+  // that far out (a branch taken about never).
+  llvm::Value* signed_y = negate ? k.b.CreateFNeg(y) : y;
+  llvm::Value* far = k.b.CreateAnd(k.b.CreateFCmpOGT(signed_y, k.c(36.77)), k.b.CreateFCmpOLE(signed_y, k.c(40)));
+  llvm::BasicBlock* entry = k.b.GetInsertBlock();
+  llvm::Function* f = entry->getParent();
+  auto* far_bb = llvm::BasicBlock::Create(f->getContext(), "erfc.far", f);
+  auto* join = llvm::BasicBlock::Create(f->getContext(), "erfc.join", f);
+  k.b.CreateCondBr(k.b.CreateOrReduce(far), far_bb, join, llvm::MDBuilder(f->getContext()).createBranchWeights(1, 1 << 20));
+  k.b.SetInsertPoint(far_bb);
+  llvm::Value* m = half_square_abs(k, y);
+  ExpParts g = exp_neg_half_square_parts(k, m);
+  llvm::Value* t = k.div(k.c(1), k.mul(m, m));
+  llvm::Value* series = k.c(-135135);
+  for (double c : {10395.0, -945.0, 105.0, -15.0, 3.0, -1.0, 1.0}) series = k.fma(series, t, k.c(c));
+  llvm::Value* h = k.div(k.mul(series, k.c(0.79788456080286541)), m);  // sqrt(2 / pi)
+  llvm::Value* tail = k.scalef(k.mul(k.mul(x, h), g.p), g.n);
+  llvm::Value* blended = k.select(far, tail, plain);
+  k.b.CreateBr(join);
+  k.b.SetInsertPoint(join);
+  llvm::PHINode* out = k.b.CreatePHI(k.vt, 2);
+  out->addIncoming(plain, entry);
+  out->addIncoming(blended, far_bb);
+  return out;
 }
 
 }  // namespace actjit::lower::vmath
