@@ -70,10 +70,9 @@ bool same(T a, T b) {
   return (std::isnan(a) && std::isnan(b)) || a == b;
 }
 
-/// Whether this process's kernels are 512-bit AVX-512 ones (vscalef; not
-/// where ACTJIT_VECTOR_BITS asks for narrower vectors): some accuracy
-/// fixes are for those alone (gelu's erfc table, exp's exponent applied
-/// last in a * sigmoid(b)).
+/// Whether this process's float kernels are 512-bit AVX-512 ones (not
+/// where ACTJIT_VECTOR_BITS asks for narrower vectors): gelu's float erfc
+/// table is for those alone.
 inline bool avx512_kernels() {
   const char* bits = std::getenv("ACTJIT_VECTOR_BITS");
   return __builtin_cpu_supports("avx512f") && !(bits && std::atoi(bits) > 0 && std::atoi(bits) < 512);

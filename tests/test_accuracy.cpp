@@ -28,7 +28,7 @@ struct Bound {
 // measured. Every built-in meets both targets on AVX-512 hosts (ACCURACY.md's
 // machine); without AVX-512, gelu's erfc keeps the rational variable (7.9 ULP
 // over all floats: its rounding near x = 0, a subnormal erfc at x = -13.1).
-const std::map<std::string, Bound> kGaps = __builtin_cpu_supports("avx512f")
+const std::map<std::string, Bound> kGaps = test::avx512_kernels()
                                                ? std::map<std::string, Bound>{}
                                                : std::map<std::string, Bound>{{"gelu", {8, 0}}};
 
@@ -65,15 +65,6 @@ TEST_CASE("float64 accuracy of the catalogue - sampled sweep against MPFR", "[ac
   std::map<std::string, Bound> gaps = {
       {"hardsigmoid", {600, 0}},   // near x = -3 (slope * x + offset cancels): the product's rounding, which puts the kink at -3 (test_kernels.cpp)
   };
-  // swish's, silu's, mish's and telu's x * g(e^x) apply exp's exponent last
-  // on AVX-512 (3.35-3.50 ULP over the full sweep); elsewhere g underflows
-  // before the product at subnormal results (x < -708).
-  // gelu's x * erfc likewise where erfc is subnormal (x < -37.5; 2.95 ULP
-  // over the full sweep on AVX-512, 22 elsewhere).
-  if (!test::avx512_kernels()) {
-    gaps["swish"] = gaps["silu"] = gaps["mish"] = gaps["telu"] = {400, 0};
-    gaps["gelu"] = {25, 0};
-  }
   set_threads(1);
   Runtime rt;
   rt.set_cache_dir("");

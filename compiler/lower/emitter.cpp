@@ -365,7 +365,6 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
 }
 
 void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
-  if (!has_scalef(b_, vec_)) return;
   const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
                           ir::Domain{false, false});
   auto is_one = [&](NodeId id) { return g_.is_const(id) && g_.const_value(id) == 1; };
@@ -422,7 +421,7 @@ llvm::Value* Emitter::scaled_product(NodeId id, const std::vector<llvm::Value*>&
   }
   llvm::Value* wp = b_.CreateSelect(c, one, pe);
   llvm::Value* wn = b_.CreateSelect(c, llvm::ConstantFP::get(vec_, 0.0), ne);
-  return emit_scalef(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
+  return emit_ldexp(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
 }
 
 llvm::Value* Emitter::tiny_product(NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const {
@@ -442,7 +441,7 @@ llvm::Value* Emitter::tiny_product(NodeId id, const std::vector<llvm::Value*>& v
   if (t.c2 != 0)  // h p (1 + c2 e), e = v[t.e]
     factor = mul_add(factor, b_.CreateFMul(v[t.e], llvm::ConstantFP::get(vec_, t.c2)), factor);
   if (t.halve) ne = b_.CreateFAdd(ne, llvm::ConstantFP::get(vec_, 1.0));
-  llvm::Value* scaled = emit_scalef(b_, b_.CreateFMul(v[t.a], factor), ne);
+  llvm::Value* scaled = emit_ldexp(b_, b_.CreateFMul(v[t.a], factor), ne);
   const ir::Node& n = g_[id];
   return b_.CreateSelect(usual, b_.CreateFMul(v[n.args[0]], v[n.args[1]]), scaled);
 }
@@ -652,7 +651,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           if (split_exps_.count(id)) {
             auto parts = emit_exp_parts(b_, A(0), used.lo, used.hi, tail);
             exp_parts[id] = parts;
-            r = emit_scalef(b_, parts.first, parts.second);
+            r = emit_ldexp(b_, parts.first, parts.second);
           } else {
             r = emit_exp(b_, A(0), used.lo, used.hi, tail);
           }

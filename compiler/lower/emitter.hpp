@@ -76,13 +76,14 @@ class Emitter {
   void plan(const std::vector<ir::NodeId>& all_roots, const std::vector<ir::NodeId>& derivative_roots);
   /// Products a * (where(c, 1, e) / (e + 1)) with e = exp(w), w <= 0
   /// (swish's x * sigmoid(x), glu's a * sigmoid(b)) among `roots`, emitted
-  /// with e's exponent applied last: scalef(a * (where(c, 1, p / 2) / (e +
+  /// with e's exponent applied last: ldexp(a * (where(c, 1, p / 2) / (e +
   /// 1)), where(c, 0, n + 1)) for e = p 2^n. Where e is subnormal (or 0) the
   /// product, which need not be, then rounds once instead of carrying e's
   /// lost bits: float64 swish at x = -738 was 341 ULP off, glu's float
-  /// rows 99. On vscalef targets (AVX-512); for kernels without the float32
-  /// kernels' recomputation of such lanes in float64 (float64 kernels,
-  /// row-wise kernels). The halving keeps a * p finite for any finite a;
+  /// rows 99. For kernels without the float32 kernels' recomputation of
+  /// such lanes in float64 (float64 kernels, row-wise kernels); ldexp is
+  /// vscalef on AVX-512, two exponent-field factors elsewhere (where p is
+  /// 0 below exp(-170) in float: a * sigmoid(b) for |a| > 8e35 only). The halving keeps a * p finite for any finite a;
   /// where a is known to be far below T's largest value, p and n as they are.
   /// Also products a * g(e) that are a * slope * e (1 + c2 e) for small e
   /// (mish, telu: TinyProduct), by the same p and n where e < 2^-27.5.

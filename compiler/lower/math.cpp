@@ -96,7 +96,6 @@ llvm::Value* with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
 }  // namespace
 
 bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
-bool has_scalef(llvm::IRBuilderBase& b, llvm::Type* vec) { return vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec); }
 
 bool is_math_op(Op op) {
   SleefName n{"", ""};
@@ -121,7 +120,7 @@ llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, 
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
   const llvm::Function& f = *b.GetInsertBlock()->getParent();
-  if (is_double ? !vmath::has_vscalef(f, vec) : !vmath::table_erfc_target(f, vec)) return nullptr;
+  if (!is_double && !vmath::table_erfc_target(f, vec)) return nullptr;
   std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times.v" +
                      std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y, x}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
@@ -160,17 +159,16 @@ std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llv
   vmath::Ctx k{b, vec, vec->getElementType()->isDoubleTy()};
   k.avx512 = vmath::has_vscalef(*f, vec);
   k.has_fma = vmath::has_feature(*f, "fma");
-  ACTJIT_ASSERT(k.avx512);
-  vmath::ExpBounds bounds = vmath::exp_bounds(k.f64, true);
+  vmath::ExpBounds bounds = vmath::exp_bounds(k.f64, k.avx512);
   vmath::ExpParts parts = vmath::exp_parts_guarded(k, x, tail, !(lo >= bounds.lo), !(hi <= bounds.hi));
   return {parts.p, parts.n};
 }
 
-llvm::Value* emit_scalef(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n) {
+llvm::Value* emit_ldexp(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(v->getType());
   vmath::Ctx k{b, vec, vec->getElementType()->isDoubleTy()};
-  k.avx512 = true;
-  return k.scalef(v, n);
+  k.avx512 = vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec);
+  return k.ldexp(v, n);
 }
 
 llvm::Value* emit_product_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value* y, llvm::Value* p) {

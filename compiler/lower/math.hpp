@@ -39,11 +39,13 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail = nullptr);
 
 /// exp(x + tail) = p 2^n unscaled (vmath::exp_parts_guarded), for x known
-/// to be NaN or in [lo, hi]; tail may be null. Only where vscalef is
-/// (vmath::has_vscalef), which applies 2^n: emit_scalef(v, n) = v 2^n.
+/// to be NaN or in [lo, hi]; tail may be null. p is 0 below exp_bounds'
+/// lo: -1e6 (double) and -2e4 (float) with vscalef, else -1400 and -170.
+/// emit_ldexp(v, n) = v 2^n applies n, rounding once: AVX-512's vscalef,
+/// else two factors in the normal range (n >= 2 emin, which those bounds keep).
 std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi,
                                                      llvm::Value* tail);
-llvm::Value* emit_scalef(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n);
+llvm::Value* emit_ldexp(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n);
 
 /// The rounding errors of p = fl(x * y) and s = fl(x + y), exactly
 /// (vmath::product_error, vmath::sum_error), emitted in place.
@@ -65,9 +67,9 @@ llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, 
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
 
 /// x * erfc(+-y / sqrt 2) with the exponent applied last (one rounding
-/// into the subnormals: gelu's x = -13 in float, -37.6 in double), on
-/// AVX-512 kernels; null elsewhere (the caller multiplies). x NaN or at
-/// most 1e37 in magnitude.
+/// into the subnormals: gelu's x = -13 in float, -37.6 in double): in
+/// double everywhere, in float on AVX-512 (the table); null elsewhere (the
+/// caller multiplies). x NaN or at most 1e37 in magnitude.
 llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate);
 /// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
@@ -84,8 +86,6 @@ llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x);
 
 /// Whether the function being emitted into targets a CPU with FMA.
 bool has_fma(llvm::IRBuilderBase& b);
-/// Whether vectors of type `vec` have vscalef where `b` emits (vmath::has_vscalef).
-bool has_scalef(llvm::IRBuilderBase& b, llvm::Type* vec);
 
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).

@@ -290,7 +290,7 @@ llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
                              llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));
 /// x times that, where the erfc is tiny (z past 26, to y = 40) from its
-/// asymptotic series with exp's exponent applied last (AVX-512: vscalef).
+/// asymptotic series with exp's exponent applied last (Ctx::ldexp).
 llvm::Value* erfc_sqrt1_2_times_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate,
                                    llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));
 

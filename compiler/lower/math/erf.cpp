@@ -256,7 +256,6 @@ llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
 llvm::Value* erfc_sqrt1_2_times_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate,
                                    llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*)) {
   llvm::Value* plain = k.mul(x, erfc_sqrt1_2_f64(k, y, negate, erfc_of));
-  if (!k.avx512) return plain;
   // Past z = +-y / sqrt 2 = 26 erfc(z) is below 6e-296 (subnormal from
   // 26.55), and the plain product multiplied its lost bits by x (gelu: 22
   // ULP at x = -37.6). There, to m = |y| = 40 (exp(-800) is 0 in double),
@@ -280,7 +279,7 @@ llvm::Value* erfc_sqrt1_2_times_f64(const Ctx& k, llvm::Value* y, llvm::Value* x
   llvm::Value* series = k.c(-135135);
   for (double c : {10395.0, -945.0, 105.0, -15.0, 3.0, -1.0, 1.0}) series = k.fma(series, t, k.c(c));
   llvm::Value* h = k.div(k.mul(series, k.c(0.79788456080286541)), m);  // sqrt(2 / pi)
-  llvm::Value* tail = k.scalef(k.mul(k.mul(x, h), g.p), g.n);
+  llvm::Value* tail = k.ldexp(k.mul(k.mul(x, h), g.p), g.n);
   llvm::Value* blended = k.select(far, tail, plain);
   k.b.CreateBr(join);
   k.b.SetInsertPoint(join);

@@ -85,16 +85,23 @@ llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_l
   return exp_impl(k, x, clamp_low, clamp_high, t);
 }
 
+/// p for reduce's r, and NaN where x is (without vscalef, reduce takes
+/// NaN as 0, for ldexp's integer n).
+static llvm::Value* parts_p(const Ctx& k, llvm::Value* x, const Reduction& red) {
+  llvm::Value* p = exp_poly(k, red.r);
+  return k.avx512 ? p : k.select(k.is_nan(x), x, p);
+}
+
 ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t) {
   Reduction red = reduce(k, x, 0, 0, false, false, t, false);
-  return {exp_poly(k, red.r), red.n};
+  return {parts_p(k, x, red), red.n};
 }
 
 ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high) {
   ExpBounds bounds = exp_bounds(k.f64, k.avx512);
   // Above, exp_impl's clamp: p 2^n overflows to inf there, as exp does.
   Reduction red = reduce(k, x, bounds.lo, k.f64 ? 709.79 : 88.8, clamp_low, clamp_high, t, true);
-  llvm::Value* p = exp_poly(k, red.r);
+  llvm::Value* p = parts_p(k, x, red);
   // Below the bound exp(x) is 0: so is p, and with it every product of p.
   if (clamp_low) p = k.select(k.b.CreateFCmpOLT(x, k.c(bounds.lo)), k.c(0), p);
   return {p, red.n};
