@@ -104,6 +104,54 @@ std::vector<ir::NodeId> Program::derivative_roots() const {
   return roots;
 }
 
+std::optional<Program> output_vjp_program(const Program& p) {
+  const ir::View plain{};
+  if (!p.row.rowwise || !p.function.params.empty() || p.row.out_divisor != 1 || p.row.multiple != 1 ||
+      p.row.dx.size() != 1 || !(p.row.dx[0].first == plain) || !p.row.dparams.empty())
+    return std::nullopt;
+  Program q = p;
+  ir::Graph& g = q.graph;
+  // y stands in as a parameter no function has until x is known to be gone.
+  const ir::NodeId y = g.make(ir::Op::Param, {}, double(UINT32_MAX));
+  auto with_y = ir::transform(g, std::array{p.row.dx[0].second}, [&](const ir::Node& n, const std::array<ir::NodeId, 3>& a) {
+    ir::NodeId made = g.remake(n, std::span<const ir::NodeId>(a.data(), n.arity));
+    if (made == p.value) return y;
+    // sum(a b) / c = sum((a / c) b) where a / c is y (softmax's sum(e dy) / S).
+    if (n.op == ir::Op::Div && g[a[0]].op == ir::Op::Sum && g[g[a[0]].args[0]].op == ir::Op::Mul) {
+      const ir::Node& m = g[g[a[0]].args[0]];
+      for (int k = 0; k < 2; ++k)
+        if (g.make(ir::Op::Div, std::array{m.args[k], a[1]}) == p.value) {
+          ir::NodeId yb = g.make(ir::Op::Mul, std::array{y, m.args[1 - k]});
+          return g.make(ir::Op::Sum, std::array{yb}, g[a[0]].value);
+        }
+    }
+    // exp(u) (1 / S r) = exp(y) r where y = u - log(S) (log_softmax's e / S).
+    if (n.op == ir::Op::Mul)
+      for (int k = 0; k < 2; ++k) {
+        const ir::Node& e = g[a[k]];
+        const ir::Node& m = g[a[1 - k]];
+        if (e.op != ir::Op::Exp || m.op != ir::Op::Mul) continue;
+        for (int j = 0; j < 2; ++j) {
+          const ir::Node& inv = g[m.args[j]];
+          if (inv.op != ir::Op::Div || !g.is_const(inv.args[0], 1.0)) continue;
+          ir::NodeId log_s = g.make(ir::Op::Log, std::array{inv.args[1]});
+          if (g.make(ir::Op::Sub, std::array{e.args[0], log_s}) == p.value)
+            return g.make(ir::Op::Mul, std::array{g.make(ir::Op::Exp, std::array{y}), m.args[1 - j]});
+        }
+      }
+    return made;
+  });
+  for (ir::NodeId id : g.reachable(with_y))
+    if (g[id].op == ir::Op::Input) return std::nullopt;
+  const ir::NodeId input = g.make(ir::Op::Input, {}, plain.encode());
+  auto dx = ir::transform(g, with_y, [&](const ir::Node& n, const std::array<ir::NodeId, 3>& a) {
+    ir::NodeId made = g.remake(n, std::span<const ir::NodeId>(a.data(), n.arity));
+    return made == y ? input : made;
+  });
+  q.row.dx[0].second = simplify::simplify(g, dx)[0];
+  return q;
+}
+
 std::vector<ir::NodeId> Program::all_roots() const {
   std::vector<ir::NodeId> roots{value};
   if (!row.rowwise) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,5 +83,15 @@ std::string_view catalogue_source();
 /// and differentiates the result. Errors point into `source`.
 Result<Program> build_program(std::string_view source, const sema::Library& library,
                               const CompileOptions& options = {});
+
+/// For a row-wise `p` whose vector-Jacobian product can be written with
+/// its output y in place of x (softmax, softmin: y (dy - sum(y dy));
+/// log_softmax: dy - exp(y) sum(dy)): `p`
+/// with that product as the backward's dx, reading y where it reads x —
+/// its backward kernel takes (y, dy) as the usual one takes (x, dy). Else
+/// nothing: parameters, an output of another length, or x needed besides y.
+/// The product's sum(a b) / c becomes sum((a / c) b) where a / c is y, and
+/// exp(u) (1 / S r) becomes exp(y) r where y is u - log(S) (log_softmax).
+std::optional<Program> output_vjp_program(const Program& p);
 
 }  // namespace actjit

@@ -110,6 +110,24 @@ TEST_CASE("the C ABI is safe from several threads", "[c_api]") {
   actjit_runtime_destroy(rt);
 }
 
+TEST_CASE("softmax's backward from its output y", "[c_api]") {
+  actjit_runtime* rt = actjit_runtime_create();
+  REQUIRE(rt);
+  actjit_kernel* sm = actjit_compile(rt, "softmax", ACTJIT_F64, nullptr, 0);
+  REQUIRE(sm);
+  CHECK(actjit_backward_from_output(sm) == 1);
+  CHECK(actjit_backward_from_output(nullptr) == 0);
+  double x[6] = {1, 2, 3, -1, 0, 1}, y[6], dy[6] = {1, 0, 0, 0, 1, -1}, from_x[6], from_y[6];
+  REQUIRE(actjit_forward_rows(sm, x, y, 2, 3, nullptr) == 0);
+  REQUIRE(actjit_backward_rows(sm, x, dy, from_x, 2, 3, nullptr, nullptr) == 0);
+  REQUIRE(actjit_backward_rows_from_output(sm, y, dy, from_y, 2, 3) == 0);
+  for (int i = 0; i < 6; ++i) CHECK(from_y[i] == Approx(from_x[i]).margin(1e-15));
+  CHECK(actjit_backward_rows_from_output(nullptr, y, dy, from_y, 2, 3) != 0);
+  CHECK(actjit_backward_rows_from_output(sm, nullptr, dy, from_y, 2, 3) != 0);
+  actjit_kernel_release(sm);
+  actjit_runtime_destroy(rt);
+}
+
 TEST_CASE("row-wise entry points: rows x cols - output_cols - vector-Jacobian products", "[c_api]") {
   actjit_runtime* rt = actjit_runtime_create();
   REQUIRE(rt);
@@ -140,6 +158,9 @@ TEST_CASE("row-wise entry points: rows x cols - output_cols - vector-Jacobian pr
   // actjit_forward takes a row-wise function's x as one row.
   REQUIRE(actjit_forward(glu, x, y, 4, nullptr) == 0);
   CHECK(y[0] == 0.5);
+  // glu's product needs x: no backward from the output.
+  CHECK(actjit_backward_from_output(glu) == 0);
+  CHECK(actjit_backward_rows_from_output(glu, y, dy, dx, 2, 4) != 0);
   actjit_kernel_release(glu);
   actjit_kernel_release(relu);
   actjit_runtime_destroy(rt);

@@ -289,6 +289,81 @@ TEST_CASE("dx may be the same array as dy") {
   }
 }
 
+namespace {
+/// The vector-Jacobian product from y = f(x), against long double from x:
+/// softmax/softmin p (dy - sum(p dy)), log_softmax dy - p sum(dy), with
+/// p = exp(+-x - max) / S.
+template <class T>
+void check_from_output(const char* src, DType dt, double tol) {
+  const Runtime& rt = test::shared_runtime();
+  Kernel k = rt.compile(src, dt);
+  REQUIRE(k.backward_from_output());
+  const bool negate = std::string(src) == "softmin", log = std::string(src) == "log_softmax";
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (size_t cols : {1, 2, 7, 16, 33, 128, 1000}) {
+    const size_t rows = 5;
+    std::vector<T> x(rows * cols), dy(x.size()), y(x.size()), dx(x.size());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = T(20 * u(rng)), dy[i] = T(u(rng));
+    k.forward_rows(std::span<const T>(x), std::span<T>(y), cols);
+    k.backward_rows_from_output(std::span<const T>(y), std::span<const T>(dy), std::span<T>(dx), cols);
+    for (size_t r = 0; r < rows; ++r) {
+      const T* xr = &x[r * cols];
+      const T* dyr = &dy[r * cols];
+      long double m = -INFINITY, s = 0, pdy = 0, sdy = 0;
+      for (size_t j = 0; j < cols; ++j) m = std::max(m, (long double)(negate ? -xr[j] : xr[j]));
+      for (size_t j = 0; j < cols; ++j) s += std::exp((negate ? -xr[j] : xr[j]) - m);
+      auto p = [&](size_t j) { return std::exp((negate ? -xr[j] : xr[j]) - m) / s; };
+      for (size_t j = 0; j < cols; ++j) pdy += p(j) * dyr[j], sdy += dyr[j];
+      for (size_t j = 0; j < cols; ++j) {
+        long double want = log ? dyr[j] - p(j) * sdy : p(j) * (dyr[j] - pdy);
+        if (negate) want = -want;
+        INFO(src << " cols " << cols << " row " << r << " j " << j);
+        CHECK(std::fabs(dx[r * cols + j] - want) <= tol * (1 + std::fabs(sdy)));
+      }
+    }
+    // dx over dy, and over y: the same values.
+    std::vector<T> over_dy = dy, over_y = y;
+    REQUIRE(k.backward_rows_from_output_raw(y.data(), over_dy.data(), over_dy.data(), rows, cols) == 0);
+    REQUIRE(k.backward_rows_from_output_raw(over_y.data(), dy.data(), over_y.data(), rows, cols) == 0);
+    CHECK(over_dy == dx);
+    CHECK(over_y == dx);
+  }
+}
+}  // namespace
+
+TEST_CASE("the backward from the output y - softmax, softmin, log_softmax") {
+  // Training keeps y from the forward pass; the product written with y
+  // needs no exp (softmax: y (dy - sum(y dy)); log_softmax: dy - exp(y) sum(dy)).
+  for (const char* src : {"softmax", "softmin", "log_softmax"}) {
+    check_from_output<float>(src, DType::F32, 2e-6);
+    check_from_output<double>(src, DType::F64, 1e-14);
+  }
+  const Runtime& rt = test::shared_runtime();
+  // A NaN in y: NaN across its row, as from x.
+  Kernel sm = rt.compile("softmax", DType::F32);
+  std::vector<float> y{0.25f, NAN, 0.5f, 0.25f}, dy{1, 2, 3, 4}, dx(4);
+  sm.backward_rows_from_output(std::span<const float>(y), std::span<const float>(dy), std::span<float>(dx), 4);
+  for (float v : dx) CHECK(std::isnan(v));
+  // Functions whose product needs x (or that have parameters, or another
+  // output length) have none: the call is refused.
+  for (const char* src : {"glu", "maxout(x, 2)", "x * sum(x)", "softmax(x * 2) * x"}) {
+    Kernel k = rt.compile(src, DType::F32);
+    INFO(src);
+    CHECK_FALSE(k.backward_from_output());
+    std::vector<float> a(4, 1.0f), b(4), c(4);
+    CHECK_THROWS_AS(k.backward_rows_from_output(std::span<const float>(a), std::span<const float>(b), std::span<float>(c), 4),
+                    std::invalid_argument);
+    CHECK(k.backward_rows_from_output_raw(a.data(), b.data(), c.data(), 1, 4) != 0);
+  }
+  CHECK_FALSE(rt.compile("relu", DType::F32).backward_from_output());
+  // Sizes are checked.
+  std::vector<float> three(3), four(4);
+  CHECK_THROWS_AS(sm.backward_rows_from_output(std::span<const float>(four), std::span<const float>(three),
+                                               std::span<float>(four), 4),
+                  std::invalid_argument);
+}
+
 TEST_CASE("softmax's last pass stores exp(x - max) for the output loop - one exp per element") {
   // The planner: softmax's and softmin's exp, forward and backward; nothing
   // where the output loop would still read x or no exp is summed last.

@@ -211,25 +211,34 @@ Result<std::vector<std::string>> generate_objects(const Program& p, lower::DType
 Result<std::shared_ptr<KernelCode>> Engine::compile(const Program& p, lower::DType dtype) {
   std::vector<lower::Part> parts{lower::Part::Forward, lower::Part::Backward};
   if (!lower::kernel_symbols(p, kPrefix).backward_x.empty()) parts.push_back(lower::Part::BackwardX);
-  return compile_parts(p, dtype, parts, false);
+  return compile_parts(p, dtype, parts);
 }
 
 Result<std::shared_ptr<KernelCode>> Engine::compile_fused(const Program& p, lower::DType dtype) {
   if (p.row.rowwise) return Diagnostic{Diagnostic::npos, "a row-wise function has no fused kernel"};
-  return compile_parts(p, dtype, {lower::Part::Fused}, true);
+  return compile_parts(p, dtype, {lower::Part::Fused});
+}
+
+Result<std::shared_ptr<KernelCode>> Engine::compile_backward(const Program& p, lower::DType dtype) {
+  return compile_parts(p, dtype, {lower::Part::Backward});
 }
 
 Result<std::shared_ptr<KernelCode>> Engine::compile_parts(const Program& p, lower::DType dtype,
-                                                          const std::vector<lower::Part>& parts, bool fused) {
+                                                          const std::vector<lower::Part>& parts) {
+  // The disk cache keys the usual set (forward, backward[, backward_x]) by
+  // the program alone, a single part by the program and that part.
+  std::string suffix = parts == std::vector{lower::Part::Fused}      ? "\nfused"
+                       : parts == std::vector{lower::Part::Backward} ? "\nbackward"
+                                                                      : "";
   std::shared_ptr<const ObjectCache> cache;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     cache = impl_->cache;
   }
-  std::string key = cache->enabled() ? cache_key(p, dtype) + (fused ? "\nfused" : "") : std::string();
+  std::string key = cache->enabled() ? cache_key(p, dtype) + suffix : std::string();
   if (cache->enabled()) {
     if (auto objects = cache->load(key); objects && objects->size() == parts.size()) {
-      if (auto code = link(p, *objects, fused)) {
+      if (auto code = link(p, *objects, parts)) {
         impl_->disk_hits.fetch_add(1);
         return code;
       }
@@ -241,16 +250,19 @@ Result<std::shared_ptr<KernelCode>> Engine::compile_parts(const Program& p, lowe
   if (!objects) return objects.error();
   impl_->llvm_compiles.fetch_add(1);
   if (cache->enabled() && cache->store(key, *objects)) impl_->disk_writes.fetch_add(1);
-  return link(p, *objects, fused);
+  return link(p, *objects, parts);
 }
 
 Result<std::shared_ptr<KernelCode>> Engine::link(const Program& p, const std::vector<std::string>& objects,
-                                                 bool fused) {
-  lower::KernelSymbols names = lower::kernel_symbols(p, kPrefix);
-  if (fused)
-    names = lower::KernelSymbols{{}, {}, {}, names.fused};
-  else
-    names.fused.clear();
+                                                 const std::vector<lower::Part>& parts) {
+  // The symbols of `parts` (objects hold those alone).
+  lower::KernelSymbols all = lower::kernel_symbols(p, kPrefix), names;
+  for (lower::Part part : parts) {
+    if (part == lower::Part::Forward) names.forward = all.forward;
+    if (part == lower::Part::Backward) names.backward = all.backward;
+    if (part == lower::Part::BackwardX) names.backward_x = all.backward_x;
+    if (part == lower::Part::Fused) names.fused = all.fused;
+  }
   std::shared_ptr<KernelCode> code(new KernelCode());
   code->engine_ = impl_;
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -62,6 +62,8 @@ class Engine {
   /// The fused kernel (y and f'(x) in one pass) of an elementwise `p`, in
   /// code of its own (compiled when first asked for; disk-cached too).
   Result<std::shared_ptr<KernelCode>> compile_fused(const Program& p, lower::DType dtype);
+  /// The backward kernel of `p` alone (output_vjp_program's), likewise.
+  Result<std::shared_ptr<KernelCode>> compile_backward(const Program& p, lower::DType dtype);
 
   /// The on-disk object cache's directory ("" turns it off). Default: off;
   /// the runtime sets default_cache_dir().
@@ -77,9 +79,10 @@ class Engine {
  private:
   Engine() = default;
   /// Links `objects` (the kernels of `p`) into a JITDylib of their own.
-  Result<std::shared_ptr<KernelCode>> link(const Program& p, const std::vector<std::string>& objects, bool fused);
+  Result<std::shared_ptr<KernelCode>> link(const Program& p, const std::vector<std::string>& objects,
+                                           const std::vector<lower::Part>& parts);
   Result<std::shared_ptr<KernelCode>> compile_parts(const Program& p, lower::DType dtype,
-                                                    const std::vector<lower::Part>& parts, bool fused);
+                                                    const std::vector<lower::Part>& parts);
 
   std::shared_ptr<EngineImpl> impl_;
 };

@@ -164,6 +164,14 @@ int actjit_backward_rows(const actjit_kernel* k, const void* x, const void* dy, 
   return k->k.backward_rows_raw(x, dy, dx, rows, cols, params, dparams);
 }
 
+int actjit_backward_from_output(const actjit_kernel* k) { return k && k->k.backward_from_output() ? 1 : 0; }
+
+int actjit_backward_rows_from_output(const actjit_kernel* k, const void* y, const void* dy, void* dx, size_t rows,
+                                     size_t cols) {
+  if (!k) return 1;
+  return k->k.backward_rows_from_output_raw(y, dy, dx, rows, cols);
+}
+
 void actjit_set_threads(unsigned n) { actjit::set_threads(n); }
 unsigned actjit_get_threads(void) { return actjit::threads(); }
 

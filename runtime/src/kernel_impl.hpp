@@ -76,8 +76,14 @@ struct KernelImpl {
   // underflow in between (swish at x = -100), are recomputed.
   std::shared_ptr<const Program> program;
   std::shared_ptr<jit::Engine> engine;
-  mutable std::once_flag wide_once, fused_once, specialized_once, specialized_fused_once;
-  mutable std::shared_ptr<jit::KernelCode> wide, fused, specialized, specialized_fused;
+  mutable std::once_flag wide_once, fused_once, specialized_once, specialized_fused_once, output_once;
+  mutable std::shared_ptr<jit::KernelCode> wide, fused, specialized, specialized_fused, output;
+  /// Row-wise functions whose backward can take y for x (softmax, softmin:
+  /// output_vjp_program): that program, its backward compiled on first use
+  /// (output_code), and whether it may write dx over dy; else null.
+  std::shared_ptr<const Program> output_program;
+  bool output_alias_safe = true;
+  const jit::KernelCode* output_code() const;
   bool is_default(const double* params) const {
     if (!params) return true;
     for (size_t j = 0; j < defaults.size(); ++j)
@@ -105,5 +111,12 @@ struct KernelImpl {
   void rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
                        double* dparams) const;
 };
+
+/// The row-wise vector-Jacobian product over `rows` rows of `cols` with
+/// the backward kernel `fn` (first array x, or y for output_code's), split
+/// across the pool; dy copied first where dx overlaps it and the kernel is
+/// not `alias_safe`. 0 on success (Kernel::backward_rows_raw's contract).
+int row_vjp(const KernelImpl& k, RowBackwardFn fn, bool alias_safe, const void* x, const void* dy, void* dx,
+            size_t rows, size_t cols, const double* params, double* dparams) noexcept;
 
 }  // namespace actjit::detail

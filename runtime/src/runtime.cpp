@@ -176,6 +176,11 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   // The program for calls with the default parameters, compiled on the
   // first such call (KernelImpl::defaults_code).
   if (auto q = defaults_program(source, limits, p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
+  if (auto q = output_vjp_program(p)) {
+    impl->output_alias_safe = lower::row_stored_operand(*q, true) == ir::kNoNode;
+    impl->output_program = std::make_shared<const Program>(std::move(*q));
+    impl->engine = impl_->engine;
+  }
   if (!p.row.rowwise) {
     // The float32 kernels' NaN watch takes parameters as nonzero; where
     // that decided it away, a zero parameter makes the runtime look itself.
@@ -345,6 +350,11 @@ const jit::KernelCode* KernelImpl::defaults_code(const double* params) const {
 const jit::KernelCode* KernelImpl::defaults_fused_code(const double* params) const {
   if (!defaults_program || !is_default(params)) return nullptr;
   return once(specialized_fused_once, specialized_fused, [&] { return engine->compile_fused(*defaults_program, to_lower(dtype)); });
+}
+
+const jit::KernelCode* KernelImpl::output_code() const {
+  if (!output_program) return nullptr;
+  return once(output_once, output, [&] { return engine->compile_backward(*output_program, to_lower(dtype)); });
 }
 
 const jit::KernelCode* KernelImpl::fused_code() const {
@@ -580,24 +590,41 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
     if (cols != 0 && rows > SIZE_MAX / cols) return 1;
     return backward_raw(x, dy, dx, rows * cols, params, dparams);
   }
-  const double* p = params ? params : impl_->defaults.data();
+  return detail::row_vjp(*impl_, impl_->row_backward(), impl_->row.alias_safe, x, dy, dx, rows, cols, params, dparams);
+}
+
+int Kernel::backward_rows_from_output_raw(const void* y, const void* dy, void* dx, size_t rows,
+                                          size_t cols) const noexcept {
+  if (!impl_ || !impl_->output_program) return 1;
+  const jit::KernelCode* code = impl_->output_code();
+  if (!code) return 1;
+  // The program's backward reads y where the usual one reads x.
+  return detail::row_vjp(*impl_, reinterpret_cast<detail::RowBackwardFn>(code->backward), impl_->output_alias_safe, y,
+                         dy, dx, rows, cols, nullptr, nullptr);
+}
+
+bool Kernel::backward_from_output() const noexcept { return impl_ && impl_->output_program; }
+
+namespace detail {
+int row_vjp(const KernelImpl& k, RowBackwardFn fn, bool alias_safe, const void* x, const void* dy, void* dx,
+            size_t rows, size_t cols, const double* params, double* dparams) noexcept {
+  const double* p = params ? params : k.defaults.data();
   if (rows == 0) {
     if (dparams)
-      for (size_t j = 0; j < impl_->params.size(); ++j) dparams[j] = 0;
+      for (size_t j = 0; j < k.params.size(); ++j) dparams[j] = 0;
     return 0;
   }
-  size_t out = impl_->row.out_cols(cols);
+  size_t out = k.row.out_cols(cols);
   if (!x || !dy || !dx || out == 0) return 1;
-  const size_t esize = impl_->dtype == DType::F64 ? 8 : 4;
+  const size_t esize = k.dtype == DType::F64 ? 8 : 4;
   auto* dx_begin = static_cast<const char*>(dx);
   auto* dy_begin = static_cast<const char*>(dy);
   bool overlap = dx_begin < dy_begin + rows * out * esize && dy_begin < dx_begin + rows * cols * esize;
-  const size_t np = impl_->params.size();
+  const size_t np = k.params.size();
   auto run = [&](const void* dy_all) {
     size_t pieces = rows > SIZE_MAX / cols ? 1 : pieces_for(rows * cols, rows);
     if (dparams && np > kMaxSplitParams) pieces = 1;
     double partial[kMaxPieces][kMaxSplitParams] = {};
-    auto fn = impl_->row_backward();
     detail::Pool::instance().run(pieces, [&](size_t i) {
       auto [b, e] = piece(rows, pieces, i, 1);
       if (e == b) return;
@@ -611,7 +638,7 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
         for (size_t i = 0; i < pieces; ++i) dparams[j] += partial[i][j];
       }
   };
-  if (!overlap || impl_->row.alias_safe) {
+  if (!overlap || alias_safe) {
     run(dy);
     return 0;
   }
@@ -624,6 +651,7 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
   }
   return 0;
 }
+}  // namespace detail
 
 size_t Kernel::check_rows(DType want, size_t nx, size_t cols, size_t nparams, size_t ndparams) const {
   check(want, 0, 0, nparams, ndparams);
@@ -653,6 +681,28 @@ void Kernel::backward_rows_t(DType want, std::span<const T> x, std::span<const T
   if (dx.size() != x.size()) throw std::invalid_argument("actjit: dx must hold as many values as x");
   backward_rows_raw(x.data(), dy.data(), dx.data(), x.size() / cols, cols, params.empty() ? nullptr : params.data(),
                     dparams.empty() ? nullptr : dparams.data());
+}
+
+template <class T>
+void Kernel::backward_rows_from_output_t(DType want, std::span<const T> y, std::span<const T> dy, std::span<T> dx,
+                                         size_t cols) const {
+  size_t out = check_rows(want, y.size(), cols, 0, 0);  // out == cols: such functions keep the row's length
+  if (!backward_from_output())
+    throw std::invalid_argument("actjit: " + (impl_ ? impl_->name : std::string("this function")) +
+                                "'s backward needs x (no backward from the output y)");
+  if (dy.size() != y.size() || dx.size() != y.size() || out != cols)
+    throw std::invalid_argument("actjit: y, dy and dx must hold the same rows of cols values");
+  if (backward_rows_from_output_raw(y.data(), dy.data(), dx.data(), y.size() / cols, cols) != 0)
+    throw std::runtime_error("actjit: the backward from the output did not compile");
+}
+
+void Kernel::backward_rows_from_output(std::span<const float> y, std::span<const float> dy, std::span<float> dx,
+                                       size_t cols) const {
+  backward_rows_from_output_t(DType::F32, y, dy, dx, cols);
+}
+void Kernel::backward_rows_from_output(std::span<const double> y, std::span<const double> dy, std::span<double> dx,
+                                       size_t cols) const {
+  backward_rows_from_output_t(DType::F64, y, dy, dx, cols);
 }
 
 void Kernel::forward_rows(std::span<const float> x, std::span<float> y, size_t cols,

@@ -137,6 +137,17 @@ int actjit_backward_rows(const actjit_kernel *k, const void *x, const void *dy,
                          void *dx, size_t rows, size_t cols,
                          const double *params, double *dparams);
 
+/* Non-zero when the vector-Jacobian product can take the output Y of
+   actjit_forward_rows instead of X (softmax, softmin). */
+int actjit_backward_from_output(const actjit_kernel *k);
+
+/* DX = DY^T J of each row from Y = f(X) (ROWS x COLS, the output of
+   actjit_forward_rows) instead of X; compiled on first use. DX may alias
+   DY or Y. Non-zero where actjit_backward_from_output(K) is 0. */
+int actjit_backward_rows_from_output(const actjit_kernel *k, const void *y,
+                                     const void *dy, void *dx, size_t rows,
+                                     size_t cols);
+
 /* Threads one kernel call on a large array may use (process-wide; default:
    ACTJIT_NUM_THREADS, else the hardware threads). 0 is taken as 1. */
 void actjit_set_threads(unsigned n);

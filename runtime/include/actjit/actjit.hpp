@@ -143,6 +143,20 @@ class Kernel {
   void backward_rows(std::span<const double> x, std::span<const double> dy, std::span<double> dx, size_t cols,
                      std::span<const double> params = {}, std::span<double> dparams = {}) const;
 
+  /// Whether the vector-Jacobian product can take the output y instead of
+  /// x (softmax, softmin: dx = y (dy - sum(y dy)), no exp): the row-wise
+  /// functions without parameters whose product the compiler can write
+  /// with y alone. For training loops that keep y from the forward pass.
+  bool backward_from_output() const noexcept;
+  /// dx = dy^T J for each row, from y = forward_rows(x) (not x). Compiled
+  /// on first use. Throws std::invalid_argument where
+  /// backward_from_output() is false, or on mismatched sizes. dx may be
+  /// the same array as dy or y.
+  void backward_rows_from_output(std::span<const float> y, std::span<const float> dy, std::span<float> dx,
+                                 size_t cols) const;
+  void backward_rows_from_output(std::span<const double> y, std::span<const double> dy, std::span<double> dx,
+                                 size_t cols) const;
+
   /// Untyped entry points (the C ABI's); no checks beyond null pointers and
   /// row lengths. Return 0 on success. For a row-wise function, the n-element
   /// calls take x as one row. DX may alias DY; for some row-wise functions
@@ -155,6 +169,7 @@ class Kernel {
   int forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, const double* params) const noexcept;
   int backward_rows_raw(const void* x, const void* dy, void* dx, size_t rows, size_t cols, const double* params,
                         double* dparams) const noexcept;
+  int backward_rows_from_output_raw(const void* y, const void* dy, void* dx, size_t rows, size_t cols) const noexcept;
 
  private:
   friend class Runtime;
@@ -168,6 +183,9 @@ class Kernel {
   template <class T>
   void backward_rows_t(DType want, std::span<const T> x, std::span<const T> dy, std::span<T> dx, size_t cols,
                        std::span<const double> params, std::span<double> dparams) const;
+  template <class T>
+  void backward_rows_from_output_t(DType want, std::span<const T> y, std::span<const T> dy, std::span<T> dx,
+                                   size_t cols) const;
   template <class T>
   void forward_with_derivative_t(DType want, std::span<const T> x, std::span<T> y, std::span<T> dydx,
                                  std::span<const double> params) const;
