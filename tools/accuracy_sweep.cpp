@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 
 #include "tools/accuracy_sweep.hpp"
 #include "tools/cli_args.hpp"
@@ -49,11 +50,12 @@ int sweep_f64(size_t points, const std::vector<std::string>& only, unsigned thre
 /// The row-wise built-ins in float32 against their float64 kernels, on
 /// random rows (uniform in [-spread, spread], dy uniform in [-1, 1]) of
 /// several lengths: max ULP forward and backward, and backward points over
-/// 8 ULP and 1e-7 absolute.
+/// 8 ULP and 1e-7 absolute; for functions with a backward from the output,
+/// the same for it, given the float32 y.
 int sweep_rowwise(const std::vector<std::string>& only) {
   actjit::Runtime rt;
-  std::printf("| function | spread | cols | rows | f32 forward max ULP | f32 backward max ULP | backward points > 8 ULP and > 1e-7 abs |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| function | spread | cols | rows | f32 forward max ULP | f32 backward max ULP | backward points > 8 ULP and > 1e-7 abs | from y: max ULP | from y: points over |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& name : actjit::sweep::catalogue_names()) {
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     actjit::Kernel k32 = rt.compile(name, actjit::DType::F32);
@@ -73,15 +75,30 @@ int sweep_rowwise(const std::vector<std::string>& only) {
         k32.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols);
         k64.forward_rows(std::span<const double>(xd), std::span<double>(yd), cols);
         k64.backward_rows(std::span<const double>(xd), std::span<const double>(dyd), std::span<double>(dxd), cols);
-        double fw = 0, bw = 0;
-        unsigned long long over = 0;
+        double fw = 0;
         for (size_t i = 0; i < y.size(); ++i) fw = std::max(fw, actjit::sweep::ulp_error(y[i], yd[i]));
-        for (size_t i = 0; i < dx.size(); ++i) {
-          double e = actjit::sweep::ulp_error(dx[i], dxd[i]);
-          bw = std::max(bw, e);
-          over += e > 8 && !(std::fabs(double(dx[i]) - dxd[i]) <= 1e-7);
+        // The largest error of dx against dxd and the points over both thresholds.
+        auto backward_error = [&](const std::vector<float>& got) {
+          std::pair<double, unsigned long long> r{0, 0};
+          for (size_t i = 0; i < got.size(); ++i) {
+            double e = actjit::sweep::ulp_error(got[i], dxd[i]);
+            r.first = std::max(r.first, e);
+            r.second += e > 8 && !(std::fabs(double(got[i]) - dxd[i]) <= 1e-7);
+          }
+          return r;
+        };
+        auto [bw, over] = backward_error(dx);
+        std::string from_y = "| — | —";
+        if (k32.backward_from_output()) {
+          std::vector<float> dxy(dx.size());
+          k32.backward_rows_from_output(std::span<const float>(y), std::span<const float>(dy), std::span<float>(dxy), cols);
+          auto [bwy, overy] = backward_error(dxy);
+          char buf[64];
+          std::snprintf(buf, sizeof buf, "| %.3g | %llu", bwy, overy);
+          from_y = buf;
         }
-        std::printf("| %s | %g | %zu | %zu | %.2f | %.3g | %llu |\n", name.c_str(), spread, cols, rows, fw, bw, over);
+        std::printf("| %s | %g | %zu | %zu | %.2f | %.3g | %llu %s |\n", name.c_str(), spread, cols, rows, fw, bw, over,
+                    from_y.c_str());
         std::fflush(stdout);
       }
     }
