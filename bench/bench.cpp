@@ -441,13 +441,15 @@ void elementwise(const Options& o, actjit::Runtime& rt, const char* tname) {
 }
 
 void softmax_bench(const Options& o, actjit::Runtime& rt) {
-  std::printf("\n### softmax, float32, rows × cols = about 4Mi elements, 1 thread\n\n");
-  std::printf("| cols | rows | actjit fwd | oneDNN fwd | ratio | actjit bwd from x | from y | oneDNN bwd (y) | ratio x | ratio y |\n"
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("\n### softmax, float32, 1 thread: in cache (16Ki and 1Mi elements) and not (4Mi: 16 MiB an array)\n\n");
+  std::printf("| elements | cols | rows | actjit fwd | oneDNN fwd | ratio | actjit bwd from x | from y | oneDNN bwd (y) | ratio x | ratio y |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   actjit::set_threads(1);
   actjit::Kernel k = rt.compile("softmax", actjit::DType::F32);
+  for (size_t total : {size_t(1) << 14, size_t(1) << 20, size_t(1) << 22})
   for (size_t cols : {size_t(128), size_t(1000), size_t(32768)}) {
-    size_t rows = std::max<size_t>(1, (size_t(1) << 22) / cols), n = rows * cols;
+    if (cols > total) continue;
+    size_t rows = std::max<size_t>(1, total / cols), n = rows * cols;
     std::vector<float> x(n), y(n), dy(n), dx(n);
     for (size_t i = 0; i < n; ++i) {
       x[i] = float(-8 + 16 * double((i * 2654435761u) % 100003) / 100003.0);
@@ -478,7 +480,8 @@ void softmax_bench(const Options& o, actjit::Runtime& rt) {
     std::vector<double> r = measure(fns, n, timer);
     double df = r.size() > 3 ? r[3] : 0, db = r.size() > 4 ? r[4] : 0;
     auto ratio = [&](double a, double b) { return b > 0 ? fmt(a / b) + "×" : std::string("—"); };
-    std::printf("| %zu | %zu | %s | %s | %s | %s | %s | %s | %s | %s |\n", cols, rows, fmt(r[0]).c_str(), fmt(df).c_str(),
+    std::printf("| %s | %zu | %zu | %s | %s | %s | %s | %s | %s | %s | %s |\n", size_name(total).c_str(), cols, rows,
+                fmt(r[0]).c_str(), fmt(df).c_str(),
                 ratio(r[0], df).c_str(), fmt(r[1]).c_str(), fmt(r[2]).c_str(), fmt(db).c_str(), ratio(r[1], db).c_str(),
                 ratio(r[2], db).c_str());
     std::fflush(stdout);

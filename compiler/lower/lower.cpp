@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -573,6 +574,17 @@ struct RowKernels {
   struct ShiftedExp {
     NodeId v = ir::kNoNode, max = ir::kNoNode;
   };
+  /// Whether the program takes log(r) (log_softmax's log S).
+  bool logged(NodeId r) {
+    if (!logged_sums_) {
+      logged_sums_.emplace();
+      for (NodeId id : p.graph.reachable(p.all_roots()))
+        if (p.graph[id].op == Op::Log) logged_sums_->insert(p.graph[id].args[0]);
+    }
+    return logged_sums_->count(r) > 0;
+  }
+  std::optional<std::unordered_set<NodeId>> logged_sums_;
+
   ShiftedExp shifted_exp(NodeId body) const {
     const ir::Node& e = p.graph[body];
     if (e.op != Op::Exp || p.graph[e.args[0]].op != Op::Sub) return {};
@@ -612,10 +624,11 @@ struct RowKernels {
       b.CreateStore(identity(r, t), slot);
       slots.push_back(slot);
       looped.push_back(r);
-      // Sums of exp(v - max(v)) count the maxima (each exp(0) = 1 exactly)
-      // apart from the others' sum, so that S - 1 is known to the others'
-      // precision (sum_minus_one).
-      ShiftedExp se = p.graph[r].op == Op::Sum ? shifted_exp(body) : ShiftedExp{};
+      // Sums of exp(v - max(v)) whose log the program takes count the maxima
+      // (each exp(0) = 1 exactly) apart from the others' sum, so that S - 1
+      // is known to the others' precision (sum_minus_one). Others (softmax's
+      // S) need no count: it would cost ~7 instructions a register.
+      ShiftedExp se = p.graph[r].op == Op::Sum && logged(r) ? shifted_exp(body) : ShiftedExp{};
       shifted.push_back(se.v != ir::kNoNode && st.known.count(se.max) ? se : ShiftedExp{});
       maxima.push_back(nullptr);
       if (shifted.back().v != ir::kNoNode) {  // the count: an integer, by popcount of the compare's mask
@@ -970,7 +983,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   if (part != Part::Fused) names.fused.clear();
   if (p.row.rowwise) {
     KernelBuilder kb = builder({}, 0);
-    RowKernels rk{kb, p, ctx};
+    RowKernels rk{kb, p, ctx, {}};
     if (!names.forward.empty()) rk.build(names.forward, false);
     if (!names.backward.empty()) rk.build(names.backward, true);
     return names;
