@@ -624,11 +624,14 @@ struct RowKernels {
       b.CreateStore(identity(r, t), slot);
       slots.push_back(slot);
       looped.push_back(r);
-      // Sums of exp(v - max(v)) whose log the program takes count the maxima
-      // (each exp(0) = 1 exactly) apart from the others' sum, so that S - 1
-      // is known to the others' precision (sum_minus_one). Others (softmax's
-      // S) need no count: it would cost ~7 instructions a register.
-      ShiftedExp se = p.graph[r].op == Op::Sum && logged(r) ? shifted_exp(body) : ShiftedExp{};
+      // Sums of exp(v - max(v)) count the maxima (each exp(0) = 1 exactly)
+      // apart from the others' sum, so that S - 1 is known to the others'
+      // precision (sum_minus_one), where the program takes log(S), and in
+      // double sums (the lanes' partial sums then leave out the 1s, and
+      // round less: float64 softmax 6.1 -> 5.6 ULP on long rows). Float32
+      // kernels' softmax S, summed in double, needs no count (~7
+      // instructions a register).
+      ShiftedExp se = p.graph[r].op == Op::Sum && (logged(r) || !widen) ? shifted_exp(body) : ShiftedExp{};
       shifted.push_back(se.v != ir::kNoNode && st.known.count(se.max) ? se : ShiftedExp{});
       maxima.push_back(nullptr);
       if (shifted.back().v != ir::kNoNode) {  // the count: an integer, by popcount of the compare's mask
