@@ -94,6 +94,7 @@ std::string Program::canonical_key() const {
     key += ";row=" + std::to_string(row.out_divisor) + "," + std::to_string(row.multiple);
     for (auto& [view, e] : row.dx)
       key += ";dx@" + std::to_string(std::bit_cast<uint64_t>(view.encode())) + "=" + std::to_string(number.at(e));
+    if (row.wide) key += ";wide";
   }
   return key;
 }

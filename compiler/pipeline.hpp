@@ -34,6 +34,10 @@ struct Program {
     uint64_t multiple = 1;     // cols must be a multiple of this
     std::vector<std::pair<ir::View, ir::NodeId>> dx;  // dx at each view's positions += expression
     std::vector<ir::NodeId> dparams;                   // per-row contribution to each parameter's gradient
+    /// Lower the row loops two registers wide (kernels for long rows: the
+    /// exp chains of neighbouring registers overlap; short rows would be
+    /// mostly a masked tail).
+    bool wide = false;
     /// The views of dx cover the row exactly once (stored, not accumulated:
     /// the backward may then write dx over dy).
     bool dx_partition() const {

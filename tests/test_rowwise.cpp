@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -362,6 +363,49 @@ TEST_CASE("the backward from the output y - softmax, softmin, log_softmax") {
   CHECK_THROWS_AS(sm.backward_rows_from_output(std::span<const float>(four), std::span<const float>(three),
                                                std::span<float>(four), 4),
                   std::invalid_argument);
+}
+
+TEST_CASE("long rows take kernels two registers wide - compiled on the first such call and as accurate") {
+  // softmax and softmin (their forward keeps exp in the output row): rows
+  // of 256 values or more run two registers per iteration.
+  Runtime rt;
+  rt.set_cache_dir("");
+  for (const char* src : {"softmax", "softmin"}) {
+    Kernel k = rt.compile(src, DType::F32);
+    const bool negate = std::string(src) == "softmin";
+    uint64_t before = rt.cache_stats().llvm_compiles;
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<double> u(-1, 1);
+    for (size_t cols : {100, 255, 256, 257, 1000, 4099}) {
+      const size_t rows = 3;
+      std::vector<float> x(rows * cols), dy(x.size()), y(x.size()), dx(x.size());
+      for (size_t i = 0; i < x.size(); ++i) x[i] = float(30 * u(rng)), dy[i] = float(u(rng));
+      k.forward_rows(std::span<const float>(x), std::span<float>(y), cols);
+      k.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols);
+      // Only the first call with a long row compiles (the wide kernels).
+      CHECK(rt.cache_stats().llvm_compiles - before == (cols < 256 ? 0u : 1u));
+      for (size_t r = 0; r < rows; ++r) {
+        const float* xr = &x[r * cols];
+        long double m = -INFINITY, s = 0, pdy = 0;
+        auto v = [&](size_t j) { return (long double)(negate ? -xr[j] : xr[j]); };
+        for (size_t j = 0; j < cols; ++j) m = std::max(m, v(j));
+        for (size_t j = 0; j < cols; ++j) s += std::exp(v(j) - m);
+        for (size_t j = 0; j < cols; ++j) pdy += std::exp(v(j) - m) / s * dy[r * cols + j];
+        for (size_t j = 0; j < cols; ++j) {
+          long double p = std::exp(v(j) - m) / s, want_dx = p * (dy[r * cols + j] - pdy) * (negate ? -1 : 1);
+          INFO(src << " cols " << cols << " j " << j);
+          if (p >= FLT_MIN) CHECK(test::ulp_error(y[r * cols + j], p) <= 4);
+          CHECK(std::fabs(dx[r * cols + j] - want_dx) <= 2e-7);
+        }
+      }
+      // In place (y over x, dx over dy): the same values.
+      std::vector<float> yy = x, dd = dy;
+      REQUIRE(k.forward_rows_raw(yy.data(), yy.data(), rows, cols, nullptr) == 0);
+      REQUIRE(k.backward_rows_raw(x.data(), dd.data(), dd.data(), rows, cols, nullptr, nullptr) == 0);
+      CHECK(yy == y);
+      CHECK(dd == dx);
+    }
+  }
 }
 
 TEST_CASE("softmax's last pass stores exp(x - max) for the output loop - one exp per element") {

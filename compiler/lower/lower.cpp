@@ -970,10 +970,11 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   // forward runs at the memory's speed, two registers per iteration ran
   // 14-21% slower on this machine (Zen 5; elu, tanh, silu, mish forwards at
   // 64Mi elements) while heavier forwards ran 3-15% faster: hence a higher
-  // bar for forwards (kInterleaveCost). Row kernels stay one register wide.
+  // bar for forwards (kInterleaveCost). Row kernels are one register wide
+  // but where the program asks for long rows' kernels (Program::Row::wide).
   unsigned register_lanes = vector_bits / (dtype == DType::F64 ? 64 : 32);
   auto builder = [&](const std::vector<NodeId>& roots, unsigned bar) {
-    bool wide = !p.row.rowwise && body_cost(p.graph, roots) >= bar;
+    bool wide = p.row.rowwise ? p.row.wide : body_cost(p.graph, roots) >= bar;
     unsigned lanes = register_lanes * (wide ? kInterleave : 1);
     KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
     kb.status = abi == Abi::Jit;

@@ -176,6 +176,12 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   // The program for calls with the default parameters, compiled on the
   // first such call (KernelImpl::defaults_code).
   if (auto q = defaults_program(source, limits, p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
+  if (p.row.rowwise && lower::row_stored_operand(p, false) != ir::kNoNode) {
+    auto q = std::make_shared<Program>(p);
+    q->row.wide = true;
+    impl->long_rows_program = std::move(q);
+    impl->engine = impl_->engine;
+  }
   if (auto q = output_vjp_program(p)) {
     impl->output_alias_safe = lower::row_stored_operand(*q, true) == ir::kNoNode;
     impl->output_program = std::make_shared<const Program>(std::move(*q));
@@ -350,6 +356,11 @@ const jit::KernelCode* KernelImpl::defaults_code(const double* params) const {
 const jit::KernelCode* KernelImpl::defaults_fused_code(const double* params) const {
   if (!defaults_program || !is_default(params)) return nullptr;
   return once(specialized_fused_once, specialized_fused, [&] { return engine->compile_fused(*defaults_program, to_lower(dtype)); });
+}
+
+const jit::KernelCode* KernelImpl::long_rows_code(size_t cols) const {
+  if (!long_rows_program || cols < kLongRow) return nullptr;
+  return once(long_rows_once, long_rows, [&] { return engine->compile(*long_rows_program, to_lower(dtype)); });
 }
 
 const jit::KernelCode* KernelImpl::output_code() const {
@@ -573,7 +584,8 @@ int Kernel::forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, c
   const double* p = params ? params : impl_->defaults.data();
   size_t pieces = rows > SIZE_MAX / cols ? 1 : pieces_for(rows * cols, rows);
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
-  auto fn = impl_->row_forward();
+  const jit::KernelCode* long_rows = impl_->long_rows_code(cols);
+  auto fn = long_rows ? reinterpret_cast<detail::RowForwardFn>(long_rows->forward) : impl_->row_forward();
   detail::Pool::instance().run(pieces, [&](size_t i) {
     auto [b, e] = piece(rows, pieces, i, 1);
     if (e > b)
@@ -590,7 +602,9 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
     if (cols != 0 && rows > SIZE_MAX / cols) return 1;
     return backward_raw(x, dy, dx, rows * cols, params, dparams);
   }
-  return detail::row_vjp(*impl_, impl_->row_backward(), impl_->row.alias_safe, x, dy, dx, rows, cols, params, dparams);
+  const jit::KernelCode* long_rows = impl_->long_rows_code(cols);
+  auto fn = long_rows ? reinterpret_cast<detail::RowBackwardFn>(long_rows->backward) : impl_->row_backward();
+  return detail::row_vjp(*impl_, fn, impl_->row.alias_safe, x, dy, dx, rows, cols, params, dparams);
 }
 
 int Kernel::backward_rows_from_output_raw(const void* y, const void* dy, void* dx, size_t rows,
