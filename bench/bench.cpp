@@ -440,15 +440,18 @@ void elementwise(const Options& o, actjit::Runtime& rt, const char* tname) {
   }
 }
 
+/// softmax and log_softmax next to oneDNN's softmax and logsoftmax primitives.
 void softmax_bench(const Options& o, actjit::Runtime& rt) {
-  std::printf("\n### softmax, float32, 1 thread: in cache (16Ki and 1Mi elements) and not (4Mi: 16 MiB an array)\n\n");
-  std::printf("| elements | cols | rows | actjit fwd | oneDNN fwd | ratio | actjit bwd from x | from y | oneDNN bwd (y) | ratio x | ratio y |\n"
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("\n### softmax and log_softmax, float32, 1 thread: in cache (16Ki and 1Mi elements) and not (4Mi: 16 MiB an array)\n\n");
+  std::printf("| function | elements | cols | rows | actjit fwd | oneDNN fwd | ratio | actjit bwd from x | from y | oneDNN bwd (y) | ratio x | ratio y |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   actjit::set_threads(1);
-  actjit::Kernel k = rt.compile("softmax", actjit::DType::F32);
+  for (const char* name : {"softmax", "log_softmax"})
   for (size_t total : {size_t(1) << 14, size_t(1) << 20, size_t(1) << 22})
   for (size_t cols : {size_t(128), size_t(1000), size_t(32768)}) {
     if (cols > total) continue;
+    const bool log = std::string(name) == "log_softmax";
+    actjit::Kernel k = rt.compile(name, actjit::DType::F32);
     size_t rows = std::max<size_t>(1, total / cols), n = rows * cols;
     std::vector<float> x(n), y(n), dy(n), dx(n);
     for (size_t i = 0; i < n; ++i) {
@@ -469,10 +472,16 @@ void softmax_bench(const Options& o, actjit::Runtime& rt) {
     dnnl::memory::desc md({dnnl::memory::dim(rows), dnnl::memory::dim(cols)}, dnnl::memory::data_type::f32,
                           dnnl::memory::format_tag::ab);
     dnnl::memory mx(md, eng, x.data()), my(md, eng, y.data()), mdy(md, eng, dy.data()), mdx(md, eng, dx.data());
-    dnnl::softmax_forward::primitive_desc fpd({dnnl::prop_kind::forward_training, md, 1}, eng);
-    dnnl::softmax_forward sf(fpd);
-    dnnl::softmax_backward::primitive_desc bpd({md, md, 1}, eng, fpd);
-    dnnl::softmax_backward sb(bpd);
+    dnnl::primitive sf, sb;
+    if (log) {
+      dnnl::logsoftmax_forward::primitive_desc fpd({dnnl::prop_kind::forward_training, md, 1}, eng);
+      sf = dnnl::logsoftmax_forward(fpd);
+      sb = dnnl::logsoftmax_backward(dnnl::logsoftmax_backward::primitive_desc({md, md, 1}, eng, fpd));
+    } else {
+      dnnl::softmax_forward::primitive_desc fpd({dnnl::prop_kind::forward_training, md, 1}, eng);
+      sf = dnnl::softmax_forward(fpd);
+      sb = dnnl::softmax_backward(dnnl::softmax_backward::primitive_desc({md, md, 1}, eng, fpd));
+    }
     fns.push_back([&] { sf.execute(strm, {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DST, my}}); strm.wait(); });
     fns.push_back([&] { sb.execute(strm, {{DNNL_ARG_DST, my}, {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_SRC, mdx}}); strm.wait(); });
 #endif
@@ -480,13 +489,13 @@ void softmax_bench(const Options& o, actjit::Runtime& rt) {
     std::vector<double> r = measure(fns, n, timer);
     double df = r.size() > 3 ? r[3] : 0, db = r.size() > 4 ? r[4] : 0;
     auto ratio = [&](double a, double b) { return b > 0 ? fmt(a / b) + "×" : std::string("—"); };
-    std::printf("| %s | %zu | %zu | %s | %s | %s | %s | %s | %s | %s | %s |\n", size_name(total).c_str(), cols, rows,
+    std::printf("| %s | %s | %zu | %zu | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, size_name(total).c_str(), cols, rows,
                 fmt(r[0]).c_str(), fmt(df).c_str(),
                 ratio(r[0], df).c_str(), fmt(r[1]).c_str(), fmt(r[2]).c_str(), fmt(db).c_str(), ratio(r[1], db).c_str(),
                 ratio(r[2], db).c_str());
     std::fflush(stdout);
   }
-  std::printf("\n(oneDNN's softmax backward reads the saved output y: actjit's backward_rows takes x and recomputes\n"
+  std::printf("\n(oneDNN's backward reads the saved output y: actjit's backward_rows takes x and recomputes\n"
               "y, backward_rows_from_output takes y as oneDNN's does.)\n");
 }
 
