@@ -367,35 +367,39 @@ TEST_CASE("the backward from the output y - softmax, softmin, log_softmax") {
 
 TEST_CASE("long rows take kernels two registers wide - compiled on the first such call and as accurate") {
   // softmax and softmin (their forward keeps exp in the output row): rows
-  // of 256 values or more run two registers per iteration.
+  // of 256 values or more run two registers per iteration; log_softmax
+  // from rows of 4096.
   Runtime rt;
   rt.set_cache_dir("");
-  for (const char* src : {"softmax", "softmin"}) {
+  for (const char* src : {"softmax", "softmin", "log_softmax"}) {
     Kernel k = rt.compile(src, DType::F32);
-    const bool negate = std::string(src) == "softmin";
+    const bool negate = std::string(src) == "softmin", log = std::string(src) == "log_softmax";
+    const size_t long_row = log ? 4096 : 256;
     uint64_t before = rt.cache_stats().llvm_compiles;
     std::mt19937 rng(5);
     std::uniform_real_distribution<double> u(-1, 1);
-    for (size_t cols : {100, 255, 256, 257, 1000, 4099}) {
+    for (size_t cols : {100, 255, 256, 257, 1000, 4095, 4096, 4099}) {
       const size_t rows = 3;
       std::vector<float> x(rows * cols), dy(x.size()), y(x.size()), dx(x.size());
       for (size_t i = 0; i < x.size(); ++i) x[i] = float(30 * u(rng)), dy[i] = float(u(rng));
       k.forward_rows(std::span<const float>(x), std::span<float>(y), cols);
       k.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols);
       // Only the first call with a long row compiles (the wide kernels).
-      CHECK(rt.cache_stats().llvm_compiles - before == (cols < 256 ? 0u : 1u));
+      CHECK(rt.cache_stats().llvm_compiles - before == (cols < long_row ? 0u : 1u));
       for (size_t r = 0; r < rows; ++r) {
         const float* xr = &x[r * cols];
-        long double m = -INFINITY, s = 0, pdy = 0;
+        long double m = -INFINITY, s = 0, pdy = 0, sdy = 0;
         auto v = [&](size_t j) { return (long double)(negate ? -xr[j] : xr[j]); };
         for (size_t j = 0; j < cols; ++j) m = std::max(m, v(j));
         for (size_t j = 0; j < cols; ++j) s += std::exp(v(j) - m);
-        for (size_t j = 0; j < cols; ++j) pdy += std::exp(v(j) - m) / s * dy[r * cols + j];
+        for (size_t j = 0; j < cols; ++j) pdy += std::exp(v(j) - m) / s * dy[r * cols + j], sdy += dy[r * cols + j];
         for (size_t j = 0; j < cols; ++j) {
-          long double p = std::exp(v(j) - m) / s, want_dx = p * (dy[r * cols + j] - pdy) * (negate ? -1 : 1);
+          long double p = std::exp(v(j) - m) / s;
+          long double want_y = log ? v(j) - m - std::log(s) : p;
+          long double want_dx = log ? dy[r * cols + j] - p * sdy : p * (dy[r * cols + j] - pdy) * (negate ? -1 : 1);
           INFO(src << " cols " << cols << " j " << j);
-          if (p >= FLT_MIN) CHECK(test::ulp_error(y[r * cols + j], p) <= 4);
-          CHECK(std::fabs(dx[r * cols + j] - want_dx) <= 2e-7);
+          if (std::fabs(want_y) >= FLT_MIN) CHECK(test::ulp_error(y[r * cols + j], want_y) <= 4);
+          CHECK(std::fabs(dx[r * cols + j] - want_dx) <= 2e-7 * (1 + std::fabs(sdy)));
         }
       }
       // In place (y over x, dx over dy): the same values.

@@ -84,15 +84,14 @@ struct KernelImpl {
   std::shared_ptr<const Program> output_program;
   bool output_alias_safe = true;
   const jit::KernelCode* output_code() const;
-  /// Row-wise functions whose forward keeps its exp in the output row
-  /// (softmax, softmin: lower::row_stored_operand): the same program with
-  /// row loops two registers wide, for rows of kLongRow values or more
-  /// (+7-20% on rows of 1000; rows of 16 would run at half speed),
+  /// Row-wise functions that sum exps: the same program with row loops two
+  /// registers wide, for rows of long_row values or more (softmax +7-36%
+  /// on rows of 1000 and 32768; rows of 16 would run at half speed),
   /// compiled on the first such call; else null.
   std::shared_ptr<const Program> long_rows_program;
   mutable std::once_flag long_rows_once;
   mutable std::shared_ptr<jit::KernelCode> long_rows;
-  static constexpr size_t kLongRow = 256;
+  size_t long_row = 0;
   /// Those kernels for rows of `cols`, or null (short rows, none, or they
   /// did not compile: the usual kernels then).
   const jit::KernelCode* long_rows_code(size_t cols) const;
