@@ -712,8 +712,7 @@ void Kernel::backward_rows_from_output_t(DType want, std::span<const T> y, std::
                                          size_t cols) const {
   size_t out = check_rows(want, y.size(), cols, 0, 0);  // out == cols: such functions keep the row's length
   if (!backward_from_output())
-    throw std::invalid_argument("actjit: " + (impl_ ? impl_->name : std::string("this function")) +
-                                "'s backward needs x (no backward from the output y)");
+    throw std::invalid_argument("actjit: this function's backward needs x (backward_from_output() is false)");
   if (dy.size() != y.size() || dx.size() != y.size() || out != cols)
     throw std::invalid_argument("actjit: y, dy and dx must hold the same rows of cols values");
   if (backward_rows_from_output_raw(y.data(), dy.data(), dx.data(), y.size() / cols, cols) != 0)
