@@ -948,6 +948,14 @@ NodeId row_stored_operand(const Program& p, bool backward) {
   return uses ? stored : ir::kNoNode;
 }
 
+size_t wide_row_length(const Program& p) {
+  if (!p.row.rowwise) return 0;
+  if (row_stored_operand(p, false) != ir::kNoNode) return 256;
+  for (NodeId id : p.graph.reachable(p.all_roots()))
+    if (p.graph[id].op == Op::Sum && p.graph[p.graph[id].args[0]].op == Op::Exp) return 4096;
+  return 0;
+}
+
 KernelSymbols kernel_symbols(const Program& p, const std::string& prefix) {
   KernelSymbols names{prefix + "_forward", prefix + "_backward", prefix + "_backward_x", prefix + "_fused"};
   // Row-wise backward kernels take a null dparams; without parameters the

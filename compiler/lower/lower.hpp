@@ -59,6 +59,14 @@ inline constexpr uint32_t kStatusNaN = 1, kStatusTiny = 2;
 /// dy (the runtime copies dy then; RowShape::alias_safe).
 ir::NodeId row_stored_operand(const Program& p, bool backward);
 
+/// Row-wise kernels: the row length from which kernels lowered two
+/// registers wide (Program::Row::wide) run faster than the usual ones, as
+/// measured here (Zen 5): 256 where the forward stores its exp
+/// (row_stored_operand: softmax, softmin; +10-36% on rows of 1000 and
+/// 32768), 4096 for other sums of exp (log_softmax: +18-24% at 32768,
+/// slower at 300-1000), else 0 (never; rows of 16 run at half speed wide).
+size_t wide_row_length(const Program& p);
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise
 /// bodies are one or kInterleave registers wide, row-wise ones one.

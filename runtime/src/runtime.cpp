@@ -176,16 +176,8 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   // The program for calls with the default parameters, compiled on the
   // first such call (KernelImpl::defaults_code).
   if (auto q = defaults_program(source, limits, p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
-  // Long rows' kernels two registers wide where measured faster: softmax
-  // and softmin (their forward keeps exp in the output row) from rows of
-  // 256, other sums of exp (log_softmax) from rows of 4096 (+18-24% at
-  // 32768; at 300-1000 columns slower).
-  if (p.row.rowwise) {
-    bool exp_sum = false;
-    for (ir::NodeId id : p.graph.reachable(p.all_roots()))
-      exp_sum |= p.graph[id].op == ir::Op::Sum && p.graph[p.graph[id].args[0]].op == ir::Op::Exp;
-    impl->long_row = lower::row_stored_operand(p, false) != ir::kNoNode ? 256 : exp_sum ? 4096 : 0;
-  }
+  // Long rows' kernels two registers wide, where those run faster.
+  impl->long_row = lower::wide_row_length(p);
   if (impl->long_row) {
     auto q = std::make_shared<Program>(p);
     q->row.wide = true;
