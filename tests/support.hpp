@@ -70,12 +70,13 @@ bool same(T a, T b) {
   return (std::isnan(a) && std::isnan(b)) || a == b;
 }
 
-/// Whether this process's float kernels are 512-bit AVX-512 ones (not
-/// where ACTJIT_VECTOR_BITS asks for narrower vectors): gelu's float erfc
-/// table is for those alone.
-inline bool avx512_kernels() {
+/// Whether this process's float kernels take gelu's erfcx table (erf.cpp,
+/// table_erfc_target): 512-bit AVX-512 ones, or 256-bit ones with AVX2 and
+/// FMA — not where ACTJIT_VECTOR_BITS asks for SSE's 128 bits.
+inline bool table_erfc_kernels() {
   const char* bits = std::getenv("ACTJIT_VECTOR_BITS");
-  return __builtin_cpu_supports("avx512f") && !(bits && std::atoi(bits) > 0 && std::atoi(bits) < 512);
+  if (bits && std::atoi(bits) > 0 && std::atoi(bits) < 256) return false;
+  return __builtin_cpu_supports("avx512f") || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
 }
 
 /// One runtime (JIT engine and cache) shared by a test program's cases.

@@ -279,7 +279,7 @@ llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only
-/// x erfc(+-y / sqrt 2) (x null: 1) for float on AVX-512 (`table_erfc`),
+/// x erfc(+-y / sqrt 2) (x null: 1) for float on AVX-512 or AVX2+FMA (`table_erfc`),
 /// with erfcx from kErfcxTable and the exponent applied last: see erf.cpp.
 /// x must be NaN or at most 1e37 in magnitude (2x is formed).
 bool table_erfc(const Ctx& k);

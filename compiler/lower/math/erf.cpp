@@ -14,9 +14,10 @@
 // x = -13), and the polynomial's variable from m = |y| itself (its own fit,
 // erfcx_over_sqrt2). For x < 0, erfc(x) = 2 - erfc(|x|). Inputs past 12
 // give 0 (erfc(10.06) is below the smallest subnormal); NaN passes through.
-// On AVX-512 float kernels, erfc(y / sqrt 2) instead takes erfcx from a
-// table of 16 polynomials in the exact m - round(m) (kErfcxTable, one
-// vpermps per coefficient, no division) and exp(-y^2/2) as p 2^n with the
+// On AVX-512 and AVX2+FMA float kernels, erfc(y / sqrt 2) instead takes
+// erfcx from a table of 16 polynomials in the exact m - round(m)
+// (kErfcxTable, one vpermps per coefficient, two and a blend with AVX2; no
+// division) and exp(-y^2/2) as p 2^n with the
 // square's error in the reduction, and applies 2^n last, after a product
 // with x where there is one (gelu: erfc_sqrt1_2_times): 3.63 ULP over all
 // floats instead of 7.9.
@@ -85,7 +86,7 @@ llvm::Value* erfcx_over_sqrt2(const Ctx& k, llvm::Value* m) {
                       -0.0004921052604913712, -3.639122951426543e-05, 4.3375042878324166e-05});
 }
 
-/// erfcx(m / sqrt 2) on [0, 15.5) for AVX-512 float kernels: row k (of
+/// erfcx(m / sqrt 2) on [0, 15.5) for AVX-512 and AVX2 float kernels: row k (of
 /// 16) is a degree-7 polynomial in t = m - k on [k - 1/2, k + 1/2], k =
 /// round(m), so t is exact (Sterbenz; m itself for k = 0) where the
 /// rational variable q rounded m's low bits away (the 2-3 ULP near x = 0
@@ -159,7 +160,7 @@ llvm::Value* half_square_abs(const Ctx& k, llvm::Value* y) {
 }
 
 /// exp(-m^2/2) = p 2^n for m = half_square_abs(y), the square's error e
-/// taken into the reduction (AVX-512 float).
+/// taken into the reduction (table_erfc targets).
 ExpParts exp_neg_half_square_parts(const Ctx& k, llvm::Value* m) {
   auto [s, e] = exact_half_square(k, m);
   return exp_parts(k, k.b.CreateFNeg(s), k.b.CreateFNeg(e));
@@ -169,19 +170,34 @@ ExpParts exp_neg_half_square_parts(const Ctx& k, llvm::Value* m) {
 llvm::Value* exp_neg_half_square_of(const Ctx& k, llvm::Value* m) {
   if (table_erfc(k)) {
     ExpParts g = exp_neg_half_square_parts(k, m);
-    return k.scalef(g.p, g.n);
+    return k.ldexp(g.p, g.n);
   }
   auto [s, e] = exact_half_square(k, m);
   return exp_neg_exact(k, s, e);
 }
 
-/// The row of kErfcxTable for each lane: one vpermps per 16 lanes.
+/// The row of kErfcxTable for each lane (by the index's low 4 bits): one
+/// vpermps per 16 lanes with AVX-512; with AVX2, per 8 lanes one vpermps
+/// on each half of the row and a blend by the index's bit 3.
 llvm::Value* erfcx_row(const Ctx& k, llvm::Value* index, int j) {
-  std::vector<llvm::Constant*> row;
-  for (double v : kErfcxTable[j]) row.push_back(llvm::ConstantFP::get(k.b.getFloatTy(), v));
-  llvm::Value* table = llvm::ConstantVector::get(row);
-  return per_register(k.b, {index}, 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
-    return k.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_permvar_sf_512, {}, {table, part[0]});
+  auto row = [&](unsigned from, unsigned n) {
+    std::vector<llvm::Constant*> r;
+    for (unsigned i = from; i < from + n; ++i) r.push_back(llvm::ConstantFP::get(k.b.getFloatTy(), kErfcxTable[j][i]));
+    return llvm::ConstantVector::get(r);
+  };
+  if (k.avx512) {
+    llvm::Value* table = row(0, 16);
+    return per_register(k.b, {index}, 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return k.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_permvar_sf_512, {}, {table, part[0]});
+    });
+  }
+  llvm::Value *low = row(0, 8), *high = row(8, 8);
+  return per_register(k.b, {index}, 8, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+    llvm::Value* from_low = k.b.CreateIntrinsic(llvm::Intrinsic::x86_avx2_permps, {}, {low, part[0]});
+    llvm::Value* from_high = k.b.CreateIntrinsic(llvm::Intrinsic::x86_avx2_permps, {}, {high, part[0]});
+    llvm::Value* eight = llvm::ConstantInt::get(part[0]->getType(), 8);
+    llvm::Value* upper = k.b.CreateICmpNE(k.b.CreateAnd(part[0], eight), llvm::Constant::getNullValue(part[0]->getType()));
+    return k.b.CreateSelect(upper, from_high, from_low);
   });
 }
 
@@ -209,21 +225,25 @@ llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y) { return exp_neg_
 
 bool table_erfc_target(const llvm::Function& f, llvm::Type* vec) {
   auto* v = llvm::cast<llvm::FixedVectorType>(vec);
-  return v->getElementType()->isFloatTy() && v->getNumElements() % 16 == 0 && has_vscalef(f, v);
+  if (!v->getElementType()->isFloatTy()) return false;
+  if (v->getNumElements() % 16 == 0 && has_vscalef(f, v)) return true;
+  // AVX2 with FMA (x86-64-v3): vpermps on 8 lanes, the table in two halves.
+  return register_bits(f) == 256 && v->getNumElements() % 8 == 0 && has_feature(f, "avx2") && has_feature(f, "fma");
 }
 
 bool table_erfc(const Ctx& k) { return table_erfc_target(*k.b.GetInsertBlock()->getParent(), k.vt); }
 
 llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
   // x erfc(m / sqrt 2) = (x h p) 2^n with h = erfcx(m / sqrt 2) and
-  // exp(-m^2/2) = p 2^n: one rounding of the product, then vscalef, which
-  // rounds once more only where the result is subnormal (the old order,
+  // exp(-m^2/2) = p 2^n: one rounding of the product, then 2^n (vscalef,
+  // or Ctx::ldexp's two factors), which rounds once more only where the
+  // result is subnormal (the old order,
   // (p 2^n) h x, rounded a subnormal erfc and then multiplied it by x:
   // 7.9 ULP at gelu's x = -13.1). The other sign: 2x - (x h p) 2^n.
   llvm::Value* m = half_square_abs(k, y);
   ExpParts g = exp_neg_half_square_parts(k, m);
   llvm::Value* h = erfcx_over_sqrt2_table(k, m);
-  llvm::Value* tail = k.scalef(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
+  llvm::Value* tail = k.ldexp(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
   llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
   return k.select(negative, k.sub(x ? k.add(x, x) : k.c(2), tail), tail);
 }
