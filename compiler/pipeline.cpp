@@ -96,6 +96,7 @@ std::string Program::canonical_key() const {
       key += ";dx@" + std::to_string(std::bit_cast<uint64_t>(view.encode())) + "=" + std::to_string(number.at(e));
     if (row.wide) key += ";wide";
   }
+  if (streaming_stores) key += ";nt";
   return key;
 }
 

@@ -53,6 +53,14 @@ struct Program {
     }
   } row;
 
+  /// Elementwise kernels whose full vectors go to memory by non-temporal
+  /// (streaming) stores, for outputs larger than the caches: the output
+  /// array is written without being read first (no read-for-ownership).
+  /// The kernels then assume the output 64-byte aligned and end with a
+  /// store fence; the runtime calls them from the first such address on
+  /// (Kernel::forward_raw).
+  bool streaming_stores = false;
+
   /// A canonical text of the final graph (value and derivatives): equal
   /// programs give equal keys. Linear in the size of the graph.
   std::string canonical_key() const;

@@ -2,7 +2,9 @@
 // running kernels at once, on one runtime; kernels outliving their runtime.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "actjit/actjit.hpp"
@@ -126,4 +128,77 @@ TEST_CASE("concurrent large calls share the pool without waiting on each other",
     });
   for (auto& c : callers) c.join();
   CHECK(bad == 0);
+}
+
+TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at any alignment", "[threads]") {
+  // Above Kernel's kStreamingBytes the runtime calls kernels whose full
+  // vectors are non-temporal stores (compiled on the first such call: one
+  // LLVM compile each for the general and the defaults' program), from the
+  // output's first 64-byte boundary on. Their results must equal the usual
+  // kernels' (computed here in pieces of 1Mi, below the threshold), for
+  // outputs at every offset within a cache line, in place too, with one
+  // and two threads, with and without parameter gradients.
+  Runtime rt;
+  rt.set_cache_dir("");
+  Kernel k = rt.compile("swish", DType::F32);  // its defaults' program (beta = 1) differs
+  const size_t n = (size_t(4) << 20) + 37, piece = size_t(1) << 20;
+  std::vector<float> x(n + 16), dy(n + 16);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = float(std::sin(double(i) * 0.37) * 6);
+    dy[i] = float(std::cos(double(i) * 0.11));
+  }
+  unsigned before = threads();
+  {  // the defaults' own (usual) kernels, compiled on their first call
+    std::vector<float> small(64);
+    k.forward(std::span<const float>(x).first(64), std::span<float>(small));
+  }
+  uint64_t compiles = rt.cache_stats().llvm_compiles;
+  for (unsigned th : {1u, 2u}) {
+    set_threads(th);
+    for (size_t off : {0, 1, 3, 15}) {
+      for (std::vector<double> params : {std::vector<double>{}, std::vector<double>{1.3}}) {
+        INFO("threads " << th << ", output offset " << off << ", params " << params.size());
+        std::span<const float> xs(x.data() + off, n), dys(dy.data() + off, n);
+        std::vector<float> y(n + 16), want(n), dx(n + 16), dx_want(n);
+        std::vector<double> dp(1), dp_want(1), dp_piece(1);
+        k.forward(xs, std::span<float>(y.data() + off, n), params);
+        k.backward(xs, dys, std::span<float>(dx.data() + off, n), params, std::span<double>(dp));
+        for (size_t b = 0; b < n; b += piece) {
+          size_t m = std::min(piece, n - b);
+          k.forward(xs.subspan(b, m), std::span<float>(want.data() + b, m), params);
+          k.backward(xs.subspan(b, m), dys.subspan(b, m), std::span<float>(dx_want.data() + b, m), params,
+                     std::span<double>(dp_piece));
+          dp_want[0] += dp_piece[0];
+        }
+        CHECK(std::equal(want.begin(), want.end(), y.begin() + long(off)));
+        CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
+        CHECK(dp[0] == Approx(dp_want[0]).epsilon(1e-12));
+        // dx only (no parameter gradient asked for: at the defaults, their
+        // own kernels), and in place.
+        std::fill(dx.begin(), dx.end(), 0.0f);
+        k.backward(xs, dys, std::span<float>(dx.data() + off, n), params);
+        for (size_t b = 0; b < n; b += piece) {
+          size_t m = std::min(piece, n - b);
+          k.backward(xs.subspan(b, m), dys.subspan(b, m), std::span<float>(dx_want.data() + b, m), params);
+        }
+        CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
+        std::vector<float> inplace(x);
+        k.forward(std::span<const float>(inplace.data() + off, n), std::span<float>(inplace.data() + off, n), params);
+        CHECK(std::equal(want.begin(), want.end(), inplace.begin() + long(off)));
+      }
+    }
+  }
+  set_threads(before);
+  // The general and the defaults' streaming builds, once each.
+  CHECK(rt.cache_stats().llvm_compiles - compiles == 2);
+  // Float64 too (8 bytes an element: 2Mi of them).
+  Kernel s = rt.compile("sigmoid", DType::F64);
+  const size_t n64 = (size_t(2) << 20) + 3;
+  std::vector<double> x64(n64 + 1), y64(n64 + 1), want64(n64);
+  for (size_t i = 0; i < x64.size(); ++i) x64[i] = std::sin(double(i) * 0.37) * 20;
+  s.forward(std::span<const double>(x64.data() + 1, n64), std::span<double>(y64.data() + 1, n64));
+  for (size_t b = 0; b < n64; b += piece)
+    s.forward(std::span<const double>(x64.data() + 1 + b, std::min(piece, n64 - b)),
+              std::span<double>(want64.data() + b, std::min(piece, n64 - b)));
+  CHECK(std::equal(want64.begin(), want64.end(), y64.begin() + 1));
 }

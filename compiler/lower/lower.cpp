@@ -20,6 +20,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
 
 #include "compiler/ir/range.hpp"
@@ -45,6 +46,7 @@ struct KernelBuilder {
   std::string cpu, features;
   unsigned register_bits;
   bool status = false;  // elementwise kernels return int64 (Abi::Jit)
+  bool nontemporal = false;  // Program::streaming_stores (elementwise outputs)
 
   /// void or int64 name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
   llvm::Function* declare(const std::string& name, unsigned pointer_args_before_n, bool with_dparams,
@@ -169,7 +171,12 @@ struct KernelBuilder {
     {
       llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
       for (size_t k = 0; k < in.size(); ++k) in_buf.push_back(eb.CreateAlloca(vec));
-      for (size_t k = 0; k < out.size(); ++k) out_buf.push_back(eb.CreateAlloca(vec));
+      for (size_t k = 0; k < out.size(); ++k) {
+        out_buf.push_back(eb.CreateAlloca(vec));
+        // Streaming stores write the tail's buffer too: register-aligned.
+        auto* slot = llvm::cast<llvm::AllocaInst>(out_buf.back());
+        slot->setAlignment(std::max(slot->getAlign(), llvm::Align(register_bits / 8)));
+      }
     }
     auto* start = llvm::BasicBlock::Create(ctx, "start", f);
     auto* outer = llvm::BasicBlock::Create(ctx, "arrays", f);
@@ -226,10 +233,19 @@ struct KernelBuilder {
       values.push_back(vmath::concat(b, parts));
     }
     std::vector<llvm::Value*> results = body(values, lane_mask);
+    // Non-temporal stores (Program::streaming_stores) need whole aligned
+    // registers: the caller passes outputs 64-byte aligned, and each full
+    // vector is a whole number of registers from there.
+    llvm::MDNode* streaming =
+        nontemporal ? llvm::MDNode::get(ctx, llvm::ConstantAsMetadata::get(b.getInt32(1))) : nullptr;
     for (size_t k = 0; k < out.size(); ++k)
-      for (unsigned r = 0; r < lanes; r += per_register)
-        b.CreateAlignedStore(vmath::slice(b, results[k], r, per_register),
-                             b.CreateInBoundsGEP(elem, out_base[k], b.CreateAdd(at, b.getInt64(r))), align);
+      for (unsigned r = 0; r < lanes; r += per_register) {
+        llvm::StoreInst* st =
+            b.CreateAlignedStore(vmath::slice(b, results[k], r, per_register),
+                                 b.CreateInBoundsGEP(elem, out_base[k], b.CreateAdd(at, b.getInt64(r))),
+                                 streaming ? llvm::Align(register_bits / 8) : align);
+        if (streaming) st->setMetadata(llvm::LLVMContext::MD_nontemporal, streaming);
+      }
     b.CreateCondBr(is_tail, finish, latch);
 
     b.SetInsertPoint(finish);
@@ -246,6 +262,9 @@ struct KernelBuilder {
     b.SetInsertPoint(after);  // next == full
     b.CreateCondBr(b.CreateICmpULT(next, n), prep, exit_bb);
     b.SetInsertPoint(exit_bb);
+    // Streaming stores are weakly ordered: fenced before the kernel returns
+    // (another thread reads the output after the pool's join).
+    if (nontemporal) b.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});
   }
 
   llvm::Value* load(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
@@ -1082,6 +1101,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
     unsigned lanes = register_lanes * (wide ? kInterleave : 1);
     KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
     kb.status = abi == Abi::Jit;
+    kb.nontemporal = p.streaming_stores && !p.row.rowwise;
     return kb;
   };
   KernelSymbols names = kernel_symbols(p, prefix);

@@ -104,6 +104,13 @@ struct KernelImpl {
   /// The float64 kernels (float32 functions only), or null (none, or they
   /// did not compile).
   const jit::KernelCode* wide_code() const;
+  /// Elementwise kernels with streaming stores (Program::streaming_stores)
+  /// of the general program or, `at_defaults`, of the defaults' one; for
+  /// outputs of kStreamingBytes or more, compiled on the first such call;
+  /// null where there is none or it did not compile.
+  const jit::KernelCode* streaming_code(bool at_defaults) const;
+  mutable std::once_flag streaming_once, streaming_defaults_once;
+  mutable std::shared_ptr<jit::KernelCode> streaming, streaming_defaults;
   /// The fused kernel, or null (row-wise, or it did not compile).
   const jit::KernelCode* fused_code() const;
   /// Whether a parameter is outside what the float32 kernels' NaN watch
