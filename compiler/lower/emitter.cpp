@@ -320,6 +320,7 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     NodeId a = neg2abs_operand(id);
     NodeId quotient = a == ir::kNoNode ? ir::kNoNode : sech2_of(id);
     if (quotient == ir::kNoNode) continue;
+    sech2_quotients_[quotient] = id;
     flushed_exp_[id] = a;
     auto t = tanh_of.find(a);
     if (t == tanh_of.end()) continue;
@@ -569,6 +570,13 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         auto s2 = paired_sech2_.find(id);
         if (pairing_ && s2 != paired_sech2_.end()) {
           r = emit_sech2_paired(b_, v[s2->second]);
+          break;
+        }
+        if (auto q = sech2_quotients_.find(id); q != sech2_quotients_.end()) {
+          llvm::Value* e = v[q->second];
+          llvm::Value* half = llvm::ConstantFP::get(vec_, 0.5);
+          llvm::Value* h = b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {e, half, half});
+          r = b_.CreateFDiv(e, b_.CreateFMul(h, h));
           break;
         }
         // a / sqrt(s), s normal and finite wherever the quotient is used

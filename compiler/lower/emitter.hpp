@@ -167,6 +167,10 @@ class Emitter {
   std::unordered_set<ir::NodeId> paired_args_;  // the a of each paired tanh
   std::unordered_set<ir::NodeId> neg_abs_where_;  // where(v >= 0, -v, v) used only by exp: -|v|
   std::unordered_map<ir::NodeId, ir::NodeId> paired_sech2_;  // 4e / (1 + e)^2 nodes -> a
+  /// Every 4e / (1 + e)^2 node (tanh's derivative) -> its e: emitted, where
+  /// not paired, as e / h^2 with h = e/2 + 1/2 (one FMA; the 4 and the
+  /// halves are exact scalings: the same value, one multiplication fewer).
+  std::unordered_map<ir::NodeId, ir::NodeId> sech2_quotients_;
   /// tanh(a) + f1 * ... * 4e / (1 + e)^2 * ... sums (of a paired tanh and
   /// its 4e / (1 + e)^2): emit_tanh_plus_sech2_times(a, f1 * ...).
   struct TanhSum {
