@@ -574,7 +574,10 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const bool at_defaults = special != nullptr;
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
-  const jit::KernelCode* streaming = n * es >= kStreamingBytes ? impl_->streaming_code(at_defaults) : nullptr;
+  // (Not with more parameter gradients than a split call can hold.)
+  const jit::KernelCode* streaming = n * es >= kStreamingBytes && !(dparams && np > kMaxSplitParams)
+                                         ? impl_->streaming_code(at_defaults)
+                                         : nullptr;
   auto run = [&](size_t b, size_t e, double* dp) {
     // The kernels' code: the defaults', the general one, or their
     // streaming-store builds (then dparams accumulate over both parts).
@@ -591,7 +594,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
     if (!streaming) {
       status = call(plain, b, e, dp);
     } else {
-      double part[kMaxSplitParams] = {};
+      double part[kMaxSplitParams] = {};  // the second call's dparams (np <= kMaxSplitParams here)
       bool first = true;
       status = split_at_alignment(static_cast<char*>(dx) + b * es, es, e - b, [&](size_t from, size_t to, bool nt) {
         int64_t st = call(nt ? streaming : plain, b + from, b + to, first || !dp ? dp : part);
