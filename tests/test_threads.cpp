@@ -130,7 +130,7 @@ TEST_CASE("concurrent large calls share the pool without waiting on each other",
   CHECK(bad == 0);
 }
 
-TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at any alignment", "[threads]") {
+TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at any alignment", "[threads][streaming]") {
   // Above Kernel's kStreamingBytes the runtime calls kernels whose full
   // vectors are non-temporal stores (compiled on the first such call: one
   // LLVM compile each for the general and the defaults' program), from the
@@ -201,4 +201,71 @@ TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at 
     s.forward(std::span<const double>(x64.data() + 1 + b, std::min(piece, n64 - b)),
               std::span<double>(want64.data() + b, std::min(piece, n64 - b)));
   CHECK(std::equal(want64.begin(), want64.end(), y64.begin() + 1));
+}
+
+TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same values at any alignment", "[threads][streaming]") {
+  // Row-wise kernels that write what they do not read back (log_softmax's
+  // forward, glu's, the backward from the output y; not softmax's forward,
+  // which keeps exp(x - max) in y) stream their rows from each row's first
+  // 64-byte boundary, a masked head before it. The same values as the
+  // usual kernels (in pieces below the threshold), rows of any length and
+  // alignment, 1 and 2 threads.
+  Runtime rt;
+  rt.set_cache_dir("");
+  Kernel ls = rt.compile("log_softmax", DType::F32);
+  Kernel sm = rt.compile("softmax", DType::F32);
+  Kernel glu = rt.compile("glu", DType::F32);
+  unsigned before = threads();
+  uint64_t compiles = rt.cache_stats().llvm_compiles;
+  for (unsigned th : {1u, 2u}) {
+    set_threads(th);
+    for (size_t cols : {128, 1000, 34, 4096}) {
+      const size_t rows = ((size_t(4) << 20) + cols - 1) / cols + 1, n = rows * cols, piece_rows = rows / 5 + 1;
+      std::vector<float> x(n + 16), dy(n + 16);
+      for (size_t i = 0; i < x.size(); ++i) {
+        x[i] = float(std::sin(double(i) * 0.37) * 6);
+        dy[i] = float(std::cos(double(i) * 0.11));
+      }
+      for (size_t off : {0, 1, 7}) {
+        INFO("threads " << th << ", cols " << cols << ", output offset " << off);
+        std::span<const float> xs(x.data() + off, n), dys(dy.data() + off, n);
+        auto pieces = [&](auto call, size_t out_cols, std::vector<float>& want) {
+          for (size_t r = 0; r < rows; r += piece_rows) {
+            size_t m = std::min(piece_rows, rows - r);
+            call(r * cols, m * cols, std::span<float>(want.data() + r * out_cols, m * out_cols));
+          }
+        };
+        // log_softmax forward and backward from y, softmax's backward from y.
+        std::vector<float> y(n + 16), want(n), dx(n + 16), dx_want(n);
+        ls.forward_rows(xs, std::span<float>(y.data() + off, n), cols);
+        pieces([&](size_t b, size_t m, std::span<float> w) { ls.forward_rows(xs.subspan(b, m), w, cols); }, cols, want);
+        CHECK(std::equal(want.begin(), want.end(), y.begin() + long(off)));
+        std::span<const float> ys(want.data(), n);
+        ls.backward_rows_from_output(ys, dys, std::span<float>(dx.data() + off, n), cols);
+        pieces([&](size_t b, size_t m, std::span<float> w) { ls.backward_rows_from_output(ys.subspan(b, m), dys.subspan(b, m), w, cols); },
+               cols, dx_want);
+        CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
+        ls.backward_rows(xs, dys, std::span<float>(dx.data() + off, n), cols);
+        pieces([&](size_t b, size_t m, std::span<float> w) { ls.backward_rows(xs.subspan(b, m), dys.subspan(b, m), w, cols); },
+               cols, dx_want);
+        CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
+        sm.forward_rows(xs, std::span<float>(y.data() + off, n), cols);
+        pieces([&](size_t b, size_t m, std::span<float> w) { sm.forward_rows(xs.subspan(b, m), w, cols); }, cols, want);
+        CHECK(std::equal(want.begin(), want.end(), y.begin() + long(off)));
+        sm.backward_rows_from_output(ys, dys, std::span<float>(dx.data() + off, n), cols);
+        pieces([&](size_t b, size_t m, std::span<float> w) { sm.backward_rows_from_output(ys.subspan(b, m), dys.subspan(b, m), w, cols); },
+               cols, dx_want);
+        CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
+        // glu: half rows out (rows of cols / 2 values).
+        std::vector<float> g(n / 2 + 16), g_want(n / 2);
+        glu.forward_rows(xs, std::span<float>(g.data() + off, n / 2), cols);
+        pieces([&](size_t b, size_t m, std::span<float> w) { glu.forward_rows(xs.subspan(b, m), w, cols); }, cols / 2, g_want);
+        CHECK(std::equal(g_want.begin(), g_want.end(), g.begin() + long(off)));
+      }
+    }
+  }
+  set_threads(before);
+  // Streaming builds were made (some of them: which depends on the row
+  // lengths' wide kernels), and not for softmax's forward.
+  CHECK(rt.cache_stats().llvm_compiles - compiles >= 3);
 }

@@ -121,19 +121,37 @@ struct KernelBuilder {
   /// throughout compiles ~20% faster on AVX-512 but ran ~5% slower on
   /// compute-bound kernels there, so it is not used; elementwise kernels
   /// use stream(), which emits the body once without masks.)
+  /// With `head` (elements, < W), a masked vector of the first
+  /// min(head, n) elements comes first and the full vectors start there
+  /// (streaming stores: the full vectors' stores then fall on aligned
+  /// addresses).
   template <class Body>
-  void loop(llvm::IRBuilder<>& b, llvm::Function* f, llvm::Value* n, Body body) {
+  void loop(llvm::IRBuilder<>& b, llvm::Function* f, llvm::Value* n, Body body, llvm::Value* head = nullptr) {
+    llvm::Value* start = b.getInt64(0);
+    if (head) {
+      head = b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, head, n);
+      auto* head_bb = llvm::BasicBlock::Create(ctx, "head", f);
+      auto* after_head = llvm::BasicBlock::Create(ctx, "head.done", f);
+      b.CreateCondBr(b.CreateICmpNE(head, b.getInt64(0)), head_bb, after_head);
+      b.SetInsertPoint(head_bb);
+      body(b.getInt64(0), first_lanes(b, head));
+      b.CreateBr(after_head);
+      b.SetInsertPoint(after_head);
+      start = head;
+    }
     llvm::BasicBlock* entry = b.GetInsertBlock();
     auto* loop_bb = llvm::BasicBlock::Create(ctx, "vector.body", f);
     auto* tail_check = llvm::BasicBlock::Create(ctx, "tail.check", f);
     auto* tail_bb = llvm::BasicBlock::Create(ctx, "tail", f);
     auto* exit_bb = llvm::BasicBlock::Create(ctx, "exit", f);
-    llvm::Value* full = b.CreateAnd(n, b.getInt64(~uint64_t(lanes - 1)), "n.full");
-    b.CreateCondBr(b.CreateICmpUGT(full, b.getInt64(0)), loop_bb, tail_check);
+    llvm::Value* full =
+        head ? b.CreateAdd(start, b.CreateAnd(b.CreateSub(n, start), b.getInt64(~uint64_t(lanes - 1))), "n.full")
+             : b.CreateAnd(n, b.getInt64(~uint64_t(lanes - 1)), "n.full");
+    b.CreateCondBr(b.CreateICmpUGT(full, start), loop_bb, tail_check);
 
     b.SetInsertPoint(loop_bb);
     llvm::PHINode* i = b.CreatePHI(b.getInt64Ty(), 2, "i");
-    i->addIncoming(b.getInt64(0), entry);
+    i->addIncoming(start, entry);
     body(i, nullptr);
     llvm::Value* next = b.CreateAdd(i, b.getInt64(lanes), "i.next", true, true);
     i->addIncoming(next, b.GetInsertBlock());
@@ -944,6 +962,28 @@ struct RowKernels {
         loops[d].push_back(k);
       }
     }
+    // Streaming stores (Program::streaming_stores) for what is written
+    // whole and not read back (no stored operand): the full vectors of y,
+    // and of dx where its view is the row itself, from the row's first
+    // register-aligned address on (a masked head before it).
+    const bool streaming = kb.nontemporal && st.stored == ir::kNoNode;
+    const uint64_t register_bytes = kb.register_bits / 8;  // what each streaming store writes
+    auto streaming_store = [&](llvm::Value* val, llvm::Value* base, llvm::Value* i) {
+      llvm::StoreInst* s =
+          b.CreateAlignedStore(val, b.CreateInBoundsGEP(kb.elem, base, i), llvm::Align(register_bytes));
+      s->setMetadata(llvm::LLVMContext::MD_nontemporal,
+                     llvm::MDNode::get(ctx, llvm::ConstantAsMetadata::get(b.getInt32(1))));
+    };
+    // The elements before the written row's first register-aligned address
+    // go as a masked head vector (fewer than a register's lanes; the row's
+    // base is element-aligned: the runtime's).
+    llvm::Value* head = nullptr;
+    if (streaming) {
+      llvm::Value* at = b.CreatePtrToInt(backward ? st.dx : st.y, b.getInt64Ty());
+      llvm::Value* low = b.getInt64(register_bytes - 1);
+      llvm::Value* bytes = b.CreateAnd(b.CreateSub(b.getInt64(register_bytes), b.CreateAnd(at, low)), low);
+      head = b.CreateUDiv(bytes, b.getInt64(kb.elem->getPrimitiveSizeInBits() / 8));
+    }
     for (auto& [d, members] : loops) {
       std::vector<NodeId> roots;
       for (size_t k : members) roots.push_back(sinks[k].e);
@@ -957,6 +997,11 @@ struct RowKernels {
           llvm::Value* val = v[k];
           if (shapes.of(s.e) == ir::kScalar && !llvm::isa<llvm::VectorType>(val->getType()))
             val = b.CreateVectorSplat(kb.lanes, val);
+          const bool whole = s.kind == SinkKind::StoreY || (s.view.identity() && s.view.offset == 0);
+          if (streaming && !mask && whole && s.kind != SinkKind::AddDx) {
+            streaming_store(val, s.kind == SinkKind::StoreY ? st.y : st.dx, i);
+            continue;
+          }
           switch (s.kind) {
             case SinkKind::StoreY: kb.store(b, val, st.y, i, mask); break;
             case SinkKind::StoreDx: store_view(b, val, st.dx, cols, s.view, i, mask); break;
@@ -968,13 +1013,14 @@ struct RowKernels {
             case SinkKind::Param: break;
           }
         }
-      });
+      }, head);
     }
     llvm::Value* next = b.CreateAdd(r, b.getInt64(1), "r.next", true, true);
     r->addIncoming(next, b.GetInsertBlock());
     b.CreateCondBr(b.CreateICmpULT(next, rows), body_bb, done_bb);
 
     b.SetInsertPoint(done_bb);
+    if (kb.nontemporal) b.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});  // streaming stores: fenced
     if (!pacc.empty()) {
       auto* store_bb = llvm::BasicBlock::Create(ctx, "dparams", f);
       auto* ret_bb = llvm::BasicBlock::Create(ctx, "ret", f);
@@ -1102,7 +1148,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
     unsigned lanes = register_lanes * (wide ? kInterleave : 1);
     KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
     kb.status = abi == Abi::Jit;
-    kb.nontemporal = p.streaming_stores && !p.row.rowwise;
+    kb.nontemporal = p.streaming_stores;
     return kb;
   };
   KernelSymbols names = kernel_symbols(p, prefix);

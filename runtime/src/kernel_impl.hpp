@@ -111,6 +111,20 @@ struct KernelImpl {
   const jit::KernelCode* streaming_code(bool at_defaults) const;
   mutable std::once_flag streaming_once, streaming_defaults_once;
   mutable std::shared_ptr<jit::KernelCode> streaming, streaming_defaults;
+  /// Row-wise functions: their program, and which of their kernels write
+  /// what they do not read back (no stored operand: lower::
+  /// row_stored_operand), so that streaming stores serve: the forward, the
+  /// backward from x (and the one from y: output_alias_safe).
+  std::shared_ptr<const Program> row_program;
+  bool row_streams_forward = false, row_streams_backward = false;
+  /// Row-wise kernels with streaming stores: of the program (Rows::Usual),
+  /// its long rows' build (Rows::Long) or the backward from the output
+  /// (Rows::Output), compiled on the first call that writes kStreamingBytes
+  /// or more; else null.
+  enum class Rows { Usual, Long, Output };
+  const jit::KernelCode* streaming_rows_code(Rows which) const;
+  mutable std::once_flag streaming_rows_once[3];
+  mutable std::shared_ptr<jit::KernelCode> streaming_rows[3];
   /// The fused kernel, or null (row-wise, or it did not compile).
   const jit::KernelCode* fused_code() const;
   /// Whether a parameter is outside what the float32 kernels' NaN watch

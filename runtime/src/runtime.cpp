@@ -184,6 +184,12 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->long_rows_program = std::move(q);
     impl->engine = impl_->engine;
   }
+  if (p.row.rowwise) {
+    impl->row_streams_forward = lower::row_stored_operand(p, false) == ir::kNoNode;
+    impl->row_streams_backward = lower::row_stored_operand(p, true) == ir::kNoNode;
+    impl->row_program = std::make_shared<const Program>(p);
+    impl->engine = impl_->engine;
+  }
   if (auto q = output_vjp_program(p)) {
     impl->output_alias_safe = lower::row_stored_operand(*q, true) == ir::kNoNode;
     impl->output_program = std::make_shared<const Program>(std::move(*q));
@@ -318,6 +324,14 @@ constexpr size_t kMaxSplitParams = 16;
 // 2.5-2.9 -> 3.2-3.9; at 1Mi (in cache) no gain.
 constexpr size_t kStreamingBytes = size_t(16) << 20;
 
+/// Whether rows of `stride` elements of `es` bytes written from `out`
+/// take streaming stores: kStreamingBytes or more in all, the array
+/// element-aligned (each row's kernel loop starts its streaming stores at
+/// the row's first 64-byte boundary).
+bool rows_stream(const void* out, size_t rows, size_t stride, size_t es) {
+  return rows * stride * es >= kStreamingBytes && reinterpret_cast<uintptr_t>(out) % es == 0;
+}
+
 /// Runs `fn(from, to, streaming)` over [0, n) of an output at `out`: the
 /// elements before its first 64-byte boundary with streaming false, the
 /// rest with it true (all with false where the output is not even
@@ -379,6 +393,18 @@ const jit::KernelCode* KernelImpl::streaming_code(bool at_defaults) const {
     Program q = *from;
     q.streaming_stores = true;
     return engine->compile(q, to_lower(dtype));
+  });
+}
+
+const jit::KernelCode* KernelImpl::streaming_rows_code(Rows which) const {
+  const std::shared_ptr<const Program>& from =
+      which == Rows::Usual ? row_program : which == Rows::Long ? long_rows_program : output_program;
+  if (!from) return nullptr;
+  size_t k = size_t(which);
+  return once(streaming_rows_once[k], streaming_rows[k], [&] {
+    Program q = *from;
+    q.streaming_stores = true;
+    return which == Rows::Output ? engine->compile_backward(q, to_lower(dtype)) : engine->compile(q, to_lower(dtype));
   });
 }
 
@@ -651,6 +677,9 @@ int Kernel::forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, c
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   const jit::KernelCode* long_rows = impl_->long_rows_code(cols);
   auto fn = long_rows ? reinterpret_cast<detail::RowForwardFn>(long_rows->forward) : impl_->row_forward();
+  if (impl_->row_streams_forward && rows <= SIZE_MAX / cols && rows_stream(y, rows, out, es))
+    if (auto* s = impl_->streaming_rows_code(long_rows ? detail::KernelImpl::Rows::Long : detail::KernelImpl::Rows::Usual))
+      fn = reinterpret_cast<detail::RowForwardFn>(s->forward);
   detail::Pool::instance().run(pieces, [&](size_t i) {
     auto [b, e] = piece(rows, pieces, i, 1);
     if (e > b)
@@ -669,6 +698,10 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
   }
   const jit::KernelCode* long_rows = impl_->long_rows_code(cols);
   auto fn = long_rows ? reinterpret_cast<detail::RowBackwardFn>(long_rows->backward) : impl_->row_backward();
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  if (impl_->row_streams_backward && cols && rows <= SIZE_MAX / cols && rows_stream(dx, rows, cols, es))
+    if (auto* s = impl_->streaming_rows_code(long_rows ? detail::KernelImpl::Rows::Long : detail::KernelImpl::Rows::Usual))
+      fn = reinterpret_cast<detail::RowBackwardFn>(s->backward);
   return detail::row_vjp(*impl_, fn, impl_->row.alias_safe, x, dy, dx, rows, cols, params, dparams);
 }
 
@@ -677,6 +710,9 @@ int Kernel::backward_rows_from_output_raw(const void* y, const void* dy, void* d
   if (!impl_ || !impl_->output_program) return 1;
   const jit::KernelCode* code = impl_->output_code();
   if (!code) return 1;
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  if (impl_->output_alias_safe && cols && rows <= SIZE_MAX / cols && rows_stream(dx, rows, cols, es))
+    if (auto* s = impl_->streaming_rows_code(detail::KernelImpl::Rows::Output)) code = s;
   // The program's backward reads y where the usual one reads x.
   return detail::row_vjp(*impl_, reinterpret_cast<detail::RowBackwardFn>(code->backward), impl_->output_alias_safe, y,
                          dy, dx, rows, cols, nullptr, nullptr);
