@@ -186,7 +186,11 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   }
   if (p.row.rowwise) {
     impl->row_streams_forward = lower::row_stored_operand(p, false) == ir::kNoNode;
-    impl->row_streams_backward = lower::row_stored_operand(p, true) == ir::kNoNode;
+    // (The backward's streaming stores are for a dx written whole: glu's two
+    // halves are not.)
+    bool whole_dx = std::any_of(p.row.dx.begin(), p.row.dx.end(),
+                                [](auto& d) { return d.first.identity() && d.first.offset == 0; });
+    impl->row_streams_backward = whole_dx && lower::row_stored_operand(p, true) == ir::kNoNode;
     impl->row_program = std::make_shared<const Program>(p);
     impl->engine = impl_->engine;
   }

@@ -99,7 +99,9 @@ class Kernel {
   /// (non-temporal) stores, by kernels compiled on the first such call:
   /// an array that size does not stay in the caches, and is then written
   /// without being read first (out of cache +25-65% here); it is not in
-  /// the caches after the call either.
+  /// the caches after the call either. Row-wise functions do so where the
+  /// kernel does not read its output back (not softmax's forward, which
+  /// keeps exp(x - max) in y; its backward from y does).
   void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
   void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
 
