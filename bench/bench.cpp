@@ -268,6 +268,32 @@ void split(size_t n, unsigned threads, const std::function<void(size_t, size_t)>
   for (auto& th : ts) th.join();
 }
 
+#if defined(__AVX512F__)
+constexpr size_t kStreamBytes = 64;
+#elif defined(__AVX__)
+constexpr size_t kStreamBytes = 32;
+#else
+constexpr size_t kStreamBytes = 16;
+#endif
+
+/// A streaming store of one register's bytes at p (aligned to them): the
+/// integer form of the instruction, whatever the element type.
+inline void stream_register(void* p, const void* bytes) {
+#if defined(__AVX512F__)
+  __m512i v;
+  std::memcpy(&v, bytes, sizeof v);
+  _mm512_stream_si512(static_cast<__m512i*>(p), v);
+#elif defined(__AVX__)
+  __m256i v;
+  std::memcpy(&v, bytes, sizeof v);
+  _mm256_stream_si256(static_cast<__m256i*>(p), v);
+#else
+  __m128i v;
+  std::memcpy(&v, bytes, sizeof v);
+  _mm_stream_si128(static_cast<__m128i*>(p), v);
+#endif
+}
+
 /// out[i] = a[i] * b[i] (or scale * b[i] where a is null) with streaming
 /// stores of the widest registers this build has (AVX-512 with
 /// -march=native here, else AVX, else SSE2) from out's first aligned
@@ -275,40 +301,17 @@ void split(size_t n, unsigned threads, const std::function<void(size_t, size_t)>
 /// 16 MiB or more (written without being read first).
 template <class T>
 void streaming_product(const T* a, T scale, const T* b, T* out, size_t n) {
-#if defined(__AVX512F__)
-  constexpr size_t bytes = 64;
-#elif defined(__AVX__)
-  constexpr size_t bytes = 32;
-#else
-  constexpr size_t bytes = 16;
-#endif
-  constexpr size_t w = bytes / sizeof(T);
+  typedef T V __attribute__((vector_size(kStreamBytes)));
+  constexpr size_t w = kStreamBytes / sizeof(T);
   size_t i = 0;
-  for (; i < n && reinterpret_cast<uintptr_t>(out + i) % bytes; ++i) out[i] = (a ? a[i] : scale) * b[i];
+  for (; i < n && reinterpret_cast<uintptr_t>(out + i) % kStreamBytes; ++i) out[i] = (a ? a[i] : scale) * b[i];
   for (; i + w <= n; i += w) {
-    if constexpr (sizeof(T) == 4) {
-#if defined(__AVX512F__)
-      __m512 f = a ? _mm512_loadu_ps(a + i) : _mm512_set1_ps(scale);
-      _mm512_stream_ps(out + i, _mm512_mul_ps(f, _mm512_loadu_ps(b + i)));
-#elif defined(__AVX__)
-      __m256 f = a ? _mm256_loadu_ps(a + i) : _mm256_set1_ps(scale);
-      _mm256_stream_ps(out + i, _mm256_mul_ps(f, _mm256_loadu_ps(b + i)));
-#else
-      __m128 f = a ? _mm_loadu_ps(a + i) : _mm_set1_ps(scale);
-      _mm_stream_ps(out + i, _mm_mul_ps(f, _mm_loadu_ps(b + i)));
-#endif
-    } else {
-#if defined(__AVX512F__)
-      __m512d f = a ? _mm512_loadu_pd(a + i) : _mm512_set1_pd(scale);
-      _mm512_stream_pd(out + i, _mm512_mul_pd(f, _mm512_loadu_pd(b + i)));
-#elif defined(__AVX__)
-      __m256d f = a ? _mm256_loadu_pd(a + i) : _mm256_set1_pd(scale);
-      _mm256_stream_pd(out + i, _mm256_mul_pd(f, _mm256_loadu_pd(b + i)));
-#else
-      __m128d f = a ? _mm_loadu_pd(a + i) : _mm_set1_pd(scale);
-      _mm_stream_pd(out + i, _mm_mul_pd(f, _mm_loadu_pd(b + i)));
-#endif
-    }
+    V f, x;
+    std::memcpy(&x, b + i, sizeof x);
+    if (a) std::memcpy(&f, a + i, sizeof f);
+    else f = V{} + scale;
+    V product = f * x;
+    stream_register(out + i, &product);
   }
   for (; i < n; ++i) out[i] = (a ? a[i] : scale) * b[i];
   _mm_sfence();
