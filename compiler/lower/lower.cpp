@@ -46,7 +46,7 @@ struct KernelBuilder {
   std::string cpu, features;
   unsigned register_bits;
   bool status = false;  // elementwise kernels return int64 (Abi::Jit)
-  bool nontemporal = false;  // Program::streaming_stores (elementwise outputs)
+  bool nontemporal = false;  // Program::streaming_stores
 
   /// void or int64 name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
   llvm::Function* declare(const std::string& name, unsigned pointer_args_before_n, bool with_dparams,
@@ -251,18 +251,15 @@ struct KernelBuilder {
       values.push_back(vmath::concat(b, parts));
     }
     std::vector<llvm::Value*> results = body(values, lane_mask);
-    // Non-temporal stores (Program::streaming_stores) need whole aligned
-    // registers: the caller passes outputs 64-byte aligned, and each full
-    // vector is a whole number of registers from there.
-    llvm::MDNode* streaming =
-        nontemporal ? llvm::MDNode::get(ctx, llvm::ConstantAsMetadata::get(b.getInt32(1))) : nullptr;
+    // Streaming stores (Program::streaming_stores): the caller passes
+    // outputs 64-byte aligned, and each full vector is a whole number of
+    // registers from there.
     for (size_t k = 0; k < out.size(); ++k)
       for (unsigned r = 0; r < lanes; r += per_register) {
-        llvm::StoreInst* st =
-            b.CreateAlignedStore(vmath::slice(b, results[k], r, per_register),
-                                 b.CreateInBoundsGEP(elem, out_base[k], b.CreateAdd(at, b.getInt64(r))),
-                                 streaming ? llvm::Align(register_bits / 8) : align);
-        if (streaming) st->setMetadata(llvm::LLVMContext::MD_nontemporal, streaming);
+        llvm::Value* v = vmath::slice(b, results[k], r, per_register);
+        llvm::Value* ptr = b.CreateInBoundsGEP(elem, out_base[k], b.CreateAdd(at, b.getInt64(r)));
+        if (nontemporal) streaming_store(b, v, ptr);
+        else b.CreateAlignedStore(v, ptr, align);
       }
     b.CreateCondBr(is_tail, finish, latch);
 
@@ -280,8 +277,18 @@ struct KernelBuilder {
     b.SetInsertPoint(after);  // next == full
     b.CreateCondBr(b.CreateICmpULT(next, n), prep, exit_bb);
     b.SetInsertPoint(exit_bb);
-    // Streaming stores are weakly ordered: fenced before the kernel returns
-    // (another thread reads the output after the pool's join).
+    fence_streaming_stores(b);
+  }
+
+  /// A non-temporal store of v at ptr, which is register-aligned (the
+  /// callers' invariant): written without the line being read first.
+  void streaming_store(llvm::IRBuilder<>& b, llvm::Value* v, llvm::Value* ptr) {
+    llvm::StoreInst* s = b.CreateAlignedStore(v, ptr, llvm::Align(register_bits / 8));
+    s->setMetadata(llvm::LLVMContext::MD_nontemporal, llvm::MDNode::get(ctx, llvm::ConstantAsMetadata::get(b.getInt32(1))));
+  }
+  /// Streaming stores are weakly ordered: fenced before the kernel returns
+  /// (another thread reads the output after the pool's join).
+  void fence_streaming_stores(llvm::IRBuilder<>& b) {
     if (nontemporal) b.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});
   }
 
@@ -967,13 +974,7 @@ struct RowKernels {
     // and of dx where its view is the row itself, from the row's first
     // register-aligned address on (a masked head before it).
     const bool streaming = kb.nontemporal && st.stored == ir::kNoNode;
-    const uint64_t register_bytes = kb.register_bits / 8;  // what each streaming store writes
-    auto streaming_store = [&](llvm::Value* val, llvm::Value* base, llvm::Value* i) {
-      llvm::StoreInst* s =
-          b.CreateAlignedStore(val, b.CreateInBoundsGEP(kb.elem, base, i), llvm::Align(register_bytes));
-      s->setMetadata(llvm::LLVMContext::MD_nontemporal,
-                     llvm::MDNode::get(ctx, llvm::ConstantAsMetadata::get(b.getInt32(1))));
-    };
+    const uint64_t register_bytes = kb.register_bits / 8;  // the alignment of streaming stores
     // The elements before the written row's first register-aligned address
     // go as a masked head vector (fewer than a register's lanes; the row's
     // base is element-aligned: the runtime's).
@@ -999,7 +1000,7 @@ struct RowKernels {
             val = b.CreateVectorSplat(kb.lanes, val);
           const bool whole = s.kind == SinkKind::StoreY || (s.view.identity() && s.view.offset == 0);
           if (streaming && !mask && whole && s.kind != SinkKind::AddDx) {
-            streaming_store(val, s.kind == SinkKind::StoreY ? st.y : st.dx, i);
+            kb.streaming_store(b, val, b.CreateInBoundsGEP(kb.elem, s.kind == SinkKind::StoreY ? st.y : st.dx, i));
             continue;
           }
           switch (s.kind) {
@@ -1020,7 +1021,7 @@ struct RowKernels {
     b.CreateCondBr(b.CreateICmpULT(next, rows), body_bb, done_bb);
 
     b.SetInsertPoint(done_bb);
-    if (kb.nontemporal) b.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});  // streaming stores: fenced
+    kb.fence_streaming_stores(b);
     if (!pacc.empty()) {
       auto* store_bb = llvm::BasicBlock::Create(ctx, "dparams", f);
       auto* ret_bb = llvm::BasicBlock::Create(ctx, "ret", f);

@@ -390,26 +390,26 @@ const jit::KernelCode* KernelImpl::wide_code() const {
   return once(wide_once, wide, [&] { return engine->compile(*program, lower::DType::F64); });
 }
 
-const jit::KernelCode* KernelImpl::streaming_code(bool at_defaults) const {
-  const std::shared_ptr<const Program>& from = at_defaults ? defaults_program : program;
+const jit::KernelCode* KernelImpl::streaming_build(const std::shared_ptr<const Program>& from, std::once_flag& flag,
+                                                    std::shared_ptr<jit::KernelCode>& slot, bool backward_only) const {
   if (!from) return nullptr;
-  return once(at_defaults ? streaming_defaults_once : streaming_once, at_defaults ? streaming_defaults : streaming, [&] {
+  return once(flag, slot, [&] {
     Program q = *from;
     q.streaming_stores = true;
-    return engine->compile(q, to_lower(dtype));
+    return backward_only ? engine->compile_backward(q, to_lower(dtype)) : engine->compile(q, to_lower(dtype));
   });
 }
 
+const jit::KernelCode* KernelImpl::streaming_code(bool at_defaults) const {
+  return at_defaults ? streaming_build(defaults_program, streaming_defaults_once, streaming_defaults, false)
+                     : streaming_build(program, streaming_once, streaming, false);
+}
+
 const jit::KernelCode* KernelImpl::streaming_rows_code(Rows which) const {
+  size_t k = size_t(which);
   const std::shared_ptr<const Program>& from =
       which == Rows::Usual ? row_program : which == Rows::Long ? long_rows_program : output_program;
-  if (!from) return nullptr;
-  size_t k = size_t(which);
-  return once(streaming_rows_once[k], streaming_rows[k], [&] {
-    Program q = *from;
-    q.streaming_stores = true;
-    return which == Rows::Output ? engine->compile_backward(q, to_lower(dtype)) : engine->compile(q, to_lower(dtype));
-  });
+  return streaming_build(from, streaming_rows_once[k], streaming_rows[k], which == Rows::Output);
 }
 
 const jit::KernelCode* KernelImpl::defaults_code(const double* params) const {
