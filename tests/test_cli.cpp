@@ -74,6 +74,8 @@ TEST_CASE("diff --rewritten shows the function before and after the stability re
   CHECK(r.out.find("# rewritten:  -(where(-x > 0, -x, 0) + log1p(exp(") != std::string::npos);
   r = run({"eval", "log(sigmoid(x))", "--at", "-200,0", "--dtype", "f32"});
   CHECK(r.out == "-200\n-0.693147182\n");
+  r = run({"diff", "x - tanh(x)", "--rewritten"});
+  CHECK(r.out == "# as written: x - tanh(x)\n# rewritten:  tanhshrink(x)\ntanh(x) * tanh(x)\n");
   r = run({"eval", "x", "--rewritten"});  // only diff takes it
   CHECK(r.status == 2);
 }

@@ -7,6 +7,9 @@
                            P and Q of degree 2, Q(0) = 1 (tanh.cpp: tanh x = 2t / (1 + t^2)
                            of t = tanh(x/2); the error of t weighted by how much of it
                            reaches tanh x)
+  fit_vmath.py tanhshrink_half [M N]
+                           the same P/Q (degrees M, N; default 2, 2) weighted by how much
+                           of its error reaches x - tanh x = c (k / (4 + s^2) - R) (tanh.cpp)
   fit_vmath.py log1p_unit  log1p(t) = 2s + s z P(z), s = t / (2 + t), z = s^2,
                            t in [0, 1] (z in [0, 1/9]), P of degree 3 (log.cpp)
 
@@ -16,7 +19,7 @@ iteration towards the minimax fit, references at 50 digits (mpmath). Prints
 the coefficients (lowest degree first) rounded to float32, and the relative
 error of the fit with those rounded coefficients, in float32 ULP (2^-24).
 
-The rational fit (tanh_half) linearises P - f Q = 0 with weights 1/Q of the
+The rational fits (tanh_half, tanhshrink_half) linearise P - f Q = 0 with weights 1/Q of the
 previous step (Loeffler's iteration) inside Lawson's, and rounds the
 coefficients to float32 one at a time, highest degree first, refitting the
 others after each.
@@ -100,10 +103,9 @@ def fit_log1p_unit():
     report(c, 0.0, 1.0 / 9, rel)
 
 
-def fit_tanh_half(m=2, n=2, cap=9.02):
-    # g(z) = (tanh(x/2)/x - 1/2) / z = P(z)/Q(z); an error d of g changes
-    # t = tanh(x/2) by x^3 d, and tanh x = 2t / (1 + t^2) by that times
-    # (1 - t^2) / (1 + t^2) (relative): the weight of g's relative error.
+def half_angle_fit(m, n, cap, weight):
+    """g(z) = (tanh(x/2)/x - 1/2) / z, z = x^2, for x in (0, cap]; `weight`(x, t, g)
+    with t = tanh(x/2): how much of a relative error of g reaches the result."""
     count = 4000
     xs = np.array([cap / 2 + cap / 2 * np.cos(np.pi * (k + 0.5) / count) for k in range(count)] + [cap])
     scale = cap * cap  # the fit runs in z / cap^2, for conditioning
@@ -111,11 +113,37 @@ def fit_tanh_half(m=2, n=2, cap=9.02):
     ts = [mpmath.tanh(mpmath.mpf(x) / 2) for x in xs]
     gm = [(t / mpmath.mpf(x) - mpmath.mpf(1) / 2) / mpmath.mpf(x) ** 2 for t, x in zip(ts, xs)]
     g = np.array([float(v) for v in gm])
-    sens = np.array([float(abs(mpmath.mpf(x) ** 3 * v) / t * (1 - t * t) / (1 + t * t)) for t, x, v in zip(ts, xs, gm)])
+    sens = np.array([float(weight(mpmath.mpf(x), t, v)) for t, x, v in zip(ts, xs, gm)])
+    return z, scale, g, sens
+
+
+def fit_tanh_half(m=2, n=2, cap=9.02):
+    # An error d of g changes t = tanh(x/2) by x^3 d, and tanh x = 2t / (1 + t^2)
+    # by that times (1 - t^2) / (1 + t^2) (relative): the weight of g's relative error.
+    z, scale, g, sens = half_angle_fit(m, n, cap, lambda x, t, v: abs(x ** 3 * v) / t * (1 - t * t) / (1 + t * t))
+    solve_rational(m, n, z, scale, g, sens, "tanh x")
+
+
+def fit_tanhshrink_half(m=2, n=2, cap=9.02):
+    # x - tanh x = -c + h(s) with c = x^3 g doubled (2 tanh(x/2) = s = x + c) and
+    # h(s) = s^3 / (4 + s^2): a relative error d of g moves it by c d (h'(s) - 1),
+    # h'(s) = s^2 (12 + s^2) / (4 + s^2)^2; relative to x - tanh x.
+    def weight(x, t, v):
+        s = 2 * t
+        c = 2 * x ** 3 * v
+        dh = s * s * (12 + s * s) / (4 + s * s) ** 2
+        return abs(c * (dh - 1)) / (x - mpmath.tanh(x))
+    z, scale, g, sens = half_angle_fit(m, n, cap, weight)
+    solve_rational(m, n, z, scale, g, sens, "x - tanh x")
+
+
+def solve_rational(m, n, z, scale, g, sens, what):
+    """P/Q (degrees m, n; Q(0) = 1) fitting g at z (scaled by `scale`),
+    minimising the relative error weighted by `sens`; prints the coefficients."""
 
     def solve(fixed_p, fixed_q):
-        q_prev = np.ones(len(xs))
-        lawson = np.ones(len(xs)) / len(xs)
+        q_prev = np.ones(len(z))
+        lawson = np.ones(len(z)) / len(z)
         best = None
         for _ in range(300):
             cols, names, rhs = [], [], g.copy()
@@ -160,9 +188,11 @@ def fit_tanh_half(m=2, n=2, cap=9.02):
         e, p, q = solve(fixed_p, fixed_q)
     print("P (float32, lowest degree first):", ", ".join(repr(float(np.float32(fixed_p[j] / scale ** j))) for j in range(m + 1)))
     print("Q (float32, lowest degree first):", ", ".join(repr(float(np.float32(v))) for v in [1.0] + [fixed_q[k] / scale ** k for k in range(1, n + 1)]))
-    print("weighted relative error of the fit: %.3g float ULP of tanh x (evaluation roundings not included)" % (e * 2 ** 24))
+    print("weighted relative error of the fit: %.3g float ULP of %s (evaluation roundings not included)" % (e * 2 ** 24, what))
 
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "exp"
-    {"exp": fit_exp, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half}[which]()
+    degrees = [int(a) for a in sys.argv[2:4]]
+    fits = {"exp": fit_exp, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
+    fits[which](*degrees)

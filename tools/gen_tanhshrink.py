@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Prints the catalogue's tanhshrink definition (runtime/catalogue/catalogue.act).
+"""Prints the coefficients of x - tanh(x) for |x| < 1 (compiler/ir/tanhshrink.hpp).
 
 x - tanh(x) cancels for small |x| (its value is x^3/3 + ...). Lambert's
 continued fraction tanh x = x / (1 + z / (3 + z / (5 + ...))), z = x^2, cut
@@ -13,14 +13,16 @@ R / Q = 1/3 - z S(z) / Q(z) with S = (Q / 3 - R) / z, again all positive:
 whose second term is at most 0.4 of the first for |x| < 1. In float this
 form rounds less than t R / Q (the leading x^3/3 takes three roundings and
 the correction's error is damped): 3.3 ULP over all floats of |x| < 1
-against 4.6 for x^3 R / Q with the same D. For |x| >= 1 the definition uses
+against 4.6 for x^3 R / Q with the same D. For |x| >= 1 the form is
 sign(x) ((|x| - 1) + 2 e / (1 + e)), e = exp(-2|x|) (that is x - tanh x,
 with 1 - tanh|x| = 2e / (1 + e)): |x| - 1 is exact and the other term is
-at most the result, so nothing cancels; written with exp(-2|x|) so that
-neither side nor its derivative overflows.
+at most the result, so nothing cancels.
 
 Prints the relative error of S / Q's form against mpmath (50 digits) over
-|x| < LIMIT with the coefficients rounded to double, and the definition.
+|x| < LIMIT with the coefficients rounded to double, and the coefficients
+as compiler/ir/tanhshrink.hpp declares them (its scalar form and the
+float64 kernels use them; float32 kernels use a half-angle form instead,
+tools/fit_vmath.py tanhshrink_half).
 
 usage: gen_tanhshrink.py [DEPTH=8] [LIMIT=1]
 Dev-time only (apt-get install python3-mpmath).
@@ -75,9 +77,9 @@ def main():
         value = x * z * (mpmath.mpf(1) / 3 - z * s_val / q_val)
         worst = max(worst, abs(value / (x - mpmath.tanh(x)) - 1))
     print("# depth %d, |x| < %g: relative error %.3g" % (depth, limit, float(worst)))
-    print("tanhshrink(x) = where(abs(x) < %g, x * x * x * %r - x * x * x * (x * x) * (%s) / (%s), "
-          "sign(x) * (abs(x) - 1 + 2 * exp(-2 * abs(x)) / (1 + exp(-2 * abs(x)))))"
-          % (limit, float(Fraction(1, 3)), horner(S), horner(Q)))
+    print("inline constexpr double kS[] = {%s};" % ", ".join(repr(float(c)) for c in S))
+    print("inline constexpr double kQ[] = {%s};" % ", ".join(repr(float(c)) for c in Q))
+    print("inline constexpr double kSmall = %r;" % limit)
 
 
 if __name__ == "__main__":

@@ -181,6 +181,20 @@ class Evaluator {
       case ir::Op::Sinh: mpfr_sinh(r, A(0), N); break;
       case ir::Op::Cosh: mpfr_cosh(r, A(0), N); break;
       case ir::Op::Tanh: mpfr_tanh(r, A(0), N); break;
+      case ir::Op::TanhShrink:  // a - tanh(a); a^3/3 (1 - 2a^2/5) where the difference would cancel past the precision
+        if (mpfr_get_exp(A(0)) < -int(mpfr_get_prec(r)) / 2) {
+          mpfr_sqr(r, A(0), N);
+          mpfr_mul_d(r, r, -0.4, N);
+          mpfr_add_ui(r, r, 1, N);
+          mpfr_mul(r, r, A(0), N);
+          mpfr_mul(r, r, A(0), N);
+          mpfr_mul(r, r, A(0), N);
+          mpfr_div_ui(r, r, 3, N);
+        } else {
+          mpfr_tanh(r, A(0), N);
+          mpfr_sub(r, A(0), r, N);
+        }
+        break;
       case ir::Op::Asinh: mpfr_asinh(r, A(0), N); break;
       case ir::Op::Atan: mpfr_atan(r, A(0), N); break;
       case ir::Op::Erf: mpfr_erf(r, A(0), N); break;

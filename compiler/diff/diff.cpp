@@ -183,6 +183,11 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         r = b.mul(b.div(b.mul(b.c(4), e), b.mul(one_plus, one_plus)), da);
         break;
       }
+      case Op::TanhShrink: {  // (a - tanh a)' = 1 - (1 - tanh^2 a) = tanh^2 a: nothing cancels
+        NodeId t = b.fn(Op::Tanh, a);
+        r = b.mul(b.mul(t, t), da);
+        break;
+      }
       case Op::Asinh:                                                        // asinh' = 1/sqrt(a^2 + 1)
         r = b.div(da, b.fn(Op::Sqrt, b.add(b.mul(a, a), b.c(1))));
         break;

@@ -22,7 +22,7 @@ const OpInfo& info(Op op) { return kInfo[static_cast<size_t>(op)]; }
 unsigned instruction_weight(Op op) {
   switch (op) {
     case Op::Exp: case Op::Expm1: case Op::ExpDiv: return 24;
-    case Op::Tanh: return 28;
+    case Op::Tanh: case Op::TanhShrink: return 28;
     case Op::Log: case Op::Log1p: return 32;
     case Op::Erf: case Op::Erfc: case Op::Pow: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh:
     case Op::Cosh: case Op::Asinh: case Op::Atan: return 40;

@@ -112,6 +112,11 @@ std::string print(const Graph& g, NodeId root, const PrintNames& names) {
         text(n.op == Op::Mul ? " * " : " / ");
         node(n.args[1], kUnary);
         break;
+      case Op::TanhShrink:  // as the catalogue's tanhshrink(a), which is a - tanh(a) and comes back as this op
+        text("tanhshrink(");
+        node(n.args[0], 0);
+        text(")");
+        break;
       case Op::ExpDiv:  // printed as what it computes: exp(a) / b
         text("exp(");
         node(n.args[0], 0);

@@ -675,7 +675,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
       case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:
-      case Op::Ceil: case Op::Round:
+      case Op::Ceil: case Op::Round: case Op::TanhShrink:
         r = emit_math(b_, n.op, A(0));
         break;
       case Op::Tanh:

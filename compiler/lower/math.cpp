@@ -100,7 +100,7 @@ bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlo
 bool is_math_op(Op op) {
   SleefName n{"", ""};
   return sleef_name(op, n) || op == Op::Exp || op == Op::Expm1 || op == Op::Log || op == Op::Log1p ||
-         op == Op::Tanh || op == Op::Sqrt || op == Op::Abs || op == Op::Floor || op == Op::Ceil ||
+         op == Op::Tanh || op == Op::TanhShrink || op == Op::Sqrt || op == Op::Abs || op == Op::Floor || op == Op::Ceil ||
          op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
 }
 
@@ -234,6 +234,7 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Log: return inline_fn("log", vmath::log);
     case Op::Log1p: return inline_fn("log1p", vmath::log1p);
     case Op::Tanh: return inline_fn("tanh", vmath::tanh);
+    case Op::TanhShrink: return inline_fn("tanhshrink", vmath::tanhshrink);
     case Op::Erfc:
       if (!is_double) return inline_fn("erfc", vmath::erfc);
       break;

@@ -45,6 +45,10 @@ class Stabilizer {
       case Op::Add:
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         break;
+      case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a)
+        if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
+        if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
+        break;
       case Op::Div: {
         // exp(a) / (exp(a) + 1) and 1 / (exp(-a) + 1) are sigmoid(a); 1 / (exp(a) + 1) is sigmoid(-a).
         NodeId num = a[0], den = a[1];

@@ -5,6 +5,7 @@
 //   exp(a) / (1 + exp(a)), 1 / (1 + exp(-a)) -> stable sigmoid(a)
 //   log(sigmoid(a))      -> -softplus(-a)
 //   exp(a) - 1           -> expm1(a)
+//   a - tanh(a)          -> tanhshrink(a) (Op::TanhShrink; tanh(a) - a -> -tanhshrink(a))
 //   log(1 + a)           -> log1p(a)
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),

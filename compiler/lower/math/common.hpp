@@ -274,6 +274,8 @@ llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [0, 1] or NaN; float only
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
+/// x - tanh(x) without cancelling near 0 (Op::TanhShrink).
+llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x);
 /// 1 / sqrt(x) within about 1 ULP for float x in the normal range, finite:
 /// vrsqrt14 and one Newton step (AVX-512, 512-bit float vectors only).
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
