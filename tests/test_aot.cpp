@@ -34,12 +34,13 @@ struct Entry {
     {"g", P##_g_f32_forward, P##_g_f32_backward, P##_g_f64_forward, P##_g_f64_backward},                   \
         {"m", P##_m_f32_forward, P##_m_f32_backward, P##_m_f64_forward, P##_m_f64_backward},               \
         {"lr", P##_lr_f32_forward, P##_lr_f32_backward, P##_lr_f64_forward, P##_lr_f64_backward},          \
-        {"pelu", P##_pelu_f32_forward, P##_pelu_f32_backward, P##_pelu_f64_forward, P##_pelu_f64_backward} \
+        {"pelu", P##_pelu_f32_forward, P##_pelu_f32_backward, P##_pelu_f64_forward, P##_pelu_f64_backward}, \
+        {"ts", P##_ts_f32_forward, P##_ts_f32_backward, P##_ts_f64_forward, P##_ts_f64_backward}            \
   }
 
 std::string defs() {
   return "g(x) = gelu(x)\nm(x) = mish(x)\nlr(x, alpha = 0.2) = leaky_relu(x, alpha = alpha)\n"
-         "pelu(x, a = 1.5, b = 2) = where(x > 0, (a / b) * x, a * expm1(x / b))\n";
+         "pelu(x, a = 1.5, b = 2) = where(x > 0, (a / b) * x, a * expm1(x / b))\nts(x) = tanhshrink(x)\n";
 }
 
 template <class T>

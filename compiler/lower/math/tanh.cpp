@@ -30,9 +30,9 @@
 // catalogue's former where() of a rational and an exp: 3.3 ULP too, at
 // 2.5x the time). |x| past 9.02 gives |x| - 1 (tanh rounds to 1 there).
 //
-// double: compiler/ir/tanhshrink.hpp's form, the rational for |x| < 1 and
-// (|x| - 1) + 2e / (1 + e), e = exp(-2|x|), past it, with one division for
-// both (numerator and denominator selected first).
+// double, and float without FMA: compiler/ir/tanhshrink.hpp's form, the
+// rational for |x| < 1 and (|x| - 1) + 2e / (1 + e), e = exp(-2|x|), past
+// it, with one division for both (numerator and denominator selected first).
 #include "compiler/ir/tanhshrink.hpp"
 #include "compiler/lower/math/common.hpp"
 
@@ -56,7 +56,9 @@ llvm::Value* tanh(const Ctx& k, llvm::Value* x) {
 
 llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x) {
   llvm::Value* ax = k.abs(x);
-  if (k.f64) {
+  // The half-angle form needs fused multiply-adds (without them 4.3 ULP):
+  // targets without FMA (x86-64-v2) take float64's form in float (3.3).
+  if (k.f64 || !k.has_fma) {
     namespace form = ir::tanhshrink_form;
     auto poly = [&](llvm::Value* z, const auto& coeffs) {
       llvm::Value* acc = k.c(coeffs[std::size(coeffs) - 1]);
