@@ -230,6 +230,58 @@ TEST_CASE("exp(a) / b and expm1(a) / b stay finite where the ratio is", "[stabil
   for (ir::NodeId id : sm.graph.reachable(std::vector<ir::NodeId>{sm.value})) CHECK(sm.graph[id].op != ir::Op::ExpDiv);
 }
 
+TEST_CASE("sqrt(x^2 + b) - sqrt(b) and log(cosh) and 1 - cos and log(1 - exp) do not cancel or overflow", "[stabilize]") {
+  using L = long double;
+  struct Case {
+    const char* src;
+    L (*value)(L);
+    L (*slope)(L);
+    std::vector<double> at;
+  };
+  const Case cases[] = {
+      {"sqrt(x*x + 1) - 1", [](L x) { return x * x / (std::sqrt(x * x + 1) + 1); },
+       [](L x) { return x / std::sqrt(x * x + 1); }, {1e-10, -1e-4, 0.3, -7.0, 1e5, 3e8, -1e200}},
+      {"sqrt(x^2 + 2) - sqrt(2)", [](L x) { return x * x / (std::sqrt(x * x + 2) + std::sqrt(2.0L)); },
+       [](L x) { return x / std::sqrt(x * x + 2); }, {1e-9, 0.01, -3.0, 1e9}},
+      {"log(cosh(x))",
+       [](L x) {
+         L a = std::fabs(x);
+         return a < 1 ? std::log1p(2 * std::sinh(a / 2) * std::sinh(a / 2)) : a + std::log1p(std::exp(-2 * a)) - std::log(2.0L);
+       },
+       [](L x) { return std::tanh(x); }, {1e-9, -1e-3, 0.5, 1.999, -2.0, 30.0, 1000.0, -1e5}},
+      {"1 - cos(x)", [](L x) { return 2 * std::sin(x / 2) * std::sin(x / 2); }, [](L x) { return std::sin(x); },
+       {1e-9, -1e-4, 0.5, 3.0}},
+      {"cos(x) - 1", [](L x) { return -2 * std::sin(x / 2) * std::sin(x / 2); }, [](L x) { return -std::sin(x); },
+       {1e-9, 0.7}},
+      {"log(1 - exp(x))", [](L x) { return x > -0.5 ? std::log(-std::expm1(x)) : std::log1p(-std::exp(x)); },
+       [](L x) { return -std::exp(x) / -std::expm1(x); }, {-1e-12, -1e-5, -0.69, -0.7, -5.0, -50.0}},
+      {"log1p(-exp(x))", [](L x) { return x > -0.5 ? std::log(-std::expm1(x)) : std::log1p(-std::exp(x)); },
+       [](L x) { return -std::exp(x) / -std::expm1(x); }, {-1e-12, -3.0}},
+  };
+  actjit::Runtime rt;
+  for (const Case& k : cases) {
+    actjit::Kernel k32 = rt.compile(k.src, actjit::DType::F32), k64 = rt.compile(k.src, actjit::DType::F64);
+    for (double x : k.at) {
+      INFO(k.src << " at x = " << x);
+      CHECK(value(k.src, x) == Approx(double(k.value(x))).epsilon(1e-15).margin(1e-300));
+      CHECK(slope(k.src, x) == Approx(double(k.slope(x))).epsilon(1e-14).margin(1e-300));
+      double y = 0, g = 0, one = 1;
+      k64.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1));
+      k64.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&g, 1));
+      CHECK(actjit::test::ulp_error(y, k.value(x)) <= 4);
+      CHECK(actjit::test::ulp_error(g, k.slope(x)) <= 8);
+      float xf = float(x), yf = 0, gf = 0, onef = 1;
+      if (!std::isfinite(xf)) continue;
+      k32.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1));
+      k32.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&gf, 1));
+      CHECK(actjit::test::ulp_error(yf, k.value(xf)) <= 4);
+      CHECK(actjit::test::ulp_error(gf, k.slope(xf)) <= 8);
+    }
+  }
+  // b not the square of the constant: nothing to rewrite (no cancellation to 0)
+  CHECK(simplified("sqrt(x*x + 2) - 1") == "where(abs(x) > 189812531.24850312, abs(x), sqrt(x * x + 2)) + -1");
+}
+
 TEST_CASE("x - tanh(x) is one operation without the cancellation", "[stabilize]") {
   // x - tanh x = x^3/3 - 2x^5/15 + ...: the difference loses every digit near 0.
   auto exact = [](long double x) -> long double {

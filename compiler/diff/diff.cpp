@@ -64,6 +64,13 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     NodeId one_plus = b.add(s->e, b.c(1));
     return b.mul(b.div(s->e, b.mul(one_plus, one_plus)), da);
   }
+  if (auto s = ir::sqrt_shift_form(b.g, y)) {
+    // sqrt(v^2 + b) - sqrt(b), written v^2 / (r + k) for its value: the
+    // derivative v / r (one division, a / sqrt's), not the quotient rule's two.
+    NodeId dv = d[s->v];
+    if (dv == none) return none;
+    return b.mul(b.div(s->v, s->root), dv);
+  }
   if (auto s = ir::softplus_form(b.g, y)) {
     // softplus' = sigmoid(a) = where(c, 1, e) / (1 + e) on softplus's own e;
     // log(sigmoid(a))' = sigmoid(-a) = where(c, e, 1) / (1 + e).

@@ -1,6 +1,8 @@
 // The stable forms' recognizers (see forms.hpp).
 #include "compiler/ir/forms.hpp"
 
+#include <cmath>
+
 namespace actjit::ir {
 
 namespace {
@@ -50,6 +52,24 @@ std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n) {
     if (s.op == Op::Sub && g.is_const(part.args[1], 0.0) && part.args[2] == a) return SoftplusForm{a, cond, e, true};
   }
   return std::nullopt;
+}
+
+std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
+  const Node& div = g[n];
+  if (div.op != Op::Div) return std::nullopt;
+  const Node& square = g[div.args[0]];
+  const Node& den = g[div.args[1]];
+  if (square.op != Op::Mul || square.args[0] != square.args[1] || den.op != Op::Add || !g.is_const(den.args[1]))
+    return std::nullopt;
+  NodeId root = den.args[0];
+  if (g[root].op != Op::Sqrt) return std::nullopt;
+  const Node& sum = g[g[root].args[0]];
+  if (sum.op != Op::Add) return std::nullopt;
+  int at = sum.args[0] == div.args[0] ? 1 : sum.args[1] == div.args[0] ? 0 : -1;  // b's side
+  if (at < 0 || !g.is_const(sum.args[at])) return std::nullopt;
+  double b = g.const_value(sum.args[at]), k = g.const_value(den.args[1]);
+  if (!(b > 0) || !(k > 0) || std::sqrt(b) != k) return std::nullopt;
+  return SqrtShiftForm{square.args[0], root};
 }
 
 }  // namespace actjit::ir

@@ -26,4 +26,12 @@ struct SoftplusForm {
 };
 std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n);
 
+/// v * v / (r + k) with r = sqrt(v * v + b) (the sum in either order), b and
+/// k constants, k = sqrt(b) > 0 as doubles: sqrt(v^2 + b) - sqrt(b) without
+/// its cancellation near v = 0 (the stabilizer's); its derivative is v / r.
+struct SqrtShiftForm {
+  NodeId v, root;
+};
+std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n);
+
 }  // namespace actjit::ir

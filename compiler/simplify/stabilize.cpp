@@ -3,6 +3,7 @@
 #include "compiler/simplify/stabilize.hpp"
 
 #include <cmath>
+#include <numbers>
 
 #include "compiler/ir/forms.hpp"
 #include "compiler/ir/row.hpp"
@@ -30,6 +31,9 @@ class Stabilizer {
         NodeId s = a[0];
         if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(neg(sig->a)));  // log(sigmoid(a)) = -softplus(-a)
         if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
+        if (op(s) == Op::Cosh) return log_cosh(arg(s, 0));                    // overflows past |a| = 89 in float
+        if (op(s) == Op::Sub && is(arg(s, 0), 1.0) && op(arg(s, 1)) == Op::Exp)  // log(1 - exp(a))
+          return log1mexp(arg(arg(s, 1), 0));
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
           NodeId t = arg(s, 0);
           if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
@@ -41,13 +45,20 @@ class Stabilizer {
         return tanh_of(a[0]);
       case Op::Log1p:
         if (op(a[0]) == Op::Exp && !nonpositive(arg(a[0], 0))) return softplus(arg(a[0], 0));  // log1p(exp(a))
+        if (op(a[0]) == Op::Neg && op(arg(a[0], 0)) == Op::Exp)                 // log1p(-exp(a))
+          return log1mexp(arg(arg(a[0], 0), 0));
         break;
-      case Op::Add:
+      case Op::Add: {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
+        if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
+        NodeId r = sqrt_minus_root(a[0], a[1]);  // sqrt(x^2 + b) - sqrt(b)
+        if (r != ir::kNoNode) return r;
         break;
-      case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a)
+      }
+      case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a); 1 - cos(a)
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
+        if (is(a[0], 1.0) && op(a[1]) == Op::Cos) return one_minus_cos(arg(a[1], 0));
         break;
       case Op::Div: {
         // exp(a) / (exp(a) + 1) and 1 / (exp(-a) + 1) are sigmoid(a); 1 / (exp(a) + 1) is sigmoid(-a).
@@ -149,6 +160,61 @@ class Stabilizer {
       }
     }
     return make(Op::Tanh, {t});
+  }
+
+  /// log(cosh(a)): log1p(2 sinh(a/2)^2) for |a| < 2 (no cancellation near 0,
+  /// where it is a^2/2), |a| + log1p(exp(-2|a|)) - log 2 beyond (no overflow
+  /// of cosh; nothing cancels past 2).
+  NodeId log_cosh(NodeId a) {
+    NodeId ax = make(Op::Abs, {a});
+    NodeId h = make(Op::Sinh, {make(Op::Mul, {a, c(0.5)})});
+    NodeId small = make(Op::Log1p, {make(Op::Mul, {make(Op::Mul, {h, h}), c(2)})});
+    NodeId tail = make(Op::Log1p, {make(Op::Exp, {make(Op::Mul, {ax, c(-2)})})});
+    NodeId big = make(Op::Add, {make(Op::Add, {ax, tail}), c(-std::numbers::ln2)});
+    return make(Op::Where, {make(Op::Lt, {ax, c(2)}), small, big});
+  }
+
+  /// log(1 - exp(a)) (Maechler's log1mexp): log(-expm1(a)) for a > -log 2,
+  /// where 1 - exp(a) cancels, log1p(-exp(a)) below, where exp(a) < 1/2.
+  NodeId log1mexp(NodeId a) {
+    NodeId near = make(Op::Log, {neg(make(Op::Expm1, {a}))});
+    NodeId far = make(Op::Log1p, {neg(make(Op::Exp, {a}))});
+    return make(Op::Where, {make(Op::Gt, {a, c(-std::numbers::ln2)}), near, far});
+  }
+
+  /// 1 - cos(a) = 2 sin(a/2)^2, without the cancellation near 0.
+  NodeId one_minus_cos(NodeId a) {
+    NodeId h = make(Op::Sin, {make(Op::Mul, {a, c(0.5)})});
+    return make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
+  }
+
+  /// sqrt(x^2 + b) - c for constants b > 0 and c = sqrt(b) (as doubles):
+  /// x^2 / (sqrt(x^2 + b) + c), which does not cancel for small x. `root`
+  /// is the sqrt as rewritten above (the where() with |x| past a guard, or
+  /// the bare sqrt), `minus` the constant -c; the guard's branch, where the
+  /// sqrt is |x| (or |x| sqrt(1 + b/x^2)), keeps the plain difference.
+  /// kNoNode when the pattern is not there.
+  NodeId sqrt_minus_root(NodeId root, NodeId minus) {
+    if (!g_.is_const(minus)) return ir::kNoNode;
+    double k = -g_.const_value(minus);
+    NodeId guard = ir::kNoNode, big = ir::kNoNode, sq = root;
+    if (op(root) == Op::Where && op(arg(root, 2)) == Op::Sqrt) {
+      guard = arg(root, 0);
+      big = arg(root, 1);
+      sq = arg(root, 2);
+    }
+    if (op(sq) != Op::Sqrt) return ir::kNoNode;
+    NodeId s = arg(sq, 0);
+    if (op(s) != Op::Add) return ir::kNoNode;
+    int at = g_.is_const(arg(s, 1)) ? 0 : g_.is_const(arg(s, 0)) ? 1 : -1;  // the square's side
+    if (at < 0) return ir::kNoNode;
+    NodeId square = arg(s, at);
+    double b = g_.const_value(arg(s, 1 - at));
+    if (op(square) != Op::Mul || arg(square, 0) != arg(square, 1) || !(b > 0) || !(k > 0) || std::sqrt(b) != k)
+      return ir::kNoNode;
+    NodeId quotient = make(Op::Div, {square, make(Op::Add, {sq, c(k)})});
+    if (guard == ir::kNoNode) return quotient;
+    return make(Op::Where, {guard, make(Op::Add, {big, minus}), quotient});
   }
 
   /// a when `sp` is the stable softplus max(a, 0) + log1p(exp(-|a|)) (as

@@ -6,6 +6,11 @@
 //   log(sigmoid(a))      -> -softplus(-a)
 //   exp(a) - 1           -> expm1(a)
 //   a - tanh(a)          -> tanhshrink(a) (Op::TanhShrink; tanh(a) - a -> -tanhshrink(a))
+//   sqrt(a*a + b) - c    -> a*a / (sqrt(a*a + b) + c) for constants c = sqrt(b) > 0 (inside the
+//                           sqrt rule's guard; derivative a / sqrt(a*a + b), forms.hpp)
+//   log(cosh(a))         -> log1p(2 sinh(a/2)^2) for |a| < 2, |a| + log1p(exp(-2|a|)) - log 2 beyond
+//   1 - cos(a)           -> 2 sin(a/2)^2 (cos(a) - 1 -> its negation)
+//   log(1 - exp(a)), log1p(-exp(a)) -> log(-expm1(a)) for a > -log 2, log1p(-exp(a)) below
 //   log(1 + a)           -> log1p(a)
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
