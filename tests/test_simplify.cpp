@@ -230,7 +230,7 @@ TEST_CASE("exp(a) / b and expm1(a) / b stay finite where the ratio is", "[stabil
   for (ir::NodeId id : sm.graph.reachable(std::vector<ir::NodeId>{sm.value})) CHECK(sm.graph[id].op != ir::Op::ExpDiv);
 }
 
-TEST_CASE("sqrt(x^2 + b) - sqrt(b) and log(cosh) and 1 - cos and log(1 - exp) do not cancel or overflow", "[stabilize]") {
+TEST_CASE("sqrt(x^2 + b) - sqrt(b) and log(cosh) and 1 - cos and log(1 - exp) and softplus - log 2 do not cancel", "[stabilize]") {
   using L = long double;
   struct Case {
     const char* src;
@@ -257,6 +257,21 @@ TEST_CASE("sqrt(x^2 + b) - sqrt(b) and log(cosh) and 1 - cos and log(1 - exp) do
        [](L x) { return -std::exp(x) / -std::expm1(x); }, {-1e-12, -1e-5, -0.69, -0.7, -5.0, -50.0}},
       {"log1p(-exp(x))", [](L x) { return x > -0.5 ? std::log(-std::expm1(x)) : std::log1p(-std::exp(x)); },
        [](L x) { return -std::exp(x) / -std::expm1(x); }, {-1e-12, -3.0}},
+      // the shifted softplus: x/2 + log(cosh(x/2)); the catalogue's softplus is x past its threshold 20
+      {"softplus(x) - log(2)",
+       [](L x) {
+         L h = std::fabs(x / 2);
+         L lc = h < 1 ? std::log1p(2 * std::sinh(h / 2) * std::sinh(h / 2)) : h + std::log1p(std::exp(-2 * h)) - std::log(2.0L);
+         return x > 20 ? x - std::numbers::ln2_v<L> : x / 2 + lc;
+       },
+       [](L x) { return x > 20 ? 1 : 1 / (1 + std::exp(-x)); }, {1e-9, -1e-6, 0.3, -0.3, -5.0, 19.0, 25.0, -90.0, -900.0}},
+      {"log(1 + exp(x)) - log(2)",
+       [](L x) {
+         L h = std::fabs(x / 2);
+         L lc = h < 1 ? std::log1p(2 * std::sinh(h / 2) * std::sinh(h / 2)) : h + std::log1p(std::exp(-2 * h)) - std::log(2.0L);
+         return x / 2 + lc;
+       },
+       [](L x) { return 1 / (1 + std::exp(-x)); }, {-1e-7, 2e-3, 4.0, 100.0}},
   };
   actjit::Runtime rt;
   for (const Case& k : cases) {

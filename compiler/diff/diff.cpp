@@ -64,6 +64,14 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     NodeId one_plus = b.add(s->e, b.c(1));
     return b.mul(b.div(s->e, b.mul(one_plus, one_plus)), da);
   }
+  if (auto s = ir::shifted_softplus_form(b.g, y)) {
+    // (softplus(a) - log 2)' = sigmoid(a), as softplus's: exp(-|a|) and one
+    // division, no expm1 (the forward's) in the backward.
+    NodeId da = d[s->a];
+    if (da == none) return none;
+    NodeId e = b.fn(Op::Exp, s->w);
+    return b.mul(b.div(b.where(s->cond, b.c(1), e), b.add(e, b.c(1))), da);
+  }
   if (auto s = ir::sqrt_shift_form(b.g, y)) {
     // sqrt(v^2 + b) - sqrt(b), written v^2 / (r + k) for its value: the
     // derivative v / r (one division, a / sqrt's), not the quotient rule's two.

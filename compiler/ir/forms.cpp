@@ -54,6 +54,28 @@ std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n) {
   return std::nullopt;
 }
 
+std::optional<ShiftedSoftplusForm> shifted_softplus_form(const Graph& g, NodeId n) {
+  const Node& s = g[n];
+  if (s.op != Op::Add) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {  // Add's operands are ordered by id
+    const Node& part = g[s.args[k]];
+    const Node& log_part = g[s.args[1 - k]];
+    if (part.op != Op::Where || log_part.op != Op::Log1p || !g.is_const(part.args[2], 0.0)) continue;
+    const Node& half = g[log_part.args[0]];
+    if (half.op != Op::Mul || !g.is_const(half.args[1], 0.5) || g[half.args[0]].op != Op::Expm1) continue;
+    NodeId cond = part.args[0], a = part.args[1], w = g[half.args[0]].args[0];
+    // expm1(w) shares w = where(cond, -a, a) with exp(-|a|)'s form: check it as one
+    const Node& wn = g[w];
+    if ((g[cond].op != Op::Gt && g[cond].op != Op::Ge) || g[cond].args[0] != a || !g.is_const(g[cond].args[1], 0.0) ||
+        wn.op != Op::Where || wn.args[0] != cond || wn.args[2] != a)
+      continue;
+    bool negated = (g[wn.args[1]].op == Op::Neg && g[wn.args[1]].args[0] == a) ||
+                   (g[a].op == Op::Neg && g[a].args[0] == wn.args[1]);
+    if (negated) return ShiftedSoftplusForm{a, cond, w};
+  }
+  return std::nullopt;
+}
+
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   const Node& div = g[n];
   if (div.op != Op::Div) return std::nullopt;

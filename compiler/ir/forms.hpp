@@ -26,6 +26,14 @@ struct SoftplusForm {
 };
 std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n);
 
+/// where(c, a, 0) + log1p(expm1(w) * 0.5) with w = where(c, -a, a), c =
+/// a > 0 or a >= 0: softplus(a) - log 2 as the stabilizer writes it (its
+/// derivative is sigmoid(a), from exp(w)).
+struct ShiftedSoftplusForm {
+  NodeId a, cond, w;
+};
+std::optional<ShiftedSoftplusForm> shifted_softplus_form(const Graph& g, NodeId n);
+
 /// v * v / (r + k) with r = sqrt(v * v + b) (the sum in either order), b and
 /// k constants, k = sqrt(b) > 0 as doubles: sqrt(v^2 + b) - sqrt(b) without
 /// its cancellation near v = 0 (the stabilizer's); its derivative is v / r.

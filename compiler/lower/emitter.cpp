@@ -666,11 +666,16 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         }
         break;
       }
-      case Op::Log1p:
-        // log1p(exp(w)) with w <= 0 (softplus, logsigmoid): the argument is in [0, 1].
-        r = g_[n.args[0]].op == Op::Exp && ranges[g_[n.args[0]].args[0]].hi <= 0 ? emit_log1p_unit(b_, A(0))
-                                                                                 : emit_math(b_, n.op, A(0));
+      case Op::Log1p: {
+        // log1p(exp(w)) with w <= 0 (softplus, logsigmoid): the argument is in
+        // [0, 1]; the shifted softplus's log1p(expm1(w) / 2) in [-1/2, 0] (with
+        // the range's slack). log1p_unit holds on [-1/2, 1].
+        const ir::Interval& t = ranges[n.args[0]];
+        bool unit = (g_[n.args[0]].op == Op::Exp && ranges[g_[n.args[0]].args[0]].hi <= 0) ||
+                    (!t.empty() && t.lo >= -0.5001 && t.hi <= 1);  // NaN passes through; the range's slack
+        r = unit ? emit_log1p_unit(b_, A(0)) : emit_math(b_, n.op, A(0));
         break;
+      }
       case Op::Expm1: r = emit_expm1(b_, A(0), ranges.operand_where_used(id).hi); break;
       case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:

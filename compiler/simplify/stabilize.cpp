@@ -52,6 +52,7 @@ class Stabilizer {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
         NodeId r = sqrt_minus_root(a[0], a[1]);  // sqrt(x^2 + b) - sqrt(b)
+        if (r == ir::kNoNode && g_.is_const(a[1], -std::numbers::ln2)) r = shifted_softplus(a[0]);  // softplus(a) - log 2
         if (r != ir::kNoNode) return r;
         break;
       }
@@ -215,6 +216,26 @@ class Stabilizer {
     NodeId quotient = make(Op::Div, {square, make(Op::Add, {sq, c(k)})});
     if (guard == ir::kNoNode) return quotient;
     return make(Op::Where, {guard, make(Op::Add, {big, minus}), quotient});
+  }
+
+  /// softplus(a) - log 2 (the shifted softplus), which cancels near a = 0
+  /// (it is a/2 there): max(a, 0) + log1p(expm1(-|a|) / 2), as softplus is
+  /// max(a, 0) + log1p(exp(-|a|)) and log((1 + e) / 2) = log1p((e - 1) / 2).
+  /// log1p's argument is in [-1/2, 0]; for a > 0 the sum loses at most a bit
+  /// (a - a/2 near 0). `sp` is the stable softplus, or the catalogue's
+  /// where()s around one (their other branches get the - log 2 too);
+  /// kNoNode otherwise.
+  NodeId shifted_softplus(NodeId sp) {
+    if (op(sp) == Op::Where) {
+      NodeId inner = shifted_softplus(arg(sp, 2));
+      if (inner == ir::kNoNode) return ir::kNoNode;
+      return make(Op::Where, {arg(sp, 0), make(Op::Add, {arg(sp, 1), c(-std::numbers::ln2)}), inner});
+    }
+    NodeId a = softplus_argument(sp);
+    if (a == ir::kNoNode) return ir::kNoNode;
+    NodeId pos = make(Op::Gt, {a, c(0)});
+    NodeId m = make(Op::Expm1, {make(Op::Where, {pos, neg(a), a})});
+    return make(Op::Add, {make(Op::Where, {pos, a, c(0)}), make(Op::Log1p, {make(Op::Mul, {m, c(0.5)})})});
   }
 
   /// a when `sp` is the stable softplus max(a, 0) + log1p(exp(-|a|)) (as

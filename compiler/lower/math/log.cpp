@@ -7,8 +7,9 @@
 // truncation below 0.01 ULP); log x = e ln2_hi + (e ln2_lo + log m).
 // log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x, which corrects the
 // rounding of u. Special values (0, negatives, inf, NaN) are selected last.
-// log1p_unit(t), float only, for t in [0, 1] (softplus's log1p(exp(-|x|))):
-// 2 atanh(s), s = t / (2 + t) in [0, 1/3], with the rounding of 2 + t
+// log1p_unit(t), float only, for t in [-1/2, 1] (softplus's log1p(exp(-|x|)),
+// the shifted softplus's log1p(expm1(-|x|) / 2)):
+// 2 atanh(s), s = t / (2 + t) in [-1/3, 1/3], with the rounding of 2 + t
 // corrected, as 2s + s z P(z), z = s^2, P a degree-3 fit
 // (tools/fit_vmath.py log1p_unit: 0.09 ULP): one division, no exponent
 // split, no correction quotient.
