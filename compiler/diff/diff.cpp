@@ -72,6 +72,13 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     NodeId e = b.fn(Op::Exp, s->w);
     return b.mul(b.div(b.where(s->cond, b.c(1), e), b.add(e, b.c(1))), da);
   }
+  if (auto s = ir::sech2_form(b.g, y)) {
+    // (1 - tanh(a)^2)' = -2 tanh(a) (1 - tanh(a)^2): the quotient rule on
+    // 4e / (1 + e)^2 leaves a factor 1 - e, which cancels near a = 0.
+    NodeId da = d[s->a];
+    if (da == none) return none;
+    return b.mul(b.mul(b.mul(b.fn(Op::Tanh, s->a), y), b.c(-2)), da);
+  }
   if (auto s = ir::sqrt_shift_form(b.g, y)) {
     // sqrt(v^2 + b) - sqrt(b), written v^2 / (r + k) for its value: the
     // derivative v / r (one division, a / sqrt's), not the quotient rule's two.

@@ -76,6 +76,21 @@ std::optional<ShiftedSoftplusForm> shifted_softplus_form(const Graph& g, NodeId 
   return std::nullopt;
 }
 
+std::optional<Sech2Form> sech2_form(const Graph& g, NodeId n) {
+  const Node& div = g[n];
+  if (div.op != Op::Div) return std::nullopt;
+  const Node& num = g[div.args[0]];
+  const Node& den = g[div.args[1]];
+  if (num.op != Op::Mul || !g.is_const(num.args[1], 4.0) || den.op != Op::Mul || den.args[0] != den.args[1])
+    return std::nullopt;
+  NodeId e = num.args[0];
+  const Node& h = g[den.args[0]];
+  if (h.op != Op::Add || h.args[0] != e || !g.is_const(h.args[1], 1.0) || g[e].op != Op::Exp) return std::nullopt;
+  const Node& m = g[g[e].args[0]];
+  if (m.op != Op::Mul || !g.is_const(m.args[1], -2.0) || g[m.args[0]].op != Op::Abs) return std::nullopt;
+  return Sech2Form{g[m.args[0]].args[0], e};
+}
+
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   const Node& div = g[n];
   if (div.op != Op::Div) return std::nullopt;

@@ -34,6 +34,14 @@ struct ShiftedSoftplusForm {
 };
 std::optional<ShiftedSoftplusForm> shifted_softplus_form(const Graph& g, NodeId n);
 
+/// e * 4 / ((e + 1) * (e + 1)) with e = exp(|a| * -2): 1 - tanh(a)^2 as
+/// tanh's derivative and the stabilizer write it (its derivative is
+/// -2 tanh(a) times it: the quotient rule's (1 - e) cancels near a = 0).
+struct Sech2Form {
+  NodeId a, e;
+};
+std::optional<Sech2Form> sech2_form(const Graph& g, NodeId n);
+
 /// v * v / (r + k) with r = sqrt(v * v + b) (the sum in either order), b and
 /// k constants, k = sqrt(b) > 0 as doubles: sqrt(v^2 + b) - sqrt(b) without
 /// its cancellation near v = 0 (the stabilizer's); its derivative is v / r.

@@ -51,6 +51,10 @@ class Stabilizer {
       case Op::Add: {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
+        if (op(a[0]) == Op::Tanh && (is(a[1], 1.0) || is(a[1], -1.0)))  // tanh(a) + 1, tanh(a) - 1
+          return is(a[1], 1.0) ? tanh_plus_one(arg(a[0], 0)) : neg(tanh_plus_one(neg(arg(a[0], 0))));
+        if (is(a[1], -1.0))
+          if (auto sig = ir::sigmoid_form(g_, a[0])) return neg(sigmoid(neg(sig->a)));  // sigmoid(a) - 1
         NodeId r = sqrt_minus_root(a[0], a[1]);  // sqrt(x^2 + b) - sqrt(b)
         if (r == ir::kNoNode && g_.is_const(a[1], -std::numbers::ln2)) r = shifted_softplus(a[0]);  // softplus(a) - log 2
         if (r != ir::kNoNode) return r;
@@ -60,6 +64,13 @@ class Stabilizer {
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
         if (is(a[0], 1.0) && op(a[1]) == Op::Cos) return one_minus_cos(arg(a[1], 0));
+        if (is(a[0], 1.0)) {
+          NodeId t = a[1];
+          if (op(t) == Op::Tanh) return tanh_plus_one(neg(arg(t, 0)));            // 1 - tanh(a) = 1 + tanh(-a)
+          if (auto sig = ir::sigmoid_form(g_, t)) return sigmoid(neg(sig->a));   // 1 - sigmoid(a) = sigmoid(-a)
+          if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && op(arg(t, 0)) == Op::Tanh)  // 1 - tanh(a)^2
+            return sech2(arg(arg(t, 0), 0));
+        }
         break;
       case Op::Div: {
         // exp(a) / (exp(a) + 1) and 1 / (exp(-a) + 1) are sigmoid(a); 1 / (exp(a) + 1) is sigmoid(-a).
@@ -181,6 +192,18 @@ class Stabilizer {
     NodeId near = make(Op::Log, {neg(make(Op::Expm1, {a}))});
     NodeId far = make(Op::Log1p, {neg(make(Op::Exp, {a}))});
     return make(Op::Where, {make(Op::Gt, {a, c(-std::numbers::ln2)}), near, far});
+  }
+
+  /// 1 + tanh(a) = 2 sigmoid(2a), which does not cancel where tanh(a) is
+  /// near -1 (the textbook gelu_tanh's left tail: 0 for x below -9 in float).
+  NodeId tanh_plus_one(NodeId a) { return make(Op::Mul, {sigmoid(make(Op::Mul, {a, c(2)})), c(2)}); }
+
+  /// 1 - tanh(a)^2 = 4e / (1 + e)^2, e = exp(-2|a|) (the form tanh's
+  /// derivative takes): nothing cancels where tanh(a) is near +-1.
+  NodeId sech2(NodeId a) {
+    NodeId e = make(Op::Exp, {make(Op::Mul, {make(Op::Abs, {a}), c(-2)})});
+    NodeId one_plus = make(Op::Add, {e, c(1)});
+    return make(Op::Div, {make(Op::Mul, {e, c(4)}), make(Op::Mul, {one_plus, one_plus})});
   }
 
   /// 1 - cos(a) = 2 sin(a/2)^2, without the cancellation near 0.

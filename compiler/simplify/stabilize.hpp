@@ -10,6 +10,9 @@
 //                           sqrt rule's guard; derivative a / sqrt(a*a + b), forms.hpp)
 //   log(cosh(a))         -> log1p(2 sinh(a/2)^2) for |a| < 2, |a| + log1p(exp(-2|a|)) - log 2 beyond
 //   1 - cos(a)           -> 2 sin(a/2)^2 (cos(a) - 1 -> its negation)
+//   1 + tanh(a), 1 - tanh(a) -> 2 sigmoid(2a), 2 sigmoid(-2a) (and their negations)
+//   1 - sigmoid(a)       -> sigmoid(-a) (sigmoid(a) - 1 -> -sigmoid(-a))
+//   1 - tanh(a)^2        -> 4e / (1 + e)^2, e = exp(-2|a|)
 //   softplus(a) - log 2  -> max(a, 0) + log1p(expm1(-|a|) / 2) (the shifted softplus; also the
 //                           catalogue's softplus with its guards)
 //   log(1 - exp(a)), log1p(-exp(a)) -> log(-expm1(a)) for a > -log 2, log1p(-exp(a)) below
