@@ -60,12 +60,12 @@ class Stabilizer {
         if (r != ir::kNoNode) return r;
         break;
       }
-      case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a); 1 - cos(a)
+      case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a); 1 - ...
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
-        if (is(a[0], 1.0) && op(a[1]) == Op::Cos) return one_minus_cos(arg(a[1], 0));
         if (is(a[0], 1.0)) {
           NodeId t = a[1];
+          if (op(t) == Op::Cos) return one_minus_cos(arg(t, 0));                  // 1 - cos(a) = 2 sin(a/2)^2
           if (op(t) == Op::Tanh) return tanh_plus_one(neg(arg(t, 0)));            // 1 - tanh(a) = 1 + tanh(-a)
           if (auto sig = ir::sigmoid_form(g_, t)) return sigmoid(neg(sig->a));   // 1 - sigmoid(a) = sigmoid(-a)
           if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && op(arg(t, 0)) == Op::Tanh)  // 1 - tanh(a)^2
