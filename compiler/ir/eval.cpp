@@ -44,7 +44,7 @@ T apply(Op op, T a, T b, T c) {
     case Op::Sinh: return std::sinh(a);
     case Op::Cosh: return std::cosh(a);
     case Op::Tanh: return std::tanh(a);
-    case Op::TanhShrink: return T(tanhshrink_form::value(double(a)));
+    case Op::TanhShrink: return tanhshrink_form::value(a);
     case Op::Asinh: return std::asinh(a);
     case Op::Atan: return std::atan(a);
     case Op::Erf: return std::erf(a);

@@ -330,7 +330,7 @@ class Analysis {
         return snap({widen_down(std::cosh(small)), widen_up(std::cosh(large)), a.nan});
       }
       case Op::Tanh: return snap(increasing(a, [](double v) { return std::tanh(v); }));
-      case Op::TanhShrink: return snap(increasing(a, tanhshrink_form::value));
+      case Op::TanhShrink: return snap(increasing(a, tanhshrink_form::value<double>));
       case Op::Asinh: return snap(increasing(a, [](double v) { return std::asinh(v); }));
       case Op::Atan: return snap(increasing(a, [](double v) { return std::atan(v); }));
       case Op::Erf: return snap(increasing(a, [](double v) { return std::erf(v); }));
