@@ -203,6 +203,50 @@ TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at 
   CHECK(std::equal(want64.begin(), want64.end(), y64.begin() + 1));
 }
 
+TEST_CASE("calls whose arrays together pass the L3 size stream a smaller output", "[threads][streaming]") {
+  // A backward reads two arrays and writes a third: at 3Mi floats (12 MiB
+  // each, 36 MiB in all) its output would not stay in the caches, and it
+  // streams; a forward of the same size (24 MiB in all) does not.
+  Runtime rt;
+  rt.set_cache_dir("");
+  Kernel k = rt.compile("sigmoid", DType::F32);
+  const size_t n = size_t(3) << 20, piece = size_t(1) << 20;
+  std::vector<float> x(n), dy(n), y(n), dx(n), want(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = float(std::sin(double(i) * 0.37) * 6);
+    dy[i] = float(std::cos(double(i) * 0.11));
+  }
+  uint64_t compiles = rt.cache_stats().llvm_compiles;
+  k.forward(std::span<const float>(x), std::span<float>(y));
+  CHECK(rt.cache_stats().llvm_compiles == compiles);  // no streaming build
+  k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx));
+  CHECK(rt.cache_stats().llvm_compiles == compiles + 1);  // the streaming build
+  for (size_t b = 0; b < n; b += piece)
+    k.backward(std::span<const float>(x).subspan(b, piece), std::span<const float>(dy).subspan(b, piece),
+               std::span<float>(want).subspan(b, piece));
+  CHECK(want == dx);
+  // Row-wise: softmax's backward from y on 4194 rows of 1000 floats
+  // (16,776,000 bytes an array, under 16 MiB; 50 MB in all).
+  Kernel sm = rt.compile("softmax", DType::F32);
+  const size_t rows = 4194, cols = 1000;
+  std::vector<float> ys(rows * cols), g(rows * cols), dxs(rows * cols), dxs_want(rows * cols);
+  for (size_t i = 0; i < ys.size(); ++i) {
+    ys[i] = float(1e-3 * (1 + std::sin(double(i) * 0.37)));
+    g[i] = float(std::cos(double(i) * 0.11));
+  }
+  sm.backward_rows_from_output(std::span<const float>(ys).first(cols), std::span<const float>(g).first(cols),
+                               std::span<float>(dxs).first(cols), cols);  // compiles the usual kernel
+  compiles = rt.cache_stats().llvm_compiles;
+  sm.backward_rows_from_output(std::span<const float>(ys), std::span<const float>(g), std::span<float>(dxs), cols);
+  CHECK(rt.cache_stats().llvm_compiles == compiles + 1);
+  for (size_t r = 0; r < rows; r += 1000) {
+    size_t m = std::min<size_t>(1000, rows - r) * cols;
+    sm.backward_rows_from_output(std::span<const float>(ys).subspan(r * cols, m), std::span<const float>(g).subspan(r * cols, m),
+                                 std::span<float>(dxs_want).subspan(r * cols, m), cols);
+  }
+  CHECK(dxs_want == dxs);
+}
+
 TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same values at any alignment", "[threads][streaming]") {
   // Row-wise kernels that write what they do not read back (log_softmax's
   // forward, glu's, the backward from the output y; not softmax's forward,

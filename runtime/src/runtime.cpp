@@ -320,20 +320,33 @@ constexpr size_t kGrain = size_t(1) << 15;
 constexpr size_t kMaxPieces = 64;
 constexpr size_t kMaxSplitParams = 16;
 
-// Outputs of at least kStreamingBytes go to memory by streaming stores
-// (Program::streaming_stores): written without being read first, where an
-// output that large would not stay in the caches anyway (this machine's
-// L3: 32 MiB, shared by input and output). Measured here (a plain loop,
-// one thread): y = a*x at 64Mi floats 3.4-4.0 -> 4.4-5.1 e/ns, dx = dy*x
-// 2.5-2.9 -> 3.2-3.9; at 1Mi (in cache) no gain.
+// Outputs of at least kStreamingBytes, or of calls whose arrays together
+// (inputs and output) take kStreamingTraffic or more, go to memory by
+// streaming stores (Program::streaming_stores): written without being read
+// first, where the output would not stay in the caches anyway (this
+// machine's L3: 32 MiB, shared by inputs and output). Measured here (a
+// plain loop, one thread): y = a*x at 64Mi floats 3.4-4.0 -> 4.4-5.1 e/ns,
+// dx = dy*x 2.5-2.9 -> 3.2-3.9; at 1Mi (in cache) no gain. A forward's
+// two arrays reach kStreamingTraffic with the output at kStreamingBytes; a
+// backward's three at 2/3 of it: at 3Mi floats (36 MiB in all) the
+// backwards of relu 4.4-4.6 -> 6.5-6.9 e/ns, sigmoid 3.4-3.5 -> 5.3-5.6;
+// softmax's backward from y on 4194 rows of 1000 floats (16,776,000 bytes
+// an array) 2.75-2.81 -> 2.79-3.02.
 constexpr size_t kStreamingBytes = size_t(16) << 20;
+constexpr size_t kStreamingTraffic = size_t(32) << 20;
 
-/// Whether rows of `stride` elements of `es` bytes written from `out`
-/// take streaming stores: kStreamingBytes or more in all, the array
+/// Whether an output of `out_bytes` written by a call that reads
+/// `in_bytes` takes streaming stores.
+bool streams(size_t out_bytes, size_t in_bytes) {
+  return out_bytes >= kStreamingBytes || in_bytes >= kStreamingTraffic - std::min(out_bytes, kStreamingTraffic);
+}
+
+/// Whether rows of `stride` elements of `es` bytes written from `out`,
+/// reading `in_bytes`, take streaming stores (streams()), the array
 /// element-aligned (each row's kernel loop starts its streaming stores at
 /// the row's first 64-byte boundary).
-bool rows_stream(const void* out, size_t rows, size_t stride, size_t es) {
-  return rows * stride * es >= kStreamingBytes && reinterpret_cast<uintptr_t>(out) % es == 0;
+bool rows_stream(const void* out, size_t rows, size_t stride, size_t es, size_t in_bytes) {
+  return streams(rows * stride * es, in_bytes) && reinterpret_cast<uintptr_t>(out) % es == 0;
 }
 
 /// Runs `fn(from, to, streaming)` over [0, n) of an output at `out`: the
@@ -523,7 +536,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   const bool at_defaults = special != nullptr;
   auto fn = at_defaults ? reinterpret_cast<detail::ForwardFn>(special->forward) : impl_->forward();
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
-  const jit::KernelCode* streaming = n * es >= kStreamingBytes ? impl_->streaming_code(at_defaults) : nullptr;
+  const jit::KernelCode* streaming = streams(n * es, n * es) ? impl_->streaming_code(at_defaults) : nullptr;
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -605,7 +618,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   // (Not with more parameter gradients than a split call can hold.)
-  const jit::KernelCode* streaming = n * es >= kStreamingBytes && !(dparams && np > kMaxSplitParams)
+  const jit::KernelCode* streaming = streams(n * es, 2 * n * es) && !(dparams && np > kMaxSplitParams)
                                          ? impl_->streaming_code(at_defaults)
                                          : nullptr;
   auto run = [&](size_t b, size_t e, double* dp) {
@@ -681,7 +694,7 @@ int Kernel::forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, c
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   const jit::KernelCode* long_rows = impl_->long_rows_code(cols);
   auto fn = long_rows ? reinterpret_cast<detail::RowForwardFn>(long_rows->forward) : impl_->row_forward();
-  if (impl_->row_streams_forward && rows <= SIZE_MAX / cols && rows_stream(y, rows, out, es))
+  if (impl_->row_streams_forward && rows <= SIZE_MAX / cols && rows_stream(y, rows, out, es, rows * cols * es))
     if (auto* s = impl_->streaming_rows_code(long_rows ? detail::KernelImpl::Rows::Long : detail::KernelImpl::Rows::Usual))
       fn = reinterpret_cast<detail::RowForwardFn>(s->forward);
   detail::Pool::instance().run(pieces, [&](size_t i) {
@@ -703,7 +716,7 @@ int Kernel::backward_rows_raw(const void* x, const void* dy, void* dx, size_t ro
   const jit::KernelCode* long_rows = impl_->long_rows_code(cols);
   auto fn = long_rows ? reinterpret_cast<detail::RowBackwardFn>(long_rows->backward) : impl_->row_backward();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
-  if (impl_->row_streams_backward && cols && rows <= SIZE_MAX / cols && rows_stream(dx, rows, cols, es))
+  if (impl_->row_streams_backward && cols && rows <= SIZE_MAX / cols && rows_stream(dx, rows, cols, es, 2 * rows * cols * es))
     if (auto* s = impl_->streaming_rows_code(long_rows ? detail::KernelImpl::Rows::Long : detail::KernelImpl::Rows::Usual))
       fn = reinterpret_cast<detail::RowBackwardFn>(s->backward);
   return detail::row_vjp(*impl_, fn, impl_->row.alias_safe, x, dy, dx, rows, cols, params, dparams);
@@ -715,7 +728,7 @@ int Kernel::backward_rows_from_output_raw(const void* y, const void* dy, void* d
   const jit::KernelCode* code = impl_->output_code();
   if (!code) return 1;
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
-  if (impl_->output_alias_safe && cols && rows <= SIZE_MAX / cols && rows_stream(dx, rows, cols, es))
+  if (impl_->output_alias_safe && cols && rows <= SIZE_MAX / cols && rows_stream(dx, rows, cols, es, 2 * rows * cols * es))
     if (auto* s = impl_->streaming_rows_code(detail::KernelImpl::Rows::Output)) code = s;
   // The program's backward reads y where the usual one reads x.
   return detail::row_vjp(*impl_, reinterpret_cast<detail::RowBackwardFn>(code->backward), impl_->output_alias_safe, y,

@@ -95,11 +95,12 @@ class Kernel {
   /// with those values as constants where that makes them cheaper
   /// (softplus's beta * x and / beta fold away): compiled on the first such
   /// call, which takes that compile's time (a few ms). Outputs (y here, dx
-  /// of backward) of 16 MiB or more are written with streaming
+  /// of backward) of 16 MiB or more, or of calls whose arrays together
+  /// (inputs and output) take 32 MiB or more, are written with streaming
   /// (non-temporal) stores, by kernels compiled on the first such call:
-  /// an array that size does not stay in the caches, and is then written
-  /// without being read first (out of cache +25-65% here); it is not in
-  /// the caches after the call either. Row-wise functions do so where the
+  /// an output that would not stay in the caches is then written without
+  /// being read first (out of cache +25-65% here); it is not in the caches
+  /// after the call either. Row-wise functions do so where the
   /// kernel does not read its output back (not softmax's forward, which
   /// keeps exp(x - max) in y; its backward from y does).
   void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
