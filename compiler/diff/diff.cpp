@@ -200,9 +200,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       case Op::Tanh: {  // tanh' = 1 - tanh^2 = 4e / (1 + e)^2, e = exp(-2|a|)
         // 1 - tanh^2 cancels (tanh's own rounding is all that is left of it
         // near 1, ~1e-7 absolute); this form keeps a few ULP everywhere.
-        NodeId e = b.fn(Op::Exp, b.mul(b.c(-2), b.fn(Op::Abs, a)));
-        NodeId one_plus = b.add(b.c(1), e);
-        r = b.mul(b.div(b.mul(b.c(4), e), b.mul(one_plus, one_plus)), da);
+        r = b.mul(ir::sech2(b.g, a), da);
         break;
       }
       case Op::TanhShrink: {  // (a - tanh a)' = 1 - (1 - tanh^2 a) = tanh^2 a: nothing cancels

@@ -91,6 +91,12 @@ std::optional<Sech2Form> sech2_form(const Graph& g, NodeId n) {
   return Sech2Form{g[m.args[0]].args[0], e};
 }
 
+NodeId sech2(Graph& g, NodeId a) {
+  NodeId e = unary(g, Op::Exp, binary(g, Op::Mul, unary(g, Op::Abs, a), constant(g, -2)));
+  NodeId one_plus = binary(g, Op::Add, e, constant(g, 1));
+  return binary(g, Op::Div, binary(g, Op::Mul, e, constant(g, 4)), binary(g, Op::Mul, one_plus, one_plus));
+}
+
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   const Node& div = g[n];
   if (div.op != Op::Div) return std::nullopt;

@@ -41,6 +41,9 @@ struct Sech2Form {
   NodeId a, e;
 };
 std::optional<Sech2Form> sech2_form(const Graph& g, NodeId n);
+/// Builds that form of 1 - tanh(a)^2 (tanh's derivative, the stabilizer's
+/// 1 - tanh(a)^2), in the order sech2_form reads.
+NodeId sech2(Graph& g, NodeId a);
 
 /// v * v / (r + k) with r = sqrt(v * v + b) (the sum in either order), b and
 /// k constants, k = sqrt(b) > 0 as doubles: sqrt(v^2 + b) - sqrt(b) without

@@ -68,8 +68,9 @@ class Stabilizer {
           if (op(t) == Op::Cos) return one_minus_cos(arg(t, 0));                  // 1 - cos(a) = 2 sin(a/2)^2
           if (op(t) == Op::Tanh) return tanh_plus_one(neg(arg(t, 0)));            // 1 - tanh(a) = 1 + tanh(-a)
           if (auto sig = ir::sigmoid_form(g_, t)) return sigmoid(neg(sig->a));   // 1 - sigmoid(a) = sigmoid(-a)
-          if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && op(arg(t, 0)) == Op::Tanh)  // 1 - tanh(a)^2
-            return sech2(arg(arg(t, 0), 0));
+          // 1 - tanh(a)^2 = 4e / (1 + e)^2, e = exp(-2|a|): nothing cancels near tanh(a) = +-1
+          if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && op(arg(t, 0)) == Op::Tanh)
+            return ir::sech2(g_, arg(arg(t, 0), 0));
         }
         break;
       case Op::Div: {
@@ -197,14 +198,6 @@ class Stabilizer {
   /// 1 + tanh(a) = 2 sigmoid(2a), which does not cancel where tanh(a) is
   /// near -1 (the textbook gelu_tanh's left tail: 0 for x below -9 in float).
   NodeId tanh_plus_one(NodeId a) { return make(Op::Mul, {sigmoid(make(Op::Mul, {a, c(2)})), c(2)}); }
-
-  /// 1 - tanh(a)^2 = 4e / (1 + e)^2, e = exp(-2|a|) (the form tanh's
-  /// derivative takes): nothing cancels where tanh(a) is near +-1.
-  NodeId sech2(NodeId a) {
-    NodeId e = make(Op::Exp, {make(Op::Mul, {make(Op::Abs, {a}), c(-2)})});
-    NodeId one_plus = make(Op::Add, {e, c(1)});
-    return make(Op::Div, {make(Op::Mul, {e, c(4)}), make(Op::Mul, {one_plus, one_plus})});
-  }
 
   /// 1 - cos(a) = 2 sin(a/2)^2, without the cancellation near 0.
   NodeId one_minus_cos(NodeId a) {

@@ -9,6 +9,7 @@
 #include <llvm/IR/Module.h>
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -102,8 +103,11 @@ struct Ctx {
 
   /// c[0] + x (c[1] + x (c[2] + ...)), by Horner's rule with fused steps.
   llvm::Value* horner(llvm::Value* x, std::initializer_list<double> coeffs) const {
-    const double* first = coeffs.begin();
-    const double* p = coeffs.end() - 1;
+    return horner(x, std::span<const double>(coeffs.begin(), coeffs.size()));
+  }
+  llvm::Value* horner(llvm::Value* x, std::span<const double> coeffs) const {
+    const double* first = coeffs.data();
+    const double* p = first + coeffs.size() - 1;
     llvm::Value* acc = c(*p);
     while (p != first) acc = fma(acc, x, c(*--p));
     return acc;

@@ -60,17 +60,12 @@ llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x) {
   // targets without FMA (x86-64-v2) take float64's form in float (3.3).
   if (k.f64 || !k.has_fma) {
     namespace form = ir::tanhshrink_form;
-    auto poly = [&](llvm::Value* z, const auto& coeffs) {
-      llvm::Value* acc = k.c(coeffs[std::size(coeffs) - 1]);
-      for (size_t i = std::size(coeffs) - 1; i-- > 0;) acc = k.fma(acc, z, k.c(coeffs[i]));
-      return acc;
-    };
     llvm::Value* small = k.b.CreateFCmpOLT(ax, k.c(form::kSmall));
     llvm::Value* z = k.mul(ax, ax);
     llvm::Value* t = k.mul(ax, z);
     llvm::Value* e = exp_neg2abs(k, x);
-    llvm::Value* num = k.select(small, k.mul(k.mul(t, z), poly(z, form::kS)), k.add(e, e));
-    llvm::Value* den = k.select(small, poly(z, form::kQ), k.add(e, k.c(1)));
+    llvm::Value* num = k.select(small, k.mul(k.mul(t, z), k.horner(z, form::kS)), k.add(e, e));
+    llvm::Value* den = k.select(small, k.horner(z, form::kQ), k.add(e, k.c(1)));
     llvm::Value* q = k.div(num, den);
     llvm::Value* r = k.select(small, k.sub(k.mul(t, k.c(1.0 / 3)), q), k.add(k.sub(ax, k.c(1)), q));
     return k.copysign(r, x);
