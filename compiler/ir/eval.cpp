@@ -2,6 +2,7 @@
 #include "compiler/ir/eval.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "compiler/ir/tanhshrink.hpp"
 #include "grammar/diagnostics.hpp"
@@ -30,7 +31,9 @@ T apply(Op op, T a, T b, T c) {
     case Op::Pow: return std::pow(a, b);
     case Op::Exp: return std::exp(a);
     case Op::Expm1: return std::expm1(a);
-    case Op::ExpDiv: return a > T(kExpDivSplit) ? std::exp(a / 2) * (std::exp(a / 2) / b) : std::exp(a) / b;
+    case Op::ExpDiv:  // b overflowed: the ratio is lost (NaN, as inf / inf)
+      if (!(a > T(kExpDivSplit))) return std::exp(a) / b;
+      return std::isinf(b) ? std::numeric_limits<T>::quiet_NaN() : std::exp(a / 2) * (std::exp(a / 2) / b);
     case Op::Log: return std::log(a);
     case Op::Log1p: return std::log1p(a);
     case Op::Sqrt: return std::sqrt(a);

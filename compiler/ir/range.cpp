@@ -310,7 +310,9 @@ class Analysis {
       }
       case Op::ExpDiv: {  // exp(a) / b, or exp(a/2) (exp(a/2) / b) for large a
         Interval half = exp(mul(a, point(0.5)));
-        return join(div(exp(a), b), mul(half, div(half, b)));
+        Interval r = join(div(exp(a), b), mul(half, div(half, b)));
+        r.nan = r.nan || (b.may_be_inf() && a.hi > kExpDivSplit);  // the emitter's NaN where b overflowed
+        return r;
       }
       case Op::Log: case Op::Log1p: {
         double edge = n.op == Op::Log ? 0 : -1;

@@ -597,7 +597,13 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         llvm::Value* half = b_.CreateFMul(A(0), llvm::ConstantFP::get(vec_, 0.5));
         llvm::Value* e = emit_math(b_, Op::Exp, b_.CreateSelect(big, half, A(0)));
         llvm::Value* q = b_.CreateFDiv(e, A(1));
-        r = b_.CreateSelect(big, b_.CreateFMul(e, q), q);
+        // Where b overflowed, e * (e / b) would be 0 whatever the ratio was:
+        // NaN instead, as the naive inf / inf (the stabilizer has rewritten
+        // the quotients whose b overflows alongside exp(a), exp(a) + w).
+        auto* inf = llvm::ConstantFP::getInfinity(vec_);
+        llvm::Value* lost = b_.CreateFCmpOEQ(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, A(1)), inf);
+        llvm::Value* large = b_.CreateSelect(lost, llvm::ConstantFP::getNaN(vec_), b_.CreateFMul(e, q));
+        r = b_.CreateSelect(big, large, q);
         break;
       }
       case Op::Where: {
