@@ -34,6 +34,9 @@ class Stabilizer {
         if (op(s) == Op::Cosh) return log_cosh(arg(s, 0));                    // overflows past |a| = 89 in float
         if (op(s) == Op::Sub && is(arg(s, 0), 1.0) && op(arg(s, 1)) == Op::Exp)  // log(1 - exp(a))
           return log1mexp(arg(arg(s, 1), 0));
+        if (NodeId a = minus_expm1(s); a != ir::kNoNode) return log1mexp(a);  // log(1 - exp(a)), 1 - exp(a) rewritten
+        if (NodeId r = log_of_exp_sum(s); r != ir::kNoNode) return r;  // log(exp(a) + exp(b)), log(k (1 + exp(a)))
+        if (NodeId r = log_of_root_sum(s); r != ir::kNoNode) return r;  // log(x + sqrt(x^2 + b)) = asinh
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
           NodeId t = arg(s, 0);
           if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
@@ -51,6 +54,9 @@ class Stabilizer {
       case Op::Add: {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
+        if (op(a[0]) == Op::Cosh && is(a[1], -1.0)) return cosh_minus_one(arg(a[0], 0));       // cosh(a) - 1
+        if (NodeId r = sigmoid_shift(a[0], a[1], false); r != ir::kNoNode) return r;  // 2 sigmoid(a) - 1, sigmoid(a) - 1/2
+        if (NodeId r = root_sum(a[0], a[1], false); r != ir::kNoNode) return r;       // x + sqrt(x^2 + b)
         if (op(a[0]) == Op::Tanh && (is(a[1], 1.0) || is(a[1], -1.0)))  // tanh(a) + 1, tanh(a) - 1
           return is(a[1], 1.0) ? tanh_plus_one(arg(a[0], 0)) : neg(tanh_plus_one(neg(arg(a[0], 0))));
         if (is(a[1], -1.0))
@@ -63,9 +69,13 @@ class Stabilizer {
       case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a); 1 - ...
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
+        if (NodeId r = sigmoid_shift(a[1], a[0], true); r != ir::kNoNode) return r;  // 1 - 2 sigmoid(a), 1/2 - sigmoid(a)
+        if (NodeId r = root_sum(a[0], a[1], true); r != ir::kNoNode) return r;       // sqrt(x^2 + b) - x, x - sqrt(...)
         if (is(a[0], 1.0)) {
           NodeId t = a[1];
+          if (op(t) == Op::Exp) return make(Op::Sub, {c(0), make(Op::Expm1, {arg(t, 0)})});  // 1 - exp(a) = 0 - expm1(a) (+0 at a = 0)
           if (op(t) == Op::Cos) return one_minus_cos(arg(t, 0));                  // 1 - cos(a) = 2 sin(a/2)^2
+          if (op(t) == Op::Cosh) return neg(cosh_minus_one(arg(t, 0)));          // 1 - cosh(a)
           if (op(t) == Op::Tanh) return tanh_plus_one(neg(arg(t, 0)));            // 1 - tanh(a) = 1 + tanh(-a)
           if (auto sig = ir::sigmoid_form(g_, t)) return sigmoid(neg(sig->a));   // 1 - sigmoid(a) = sigmoid(-a)
           // 1 - tanh(a)^2 = 4e / (1 + e)^2, e = exp(-2|a|): nothing cancels near tanh(a) = +-1
@@ -74,13 +84,9 @@ class Stabilizer {
         }
         break;
       case Op::Div: {
-        // exp(a) / (exp(a) + 1) and 1 / (exp(-a) + 1) are sigmoid(a); 1 / (exp(a) + 1) is sigmoid(-a).
+        // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
-        if (op(den) == Op::Add && is(arg(den, 1), 1.0) && op(arg(den, 0)) == Op::Exp) {
-          NodeId e = arg(den, 0), ea = arg(e, 0);
-          if (num == e) return sigmoid(ea);
-          if (is(num, 1.0)) return sigmoid(neg(ea));
-        }
+        if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
         // exp(a) / b and, for large a, expm1(a) / b: finite where the ratio
         // is though exp(a) overflows, with a derivative free of inf - inf.
         // Not inside row-wise functions (softmax's exp(x - max) / sum never
@@ -178,12 +184,16 @@ class Stabilizer {
   /// log(cosh(a)): log1p(2 sinh(a/2)^2) for |a| < 2 (no cancellation near 0,
   /// where it is a^2/2), |a| + log1p(exp(-2|a|)) - log 2 beyond (no overflow
   /// of cosh; nothing cancels past 2).
-  NodeId log_cosh(NodeId a) {
+  /// With `plus_log2`, log(2 cosh(a)) = log(exp(a) + exp(-a)): log 2 on the
+  /// small branch, the big one without its - log 2.
+  NodeId log_cosh(NodeId a, bool plus_log2 = false) {
     NodeId ax = make(Op::Abs, {a});
     NodeId h = make(Op::Sinh, {make(Op::Mul, {a, c(0.5)})});
     NodeId small = make(Op::Log1p, {make(Op::Mul, {make(Op::Mul, {h, h}), c(2)})});
     NodeId tail = make(Op::Log1p, {make(Op::Exp, {make(Op::Mul, {ax, c(-2)})})});
-    NodeId big = make(Op::Add, {make(Op::Add, {ax, tail}), c(-std::numbers::ln2)});
+    NodeId big = make(Op::Add, {ax, tail});
+    if (plus_log2) small = make(Op::Add, {small, c(std::numbers::ln2)});
+    else big = make(Op::Add, {big, c(-std::numbers::ln2)});
     return make(Op::Where, {make(Op::Lt, {ax, c(2)}), small, big});
   }
 
@@ -203,6 +213,239 @@ class Stabilizer {
   NodeId one_minus_cos(NodeId a) {
     NodeId h = make(Op::Sin, {make(Op::Mul, {a, c(0.5)})});
     return make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
+  }
+
+  /// cosh(a) - 1 = 2 sinh(a/2)^2, without the cancellation near 0.
+  NodeId cosh_minus_one(NodeId a) {
+    NodeId h = make(Op::Sinh, {make(Op::Mul, {a, c(0.5)})});
+    return make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
+  }
+
+  /// a - b, as -b for a = 0 and a for b = 0 (a constant 0 stands for the
+  /// exponent of 1 = exp(0)).
+  NodeId difference(NodeId a, NodeId b) {
+    if (is(b, 0.0)) return a;
+    return is(a, 0.0) ? neg(b) : make(Op::Sub, {a, b});
+  }
+
+  static bool exact_product(double a, double b) { return std::isnormal(a * b) && std::fma(a, b, -(a * b)) == 0; }
+
+  /// t f as a tanh's argument, with the constant factors of t (t = u k, -u)
+  /// folded into f where k f is exact: (x 2) / 2 is x. The same value but
+  /// where u k overflows, and there tanh is +-1 either way.
+  NodeId tanh_scaled(NodeId t, double f) {
+    for (;;) {
+      if (op(t) == Op::Neg) {
+        t = arg(t, 0);
+        f = -f;
+      } else if (op(t) == Op::Mul && g_.is_const(arg(t, 1)) && exact_product(g_.const_value(arg(t, 1)), f)) {
+        f *= g_.const_value(arg(t, 1));
+        t = arg(t, 0);
+      } else {
+        break;
+      }
+    }
+    if (f == 1) return t;
+    return f == -1 ? neg(t) : make(Op::Mul, {t, c(f)});
+  }
+
+  /// a when `t` is -expm1(a) or 0 - expm1(a) (1 - exp(a) rewritten), else kNoNode.
+  NodeId minus_expm1(NodeId t) const {
+    bool minus = op(t) == Op::Neg || (op(t) == Op::Sub && is(arg(t, 0), 0.0));
+    NodeId e = minus ? arg(t, op(t) == Op::Neg ? 0 : 1) : ir::kNoNode;
+    return e != ir::kNoNode && op(e) == Op::Expm1 ? arg(e, 0) : ir::kNoNode;
+  }
+
+  /// The exponent t of e = exp(t), or of the constant 1 = exp(0) (t is then
+  /// the constant 0); kNoNode otherwise.
+  NodeId exponent_of(NodeId e) {
+    if (op(e) == Op::Exp) return arg(e, 0);
+    return is(e, 1.0) ? c(0) : ir::kNoNode;
+  }
+
+  /// p and q when `s` is exp(p) + exp(q), one of them possibly the constant
+  /// 1 (q = 0 then); kNoNode twice otherwise.
+  std::pair<NodeId, NodeId> exp_sum(NodeId s) {
+    if (op(s) != Op::Add || (is(arg(s, 0), 1.0) && is(arg(s, 1), 1.0))) return {ir::kNoNode, ir::kNoNode};
+    NodeId p = exponent_of(arg(s, 0)), q = exponent_of(arg(s, 1));
+    if (p == ir::kNoNode || q == ir::kNoNode) return {ir::kNoNode, ir::kNoNode};
+    return {p, q};
+  }
+
+  /// num / den with den = exp(p) + exp(q), each of which overflows (the
+  /// naive quotient is inf / inf = NaN past x = 89 in float, or 0 as an
+  /// ExpDiv) and whose difference cancels:
+  ///   exp(p) / den = sigmoid(p - q), u exp(p) / den = u sigmoid(p - q),
+  ///   (exp(p) - exp(q)) / den = tanh((p - q) / 2) (also expm1(p) / (exp(p) + 1)
+  ///   and (1 - exp(q)) / (1 + exp(q)), 1 - exp(q) as minus_expm1 reads it),
+  ///   k / (exp(p) + 1) = k sigmoid(-p);
+  /// and exp(p) / (exp(p) + w) for any other w as 1 / (1 + w exp(-p)) where
+  /// p > 0 (u exp(p) likewise). kNoNode where none applies.
+  NodeId over_exp_sum(NodeId num, NodeId den) {
+    auto [p, q] = exp_sum(den);
+    // t - other for the exponent t of one of den's terms
+    auto rest = [&](NodeId t) -> NodeId {
+      if (t == ir::kNoNode || p == ir::kNoNode) return ir::kNoNode;
+      if (t == p) return difference(p, q);
+      if (t == q) return difference(q, p);
+      return ir::kNoNode;
+    };
+    // u exp(t) as {u, t} (u = kNoNode for exp(t) alone, and 1 = exp(0))
+    std::pair<NodeId, NodeId> factor{ir::kNoNode, exponent_of(num)};
+    if (factor.second == ir::kNoNode && op(num) == Op::Mul)
+      for (int k = 0; k < 2 && factor.second == ir::kNoNode; ++k)
+        if (op(arg(num, k)) == Op::Exp) factor = {arg(num, 1 - k), arg(arg(num, k), 0)};
+    auto times = [&](NodeId v) { return factor.first == ir::kNoNode ? v : make(Op::Mul, {factor.first, v}); };
+    if (NodeId d = rest(factor.second); d != ir::kNoNode) return times(sigmoid(d));
+    if (p != ir::kNoNode) {
+      // exp(s) - exp(r), expm1(s) (r = 0), -expm1(r) (s = 0)
+      NodeId s = ir::kNoNode, r = ir::kNoNode;
+      if (op(num) == Op::Sub && op(arg(num, 0)) == Op::Exp && op(arg(num, 1)) == Op::Exp) {
+        s = arg(arg(num, 0), 0);
+        r = arg(arg(num, 1), 0);
+      } else if (op(num) == Op::Expm1) {
+        s = arg(num, 0);
+        r = c(0);
+      } else if (minus_expm1(num) != ir::kNoNode) {
+        s = c(0);
+        r = minus_expm1(num);
+      }
+      if (s != ir::kNoNode && ((s == p && r == q) || (s == q && r == p)))
+        return make(Op::Tanh, {tanh_scaled(difference(s, r), 0.5)});
+      if (g_.is_const(num) && is(q, 0.0)) return make(Op::Mul, {sigmoid(neg(p)), num});
+      return ir::kNoNode;
+    }
+    // exp(t) / (exp(t) + w), w anything else
+    if (factor.second == ir::kNoNode || op(den) != Op::Add) return ir::kNoNode;
+    for (int k = 0; k < 2; ++k) {
+      NodeId e = arg(den, k), w = arg(den, 1 - k);
+      if (op(e) != Op::Exp || arg(e, 0) != factor.second) continue;
+      NodeId t = factor.second;
+      NodeId big = make(Op::Div, {c(1), make(Op::Add, {make(Op::Mul, {w, make(Op::Exp, {neg(t)})}), c(1)})});
+      NodeId plain = make(Op::Div, {e, den});
+      return times(make(Op::Where, {make(Op::Gt, {t, c(0)}), big, plain}));
+    }
+    return ir::kNoNode;
+  }
+
+  /// 2 sigmoid(a) - 1 = tanh(a/2) and sigmoid(a) - 1/2 = tanh(a/2) / 2, which
+  /// cancel near a = 0 (`minus`: k - s, the negation; else s + (-k)).
+  /// kNoNode where `s` and `k` are not these.
+  NodeId sigmoid_shift(NodeId s, NodeId k, bool minus) {
+    if (!g_.is_const(k)) return ir::kNoNode;
+    double kv = minus ? g_.const_value(k) : -g_.const_value(k);
+    NodeId sig = s;
+    double scale = 1;
+    if (op(s) == Op::Mul && g_.is_const(arg(s, 1))) {
+      sig = arg(s, 0);
+      scale = g_.const_value(arg(s, 1));
+    }
+    auto form = ir::sigmoid_form(g_, sig);
+    if (!form || !(scale != 0) || scale / 2 != kv) return ir::kNoNode;
+    NodeId t = make(Op::Mul, {make(Op::Tanh, {tanh_scaled(form->a, 0.5)}), c(scale / 2)});
+    return minus ? neg(t) : t;
+  }
+
+  /// x and b when `s` is sqrt(x*x + b) as the Sqrt rule leaves it: the bare
+  /// sqrt, or the where() of its guard (|x| past a bound: |x| or
+  /// |x| sqrt(1 + b/x/x)); kNoNode twice otherwise.
+  std::pair<NodeId, NodeId> root_of_square_sum(NodeId s) const {
+    NodeId none = ir::kNoNode, sq = s;
+    if (op(s) == Op::Where) {
+      NodeId cond = arg(s, 0), big = arg(s, 1);
+      sq = arg(s, 2);
+      if (op(cond) != Op::Gt || op(arg(cond, 0)) != Op::Abs || !g_.is_const(arg(cond, 1))) return {none, none};
+      NodeId ax = arg(cond, 0);
+      if (big != ax && !(op(big) == Op::Mul && (arg(big, 0) == ax || arg(big, 1) == ax))) return {none, none};
+      if (op(sq) != Op::Sqrt) return {none, none};
+      NodeId sum = arg(sq, 0);
+      if (op(sum) != Op::Add) return {none, none};
+      for (int k = 0; k < 2; ++k) {
+        NodeId t = arg(sum, k);
+        if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && arg(t, 0) == arg(ax, 0)) return {arg(t, 0), arg(sum, 1 - k)};
+      }
+      return {none, none};
+    }
+    if (op(sq) != Op::Sqrt || op(arg(sq, 0)) != Op::Add) return {none, none};
+    NodeId sum = arg(sq, 0);
+    for (int k = 0; k < 2; ++k) {
+      NodeId t = arg(sum, k);
+      if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1)) return {arg(t, 0), arg(sum, 1 - k)};
+    }
+    return {none, none};
+  }
+
+  /// x + r, r - x and x - r for r = sqrt(x^2 + b) (`minus`: p - q, else
+  /// p + q): where they cancel (x + r for x < 0, r - x for x > 0, where
+  /// |x| ~ r), b / (r - x) and b / (r + x), which do not (r^2 - x^2 = b).
+  /// kNoNode where p and q are not such a pair.
+  NodeId root_sum(NodeId p, NodeId q, bool minus) {
+    for (int k = 0; k < 2; ++k) {
+      NodeId r = k == 0 ? p : q, x = k == 0 ? q : p;
+      auto [v, b] = root_of_square_sum(r);
+      if (v == ir::kNoNode || v != x) continue;
+      if (!minus) {  // x + r
+        NodeId quotient = make(Op::Div, {b, make(Op::Sub, {r, x})});
+        return make(Op::Where, {make(Op::Lt, {x, c(0)}), quotient, make(Op::Add, {x, r})});
+      }
+      NodeId quotient = make(Op::Div, {b, make(Op::Add, {r, x})});
+      if (k == 0)  // r - x
+        return make(Op::Where, {make(Op::Gt, {x, c(0)}), quotient, make(Op::Sub, {r, x})});
+      return make(Op::Where, {make(Op::Gt, {x, c(0)}), neg(quotient), make(Op::Sub, {x, r})});  // x - r
+    }
+    return ir::kNoNode;
+  }
+
+  /// log(s) for s = exp(a) + exp(b) (log-add-exp: max(a, b) + log1p(exp(-|a - b|)),
+  /// written with where() for the derivative, no overflow) and s = k (1 + exp(a))
+  /// or k exp(a) + k for a constant k > 0 (softplus(a) + log k; the shifted
+  /// softplus for k = 1/2). kNoNode otherwise.
+  NodeId log_of_exp_sum(NodeId s) {
+    auto [p, q] = exp_sum(s);
+    if (p != ir::kNoNode && !is(p, 0.0) && !is(q, 0.0)) {
+      // exp(a) + exp(-a) = 2 cosh(a): log(cosh(a)) + log 2, whose derivative is
+      // tanh(a) (the general form's would cancel near a = 0)
+      if (q == neg(p) || p == neg(q)) return log_cosh(p, true);
+      NodeId d = make(Op::Sub, {p, q});
+      NodeId pos = make(Op::Gt, {d, c(0)});
+      NodeId m = make(Op::Where, {pos, neg(d), d});
+      return make(Op::Add, {make(Op::Where, {pos, p, q}), make(Op::Log1p, {make(Op::Exp, {m})})});
+    }
+    // k (exp(a) + 1), or exp(a) k + k
+    NodeId a = ir::kNoNode, k = ir::kNoNode;
+    if (op(s) == Op::Mul && g_.is_const(arg(s, 1))) {
+      auto [e, one] = exp_sum(arg(s, 0));
+      if (e != ir::kNoNode && is(one, 0.0)) {
+        a = e;
+        k = arg(s, 1);
+      }
+    } else if (op(s) == Op::Add && g_.is_const(arg(s, 1)) && op(arg(s, 0)) == Op::Mul) {
+      NodeId t = arg(s, 0);
+      if (op(arg(t, 0)) == Op::Exp && arg(t, 1) == arg(s, 1)) {
+        a = arg(arg(t, 0), 0);
+        k = arg(s, 1);
+      }
+    }
+    if (a == ir::kNoNode || !(g_.const_value(k) > 0)) return ir::kNoNode;
+    if (is(k, 0.5)) return shifted_softplus(softplus(a));
+    return make(Op::Add, {softplus(a), c(std::log(g_.const_value(k)))});
+  }
+
+  /// log(x + sqrt(x^2 + b)) for a constant b > 0 (the sum as root_sum
+  /// rewrites it): asinh(x / sqrt(b)) + log(sqrt(b)), which neither cancels
+  /// for x < 0 nor loses x near 0 (log of 1 + x). kNoNode otherwise.
+  NodeId log_of_root_sum(NodeId s) {
+    if (op(s) != Op::Where || op(arg(s, 0)) != Op::Lt || !is(arg(arg(s, 0), 1), 0.0)) return ir::kNoNode;
+    NodeId x = arg(arg(s, 0), 0), quotient = arg(s, 1), sum = arg(s, 2);
+    if (op(sum) != Op::Add) return ir::kNoNode;
+    NodeId r = arg(sum, 0) == x ? arg(sum, 1) : arg(sum, 1) == x ? arg(sum, 0) : ir::kNoNode;
+    if (r == ir::kNoNode) return ir::kNoNode;
+    auto [v, b] = root_of_square_sum(r);
+    if (v != x || !g_.is_const(b) || !(g_.const_value(b) > 0)) return ir::kNoNode;
+    if (quotient != make(Op::Div, {b, make(Op::Sub, {r, x})})) return ir::kNoNode;
+    double root = std::sqrt(g_.const_value(b));
+    if (root == 1) return make(Op::Asinh, {x});
+    return make(Op::Add, {make(Op::Asinh, {make(Op::Mul, {x, c(1 / root)})}), c(std::log(root))});
   }
 
   /// sqrt(x^2 + b) - c for constants b > 0 and c = sqrt(b) (as doubles):

@@ -3,6 +3,19 @@
 //   log(1 + exp(a))      -> max(a, 0) + log1p(exp(-|a|))        (softplus)
 //   log1p(exp(a))        -> the same, unless a <= 0 is evident
 //   exp(a) / (1 + exp(a)), 1 / (1 + exp(-a)) -> stable sigmoid(a)
+//   exp(p) / (exp(p) + exp(q)) -> sigmoid(p - q); u exp(p) / (...) -> u sigmoid(p - q)
+//   (exp(p) - exp(q)) / (exp(p) + exp(q)) -> tanh((p - q) / 2) (also expm1(p) / (exp(p) + 1),
+//                           (1 - exp(q)) / (1 + exp(q))); k / (exp(p) + 1) -> k sigmoid(-p)
+//   exp(p) / (exp(p) + w) -> 1 / (1 + w exp(-p)) for p > 0 (any other w)
+//   2 sigmoid(a) - 1, sigmoid(a) - 1/2 -> tanh(a/2), tanh(a/2) / 2 (and their negations)
+//   log(exp(a) + exp(b)) -> where(a > b, a, b) + log1p(exp(-|a - b|)) (b = -a: log(2 cosh(a)),
+//                           as log(cosh(a)) below)
+//   log(k (1 + exp(a))), log(k exp(a) + k) -> softplus(a) + log k (the shifted softplus for k = 1/2)
+//   x + sqrt(x*x + b)    -> b / (sqrt(x*x + b) - x) for x < 0 (sqrt(...) - x, x - sqrt(...) alike
+//                           for x > 0), where the sum cancels
+//   log(x + sqrt(x*x + b)) -> asinh(x / sqrt(b)) + log(sqrt(b)) for a constant b > 0
+//   1 - exp(a)           -> 0 - expm1(a)
+//   cosh(a) - 1          -> 2 sinh(a/2)^2 (1 - cosh(a) -> its negation)
 //   log(sigmoid(a))      -> -softplus(-a)
 //   exp(a) - 1           -> expm1(a)
 //   a - tanh(a)          -> tanhshrink(a) (Op::TanhShrink; tanh(a) - a -> -tanhshrink(a))
@@ -22,7 +35,9 @@
 //                           else |a| sqrt(1 + b/a/a) for |a| > 1e15 (no overflow of a*a)
 //   tanh(softplus(a))    -> n / (n + 2), n = e (e + 2), e = exp(a): fewer transcendentals
 //   exp(a) / b           -> ExpDiv(a, b): exp(a/2) * (exp(a/2) / b) for a > 80 (exp(a)
-//                           overflows float at 88.7, the ratio much later)
+//                           overflows float at 88.7, the ratio much later; NaN there where b
+//                           overflowed too, as the naive inf / inf: float kernels then
+//                           recompute the lane in double)
 //   expm1(a) / b         -> where(a > 80, ExpDiv(a, b), expm1(a) / b)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
