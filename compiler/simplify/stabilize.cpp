@@ -99,8 +99,13 @@ class Stabilizer {
         }
         break;
       }
+      case Op::Pow:  // exp(a)^c = exp(a c) (no overflow of exp(a) for |c| < 1)
+        if (op(a[0]) == Op::Exp && g_.is_const(a[1]) && !is(a[1], 0.0))
+          return make(Op::Exp, {make(Op::Mul, {arg(a[0], 0), a[1]})});
+        break;
       case Op::Sqrt: {
         NodeId s = a[0];
+        if (op(s) == Op::Exp) return make(Op::Exp, {make(Op::Mul, {arg(s, 0), c(0.5)})});  // sqrt(exp(a)) = exp(a/2)
         auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
         // x * x + b, or b + x * x (a non-constant b may come first)
         int sq = op(s) != Op::Add ? -1 : is_square(arg(s, 0)) ? 0 : is_square(arg(s, 1)) ? 1 : -1;
@@ -279,8 +284,9 @@ class Stabilizer {
   ///   (exp(p) - exp(q)) / den = tanh((p - q) / 2) (also expm1(p) / (exp(p) + 1)
   ///   and (1 - exp(q)) / (1 + exp(q)), 1 - exp(q) as minus_expm1 reads it),
   ///   k / (exp(p) + 1) = k sigmoid(-p);
-  /// and exp(p) / (exp(p) + w) for any other w as 1 / (1 + w exp(-p)) where
-  /// p > 0 (u exp(p) likewise). kNoNode where none applies.
+  /// exp(p) / (exp(p) + 1)^2 = sech(p/2)^2 / 4; and exp(p) / (exp(p) + w) for
+  /// any other w as 1 / (1 + w exp(-p)) where p > 0 (u exp(p) likewise, u times
+  /// a difference of exps too). kNoNode where none applies.
   NodeId over_exp_sum(NodeId num, NodeId den) {
     auto [p, q] = exp_sum(den);
     // t - other for the exponent t of one of den's terms
@@ -298,8 +304,18 @@ class Stabilizer {
     auto times = [&](NodeId v) { return factor.first == ir::kNoNode ? v : make(Op::Mul, {factor.first, v}); };
     if (NodeId d = rest(factor.second); d != ir::kNoNode) return times(sigmoid(d));
     if (p != ir::kNoNode) {
-      // exp(s) - exp(r), expm1(s) (r = 0), -expm1(r) (s = 0)
+      // exp(s) - exp(r), expm1(s) (r = 0), -expm1(r) (s = 0), or u times one of them
       NodeId s = ir::kNoNode, r = ir::kNoNode;
+      factor.first = ir::kNoNode;
+      if (op(num) == Op::Mul)
+        for (int k = 0; k < 2 && factor.first == ir::kNoNode; ++k) {
+          NodeId d = arg(num, k);
+          bool difference = (op(d) == Op::Sub && op(arg(d, 0)) == Op::Exp && op(arg(d, 1)) == Op::Exp) ||
+                            op(d) == Op::Expm1 || minus_expm1(d) != ir::kNoNode;
+          if (!difference) continue;
+          factor.first = arg(num, 1 - k);
+          num = d;
+        }
       if (op(num) == Op::Sub && op(arg(num, 0)) == Op::Exp && op(arg(num, 1)) == Op::Exp) {
         s = arg(arg(num, 0), 0);
         r = arg(arg(num, 1), 0);
@@ -311,9 +327,16 @@ class Stabilizer {
         r = minus_expm1(num);
       }
       if (s != ir::kNoNode && ((s == p && r == q) || (s == q && r == p)))
-        return make(Op::Tanh, {tanh_scaled(difference(s, r), 0.5)});
+        return times(make(Op::Tanh, {tanh_scaled(difference(s, r), 0.5)}));
       if (g_.is_const(num) && is(q, 0.0)) return make(Op::Mul, {sigmoid(neg(p)), num});
       return ir::kNoNode;
+    }
+    // exp(t) / (exp(t) + 1)^2 = sigmoid(t) sigmoid(-t), which is even in t:
+    // (1/4) sech(t/2)^2 as tanh's derivative has it (e = exp(-|t|)).
+    if (factor.second != ir::kNoNode && op(den) == Op::Mul && arg(den, 0) == arg(den, 1)) {
+      auto [t, zero] = exp_sum(arg(den, 0));
+      if (t != ir::kNoNode && is(zero, 0.0) && t == factor.second)
+        return times(make(Op::Mul, {ir::sech2(g_, tanh_scaled(t, 0.5)), c(0.25)}));
     }
     // exp(t) / (exp(t) + w), w anything else
     if (factor.second == ir::kNoNode || op(den) != Op::Add) return ir::kNoNode;

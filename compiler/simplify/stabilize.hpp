@@ -7,6 +7,8 @@
 //   (exp(p) - exp(q)) / (exp(p) + exp(q)) -> tanh((p - q) / 2) (also expm1(p) / (exp(p) + 1),
 //                           (1 - exp(q)) / (1 + exp(q))); k / (exp(p) + 1) -> k sigmoid(-p)
 //   exp(p) / (exp(p) + w) -> 1 / (1 + w exp(-p)) for p > 0 (any other w)
+//   exp(p) / (exp(p) + 1)^2 -> sech(p/2)^2 / 4 in tanh's derivative's form (u times these alike)
+//   sqrt(exp(a)), exp(a)^c -> exp(a/2), exp(a c)
 //   2 sigmoid(a) - 1, sigmoid(a) - 1/2 -> tanh(a/2), tanh(a/2) / 2 (and their negations)
 //   log(exp(a) + exp(b)) -> where(a > b, a, b) + log1p(exp(-|a - b|)) (b = -a: log(2 cosh(a)),
 //                           as log(cosh(a)) below)
