@@ -626,6 +626,37 @@ TEST_CASE("exp without its lower clamp - far below the underflow", "[kernels]") 
   }
 }
 
+TEST_CASE("sinh - cosh and asinh where SLEEF's overflow early - within 4 ULP to the real overflow", "[kernels]") {
+  // SLEEF's sinh and cosh were inf past float 88.72 (double 709.78), where
+  // e^x overflows and sinh x does not yet (89.42, 710.48); its asinh was inf
+  // past 1.8e19 (double 1.3e154), where x^2 overflows. Their derivatives too.
+  using L = long double;
+  auto check = [](const char* src, auto x, L (*f)(L), L (*df)(L)) {
+    using T = decltype(x);
+    Kernel k = runtime().compile(src, sizeof(T) == 4 ? DType::F32 : DType::F64);
+    T y = 0, g = 0, one = 1;
+    k.forward(std::span<const T>(&x, 1), std::span<T>(&y, 1));
+    k.backward(std::span<const T>(&x, 1), std::span<const T>(&one, 1), std::span<T>(&g, 1));
+    INFO(src << " at " << x);
+    CHECK(actjit::test::ulp_error(y, f(x)) <= 4);
+    CHECK(actjit::test::ulp_error(g, df(x)) <= 4);
+  };
+  L (*sinh)(L) = [](L x) { return std::sinh(x); };
+  L (*cosh)(L) = [](L x) { return std::cosh(x); };
+  L (*asinh)(L) = [](L x) { return std::asinh(x); };
+  L (*dasinh)(L) = [](L x) { return 1 / std::sqrt(x * x + 1); };
+  for (float x : {88.4f, 88.6f, 89.0f, 89.41f, -89.41f, 89.5f, 3.0f}) {
+    check("sinh(x)", x, sinh, cosh);
+    check("cosh(x)", x, cosh, sinh);
+  }
+  for (double x : {709.0, 709.9, 710.47, -710.47, 710.5, 3.0}) {
+    check("sinh(x)", x, sinh, cosh);
+    check("cosh(x)", x, cosh, sinh);
+  }
+  for (float x : {0.5f, 9e18f, 2e19f, 1e30f, -3e38f, 3.4e38f}) check("asinh(x)", x, asinh, dasinh);
+  for (double x : {0.5, 1e150, 1e160, -1e300, 1.7e308}) check("asinh(x)", x, asinh, dasinh);
+}
+
 TEST_CASE("a constant above 1 that float rounds up does not overflow a finite product", "[kernels]") {
   // selu's scale 1.0507009873554805 is 1.05070102 in float: scale * x with
   // the float scale overflows at x = 3.2386221e38, whose exact product is

@@ -208,9 +208,12 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         r = b.mul(b.mul(t, t), da);
         break;
       }
-      case Op::Asinh:                                                        // asinh' = 1/sqrt(a^2 + 1)
-        r = b.div(da, b.fn(Op::Sqrt, b.add(b.mul(a, a), b.c(1))));
+      case Op::Asinh: {  // asinh' = 1/sqrt(a^2 + 1), that is 1/|a| past |a| = 2^27 (a^2 overflows later)
+        NodeId ax = b.fn(Op::Abs, a);
+        NodeId root = b.where(b.fn(Op::Gt, ax, b.c(0x1p27)), ax, b.fn(Op::Sqrt, b.add(b.mul(a, a), b.c(1))));
+        r = b.div(da, root);
         break;
+      }
       case Op::Atan: r = b.div(da, b.add(b.c(1), b.mul(a, a))); break;       // atan' = 1/(1 + a^2)
       case Op::Erf:                                                          // erf' = 2/sqrt(pi) exp(-a^2)
         r = b.mul(b.mul(b.c(two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), da);

@@ -221,6 +221,35 @@ llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x) {
   return call_inline(b, "rsqrt", vmath::rsqrt, x);
 }
 
+namespace {
+
+/// SLEEF's sinh and cosh overflow where e^|a| does (float 88.72, double
+/// 709.78), not where the result does (89.42, 710.48); its asinh squares a
+/// (inf past 1.8e19 in float, 1.3e154 in double). Past those: (h/2) h with
+/// h = e^(|a|/2) (about 2 ULP), and log|a| + log 2 (asinh a rounds to it
+/// there; log(2|a|) where 2|a| is finite), with a's sign; `r` is SLEEF's
+/// value elsewhere.
+llvm::Value* past_sleef_range(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* r) {
+  bool is_double = llvm::cast<llvm::FixedVectorType>(a->getType())->getElementType()->isDoubleTy();
+  auto c = [&](double v) { return llvm::ConstantFP::get(a->getType(), v); };
+  llvm::Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a);
+  double limit = op == Op::Asinh ? (is_double ? 1e150 : 1e19) : (is_double ? 709.5 : 88.5);
+  llvm::Value* big = nullptr;
+  if (op == Op::Asinh) {  // log(2|a|) (one rounding less than log|a| + log 2) below the top binade
+    double top = is_double ? 0x1p1023 : 0x1p127;
+    llvm::Value* below_top = b.CreateFCmpOLT(ax, c(top));
+    llvm::Value* l = emit_math(b, Op::Log, b.CreateSelect(below_top, b.CreateFMul(ax, c(2)), ax));
+    big = b.CreateSelect(below_top, l, b.CreateFAdd(l, c(0.69314718055994530942)));
+  } else {
+    llvm::Value* h = emit_math(b, Op::Exp, b.CreateFMul(ax, c(0.5)));
+    big = b.CreateFMul(b.CreateFMul(h, c(0.5)), h);
+  }
+  if (op != Op::Cosh) big = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, big, a);
+  return b.CreateSelect(b.CreateFCmpOGT(ax, c(limit)), big, r);
+}
+
+}  // namespace
+
 llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Value* second) {
   llvm::Type* vt = a->getType();
   auto* vec = llvm::cast<llvm::FixedVectorType>(vt);
@@ -257,12 +286,14 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     }
     std::vector<llvm::Value*> operands{a};
     if (second) operands.push_back(second);
-    return vmath::per_register(b, operands, register_lanes, [&](const std::vector<llvm::Value*>& part) {
+    llvm::Value* r = vmath::per_register(b, operands, register_lanes, [&](const std::vector<llvm::Value*>& part) {
       llvm::CallInst* call = b.CreateCall(callee, part);
       call->setDoesNotThrow();
       call->setDoesNotAccessMemory();
       return call;
     });
+    if (op == Op::Sinh || op == Op::Cosh || op == Op::Asinh) r = past_sleef_range(b, op, a, r);
+    return r;
   }
   auto intrinsic = [&](llvm::Intrinsic::ID id) { return b.CreateUnaryIntrinsic(id, a); };
   switch (op) {
