@@ -356,12 +356,33 @@ TEST_CASE("quotients and logs of sums of exps and sums with square roots are rew
     L h = std::fabs(x / 2);
     return x / 2 + (h < 1 ? std::log1p(2 * std::sinh(h / 2) * std::sinh(h / 2)) : h + std::log1p(std::exp(-2 * h)) - std::log(2.0L));
   };
+  // sum of x^n / n! from n = first, every `step`, signs alternating or not:
+  // the differences below in long double without their cancellation
+  auto taylor = [](L x, int first, int step, bool alternating) {
+    L term = 1, sum = 0;
+    for (int n = 1; n <= first; ++n) term *= x / n;
+    for (int n = first; std::fabs(term) > 1e-30L * std::fabs(sum) || sum == 0; n += step) {
+      sum += term;
+      for (int i = 1; i <= step; ++i) term *= x / (n + i);
+      if (alternating) term = -term;
+    }
+    return sum;
+  };
   struct Case {
     const char* src;
     std::function<L(L)> value, slope;
     std::vector<double> at;
   };
   const Case cases[] = {
+      {"x - sin(x)", [&](L x) { return std::fabs(x) < 1 ? taylor(x, 3, 2, true) : x - std::sin(x); }, [](L x) { return 2 * std::sin(x / 2) * std::sin(x / 2); },
+       {1e-9, -1e-5, 0.3, -1.9, 2.5, -30.0}},
+      {"sin(x) - x", [&](L x) { return -taylor(x, 3, 2, true); }, [](L x) { return -2 * std::sin(x / 2) * std::sin(x / 2); },
+       {1e-5, -1.0}},
+      {"sinh(x) - x", [&](L x) { return std::fabs(x) < 1 ? taylor(x, 3, 2, false) : std::sinh(x) - x; }, [](L x) { return 2 * std::sinh(x / 2) * std::sinh(x / 2); },
+       {1e-9, -1e-5, 0.3, -1.9, 2.5, -30.0}},
+      {"exp(x) - 1 - x", [&](L x) { return std::fabs(x) < 1 ? taylor(x, 2, 1, false) : std::expm1(x) - x; }, [](L x) { return std::expm1(x); },
+       {1e-9, -1e-5, 0.3, -1.9, 1.9, 2.5, -30.0}},
+      {"x - expm1(x)", [&](L x) { return -taylor(x, 2, 1, false); }, [](L x) { return -std::expm1(x); }, {1e-5, -0.5}},
       {"(exp(x) - exp(-x)) / (exp(x) + exp(-x))", [](L x) { return std::tanh(x); }, sech2,
        {-1000.0, -100.0, -1e-5, 1e-9, 0.5, 30.0, 1000.0}},
       {"(exp(2*x) - 1) / (exp(2*x) + 1)", [](L x) { return std::tanh(x); }, sech2, {-1e-5, 0.7, 60.0, 1000.0}},

@@ -17,6 +17,9 @@
 //                           for x > 0), where the sum cancels
 //   log(x + sqrt(x*x + b)) -> asinh(x / sqrt(b)) + log(sqrt(b)) for a constant b > 0
 //   1 - exp(a)           -> 0 - expm1(a)
+//   a - sin(a), sinh(a) - a -> a^3 P(a^2) below |a| = 2 (Taylor to double's precision), the
+//                           naive difference beyond (and the negations)
+//   expm1(a) - a (exp(a) - 1 - a) -> a^2 P(a) on (-1, 1.25), the naive difference beyond
 //   cosh(a) - 1          -> 2 sinh(a/2)^2 (1 - cosh(a) -> its negation)
 //   log(sigmoid(a))      -> -softplus(-a)
 //   exp(a) - 1           -> expm1(a)
