@@ -398,6 +398,8 @@ TEST_CASE("quotients and logs of sums of exps and sums with square roots are rew
        [](L x) { return (1 + 2 * std::exp(x)) / (1 + std::exp(x)); }, {-1000.0, -3.0, 1e-7, 200.0}},
       {"exp(x) / (exp(x) + exp(-x))", [&](L x) { return sig(2 * x); }, [&](L x) { return 2 * sig(2 * x) * sig(-2 * x); },
        {-100.0, -0.3, 50.0, 1000.0}},
+      {"x / (1 + exp(-x))", [&](L x) { return x * sig(x); },
+       [&](L x) { return sig(x) + x * sig(x) * sig(-x); }, {-1000.0, -80.0, -1e-5, 2.0, 1000.0}},
       {"x * exp(x) / (1 + exp(x))", [&](L x) { return x * sig(x); },
        [&](L x) { return sig(x) + x * sig(x) * sig(-x); }, {-80.0, -1e-5, 2.0, 100.0, 1000.0}},
       {"exp(x) / (exp(x) + 2)", [](L x) { return 1 / (1 + 2 * std::exp(-x)); },
@@ -510,6 +512,9 @@ TEST_CASE("stable catalogue forms are left as written", "[stabilize]") {
   for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value})) log1ps += p.graph[id].op == ir::Op::Log1p;
   CHECK(log1ps == 1);
   CHECK(p.print(p.value) == "where(x >= 0, 0, x) - log1p(exp(where(x >= 0, -x, x)))");
+  // The stable sigmoid where(c, 1, e) / (e + 1) is no u / (exp(p) + 1) to rewrite.
+  CHECK(simplified("sigmoid") == "where(x >= 0, 1, exp(where(x >= 0, -x, x))) / (exp(where(x >= 0, -x, x)) + 1)");
+  CHECK(simplified("x * sigmoid(1.702 * x)") == simplified("x / (1 + exp(-1.702 * x))"));
 }
 
 TEST_CASE("tanh of a softplus becomes a rational function of exp", "[stabilize]") {

@@ -2,6 +2,7 @@
 // forms simplify produces (constants second: 1 + e is e + 1, e - 1 is e + -1).
 #include "compiler/simplify/stabilize.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -226,6 +227,12 @@ class Stabilizer {
     return make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
   }
 
+  /// Whether `n` is `e` or has it among its operands, at any depth.
+  bool depends_on(NodeId n, NodeId e) const {
+    std::vector<NodeId> all = g_.reachable(std::vector<NodeId>{n});
+    return std::find(all.begin(), all.end(), e) != all.end();
+  }
+
   /// Whether `f` is o(a).
   bool arg_is(NodeId f, Op o, NodeId a) const { return op(f) == o && arg(f, 0) == a; }
 
@@ -281,15 +288,16 @@ class Stabilizer {
   /// exponent of 1 = exp(0)).
   NodeId difference(NodeId a, NodeId b) {
     if (is(b, 0.0)) return a;
-    return is(a, 0.0) ? neg(b) : make(Op::Sub, {a, b});
+    return is(a, 0.0) ? scaled(b, -1) : make(Op::Sub, {a, b});
   }
 
   static bool exact_product(double a, double b) { return std::isnormal(a * b) && std::fma(a, b, -(a * b)) == 0; }
 
-  /// t f as a tanh's argument, with the constant factors of t (t = u k, -u)
-  /// folded into f where k f is exact: (x 2) / 2 is x. The same value but
-  /// where u k overflows, and there tanh is +-1 either way.
-  NodeId tanh_scaled(NodeId t, double f) {
+  /// t f with the constant factors of t (t = u k, -u) folded into f where
+  /// k f is exact: (x 2) / 2 is x, -(x -1.702) is x 1.702. The same value
+  /// but where u k overflows (a tanh's or sech^2's argument: +-1 or 0 there
+  /// either way; for f = -1 the same value always).
+  NodeId scaled(NodeId t, double f) {
     for (;;) {
       if (op(t) == Op::Neg) {
         t = arg(t, 0);
@@ -334,7 +342,7 @@ class Stabilizer {
   ///   exp(p) / den = sigmoid(p - q), u exp(p) / den = u sigmoid(p - q),
   ///   (exp(p) - exp(q)) / den = tanh((p - q) / 2) (also expm1(p) / (exp(p) + 1)
   ///   and (1 - exp(q)) / (1 + exp(q)), 1 - exp(q) as minus_expm1 reads it),
-  ///   k / (exp(p) + 1) = k sigmoid(-p);
+  ///   u / (exp(p) + 1) = u sigmoid(-p);
   /// exp(p) / (exp(p) + 1)^2 = sech(p/2)^2 / 4; and exp(p) / (exp(p) + w) for
   /// any other w as 1 / (1 + w exp(-p)) where p > 0 (u exp(p) likewise, u times
   /// a difference of exps too). kNoNode where none applies.
@@ -378,8 +386,12 @@ class Stabilizer {
         r = minus_expm1(num);
       }
       if (s != ir::kNoNode && ((s == p && r == q) || (s == q && r == p)))
-        return times(make(Op::Tanh, {tanh_scaled(difference(s, r), 0.5)}));
-      if (g_.is_const(num) && is(q, 0.0)) return make(Op::Mul, {sigmoid(neg(p)), num});
+        return times(make(Op::Tanh, {scaled(difference(s, r), 0.5)}));
+      // u / (exp(p) + 1) = u sigmoid(-p) (x / (1 + exp(-x)) is swish: NaN past
+      // x = -89 in the backward, inf / inf), where u is not itself of the exp
+      // (the stable sigmoid where(c, 1, e) / (e + 1) is as it should be)
+      NodeId e = arg(den, 0);
+      if (is(q, 0.0) && !is(p, 0.0) && !depends_on(num, e)) return make(Op::Mul, {num, sigmoid(scaled(p, -1))});
       return ir::kNoNode;
     }
     // exp(t) / (exp(t) + 1)^2 = sigmoid(t) sigmoid(-t), which is even in t:
@@ -387,7 +399,7 @@ class Stabilizer {
     if (factor.second != ir::kNoNode && op(den) == Op::Mul && arg(den, 0) == arg(den, 1)) {
       auto [t, zero] = exp_sum(arg(den, 0));
       if (t != ir::kNoNode && is(zero, 0.0) && t == factor.second)
-        return times(make(Op::Mul, {ir::sech2(g_, tanh_scaled(t, 0.5)), c(0.25)}));
+        return times(make(Op::Mul, {ir::sech2(g_, scaled(t, 0.5)), c(0.25)}));
     }
     // exp(t) / (exp(t) + w), w anything else
     if (factor.second == ir::kNoNode || op(den) != Op::Add) return ir::kNoNode;
@@ -416,7 +428,7 @@ class Stabilizer {
     }
     auto form = ir::sigmoid_form(g_, sig);
     if (!form || !(scale != 0) || scale / 2 != kv) return ir::kNoNode;
-    NodeId t = make(Op::Mul, {make(Op::Tanh, {tanh_scaled(form->a, 0.5)}), c(scale / 2)});
+    NodeId t = make(Op::Mul, {make(Op::Tanh, {scaled(form->a, 0.5)}), c(scale / 2)});
     return minus ? neg(t) : t;
   }
 

@@ -5,7 +5,8 @@
 //   exp(a) / (1 + exp(a)), 1 / (1 + exp(-a)) -> stable sigmoid(a)
 //   exp(p) / (exp(p) + exp(q)) -> sigmoid(p - q); u exp(p) / (...) -> u sigmoid(p - q)
 //   (exp(p) - exp(q)) / (exp(p) + exp(q)) -> tanh((p - q) / 2) (also expm1(p) / (exp(p) + 1),
-//                           (1 - exp(q)) / (1 + exp(q))); k / (exp(p) + 1) -> k sigmoid(-p)
+//                           (1 - exp(q)) / (1 + exp(q))); u / (exp(p) + 1) -> u sigmoid(-p)
+//                           (x / (1 + exp(-x)) is swish; not where u is of the exp itself)
 //   exp(p) / (exp(p) + w) -> 1 / (1 + w exp(-p)) for p > 0 (any other w)
 //   exp(p) / (exp(p) + 1)^2 -> sech(p/2)^2 / 4 in tanh's derivative's form (u times these alike)
 //   sqrt(exp(a)), exp(a)^c -> exp(a/2), exp(a c)
