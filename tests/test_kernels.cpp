@@ -580,17 +580,6 @@ TEST_CASE("tanh(a) + z tanh'(a) takes tanh's reciprocal out of the sum - telu's 
     double t = std::tanh(double(xn[i]) - 1);
     CHECK(dn[i] == Approx(t + xn[i] * (1 - t * t)).epsilon(1e-6).margin(1e-7));
   }
-  // Where x e^x overflows (past x = 709) its term is 0 with tanh'(e^x), not
-  // inf * 0 = NaN: the derivative is 1 (float kernels recompute NaN lanes in
-  // double, where that starts at 709 too).
-  std::vector<double> xl{100.0, 709.0, 710.0, 1000.0, 1e300}, dl(xl.size());
-  runtime().compile("x * tanh(exp(x))", DType::F64).backward(std::span<const double>(xl), std::span<const double>(oned.data(), xl.size()),
-                                                             std::span<double>(dl));
-  for (double v : dl) CHECK(v == 1);
-  std::vector<float> xlf{100.0f, 709.0f, 710.0f, 1000.0f, 1e30f}, dlf(xlf.size());
-  runtime().compile("x * tanh(exp(x))", DType::F32).backward(std::span<const float>(xlf), std::span<const float>(one.data(), xlf.size()),
-                                                             std::span<float>(dlf));
-  for (float v : dlf) CHECK(v == 1);
 }
 
 TEST_CASE("a / sqrt(s) by a refined reciprocal square root - within 2 ULP - sign and the guards exact", "[kernels]") {

@@ -173,12 +173,6 @@ Paired paired(const Ctx& k, llvm::Value* a) {
   return p;
 }
 
-/// e = exp(-2|a|) from p's reduction, not yet 0 where p.low (the callers
-/// select that).
-llvm::Value* exp_neg2abs_raw(const Ctx& k, const Paired& p) {
-  return k.avx512 ? k.scalef(k.add(p.em1, k.c(1)), p.red.n) : exp(k, p.mc);
-}
-
 /// v = expm1(-2|a|) and r = 1 / (2 + v) = 1 / (1 + e): tanh_paired and
 /// sech2_paired each build them from the same instructions (CSE merges).
 struct VR {
@@ -209,14 +203,10 @@ llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a) {
 }
 
 llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z) {
-  Paired p = paired(k, a);
-  VR vr = expm1_and_reciprocal(k, p);
-  // z 4e, 0 where e is (|a| past 43.6 in float, 354 in double) also where z
-  // has overflowed (x tanh(e^x) past x = 709, where x e^x is inf): the
-  // select of exp_neg2abs_paired's 0 taken onto the product.
-  llvm::Value* q = k.select(p.low, k.c(0), k.mul(z, k.mul(exp_neg2abs_raw(k, p), k.c(4))));
+  VR vr = expm1_and_reciprocal(k, paired(k, a));
+  llvm::Value* w = k.mul(k.mul(exp_neg2abs_paired(k, a), k.c(4)), vr.r);  // 4e r, as sech2_paired's
   llvm::Value* t = k.copysign(k.b.CreateFNeg(vr.v), a);
-  return k.mul(vr.r, k.fma(q, vr.r, t));
+  return k.mul(vr.r, k.fma(z, w, t));
 }
 
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
@@ -226,7 +216,8 @@ llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
 
 llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a) {
   Paired p = paired(k, a);
-  return k.select(p.low, k.c(0), exp_neg2abs_raw(k, p));
+  llvm::Value* e = k.avx512 ? k.scalef(k.add(p.em1, k.c(1)), p.red.n) : exp(k, p.mc);
+  return k.select(p.low, k.c(0), e);
 }
 
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, false); }
