@@ -33,6 +33,12 @@ class Stabilizer {
         if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(neg(sig->a)));  // log(sigmoid(a)) = -softplus(-a)
         if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
         if (op(s) == Op::Cosh) return log_cosh(arg(s, 0));                    // overflows past |a| = 89 in float
+        if (op(s) == Op::Mul && op(arg(s, 0)) == Op::Cosh && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0) {
+          // log(k cosh(a)) = log(cosh(a)) + log k (log(2 cosh(a)) is log(exp(a) + exp(-a)))
+          double k = g_.const_value(arg(s, 1));
+          if (k == 2) return log_cosh(arg(arg(s, 0), 0), true);
+          return make(Op::Add, {log_cosh(arg(arg(s, 0), 0)), c(std::log(k))});
+        }
         if (op(s) == Op::Sub && is(arg(s, 0), 1.0) && op(arg(s, 1)) == Op::Exp)  // log(1 - exp(a))
           return log1mexp(arg(arg(s, 1), 0));
         if (NodeId a = minus_expm1(s); a != ir::kNoNode) return log1mexp(a);  // log(1 - exp(a)), 1 - exp(a) rewritten
@@ -56,6 +62,10 @@ class Stabilizer {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
         if (op(a[0]) == Op::Cosh && is(a[1], -1.0)) return cosh_minus_one(arg(a[0], 0));       // cosh(a) - 1
+        for (int k = 0; k < 2; ++k) {  // softplus(-a) + a = softplus(a) (log(1 + exp(-x)) + x: 0 below -17)
+          NodeId sp = softplus_argument(a[size_t(k)]);
+          if (sp != ir::kNoNode && scaled(sp, -1) == a[size_t(1 - k)]) return softplus(a[size_t(1 - k)]);
+        }
         if (NodeId r = sigmoid_shift(a[0], a[1], false); r != ir::kNoNode) return r;  // 2 sigmoid(a) - 1, sigmoid(a) - 1/2
         if (NodeId r = root_sum(a[0], a[1], false); r != ir::kNoNode) return r;       // x + sqrt(x^2 + b)
         if (op(a[0]) == Op::Tanh && (is(a[1], 1.0) || is(a[1], -1.0)))  // tanh(a) + 1, tanh(a) - 1
@@ -68,6 +78,10 @@ class Stabilizer {
         break;
       }
       case Op::Sub:  // a - tanh(a) = tanhshrink(a), tanh(a) - a = -tanhshrink(a); 1 - ...
+        // softplus(a) - a = softplus(-a) (0 past a = 17 in float: log(1 + exp(x)) - x),
+        // a - softplus(a) = -softplus(-a)
+        if (softplus_argument(a[0]) == a[1]) return softplus(scaled(a[1], -1));
+        if (softplus_argument(a[1]) == a[0]) return neg(softplus(scaled(a[0], -1)));
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
         for (int k = 0; k < 2; ++k) {  // a - sin(a), sinh(a) - a, expm1(a) - a (k = 1: the negations)

@@ -14,6 +14,8 @@
 //   log(exp(a) + exp(b)) -> where(a > b, a, b) + log1p(exp(-|a - b|)) (b = -a: log(2 cosh(a)),
 //                           as log(cosh(a)) below)
 //   log(k (1 + exp(a))), log(k exp(a) + k) -> softplus(a) + log k (the shifted softplus for k = 1/2)
+//   softplus(a) - a, softplus(-a) + a -> softplus(-a), softplus(a) (a - softplus(a) -> -softplus(-a))
+//   log(k cosh(a))       -> log(cosh(a)) + log k, as below
 //   x + sqrt(x*x + b)    -> b / (sqrt(x*x + b) - x) for x < 0 (sqrt(...) - x, x - sqrt(...) alike
 //                           for x > 0), where the sum cancels
 //   log(x + sqrt(x*x + b)) -> asinh(x / sqrt(b)) + log(sqrt(b)) for a constant b > 0
