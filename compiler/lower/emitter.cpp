@@ -18,18 +18,25 @@ namespace actjit::lower {
 using ir::NodeId;
 using ir::Op;
 
-NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v) const {
+NodeId Emitter::over_sqrt2(NodeId id, const std::vector<llvm::Value*>& v, bool* negated) const {
+  // y / sqrt(2), or y * (+-1 / sqrt(2)) as the textbook gelu may write it (the
+  // constants rounded to double: the same y / sqrt(2) to within 2^-53);
+  // `negated`: y * (-1 / sqrt(2)), -y / sqrt(2)
   const ir::Node& q = g_[id];
-  bool match = q.op == Op::Div && g_.is_const(q.args[1]) && g_.const_value(q.args[1]) == std::sqrt(2.0) &&
-               q.args[0] < v.size() && v[q.args[0]] != nullptr;
-  return match ? q.args[0] : ir::kNoNode;
+  if ((q.op != Op::Div && q.op != Op::Mul) || !g_.is_const(q.args[1]) || q.args[0] >= v.size() || v[q.args[0]] == nullptr)
+    return ir::kNoNode;
+  double c = g_.const_value(q.args[1]);
+  bool div = q.op == Op::Div && c == std::sqrt(2.0), mul = q.op == Op::Mul && std::fabs(c) == std::sqrt(0.5);
+  if (negated) *negated = mul && c < 0;
+  return div || mul ? q.args[0] : ir::kNoNode;
 }
 
 std::pair<NodeId, bool> Emitter::normal_cdf_operand(NodeId erfc, const std::vector<llvm::Value*>& v) const {
   NodeId arg = g_[erfc].args[0];
-  bool negate = g_[arg].op == Op::Neg;
+  bool negate = g_[arg].op == Op::Neg, negated = false;
   if (negate) arg = g_[arg].args[0];
-  return {over_sqrt2(arg, v), negate};
+  NodeId y = over_sqrt2(arg, v, &negated);
+  return {y, negate != negated};
 }
 
 llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {

@@ -149,8 +149,9 @@ class Emitter {
   /// finite and the target has it; else null.
   llvm::Value* erfc_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const;
 
-  /// y when `id` is y / sqrt(2) with y already emitted (in `v`), else kNoNode.
-  ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
+  /// y when `id` is y / sqrt(2) or y * (+-1 / sqrt(2)) with y already emitted
+  /// (in `v`), else kNoNode; `negated` tells y * (-1 / sqrt(2)).
+  ir::NodeId over_sqrt2(ir::NodeId id, const std::vector<llvm::Value*>& v, bool* negated = nullptr) const;
 
   /// v where `id` is where(v >= 0, -v, v) or where(v > 0, -v, v) (-|v| up
   /// to the sign of a zero); else kNoNode.

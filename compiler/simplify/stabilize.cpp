@@ -62,6 +62,11 @@ class Stabilizer {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
         if (op(a[0]) == Op::Cosh && is(a[1], -1.0)) return cosh_minus_one(arg(a[0], 0));       // cosh(a) - 1
+        // 1 + erf(a) = erfc(-a) (the textbook gelu 0.5 x (1 + erf(x / sqrt(2))): 0 below
+        // x = -5.6 in float), erf(a) - 1 = -erfc(a), erfc(a) - 1 = -erf(a)
+        if (op(a[0]) == Op::Erf && is(a[1], 1.0)) return make(Op::Erfc, {scaled(arg(a[0], 0), -1)});
+        if (op(a[0]) == Op::Erf && is(a[1], -1.0)) return neg(make(Op::Erfc, {arg(a[0], 0)}));
+        if (op(a[0]) == Op::Erfc && is(a[1], -1.0)) return neg(make(Op::Erf, {arg(a[0], 0)}));
         for (int k = 0; k < 2; ++k) {  // softplus(-a) + a = softplus(a) (log(1 + exp(-x)) + x: 0 below -17)
           NodeId sp = softplus_argument(a[size_t(k)]);
           if (sp != ir::kNoNode && scaled(sp, -1) == a[size_t(1 - k)]) return softplus(a[size_t(1 - k)]);
@@ -95,6 +100,8 @@ class Stabilizer {
         if (is(a[0], 1.0)) {
           NodeId t = a[1];
           if (op(t) == Op::Exp) return make(Op::Sub, {c(0), make(Op::Expm1, {arg(t, 0)})});  // 1 - exp(a) = 0 - expm1(a) (+0 at a = 0)
+          if (op(t) == Op::Erf) return make(Op::Erfc, {arg(t, 0)});                 // 1 - erf(a) = erfc(a)
+          if (op(t) == Op::Erfc) return make(Op::Erf, {arg(t, 0)});                 // 1 - erfc(a) = erf(a)
           if (op(t) == Op::Cos) return one_minus_cos(arg(t, 0));                  // 1 - cos(a) = 2 sin(a/2)^2
           if (op(t) == Op::Cosh) return neg(cosh_minus_one(arg(t, 0)));          // 1 - cosh(a)
           if (op(t) == Op::Tanh) return tanh_plus_one(neg(arg(t, 0)));            // 1 - tanh(a) = 1 + tanh(-a)

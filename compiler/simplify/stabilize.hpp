@@ -24,6 +24,9 @@
 //                           naive difference beyond (and the negations)
 //   expm1(a) - a (exp(a) - 1 - a) -> a^2 P(a) on (-1, 1.25), the naive difference beyond
 //   cosh(a) - 1          -> 2 sinh(a/2)^2 (1 - cosh(a) -> its negation)
+//   1 + erf(a), 1 - erf(a), erf(a) - 1 -> erfc(-a), erfc(a), -erfc(a) (the textbook gelu
+//                           0.5 x (1 + erf(x / sqrt(2))) is then the catalogue's form);
+//                           1 - erfc(a), erfc(a) - 1 -> erf(a), -erf(a)
 //   log(sigmoid(a))      -> -softplus(-a)
 //   exp(a) - 1           -> expm1(a)
 //   a - tanh(a)          -> tanhshrink(a) (Op::TanhShrink; tanh(a) - a -> -tanhshrink(a))
