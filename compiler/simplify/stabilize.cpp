@@ -42,6 +42,11 @@ class Stabilizer {
         if (op(s) == Op::Sub && is(arg(s, 0), 1.0) && op(arg(s, 1)) == Op::Exp)  // log(1 - exp(a))
           return log1mexp(arg(arg(s, 1), 0));
         if (NodeId a = minus_expm1(s); a != ir::kNoNode) return log1mexp(a);  // log(1 - exp(a)), 1 - exp(a) rewritten
+        if (op(s) == Op::Expm1) {  // log(expm1(a)) (softplus's inverse): inf past a = 89; a + log(1 - exp(-a)) above 1
+          NodeId t = arg(s, 0);
+          NodeId big = make(Op::Add, {t, make(Op::Log1p, {neg(make(Op::Exp, {scaled(t, -1)}))})});
+          return make(Op::Where, {make(Op::Gt, {t, c(1)}), big, make(Op::Log, {s})});
+        }
         if (NodeId r = log_of_exp_sum(s); r != ir::kNoNode) return r;  // log(exp(a) + exp(b)), log(k (1 + exp(a)))
         if (NodeId r = log_of_root_sum(s); r != ir::kNoNode) return r;  // log(x + sqrt(x^2 + b)) = asinh
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
@@ -115,6 +120,25 @@ class Stabilizer {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
+        // sinh(a) / cosh(a) = tanh(a), cosh(a) / sinh(a) = 1 / tanh(a) (inf / inf past 89)
+        if (op(num) == Op::Sinh && op(den) == Op::Cosh && arg(num, 0) == arg(den, 0)) return make(Op::Tanh, {arg(num, 0)});
+        if (op(num) == Op::Cosh && op(den) == Op::Sinh && arg(num, 0) == arg(den, 0))
+          return make(Op::Div, {c(1), make(Op::Tanh, {arg(num, 0)})});
+        // u exp(a) / expm1(a) = -u / expm1(-a) for a > 0 (x exp(x) / (exp(x) - 1):
+        // inf / inf past 89; below 0 the quotient as written, whose exp does not overflow)
+        if (op(den) == Op::Expm1) {
+          NodeId t = arg(den, 0), u = ir::kNoNode;
+          bool match = op(num) == Op::Exp && arg(num, 0) == t;
+          for (int k = 0; k < 2 && !match && op(num) == Op::Mul; ++k)
+            if (op(arg(num, k)) == Op::Exp && arg(arg(num, k), 0) == t) {
+              match = true;
+              u = arg(num, 1 - k);
+            }
+          if (match) {
+            NodeId flipped = make(Op::Div, {u == ir::kNoNode ? c(-1) : neg(u), make(Op::Expm1, {scaled(t, -1)})});
+            return make(Op::Where, {make(Op::Gt, {t, c(0)}), flipped, make(Op::Div, {num, den})});
+          }
+        }
         // exp(a) / b and, for large a, expm1(a) / b: finite where the ratio
         // is though exp(a) overflows, with a derivative free of inf - inf.
         // Not inside row-wise functions (softmax's exp(x - max) / sum never

@@ -10,6 +10,9 @@
 //   exp(p) / (exp(p) + w) -> 1 / (1 + w exp(-p)) for p > 0 (any other w)
 //   exp(p) / (exp(p) + 1)^2 -> sech(p/2)^2 / 4 in tanh's derivative's form (u times these alike)
 //   sqrt(exp(a)), exp(a)^c -> exp(a/2), exp(a c)
+//   sinh(a) / cosh(a), cosh(a) / sinh(a) -> tanh(a), 1 / tanh(a)
+//   u exp(a) / expm1(a)  -> -u / expm1(-a) for a > 0
+//   log(expm1(a))        -> a + log1p(-exp(-a)) for a > 1 (softplus's inverse)
 //   2 sigmoid(a) - 1, sigmoid(a) - 1/2 -> tanh(a/2), tanh(a/2) / 2 (and their negations)
 //   log(exp(a) + exp(b)) -> where(a > b, a, b) + log1p(exp(-|a - b|)) (b = -a: log(2 cosh(a)),
 //                           as log(cosh(a)) below)
