@@ -74,7 +74,7 @@ class Stabilizer {
         if (op(a[0]) == Op::Erfc && is(a[1], -1.0)) return neg(make(Op::Erf, {arg(a[0], 0)}));
         for (int k = 0; k < 2; ++k) {  // softplus(-a) + a = softplus(a) (log(1 + exp(-x)) + x: 0 below -17)
           NodeId sp = softplus_argument(a[size_t(k)]);
-          if (sp != ir::kNoNode && scaled(sp, -1) == a[size_t(1 - k)]) return softplus(a[size_t(1 - k)]);
+          if (sp != ir::kNoNode && negations(sp, a[size_t(1 - k)])) return softplus(a[size_t(1 - k)]);
         }
         if (NodeId r = sigmoid_shift(a[0], a[1], false); r != ir::kNoNode) return r;  // 2 sigmoid(a) - 1, sigmoid(a) - 1/2
         if (NodeId r = root_sum(a[0], a[1], false); r != ir::kNoNode) return r;       // x + sqrt(x^2 + b)
@@ -278,6 +278,13 @@ class Stabilizer {
     return std::find(all.begin(), all.end(), e) != all.end();
   }
 
+  /// Whether b is -a as simplify writes it: -a, a = -b, or u k and u (-k).
+  bool negations(NodeId a, NodeId b) const {
+    if ((op(b) == Op::Neg && arg(b, 0) == a) || (op(a) == Op::Neg && arg(a, 0) == b)) return true;
+    return op(a) == Op::Mul && op(b) == Op::Mul && arg(a, 0) == arg(b, 0) && g_.is_const(arg(a, 1)) &&
+           g_.is_const(arg(b, 1)) && g_.const_value(arg(a, 1)) == -g_.const_value(arg(b, 1));
+  }
+
   /// Whether `f` is o(a).
   bool arg_is(NodeId f, Op o, NodeId a) const { return op(f) == o && arg(f, 0) == a; }
 
@@ -452,7 +459,7 @@ class Stabilizer {
       NodeId e = arg(den, k), w = arg(den, 1 - k);
       if (op(e) != Op::Exp || arg(e, 0) != factor.second) continue;
       NodeId t = factor.second;
-      NodeId big = make(Op::Div, {c(1), make(Op::Add, {make(Op::Mul, {w, make(Op::Exp, {neg(t)})}), c(1)})});
+      NodeId big = make(Op::Div, {c(1), make(Op::Add, {make(Op::Mul, {w, make(Op::Exp, {scaled(t, -1)})}), c(1)})});
       NodeId plain = make(Op::Div, {e, den});
       return times(make(Op::Where, {make(Op::Gt, {t, c(0)}), big, plain}));
     }
@@ -481,27 +488,20 @@ class Stabilizer {
   /// sqrt, or the where() of its guard (|x| past a bound: |x| or
   /// |x| sqrt(1 + b/x/x)); kNoNode twice otherwise.
   std::pair<NodeId, NodeId> root_of_square_sum(NodeId s) const {
-    NodeId none = ir::kNoNode, sq = s;
-    if (op(s) == Op::Where) {
+    NodeId none = ir::kNoNode, sq = s, ax = none;
+    if (op(s) == Op::Where) {  // where(|x| > bound, |x| or |x| sqrt(...), sqrt(x*x + b))
       NodeId cond = arg(s, 0), big = arg(s, 1);
-      sq = arg(s, 2);
       if (op(cond) != Op::Gt || op(arg(cond, 0)) != Op::Abs || !g_.is_const(arg(cond, 1))) return {none, none};
-      NodeId ax = arg(cond, 0);
+      ax = arg(cond, 0);
       if (big != ax && !(op(big) == Op::Mul && (arg(big, 0) == ax || arg(big, 1) == ax))) return {none, none};
-      if (op(sq) != Op::Sqrt) return {none, none};
-      NodeId sum = arg(sq, 0);
-      if (op(sum) != Op::Add) return {none, none};
-      for (int k = 0; k < 2; ++k) {
-        NodeId t = arg(sum, k);
-        if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && arg(t, 0) == arg(ax, 0)) return {arg(t, 0), arg(sum, 1 - k)};
-      }
-      return {none, none};
+      sq = arg(s, 2);
     }
     if (op(sq) != Op::Sqrt || op(arg(sq, 0)) != Op::Add) return {none, none};
     NodeId sum = arg(sq, 0);
     for (int k = 0; k < 2; ++k) {
       NodeId t = arg(sum, k);
-      if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1)) return {arg(t, 0), arg(sum, 1 - k)};
+      bool square = op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && (ax == none || arg(t, 0) == arg(ax, 0));
+      if (square) return {arg(t, 0), arg(sum, 1 - k)};
     }
     return {none, none};
   }
@@ -536,7 +536,7 @@ class Stabilizer {
     if (p != ir::kNoNode && !is(p, 0.0) && !is(q, 0.0)) {
       // exp(a) + exp(-a) = 2 cosh(a): log(cosh(a)) + log 2, whose derivative is
       // tanh(a) (the general form's would cancel near a = 0)
-      if (q == neg(p) || p == neg(q)) return log_cosh(p, true);
+      if (negations(p, q)) return log_cosh(p, true);
       NodeId d = make(Op::Sub, {p, q});
       NodeId pos = make(Op::Gt, {d, c(0)});
       NodeId m = make(Op::Where, {pos, neg(d), d});
@@ -573,7 +573,9 @@ class Stabilizer {
     if (r == ir::kNoNode) return ir::kNoNode;
     auto [v, b] = root_of_square_sum(r);
     if (v != x || !g_.is_const(b) || !(g_.const_value(b) > 0)) return ir::kNoNode;
-    if (quotient != make(Op::Div, {b, make(Op::Sub, {r, x})})) return ir::kNoNode;
+    bool as_built = op(quotient) == Op::Div && arg(quotient, 0) == b && op(arg(quotient, 1)) == Op::Sub &&
+                    arg(arg(quotient, 1), 0) == r && arg(arg(quotient, 1), 1) == x;  // root_sum's b / (r - x)
+    if (!as_built) return ir::kNoNode;
     double root = std::sqrt(g_.const_value(b));
     if (root == 1) return make(Op::Asinh, {x});
     return make(Op::Add, {make(Op::Asinh, {make(Op::Mul, {x, c(1 / root)})}), c(std::log(root))});
