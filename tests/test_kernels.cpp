@@ -657,6 +657,37 @@ TEST_CASE("sinh - cosh and asinh where SLEEF's overflow early - within 4 ULP to 
   for (double x : {0.5, 1e150, 1e160, -1e300, 1.7e308}) check("asinh(x)", x, asinh, dasinh);
 }
 
+TEST_CASE("the textbook gelu takes gelu's product form unguarded - and erfc(y / sqrt 2) at the infinities", "[kernels]") {
+  // 0.5 x (1 + erf(x / sqrt(2))) is 0.5 x erfc(-x / sqrt(2)) (the stability
+  // rewrites) without the catalogue's where(|x| > 40) guards: the product
+  // form (erfc's 2^n applied after x) where |x| <= 1e6, the plain product
+  // beyond (a capped erfc times a huge x was 2e-16 at x = -1e38), the
+  // infinities as written (inf * 2, -inf * 0 = NaN).
+  const char* src = "0.5 * x * (1 + erf(x / sqrt(2)))";
+  auto gelu = [](long double x) { return 0.5L * x * std::erfc(-x / std::sqrt(2.0L)); };
+  std::vector<float> xf{-13.1f, -12.3328781f, -6.0f, -1e7f, -1e38f, -3.4e38f, 3.0f, 1e38f, 3.4e38f, INFINITY, -INFINITY}, yf(xf.size());
+  runtime().compile(src, DType::F32).forward(std::span<const float>(xf), std::span<float>(yf));
+  for (size_t i = 0; i + 2 < xf.size(); ++i) {
+    INFO("x = " << xf[i]);
+    CHECK(actjit::test::ulp_error(yf[i], gelu(xf[i])) <= 4);
+  }
+  CHECK(yf[xf.size() - 2] == INFINITY);
+  CHECK(std::isnan(yf.back()));
+  std::vector<double> xd{-38.0, -1e21, 1e308, INFINITY}, yd(xd.size());
+  runtime().compile(src, DType::F64).forward(std::span<const double>(xd), std::span<double>(yd));
+  for (size_t i = 0; i + 1 < xd.size(); ++i) {
+    INFO("x = " << xd[i]);
+    CHECK(actjit::test::ulp_error(yd[i], gelu(xd[i])) <= 4);
+  }
+  CHECK(yd.back() == INFINITY);
+  // float64 erfc(y / sqrt 2) corrected x / sqrt(2)'s rounding with inf - inf = NaN at y = +-inf
+  std::vector<double> xe{-INFINITY, INFINITY, 1.0}, ye(3);
+  runtime().compile("erfc(x / sqrt(2))", DType::F64).forward(std::span<const double>(xe), std::span<double>(ye));
+  CHECK(ye[0] == 2);
+  CHECK(ye[1] == 0);
+  CHECK(ye[2] == Approx(double(std::erfc(1 / std::sqrt(2.0L)))).epsilon(1e-15));
+}
+
 TEST_CASE("a constant above 1 that float rounds up does not overflow a finite product", "[kernels]") {
   // selu's scale 1.0507009873554805 is 1.05070102 in float: scale * x with
   // the float scale overflows at x = 3.2386221e38, whose exact product is

@@ -47,11 +47,19 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
   NodeId x = n.args[1 - side];
   auto [y, negate] = normal_cdf_operand(found->second, v);
   if (y == ir::kNoNode || !v[x]) return nullptr;
-  // x where the product is used (the first operand's), finite and small
-  // enough that 2x is (gelu's 0.5 x inside where(|x| <= 40, ...)).
+  // The product form applies erfc's 2^n after multiplying by x: where |y|
+  // is past erfc's cap (15.49 in float, 40 in double) x p 2^n must still
+  // underflow to the 0 that erfc is there, so |x| at most 1e6 (float) /
+  // 1e20 (double) where the product is used (the first operand's; gelu's
+  // 0.5 x inside where(|x| <= 40, ...)). Past that, where x may be larger
+  // (the textbook gelu, unguarded): the plain product x erfc there, which
+  // is exact where erfc saturates (and inf * 0 = NaN as written).
   ir::Interval r = side == 1 ? ranges.operand_where_used(id) : ranges[x];
-  if (!(std::max(std::fabs(r.lo), std::fabs(r.hi)) <= 1e37)) return nullptr;
-  return emit_erfc_over_sqrt2_times(b_, v[y], v[x], negate);
+  double small = vec_->getScalarType()->isDoubleTy() ? 1e20 : 1e6;
+  llvm::Value* product = emit_erfc_over_sqrt2_times(b_, v[y], v[x], negate);
+  if (!product || std::max(std::fabs(r.lo), std::fabs(r.hi)) <= small) return product;
+  llvm::Value* within = b_.CreateFCmpOLE(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[x]), llvm::ConstantFP::get(vec_, small));
+  return b_.CreateSelect(within, product, b_.CreateFMul(v[x], emit_erfc_over_sqrt2(b_, v[y], negate)));
 }
 
 llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const {

@@ -22,6 +22,7 @@
 // with x where there is one (gelu: erfc_sqrt1_2_times): 3.63 ULP over all
 // floats instead of 7.9.
 // Measured (tests/test_vmath.cpp): see ACCURACY.md.
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -269,6 +270,8 @@ llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
   llvm::Value* a = k.mul(y, k.c(sign * c_hi));
   llvm::Value* r = erfc_of(k.b, a);
   llvm::Value* delta = k.fma(y, k.c(sign * c_lo), product_error(k, y, k.c(sign * c_hi), a));
+  // y infinite: delta is inf - inf = NaN, and erfc is exactly 0 or 2 there
+  delta = k.select(k.b.CreateFCmpOEQ(k.abs(y), k.c(std::numeric_limits<double>::infinity())), k.c(0), delta);
   llvm::Value* slope = k.mul(exp_neg_half_square(k, y), k.c(1.1283791670955126));  // 2/sqrt(pi) exp(-a^2)
   return k.b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {k.vt}, {k.b.CreateFNeg(delta), slope, r});
 }
