@@ -115,4 +115,25 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   return SqrtShiftForm{square.args[0], root};
 }
 
+std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s) {
+  NodeId sq = s, ax = kNoNode;
+  if (g[s].op == Op::Where) {  // where(|v| > bound, |v| or |v| sqrt(...), sqrt(v*v + b))
+    const Node& w = g[s];
+    const Node& cond = g[w.args[0]];
+    if (cond.op != Op::Gt || g[cond.args[0]].op != Op::Abs || !g.is_const(cond.args[1])) return std::nullopt;
+    ax = cond.args[0];
+    const Node& big = g[w.args[1]];
+    if (w.args[1] != ax && !(big.op == Op::Mul && (big.args[0] == ax || big.args[1] == ax))) return std::nullopt;
+    sq = w.args[2];
+  }
+  if (g[sq].op != Op::Sqrt || g[g[sq].args[0]].op != Op::Add) return std::nullopt;
+  const Node& sum = g[g[sq].args[0]];
+  for (int k = 0; k < 2; ++k) {
+    const Node& t = g[sum.args[k]];
+    bool square = t.op == Op::Mul && t.args[0] == t.args[1] && (ax == kNoNode || t.args[0] == g[ax].args[0]);
+    if (square) return RootOfSquareSum{t.args[0], sum.args[1 - k]};
+  }
+  return std::nullopt;
+}
+
 }  // namespace actjit::ir

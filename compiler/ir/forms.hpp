@@ -53,4 +53,12 @@ struct SqrtShiftForm {
 };
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n);
 
+/// sqrt(v * v + b) as the stabilizer leaves it: the bare sqrt, or the
+/// where() of its guard, where(|v| > bound, |v| or |v| sqrt(1 + b/v/v),
+/// sqrt(v * v + b)) (the sum in either order).
+struct RootOfSquareSum {
+  NodeId v, b;
+};
+std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s);
+
 }  // namespace actjit::ir

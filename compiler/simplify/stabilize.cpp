@@ -484,26 +484,11 @@ class Stabilizer {
     return minus ? neg(t) : t;
   }
 
-  /// x and b when `s` is sqrt(x*x + b) as the Sqrt rule leaves it: the bare
-  /// sqrt, or the where() of its guard (|x| past a bound: |x| or
-  /// |x| sqrt(1 + b/x/x)); kNoNode twice otherwise.
+  /// x and b when `s` is sqrt(x*x + b) as the Sqrt rule leaves it
+  /// (ir::root_of_square_sum); kNoNode twice otherwise.
   std::pair<NodeId, NodeId> root_of_square_sum(NodeId s) const {
-    NodeId none = ir::kNoNode, sq = s, ax = none;
-    if (op(s) == Op::Where) {  // where(|x| > bound, |x| or |x| sqrt(...), sqrt(x*x + b))
-      NodeId cond = arg(s, 0), big = arg(s, 1);
-      if (op(cond) != Op::Gt || op(arg(cond, 0)) != Op::Abs || !g_.is_const(arg(cond, 1))) return {none, none};
-      ax = arg(cond, 0);
-      if (big != ax && !(op(big) == Op::Mul && (arg(big, 0) == ax || arg(big, 1) == ax))) return {none, none};
-      sq = arg(s, 2);
-    }
-    if (op(sq) != Op::Sqrt || op(arg(sq, 0)) != Op::Add) return {none, none};
-    NodeId sum = arg(sq, 0);
-    for (int k = 0; k < 2; ++k) {
-      NodeId t = arg(sum, k);
-      bool square = op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && (ax == none || arg(t, 0) == arg(ax, 0));
-      if (square) return {arg(t, 0), arg(sum, 1 - k)};
-    }
-    return {none, none};
+    auto form = ir::root_of_square_sum(g_, s);
+    return form ? std::pair{form->v, form->b} : std::pair{ir::kNoNode, ir::kNoNode};
   }
 
   /// x + r, r - x and x - r for r = sqrt(x^2 + b) (`minus`: p - q, else
