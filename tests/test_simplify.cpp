@@ -448,6 +448,8 @@ TEST_CASE("quotients and logs of sums of exps and sums with square roots are rew
        {-1e10, -1000.0, -3.0, 1e-3, 1000.0, 1e30}},  // the slope: 1 / S^3, not the quotient rule's S - x x / S (1.3% off at 1000)
       {"x / sqrt(x*x + 4)", [](L x) { return x / std::sqrt(x * x + 4); }, [](L x) { return 4 * std::pow(x * x + 4, -1.5L); },
        {-1000.0, 0.5, 30.0}},
+      {"log(1 + x*x)", [](L x) { return std::log1p(x * x); }, [](L x) { return 2 * x / (1 + x * x); },
+       {-1e30, -3e19, 1e-5, 2.0, 1e10}},  // x*x overflowed float past 1.8e19: inf
       {"sinh(x) / cosh(x)", [](L x) { return std::tanh(x); }, sech2, {-1000.0, -1e-5, 0.5, 100.0}},
       {"cosh(x) / sinh(x)", [](L x) { return 1 / std::tanh(x); }, [](L x) { return -1 / (std::sinh(x) * std::sinh(x)); },
        {-1000.0, -0.5, 1e-3, 3.0, 100.0}},

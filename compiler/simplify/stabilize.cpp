@@ -52,7 +52,7 @@ class Stabilizer {
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
           NodeId t = arg(s, 0);
           if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
-          return make(Op::Log1p, {t});                                         // log(1 + a) = log1p(a)
+          return log1p_of(t);                                                  // log(1 + a) = log1p(a)
         }
         break;
       }
@@ -62,6 +62,7 @@ class Stabilizer {
         if (op(a[0]) == Op::Exp && !nonpositive(arg(a[0], 0))) return softplus(arg(a[0], 0));  // log1p(exp(a))
         if (op(a[0]) == Op::Neg && op(arg(a[0], 0)) == Op::Exp)                 // log1p(-exp(a))
           return log1mexp(arg(arg(a[0], 0), 0));
+        if (NodeId r = log1p_of(a[0]); op(r) != Op::Log1p) return r;          // log1p(a*a)
         break;
       case Op::Add: {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
@@ -276,6 +277,17 @@ class Stabilizer {
   bool depends_on(NodeId n, NodeId e) const {
     std::vector<NodeId> all = g_.reachable(std::vector<NodeId>{n});
     return std::find(all.begin(), all.end(), e) != all.end();
+  }
+
+  /// log1p(t), and for t = a*a past |a| = 2^27 (where 1 + a^2 rounds to a^2
+  /// in float and double alike) 2 log|a|: a^2 overflows at |a| = 1.8e19 in
+  /// float, the logarithm does not (log(1 + x*x) was inf there).
+  NodeId log1p_of(NodeId t) {
+    NodeId plain = make(Op::Log1p, {t});
+    if (op(t) != Op::Mul || arg(t, 0) != arg(t, 1)) return plain;
+    NodeId ax = make(Op::Abs, {arg(t, 0)});
+    NodeId big = make(Op::Mul, {make(Op::Log, {ax}), c(2)});
+    return make(Op::Where, {make(Op::Gt, {ax, c(0x1p27)}), big, plain});
   }
 
   /// Whether b is -a as simplify writes it: -a, a = -b, or u k and u (-k).

@@ -43,7 +43,7 @@
 //   softplus(a) - log 2  -> max(a, 0) + log1p(expm1(-|a|) / 2) (the shifted softplus; also the
 //                           catalogue's softplus with its guards)
 //   log(1 - exp(a)), log1p(-exp(a)) -> log(-expm1(a)) for a > -log 2, log1p(-exp(a)) below
-//   log(1 + a)           -> log1p(a)
+//   log(1 + a)           -> log1p(a); log1p(a*a) -> 2 log|a| past |a| = 2^27 (a*a overflows)
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
 //                           else |a| sqrt(1 + b/a/a) for |a| > 1e15 (no overflow of a*a)
