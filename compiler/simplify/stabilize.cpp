@@ -300,6 +300,13 @@ class Stabilizer {
   /// Whether `f` is o(a).
   bool arg_is(NodeId f, Op o, NodeId a) const { return op(f) == o && arg(f, 0) == a; }
 
+  /// c0 + c1 z + c2 z^2 + ... by Horner's rule, as IR.
+  NodeId polynomial(NodeId z, const std::vector<double>& coefficients) {
+    NodeId p = c(coefficients.back());
+    for (size_t i = coefficients.size() - 1; i-- > 0;) p = make(Op::Add, {make(Op::Mul, {p, z}), c(coefficients[i])});
+    return p;
+  }
+
   /// a - f(a) for f(a) = a + O(a^3) cancels near 0, losing the factor
   /// f(a) / (a - f(a)) of f's rounding: there, below |a| = 2 (where that
   /// factor falls to 1.2 for sin, 2.2 for sinh), a^3 P(a^2) with P
@@ -307,9 +314,7 @@ class Stabilizer {
   /// 2^-55 of the first), the naive difference beyond.
   NodeId odd_series(NodeId a, const std::vector<double>& coefficients, NodeId naive) {
     NodeId z = make(Op::Mul, {a, a});
-    NodeId p = c(coefficients.back());
-    for (size_t i = coefficients.size() - 1; i-- > 0;) p = make(Op::Add, {make(Op::Mul, {p, z}), c(coefficients[i])});
-    NodeId series = make(Op::Mul, {make(Op::Mul, {z, a}), p});
+    NodeId series = make(Op::Mul, {make(Op::Mul, {z, a}), polynomial(z, coefficients)});
     return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(2)}), series, naive});
   }
   /// 1 / (2k + 3)! for k = 0..11, with alternating signs for sin.
@@ -330,13 +335,10 @@ class Stabilizer {
   /// precision on (-1, 1.25) (20 terms; the naive difference loses a factor
   /// expm1(a) / (expm1(a) - a), 1.7 at -1 and 2.0 at 1.25, beyond).
   NodeId expm1_minus(NodeId a) {
-    NodeId p = ir::kNoNode;
     double f = 1;
     std::vector<double> coefficients;
     for (int k = 2; k < 22; ++k) coefficients.push_back(1 / (f *= k));
-    for (size_t i = coefficients.size(); i-- > 0;)
-      p = p == ir::kNoNode ? c(coefficients[i]) : make(Op::Add, {make(Op::Mul, {p, a}), c(coefficients[i])});
-    NodeId series = make(Op::Mul, {make(Op::Mul, {a, a}), p});
+    NodeId series = make(Op::Mul, {make(Op::Mul, {a, a}), polynomial(a, coefficients)});
     NodeId naive = make(Op::Sub, {make(Op::Expm1, {a}), a});
     NodeId near = make(Op::And, {make(Op::Gt, {a, c(-1)}), make(Op::Lt, {a, c(1.25)})});
     return make(Op::Where, {near, series, naive});
