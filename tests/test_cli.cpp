@@ -80,14 +80,18 @@ TEST_CASE("diff --rewritten shows the function before and after the stability re
   CHECK(r.status == 2);
 }
 
-TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intrinsics per register", "[cli]") {
+TEST_CASE("costly elementwise bodies are two or four registers wide - SLEEF and x86 intrinsics per register", "[cli]") {
   // sin is SLEEF's function of one register, max the x86 MAXPS of one
   // register, exp's scaling AVX-512's vscalef of one register: each called
   // once per register of the body. Row-wise kernels stay one register wide.
+  // Bodies above kForwardInterleave.four are four registers wide on
+  // 512-bit registers, two on narrower ones, and two where they call
+  // SLEEF (sin here) out of line.
   const std::string src = "sin(x) + max(x, 0) + exp(x)";
   if (__builtin_cpu_supports("avx")) {
     setenv("ACTJIT_VECTOR_BITS", "256", 1);
     Run r = run({"ir", src});
+    Run telu = run({"ir", "telu"});
     unsetenv("ACTJIT_VECTOR_BITS");
     CHECK(r.status == 0);
     CHECK(r.out.find("load <16 x float>") != std::string::npos);
@@ -95,10 +99,13 @@ TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intr
     CHECK(r.out.find("@llvm.x86.avx.max.ps.256") != std::string::npos);
     CHECK(r.out.find("Sleef_sinf16") == std::string::npos);
     CHECK(r.out.find("scalef") == std::string::npos);  // not on 256-bit registers
+    CHECK(telu.out.find("load <16 x float>") != std::string::npos);
+    CHECK(telu.out.find("<32 x float>") == std::string::npos);
   }
   if (__builtin_cpu_supports("avx512f")) {
     Run r = run({"ir", src});
     CHECK(r.out.find("load <32 x float>") != std::string::npos);
+    CHECK(r.out.find("<64 x float>") == std::string::npos);
     CHECK(r.out.find("@Sleef_sinf16_u10(<16 x float>") != std::string::npos);
     CHECK(r.out.find("@llvm.x86.avx512.max.ps.512") != std::string::npos);
     CHECK(r.out.find("@llvm.x86.avx512.mask.scalef.ps.512") != std::string::npos);
@@ -106,7 +113,7 @@ TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intr
     CHECK(r.out.find("<16 x float>") != std::string::npos);
     CHECK(r.out.find("<32 x float>") == std::string::npos);
     // Cheap bodies stay one register (relu), as do forwards below
-    // kInterleaveCost (mish's forward; its backward is two wide).
+    // kForwardInterleave (mish's forward; its backward is two wide).
     r = run({"ir", "relu"});
     CHECK(r.out.find("<32 x float>") == std::string::npos);
     r = run({"ir", "mish"});
@@ -114,13 +121,21 @@ TEST_CASE("costly elementwise bodies are two registers wide - SLEEF and x86 intr
     REQUIRE(backward != std::string::npos);
     CHECK(r.out.substr(0, backward).find("<32 x float>") == std::string::npos);
     CHECK(r.out.find("<32 x float>", backward) != std::string::npos);
+    CHECK(r.out.find("<64 x float>", backward) == std::string::npos);
     // exp's argument correction counts in the cost (lower.cpp
     // correction_cost): gelu_tanh's forward, whose plain body is below the
-    // bar, is two registers wide with it.
+    // bar, is four registers wide with it, as is its backward.
     r = run({"ir", "gelu_tanh"});
     backward = r.out.find("define i64 @actjit_backward");
     REQUIRE(backward != std::string::npos);
-    CHECK(r.out.substr(0, backward).find("load <32 x float>") != std::string::npos);
+    CHECK(r.out.substr(0, backward).find("load <64 x float>") != std::string::npos);
+    CHECK(r.out.find("load <64 x float>", backward) != std::string::npos);
+    // float64 gelu calls SLEEF's erfc: two registers wide; float64 telu four.
+    r = run({"ir", "gelu", "--dtype", "f64"});
+    CHECK(r.out.find("load <16 x double>") != std::string::npos);
+    CHECK(r.out.find("<32 x double>") == std::string::npos);
+    r = run({"ir", "telu", "--dtype", "f64"});
+    CHECK(r.out.find("load <32 x double>") != std::string::npos);
   }
 }
 
@@ -208,9 +223,9 @@ TEST_CASE("tanh is a rational without exp - and shares one exp with its derivati
   backward = r.out.find("define i64 @actjit_backward");
   REQUIRE(backward != std::string::npos);
   size_t end = r.out.find("define", backward + 1);
-  CHECK(count(r.out, "call <32 x float> @llvm.roundeven", backward, end) == 2);  // exp(x) and the pair
+  CHECK(count(r.out, "call <64 x float> @llvm.roundeven", backward, end) == 2);  // exp(x) and the pair
   CHECK(count(r.out, "fdiv <", backward, end) == 1);  // 1 / (1 + e), for tanh(e) and 4e / (1 + e)^2
-  CHECK(count(r.out, "call <32 x float> @llvm.roundeven", 0, backward) == 1);  // exp(x)
+  CHECK(count(r.out, "call <64 x float> @llvm.roundeven", 0, backward) == 1);  // exp(x); four registers wide
   CHECK(count(r.out, "fdiv <", 0, backward) == 2);
 }
 

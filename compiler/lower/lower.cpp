@@ -42,7 +42,7 @@ struct KernelBuilder {
   llvm::LLVMContext& ctx;
   llvm::Type* elem;
   llvm::FixedVectorType* vec;
-  unsigned lanes;  // of the body: one register, or kInterleave (see emit_kernels)
+  unsigned lanes;  // of the body: one, two or four registers (see emit_kernels)
   std::string cpu, features;
   unsigned register_bits;
   bool status = false;  // elementwise kernels return int64 (Abi::Jit)
@@ -1075,6 +1075,17 @@ unsigned body_cost(const ir::Graph& g, const std::vector<NodeId>& roots) {
   return cost;
 }
 
+/// Registers per iteration of an elementwise body (see kForwardInterleave).
+unsigned body_registers(const ir::Graph& g, const std::vector<NodeId>& roots, const InterleaveBars& bars,
+                        bool is_double, unsigned vector_bits) {
+  unsigned cost = body_cost(g, roots);
+  if (cost < bars.two) return 1;
+  if (cost < bars.four || vector_bits < 512) return 2;
+  for (NodeId id : ir::reachable_elementwise(g, roots))
+    if (calls_out_of_line(g[id].op, is_double)) return 2;
+  return 4;
+}
+
 }  // namespace
 
 NodeId row_stored_operand(const Program& p, bool backward) {
@@ -1133,20 +1144,22 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
                            Abi abi) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* elem = dtype == DType::F64 ? llvm::Type::getDoubleTy(ctx) : llvm::Type::getFloatTy(ctx);
-  // Bodies that cost enough are kInterleave registers wide: each operation
-  // becomes kInterleave independent instructions side by side, so the long
-  // dependency chains of the math (exp, a division, a polynomial) of
-  // neighbouring registers overlap within the scheduler's window (in cache
-  // +5-20% here). Cheap bodies gain nothing, and out of cache, where a
-  // forward runs at the memory's speed, two registers per iteration ran
-  // 14-21% slower on this machine (Zen 5; elu, tanh, silu, mish forwards at
-  // 64Mi elements) while heavier forwards ran 3-15% faster: hence a higher
-  // bar for forwards (kInterleaveCost). Row kernels are one register wide
-  // but where the program asks for long rows' kernels (Program::Row::wide).
+  // Bodies that cost enough are two or four registers wide
+  // (kForwardInterleave): each operation becomes two or four independent
+  // instructions side by side, so the long dependency chains of the math
+  // (exp, a division, a polynomial) of neighbouring registers overlap
+  // within the scheduler's window (two: in cache +5-20% here; four over
+  // two, float32 at 16Ki: telu's and x*tanh(exp(x))'s backwards +23-29%,
+  // gelu's +7%, softplus's forward +12%). Cheap bodies gain nothing, and
+  // out of cache, where a forward runs at the memory's speed, two
+  // registers per iteration ran 14-21% slower on this machine (Zen 5; elu,
+  // tanh, silu, mish forwards at 64Mi elements) while heavier forwards ran
+  // 3-15% faster: hence a higher bar for forwards.
   unsigned register_lanes = vector_bits / (dtype == DType::F64 ? 64 : 32);
-  auto builder = [&](const std::vector<NodeId>& roots, unsigned bar) {
-    bool wide = p.row.rowwise ? p.row.wide : body_cost(p.graph, roots) >= bar;
-    unsigned lanes = register_lanes * (wide ? kInterleave : 1);
+  auto builder = [&](const std::vector<NodeId>& roots, const InterleaveBars& bars) {
+    unsigned registers = p.row.rowwise ? (p.row.wide ? kRowInterleave : 1)
+                                       : body_registers(p.graph, roots, bars, dtype == DType::F64, vector_bits);
+    unsigned lanes = register_lanes * registers;
     KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
     kb.status = abi == Abi::Jit;
     kb.nontemporal = p.streaming_stores;
@@ -1158,16 +1171,16 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   if (part != Part::All && part != Part::BackwardX) names.backward_x.clear();
   if (part != Part::Fused) names.fused.clear();
   if (p.row.rowwise) {
-    KernelBuilder kb = builder({}, 0);
+    KernelBuilder kb = builder({}, kForwardInterleave);
     RowKernels rk{kb, p, ctx, {}};
     if (!names.forward.empty()) rk.build(names.forward, false);
     if (!names.backward.empty()) rk.build(names.backward, true);
     return names;
   }
-  if (!names.forward.empty()) builder({p.value}, kInterleaveCost.forward).forward(names.forward);
-  if (!names.backward.empty()) builder({p.d_x}, kInterleaveCost.backward).backward(names.backward, true);
-  if (!names.backward_x.empty()) builder({p.d_x}, kInterleaveCost.backward).backward(names.backward_x, false);
-  if (!names.fused.empty()) builder({p.value, p.d_x}, kInterleaveCost.backward).fused(names.fused);
+  if (!names.forward.empty()) builder({p.value}, kForwardInterleave).forward(names.forward);
+  if (!names.backward.empty()) builder({p.d_x}, kBackwardInterleave).backward(names.backward, true);
+  if (!names.backward_x.empty()) builder({p.d_x}, kBackwardInterleave).backward(names.backward_x, false);
+  if (!names.fused.empty()) builder({p.value, p.d_x}, kBackwardInterleave).fused(names.fused);
   return names;
 }
 

@@ -67,22 +67,30 @@ ir::NodeId row_stored_operand(const Program& p, bool backward);
 /// slower at 300-1000), else 0 (never; rows of 16 run at half speed wide).
 size_t wide_row_length(const Program& p);
 
+/// Registers per elementwise loop iteration, by the body's cost (the sum
+/// of ir::instruction_weight over its nodes; see emit_kernels): from `two`
+/// two registers wide, from `four` four — on 512-bit registers only (the
+/// 16 registers of AVX2 would spill), and not where the body calls a
+/// function out of line (SLEEF's, per register: float64 gelu ran 7% slower
+/// four wide, its registers spilled around the calls). Forwards: gelu 54,
+/// telu 61, logsigmoid 63, softplus 72 are four wide; swish 42, mish 40,
+/// sigmoid 40, elu 30 one. Backwards: gelu 93, telu 95, gelu_tanh 67 are
+/// four wide; mish 49, swish 43-49, sigmoid 33, elu 31 two (four gained
+/// them 3-7% in float, but cost mish's compile 4.8 -> 5.3-6.6 ms, past
+/// its 5 ms target); the piecewise-linear ones and divisions alone
+/// (softsign 13) one. Fused kernels go by the backward's bars. Row-wise
+/// kernels are one register wide, or kRowInterleave where the program
+/// asks for long rows' kernels (Program::Row::wide).
+struct InterleaveBars {
+  unsigned two, four;
+};
+inline constexpr InterleaveBars kForwardInterleave{50, 50}, kBackwardInterleave{20, 55};
+inline constexpr unsigned kRowInterleave = 2;
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise
-/// bodies are one or kInterleave registers wide, row-wise ones one.
+/// bodies are one, two or four registers wide (kForwardInterleave).
 /// `cpu`/`features` are set as function attributes. Names of kernels not emitted are left empty.
-/// Registers per elementwise loop iteration where the body costs at least
-/// kInterleaveCost (see emit_kernels; the cost sums ir::instruction_weight
-/// over the body's nodes). Forwards: gelu 54, telu 61, logsigmoid 63,
-/// softplus 72 are wide; swish 42, mish 40, sigmoid 40, elu 30 are not.
-/// Backwards: those with an exp, a log or a tanh (elu 31 and above) are
-/// wide, the piecewise-linear ones and divisions alone (softsign 13) are
-/// not. Fused kernels go by the backward's bar.
-inline constexpr unsigned kInterleave = 2;
-inline constexpr struct {
-  unsigned forward, backward;
-} kInterleaveCost{50, 20};
-
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
                            const std::string& features, const std::string& prefix, llvm::Module& m,
                            Part part = Part::All, Abi abi = Abi::Aot);

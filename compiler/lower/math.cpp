@@ -104,6 +104,11 @@ bool is_math_op(Op op) {
          op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
 }
 
+bool calls_out_of_line(Op op, bool is_double) {
+  SleefName n{"", ""};
+  return sleef_name(op, n) && (is_double || op != Op::Erfc);
+}
+
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
@@ -265,7 +270,7 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Tanh: return inline_fn("tanh", vmath::tanh);
     case Op::TanhShrink: return inline_fn("tanhshrink", vmath::tanhshrink);
     case Op::Erfc:
-      if (!is_double) return inline_fn("erfc", vmath::erfc);
+      if (!calls_out_of_line(op, is_double)) return inline_fn("erfc", vmath::erfc);
       break;
     default: break;
   }

@@ -23,6 +23,10 @@ namespace actjit::lower {
 /// True when `op` is computed by emit_math (the unary/binary math functions).
 bool is_math_op(ir::Op op);
 
+/// True when emit_math computes `op` by a call out of line (SLEEF's
+/// function, once per register), which clobbers every vector register.
+bool calls_out_of_line(ir::Op op, bool is_double);
+
 /// Emits op(a) or op(a, b) on vectors of float or double.
 llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::Value* second = nullptr);
 
