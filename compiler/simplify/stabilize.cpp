@@ -120,6 +120,8 @@ class Stabilizer {
       case Op::Div: {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
+        if (!in_removable_)  // u(a) / a and a / u(a) for u(0) = 0: sinc, x / expm1(x), ...
+          if (NodeId r = removable_quotient(n, a); r != ir::kNoNode) return r;
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
         // sinh(a) / cosh(a) = tanh(a), cosh(a) / sinh(a) = 1 / tanh(a) (inf / inf past 89)
         if (op(num) == Op::Sinh && op(den) == Op::Cosh && arg(num, 0) == arg(den, 0)) return make(Op::Tanh, {arg(num, 0)});
@@ -135,6 +137,8 @@ class Stabilizer {
               match = true;
               u = arg(num, 1 - k);
             }
+          if (match && u == t && !in_removable_)  // a exp(a) / expm1(a) = (-a) / expm1(-a) for all a
+            return removable_quotient(n, {neg(t), make(Op::Expm1, {neg(t)}), ir::kNoNode});
           if (match) {
             NodeId flipped = make(Op::Div, {u == ir::kNoNode ? c(-1) : neg(u), make(Op::Expm1, {scaled(t, -1)})});
             return make(Op::Where, {make(Op::Gt, {t, c(0)}), flipped, make(Op::Div, {num, den})});
@@ -342,6 +346,83 @@ class Stabilizer {
     NodeId naive = make(Op::Sub, {make(Op::Expm1, {a}), a});
     NodeId near = make(Op::And, {make(Op::Gt, {a, c(-1)}), make(Op::Lt, {a, c(1.25)})});
     return make(Op::Where, {near, series, naive});
+  }
+
+  /// u(a) / a, and a / u(a) (`reciprocal`), for u with u(0) = 0 (k u(a)
+  /// and k a too, k a constant factor of the numerator): 0 / 0 = NaN at
+  /// a = 0, where the quotient's limit is u'(0), and the quotient rule's
+  /// derivative (u' a - u) / a^2 cancels near 0 (sin(x)/x's was 0 at
+  /// x = 1e-6 in float, tanh(x)/x's 0.12 there; the slopes are -x/3,
+  /// -2x/3). Near 0 the quotient's own series: sin, sinh (in a^2, below
+  /// |a| = 1.5 and 2, 13 terms: double's precision there), tanh as the
+  /// sinh series over cosh(a) (below 1.2), expm1 (on (-1, 2), 25 terms);
+  /// a / u(a) as 1 over it. At the bands' ends the quotient rule loses at
+  /// most ~3 ULP. Beyond, the quotient as the other rules leave it
+  /// (expm1(a) / a's ExpDiv past a = 80). For atan, asinh, tan, erf and
+  /// log1p only the value at a = 0 (u'(0), and log1p's slope -1/2 there):
+  /// their derivatives still cancel near 0.
+  NodeId removable_quotient(const ir::Node& n, const std::array<NodeId, 3>& args) {
+    NodeId num = args[0], den = args[1];
+    double k = 1;
+    if (op(num) == Op::Mul && g_.is_const(arg(num, 1))) {
+      k = g_.const_value(arg(num, 1));
+      num = arg(num, 0);
+    }
+    auto vanishing = [&](NodeId u, NodeId v) {
+      switch (op(u)) {
+        case Op::Sin: case Op::Sinh: case Op::Tan: case Op::Tanh: case Op::Atan: case Op::Asinh: case Op::Erf:
+        case Op::Expm1: case Op::Log1p:
+          return arg(u, 0) == v;
+        default:
+          return false;
+      }
+    };
+    bool reciprocal = !vanishing(num, den);
+    if (reciprocal && !vanishing(den, num)) return ir::kNoNode;
+    NodeId u = reciprocal ? den : num, v = arg(u, 0);
+    in_removable_ = true;
+    NodeId naive = rebuild(n, args);
+    in_removable_ = false;
+    auto scaled_by_k = [&](NodeId q) { return k == 1 ? q : make(Op::Mul, {q, c(k)}); };
+    auto oriented = [&](NodeId q) { return scaled_by_k(reciprocal ? make(Op::Div, {c(1), q}) : q); };
+    NodeId av = make(Op::Abs, {v});
+    switch (op(u)) {
+      case Op::Sin: case Op::Sinh: case Op::Tanh: {
+        // tanh(a)/a = (sinh(a)/a) / cosh(a): the quotient rule on it does
+        // not cancel (S' cosh - S sinh is -2a/3 + ... from a/3 and a; 1 -
+        // tanhshrink(a)/a's slope measured 10.6 ULP in float, its a^3
+        // underflowed near 0)
+        bool sin = op(u) == Op::Sin;
+        std::vector<double> coefficients;
+        double f = 1;
+        for (int j = 0; j < 13; ++j) {
+          coefficients.push_back((sin && j % 2 ? -1 : 1) / f);
+          f *= double(2 * j + 2) * double(2 * j + 3);
+        }
+        NodeId series = polynomial(make(Op::Mul, {v, v}), coefficients);
+        if (op(u) == Op::Tanh) series = make(Op::Div, {series, make(Op::Cosh, {v})});
+        // where the quotient rule's amplification of the parts' errors is the
+        // same either way (2.6 for tanh at 1.2)
+        double band = sin ? 1.5 : op(u) == Op::Tanh ? 1.2 : 2;
+        return make(Op::Where, {make(Op::Lt, {av, c(band)}), oriented(series), naive});
+      }
+      case Op::Expm1: {
+        std::vector<double> coefficients;
+        double f = 1;
+        for (int j = 0; j < 25; ++j) coefficients.push_back(1 / (f *= j + 1));
+        NodeId near = make(Op::And, {make(Op::Gt, {v, c(-1)}), make(Op::Lt, {v, c(2)})});
+        return make(Op::Where, {near, oriented(polynomial(v, coefficients)), naive});
+      }
+      default: {
+        // u'(0) (+ the slope at 0, log1p's -1/2; a / log1p(a)'s +1/2) at a = 0 only
+        double limit = op(u) == Op::Erf ? 2 / std::sqrt(std::numbers::pi) : 1;
+        if (reciprocal) limit = 1 / limit;
+        double slope = op(u) != Op::Log1p ? 0 : reciprocal ? 0.5 : -0.5;
+        NodeId at_zero = c(limit * k);
+        if (slope != 0) at_zero = make(Op::Add, {make(Op::Mul, {v, c(slope * k)}), at_zero});
+        return make(Op::Where, {make(Op::Eq, {v, c(0)}), at_zero, naive});
+      }
+    }
   }
 
   /// cosh(a) - 1 = 2 sinh(a/2)^2, without the cancellation near 0.
@@ -653,6 +734,7 @@ class Stabilizer {
   }
 
   Graph& g_;
+  bool in_removable_ = false;  // removable_quotient is building the quotient's other rewrites
 };
 
 }  // namespace
