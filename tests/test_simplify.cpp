@@ -500,7 +500,7 @@ TEST_CASE("removable singularities at 0 - sinc and x / expm1(x) and tanh(x) / x 
   // sum over k of c(k) x^(step k) and its derivative, to long double's precision
   auto series = [](L x, int step, const std::function<L(int)>& c, bool derivative) {
     L sum = 0;
-    for (int k = derivative ? 1 : 0; k < 60; ++k) {
+    for (int k = derivative ? 1 : 0; k < 80; ++k) {
       int power = step * k - (derivative ? 1 : 0);
       sum += c(k) * (derivative ? step * k : 1) * std::pow(x, L(power));
     }
@@ -511,7 +511,7 @@ TEST_CASE("removable singularities at 0 - sinc and x / expm1(x) and tanh(x) / x 
   auto sinhc_c = [&](int k) { return 1 / fact(2 * k + 1); };
   auto expc_c = [&](int k) { return 1 / fact(k + 1); };
   auto near = [&](std::function<L(int)> c, int step, L radius, std::function<L(L)> f, std::function<L(L)> df, bool d) {
-    return [=](L x) { return std::fabs(x) < radius ? series(x, step, c, d) : d ? df(x) : f(x); };
+    return std::function<L(L)>([=](L x) { return std::fabs(x) < radius ? series(x, step, c, d) : d ? df(x) : f(x); });
   };
   auto sinc = near(sinc_c, 2, 3, [](L x) { return std::sin(x) / x; }, [](L x) { return (x * std::cos(x) - std::sin(x)) / (x * x); }, false);
   auto dsinc = near(sinc_c, 2, 3, [](L x) { return std::sin(x) / x; }, [](L x) { return (x * std::cos(x) - std::sin(x)) / (x * x); }, true);
@@ -526,6 +526,17 @@ TEST_CASE("removable singularities at 0 - sinc and x / expm1(x) and tanh(x) / x 
     L t = std::tanh(x);
     return (x * (1 - t * t) - t) / (x * x);
   };
+  // log1p(x)/x, atan(x)/x, erf(x)/x: their series near 0, the quotient beyond
+  auto logc_c = [](int k) { return (k % 2 ? -1 : 1) / L(k + 1); };
+  auto atanc_c = [](int k) { return (k % 2 ? -1 : 1) / L(2 * k + 1); };
+  auto erfc_c = [&](int k) { return (k % 2 ? -1 : 1) * 2 / std::sqrt(std::numbers::pi_v<L>) / (fact(k) * (2 * k + 1)); };
+  auto logc = near(logc_c, 1, 0.5, [](L x) { return std::log1p(x) / x; }, {}, false);
+  auto dlogc = near(logc_c, 1, 0.5, {}, [](L x) { return (x / (1 + x) - std::log1p(x)) / (x * x); }, true);
+  auto atanc = near(atanc_c, 2, 0.5, [](L x) { return std::atan(x) / x; }, {}, false);
+  auto datanc = near(atanc_c, 2, 0.5, {}, [](L x) { return (x / (1 + x * x) - std::atan(x)) / (x * x); }, true);
+  auto erfc_ = near(erfc_c, 2, 1.5, [](L x) { return std::erf(x) / x; }, {}, false);
+  auto derfc_ = near(erfc_c, 2, 1.5, {},
+                     [](L x) { return (x * 2 / std::sqrt(std::numbers::pi_v<L>) * std::exp(-x * x) - std::erf(x)) / (x * x); }, true);
   struct Case {
     const char* src;
     std::function<L(L)> value, slope;
@@ -551,16 +562,16 @@ TEST_CASE("removable singularities at 0 - sinc and x / expm1(x) and tanh(x) / x 
       {"tanh(x) / x", tanhc, dtanhc, {0.0, -1e-30, 1e-9, -1e-6, 1e-4, 0.3, -0.99, 1.01, 3.0, -30.0}},
       {"x / tanh(x)", [&](L x) { return 1 / tanhc(x); }, [&](L x) { return -dtanhc(x) / (tanhc(x) * tanhc(x)); },
        {0.0, 1e-9, -1e-6, 1e-4, 0.3, -0.99, 1.01, 3.0}},
+      {"log1p(x) / x", logc, dlogc, {0.0, 1e-9, -1e-6, 1e-3, 0.3, -0.7, -0.74, -0.76, 2.9, 3.1, 30.0}},
+      {"x / log1p(x)", [&](L x) { return 1 / logc(x); }, [&](L x) { return -dlogc(x) / (logc(x) * logc(x)); },
+       {0.0, 1e-9, -1e-6, 0.3, -0.74, -0.76, 2.9, 3.1}},
+      {"atan(x) / x", atanc, datanc, {0.0, -1e-30, 1e-9, -1e-6, 1e-3, 0.3, -0.7, 0.99, 1.01, 1.99, -2.01, 5.0, -30.0}},
+      {"erf(x) / x", erfc_, derfc_, {0.0, 1e-9, -1e-6, 1e-3, 0.5, -0.99, 1.01, 3.0}},
       // The value at 0 only (their slopes near 0 still cancel)
-      {"atan(x) / x", [](L x) { return x == 0 ? 1 : std::atan(x) / x; },
-       [](L x) { return x == 0 ? 0 : (x / (1 + x * x) - std::atan(x)) / (x * x); }, {0.0, 2.0, -30.0}},
-      {"log1p(x) / x", [](L x) { return x == 0 ? 1 : std::log1p(x) / x; },
-       [](L x) { return x == 0 ? -0.5L : (x / (1 + x) - std::log1p(x)) / (x * x); }, {0.0, 3.0}},
-      {"x / log1p(x)", [](L x) { return x == 0 ? 1 : x / std::log1p(x); },
-       [](L x) { return x == 0 ? 0.5L : (std::log1p(x) - x / (1 + x)) / (std::log1p(x) * std::log1p(x)); }, {0.0, 3.0}},
-      {"erf(x) / x", [](L x) { return x == 0 ? 2 / std::sqrt(std::numbers::pi_v<L>) : std::erf(x) / x; },
-       [](L x) { return x == 0 ? 0 : (x * 2 / std::sqrt(std::numbers::pi_v<L>) * std::exp(-x * x) - std::erf(x)) / (x * x); },
-       {0.0, 2.0}},
+      {"tan(x) / x", [](L x) { return x == 0 ? 1 : std::tan(x) / x; },
+       [](L x) { return x == 0 ? 0 : (x / (std::cos(x) * std::cos(x)) - std::tan(x)) / (x * x); }, {0.0, 1.0}},
+      {"asinh(x) / x", [](L x) { return x == 0 ? 1 : std::asinh(x) / x; },
+       [](L x) { return x == 0 ? 0 : (x / std::sqrt(1 + x * x) - std::asinh(x)) / (x * x); }, {0.0, 2.0}},
   };
   actjit::Runtime rt;
   for (const Case& k : cases) {
