@@ -229,6 +229,21 @@ TEST_CASE("tanh is a rational without exp - and shares one exp with its derivati
   CHECK(count(r.out, "fdiv <", 0, backward) == 2);
 }
 
+TEST_CASE("squareplus at its default b takes one sqrt and one division", "[cli]") {
+  Run r = run({"ir", "squareplus", "--defaults"});
+  REQUIRE(r.status == 0);
+  size_t backward = r.out.find("define i64 @actjit_backward");
+  REQUIRE(backward != std::string::npos);
+  std::string forward = r.out.substr(r.out.find("define i64 @actjit_forward"), backward);
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = forward.find(what); at != std::string::npos; at = forward.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("fdiv <") == 1);
+  CHECK(count("call <16 x float> @llvm.sqrt") + count("call <32 x float> @llvm.sqrt") == 1);
+}
+
 TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]") {
   // mish's exp, log1p and tanh are inline vector code: no calls at all.
   Run r = run({"asm", "mish"});

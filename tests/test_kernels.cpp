@@ -389,6 +389,64 @@ TEST_CASE("a where its enclosing where decides is lowered as one branch - values
   check_against_reference<double>("squareplus", {0.5});
 }
 
+TEST_CASE("squareplus - one sqrt and one division at its default b - and a parameter b at the infinities", "[kernels]") {
+  // The catalogue writes the spec's form with the halves first; the
+  // stability rewrites make it c / (sqrt(h^2 + c) - h) for h = x/2 < 0 and
+  // guard h^2. (Its former hand-written form took four divisions.)
+  using L = long double;
+  actjit::Runtime rt;
+  for (double b : {4.0, 0.5}) {  // the default kernel, then the one with b a parameter
+    auto exact = [b](L x) { return x < 0 ? L(b) / (2 * (std::sqrt(x * x + b) - x)) : (x + std::sqrt(x * x + b)) / 2; };
+    auto slope = [b](L x) { L s = std::sqrt(x * x + b); return x < 0 ? L(b) / (2 * s * (s - x)) : (1 + x / s) / 2; };
+    auto dbeta = [b](L x) { return 1 / (4 * std::sqrt(x * x + b)); };
+    std::vector<double> params{b};
+    for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+      actjit::Kernel k = rt.compile("squareplus", dt);
+      std::vector<double> xs{-1e30, -1e20, -3.0, -1e-3, 0.0, 2.0, 1e20, 1e30};
+      for (double x : xs) {
+        INFO("b = " << b << ", x = " << x << ", f64 " << (dt == actjit::DType::F64));
+        double y = 0, dx = 0, one = 1;
+        std::vector<double> dp(1, 0.0);
+        if (dt == actjit::DType::F64) {
+          k.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1), params);
+          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
+          CHECK(actjit::test::ulp_error(y, exact(x)) <= 4);
+          CHECK(actjit::test::ulp_error(dx, slope(x)) <= 8);
+          CHECK(actjit::test::ulp_error(dp[0], dbeta(x)) <= 8);
+        } else {
+          float xf = float(x), yf = 0, df = 0, onef = 1;
+          if (!std::isfinite(xf)) continue;
+          k.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1), params);
+          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
+          CHECK(actjit::test::ulp_error(yf, exact(xf)) <= 4);
+          CHECK(actjit::test::ulp_error(df, slope(xf)) <= 8);
+          CHECK(std::fabs(dp[0] - double(dbeta(xf))) <= 1e-7 * std::max(1.0, double(dbeta(xf))) + 1e-38);
+        }
+      }
+      // +-inf: y = inf and 0, dy/dx = 1 and 0, dy/db = 0 (it was inf * 0 = NaN
+      // from the guarded square root's large branch)
+      for (double x : {HUGE_VAL, -HUGE_VAL}) {
+        INFO("b = " << b << ", x = " << x);
+        std::vector<double> dp(1, -1.0);
+        if (dt == actjit::DType::F64) {
+          double y = 0, dx = 0, one = 1;
+          k.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1), params);
+          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
+          CHECK(y == (x > 0 ? HUGE_VAL : 0.0));
+          CHECK(dx == (x > 0 ? 1.0 : 0.0));
+        } else {
+          float xf = float(x), yf = 0, df = 0, onef = 1;
+          k.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1), params);
+          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
+          CHECK(yf == (x > 0 ? HUGE_VALF : 0.0f));
+          CHECK(df == (x > 0 ? 1.0f : 0.0f));
+        }
+        CHECK(dp[0] == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinities", "[kernels]") {
   // tanh caps |x| where it rounds to 1 (9.25 in float, 19.5 in double), so
   // that its expm1 needs no clamps: the values past the cap must be 1.

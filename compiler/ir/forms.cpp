@@ -122,8 +122,12 @@ std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s) {
     const Node& cond = g[w.args[0]];
     if (cond.op != Op::Gt || g[cond.args[0]].op != Op::Abs || !g.is_const(cond.args[1])) return std::nullopt;
     ax = cond.args[0];
-    const Node& big = g[w.args[1]];
-    if (w.args[1] != ax && !(big.op == Op::Mul && (big.args[0] == ax || big.args[1] == ax))) return std::nullopt;
+    // the large branch: |v|, |v| q, or where(|v| == inf, |v|, |v| q)
+    NodeId b = w.args[1];
+    if (g[b].op == Op::Where && g[g[b].args[0]].op == Op::Eq && g[g[b].args[0]].args[0] == ax && g[b].args[1] == ax)
+      b = g[b].args[2];
+    const Node& big = g[b];
+    if (b != ax && !(big.op == Op::Mul && (big.args[0] == ax || big.args[1] == ax))) return std::nullopt;
     sq = w.args[2];
   }
   if (g[sq].op != Op::Sqrt || g[g[sq].args[0]].op != Op::Add) return std::nullopt;
