@@ -72,13 +72,14 @@ size_t wide_row_length(const Program& p);
 /// two registers wide, from `four` four — on 512-bit registers only (the
 /// 16 registers of AVX2 would spill), and not where the body calls a
 /// function out of line (SLEEF's, per register: float64 gelu ran 7% slower
-/// four wide, its registers spilled around the calls). Forwards: gelu 54,
-/// telu 61, logsigmoid 63, softplus 72 are four wide; swish 42, mish 40,
-/// sigmoid 40, elu 30 one. Backwards: gelu 93, telu 95, gelu_tanh 67 are
-/// four wide; mish 49, swish 43-49, sigmoid 33, elu 31 two (four gained
-/// them 3-7% in float, but cost mish's compile 4.8 -> 5.3-6.6 ms, past
-/// its 5 ms target); the piecewise-linear ones and divisions alone
-/// (softsign 13) one. Fused kernels go by the backward's bars. Row-wise
+/// four wide, its registers spilled around the calls). Float32 costs as
+/// measured in the nineteenth sitting: forwards of gelu 54, gelu_tanh 58,
+/// telu 61, logsigmoid 63, softplus 69-75 are four wide; swish 40-45, mish
+/// 41, sigmoid 33, elu 28-30 one. Backwards of gelu 93, telu 95, gelu_tanh
+/// 67 are four wide; mish 49, swish 43-49, tanh 37, sigmoid 33, elu 29-31
+/// two (four gained them 3-10% in float, but cost mish's compile 4.8 ->
+/// 5.3-6.6 ms, past its 5 ms target); the piecewise-linear ones and
+/// divisions alone (softsign 13) one. Fused kernels go by the backward's bars. Row-wise
 /// kernels are one register wide, or kRowInterleave where the program
 /// asks for long rows' kernels (Program::Row::wide).
 struct InterleaveBars {
