@@ -95,11 +95,13 @@ class Stabilizer {
         if (softplus_argument(a[1]) == a[0]) return neg(softplus(scaled(a[0], -1)));
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
-        for (int k = 0; k < 2; ++k) {  // a - sin(a), sinh(a) - a, expm1(a) - a (k = 1: the negations)
+        for (int k = 0; k < 2; ++k) {  // a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a) (and the negations)
           NodeId f = a[size_t(k)], v = a[size_t(1 - k)];
           if (arg_is(f, Op::Sin, v)) return k == 1 ? minus_sin(v) : neg(minus_sin(v));
           if (arg_is(f, Op::Sinh, v)) return k == 0 ? sinh_minus(v) : neg(sinh_minus(v));
           if (arg_is(f, Op::Expm1, v)) return k == 0 ? expm1_minus(v) : neg(expm1_minus(v));
+          if (arg_is(f, Op::Log1p, v)) return k == 1 ? minus_log1p(v) : neg(minus_log1p(v));
+          if (arg_is(f, Op::Atan, v)) return k == 1 ? minus_atan(v) : neg(minus_atan(v));
         }
         if (NodeId r = sigmoid_shift(a[1], a[0], true); r != ir::kNoNode) return r;  // 1 - 2 sigmoid(a), 1/2 - sigmoid(a)
         if (NodeId r = root_sum(a[0], a[1], true); r != ir::kNoNode) return r;       // sqrt(x^2 + b) - x, x - sqrt(...)
@@ -460,6 +462,54 @@ class Stabilizer {
         return make(Op::Where, {make(Op::Eq, {v, c(0)}), c(k), naive});
       }
     }
+  }
+
+  /// a - log1p(a) (a^2/2 near 0, where the difference cancels): below
+  /// |a| = 1/4 its Taylor series a^2 sum (-1)^k a^k / (k + 2) (28 terms);
+  /// on the rest of (-0.5, 1.5), with s = a / (2 + a), log1p(a) = 2
+  /// atanh(s) and a = 2s / (1 - s), 2 s^2 (1 / (1 - s) - s U(s^2)), U(z) =
+  /// sum z^k / (2k + 3) (|s| < 0.43, 37 terms; its terms do not cancel, but
+  /// s's rounding, squared, cost float 6 ULP near 0, hence the Taylor
+  /// series there); the naive difference beyond (it loses up to 6x).
+  NodeId minus_log1p(NodeId a) {
+    std::vector<double> taylor;
+    for (int j = 0; j < 28; ++j) taylor.push_back((j % 2 ? -1.0 : 1.0) / (j + 2));
+    NodeId small = make(Op::Mul, {make(Op::Mul, {a, a}), polynomial(a, taylor)});
+    NodeId sv = make(Op::Div, {a, make(Op::Add, {a, c(2)})});
+    std::vector<double> coefficients;
+    for (int j = 0; j < 37; ++j) coefficients.push_back(1.0 / (2 * j + 3));
+    NodeId bracket = make(Op::Sub, {make(Op::Div, {c(1), make(Op::Sub, {c(1), sv})}),
+                                    make(Op::Mul, {sv, polynomial(make(Op::Mul, {sv, sv}), coefficients)})});
+    NodeId mid = make(Op::Mul, {make(Op::Mul, {make(Op::Mul, {sv, sv}), c(2)}), bracket});
+    NodeId naive = make(Op::Sub, {a, make(Op::Log1p, {a})});
+    NodeId near = make(Op::And, {make(Op::Gt, {a, c(-0.5)}), make(Op::Lt, {a, c(1.5)})});
+    NodeId inner = make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(0.25)}), small, mid});
+    return make(Op::Where, {near, inner, naive});
+  }
+
+  /// a - atan(a) (a^3/3 near 0): below |a| = 1/2 its Taylor series a^3
+  /// W(a^2), W(z) = sum (-1)^k z^k / (2k + 3) (27 terms); up to 2, with b =
+  /// a / (1 + sqrt(1 + a^2)), atan(a) = 2 atan(b) and a = 2b / (1 - b^2),
+  /// 2 b^3 (1 / (1 - b^2) + W(b^2)) (b^2 < 0.382, 37 terms; no
+  /// cancellation, but b's rounding, cubed, cost float 9.7 ULP near 0,
+  /// hence the Taylor series there); the naive difference beyond (it loses
+  /// at most 2.2x there).
+  NodeId minus_atan(NodeId a) {
+    auto w = [&](NodeId z, int terms) {
+      std::vector<double> coefficients;
+      for (int j = 0; j < terms; ++j) coefficients.push_back((j % 2 ? -1.0 : 1.0) / (2 * j + 3));
+      return polynomial(z, coefficients);
+    };
+    NodeId a2 = make(Op::Mul, {a, a});
+    NodeId small = make(Op::Mul, {make(Op::Mul, {a2, a}), w(a2, 27)});
+    NodeId b = make(Op::Div, {a, make(Op::Add, {make(Op::Sqrt, {make(Op::Add, {a2, c(1)})}), c(1)})});
+    NodeId z = make(Op::Mul, {b, b});
+    NodeId bracket = make(Op::Add, {make(Op::Div, {c(1), make(Op::Sub, {c(1), z})}), w(z, 37)});
+    NodeId mid = make(Op::Mul, {make(Op::Mul, {make(Op::Mul, {z, b}), c(2)}), bracket});
+    NodeId naive = make(Op::Sub, {a, make(Op::Atan, {a})});
+    NodeId aa = make(Op::Abs, {a});
+    NodeId inner = make(Op::Where, {make(Op::Lt, {aa, c(0.5)}), small, mid});
+    return make(Op::Where, {make(Op::Lt, {aa, c(2)}), inner, naive});
   }
 
   /// cosh(a) - 1 = 2 sinh(a/2)^2, without the cancellation near 0.
