@@ -615,13 +615,13 @@ TEST_CASE("x - log1p(x) and x - atan(x) without the cancellation", "[stabilize]"
       {"x - log1p(x)", log_ref, [](L x) { return x / (1 + x); }, 6},
       {"log1p(x) - x", [&](L x) { return -log_ref(x); }, [](L x) { return -x / (1 + x); }, 6},
       {"x - log(1 + x)", log_ref, [](L x) { return x / (1 + x); }, 6},
-      {"x - atan(x)", atan_ref, [](L x) { return x * x / (1 + x * x); }, 10},
-      {"atan(x) - x", [&](L x) { return -atan_ref(x); }, [](L x) { return -x * x / (1 + x * x); }, 10},
+      {"x - atan(x)", atan_ref, [](L x) { return x * x / (1 + x * x); }, 4},
+      {"atan(x) - x", [&](L x) { return -atan_ref(x); }, [](L x) { return -x * x / (1 + x * x); }, 4},
   };
   actjit::Runtime rt;
   for (const Case& k : cases) {
     actjit::Kernel k32 = rt.compile(k.src, actjit::DType::F32), k64 = rt.compile(k.src, actjit::DType::F64);
-    for (double x : {0.0, 1e-30, -1e-9, 1e-5, -0.2, 0.3, -0.45, 0.7, 1.3, 1.9, -1.9, 2.5, 30.0, -0.9}) {
+    for (double x : {0.0, 1e-30, -1e-9, 1e-5, -0.2, 0.3, -0.45, 0.55, 0.7, 1.3, -1.45, 1.55, 1.9, -1.9, 2.5, 30.0, -0.9}) {
       if (std::strstr(k.src, "log") && x <= -1) continue;
       INFO(k.src << " at x = " << x);
       double y = 0, g = 0, one = 1;

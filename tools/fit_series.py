@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""Chebyshev coefficients for the stability rewrites' series (compiler/simplify/stabilize.cpp).
+
+  fit_series.py atan_minus [N [LO HI]]
+                             (a - atan(a)) / a^3 on [LO, HI] (default [0.5, 1.5]) in
+                             u = (a - (HI + LO)/2) / ((HI - LO)/2), sum c_k T_k(u) with N
+                             terms (default 30), evaluated by Clenshaw's recurrence
+
+Interpolation at N Chebyshev nodes with 50-digit references (mpmath); prints
+the coefficients to 17 significant digits and the largest relative error of
+the truncated sum (in double, at 2001 points) against the reference.
+
+Dev-time only (apt-get install python3-mpmath); the coefficients are
+committed in the C++ sources.
+"""
+import sys
+import mpmath as mp
+
+mp.mp.dps = 50
+
+
+def chebyshev(f, lo, hi, n):
+    nodes = [mp.cos(mp.pi * (j + mp.mpf(1) / 2) / n) for j in range(n)]
+    values = [f((hi - lo) / 2 * x + (hi + lo) / 2) for x in nodes]
+    c = []
+    for k in range(n):
+        s = mp.fsum(values[j] * mp.cos(mp.pi * k * (j + mp.mpf(1) / 2) / n) for j in range(n))
+        c.append(s * (1 if k else mp.mpf(1) / 2) * 2 / n)
+    return c
+
+
+def clenshaw(c, u):
+    b1 = b2 = 0.0
+    for ck in reversed(c[1:]):
+        b1, b2 = ck + 2 * u * b1 - b2, b1
+    return c[0] + u * b1 - b2
+
+
+def main():
+    what = sys.argv[1] if len(sys.argv) > 1 else "atan_minus"
+    if what != "atan_minus":
+        sys.exit("usage: fit_series.py atan_minus [N [LO HI]]")
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    lo = mp.mpf(sys.argv[3]) if len(sys.argv) > 3 else mp.mpf("0.5")
+    hi = mp.mpf(sys.argv[4]) if len(sys.argv) > 4 else mp.mpf("1.5")
+    f = lambda a: (a - mp.atan(a)) / a**3
+    c = chebyshev(f, lo, hi, n)
+    c = [float(x) for x in c]
+    worst = 0
+    for i in range(2001):
+        a = lo + (hi - lo) * i / 2000
+        u = float((a - (hi + lo) / 2) / ((hi - lo) / 2))
+        worst = max(worst, abs((clenshaw(c, u) - f(a)) / f(a)))
+    print("coefficients:", ", ".join("%.17g" % x for x in c))
+    print("max relative error (double Clenshaw): %.3g" % worst)
+
+
+main()
