@@ -365,7 +365,7 @@ class Stabilizer {
   /// |a| = 1.5 and 2, 13 terms: double's precision there), tanh as the
   /// sinh series over cosh(a) (below 1.2), expm1 (on (-1, 2), 25 terms);
   /// log1p(a)/a as (1 - s) T(s^2) with s = a / (2 + a) (on (-0.75, 3)),
-  /// atan(a)/a by its half angle (below 1), erf (below 1); a / u(a) as 1
+  /// atan(a)/a as 1 - a^2 atan_remainder(a) (below 1), erf (below 1); a / u(a) as 1
   /// over it. At the bands' ends the quotient rule loses at most ~3 ULP.
   /// Beyond, the quotient as the other rules leave it (expm1(a) / a's
   /// ExpDiv past a = 80). For tan and asinh only the value at a = 0 (their
@@ -435,15 +435,10 @@ class Stabilizer {
         return make(Op::Where, {near, oriented(series), naive});
       }
       case Op::Atan: {
-        // atan(a) = 2 atan(b), b = a / (1 + sqrt(1 + a^2)), and a = 2b / (1 - b^2):
-        // atan(a)/a = (1 - b^2) A(b^2) with A(z) = sum (-1)^k z^k / (2k + 1);
-        // below |a| = 1 b^2 < 0.172 (22 terms; up to 2 the float forward
-        // measured 2.81 ULP, 2.11 now)
-        NodeId b = make(Op::Div, {v, make(Op::Add, {make(Op::Sqrt, {make(Op::Add, {make(Op::Mul, {v, v}), c(1)})}), c(1)})});
-        NodeId z = make(Op::Mul, {b, b});
-        std::vector<double> coefficients;
-        for (int j = 0; j < 22; ++j) coefficients.push_back((j % 2 ? -1.0 : 1.0) / (2 * j + 1));
-        NodeId series = make(Op::Mul, {make(Op::Sub, {c(1), z}), polynomial(z, coefficients)});
+        // atan(a)/a = 1 - a^2 (a - atan(a)) / a^3 below |a| = 1 (a^2 times
+        // it is at most 0.22 there: no cancellation; up to 1.5 a / atan(a)'s
+        // slope, 1 over it, measured 10.6 ULP in float near 1.2)
+        NodeId series = make(Op::Sub, {c(1), make(Op::Mul, {make(Op::Mul, {v, v}), atan_remainder(v)})});
         return make(Op::Where, {make(Op::Lt, {av, c(1)}), oriented(series), naive});
       }
       case Op::Erf: {
@@ -487,27 +482,28 @@ class Stabilizer {
     return make(Op::Where, {near, inner, naive});
   }
 
-  /// a - atan(a) (a^3/3 near 0): below |a| = 1/2 its Taylor series a^3
-  /// W(a^2), W(z) = sum (-1)^k z^k / (2k + 3) (27 terms); up to 1.5, a^3
-  /// f(|a|) with f(a) = (a - atan(a)) / a^3 as a Chebyshev sum in u =
-  /// 2 (|a| - 1) (22 terms, 2.9e-16 relative: tools/fit_series.py
-  /// atan_minus 22 0.5 1.5); the naive difference beyond (it loses at
-  /// most 4.8x there). (A series in the half angle b = a / (1 + sqrt(1 +
-  /// a^2)) was tried: b's rounding, cubed, cost float 9.8 ULP; the
-  /// Chebyshev sum up to 2, 26 terms: its slope 10.5 ULP near 2.)
-  NodeId minus_atan(NodeId a) {
+  /// (a - atan(a)) / a^3 for |a| < 1.5 (even in a): below |a| = 1/2 its
+  /// Taylor series W(a^2), W(z) = sum (-1)^k z^k / (2k + 3) (27 terms),
+  /// above a Chebyshev sum in u = 2 (|a| - 1) (22 terms, 2.9e-16
+  /// relative: tools/fit_series.py atan_minus 22 0.5 1.5). (A series in
+  /// the half angle b = a / (1 + sqrt(1 + a^2)) was tried: b's rounding,
+  /// cubed, cost float 9.8 ULP; the Chebyshev sum up to 2, 26 terms, its
+  /// slope 10.5 ULP near 2.)
+  NodeId atan_remainder(NodeId a) {
     std::vector<double> taylor;
     for (int j = 0; j < 27; ++j) taylor.push_back((j % 2 ? -1.0 : 1.0) / (2 * j + 3));
-    NodeId a2 = make(Op::Mul, {a, a});
-    NodeId a3 = make(Op::Mul, {a2, a});
-    NodeId small = make(Op::Mul, {a3, polynomial(a2, taylor)});
     static const std::vector<double> kChebyshev{0.21856519897131965, -0.069629130896940089, 0.003715913990523431, 0.00081193770658609485, -0.00024808536099618552, 3.1494767797183607e-05, -4.7372187892751518e-07, -6.9674936470088033e-07, 1.6286063095786607e-07, -1.7303112773905472e-08, -5.1669446884670298e-10, 5.8017649563915063e-10, -1.1562281301391682e-10, 1.008253373957649e-11, 9.1637951250857241e-13, -4.8810940908320728e-13, 8.5454945056517407e-14, -5.7849112592961753e-15, -1.0904794564401256e-15, 4.1467475662509273e-16, -6.4422229918418359e-17, 3.3403621918690247e-18};
     NodeId aa = make(Op::Abs, {a});
     NodeId u = make(Op::Mul, {make(Op::Add, {aa, c(-1)}), c(2)});
-    NodeId mid = make(Op::Mul, {a3, chebyshev_sum(u, kChebyshev)});
+    return make(Op::Where, {make(Op::Lt, {aa, c(0.5)}), polynomial(make(Op::Mul, {a, a}), taylor), chebyshev_sum(u, kChebyshev)});
+  }
+
+  /// a - atan(a) (a^3/3 near 0): a^3 atan_remainder(a) below |a| = 1.5,
+  /// the naive difference beyond (it loses at most 4.8x there).
+  NodeId minus_atan(NodeId a) {
+    NodeId cube = make(Op::Mul, {make(Op::Mul, {a, a}), a});
     NodeId naive = make(Op::Sub, {a, make(Op::Atan, {a})});
-    NodeId inner = make(Op::Where, {make(Op::Lt, {aa, c(0.5)}), small, mid});
-    return make(Op::Where, {make(Op::Lt, {aa, c(1.5)}), inner, naive});
+    return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(1.5)}), make(Op::Mul, {cube, atan_remainder(a)}), naive});
   }
 
   /// sum c_k T_k(u) by Clenshaw's recurrence, as IR.

@@ -62,7 +62,7 @@
 //                           0 / 0 was NaN) -> the quotient's series near 0 (sin, sinh: below
 //                           |a| = 1.5, 2; expm1 on (-1, 2); tanh(a)/a as (sinh(a)/a) / cosh(a)
 //                           below 1.2; log1p(a)/a as (1 - s) T(s^2), s = a / (2 + a), on
-//                           (-0.75, 3); atan(a)/a by its half angle below 1; erf below 1),
+//                           (-0.75, 3); atan(a)/a as 1 - a^2 (a - atan(a))/a^3 below 1; erf below 1),
 //                           1 over it for a / u(a); the value u'(0) at a = 0 only for tan
 //                           and asinh (their slopes still cancel near 0)
 // Unlike simplify, these rewrites change results (for the better) where the
