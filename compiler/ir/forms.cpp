@@ -117,17 +117,39 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
 
 std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s) {
   NodeId sq = s, ax = kNoNode;
+  // where(|v| == inf, |v|, sqrt(where(c, 1 + (b r) r, v*v + b)) where(c, |v|, 1)), the
+  // stability rewrite's guard for a b that is not a constant: the sum is the
+  // radicand's false side
+  if (g[s].op == Op::Where && g[g[s].args[0]].op == Op::Eq && g[g[g[s].args[0]].args[0]].op == Op::Abs &&
+      g[s].args[1] == g[g[s].args[0]].args[0] && g[g[s].args[2]].op == Op::Mul) {
+    NodeId abs_v = g[s].args[1];
+    const Node& m = g[g[s].args[2]];
+    for (int k = 0; k < 2; ++k) {
+      const Node& root = g[m.args[k]];
+      const Node& scale = g[m.args[1 - k]];
+      if (root.op != Op::Sqrt || g[root.args[0]].op != Op::Where || scale.op != Op::Where) continue;
+      const Node& radicand = g[root.args[0]];
+      if (scale.args[0] != radicand.args[0] || scale.args[1] != abs_v || !g.is_const(scale.args[2], 1)) continue;
+      ax = abs_v;
+      sq = radicand.args[2];
+      const Node& sum = g[sq];
+      if (sum.op != Op::Add) return std::nullopt;
+      for (int j = 0; j < 2; ++j) {
+        const Node& t = g[sum.args[j]];
+        if (t.op == Op::Mul && t.args[0] == t.args[1] && t.args[0] == g[ax].args[0])
+          return RootOfSquareSum{t.args[0], sum.args[1 - j]};
+      }
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
   if (g[s].op == Op::Where) {  // where(|v| > bound, |v| or |v| sqrt(...), sqrt(v*v + b))
     const Node& w = g[s];
     const Node& cond = g[w.args[0]];
     if (cond.op != Op::Gt || g[cond.args[0]].op != Op::Abs || !g.is_const(cond.args[1])) return std::nullopt;
     ax = cond.args[0];
-    // the large branch: |v|, |v| q, or where(|v| == inf, |v|, |v| q)
-    NodeId b = w.args[1];
-    if (g[b].op == Op::Where && g[g[b].args[0]].op == Op::Eq && g[g[b].args[0]].args[0] == ax && g[b].args[1] == ax)
-      b = g[b].args[2];
-    const Node& big = g[b];
-    if (b != ax && !(big.op == Op::Mul && (big.args[0] == ax || big.args[1] == ax))) return std::nullopt;
+    const Node& big = g[w.args[1]];
+    if (w.args[1] != ax && !(big.op == Op::Mul && (big.args[0] == ax || big.args[1] == ax))) return std::nullopt;
     sq = w.args[2];
   }
   if (g[sq].op != Op::Sqrt || g[g[sq].args[0]].op != Op::Add) return std::nullopt;

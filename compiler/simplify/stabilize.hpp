@@ -51,7 +51,7 @@
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
 //                           else |a| sqrt(1 + (b r) r), r = 1/a, for |a| > 1e15 (no overflow
-//                           of a*a; |a| itself at +-inf)
+//                           of a*a; one sqrt for both sides; |a| itself at +-inf)
 //   tanh(softplus(a))    -> n / (n + 2), n = e (e + 2), e = exp(a): fewer transcendentals
 //   exp(a) / b           -> ExpDiv(a, b): exp(a/2) * (exp(a/2) / b) for a > 80 (exp(a)
 //                           overflows float at 88.7, the ratio much later; NaN there where b
