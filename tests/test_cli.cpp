@@ -234,13 +234,26 @@ TEST_CASE("squareplus at its default b takes one sqrt and one division", "[cli]"
   REQUIRE(r.status == 0);
   size_t backward = r.out.find("define i64 @actjit_backward");
   REQUIRE(backward != std::string::npos);
-  std::string forward = r.out.substr(r.out.find("define i64 @actjit_forward"), backward);
+  size_t start = r.out.find("define i64 @actjit_forward");
+  REQUIRE(start < backward);
+  std::string forward = r.out.substr(start, backward - start);
   auto count = [&](const std::string& what) {
     size_t n = 0;
     for (size_t at = forward.find(what); at != std::string::npos; at = forward.find(what, at + 1)) ++n;
     return n;
   };
   CHECK(count("fdiv <") == 1);
+  CHECK(count("call <16 x float> @llvm.sqrt") + count("call <32 x float> @llvm.sqrt") == 1);
+  // With b a parameter the overflow guard (past |x| = 1e15) shares the one
+  // square root and adds one division (1/x).
+  r = run({"ir", "squareplus"});
+  REQUIRE(r.status == 0);
+  backward = r.out.find("define i64 @actjit_backward");
+  REQUIRE(backward != std::string::npos);
+  start = r.out.find("define i64 @actjit_forward");
+  REQUIRE(start < backward);
+  forward = r.out.substr(start, backward - start);
+  CHECK(count("fdiv <") == 2);
   CHECK(count("call <16 x float> @llvm.sqrt") + count("call <32 x float> @llvm.sqrt") == 1);
 }
 
