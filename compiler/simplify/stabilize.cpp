@@ -332,28 +332,33 @@ class Stabilizer {
     NodeId series = make(Op::Mul, {make(Op::Mul, {z, a}), polynomial(z, coefficients)});
     return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(2)}), series, naive});
   }
-  /// 1 / (2k + 3)! for k = 0..11, with alternating signs for sin.
-  static std::vector<double> odd_factorials(bool alternating) {
+  /// +-1 / n! for n = first, first + step, ... (`count` of them; step 1
+  /// or 2), the signs alternating or not: the Taylor coefficients of exp,
+  /// sin and sinh and of their remainders and quotients.
+  static std::vector<double> inverse_factorials(int first, int step, int count, bool alternating) {
     std::vector<double> out;
-    double f = 6;  // 3!
-    for (int k = 0; k < 12; ++k) {
+    double f = 1;
+    for (int n = 2; n <= first; ++n) f *= n;
+    for (int k = 0; k < count; ++k) {
       out.push_back((alternating && k % 2 ? -1 : 1) / f);
-      f *= double(2 * k + 4) * double(2 * k + 5);
+      int n = first + step * k;
+      f *= step == 1 ? double(n + 1) : double(n + 1) * double(n + 2);
     }
     return out;
   }
-  /// a - sin(a) = a^3/3! - a^5/5! + ...
-  NodeId minus_sin(NodeId a) { return odd_series(a, odd_factorials(true), make(Op::Sub, {a, make(Op::Sin, {a})})); }
+  /// a - sin(a) = a^3/3! - a^5/5! + ... (12 terms)
+  NodeId minus_sin(NodeId a) {
+    return odd_series(a, inverse_factorials(3, 2, 12, true), make(Op::Sub, {a, make(Op::Sin, {a})}));
+  }
   /// sinh(a) - a = a^3/3! + a^5/5! + ...
-  NodeId sinh_minus(NodeId a) { return odd_series(a, odd_factorials(false), make(Op::Sub, {make(Op::Sinh, {a}), a})); }
+  NodeId sinh_minus(NodeId a) {
+    return odd_series(a, inverse_factorials(3, 2, 12, false), make(Op::Sub, {make(Op::Sinh, {a}), a}));
+  }
   /// expm1(a) - a = a^2/2! + a^3/3! + ...: Taylor's series to double's
   /// precision on (-1, 1.25) (20 terms; the naive difference loses a factor
   /// expm1(a) / (expm1(a) - a), 1.7 at -1 and 2.0 at 1.25, beyond).
   NodeId expm1_minus(NodeId a) {
-    double f = 1;
-    std::vector<double> coefficients;
-    for (int k = 2; k < 22; ++k) coefficients.push_back(1 / (f *= k));
-    NodeId series = make(Op::Mul, {make(Op::Mul, {a, a}), polynomial(a, coefficients)});
+    NodeId series = make(Op::Mul, {make(Op::Mul, {a, a}), polynomial(a, inverse_factorials(2, 1, 20, false))});
     NodeId naive = make(Op::Sub, {make(Op::Expm1, {a}), a});
     NodeId near = make(Op::And, {make(Op::Gt, {a, c(-1)}), make(Op::Lt, {a, c(1.25)})});
     return make(Op::Where, {near, series, naive});
@@ -405,13 +410,7 @@ class Stabilizer {
         // tanhshrink(a)/a's slope measured 10.6 ULP in float, its a^3
         // underflowed near 0)
         bool sin = op(u) == Op::Sin;
-        std::vector<double> coefficients;
-        double f = 1;
-        for (int j = 0; j < 13; ++j) {
-          coefficients.push_back((sin && j % 2 ? -1 : 1) / f);
-          f *= double(2 * j + 2) * double(2 * j + 3);
-        }
-        NodeId series = polynomial(make(Op::Mul, {v, v}), coefficients);
+        NodeId series = polynomial(make(Op::Mul, {v, v}), inverse_factorials(1, 2, 13, sin));
         if (op(u) == Op::Tanh) series = make(Op::Div, {series, make(Op::Cosh, {v})});
         // where the quotient rule's amplification of the parts' errors is the
         // same either way (2.6 for tanh at 1.2)
@@ -419,11 +418,8 @@ class Stabilizer {
         return make(Op::Where, {make(Op::Lt, {av, c(band)}), oriented(series), naive});
       }
       case Op::Expm1: {
-        std::vector<double> coefficients;
-        double f = 1;
-        for (int j = 0; j < 25; ++j) coefficients.push_back(1 / (f *= j + 1));
         NodeId near = make(Op::And, {make(Op::Gt, {v, c(-1)}), make(Op::Lt, {v, c(2)})});
-        return make(Op::Where, {near, oriented(polynomial(v, coefficients)), naive});
+        return make(Op::Where, {near, oriented(polynomial(v, inverse_factorials(1, 1, 25, false))), naive});
       }
       case Op::Log1p: {
         // log1p(a) = 2 atanh(s), s = a / (2 + a), and a = 2s / (1 - s):
