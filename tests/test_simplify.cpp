@@ -8,6 +8,7 @@
 #include <numbers>
 #include <random>
 #include <regex>
+#include <span>
 
 #include "compiler/ir/print.hpp"
 #include "compiler/simplify/simplify.hpp"
@@ -187,6 +188,28 @@ void check_kernels_at(actjit::Kernel& k32, actjit::Kernel& k64, double x,
   k32.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&gf, 1));
   CHECK(actjit::test::ulp_error(yf, value(xf)) <= 4);
   CHECK(actjit::test::ulp_error(gf, slope(xf)) <= 8);
+}
+
+/// A user form, its long double value and slope, and where to check them.
+struct FormCase {
+  const char* src;
+  std::function<long double(long double)> value, slope;
+  std::vector<double> at;
+  double eval_ulps = 8;  // the scalar evaluator's bound (double arithmetic as written); its slope's twice that
+};
+
+/// The evaluator (value and slope) and both kernels (check_kernels_at) at each point.
+void check_forms(std::span<const FormCase> cases) {
+  actjit::Runtime rt;
+  for (const FormCase& k : cases) {
+    actjit::Kernel k32 = rt.compile(k.src, actjit::DType::F32), k64 = rt.compile(k.src, actjit::DType::F64);
+    for (double x : k.at) {
+      INFO(k.src << " at x = " << x);
+      CHECK(actjit::test::ulp_error(value(k.src, x), k.value(x)) <= k.eval_ulps);
+      CHECK(actjit::test::ulp_error(slope(k.src, x), k.slope(x)) <= 2 * k.eval_ulps);
+      check_kernels_at(k32, k64, x, k.value, k.slope);
+    }
+  }
 }
 }  // namespace
 
@@ -370,13 +393,7 @@ TEST_CASE("quotients and logs of sums of exps and sums with square roots are rew
     }
     return sum;
   };
-  struct Case {
-    const char* src;
-    std::function<L(L)> value, slope;
-    std::vector<double> at;
-    double eval_ulps = 8;  // of the scalar evaluator (double arithmetic as written)
-  };
-  const Case cases[] = {
+  const FormCase cases[] = {
       {"x - sin(x)", [&](L x) { return std::fabs(x) < 1 ? taylor(x, 3, 2, true) : x - std::sin(x); }, [](L x) { return 2 * std::sin(x / 2) * std::sin(x / 2); },
        {1e-9, -1e-5, 0.3, -1.9, 2.5, -30.0}},
       {"sin(x) - x", [&](L x) { return -taylor(x, 3, 2, true); }, [](L x) { return -2 * std::sin(x / 2) * std::sin(x / 2); },
@@ -471,16 +488,7 @@ TEST_CASE("quotients and logs of sums of exps and sums with square roots are rew
       {"log(3 * (1 + exp(x)))", [](L x) { return std::log(3.0L) + (x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x))); },
        sig, {-30.0, 0.5, 100.0}},
   };
-  actjit::Runtime rt;
-  for (const Case& k : cases) {
-    actjit::Kernel k32 = rt.compile(k.src, actjit::DType::F32), k64 = rt.compile(k.src, actjit::DType::F64);
-    for (double x : k.at) {
-      INFO(k.src << " at x = " << x);
-      CHECK(actjit::test::ulp_error(value(k.src, x), k.value(x)) <= k.eval_ulps);
-      CHECK(actjit::test::ulp_error(slope(k.src, x), k.slope(x)) <= 2 * k.eval_ulps);
-      check_kernels_at(k32, k64, x, k.value, k.slope);
-    }
-  }
+  check_forms(cases);
   // The rewritten forms (what `actjit diff --rewritten` shows).
   CHECK(simplified("(exp(x) - exp(-x)) / (exp(x) + exp(-x))") == "tanh(x)");
   CHECK(simplified("2 / (1 + exp(-2*x)) - 1") == "tanh(x)");
@@ -538,13 +546,23 @@ TEST_CASE("removable singularities at 0 - sinc and x / expm1(x) and tanh(x) / x 
   auto erfc_ = near(erfc_c, 2, 1.5, [](L x) { return std::erf(x) / x; }, {}, false);
   auto derfc_ = near(erfc_c, 2, 1.5, {},
                      [](L x) { return (x * 2 / std::sqrt(std::numbers::pi_v<L>) * std::exp(-x * x) - std::erf(x)) / (x * x); }, true);
-  struct Case {
-    const char* src;
-    std::function<L(L)> value, slope;
-    std::vector<double> at;
+  // tan(x)/x and asinh(x)/x: their series below 0.05 (the first terms,
+  // exact fractions), the quotient in long double beyond (its slope loses
+  // 3 of long double's digits at 0.05)
+  auto tan_c = [](int k) {
+    static const L c[] = {1, 1.0L / 3, 2.0L / 15, 17.0L / 315, 62.0L / 2835, 1382.0L / 155925, 21844.0L / 6081075};
+    return k < 7 ? c[k] : 0;
   };
+  auto asinh_c = [](int k) {
+    static const L c[] = {1, -1.0L / 6, 3.0L / 40, -5.0L / 112, 35.0L / 1152, -63.0L / 2816, 231.0L / 13312};
+    return k < 7 ? c[k] : 0;
+  };
+  auto tanc = near(tan_c, 2, 0.05, [](L x) { return std::tan(x) / x; }, {}, false);
+  auto dtanc = near(tan_c, 2, 0.05, {}, [](L x) { return (x / (std::cos(x) * std::cos(x)) - std::tan(x)) / (x * x); }, true);
+  auto asinhc = near(asinh_c, 2, 0.05, [](L x) { return std::asinh(x) / x; }, {}, false);
+  auto dasinhc = near(asinh_c, 2, 0.05, {}, [](L x) { return (x / std::sqrt(1 + x * x) - std::asinh(x)) / (x * x); }, true);
   const std::vector<double> around{0.0, -1e-30, 1e-9, -1e-6, 1e-3, 0.3, -0.99, 1.2, 1.3, 1.49, -1.51, 1.99, 2.01, 5.0, -30.0};
-  const Case cases[] = {
+  const FormCase cases[] = {
       {"sin(x) / x", sinc, dsinc, around},
       {"sinh(x) / x", sinhc, dsinhc, around},
       {"x / sin(x)", [&](L x) { return 1 / sinc(x); }, [&](L x) { return -dsinc(x) / (sinc(x) * sinc(x)); },
@@ -568,26 +586,89 @@ TEST_CASE("removable singularities at 0 - sinc and x / expm1(x) and tanh(x) / x 
        {0.0, 1e-9, -1e-6, 0.3, -0.74, -0.76, 2.9, 3.1}},
       {"atan(x) / x", atanc, datanc, {0.0, -1e-30, 1e-9, -1e-6, 1e-3, 0.3, -0.7, 0.99, 1.01, 1.99, -2.01, 5.0, -30.0}},
       {"erf(x) / x", erfc_, derfc_, {0.0, 1e-9, -1e-6, 1e-3, 0.5, -0.99, 1.01, 3.0}},
-      // The value at 0 only (their slopes near 0 still cancel)
-      {"tan(x) / x", [](L x) { return x == 0 ? 1 : std::tan(x) / x; },
-       [](L x) { return x == 0 ? 0 : (x / (std::cos(x) * std::cos(x)) - std::tan(x)) / (x * x); }, {0.0, 1.0}},
-      {"asinh(x) / x", [](L x) { return x == 0 ? 1 : std::asinh(x) / x; },
-       [](L x) { return x == 0 ? 0 : (x / std::sqrt(1 + x * x) - std::asinh(x)) / (x * x); }, {0.0, 2.0}},
+      {"tan(x) / x", tanc, dtanc, {0.0, -1e-30, 1e-9, -1e-6, 1e-3, 0.04, 0.3, -0.7, 0.99, 1.01, 1.3, -1.51, 3.0}},
+      {"x / tan(x)", [&](L x) { return 1 / tanc(x); }, [&](L x) { return -dtanc(x) / (tanc(x) * tanc(x)); },
+       {0.0, 1e-9, -1e-6, 0.3, -0.99, 1.01, 3.0}},
+      {"asinh(x) / x", asinhc, dasinhc, {0.0, -1e-30, 1e-9, -1e-6, 1e-3, 0.04, 0.3, -0.49, 0.51, 0.99, 1.49, -1.51, 3.0, -30.0}},
+      {"x / asinh(x)", [&](L x) { return 1 / asinhc(x); }, [&](L x) { return -dasinhc(x) / (asinhc(x) * asinhc(x)); },
+       {0.0, 1e-9, -1e-6, 0.3, -0.51, 1.49, 1.51, 30.0}},
   };
-  actjit::Runtime rt;
-  for (const Case& k : cases) {
-    actjit::Kernel k32 = rt.compile(k.src, actjit::DType::F32), k64 = rt.compile(k.src, actjit::DType::F64);
-    for (double x : k.at) {
-      INFO(k.src << " at x = " << x);
-      CHECK(actjit::test::ulp_error(value(k.src, x), k.value(x)) <= 8);
-      CHECK(actjit::test::ulp_error(slope(k.src, x), k.slope(x)) <= 16);
-      check_kernels_at(k32, k64, x, k.value, k.slope);
-    }
-  }
+  check_forms(cases);
   CHECK(simplified("sin(x) / x").find("where") != std::string::npos);
-  // Not the same argument: left as written.
-  CHECK(simplified("sin(x) / (2 * x)") == "sin(x) / (x * 2)");
-  CHECK(simplified("x / sin(2 * x)") == "x / sin(x * 2)");
+  // Not the same variable: left as written.
+  CHECK(simplified("f(x, a = 1) = sin(x) / (2 * a)") == "sin(x) / (a * 2)");
+}
+
+TEST_CASE("quotients of products with removable singularities - of and over sinh and cosh - over squares plus a constant", "[stabilize]") {
+  // (1 - cos(x)) / x^2 was NaN at 0 (and 1e-170 in double, where x*x is
+  // 0), 1.4e-5 relatively off at 1e-20 in float (subnormal parts) and its
+  // slope 0 at 1e-4 in float (the quotient rule cancelled); tan(x)/sin(x)
+  // NaN at 0. x / cosh(x) was 0 past 89.4 in float (1.5e-37 at 90) and its
+  // slope NaN past 1e19 (inf / inf); sinh(x) / x inf from 89.4 to 93.2 in
+  // float (sinh overflows first); x / (1 + x*x) 0 past 1.8e19 in float.
+  using L = long double;
+  // sum over k of c(k) x^(2k) and its derivative (the first terms: |x| < 0.05)
+  auto even = [](L x, const std::vector<L>& c, bool derivative) {
+    L sum = 0;
+    for (size_t k = derivative ? 1 : 0; k < c.size(); ++k)
+      sum += c[k] * (derivative ? L(2 * k) * std::pow(x, L(2 * k - 1)) : std::pow(x, L(2 * k)));
+    return sum;
+  };
+  // (1 - cos x) / x^2 = sum (-1)^k 2 x^2k / (2k + 2)!
+  const std::vector<L> versine{1.0L / 2, -1.0L / 24, 1.0L / 720, -1.0L / 40320, 1.0L / 3628800};
+  auto vers = [&](L x) { return std::fabs(x) < 0.05L ? even(x, versine, false) : 2 * std::pow(std::sin(x / 2), 2) / (x * x); };
+  auto dvers = [&](L x) {
+    if (std::fabs(x) < 0.05L) return even(x, versine, true);
+    return (std::sin(x) * x - 4 * std::pow(std::sin(x / 2), 2)) / (x * x * x);
+  };
+  // 1 / sinh(x) without its overflow (sinh(1e20) is inf in long double too)
+  auto csch = [](L x) { return std::copysign(2 * std::exp(-std::fabs(x)) / -std::expm1(-2 * std::fabs(x)), x); };
+  const FormCase cases[] = {
+      {"(1 - cos(x)) / (x * x)", vers, dvers, {0.0, 1e-170, -1e-30, 1e-20, -1e-9, 1e-4, 0.04, 0.7, -2.9, 3.1, 10.0}},
+      {"(1 - cos(x)) / x^2", vers, dvers, {0.0, -1e-20, 1e-4, 3.1}},
+      {"(1 - cos(x)) / x", [&](L x) { return x * vers(x); }, [&](L x) { return vers(x) + x * dvers(x); },
+       {0.0, 1e-20, -1e-4, 0.7, 3.1, -10.0}},
+      {"(cos(x) - 1) / (3 * x * x)", [&](L x) { return -vers(x) / 3; }, [&](L x) { return -dvers(x) / 3; }, {0.0, 1e-9, -0.7}},
+      {"tan(x) / sin(x)", [](L x) { return 1 / std::cos(x); }, [](L x) { return std::sin(x) / (std::cos(x) * std::cos(x)); },
+       {0.0, 1e-20, -1e-4, 0.7, -1.2, 2.0}},
+      {"sin(3 * x) / x", [](L x) { return x == 0 ? 3 : std::sin(3 * x) / x; },
+       [](L x) { return std::fabs(x) < 1e-3L ? -9 * x : (3 * x * std::cos(3 * x) - std::sin(3 * x)) / (x * x); },
+       {0.0, -1e-20, 0.7, 3.0}},
+      {"x / cosh(x)", [](L x) { return x / std::cosh(x); }, [](L x) { return (1 - x * std::tanh(x)) / std::cosh(x); },
+       {0.0, 1.0, -19.9, 20.1, 89.0, 90.0, -91.5, 700.0, -705.0, 1e20, -1e300}},
+      {"x / sinh(x)", [&](L x) { return x == 0 ? 1 : x * csch(x); },
+       [&](L x) { return x == 0 ? 0 : csch(x) * (1 - x / std::tanh(x)); },
+       {0.0, 1.0, 20.1, 90.0, -91.0, 705.0, 1e20}},
+      {"3 / sinh(x)", [&](L x) { return 3 * csch(x); }, [&](L x) { return -3 * csch(x) / std::tanh(x); },
+       {1.0, -19.9, 20.1, 88.0, -90.0, 700.0}},
+      {"1 / cosh(x)^2", [](L x) { return 1 / (std::cosh(x) * std::cosh(x)); },
+       [](L x) { return -2 * std::tanh(x) / (std::cosh(x) * std::cosh(x)); }, {0.0, 1.0, 20.1, -45.0, 47.0, 360.0}},
+      {"sinh(x) / x", [](L x) { return std::sinh(x) / x; }, [](L x) { return (x * std::cosh(x) - std::sinh(x)) / (x * x); },
+       {3.0, -19.9, 20.1, 89.0, 90.0, -92.0, 93.0, 712.0, -714.0}},
+      {"cosh(x) / (2 + x * x)", [](L x) { return std::cosh(x) / (2 + x * x); },
+       [](L x) { return (std::sinh(x) * (2 + x * x) - 2 * x * std::cosh(x)) / ((2 + x * x) * (2 + x * x)); },
+       {0.0, 3.0, -19.9, 20.1, 90.0, -95.0, 712.0, 717.0}},
+      {"x / (1 + x * x)", [](L x) { return x / (1 + x * x); }, [](L x) { return (1 - x * x) / ((1 + x * x) * (1 + x * x)); },
+       {0.0, 0.5, -3.0, 1e8, 2e8, -1e10, 1e20, -3e25, 1e30, 1e200, -1e300}},
+      {"x * x / (4 + x * x)", [](L x) { return x * x / (4 + x * x); }, [](L x) { return 8 * x / ((4 + x * x) * (4 + x * x)); },
+       {0.0, 0.5, -3.0, 1e5}},
+  };
+  check_forms(cases);
+  // x*x / (4 + x*x): 1 where x*x overflows (it was inf / inf = NaN); its
+  // slope there 0 (8 / x^3 is below 1e-23)
+  actjit::Runtime rt;
+  actjit::Kernel k32 = rt.compile("x * x / (4 + x * x)", actjit::DType::F32);
+  for (double x : {1e20, -3e25, 1e30}) {
+    float xf = float(x), yf = 0, gf = 1, one = 1;
+    k32.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1));
+    k32.backward(std::span<const float>(&xf, 1), std::span<const float>(&one, 1), std::span<float>(&gf, 1));
+    CHECK(yf == 1.0f);
+    CHECK(gf == 0.0f);
+  }
+  CHECK(value("x * x / (4 + x * x)", 1e200) == 1.0);
+  // A constant over x*x + b keeps its one division (its value where x*x
+  // overflows is subnormal or near it).
+  CHECK(simplified("1 / (1 + x * x)") == "1 / (x * x + 1)");
 }
 
 TEST_CASE("x - log1p(x) and x - atan(x) without the cancellation", "[stabilize]") {

@@ -1,14 +1,21 @@
 #!/usr/bin/python3
 """Chebyshev coefficients for the stability rewrites' series (compiler/simplify/stabilize.cpp).
 
-  fit_series.py atan_minus [N [LO HI]]
-                             (a - atan(a)) / a^3 on [LO, HI] (default [0.5, 1.5]) in
+  fit_series.py FUNCTION [N [LO HI]]
+                             FUNCTION on [LO, HI] (default [0.5, 1.5]) in
                              u = (a - (HI + LO)/2) / ((HI - LO)/2), sum c_k T_k(u) with N
                              terms (default 30), evaluated by Clenshaw's recurrence
+  fit_series.py taylor FUNCTION N CENTER [LO HI]
+                             FUNCTION's Taylor series at CENTER, N terms, in a - CENTER
+                             (evaluated by Horner's rule), checked on [LO, HI]
+                             (default [0.5, 1.5])
+  FUNCTION: atan_minus       (a - atan(a)) / a^3
+            asinh_quotient   asinh(a) / a
 
-Interpolation at N Chebyshev nodes with 50-digit references (mpmath); prints
-the coefficients to 17 significant digits and the largest relative error of
-the truncated sum (in double, at 2001 points) against the reference.
+Interpolation at N Chebyshev nodes with 50-digit references (mpmath), or
+mpmath's Taylor coefficients; prints the coefficients to 17 significant
+digits and the largest relative error of the truncated sum (in double, at
+2001 points) against the reference.
 
 Dev-time only (apt-get install python3-mpmath); the coefficients are
 committed in the C++ sources.
@@ -37,13 +44,35 @@ def clenshaw(c, u):
 
 
 def main():
+    functions = {
+        "atan_minus": lambda a: (a - mp.atan(a)) / a**3,
+        "asinh_quotient": lambda a: mp.asinh(a) / a,
+    }
+    if len(sys.argv) > 1 and sys.argv[1] == "taylor":
+        if len(sys.argv) < 5 or sys.argv[2] not in functions:
+            sys.exit("usage: fit_series.py taylor atan_minus|asinh_quotient N CENTER [LO HI]")
+        f = functions[sys.argv[2]]
+        n, center = int(sys.argv[3]), mp.mpf(sys.argv[4])
+        lo = mp.mpf(sys.argv[5]) if len(sys.argv) > 5 else mp.mpf("0.5")
+        hi = mp.mpf(sys.argv[6]) if len(sys.argv) > 6 else mp.mpf("1.5")
+        c = [float(x) for x in mp.taylor(f, center, n - 1)]
+        worst = 0
+        for i in range(2001):
+            a = lo + (hi - lo) * i / 2000
+            d, p = float(a - center), 0.0
+            for ck in reversed(c):
+                p = p * d + ck
+            worst = max(worst, abs((p - f(a)) / f(a)))
+        print("coefficients:", ", ".join("%.17g" % x for x in c))
+        print("max relative error (double Horner): %.3g" % worst)
+        return
     what = sys.argv[1] if len(sys.argv) > 1 else "atan_minus"
-    if what != "atan_minus":
-        sys.exit("usage: fit_series.py atan_minus [N [LO HI]]")
+    if what not in functions:
+        sys.exit("usage: fit_series.py atan_minus|asinh_quotient [N [LO HI]]")
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     lo = mp.mpf(sys.argv[3]) if len(sys.argv) > 3 else mp.mpf("0.5")
     hi = mp.mpf(sys.argv[4]) if len(sys.argv) > 4 else mp.mpf("1.5")
-    f = lambda a: (a - mp.atan(a)) / a**3
+    f = functions[what]
     c = chebyshev(f, lo, hi, n)
     c = [float(x) for x in c]
     worst = 0

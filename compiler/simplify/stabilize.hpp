@@ -62,9 +62,15 @@
 //                           0 / 0 was NaN) -> the quotient's series near 0 (sin, sinh: below
 //                           |a| = 1.5, 2; expm1 on (-1, 2); tanh(a)/a as (sinh(a)/a) / cosh(a)
 //                           below 1.2; log1p(a)/a as (1 - s) T(s^2), s = a / (2 + a), on
-//                           (-0.75, 3); atan(a)/a as 1 - a^2 (a - atan(a))/a^3 below 1; erf below 1),
-//                           1 over it for a / u(a); the value u'(0) at a = 0 only for tan
-//                           and asinh (their slopes still cancel near 0)
+//                           (-0.75, 3); atan(a)/a as 1 - a^2 (a - atan(a))/a^3 below 1; erf and
+//                           tan below 1; asinh below 1.5, its series at 1 above 1/2), 1 over it
+//                           for a / u(a); also u(c a) / a, u(a) / w(a), and such pairs in products
+//                           ((1 - cos(a)) / a^2 = 2 sin(a/2)^2 / a^2 -> (sin(h)/h)^2 / 2)
+//   u / sinh(a), u / cosh(a), u over their squares -> u 2 e^-|a| (sign(a) for sinh),
+//                           u 4 e^-2|a| past |a| = 20 (the naive quotient 0 where sinh overflows)
+//   sinh(a) / b, cosh(a) / b -> (sign(a)) exp(|a|) / (2 b) as ExpDiv past |a| = 20
+//   u / (a*a + b)        -> u / a / a (u's factors a cancelled) past |a| = 2^27 sqrt|b|, for a
+//                           constant b and a non-constant u (a*a overflows float at 1.8e19)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms.
