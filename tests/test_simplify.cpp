@@ -671,6 +671,94 @@ TEST_CASE("quotients of products with removable singularities - of and over sinh
   CHECK(simplified("1 / (1 + x * x)") == "1 / (x * x + 1)");
 }
 
+TEST_CASE("the normal CDF with erf - log(1 + tanh(x)) - logit(sigmoid(x)) - sigmoid(x) - sigmoid(-x) - exp(x) sigmoid(-x)", "[stabilize]") {
+  // Found by checking textbook forms against mpmath at 30 points from 1e-30
+  // to 1e200: 0.5 + 0.5 erf(x / sqrt(2)) was 0 below -5.6 and 4e-5 off at
+  // -3.7 in float (the rule knew 0.5 (1 + erf(...)) only); log(1 + tanh(x))
+  // 0 at 1e-30, 4e-4 off at -1e-4; log((1 + tanh(x)) / 2) 0 at 30 (its
+  // sigmoid(2x) was multiplied by 2 and then by 0.5); logit(sigmoid(x)) and
+  // sigmoid(x) - sigmoid(-x) 0 at 1e-8; exp(x) sigmoid(-x) inf past 88.7.
+  using L = long double;
+  const L rt2pi = std::sqrt(2 * std::numbers::pi_v<L>);
+  auto sig = [](L x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); };
+  auto log_sig = [](L x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); };
+  const std::vector<double> at{0.0, 1e-30, -1e-20, 1e-8, -1e-4, 0.3, -0.99, -1.01, -3.7, 6.0, -9.0, 15.0, 30.0, -45.0, 95.0, -200.0, 712.0};
+  // 1 - tanh(x) without its cancellation (long double's tanh(15) is 1 - 1.9e-13)
+  auto one_minus_tanh = [](L x) { return 2 / (std::exp(2 * x) + 1); };
+  // erf's: where the scalar evaluator's erfc and exp(-a^2) are within its
+  // bound (its rounded a^2 costs a^2 ULP: 705 at x = 30)
+  const std::vector<double> erf_at{0.0, 1e-30, -1e-20, 1e-8, -1e-4, 0.3, -0.99, -1.01, -3.7, 5.0, -9.0};
+  // tanh's: where its slope is normal (tanh's derivative flushes subnormals to 0)
+  const std::vector<double> tanh_at{0.0, 1e-30, -1e-20, 1e-8, -1e-4, 0.3, -0.99, -1.01, -3.7, 6.0, -9.0, 15.0, 30.0, -45.0};
+  const FormCase cases[] = {
+      {"0.5 + 0.5 * erf(x / sqrt(2))", [](L x) { return std::erfc(-x / std::sqrt(2.0L)) / 2; },
+       [&](L x) { return std::exp(-x * x / 2) / rt2pi; }, erf_at},
+      {"0.5 - 0.5 * erf(x)", [](L x) { return std::erfc(x) / 2; },
+       [](L x) { return -std::exp(-x * x) / std::sqrt(std::numbers::pi_v<L>); }, erf_at},
+      {"log(1 + tanh(x))", [](L x) { return x >= 0 ? std::log1p(std::tanh(x)) : x - std::log(std::cosh(x)); }, one_minus_tanh, at},
+      {"log((1 + tanh(x)) / 2)", [&](L x) { return log_sig(2 * x); }, one_minus_tanh, at},
+      {"(1 + tanh(x)) / 2", [&](L x) { return sig(2 * x); }, [&](L x) { return 2 * sig(2 * x) * sig(-2 * x); }, at},
+      {"log(sigmoid(x)) - log(1 - sigmoid(x))", [](L x) { return x; }, [](L) { return L(1); }, at},
+      {"log(1 + exp(x)) - log(1 + exp(-x))", [](L x) { return x; }, [](L) { return L(1); }, at},
+      {"sigmoid(x) - sigmoid(-x)", [](L x) { return std::tanh(x / 2); }, [&](L x) { return 2 * sig(x) * sig(-x); }, tanh_at},
+      {"exp(x) * sigmoid(-x)", sig, [&](L x) { return sig(x) * sig(-x); }, at},
+  };
+  check_forms(cases);
+}
+
+TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x)) - x - 1 - sigmoid(x)^2", "[stabilize]") {
+  // The same hunt: log(tanh(x)) was 0 past 9 in float, log(sinh(x)) inf past
+  // 89.4, log(sqrt(1 + exp(2x))) inf past 44, log(erfc(x)) 0 at 1e-8 and
+  // -inf past 9.2 (its slope NaN), log(Phi(x)) 0 past 6 (where it is
+  // -Phi(-x)), erfc(x) exp(x^2) NaN past 9.4, log(cosh(x)) - x 0 past 3e19
+  // and 3e-3 off at 1e5, 1 - sigmoid(x)^2 0 past 17.
+  using L = long double;
+  const L sqrt_pi = std::sqrt(std::numbers::pi_v<L>);
+  auto sig = [](L x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); };
+  auto softplus = [](L x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); };
+  auto shifted = [](L t) { return t > 0 ? t + std::log1p(std::expm1(-t) / 2) : std::log1p(std::expm1(t) / 2); };  // softplus(t) - log 2
+  auto log_phi = [](L x) {
+    L a = x / std::sqrt(2.0L);
+    return x > 0 ? std::log1p(-std::erfc(a) / 2) : std::log(std::erfc(-a) / 2);
+  };
+  auto log_erfc = [](L a) {
+    if (a < -0.5L) return std::log(2 - std::erfc(-a));
+    return a < 0.5L ? std::log1p(-std::erf(a)) : std::log(std::erfc(a));
+  };
+  auto erfcx = [&](L a) { return a > 50 ? (1 - 1 / (2 * a * a) + 3 / (4 * a * a * a * a)) / (a * sqrt_pi) : std::erfc(a) * std::exp(a * a); };
+  const L s2 = std::sqrt(2.0L);
+  const std::vector<double> positive{1e-20, 0.3, 0.7, 1.5, 6.0, 15.0, 30.0, 40.0};
+  const FormCase cases[] = {
+      {"log(sqrt(1 + exp(2 * x)))", [&](L x) { return softplus(2 * x) / 2; }, [&](L x) { return sig(2 * x); },
+       {0.0, 1e-20, -3.0, -40.0, 30.0, 88.0, 200.0, 1e30}},
+      {"log(tanh(x))", [](L x) { return x > 0.5L ? std::log1p(-2 / (std::exp(2 * x) + 1)) : std::log(std::tanh(x)); },
+       [](L x) { return 2 / std::sinh(2 * x); }, positive},
+      {"log(sinh(x))", [](L x) { return x > 1 ? x - std::log(2.0L) + std::log1p(-std::exp(-2 * x)) : std::log(std::sinh(x)); },
+       [](L x) { return 1 / std::tanh(x); }, {1e-20, 0.3, 1.5, 20.0, 95.0, 712.0, 1e5, 1e30}},
+      {"1 - sigmoid(x)^2", [&](L x) { return sig(-x) * (1 + sig(x)); }, [&](L x) { return -2 * sig(x) * sig(x) * sig(-x); },
+       {0.0, -9.0, 6.0, 15.0, 30.0, 80.0, -30.0}},
+      {"log(cosh(x)) - x", [&](L x) { return shifted(-2 * x); }, [](L x) { return -2 / (std::exp(2 * x) + 1); },
+       {0.0, 1e-8, -3.0, 20.0, 1e5, 3e19, -1e30}},
+      {"x - log(cosh(x))", [&](L x) { return -shifted(-2 * x); }, [](L x) { return 2 / (std::exp(2 * x) + 1); },
+       {0.0, -1e-8, 3.0, 1e5}},
+      {"log(erfc(x))", log_erfc, [&](L x) { return -2 * std::exp(-x * x) / (sqrt_pi * std::erfc(x)); },
+       {1e-8, -1e-4, 0.3, -0.7, 3.0, -3.0, 8.9, 9.1, 15.0, 26.0, 30.0, -30.0}},
+      // (the evaluator's 10.6 ULP at 6.5: erfc's slope amplifies the rounding of x / sqrt(2) by 2a^2)
+      {"log(0.5 * erfc(-x / sqrt(2)))", log_phi,
+       [&](L x) { return std::sqrt(2 / std::numbers::pi_v<L>) * std::exp(-x * x / 2) / std::erfc(-x / s2); },
+       {0.0, 1e-8, 1.0, -1.0, 3.0, 6.5, -12.0, -13.0, -20.0, -40.0}, 16},
+      // (its slope 2x erfcx(x) - 2/sqrt(pi) cancels between 1 and 9, as written)
+      {"erfc(x) * exp(x * x)", erfcx,
+       [&](L x) {
+         if (x <= 50) return 2 * x * erfcx(x) - 2 / sqrt_pi;
+         L u = 1 / (x * x);
+         return (-u + 1.5L * u * u - 3.75L * u * u * u) / sqrt_pi;
+       },
+       {0.0, 1e-8, -0.5, 9.1, 15.0, 30.0, 1e5}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("x - log1p(x) and x - atan(x) without the cancellation", "[stabilize]") {
   // Both were 1.7e7-8e7 ULP off in float near 0 (the difference cancels:
   // x^2/2, x^3/3). Long double references: the Taylor series below 1/2.

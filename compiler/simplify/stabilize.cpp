@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <unordered_map>
 
 #include "compiler/ir/forms.hpp"
 #include "compiler/ir/row.hpp"
@@ -22,6 +23,10 @@ namespace {
 /// overflow float at 1.8e19.
 constexpr double kSquareGuard = 1e15;
 
+/// Past this a, erfc(a) as Laplace's asymptotic series times exp(-a^2) / (a
+/// sqrt(pi)) (erfc underflows float at 9.2).
+constexpr double kErfcSeries = 9;
+
 class Stabilizer {
  public:
   explicit Stabilizer(Graph& g) : g_(g) {}
@@ -30,6 +35,24 @@ class Stabilizer {
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
+        if (op(s) == Op::Sqrt) {  // log(sqrt(u)) = log(u) / 2 (log(sqrt(1 + exp(2x))): inf past 44 in float)
+          ir::Node inner{Op::Log, 1, {arg(s, 0), ir::kNoNode, ir::kNoNode}, 0, 0};
+          return make(Op::Mul, {rebuild(inner, inner.args), c(0.5)});
+        }
+        if (op(s) == Op::Tanh) {  // log(tanh(a)) = log1p(-2 sigmoid(-2a)) above a = 1/2 (0 past 9 in float)
+          NodeId h = arg(s, 0);
+          NodeId far = make(Op::Log1p, {make(Op::Mul, {sigmoid(scaled(h, -2)), c(-2)})});
+          return make(Op::Where, {make(Op::Gt, {h, c(0.5)}), far, make(Op::Log, {s})});
+        }
+        if (op(s) == Op::Erfc) return log_erfc(arg(s, 0), 1);
+        if (op(s) == Op::Mul && op(arg(s, 0)) == Op::Erfc && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0)
+          return log_erfc(arg(arg(s, 0), 0), g_.const_value(arg(s, 1)));  // log(k erfc(a)): log(Phi(x)) for k = 1/2
+        if (op(s) == Op::Sinh) {  // log(sinh(a)) = a - log 2 + log1p(-exp(-2a)) above 1 (inf past 89.4 in float)
+          NodeId h = arg(s, 0);
+          NodeId far = make(Op::Add, {make(Op::Add, {h, c(-std::numbers::ln2)}),
+                                      make(Op::Log1p, {neg(make(Op::Exp, {scaled(h, -2)}))})});
+          return make(Op::Where, {make(Op::Gt, {h, c(1)}), far, make(Op::Log, {s})});
+        }
         if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(neg(sig->a)));  // log(sigmoid(a)) = -softplus(-a)
         if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
         if (op(s) == Op::Cosh) return log_cosh(arg(s, 0));                    // overflows past |a| = 89 in float
@@ -47,6 +70,16 @@ class Stabilizer {
           NodeId big = make(Op::Add, {t, make(Op::Log1p, {neg(make(Op::Exp, {scaled(t, -1)}))})});
           return make(Op::Where, {make(Op::Gt, {t, c(1)}), big, make(Op::Log, {s})});
         }
+        // log(2 sigmoid(b)) = log(1 + tanh(h)), h = b/2 (1 + tanh(a) is rewritten
+        // so): log1p(tanh(h)) for h >= -1, h - log(cosh(h)) below (no
+        // cancellation either side; log(1 + tanh(x)) was 0 at 1e-30 and 4e-4
+        // off at -1e-4 in float, log 2 - softplus(-b) would cancel near 0)
+        if (op(s) == Op::Mul && is(arg(s, 1), 2.0))
+          if (auto sig = ir::sigmoid_form(g_, arg(s, 0))) {
+            NodeId h = scaled(sig->a, 0.5);
+            NodeId near = make(Op::Log1p, {make(Op::Tanh, {h})});
+            return make(Op::Where, {make(Op::Ge, {h, c(-1)}), near, make(Op::Sub, {h, log_cosh(h)})});
+          }
         if (NodeId r = log_of_exp_sum(s); r != ir::kNoNode) return r;  // log(exp(a) + exp(b)), log(k (1 + exp(a)))
         if (NodeId r = log_of_root_sum(s); r != ir::kNoNode) return r;  // log(x + sqrt(x^2 + b)) = asinh
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
@@ -73,6 +106,14 @@ class Stabilizer {
         if (op(a[0]) == Op::Erf && is(a[1], 1.0)) return make(Op::Erfc, {scaled(arg(a[0], 0), -1)});
         if (op(a[0]) == Op::Erf && is(a[1], -1.0)) return neg(make(Op::Erfc, {arg(a[0], 0)}));
         if (op(a[0]) == Op::Erfc && is(a[1], -1.0)) return neg(make(Op::Erf, {arg(a[0], 0)}));
+        // k erf(a) + k = k erfc(-a), k erf(a) - k = -k erfc(a) (0.5 + 0.5 erf(x / sqrt(2)),
+        // the normal CDF, was 0 below x = -5.6 in float and 4e-5 off at -3.7)
+        if (op(a[0]) == Op::Mul && op(arg(a[0], 0)) == Op::Erf && g_.is_const(arg(a[0], 1)) && g_.is_const(a[1])) {
+          double k = g_.const_value(arg(a[0], 1)), k1 = g_.const_value(a[1]);
+          NodeId t = arg(arg(a[0], 0), 0);
+          if (k1 == k && k != 0) return make(Op::Mul, {make(Op::Erfc, {scaled(t, -1)}), c(k)});
+          if (k1 == -k && k != 0) return make(Op::Mul, {make(Op::Erfc, {t}), c(-k)});
+        }
         for (int k = 0; k < 2; ++k) {  // softplus(-a) + a = softplus(a) (log(1 + exp(-x)) + x: 0 below -17)
           NodeId sp = softplus_argument(a[size_t(k)]);
           if (sp != ir::kNoNode && negations(sp, a[size_t(1 - k)])) return softplus(a[size_t(1 - k)]);
@@ -105,6 +146,29 @@ class Stabilizer {
         }
         if (NodeId r = sigmoid_shift(a[1], a[0], true); r != ir::kNoNode) return r;  // 1 - 2 sigmoid(a), 1/2 - sigmoid(a)
         if (NodeId r = root_sum(a[0], a[1], true); r != ir::kNoNode) return r;       // sqrt(x^2 + b) - x, x - sqrt(...)
+        // log(cosh(a)) - a = softplus(-2a) - log 2 (the shifted softplus), and a -
+        // log(cosh(a)) its negation: |a| - a cancelled (0 past 3e19 in float, 3e-3 off at 1e5)
+        for (int k = 0; k < 2; ++k)
+          if (auto it = log_cosh_of_.find(a[size_t(k)]); it != log_cosh_of_.end() && it->second == a[size_t(1 - k)]) {
+            NodeId r = shifted_softplus(softplus(scaled(it->second, -2)));
+            return k == 0 ? r : neg(r);
+          }
+        {
+          // softplus(a) - softplus(-a) = a (logit(sigmoid(a)) as log(sigmoid(a)) - log(1 -
+          // sigmoid(a)): 0 at 1e-8 in float, 1.7e-4 off at -1e-4), sigmoid(a) - sigmoid(-a)
+          // = tanh(a/2) (0 at 1e-8, 7.6e-4 off at -1e-4)
+          // (-f(q)) - (-f(p)) = f(p) - f(q) (log(sigmoid(a)) is -softplus(-a))
+          bool negated = op(a[0]) == Op::Neg && op(a[1]) == Op::Neg;
+          NodeId f = negated ? arg(a[1], 0) : a[0], g = negated ? arg(a[0], 0) : a[1];
+          NodeId p = softplus_argument(f), q = softplus_argument(g);
+          if (p != ir::kNoNode && q != ir::kNoNode && negations(p, q)) return p;
+          auto sp = ir::sigmoid_form(g_, f), sq = ir::sigmoid_form(g_, g);
+          if (sp && sq && negations(sp->a, sq->a)) return make(Op::Tanh, {scaled(sp->a, 0.5)});
+        }
+        // k - k erf(a) = k erfc(a)
+        if (g_.is_const(a[0]) && op(a[1]) == Op::Mul && op(arg(a[1], 0)) == Op::Erf && g_.is_const(arg(a[1], 1)) &&
+            g_.const_value(arg(a[1], 1)) == g_.const_value(a[0]) && !is(a[0], 0.0))
+          return make(Op::Mul, {make(Op::Erfc, {arg(arg(a[1], 0), 0)}), a[0]});
         if (is(a[0], 1.0)) {
           NodeId t = a[1];
           if (op(t) == Op::Exp) return make(Op::Sub, {c(0), make(Op::Expm1, {arg(t, 0)})});  // 1 - exp(a) = 0 - expm1(a) (+0 at a = 0)
@@ -114,6 +178,15 @@ class Stabilizer {
           if (op(t) == Op::Cosh) return neg(cosh_minus_one(arg(t, 0)));          // 1 - cosh(a)
           if (op(t) == Op::Tanh) return tanh_plus_one(neg(arg(t, 0)));            // 1 - tanh(a) = 1 + tanh(-a)
           if (auto sig = ir::sigmoid_form(g_, t)) return sigmoid(neg(sig->a));   // 1 - sigmoid(a) = sigmoid(-a)
+          // 1 - sigmoid(a)^2 = sigmoid(-a) (1 + sigmoid(a)) for a >= 0 (0 past 17 in
+          // float); as written below 0, where sigmoid(a)^2 <= 1/4 (the product
+          // rule on the factored form cancels there: its slope -2 s^2 sigmoid(-a)
+          // is the difference of two terms of size s)
+          if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1))
+            if (auto sig = ir::sigmoid_form(g_, arg(t, 0))) {
+              NodeId factored = make(Op::Mul, {sigmoid(scaled(sig->a, -1)), make(Op::Add, {arg(t, 0), c(1)})});
+              return make(Op::Where, {make(Op::Ge, {sig->a, c(0)}), factored, make(Op::Sub, {a[0], t})});
+            }
           // 1 - tanh(a)^2 = 4e / (1 + e)^2, e = exp(-2|a|): nothing cancels near tanh(a) = +-1
           if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && op(arg(t, 0)) == Op::Tanh)
             return ir::sech2(g_, arg(arg(t, 0), 0));
@@ -160,6 +233,42 @@ class Stabilizer {
         if (NodeId r = over_hyperbolic(num, den); r != ir::kNoNode) return r;
         if (NodeId r = hyperbolic_over(num, den); r != ir::kNoNode) return r;
         if (NodeId r = over_square_sum(num, den); r != ir::kNoNode) return r;
+        break;
+      }
+      case Op::Mul: {
+        // erfc(a) exp(a^2) (erfcx): NaN past 9.4 in float (0 * inf)
+        for (int k = 0; k < 2; ++k) {
+          NodeId e = a[size_t(k)], f = a[size_t(1 - k)];
+          if (op(e) == Op::Exp && op(f) == Op::Erfc && op(arg(e, 0)) == Op::Mul && arg(arg(e, 0), 0) == arg(f, 0) &&
+              arg(arg(e, 0), 1) == arg(f, 0)) {
+            NodeId t = arg(f, 0);
+            NodeId far = make(Op::Div, {erfcx_series(t), make(Op::Mul, {t, c(std::sqrt(std::numbers::pi))})});
+            return make(Op::Where, {make(Op::Gt, {t, c(kErfcSeries)}), far, make(Op::Mul, {f, e})});
+          }
+        }
+        // exp(p) sigmoid(a) = exp(p) / (exp(-a) + 1) as over_exp_sum writes it
+        // (exp(x) sigmoid(-x) is sigmoid(x); it was inf past 88.7 in float)
+        for (int k = 0; k < 2; ++k)
+          if (op(a[size_t(k)]) == Op::Exp)
+            if (auto sig = ir::sigmoid_form(g_, a[size_t(1 - k)])) {
+              NodeId den = make(Op::Add, {make(Op::Exp, {scaled(sig->a, -1)}), c(1)});
+              if (NodeId r = over_exp_sum(a[size_t(k)], den); r != ir::kNoNode) return r;
+            }
+        // (u 2^j) k = u (2^j k) for u a sigmoid, tanh, erf or erfc (|u| <= 2,
+        // so u 2^j does not overflow for 2^j <= 2^64 and is exact for j >= 0):
+        // (1 + tanh(x)) / 2 = (2 sigmoid(2x)) / 2 is sigmoid(2x) again, and
+        // log((1 + tanh(x)) / 2) -softplus(-2x) (it was 0 at x = 30)
+        NodeId p = a[0];
+        if (op(p) == Op::Mul && g_.is_const(arg(p, 1)) && g_.is_const(a[1])) {
+          double pk = g_.const_value(arg(p, 1));
+          int e = 0;
+          NodeId u = arg(p, 0);
+          bool bounded = ir::sigmoid_form(g_, u) || op(u) == Op::Tanh || op(u) == Op::Erf || op(u) == Op::Erfc;
+          if (bounded && std::frexp(pk, &e) == 0.5 && pk >= 1 && pk <= 0x1p64) {
+            double k = pk * g_.const_value(a[1]);
+            return k == 1 ? u : make(Op::Mul, {u, c(k)});
+          }
+        }
         break;
       }
       case Op::Pow:  // exp(a)^c = exp(a c) (no overflow of exp(a) for |c| < 1)
@@ -271,7 +380,9 @@ class Stabilizer {
     NodeId big = make(Op::Add, {ax, tail});
     if (plus_log2) small = make(Op::Add, {small, c(std::numbers::ln2)});
     else big = make(Op::Add, {big, c(-std::numbers::ln2)});
-    return make(Op::Where, {make(Op::Lt, {ax, c(2)}), small, big});
+    NodeId out = make(Op::Where, {make(Op::Lt, {ax, c(2)}), small, big});
+    if (!plus_log2) log_cosh_of_[out] = a;
+    return out;
   }
 
   /// log(1 - exp(a)) (Maechler's log1mexp): log(-expm1(a)) for a > -log 2,
@@ -280,6 +391,36 @@ class Stabilizer {
     NodeId near = make(Op::Log, {neg(make(Op::Expm1, {a}))});
     NodeId far = make(Op::Log1p, {neg(make(Op::Exp, {a}))});
     return make(Op::Where, {make(Op::Gt, {a, c(-std::numbers::ln2)}), near, far});
+  }
+
+  /// erfc(a) a sqrt(pi) exp(a^2) = 1 + sum_k (-1)^k (2k - 1)!! / (2a^2)^k,
+  /// Laplace's asymptotic series, for a > kErfcSeries (14 terms: the 15th
+  /// is below 3e-17 there).
+  NodeId erfcx_series(NodeId a) {
+    NodeId w = make(Op::Div, {c(0.5), make(Op::Mul, {a, a})});
+    std::vector<double> coefficients{1};
+    double f = 1;
+    for (int k = 1; k <= 14; ++k) coefficients.push_back((k % 2 ? -1 : 1) * (f *= 2 * k - 1));
+    return polynomial(w, coefficients);
+  }
+
+  /// log(k erfc(a)) for a constant k > 0 (log(Phi(x)), the log of the
+  /// normal CDF, for k = 1/2 and a = -x/sqrt(2)): log(2k) + log1p(-erfc(-a)/2)
+  /// below a = -1/2 (erfc(a) = 2 - erfc(-a); log(Phi(x)) was 0 past x = 6
+  /// where it is -Phi(-x)), log(k) + log1p(-erf(a)) below 1/2 (log(erfc(x))
+  /// was 0 at 1e-8 in float: erfc rounds to 1), log(k) - a^2 - log(a
+  /// sqrt(pi)) + log of the asymptotic series above kErfcSeries (erfc
+  /// underflows float past 9.2, double past 26.5: -inf, and the slope NaN),
+  /// log(k) + log(erfc(a)) between.
+  NodeId log_erfc(NodeId a, double k) {
+    auto plus = [&](double constant, NodeId t) { return constant == 0 ? t : make(Op::Add, {t, c(constant)}); };
+    NodeId left = plus(std::log(2 * k), make(Op::Log1p, {make(Op::Mul, {make(Op::Erfc, {scaled(a, -1)}), c(-0.5)})}));
+    NodeId near = plus(std::log(k), make(Op::Log1p, {neg(make(Op::Erf, {a}))}));
+    NodeId far = make(Op::Sub, {neg(make(Op::Mul, {a, a})), make(Op::Log, {make(Op::Mul, {a, c(std::sqrt(std::numbers::pi))})})});
+    far = plus(std::log(k), make(Op::Add, {far, make(Op::Log, {erfcx_series(a)})}));
+    NodeId mid = make(Op::Where, {make(Op::Gt, {a, c(kErfcSeries)}), far, plus(std::log(k), make(Op::Log, {make(Op::Erfc, {a})}))});
+    NodeId inner = make(Op::Where, {make(Op::Lt, {a, c(0.5)}), near, mid});
+    return make(Op::Where, {make(Op::Lt, {a, c(-0.5)}), left, inner});
   }
 
   /// 1 + tanh(a) = 2 sigmoid(2a), which does not cancel where tanh(a) is
@@ -1009,7 +1150,8 @@ class Stabilizer {
   }
 
   Graph& g_;
-  bool in_removable_ = false;  // removable_quotient is building the quotient's other rewrites
+  bool in_removable_ = false;
+  std::unordered_map<NodeId, NodeId> log_cosh_of_;  // log_cosh(a) -> a  // removable_quotient is building the quotient's other rewrites
 };
 
 }  // namespace

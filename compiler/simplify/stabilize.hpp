@@ -69,6 +69,22 @@
 //   u / sinh(a), u / cosh(a), u over their squares -> u 2 e^-|a| (sign(a) for sinh),
 //                           u 4 e^-2|a| past |a| = 20 (the naive quotient 0 where sinh overflows)
 //   sinh(a) / b, cosh(a) / b -> (sign(a)) exp(|a|) / (2 b) as ExpDiv past |a| = 20
+//   k + k erf(a), k - k erf(a) -> k erfc(-a), k erfc(a) (0.5 + 0.5 erf(x / sqrt(2)), the normal CDF)
+//   log(2 sigmoid(b))    -> log1p(tanh(b/2)) for b >= -2, b/2 - log(cosh(b/2)) below
+//                           (log(1 + tanh(x)), as 1 + tanh(x) is rewritten)
+//   (u 2^j) k            -> u (2^j k) for a sigmoid, tanh, erf or erfc u ((1 + tanh(x)) / 2 is
+//                           sigmoid(2x) again)
+//   softplus(a) - softplus(-a) -> a (logit(sigmoid(a))); sigmoid(a) - sigmoid(-a) -> tanh(a/2)
+//   exp(p) sigmoid(a)    -> exp(p) / (exp(-a) + 1) as above (exp(x) sigmoid(-x) = sigmoid(x))
+//   log(sqrt(u))         -> log(u) / 2
+//   log(tanh(a))         -> log1p(-2 sigmoid(-2a)) above a = 1/2
+//   log(sinh(a))         -> a - log 2 + log1p(-exp(-2a)) above 1
+//   log(k erfc(a))       -> log(2k) + log1p(-erfc(-a)/2) below -1/2, log(k) + log1p(-erf(a)) below
+//                           1/2, log(k) - a^2 - log(a sqrt(pi)) + log(Laplace's series) above 9
+//                           (log(Phi(x)) for k = 1/2, a = -x/sqrt(2))
+//   erfc(a) exp(a*a)     -> Laplace's series / (a sqrt(pi)) above 9 (erfcx; 0 * inf past 9.4)
+//   log(cosh(a)) - a, a - log(cosh(a)) -> +-(softplus(-2a) - log 2) (the shifted softplus)
+//   1 - sigmoid(a)^2     -> sigmoid(-a) (1 + sigmoid(a)) for a >= 0
 //   u / (a*a + b)        -> u / a / a (u's factors a cancelled) past |a| = 2^27 sqrt|b|, for a
 //                           constant b and a non-constant u (a*a overflows float at 1.8e19)
 // Unlike simplify, these rewrites change results (for the better) where the
