@@ -146,6 +146,13 @@ class Stabilizer {
         }
         if (NodeId r = sigmoid_shift(a[1], a[0], true); r != ir::kNoNode) return r;  // 1 - 2 sigmoid(a), 1/2 - sigmoid(a)
         if (NodeId r = root_sum(a[0], a[1], true); r != ir::kNoNode) return r;       // sqrt(x^2 + b) - x, x - sqrt(...)
+        // exp(a) - exp(-a) = 2 sinh(a) (0 at 1e-8 in float: the difference cancels;
+        // over_exp_sum still reads it as the difference)
+        if (op(a[0]) == Op::Exp && op(a[1]) == Op::Exp && negations(arg(a[0], 0), arg(a[1], 0))) {
+          NodeId r = make(Op::Mul, {make(Op::Sinh, {arg(a[0], 0)}), c(2)});
+          exp_difference_[r] = {arg(a[0], 0), arg(a[1], 0)};
+          return r;
+        }
         // log(cosh(a)) - a = softplus(-2a) - log 2 (the shifted softplus), and a -
         // log(cosh(a)) its negation: |a| - a cancelled (0 past 3e19 in float, 3e-3 off at 1e5)
         for (int k = 0; k < 2; ++k)
@@ -217,6 +224,15 @@ class Stabilizer {
             return make(Op::Where, {make(Op::Gt, {t, c(0)}), flipped, make(Op::Div, {num, den})});
           }
         }
+        // where(c, p, q) / d as where(c, p / d, q / d) where a branch's quotient has a
+        // removable singularity: (sqrt(x^2 + 1) - 1) / x as rewritten was 0 / 0 at 0
+        if (!in_removable_ && op(num) == Op::Where) {
+          NodeId rp = removable_quotient({arg(num, 1), den, ir::kNoNode});
+          NodeId rq = removable_quotient({arg(num, 2), den, ir::kNoNode});
+          if (rp != ir::kNoNode || rq != ir::kNoNode)
+            return make(Op::Where, {arg(num, 0), rp != ir::kNoNode ? rp : make(Op::Div, {arg(num, 1), den}),
+                                    rq != ir::kNoNode ? rq : make(Op::Div, {arg(num, 2), den})});
+        }
         if (!in_removable_)  // u(a) / a and a / u(a) for u(0) = 0: sinc, x / expm1(x), ... (after
                              // u exp(a) / expm1(a): exp(x) x / expm1(x) is not exp(x) (x / expm1(x)))
           if (NodeId r = removable_quotient(a); r != ir::kNoNode) return r;
@@ -246,6 +262,20 @@ class Stabilizer {
             return make(Op::Where, {make(Op::Gt, {t, c(kErfcSeries)}), far, make(Op::Mul, {f, e})});
           }
         }
+        // a a 4^j = (a 2^j) (a 2^j), exactly: the square's rules see it
+        // (sqrt(1 + 4 x^2) - 1 as 4 x^2 / (sqrt(...) + 1))
+        {
+          std::vector<NodeId> nums, dens;
+          double k = 1;
+          factors(a[0], nums, dens, k, false);
+          factors(a[1], nums, dens, k, false);
+          int e = 0;
+          if (nums.size() == 2 && nums[0] == nums[1] && dens.empty() && k != 1 && std::frexp(k, &e) == 0.5 &&
+              (e - 1) % 2 == 0) {
+            NodeId t = make(Op::Mul, {nums[0], c(std::ldexp(1.0, (e - 1) / 2))});
+            return make(Op::Mul, {t, t});
+          }
+        }
         // exp(p) sigmoid(a) = exp(p) / (exp(-a) + 1) as over_exp_sum writes it
         // (exp(x) sigmoid(-x) is sigmoid(x); it was inf past 88.7 in float)
         for (int k = 0; k < 2; ++k)
@@ -254,20 +284,17 @@ class Stabilizer {
               NodeId den = make(Op::Add, {make(Op::Exp, {scaled(sig->a, -1)}), c(1)});
               if (NodeId r = over_exp_sum(a[size_t(k)], den); r != ir::kNoNode) return r;
             }
-        // (u 2^j) k = u (2^j k) for u a sigmoid, tanh, erf or erfc (|u| <= 2,
-        // so u 2^j does not overflow for 2^j <= 2^64 and is exact for j >= 0):
-        // (1 + tanh(x)) / 2 = (2 sigmoid(2x)) / 2 is sigmoid(2x) again, and
-        // log((1 + tanh(x)) / 2) -softplus(-2x) (it was 0 at x = 30)
+        // (u 2^j) k = u (2^j k) for j >= 0: u 2^j is exact where it does not
+        // overflow, and where it does the folded product may not (the same
+        // value otherwise): (1 + tanh(x)) / 2 = (2 sigmoid(2x)) / 2 is
+        // sigmoid(2x) again, and log((1 + tanh(x)) / 2) -softplus(-2x) (it
+        // was 0 at x = 30); (exp(x) - exp(-x)) / 2 is sinh(x)
         NodeId p = a[0];
         if (op(p) == Op::Mul && g_.is_const(arg(p, 1)) && g_.is_const(a[1])) {
-          double pk = g_.const_value(arg(p, 1));
+          double pk = g_.const_value(arg(p, 1)), k = pk * g_.const_value(a[1]);
           int e = 0;
-          NodeId u = arg(p, 0);
-          bool bounded = ir::sigmoid_form(g_, u) || op(u) == Op::Tanh || op(u) == Op::Erf || op(u) == Op::Erfc;
-          if (bounded && std::frexp(pk, &e) == 0.5 && pk >= 1 && pk <= 0x1p64) {
-            double k = pk * g_.const_value(a[1]);
-            return k == 1 ? u : make(Op::Mul, {u, c(k)});
-          }
+          if (std::frexp(pk, &e) == 0.5 && pk >= 1 && std::isnormal(k))
+            return k == 1 ? arg(p, 0) : make(Op::Mul, {arg(p, 0), c(k)});
         }
         break;
       }
@@ -522,11 +549,20 @@ class Stabilizer {
   NodeId removable_quotient(const std::array<NodeId, 3>& args) {
     std::vector<NodeId> nums, dens;
     double k = 1;
-    factors(args[0], nums, k, false);
-    factors(args[1], dens, k, true);
+    factors(args[0], nums, dens, k, false);
+    factors(args[1], nums, dens, k, true);
     std::vector<bool> used(nums.size());
     std::vector<NodeId> parts, rest;
+    bool cancelled = false;
     for (NodeId d : dens) {
+      // a / a = 1, its limit at a = 0 ((sqrt(1 + 4x^2) - 1) / (2x) as 4x^2 / (sqrt(...) + 1) / (2x))
+      size_t same = 0;
+      while (same < nums.size() && (used[same] || nums[same] != d)) ++same;
+      if (same < nums.size()) {
+        used[same] = true;
+        cancelled = true;
+        continue;
+      }
       NodeId q = ir::kNoNode;
       NodeId hd = vanishing_argument(d);
       for (size_t i = 0; i < nums.size() && q == ir::kNoNode; ++i) {
@@ -545,11 +581,11 @@ class Stabilizer {
       else
         parts.push_back(q);
     }
-    if (parts.empty()) return ir::kNoNode;
-    NodeId out = parts[0];
-    for (size_t j = 1; j < parts.size(); ++j) out = make(Op::Mul, {out, parts[j]});
+    if (parts.empty() && !cancelled) return ir::kNoNode;
     for (size_t i = 0; i < nums.size(); ++i)
-      if (!used[i]) out = make(Op::Mul, {out, nums[i]});
+      if (!used[i]) parts.push_back(nums[i]);
+    NodeId out = parts.empty() ? c(1) : parts[0];
+    for (size_t j = 1; j < parts.size(); ++j) out = make(Op::Mul, {out, parts[j]});
     if (!rest.empty()) {
       NodeId den = rest[0];
       for (size_t j = 1; j < rest.size(); ++j) den = make(Op::Mul, {den, rest[j]});
@@ -604,9 +640,10 @@ class Stabilizer {
     NodeId a = arg(sq, 0);
     double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(arg(den, 1)))), 27);
     if (!(threshold <= kSquareGuard)) return ir::kNoNode;
-    std::vector<NodeId> nums;
+    std::vector<NodeId> nums, dens;
     double k = 1;
-    factors(num, nums, k, false);
+    factors(num, nums, dens, k, false);
+    if (!dens.empty()) return ir::kNoNode;
     int left = 2;  // the powers of a still to divide by
     NodeId far = c(k);
     for (NodeId f : nums) {
@@ -619,19 +656,24 @@ class Stabilizer {
     return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(threshold)}), far, make(Op::Div, {num, den})});
   }
 
-  /// The factors of a product, its constant factors multiplied into k (or
-  /// divided, for a denominator's); at most 8 factors are split.
-  void factors(NodeId t, std::vector<NodeId>& out, double& k, bool divide) const {
+  /// The factors of a quotient of products (at most 8 split), sorted into
+  /// numerator and denominator (`below`: t is in the denominator); its
+  /// constant factors multiplied into k (divided, in the denominator).
+  void factors(NodeId t, std::vector<NodeId>& nums, std::vector<NodeId>& dens, double& k, bool below) const {
+    bool room = nums.size() + dens.size() < 8;
     if (op(t) == Op::Neg) {
       k = -k;
-      factors(arg(t, 0), out, k, divide);
-    } else if (op(t) == Op::Mul && out.size() < 8) {
-      factors(arg(t, 0), out, k, divide);
-      factors(arg(t, 1), out, k, divide);
+      factors(arg(t, 0), nums, dens, k, below);
+    } else if (op(t) == Op::Mul && room) {
+      factors(arg(t, 0), nums, dens, k, below);
+      factors(arg(t, 1), nums, dens, k, below);
+    } else if (op(t) == Op::Div && room && !g_.is_const(arg(t, 1))) {
+      factors(arg(t, 0), nums, dens, k, below);
+      factors(arg(t, 1), nums, dens, k, !below);
     } else if (g_.is_const(t)) {
-      k = divide ? k / g_.const_value(t) : k * g_.const_value(t);
+      k = below ? k / g_.const_value(t) : k * g_.const_value(t);
     } else {
-      out.push_back(t);
+      (below ? dens : nums).push_back(t);
     }
   }
 
@@ -933,7 +975,7 @@ class Stabilizer {
         for (int k = 0; k < 2 && factor.first == ir::kNoNode; ++k) {
           NodeId d = arg(num, k);
           bool difference = (op(d) == Op::Sub && op(arg(d, 0)) == Op::Exp && op(arg(d, 1)) == Op::Exp) ||
-                            op(d) == Op::Expm1 || minus_expm1(d) != ir::kNoNode;
+                            op(d) == Op::Expm1 || minus_expm1(d) != ir::kNoNode || exp_difference_.count(d);
           if (!difference) continue;
           factor.first = arg(num, 1 - k);
           num = d;
@@ -941,6 +983,9 @@ class Stabilizer {
       if (op(num) == Op::Sub && op(arg(num, 0)) == Op::Exp && op(arg(num, 1)) == Op::Exp) {
         s = arg(arg(num, 0), 0);
         r = arg(arg(num, 1), 0);
+      } else if (auto it = exp_difference_.find(num); it != exp_difference_.end()) {  // 2 sinh(a) as rewritten above
+        s = it->second.first;
+        r = it->second.second;
       } else if (op(num) == Op::Expm1) {
         s = arg(num, 0);
         r = c(0);
@@ -1151,7 +1196,8 @@ class Stabilizer {
 
   Graph& g_;
   bool in_removable_ = false;
-  std::unordered_map<NodeId, NodeId> log_cosh_of_;  // log_cosh(a) -> a  // removable_quotient is building the quotient's other rewrites
+  std::unordered_map<NodeId, NodeId> log_cosh_of_;  // log_cosh(a) -> a
+  std::unordered_map<NodeId, std::pair<NodeId, NodeId>> exp_difference_;  // 2 sinh(a) -> {a, -a} of exp(a) - exp(-a)  // removable_quotient is building the quotient's other rewrites
 };
 
 }  // namespace
