@@ -72,8 +72,12 @@
 //   k + k erf(a), k - k erf(a) -> k erfc(-a), k erfc(a) (0.5 + 0.5 erf(x / sqrt(2)), the normal CDF)
 //   log(2 sigmoid(b))    -> log1p(tanh(b/2)) for b >= -2, b/2 - log(cosh(b/2)) below
 //                           (log(1 + tanh(x)), as 1 + tanh(x) is rewritten)
-//   (u 2^j) k            -> u (2^j k) for a sigmoid, tanh, erf or erfc u ((1 + tanh(x)) / 2 is
-//                           sigmoid(2x) again)
+//   (u 2^j) k            -> u (2^j k) for j >= 0 ((1 + tanh(x)) / 2 is sigmoid(2x) again,
+//                           (exp(x) - exp(-x)) / 2 is sinh(x))
+//   exp(a) - exp(-a)     -> 2 sinh(a) (over_exp_sum still reads it as the difference)
+//   a a 4^j              -> (a 2^j) (a 2^j) (the square rules see 4x^2)
+//   p / d with common factors -> cancelled (a / a = 1, the limit at 0); where(c, p, q) / d ->
+//                           where(c, p / d, q / d) where a branch has a removable quotient
 //   softplus(a) - softplus(-a) -> a (logit(sigmoid(a))); sigmoid(a) - sigmoid(-a) -> tanh(a/2)
 //   exp(p) sigmoid(a)    -> exp(p) / (exp(-a) + 1) as above (exp(x) sigmoid(-x) = sigmoid(x))
 //   log(sqrt(u))         -> log(u) / 2
