@@ -769,6 +769,25 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
   // 1.8e19 in float.
   using L = long double;
   auto root = [](L x) { return std::sqrt(1 + x * x); };
+  // (1 - exp(-x)) / x = sum (-1)^k x^k / (k + 1)! below 0.05
+  auto near_c = [](L x) {
+    if (std::fabs(x) >= 0.05L) return -std::expm1(-x) / x;
+    L sum = 0, term = 1;
+    for (int k = 0; k < 14; ++k) {
+      sum += term;
+      term *= -x / (k + 2);
+    }
+    return sum;
+  };
+  auto dnear_c = [](L x) {
+    if (std::fabs(x) >= 0.05L) return (x * std::exp(-x) + std::expm1(-x)) / (x * x);
+    L sum = 0, f = 2;  // sum (-1)^k k x^(k-1) / (k + 1)!
+    for (int k = 1; k < 14; ++k) {
+      f *= (k + 1) > 2 ? (k + 1) : 1;
+      sum += (k % 2 ? -1 : 1) * k * std::pow(x, L(k - 1)) / f;
+    }
+    return sum;
+  };
   const FormCase cases[] = {
       {"exp(x) - exp(-x)", [](L x) { return 2 * std::sinh(x); }, [](L x) { return 2 * std::cosh(x); },
        {0.0, 1e-30, -1e-8, 0.3, 20.0, -88.0}},
@@ -779,6 +798,22 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
       {"(sqrt(x * x + 1) - 1) / x", [&](L x) { return x / (root(x) + 1); }, [&](L x) { return 1 / (root(x) * (root(x) + 1)); },
        {0.0, 1e-30, -1e-8, 0.3, 7.0}},
       {"x * x / x", [](L x) { return x; }, [](L) { return L(1); }, {0.0, 1e-30, -2.5, 1e20, -3e38}},
+      // log(2 cosh(x)) - log(2) was 0 at 1e-8 (log 2 added and taken off the small branch)
+      {"log(exp(x) + exp(-x)) - log(2)",
+       [](L x) {
+         L ax = std::fabs(x);
+         return ax < 2 ? std::log1p(2 * std::pow(std::sinh(x / 2), 2)) : ax + std::log1p(std::exp(-2 * ax)) - std::log(2.0L);
+       },
+       [](L x) { return std::tanh(x); }, {0.0, 1e-30, 1e-8, -1e-4, 3.0, -30.0, 1e5}},
+      // (1 - exp(-x)) / x: 1 - exp(a) is 0 - expm1(a), whose minus the pairing now sees
+      // (the slope was 0 at 1e-8); ExpDiv past -80 (it was inf at -89.5 in float)
+      {"(1 - exp(-x)) / x", near_c, dnear_c, {0.0, 1e-30, 1e-8, -1e-4, 0.5, -89.5, 30.0}},
+      // pow(a*a + b, 0.5) as sqrt (it was 0 past 1.8e19 in float)
+      {"x / (1 + x * x)^0.5", [](L x) { return x / std::sqrt(1 + x * x); }, [](L x) { return std::pow(1 + x * x, -1.5L); },
+       {0.0, 1e-30, -3.0, 1e10, 1e20}},
+      // sqrt(1 + exp(x)) was inf past 88.7 in float
+      {"sqrt(1 + exp(x))", [](L x) { return std::sqrt(1 + std::exp(x)); },
+       [](L x) { return std::exp(x) / (2 * std::sqrt(1 + std::exp(x))); }, {0.0, -1e-8, -80.0, 88.0, 95.0, 170.0, 700.0}},
   };
   check_forms(cases);
 }

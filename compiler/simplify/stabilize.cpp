@@ -35,8 +35,10 @@ class Stabilizer {
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
-        if (op(s) == Op::Sqrt) {  // log(sqrt(u)) = log(u) / 2 (log(sqrt(1 + exp(2x))): inf past 44 in float)
-          ir::Node inner{Op::Log, 1, {arg(s, 0), ir::kNoNode, ir::kNoNode}, 0, 0};
+        // log(sqrt(u)) = log(u) / 2 (log(sqrt(1 + exp(2x))): inf past 44 in float), also of
+        // sqrt(exp(a) + b) as rewritten
+        if (auto it = root_of_.find(s); op(s) == Op::Sqrt || it != root_of_.end()) {
+          ir::Node inner{Op::Log, 1, {op(s) == Op::Sqrt ? arg(s, 0) : it->second, ir::kNoNode, ir::kNoNode}, 0, 0};
           return make(Op::Mul, {rebuild(inner, inner.args), c(0.5)});
         }
         if (op(s) == Op::Tanh) {  // log(tanh(a)) = log1p(-2 sigmoid(-2a)) above a = 1/2 (0 past 9 in float)
@@ -99,6 +101,10 @@ class Stabilizer {
         break;
       case Op::Add: {
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
+        // log(2 cosh(a)) - log 2 = log(cosh(a)) (log(exp(x) + exp(-x)) - log(2): 0 at 1e-8,
+        // the constants' sum cancelled the small branch)
+        if (auto it = log_2cosh_of_.find(a[0]); it != log_2cosh_of_.end() && g_.is_const(a[1], -std::numbers::ln2))
+          return log_cosh(it->second);
         if (op(a[0]) == Op::Cos && is(a[1], -1.0)) return neg(one_minus_cos(arg(a[0], 0)));  // cos(a) - 1
         if (op(a[0]) == Op::Cosh && is(a[1], -1.0)) return cosh_minus_one(arg(a[0], 0));       // cosh(a) - 1
         // 1 + erf(a) = erfc(-a) (the textbook gelu 0.5 x (1 + erf(x / sqrt(2))): 0 below
@@ -301,10 +307,28 @@ class Stabilizer {
       case Op::Pow:  // exp(a)^c = exp(a c) (no overflow of exp(a) for |c| < 1)
         if (op(a[0]) == Op::Exp && g_.is_const(a[1]) && !is(a[1], 0.0))
           return make(Op::Exp, {make(Op::Mul, {arg(a[0], 0), a[1]})});
+        // (a*a + b)^0.5, ^-0.5 for a constant b > 0 (positive: pow and sqrt agree) as
+        // sqrt, 1 / sqrt, which the rules below know (x / (1 + x*x)^0.5 was 0 past 1.8e19)
+        if ((is(a[1], 0.5) || is(a[1], -0.5)) && op(a[0]) == Op::Add && g_.is_const(arg(a[0], 1)) &&
+            g_.const_value(arg(a[0], 1)) > 0 && op(arg(a[0], 0)) == Op::Mul && arg(arg(a[0], 0), 0) == arg(arg(a[0], 0), 1)) {
+          ir::Node root{Op::Sqrt, 1, {a[0], ir::kNoNode, ir::kNoNode}, 0, 0};
+          NodeId r = rebuild(root, root.args);
+          return is(a[1], 0.5) ? r : make(Op::Div, {c(1), r});
+        }
         break;
       case Op::Sqrt: {
         NodeId s = a[0];
         if (op(s) == Op::Exp) return make(Op::Exp, {make(Op::Mul, {arg(s, 0), c(0.5)})});  // sqrt(exp(a)) = exp(a/2)
+        // sqrt(exp(a) + b), b a constant >= 0: exp(a/2) sqrt(1 + b exp(-a)) for a > 0
+        // (sqrt(1 + exp(x)) was inf past 88.7 in float, where it is finite to 177)
+        if (op(s) == Op::Add && op(arg(s, 0)) == Op::Exp && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) >= 0) {
+          NodeId t = arg(arg(s, 0), 0);
+          NodeId inner = make(Op::Add, {make(Op::Mul, {make(Op::Exp, {scaled(t, -1)}), arg(s, 1)}), c(1)});
+          NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(t, 0.5)}), make(Op::Sqrt, {inner})});
+          NodeId r = make(Op::Where, {make(Op::Gt, {t, c(0)}), big, make(Op::Sqrt, {s})});
+          root_of_[r] = s;
+          return r;
+        }
         auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
         // x * x + b, or b + x * x (a non-constant b may come first)
         int sq = op(s) != Op::Add ? -1 : is_square(arg(s, 0)) ? 0 : is_square(arg(s, 1)) ? 1 : -1;
@@ -408,7 +432,7 @@ class Stabilizer {
     if (plus_log2) small = make(Op::Add, {small, c(std::numbers::ln2)});
     else big = make(Op::Add, {big, c(-std::numbers::ln2)});
     NodeId out = make(Op::Where, {make(Op::Lt, {ax, c(2)}), small, big});
-    if (!plus_log2) log_cosh_of_[out] = a;
+    (plus_log2 ? log_2cosh_of_ : log_cosh_of_)[out] = a;
     return out;
   }
 
@@ -661,9 +685,9 @@ class Stabilizer {
   /// constant factors multiplied into k (divided, in the denominator).
   void factors(NodeId t, std::vector<NodeId>& nums, std::vector<NodeId>& dens, double& k, bool below) const {
     bool room = nums.size() + dens.size() < 8;
-    if (op(t) == Op::Neg) {
+    if (op(t) == Op::Neg || (op(t) == Op::Sub && is(arg(t, 0), 0.0))) {  // -t, 0 - t (1 - exp(a) as 0 - expm1(a))
       k = -k;
-      factors(arg(t, 0), nums, dens, k, below);
+      factors(arg(t, op(t) == Op::Neg ? 0 : 1), nums, dens, k, below);
     } else if (op(t) == Op::Mul && room) {
       factors(arg(t, 0), nums, dens, k, below);
       factors(arg(t, 1), nums, dens, k, below);
@@ -1196,7 +1220,9 @@ class Stabilizer {
 
   Graph& g_;
   bool in_removable_ = false;
-  std::unordered_map<NodeId, NodeId> log_cosh_of_;  // log_cosh(a) -> a
+  std::unordered_map<NodeId, NodeId> log_cosh_of_;   // log_cosh(a) -> a
+  std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
+  std::unordered_map<NodeId, NodeId> root_of_;       // sqrt(exp(a) + b) rewritten -> exp(a) + b
   std::unordered_map<NodeId, std::pair<NodeId, NodeId>> exp_difference_;  // 2 sinh(a) -> {a, -a} of exp(a) - exp(-a)  // removable_quotient is building the quotient's other rewrites
 };
 

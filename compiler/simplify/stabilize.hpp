@@ -76,6 +76,9 @@
 //                           (exp(x) - exp(-x)) / 2 is sinh(x))
 //   exp(a) - exp(-a)     -> 2 sinh(a) (over_exp_sum still reads it as the difference)
 //   a a 4^j              -> (a 2^j) (a 2^j) (the square rules see 4x^2)
+//   log(2 cosh(a)) - log 2 -> log(cosh(a)) as above (log(exp(x) + exp(-x)) - log(2))
+//   (a*a + b)^0.5, ^-0.5 -> sqrt, 1 / sqrt for a constant b > 0 (then the sqrt rule)
+//   sqrt(exp(a) + b)     -> exp(a/2) sqrt(1 + b exp(-a)) for a > 0 (b >= 0 constant)
 //   p / d with common factors -> cancelled (a / a = 1, the limit at 0); where(c, p, q) / d ->
 //                           where(c, p / d, q / d) where a branch has a removable quotient
 //   softplus(a) - softplus(-a) -> a (logit(sigmoid(a))); sigmoid(a) - sigmoid(-a) -> tanh(a/2)
