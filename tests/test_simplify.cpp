@@ -769,6 +769,7 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
   // 1.8e19 in float.
   using L = long double;
   auto root = [](L x) { return std::sqrt(1 + x * x); };
+  auto sig = [](L x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); };
   // (1 - exp(-x)) / x = sum (-1)^k x^k / (k + 1)! below 0.05
   auto near_c = [](L x) {
     if (std::fabs(x) >= 0.05L) return -std::expm1(-x) / x;
@@ -814,6 +815,18 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
       // sqrt(1 + exp(x)) was inf past 88.7 in float
       {"sqrt(1 + exp(x))", [](L x) { return std::sqrt(1 + std::exp(x)); },
        [](L x) { return std::exp(x) / (2 * std::sqrt(1 + std::exp(x))); }, {0.0, -1e-8, -80.0, 88.0, 95.0, 170.0, 700.0}},
+      // a fourth round: x^3 / (1 + x^2) inf past 7e12 in float (x^3 overflowed; a^3 is
+      // three factors a now), x / (1 + exp(-x))^2 0 below -44 (the square overflowed),
+      // (1 + exp(-x))^-0.5 0 below -89 and exp(x/2) / sqrt(1 + exp(x)) NaN past 88
+      // (both sigmoid(x)^0.5)
+      {"x^3 / (1 + x^2)", [](L x) { return x * x * x / (1 + x * x); },
+       [](L x) { return (x * x * x * x + 3 * x * x) / ((1 + x * x) * (1 + x * x)); }, {0.0, 1e-8, -3.0, 30.0, 1e5, 3e19, -1e25}},
+      {"x / (1 + exp(-x))^2", [&](L x) { return x * sig(x) * sig(x); },
+       [&](L x) { return sig(x) * sig(x) + 2 * x * sig(x) * sig(x) * sig(-x); }, {0.0, 1e-8, -40.0, 30.0, 1e5}},
+      {"1 / (1 + exp(-x))^0.5", [&](L x) { return std::sqrt(sig(x)); }, [&](L x) { return std::sqrt(sig(x)) * sig(-x) / 2; },
+       {0.0, 1e-8, -45.0, -89.5, 30.0, 1e5}},
+      {"exp(x / 2) / sqrt(1 + exp(x))", [&](L x) { return std::sqrt(sig(x)); }, [&](L x) { return std::sqrt(sig(x)) * sig(-x) / 2; },
+       {0.0, -45.0, -89.5, 30.0, 1e5, 3e19}},
   };
   check_forms(cases);
 }

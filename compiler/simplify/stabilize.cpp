@@ -239,6 +239,13 @@ class Stabilizer {
             return make(Op::Where, {arg(num, 0), rp != ir::kNoNode ? rp : make(Op::Div, {arg(num, 1), den}),
                                     rq != ir::kNoNode ? rq : make(Op::Div, {arg(num, 2), den})});
         }
+        if (!in_removable_ && op(den) == Op::Where) {  // p / where(c, d, e) likewise (exp(x/2) / sqrt(1 + exp(x)))
+          NodeId rp = removable_quotient({num, arg(den, 1), ir::kNoNode});
+          NodeId rq = removable_quotient({num, arg(den, 2), ir::kNoNode});
+          if (rp != ir::kNoNode || rq != ir::kNoNode)
+            return make(Op::Where, {arg(den, 0), rp != ir::kNoNode ? rp : make(Op::Div, {num, arg(den, 1)}),
+                                    rq != ir::kNoNode ? rq : make(Op::Div, {num, arg(den, 2)})});
+        }
         if (!in_removable_)  // u(a) / a and a / u(a) for u(0) = 0: sinc, x / expm1(x), ... (after
                              // u exp(a) / expm1(a): exp(x) x / expm1(x) is not exp(x) (x / expm1(x)))
           if (NodeId r = removable_quotient(a); r != ir::kNoNode) return r;
@@ -307,6 +314,13 @@ class Stabilizer {
       case Op::Pow:  // exp(a)^c = exp(a c) (no overflow of exp(a) for |c| < 1)
         if (op(a[0]) == Op::Exp && g_.is_const(a[1]) && !is(a[1], 0.0))
           return make(Op::Exp, {make(Op::Mul, {arg(a[0], 0), a[1]})});
+        // (exp(p) + 1)^c = exp(c softplus(p)) (1 / (1 + exp(-x))^0.5 was 0 below -89
+        // in float, where it is 3.7e-20)
+        if (g_.is_const(a[1]) && !is(a[1], 0.0)) {
+          auto [t, zero] = exp_sum(a[0]);
+          if (t != ir::kNoNode && is(zero, 0.0) && !is(t, 0.0))
+            return make(Op::Exp, {make(Op::Mul, {softplus(t), a[1]})});
+        }
         // (a*a + b)^0.5, ^-0.5 for a constant b > 0 (positive: pow and sqrt agree) as
         // sqrt, 1 / sqrt, which the rules below know (x / (1 + x*x)^0.5 was 0 past 1.8e19)
         if ((is(a[1], 0.5) || is(a[1], -0.5)) && op(a[0]) == Op::Add && g_.is_const(arg(a[0], 1)) &&
@@ -694,6 +708,8 @@ class Stabilizer {
     } else if (op(t) == Op::Div && room && !g_.is_const(arg(t, 1))) {
       factors(arg(t, 0), nums, dens, k, below);
       factors(arg(t, 1), nums, dens, k, !below);
+    } else if (op(t) == Op::Pow && room && (is(arg(t, 1), 3.0) || is(arg(t, 1), 4.0))) {  // a^3, a^4 (a^2 is a a)
+      for (int i = 0; i < int(g_.const_value(arg(t, 1))); ++i) (below ? dens : nums).push_back(arg(t, 0));
     } else if (g_.is_const(t)) {
       k = below ? k / g_.const_value(t) : k * g_.const_value(t);
     } else {
@@ -1032,6 +1048,15 @@ class Stabilizer {
       auto [t, zero] = exp_sum(arg(den, 0));
       if (t != ir::kNoNode && is(zero, 0.0) && t == factor.second)
         return times(make(Op::Mul, {ir::sech2(g_, scaled(t, 0.5)), c(0.25)}));
+    }
+    // u / (exp(p) + 1)^2 = u sigmoid(-p)^2, u not of the exp (x / (1 + exp(-x))^2
+    // was 0 below -44 in float: the square overflowed)
+    if (op(den) == Op::Mul && arg(den, 0) == arg(den, 1)) {
+      auto [t, zero] = exp_sum(arg(den, 0));
+      if (t != ir::kNoNode && is(zero, 0.0) && !is(t, 0.0) && !depends_on(num, arg(arg(den, 0), 0))) {
+        NodeId sg = sigmoid(scaled(t, -1));
+        return make(Op::Mul, {num, make(Op::Mul, {sg, sg})});
+      }
     }
     // exp(t) / (exp(t) + w), w anything else
     if (factor.second == ir::kNoNode || op(den) != Op::Add) return ir::kNoNode;

@@ -79,6 +79,11 @@
 //   log(2 cosh(a)) - log 2 -> log(cosh(a)) as above (log(exp(x) + exp(-x)) - log(2))
 //   (a*a + b)^0.5, ^-0.5 -> sqrt, 1 / sqrt for a constant b > 0 (then the sqrt rule)
 //   sqrt(exp(a) + b)     -> exp(a/2) sqrt(1 + b exp(-a)) for a > 0 (b >= 0 constant)
+//   (exp(p) + 1)^c       -> exp(c softplus(p)) (sigmoid(x)^0.5 as (1 + exp(-x))^-0.5)
+//   u / (exp(p) + 1)^2   -> u sigmoid(-p)^2 (u not of the exp)
+//   p / where(c, d, e)   -> where(c, p / d, p / e) where a branch has a removable quotient
+//                           (exp(x/2) / sqrt(1 + exp(x)) with the sqrt rewritten); a^3, a^4
+//                           are 3, 4 factors a there (x^3 / (1 + x^2) past overflow)
 //   p / d with common factors -> cancelled (a / a = 1, the limit at 0); where(c, p, q) / d ->
 //                           where(c, p / d, q / d) where a branch has a removable quotient
 //   softplus(a) - softplus(-a) -> a (logit(sigmoid(a))); sigmoid(a) - sigmoid(-a) -> tanh(a/2)
