@@ -231,21 +231,11 @@ class Stabilizer {
           }
         }
         // where(c, p, q) / d as where(c, p / d, q / d) where a branch's quotient has a
-        // removable singularity: (sqrt(x^2 + 1) - 1) / x as rewritten was 0 / 0 at 0
-        if (!in_removable_ && op(num) == Op::Where) {
-          NodeId rp = removable_quotient({arg(num, 1), den, ir::kNoNode});
-          NodeId rq = removable_quotient({arg(num, 2), den, ir::kNoNode});
-          if (rp != ir::kNoNode || rq != ir::kNoNode)
-            return make(Op::Where, {arg(num, 0), rp != ir::kNoNode ? rp : make(Op::Div, {arg(num, 1), den}),
-                                    rq != ir::kNoNode ? rq : make(Op::Div, {arg(num, 2), den})});
-        }
-        if (!in_removable_ && op(den) == Op::Where) {  // p / where(c, d, e) likewise (exp(x/2) / sqrt(1 + exp(x)))
-          NodeId rp = removable_quotient({num, arg(den, 1), ir::kNoNode});
-          NodeId rq = removable_quotient({num, arg(den, 2), ir::kNoNode});
-          if (rp != ir::kNoNode || rq != ir::kNoNode)
-            return make(Op::Where, {arg(den, 0), rp != ir::kNoNode ? rp : make(Op::Div, {num, arg(den, 1)}),
-                                    rq != ir::kNoNode ? rq : make(Op::Div, {num, arg(den, 2)})});
-        }
+        // removable singularity ((sqrt(x^2 + 1) - 1) / x as rewritten was 0 / 0 at 0),
+        // and p / where(c, d, e) likewise (exp(x/2) / sqrt(1 + exp(x)) as rewritten)
+        if (!in_removable_)
+          for (int side = 0; side < 2; ++side)
+            if (NodeId r = branch_quotients(num, den, side == 1); r != ir::kNoNode) return r;
         if (!in_removable_)  // u(a) / a and a / u(a) for u(0) = 0: sinc, x / expm1(x), ... (after
                              // u exp(a) / expm1(a): exp(x) x / expm1(x) is not exp(x) (x / expm1(x)))
           if (NodeId r = removable_quotient(a); r != ir::kNoNode) return r;
@@ -692,6 +682,22 @@ class Stabilizer {
     }
     for (; left > 0; --left) far = make(Op::Div, {far, a});
     return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(threshold)}), far, make(Op::Div, {num, den})});
+  }
+
+  /// num / den with the where() on one side (`in_den`) split into its
+  /// branches, where a branch's quotient is a removable one; else kNoNode.
+  NodeId branch_quotients(NodeId num, NodeId den, bool in_den) {
+    NodeId w = in_den ? den : num;
+    if (op(w) != Op::Where) return ir::kNoNode;
+    std::array<NodeId, 2> branch{};
+    bool any = false;
+    for (int b = 0; b < 2; ++b) {
+      NodeId p = in_den ? num : arg(w, 1 + b), d = in_den ? arg(w, 1 + b) : den;
+      branch[size_t(b)] = removable_quotient({p, d, ir::kNoNode});
+      any = any || branch[size_t(b)] != ir::kNoNode;
+      if (branch[size_t(b)] == ir::kNoNode) branch[size_t(b)] = make(Op::Div, {p, d});
+    }
+    return any ? make(Op::Where, {arg(w, 0), branch[0], branch[1]}) : ir::kNoNode;
   }
 
   /// The factors of a quotient of products (at most 8 split), sorted into
