@@ -633,6 +633,21 @@ TEST_CASE("quotients of products with removable singularities - of and over sinh
       {"(cos(x) - 1) / (3 * x * x)", [&](L x) { return -vers(x) / 3; }, [&](L x) { return -dvers(x) / 3; }, {0.0, 1e-9, -0.7}},
       {"tan(x) / sin(x)", [](L x) { return 1 / std::cos(x); }, [](L x) { return std::sin(x) / (std::cos(x) * std::cos(x)); },
        {0.0, 1e-20, -1e-4, 0.7, -1.2, 2.0}},
+      // a parameter's or x's own factor in the argument (sin(a x) / x was NaN at 0, its
+      // slope 0 at 1e-4 in float)
+      {"f(x, a = 2) = sin(a * x) / x", [](L x) { return x == 0 ? 2 : std::sin(2 * x) / x; },
+       [](L x) {  // below 0.5: 2 sum (-1)^k 2k 4^k x^(2k-1) / (2k + 1)!
+         if (std::fabs(x) >= 0.5L) return (2 * x * std::cos(2 * x) - std::sin(2 * x)) / (x * x);
+         L sum = 0, f = 1;
+         for (int k = 1; k < 16; ++k) {
+           f *= L(2 * k) * L(2 * k + 1);
+           sum += (k % 2 ? -2 : 2) * L(2 * k) * std::pow(4.0L, L(k)) * std::pow(x, L(2 * k - 1)) / f;
+         }
+         return sum;
+       },
+       {0.0, -1e-20, 1e-4, 0.7, 3.0}},
+      {"sin(x * x) / x", [](L x) { return x == 0 ? 0 : std::sin(x * x) / x; },
+       [](L x) { return x == 0 ? 1 : 2 * std::cos(x * x) - std::sin(x * x) / (x * x); }, {0.0, 1e-20, -1e-4, 0.7, 3.0}},
       {"sin(3 * x) / x", [](L x) { return x == 0 ? 3 : std::sin(3 * x) / x; },
        [](L x) { return std::fabs(x) < 1e-3L ? -9 * x : (3 * x * std::cos(3 * x) - std::sin(3 * x)) / (x * x); },
        {0.0, -1e-20, 0.7, 3.0}},

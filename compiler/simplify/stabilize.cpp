@@ -602,6 +602,10 @@ class Stabilizer {
           q = times(removable_pair(d, true), 1 / s);
         else if (double s = ratio(hn, hd); s != 0)  // u(h) / w(g) = s (u(h) / h) / (w(g) / g) for h = s g
           q = removable_ratio(nums[i], d, s);
+        else if (NodeId f = cofactor(hn, d); f != ir::kNoNode)  // u(a f) / a = f (u(h) / h): sin(a x) / x, a a parameter
+          q = make(Op::Mul, {removable_pair(nums[i], false), f});
+        else if (NodeId f = cofactor(hd, nums[i]); f != ir::kNoNode)  // a / u(a f) = (h / u(h)) / f
+          q = make(Op::Div, {removable_pair(d, true), f});
         if (q != ir::kNoNode) used[i] = true;
       }
       if (q == ir::kNoNode)
@@ -748,6 +752,15 @@ class Stabilizer {
     auto [bh, sh] = base(h);
     auto [ba, sa] = base(a);
     return bh == ba && !g_.is_const(bh) ? sh / sa : 0;
+  }
+
+  /// f where h = a f or f a for a non-constant f (a parameter, or x in
+  /// sin(x x) / x), else kNoNode (constant factors: ratio()).
+  NodeId cofactor(NodeId h, NodeId a) const {
+    if (h == ir::kNoNode || op(h) != Op::Mul) return ir::kNoNode;
+    for (int k = 0; k < 2; ++k)
+      if (arg(h, k) == a && !g_.is_const(arg(h, 1 - k))) return arg(h, 1 - k);
+    return ir::kNoNode;
   }
 
   /// u(h) / w(g) for h = s g: below |g| = 1 (where each series serves)
