@@ -842,6 +842,12 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
        {0.0, 1e-8, -45.0, -89.5, 30.0, 1e5}},
       {"exp(x / 2) / sqrt(1 + exp(x))", [&](L x) { return std::sqrt(sig(x)); }, [&](L x) { return std::sqrt(sig(x)) * sig(-x) / 2; },
        {0.0, -45.0, -89.5, 30.0, 1e5, 3e19}},
+      // log(1 + x) - log(1 - x) (2 atanh(x)) was off by 2x near 0 in float (log(1 - x) was no
+      // log1p), x - x / (1 + abs(x)) 0 at 1e-8 (it cancels)
+      {"log(1 + x) - log(1 - x)", [](L x) { return 2 * std::atanh(x); }, [](L x) { return 2 / (1 - x * x); },
+       {0.0, 1e-30, -1e-8, 1e-4, 0.5, -0.9, 0.99}},
+      {"x - x / (1 + abs(x))", [](L x) { return x * std::fabs(x) / (1 + std::fabs(x)); },
+       [](L x) { L a = std::fabs(x); return (2 * a + x * x) / ((1 + a) * (1 + a)); }, {0.0, 1e-30, -1e-8, 1e-4, 0.5, -3.0, 1e10}},
   };
   check_forms(cases);
 }

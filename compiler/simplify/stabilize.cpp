@@ -89,6 +89,7 @@ class Stabilizer {
           if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
           return log1p_of(t);                                                  // log(1 + a) = log1p(a)
         }
+        if (op(s) == Op::Sub && is(arg(s, 0), 1.0)) return make(Op::Log1p, {neg(arg(s, 1))});  // log(1 - a) = log1p(-a)
         break;
       }
       case Op::Tanh:
@@ -152,6 +153,20 @@ class Stabilizer {
         }
         if (NodeId r = sigmoid_shift(a[1], a[0], true); r != ir::kNoNode) return r;  // 1 - 2 sigmoid(a), 1/2 - sigmoid(a)
         if (NodeId r = root_sum(a[0], a[1], true); r != ir::kNoNode) return r;       // sqrt(x^2 + b) - x, x - sqrt(...)
+        // log1p(a) - log1p(-a) = 2 atanh(a) = log1p(2a / (1 - a)), odd in a (taken for
+        // a >= 0, where 2a / (1 - a) does not approach -1): log(1 + x) - log(1 - x) was
+        // off by 2x near 0 in float (1 + x rounded to 1 below 6e-8)
+        if (op(a[0]) == Op::Log1p && op(a[1]) == Op::Log1p && negations(arg(a[0], 0), arg(a[1], 0))) {
+          // (no abs(a): its slope at 0 would be 0)
+          NodeId t = arg(a[0], 0), mt = scaled(t, -1);
+          auto half = [&](NodeId u) { return make(Op::Log1p, {make(Op::Div, {make(Op::Mul, {u, c(2)}), make(Op::Sub, {c(1), u})})}); };
+          return make(Op::Where, {make(Op::Ge, {t, c(0)}), half(t), neg(half(mt))});
+        }
+        // a - a / (b + 1) = a (b / (b + 1)) (x - x / (1 + abs(x)) was 0 at 1e-8 in float)
+        if (op(a[1]) == Op::Div && arg(a[1], 0) == a[0] && op(arg(a[1], 1)) == Op::Add && is(arg(arg(a[1], 1), 1), 1.0)) {
+          NodeId b = arg(arg(a[1], 1), 0);
+          return make(Op::Mul, {a[0], make(Op::Div, {b, arg(a[1], 1)})});
+        }
         // exp(a) - exp(-a) = 2 sinh(a) (0 at 1e-8 in float: the difference cancels;
         // over_exp_sum still reads it as the difference)
         if (op(a[0]) == Op::Exp && op(a[1]) == Op::Exp && negations(arg(a[0], 0), arg(a[1], 0))) {

@@ -79,6 +79,9 @@
 //   log(2 cosh(a)) - log 2 -> log(cosh(a)) as above (log(exp(x) + exp(-x)) - log(2))
 //   (a*a + b)^0.5, ^-0.5 -> sqrt, 1 / sqrt for a constant b > 0 (then the sqrt rule)
 //   sqrt(exp(a) + b)     -> exp(a/2) sqrt(1 + b exp(-a)) for a > 0 (b >= 0 constant)
+//   log(1 - a)           -> log1p(-a)
+//   log1p(a) - log1p(-a) -> log1p(2a / (1 - a)) for a >= 0, its negation of -a below (2 atanh(a))
+//   a - a / (b + 1)      -> a (b / (b + 1)) (x - x / (1 + abs(x)))
 //   (exp(p) + 1)^c       -> exp(c softplus(p)) (sigmoid(x)^0.5 as (1 + exp(-x))^-0.5)
 //   u / (exp(p) + 1)^2   -> u sigmoid(-p)^2 (u not of the exp)
 //   p / where(c, d, e)   -> where(c, p / d, p / e) where a branch has a removable quotient
