@@ -38,8 +38,7 @@ class Stabilizer {
         // log(sqrt(u)) = log(u) / 2 (log(sqrt(1 + exp(2x))): inf past 44 in float), also of
         // sqrt(exp(a) + b) as rewritten
         if (auto it = root_of_.find(s); op(s) == Op::Sqrt || it != root_of_.end()) {
-          ir::Node inner{Op::Log, 1, {op(s) == Op::Sqrt ? arg(s, 0) : it->second, ir::kNoNode, ir::kNoNode}, 0, 0};
-          return make(Op::Mul, {rebuild(inner, inner.args), c(0.5)});
+          return make(Op::Mul, {stabilized(Op::Log, op(s) == Op::Sqrt ? arg(s, 0) : it->second), c(0.5)});
         }
         if (op(s) == Op::Tanh) {  // log(tanh(a)) = log1p(-2 sigmoid(-2a)) above a = 1/2 (0 past 9 in float)
           NodeId h = arg(s, 0);
@@ -282,7 +281,7 @@ class Stabilizer {
         }
         // a a 4^j = (a 2^j) (a 2^j), exactly: the square's rules see it
         // (sqrt(1 + 4 x^2) - 1 as 4 x^2 / (sqrt(...) + 1))
-        {
+        if (g_.is_const(a[1]) || op(a[0]) == Op::Mul || op(a[1]) == Op::Mul) {  // (a constant is needed somewhere)
           std::vector<NodeId> nums, dens;
           double k = 1;
           factors(a[0], nums, dens, k, false);
@@ -330,8 +329,7 @@ class Stabilizer {
         // sqrt, 1 / sqrt, which the rules below know (x / (1 + x*x)^0.5 was 0 past 1.8e19)
         if ((is(a[1], 0.5) || is(a[1], -0.5)) && op(a[0]) == Op::Add && g_.is_const(arg(a[0], 1)) &&
             g_.const_value(arg(a[0], 1)) > 0 && op(arg(a[0], 0)) == Op::Mul && arg(arg(a[0], 0), 0) == arg(arg(a[0], 0), 1)) {
-          ir::Node root{Op::Sqrt, 1, {a[0], ir::kNoNode, ir::kNoNode}, 0, 0};
-          NodeId r = rebuild(root, root.args);
+          NodeId r = stabilized(Op::Sqrt, a[0]);
           return is(a[1], 0.5) ? r : make(Op::Div, {c(1), r});
         }
         break;
@@ -782,12 +780,24 @@ class Stabilizer {
   /// s (u(h) / h) / (w(g) / g), beyond the quotient itself (the pairs'
   /// quotients there cost two roundings more: tan(x)/sin(x) 3.4 ULP).
   NodeId removable_ratio(NodeId u, NodeId w, double s) {
-    ir::Node quotient{Op::Div, 2, {u, w, ir::kNoNode}, 0, 0};
-    in_removable_ = true;
-    NodeId naive = rebuild(quotient, quotient.args);
-    in_removable_ = false;
+    NodeId naive = plain_quotient(u, w);
     NodeId near = times(make(Op::Div, {removable_pair(u, false), removable_pair(w, false)}), s);
     return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {arg(w, 0)}), c(1)}), near, naive});
+  }
+
+  /// o(x, y) as the rules rewrite it (a node made for the purpose).
+  NodeId stabilized(Op o, NodeId x, NodeId y = ir::kNoNode) {
+    ir::Node n{o, uint8_t(y == ir::kNoNode ? 1 : 2), {x, y, ir::kNoNode}, 0, 0};
+    return rebuild(n, n.args);
+  }
+
+  /// num / den as the other rules leave it, without removable_quotient's
+  /// (its series' "beyond" branch: expm1(h) / h's ExpDiv past h = 80).
+  NodeId plain_quotient(NodeId num, NodeId den) {
+    in_removable_ = true;
+    NodeId q = stabilized(Op::Div, num, den);
+    in_removable_ = false;
+    return q;
   }
 
   NodeId times(NodeId q, double k) { return k == 1 ? q : make(Op::Mul, {q, c(k)}); }
@@ -804,10 +814,7 @@ class Stabilizer {
   /// ExpDiv past h = 80).
   NodeId removable_pair(NodeId u, bool reciprocal) {
     NodeId v = arg(u, 0);
-    ir::Node quotient{Op::Div, 2, {reciprocal ? v : u, reciprocal ? u : v, ir::kNoNode}, 0, 0};
-    in_removable_ = true;
-    NodeId naive = rebuild(quotient, quotient.args);
-    in_removable_ = false;
+    NodeId naive = reciprocal ? plain_quotient(v, u) : plain_quotient(u, v);
     auto oriented = [&](NodeId q) { return reciprocal ? make(Op::Div, {c(1), q}) : q; };
     NodeId av = make(Op::Abs, {v});
     switch (op(u)) {
