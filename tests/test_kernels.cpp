@@ -447,6 +447,66 @@ TEST_CASE("squareplus - one sqrt and one division at its default b - and a param
   }
 }
 
+TEST_CASE("softplus's beta gradient and a temperature's without cancellation", "[kernels]") {
+  // d/db of softplus(b x) / b is (a sigmoid(a) - softplus(a)) / b^2 with
+  // a = b x, and d/dt of t softplus(x / t) is softplus(a) - a sigmoid(a)
+  // with a = x / t: written so, both cancel for a >> 1 (float -5.72e-6
+  // against -4.89e-6 at a = 15, 0 against -1.12e-7 at 19). The gap G(a) =
+  // log1p(e) + |a| e / (1 + e), e = exp(-|a|), is the same without it.
+  using L = long double;
+  auto gap = [](L a) {
+    L e = std::exp(-std::fabs(a));
+    return std::log1p(e) + std::fabs(a) * e / (1 + e);
+  };
+  // The gap against mpmath (50 digits) where the plain forms cancel.
+  CHECK(actjit::test::ulp_error(double(gap(15)), 4.8944356775980913631e-6L) <= 1);
+  CHECK(actjit::test::ulp_error(double(gap(19)), 1.1205592813861445975e-7L) <= 1);
+  CHECK(actjit::test::ulp_error(double(gap(-30)), 2.9008631203401870539e-12L) <= 1);
+  struct Case {
+    const char* src;
+    double param;
+    bool temperature;  // t softplus(x / t), else softplus(b x) / b
+  };
+  const Case cases[] = {{"softplus", 1.0, false},
+                        {"softplus", 0.5, false},
+                        {"softplus", 3.0, false},
+                        {"f(x, b = 1) = log(1 + exp(b * x)) / b", 1.0, false},
+                        {"f(x, b = 1) = log(1 + exp(b * x)) / b", 0.25, false},
+                        {"f(x, t = 1) = t * log(1 + exp(x / t))", 1.0, true},
+                        {"f(x, t = 1) = t * log(1 + exp(x / t))", 4.0, true}};
+  for (const Case& c : cases) {
+    for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+      actjit::Kernel k = runtime().compile(c.src, dt);
+      std::vector<double> params{c.param};
+      if (k.params().size() == 2) params.push_back(20);  // softplus's threshold
+      for (double a : {-700.0, -80.0, -30.0, -3.0, -0.25, 0.0, 1e-3, 0.5, 3.0, 7.5, 12.0, 15.0, 17.0, 19.0, 19.9}) {
+        double x = c.temperature ? a * c.param : a / c.param;
+        std::vector<double> dp(params.size(), 0.0);
+        double got;
+        L exact;
+        if (dt == actjit::DType::F64) {
+          double dx = 0, one = 1;
+          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
+          got = dp[0];
+          exact = c.temperature ? gap(x / L(c.param)) : -gap(L(c.param) * x) / (L(c.param) * c.param);
+        } else {
+          float xf = float(x), df = 0, onef = 1;
+          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
+          got = dp[0];
+          L pf = float(c.param);
+          exact = c.temperature ? gap(xf / pf) : -gap(pf * xf) / (pf * pf);
+        }
+        INFO(c.src << " at " << c.param << ", x = " << x << ", f64 " << (dt == actjit::DType::F64) << ": " << got
+                   << " against " << double(exact));
+        if (dt == actjit::DType::F64)
+          CHECK(actjit::test::ulp_error(got, exact) <= 8);
+        else  // the gradient is summed in double from float products
+          CHECK(actjit::test::ulp_error(float(got), exact) <= 8);
+      }
+    }
+  }
+}
+
 TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinities", "[kernels]") {
   // tanh caps |x| where it rounds to 1 (9.25 in float, 19.5 in double), so
   // that its expm1 needs no clamps: the values past the cap must be 1.
