@@ -776,7 +776,7 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
   check_forms(cases);
 }
 
-TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable quotients of where branches", "[stabilize]") {
+TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable quotients of where branches - products over a + k", "[stabilize]") {
   // exp(x) - exp(-x) was 0 at 1e-8 in float (it cancels) and its half inf
   // at 89 where sinh is 2.2e38; (sqrt(1 + 4x^2) - 1) / (2x), whose
   // numerator the square-root rule makes 4x^2 / (sqrt(...) + 1) under a
@@ -848,6 +848,15 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
        {0.0, 1e-30, -1e-8, 1e-4, 0.5, -0.9, 0.99}},
       {"x - x / (1 + abs(x))", [](L x) { return x * std::fabs(x) / (1 + std::fabs(x)); },
        [](L x) { L a = std::fabs(x); return (2 * a + x * x) / ((1 + a) * (1 + a)); }, {0.0, 1e-30, -1e-8, 1e-4, 0.5, -3.0, 1e10}},
+      // a product over a + k or |a| + k with the bounded a / (|a| + k) formed first: x * x
+      // overflowed float past 1.8e19 (inf where the quotient is 3e19), 1000 x past 3.4e35
+      {"x * x / (1 + abs(x))", [](L x) { return x * x / (1 + std::fabs(x)); },
+       [](L x) { L a = std::fabs(x); return x * (2 + a) / ((1 + a) * (1 + a)); },
+       {0.0, 1e-30, -1e-8, 0.5, -3.0, 1e10, 3e19, -1e25, 1e38}},
+      {"1000 * x / (1 + abs(x))", [](L x) { return 1000 * x / (1 + std::fabs(x)); },
+       [](L x) { L a = std::fabs(x); return 1000 / ((1 + a) * (1 + a)); }, {0.0, -1e-8, 0.5, -3.0, 1e10, 3.5e35, -1e37}},
+      {"x * exp(x) / (x + 3)", [](L x) { return x * std::exp(x) / (x + 3); },
+       [](L x) { return std::exp(x) * (x * x + 3 * x + 3) / ((x + 3) * (x + 3)); }, {0.0, 1e-8, 0.5, -2.0, 30.0, 80.0}},
   };
   check_forms(cases);
 }

@@ -266,6 +266,7 @@ class Stabilizer {
         if (NodeId r = over_hyperbolic(num, den); r != ir::kNoNode) return r;
         if (NodeId r = hyperbolic_over(num, den); r != ir::kNoNode) return r;
         if (NodeId r = over_square_sum(num, den); r != ir::kNoNode) return r;
+        if (NodeId r = over_shifted(num, den); r != ir::kNoNode) return r;
         break;
       }
       case Op::Mul: {
@@ -699,6 +700,28 @@ class Stabilizer {
     }
     for (; left > 0; --left) far = make(Op::Div, {far, a});
     return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(threshold)}), far, make(Op::Div, {num, den})});
+  }
+
+  /// u / (a + k) and u / (|a| + k) for a constant k != 0 and a product u
+  /// with the factor a and more (another factor or a constant other than
+  /// 1): (u / a) (a / (a + k)), the same roundings with the bounded quotient
+  /// formed first, so that u's product does not overflow before the result
+  /// does (x*x / (1 + abs(x)) was inf past 1.8e19 in float, 1e3 x / (1 +
+  /// abs(x)) past 3.4e35); a / (a + k) differentiates without the quotient
+  /// rule's cancellation (diff.cpp's shifted denominators).
+  NodeId over_shifted(NodeId num, NodeId den) {
+    if (op(den) != Op::Add || !g_.is_const(arg(den, 1)) || is(arg(den, 1), 0.0)) return ir::kNoNode;
+    NodeId shifted = arg(den, 0);
+    NodeId a = op(shifted) == Op::Abs ? arg(shifted, 0) : shifted;
+    std::vector<NodeId> nums, dens;
+    double k = 1;
+    factors(num, nums, dens, k, false);
+    auto it = std::find(nums.begin(), nums.end(), a);
+    if (!dens.empty() || it == nums.end() || (nums.size() == 1 && k == 1)) return ir::kNoNode;
+    nums.erase(it);
+    NodeId rest = c(k);
+    for (NodeId f : nums) rest = make(Op::Mul, {rest, f});
+    return make(Op::Mul, {rest, stabilized(Op::Div, a, den)});
   }
 
   /// num / den with the where() on one side (`in_den`) split into its

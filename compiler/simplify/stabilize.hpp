@@ -102,6 +102,8 @@
 //   1 - sigmoid(a)^2     -> sigmoid(-a) (1 + sigmoid(a)) for a >= 0
 //   u / (a*a + b)        -> u / a / a (u's factors a cancelled) past |a| = 2^27 sqrt|b|, for a
 //                           constant b and a non-constant u (a*a overflows float at 1.8e19)
+//   u / (a + k), u / (|a| + k) -> (u / a) (a / (|a| + k)) for a constant k != 0 and u a product
+//                           with the factor a and more (x*x / (1 + |x|) overflowed past 1.8e19)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms.
