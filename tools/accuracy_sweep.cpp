@@ -12,6 +12,12 @@
 // evaluated in MPFR (mpfr_sweep.hpp) over N sampled doubles (default 2^20).
 //
 //   build/tools/actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]
+//
+// With --params: the gradients of the built-ins' parameters, float32
+// against float64, one input at a time, at the defaults and at 1.7 and 0.3
+// times them (every 257th float unless --stride says otherwise).
+//
+//   build/tools/actjit_accuracy --params [--stride N] [--only NAME,...] [--threads T]
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -106,12 +112,44 @@ int sweep_rowwise(const std::vector<std::string>& only) {
   return 0;
 }
 
+/// The parameters' gradients of every elementwise built-in with parameters,
+/// float32 against float64, at the defaults and at `scales` times them.
+int sweep_params(uint64_t stride, const std::vector<std::string>& only, unsigned threads) {
+  actjit::Runtime rt;
+  std::printf("| function | parameters | gradient of | f32 max ULP | at x | points > 8 ULP and > 1e-7 abs | inputs |\n");
+  std::printf("|---|---|---|---:|---:|---:|---:|\n");
+  for (const std::string& name : actjit::sweep::catalogue_names()) {
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+    actjit::Kernel k32 = rt.compile(name, actjit::DType::F32);
+    if (k32.rowwise() || k32.params().empty()) continue;
+    actjit::Kernel k64 = rt.compile(name, actjit::DType::F64);
+    for (double scale : {1.0, 1.7, 0.3}) {
+      std::vector<double> params = k32.default_params();
+      std::string shown;
+      for (double& p : params) {
+        p *= scale;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%.6g", shown.empty() ? "" : ", ", p);
+        shown += buf;
+      }
+      std::vector<actjit::sweep::Worst> r = actjit::sweep::run_params(k32, k64, params, stride, threads);
+      for (size_t j = 0; j < r.size(); ++j)
+        std::printf("| %s | %s | %s | %.3g | %.9g | %llu | %llu |\n", name.c_str(), shown.c_str(),
+                    k32.params()[j].name.c_str(), r[j].ulp, r[j].at, (unsigned long long)r[j].over,
+                    (unsigned long long)r[j].inputs);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint64_t stride = 1;
   size_t points = size_t(1) << 20;
-  bool f64 = false, rowwise = false;
+  bool f64 = false, rowwise = false, params = false;
+  bool stride_given = false;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
@@ -119,10 +157,13 @@ int main(int argc, char** argv) {
     auto value = [&] { return actjit::cli::option_value(argc, argv, i); };
     if (a == "--stride") {
       stride = std::max<uint64_t>(1, std::stoull(value()));
+      stride_given = true;
     } else if (a == "--f64") {
       f64 = true;
     } else if (a == "--rowwise") {
       rowwise = true;
+    } else if (a == "--params") {
+      params = true;
     } else if (a == "--points") {
       points = std::max<size_t>(1, std::stoull(value()));
     } else if (a == "--only") {
@@ -133,11 +174,15 @@ int main(int argc, char** argv) {
       std::puts("usage: actjit_accuracy [--stride N] [--only NAME,...] [--threads T]\n"
                 "       actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]\n"
                 "       actjit_accuracy --rowwise [--only NAME,...]\n"
+                "       actjit_accuracy --params [--stride N] [--only NAME,...] [--threads T]\n"
                 "Max ULP error of every elementwise built-in in float32 (forward and backward, dy = 1)\n"
                 "over every N-th float bit pattern (default: all), against its float64 kernel;\n"
                 "with --f64, of the float64 kernels over N sampled doubles (default 2^20) against\n"
                 "the definitions of LANGUAGE.md's catalogue evaluated in MPFR; with --rowwise, of the\n"
-                "row-wise built-ins in float32 on random rows against their float64 kernels.");
+                "row-wise built-ins in float32 on random rows against their float64 kernels; with\n"
+                "--params, of the parameters' gradients of the built-ins that have parameters, one\n"
+                "input at a time over every N-th float bit pattern (default 257), at the defaults\n"
+                "and at 1.7 and 0.3 times them.");
       return 0;
     } else {
       std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
@@ -147,6 +192,7 @@ int main(int argc, char** argv) {
   actjit::set_threads(1);  // the sweep splits the range itself
   if (f64) return sweep_f64(points, only, threads);
   if (rowwise) return sweep_rowwise(only);
+  if (params) return sweep_params(stride_given ? stride : 257, only, threads);
   actjit::Runtime rt;
   std::printf("| function | f32 forward max ULP | at x | f32 backward max ULP | at x | backward points > 8 ULP and > 1e-7 abs | inputs |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");

@@ -117,4 +117,47 @@ inline Result run(const Kernel& k32, const Kernel& k64, uint64_t stride, unsigne
   return res;
 }
 
+/// The gradients of the parameters (at `params`) of a float32 kernel
+/// against its float64 kernel's, one input at a time (a kernel sums them
+/// over its inputs; dy = 1), over every stride-th float bit pattern (NaNs
+/// skipped): one Worst per parameter, `over` counting points over 8 ULP and
+/// 1e-7 absolute. Call with actjit::set_threads(1).
+inline std::vector<Worst> run_params(const Kernel& k32, const Kernel& k64, const std::vector<double>& params,
+                                     uint64_t stride, unsigned threads) {
+  const size_t np = params.size();
+  std::vector<Worst> res(np);
+  std::mutex mu;
+  std::vector<std::thread> pool;
+  const uint64_t total = uint64_t(1) << 32;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      std::vector<Worst> mine(np);
+      std::vector<double> dp32(np), dp64(np);
+      for (uint64_t bits = uint64_t(t) * stride; bits < total; bits += uint64_t(threads) * stride) {
+        uint32_t u = uint32_t(bits);
+        float x;
+        std::memcpy(&x, &u, 4);
+        if (std::isnan(x)) continue;
+        float one = 1, dx = 0;
+        double xd = x, oned = 1, dxd = 0;
+        std::fill(dp32.begin(), dp32.end(), 0.0);
+        std::fill(dp64.begin(), dp64.end(), 0.0);
+        k32.backward(std::span<const float>(&x, 1), std::span<const float>(&one, 1), std::span<float>(&dx, 1), params, dp32);
+        k64.backward(std::span<const double>(&xd, 1), std::span<const double>(&oned, 1), std::span<double>(&dxd, 1), params, dp64);
+        for (size_t j = 0; j < np; ++j) {
+          Worst& w = mine[j];
+          float got = float(dp32[j]);
+          double e = ulp_error(got, dp64[j]);
+          if (e > w.ulp) w.ulp = e, w.at = x;
+          if (e > 8 && !(std::fabs(double(got) - dp64[j]) <= 1e-7)) ++w.over;
+          ++w.inputs;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      for (size_t j = 0; j < np; ++j) res[j].merge(mine[j]);
+    });
+  for (auto& th : pool) th.join();
+  return res;
+}
+
 }  // namespace actjit::sweep
