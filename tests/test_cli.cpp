@@ -257,6 +257,25 @@ TEST_CASE("squareplus at its default b takes one sqrt and one division", "[cli]"
   CHECK(count("call <16 x float> @llvm.sqrt") + count("call <32 x float> @llvm.sqrt") == 1);
 }
 
+TEST_CASE("elu's exp and expm1 share one reduction with AVX-512", "[cli]") {
+  // The parametric elu's backward takes expm1(x) (d/dalpha) and exp(x)
+  // (d/dx): with vscalef both come from expm1's reduction and polynomial
+  // (exp = 2^n (expm1(r) + 1)), one rounding of x log2(e) per register
+  // instead of two; the forward kernel's expm1 is unchanged.
+  if (!__builtin_cpu_supports("avx512f")) return;
+  Run r = run({"ir", "elu"});
+  REQUIRE(r.status == 0);
+  size_t start = r.out.find("define i64 @actjit_backward(");
+  size_t end = r.out.find("define i64 @actjit_backward_x(");
+  REQUIRE(start < end);
+  std::string backward = r.out.substr(start, end - start);
+  size_t n = 0;  // calls (the declaration may follow the function)
+  std::istringstream lines(backward);
+  for (std::string line; std::getline(lines, line);)
+    n += line.find("call ") != std::string::npos && line.find("@llvm.roundeven") != std::string::npos;
+  CHECK(n == 1);
+}
+
 TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]") {
   // mish's exp, log1p and tanh are inline vector code: no calls at all.
   Run r = run({"asm", "mish"});

@@ -328,6 +328,13 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     bool form = q.op == Op::Div && q.args[0] == four && q.args[1] == square && only_user(square, quotient);
     return form ? quotient : ir::kNoNode;
   };
+  // exp(a) and expm1(a) both in the program (elu: y and dy/dx): one
+  // reduction for both, in every kernel (emit_expm1_paired).
+  std::unordered_map<NodeId, NodeId> exp_of;
+  for (NodeId id : everything)
+    if (g_[id].op == Op::Exp) exp_of[g_[id].args[0]] = id;
+  for (NodeId id : everything)
+    if (g_[id].op == Op::Expm1 && exp_of.count(g_[id].args[0])) expm1_of_[g_[id].args[0]] = id;
   std::unordered_map<NodeId, NodeId> tanh_of;  // a -> tanh(a), in the derivatives
   for (NodeId id : g_.reachable(live(derivative_roots)))
     if (g_[id].op == Op::Tanh) tanh_of[g_[id].args[0]] = id;
@@ -677,7 +684,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
             Tail t = rounding_error(n.args[0], v, memo);
             if (t.ok) tail = t.t;
           }
-          if (split_exps_.count(id)) {
+          auto em1 = expm1_of_.find(n.args[0]);
+          if (em1 != expm1_of_.end() && !tail && !split_exps_.count(id)) {
+            r = emit_exp_paired_expm1(b_, A(0), ranges.operand_where_used(em1->second).hi);
+          } else if (split_exps_.count(id)) {
             auto parts = emit_exp_parts(b_, A(0), used.lo, used.hi, tail);
             exp_parts[id] = parts;
             r = emit_ldexp(b_, parts.first, parts.second);
@@ -697,7 +707,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         r = unit ? emit_log1p_unit(b_, A(0)) : emit_math(b_, n.op, A(0));
         break;
       }
-      case Op::Expm1: r = emit_expm1(b_, A(0), ranges.operand_where_used(id).hi); break;
+      case Op::Expm1:
+        r = expm1_of_.count(n.args[0]) ? emit_expm1_paired(b_, A(0), ranges.operand_where_used(id).hi)
+                                       : emit_expm1(b_, A(0), ranges.operand_where_used(id).hi);
+        break;
       case Op::Log: case Op::Sqrt: case Op::Abs:
       case Op::Sign: case Op::Sin: case Op::Cos: case Op::Tan: case Op::Sinh: case Op::Cosh:
       case Op::Asinh: case Op::Atan: case Op::Erf: case Op::Floor:

@@ -172,6 +172,8 @@ class Emitter {
   /// not paired, as e / h^2 with h = e/2 + 1/2 (one FMA; the 4 and the
   /// halves are exact scalings: the same value, one multiplication fewer).
   std::unordered_map<ir::NodeId, ir::NodeId> sech2_quotients_;
+  /// a -> expm1(a) where the program also takes exp(a) (emit_expm1_paired).
+  std::unordered_map<ir::NodeId, ir::NodeId> expm1_of_;
   /// tanh(a) + f1 * ... * 4e / (1 + e)^2 * ... sums (of a paired tanh and
   /// its 4e / (1 + e)^2): emit_tanh_plus_sech2_times(a, f1 * ...).
   struct TanhSum {

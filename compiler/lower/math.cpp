@@ -189,6 +189,22 @@ llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi) {
   return emit_math(b, Op::Expm1, x);
 }
 
+llvm::Value* emit_expm1_paired(llvm::IRBuilderBase& b, llvm::Value* x, double hi) {
+  if (hi <= 0) return call_inline(b, "expm1_paired_nonpositive", [](const vmath::Ctx& k, llvm::Value* a) {
+    return vmath::expm1_paired(k, a, true);
+  }, x);
+  return call_inline(b, "expm1_paired", [](const vmath::Ctx& k, llvm::Value* a) { return vmath::expm1_paired(k, a, false); }, x);
+}
+
+llvm::Value* emit_exp_paired_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double expm1_hi) {
+  if (expm1_hi <= 0) return call_inline(b, "exp_paired_expm1_nonpositive", [](const vmath::Ctx& k, llvm::Value* a) {
+    return vmath::exp_paired_expm1(k, a, true);
+  }, x);
+  return call_inline(b, "exp_paired_expm1", [](const vmath::Ctx& k, llvm::Value* a) {
+    return vmath::exp_paired_expm1(k, a, false);
+  }, x);
+}
+
 llvm::Value* emit_tanh_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "tanh_paired", vmath::tanh_paired, a);
 }

@@ -58,6 +58,12 @@ llvm::Value* emit_sum_error(llvm::IRBuilderBase& b, llvm::Value* x, llvm::Value*
 
 /// expm1(x) for x known to be NaN or <= hi: a shorter form where hi <= 0.
 llvm::Value* emit_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double hi);
+/// expm1(x) and exp(x) of the same x in a program with both (elu's y and
+/// dy/dx): one reduction and polynomial (vmath::expm1_paired,
+/// exp_paired_expm1); `hi` and `expm1_hi` bound expm1's operand where it is
+/// used, as emit_expm1's hi (the same in both: then they share instructions).
+llvm::Value* emit_expm1_paired(llvm::IRBuilderBase& b, llvm::Value* x, double hi);
+llvm::Value* emit_exp_paired_expm1(llvm::IRBuilderBase& b, llvm::Value* x, double expm1_hi);
 
 /// tanh(a), exp(-2|a|) and 4e / (1 + e)^2 from one exp reduction (Emitter::plan): each
 /// call computes the shared part, which the optimizer's CSE then merges.

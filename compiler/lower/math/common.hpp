@@ -253,6 +253,14 @@ ExpBounds exp_bounds(bool f64, bool scalef = false);
 llvm::Value* expm1(const Ctx& k, llvm::Value* x);
 /// expm1(x) for x known to be NaN or <= 0: no upper clamp, no large-n form.
 llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x);
+/// expm1(x) (the values of expm1, or with `small_only` of
+/// expm1_nonpositive) and exp(x) for a kernel with both (elu: y and dy/dx):
+/// with vscalef both from one reduction and expm1(r), exp as 2^n (expm1(r) +
+/// 1), 0.5-0.8 ULP in float (tests/test_vmath.cpp); kernels that take only
+/// one of them compute it the same way, so forward, backward and fused
+/// kernels agree. Without vscalef: expm1 and exp.
+llvm::Value* expm1_paired(const Ctx& k, llvm::Value* x, bool small_only);
+llvm::Value* exp_paired_expm1(const Ctx& k, llvm::Value* x, bool small_only);
 /// expm1(x) for x known to be NaN or in [0, 40] (tanh's 2|x|): no clamps,
 /// no form for large results (where 2^n - 1 rounds, the relative error
 /// grows by at most 2^-25 in float, which u / (u + 2) divides away).

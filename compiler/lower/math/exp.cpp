@@ -123,10 +123,20 @@ namespace {
 /// the small form below for every n (for n <= 0 it is the form; above the
 /// exponent's 24 / 53 bits, 2^n - 1 rounds: a relative error of at most
 /// 2^-25 / 2^-54 more); `clamp_low` unless x >= lo is known.
-llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool small_only, bool clamp_low = true) {
-  // Below lo, expm1 is -1 to rounding; above hi it overflows.
-  Reduction red = reduce(k, x, k.f64 ? -40.0 : -20.0, k.f64 ? 709.79 : 88.8, clamp_low, !small_only);
+/// expm1's reduction and expm1(r). Below lo expm1 is -1 to rounding (lo:
+/// -20 in float, -40 in double); above hi it overflows. `wide_low` lowers
+/// lo to where exp is 0 (with vscalef): the reduction exp_paired_expm1
+/// shares, which gives expm1 the same values (-1 below -20 / -40 either way).
+std::pair<Reduction, llvm::Value*> expm1_reduction(const Ctx& k, llvm::Value* x, bool small_only, bool clamp_low,
+                                                   bool wide_low) {
+  double lo = wide_low ? exp_bounds(k.f64, true).lo : k.f64 ? -40.0 : -20.0;
+  Reduction red = reduce(k, x, lo, k.f64 ? 709.79 : 88.8, clamp_low, !small_only);
   llvm::Value* em1 = k.fma(k.mul(red.r, red.r), expm1_tail(k, red.r), red.r);  // expm1(r), accurate near 0
+  return {red, em1};
+}
+
+llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool small_only, bool clamp_low = true, bool wide_low = false) {
+  auto [red, em1] = expm1_reduction(k, x, small_only, clamp_low, wide_low);
   if (small_only) {
     llvm::Value* s = k.pow2(red.n);
     llvm::Value* y = k.fma(s, em1, k.sub(s, k.c(1)));
@@ -221,6 +231,14 @@ llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a) {
 }
 
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, false); }
+llvm::Value* expm1_paired(const Ctx& k, llvm::Value* x, bool small_only) {
+  return expm1_impl(k, x, small_only, true, k.avx512);
+}
+llvm::Value* exp_paired_expm1(const Ctx& k, llvm::Value* x, bool small_only) {
+  if (!k.avx512) return exp(k, x);
+  auto [red, em1] = expm1_reduction(k, x, small_only, true, true);
+  return k.scalef(k.add(em1, k.c(1)), red.n);
+}
 llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true); }
 llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true, false); }
 
