@@ -71,7 +71,7 @@ TEST_CASE("float32 parameter gradients of the catalogue - sampled sweep against 
     if (k32.rowwise() || k32.params().empty()) continue;
     ++functions;
     Kernel k64 = rt.compile(name, DType::F64);
-    for (double scale : {1.0, 1.7, 0.3}) {
+    for (double scale : sweep::kParamScales) {
       std::vector<double> params = k32.default_params();
       for (double& p : params) p *= scale;
       std::vector<sweep::Worst> r = sweep::run_params(k32, k64, params, 65537, 2);

@@ -113,7 +113,7 @@ int sweep_rowwise(const std::vector<std::string>& only) {
 }
 
 /// The parameters' gradients of every elementwise built-in with parameters,
-/// float32 against float64, at the defaults and at `scales` times them.
+/// float32 against float64, at sweep::kParamScales times the defaults.
 int sweep_params(uint64_t stride, const std::vector<std::string>& only, unsigned threads) {
   actjit::Runtime rt;
   std::printf("| function | parameters | gradient of | f32 max ULP | at x | points > 8 ULP and > 1e-7 abs | inputs |\n");
@@ -123,7 +123,7 @@ int sweep_params(uint64_t stride, const std::vector<std::string>& only, unsigned
     actjit::Kernel k32 = rt.compile(name, actjit::DType::F32);
     if (k32.rowwise() || k32.params().empty()) continue;
     actjit::Kernel k64 = rt.compile(name, actjit::DType::F64);
-    for (double scale : {1.0, 1.7, 0.3}) {
+    for (double scale : actjit::sweep::kParamScales) {
       std::vector<double> params = k32.default_params();
       std::string shown;
       for (double& p : params) {

@@ -117,6 +117,9 @@ inline Result run(const Kernel& k32, const Kernel& k64, uint64_t stride, unsigne
   return res;
 }
 
+/// The parameter values the sweeps take, as multiples of the defaults.
+inline constexpr double kParamScales[] = {1.0, 1.7, 0.3};
+
 /// The gradients of the parameters (at `params`) of a float32 kernel
 /// against its float64 kernel's, one input at a time (a kernel sums them
 /// over its inputs; dy = 1), over every stride-th float bit pattern (NaNs
