@@ -4,6 +4,7 @@
 
 #include <array>
 #include <bit>
+#include <cfloat>
 #include <cmath>
 
 #include "compiler/ir/eval.hpp"
@@ -83,15 +84,25 @@ bool fold_exact(Op op, Exact a, Exact b, Exact& out) {
 }
 
 /// The constant op(a, b) (b ignored for unary ops), folded exactly where
-/// fold_exact can, else by the reference evaluator in double.
+/// fold_exact can, else by the reference evaluator in double; kNoNode (not
+/// folded) for exp, expm1, sinh, cosh and pow of finite constants whose
+/// double value overflows or underflows: the stability rewrites may still
+/// find the expression's value (log(1 + exp(1000)) is 1000, as the kernel
+/// of log(1 + exp(x)) gives at 1000), and the kernel computes what is left.
 NodeId fold(Graph& g, Op op, NodeId a, NodeId b = ir::kNoNode) {
   auto exact = [&](NodeId id) { return Exact{g.const_value(id), g[id].op == Op::Const ? g.const_lo(id) : 0}; };
   const ir::OpInfo& info = ir::info(op);
-  double v = ir::apply<double>(op, g.const_value(a), info.arity > 1 ? g.const_value(b) : 0, 0);
+  double va = g.const_value(a), vb = info.arity > 1 ? g.const_value(b) : 0;
+  double v = ir::apply<double>(op, va, vb, 0);
   if (info.flags & ir::Condition) return g.make(Op::CondConst, {}, v != 0 ? 1 : 0);
+  bool grows = op == Op::Exp || op == Op::Expm1 || op == Op::Sinh || op == Op::Cosh || op == Op::Pow;
+  if (grows && std::isfinite(va) && std::isfinite(vb) && (std::isinf(v) || (std::fabs(v) < DBL_MIN && va != 0)))
+    return ir::kNoNode;
   Exact r{};
-  // Zeros (their signs), infinities and NaN as IEEE double arithmetic has them.
-  if (v != 0 && std::isfinite(v) && fold_exact(op, exact(a), info.arity > 1 ? exact(b) : Exact{0, 0}, r))
+  // Exact where fold_exact is (also where double arithmetic cancels to 0:
+  // sqrt(1e-18 + 1) - 1 is 5e-19); zeros (their signs), infinities and NaN
+  // as IEEE double arithmetic has them.
+  if (std::isfinite(v) && fold_exact(op, exact(a), info.arity > 1 ? exact(b) : Exact{0, 0}, r))
     return ir::constant(g, r.hi, r.lo);
   return ir::constant(g, v);
 }
@@ -166,8 +177,9 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
     if (op != Op::Sum) return a[0];  // mean, max, min of a constant row: the constant
     return g.make(op, std::span<const NodeId>(a.data(), info.arity), value);
   }
-  if (all_const && info.arity < 3) return fold(g, op, a[0], a[1]);
-  if (all_const) {
+  if (all_const && info.arity < 3) {
+    if (NodeId folded = fold(g, op, a[0], a[1]); folded != ir::kNoNode) return folded;
+  } else if (all_const) {
     double v = ir::apply<double>(op, c(a[0]), c(a[1]), c(a[2]));
     return (info.flags & ir::Condition) ? g.make(Op::CondConst, {}, v != 0 ? 1 : 0) : ir::constant(g, v);
   }

@@ -31,7 +31,7 @@ const char* const kCommands[] = {":diff", ":vjp", ":plot", ":bench", ":check", "
 const char* const kHelp =
     "Type a definition to define it, an expression to evaluate it:\n"
     "  swish2(x, beta = 1) = x * sigmoid(beta * x)    define (a redefinition replaces it)\n"
-    "  mish(0.5)                                       evaluate\n"
+    "  mish(0.5)                                       evaluate (mish's kernel at 0.5, in :dtype's type)\n"
     "  mish([-1, 0, 1])                                evaluate on a list\n"
     "  swish2(2, beta = 0.5)                           override a parameter\n"
     "  mish'(1.5)    swish2'([0, 1], 2)                the derivative d/dx at a point or a list\n"
@@ -268,9 +268,10 @@ bool Session::define(const std::string& input) {
   return true;
 }
 
-bool Session::constant(const std::string& text, double& value) {
+bool Session::constant(const std::string& text, double& value, bool quiet) {
   auto p = build_program(with_definitions(text), catalogue());
   if (!p) {
+    if (quiet) return false;
     Diagnostic d = p.error();
     size_t shift = source().size();
     if (d.offset != Diagnostic::npos && d.offset >= shift) d.offset -= uint32_t(shift);
@@ -278,8 +279,28 @@ bool Session::constant(const std::string& text, double& value) {
   }
   for (ir::NodeId id : p->graph.reachable(std::vector<ir::NodeId>{p->value}))
     if (p->graph[id].op == ir::Op::Input || p->graph[id].op == ir::Op::Param)
-      return fail("error: '" + text + "' is not a number (it depends on x)");
+      return quiet ? false : fail("error: '" + text + "' is not a number (it depends on x)");
   value = ir::evaluate<double>(p->graph, std::vector<ir::NodeId>{p->value}, 0.0, {})[0];
+  return true;
+}
+
+bool Session::call_at_point(const std::string& input, std::string& function_text, double& at) {
+  // A definition's name (the user's or the catalogue's): a math function
+  // such as log takes its argument's expression into the stability
+  // rewrites (log(1 + exp(1000)) is 1000; its argument alone is inf).
+  std::smatch m;
+  if (!std::regex_search(input, m, std::regex(R"(^([A-Za-z_]\w*)\s*\()"))) return false;
+  std::string name = m.str(1);
+  bool defined = std::any_of(defs_.begin(), defs_.end(), [&](const Definition& d) { return d.name == name; });
+  for (auto& d : catalogue().definitions()) defined = defined || d.def->name == name;
+  if (!defined) return false;
+  size_t open = size_t(m.length(0)) - 1, close;
+  auto items = split_items(input, open, close);
+  if (close == std::string::npos || items.empty() || !trim(input.substr(close + 1)).empty()) return false;
+  std::string first = input.substr(items[0].first, items[0].second - items[0].first);
+  if (std::regex_search(first, std::regex(R"(^\s*[A-Za-z_]\w*\s*=[^=])"))) return false;  // a named argument
+  if (!constant(first, at, true)) return false;
+  function_text = input.substr(0, items[0].first) + "x" + input.substr(items[0].second);
   return true;
 }
 
@@ -318,6 +339,23 @@ bool Session::evaluate(const std::string& input) {
   bool list = fn != input;
   if (list && std::regex_search(input, std::regex(R"((^|[^\w])x([^\w(]|$))")))
     return fail("error: use either x or a list in an expression, not both");
+  // f(a, ...) with a constant a: f(x, ...)'s kernel at a, as f'(a) and lists
+  // are evaluated (the constant expression would fold in double before the
+  // stability rewrites: f(1000) of f(x) = log(1 + exp(x)) was inf, the
+  // kernel's 1000).
+  std::string call_fn;
+  double at = 0;
+  if (!list && call_at_point(input, call_fn, at)) {
+    try {
+      Kernel kc = rt_.compile(with_definitions(call_fn), dtype_);
+      std::vector<double> point{at};
+      print_values(run_kernel(kc, point, false), kc.output_cols(1) != 1);
+      return true;
+    } catch (const Error&) {
+      // reported below, against the expression as typed
+    } catch (const RowLengthError&) {
+    }
+  }
   Kernel k;
   try {
     k = rt_.compile(with_definitions(fn), dtype_);

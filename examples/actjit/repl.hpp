@@ -44,7 +44,11 @@ class Session {
   bool fail(const std::string& rendered);
   bool error_in_input(const std::string& input, const Error& e);
   std::string with_definitions(const std::string& tail) const;
-  bool constant(const std::string& text, double& value);
+  /// The value of a constant expression; false (with a message unless
+  /// `quiet`) where it is not one.
+  bool constant(const std::string& text, double& value, bool quiet = false);
+  /// For "f(a, ...)" with a constant a: "f(x, ...)" and a.
+  bool call_at_point(const std::string& input, std::string& function_text, double& at);
   bool points(const std::string& text, std::vector<double>& xs, std::string& function_text);
   void print_values(const std::vector<double>& v, bool list);
   bool cmd_plot(const std::string& args);
