@@ -257,6 +257,32 @@ TEST_CASE("squareplus at its default b takes one sqrt and one division", "[cli]"
   CHECK(count("call <16 x float> @llvm.sqrt") + count("call <32 x float> @llvm.sqrt") == 1);
 }
 
+TEST_CASE("eval and grad take parameter values at run time with --params", "[cli]") {
+  // The kernels a call with other than the default values runs (the C and
+  // C++ APIs' params), next to the same values written into the source.
+  for (const char* dtype : {"f32", "f64"}) {
+    INFO(dtype);
+    Run given = run({"eval", "softplus", "--at", "-3,0.5,12", "--params", "beta=2", "--dtype", dtype});
+    Run written = run({"eval", "softplus(x, 2)", "--at", "-3,0.5,12", "--dtype", dtype});
+    REQUIRE(given.status == 0);
+    REQUIRE(written.status == 0);
+    std::istringstream a(given.out), b(written.out);
+    for (double u, v; a >> u && b >> v;) CHECK(u == Approx(v).epsilon(dtype[1] == '3' ? 1e-6 : 1e-14));
+    Run g = run({"grad", "softplus", "--at", "15", "--wrt", "beta", "--params", "beta=0.5", "--dtype", dtype});
+    REQUIRE(g.status == 0);
+    // d/dbeta at beta = 0.5, x = 15: -(softplus(7.5) - 7.5 sigmoid(7.5)) / 0.25 (mpmath)
+    CHECK(std::stod(g.out) == Approx(-0.0046987712522877928 / 0.25).epsilon(1e-5));
+  }
+  Run sq = run({"eval", "f(x, c = 1) = sqrt(x*x + c) - sqrt(c)", "--at", "1e-9", "--params", "c=2", "--dtype", "f64"});
+  CHECK(std::stod(sq.out) == Approx(3.5355339059327378e-19).epsilon(1e-15));
+  Run bad = run({"eval", "softplus", "--at", "1", "--params", "bta=2"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("no parameter 'bta'; its parameters are 'beta', 'threshold'") != std::string::npos);
+  CHECK(run({"eval", "softplus", "--at", "1", "--params", "beta"}).status == 2);
+  CHECK(run({"eval", "softplus", "--at", "1", "--params", "beta=x"}).status == 2);
+  CHECK(run({"eval", "relu", "--at", "1", "--params", "a=1"}).status == 2);
+}
+
 TEST_CASE("elu's exp and expm1 share one reduction with AVX-512", "[cli]") {
   // The parametric elu's backward takes expm1(x) (d/dalpha) and exp(x)
   // (d/dx): with vscalef both come from expm1's reduction and polynomial

@@ -507,6 +507,44 @@ TEST_CASE("softplus's beta gradient and a temperature's without cancellation", "
   }
 }
 
+TEST_CASE("sqrt(x*x + c) - sqrt(c) with c a parameter without cancellation", "[kernels]") {
+  // With c a constant the stabilizer wrote x*x / (sqrt(x*x + c) + sqrt(c));
+  // with c a parameter (the kernel a call with c != default runs) it
+  // cancelled: 0 at x = 1e-9 for c = 2, where it is 3.5e-19.
+  using L = long double;
+  actjit::Runtime rt;
+  const char* src = "f(x, c = 1) = sqrt(x*x + c) - sqrt(c)";
+  for (double c : {2.0, 0.25}) {
+    auto root = [c](L x) { return std::sqrt(x * x + c); };
+    auto value = [&](L x) { return x * x / (root(x) + std::sqrt(L(c))); };
+    auto slope = [&](L x) { return x / root(x); };
+    auto dc = [&](L x) { return -x * x / (2 * root(x) * std::sqrt(L(c)) * (root(x) + std::sqrt(L(c)))); };
+    std::vector<double> params{c};
+    for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+      actjit::Kernel k = rt.compile(src, dt);
+      for (double x : {1e-9, -1e-4, 0.01, 3.0, -1e10, 1e20}) {
+        INFO("c = " << c << ", x = " << x << ", f64 " << (dt == actjit::DType::F64));
+        std::vector<double> dp(1, 0.0);
+        if (dt == actjit::DType::F64) {
+          double y = 0, dx = 0, one = 1;
+          k.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1), params);
+          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
+          CHECK(actjit::test::ulp_error(y, value(x)) <= 4);
+          CHECK(actjit::test::ulp_error(dx, slope(x)) <= 8);
+          CHECK(actjit::test::ulp_error(dp[0], dc(x)) <= 8);
+        } else {
+          float xf = float(x), yf = 0, df = 0, onef = 1;
+          k.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1), params);
+          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
+          CHECK(actjit::test::ulp_error(yf, value(xf)) <= 4);
+          CHECK(actjit::test::ulp_error(df, slope(xf)) <= 8);
+          CHECK(actjit::test::ulp_error(float(dp[0]), dc(xf)) <= 8);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("tanh saturates to exactly 1 - keeps its sign - zero - NaN and infinities", "[kernels]") {
   // tanh caps |x| where it rounds to 1 (9.25 in float, 19.5 in double), so
   // that its expm1 needs no clamps: the values past the cap must be 1.

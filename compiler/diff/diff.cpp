@@ -130,7 +130,7 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     if (da == none) return none;
     return b.mul(b.mul(b.mul(b.fn(Op::Tanh, s->a), y), b.c(-2)), da);
   }
-  if (auto s = ir::sqrt_shift_form(b.g, y)) {
+  if (auto s = ir::sqrt_shift_form(b.g, y); s && (s->b == ir::kNoNode || s->b >= d.size() || d[s->b] == none)) {
     // sqrt(v^2 + b) - sqrt(b), written v^2 / (r + k) for its value: the
     // derivative v / r (one division, a / sqrt's), not the quotient rule's two.
     NodeId dv = d[s->v];

@@ -102,8 +102,14 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   if (div.op != Op::Div) return std::nullopt;
   const Node& square = g[div.args[0]];
   const Node& den = g[div.args[1]];
-  if (square.op != Op::Mul || square.args[0] != square.args[1] || den.op != Op::Add || !g.is_const(den.args[1]))
-    return std::nullopt;
+  if (square.op != Op::Mul || square.args[0] != square.args[1] || den.op != Op::Add) return std::nullopt;
+  for (int k = 0; k < 2 && !g.is_const(den.args[1]); ++k) {  // a parameter's sqrt(b)
+    const Node& sb = g[den.args[1 - k]];
+    auto r = root_of_square_sum(g, den.args[k]);
+    if (sb.op == Op::Sqrt && !g.is_const(sb.args[0]) && r && r->v == square.args[0] && r->b == sb.args[0])
+      return SqrtShiftForm{square.args[0], den.args[k], sb.args[0]};
+  }
+  if (!g.is_const(den.args[1])) return std::nullopt;
   NodeId root = den.args[0];
   if (g[root].op != Op::Sqrt) return std::nullopt;
   const Node& sum = g[g[root].args[0]];

@@ -48,8 +48,11 @@ NodeId sech2(Graph& g, NodeId a);
 /// v * v / (r + k) with r = sqrt(v * v + b) (the sum in either order), b and
 /// k constants, k = sqrt(b) > 0 as doubles: sqrt(v^2 + b) - sqrt(b) without
 /// its cancellation near v = 0 (the stabilizer's); its derivative is v / r.
+/// Also v * v / (r + sqrt(b)) for a b that is not a constant, r the
+/// stabilizer's guarded root of v * v + b (root_of_square_sum): then `b` is
+/// b (its derivative by b is not v / r's), else kNoNode.
 struct SqrtShiftForm {
-  NodeId v, root;
+  NodeId v, root, b = kNoNode;
 };
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n);
 

@@ -140,6 +140,7 @@ class Stabilizer {
         // a - softplus(a) = -softplus(-a)
         if (softplus_argument(a[0]) == a[1]) return softplus(scaled(a[1], -1));
         if (softplus_argument(a[1]) == a[0]) return neg(softplus(scaled(a[0], -1)));
+        if (NodeId r = root_minus_root(a[0], a[1]); r != ir::kNoNode) return r;  // sqrt(x^2 + b) - sqrt(b), b a parameter
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
         for (int k = 0; k < 2; ++k) {  // a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a) (and the negations)
@@ -1262,6 +1263,20 @@ class Stabilizer {
     NodeId quotient = make(Op::Div, {square, make(Op::Add, {sq, c(k)})});
     if (guard == ir::kNoNode) return quotient;
     return make(Op::Where, {guard, make(Op::Add, {big, minus}), quotient});
+  }
+
+  /// sqrt(v^2 + b) - sqrt(b) for a b that is not a constant (a parameter;
+  /// sqrt_minus_root takes constants): v*v / (sqrt(v^2 + b) + sqrt(b)) up to
+  /// the root's guard, the difference past it, where v*v may overflow and
+  /// nothing cancels. `root` is the guarded root the Sqrt rule wrote. (It was
+  /// 0 at v = 1e-9 for b = 2 in double, where it is 3.5e-19.)
+  NodeId root_minus_root(NodeId root, NodeId minus) {
+    if (op(minus) != Op::Sqrt || g_.is_const(arg(minus, 0))) return ir::kNoNode;
+    auto r = ir::root_of_square_sum(g_, root);
+    if (!r || r->b != arg(minus, 0)) return ir::kNoNode;
+    NodeId big = make(Op::Gt, {make(Op::Abs, {r->v}), c(kSquareGuard)});
+    NodeId quotient = make(Op::Div, {make(Op::Mul, {r->v, r->v}), make(Op::Add, {root, minus})});
+    return make(Op::Where, {big, make(Op::Sub, {root, minus}), quotient});
   }
 
   /// softplus(a) - log 2 (the shifted softplus), which cancels near a = 0

@@ -43,6 +43,8 @@ const char* const kUsage =
     "       [--dy D1,D2,...]                                 (a row-wise function: --at is one row and\n"
     "                                                        --dy the incoming gradient; prints dy^T J)\n"
     "                                                        (default) or a parameter\n"
+    "  eval, grad ... --params NAME=V,...                    parameter values passed at run time, as a\n"
+    "                                                        training loop passes them (others: defaults)\n"
     "  diff SRC [--wrt NAME] [--rewritten]                   the derivative as text (of the function after\n"
     "                                                        the stability rewrites; --rewritten shows\n"
     "                                                        the function before and after them)\n"
@@ -73,6 +75,7 @@ struct Options {
   std::string source;
   std::optional<std::string> at;
   std::optional<std::string> dy;
+  std::optional<std::string> params;  // eval, grad --params NAME=V,...
   std::string wrt;
   bool rewritten = false;  // diff --rewritten
   bool defaults = false;   // ir, asm --defaults
@@ -124,6 +127,8 @@ Options parse_args(int argc, char** argv) {
       o.at = take_value();
     } else if (name == "--dy" && o.command == "grad") {
       o.dy = take_value();
+    } else if (name == "--params" && takes_at) {
+      o.params = take_value();
     } else if (name == "--wrt" && takes_wrt) {
       o.wrt = take_value();
     } else if (name == "--rewritten" && o.command == "diff" && !has_value) {
@@ -216,11 +221,34 @@ void print_warnings(const Kernel& k) {
   for (const std::string& w : k.warnings()) std::fputs(w.c_str(), stderr);
 }
 
+/// The parameter values of --params NAME=V,... (the defaults for the others).
+std::vector<double> parse_params(const Kernel& k, const std::optional<std::string>& list) {
+  std::vector<double> values = k.default_params();
+  if (!list) return values;
+  for (const std::string& raw : split(*list, ',')) {
+    std::string item = trim(raw);
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) throw UsageError{"--params: expected NAME=VALUE, got '" + item + "'"};
+    std::string name = trim(item.substr(0, eq));
+    size_t j = 0;
+    while (j < k.params().size() && k.params()[j].name != name) ++j;
+    if (j == k.params().size()) {
+      std::string known;
+      for (auto& p : k.params()) known += (known.empty() ? "'" : ", '") + p.name + "'";
+      throw UsageError{"--params: the function has no parameter '" + name + "'" +
+                       (known.empty() ? std::string("; it has none") : "; its parameters are " + known)};
+    }
+    values[j] = parse_points<double>(trim(item.substr(eq + 1)), "--params " + name)[0];
+  }
+  return values;
+}
+
 template <class T>
 int eval_or_grad(const Runtime& rt, const Options& o) {
   Kernel k = rt.compile(o.source, o.dtype);
   print_warnings(k);
   std::vector<T> x = parse_points<T>(*o.at, "--at");
+  std::vector<double> params = parse_params(k, o.params);
   // A row-wise function takes --at as one row (LANGUAGE.md section 5).
   size_t out_n = k.output_cols(x.size());
   if (out_n == 0)
@@ -228,7 +256,7 @@ int eval_or_grad(const Runtime& rt, const Options& o) {
                      std::to_string(k.row_multiple()) + " values, got " + std::to_string(x.size())};
   if (o.command == "eval") {
     std::vector<T> out(out_n);
-    k.forward(std::span<const T>(x), std::span<T>(out));
+    k.forward(std::span<const T>(x), std::span<T>(out), params);
     for (T v : out) print_value(v);
     return kOk;
   }
@@ -258,21 +286,21 @@ int eval_or_grad(const Runtime& rt, const Options& o) {
                      std::to_string(dy.size())};
   std::vector<T> dx(x.size());
   if (j == k.params().size()) {
-    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx));
+    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx), params);
     for (T v : dx) print_value(v);
     return kOk;
   }
   std::vector<double> dparams(k.params().size());
   if (k.rowwise()) {
     // One row: the parameter's gradient is one number.
-    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx), {}, std::span<double>(dparams));
+    k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx), params, std::span<double>(dparams));
     print_value(T(dparams[j]));
     return kOk;
   }
   // Elementwise: one element at a time (dparams is a sum over the array).
   for (size_t i = 0; i < x.size(); ++i) {
     T d;
-    k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&dy[i], 1), std::span<T>(&d, 1), {},
+    k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&dy[i], 1), std::span<T>(&d, 1), params,
                std::span<double>(dparams));
     print_value(T(dparams[j]));
   }
