@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cfloat>
+#include <iomanip>
 #include <random>
 #include <tuple>
 
@@ -505,6 +506,60 @@ TEST_CASE("softplus's beta gradient and a temperature's without cancellation", "
       }
     }
   }
+}
+
+TEST_CASE("parameter gradients of log(cosh(k x))/k and its kin without cancellation", "[kernels]") {
+  // d/dk of F(k x) / k is (a F'(a) - F(a)) / k^2 with a = k x; written as
+  // the quotient rule has it, x F'/k - F/k^2, its terms grow with x and
+  // cancel (log cosh: 0 in float past 1e10, where it is log(2)/k^2). The
+  // differentiator takes a F' - F term by term (scaled_derivative).
+  using L = long double;
+  // a F'(a) - F(a) for F = log(cosh(a)) + shift, without its cancellation
+  // (far out log 2 - log1p(e) - 2|a| e / (1 + e), e = exp(-2|a|); the shift
+  // log 2 takes the log 2 off)
+  auto euler = [](L a, bool shifted) {
+    L m = std::fabs(a);
+    L sh = std::sinh(a / 2);  // log(cosh(a)) = log1p(2 sinh(a/2)^2), accurate near 0
+    if (m < 1) return a * std::tanh(a) - std::log1p(2 * sh * sh) - (shifted ? std::log(2.0L) : 0);
+    L e = std::exp(-2 * m);
+    return (shifted ? 0 : std::log(2.0L)) - std::log1p(e) - 2 * m * e / (1 + e);
+  };
+  auto h = [&](L a) { return euler(a, false); };
+  // the reference against mpmath (50 digits), (a tanh a - log cosh a) / k^2
+  CHECK(double(h(0.6L) / 4) == Approx(0.038023613355183822937).epsilon(1e-15));
+  CHECK(double(h(6.0L) / 4) == Approx(0.17326682656781024999).epsilon(1e-15));
+  CHECK(double(h(2e5L) / 4) == Approx(0.17328679513998632735).epsilon(1e-15));
+  struct Case {
+    const char* src;
+    bool shifted;  // log(exp(a) + exp(-a)) is log(2 cosh a)
+  };
+  for (Case c : {Case{"f(x, k = 2) = log(cosh(k*x))/k", false}, Case{"f(x, k = 2) = log(exp(k*x) + exp(-k*x))/k", true}})
+    for (double k : {2.0, 3.4})
+      for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+        actjit::Kernel kern = runtime().compile(c.src, dt);
+        std::vector<double> params{k};
+        for (double x : {1e-4, -0.3, 0.9, 3.0, -45.0, 1e5, -1e10, 1e30}) {
+          L exact = euler(L(k) * (dt == actjit::DType::F32 ? L(float(x)) : L(x)), c.shifted) / (L(k) * k);
+          std::vector<double> dp(1, 0.0);
+          if (dt == actjit::DType::F64) {
+            double dx = 0, one = 1;
+            kern.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
+          } else {
+            float xf = float(x), df = 0, onef = 1;
+            kern.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
+          }
+          INFO(c.src << " at k = " << k << ", x = " << x << ", f64 " << (dt == actjit::DType::F64) << ": "
+                     << std::setprecision(17) << dp[0] << " against " << double(exact));
+          // The backward bound: 8 ULP or 1e-7 absolute in float (the shifted
+          // form's near branch, log1p(2 sinh(a/2)^2) + log 2, gives a F' - F
+          // as a sum that cancels for |a| in about (1, 2): 30 ULP, 5.6e-8, at
+          // a = 1.8; the quotient rule lost everything past |a| = 8).
+          if (dt == actjit::DType::F64)
+            CHECK(actjit::test::ulp_error(dp[0], exact) <= 8);
+          else
+            CHECK((actjit::test::ulp_error(float(dp[0]), exact) <= 8 || std::fabs(dp[0] - double(exact)) <= 1e-7));
+        }
+      }
 }
 
 TEST_CASE("sqrt(x*x + c) - sqrt(c) with c a parameter without cancellation", "[kernels]") {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numbers>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace actjit::diff {
@@ -99,6 +100,99 @@ std::optional<NodeId> scaled_softplus_derivative(Builder& b, NodeId y, const std
   return std::nullopt;
 }
 
+/// a F'(a) - F(a) for F = t (F' by a), term by term over sums, negations,
+/// constant multiples and where()s: a and |a| give 0 exactly (a F' - F
+/// loses them to cancellation when formed as written), a constant c gives
+/// -c, other terms a t' - t with t' by the differentiator, a as its
+/// variable. none for 0.
+NodeId euler(Builder& b, NodeId t, NodeId a, std::unordered_map<NodeId, NodeId>& memo) {
+  if (auto it = memo.find(t); it != memo.end()) return it->second;
+  const ir::Node n = b.g[t];  // copy: the graph grows below
+  auto e = [&](int i) { return euler(b, n.args[i], a, memo); };
+  NodeId r;
+  if (t == a || (n.op == Op::Abs && n.args[0] == a)) {
+    r = none;
+  } else if (b.g.is_const(t)) {
+    r = b.g.const_value(t) == 0 ? none : b.c(-b.g.const_value(t));
+  } else if (n.op == Op::Add) {
+    r = b.add(e(0), e(1));
+  } else if (n.op == Op::Sub) {
+    r = b.sub(e(0), e(1));
+  } else if (n.op == Op::Neg) {
+    NodeId u = e(0);
+    r = u == none ? none : b.neg(u);
+  } else if (n.op == Op::Mul && (b.g.is_const(n.args[0]) || b.g.is_const(n.args[1]))) {
+    int k = b.g.is_const(n.args[0]) ? 0 : 1;  // c u: c (a u' - u)
+    r = b.mul(b.c(b.g.const_value(n.args[k])), e(1 - k));
+  } else if (n.op == Op::Where) {
+    r = b.where(n.args[0], e(1), e(2));
+  } else {
+    r = b.sub(b.mul(a, derivative(b.g, t, a)), t);
+  }
+  return memo[t] = r;
+}
+
+/// The first node of f's DAG that `is_a` accepts, where every path from f
+/// to the variable (a leaf with a derivative) passes through it; kNoNode
+/// when there is none.
+template <class Accept>
+NodeId only_through(const Graph& g, NodeId f, const std::vector<NodeId>& d, Accept is_a) {
+  NodeId a = none;
+  for (NodeId id : g.reachable(std::array{f}))
+    if (is_a(id)) {
+      a = id;
+      break;
+    }
+  if (a == none) return none;
+  std::vector<NodeId> stack{f};
+  std::vector<bool> seen(g.size(), false);
+  while (!stack.empty()) {
+    NodeId id = stack.back();
+    stack.pop_back();
+    if (id == a || seen[id]) continue;
+    seen[id] = true;
+    const ir::Node& n = g[id];
+    if (n.arity == 0 && id < d.size() && d[id] != none) return none;  // the variable, not through a
+    for (unsigned i = 0; i < n.arity; ++i) stack.push_back(n.args[i]);
+  }
+  return a;
+}
+
+/// The derivatives by a parameter of F(a) / b with a = k b and of t F(a)
+/// with a = k / t, k free of the variable and F's only dependence on it
+/// through a (log(cosh(k x)) / k, t tanh(x / t), celu's alpha expm1(x /
+/// alpha)): b' (a F' - F) / b^2 and -t' (a F' - F), with a F' - F by
+/// euler(). The quotient and product rules form the same as a difference of
+/// terms that grow with a (x / k - x / k for log cosh far out: 0 past 1e10).
+std::optional<NodeId> scaled_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d) {
+  const Graph& g = b.g;
+  const ir::Node n = g[y];
+  auto varies = [&](NodeId id) { return id < d.size() && d[id] != none; };
+  if (n.op == Op::Div && varies(n.args[1])) {
+    NodeId den = n.args[1];
+    NodeId a = only_through(g, n.args[0], d, [&](NodeId id) { return scaled_by(g, id, den, d); });
+    if (a == none) return std::nullopt;
+    std::unordered_map<NodeId, NodeId> memo;
+    NodeId h = euler(b, n.args[0], a, memo);
+    NodeId q = b.div(b.c(1), den);
+    return h == none ? none : b.mul(b.mul(b.mul(h, q), q), d[den]);
+  }
+  if (n.op != Op::Mul) return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    NodeId t = n.args[i], f = n.args[1 - i];
+    if (!varies(t)) continue;
+    NodeId a = only_through(g, f, d, [&](NodeId id) {
+      const ir::Node& m = g[id];
+      return m.op == Op::Div && m.args[1] == t && !varies(m.args[0]);
+    });
+    if (a == none) continue;
+    std::unordered_map<NodeId, NodeId> memo;
+    NodeId h = euler(b, f, a, memo);
+    return h == none ? none : b.neg(b.mul(h, d[t]));
+  }
+  return std::nullopt;
+}
+
 /// The derivative of y when y is one of the stable forms of forms.hpp (the
 /// general rules would give each a second division, and sigmoid's where(c,
 /// 0, 1) - y besides), else nullopt (none: symbolically zero).
@@ -156,6 +250,10 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   std::vector<NodeId> d(root + 1, none);
   const double two_over_sqrt_pi = 2 / std::sqrt(std::numbers::pi);
   for (NodeId id : order) {
+    if (id == var) {  // the variable itself (also a node inside the function: scaled_derivative's a)
+      d[id] = b.c(1);
+      continue;
+    }
     const ir::Node n = g[id];  // copy: g grows below
     NodeId y = id;
     NodeId a = n.args[0], bb = n.args[1];
@@ -168,6 +266,11 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       d[id] = *scaled;
       continue;
     }
+    if (g[var].op == Op::Param)
+      if (std::optional<NodeId> scaled = scaled_derivative(b, id, d)) {
+        d[id] = *scaled;
+        continue;
+      }
     NodeId r = none;
     switch (n.op) {
       case Op::Const:
