@@ -95,6 +95,34 @@ void check_against_reference(const std::string& src, const std::vector<double>& 
   }
 }
 
+/// f(x), df/dx and the parameters' gradients (dy = 1) at one point from
+/// kernel k, widened to double; x is rounded to the kernel's type (`x`
+/// says to what). Each call runs the kernels on one element.
+struct AtPoint {
+  double x, y, dx;
+  std::vector<double> dp;
+};
+AtPoint at_point(const Kernel& k, double x, const std::vector<double>& params) {
+  AtPoint r{x, 0, 0, std::vector<double>(params.size(), 0.0)};
+  if (k.dtype() == DType::F64) {
+    double one = 1;
+    k.forward(std::span<const double>(&x, 1), std::span<double>(&r.y, 1), params);
+    k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&r.dx, 1), params, r.dp);
+  } else {
+    float xf = float(x), y = 0, dx = 0, one = 1;
+    k.forward(std::span<const float>(&xf, 1), std::span<float>(&y, 1), params);
+    k.backward(std::span<const float>(&xf, 1), std::span<const float>(&one, 1), std::span<float>(&dx, 1), params, r.dp);
+    r = {xf, y, dx, r.dp};
+  }
+  return r;
+}
+
+/// ulp_error in the kernel's type (a float kernel's parameter gradient is
+/// a double sum of float products: rounded to float first).
+double ulp_in(const Kernel& k, double got, long double exact) {
+  return k.dtype() == DType::F64 ? actjit::test::ulp_error(got, exact) : actjit::test::ulp_error(float(got), exact);
+}
+
 }  // namespace
 
 TEST_CASE("catalogue kernels match the reference evaluator", "[kernels]") {
@@ -481,28 +509,11 @@ TEST_CASE("softplus's beta gradient and a temperature's without cancellation", "
       std::vector<double> params{c.param};
       if (k.params().size() == 2) params.push_back(20);  // softplus's threshold
       for (double a : {-700.0, -80.0, -30.0, -3.0, -0.25, 0.0, 1e-3, 0.5, 3.0, 7.5, 12.0, 15.0, 17.0, 19.0, 19.9}) {
-        double x = c.temperature ? a * c.param : a / c.param;
-        std::vector<double> dp(params.size(), 0.0);
-        double got;
-        L exact;
-        if (dt == actjit::DType::F64) {
-          double dx = 0, one = 1;
-          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
-          got = dp[0];
-          exact = c.temperature ? gap(x / L(c.param)) : -gap(L(c.param) * x) / (L(c.param) * c.param);
-        } else {
-          float xf = float(x), df = 0, onef = 1;
-          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
-          got = dp[0];
-          L pf = float(c.param);
-          exact = c.temperature ? gap(xf / pf) : -gap(pf * xf) / (pf * pf);
-        }
-        INFO(c.src << " at " << c.param << ", x = " << x << ", f64 " << (dt == actjit::DType::F64) << ": " << got
+        AtPoint r = at_point(k, c.temperature ? a * c.param : a / c.param, params);
+        L p = c.param, exact = c.temperature ? gap(r.x / p) : -gap(p * r.x) / (p * p);
+        INFO(c.src << " at " << c.param << ", x = " << r.x << ", f64 " << (dt == actjit::DType::F64) << ": " << r.dp[0]
                    << " against " << double(exact));
-        if (dt == actjit::DType::F64)
-          CHECK(actjit::test::ulp_error(got, exact) <= 8);
-        else  // the gradient is summed in double from float products
-          CHECK(actjit::test::ulp_error(float(got), exact) <= 8);
+        CHECK(ulp_in(k, r.dp[0], exact) <= 8);
       }
     }
   }
@@ -539,15 +550,9 @@ TEST_CASE("parameter gradients of log(cosh(k x))/k and its kin without cancellat
         actjit::Kernel kern = runtime().compile(c.src, dt);
         std::vector<double> params{k};
         for (double x : {1e-4, -0.3, 0.9, 3.0, -45.0, 1e5, -1e10, 1e30}) {
-          L exact = euler(L(k) * (dt == actjit::DType::F32 ? L(float(x)) : L(x)), c.shifted) / (L(k) * k);
-          std::vector<double> dp(1, 0.0);
-          if (dt == actjit::DType::F64) {
-            double dx = 0, one = 1;
-            kern.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
-          } else {
-            float xf = float(x), df = 0, onef = 1;
-            kern.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
-          }
+          AtPoint r = at_point(kern, x, params);
+          L exact = euler(L(k) * r.x, c.shifted) / (L(k) * k);
+          const std::vector<double>& dp = r.dp;
           INFO(c.src << " at k = " << k << ", x = " << x << ", f64 " << (dt == actjit::DType::F64) << ": "
                      << std::setprecision(17) << dp[0] << " against " << double(exact));
           // The backward bound: 8 ULP or 1e-7 absolute in float (the shifted
@@ -555,9 +560,9 @@ TEST_CASE("parameter gradients of log(cosh(k x))/k and its kin without cancellat
           // as a sum that cancels for |a| in about (1, 2): 30 ULP, 5.6e-8, at
           // a = 1.8; the quotient rule lost everything past |a| = 8).
           if (dt == actjit::DType::F64)
-            CHECK(actjit::test::ulp_error(dp[0], exact) <= 8);
+            CHECK(ulp_in(kern, dp[0], exact) <= 8);
           else
-            CHECK((actjit::test::ulp_error(float(dp[0]), exact) <= 8 || std::fabs(dp[0] - double(exact)) <= 1e-7));
+            CHECK((ulp_in(kern, dp[0], exact) <= 8 || std::fabs(dp[0] - double(exact)) <= 1e-7));
         }
       }
 }
@@ -579,22 +584,10 @@ TEST_CASE("sqrt(x*x + c) - sqrt(c) with c a parameter without cancellation", "[k
       actjit::Kernel k = rt.compile(src, dt);
       for (double x : {1e-9, -1e-4, 0.01, 3.0, -1e10, 1e20}) {
         INFO("c = " << c << ", x = " << x << ", f64 " << (dt == actjit::DType::F64));
-        std::vector<double> dp(1, 0.0);
-        if (dt == actjit::DType::F64) {
-          double y = 0, dx = 0, one = 1;
-          k.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1), params);
-          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&dx, 1), params, dp);
-          CHECK(actjit::test::ulp_error(y, value(x)) <= 4);
-          CHECK(actjit::test::ulp_error(dx, slope(x)) <= 8);
-          CHECK(actjit::test::ulp_error(dp[0], dc(x)) <= 8);
-        } else {
-          float xf = float(x), yf = 0, df = 0, onef = 1;
-          k.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1), params);
-          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&onef, 1), std::span<float>(&df, 1), params, dp);
-          CHECK(actjit::test::ulp_error(yf, value(xf)) <= 4);
-          CHECK(actjit::test::ulp_error(df, slope(xf)) <= 8);
-          CHECK(actjit::test::ulp_error(float(dp[0]), dc(xf)) <= 8);
-        }
+        AtPoint r = at_point(k, x, params);
+        CHECK(ulp_in(k, r.y, value(r.x)) <= 4);
+        CHECK(ulp_in(k, r.dx, slope(r.x)) <= 8);
+        CHECK(ulp_in(k, r.dp[0], dc(r.x)) <= 8);
       }
     }
   }
