@@ -112,12 +112,14 @@ int sweep_rowwise(const std::vector<std::string>& only) {
   return 0;
 }
 
-/// The parameters' gradients of every elementwise built-in with parameters,
-/// float32 against float64, at sweep::kParamScales times the defaults.
+/// Every elementwise built-in with parameters through the kernels that take
+/// them at run time, at sweep::kParamScales times the defaults: forward,
+/// backward and the parameters' gradients, float32 against float64.
 int sweep_params(uint64_t stride, const std::vector<std::string>& only, unsigned threads) {
   actjit::Runtime rt;
-  std::printf("| function | parameters | gradient of | f32 max ULP | at x | points > 8 ULP and > 1e-7 abs | inputs |\n");
-  std::printf("|---|---|---|---:|---:|---:|---:|\n");
+  std::printf("| function | parameters | forward max ULP | at x | backward max ULP | at x | backward points over | "
+              "gradient of | max ULP | at x | points over | inputs |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n");
   for (const std::string& name : actjit::sweep::catalogue_names()) {
     if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     actjit::Kernel k32 = rt.compile(name, actjit::DType::F32);
@@ -132,11 +134,14 @@ int sweep_params(uint64_t stride, const std::vector<std::string>& only, unsigned
         std::snprintf(buf, sizeof buf, "%s%.6g", shown.empty() ? "" : ", ", p);
         shown += buf;
       }
-      std::vector<actjit::sweep::Worst> r = actjit::sweep::run_params(k32, k64, params, stride, threads);
-      for (size_t j = 0; j < r.size(); ++j)
-        std::printf("| %s | %s | %s | %.3g | %.9g | %llu | %llu |\n", name.c_str(), shown.c_str(),
-                    k32.params()[j].name.c_str(), r[j].ulp, r[j].at, (unsigned long long)r[j].over,
-                    (unsigned long long)r[j].inputs);
+      actjit::sweep::ParamResult r = actjit::sweep::run_params(k32, k64, params, stride, threads);
+      for (size_t j = 0; j < r.params.size(); ++j) {
+        const actjit::sweep::Worst& g = r.params[j];
+        std::printf("| %s | %s | %.3g | %.9g | %.3g | %.9g | %llu | %s | %.3g | %.9g | %llu | %llu |\n", name.c_str(),
+                    shown.c_str(), r.forward.ulp, r.forward.at, r.backward.ulp, r.backward.at,
+                    (unsigned long long)r.backward.over, k32.params()[j].name.c_str(), g.ulp, g.at,
+                    (unsigned long long)g.over, (unsigned long long)g.inputs);
+      }
       std::fflush(stdout);
     }
   }

@@ -120,35 +120,49 @@ inline Result run(const Kernel& k32, const Kernel& k64, uint64_t stride, unsigne
 /// The parameter values the sweeps take, as multiples of the defaults.
 inline constexpr double kParamScales[] = {1.0, 1.7, 0.3};
 
-/// The gradients of the parameters (at `params`) of a float32 kernel
-/// against its float64 kernel's, one input at a time (a kernel sums them
-/// over its inputs; dy = 1), over every stride-th float bit pattern (NaNs
-/// skipped): one Worst per parameter, `over` counting points over 8 ULP and
-/// 1e-7 absolute. Call with actjit::set_threads(1).
-inline std::vector<Worst> run_params(const Kernel& k32, const Kernel& k64, const std::vector<double>& params,
-                                     uint64_t stride, unsigned threads) {
+/// A float32 kernel against its float64 kernel with the parameters passed
+/// at run time (the kernels a call with other than the defaults runs): the
+/// forward, the backward (dy = 1) and each parameter's gradient.
+struct ParamResult {
+  Worst forward, backward;
+  std::vector<Worst> params;
+};
+
+/// ParamResult at `params`, one input at a time (a kernel sums the
+/// parameters' gradients over its inputs), over every stride-th float bit
+/// pattern (NaNs skipped); `over` counts points over 8 ULP and 1e-7
+/// absolute. Call with actjit::set_threads(1).
+inline ParamResult run_params(const Kernel& k32, const Kernel& k64, const std::vector<double>& params,
+                              uint64_t stride, unsigned threads) {
   const size_t np = params.size();
-  std::vector<Worst> res(np);
+  ParamResult res{{}, {}, std::vector<Worst>(np)};
   std::mutex mu;
   std::vector<std::thread> pool;
   const uint64_t total = uint64_t(1) << 32;
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
-      std::vector<Worst> mine(np);
+      ParamResult mine{{}, {}, std::vector<Worst>(np)};
       std::vector<double> dp32(np), dp64(np);
       for (uint64_t bits = uint64_t(t) * stride; bits < total; bits += uint64_t(threads) * stride) {
         uint32_t u = uint32_t(bits);
         float x;
         std::memcpy(&x, &u, 4);
         if (std::isnan(x)) continue;
-        float one = 1, dx = 0;
-        double xd = x, oned = 1, dxd = 0;
+        float one = 1, dx = 0, y = 0;
+        double xd = x, oned = 1, dxd = 0, yd = 0;
         std::fill(dp32.begin(), dp32.end(), 0.0);
         std::fill(dp64.begin(), dp64.end(), 0.0);
+        k32.forward(std::span<const float>(&x, 1), std::span<float>(&y, 1), params);
+        k64.forward(std::span<const double>(&xd, 1), std::span<double>(&yd, 1), params);
         k32.backward(std::span<const float>(&x, 1), std::span<const float>(&one, 1), std::span<float>(&dx, 1), params, dp32);
         k64.backward(std::span<const double>(&xd, 1), std::span<const double>(&oned, 1), std::span<double>(&dxd, 1), params, dp64);
+        double ef = ulp_error(y, yd), eb = ulp_error(dx, dxd);
+        if (ef > mine.forward.ulp) mine.forward.ulp = ef, mine.forward.at = x;
+        if (eb > mine.backward.ulp) mine.backward.ulp = eb, mine.backward.at = x;
+        if (eb > 8 && !(std::fabs(double(dx) - dxd) <= 1e-7)) ++mine.backward.over;
+        ++mine.forward.inputs, ++mine.backward.inputs;
         for (size_t j = 0; j < np; ++j) {
-          Worst& w = mine[j];
+          Worst& w = mine.params[j];
           float got = float(dp32[j]);
           double e = ulp_error(got, dp64[j]);
           if (e > w.ulp) w.ulp = e, w.at = x;
@@ -157,7 +171,9 @@ inline std::vector<Worst> run_params(const Kernel& k32, const Kernel& k64, const
         }
       }
       std::lock_guard<std::mutex> lock(mu);
-      for (size_t j = 0; j < np; ++j) res[j].merge(mine[j]);
+      res.forward.merge(mine.forward);
+      res.backward.merge(mine.backward);
+      for (size_t j = 0; j < np; ++j) res.params[j].merge(mine.params[j]);
     });
   for (auto& th : pool) th.join();
   return res;

@@ -74,11 +74,33 @@ llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llv
       NodeId other = m.args[1 - j], rest = n.args[1 - k];
       if (other >= v.size() || rest >= v.size() || !v[other] || !v[rest]) return nullptr;  // row scalars
       llvm::Value* factor = v[other];
-      llvm::Value* w = v[rest];
-      if (n.op == Op::Sub) (k == 0 ? w : factor) = b_.CreateFNeg(k == 0 ? w : factor);  // p v - w, w - p v
+      // w a parameter too (hardsigmoid's offset + slope x): its double value,
+      // hi + lo, as p's (near the zero of p v + w, w's float rounding was
+      // all the result had: 409 ULP at x = -2.996 for slope 0.05, offset 0.15)
+      bool w_param = g_[rest].op == Op::Param;
+      auto ri = w_param ? size_t(g_[rest].value) : 0;
+      llvm::Value* w = w_param ? params_.hi[ri] : v[rest];
+      llvm::Value* w_lo = w_param ? params_.lo[ri] : nullptr;
+      if (n.op == Op::Sub) {  // p v - w, w - p v
+        if (k == 0) {
+          w = b_.CreateFNeg(w);
+          if (w_lo) w_lo = b_.CreateFNeg(w_lo);
+        } else {
+          factor = b_.CreateFNeg(factor);
+        }
+      }
       auto* fma = llvm::Intrinsic::getDeclaration(b_.GetInsertBlock()->getModule(), llvm::Intrinsic::fma, {vec_});
       llvm::Value* high = b_.CreateCall(fma, {factor, params_.hi[index], w});
-      return b_.CreateSelect(params_.inexact[index], b_.CreateCall(fma, {factor, params_.lo[index], high}), high);
+      if (!w_param)
+        return b_.CreateSelect(params_.inexact[index], b_.CreateCall(fma, {factor, params_.lo[index], high}), high);
+      // the small terms v p_lo (where p is no float) and w_lo (where w is no
+      // float) summed first, then added to high once; lo's sign keeps v = inf
+      // from inf - inf, and an exact p's lo (0) never meets an infinite v
+      llvm::Value* zero = llvm::ConstantFP::get(vec_, 0.0);
+      llvm::Value* wl = b_.CreateSelect(params_.inexact[ri], w_lo, zero);
+      llvm::Value* small = b_.CreateSelect(params_.inexact[index], b_.CreateCall(fma, {factor, params_.lo[index], wl}), wl);
+      llvm::Value* any = b_.CreateOr(params_.inexact[index], params_.inexact[ri]);
+      return b_.CreateSelect(any, b_.CreateFAdd(high, small), high);
     }
   }
   return nullptr;
