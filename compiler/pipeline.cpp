@@ -170,6 +170,15 @@ std::string Program::print(ir::NodeId id) const {
   ir::PrintNames names;
   names.input = function.input;
   for (auto& p : function.params) names.params.push_back(p.name);
+  // The text repeats shared nodes: a DAG of a few hundred nodes can print
+  // as gigabytes (maxout(x, 16)), which used to run for minutes and end in
+  // bad_alloc. Refused past kMaxPrintedChars, with the sizes.
+  size_t length = ir::printed_length(graph, id, kMaxPrintedChars);
+  if (length > kMaxPrintedChars)
+    throw PrintTooLarge("the expression is too large to print as text: more than " +
+                        std::to_string(kMaxPrintedChars >> 20) + " MiB as a tree of its " +
+                        std::to_string(graph.reachable(std::array{id}).size()) +
+                        " distinct operations, which the text repeats (`ir` and `asm` show the kernels)");
   return ir::print(graph, id, names);
 }
 

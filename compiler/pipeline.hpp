@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,8 +69,15 @@ struct Program {
   std::vector<ir::NodeId> all_roots() const;
   /// all_roots() without the value.
   std::vector<ir::NodeId> derivative_roots() const;
-  /// Printed forms in the language (parseable).
+  /// Printed forms in the language (parseable). Throws PrintTooLarge where
+  /// the text would pass kMaxPrintedChars (it repeats shared nodes).
   std::string print(ir::NodeId id) const;
+};
+
+/// The longest text Program::print writes (about; 4 MiB).
+inline constexpr size_t kMaxPrintedChars = size_t(4) << 20;
+struct PrintTooLarge : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 struct CompileOptions {

@@ -257,6 +257,23 @@ TEST_CASE("squareplus at its default b takes one sqrt and one division", "[cli]"
   CHECK(count("call <16 x float> @llvm.sqrt") + count("call <32 x float> @llvm.sqrt") == 1);
 }
 
+TEST_CASE("simplify and diff refuse text too large to print", "[cli]") {
+  // maxout(x, 16)'s DAG has ~120 operations, but its text repeats shared
+  // ones: ~10^10 characters (it ran for minutes and ended in bad_alloc).
+  for (const char* cmd : {"simplify", "diff"}) {
+    Run r = run({cmd, "maxout(x, 16)"});
+    INFO(cmd);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("error: 1:1: the expression is too large to print as text") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  // Below the limit it prints, and the kernels compile either way.
+  CHECK(run({"simplify", "maxout(x, 8)"}).status == 0);
+  Run e = run({"eval", "maxout(x, 16)", "--at", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16"});
+  CHECK(e.status == 0);
+  CHECK(e.out == "16\n");
+}
+
 TEST_CASE("eval and grad take parameter values at run time with --params", "[cli]") {
   // The kernels a call with other than the default values runs (the C and
   // C++ APIs' params), next to the same values written into the source.

@@ -77,6 +77,21 @@ TEST_CASE("constant arithmetic folds exactly and keeps the rest", "[simplify]") 
   CHECK(simplified("x + exp(700)") != "x + exp(700)");  // finite: folded
 }
 
+TEST_CASE("printed length - counted over the DAG as the text repeats it", "[print]") {
+  for (const char* src : {"x * tanh(log1p(exp(x)))", "gelu", "softplus", "where(x > 0, x, 0.1 * x)"}) {
+    Program p = program(src);
+    size_t n = p.print(p.value).size(), estimate = ir::printed_length(p.graph, p.value, size_t(1) << 30);
+    INFO(src << ": " << n << " characters, estimated " << estimate);
+    CHECK(estimate >= n / 2);
+    CHECK(estimate <= 3 * n + 64);
+  }
+  // maxout(x, 16): ~120 operations, each level of its where() chain using
+  // the one below three times: capped, not counted to the end.
+  Program m = program("maxout(x, 16)");
+  CHECK(ir::printed_length(m.graph, m.value, 1000) == 1001);
+  CHECK_THROWS_AS(m.print(m.value), actjit::PrintTooLarge);
+}
+
 TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
   CHECK(simplified("x * 1") == "x");
   CHECK(simplified("1 * x") == "x");

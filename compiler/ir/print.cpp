@@ -1,10 +1,13 @@
 // Printing IR as parseable language text (see print.hpp).
 #include "compiler/ir/print.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace actjit::ir {
 
@@ -52,6 +55,18 @@ std::string format_number(double v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back as v
   return std::string(buf, r.ptr);
+}
+
+size_t printed_length(const Graph& g, NodeId root, size_t cap) {
+  std::vector<NodeId> order = g.reachable(std::array{root});
+  std::unordered_map<NodeId, size_t> length;
+  for (NodeId id : order) {  // operands first
+    const Node& n = g[id];
+    size_t total = n.arity == 0 ? 8 : 6;  // a leaf's text; an operation's name, parentheses and commas
+    for (unsigned i = 0; i < n.arity; ++i) total = std::min(cap + 1, total + length[n.args[i]]);
+    length[id] = total;
+  }
+  return length[root];
 }
 
 std::string print(const Graph& g, NodeId root, const PrintNames& names) {

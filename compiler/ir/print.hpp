@@ -18,6 +18,12 @@ struct PrintNames {
 /// `root` as an expression of the language.
 std::string print(const Graph& g, NodeId root, const PrintNames& names = {});
 
+/// About how many characters print() writes for `root`, counted over the
+/// DAG (a shared node counts once per use, as the text repeats it) and
+/// stopping at `cap` + 1: the text of a DAG can be exponentially longer
+/// than the DAG (maxout(x, 16) as text is about 10^10 characters).
+size_t printed_length(const Graph& g, NodeId root, size_t cap);
+
 /// Shortest decimal text that reads back as exactly `v` ("inf"/"nan" for
 /// non-finite values, which the language cannot spell as literals).
 std::string format_number(double v);

@@ -368,7 +368,13 @@ bool Session::evaluate(const std::string& input) {
     for (ir::NodeId id : p->graph.reachable(std::vector<ir::NodeId>{p->value}))
       uses_x = uses_x || p->graph[id].op == ir::Op::Input;
     if (uses_x) {
-      out_ << "a function of " << k.input_name() << ": " << rt_.simplified(with_definitions(fn)) << '\n'
+      std::string text;
+      try {
+        text = ": " + rt_.simplified(with_definitions(fn));
+      } catch (const Error&) {
+        text = " (too large to print as text: its tree repeats shared operations; :ir shows it)";
+      }
+      out_ << "a function of " << k.input_name() << text << '\n'
            << "(evaluate it at a point, e.g. f(2) after defining f(x) = ..., or :plot it)\n";
       return true;
     }

@@ -217,8 +217,19 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   return k;
 }
 
-std::string Runtime::derivative(std::string_view source, std::string_view wrt) const {
-  Program p = build_or_throw(source, limits());
+/// fn() with Program::print's PrintTooLarge as an Error at the source's
+/// start, as the other limits of a function's size are.
+template <class Fn>
+std::string printing(std::string_view source, Fn fn) {
+  try {
+    return fn();
+  } catch (const PrintTooLarge& e) {
+    throw_error(source, Diagnostic{0, e.what()});
+  }
+}
+
+/// Runtime::derivative's text for the built program `p`.
+std::string derivative_text(const Program& p, std::string_view wrt) {
   if (p.row.rowwise) {
     // The vector-Jacobian product: dx in terms of x and dy, one line per
     // view of the row it writes ("+=" where views overlap).
@@ -250,14 +261,19 @@ std::string Runtime::derivative(std::string_view source, std::string_view wrt) c
                      known + "\n");
 }
 
+std::string Runtime::derivative(std::string_view source, std::string_view wrt) const {
+  Program p = build_or_throw(source, limits());
+  return printing(source, [&] { return derivative_text(p, wrt); });
+}
+
 std::string Runtime::simplified(std::string_view source) const {
   Program p = build_or_throw(source, limits());
-  return p.print(p.value);
+  return printing(source, [&] { return p.print(p.value); });
 }
 
 std::string Runtime::naive_form(std::string_view source) const {
   Program p = build_or_throw(source, limits());
-  return p.print(p.naive);
+  return printing(source, [&] { return p.print(p.naive); });
 }
 
 std::string Runtime::llvm_ir(std::string_view source, DType dtype, bool defaults) const {
