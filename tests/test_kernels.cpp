@@ -567,6 +567,49 @@ TEST_CASE("parameter gradients of log(cosh(k x))/k and its kin without cancellat
       }
 }
 
+TEST_CASE("the scale's gradient of s tanh(x/s) and celu's alpha gradient near 0", "[kernels]") {
+  // d/ds of s tanh(x/s) is tanh(u) - u sech^2(u), u = x/s, and d/dalpha of
+  // celu alpha expm1(x/alpha) is expm1(a) - a e^a: both differences of
+  // terms of one order near 0 (as written: ~6e7 float ULP off at 3e-8).
+  // References: sech^2(u) (sinh(2u)/2 - u) and -sum (n-1) a^n / n!, the
+  // series in long double.
+  using L = long double;
+  auto tanh_ref = [](L u) {
+    L s = 0, term = 2 * u;  // (2u)^(2k+1) / (2k+1)!, k = 0, 1, ...
+    for (int k = 1; k < 40; ++k) {
+      term *= 4 * u * u / ((2 * k) * (2 * k + 1));
+      s += term / 2;
+    }
+    L c = std::cosh(u);
+    return std::fabs(u) < 1 ? s / (c * c) : std::tanh(u) - u / (c * c);
+  };
+  auto celu_ref = [](L a) {
+    if (std::fabs(a) >= 1) return std::expm1(a) - a * std::exp(a);
+    L s = 0, power = a;  // -sum_{n>=2} (n - 1) a^n / n!
+    for (int n = 2; n < 40; ++n) {
+      power *= a / n;
+      s -= (n - 1) * power;
+    }
+    return s;
+  };
+  for (double scale : {2.0, 0.7})
+    for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+      actjit::Kernel st = runtime().compile("f(x, s = 1) = s * tanh(x / s)", dt);
+      actjit::Kernel ce = runtime().compile("celu", dt);
+      for (double u : {3e-8, -1e-4, 0.05, -0.3, 0.9, 1.5, -3.0, 20.0}) {
+        AtPoint r = at_point(st, u * scale, {scale});
+        L exact = tanh_ref(r.x / L(scale));
+        INFO("s tanh(x/s), s = " << scale << ", x = " << r.x << ": " << r.dp[0] << " against " << double(exact));
+        CHECK(ulp_in(st, r.dp[0], exact) <= 8);
+        if (u > 0) continue;  // celu is x for x > 0
+        AtPoint q = at_point(ce, u * scale, {scale});
+        L want = celu_ref(q.x / L(scale));
+        INFO("celu, alpha = " << scale << ", x = " << q.x << ": " << q.dp[0] << " against " << double(want));
+        CHECK(ulp_in(ce, q.dp[0], want) <= 8);
+      }
+    }
+}
+
 TEST_CASE("sqrt(x*x + c) - sqrt(c) with c a parameter without cancellation", "[kernels]") {
   // With c a constant the stabilizer wrote x*x / (sqrt(x*x + c) + sqrt(c));
   // with c a parameter (the kernel a call with c != default runs) it

@@ -3,6 +3,7 @@
 #include "compiler/diff/diff.hpp"
 
 #include "compiler/ir/forms.hpp"
+#include "compiler/simplify/stabilize.hpp"
 
 #include <cmath>
 #include <numbers>
@@ -126,6 +127,19 @@ NodeId euler(Builder& b, NodeId t, NodeId a, std::unordered_map<NodeId, NodeId>&
     r = b.mul(b.c(b.g.const_value(n.args[k])), e(1 - k));
   } else if (n.op == Op::Where) {
     r = b.where(n.args[0], e(1), e(2));
+  } else if ((n.op == Op::Expm1 || n.op == Op::Tanh) && n.args[0] == a) {
+    // Below |a| = 1 as a difference of terms of the same order: a e^a -
+    // expm1(a) = a expm1(a) - (expm1(a) - a), a^2 and a^2/2 (celu's alpha
+    // gradient; expm1(a) - a in the stabilizer's series), and a sech^2 a -
+    // tanh a = (a - tanh a) - a tanh^2 a, a^3/3 and a^3 (tanhshrink is
+    // exact there); as a t' - t they cancelled to the last bits (~6e7
+    // float ULP at a = -3e-8). Beyond, a t' - t loses at most a few bits
+    // (the near forms would lose ~|a|).
+    NodeId near = n.op == Op::Expm1
+                      ? b.sub(b.mul(a, t), simplify::stabilize(b.g, std::array{b.sub(t, a)})[0])
+                      : b.sub(b.fn(Op::TanhShrink, a), b.mul(a, b.mul(t, t)));
+    NodeId far = b.sub(b.mul(a, derivative(b.g, t, a)), t);
+    r = b.where(b.fn(Op::Lt, b.fn(Op::Abs, a), b.c(1)), near, far);
   } else {
     r = b.sub(b.mul(a, derivative(b.g, t, a)), t);
   }
