@@ -71,41 +71,12 @@ bool scaled_by(const Graph& g, NodeId n, NodeId f, const std::vector<NodeId>& d)
   return false;
 }
 
-/// The derivatives of softplus(k b) / b and t softplus(k / t), k free of the
-/// variable (softplus's beta, a temperature t): the quotient and product
-/// rules give b' (k sigmoid(a) - softplus(a) / b) / b and t' (softplus(a) -
-/// a sigmoid(a)), differences of nearly equal terms for a >> 1 (the first
-/// 17% off at a = 15 in float). Both are softplus(a) - a sigmoid(a) (the gap
-/// above) times -b' / b^2 or t'. Else nullopt.
-std::optional<NodeId> scaled_softplus_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d) {
-  const Graph& g = b.g;
-  const ir::Node n = g[y];
-  if (n.op == Op::Div) {
-    auto s = ir::softplus_form(g, n.args[0]);
-    NodeId den = n.args[1];
-    NodeId dden = den < d.size() ? d[den] : none;
-    if (!s || s->log_sigmoid || dden == none || !scaled_by(g, s->a, den, d)) return std::nullopt;
-    NodeId q = b.div(b.c(1), den);
-    return b.mul(b.mul(b.mul(softplus_gap(b, *s), q), q), b.neg(dden));
-  }
-  if (n.op == Op::Mul)
-    for (int i = 0; i < 2; ++i) {
-      auto s = ir::softplus_form(g, n.args[1 - i]);
-      NodeId t = n.args[i];
-      NodeId dt = t < d.size() ? d[t] : none;
-      if (!s || s->log_sigmoid || dt == none) continue;
-      const ir::Node& a = g[s->a];
-      if (a.op != Op::Div || a.args[1] != t || (a.args[0] < d.size() && d[a.args[0]] != none)) continue;
-      return b.mul(softplus_gap(b, *s), dt);
-    }
-  return std::nullopt;
-}
-
 /// a F'(a) - F(a) for F = t (F' by a), term by term over sums, negations,
 /// constant multiples and where()s: a and |a| give 0 exactly (a F' - F
 /// loses them to cancellation when formed as written), a constant c gives
-/// -c, other terms a t' - t with t' by the differentiator, a as its
-/// variable. none for 0.
+/// -c, softplus(a) minus the gap above, expm1 and tanh their near-0 forms,
+/// other terms a t' - t with t' by the differentiator, a as its variable.
+/// none for 0.
 NodeId euler(Builder& b, NodeId t, NodeId a, std::unordered_map<NodeId, NodeId>& memo) {
   if (auto it = memo.find(t); it != memo.end()) return it->second;
   const ir::Node n = b.g[t];  // copy: the graph grows below
@@ -113,6 +84,8 @@ NodeId euler(Builder& b, NodeId t, NodeId a, std::unordered_map<NodeId, NodeId>&
   NodeId r;
   if (t == a || (n.op == Op::Abs && n.args[0] == a)) {
     r = none;
+  } else if (auto sp = ir::softplus_form(b.g, t); sp && sp->a == a && !sp->log_sigmoid) {
+    r = b.neg(softplus_gap(b, *sp));  // a sigmoid(a) - softplus(a) on the forward's e (softplus's beta)
   } else if (b.g.is_const(t)) {
     r = b.g.const_value(t) == 0 ? none : b.c(-b.g.const_value(t));
   } else if (n.op == Op::Add) {
@@ -177,7 +150,8 @@ NodeId only_through(const Graph& g, NodeId f, const std::vector<NodeId>& d, Acce
 /// through a (log(cosh(k x)) / k, t tanh(x / t), celu's alpha expm1(x /
 /// alpha)): b' (a F' - F) / b^2 and -t' (a F' - F), with a F' - F by
 /// euler(). The quotient and product rules form the same as a difference of
-/// terms that grow with a (x / k - x / k for log cosh far out: 0 past 1e10).
+/// terms that grow with a (x / k - x / k for log cosh far out: 0 past 1e10;
+/// softplus's beta gradient 17% off at beta x = 15 in float).
 std::optional<NodeId> scaled_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d) {
   const Graph& g = b.g;
   const ir::Node n = g[y];
@@ -274,10 +248,6 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
     NodeId da = n.arity > 0 ? d[a] : none, db = n.arity > 1 ? d[bb] : none;
     if (std::optional<NodeId> form = form_derivative(b, id, d)) {
       d[id] = *form;
-      continue;
-    }
-    if (std::optional<NodeId> scaled = scaled_softplus_derivative(b, id, d)) {
-      d[id] = *scaled;
       continue;
     }
     if (g[var].op == Op::Param)
