@@ -33,17 +33,28 @@ const std::map<std::string, Bound> kGaps = test::table_erfc_kernels()
                                                ? std::map<std::string, Bound>{}
                                                : std::map<std::string, Bound>{{"gelu", {8, 0}}};
 
-}  // namespace
-
-TEST_CASE("float32 accuracy of the catalogue - sampled sweep against float64", "[accuracy]") {
+/// fn(runtime, name, float32 kernel) for each elementwise built-in (with
+/// `with_params`, those with parameters); how many. One thread per kernel
+/// call (the sweeps split the range), no disk cache.
+template <class Fn>
+size_t each_elementwise(bool with_params, Fn fn) {
   set_threads(1);
   Runtime rt;
   rt.set_cache_dir("");
   size_t functions = 0;
   for (const std::string& name : sweep::catalogue_names()) {
     Kernel k32 = rt.compile(name, DType::F32);
-    if (k32.rowwise()) continue;
+    if (k32.rowwise() || (with_params && k32.params().empty())) continue;
     ++functions;
+    fn(rt, name, k32);
+  }
+  return functions;
+}
+
+}  // namespace
+
+TEST_CASE("float32 accuracy of the catalogue - sampled sweep against float64", "[accuracy]") {
+  size_t functions = each_elementwise(false, [](Runtime& rt, const std::string& name, const Kernel& k32) {
     sweep::Result r = sweep::run(k32, rt.compile(name, DType::F64), 4099, 2);
     auto gap = kGaps.find(name);
     Bound bound = gap == kGaps.end() ? Bound{} : gap->second;
@@ -52,7 +63,7 @@ TEST_CASE("float32 accuracy of the catalogue - sampled sweep against float64", "
     CHECK(r.forward.inputs > 1'000'000);
     CHECK(r.forward.ulp <= bound.forward_ulp);
     CHECK(r.backward.over <= bound.backward_over);
-  }
+  });
   CHECK(functions >= 25);
 }
 
@@ -65,14 +76,7 @@ TEST_CASE("float32 accuracy of the catalogue - sampled sweep against float64", "
 // hardsigmoid's forward lost its offset's double value near x = -3: 409
 // ULP; ACCURACY.md has the sweep over more inputs.)
 TEST_CASE("float32 kernels with parameters at run time - sampled sweep against float64", "[accuracy]") {
-  set_threads(1);
-  Runtime rt;
-  rt.set_cache_dir("");
-  size_t functions = 0;
-  for (const std::string& name : sweep::catalogue_names()) {
-    Kernel k32 = rt.compile(name, DType::F32);
-    if (k32.rowwise() || k32.params().empty()) continue;
-    ++functions;
+  size_t functions = each_elementwise(true, [](Runtime& rt, const std::string& name, const Kernel& k32) {
     Kernel k64 = rt.compile(name, DType::F64);
     for (double scale : sweep::kParamScales) {
       std::vector<double> params = k32.default_params();
@@ -90,7 +94,7 @@ TEST_CASE("float32 kernels with parameters at run time - sampled sweep against f
         CHECK(r.params[j].over == 0);
       }
     }
-  }
+  });
   CHECK(functions >= 11);
 }
 
