@@ -270,6 +270,53 @@ TEST_CASE("Row lengths: output_cols and the rules of glu and maxout") {
   CHECK(yr == std::vector<float>{0, 2, 0, 4, 0, 6});
 }
 
+namespace {
+/// maxout through the row kernels against a loop over each group: the
+/// value is the group's max (NaN if any is NaN), dx puts dy on the first
+/// maximum or the first NaN and 0 elsewhere.
+template <class T>
+void check_maxout(size_t k, DType dt) {
+  const Runtime& rt = test::shared_runtime();
+  Kernel m = rt.compile("maxout(x, " + std::to_string(k) + ")", dt);
+  const size_t groups = 37, cols = groups * k;  // 37 outputs: two full vectors of floats and a tail
+  REQUIRE(m.output_cols(cols) == groups);
+  std::vector<T> x(cols), dy(groups), y(groups), dx(cols);
+  for (size_t i = 0; i < cols; ++i) x[i] = T(int((i * 2654435761u) % 13) - 6);  // ties in every group
+  for (size_t g = 0; g < groups; ++g) dy[g] = T(g + 1);
+  x[3 * k + k / 2] = std::numeric_limits<T>::quiet_NaN();  // one NaN, then two later in a group
+  x[5 * k + k - 1] = std::numeric_limits<T>::quiet_NaN();
+  x[5 * k + k / 3] = std::numeric_limits<T>::quiet_NaN();
+  x[7 * k] = std::numeric_limits<T>::infinity();
+  m.forward_rows(std::span<const T>(x), std::span<T>(y), cols);
+  m.backward_rows(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx), cols);
+  for (size_t g = 0; g < groups; ++g) {
+    size_t at = g * k;
+    for (size_t j = g * k + 1; j < (g + 1) * k; ++j)
+      if (!std::isnan(x[at]) && (x[j] > x[at] || std::isnan(x[j]))) at = j;
+    INFO("k = " << k << ", group " << g);
+    if (std::isnan(x[at]))
+      CHECK(std::isnan(y[g]));
+    else
+      CHECK(y[g] == x[at]);
+    for (size_t j = g * k; j < (g + 1) * k; ++j) {
+      INFO("element " << j - g * k << " of the group, the first max at " << at - g * k);
+      CHECK(dx[j] == (j == at ? dy[g] : T(0)));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("maxout with large and odd groups: the first maximum or NaN - its value and gradient") {
+  // Groups of up to 256 (the largest allowed). Their max is a tree of
+  // neighbouring pairs; as a chain over the group, each member's derivative
+  // was a where() chain to the end of the group (k^2/2 selects: k = 128
+  // compiled for ~20 s, 256 was over the kernel size limit).
+  for (size_t k : {1, 2, 3, 5, 7, 16, 33, 100, 256}) {
+    check_maxout<float>(k, DType::F32);
+    check_maxout<double>(k, DType::F64);
+  }
+}
+
 TEST_CASE("dx may be the same array as dy") {
   const Runtime& rt = test::shared_runtime();
   for (const char* src : {"softmax", "x * sum(chunk(x, 4, 1))", "log_softmax(x) + mean(x)"}) {

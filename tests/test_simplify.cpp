@@ -85,9 +85,9 @@ TEST_CASE("printed length - counted over the DAG as the text repeats it", "[prin
     CHECK(estimate >= n / 2);
     CHECK(estimate <= 3 * n + 64);
   }
-  // maxout(x, 16): ~120 operations, each level of its where() chain using
-  // the one below three times: capped, not counted to the end.
-  Program m = program("maxout(x, 16)");
+  // maxout(x, 256): ~1800 operations, each level of its where() tree
+  // using the one below eight times: capped, not counted to the end.
+  Program m = program("maxout(x, 256)");
   CHECK(ir::printed_length(m.graph, m.value, 1000) == 1001);
   CHECK_THROWS_AS(m.print(m.value), actjit::PrintTooLarge);
 }

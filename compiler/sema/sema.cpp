@@ -424,23 +424,30 @@ Typed Analyzer::row_call(const Env& env, const ast::Node& n) {
     }
     if (shapes_.of(e) == ir::kScalar)
       fail(env, arg.pos, "groups(e, k) needs an expression of the row (the input)");
-    // max: each later member replaces the running result only if strictly
-    // greater, or if it is NaN and the result is not: the value is the max
-    // (NaN if any is NaN) and the gradient goes to the first maximum, or to
-    // the first NaN (as PyTorch's max over a dimension).
-    NodeId acc = members[0];
-    for (uint32_t t = 1; t < k; ++t) {
-      NodeId a = members[t];
-      if (op == Op::Sum || op == Op::Mean) {
-        acc = make(Op::Add, {acc, a});
-        continue;
-      }
-      NodeId better = make(op == Op::RowMax ? Op::Gt : Op::Lt, {a, acc});
-      NodeId first_nan = make(Op::And, {make(Op::Ne, {a, a}), make(Op::Eq, {acc, acc})});
-      acc = make(Op::Where, {make(Op::Or, {better, first_nan}), a, acc});
+    if (op == Op::Sum || op == Op::Mean) {
+      NodeId acc = members[0];
+      for (uint32_t t = 1; t < k; ++t) acc = make(Op::Add, {acc, members[t]});
+      if (op == Op::Mean) acc = make(Op::Div, {acc, ir::constant(g_, double(k))});
+      return {acc, false};
     }
-    if (op == Op::Mean) acc = make(Op::Div, {acc, ir::constant(g_, double(k))});
-    return {acc, false};
+    // max: of two neighbouring runs of members, the later one replaces the
+    // earlier only if strictly greater, or if it is NaN and the earlier is
+    // not: the value is the max (NaN if any is NaN) and the gradient goes to
+    // the first maximum, or to the first NaN (as PyTorch's max over a
+    // dimension). Pairs of neighbours, level by level, keep that order and
+    // make the tree log2(k) deep: each member's derivative is a where()
+    // chain of that length (a chain over the k members made it k - t long
+    // for member t, k^2/2 selects for the backward).
+    for (size_t width = members.size(); width > 1; width = (width + 1) / 2) {
+      for (size_t i = 0; i + 1 < width; i += 2) {
+        NodeId earlier = members[i], later = members[i + 1];
+        NodeId better = make(op == Op::RowMax ? Op::Gt : Op::Lt, {later, earlier});
+        NodeId first_nan = make(Op::And, {make(Op::Ne, {later, later}), make(Op::Eq, {earlier, earlier})});
+        members[i / 2] = make(Op::Where, {make(Op::Or, {better, first_nan}), later, earlier});
+      }
+      if (width % 2) members[width / 2] = members[width - 1];
+    }
+    return {members[0], false};
   }
   NodeId e = number(env, n.kids[0], "a number");
   uint64_t d = shapes_.of(e);
