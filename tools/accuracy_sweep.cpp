@@ -18,6 +18,11 @@
 // times them (every 257th float unless --stride says otherwise).
 //
 //   build/tools/actjit_accuracy --params [--stride N] [--only NAME,...] [--threads T]
+//
+// With --f64 --params: the float64 kernels that take the parameters at run
+// time against MPFR, at those three scales, the parameters' gradients too.
+//
+//   build/tools/actjit_accuracy --f64 --params [--points N] [--only NAME,...] [--threads T]
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -44,6 +49,47 @@ int sweep_f64(size_t points, const std::vector<std::string>& only, unsigned thre
                 r.backward.ulp, r.backward.at, (unsigned long long)r.backward.over, (unsigned long long)r.forward.inputs,
                 (unsigned long long)r.skipped);
     std::fflush(stdout);
+  }
+  return 0;
+#else
+  (void)points, (void)only, (void)threads;
+  std::fputs("error: --f64 needs MPFR (apt-get install libmpfr-dev, then rebuild)\n", stderr);
+  return 2;
+#endif
+}
+
+/// sweep_f64 for the kernels that take the parameters at run time, at
+/// sweep::kParamScales times the defaults, with each parameter's gradient.
+int sweep_f64_params(size_t points, const std::vector<std::string>& only, unsigned threads) {
+#ifdef ACTJIT_HAVE_MPFR
+  actjit::Runtime rt;
+  std::vector<double> x = actjit::mpfr_sweep::inputs(points);
+  std::printf("| function | parameters | forward max ULP | at x | backward max ULP | at x | backward points over | "
+              "gradient of | max ULP | at x | points over | inputs | skipped |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+  for (const auto& spec : actjit::mpfr_sweep::specs()) {
+    if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
+    actjit::Kernel k = rt.compile(spec.name, actjit::DType::F64);
+    if (k.params().empty()) continue;
+    for (double scale : actjit::sweep::kParamScales) {
+      std::vector<double> params = k.default_params();
+      std::string shown;
+      for (double& p : params) {
+        p *= scale;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%.6g", shown.empty() ? "" : ", ", p);
+        shown += buf;
+      }
+      actjit::mpfr_sweep::Result r = actjit::mpfr_sweep::run_params(rt, spec, x, params, threads);
+      for (size_t j = 0; j < r.params.size(); ++j) {
+        const actjit::sweep::Worst& g = r.params[j];
+        std::printf("| %s | %s | %.3g | %.17g | %.3g | %.17g | %llu | %s | %.3g | %.17g | %llu | %llu | %llu |\n",
+                    spec.name, shown.c_str(), r.forward.ulp, r.forward.at, r.backward.ulp, r.backward.at,
+                    (unsigned long long)r.backward.over, k.params()[j].name.c_str(), g.ulp, g.at,
+                    (unsigned long long)g.over, (unsigned long long)g.inputs, (unsigned long long)r.skipped);
+      }
+      std::fflush(stdout);
+    }
   }
   return 0;
 #else
@@ -180,6 +226,7 @@ int main(int argc, char** argv) {
                 "       actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]\n"
                 "       actjit_accuracy --rowwise [--only NAME,...]\n"
                 "       actjit_accuracy --params [--stride N] [--only NAME,...] [--threads T]\n"
+                "       actjit_accuracy --f64 --params [--points N] [--only NAME,...] [--threads T]\n"
                 "Max ULP error of every elementwise built-in in float32 (forward and backward, dy = 1)\n"
                 "over every N-th float bit pattern (default: all), against its float64 kernel;\n"
                 "with --f64, of the float64 kernels over N sampled doubles (default 2^20) against\n"
@@ -187,7 +234,8 @@ int main(int argc, char** argv) {
                 "row-wise built-ins in float32 on random rows against their float64 kernels; with\n"
                 "--params, of the parameters' gradients of the built-ins that have parameters, one\n"
                 "input at a time over every N-th float bit pattern (default 257), at the defaults\n"
-                "and at 1.7 and 0.3 times them.");
+                "and at 1.7 and 0.3 times them; with --f64 --params, the same for the float64\n"
+                "kernels against MPFR over N sampled doubles (default 2^20).");
       return 0;
     } else {
       std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
@@ -195,7 +243,7 @@ int main(int argc, char** argv) {
     }
   }
   actjit::set_threads(1);  // the sweep splits the range itself
-  if (f64) return sweep_f64(points, only, threads);
+  if (f64) return params ? sweep_f64_params(points, only, threads) : sweep_f64(points, only, threads);
   if (rowwise) return sweep_rowwise(only);
   if (params) return sweep_params(stride_given ? stride : 257, only, threads);
   actjit::Runtime rt;

@@ -224,7 +224,8 @@ class Evaluator {
 /// The worst errors (sweep::Worst; the backward's absolute allowance is
 /// 1e-15, float32's 1e-7 scaled to double), and the inputs skipped.
 struct Result : sweep::Result {
-  uint64_t skipped = 0;  // inputs where the formula overflows MPFR
+  uint64_t skipped = 0;            // inputs where the formula overflows MPFR
+  std::vector<sweep::Worst> params;  // run_params: each parameter's gradient
 };
 
 /// `count` inputs: a quarter uniform on [-40, 40] (where the functions
@@ -247,50 +248,98 @@ inline std::vector<double> inputs(size_t count) {
   return x;
 }
 
-/// Sweeps the float64 kernels of catalogue function `spec` (compiled by
-/// `rt`) against MPFR over `x`, on `threads` threads (call with
-/// actjit::set_threads(1)). Throws when the formula does not compile.
-inline Result run(Runtime& rt, const Spec& spec, const std::vector<double>& x, unsigned threads) {
+namespace detail {
+
+/// The float64 kernels of `spec` against MPFR over `x`: with `params`
+/// null, the kernels a call with the defaults runs (whole arrays); else the
+/// kernels that take parameters at run time, at *params, one input at a
+/// time (their gradients are summed over the inputs), with each
+/// parameter's gradient checked too.
+inline Result run(Runtime& rt, const Spec& spec, const std::vector<double>& x, const std::vector<double>* params,
+                  unsigned threads) {
   auto built = build_program(spec.formula, catalogue());
   if (!built) throw std::runtime_error(std::string("reference formula of ") + spec.name + " does not compile");
   const Program& p = *built;
-  std::vector<double> params;
-  for (auto& q : p.function.params) params.push_back(q.default_value);
-  Evaluator eval(p.graph, {p.unsimplified, p.d_x});
   Kernel k = rt.compile(spec.name, DType::F64);
+  std::vector<double> values;
+  for (auto& q : p.function.params) values.push_back(q.default_value);
+  if (params) {
+    // The formula's parameters must be the kernel's, in the same order.
+    bool same = k.params().size() == p.function.params.size() && params->size() == values.size();
+    for (size_t j = 0; same && j < values.size(); ++j) same = k.params()[j].name == p.function.params[j].name;
+    if (!same) throw std::runtime_error(std::string("reference formula of ") + spec.name + " has other parameters");
+    values = *params;
+  }
+  const size_t np = params ? values.size() : 0;
+  std::vector<ir::NodeId> roots{p.unsimplified, p.d_x};
+  for (size_t j = 0; j < np; ++j) roots.push_back(p.d_params[j]);
+  Evaluator eval(p.graph, roots);
   mpfr_set_emax(mpfr_get_emax_max());  // exp overflows MPFR only past x ~ 3e18
   mpfr_set_emin(mpfr_get_emin_min());
   std::vector<double> y(x.size()), dx(x.size()), one(x.size(), 1.0);
-  k.forward(std::span<const double>(x), std::span<double>(y));
-  k.backward(std::span<const double>(x), std::span<const double>(one), std::span<double>(dx));
+  if (!params) {
+    k.forward(std::span<const double>(x), std::span<double>(y));
+    k.backward(std::span<const double>(x), std::span<const double>(one), std::span<double>(dx));
+  }
+  auto note = [](sweep::Worst& w, double got, long double exact, double at, bool gradient) {
+    double e = sweep::ulp_error(got, exact);
+    if (e > w.ulp) w.ulp = e, w.at = at;
+    if (gradient && e > 8 && !(std::fabs((long double)got - exact) <= 1e-15L)) ++w.over;
+    ++w.inputs;
+  };
   Result res;
+  res.params.resize(np);
   std::mutex mu;
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       Result mine;
+      mine.params.resize(np);
+      std::vector<double> dp(np);
       for (size_t i = t; i < x.size(); i += threads) {
-        std::vector<long double> e = eval.exact(x[i], params);
+        std::vector<long double> e = eval.exact(x[i], values);
         if (e.empty()) {
           ++mine.skipped;
           continue;
         }
-        double ef = sweep::ulp_error(y[i], e[0]);
-        if (ef > mine.forward.ulp) mine.forward.ulp = ef, mine.forward.at = x[i];
-        double eb = sweep::ulp_error(dx[i], e[1]);
-        if (eb > mine.backward.ulp) mine.backward.ulp = eb, mine.backward.at = x[i];
-        if (eb > 8 && !(std::fabs((long double)dx[i] - e[1]) <= 1e-15L)) ++mine.backward.over;
-        ++mine.forward.inputs, ++mine.backward.inputs;
+        if (params) {
+          std::fill(dp.begin(), dp.end(), 0.0);
+          k.forward(std::span<const double>(&x[i], 1), std::span<double>(&y[i], 1), values);
+          k.backward(std::span<const double>(&x[i], 1), std::span<const double>(&one[i], 1), std::span<double>(&dx[i], 1),
+                     values, dp);
+          for (size_t j = 0; j < np; ++j) note(mine.params[j], dp[j], e[2 + j], x[i], true);
+        }
+        note(mine.forward, y[i], e[0], x[i], false);
+        note(mine.backward, dx[i], e[1], x[i], true);
       }
       mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);  // this thread's constants (log 2, pi, ...)
       std::lock_guard<std::mutex> lock(mu);
       res.forward.merge(mine.forward);
       res.backward.merge(mine.backward);
+      for (size_t j = 0; j < np; ++j) res.params[j].merge(mine.params[j]);
       res.skipped += mine.skipped;
     });
   for (auto& th : pool) th.join();
   mpfr_free_cache();  // and any the calling thread holds (LeakSanitizer counts them)
   return res;
+}
+
+}  // namespace detail
+
+/// Sweeps the float64 kernels of catalogue function `spec` (compiled by
+/// `rt`) against MPFR over `x`, on `threads` threads (call with
+/// actjit::set_threads(1)). Throws when the formula does not compile.
+inline Result run(Runtime& rt, const Spec& spec, const std::vector<double>& x, unsigned threads) {
+  return detail::run(rt, spec, x, nullptr, threads);
+}
+
+/// The same for the kernels that take the parameters at run time, at
+/// `params` (in the catalogue's order): forward, backward (dy = 1) and each
+/// parameter's gradient (Result::params) against MPFR. Throws when the
+/// formula's parameters are not the kernel's.
+inline Result run_params(Runtime& rt, const Spec& spec, const std::vector<double>& x, const std::vector<double>& params,
+                         unsigned threads) {
+  return detail::run(rt, spec, x, &params, threads);
 }
 
 }  // namespace actjit::mpfr_sweep
