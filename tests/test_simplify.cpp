@@ -332,6 +332,11 @@ TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log
        [](L x) { return x / std::sqrt(x * x + 1); }, {1e-10, -1e-4, 0.3, -7.0, 1e5, 3e8, -1e200}},
       {"sqrt(x^2 + 2) - sqrt(2)", [](L x) { return x * x / (std::sqrt(x * x + 2) + std::sqrt(2.0L)); },
        [](L x) { return x / std::sqrt(x * x + 2); }, {1e-9, 0.01, -3.0, 1e9}},
+      // any u, not only a square (sqrt(1 + x) - 1 was 0 below x = 6e-8 in float, 1e-16 in double)
+      {"sqrt(1 + x) - 1", [](L x) { return x / (std::sqrt(1 + x) + 1); }, [](L x) { return 1 / (2 * std::sqrt(1 + x)); },
+       {1e-12, -1e-9, 3e-5, -0.75, 8.0, 1e20, 1e35}},
+      {"sqrt(exp(x) + 4) - 2", [](L x) { return std::exp(x) / (std::sqrt(std::exp(x) + 4) + 2); },
+       [](L x) { return std::exp(x) / (2 * std::sqrt(std::exp(x) + 4)); }, {-40.0, -3.0, 0.5, 60.0}},
       {"log(cosh(x))",
        [](L x) {
          L a = std::fabs(x);

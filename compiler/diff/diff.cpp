@@ -214,9 +214,11 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
   }
   if (auto s = ir::sqrt_shift_form(b.g, y); s && (s->b == ir::kNoNode || s->b >= d.size() || d[s->b] == none)) {
     // sqrt(v^2 + b) - sqrt(b), written v^2 / (r + k) for its value: the
-    // derivative v / r (one division, a / sqrt's), not the quotient rule's two.
+    // derivative v / r (one division, a / sqrt's), not the quotient rule's
+    // two; sqrt(u + b) - sqrt(b) as u / (r + k): u' / (2 r), not three.
     NodeId dv = d[s->v];
     if (dv == none) return none;
+    if (!s->squared) return b.div(dv, b.mul(s->root, b.c(2)));
     return b.mul(b.div(s->v, s->root), dv);
   }
   if (auto s = ir::softplus_form(b.g, y)) {

@@ -102,8 +102,9 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   if (div.op != Op::Div) return std::nullopt;
   const Node& square = g[div.args[0]];
   const Node& den = g[div.args[1]];
-  if (square.op != Op::Mul || square.args[0] != square.args[1] || den.op != Op::Add) return std::nullopt;
-  for (int k = 0; k < 2 && !g.is_const(den.args[1]); ++k) {  // a parameter's sqrt(b)
+  if (den.op != Op::Add) return std::nullopt;
+  bool squared = square.op == Op::Mul && square.args[0] == square.args[1];
+  for (int k = 0; squared && k < 2 && !g.is_const(den.args[1]); ++k) {  // a parameter's sqrt(b)
     const Node& sb = g[den.args[1 - k]];
     auto r = root_of_square_sum(g, den.args[k]);
     if (sb.op == Op::Sqrt && !g.is_const(sb.args[0]) && r && r->v == square.args[0] && r->b == sb.args[0])
@@ -118,6 +119,7 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   if (at < 0 || !g.is_const(sum.args[at])) return std::nullopt;
   double b = g.const_value(sum.args[at]), k = g.const_value(den.args[1]);
   if (!(b > 0) || !(k > 0) || std::sqrt(b) != k) return std::nullopt;
+  if (!squared) return SqrtShiftForm{div.args[0], root, kNoNode, false};
   return SqrtShiftForm{square.args[0], root};
 }
 

@@ -50,9 +50,12 @@ NodeId sech2(Graph& g, NodeId a);
 /// its cancellation near v = 0 (the stabilizer's); its derivative is v / r.
 /// Also v * v / (r + sqrt(b)) for a b that is not a constant, r the
 /// stabilizer's guarded root of v * v + b (root_of_square_sum): then `b` is
-/// b (its derivative by b is not v / r's), else kNoNode.
+/// b (its derivative by b is not v / r's), else kNoNode. And u / (r + k)
+/// with r = sqrt(u + b) for any other u, b and k constants as above
+/// (`squared` false, `v` is u): sqrt(u + b) - sqrt(b), derivative u' / (2 r).
 struct SqrtShiftForm {
   NodeId v, root, b = kNoNode;
+  bool squared = true;
 };
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n);
 

@@ -22,6 +22,9 @@ namespace {
 /// Past this |x|, sqrt(x*x + b) is taken as |x| sqrt(1 + b/x/x): x*x would
 /// overflow float at 1.8e19.
 constexpr double kSquareGuard = 1e15;
+/// sqrt(u + b) - sqrt(b) is taken as written past u = kSumGuard (where the
+/// difference cannot cancel), as u / (sqrt(u + b) + sqrt(b)) below.
+constexpr double kSumGuard = 1e30;
 
 /// Past this a, erfc(a) as Laplace's asymptotic series times exp(-a^2) / (a
 /// sqrt(pi)) (erfc underflows float at 9.2).
@@ -1237,7 +1240,8 @@ class Stabilizer {
   }
 
   /// sqrt(x^2 + b) - c for constants b > 0 and c = sqrt(b) (as doubles):
-  /// x^2 / (sqrt(x^2 + b) + c), which does not cancel for small x. `root`
+  /// x^2 / (sqrt(x^2 + b) + c), which does not cancel for small x (and
+  /// sqrt(u + b) - c for other u alike, up to u = kSumGuard). `root`
   /// is the sqrt as rewritten above (the where() with |x| past a guard, or
   /// the bare sqrt), `minus` the constant -c; the guard's branch, where the
   /// sqrt is |x| (or |x| sqrt(1 + b/x^2)), keeps the plain difference.
@@ -1258,8 +1262,18 @@ class Stabilizer {
     if (at < 0) return ir::kNoNode;
     NodeId square = arg(s, at);
     double b = g_.const_value(arg(s, 1 - at));
-    if (op(square) != Op::Mul || arg(square, 0) != arg(square, 1) || !(b > 0) || !(k > 0) || std::sqrt(b) != k)
-      return ir::kNoNode;
+    if (!(b > 0) || !(k > 0) || std::sqrt(b) != k) return ir::kNoNode;
+    if (op(square) != Op::Mul || arg(square, 0) != arg(square, 1)) {
+      // sqrt(u + b) - sqrt(b) for any u (sqrt(1 + x) - 1 was 0 below
+      // x = 6e-8 in float): the same quotient over the root as rewritten
+      // (sqrt(exp(x) + 4)'s guard keeps it finite past exp's overflow), and
+      // the difference where u is so large that nothing cancels (the
+      // quotient is inf / inf at u = inf). A where() of the user's around
+      // the sqrt is not the root on both sides: left as it is.
+      if (guard != ir::kNoNode && !root_of_.count(root)) return ir::kNoNode;
+      NodeId quotient = make(Op::Div, {square, make(Op::Add, {root, c(k)})});
+      return make(Op::Where, {make(Op::Gt, {square, c(kSumGuard)}), make(Op::Add, {root, minus}), quotient});
+    }
     NodeId quotient = make(Op::Div, {square, make(Op::Add, {sq, c(k)})});
     if (guard == ir::kNoNode) return quotient;
     return make(Op::Where, {guard, make(Op::Add, {big, minus}), quotient});
