@@ -106,6 +106,21 @@ llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llv
   return nullptr;
 }
 
+llvm::Value* Emitter::sqrt1p_minus1(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
+  // u / (r + 1), r = sqrt(u + 1) or sqrt(1 + u), and 1 + r alike
+  const ir::Node& den = g_[n.args[1]];
+  if (den.op != Op::Add) return nullptr;
+  int k = g_.is_const(den.args[1], 1.0) ? 0 : g_.is_const(den.args[0], 1.0) ? 1 : -1;  // the root's side
+  if (k < 0 || g_[den.args[k]].op != Op::Sqrt) return nullptr;
+  const ir::Node& sum = g_[g_[den.args[k]].args[0]];
+  if (sum.op != Op::Add || !((sum.args[0] == n.args[0] && g_.is_const(sum.args[1], 1.0)) ||
+                             (sum.args[1] == n.args[0] && g_.is_const(sum.args[0], 1.0))))
+    return nullptr;
+  const ir::Node& u = g_[n.args[0]];
+  llvm::Value* a = u.op == Op::Mul && u.args[0] == u.args[1] ? v[u.args[0]] : nullptr;
+  return emit_sqrt1p_minus1(b_, v[n.args[0]], a);
+}
+
 llvm::Value* Emitter::constant_product(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
   if (!vec_->getScalarType()->isFloatTy() || !has_fma(b_)) return nullptr;
   const ir::Node& n = g_[id];
@@ -623,6 +638,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = b_.CreateFDiv(e, b_.CreateFMul(h, h));
           break;
         }
+        if ((r = sqrt1p_minus1(n, v))) break;
         // a / sqrt(s), s normal and finite wherever the quotient is used
         // (x / sqrt(x^2 + 1) below the guard of x^2's overflow): a times an
         // estimate of 1 / sqrt(s) refined once, instead of a square root and

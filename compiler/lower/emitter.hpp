@@ -108,6 +108,10 @@ class Emitter {
   /// parameter times v and the target has FMA (float kernels), else null.
   llvm::Value* param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
 
+  /// u / (sqrt(u + 1) + 1), the stabilizer's sqrt(u + 1) - 1, as
+  /// emit_sqrt1p_minus1 (no division); else null.
+  llvm::Value* sqrt1p_minus1(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
+
   /// c * x in float kernels, for a constant c > 1 in magnitude that float
   /// does not hold and an x the product may overflow with, as
   /// fma(x, hi, x * lo) (c = hi + lo, hi rounded toward zero): where c

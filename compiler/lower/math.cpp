@@ -97,6 +97,30 @@ llvm::Value* with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
 
 bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
 
+llvm::Value* emit_sqrt1p_minus1(llvm::IRBuilderBase& b, llvm::Value* u, llvm::Value* a) {
+  if (!has_fma(b)) return nullptr;
+  llvm::Type* ty = u->getType();
+  auto c = [&](double v) { return llvm::ConstantFP::get(ty, v); };
+  auto fma = [&](llvm::Value* x, llvm::Value* y, llvm::Value* z) {
+    return b.CreateIntrinsic(llvm::Intrinsic::fma, {ty}, {x, y, z});
+  };
+  llvm::Value *t, *e;
+  if (a) {  // t = a^2 + 1 rounded once; e = a^2 + (1 - t), 1 - t exact wherever e matters (t < 2^24)
+    t = fma(a, a, c(1));
+    e = fma(a, a, b.CreateFSub(c(1), t));
+  } else {  // Fast2Sum of the larger and the smaller of u and 1 (u >= -1 wherever the root is real)
+    t = b.CreateFAdd(u, c(1));
+    llvm::Value* hi = b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, u, c(1));
+    llvm::Value* lo = b.CreateBinaryIntrinsic(llvm::Intrinsic::minnum, u, c(1));
+    e = b.CreateFAdd(b.CreateFSub(hi, t), lo);
+  }
+  llvm::Value* s = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, t);
+  llvm::Value* d = fma(s, s, b.CreateFNeg(t));  // s^2 - t, exact
+  llvm::Value* m = b.CreateFSub(s, c(1));       // exact for s in [1/2, 2]
+  llvm::Value* h = b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, fma(c(-0.5), m, c(0.5)), c(0));
+  return fma(b.CreateFSub(e, d), h, m);
+}
+
 bool is_math_op(Op op) {
   SleefName n{"", ""};
   return sleef_name(op, n) || op == Op::Exp || op == Op::Expm1 || op == Op::Log || op == Op::Log1p ||
