@@ -1101,3 +1101,31 @@ TEST_CASE("sqrt(u + 1) - 1 without a division: the first-order correction of the
   CHECK(std::isnan(y[3]));
   CHECK(y[4] == 0);
 }
+
+TEST_CASE("a parameter the function does not depend on gets gradient 0 without a loop term", "[kernels]") {
+  // threshold's threshold and softplus's threshold have the constant 0 as
+  // derivative: the backward does not accumulate dy * 0 per element (in
+  // double, two conversions and an addition per register; threshold's
+  // backward with dparams ran at half its speed), it stores 0. With an
+  // infinite dy that is 0 rather than inf * 0's NaN.
+  for (DType dt : {DType::F32, DType::F64}) {
+    Kernel k = runtime().compile("threshold", dt);
+    REQUIRE(k.params().size() == 2);
+    std::vector<double> params{0.5, -3}, dp(2, -1.0);
+    std::vector<double> x{-1, 0.25, 0.75, 2}, dy{1, INFINITY, 2, 3}, dx(4);
+    if (dt == DType::F32) {
+      std::vector<float> xf(x.begin(), x.end()), dyf(dy.begin(), dy.end()), dxf(4);
+      k.backward(std::span<const float>(xf), std::span<const float>(dyf), std::span<float>(dxf), params, dp);
+    } else {
+      k.backward(std::span<const double>(x), std::span<const double>(dy), std::span<double>(dx), params, dp);
+    }
+    CHECK(dp[0] == 0);  // d/dthreshold
+    CHECK(std::isinf(dp[1]));  // d/dvalue = sum of dy where x <= threshold: 1 + inf
+  }
+  Kernel sp = runtime().compile("softplus", DType::F32);
+  std::vector<float> x{-2, 0.5, 30}, dy{1, 1, 1}, dx(3);
+  std::vector<double> dp(2, -1.0), sp_params{1.5, 20};
+  sp.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), sp_params, dp);
+  CHECK(dp[1] == 0);
+  CHECK(dp[0] != 0);
+}

@@ -460,20 +460,26 @@ struct KernelBuilder {
     for (size_t j = 0; j < np; ++j) roots.push_back(p.d_params[j]);
     LaneWatch rescue(*this, b, f, roots);
     // Parameter gradients accumulate per lane in double (stack slots that
-    // SROA turns into registers).
+    // SROA turns into registers). A parameter the function does not depend
+    // on (softplus's threshold, hardshrink's lambd: the derivative is the
+    // constant 0) gets 0 without a loop term: dy * 0 summed in double is 0
+    // for any finite dy (and NaN only where dy is not, where the other
+    // parameters' gradients are NaN too).
     auto* acc_ty = llvm::FixedVectorType::get(b.getDoubleTy(), lanes);
-    std::vector<llvm::Value*> acc;
+    std::vector<llvm::Value*> acc(np, nullptr);
     for (size_t j = 0; j < np; ++j) {
+      if (p.graph.is_const(p.d_params[j], 0.0)) continue;
       llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
       llvm::Value* slot = eb.CreateAlloca(acc_ty);
       b.CreateStore(llvm::Constant::getNullValue(acc_ty), slot);
-      acc.push_back(slot);
+      acc[j] = slot;
     }
     stream(b, f, n, {x, dy}, {dx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       llvm::Value *xv = in[0], *dyv = in[1];
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
       rescue.watch(b, d, live);
       for (size_t j = 0; j < np; ++j) {
+        if (!acc[j]) continue;
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);
         if (!elem->isDoubleTy()) term = b.CreateFPExt(term, acc_ty);
         term = b.CreateSelect(live, term, llvm::Constant::getNullValue(acc_ty));
@@ -485,8 +491,9 @@ struct KernelBuilder {
     if (np > 0) {
       llvm::Value* dparams = f->getArg(5);
       for (size_t j = 0; j < np; ++j) {
-        llvm::Value* v = b.CreateLoad(acc_ty, acc[j]);
-        llvm::Value* total = b.CreateFAddReduce(llvm::ConstantFP::get(b.getDoubleTy(), -0.0), v);
+        llvm::Value* total = llvm::ConstantFP::get(b.getDoubleTy(), 0.0);
+        if (acc[j])
+          total = b.CreateFAddReduce(llvm::ConstantFP::get(b.getDoubleTy(), -0.0), b.CreateLoad(acc_ty, acc[j]));
         b.CreateAlignedStore(total, b.CreateConstInBoundsGEP1_64(b.getDoubleTy(), dparams, j), llvm::Align(8));
       }
     }

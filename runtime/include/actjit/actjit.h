@@ -100,7 +100,8 @@ int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,
 
 /* dx[i] = dy[i] * df/dx(x[i]; p); when DPARAMS is not NULL,
    dparams[j] = sum over i of dy[i] * df/dp_j(x[i]; p) (accumulated in
-   double). DX may alias DY. Returns 0 on success, non-zero on misuse. */
+   double; 0 for a parameter f does not depend on, whatever dy holds).
+   DX may alias DY. Returns 0 on success, non-zero on misuse. */
 int actjit_backward(const actjit_kernel *k, const void *x, const void *dy,
                     void *dx, size_t n, const double *params, double *dparams);
 

@@ -107,7 +107,8 @@ class Kernel {
   void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
 
   /// dx[i] = dy[i] * df/dx(x[i]; p); if `dparams` is not empty (size =
-  /// number of parameters), dparams[j] = sum_i dy[i] * df/dp_j(x[i]; p).
+  /// number of parameters), dparams[j] = sum_i dy[i] * df/dp_j(x[i]; p)
+  /// (0 for a parameter f does not depend on, whatever dy holds).
   void backward(std::span<const float> x, std::span<const float> dy, std::span<float> dx,
                 std::span<const double> params = {}, std::span<double> dparams = {}) const;
   void backward(std::span<const double> x, std::span<const double> dy, std::span<double> dx,
