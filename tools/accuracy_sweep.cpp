@@ -36,51 +36,51 @@
 
 namespace {
 
-int sweep_f64(size_t points, const std::vector<std::string>& only, unsigned threads) {
-#ifdef ACTJIT_HAVE_MPFR
-  actjit::Runtime rt;
-  std::vector<double> x = actjit::mpfr_sweep::inputs(points);
-  std::printf("| function | f64 forward max ULP | at x | f64 backward max ULP | at x | backward points > 8 ULP and > 1e-15 abs | inputs | skipped |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (const auto& spec : actjit::mpfr_sweep::specs()) {
-    if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
-    actjit::mpfr_sweep::Result r = actjit::mpfr_sweep::run(rt, spec, x, threads);
-    std::printf("| %s | %.2f | %.17g | %.2f | %.17g | %llu | %llu | %llu |\n", spec.name, r.forward.ulp, r.forward.at,
-                r.backward.ulp, r.backward.at, (unsigned long long)r.backward.over, (unsigned long long)r.forward.inputs,
-                (unsigned long long)r.skipped);
-    std::fflush(stdout);
+/// The kernel's default parameter values times `scale`, and them as text
+/// ("1.7, 34") for the tables.
+std::pair<std::vector<double>, std::string> scaled_params(const actjit::Kernel& k, double scale) {
+  std::vector<double> params = k.default_params();
+  std::string shown;
+  for (double& p : params) {
+    p *= scale;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%.6g", shown.empty() ? "" : ", ", p);
+    shown += buf;
   }
-  return 0;
-#else
-  (void)points, (void)only, (void)threads;
-  std::fputs("error: --f64 needs MPFR (apt-get install libmpfr-dev, then rebuild)\n", stderr);
-  return 2;
-#endif
+  return {params, shown};
 }
 
-/// sweep_f64 for the kernels that take the parameters at run time, at
-/// sweep::kParamScales times the defaults, with each parameter's gradient.
-int sweep_f64_params(size_t points, const std::vector<std::string>& only, unsigned threads) {
+/// The float64 kernels against MPFR: the default kernels (forward and
+/// backward) or, with `params`, the kernels that take the parameters at run
+/// time, at sweep::kParamScales times the defaults, each parameter's
+/// gradient too.
+int sweep_f64(size_t points, const std::vector<std::string>& only, unsigned threads, bool params) {
 #ifdef ACTJIT_HAVE_MPFR
   actjit::Runtime rt;
   std::vector<double> x = actjit::mpfr_sweep::inputs(points);
-  std::printf("| function | parameters | forward max ULP | at x | backward max ULP | at x | backward points over | "
-              "gradient of | max ULP | at x | points over | inputs | skipped |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+  if (params) {
+    std::printf("| function | parameters | forward max ULP | at x | backward max ULP | at x | backward points over | "
+                "gradient of | max ULP | at x | points over | inputs | skipped |\n");
+    std::printf("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+  } else {
+    std::printf("| function | f64 forward max ULP | at x | f64 backward max ULP | at x | backward points > 8 ULP and > 1e-15 abs | inputs | skipped |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  }
   for (const auto& spec : actjit::mpfr_sweep::specs()) {
     if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
+    if (!params) {
+      actjit::mpfr_sweep::Result r = actjit::mpfr_sweep::run(rt, spec, x, threads);
+      std::printf("| %s | %.2f | %.17g | %.2f | %.17g | %llu | %llu | %llu |\n", spec.name, r.forward.ulp, r.forward.at,
+                  r.backward.ulp, r.backward.at, (unsigned long long)r.backward.over,
+                  (unsigned long long)r.forward.inputs, (unsigned long long)r.skipped);
+      std::fflush(stdout);
+      continue;
+    }
     actjit::Kernel k = rt.compile(spec.name, actjit::DType::F64);
     if (k.params().empty()) continue;
     for (double scale : actjit::sweep::kParamScales) {
-      std::vector<double> params = k.default_params();
-      std::string shown;
-      for (double& p : params) {
-        p *= scale;
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%s%.6g", shown.empty() ? "" : ", ", p);
-        shown += buf;
-      }
-      actjit::mpfr_sweep::Result r = actjit::mpfr_sweep::run_params(rt, spec, x, params, threads);
+      auto [values, shown] = scaled_params(k, scale);
+      actjit::mpfr_sweep::Result r = actjit::mpfr_sweep::run_params(rt, spec, x, values, threads);
       for (size_t j = 0; j < r.params.size(); ++j) {
         const actjit::sweep::Worst& g = r.params[j];
         std::printf("| %s | %s | %.3g | %.17g | %.3g | %.17g | %llu | %s | %.3g | %.17g | %llu | %llu | %llu |\n",
@@ -93,7 +93,7 @@ int sweep_f64_params(size_t points, const std::vector<std::string>& only, unsign
   }
   return 0;
 #else
-  (void)points, (void)only, (void)threads;
+  (void)points, (void)only, (void)threads, (void)params;
   std::fputs("error: --f64 needs MPFR (apt-get install libmpfr-dev, then rebuild)\n", stderr);
   return 2;
 #endif
@@ -172,14 +172,7 @@ int sweep_params(uint64_t stride, const std::vector<std::string>& only, unsigned
     if (k32.rowwise() || k32.params().empty()) continue;
     actjit::Kernel k64 = rt.compile(name, actjit::DType::F64);
     for (double scale : actjit::sweep::kParamScales) {
-      std::vector<double> params = k32.default_params();
-      std::string shown;
-      for (double& p : params) {
-        p *= scale;
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%s%.6g", shown.empty() ? "" : ", ", p);
-        shown += buf;
-      }
+      auto [params, shown] = scaled_params(k32, scale);
       actjit::sweep::ParamResult r = actjit::sweep::run_params(k32, k64, params, stride, threads);
       for (size_t j = 0; j < r.params.size(); ++j) {
         const actjit::sweep::Worst& g = r.params[j];
@@ -243,7 +236,7 @@ int main(int argc, char** argv) {
     }
   }
   actjit::set_threads(1);  // the sweep splits the range itself
-  if (f64) return params ? sweep_f64_params(points, only, threads) : sweep_f64(points, only, threads);
+  if (f64) return sweep_f64(points, only, threads, params);
   if (rowwise) return sweep_rowwise(only);
   if (params) return sweep_params(stride_given ? stride : 257, only, threads);
   actjit::Runtime rt;
