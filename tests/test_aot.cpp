@@ -35,12 +35,14 @@ struct Entry {
         {"m", P##_m_f32_forward, P##_m_f32_backward, P##_m_f64_forward, P##_m_f64_backward},               \
         {"lr", P##_lr_f32_forward, P##_lr_f32_backward, P##_lr_f64_forward, P##_lr_f64_backward},          \
         {"pelu", P##_pelu_f32_forward, P##_pelu_f32_backward, P##_pelu_f64_forward, P##_pelu_f64_backward}, \
-        {"ts", P##_ts_f32_forward, P##_ts_f32_backward, P##_ts_f64_forward, P##_ts_f64_backward}            \
+        {"ts", P##_ts_f32_forward, P##_ts_f32_backward, P##_ts_f64_forward, P##_ts_f64_backward},           \
+        {"sq", P##_sq_f32_forward, P##_sq_f32_backward, P##_sq_f64_forward, P##_sq_f64_backward}            \
   }
 
 std::string defs() {
   return "g(x) = gelu(x)\nm(x) = mish(x)\nlr(x, alpha = 0.2) = leaky_relu(x, alpha = alpha)\n"
-         "pelu(x, a = 1.5, b = 2) = where(x > 0, (a / b) * x, a * expm1(x / b))\nts(x) = tanhshrink(x)\n";
+         "pelu(x, a = 1.5, b = 2) = where(x > 0, (a / b) * x, a * expm1(x / b))\nts(x) = tanhshrink(x)\n"
+         "sq(x) = sqrt(x*x + 1) - 1\n";  // sqrt(u + 1) - 1: fmas where the CPU has them, a division on v2
 }
 
 template <class T>
