@@ -311,7 +311,10 @@ TEST_CASE("maxout with large and odd groups: the first maximum or NaN - its valu
   // neighbouring pairs; as a chain over the group, each member's derivative
   // was a where() chain to the end of the group (k^2/2 selects: k = 128
   // compiled for ~20 s, 256 was over the kernel size limit).
-  for (size_t k : {1, 2, 3, 5, 7, 16, 33, 100, 256}) {
+  // Groups up to 32 are read as consecutive vectors and shuffled, and
+  // written so where the size is a power of two (dx of every position);
+  // larger ones gathered and scattered.
+  for (size_t k : {1, 2, 3, 4, 5, 7, 8, 16, 32, 33, 100, 256}) {
     check_maxout<float>(k, DType::F32);
     check_maxout<double>(k, DType::F64);
   }
