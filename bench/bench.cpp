@@ -567,6 +567,82 @@ void softmax_bench(const Options& o, actjit::Runtime& rt) {
               "y, backward_rows_from_output takes y as oneDNN's does.)\n");
 }
 
+/// glu and maxout (the other row-wise built-ins; oneDNN has neither) next
+/// to hand-written Eigen (row-major maps: the halves' a * logistic(b), the
+/// max of the even and the odd elements) and plain loops, float32, 1 thread.
+void glu_maxout_bench(const Options& o, actjit::Runtime& rt) {
+  using RowMajor = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Strided = Eigen::Map<Eigen::ArrayXf, 0, Eigen::InnerStride<2>>;
+  using CStrided = Eigen::Map<const Eigen::ArrayXf, 0, Eigen::InnerStride<2>>;
+  std::printf("\n### glu and maxout, float32, 1 thread, rows of 1024\n\n");
+  std::printf("| function | elements | actjit fwd | Eigen | scalar | fwd ratio | actjit bwd | Eigen | scalar | bwd ratio |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  actjit::set_threads(1);
+  const size_t cols = 1024, h = cols / 2;
+  for (const char* name : {"glu", "maxout"})
+  for (size_t total : {size_t(1) << 14, size_t(1) << 20}) {
+    actjit::Kernel k = rt.compile(name, actjit::DType::F32);
+    size_t rows = total / cols, n = rows * cols, m = rows * h;  // m outputs
+    std::vector<float> x(n), y(m), dy(m), dx(n);
+    for (size_t i = 0; i < n; ++i) x[i] = float(-8 + 16 * double((i * 2654435761u) % 100003) / 100003.0);
+    for (size_t i = 0; i < m; ++i) dy[i] = float(1 + 0.001 * double(i % 7));
+    Eigen::Map<const RowMajor> X(x.data(), long(rows), long(cols));
+    Eigen::Map<RowMajor> DX(dx.data(), long(rows), long(cols));
+    Eigen::Map<RowMajor> Y(y.data(), long(rows), long(h));
+    Eigen::Map<const RowMajor> DY(dy.data(), long(rows), long(h));
+    RowMajor S = RowMajor::Zero(long(rows), long(h));  // glu's backward: logistic(b)
+    std::vector<std::function<void()>> fns;
+    fns.push_back([&] { k.forward_rows(std::span<const float>(x), std::span<float>(y), cols); });
+    fns.push_back([&] { k.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols); });
+    if (std::string(name) == "glu") {
+      fns.push_back([&] { Y = X.leftCols(long(h)) * X.rightCols(long(h)).logistic(); });
+      fns.push_back([&] {
+        S = X.rightCols(long(h)).logistic();
+        DX.leftCols(long(h)) = DY * S;
+        DX.rightCols(long(h)) = DY * X.leftCols(long(h)) * S * (1 - S);
+      });
+      fns.push_back([&] {
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t j = 0; j < h; ++j) y[r * h + j] = x[r * cols + j] / (1 + std::exp(-x[r * cols + h + j]));
+      });
+      fns.push_back([&] {
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t j = 0; j < h; ++j) {
+            float a = x[r * cols + j], sg = 1 / (1 + std::exp(-x[r * cols + h + j])), g = dy[r * h + j];
+            dx[r * cols + j] = g * sg;
+            dx[r * cols + h + j] = g * a * sg * (1 - sg);
+          }
+      });
+    } else {  // maxout(x, 2): the max of each pair
+      CStrided even(x.data(), long(m)), odd(x.data() + 1, long(m));
+      Strided dx_even(dx.data(), long(m)), dx_odd(dx.data() + 1, long(m));
+      Eigen::Map<Eigen::ArrayXf> yv(y.data(), long(m));
+      Eigen::Map<const Eigen::ArrayXf> dyv(dy.data(), long(m));
+      fns.push_back([&] { yv = even.max(odd); });
+      fns.push_back([&] {
+        dx_even = (odd > even).select(0.0f, dyv);
+        dx_odd = (odd > even).select(dyv, 0.0f);
+      });
+      fns.push_back([&] {
+        for (size_t j = 0; j < m; ++j) y[j] = std::max(x[2 * j], x[2 * j + 1]);
+      });
+      fns.push_back([&] {
+        for (size_t j = 0; j < m; ++j) {
+          bool second = x[2 * j + 1] > x[2 * j];
+          dx[2 * j] = second ? 0 : dy[j];
+          dx[2 * j + 1] = second ? dy[j] : 0;
+        }
+      });
+    }
+    std::vector<double> r = measure(fns, n, Timer{o.quick ? 3 : 7, 0.02});
+    double best_f = std::max(r[2], r[4]), best_b = std::max(r[3], r[5]);
+    std::printf("| %s | %s | %s | %s | %s | %s× | %s | %s | %s | %s× |\n", name, size_name(total).c_str(), fmt(r[0]).c_str(),
+                fmt(r[2]).c_str(), fmt(r[4]).c_str(), fmt(r[0] / best_f).c_str(), fmt(r[1]).c_str(), fmt(r[3]).c_str(),
+                fmt(r[5]).c_str(), fmt(r[1] / best_b).c_str());
+    std::fflush(stdout);
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -725,6 +801,9 @@ int main(int argc, char** argv) {
     if (d == "f32") elementwise<float>(o, rt, "float32");
     else if (d == "f64") elementwise<double>(o, rt, "float64");
   }
-  if (o.softmax) softmax_bench(o, rt);
+  if (o.softmax) {
+    softmax_bench(o, rt);
+    glu_maxout_bench(o, rt);
+  }
   return 0;
 }

@@ -108,6 +108,11 @@ class Emitter {
   /// parameter times v and the target has FMA (float kernels), else null.
   llvm::Value* param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
 
+  /// Max (Min) where `n` is where(l > e or (l != l and e == e), l, e)
+  /// (with <: Min), maxout's step, whose value is the language's max(l, e);
+  /// else Op::Const.
+  ir::Op first_nan_extreme(const ir::Node& n) const;
+
   /// u / (sqrt(u + 1) + 1), the stabilizer's sqrt(u + 1) - 1, as
   /// emit_sqrt1p_minus1 (no division); else null.
   llvm::Value* sqrt1p_minus1(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
