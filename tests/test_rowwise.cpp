@@ -128,6 +128,7 @@ const char* const kCustom[] = {
     "softmin(x)",
     "f(x, a = 0.7, b = 1.5) = softmax(a * x) * sum(x) + b * mean(sigmoid(b * x))",
     "mean(groups(x, 6)) * sum(groups(chunk(x, 2, 1), 3))",
+    "sum(sum(groups(x, 4))) + sum(max(groups(x, 2)))",  // dx of groups' positions: row scalars and vectors
     "exp(x - max(x)) / sum(exp(x - max(x)))",  // max without stop_gradient: its gradient cancels
 };
 

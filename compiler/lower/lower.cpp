@@ -621,7 +621,10 @@ struct RowKernels {
       // Concatenate the group's vectors in offset order, then interleave:
       // element l * group + t of the block is position t's lane l.
       std::vector<llvm::Value*> parts;
-      for (long j : at) parts.push_back(v[size_t(j)]);
+      for (long j : at) {
+        llvm::Value* val = v[size_t(j)];
+        parts.push_back(llvm::isa<llvm::VectorType>(val->getType()) ? val : b.CreateVectorSplat(kb.lanes, val));  // a row scalar
+      }
       while (parts.size() & (parts.size() - 1)) parts.push_back(llvm::PoisonValue::get(kb.vec));  // to a power of two
       while (parts.size() > 1) {
         std::vector<llvm::Value*> next;
