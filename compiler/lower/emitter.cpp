@@ -106,7 +106,7 @@ llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llv
   return nullptr;
 }
 
-Op Emitter::first_nan_extreme(const ir::Node& n) const {
+std::optional<Op> Emitter::first_nan_extreme(const ir::Node& n) const {
   // where(l > e or (l != l and e == e), l, e): e unless l is greater, or
   // NaN where e is not (maxout's step, which keeps the first maximum and
   // the first NaN for the gradient). Its value is max(l, e) as the language
@@ -114,15 +114,15 @@ Op Emitter::first_nan_extreme(const ir::Node& n) const {
   // payload may differ), which x86 does in three instructions, not six.
   NodeId l = n.args[1], e = n.args[2];
   const ir::Node& c = g_[n.args[0]];
-  if (c.op != Op::Or) return Op::Const;
+  if (c.op != Op::Or) return std::nullopt;
   const ir::Node& better = g_[c.args[0]];
   const ir::Node& nan = g_[c.args[1]];
-  if ((better.op != Op::Gt && better.op != Op::Lt) || better.args[0] != l || better.args[1] != e) return Op::Const;
-  if (nan.op != Op::And) return Op::Const;
+  if ((better.op != Op::Gt && better.op != Op::Lt) || better.args[0] != l || better.args[1] != e) return std::nullopt;
+  if (nan.op != Op::And) return std::nullopt;
   const ir::Node& l_nan = g_[nan.args[0]];
   const ir::Node& e_num = g_[nan.args[1]];
-  if (l_nan.op != Op::Ne || l_nan.args[0] != l || l_nan.args[1] != l) return Op::Const;
-  if (e_num.op != Op::Eq || e_num.args[0] != e || e_num.args[1] != e) return Op::Const;
+  if (l_nan.op != Op::Ne || l_nan.args[0] != l || l_nan.args[1] != l) return std::nullopt;
+  if (e_num.op != Op::Eq || e_num.args[0] != e || e_num.args[1] != e) return std::nullopt;
   return better.op == Op::Gt ? Op::Max : Op::Min;
 }
 
@@ -691,8 +691,8 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = b_.CreateFNeg(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[g_[n.args[0]].args[0]]));
           break;
         }
-        if (Op m = first_nan_extreme(n); m != Op::Const) {  // maxout's step: the language's max
-          r = emit_math(b_, m, A(1), A(2));
+        if (auto m = first_nan_extreme(n)) {  // maxout's step: the language's max
+          r = emit_math(b_, *m, A(1), A(2));
           break;
         }
         // A condition the analysis knows over the lanes where the where is

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -110,8 +111,8 @@ class Emitter {
 
   /// Max (Min) where `n` is where(l > e or (l != l and e == e), l, e)
   /// (with <: Min), maxout's step, whose value is the language's max(l, e);
-  /// else Op::Const.
-  ir::Op first_nan_extreme(const ir::Node& n) const;
+  /// else nothing.
+  std::optional<ir::Op> first_nan_extreme(const ir::Node& n) const;
 
   /// u / (sqrt(u + 1) + 1), the stabilizer's sqrt(u + 1) - 1, as
   /// emit_sqrt1p_minus1 (no division); else null.

@@ -557,12 +557,20 @@ struct RowKernels {
     return d <= 1 ? cols : b.CreateUDiv(cols, b.getInt64(d));
   }
 
+  /// Where the view's part of the row starts: index * (cols / parts).
+  llvm::Value* part_start(llvm::IRBuilder<>& b, llvm::Value* cols, ir::View v) {
+    return v.parts > 1 ? b.CreateMul(b.getInt64(v.index), length(b, cols, v.parts)) : b.getInt64(0);
+  }
+  /// The block of group * lanes elements that holds every position of the
+  /// groups at loop index i (i * group from the part's start).
+  llvm::Value* group_block(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* cols, ir::View v, llvm::Value* i) {
+    return b.CreateInBoundsGEP(kb.elem, base, b.CreateAdd(part_start(b, cols, v), b.CreateMul(i, b.getInt64(v.group))));
+  }
+
   /// Pointers (vector of, for group > 1) to the elements of `view` at loop
   /// index i: base + index * (cols / parts) + (i + lane) * group + offset.
   llvm::Value* view_address(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* cols, ir::View v, llvm::Value* i) {
-    llvm::Value* start = b.getInt64(v.offset);
-    if (v.parts > 1) start = b.CreateAdd(start, b.CreateMul(b.getInt64(v.index), length(b, cols, v.parts)));
-    llvm::Value* first = b.CreateInBoundsGEP(kb.elem, base, start);
+    llvm::Value* first = b.CreateInBoundsGEP(kb.elem, base, b.CreateAdd(part_start(b, cols, v), b.getInt64(v.offset)));
     if (v.group == 1) return b.CreateInBoundsGEP(kb.elem, first, i);
     llvm::Value* idx = b.CreateAdd(b.CreateVectorSplat(kb.lanes, i), kb.iota(b));
     idx = b.CreateMul(idx, b.CreateVectorSplat(kb.lanes, b.getInt64(v.group)));
@@ -584,9 +592,7 @@ struct RowKernels {
       // Elements (i + l) * group + offset, l < lanes: all of the block of
       // group * lanes elements from i * group, which holds the group's
       // every position.
-      llvm::Value* start = b.getInt64(0);
-      if (v.parts > 1) start = b.CreateMul(b.getInt64(v.index), length(b, cols, v.parts));
-      llvm::Value* block = b.CreateInBoundsGEP(kb.elem, base, b.CreateAdd(start, b.CreateMul(i, b.getInt64(v.group))));
+      llvm::Value* block = group_block(b, base, cols, v, i);
       auto* wide = llvm::FixedVectorType::get(kb.elem, kb.lanes * v.group);
       llvm::Value* all = b.CreateAlignedLoad(wide, block, align);
       std::vector<int> lanes;
@@ -640,10 +646,7 @@ struct RowKernels {
       for (unsigned l = 0; l < kb.lanes; ++l)
         for (unsigned t = 0; t < s.view.group; ++t) interleave.push_back(int(t * kb.lanes + l));
       llvm::Value* block = b.CreateShuffleVector(parts[0], interleave);
-      llvm::Value* start = b.getInt64(0);
-      if (s.view.parts > 1) start = b.CreateMul(b.getInt64(s.view.index), length(b, cols, s.view.parts));
-      llvm::Value* ptr = b.CreateInBoundsGEP(kb.elem, dx, b.CreateAdd(start, b.CreateMul(i, b.getInt64(s.view.group))));
-      b.CreateAlignedStore(block, ptr, llvm::Align(kb.elem->getPrimitiveSizeInBits() / 8));
+      b.CreateAlignedStore(block, group_block(b, dx, cols, s.view, i), llvm::Align(kb.elem->getPrimitiveSizeInBits() / 8));
       for (long j : at) stored[size_t(j)] = true;
     }
   }
