@@ -62,7 +62,9 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
 /// exp(r) for the reduced argument r.
 llvm::Value* exp_poly(const Ctx& k, llvm::Value* r) {
   // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
-  return k.f64 ? k.fma(k.mul(r, r), expm1_tail(k, r), k.add(r, k.c(1)))
+  // double: 1 + (r + r^2 P(r)), the one rounding at full weight the last
+  // (over all tested doubles 0.93 ULP; (1 + r) + r^2 P(r) rounded twice: 1.16).
+  return k.f64 ? k.add(k.fma(k.mul(r, r), expm1_tail(k, r), r), k.c(1))
                : k.horner(r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
 }
 
