@@ -79,6 +79,15 @@ inline bool table_erfc_kernels() {
   return __builtin_cpu_supports("avx512f") || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
 }
 
+/// Whether float64 kernels here take erfc(y / sqrt 2) from the inline table
+/// (erf.cpp's kErfcxTable64: 512-bit registers with AVX-512F) rather than
+/// SLEEF's erfc.
+inline bool table_erfc_f64_kernels() {
+  const char* bits = std::getenv("ACTJIT_VECTOR_BITS");
+  if (bits && std::atoi(bits) > 0 && std::atoi(bits) < 512) return false;
+  return __builtin_cpu_supports("avx512f");
+}
+
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {
   static Runtime rt;

@@ -32,16 +32,75 @@ least squares on Chebyshev nodes, mpmath references). Prints the rows'
 worst relative error (evaluated exactly) and the table as C++, one
 coefficient per line, 16 rows each: hi, lo, c1, ..., cDEGREE.
 
-Dev-time only (apt-get install python3-numpy python3-mpmath); the
-coefficients are committed in erf.cpp.
-Usage: fit_erfc.py [--normal] [DEGREE [CENTRE]] | fit_erfc.py --table [DEGREE].
+With --table-f64, the same for the AVX-512 double kernels (erf.cpp,
+kErfcxTable64): 16 rows of DEGREE (default 14), coefficients rounded to
+double one at a time with the rest refitted, the constant term a double
+pair; the fit in mpmath alone (least squares at 50 digits, relative
+weights, on 2 (DEGREE + 1) Chebyshev nodes a row), as double precision
+leaves no room for numpy's. Prints each row's worst relative error on 401
+points (exact arithmetic) and the table as C++.
+
+Dev-time only (apt-get install python3-numpy python3-mpmath; --table-f64
+needs mpmath only); the coefficients are committed in erf.cpp.
+Usage: fit_erfc.py [--normal] [DEGREE [CENTRE]] | fit_erfc.py --table [DEGREE]
+       | fit_erfc.py --table-f64 [DEGREE].
 """
 import sys
 
 import mpmath
-import numpy as np
 
 mpmath.mp.dps = 40
+
+
+def table_f64(degree):
+    mpmath.mp.dps = 50
+
+    def h(m):
+        a = mpmath.mpf(m) / mpmath.sqrt(2)
+        return mpmath.exp(a * a) * mpmath.erfc(a)
+
+    rows, worst = [], 0
+    nodes = 2 * (degree + 1)
+    for k in range(16):
+        lo, hi = max(k - mpmath.mpf(0.5), 0), k + mpmath.mpf(0.5)
+        ts = [(lo + hi) / 2 - k + (hi - lo) / 2 * mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / nodes)
+              for i in range(nodes)]
+        coeffs = []  # as stored: c0 = hi + lo, then doubles
+        for j in range(degree + 1):
+            free = degree + 1 - j
+            A, b = mpmath.matrix(nodes, free), mpmath.matrix(nodes, 1)
+            for r, t in enumerate(ts):
+                w = 1 / h(k + t)
+                for c in range(free):
+                    A[r, c] = t ** (j + c) * w
+                b[r] = (h(k + t) - sum(c * t**i for i, c in enumerate(coeffs))) * w
+            c = mpmath.qr_solve(A, b)[0][0]
+            if j == 0:
+                c_hi = float(c)
+                row = [c_hi, float(c - c_hi)]
+                coeffs.append(mpmath.mpf(row[0]) + mpmath.mpf(row[1]))
+            else:
+                row.append(float(c))
+                coeffs.append(mpmath.mpf(row[-1]))
+        row_worst = 0
+        for i in range(401):
+            m = lo + (hi - lo) * mpmath.mpf(i) / 400
+            t = m - k
+            row_worst = max(row_worst, abs(sum(c * t**e for e, c in enumerate(coeffs)) / h(m) - 1))
+        print("// row %d: max relative error %.3g" % (k, float(row_worst)))
+        worst = max(worst, row_worst)
+        rows.append(row)
+    print("// degree %d, max relative error %.3g (coefficients as stored, exact arithmetic)" % (degree, float(worst)))
+    for j in range(degree + 2):
+        print("    {" + ", ".join(repr(r[j]) for r in rows) + "},")
+
+
+if "--table-f64" in sys.argv[1:]:
+    rest = [a for a in sys.argv[1:] if a != "--table-f64"]
+    table_f64(int(rest[0]) if rest else 14)
+    sys.exit(0)
+
+import numpy as np  # noqa: E402 (the float fits only)
 
 
 def table(degree):

@@ -140,6 +140,8 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
                      std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     if (!is_double) return vmath::erfc_scaled_sqrt1_2(k, args[0], negate);
+    if (vmath::table_erfc_f64_target(*b.GetInsertBlock()->getParent(), vec))
+      return vmath::erfc_sqrt1_2_times_table_f64(k, args[0], nullptr, negate);
     return vmath::erfc_sqrt1_2_f64(k, args[0], negate,
                                    [](llvm::IRBuilderBase& fb, llvm::Value* a) { return emit_math(fb, Op::Erfc, a); });
   });
@@ -154,6 +156,7 @@ llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, 
                      std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y, x}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     if (!is_double) return vmath::erfc_sqrt1_2_times(k, args[0], args[1], negate);
+    if (vmath::table_erfc_f64_target(f, vec)) return vmath::erfc_sqrt1_2_times_table_f64(k, args[0], args[1], negate);
     return vmath::erfc_sqrt1_2_times_f64(k, args[0], args[1], negate,
                                          [](llvm::IRBuilderBase& fb, llvm::Value* a) { return emit_math(fb, Op::Erfc, a); });
   });

@@ -301,6 +301,11 @@ bool table_erfc(const Ctx& k);
 bool table_erfc_target(const llvm::Function& f, llvm::Type* vec);  // the same, before a Ctx exists
 llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate);
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), the square exact
+/// x erfc(+-y / sqrt 2) (x null: 1) for double on AVX-512 (`table_erfc_f64_target`):
+/// erfcx from kErfcxTable64 (the asymptotic series past m = 15.5), the
+/// exponent applied last: see erf.cpp.
+bool table_erfc_f64_target(const llvm::Function& f, llvm::Type* vec);
+llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate);
 /// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
                              llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));

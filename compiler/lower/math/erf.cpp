@@ -1,4 +1,5 @@
-// erfc as vector IR, float only (double keeps SLEEF's erfc, u15).
+// erfc as vector IR: float, and in double erfc(y / sqrt 2) (gelu) with
+// 512-bit registers (plain erfc in double is SLEEF's, u15).
 //
 // Method: for a = |x|, erfc(a) = exp(-a^2) erfcx(a), where the scaled
 // function erfcx(a) = exp(a^2) erfc(a) is smooth and bounded on [0, inf)
@@ -21,6 +22,12 @@
 // square's error in the reduction, and applies 2^n last, after a product
 // with x where there is one (gelu: erfc_sqrt1_2_times): 3.63 ULP over all
 // floats instead of 7.9.
+// Double kernels with 512-bit registers take erfc(y / sqrt 2) the same way:
+// erfcx from kErfcxTable64 (16 rows of degree 14, one vpermt2pd per
+// coefficient; the asymptotic series past m = 15.5, in a branch taken only
+// where some lane is that far out), exp(-y^2/2) as p 2^n with the square's
+// error in the reduction, 2^n applied last: gelu 0.15 -> 0.80 e/ns (SLEEF's
+// erfc was an out-of-line call), max 2.9 ULP (test_vmath).
 // Measured (tests/test_vmath.cpp): see ACCURACY.md.
 #include <limits>
 #include <utility>
@@ -214,6 +221,141 @@ llvm::Value* erfcx_over_sqrt2_table(const Ctx& k, llvm::Value* m) {
   return k.add(k.fma(p, t, erfcx_row(k, index, 0)), erfcx_row(k, index, 1));
 }
 
+/// erfcx(m / sqrt 2) for double kernels on AVX-512 (`table_erfc_f64`):
+/// the float table's scheme with 16 rows of degree 14 in t = m - k, k =
+/// round(m), on [k - 1/2, k + 1/2] (k = 0: [0, 1/2]); a row's coefficient j
+/// by one vpermt2pd (16 entries in two registers) per 8 lanes; the constant
+/// term is a double pair. tools/fit_erfc.py --table-f64 14: max relative
+/// error 3.8e-17 (coefficients as stored, exact arithmetic; row 1, the
+/// others below 2.4e-18).
+constexpr int kErfcxDegree64 = 14;
+constexpr double kErfcxTable64[kErfcxDegree64 + 2][16] = {
+    {// hi
+     1.0, 0.5231565837302468, 0.3362040024463412, 0.24302789671112435,
+     0.18882128260393788, 0.15383860995001258, 0.1295586286488937, 0.11178696488108107,
+     0.09824509242484987, 0.08759757774173359, 0.07901338820277201, 0.0719497792422687,
+     0.06603794215442907, 0.06101882899051433, 0.056705321054685884, 0.05295897799845978},
+    {// lo
+     -1.061253006081683e-20, -1.3109163519026805e-17, 2.4925144364206708e-17, -1.2860437392450172e-17,
+     -5.543542584118383e-18, 8.279900589704037e-18, 8.641625343784385e-19, -3.98056734560139e-18,
+     -5.475393868460656e-18, -4.939871948105989e-18, -5.47040619382642e-18, 2.7666895219227044e-18,
+     4.48005349807089e-19, 1.2867149328532526e-18, -3.3544279744207424e-18, -5.006751673593603e-19},
+    {// c1
+     -0.7978845608028653, -0.27472797707261915, -0.12547655591018295, -0.06880087066949235,
+     -0.04259943038711386, -0.028691511052802397, -0.020532788909503163, -0.01537580663529788,
+     -0.011923821404066443, -0.009506361127263116, -0.007750678775145297, -0.006436989137909663,
+     -0.005429254949716522, -0.004639783926179082, -0.00401006603726303, -0.003499890825968701},
+    {// c2
+     0.49999999999999256, 0.12421430332881266, 0.04262544531298764, 0.018312642351323634,
+     0.009211780527741211, 0.005190527343000306, 0.003180947595937357, 0.0020781592169979487,
+     0.0014272605961591642, 0.0010201637981827685, 0.000753300225659518, 0.0005714493626312033,
+     0.00044344137891540023, 0.0003508189750931302, 0.00028219826650173246, 0.00023030780446463089},
+    {// c3
+     -0.26596152026727093, -0.05017122458118701, -0.013408555094733087, -0.004620981205173932,
+     -0.0019174360920496721, -0.0009129581126002092, -0.00048236777795970993, -0.0002762307054374564,
+     -0.0001685788782643123, -0.00010829564787271948, -7.255883951667904e-05, -5.0348716322171656e-05,
+     -3.598613424392844e-05, -2.6379083322812886e-05, -1.9763435412903487e-05, -1.5091252999758354e-05},
+    {// c4
+     0.12499999999114256, 0.018510769686967004, 0.003952083780880977, 0.0011124246839507841,
+     0.0003855090398856638, 0.000156434194999696, 7.168523204485008e-05, 3.6136069734039345e-05,
+     1.9657392511019037e-05, 1.137574183203316e-05, 6.927957623112674e-06, 4.403370771912738e-06,
+     2.9019419971359855e-06, 1.972722974195431e-06, 1.377542680192812e-06, 9.847523671137332e-07},
+    {// c5
+     -0.05319230391583874, -0.006332090982423725, -0.0011008775067219798, -0.000256741430664385,
+     -7.50799865016516e-05, -2.6157427522440952e-05, -1.045127713719536e-05, -4.6556434587368965e-06,
+     -2.263947636874036e-06, -1.1827942772344518e-06, -6.55852657795592e-07, -3.8232756546673497e-07,
+     -2.3256605509603388e-07, -1.4673693123448444e-07, -9.556757859708496e-08, -6.399349829088041e-08},
+    {// c6
+     0.020833331909705915, 0.002029779783073688, 0.00029172146124442795, 5.703339865419104e-05,
+     1.4198182312599376e-05, 4.274509566841568e-06, 1.49626153550453e-06, 5.910942519152537e-07,
+     2.576352386821208e-07, 1.217655568960715e-07, 6.157184207868223e-08, 3.2961257157368106e-08,
+     1.8524888071889003e-08, 1.0857143735352884e-08, 6.599431333218876e-09, 4.141647918483762e-09},
+    {// c7
+     -0.007598890322431032, -0.0006146158168223216, -7.391922381171243e-05, -1.2234462045087564e-05,
+     -2.6124653145102503e-06, -6.835542159704033e-07, -2.1052971430427746e-07, -7.39976836682208e-08,
+     -2.898079883135963e-08, -1.2414890928435188e-08, -5.733454320334389e-09, -2.8219713798919167e-09,
+     -1.466777815046505e-09, -7.991567773980443e-10, -4.5364198581730294e-10, -2.6697226384089566e-10},
+    {// c8
+     0.002604113711318552, 0.0001768954998034172, 1.798537631560458e-05, 2.541251598900982e-06,
+     4.685401358196576e-07, 1.0709228862694807e-07, 2.913542025418219e-08, 9.138826591044183e-09,
+     3.2235808647899004e-09, 1.2539352634350645e-09, 5.29651217338832e-10, 2.399598952007803e-10,
+     1.1545580474618463e-10, 5.852185781522416e-11, 3.104314109342401e-11, 1.7140922220417594e-11},
+    {// c9
+     -0.0008441233513706146, -4.863626810714617e-05, -4.216521789431439e-06, -5.123016807810532e-07,
+     -8.203394755369753e-08, -1.6454907468023275e-08, -3.968513107825964e-09, -1.1139123186535281e-09,
+     -3.5479893598622234e-10, -1.2552113470295193e-10, -4.8597679971104995e-11, -2.0214251052843456e-11,
+     -8.994749301723852e-12, -4.233924863252595e-12, -2.154634692427777e-12, -1.0730457250127675e-12},
+    {// c10
+     0.00025987038012827715, 1.2825974458346805e-05, 9.552387688063068e-07, 1.0043468190783429e-07,
+     1.404043136719049e-08, 2.481893737969627e-09, 5.32361023329902e-10, 1.3404931815489073e-10,
+     3.864610526916298e-11, 1.2460522179238559e-11, 4.422445979203205e-12, 1.6944556644552796e-12,
+     6.949986770089067e-13, 3.0576027780910385e-13, 1.478714624622725e-13, 6.568094245711978e-14},
+    {// c11
+     -7.566614678457914e-05, -3.2519150493598065e-06, -2.0950774413790985e-07, -1.917579839103025e-08,
+     -2.3515267467208967e-09, -3.6728782948547363e-10, -7.057659841651465e-11, -1.6179404251523495e-11,
+     -3.8121241726990066e-12, -1.1477879920682798e-12, -2.5474455889092303e-13, -3.0143456777147545e-13,
+     -1.7422493940312106e-13, -1.1071850921563107e-13, 1.0754105705584735e-13, -7.262411096808802e-14},
+    {// c12
+     2.0146394584068158e-05, 7.972514772947273e-07, 4.4650531170629804e-08, 3.5743250343573426e-09,
+     3.8609856918821614e-10, 5.34586406631401e-11, 9.268775362530238e-12, 1.9831028922613356e-12,
+     3.493974933973282e-13, 8.341663120156757e-14, 1.6909215167035027e-14, 3.1010834866699565e-14,
+     2.778374656688388e-14, 1.1738251977944754e-14, -1.260845270988702e-14, 1.232651534783371e-14},
+    {// c13
+     -4.3705842166629105e-06, -1.9837298799235183e-07, -9.603950331110617e-09, -6.68089515934657e-10,
+     -6.350683195919229e-11, -8.32074513258603e-12, -9.66387265748122e-13, 5.3342201913595785e-14,
+     -4.502505531568889e-13, -9.966205838330669e-14, -1.6961147177420654e-13, 1.8351396150142176e-13,
+     1.3815391312543582e-13, 1.020644453861371e-13, -1.3551672230122853e-13, 7.87876773697887e-14},
+    {// c14
+     5.572454964892787e-07, 4.495140603855098e-08, 1.921357078313186e-09, 1.1759772497377213e-10,
+     9.880158623534072e-12, 1.241374037810364e-12, 4.380958686827569e-14, -9.893533844628825e-14,
+     1.1357085554357182e-13, 4.1499364531675855e-14, 2.2584996919284304e-14, -2.2715960401270225e-14,
+     -2.7019951772129655e-14, -1.1896434654088709e-14, 1.5516615821728117e-14, -1.3744791063456898e-14},
+};
+/// Past m = 15.5 the rows end: the asymptotic series there.
+constexpr double kErfcxTable64End = 15.5;
+
+/// The row of kErfcxTable64 for each lane (index's low 4 bits).
+llvm::Value* erfcx_row_f64(const Ctx& k, llvm::Value* index, int j) {
+  auto half = [&](unsigned from) {
+    std::vector<llvm::Constant*> r;
+    for (unsigned i = from; i < from + 8; ++i) r.push_back(llvm::ConstantFP::get(k.b.getDoubleTy(), kErfcxTable64[j][i]));
+    return llvm::ConstantVector::get(r);
+  };
+  llvm::Value *low = half(0), *high = half(8);
+  return per_register(k.b, {index}, 8, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+    return k.b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpermi2var_pd_512, {}, {low, part[0], high});
+  });
+}
+
+/// erfcx(m / sqrt 2) for m in [0, 15.5] or NaN, from kErfcxTable64.
+llvm::Value* erfcx_over_sqrt2_table_f64(const Ctx& k, llvm::Value* m) {
+  llvm::Value* shifted = k.add(m, k.c(0x1p52));  // round(m) in the low bits
+  llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
+  llvm::Value* t = k.sub(m, k.sub(shifted, k.c(0x1p52)));  // m - round(m), exact
+  llvm::Value* p = erfcx_row_f64(k, index, kErfcxDegree64 + 1);
+  for (int j = kErfcxDegree64; j >= 2; --j) p = k.fma(p, t, erfcx_row_f64(k, index, j));
+  return k.add(erfcx_row_f64(k, index, 0), k.fma(p, t, erfcx_row_f64(k, index, 1)));  // hi last: one rounding at full weight
+}
+
+/// erfcx(m / sqrt 2) for m >= 15.5 by the asymptotic series
+///   erfcx(z) = 1 / (z sqrt(pi)) S(1 / (2 z^2)), S(t) = sum_j (-1)^j (2j - 1)!! t^j,
+/// with z = m / sqrt 2: Q S(t), Q = sqrt(2 / pi) / m, t = 1 / m^2, taken as
+/// q + (d + (q t) (S(t) - 1) / t), q = fl(c_hi / m), d = (c_hi - q m + c_lo) / m
+/// (the division's remainder, exact by an FMA, and the constant's low
+/// part): one rounding at full weight, the last addition (the correction
+/// is below 0.5%). To t^14 (the next term is below 1.3e-20 for t <= 1 /
+/// 15.5^2; the coefficients are exact).
+llvm::Value* erfcx_over_sqrt2_asymptotic(const Ctx& k, llvm::Value* m) {
+  const double c_hi = 0.7978845608028654, c_lo = -4.98465440455546e-17;  // sqrt(2 / pi) = c_hi + c_lo
+  llvm::Value* t = k.div(k.c(1), k.mul(m, m));
+  std::vector<double> c{-1};  // (S(t) - 1) / t
+  for (int j = 2; j <= 14; ++j) c.push_back(-c.back() * (2 * j - 1));
+  llvm::Value* rest = k.horner(t, std::span<const double>(c));
+  llvm::Value* q = k.div(k.c(c_hi), m);
+  llvm::Value* d = k.div(k.add(k.fma(k.b.CreateFNeg(q), m, k.c(c_hi)), k.c(c_lo)), m);
+  return k.add(q, k.fma(k.mul(q, t), rest, d));
+}
+
 }  // namespace
 
 llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
@@ -244,6 +386,38 @@ llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bo
   llvm::Value* m = half_square_abs(k, y);
   ExpParts g = exp_neg_half_square_parts(k, m);
   llvm::Value* h = erfcx_over_sqrt2_table(k, m);
+  llvm::Value* tail = k.ldexp(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
+  llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
+  return k.select(negative, k.sub(x ? k.add(x, x) : k.c(2), tail), tail);
+}
+
+bool table_erfc_f64_target(const llvm::Function& f, llvm::Type* vec) {
+  auto* v = llvm::cast<llvm::FixedVectorType>(vec);
+  return v->getElementType()->isDoubleTy() && v->getNumElements() % 8 == 0 && has_vscalef(f, v);
+}
+
+llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
+  // As erfc_sqrt1_2_times: x erfc(m / sqrt 2) = (x h p) 2^n, exp(-m^2/2) =
+  // p 2^n with the square's error in the reduction, h = erfcx(m / sqrt 2)
+  // from the table to m = 15.5 and beyond (to the cap, 40: exp(-800) is 0)
+  // from the asymptotic series, computed only where some lane is that far
+  // out (a branch taken about never).
+  llvm::Value* m = half_square_abs(k, y);
+  ExpParts g = exp_neg_half_square_parts(k, m);
+  llvm::Value* near = erfcx_over_sqrt2_table_f64(k, m);
+  llvm::Value* far = k.b.CreateFCmpOGE(m, k.c(kErfcxTable64End));
+  llvm::BasicBlock* entry = k.b.GetInsertBlock();
+  llvm::Function* f = entry->getParent();
+  auto* far_bb = llvm::BasicBlock::Create(f->getContext(), "erfcx.far", f);
+  auto* join = llvm::BasicBlock::Create(f->getContext(), "erfcx.join", f);
+  k.b.CreateCondBr(k.b.CreateOrReduce(far), far_bb, join, llvm::MDBuilder(f->getContext()).createBranchWeights(1, 1 << 20));
+  k.b.SetInsertPoint(far_bb);
+  llvm::Value* blended = k.select(far, erfcx_over_sqrt2_asymptotic(k, m), near);
+  k.b.CreateBr(join);
+  k.b.SetInsertPoint(join);
+  llvm::PHINode* h = k.b.CreatePHI(k.vt, 2);
+  h->addIncoming(near, entry);
+  h->addIncoming(blended, far_bb);
   llvm::Value* tail = k.ldexp(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
   llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
   return k.select(negative, k.sub(x ? k.add(x, x) : k.c(2), tail), tail);
