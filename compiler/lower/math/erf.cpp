@@ -176,7 +176,9 @@ ExpParts exp_neg_half_square_parts(const Ctx& k, llvm::Value* m) {
 
 /// exp(-m^2/2) for m = half_square_abs(y).
 llvm::Value* exp_neg_half_square_of(const Ctx& k, llvm::Value* m) {
-  if (table_erfc(k)) {
+  // Where erfc(y / sqrt 2) is the table form, the same instructions as its
+  // exp: a kernel needing both (gelu's backward) computes it once.
+  if (table_erfc(k) || table_erfc_f64_target(*k.b.GetInsertBlock()->getParent(), k.vt)) {
     ExpParts g = exp_neg_half_square_parts(k, m);
     return k.ldexp(g.p, g.n);
   }
