@@ -93,7 +93,9 @@ TEST_CASE("log and log1p", "[vmath]") {
   // log1p(exp(w)) with w <= 0 by its form takes the log1p of [0, 1] (one
   // division, no exponent split; float): exp's error plus its own.
   CHECK(max_ulp<float>("log1p(exp(-abs(x)))", ref_softplus_tail, -120.0f, 120.0f) <= 2.5);
-  CHECK(max_ulp<double>("log1p(exp(-abs(x)))", ref_softplus_tail, -800.0, 800.0) <= 2.5);
+  // double: log1p_unit's 2 atanh(s) too (1.50 ULP; the general log1p, two
+  // divisions, was 1.86)
+  CHECK(max_ulp<double>("log1p(exp(-abs(x)))", ref_softplus_tail, -800.0, 800.0) <= 1.75);
 }
 
 TEST_CASE("tanh", "[vmath]") {

@@ -12,6 +12,11 @@
                            of its error reaches x - tanh x = c (k / (4 + s^2) - R) (tanh.cpp)
   fit_vmath.py log1p_unit  log1p(t) = 2s + s z P(z), s = t / (2 + t), z = s^2,
                            t in [0, 1] (z in [0, 1/9]), P of degree 3 (log.cpp)
+  fit_vmath.py log1p_unit_f64 [DEGREE]
+                           the same for float64 kernels, P of degree 9 (default), its
+                           coefficients rounded to double one at a time, lowest first,
+                           the higher ones refitted (mpmath alone: double precision
+                           leaves no room for numpy's arithmetic)
 
 Each fit minimises the relative error of the function (not of the
 polynomial): weighted least squares on Chebyshev nodes, refined by Lawson's
@@ -30,9 +35,36 @@ coefficients are committed in the C++ sources.
 import sys
 
 import mpmath
-import numpy as np
 
 mpmath.mp.dps = 50
+
+
+def fit_log1p_unit_f64(degree=9):
+    z_max = mpmath.mpf(1) / 9
+
+    def target(z):  # P(z) = (2 atanh(s) / s - 2) / z, s = sqrt(z)
+        s = mpmath.sqrt(z)
+        return (2 * mpmath.atanh(s) / s - 2) / z
+
+    nodes = 3 * (degree + 1)
+    zs = [z_max / 2 + z_max / 2 * mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / nodes) for i in range(nodes)] + [z_max]
+    coeffs = []
+    for j in range(degree + 1):
+        free = degree + 1 - j
+        A, b = mpmath.matrix(len(zs), free), mpmath.matrix(len(zs), 1)
+        for r, z in enumerate(zs):
+            w = z / (2 + z * target(z))  # P's error, relative to log1p(t) = 2 atanh(s)
+            for c in range(free):
+                A[r, c] = z ** (j + c) * w
+            b[r] = (target(z) - sum(c * z**i for i, c in enumerate(coeffs))) * w
+        coeffs.append(mpmath.mpf(float(mpmath.qr_solve(A, b)[0][0])))
+    worst = 0
+    for i in range(1, 2001):
+        z = z_max * i / 2000
+        s = mpmath.sqrt(z)
+        worst = max(worst, abs((2 * s + s * z * poly(coeffs, z)) / (2 * mpmath.atanh(s)) - 1))
+    print("P (float64, lowest degree first):", ", ".join(repr(float(c)) for c in coeffs))
+    print("relative error of 2s + s z P(z) with those coefficients: %.3g (%.3g double ULP)" % (worst, worst * 2**53))
 
 
 def fit(lo, hi, degree, target, weight):
@@ -194,5 +226,9 @@ def solve_rational(m, n, z, scale, g, sens, what):
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "exp"
     degrees = [int(a) for a in sys.argv[2:4]]
+    if which == "log1p_unit_f64":
+        fit_log1p_unit_f64(*degrees)
+        sys.exit(0)
+    import numpy as np  # noqa: E402 (the float32 fits)
     fits = {"exp": fit_exp, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
     fits[which](*degrees)

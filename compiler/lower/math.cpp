@@ -258,8 +258,6 @@ llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a) {
 }
 
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
-  auto* vec = llvm::cast<llvm::FixedVectorType>(t->getType());
-  if (vec->getElementType()->isDoubleTy()) return emit_math(b, Op::Log1p, t);
   return call_inline(b, "log1p_unit", vmath::log1p_unit, t);
 }
 

@@ -285,7 +285,7 @@ llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z)
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
-llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [-1/2, 1] or NaN; float only
+llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [-1/2, 1] or NaN
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 /// x - tanh(x) without cancelling near 0 (Op::TanhShrink).
 llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x);

@@ -7,12 +7,13 @@
 // truncation below 0.01 ULP); log x = e ln2_hi + (e ln2_lo + log m).
 // log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x, which corrects the
 // rounding of u. Special values (0, negatives, inf, NaN) are selected last.
-// log1p_unit(t), float only, for t in [-1/2, 1] (softplus's log1p(exp(-|x|)),
+// log1p_unit(t) for t in [-1/2, 1] (softplus's log1p(exp(-|x|)),
 // the shifted softplus's log1p(expm1(-|x|) / 2)):
 // 2 atanh(s), s = t / (2 + t) in [-1/3, 1/3], with the rounding of 2 + t
-// corrected, as 2s + s z P(z), z = s^2, P a degree-3 fit
-// (tools/fit_vmath.py log1p_unit: 0.09 ULP): one division, no exponent
-// split, no correction quotient.
+// corrected, as 2s + s z P(z), z = s^2, P a degree-3 fit in float
+// (tools/fit_vmath.py log1p_unit: 0.09 ULP), degree 9 in double
+// (log1p_unit_f64: 0.01 ULP): one division, no exponent split, no
+// correction quotient (the general log1p has two divisions).
 #include <cmath>
 #include <limits>
 
@@ -76,7 +77,11 @@ llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t) {
   // t / (d + err) = s0 (1 - err / d) to first order, and 1 / d = (1 - s0) / 2.
   llvm::Value* s = k.fma(k.b.CreateFNeg(k.mul(s0, err)), k.mul(k.sub(k.c(1), s0), k.c(0.5)), s0);
   llvm::Value* z = k.mul(s, s);
-  llvm::Value* P = k.horner(z, {0.666664183139801, 0.4002152681350708, 0.2800179421901703, 0.28012046217918396});
+  llvm::Value* P =
+      k.f64 ? k.horner(z, {0.666666666666663, 0.40000000000158886, 0.28571428547702765, 0.22222223977503422,
+                           0.18181743673307, 0.1538656523519035, 0.13300901095668527, 0.12106698132044535,
+                           0.08337213439776045, 0.1702438103803798})
+            : k.horner(z, {0.666664183139801, 0.4002152681350708, 0.2800179421901703, 0.28012046217918396});
   return k.fma(k.mul(s, z), P, k.add(s, s));
 }
 
