@@ -12,6 +12,11 @@
                            of its error reaches x - tanh x = c (k / (4 + s^2) - R) (tanh.cpp)
   fit_vmath.py log1p_unit  log1p(t) = 2s + s z P(z), s = t / (2 + t), z = s^2,
                            t in [0, 1] (z in [0, 1/9]), P of degree 3 (log.cpp)
+  fit_vmath.py exp_f64 [DEGREE]
+                           float64: expm1(r) = r + r^2 T(r), |r| <= ln2/2, T of degree 9
+                           (default), fitted to expm1's relative error (which bounds exp's,
+                           1 + expm1(r)); coefficients rounded to double one at a time,
+                           lowest first, the higher ones refitted (mpmath alone)
   fit_vmath.py log1p_unit_f64 [DEGREE]
                            the same for float64 kernels, P of degree 9 (default), its
                            coefficients rounded to double one at a time, lowest first,
@@ -39,6 +44,40 @@ import mpmath
 mpmath.mp.dps = 50
 
 
+def sequential_fit_f64(nodes, degree, target, weight):
+    """Coefficients (lowest first) of a polynomial of `degree` minimising the
+    weighted least-squares error against target on `nodes`, each rounded to
+    double in turn with the higher ones refitted to what is left."""
+    coeffs = []
+    for j in range(degree + 1):
+        free = degree + 1 - j
+        A, b = mpmath.matrix(len(nodes), free), mpmath.matrix(len(nodes), 1)
+        for r, u in enumerate(nodes):
+            w = weight(u)
+            for c in range(free):
+                A[r, c] = u ** (j + c) * w
+            b[r] = (target(u) - sum(c * u**i for i, c in enumerate(coeffs))) * w
+        coeffs.append(mpmath.mpf(float(mpmath.qr_solve(A, b)[0][0])))
+    return coeffs
+
+
+def fit_exp_f64(degree=9):
+    a = mpmath.log(2) / 2 * mpmath.mpf(1.0001)
+    n = 4 * (degree + 1)
+    rs = [a * mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / n) for i in range(n)] + [a, -a]
+    coeffs = sequential_fit_f64(rs, degree, lambda r: (mpmath.expm1(r) - r) / r**2,
+                                lambda r: r * r / abs(mpmath.expm1(r)))
+    worst_exp = worst_expm1 = 0
+    for i in range(-2000, 2001):
+        if i:
+            r = a * i / 2000
+            em1 = r + r * r * poly(coeffs, r)
+            worst_exp = max(worst_exp, abs((1 + em1) / mpmath.exp(r) - 1))
+            worst_expm1 = max(worst_expm1, abs(em1 / mpmath.expm1(r) - 1))
+    print("T (float64, lowest degree first):", ", ".join(repr(float(c)) for c in coeffs))
+    print("relative error with those coefficients: expm1 %.3g, exp %.3g" % (worst_expm1, worst_exp))
+
+
 def fit_log1p_unit_f64(degree=9):
     z_max = mpmath.mpf(1) / 9
 
@@ -48,16 +87,8 @@ def fit_log1p_unit_f64(degree=9):
 
     nodes = 3 * (degree + 1)
     zs = [z_max / 2 + z_max / 2 * mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / nodes) for i in range(nodes)] + [z_max]
-    coeffs = []
-    for j in range(degree + 1):
-        free = degree + 1 - j
-        A, b = mpmath.matrix(len(zs), free), mpmath.matrix(len(zs), 1)
-        for r, z in enumerate(zs):
-            w = z / (2 + z * target(z))  # P's error, relative to log1p(t) = 2 atanh(s)
-            for c in range(free):
-                A[r, c] = z ** (j + c) * w
-            b[r] = (target(z) - sum(c * z**i for i, c in enumerate(coeffs))) * w
-        coeffs.append(mpmath.mpf(float(mpmath.qr_solve(A, b)[0][0])))
+    # P's error reaches log1p(t) = 2 atanh(s) times z / (2 + z P)
+    coeffs = sequential_fit_f64(zs, degree, target, lambda z: z / (2 + z * target(z)))
     worst = 0
     for i in range(1, 2001):
         z = z_max * i / 2000
@@ -226,8 +257,8 @@ def solve_rational(m, n, z, scale, g, sens, what):
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "exp"
     degrees = [int(a) for a in sys.argv[2:4]]
-    if which == "log1p_unit_f64":
-        fit_log1p_unit_f64(*degrees)
+    if which in ("log1p_unit_f64", "exp_f64"):
+        {"log1p_unit_f64": fit_log1p_unit_f64, "exp_f64": fit_exp_f64}[which](*degrees)
         sys.exit(0)
     import numpy as np  # noqa: E402 (the float32 fits)
     fits = {"exp": fit_exp, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
