@@ -29,6 +29,7 @@
 // error in the reduction, 2^n applied last: gelu 0.15 -> 0.80 e/ns (SLEEF's
 // erfc was an out-of-line call), max 2.9 ULP (test_vmath).
 // Measured (tests/test_vmath.cpp): see ACCURACY.md.
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -211,16 +212,28 @@ llvm::Value* erfcx_row(const Ctx& k, llvm::Value* index, int j) {
   });
 }
 
+/// sum_j row_j t^j for t = m - round(m) and the row round(m) of a table
+/// of polynomials whose constant term is a pair (rows 0 and 1 of `row`,
+/// hi and lo; `degree` the highest power), for m in [0, 15.5) or NaN:
+/// m + 2^(mantissa bits) holds round(m) in its low bits, the row index
+/// (the permutes read the low 4 bits of each lane; NaN picks some row and
+/// stays NaN). `hi_last`: lo joins the polynomial before hi (one rounding
+/// at full weight); the float table adds lo last (its bits are kept).
+template <class Row>
+llvm::Value* table_polynomial(const Ctx& k, llvm::Value* m, int degree, bool hi_last, Row row) {
+  double shift = std::ldexp(1.0, int(k.mantissa_bits()));
+  llvm::Value* shifted = k.add(m, k.c(shift));
+  llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
+  llvm::Value* t = k.sub(m, k.sub(shifted, k.c(shift)));  // m - round(m), exact
+  llvm::Value* p = row(index, degree + 1);
+  for (int j = degree; j >= 2; --j) p = k.fma(p, t, row(index, j));
+  if (hi_last) return k.add(row(index, 0), k.fma(p, t, row(index, 1)));
+  return k.add(k.fma(p, t, row(index, 0)), row(index, 1));
+}
+
 /// erfcx(m / sqrt 2) for m in [0, kErfcxTableCap] or NaN, from kErfcxTable.
 llvm::Value* erfcx_over_sqrt2_table(const Ctx& k, llvm::Value* m) {
-  // m + 2^23 holds round(m) in its low mantissa bits: the row index (vpermps
-  // reads the low 4 bits of each lane; NaN picks some row and stays NaN).
-  llvm::Value* shifted = k.add(m, k.c(0x1p23));
-  llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
-  llvm::Value* t = k.sub(m, k.sub(shifted, k.c(0x1p23)));  // m - round(m), exact
-  llvm::Value* p = erfcx_row(k, index, kErfcxDegree + 1);
-  for (int j = kErfcxDegree; j >= 2; --j) p = k.fma(p, t, erfcx_row(k, index, j));
-  return k.add(k.fma(p, t, erfcx_row(k, index, 0)), erfcx_row(k, index, 1));
+  return table_polynomial(k, m, kErfcxDegree, false, [&](llvm::Value* index, int j) { return erfcx_row(k, index, j); });
 }
 
 /// erfcx(m / sqrt 2) for double kernels on AVX-512 (`table_erfc_f64`):
@@ -329,14 +342,9 @@ llvm::Value* erfcx_row_f64(const Ctx& k, llvm::Value* index, int j) {
   });
 }
 
-/// erfcx(m / sqrt 2) for m in [0, 15.5] or NaN, from kErfcxTable64.
+/// erfcx(m / sqrt 2) for m in [0, 15.5) or NaN, from kErfcxTable64.
 llvm::Value* erfcx_over_sqrt2_table_f64(const Ctx& k, llvm::Value* m) {
-  llvm::Value* shifted = k.add(m, k.c(0x1p52));  // round(m) in the low bits
-  llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
-  llvm::Value* t = k.sub(m, k.sub(shifted, k.c(0x1p52)));  // m - round(m), exact
-  llvm::Value* p = erfcx_row_f64(k, index, kErfcxDegree64 + 1);
-  for (int j = kErfcxDegree64; j >= 2; --j) p = k.fma(p, t, erfcx_row_f64(k, index, j));
-  return k.add(erfcx_row_f64(k, index, 0), k.fma(p, t, erfcx_row_f64(k, index, 1)));  // hi last: one rounding at full weight
+  return table_polynomial(k, m, kErfcxDegree64, true, [&](llvm::Value* index, int j) { return erfcx_row_f64(k, index, j); });
 }
 
 /// erfcx(m / sqrt 2) for m >= 15.5 by the asymptotic series
