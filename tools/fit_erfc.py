@@ -52,13 +52,20 @@ import mpmath
 mpmath.mp.dps = 40
 
 
+def erfcx_over_sqrt2(m):
+    a = mpmath.mpf(m) / mpmath.sqrt(2)
+    return mpmath.exp(a * a) * mpmath.erfc(a)
+
+
+def print_table(degree, worst, rows):
+    print("// degree %d, max relative error %.3g (coefficients as stored, exact arithmetic)" % (degree, float(worst)))
+    for j in range(degree + 2):
+        print("    {" + ", ".join(repr(r[j]) for r in rows) + "},")
+
+
 def table_f64(degree):
     mpmath.mp.dps = 50
-
-    def h(m):
-        a = mpmath.mpf(m) / mpmath.sqrt(2)
-        return mpmath.exp(a * a) * mpmath.erfc(a)
-
+    h = erfcx_over_sqrt2
     rows, worst = [], 0
     nodes = 2 * (degree + 1)
     for k in range(16):
@@ -90,9 +97,7 @@ def table_f64(degree):
         print("// row %d: max relative error %.3g" % (k, float(row_worst)))
         worst = max(worst, row_worst)
         rows.append(row)
-    print("// degree %d, max relative error %.3g (coefficients as stored, exact arithmetic)" % (degree, float(worst)))
-    for j in range(degree + 2):
-        print("    {" + ", ".join(repr(r[j]) for r in rows) + "},")
+    print_table(degree, worst, rows)
 
 
 if "--table-f64" in sys.argv[1:]:
@@ -104,9 +109,7 @@ import numpy as np  # noqa: E402 (the float fits only)
 
 
 def table(degree):
-    def h(m):
-        a = mpmath.mpf(m) / mpmath.sqrt(2)
-        return mpmath.exp(a * a) * mpmath.erfc(a)
+    h = erfcx_over_sqrt2
 
     def f32(v):
         return float(np.float32(v))
@@ -131,9 +134,7 @@ def table(degree):
             approx = mpmath.mpf(row[0]) + mpmath.mpf(row[1]) + sum(mpmath.mpf(c) * t**i for i, c in enumerate(row[2:], 1))
             worst = max(worst, abs(approx / h(m) - 1))
         rows.append(row)
-    print("// degree %d, max relative error %.3g (coefficients as stored, exact arithmetic)" % (degree, float(worst)))
-    for j in range(degree + 2):
-        print("    {" + ", ".join(repr(r[j]) for r in rows) + "},")
+    print_table(degree, worst, rows)
 
 
 if "--table" in sys.argv[1:]:
