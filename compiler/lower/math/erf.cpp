@@ -236,7 +236,7 @@ llvm::Value* erfcx_over_sqrt2_table(const Ctx& k, llvm::Value* m) {
   return table_polynomial(k, m, kErfcxDegree, false, [&](llvm::Value* index, int j) { return erfcx_row(k, index, j); });
 }
 
-/// erfcx(m / sqrt 2) for double kernels on AVX-512 (`table_erfc_f64`):
+/// erfcx(m / sqrt 2) for double kernels on AVX-512 (`table_erfc_f64_target`):
 /// the float table's scheme with 16 rows of degree 14 in t = m - k, k =
 /// round(m), on [k - 1/2, k + 1/2] (k = 0: [0, 1/2]); a row's coefficient j
 /// by one vpermt2pd (16 entries in two registers) per 8 lanes; the constant

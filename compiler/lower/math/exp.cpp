@@ -3,10 +3,11 @@
 // Method: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, with ln2
 // split in a high part whose products with n are exact and a low part; the
 // polynomial of exp(r) (for float a near-minimax one of degree 6 by Horner's
-// rule, tools/fit_vmath.py exp; for double one of degree 11, 1 + (r + r^2 T(r)),
-// tools/fit_vmath.py exp_f64: expm1(r) within 1.9e-17 relative, two FMAs
-// fewer than Taylor's degree 13 to the same accuracy); scaling by 2^n as two exponent-field factors, so subnormal
-// results and overflow to inf come out right. Out-of-range inputs are
+// rule, tools/fit_vmath.py exp; for double one of degree 11, 1 + (r + r^2
+// T(r)), tools/fit_vmath.py exp_f64: expm1(r) within 1.9e-17 relative, two
+// FMAs fewer than Taylor's degree 13 to the same accuracy); scaling by 2^n
+// as two exponent-field factors, so subnormal results and overflow to inf
+// come out right. Out-of-range inputs are
 // clamped first (results inf / 0), NaN is passed through.
 // Measured (tests/test_vmath.cpp): exp within 1 ULP of the correctly rounded
 // value for float over all inputs tested, expm1 within 2 ULP.
@@ -66,8 +67,8 @@ llvm::Value* expm1_tail(const Ctx& k, llvm::Value* r) {
 /// exp(r) for the reduced argument r.
 llvm::Value* exp_poly(const Ctx& k, llvm::Value* r) {
   // float: one Horner chain, 1 + r (1 + r (q0 + r (q1 + ...))), 6 FMAs.
-  // double: 1 + (r + r^2 P(r)), the one rounding at full weight the last
-  // (over all tested doubles 0.93 ULP; (1 + r) + r^2 P(r) rounded twice: 1.16).
+  // double: 1 + (r + r^2 T(r)), the one rounding at full weight the last
+  // (test_vmath's doubles: 0.93 ULP; (1 + r) + r^2 T(r) rounded twice: 1.16).
   return k.f64 ? k.add(k.fma(k.mul(r, r), expm1_tail(k, r), r), k.c(1))
                : k.horner(r, {1, 1, kExpTail32[0], kExpTail32[1], kExpTail32[2], kExpTail32[3], kExpTail32[4]});
 }
