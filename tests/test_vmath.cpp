@@ -168,7 +168,9 @@ TEST_CASE("erfc of y / sqrt 2 alone and times x - the table form's edges", "[vma
   // reference evaluator has it).
   auto ref_pos = [](long double v) { return std::erfc(v / std::sqrt(2.0L)); };
   auto ref_half_neg = [](long double v) { return 0.5L * std::erfc(-v / std::sqrt(2.0L)); };
-  const double bound = test::table_erfc_kernels() ? 3 : 6;
+  // The table's constant pair as hi + (lo + t P(t)): 1.87 ULP (adding lo
+  // last, before the twenty-third sitting: 2.78)
+  const double bound = test::table_erfc_kernels() ? 2.25 : 6;
   CHECK(max_ulp<float>("erfc(x / sqrt(2))", +ref_pos, -20.0f, 20.0f) <= bound);
   CHECK(max_ulp<float>("0.5 * erfc(-x / sqrt(2))", +ref_half_neg, -20.0f, 20.0f) <= bound);
   Kernel k = runtime().compile("x * erfc(x / sqrt(2))", DType::F32);
