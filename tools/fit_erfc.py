@@ -100,10 +100,15 @@ def table_f64(degree):
     print_table(degree, worst, rows)
 
 
-if "--table-f64" in sys.argv[1:]:
-    rest = [a for a in sys.argv[1:] if a != "--table-f64"]
-    table_f64(int(rest[0]) if rest else 14)
-    sys.exit(0)
+def run_mode(flag, fit, default_degree):
+    """With `flag` among the arguments, fit(DEGREE) (the other argument, if any) and exit."""
+    if flag in sys.argv[1:]:
+        rest = [a for a in sys.argv[1:] if a != flag]
+        fit(int(rest[0]) if rest else default_degree)
+        sys.exit(0)
+
+
+run_mode("--table-f64", table_f64, 14)
 
 import numpy as np  # noqa: E402 (the float fits only)
 
@@ -137,10 +142,7 @@ def table(degree):
     print_table(degree, worst, rows)
 
 
-if "--table" in sys.argv[1:]:
-    rest = [a for a in sys.argv[1:] if a != "--table"]
-    table(int(rest[0]) if rest else 7)
-    sys.exit(0)
+run_mode("--table", table, 7)
 args = [a for a in sys.argv[1:] if a != "--normal"]
 normal = len(args) != len(sys.argv) - 1
 degree = int(args[0]) if len(args) > 0 else 10
