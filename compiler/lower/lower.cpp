@@ -548,6 +548,8 @@ struct RowKernels {
     /// Sums of exp(v - max(v)): S - 1 from the accumulators (float kernels:
     /// double ones), splat, for log(S) = log1p(S - 1) (row_scalars).
     std::unordered_map<NodeId, llvm::Value*> sum_minus_one;
+    /// Sums of float kernels as the double accumulators have them (scalar).
+    std::unordered_map<NodeId, llvm::Value*> wide_sums;
     /// row_stored_operand's node and the output row it goes to, or kNoNode.
     NodeId stored = ir::kNoNode;
     llvm::Value* stored_to = nullptr;
@@ -685,12 +687,21 @@ struct RowKernels {
     // sum (reductions): log_softmax's largest output is -log(1 + the
     // others' sum), which a float S near 1 rounded to 0 (an absolute 6e-8).
     // Known before the rest, which may use it.
+    // A quotient of two sums (softmax's backward: sum(e dy) / sum(e)) from
+    // their double accumulators (float kernels), rounded once: the
+    // backward's dy - sum(e dy) / S cancels where one term dominates.
     std::vector<NodeId> rest;
     for (NodeId id : todo) {
       const ir::Node& n = p.graph[id];
       auto s1 = n.op == Op::Log ? st.sum_minus_one.find(n.args[0]) : st.sum_minus_one.end();
-      if (s1 == st.sum_minus_one.end()) rest.push_back(id);
-      else st.known[id] = emit_math(b, Op::Log1p, s1->second);
+      auto num = n.op == Op::Div ? st.wide_sums.find(n.args[0]) : st.wide_sums.end();
+      auto den = n.op == Op::Div ? st.wide_sums.find(n.args[1]) : st.wide_sums.end();
+      if (s1 != st.sum_minus_one.end())
+        st.known[id] = emit_math(b, Op::Log1p, s1->second);
+      else if (num != st.wide_sums.end() && den != st.wide_sums.end())
+        st.known[id] = b.CreateVectorSplat(kb.lanes, b.CreateFPTrunc(b.CreateFDiv(num->second, den->second), kb.elem));
+      else
+        rest.push_back(id);
     }
     std::vector<llvm::Value*> vals = em.emit(rest, [&](NodeId id) { return st.known.at(id); }, &st.known);
     for (size_t k = 0; k < rest.size(); ++k) st.known[rest[k]] = vals[k];
@@ -858,6 +869,22 @@ struct RowKernels {
         finite_max[k] =
             b.CreateFCmpONE(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, mx), llvm::ConstantFP::getInfinity(kb.vec));
       }
+      // Float sums of products a * b (softmax's sum(e dy)) take the
+      // product in double, where it is exact, instead of rounding it to
+      // float first: where one term dominates, dy - sum(e dy) / S cancels,
+      // and that rounding was the result's error. (The positions of a and
+      // b among the loop's values, else none.)
+      constexpr size_t kNone = SIZE_MAX;
+      std::vector<std::pair<size_t, size_t>> factors(looped.size(), {kNone, kNone});
+      for (size_t k = 0; k < looped.size(); ++k) {
+        const ir::Node& body = p.graph[p.graph[looped[k]].args[0]];
+        if (!widen || !is_sum(looped[k]) || body.op != Op::Mul || shapes.of(body.args[0]) == ir::kScalar ||
+            shapes.of(body.args[1]) == ir::kScalar)
+          continue;
+        factors[k] = {looped_bodies.size(), looped_bodies.size() + 1};
+        looped_bodies.push_back(body.args[0]);
+        looped_bodies.push_back(body.args[1]);
+      }
       kb.loop(b, f, m, [&](llvm::Value* i, llvm::Value* mask) {
         std::vector<llvm::Value*> v = em.emit(looped_bodies, element_leaf(b, st, i, mask), &st.known);
         for (size_t k = 0; k < looped.size(); ++k)
@@ -881,13 +908,22 @@ struct RowKernels {
             b.CreateStore(b.CreateAdd(b.CreateLoad(b.getInt64Ty(), maxima[k]), hits), maxima[k]);
             val = b.CreateSelect(top, llvm::ConstantFP::get(kb.vec, 0.0), val);
           }
-          if (t != kb.vec) val = b.CreateFPExt(val, t);
-          if (mask) val = b.CreateSelect(mask, val, identity(r, t));
           llvm::Value* old = b.CreateLoad(t, slots[k]);
-          // max(val, old): the NaN test falls on the loaded val, off the
-          // accumulator's chain of dependent instructions.
-          llvm::Value* next = is_sum(r) ? b.CreateFAdd(old, val)
-                                        : emit_math(b, p.graph[r].op == Op::RowMax ? Op::Max : Op::Min, val, old);
+          llvm::Value* next = nullptr;
+          if (factors[k].first != kNone) {
+            llvm::Value* fa = b.CreateFPExt(v[factors[k].first], t);
+            llvm::Value* fb = b.CreateFPExt(v[factors[k].second], t);
+            // The product is exact: fused or not, the same sum.
+            next = mask ? b.CreateFAdd(old, b.CreateSelect(mask, b.CreateFMul(fa, fb), identity(r, t)))
+                        : b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {t}, {fa, fb, old});
+          } else {
+            if (t != kb.vec) val = b.CreateFPExt(val, t);
+            if (mask) val = b.CreateSelect(mask, val, identity(r, t));
+            // max(val, old): the NaN test falls on the loaded val, off the
+            // accumulator's chain of dependent instructions.
+            next = is_sum(r) ? b.CreateFAdd(old, val)
+                             : emit_math(b, p.graph[r].op == Op::RowMax ? Op::Max : Op::Min, val, old);
+          }
           b.CreateStore(next, slots[k]);
           if (comps[k]) {  // Fast2Sum: old >= 1 >= val (or NaN)
             llvm::Value* err = b.CreateFSub(val, b.CreateFSub(next, old));
@@ -924,7 +960,10 @@ struct RowKernels {
           total = plain_sum();
         }
         if (p.graph[r].op == Op::Mean) total = b.CreateFDiv(total, b.CreateUIToFP(m, st_ty));
-        if (st_ty != kb.elem) total = b.CreateFPTrunc(total, kb.elem);
+        if (st_ty != kb.elem) {
+          st.wide_sums[r] = total;
+          total = b.CreateFPTrunc(total, kb.elem);
+        }
       } else {
         // NaN where a lane is; else a tree of plain max (min) instructions:
         // without NaNs the language's max needs no more (the sign of equal
