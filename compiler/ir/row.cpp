@@ -165,4 +165,12 @@ template std::vector<std::vector<long double>> evaluate_row<long double>(const G
                                                                          std::span<const long double>,
                                                                          std::span<const long double>);
 
+ExpMinusMax exp_minus_row_max(const Graph& g, NodeId e) {
+  if (g[e].op != Op::Exp || g[g[e].args[0]].op != Op::Sub) return {};
+  const Node& d = g[g[e].args[0]];
+  NodeId m = g[d.args[1]].op == Op::StopGrad ? g[d.args[1]].args[0] : d.args[1];
+  if (g[m].op != Op::RowMax || g[m].args[0] != d.args[0]) return {};
+  return {d.args[0], d.args[1], m};
+}
+
 }  // namespace actjit::ir

@@ -49,6 +49,13 @@ NodeId reindex(Graph& g, NodeId e, const std::function<bool(View, View&)>& f);
 /// reachable from `roots`: the row length must be a multiple of it.
 uint64_t row_multiple(const Graph& g, std::span<const NodeId> roots);
 
+/// exp(v - max(v)) (softmax's, the max under stop_gradient or not): v,
+/// the subtracted node and the max itself; all kNoNode where `e` is not.
+struct ExpMinusMax {
+  NodeId v = kNoNode, shift = kNoNode, max = kNoNode;
+};
+ExpMinusMax exp_minus_row_max(const Graph& g, NodeId e);
+
 /// Evaluates `roots` on one row `x` (with the incoming gradient `dy` for
 /// Cotangent leaves, empty if none) in T. Each root gives n / D values (one
 /// for a scalar root). The reference semantics of row-wise kernels.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 
 #include "compiler/ir/range.hpp"
 #include "compiler/ir/row.hpp"
@@ -444,6 +445,63 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
   }
 }
 
+void Emitter::plan_shifted_exps(const std::vector<NodeId>& roots, const std::unordered_set<NodeId>& exact) {
+  if (!can_exp_shifted(*b_.GetInsertBlock()->getParent(), vec_)) return;
+  std::vector<NodeId> order = g_.reachable(roots);
+  constexpr int kBad = std::numeric_limits<int>::min();
+  for (NodeId e : order) {
+    ir::ExpMinusMax form = ir::exp_minus_row_max(g_, e);
+    if (form.v == ir::kNoNode || exact.count(e)) continue;
+    // Each node's degree in e, where it depends on e.
+    std::unordered_map<NodeId, int> deg;
+    auto of = [&](NodeId a) { auto it = deg.find(a); return it == deg.end() ? 0 : it->second; };
+    for (NodeId id : order) {
+      if (id < e) continue;
+      if (id == e) {
+        deg[id] = 1;
+        continue;
+      }
+      const ir::Node& m = g_[id];
+      bool depends = false, bad = false;
+      for (NodeId a : m.args) {
+        depends = depends || deg.count(a);
+        bad = bad || of(a) == kBad;
+      }
+      if (!depends) continue;
+      int d = kBad;
+      auto same = [&] { return of(m.args[0]) == of(m.args[1]); };
+      if (!bad) switch (m.op) {
+        case Op::Neg: case Op::Abs: case Op::StopGrad: case Op::Sum: case Op::Mean: case Op::RowMax: case Op::RowMin:
+          d = of(m.args[0]);
+          break;
+        case Op::Mul: d = of(m.args[0]) + of(m.args[1]); break;
+        case Op::Div: d = of(m.args[0]) - of(m.args[1]); break;
+        case Op::Add: case Op::Sub: case Op::Min: case Op::Max:
+          if (same()) d = of(m.args[0]);
+          break;
+        case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
+          if (same()) d = 0;
+          break;
+        case Op::Where:
+          if (of(m.args[0]) == 0 && of(m.args[1]) == of(m.args[2])) d = of(m.args[1]);
+          break;
+        default:
+          if (std::all_of(m.args.begin(), m.args.end(), [&](NodeId a) { return of(a) == 0; })) d = 0;
+          break;
+      }
+      deg[id] = d;
+    }
+    if (std::all_of(roots.begin(), roots.end(), [&](NodeId r) { return of(r) == 0; })) shifted_exps_[e] = {form.v, form.shift};
+  }
+}
+
+void Emitter::prepare_shifted_exps(const std::unordered_map<NodeId, llvm::Value*>& known) {
+  for (auto& [e, operands] : shifted_exps_) {
+    auto m = known.find(operands.second);
+    if (m != known.end() && !exp_shifts_.count(m->second)) exp_shifts_[m->second] = emit_exp_shift(b_, m->second);
+  }
+}
+
 void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
   const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
                           ir::Domain{false, false});
@@ -728,6 +786,14 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         // exp(-(y / sqrt 2)^2), the normal density (gelu's derivative): the
         // square taken from y exactly, and the same instructions as in
         // erfc(y / sqrt 2), which share them.
+        auto shifted = shifted_exps_.find(id);
+        if (shifted != shifted_exps_.end()) {
+          llvm::Value* m = v[shifted->second.second];
+          auto values = exp_shifts_.find(m);
+          r = emit_exp_shifted(b_, v[shifted->second.first], values != exp_shifts_.end() ? values->second
+                                                                                          : emit_exp_shift(b_, m));
+          break;
+        }
         const ir::Node& neg = g_[n.args[0]];
         const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
         bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;

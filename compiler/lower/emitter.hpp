@@ -4,6 +4,7 @@
 // come from a callback; values already computed (row scalars) from a map.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <unordered_map>
@@ -89,6 +90,24 @@ class Emitter {
   /// Also products a * g(e) that are a * slope * e (1 + c2 e) for small e
   /// (mish, telu: TinyProduct), by the same p and n where e < 2^-27.5.
   void plan_scaled_products(const std::vector<ir::NodeId>& roots);
+  /// softmax's exp(u - max(u)) (the max under stop_gradient or not) where
+  /// what `roots` compute does not change when every value of that exp is
+  /// multiplied by the same positive number (e / sum(e), and the
+  /// vector-Jacobian product from it: each root is of degree 0 in e,
+  /// below): emitted as emit_exp_shifted, exp(u - c) for a c within ln2/2
+  /// of the max, whose reduction of u itself is exact. Without it the
+  /// subtraction's rounding joins exp's reduction (TwoSum, seven more
+  /// instructions an element). Targets with vscalef and FMA only; not
+  /// the exps in `exact` (those summed with the maxima counted apart).
+  /// Degrees: e is 1; a product adds, a quotient subtracts, a sum,
+  /// difference, min, max, where or comparison takes operands of one
+  /// degree (a comparison is of degree 0), a negation, |.|, reduction or
+  /// stop_gradient keeps it; any other operation must get degree 0.
+  void plan_shifted_exps(const std::vector<ir::NodeId>& roots, const std::unordered_set<ir::NodeId>& exact);
+  /// Emits, at the builder's place, what those exps take from their max
+  /// alone (emit_exp_shift), for each whose max is in `known` (row
+  /// scalars) and has none yet: before a row's loops, once.
+  void prepare_shifted_exps(const std::unordered_map<ir::NodeId, llvm::Value*>& known);
   void set_pairing(bool on) { pairing_ = on; }
   bool has_paired_tanh() const { return !paired_tanh_.empty(); }
   /// The values of `values` that do not depend on a paired tanh.
@@ -226,6 +245,10 @@ class Emitter {
     bool halve;  // as ScaledProduct's: a may be near T's largest value
   };
   std::unordered_map<ir::NodeId, TinyProduct> tiny_products_;
+  /// plan_shifted_exps' exp nodes -> (u, the node subtracted: the max of u)
+  std::unordered_map<ir::NodeId, std::pair<ir::NodeId, ir::NodeId>> shifted_exps_;
+  /// prepare_shifted_exps' values, by the max's value
+  std::unordered_map<llvm::Value*, std::array<llvm::Value*, 3>> exp_shifts_;
   std::unordered_set<ir::NodeId> split_exps_;  // their e nodes: emitted as p 2^n, p and n kept
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.

@@ -705,13 +705,9 @@ struct RowKernels {
     }
     std::vector<llvm::Value*> vals = em.emit(rest, [&](NodeId id) { return st.known.at(id); }, &st.known);
     for (size_t k = 0; k < rest.size(); ++k) st.known[rest[k]] = vals[k];
+    em.prepare_shifted_exps(st.known);
   }
 
-  /// v and its max node where `body` is exp(v - max(v)) (the max under
-  /// stop_gradient or not); else both kNoNode.
-  struct ShiftedExp {
-    NodeId v = ir::kNoNode, max = ir::kNoNode;
-  };
   /// Whether the program takes log(r) (log_softmax's log S).
   bool logged(NodeId r) {
     if (!logged_sums_) {
@@ -723,15 +719,15 @@ struct RowKernels {
   }
   std::optional<std::unordered_set<NodeId>> logged_sums_;
 
-  ShiftedExp shifted_exp(NodeId body) const {
-    const ir::Node& e = p.graph[body];
-    if (e.op != Op::Exp || p.graph[e.args[0]].op != Op::Sub) return {};
-    const ir::Node& d = p.graph[e.args[0]];
-    NodeId m = d.args[1];
-    if (p.graph[m].op == Op::StopGrad) m = p.graph[m].args[0];
-    if (p.graph[m].op != Op::RowMax || p.graph[m].args[0] != d.args[0]) return {};
-    return {d.args[0], m};
+  /// Whether reduction `r` is a sum of exp(v - max(v)) that counts the
+  /// maxima apart (reductions: where the program takes log of it, and in
+  /// double kernels).
+  bool counts_maxima(NodeId r) {
+    return p.graph[r].op == Op::Sum && (logged(r) || kb.elem->isDoubleTy()) &&
+           ir::exp_minus_row_max(p.graph, p.graph[r].args[0]).v != ir::kNoNode;
   }
+
+
 
   /// Row lengths from which compensated_total adds the lanes up with
   /// TwoSum (a chain of ~30 more dependent instructions a row: float64
@@ -815,7 +811,7 @@ struct RowKernels {
     };
     std::vector<llvm::Value*> slots, maxima, comps;
     std::vector<NodeId> looped;
-    std::vector<ShiftedExp> shifted;  // of each looped sum of exp(v - max(v)), else empty
+    std::vector<ir::ExpMinusMax> shifted;  // of each looped sum of exp(v - max(v)) counting maxima, else empty
     for (NodeId r : group) {
       NodeId body = p.graph[r].args[0];
       if (shapes.of(body) == ir::kScalar) continue;  // handled below, no loop
@@ -832,8 +828,8 @@ struct RowKernels {
       // round less: float64 softmax 6.1 -> 5.6 ULP on long rows). Float32
       // kernels' softmax S, summed in double, needs no count (~7
       // instructions a register).
-      ShiftedExp se = p.graph[r].op == Op::Sum && (logged(r) || !widen) ? shifted_exp(body) : ShiftedExp{};
-      shifted.push_back(se.v != ir::kNoNode && st.known.count(se.max) ? se : ShiftedExp{});
+      ir::ExpMinusMax se = counts_maxima(r) ? ir::exp_minus_row_max(p.graph, body) : ir::ExpMinusMax{};
+      shifted.push_back(se.v != ir::kNoNode && st.known.count(se.max) ? se : ir::ExpMinusMax{});
       maxima.push_back(nullptr);
       if (shifted.back().v != ir::kNoNode) {  // the count: an integer, by popcount of the compare's mask
         maxima.back() = eb.CreateAlloca(b.getInt64Ty());
@@ -1029,6 +1025,14 @@ struct RowKernels {
     // Forwards: no float64 recomputation of tiny lanes here. (A backward's
     // such products, dy * sigmoid(b) in glu's, stay within 1e-7 absolute.)
     if (!backward) em.plan_scaled_products(sink_roots);
+    {
+      // Sums that count the maxima apart (reductions) take each maximum's
+      // exp(0) as exactly 1: their exps keep the exact max.
+      std::unordered_set<NodeId> exact;
+      for (NodeId id : p.graph.reachable(sink_roots))
+        if (counts_maxima(id)) exact.insert(p.graph[id].args[0]);
+      em.plan_shifted_exps(sink_roots, exact);
+    }
     const uint64_t od = p.row.out_divisor;
     llvm::Value* out_len = od == 0 ? b.getInt64(1) : length(b, cols, od);
     llvm::Value* out_stride = backward ? cols : out_len;  // elements per row of the written array

@@ -84,7 +84,7 @@ llvm::Value* call_inline(llvm::IRBuilderBase& b, const char* fname, Approximatio
 /// fn(k) with a vmath context on the caller's own builder (code emitted in
 /// place, not in a separate function).
 template <class Fn>
-llvm::Value* with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
+auto with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(like->getType());
   llvm::Function* f = b.GetInsertBlock()->getParent();
   vmath::Ctx k{b, vec, vec->getElementType()->isDoubleTy()};
@@ -194,6 +194,27 @@ std::pair<llvm::Value*, llvm::Value*> emit_exp_parts(llvm::IRBuilderBase& b, llv
   vmath::ExpBounds bounds = vmath::exp_bounds(k.f64, k.avx512);
   vmath::ExpParts parts = vmath::exp_parts_guarded(k, x, tail, !(lo >= bounds.lo), !(hi <= bounds.hi));
   return {parts.p, parts.n};
+}
+
+bool can_exp_shifted(const llvm::Function& f, const llvm::Type* vec) {
+  return vmath::has_vscalef(f, vec) && vmath::has_feature(f, "fma");
+}
+
+ExpShiftValues emit_exp_shift(llvm::IRBuilderBase& b, llvm::Value* m) {
+  return with_ctx(b, m, [&](const vmath::Ctx& k) {
+    vmath::ExpShift s = vmath::exp_shift(k, m);
+    return ExpShiftValues{s.origin, s.j, s.least};
+  });
+}
+
+llvm::Value* emit_exp_shifted(llvm::IRBuilderBase& b, llvm::Value* u, const ExpShiftValues& shift) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(u->getType());
+  std::string name = std::string("actjit.exp_shifted.v") + std::to_string(vec->getNumElements()) +
+                     (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+  return vmath::call_or_define(b, name, {u, shift[0], shift[1], shift[2]},
+                               [](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+                                 return vmath::exp_shifted(k, args[0], {args[1], args[2], args[3]});
+                               });
 }
 
 llvm::Value* emit_ldexp(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* n) {

@@ -6,6 +6,7 @@
 // instructions. Never a scalar libm call.
 #pragma once
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@ namespace llvm {
 class Value;
 class Type;
 class IRBuilderBase;
+class Function;
 }  // namespace llvm
 
 namespace actjit::lower {
@@ -41,6 +43,15 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 /// without the clamps that range makes dead. With a `tail` t, exp(x + t)
 /// (vmath::exp_tail: t the rounding error of a computed x).
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail = nullptr);
+
+/// exp(u - m) times a factor the same for every u (vmath::exp_shifted),
+/// for u <= m, where the target has AVX-512's vscalef at this width and FMA
+/// (can_exp_shifted). emit_exp_shift(m) emits what depends on m only (the
+/// row's part, before its loops); emit_exp_shifted the rest, per element.
+using ExpShiftValues = std::array<llvm::Value*, 3>;
+ExpShiftValues emit_exp_shift(llvm::IRBuilderBase& b, llvm::Value* m);
+llvm::Value* emit_exp_shifted(llvm::IRBuilderBase& b, llvm::Value* u, const ExpShiftValues& shift);
+bool can_exp_shifted(const llvm::Function& f, const llvm::Type* vec);
 
 /// exp(x + tail) = p 2^n unscaled (vmath::exp_parts_guarded), for x known
 /// to be NaN or in [lo, hi]; tail may be null. p is 0 below exp_bounds'

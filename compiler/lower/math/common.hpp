@@ -230,6 +230,19 @@ llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
 /// counts as 0. Clamps as the
 /// variants above.
 llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
+/// exp(u - m) up to a factor the same for every u: exp(u - c) for a c
+/// within ln2/2 of m (so the largest results are below sqrt 2), for u <= m
+/// (a row's max m: softmax's exp(x - max x), whose ratios the factor does
+/// not change). u is reduced itself, exactly, so the rounding of u - m
+/// (up to 64 float ULP of exp where u is far below m) never arises and
+/// needs no TwoSum. AVX-512 (vscalef) and FMA only. NaN in u or m gives
+/// NaN, as does m = +-inf. exp_shift(m): what depends on m only (once a
+/// row, before the loops).
+struct ExpShift {
+  llvm::Value *origin, *j, *least;
+};
+ExpShift exp_shift(const Ctx& k, llvm::Value* m);
+llvm::Value* exp_shifted(const Ctx& k, llvm::Value* u, const ExpShift& s);
 /// exp(x + t) = p 2^n for x NaN or within exp_bounds(), t exact-ish and
 /// small (not guarded): the polynomial p in [1/sqrt 2, sqrt 2] and n,
 /// unscaled, for a caller that multiplies p by more before scaling (one

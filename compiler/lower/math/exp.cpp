@@ -92,6 +92,38 @@ llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_l
   return exp_impl(k, x, clamp_low, clamp_high, t);
 }
 
+ExpShift exp_shift(const Ctx& k, llvm::Value* m) {
+  // The reduction's origin M: 0, or m itself where |m| is so large that
+  // n = round(v / ln2) below would lose its exactness (2^16 in float, 2^40
+  // in double); the shift's multiple j of ln2 (c = M + j ln2 is within
+  // ln2/2 of m); and the least v, (m - M) - 110 (float; 760 in double),
+  // below which exp(u - m) is 0.
+  const double big = k.f64 ? 0x1p40 : 0x1p16, floor = k.f64 ? 760.0 : 110.0;
+  llvm::Value* origin = k.select(k.b.CreateFCmpOGE(k.abs(m), k.c(big)), m, k.c(0));
+  llvm::Value* d = k.sub(m, origin);
+  return {origin, k.round(k.mul(d, k.c(kLog2e))), k.sub(d, k.c(floor))};
+}
+
+llvm::Value* exp_shifted(const Ctx& k, llvm::Value* u, const ExpShift& s) {
+  // v = u - M is exact where it matters: trivially for M = 0, and for
+  // M = m by Sterbenz's lemma wherever u >= m - 110 (|m| >= 2^16: u is
+  // within a factor 2 of m); below, v <= -110 anyway (rounding is
+  // monotonic; -inf too) and is raised to the least v (NaN stays: the
+  // compare is false). Then exp(v - j ln2) = p(r) 2^(n - j) with v = n ln2
+  // + r reduced exactly: ln2's high part is T(ln2) itself, n an integer
+  // below 2^17 (float) or 2^41 (double), so n hi is exact in the fused
+  // multiply-add and v - n hi, a multiple of v's or n hi's last place
+  // below 1/2 in magnitude, is representable.
+  llvm::Value* v = k.sub(u, s.origin);
+  v = k.select(k.b.CreateFCmpOLT(v, s.least), s.least, v);
+  llvm::Value* n = k.round(k.mul(v, k.c(kLog2e)));
+  const double ln2_hi = k.f64 ? 0.6931471805599453 : 0.6931471824645996;
+  const double ln2_lo = k.f64 ? 2.3190468138462996e-17 : -1.904654299957768e-09;
+  llvm::Value* r = k.b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {n, k.c(-ln2_hi), v});
+  r = k.fma(n, k.c(-ln2_lo), r);
+  return k.scalef(exp_poly(k, r), k.sub(n, s.j));
+}
+
 /// p for reduce's r, and NaN where x is (without vscalef, reduce takes
 /// NaN as 0, for ldexp's integer n).
 static llvm::Value* parts_p(const Ctx& k, llvm::Value* x, const Reduction& red) {
