@@ -682,12 +682,41 @@ TEST_CASE("softmax's exp from x's own exact reduction - rows far from 0 and spec
   // spacing is 64 and more, exp(-64) = 1.6e-28 is an output), and mix in
   // -inf, NaN, +inf and float's extremes. Forward within 4 ULP, the
   // backward from x within 8 ULP or 1e-7 of a long double reference.
+  // log_softmax's sum of exp counts the maxima apart and divides the
+  // others' sum by the shift's factor (in double): its forward too.
   Runtime rt;
   std::mt19937 rng(5);
+  const std::vector<double> offsets{0.0, 1e3, 65000.0, -65000.0, 65536.0, 70000.0, -70000.0, 1e6, 3e7, -3e7, 1e9, 1e30, -1e30};
+  {
+    Kernel k = rt.compile("log_softmax", DType::F32);
+    for (double offset : offsets) {
+      for (size_t cols : {3, 16, 1000}) {
+        const size_t rows = 8000 / cols;
+        std::uniform_real_distribution<double> u(-30, 30);
+        std::vector<float> x(rows * cols), y(x.size());
+        for (float& v : x) v = float(offset + u(rng) * std::max(1.0, std::fabs(offset) * 0x1p-24));
+        k.forward_rows(std::span<const float>(x), std::span<float>(y), cols);
+        double worst = 0;
+        for (size_t r = 0; r < rows; ++r) {
+          const float* xr = &x[r * cols];
+          // The sum less 1 (the first maximum's term) summed apart: S - 1
+          // may be far below long double's 2^-64.
+          long double m = -INFINITY, s1 = -1;
+          for (size_t i = 0; i < cols; ++i) m = std::max(m, (long double)xr[i]);
+          for (size_t i = 0; i < cols; ++i) s1 += xr[i] == m ? 1 : 0;
+          for (size_t i = 0; i < cols; ++i) s1 += xr[i] == m ? 0 : std::exp(xr[i] - m);
+          for (size_t i = 0; i < cols; ++i)
+            worst = std::max(worst, test::ulp_error(y[r * cols + i], xr[i] - m - std::log1p(s1)));
+        }
+        INFO("log_softmax offset " << offset << " cols " << cols);
+        CHECK(worst <= 4);
+      }
+    }
+  }
   for (const char* name : {"softmax", "softmin"}) {
     Kernel k = rt.compile(name, DType::F32);
     const long double sign = std::string(name) == "softmin" ? -1 : 1;
-    for (double offset : {0.0, 1e3, 65000.0, -65000.0, 65536.0, 70000.0, -70000.0, 1e6, 3e7, -3e7, 1e9, 1e30, -1e30}) {
+    for (double offset : offsets) {
       for (size_t cols : {3, 16, 1000}) {
         const size_t rows = 8000 / cols;
         std::uniform_real_distribution<double> u(-30, 30), ud(-1, 1);

@@ -445,7 +445,8 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
   }
 }
 
-void Emitter::plan_shifted_exps(const std::vector<NodeId>& roots, const std::unordered_set<NodeId>& exact) {
+void Emitter::plan_shifted_exps(const std::vector<NodeId>& roots, const std::unordered_set<NodeId>& exact,
+                                const std::unordered_set<NodeId>& normalized) {
   if (!can_exp_shifted(*b_.GetInsertBlock()->getParent(), vec_)) return;
   std::vector<NodeId> order = g_.reachable(roots);
   constexpr int kBad = std::numeric_limits<int>::min();
@@ -470,7 +471,9 @@ void Emitter::plan_shifted_exps(const std::vector<NodeId>& roots, const std::uno
       if (!depends) continue;
       int d = kBad;
       auto same = [&] { return of(m.args[0]) == of(m.args[1]); };
-      if (!bad) switch (m.op) {
+      if (!bad && normalized.count(id)) {
+        if (m.args[0] == e) d = 0;
+      } else if (!bad) switch (m.op) {
         case Op::Neg: case Op::Abs: case Op::StopGrad: case Op::Sum: case Op::Mean: case Op::RowMax: case Op::RowMin:
           d = of(m.args[0]);
           break;
@@ -493,6 +496,15 @@ void Emitter::plan_shifted_exps(const std::vector<NodeId>& roots, const std::uno
     }
     if (std::all_of(roots.begin(), roots.end(), [&](NodeId r) { return of(r) == 0; })) shifted_exps_[e] = {form.v, form.shift};
   }
+}
+
+ExpShiftValues Emitter::shift_values(llvm::Value* m) {
+  auto values = exp_shifts_.find(m);
+  return values != exp_shifts_.end() ? values->second : emit_exp_shift(b_, m);
+}
+
+llvm::Value* Emitter::shift_factor(NodeId e, llvm::Value* m) {
+  return shifted_exps_.count(e) ? emit_exp_shift_factor(b_, m, shift_values(m)) : nullptr;
 }
 
 void Emitter::prepare_shifted_exps(const std::unordered_map<NodeId, llvm::Value*>& known) {
@@ -788,10 +800,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         // erfc(y / sqrt 2), which share them.
         auto shifted = shifted_exps_.find(id);
         if (shifted != shifted_exps_.end()) {
-          llvm::Value* m = v[shifted->second.second];
-          auto values = exp_shifts_.find(m);
-          r = emit_exp_shifted(b_, v[shifted->second.first], values != exp_shifts_.end() ? values->second
-                                                                                          : emit_exp_shift(b_, m));
+          r = emit_exp_shifted(b_, v[shifted->second.first], shift_values(v[shifted->second.second]));
           break;
         }
         const ir::Node& neg = g_[n.args[0]];

@@ -98,12 +98,19 @@ class Emitter {
   /// of the max, whose reduction of u itself is exact. Without it the
   /// subtraction's rounding joins exp's reduction (TwoSum, seven more
   /// instructions an element). Targets with vscalef and FMA only; not
-  /// the exps in `exact` (those summed with the maxima counted apart).
+  /// the exps in `exact` (those summed with the maxima counted apart). A
+  /// sum in `normalized` is of degree 0 (its caller divides it by the
+  /// factor: shift_factor).
   /// Degrees: e is 1; a product adds, a quotient subtracts, a sum,
   /// difference, min, max, where or comparison takes operands of one
   /// degree (a comparison is of degree 0), a negation, |.|, reduction or
   /// stop_gradient keeps it; any other operation must get degree 0.
-  void plan_shifted_exps(const std::vector<ir::NodeId>& roots, const std::unordered_set<ir::NodeId>& exact);
+  void plan_shifted_exps(const std::vector<ir::NodeId>& roots, const std::unordered_set<ir::NodeId>& exact,
+                         const std::unordered_set<ir::NodeId>& normalized);
+  /// The factor exp(max - c) by which exp node `e`'s values differ from
+  /// exp(u - max), as a double scalar (m: the max's value); null where `e`
+  /// is not shifted.
+  llvm::Value* shift_factor(ir::NodeId e, llvm::Value* m);
   /// Emits, at the builder's place, what those exps take from their max
   /// alone (emit_exp_shift), for each whose max is in `known` (row
   /// scalars) and has none yet: before a row's loops, once.
@@ -249,6 +256,8 @@ class Emitter {
   std::unordered_map<ir::NodeId, std::pair<ir::NodeId, ir::NodeId>> shifted_exps_;
   /// prepare_shifted_exps' values, by the max's value
   std::unordered_map<llvm::Value*, std::array<llvm::Value*, 3>> exp_shifts_;
+  /// Those of max value m (emitted here where not prepared).
+  std::array<llvm::Value*, 3> shift_values(llvm::Value* m);
   std::unordered_set<ir::NodeId> split_exps_;  // their e nodes: emitted as p 2^n, p and n kept
   /// Whether exp node `id` is lowered paired: with pairing on, a flushed
   /// exp(-2|a|) whose tanh(a) is paired.

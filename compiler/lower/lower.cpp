@@ -948,6 +948,10 @@ struct RowKernels {
             std::tie(total, minus_one) = compensated_total(b, f, m, acc, b.CreateLoad(t, comps[k]), count);
           } else {
             llvm::Value* others = plain_sum();
+            // A shifted exp's terms carry its factor: the exp at the max.
+            NodeId body = p.graph[r].args[0];
+            llvm::Value* mx = st.known.at(shifted[k].max);  // the value of stop_gradient(max) too
+            if (llvm::Value* factor = em.shift_factor(body, mx)) others = b.CreateFDiv(others, factor);
             minus_one = b.CreateFAdd(b.CreateFSub(count, llvm::ConstantFP::get(st_ty, 1.0)), others);
             total = b.CreateFAdd(count, others);
           }
@@ -1027,11 +1031,17 @@ struct RowKernels {
     if (!backward) em.plan_scaled_products(sink_roots);
     {
       // Sums that count the maxima apart (reductions) take each maximum's
-      // exp(0) as exactly 1: their exps keep the exact max.
-      std::unordered_set<NodeId> exact;
-      for (NodeId id : p.graph.reachable(sink_roots))
-        if (counts_maxima(id)) exact.insert(p.graph[id].args[0]);
-      em.plan_shifted_exps(sink_roots, exact);
+      // exp(0) as exactly 1. In float kernels (log_softmax's S) the
+      // others' sum is divided by the shifted exp's factor (the exp at the
+      // max): normalized. Double ones compensate with terms no larger than
+      // 1: their exps keep the exact max.
+      std::unordered_set<NodeId> exact, normalized;
+      for (NodeId id : p.graph.reachable(sink_roots)) {
+        if (!counts_maxima(id)) continue;
+        if (kb.elem->isDoubleTy()) exact.insert(p.graph[id].args[0]);
+        else normalized.insert(id);
+      }
+      em.plan_shifted_exps(sink_roots, exact, normalized);
     }
     const uint64_t od = p.row.out_divisor;
     llvm::Value* out_len = od == 0 ? b.getInt64(1) : length(b, cols, od);

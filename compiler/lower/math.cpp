@@ -207,6 +207,18 @@ ExpShiftValues emit_exp_shift(llvm::IRBuilderBase& b, llvm::Value* m) {
   });
 }
 
+llvm::Value* emit_exp_shift_factor(llvm::IRBuilderBase& b, llvm::Value* m, const ExpShiftValues& shift) {
+  auto lane0 = [&](llvm::Value* v) { return b.CreateFPExt(b.CreateExtractElement(v, uint64_t(0)), b.getDoubleTy()); };
+  // (m - M) - j ln2: m - M is exact (M is 0 or m), j an integer below 2^17;
+  // ln2's high part has 32 bits, so j hi is exact, and (m - M) - j hi, both
+  // multiples of 2^-32 wherever j is not 0 and below 1 in magnitude, too.
+  llvm::Value* d = lane0(b.CreateFSub(m, shift[0]));
+  llvm::Value* j = lane0(shift[1]);
+  llvm::Value* r = b.CreateFSub(d, b.CreateFMul(j, llvm::ConstantFP::get(b.getDoubleTy(), 6.93147180369123816490e-01)));
+  r = b.CreateFSub(r, b.CreateFMul(j, llvm::ConstantFP::get(b.getDoubleTy(), 1.90821492927058770002e-10)));
+  return b.CreateExtractElement(emit_math(b, Op::Exp, b.CreateVectorSplat(1, r)), uint64_t(0));
+}
+
 llvm::Value* emit_exp_shifted(llvm::IRBuilderBase& b, llvm::Value* u, const ExpShiftValues& shift) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(u->getType());
   std::string name = std::string("actjit.exp_shifted.v") + std::to_string(vec->getNumElements()) +

@@ -52,6 +52,9 @@ using ExpShiftValues = std::array<llvm::Value*, 3>;
 ExpShiftValues emit_exp_shift(llvm::IRBuilderBase& b, llvm::Value* m);
 llvm::Value* emit_exp_shifted(llvm::IRBuilderBase& b, llvm::Value* u, const ExpShiftValues& shift);
 bool can_exp_shifted(const llvm::Function& f, const llvm::Type* vec);
+/// The factor exp(m - c) of those values (c = M + j ln2), as a double
+/// scalar to double's precision (not emit_exp_shifted's float at u = m).
+llvm::Value* emit_exp_shift_factor(llvm::IRBuilderBase& b, llvm::Value* m, const ExpShiftValues& shift);
 
 /// exp(x + tail) = p 2^n unscaled (vmath::exp_parts_guarded), for x known
 /// to be NaN or in [lo, hi]; tail may be null. p is 0 below exp_bounds'
