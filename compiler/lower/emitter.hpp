@@ -96,7 +96,7 @@ class Emitter {
   /// vector-Jacobian product from it: each root is of degree 0 in e,
   /// below): emitted as emit_exp_shifted, exp(u - c) for a c within ln2/2
   /// of the max, whose reduction of u itself is exact. Without it the
-  /// subtraction's rounding joins exp's reduction (TwoSum, seven more
+  /// subtraction's rounding joins exp's reduction (TwoSum and its guard, nine more
   /// instructions an element). Targets with vscalef and FMA only; not
   /// the exps in `exact` (those summed with the maxima counted apart). A
   /// sum in `normalized` is of degree 0 (its caller divides it by the
