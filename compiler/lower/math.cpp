@@ -214,8 +214,8 @@ llvm::Value* emit_exp_shift_factor(llvm::IRBuilderBase& b, llvm::Value* m, const
   // multiples of 2^-32 wherever j is not 0 and below 1 in magnitude, too.
   llvm::Value* d = lane0(b.CreateFSub(m, shift[0]));
   llvm::Value* j = lane0(shift[1]);
-  llvm::Value* r = b.CreateFSub(d, b.CreateFMul(j, llvm::ConstantFP::get(b.getDoubleTy(), 6.93147180369123816490e-01)));
-  r = b.CreateFSub(r, b.CreateFMul(j, llvm::ConstantFP::get(b.getDoubleTy(), 1.90821492927058770002e-10)));
+  llvm::Value* r = b.CreateFSub(d, b.CreateFMul(j, llvm::ConstantFP::get(b.getDoubleTy(), vmath::kLn2Double.hi)));
+  r = b.CreateFSub(r, b.CreateFMul(j, llvm::ConstantFP::get(b.getDoubleTy(), vmath::kLn2Double.lo)));
   return b.CreateExtractElement(emit_math(b, Op::Exp, b.CreateVectorSplat(1, r)), uint64_t(0));
 }
 

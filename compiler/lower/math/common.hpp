@@ -61,6 +61,14 @@ llvm::Value* per_register(llvm::IRBuilderBase& b, const std::vector<llvm::Value*
 
 /// An IR builder positioned in a vector math function, with the vector type
 /// it works on and shorthands for the operations the approximations use.
+/// ln2 = hi + lo with hi's trailing bits zero (n hi exact for the n of
+/// exp's and log's reductions: 32 bits in double, 9 in float).
+struct Ln2Split {
+  double hi, lo;
+};
+inline constexpr Ln2Split kLn2Double{6.93147180369123816490e-01, 1.90821492927058770002e-10};
+inline constexpr Ln2Split kLn2Float{0.693359375, -2.12194440e-4};
+
 struct Ctx {
   llvm::IRBuilderBase& b;
   llvm::FixedVectorType* vt;  // <W x float|double>

@@ -38,8 +38,8 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_
   if (clamp_low) xs = k.select(k.b.CreateFCmpOLT(xs, k.c(lo)), k.c(lo), xs);
   llvm::Value* n = k.round(k.mul(xs, k.c(kLog2e)));
   // ln2 = hi + lo, hi with trailing zero bits so that n * hi is exact.
-  double ln2_hi = k.f64 ? 6.93147180369123816490e-01 : 0.693359375;
-  double ln2_lo = k.f64 ? 1.90821492927058770002e-10 : -2.12194440e-4;
+  double ln2_hi = (k.f64 ? kLn2Double : kLn2Float).hi;
+  double ln2_lo = (k.f64 ? kLn2Double : kLn2Float).lo;
   llvm::Value* r = k.fma(n, k.c(-ln2_hi), xs);
   // A tail t is a fraction of an ULP of x, so r stays within the
   // polynomial's range; it joins n's low product off r's critical path.

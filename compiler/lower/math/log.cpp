@@ -48,8 +48,8 @@ llvm::Value* log(const Ctx& k, llvm::Value* x) {
             : k.horner(z, {2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9});
   R = k.mul(z, R);
   llvm::Value* logm = k.sub(f, k.mul(s, k.sub(f, R)));
-  double ln2_hi = k.f64 ? 6.93147180369123816490e-01 : 0.693359375;
-  double ln2_lo = k.f64 ? 1.90821492927058770002e-10 : -2.12194440e-4;
+  double ln2_hi = (k.f64 ? kLn2Double : kLn2Float).hi;
+  double ln2_lo = (k.f64 ? kLn2Double : kLn2Float).lo;
   llvm::Value* y = k.fma(e, k.c(ln2_hi), k.fma(e, k.c(ln2_lo), logm));
 
   double inf = std::numeric_limits<double>::infinity();
