@@ -40,7 +40,8 @@ std::pair<NodeId, bool> Emitter::normal_cdf_operand(NodeId erfc, const std::vect
   return {y, negate != negated};
 }
 
-llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
+llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges,
+                                   NormalCdfMap& complete) const {
   auto found = erfc_products_.find(id);
   if (found == erfc_products_.end()) return nullptr;
   const ir::Node& n = g_[id];
@@ -48,12 +49,25 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
   NodeId x = n.args[1 - side];
   auto [y, negate] = normal_cdf_operand(found->second, v);
   if (y == ir::kNoNode || !v[x]) return nullptr;
+  // x = c y (gelu's 0.5 x) with erfc(-y / sqrt 2): c y Phi(y) as one, right
+  // for every y (c at most 1e6: c |y| h p stays finite).
+  if (negate) {
+    double c = x == y ? 1 : 0;
+    const ir::Node& f = g_[x];
+    if (f.op == Op::Mul)
+      for (int k = 0; k < 2; ++k)
+        if (f.args[k] == y && g_.is_const(f.args[1 - k])) c = g_.const_value(f.args[1 - k]);
+    if (c > 0 && c <= 1e6)
+      if (llvm::Value* r = emit_normal_cdf_scaled(b_, v[y], c)) {
+        complete[id] = y;
+        return r;
+      }
+  }
   // The product form applies erfc's 2^n after multiplying by x: where |y|
   // is past erfc's cap (15.49 in float, 40 in double) x p 2^n must still
   // underflow to the 0 that erfc is there, so |x| at most 1e6 (float) /
-  // 1e20 (double) where the product is used (the first operand's; gelu's
-  // 0.5 x inside where(|x| <= 40, ...)). Past that, where x may be larger
-  // (the textbook gelu, unguarded): the plain product x erfc there, which
+  // 1e20 (double) where the product is used (the first operand's). Past
+  // that, where x may be larger: the plain product x erfc there, which
   // is exact where erfc saturates (and inf * 0 = NaN as written).
   ir::Interval r = side == 1 ? ranges.operand_where_used(id) : ranges[x];
   double small = vec_->getScalarType()->isDoubleTy() ? 1e20 : 1e6;
@@ -61,6 +75,34 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
   if (!product || std::max(std::fabs(r.lo), std::fabs(r.hi)) <= small) return product;
   llvm::Value* within = b_.CreateFCmpOLE(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[x]), llvm::ConstantFP::get(vec_, small));
   return b_.CreateSelect(within, product, b_.CreateFMul(v[x], emit_erfc_over_sqrt2(b_, v[y], negate)));
+}
+
+NodeId Emitter::saturated_where(NodeId id, const NormalCdfMap& complete) const {
+  const ir::Node& w = g_[id];
+  NodeId b = w.args[2];
+  if (g_[b].op == Op::Where) b = saturated_where(b, complete);
+  auto p = complete.find(b);
+  if (p == complete.end()) return ir::kNoNode;
+  NodeId y = p->second;
+  const ir::Node& cond = g_[w.args[0]];
+  if (cond.arity != 2 || cond.args[0] != y || !g_.is_const(cond.args[1])) return ir::kNoNode;
+  double t = g_.const_value(cond.args[1]);
+  NodeId a = w.args[1];
+  // c y Phi(y) is 0 there (-0: the product underflowed from below).
+  if (cond.op == Op::Lt || cond.op == Op::Le) return t <= -40 && g_.is_const(a) && g_.const_value(a) == 0 ? b : ir::kNoNode;
+  if (cond.op != Op::Gt && cond.op != Op::Ge) return ir::kNoNode;
+  if (t < 40) return ir::kNoNode;
+  // 2c y: the product's value there (c = 1/2: y itself).
+  const ir::Node& prod = g_[b];
+  NodeId x = prod.args[0] == erfc_products_.at(b) ? prod.args[1] : prod.args[0];
+  double c = 1;
+  if (x != y) c = g_.const_value(g_[x].args[0] == y ? g_[x].args[1] : g_[x].args[0]);
+  if (a == y) return 2 * c == 1 ? b : ir::kNoNode;
+  const ir::Node& s = g_[a];
+  if (s.op != Op::Mul) return ir::kNoNode;
+  for (int k = 0; k < 2; ++k)
+    if (s.args[k] == y && g_.is_const(s.args[1 - k]) && g_.const_value(s.args[1 - k]) == 2 * c) return b;
+  return ir::kNoNode;
 }
 
 llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
@@ -671,6 +713,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
     for (auto& [id, value] : *known)
       if (id < v.size()) v[id] = value;
   ExpPartsMap exp_parts;  // split_exps_' p and n
+  NormalCdfMap normal_cdf;  // erfc_product's complete ones
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -711,7 +754,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Mul:
         r = scaled_product(id, v, exp_parts);
         if (!r) r = tiny_product(id, v, exp_parts);
-        if (!r) r = erfc_product(id, v, ranges);
+        if (!r) r = erfc_product(id, v, ranges, normal_cdf);
         if (!r) r = constant_product(id, v, ranges);
         if (!r) r = b_.CreateFMul(A(0), A(1));
         break;
@@ -763,6 +806,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         }
         if (auto m = first_nan_extreme(n)) {  // maxout's step: the language's max
           r = emit_math(b_, *m, A(1), A(2));
+          break;
+        }
+        if (NodeId p = saturated_where(id, normal_cdf); p != ir::kNoNode) {
+          r = v[p];
           break;
         }
         // A condition the analysis knows over the lanes where the where is

@@ -182,8 +182,20 @@ class Emitter {
   std::pair<ir::NodeId, bool> normal_cdf_operand(ir::NodeId erfc, const std::vector<llvm::Value*>& v) const;
   /// Product `id` of x and erfc(+-y / sqrt 2) (erfc_products_) as one, with
   /// erfc's exponent applied last (emit_erfc_over_sqrt2_times), where x is
-  /// finite and the target has it; else null.
-  llvm::Value* erfc_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const;
+  /// finite and the target has it; else null. Where x = c y (c > 0) and
+  /// the erfc is erfc(-y / sqrt 2) (gelu), emit_normal_cdf_scaled's form,
+  /// recorded in `complete`.
+  /// The products emit_normal_cdf_scaled gave (c y erfc(-y / sqrt 2), right
+  /// for every y) in one emit call: product -> y.
+  using NormalCdfMap = std::unordered_map<ir::NodeId, ir::NodeId>;
+  llvm::Value* erfc_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges,
+                            NormalCdfMap& complete) const;
+  /// For where(y > T, 2c y, b) and where(y < -T, 0, b) (also >=, <=), T at
+  /// least 40, whose b is such a product of y (or another of these wheres
+  /// of one): that product, whose value the where's branch is already
+  /// (its tail is 0 past erfc's cap, 15.49 in float and 40 in double);
+  /// else kNoNode. gelu's guards cost four instructions a register.
+  ir::NodeId saturated_where(ir::NodeId id, const NormalCdfMap& complete) const;
 
   /// y when `id` is y / sqrt(2) or y * (+-1 / sqrt(2)) with y already emitted
   /// (in `v`), else kNoNode; `negated` tells y * (-1 / sqrt(2)).

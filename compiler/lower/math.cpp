@@ -2,6 +2,7 @@
 #include "compiler/lower/math.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -159,6 +160,20 @@ llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, 
     if (vmath::table_erfc_f64_target(f, vec)) return vmath::erfc_sqrt1_2_times_table_f64(k, args[0], args[1], negate);
     return vmath::erfc_sqrt1_2_times_f64(k, args[0], args[1], negate,
                                          [](llvm::IRBuilderBase& fb, llvm::Value* a) { return emit_math(fb, Op::Erfc, a); });
+  });
+}
+
+llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
+  bool is_double = vec->getElementType()->isDoubleTy();
+  const llvm::Function& f = *b.GetInsertBlock()->getParent();
+  if (!(is_double ? vmath::table_erfc_f64_target(f, vec) : vmath::table_erfc_target(f, vec))) return nullptr;
+  char scale[32];
+  std::snprintf(scale, sizeof scale, "%a", c);
+  std::string name = std::string("actjit.normal_cdf_times_") + scale + ".v" + std::to_string(vec->getNumElements()) +
+                     (is_double ? "f64" : "f32");
+  return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::normal_cdf_scaled(k, args[0], c);
   });
 }
 

@@ -95,6 +95,10 @@ llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
 /// double everywhere, in float on AVX-512 (the table); null elsewhere (the
 /// caller multiplies). x NaN or at most 1e37 in magnitude.
 llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate);
+/// c y erfc(-y / sqrt 2) for a constant c > 0, right for every y (gelu's
+/// 0.5 x erfc(-x / sqrt 2) needs no guard for large |x|), where the target
+/// has the erfcx table; else null.
+llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c);
 /// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 

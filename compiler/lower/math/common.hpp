@@ -327,6 +327,11 @@ llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 
 /// exponent applied last: see erf.cpp.
 bool table_erfc_f64_target(const llvm::Function& f, llvm::Type* vec);
 llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate);
+/// c y erfc(-y / sqrt 2) = 2c y Phi(y) for a constant c > 0 (gelu: c =
+/// 1/2) on the table targets (float: `table_erfc`; double:
+/// `table_erfc_f64_target`), right for every y (infinities included): the
+/// positive side as 2c y minus the negative side's tail. See erf.cpp.
+llvm::Value* normal_cdf_scaled(const Ctx& k, llvm::Value* y, double c);
 /// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
                              llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));

@@ -20,8 +20,9 @@
 // (kErfcxTable, one vpermps per coefficient, two and a blend with AVX2; no
 // division) and exp(-y^2/2) as p 2^n with the
 // square's error in the reduction, and applies 2^n last, after a product
-// with x where there is one (gelu: erfc_sqrt1_2_times): 3.03 ULP over all
-// floats instead of 7.9.
+// with x where there is one (erfc_sqrt1_2_times): 3.03 ULP over all
+// floats instead of 7.9. gelu's c y erfc(-y / sqrt 2) is normal_cdf_scaled
+// there: right for every y, so the catalogue's guards are not emitted.
 // Double kernels with 512-bit registers take erfc(y / sqrt 2) the same way:
 // erfcx from kErfcxTable64 (16 rows of degree 14, one vpermt2pd per
 // coefficient; the asymptotic series past m = 15.5, in a branch taken only
@@ -385,34 +386,20 @@ bool table_erfc_target(const llvm::Function& f, llvm::Type* vec) {
 
 bool table_erfc(const Ctx& k) { return table_erfc_target(*k.b.GetInsertBlock()->getParent(), k.vt); }
 
-llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
-  // x erfc(m / sqrt 2) = (x h p) 2^n with h = erfcx(m / sqrt 2) and
-  // exp(-m^2/2) = p 2^n: one rounding of the product, then 2^n (vscalef,
-  // or Ctx::ldexp's two factors), which rounds once more only where the
-  // result is subnormal (the old order,
-  // (p 2^n) h x, rounded a subnormal erfc and then multiplied it by x:
-  // 7.9 ULP at gelu's x = -13.1). The other sign: 2x - (x h p) 2^n.
-  llvm::Value* m = half_square_abs(k, y);
-  ExpParts g = exp_neg_half_square_parts(k, m);
-  llvm::Value* h = erfcx_over_sqrt2_table(k, m);
-  llvm::Value* tail = k.ldexp(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
-  llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
-  return k.select(negative, k.sub(x ? k.add(x, x) : k.c(2), tail), tail);
-}
+namespace {
 
-bool table_erfc_f64_target(const llvm::Function& f, llvm::Type* vec) {
-  auto* v = llvm::cast<llvm::FixedVectorType>(vec);
-  return v->getElementType()->isDoubleTy() && v->getNumElements() % 8 == 0 && has_vscalef(f, v);
-}
+/// For the table targets: m = |y| capped, exp(-m^2/2) = p 2^n and h =
+/// erfcx(m / sqrt 2), so that erfc(m / sqrt 2) = (h p) 2^n.
+struct TableErfc {
+  llvm::Value* m;
+  ExpParts g;
+  llvm::Value* h;
+};
 
-llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
-  // As erfc_sqrt1_2_times: x erfc(m / sqrt 2) = (x h p) 2^n, exp(-m^2/2) =
-  // p 2^n with the square's error in the reduction, h = erfcx(m / sqrt 2)
-  // from the table to m = 15.5 and beyond (to the cap, 40: exp(-800) is 0)
-  // from the asymptotic series, computed only where some lane is that far
-  // out (a branch taken about never).
-  llvm::Value* m = half_square_abs(k, y);
-  ExpParts g = exp_neg_half_square_parts(k, m);
+/// erfcx(m / sqrt 2) for double kernels: the table to m = 15.5 and beyond
+/// (to the cap, 40: exp(-800) is 0) the asymptotic series, computed only
+/// where some lane is that far out (a branch taken about never).
+llvm::Value* erfcx_over_sqrt2_f64(const Ctx& k, llvm::Value* m) {
   llvm::Value* near = erfcx_over_sqrt2_table_f64(k, m);
   llvm::Value* far = k.b.CreateFCmpOGE(m, k.c(kErfcxTable64End));
   llvm::BasicBlock* entry = k.b.GetInsertBlock();
@@ -427,9 +414,58 @@ llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Va
   llvm::PHINode* h = k.b.CreatePHI(k.vt, 2);
   h->addIncoming(near, entry);
   h->addIncoming(blended, far_bb);
-  llvm::Value* tail = k.ldexp(k.mul(g.p, x ? k.mul(x, h) : h), g.n);
+  return h;
+}
+
+TableErfc table_erfc_parts(const Ctx& k, llvm::Value* y) {
+  llvm::Value* m = half_square_abs(k, y);
+  ExpParts g = exp_neg_half_square_parts(k, m);
+  return {m, g, k.f64 ? erfcx_over_sqrt2_f64(k, m) : erfcx_over_sqrt2_table(k, m)};
+}
+
+/// x erfc(+-y / sqrt 2) = (x h p) 2^n for |y| on the positive side: one
+/// rounding of the product, then 2^n (vscalef, or Ctx::ldexp's two
+/// factors), which rounds once more only where the result is subnormal
+/// (the old order, (p 2^n) h x, rounded a subnormal erfc and then
+/// multiplied it by x: 7.9 ULP at gelu's x = -13.1). The other sign:
+/// 2x - (x h p) 2^n.
+llvm::Value* table_erfc_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
+  TableErfc e = table_erfc_parts(k, y);
+  llvm::Value* tail = k.ldexp(k.mul(e.g.p, x ? k.mul(x, e.h) : e.h), e.g.n);
   llvm::Value* negative = negate ? k.b.CreateFCmpOGT(y, k.c(0)) : k.b.CreateFCmpOLT(y, k.c(0));
   return k.select(negative, k.sub(x ? k.add(x, x) : k.c(2), tail), tail);
+}
+
+}  // namespace
+
+llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
+  return table_erfc_times(k, y, x, negate);
+}
+
+llvm::Value* normal_cdf_scaled(const Ctx& k, llvm::Value* y, double c) {
+  // c y erfc(-y / sqrt 2) = max(2c y, 0) - c |y| erfc(|y| / sqrt 2), with
+  // c |y| = c m (where m is capped, the tail is 0 whatever factor it has):
+  // the tail as table_erfc_times' for the negative side, the positive side
+  // one subtraction from 2c y, the same roundings (gelu's 0.5 m exact,
+  // shared with the square). The side is select(y < 0, -0, 2c y) (one
+  // MAXPS with y second: -0 and NaN pass through), so that a negative
+  // result that underflows is -0, as the product's rounding gives it.
+  // Complete over every y: the tail is 0 past the cap, +-inf give inf and
+  // -0, no guard needed. (For subnormal y > 0, c m rounds where 2c y does
+  // not: within 1 ULP there, where 2 (c y) - tail was exact.)
+  TableErfc e = table_erfc_parts(k, y);
+  llvm::Value* tail = k.ldexp(k.mul(e.g.p, k.mul(k.mul(e.m, k.c(c)), e.h)), e.g.n);
+  llvm::Value* side = k.select(k.b.CreateFCmpOLT(y, k.c(0)), k.c(-0.0), k.mul(y, k.c(2 * c)));
+  return k.sub(side, tail);
+}
+
+bool table_erfc_f64_target(const llvm::Function& f, llvm::Type* vec) {
+  auto* v = llvm::cast<llvm::FixedVectorType>(vec);
+  return v->getElementType()->isDoubleTy() && v->getNumElements() % 8 == 0 && has_vscalef(f, v);
+}
+
+llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate) {
+  return table_erfc_times(k, y, x, negate);
 }
 
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate) {
