@@ -1260,6 +1260,14 @@ NodeId row_stored_operand(const Program& p, bool backward) {
   return uses ? stored : ir::kNoNode;
 }
 
+bool streaming_stores_pay(const Program& p, Part part) {
+  if (p.row.rowwise) return true;
+  bool forward = part == Part::Forward;
+  NodeId root = forward ? p.value : p.d_x;
+  if (root == ir::kNoNode) return false;
+  return body_cost(p.graph, {root}) < (forward ? kStreamingForwardBar : kStreamingBackwardBar);
+}
+
 size_t wide_row_length(const Program& p) {
   if (!p.row.rowwise) return 0;
   if (row_stored_operand(p, false) != ir::kNoNode) return 256;

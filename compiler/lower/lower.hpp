@@ -88,6 +88,25 @@ struct InterleaveBars {
 inline constexpr InterleaveBars kForwardInterleave{50, 50}, kBackwardInterleave{20, 55};
 inline constexpr unsigned kRowInterleave = 2;
 
+/// Streaming stores out of cache (Program::streaming_stores) pay for the
+/// light elementwise kernels and cost the heavy ones: measured here (Zen
+/// 5, one thread, 64Mi floats, the whole array in one call against 2Mi
+/// calls with plain stores), forwards of relu, leaky_relu, softsign,
+/// hardswish (costs 3-12) ran 4-25% faster with them, those of sigmoid,
+/// silu, mish, tanhshrink, gelu, telu and the composites (29 and more)
+/// 6-36% slower; backwards of cost up to 54 (elu, sigmoid, tanh, swish,
+/// softplus, squareplus) 6-29% faster (but mish's and x sigmoid(1.702 x)'s,
+/// 49 and 43, 4-12% slower), those of 59 and more (gelu, gelu_tanh, telu,
+/// the composites) 14-17% slower; the middle moves by +-10% between runs. (A streaming store
+/// holds its store-buffer entry until the line goes to memory: a loop
+/// that computes long enough per line stalls behind them; a plain store's
+/// line is fetched ahead by the prefetchers.) The elementwise kernels of
+/// `part` (Forward or Backward) whose body_cost is below the bar take
+/// them; row-wise kernels keep them (their exp pass reads, the output
+/// pass writes).
+inline constexpr unsigned kStreamingForwardBar = 20, kStreamingBackwardBar = 56;
+bool streaming_stores_pay(const Program& p, Part part);
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise
 /// bodies are one, two or four registers wide (kForwardInterleave).

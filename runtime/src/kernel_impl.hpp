@@ -109,6 +109,9 @@ struct KernelImpl {
   /// outputs of kStreamingBytes or more, compiled on the first such call;
   /// null where there is none or it did not compile.
   const jit::KernelCode* streaming_code(bool at_defaults) const;
+  /// Whether the streaming-store builds serve the forward and the backward
+  /// (lower::streaming_stores_pay: they slow the heavier bodies down).
+  bool forward_streams = false, backward_streams = false;
   mutable std::once_flag streaming_once, streaming_defaults_once;
   mutable std::shared_ptr<jit::KernelCode> streaming, streaming_defaults;
   /// Row-wise functions: their program, and which of their kernels write

@@ -173,6 +173,10 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->code = it->second.value;  // another thread may have won the race: share its code
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
+  if (!p.row.rowwise) {
+    impl->forward_streams = lower::streaming_stores_pay(p, lower::Part::Forward);
+    impl->backward_streams = lower::streaming_stores_pay(p, lower::Part::Backward);
+  }
   // The program for calls with the default parameters, compiled on the
   // first such call (KernelImpl::defaults_code).
   if (auto q = defaults_program(source, limits, p)) impl->defaults_program = std::make_shared<const Program>(std::move(*q));
@@ -552,7 +556,8 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   const bool at_defaults = special != nullptr;
   auto fn = at_defaults ? reinterpret_cast<detail::ForwardFn>(special->forward) : impl_->forward();
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
-  const jit::KernelCode* streaming = streams(n * es, n * es) ? impl_->streaming_code(at_defaults) : nullptr;
+  const jit::KernelCode* streaming =
+      impl_->forward_streams && streams(n * es, n * es) ? impl_->streaming_code(at_defaults) : nullptr;
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -634,7 +639,8 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   // (Not with more parameter gradients than a split call can hold.)
-  const jit::KernelCode* streaming = streams(n * es, 2 * n * es) && !(dparams && np > kMaxSplitParams)
+  const jit::KernelCode* streaming = impl_->backward_streams && streams(n * es, 2 * n * es) &&
+                                             !(dparams && np > kMaxSplitParams)
                                          ? impl_->streaming_code(at_defaults)
                                          : nullptr;
   auto run = [&](size_t b, size_t e, double* dp) {
