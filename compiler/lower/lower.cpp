@@ -47,6 +47,9 @@ struct KernelBuilder {
   unsigned register_bits;
   bool status = false;  // elementwise kernels return int64 (Abi::Jit)
   bool nontemporal = false;  // Program::streaming_stores
+  /// Prefetch the inputs ahead (stream(): streaming-store kernels whose
+  /// body is not light; see kStreamingPrefetch).
+  bool prefetch = false;
 
   /// void or int64 name(ptr x pointer_args_before_n, int64 x sizes, ptr params [, ptr dparams])
   llvm::Function* declare(const std::string& name, unsigned pointer_args_before_n, bool with_dparams,
@@ -249,6 +252,17 @@ struct KernelBuilder {
       for (unsigned r = 0; r < lanes; r += per_register)
         parts.push_back(b.CreateAlignedLoad(register_vec, b.CreateInBoundsGEP(elem, base, b.CreateAdd(at, b.getInt64(r))), align));
       values.push_back(vmath::concat(b, parts));
+    }
+    // Software prefetch of the inputs kStreamingPrefetch bytes ahead, one
+    // per cache line (KernelBuilder::prefetch).
+    if (prefetch) {
+      unsigned line = std::max(per_register, 64u * 8 / unsigned(elem->getPrimitiveSizeInBits()));
+      uint64_t ahead = kStreamingPrefetch * 8 / elem->getPrimitiveSizeInBits();
+      for (llvm::Value* base : in_base)
+        for (unsigned r = 0; r < lanes; r += line)
+          b.CreateIntrinsic(llvm::Intrinsic::prefetch, {b.getPtrTy()},
+                            {b.CreateGEP(elem, base, b.CreateAdd(at, b.getInt64(r + ahead))), b.getInt32(0),
+                             b.getInt32(3), b.getInt32(1)});
     }
     std::vector<llvm::Value*> results = body(values, lane_mask);
     // Streaming stores (Program::streaming_stores): the caller passes
@@ -1309,6 +1323,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
     KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
     kb.status = abi == Abi::Jit;
     kb.nontemporal = p.streaming_stores;
+    kb.prefetch = kb.nontemporal && !roots.empty() && body_cost(p.graph, roots) >= kStreamingForwardBar;
     return kb;
   };
   KernelSymbols names = kernel_symbols(p, prefix);
