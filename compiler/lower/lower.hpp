@@ -89,29 +89,33 @@ inline constexpr InterleaveBars kForwardInterleave{50, 50}, kBackwardInterleave{
 inline constexpr unsigned kRowInterleave = 2;
 
 /// Streaming stores out of cache (Program::streaming_stores) pay for the
-/// light elementwise kernels and cost the heavy ones: measured here (Zen
-/// 5, one thread, 64Mi floats, the whole array in one call against 2Mi
-/// calls with plain stores), forwards of relu, leaky_relu, softsign,
-/// hardswish (costs 3-12) ran 4-25% faster with them, those of sigmoid,
-/// silu, mish, tanhshrink, gelu, telu and the composites (29 and more)
-/// 6-36% slower; backwards of cost up to 54 (elu, sigmoid, tanh, swish,
-/// softplus, squareplus) 6-29% faster (but mish's and x sigmoid(1.702 x)'s,
-/// 49 and 43, 4-12% slower), those of 59 and more (gelu, gelu_tanh, telu,
-/// the composites) 14-17% slower; the middle moves by +-10% between runs. (A streaming store
-/// holds its store-buffer entry until the line goes to memory: a loop
-/// that computes long enough per line stalls behind them; a plain store's
-/// line is fetched ahead by the prefetchers.) The elementwise kernels of
-/// `part` (Forward or Backward) whose body_cost is below the bar take
-/// them; row-wise kernels keep them (their exp pass reads, the output
-/// pass writes).
+/// light elementwise kernels and cost the heavy ones. Measured here (Zen
+/// 5, one thread, 64Mi floats, the whole array in one call with them
+/// against 2Mi calls with plain stores): the forwards of relu, leaky_relu,
+/// softsign, hardswish (body costs 3-12) ran 4-23% faster with them; with
+/// plain stores the forwards of cost 29 and more (sigmoid, silu, mish,
+/// tanhshrink, gelu, telu, the composites) ran 6-36% faster. Backwards of
+/// cost up to 54 (relu, softsign; elu, sigmoid, tanh, swish, softplus,
+/// squareplus) ran 11-41% faster with them (but mish's and
+/// x sigmoid(1.702 x)'s, 49 and 43, 4-12% slower), those of 59 and more
+/// (gelu, gelu_tanh, telu, the composites) 14-17% faster with plain
+/// stores. The middle of the range (elu, tanh, squareplus forwards) moved
+/// by +-10% between runs. (Our reading: a streaming store holds its
+/// store-buffer entry until the line goes to memory, so a loop computing
+/// long per line stalls behind them; a plain store's line is fetched
+/// ahead by the prefetchers.) The elementwise kernels of `part` (Forward
+/// or Backward) whose body_cost is below the bar take them, float64 ones
+/// by the same bars (not measured); row-wise kernels keep them (their exp
+/// pass reads, the output pass writes).
 inline constexpr unsigned kStreamingForwardBar = 20, kStreamingBackwardBar = 56;
 bool streaming_stores_pay(const Program& p, Part part);
 /// Streaming-store elementwise kernels whose body costs kStreamingForwardBar
 /// or more (the backwards between the two bars) prefetch their inputs this
-/// many bytes ahead: measured as above, the backwards of sigmoid, elu,
-/// tanh and swish 5-19% faster (4 KiB; 2 KiB and 8 KiB alike), squareplus's
-/// level, and the light ones' (relu, softsign, hardswish) 12% slower, whose
-/// loads the hardware prefetchers keep up with.
+/// many bytes ahead: measured as above (one process, the two builds
+/// alternated), the backwards of sigmoid, elu, tanh and swish 10-18%
+/// faster (2 KiB and 8 KiB alike), squareplus's level, and the light ones'
+/// (relu, softsign, hardswish) 12% slower, whose loads the hardware
+/// prefetchers keep up with.
 inline constexpr uint64_t kStreamingPrefetch = 4096;
 
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
