@@ -78,6 +78,9 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
 }
 
 NodeId Emitter::saturated_where(NodeId id, const NormalCdfMap& complete) const {
+  // Nothing to look for in most kernels; and a chain of k wheres would be
+  // walked k times over (the else-branches first), on the compile path.
+  if (complete.empty()) return ir::kNoNode;
   const ir::Node& w = g_[id];
   NodeId b = w.args[2];
   if (g_[b].op == Op::Where) b = saturated_where(b, complete);
