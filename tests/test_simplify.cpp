@@ -749,13 +749,15 @@ TEST_CASE("the normal CDF with erf - log(1 + tanh(x)) - logit(sigmoid(x)) - sigm
       {"(1 + tanh(x)) / 2", [&](L x) { return sig(2 * x); }, [&](L x) { return 2 * sig(2 * x) * sig(-2 * x); }, at},
       {"log(sigmoid(x)) - log(1 - sigmoid(x))", [](L x) { return x; }, [](L) { return L(1); }, at},
       {"log(1 + exp(x)) - log(1 + exp(-x))", [](L x) { return x; }, [](L) { return L(1); }, at},
+      // the catalogue's softplus, through its guards (x > 20, x < -800): 0 at 1e-8 in float
+      {"softplus(x) - softplus(-x)", [](L x) { return x; }, [](L) { return L(1); }, at},
       {"sigmoid(x) - sigmoid(-x)", [](L x) { return std::tanh(x / 2); }, [&](L x) { return 2 * sig(x) * sig(-x); }, tanh_at},
       {"exp(x) * sigmoid(-x)", sig, [&](L x) { return sig(x) * sig(-x); }, at},
   };
   check_forms(cases);
 }
 
-TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x)) - x - 1 - sigmoid(x)^2", "[stabilize]") {
+TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x)) - x - 1 - sigmoid(x)^2 - log(sinh(x) / x)", "[stabilize]") {
   // The same hunt: log(tanh(x)) was 0 past 9 in float, log(sinh(x)) inf past
   // 89.4, log(sqrt(1 + exp(2x))) inf past 44, log(erfc(x)) 0 at 1e-8 and
   // -inf past 9.2 (its slope NaN), log(Phi(x)) 0 past 6 (where it is
@@ -777,6 +779,30 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
   auto erfcx = [&](L a) { return a > 50 ? (1 - 1 / (2 * a * a) + 3 / (4 * a * a * a * a)) / (a * sqrt_pi) : std::erfc(a) * std::exp(a * a); };
   const L s2 = std::sqrt(2.0L);
   const std::vector<double> positive{1e-20, 0.3, 0.7, 1.5, 6.0, 15.0, 30.0, 40.0};
+  // log(sinh(x) / x) and log(sin(x) / x): log(1 + tiny) near 0 (0 at 1e-8 in
+  // float), sinh(x) / x overflows float past 95; series in long double below 1/2
+  auto log_shc = [](L x, L sign) {  // sign 1: log(sinh(x) / x), -1: log(sin(x) / x)
+    L z = x * x, term = z / 6, d = 0, f = 3;
+    for (int k = 0; k < 12; ++k, f += 2) d += term, term *= sign * z / ((f + 1) * (f + 2));
+    return std::log1p(sign * d);
+  };
+  auto log_sinhc = [&](L x) {
+    L a = std::fabs(x);
+    return a < 0.5L ? log_shc(x, 1) : a - std::log(2.0L) - std::log(a) + std::log1p(-std::exp(-2 * a));
+  };
+  // coth(x) - 1/x and cot(x) - 1/x: their series below 0.05 (five terms, each (x/pi)^2 of the last)
+  auto coth_minus = [](L x) {
+    L z = x * x;
+    return std::fabs(x) < 0.05L ? x * (1 / 3.0L - z / 45 + 2 * z * z / 945 - z * z * z / 4725 + 2 * z * z * z * z / 93555)
+                                : 1 / std::tanh(x) - 1 / x;
+  };
+  auto cot_minus = [](L x) {
+    L z = x * x;
+    return std::fabs(x) < 0.05L ? -x * (1 / 3.0L + z / 45 + 2 * z * z / 945 + z * z * z / 4725 + 2 * z * z * z * z / 93555)
+                                : 1 / std::tan(x) - 1 / x;
+  };
+  const std::vector<double> sinh_at{1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, 19.0, -21.0, 95.0, -700.0, 1e5, 1e30};
+  const std::vector<double> sin_at{1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.4, 1.6, 2.5, -3.0};
   const FormCase cases[] = {
       {"log(sqrt(1 + exp(2 * x)))", [&](L x) { return softplus(2 * x) / 2; }, [&](L x) { return sig(2 * x); },
        {0.0, 1e-20, -3.0, -40.0, 30.0, 88.0, 200.0, 1e30}},
@@ -804,6 +830,11 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
          return (-u + 1.5L * u * u - 3.75L * u * u * u) / sqrt_pi;
        },
        {0.0, 1e-8, -0.5, 9.1, 15.0, 30.0, 1e5}},
+      {"log(sinh(x) / x)", log_sinhc, coth_minus, sinh_at},
+      {"log(x / sinh(x))", [&](L x) { return -log_sinhc(x); }, [&](L x) { return -coth_minus(x); }, sinh_at},
+      {"log(sinh(2 * x) / x)", [&](L x) { return log_sinhc(2 * x) + std::log(2.0L); }, [&](L x) { return 2 * coth_minus(2 * x); },
+       {1e-30, -1e-8, 0.3, -1.5, 12.0, 95.0, -700.0, 1e30}},
+      {"log(sin(x) / x)", [&](L x) { return std::fabs(x) < 0.5L ? log_shc(x, -1) : std::log(std::sin(x) / x); }, cot_minus, sin_at},
   };
   check_forms(cases);
 }
@@ -995,6 +1026,11 @@ TEST_CASE("stable catalogue forms are left as written", "[stabilize]") {
   for (ir::NodeId id : p.graph.reachable(std::vector<ir::NodeId>{p.value})) log1ps += p.graph[id].op == ir::Op::Log1p;
   CHECK(log1ps == 1);
   CHECK(p.print(p.value) == "where(x >= 0, 0, x) - log1p(exp(where(x >= 0, -x, x)))");
+  // Nor around softplus(-x)'s log1p(exp(where(-x > 0, x, -x))) (-|x|, with -(-x) folded to x).
+  Program q = program("softplus(-x)");
+  log1ps = 0;
+  for (ir::NodeId id : q.graph.reachable(std::vector<ir::NodeId>{q.value})) log1ps += q.graph[id].op == ir::Op::Log1p;
+  CHECK(log1ps == 1);
   // The stable sigmoid where(c, 1, e) / (e + 1) is no u / (exp(p) + 1) to rewrite.
   CHECK(simplified("sigmoid") == "where(x >= 0, 1, exp(where(x >= 0, -x, x))) / (exp(where(x >= 0, -x, x)) + 1)");
   CHECK(simplified("x * sigmoid(1.702 * x)") == simplified("x / (1 + exp(-1.702 * x))"));

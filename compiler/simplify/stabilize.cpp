@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 #include <unordered_map>
+#include <utility>
 
 #include "compiler/ir/forms.hpp"
 #include "compiler/ir/row.hpp"
@@ -48,6 +49,10 @@ class Stabilizer {
           NodeId far = make(Op::Log1p, {make(Op::Mul, {sigmoid(scaled(h, -2)), c(-2)})});
           return make(Op::Where, {make(Op::Gt, {h, c(0.5)}), far, make(Op::Log, {s})});
         }
+        if (auto it = sinc_of_.find(s); it != sinc_of_.end()) return log_sinc(it->second);  // log(sinh(a) / a)
+        if (op(s) == Op::Mul && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0)  // log(sinh(k a) / a)
+          if (auto it = sinc_of_.find(arg(s, 0)); it != sinc_of_.end())
+            return make(Op::Add, {log_sinc(it->second), c(std::log(g_.const_value(arg(s, 1))))});
         if (op(s) == Op::Erfc) return log_erfc(arg(s, 0), 1);
         if (op(s) == Op::Mul && op(arg(s, 0)) == Op::Erfc && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0)
           return log_erfc(arg(arg(s, 0), 0), g_.const_value(arg(s, 1)));  // log(k erfc(a)): log(Phi(x)) for k = 1/2
@@ -191,7 +196,7 @@ class Stabilizer {
           // (-f(q)) - (-f(p)) = f(p) - f(q) (log(sigmoid(a)) is -softplus(-a))
           bool negated = op(a[0]) == Op::Neg && op(a[1]) == Op::Neg;
           NodeId f = negated ? arg(a[1], 0) : a[0], g = negated ? arg(a[0], 0) : a[1];
-          NodeId p = softplus_argument(f), q = softplus_argument(g);
+          NodeId p = guarded_softplus_argument(f), q = guarded_softplus_argument(g);
           if (p != ir::kNoNode && q != ir::kNoNode && negations(p, q)) return p;
           auto sp = ir::sigmoid_form(g_, f), sq = ir::sigmoid_form(g_, g);
           if (sp && sq && negations(sp->a, sq->a)) return make(Op::Tanh, {scaled(sp->a, 0.5)});
@@ -405,7 +410,8 @@ class Stabilizer {
       NodeId cond = n.args[0];
       bool sign_split = (op(cond) == Op::Ge || op(cond) == Op::Gt) && is(arg(cond, 1), 0.0);
       NodeId y = sign_split ? arg(cond, 0) : ir::kNoNode;
-      if (sign_split && op(n.args[1]) == Op::Neg && arg(n.args[1], 0) == y && n.args[2] == y) return true;
+      // where(y > 0, -y, y) = -|y|, also where -y folded (y = -x: where(-x > 0, x, -x))
+      if (sign_split && n.args[2] == y && negations(n.args[1], y)) return true;
       return nonpositive(n.args[1]) && nonpositive(n.args[2]);
     }
     return false;
@@ -580,6 +586,32 @@ class Stabilizer {
     NodeId naive = make(Op::Sub, {make(Op::Expm1, {a}), a});
     NodeId near = make(Op::And, {make(Op::Gt, {a, c(-1)}), make(Op::Lt, {a, c(1.25)})});
     return make(Op::Where, {near, series, naive});
+  }
+
+  /// log(sinh(a) / a) and log(sin(a) / a) (u is sinh(a) or sin(a); or the
+  /// negation for log(a / u), `reciprocal`): near 0
+  /// log1p(+-a^2 P(a^2)) with the series of (sinh(a) - a) / a^3 or (a -
+  /// sin(a)) / a^3 (log of the quotient's series was 0 at 1e-8 in float,
+  /// 1.3e-3 off at 0.01: log(1 + tiny)); for sinh past |a| = 20 |a| - log 2
+  /// - log|a| (e^-2|a| below double's rounding there; sinh(a) / a overflows
+  /// float at 95, where the log is 90); between, the log of the quotient
+  /// (at least 1.8 there: no cancellation).
+  NodeId log_sinc(std::pair<NodeId, bool> quotient) {
+    auto [u, reciprocal] = quotient;
+    NodeId a = arg(u, 0);
+    bool sin = op(u) == Op::Sin;
+    NodeId z = make(Op::Mul, {a, a});
+    NodeId d = make(Op::Mul, {z, polynomial(z, inverse_factorials(3, 2, 12, sin))});
+    NodeId near = make(Op::Log1p, {sin ? neg(d) : d});
+    NodeId av = make(Op::Abs, {a});
+    NodeId mid = make(Op::Log, {make(Op::Div, {u, a})});
+    NodeId out = mid;
+    if (!sin) {
+      NodeId far = make(Op::Sub, {make(Op::Add, {av, c(-std::numbers::ln2)}), make(Op::Log, {av})});
+      out = make(Op::Where, {make(Op::Gt, {av, c(20)}), far, mid});
+    }
+    NodeId r = make(Op::Where, {make(Op::Lt, {av, c(sin ? 1.5 : 2)}), near, out});
+    return reciprocal ? neg(r) : r;
   }
 
   /// Quotients with a removable singularity at a = 0: u(a) / a and a / u(a)
@@ -856,7 +888,9 @@ class Stabilizer {
         // where the quotient rule's amplification of the parts' errors is the
         // same either way (2.6 for tanh at 1.2)
         double band = sin ? 1.5 : op(u) == Op::Tanh ? 1.2 : 2;
-        return make(Op::Where, {make(Op::Lt, {av, c(band)}), oriented(series), naive});
+        NodeId r = make(Op::Where, {make(Op::Lt, {av, c(band)}), oriented(series), naive});
+        if (op(u) != Op::Tanh) sinc_of_[r] = {u, reciprocal};
+        return r;
       }
       case Op::Expm1: {
         NodeId near = make(Op::And, {make(Op::Gt, {v, c(-1)}), make(Op::Lt, {v, c(2)})});
@@ -1320,6 +1354,20 @@ class Stabilizer {
     return form && !form->log_sigmoid ? form->a : ir::kNoNode;
   }
 
+  /// softplus_argument, also through the catalogue's guards where(a > T, a, where(a < -L, 0,
+  /// softplus(a))) with T, L >= 15 (past them softplus(a) is a or 0 to the rounding)
+  NodeId guarded_softplus_argument(NodeId sp) const {
+    if (NodeId a = softplus_argument(sp); a != ir::kNoNode) return a;
+    if (op(sp) != Op::Where) return ir::kNoNode;
+    NodeId cond = arg(sp, 0), taken = arg(sp, 1);
+    NodeId a = guarded_softplus_argument(arg(sp, 2));
+    if (a == ir::kNoNode || arg(cond, 0) != a || !g_.is_const(arg(cond, 1))) return ir::kNoNode;
+    double bound = g_.const_value(arg(cond, 1));
+    bool above = (op(cond) == Op::Gt || op(cond) == Op::Ge) && bound >= 15 && taken == a;
+    bool below = (op(cond) == Op::Lt || op(cond) == Op::Le) && bound <= -15 && is(taken, 0.0);
+    return above || below ? a : ir::kNoNode;
+  }
+
   /// -|a| with the derivative -sign(a) that is also right at 0.
   NodeId neg_abs(NodeId a) { return make(Op::Where, {make(Op::Ge, {a, c(0)}), neg(a), a}); }
 
@@ -1339,6 +1387,8 @@ class Stabilizer {
   Graph& g_;
   bool in_removable_ = false;
   std::unordered_map<NodeId, NodeId> log_cosh_of_;   // log_cosh(a) -> a
+  // sinh(a) / a, sin(a) / a (and a over them) rewritten -> sinh(a) or sin(a), whether a over it
+  std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
   std::unordered_map<NodeId, NodeId> root_of_;       // sqrt(exp(a) + b) rewritten -> exp(a) + b
   std::unordered_map<NodeId, std::pair<NodeId, NodeId>> exp_difference_;  // 2 sinh(a) -> {a, -a} of exp(a) - exp(-a)  // removable_quotient is building the quotient's other rewrites

@@ -89,11 +89,14 @@
 //                           are 3, 4 factors a there (x^3 / (1 + x^2) past overflow)
 //   p / d with common factors -> cancelled (a / a = 1, the limit at 0); where(c, p, q) / d ->
 //                           where(c, p / d, q / d) where a branch has a removable quotient
-//   softplus(a) - softplus(-a) -> a (logit(sigmoid(a))); sigmoid(a) - sigmoid(-a) -> tanh(a/2)
+//   softplus(a) - softplus(-a) -> a (logit(sigmoid(a)); also the catalogue's softplus through its
+//                           guards); sigmoid(a) - sigmoid(-a) -> tanh(a/2)
 //   exp(p) sigmoid(a)    -> exp(p) / (exp(-a) + 1) as above (exp(x) sigmoid(-x) = sigmoid(x))
 //   log(sqrt(u))         -> log(u) / 2
 //   log(tanh(a))         -> log1p(-2 sigmoid(-2a)) above a = 1/2
 //   log(sinh(a))         -> a - log 2 + log1p(-exp(-2a)) above 1
+//   log(sinh(a) / a), log(sin(a) / a) (k times them, a over them) -> log1p(+-a^2 P(a^2)) below
+//                           |a| = 2 (1.5 for sin), |a| - log 2 - log|a| past 20 for sinh
 //   log(k erfc(a))       -> log(2k) + log1p(-erfc(-a)/2) below -1/2, log(k) + log1p(-erf(a)) below
 //                           1/2, log(k) - a^2 - log(a sqrt(pi)) + log(Laplace's series) above 9
 //                           (log(Phi(x)) for k = 1/2, a = -x/sqrt(2))
