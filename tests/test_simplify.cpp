@@ -757,7 +757,7 @@ TEST_CASE("the normal CDF with erf - log(1 + tanh(x)) - logit(sigmoid(x)) - sigm
   check_forms(cases);
 }
 
-TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x)) - x - 1 - sigmoid(x)^2 - log(sinh(x) / x)", "[stabilize]") {
+TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x)) - x - 1 - sigmoid(x)^2 - log(sinh(x) / x) - log(cosh(x)) / x - log(1 - exp(-x^2))", "[stabilize]") {
   // The same hunt: log(tanh(x)) was 0 past 9 in float, log(sinh(x)) inf past
   // 89.4, log(sqrt(1 + exp(2x))) inf past 44, log(erfc(x)) 0 at 1e-8 and
   // -inf past 9.2 (its slope NaN), log(Phi(x)) 0 past 6 (where it is
@@ -801,6 +801,11 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
     return std::fabs(x) < 0.05L ? -x * (1 / 3.0L + z / 45 + 2 * z * z / 945 + z * z * z / 4725 + 2 * z * z * z * z / 93555)
                                 : 1 / std::tan(x) - 1 / x;
   };
+  auto log_cosh = [](L x) {
+    L a = std::fabs(x);
+    return a < 2 ? std::log1p(2 * std::sinh(x / 2) * std::sinh(x / 2)) : a - std::log(2.0L) + std::log1p(std::exp(-2 * a));
+  };
+  auto log1mexp = [](L u) { return u < 0.69L ? std::log(-std::expm1(-u)) : std::log1p(-std::exp(-u)); };  // log(1 - exp(-u))
   const std::vector<double> sinh_at{1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, 19.0, -21.0, 95.0, -700.0, 1e5, 1e30};
   const std::vector<double> sin_at{1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.4, 1.6, 2.5, -3.0};
   const FormCase cases[] = {
@@ -835,6 +840,18 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
       {"log(sinh(2 * x) / x)", [&](L x) { return log_sinhc(2 * x) + std::log(2.0L); }, [&](L x) { return 2 * coth_minus(2 * x); },
        {1e-30, -1e-8, 0.3, -1.5, 12.0, 95.0, -700.0, 1e30}},
       {"log(sin(x) / x)", [&](L x) { return std::fabs(x) < 0.5L ? log_shc(x, -1) : std::log(std::sin(x) / x); }, cot_minus, sin_at},
+      // 2 sinh(x/2)^2 subnormal in float below 1.5e-19: log(cosh(x)) / x 2e-5 off at -1e-20, its slope 1 at 1e-30
+      {"log(cosh(x)) / x", [&](L x) { return log_cosh(x) / x; },
+       [&](L x) {
+         L a = std::fabs(x), e = std::exp(-2 * a);  // beyond 2 without the quotient rule's cancellation
+         return a < 2 ? std::tanh(x) / x - log_cosh(x) / (x * x) : (std::log(2.0L) - std::log1p(e) - 2 * a * e / (1 + e)) / (x * x);
+       },
+       {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, -30.0, 1e5}},
+      // x^2 underflows float: log(1 - exp(-x^2)) was -inf at 1e-30, its slope 5e-6 off at -1e-20
+      {"log(1 - exp(-x * x))", [&](L x) { return log1mexp(x * x); }, [](L x) { return 2 * x / std::expm1(x * x); },
+       {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -0.8, 1.5, -3.0, 6.0}},
+      {"log(1 - exp(-x * x / 2))", [&](L x) { return log1mexp(x * x / 2); }, [](L x) { return x / std::expm1(x * x / 2); },
+       {1e-30, -1e-20, 1e-8, -1e-4, 0.3, -1.1, 2.5, 8.0}},
   };
   check_forms(cases);
 }

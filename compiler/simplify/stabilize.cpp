@@ -232,6 +232,7 @@ class Stabilizer {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
+        if (auto it = log_cosh_of_.find(num); it != log_cosh_of_.end() && it->second == den) return log_cosh_over(num);
         // sinh(a) / cosh(a) = tanh(a), cosh(a) / sinh(a) = 1 / tanh(a) (inf / inf past 89)
         if (op(num) == Op::Sinh && op(den) == Op::Cosh && arg(num, 0) == arg(den, 0)) return make(Op::Tanh, {arg(num, 0)});
         if (op(num) == Op::Cosh && op(den) == Op::Sinh && arg(num, 0) == arg(den, 0))
@@ -464,10 +465,48 @@ class Stabilizer {
     return out;
   }
 
+  /// log(cosh(a)) / a, `lc` log_cosh(a): below |a| = 2, log1p(s) / a with s
+  /// = 2 sinh(h)^2, h = a/2, as (a/2) (sinh(h)/h)^2 (log1p(s)/s), each a
+  /// removable quotient's series (s was subnormal in float below |a| = 1.5e-19
+  /// and 0 below 2e-23: the value 2e-5 off at -1e-20, the slope 1 at 1e-30
+  /// where it is 1/2); the quotient beyond.
+  NodeId log_cosh_over(NodeId lc) {
+    NodeId a = log_cosh_of_.at(lc), small = arg(lc, 1);
+    NodeId sq = arg(small, 0);       // 2 sinh(h)^2
+    NodeId sh = arg(arg(sq, 0), 0);  // sinh(h)
+    NodeId sinhc = removable_pair(sh, false), ratio = removable_pair(small, false);
+    NodeId near = make(Op::Mul, {make(Op::Mul, {make(Op::Mul, {a, c(0.5)}), make(Op::Mul, {sinhc, sinhc})}), ratio});
+    // beyond, (|a| + r) / a = sign(a) + r / a with r = log1p(e^-2|a|) - log 2: the
+    // quotient rule on (|a| + r) / a cancels (1/a - (|a| + r)/a^2; 1e-5 - 1e-5 at 1e5)
+    NodeId tail = make(Op::Log1p, {make(Op::Exp, {make(Op::Mul, {make(Op::Abs, {a}), c(-2)})})});
+    NodeId far = make(Op::Add, {make(Op::Where, {make(Op::Gt, {a, c(0)}), c(1), c(-1)}),
+                                make(Op::Div, {make(Op::Add, {tail, c(-std::numbers::ln2)}), a})});
+    return make(Op::Where, {arg(lc, 0), near, far});
+  }
+
   /// log(1 - exp(a)) (Maechler's log1mexp): log(-expm1(a)) for a > -log 2,
   /// where 1 - exp(a) cancels, log1p(-exp(a)) below, where exp(a) < 1/2.
+  /// For a = -k t^2 (k > 0, or k a product of other factors: -x^2 / (2 s^2))
+  /// the first is log(k) + 2 log|t| + log(expm1(a) / a), the last a
+  /// removable quotient's series: t^2 underflows (log(1 -
+  /// exp(-x^2)) was -inf at 1e-30 in float, its slope 5e-6 off at 1e-20).
   NodeId log1mexp(NodeId a) {
     NodeId near = make(Op::Log, {neg(make(Op::Expm1, {a}))});
+    std::vector<NodeId> nums, dens;
+    double k = 1;
+    factors(a, nums, dens, k, false);
+    size_t i = 0;
+    while (i + 1 < nums.size() && nums[i] != nums[i + 1]) ++i;
+    if (i + 1 < nums.size()) {
+      // -a / t^2 from the other factors (a constant, or one such as 1 / (2 s^2))
+      NodeId rest = c(-k);
+      for (size_t j = 0; j < nums.size(); ++j)
+        if (j != i && j != i + 1) rest = make(Op::Mul, {rest, nums[j]});
+      for (NodeId d : dens) rest = make(Op::Div, {rest, d});
+      NodeId logs = make(Op::Mul, {make(Op::Log, {make(Op::Abs, {nums[i]})}), c(2)});
+      if (!is(rest, 1.0)) logs = make(Op::Add, {logs, make(Op::Log, {rest})});
+      near = make(Op::Add, {logs, make(Op::Log, {removable_pair(make(Op::Expm1, {a}), false)})});
+    }
     NodeId far = make(Op::Log1p, {neg(make(Op::Exp, {a}))});
     return make(Op::Where, {make(Op::Gt, {a, c(-std::numbers::ln2)}), near, far});
   }
