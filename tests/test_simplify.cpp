@@ -805,6 +805,11 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
     L a = std::fabs(x);
     return a < 2 ? std::log1p(2 * std::sinh(x / 2) * std::sinh(x / 2)) : a - std::log(2.0L) + std::log1p(std::exp(-2 * a));
   };
+  auto lc_over = [&](L x) { return log_cosh(x) / x; };
+  auto lc_slope = [&](L x) {
+    L a = std::fabs(x), e = std::exp(-2 * a);  // beyond 2 without the quotient rule's cancellation
+    return a < 2 ? std::tanh(x) / x - log_cosh(x) / (x * x) : (std::log(2.0L) - std::log1p(e) - 2 * a * e / (1 + e)) / (x * x);
+  };
   auto log1mexp = [](L u) { return u < 0.69L ? std::log(-std::expm1(-u)) : std::log1p(-std::exp(-u)); };  // log(1 - exp(-u))
   const std::vector<double> sinh_at{1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, 19.0, -21.0, 95.0, -700.0, 1e5, 1e30};
   const std::vector<double> sin_at{1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.4, 1.6, 2.5, -3.0};
@@ -841,12 +846,13 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
        {1e-30, -1e-8, 0.3, -1.5, 12.0, 95.0, -700.0, 1e30}},
       {"log(sin(x) / x)", [&](L x) { return std::fabs(x) < 0.5L ? log_shc(x, -1) : std::log(std::sin(x) / x); }, cot_minus, sin_at},
       // 2 sinh(x/2)^2 subnormal in float below 1.5e-19: log(cosh(x)) / x 2e-5 off at -1e-20, its slope 1 at 1e-30
-      {"log(cosh(x)) / x", [&](L x) { return log_cosh(x) / x; },
-       [&](L x) {
-         L a = std::fabs(x), e = std::exp(-2 * a);  // beyond 2 without the quotient rule's cancellation
-         return a < 2 ? std::tanh(x) / x - log_cosh(x) / (x * x) : (std::log(2.0L) - std::log1p(e) - 2 * a * e / (1 + e)) / (x * x);
-       },
-       {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, -30.0, 1e5}},
+      {"log(cosh(x)) / x", lc_over, lc_slope, {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, -30.0, 1e5}},
+      {"log(cosh(2 * x)) / x", [&](L x) { return 2 * lc_over(2 * x); }, [&](L x) { return 4 * lc_slope(2 * x); },
+       {1e-30, -1e-20, 1e-4, -0.7, 3.0, 1e5}},
+      {"log(cosh(x / 3)) / x", [&](L x) { return lc_over(x / 3) / 3; }, [&](L x) { return lc_slope(x / 3) / 9; },
+       {1e-30, -1e-20, 1e-4, -0.7, 3.0, 1e5}},
+      {"x / log(cosh(x))", [&](L x) { return 1 / lc_over(x); }, [&](L x) { return -lc_slope(x) / (lc_over(x) * lc_over(x)); },
+       {1e-8, -1e-4, 0.01, 0.3, -1.5, 2.5, -30.0, 1e5}},
       // x^2 underflows float: log(1 - exp(-x^2)) was -inf at 1e-30, its slope 5e-6 off at -1e-20
       {"log(1 - exp(-x * x))", [&](L x) { return log1mexp(x * x); }, [](L x) { return 2 * x / std::expm1(x * x); },
        {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -0.8, 1.5, -3.0, 6.0}},

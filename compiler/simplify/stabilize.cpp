@@ -232,7 +232,13 @@ class Stabilizer {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
-        if (auto it = log_cosh_of_.find(num); it != log_cosh_of_.end() && it->second == den) return log_cosh_over(num);
+        // log(cosh(a)) / b and b / log(cosh(a)) for a = s b (s a constant)
+        if (auto it = log_cosh_of_.find(num); it != log_cosh_of_.end())
+          if (double s = ratio(it->second, den); s != 0)
+            if (NodeId q = log_cosh_over(num); q != ir::kNoNode) return times(q, s);
+        if (auto it = log_cosh_of_.find(den); it != log_cosh_of_.end())
+          if (double s = ratio(it->second, num); s != 0)
+            if (NodeId q = log_cosh_over(den); q != ir::kNoNode) return make(Op::Div, {c(1 / s), q});
         // sinh(a) / cosh(a) = tanh(a), cosh(a) / sinh(a) = 1 / tanh(a) (inf / inf past 89)
         if (op(num) == Op::Sinh && op(den) == Op::Cosh && arg(num, 0) == arg(den, 0)) return make(Op::Tanh, {arg(num, 0)});
         if (op(num) == Op::Cosh && op(den) == Op::Sinh && arg(num, 0) == arg(den, 0))
@@ -465,14 +471,17 @@ class Stabilizer {
     return out;
   }
 
-  /// log(cosh(a)) / a, `lc` log_cosh(a): below |a| = 2, log1p(s) / a with s
+  /// log(cosh(a)) / a, `lc` log_cosh(a) (kNoNode if its form is not
+  /// log_cosh's): below |a| = 2, log1p(s) / a with s
   /// = 2 sinh(h)^2, h = a/2, as (a/2) (sinh(h)/h)^2 (log1p(s)/s), each a
   /// removable quotient's series (s was subnormal in float below |a| = 1.5e-19
   /// and 0 below 2e-23: the value 2e-5 off at -1e-20, the slope 1 at 1e-30
   /// where it is 1/2); the quotient beyond.
   NodeId log_cosh_over(NodeId lc) {
     NodeId a = log_cosh_of_.at(lc), small = arg(lc, 1);
-    NodeId sq = arg(small, 0);       // 2 sinh(h)^2
+    NodeId sq = arg(small, 0);  // 2 sinh(h)^2, as log_cosh made it
+    if (op(small) != Op::Log1p || op(sq) != Op::Mul || op(arg(sq, 0)) != Op::Mul || op(arg(arg(sq, 0), 0)) != Op::Sinh)
+      return ir::kNoNode;
     NodeId sh = arg(arg(sq, 0), 0);  // sinh(h)
     NodeId sinhc = removable_pair(sh, false), ratio = removable_pair(small, false);
     NodeId near = make(Op::Mul, {make(Op::Mul, {make(Op::Mul, {a, c(0.5)}), make(Op::Mul, {sinhc, sinhc})}), ratio});
@@ -851,13 +860,16 @@ class Stabilizer {
   }
 
   /// s with h = s a, when h and a are the same node up to a factor -1
-  /// or a nonzero constant (h = a, -a, a k, or a = -h, h k), else 0.
+  /// or a nonzero constant (h = a, -a, a k, a / k, or a = -h, h k), else 0.
   double ratio(NodeId h, NodeId a) const {
     if (h == ir::kNoNode || a == ir::kNoNode) return 0;
     auto base = [&](NodeId t) -> std::pair<NodeId, double> {
       if (op(t) == Op::Neg) return {arg(t, 0), -1};
       if (op(t) == Op::Mul && g_.is_const(arg(t, 1)) && g_.const_value(arg(t, 1)) != 0)
         return {arg(t, 0), g_.const_value(arg(t, 1))};
+      if (op(t) == Op::Div && g_.is_const(arg(t, 1)) && std::isfinite(1 / g_.const_value(arg(t, 1))) &&
+          g_.const_value(arg(t, 1)) != 0)  // a / k, k not a power of 2 (simplify keeps those as a k^-1)
+        return {arg(t, 0), 1 / g_.const_value(arg(t, 1))};
       return {t, 1};
     };
     auto [bh, sh] = base(h);

@@ -49,7 +49,8 @@
 //   log(1 - exp(a)), log1p(-exp(a)) -> log(-expm1(a)) for a > -log 2, log1p(-exp(a)) below
 //                           (a = -k t^2: 2 log|t| + log k + log(expm1(a) / a) for the first)
 //   log(cosh(a)) / a     -> (a/2) (sinh(h)/h)^2 (log1p(s)/s), s = 2 sinh(h)^2, h = a/2, below
-//                           |a| = 2; sign(a) + (log1p(exp(-2|a|)) - log 2) / a beyond
+//                           |a| = 2; sign(a) + (log1p(exp(-2|a|)) - log 2) / a beyond (also over k a,
+//                           and a over log(cosh(a)))
 //   log(1 + a)           -> log1p(a); log1p(a*a) -> 2 log|a| past |a| = 2^27 (a*a overflows)
 //   log(exp(a))          -> a
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
