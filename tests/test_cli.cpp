@@ -131,6 +131,12 @@ TEST_CASE("costly elementwise bodies are two or four registers wide - SLEEF and 
     REQUIRE(backward != std::string::npos);
     CHECK(r.out.substr(0, backward).find("load <64 x float>") != std::string::npos);
     CHECK(r.out.find("load <64 x float>", backward) != std::string::npos);
+    // erfc weighs its inline size (56): the textbook gelu's forward without
+    // the catalogue's guards is four registers wide like gelu's (it was one)
+    r = run({"ir", "0.5 * x * erfc(-x / sqrt(2))"});
+    backward = r.out.find("define i64 @actjit_backward");
+    REQUIRE(backward != std::string::npos);
+    CHECK(r.out.substr(0, backward).find("load <64 x float>") != std::string::npos);
     // float64 gelu calls SLEEF's erfc: two registers wide; float64 telu four.
     r = run({"ir", "gelu", "--dtype", "f64"});
     CHECK(r.out.find("load <16 x double>") != std::string::npos);

@@ -79,7 +79,9 @@ size_t wide_row_length(const Program& p);
 /// 67 are four wide; mish 49, swish 43-49, tanh 37, sigmoid 33, elu 29-31
 /// two (four gained them 3-10% in float, but cost mish's compile 4.8 ->
 /// 5.3-6.6 ms, past its 5 ms target); the piecewise-linear ones and
-/// divisions alone (softsign 13) one. Fused kernels go by the backward's bars. Row-wise
+/// divisions alone (softsign 13) one. Erfc weighs 56 since the twenty-sixth
+/// sitting (gelu 70 forward, 109 backward; the textbook gelu's unguarded
+/// forward 47 -> 63, four wide: +5-21%). Fused kernels go by the backward's bars. Row-wise
 /// kernels are one register wide, or kRowInterleave where the program
 /// asks for long rows' kernels (Program::Row::wide).
 struct InterleaveBars {
