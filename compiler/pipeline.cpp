@@ -97,6 +97,7 @@ std::string Program::canonical_key() const {
     if (row.wide) key += ";wide";
   }
   if (streaming_stores) key += ";nt";
+  if (narrow_forward) key += ";narrow";
   return key;
 }
 

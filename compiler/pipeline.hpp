@@ -62,6 +62,11 @@ struct Program {
   /// (Kernel::forward_raw).
   bool streaming_stores = false;
 
+  /// Elementwise forwards one register per iteration whatever their cost
+  /// (lower::narrow_forward_pays): the build for outputs larger than the
+  /// caches, where two registers per iteration run slower.
+  bool narrow_forward = false;
+
   /// A canonical text of the final graph (value and derivatives): equal
   /// programs give equal keys. Linear in the size of the graph.
   std::string canonical_key() const;

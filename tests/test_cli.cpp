@@ -113,14 +113,21 @@ TEST_CASE("costly elementwise bodies are two or four registers wide - SLEEF and 
     r = run({"ir", "softmax"});
     CHECK(r.out.find("<16 x float>") != std::string::npos);
     CHECK(r.out.find("<32 x float>") == std::string::npos);
-    // Cheap bodies stay one register (relu), as do forwards below
-    // kForwardInterleave (mish's forward; its backward is two wide).
+    // Cheap bodies stay one register (relu, elu's forward), as do forwards
+    // below kForwardInterleave.two; mish's forward and backward are two
+    // wide (its forward one wide in its build for large outputs:
+    // test_threads).
     r = run({"ir", "relu"});
     CHECK(r.out.find("<32 x float>") == std::string::npos);
-    r = run({"ir", "mish"});
+    r = run({"ir", "elu"});
     size_t backward = r.out.find("define i64 @actjit_backward");
     REQUIRE(backward != std::string::npos);
     CHECK(r.out.substr(0, backward).find("<32 x float>") == std::string::npos);
+    r = run({"ir", "mish"});
+    backward = r.out.find("define i64 @actjit_backward");
+    REQUIRE(backward != std::string::npos);
+    CHECK(r.out.substr(0, backward).find("load <32 x float>") != std::string::npos);
+    CHECK(r.out.substr(0, backward).find("<64 x float>") == std::string::npos);
     CHECK(r.out.find("<32 x float>", backward) != std::string::npos);
     CHECK(r.out.find("<64 x float>", backward) == std::string::npos);
     // exp's argument correction counts in the cost (lower.cpp

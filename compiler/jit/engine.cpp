@@ -223,12 +223,17 @@ Result<std::shared_ptr<KernelCode>> Engine::compile_backward(const Program& p, l
   return compile_parts(p, dtype, {lower::Part::Backward});
 }
 
+Result<std::shared_ptr<KernelCode>> Engine::compile_forward(const Program& p, lower::DType dtype) {
+  return compile_parts(p, dtype, {lower::Part::Forward});
+}
+
 Result<std::shared_ptr<KernelCode>> Engine::compile_parts(const Program& p, lower::DType dtype,
                                                           const std::vector<lower::Part>& parts) {
   // The disk cache keys the usual set (forward, backward[, backward_x]) by
   // the program alone, a single part by the program and that part.
   std::string suffix = parts == std::vector{lower::Part::Fused}      ? "\nfused"
                        : parts == std::vector{lower::Part::Backward} ? "\nbackward"
+                       : parts == std::vector{lower::Part::Forward}  ? "\nforward"
                                                                       : "";
   std::shared_ptr<const ObjectCache> cache;
   {

@@ -64,6 +64,9 @@ class Engine {
   Result<std::shared_ptr<KernelCode>> compile_fused(const Program& p, lower::DType dtype);
   /// The backward kernel of `p` alone (output_vjp_program's), likewise.
   Result<std::shared_ptr<KernelCode>> compile_backward(const Program& p, lower::DType dtype);
+  /// The forward kernel of `p` alone (the one-register build of
+  /// Program::narrow_forward), likewise.
+  Result<std::shared_ptr<KernelCode>> compile_forward(const Program& p, lower::DType dtype);
 
   /// The on-disk object cache's directory ("" turns it off). Default: off;
   /// the runtime sets default_cache_dir().

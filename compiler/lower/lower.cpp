@@ -1282,6 +1282,12 @@ bool streaming_stores_pay(const Program& p, Part part) {
   return body_cost(p.graph, {root}) < (forward ? kStreamingForwardBar : kStreamingBackwardBar);
 }
 
+bool narrow_forward_pays(const Program& p) {
+  if (p.row.rowwise || p.value == ir::kNoNode) return false;
+  unsigned cost = body_cost(p.graph, {p.value});
+  return cost >= kForwardInterleave.two && cost < kForwardInterleave.four;
+}
+
 size_t wide_row_length(const Program& p) {
   if (!p.row.rowwise) return 0;
   if (row_stored_operand(p, false) != ir::kNoNode) return 256;
@@ -1314,10 +1320,12 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
   // out of cache, where a forward runs at the memory's speed, two
   // registers per iteration ran 14-21% slower on this machine (Zen 5; elu,
   // tanh, silu, mish forwards at 64Mi elements) while heavier forwards ran
-  // 3-15% faster: hence a higher bar for forwards.
+  // 3-15% faster: the forwards between the bars take a build one register
+  // wide for large outputs (narrow_forward_pays, Program::narrow_forward).
   unsigned register_lanes = vector_bits / (dtype == DType::F64 ? 64 : 32);
-  auto builder = [&](const std::vector<NodeId>& roots, const InterleaveBars& bars) {
+  auto builder = [&](const std::vector<NodeId>& roots, const InterleaveBars& bars, bool narrow = false) {
     unsigned registers = p.row.rowwise ? (p.row.wide ? kRowInterleave : 1)
+                         : narrow      ? 1
                                        : body_registers(p.graph, roots, bars, dtype == DType::F64, vector_bits);
     unsigned lanes = register_lanes * registers;
     KernelBuilder kb{p, m, ctx, elem, llvm::FixedVectorType::get(elem, lanes), lanes, cpu, features, vector_bits};
@@ -1338,7 +1346,7 @@ KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, 
     if (!names.backward.empty()) rk.build(names.backward, true);
     return names;
   }
-  if (!names.forward.empty()) builder({p.value}, kForwardInterleave).forward(names.forward);
+  if (!names.forward.empty()) builder({p.value}, kForwardInterleave, p.narrow_forward).forward(names.forward);
   if (!names.backward.empty()) builder({p.d_x}, kBackwardInterleave).backward(names.backward, true);
   if (!names.backward_x.empty()) builder({p.d_x}, kBackwardInterleave).backward(names.backward_x, false);
   if (!names.fused.empty()) builder({p.value, p.d_x}, kBackwardInterleave).fused(names.fused);

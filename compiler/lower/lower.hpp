@@ -75,7 +75,9 @@ size_t wide_row_length(const Program& p);
 /// four wide, its registers spilled around the calls). Float32 costs as
 /// measured in the nineteenth sitting: forwards of gelu 54, gelu_tanh 58,
 /// telu 61, logsigmoid 63, softplus 69-75 are four wide; swish 40-45, mish
-/// 41, sigmoid 33, elu 28-30 one. Backwards of gelu 93, telu 95, gelu_tanh
+/// 41, sigmoid 33, selu 32 two since the twenty-sixth sitting (in cache
+/// +2-15%, mish's compile +10-20%; one wide on large outputs:
+/// narrow_forward_pays), elu 28-30 one. Backwards of gelu 93, telu 95, gelu_tanh
 /// 67 are four wide; mish 49, swish 43-49, tanh 37, sigmoid 33, elu 29-31
 /// two (four gained them 3-10% in float, but cost mish's compile 4.8 ->
 /// 5.3-6.6 ms, past its 5 ms target); the piecewise-linear ones and
@@ -87,7 +89,7 @@ size_t wide_row_length(const Program& p);
 struct InterleaveBars {
   unsigned two, four;
 };
-inline constexpr InterleaveBars kForwardInterleave{50, 50}, kBackwardInterleave{20, 55};
+inline constexpr InterleaveBars kForwardInterleave{31, 50}, kBackwardInterleave{20, 55};
 inline constexpr unsigned kRowInterleave = 2;
 
 /// Streaming stores out of cache (Program::streaming_stores) pay for the
@@ -111,6 +113,15 @@ inline constexpr unsigned kRowInterleave = 2;
 /// pass reads, the output pass writes).
 inline constexpr unsigned kStreamingForwardBar = 20, kStreamingBackwardBar = 56;
 bool streaming_stores_pay(const Program& p, Part part);
+
+/// Elementwise forwards two registers wide in cache (body cost from
+/// kForwardInterleave.two to .four: sigmoid, selu, celu, swish, silu,
+/// mish) run slower so out of cache: measured here (Zen 5, float32, 64Mi
+/// elements, one thread, plain stores) 6-13% below one register a loop,
+/// while in cache two are 2-8% ahead (sigmoid +8%, mish +6%). Their
+/// outputs larger than the caches take a build one register wide
+/// (Program::narrow_forward).
+bool narrow_forward_pays(const Program& p);
 /// Streaming-store elementwise kernels whose body costs kStreamingForwardBar
 /// or more (the backwards between the two bars) prefetch their inputs this
 /// many bytes ahead: measured as above (one process, the two builds

@@ -114,6 +114,15 @@ struct KernelImpl {
   bool forward_streams = false, backward_streams = false;
   mutable std::once_flag streaming_once, streaming_defaults_once;
   mutable std::shared_ptr<jit::KernelCode> streaming, streaming_defaults;
+  /// Forwards two registers wide in cache (lower::narrow_forward_pays):
+  /// their build one register wide (Program::narrow_forward) of the general
+  /// program or, `at_defaults`, of the defaults' one, for outputs of
+  /// kStreamingBytes or more; compiled on the first such call; null where
+  /// there is none or it did not compile.
+  const jit::KernelCode* narrow_code(bool at_defaults) const;
+  bool forward_narrows = false;
+  mutable std::once_flag narrow_once, narrow_defaults_once;
+  mutable std::shared_ptr<jit::KernelCode> narrow, narrow_defaults;
   /// Row-wise functions: their program, and which of their kernels write
   /// what they do not read back (no stored operand: lower::
   /// row_stored_operand), so that streaming stores serve: the forward, the

@@ -176,6 +176,7 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   if (!p.row.rowwise) {
     impl->forward_streams = lower::streaming_stores_pay(p, lower::Part::Forward);
     impl->backward_streams = lower::streaming_stores_pay(p, lower::Part::Backward);
+    impl->forward_narrows = lower::narrow_forward_pays(p);
   }
   // The program for calls with the default parameters, compiled on the
   // first such call (KernelImpl::defaults_code).
@@ -438,6 +439,16 @@ const jit::KernelCode* KernelImpl::streaming_code(bool at_defaults) const {
                      : streaming_build(program, streaming_once, streaming, false);
 }
 
+const jit::KernelCode* KernelImpl::narrow_code(bool at_defaults) const {
+  const std::shared_ptr<const Program>& from = at_defaults ? defaults_program : program;
+  if (!from) return nullptr;
+  return once(at_defaults ? narrow_defaults_once : narrow_once, at_defaults ? narrow_defaults : narrow, [&] {
+    Program q = *from;
+    q.narrow_forward = true;
+    return engine->compile_forward(q, to_lower(dtype));
+  });
+}
+
 const jit::KernelCode* KernelImpl::streaming_rows_code(Rows which) const {
   size_t k = size_t(which);
   const std::shared_ptr<const Program>& from =
@@ -558,6 +569,10 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   const jit::KernelCode* streaming =
       impl_->forward_streams && streams(n * es, n * es) ? impl_->streaming_code(at_defaults) : nullptr;
+  // (or, for the forwards two registers wide in cache, their build one wide)
+  if (impl_->forward_narrows && streams(n * es, n * es))
+    if (const jit::KernelCode* narrow = impl_->narrow_code(at_defaults))
+      fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
