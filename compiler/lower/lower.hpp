@@ -118,7 +118,7 @@ bool streaming_stores_pay(const Program& p, Part part);
 /// kForwardInterleave.two to .four: sigmoid, selu, celu, swish, silu,
 /// mish) run slower so out of cache: measured here (Zen 5, float32, 64Mi
 /// elements, one thread, plain stores) 6-13% below one register a loop,
-/// while in cache two are 2-8% ahead (sigmoid +8%, mish +6%). Their
+/// while in cache two are 2-15% ahead (sigmoid +8-11%, mish +6-15%). Their
 /// outputs larger than the caches take a build one register wide
 /// (Program::narrow_forward).
 bool narrow_forward_pays(const Program& p);

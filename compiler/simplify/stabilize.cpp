@@ -867,9 +867,10 @@ class Stabilizer {
       if (op(t) == Op::Neg) return {arg(t, 0), -1};
       if (op(t) == Op::Mul && g_.is_const(arg(t, 1)) && g_.const_value(arg(t, 1)) != 0)
         return {arg(t, 0), g_.const_value(arg(t, 1))};
-      if (op(t) == Op::Div && g_.is_const(arg(t, 1)) && std::isfinite(1 / g_.const_value(arg(t, 1))) &&
-          g_.const_value(arg(t, 1)) != 0)  // a / k, k not a power of 2 (simplify keeps those as a k^-1)
-        return {arg(t, 0), 1 / g_.const_value(arg(t, 1))};
+      if (op(t) == Op::Div && g_.is_const(arg(t, 1))) {  // a / k (simplify makes a / 2^j a 2^-j)
+        double k = g_.const_value(arg(t, 1));
+        if (k != 0 && std::isfinite(k) && std::isfinite(1 / k)) return {arg(t, 0), 1 / k};
+      }
       return {t, 1};
     };
     auto [bh, sh] = base(h);
@@ -1412,7 +1413,7 @@ class Stabilizer {
     if (op(sp) != Op::Where) return ir::kNoNode;
     NodeId cond = arg(sp, 0), taken = arg(sp, 1);
     NodeId a = guarded_softplus_argument(arg(sp, 2));
-    if (a == ir::kNoNode || arg(cond, 0) != a || !g_.is_const(arg(cond, 1))) return ir::kNoNode;
+    if (a == ir::kNoNode || g_[cond].arity != 2 || arg(cond, 0) != a || !g_.is_const(arg(cond, 1))) return ir::kNoNode;
     double bound = g_.const_value(arg(cond, 1));
     bool above = (op(cond) == Op::Gt || op(cond) == Op::Ge) && bound >= 15 && taken == a;
     bool below = (op(cond) == Op::Lt || op(cond) == Op::Le) && bound <= -15 && is(taken, 0.0);
