@@ -858,6 +858,8 @@ TEST_CASE("logs of tanh - sinh - sqrt and erfc - erfc(x) exp(x^2) - log(cosh(x))
        {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 0.3, -0.8, 1.5, -3.0, 6.0}},
       {"log(1 - exp(-x * x / 2))", [&](L x) { return log1mexp(x * x / 2); }, [](L x) { return x / std::expm1(x * x / 2); },
        {1e-30, -1e-20, 1e-8, -1e-4, 0.3, -1.1, 2.5, 8.0}},
+      {"log(1 - exp(-x^4))", [&](L x) { return log1mexp(x * x * x * x); },
+       [](L x) { return 4 * x * x * x / std::expm1(x * x * x * x); }, {1e-30, -1e-10, 1e-4, -0.3, 0.9, 1.5, -2.0}},
   };
   check_forms(cases);
 }

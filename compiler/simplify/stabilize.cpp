@@ -495,8 +495,8 @@ class Stabilizer {
 
   /// log(1 - exp(a)) (Maechler's log1mexp): log(-expm1(a)) for a > -log 2,
   /// where 1 - exp(a) cancels, log1p(-exp(a)) below, where exp(a) < 1/2.
-  /// For a = -k t^2 (k > 0, or k a product of other factors: -x^2 / (2 s^2))
-  /// the first is log(k) + 2 log|t| + log(expm1(a) / a), the last a
+  /// For a = -k t^e (e even: t^2, t^4; k > 0, or k a product of other
+  /// factors: -x^2 / (2 s^2)) the first is log(k) + e log|t| + log(expm1(a) / a), the last a
   /// removable quotient's series: t^2 underflows (log(1 -
   /// exp(-x^2)) was -inf at 1e-30 in float, its slope 5e-6 off at 1e-20).
   NodeId log1mexp(NodeId a) {
@@ -504,15 +504,23 @@ class Stabilizer {
     std::vector<NodeId> nums, dens;
     double k = 1;
     factors(a, nums, dens, k, false);
-    size_t i = 0;
-    while (i + 1 < nums.size() && nums[i] != nums[i + 1]) ++i;
-    if (i + 1 < nums.size()) {
-      // -a / t^2 from the other factors (a constant, or one such as 1 / (2 s^2))
+    // t: the factor of the greatest even power e (t^2, t^4 = t t t t)
+    NodeId t = ir::kNoNode;
+    size_t e = 0;
+    for (NodeId f : nums) {
+      size_t even = size_t(std::count(nums.begin(), nums.end(), f)) / 2 * 2;
+      if (even > e) t = f, e = even;
+    }
+    if (e >= 2) {
+      // -a / t^e from the other factors (a constant, or one such as 1 / (2 s^2);
+      // an odd power's last t among them: its sign stays in the log)
       NodeId rest = c(-k);
-      for (size_t j = 0; j < nums.size(); ++j)
-        if (j != i && j != i + 1) rest = make(Op::Mul, {rest, nums[j]});
+      size_t skipped = 0;
+      for (NodeId f : nums)
+        if (f == t && skipped < e) ++skipped;
+        else rest = make(Op::Mul, {rest, f});
       for (NodeId d : dens) rest = make(Op::Div, {rest, d});
-      NodeId logs = make(Op::Mul, {make(Op::Log, {make(Op::Abs, {nums[i]})}), c(2)});
+      NodeId logs = make(Op::Mul, {make(Op::Log, {make(Op::Abs, {t})}), c(double(e))});
       if (!is(rest, 1.0)) logs = make(Op::Add, {logs, make(Op::Log, {rest})});
       near = make(Op::Add, {logs, make(Op::Log, {removable_pair(make(Op::Expm1, {a}), false)})});
     }

@@ -47,7 +47,7 @@
 //   softplus(a) - log 2  -> max(a, 0) + log1p(expm1(-|a|) / 2) (the shifted softplus; also the
 //                           catalogue's softplus with its guards)
 //   log(1 - exp(a)), log1p(-exp(a)) -> log(-expm1(a)) for a > -log 2, log1p(-exp(a)) below
-//                           (a = -k t^2: 2 log|t| + log k + log(expm1(a) / a) for the first)
+//                           (a = -k t^e, e even: e log|t| + log k + log(expm1(a) / a) for the first)
 //   log(cosh(a)) / a     -> (a/2) (sinh(h)/h)^2 (log1p(s)/s), s = 2 sinh(h)^2, h = a/2, below
 //                           |a| = 2; sign(a) + (log1p(exp(-2|a|)) - log 2) / a beyond (also over k a,
 //                           and a over log(cosh(a)))
