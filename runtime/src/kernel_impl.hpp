@@ -137,10 +137,13 @@ struct KernelImpl {
   const jit::KernelCode* streaming_rows_code(Rows which) const;
   mutable std::once_flag streaming_rows_once[3];
   mutable std::shared_ptr<jit::KernelCode> streaming_rows[3];
-  /// `from` with Program::streaming_stores, compiled once into `slot` (its
-  /// backward alone where `backward_only`); null where from is.
-  const jit::KernelCode* streaming_build(const std::shared_ptr<const Program>& from, std::once_flag& flag,
-                                         std::shared_ptr<jit::KernelCode>& slot, bool backward_only) const;
+  /// The builds for outputs larger than the caches: `from` with
+  /// Program::streaming_stores (its backward alone for StreamingBackward),
+  /// or its forward alone with Program::narrow_forward; compiled once into
+  /// `slot`; null where from is.
+  enum class Large { Streaming, StreamingBackward, NarrowForward };
+  const jit::KernelCode* large_build(const std::shared_ptr<const Program>& from, std::once_flag& flag,
+                                     std::shared_ptr<jit::KernelCode>& slot, Large kind) const;
   /// The fused kernel, or null (row-wise, or it did not compile).
   const jit::KernelCode* fused_code() const;
   /// Whether a parameter is outside what the float32 kernels' NaN watch

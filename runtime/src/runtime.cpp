@@ -424,36 +424,37 @@ const jit::KernelCode* KernelImpl::wide_code() const {
   return once(wide_once, wide, [&] { return engine->compile(*program, lower::DType::F64); });
 }
 
-const jit::KernelCode* KernelImpl::streaming_build(const std::shared_ptr<const Program>& from, std::once_flag& flag,
-                                                    std::shared_ptr<jit::KernelCode>& slot, bool backward_only) const {
+const jit::KernelCode* KernelImpl::large_build(const std::shared_ptr<const Program>& from, std::once_flag& flag,
+                                                std::shared_ptr<jit::KernelCode>& slot, Large kind) const {
   if (!from) return nullptr;
   return once(flag, slot, [&] {
     Program q = *from;
+    if (kind == Large::NarrowForward) {
+      q.narrow_forward = true;
+      return engine->compile_forward(q, to_lower(dtype));
+    }
     q.streaming_stores = true;
-    return backward_only ? engine->compile_backward(q, to_lower(dtype)) : engine->compile(q, to_lower(dtype));
+    return kind == Large::StreamingBackward ? engine->compile_backward(q, to_lower(dtype))
+                                            : engine->compile(q, to_lower(dtype));
   });
 }
 
 const jit::KernelCode* KernelImpl::streaming_code(bool at_defaults) const {
-  return at_defaults ? streaming_build(defaults_program, streaming_defaults_once, streaming_defaults, false)
-                     : streaming_build(program, streaming_once, streaming, false);
+  return at_defaults ? large_build(defaults_program, streaming_defaults_once, streaming_defaults, Large::Streaming)
+                     : large_build(program, streaming_once, streaming, Large::Streaming);
 }
 
 const jit::KernelCode* KernelImpl::narrow_code(bool at_defaults) const {
-  const std::shared_ptr<const Program>& from = at_defaults ? defaults_program : program;
-  if (!from) return nullptr;
-  return once(at_defaults ? narrow_defaults_once : narrow_once, at_defaults ? narrow_defaults : narrow, [&] {
-    Program q = *from;
-    q.narrow_forward = true;
-    return engine->compile_forward(q, to_lower(dtype));
-  });
+  return at_defaults ? large_build(defaults_program, narrow_defaults_once, narrow_defaults, Large::NarrowForward)
+                     : large_build(program, narrow_once, narrow, Large::NarrowForward);
 }
 
 const jit::KernelCode* KernelImpl::streaming_rows_code(Rows which) const {
   size_t k = size_t(which);
   const std::shared_ptr<const Program>& from =
       which == Rows::Usual ? row_program : which == Rows::Long ? long_rows_program : output_program;
-  return streaming_build(from, streaming_rows_once[k], streaming_rows[k], which == Rows::Output);
+  return large_build(from, streaming_rows_once[k], streaming_rows[k],
+                     which == Rows::Output ? Large::StreamingBackward : Large::Streaming);
 }
 
 const jit::KernelCode* KernelImpl::defaults_code(const double* params) const {
