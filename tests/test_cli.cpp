@@ -144,6 +144,21 @@ TEST_CASE("costly elementwise bodies are two or four registers wide - SLEEF and 
     backward = r.out.find("define i64 @actjit_backward");
     REQUIRE(backward != std::string::npos);
     CHECK(r.out.substr(0, backward).find("load <64 x float>") != std::string::npos);
+    // tanh's backward, 4e / (1 + e)^2 with e = exp(-2|x|), takes no product
+    // -2|x|: the factor is folded into exp's reduction and polynomial
+    // (vmath::exp_neg2abs; the same bits over all floats, one multiplication
+    // a register fewer).
+    r = run({"ir", "tanh"});
+    backward = r.out.find("define i64 @actjit_backward");
+    REQUIRE(backward != std::string::npos);
+    {
+      std::istringstream lines(r.out.substr(backward));
+      int doublings = 0;
+      for (std::string line; std::getline(lines, line);)
+        doublings += line.find("= fmul") != std::string::npos && line.find("float -2.000000e+00") != std::string::npos;
+      CHECK(doublings == 0);
+    }
+    CHECK(r.out.find("@llvm.x86.avx512.mask.scalef.ps.512", backward) != std::string::npos);
     // float64 gelu calls SLEEF's erfc: two registers wide; float64 telu four.
     r = run({"ir", "gelu", "--dtype", "f64"});
     CHECK(r.out.find("load <16 x double>") != std::string::npos);

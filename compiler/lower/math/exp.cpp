@@ -259,8 +259,29 @@ llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z)
 }
 
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
-  Paired p = paired(k, a);  // only m, low and mc are used: the optimizer drops the rest
-  return k.select(p.low, k.c(0), exp_impl(k, p.mc, false, false));
+  if (k.f64) {
+    Paired p = paired(k, a);  // only m, low and mc are used: the optimizer drops the rest
+    return k.select(p.low, k.c(0), exp_impl(k, p.mc, false, false));
+  }
+  // Float: exp(-2 h), h = |a| capped, without forming -2 h: the factor goes
+  // into log2(e) (n = round(h * -2 log2 e)), into ln2's parts (r' = h + n
+  // ln2/2 = r / -2, exact as r is) and into the polynomial's coefficients
+  // (c_j (-2)^j, so that each Horner step is (-2)^j times exp_poly's: every
+  // rounding commutes with a power of two). The same bits as exp_impl on
+  // -2 h, one multiplication fewer (tanh's backward).
+  const double half_bound = 87.3 / 2;  // paired's bound, halved
+  llvm::Value* h = k.abs(a);
+  llvm::Value* low = k.b.CreateFCmpOGT(h, k.c(half_bound));
+  llvm::Value* hc = k.select(low, k.c(half_bound), h);
+  llvm::Value* hs = k.avx512 ? hc : k.select(k.is_nan(hc), k.c(0), hc);
+  llvm::Value* n = k.round(k.mul(hs, k.c(-2 * kLog2e)));
+  llvm::Value* r = k.fma(n, k.c(kLn2Float.hi / 2), hs);
+  r = k.fma(n, k.c(kLn2Float.lo / 2), r);
+  llvm::Value* p = k.horner(r, {1, -2, 4 * kExpTail32[0], -8 * kExpTail32[1], 16 * kExpTail32[2], -32 * kExpTail32[3],
+                                64 * kExpTail32[4]});
+  llvm::Value* y = k.ldexp(p, n);
+  if (!k.avx512) y = k.select(k.is_nan(hc), hc, y);
+  return k.select(low, k.c(0), y);
 }
 
 llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a) {
