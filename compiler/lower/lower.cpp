@@ -1244,7 +1244,12 @@ unsigned body_cost(const ir::Graph& g, const std::vector<NodeId>& roots) {
 unsigned body_registers(const ir::Graph& g, const std::vector<NodeId>& roots, const InterleaveBars& bars,
                         bool is_double, unsigned vector_bits) {
   unsigned cost = body_cost(g, roots);
-  if (cost < bars.two) return 1;
+  if (cost < bars.two) {
+    if (!bars.root_two) return 1;
+    for (NodeId id : ir::reachable_elementwise(g, roots))
+      if (g[id].op == Op::Sqrt) return 2;
+    return 1;
+  }
   if (cost < bars.four || vector_bits < 512) return 2;
   for (NodeId id : ir::reachable_elementwise(g, roots))
     if (calls_out_of_line(g[id].op, is_double)) return 2;

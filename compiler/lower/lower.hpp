@@ -86,10 +86,19 @@ size_t wide_row_length(const Program& p);
 /// forward 47 -> 63, four wide: +5-21%). Fused kernels go by the backward's bars. Row-wise
 /// kernels are one register wide, or kRowInterleave where the program
 /// asks for long rows' kernels (Program::Row::wide).
+/// With root_two, a body below `two` that takes a square root (a
+/// division's partner on the same unit: x / sqrt(x^2 + 1), or its float
+/// rsqrt estimate) is two registers wide: the backward of sqrt(x*x+1)-1,
+/// one register wide, ran 5.5 e/ns in float at 1Mi against 7.4-7.9 two
+/// wide (16Ki: level), and in double its rsqrt form 1.8 against 2.1 (the
+/// division's form one wide: 2.0). Its forward, two wide, was level at
+/// 16Ki and 2-3% slower at 1Mi (twenty-seventh sitting): forwards go by
+/// cost alone.
 struct InterleaveBars {
   unsigned two, four;
+  bool root_two = false;
 };
-inline constexpr InterleaveBars kForwardInterleave{31, 50}, kBackwardInterleave{20, 55};
+inline constexpr InterleaveBars kForwardInterleave{31, 50}, kBackwardInterleave{20, 55, true};
 inline constexpr unsigned kRowInterleave = 2;
 
 /// Streaming stores out of cache (Program::streaming_stores) pay for the

@@ -311,7 +311,7 @@ llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
 
 llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(x->getType());
-  if (vec->getElementType()->isDoubleTy() || !vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) return nullptr;
+  if (!vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) return nullptr;
   return call_inline(b, "rsqrt", vmath::rsqrt, x);
 }
 

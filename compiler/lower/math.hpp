@@ -107,9 +107,9 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 /// general log1p in double.
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t);
 
-/// 1 / sqrt(x) for float x known to be in the normal range and finite, by
-/// AVX-512's estimate and a Newton step (vmath::rsqrt), where the function
-/// has 512-bit float vectors on AVX-512F; else null (take sqrt and divide).
+/// 1 / sqrt(x) for x known to be in the normal range of float and finite,
+/// by AVX-512's estimate refined once (vmath::rsqrt), where the function has
+/// 512-bit vectors on AVX-512F; else null (take sqrt and divide).
 llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x);
 
 /// sqrt(1 + u) - 1 without a division (the stabilizer writes it

@@ -310,8 +310,9 @@ llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [-1/2, 1] or NaN
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 /// x - tanh(x) without cancelling near 0 (Op::TanhShrink).
 llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x);
-/// 1 / sqrt(x) within about 1 ULP for float x in the normal range, finite:
-/// vrsqrt14 and one Newton step (AVX-512, 512-bit float vectors only).
+/// 1 / sqrt(x) within about 1 ULP for x in the normal range, finite:
+/// vrsqrt14 and one Newton step for float, one step of the binomial series
+/// to e^3 for double (AVX-512, 512-bit vectors only).
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only
