@@ -37,6 +37,18 @@ std::optional<SigmoidForm> sigmoid_form(const Graph& g, NodeId n) {
   return SigmoidForm{a, num.args[0], e};
 }
 
+std::optional<GuardedSigmoid> guarded_sigmoid(const Graph& g, NodeId n) {
+  GuardedSigmoid out;
+  while (g[n].op == Op::Where && (g.is_const(g[n].args[1], 1.0) || g.is_const(g[n].args[1], 0.0))) {
+    out.guards.push_back({g[n].args[0], g[n].args[1]});
+    n = g[n].args[2];
+  }
+  auto s = sigmoid_form(g, n);
+  if (!s) return std::nullopt;
+  out.sigmoid = *s;
+  return out;
+}
+
 std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n) {
   const Node& s = g[n];
   if (s.op != Op::Add && s.op != Op::Sub) return std::nullopt;

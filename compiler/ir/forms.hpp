@@ -17,6 +17,15 @@ struct SigmoidForm {
 };
 std::optional<SigmoidForm> sigmoid_form(const Graph& g, NodeId n);
 
+/// A sigmoid_form under guards that give 1 or 0 (where(g, 1, .), where(g,
+/// 0, .)): softplus's derivative, where(a > threshold, 1, where(a < -800,
+/// 0, sigmoid(a))). The guards' conditions and values, outermost first.
+struct GuardedSigmoid {
+  SigmoidForm sigmoid;
+  std::vector<std::pair<NodeId, NodeId>> guards;  // (condition, the constant 1 or 0)
+};
+std::optional<GuardedSigmoid> guarded_sigmoid(const Graph& g, NodeId n);
+
 /// where(c, a, 0) + log1p(e) (softplus(a)) or where(c, 0, a) - log1p(e)
 /// (-softplus(-a) = log(sigmoid(a)): log_sigmoid), with e = exp(where(c,
 /// -a, a)), c = a > 0 or a >= 0.

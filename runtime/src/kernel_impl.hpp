@@ -157,10 +157,10 @@ struct KernelImpl {
   /// tiny (below ir::kTinyFloat, 0 included: an underflow in between may
   /// have cost it its accuracy), in blocks that hold such a lane.
   void rescue_forward(const float* x, float* y, size_t n, const double* params, bool tiny) const;
-  /// The same for dx; dparams (if not null) recomputed in float64 whole
-  /// when it holds a NaN.
+  /// The same for dx (with `tiny`, tiny dx: lower.cpp sigmoid_times);
+  /// dparams (if not null) recomputed in float64 whole when it holds a NaN.
   void rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
-                       double* dparams) const;
+                       double* dparams, bool tiny = false) const;
 };
 
 /// The row-wise vector-Jacobian product over `rows` rows of `cols` with

@@ -493,6 +493,12 @@ bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
 bool lost_forward(float out, float in, bool tiny) {
   return std::isfinite(in) && (std::isnan(out) || (tiny && std::fabs(out) < float(ir::kTinyFloat)));
 }
+/// The backward's lanes to recompute: NaN from finite x and dy, and with
+/// `tiny` (a backward that flushes a tiny derivative, lower.cpp
+/// sigmoid_times) tiny or 0 results too.
+bool lost_backward(float out, float in, float dy, bool tiny) {
+  return std::isfinite(dy) && (lost(out, in) || (tiny && std::isfinite(in) && std::fabs(out) < float(ir::kTinyFloat)));
+}
 }  // namespace
 
 bool KernelImpl::params_outside_watch(const double* p) const {
@@ -524,7 +530,7 @@ void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double
 }
 
 void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
-                                 double* dparams) const {
+                                 double* dparams, bool tiny) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(dx) == static_cast<const void*>(dy)) return;  // in place: dy is gone
   const size_t np = this->params.size();
@@ -537,7 +543,7 @@ void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, siz
   for (size_t b = 0; b < n; b += kRescueBlock) {
     size_t m = std::min(kRescueBlock, n - b);
     bool any = redo_dparams;
-    for (size_t k = 0; k < m && !any; ++k) any = lost(dx[b + k], x[b + k]) && std::isfinite(dy[b + k]);
+    for (size_t k = 0; k < m && !any; ++k) any = lost_backward(dx[b + k], x[b + k], dy[b + k], tiny);
     if (!any) continue;
     for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];
     if (redo_dparams || np == 0) {
@@ -547,7 +553,7 @@ void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, siz
       dx_only(xs, dys, dxs, int64_t(m), params);
     }
     for (size_t k = 0; k < m; ++k)
-      if (lost(dx[b + k], x[b + k]) && std::isfinite(dy[b + k])) dx[b + k] = float(dxs[k]);
+      if (lost_backward(dx[b + k], x[b + k], dy[b + k], tiny)) dx[b + k] = float(dxs[k]);
   }
   for (size_t j = 0; redo_dparams && j < np; ++j) dparams[j] = sum[j];
 }
@@ -690,7 +696,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
     void* dxb = static_cast<char*>(dx) + b * es;
     if (status || look_anyway)
       impl_->rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb),
-                             e - b, p, dp);
+                             e - b, p, dp, status & lower::kStatusTiny);
   };
   if (pieces == 1) {
     run(0, n, dparams);
