@@ -210,10 +210,13 @@ struct Paired {
   Reduction red;      // of mc, with vscalef
   llvm::Value* em1;   // expm1(r), with vscalef
 };
+/// Where -2|a| is raised to (exp's result still normal).
+constexpr double kNeg2AbsBound64 = -708.0, kNeg2AbsBound32 = -87.3;
+
 Paired paired(const Ctx& k, llvm::Value* a) {
   Paired p{};
   p.m = k.mul(k.abs(a), k.c(-2));
-  double bound = k.f64 ? -708.0 : -87.3;
+  double bound = k.f64 ? kNeg2AbsBound64 : kNeg2AbsBound32;
   p.low = k.b.CreateFCmpOLT(p.m, k.c(bound));
   p.mc = k.select(p.low, k.c(bound), p.m);
   if (!k.avx512) return p;
@@ -269,7 +272,7 @@ llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
   // (c_j (-2)^j, so that each Horner step is (-2)^j times exp_poly's: every
   // rounding commutes with a power of two). The same bits as exp_impl on
   // -2 h, one multiplication fewer (tanh's backward).
-  const double half_bound = 87.3 / 2;  // paired's bound, halved
+  const double half_bound = -kNeg2AbsBound32 / 2;  // h's, as paired's -2|a|'s
   llvm::Value* h = k.abs(a);
   llvm::Value* low = k.b.CreateFCmpOGT(h, k.c(half_bound));
   llvm::Value* hc = k.select(low, k.c(half_bound), h);
