@@ -1127,7 +1127,8 @@ struct RowKernels {
         if (counts_maxima(id)) {
           if (kb.elem->isDoubleTy()) exact.insert(p.graph[id].args[0]);
           else normalized.insert(id);
-        } else if (logged_by_program(id) && ir::exp_minus_row_max(p.graph, p.graph[id].args[0]).v != ir::kNoNode) {
+        } else if (p.graph[id].op == Op::Sum && logged_by_program(id) &&
+                   ir::exp_minus_row_max(p.graph, p.graph[id].args[0]).v != ir::kNoNode) {
           exact.insert(p.graph[id].args[0]);
         }
       }
