@@ -353,11 +353,8 @@ struct KernelBuilder {
         slot = eb.CreateAlloca(ty);
         b.CreateStore(llvm::Constant::getNullValue(ty), slot);
       }
-      if (!tiny_roots.empty()) extra = ir::underflow_sources(kb.p.graph, tiny_roots);
-      for (size_t j = 0; j < extra.size(); ++j) {
-        minima.push_back(eb.CreateAlloca(ty));
-        b.CreateStore(llvm::Constant::getAllOnesValue(ty), minima.back());
-      }
+      if (!tiny_roots.empty())
+        for (NodeId id : ir::underflow_sources(kb.p.graph, tiny_roots)) watch_node(b, f, id);
     }
     /// Also watches `id`'s values for the band (as an exp operand's).
     void watch_node(llvm::IRBuilder<>& b, llvm::Function* f, NodeId id) {
