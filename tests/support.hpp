@@ -88,6 +88,11 @@ inline bool table_erfc_f64_kernels() {
   return __builtin_cpu_supports("avx512f");
 }
 
+/// Whether float kernels here take exp's table form (exp.cpp, table_form:
+/// 512-bit registers with AVX-512F; the same condition as the float64 erfc
+/// table's).
+inline bool table_exp_kernels() { return table_erfc_f64_kernels(); }
+
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {
   static Runtime rt;

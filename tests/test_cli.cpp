@@ -243,12 +243,21 @@ TEST_CASE("tanh is a rational without exp - and shares one exp with its derivati
     for (size_t at = s.find(what, from); at < to && at != std::string::npos; at = s.find(what, at + 1)) ++n;
     return n;
   };
+  // Exp reductions between two places of the IR: the Horner form's rounding
+  // (expm1's and the paired forms' too), or the table form's subtraction of
+  // its shift (1.5 2^19: float exp on AVX-512), once per exp.
+  auto reductions = [&](const std::string& s, size_t from, size_t to) {
+    size_t n = count(s, "<float -7.864320e+05", from, to);
+    for (const char* width : {"16", "32", "64"})
+      n += count(s, std::string("call <") + width + " x float> @llvm.roundeven", from, to);
+    return n;
+  };
   // tanh's forward: the half-angle rational (two divisions per register,
   // no exp); its backward 4e / (1 + e)^2 with e = exp(-2|x|): one exp.
   Run r = run({"ir", "tanh"});
   size_t backward = r.out.find("define i64 @actjit_backward");
   REQUIRE(backward != std::string::npos);
-  CHECK(count(r.out, "@llvm.roundeven", 0, backward) == 0);
+  CHECK(reductions(r.out, 0, backward) == 0);
   CHECK(count(r.out, "fdiv <", 0, backward) == 2);
   // The backward's 4e / (1 + e)^2 as e / h^2 with h = e/2 + 1/2 (the same
   // value: the scalings are exact), no multiplication by 4.
@@ -260,10 +269,26 @@ TEST_CASE("tanh is a rational without exp - and shares one exp with its derivati
   backward = r.out.find("define i64 @actjit_backward");
   REQUIRE(backward != std::string::npos);
   size_t end = r.out.find("define", backward + 1);
-  CHECK(count(r.out, "call <64 x float> @llvm.roundeven", backward, end) == 2);  // exp(x) and the pair
+  // exp(x) (the table form) and the pair (the Horner form's expm1), four registers wide
+  CHECK(count(r.out, "call <64 x float> @llvm.roundeven", backward, end) == 1);
+  CHECK(count(r.out, "fadd <64 x float> %", backward, end) > 0);
+  CHECK(reductions(r.out, backward, end) == 2);
   CHECK(count(r.out, "fdiv <", backward, end) == 1);  // 1 / (1 + e), for tanh(e) and 4e / (1 + e)^2
-  CHECK(count(r.out, "call <64 x float> @llvm.roundeven", 0, backward) == 1);  // exp(x); four registers wide
+  CHECK(reductions(r.out, 0, backward) == 1);  // exp(x)
   CHECK(count(r.out, "fdiv <", 0, backward) == 2);
+}
+
+TEST_CASE("float exp on AVX-512 takes the table form - two lookups and no rounding instruction", "[cli]") {
+  if (!actjit::test::table_exp_kernels()) return;
+  Run r = run({"ir", "sigmoid"});
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("@llvm.x86.avx512.permvar.sf.512") != std::string::npos);
+  CHECK(r.out.find("call <32 x float> @llvm.roundeven") == std::string::npos);
+  CHECK(r.out.find("call <16 x float> @llvm.roundeven") == std::string::npos);
+  // float64 keeps the Horner form.
+  r = run({"ir", "sigmoid", "--dtype", "f64"});
+  CHECK(r.out.find("permvar") == std::string::npos);
+  CHECK(r.out.find("@llvm.roundeven") != std::string::npos);
 }
 
 TEST_CASE("squareplus at its default b takes one sqrt and one division", "[cli]") {

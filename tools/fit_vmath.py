@@ -3,6 +3,8 @@
 
   fit_vmath.py exp         exp(r) = 1 + r + r^2 Q(r), |r| <= ln2/2, Q of degree 4
                            (exp.cpp: a degree-6 polynomial by Horner's rule, 6 FMAs)
+  fit_vmath.py exp_table   exp(r) = 1 + r + r^2 Q(r), |r| <= ln2/32, Q of degree 1 (exp.cpp:
+                           the AVX-512 float form, 2^(j/16) from a 16-entry table)
   fit_vmath.py tanh_half   tanh(x/2) = x/2 + x z P(z)/Q(z), z = x^2, x in [0, 9.02],
                            P and Q of degree 2, Q(0) = 1 (tanh.cpp: tanh x = 2t / (1 + t^2)
                            of t = tanh(x/2); the error of t weighted by how much of it
@@ -140,6 +142,17 @@ def fit_exp():
     report(c, -h, h, lambda r, c: abs((1 + r + r * r * poly(c, r)) / mpmath.exp(r) - 1))
 
 
+def fit_exp_table():
+    # exp(r) for the table reduction (AVX-512 float): x = (k/16) ln2 + r,
+    # |r| <= ln2/32 (and a little: r's own rounding), exp(x) = 2^(k/16) exp(r)
+    # with 2^(j/16) from a 16-entry table; exp(r) = 1 + r + r^2 Q(r), Q of degree 1.
+    h = float(mpmath.log(2) / 32) * 1.001
+    target = lambda r: (mpmath.exp(r) - 1 - r) / (r * r) if r != 0 else mpmath.mpf(0.5)
+    weight = lambda r: r * r / mpmath.exp(r)
+    c = fit(-h, h, 1, target, weight)
+    report(c, -h, h, lambda r, c: abs((1 + r + r * r * poly(c, r)) / mpmath.exp(r) - 1))
+
+
 def fit_log1p_unit():
     # z = s^2 in [0, 1/9]; log1p(t) = 2 atanh(s) = 2s + s z P(z), so
     # P(z) = (2 atanh(s) - 2s) / (s z); the residual s z (P - p) / (2 atanh s)
@@ -261,5 +274,5 @@ if __name__ == "__main__":
         {"log1p_unit_f64": fit_log1p_unit_f64, "exp_f64": fit_exp_f64}[which](*degrees)
         sys.exit(0)
     import numpy as np  # noqa: E402 (the float32 fits)
-    fits = {"exp": fit_exp, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
+    fits = {"exp": fit_exp, "exp_table": fit_exp_table, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
     fits[which](*degrees)

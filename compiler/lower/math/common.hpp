@@ -8,6 +8,7 @@
 #include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
 
+#include <array>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -129,6 +130,18 @@ struct Ctx {
     return per_register(b, {p, n}, f64 ? 8 : 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
       return b.CreateIntrinsic(id, {}, {part[0], part[1], llvm::UndefValue::get(part[0]->getType()), all,
                                         b.getInt32(4 /* current rounding */)});
+    });
+  }
+
+  /// table[i mod 16] for each lane's i (the low four bits of `index`, an
+  /// integer vector as wide as vt) from 16 floats held in one register:
+  /// AVX-512's vpermps (float 512-bit vectors only).
+  llvm::Value* lookup16(llvm::Value* index, const std::array<float, 16>& table) const {
+    std::vector<llvm::Constant*> values;
+    for (float v : table) values.push_back(llvm::ConstantFP::get(b.getFloatTy(), v));
+    llvm::Constant* data = llvm::ConstantVector::get(values);
+    return per_register(b, {index}, 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_permvar_sf_512, {}, {data, part[0]});
     });
   }
 
@@ -254,7 +267,9 @@ llvm::Value* exp_shifted(const Ctx& k, llvm::Value* u, const ExpShift& s);
 /// exp(x + t) = p 2^n for x NaN or within exp_bounds(), t exact-ish and
 /// small (not guarded): the polynomial p in [1/sqrt 2, sqrt 2] and n,
 /// unscaled, for a caller that multiplies p by more before scaling (one
-/// rounding into the subnormals, at the end: erfc's product with x).
+/// rounding into the subnormals, at the end: erfc's product with x). In
+/// the table form (float, 512-bit AVX-512) p is in [2^(-1/32), 2^(31/32)]
+/// and n a multiple of 1/16: scale by vscalef (ldexp), which floors it.
 struct ExpParts {
   llvm::Value *p, *n;
 };
