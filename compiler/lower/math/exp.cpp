@@ -342,11 +342,27 @@ llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
   llvm::Value* low = k.b.CreateFCmpOGT(h, k.c(half_bound));
   llvm::Value* hc = k.select(low, k.c(half_bound), h);
   llvm::Value* hs = k.avx512 ? hc : k.select(k.is_nan(hc), k.c(0), hc);
-  llvm::Value* n = k.round(k.mul(hs, k.c(-2 * kLog2e)));
-  llvm::Value* r = k.fma(n, k.c(kLn2Float.hi / 2), hs);
-  r = k.fma(n, k.c(kLn2Float.lo / 2), r);
-  llvm::Value* p = k.horner(r, {1, -2, 4 * kExpTail32[0], -8 * kExpTail32[1], 16 * kExpTail32[2], -32 * kExpTail32[3],
-                                64 * kExpTail32[4]});
+  llvm::Value *n, *p;
+  if (table_form(k)) {
+    // The table form the same way: k/16 = round16(h * -2 / ln2), the
+    // factor in the shift's product; q = (r + c) + r^2 Q(r) with r = -2 r'
+    // as c - (r' + r') + r'^2 4 Q(-2 r') (two additions: no multiply unit).
+    llvm::Value* shifted = k.fma(hs, k.c(-2 * kLog2e), k.c(kTableShift));
+    n = k.sub(shifted, k.c(kTableShift));
+    llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
+    llvm::Value* t = k.lookup16(index, exp2_sixteenths(false));
+    llvm::Value* c = k.lookup16(index, exp2_sixteenths(true));
+    llvm::Value* r = k.fma(n, k.c(kLn2Float.hi / 2), hs);
+    r = k.fma(n, k.c(kLn2Float.lo / 2), r);
+    llvm::Value* q = k.fma(k.mul(r, r), k.horner(r, {4 * kExpTableQ[0], -8 * kExpTableQ[1]}), k.sub(c, k.add(r, r)));
+    p = k.fma(t, q, t);
+  } else {
+    n = k.round(k.mul(hs, k.c(-2 * kLog2e)));
+    llvm::Value* r = k.fma(n, k.c(kLn2Float.hi / 2), hs);
+    r = k.fma(n, k.c(kLn2Float.lo / 2), r);
+    p = k.horner(r, {1, -2, 4 * kExpTail32[0], -8 * kExpTail32[1], 16 * kExpTail32[2], -32 * kExpTail32[3],
+                     64 * kExpTail32[4]});
+  }
   llvm::Value* y = k.ldexp(p, n);
   if (!k.avx512) y = k.select(k.is_nan(hc), hc, y);
   return k.select(low, k.c(0), y);
