@@ -1066,9 +1066,11 @@ namespace {
 /// forward_with_derivative gives what forward and backward (dy = 1) give
 /// (the derivative within `derivative_ulps` where the backward kernel takes
 /// its own form: softplus's float one, dy / (1 + exp(-x)), where the fused
-/// kernel shares the forward's exp(-|x|)).
+/// kernel shares the forward's exp(-|x|); the value within `value_ulps`
+/// where the forward does: swish's and silu's float x / (1 + exp(-x))).
 template <class T>
-void check_fused(const std::string& src, size_t n, const std::vector<double>& params = {}, int derivative_ulps = 0) {
+void check_fused(const std::string& src, size_t n, const std::vector<double>& params = {}, int derivative_ulps = 0,
+                 int value_ulps = 0) {
   DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
   Kernel k = runtime().compile(src, dtype);
   std::vector<T> x = inputs<T>(n + 1, uint32_t(n)), y(n + 1), d(n + 1), y2(n + 1), d2(n + 1), one(n + 1, T(1));
@@ -1078,7 +1080,8 @@ void check_fused(const std::string& src, size_t n, const std::vector<double>& pa
   k.backward(xs, std::span<const T>(one.data() + 1, n), std::span<T>(d2.data() + 1, n), params);
   size_t bad = 0;
   for (size_t i = 1; i <= n && bad < 5; ++i) {
-    bool same = (y[i] == y2[i] || (std::isnan(y[i]) && std::isnan(y2[i]))) &&
+    bool same = (y[i] == y2[i] || (std::isnan(y[i]) && std::isnan(y2[i])) ||
+                 (value_ulps > 0 && test::ulp_distance(y[i], y2[i]) <= value_ulps)) &&
                 (d[i] == d2[i] || (std::isnan(d[i]) && std::isnan(d2[i])) ||
                  (derivative_ulps > 0 && test::ulp_distance(d[i], d2[i]) <= derivative_ulps));
     if (!same) {
@@ -1093,7 +1096,7 @@ TEST_CASE("forward_with_derivative gives forward and backward in one pass", "[ke
   for (const char* src : {"mish", "gelu", "swish", "sigmoid", "softplus", "elu", "relu", "x * tanh(exp(x))",
                           "sqrt(x*x+1)-1", "2^-x^2 - x^2 + 2^abs(x)^0.5"}) {
     for (size_t n : {0, 1, 17, 1000, 200000}) {  // 200000: split across the pool
-      check_fused<float>(src, n, {}, std::string(src) == "softplus" ? 4 : 0);
+      check_fused<float>(src, n, {}, std::string(src) == "softplus" ? 4 : 0, std::string(src) == "swish" ? 4 : 0);
       check_fused<double>(src, n);
     }
   }
@@ -1192,6 +1195,47 @@ TEST_CASE("a parameter the function does not depend on gets gradient 0 without a
   sp.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), sp_params, dp);
   CHECK(dp[1] == 0);
   CHECK(dp[0] != 0);
+}
+
+TEST_CASE("silu's float forward is x / (1 + exp(-x)) - tiny results recomputed in float64", "[kernels][accuracy]") {
+  // One division where sigmoid's form took a select, a division and a
+  // product by x: where(x > 800, x, .) is what the quotient gives (1 + exp(-x)
+  // rounds to 1), where(x < -800, 0, .) stays (x = -inf would give NaN);
+  // below x = -88.7 exp(-x) is inf and the quotient 0, so the kernel reports
+  // x in exp's underflow band and the runtime recomputes those lanes.
+  Runtime rt;
+  for (const char* src : {"silu", "swish"}) {
+    std::string text = rt.llvm_ir(src, DType::F32, true);
+    size_t fwd = text.find("define i64 @actjit_forward");
+    REQUIRE(fwd != std::string::npos);
+    std::string forward = text.substr(fwd, text.find("\n}\n", fwd) - fwd);
+    INFO(src);
+    CHECK(forward.find("fdiv <") != std::string::npos);
+    CHECK(forward.find("fcmp oge") == std::string::npos);  // sigmoid's x >= 0
+    CHECK(forward.find("float 8.000000e+02") == std::string::npos);
+    CHECK(forward.find("float -8.000000e+02") != std::string::npos);
+  }
+  std::vector<float> x{-1000.0f, -800.5f, -799.0f, -120.0f, -114.0f, -103.5f, -100.0f, -95.0f, -90.0f, -88.8f, -88.7f,
+                       -87.0f, -50.0f, -1.0f, -1e-30f, 0.0f, -0.0f, 1e-30f, 3.0f, 16.0f, 18.0f, 20.0f, 799.0f, 801.0f,
+                       1e30f, INFINITY, -INFINITY, NAN};
+  for (int i = 0; i < 300; ++i) x.push_back(-86.0f - 30.0f * float(i) / 300.0f);
+  for (int i = 0; i <= 2000; ++i) x.push_back(-20.0f + 40.0f * float(i) / 2000.0f);
+  std::vector<float> y(x.size());
+  for (const char* src : {"silu", "swish"}) {
+    Kernel k = rt.compile(src, DType::F32);
+    k.forward(std::span<const float>(x), std::span<float>(y));
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO(src << ": x = " << x[i]);
+      long double v = x[i];
+      if (std::isnan(v)) {
+        CHECK(std::isnan(y[i]));
+        continue;
+      }
+      long double want = v > 800 ? v : v < -800 ? 0 : v / (1 + std::exp(-v));
+      if (want != 0) CHECK(std::signbit(y[i]) == std::signbit(double(want)));
+      CHECK(test::ulp_error(y[i], want) <= 4);
+    }
+  }
 }
 
 TEST_CASE("softplus's float backward is dy / (1 + exp(-x)) - subnormal slopes recomputed in float64", "[kernels][accuracy]") {

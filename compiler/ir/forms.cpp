@@ -49,6 +49,25 @@ std::optional<GuardedSigmoid> guarded_sigmoid(const Graph& g, NodeId n) {
   return out;
 }
 
+std::optional<GuardedSigmoidProduct> guarded_sigmoid_product(const Graph& g, NodeId n) {
+  GuardedSigmoidProduct out;
+  while (g[n].op == Op::Where) {
+    out.guards.push_back({g[n].args[0], g[n].args[1]});
+    n = g[n].args[2];
+  }
+  if (g[n].op != Op::Mul) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {
+    auto s = sigmoid_form(g, g[n].args[k]);
+    if (!s) continue;
+    out.m = g[n].args[1 - k];
+    out.sigmoid = *s;
+    for (auto& [cond, value] : out.guards)
+      if (value != out.m && !g.is_const(value, 0.0)) return std::nullopt;
+    return out;
+  }
+  return std::nullopt;
+}
+
 std::optional<SoftplusForm> softplus_form(const Graph& g, NodeId n) {
   const Node& s = g[n];
   if (s.op != Op::Add && s.op != Op::Sub) return std::nullopt;

@@ -26,6 +26,16 @@ struct GuardedSigmoid {
 };
 std::optional<GuardedSigmoid> guarded_sigmoid(const Graph& g, NodeId n);
 
+/// m * sigmoid(a) (a sigmoid_form, either factor) under guards that give 0
+/// or m itself: silu's forward, where(x > 800, x, where(x < -800, 0, x *
+/// sigmoid(x))). The guards' conditions and values, outermost first.
+struct GuardedSigmoidProduct {
+  NodeId m;
+  SigmoidForm sigmoid;
+  std::vector<std::pair<NodeId, NodeId>> guards;  // (condition, the constant 0 or m)
+};
+std::optional<GuardedSigmoidProduct> guarded_sigmoid_product(const Graph& g, NodeId n);
+
 /// where(c, a, 0) + log1p(e) (softplus(a)) or where(c, 0, a) - log1p(e)
 /// (-softplus(-a) = log(sigmoid(a)): log_sigmoid), with e = exp(where(c,
 /// -a, a)), c = a > 0 or a >= 0.

@@ -140,6 +140,12 @@ bool narrow_forward_pays(const Program& p);
 /// prefetchers keep up with.
 inline constexpr uint64_t kStreamingPrefetch = 4096;
 
+/// Whether `p`'s float JIT forward is m / (1 + exp(-x)) (silu; swish at
+/// its default beta): below x = -88.7 its exp overflows and the quotient
+/// is 0 where the value is tiny, for the runtime to recompute from x — so
+/// in-place calls keep a copy of x (runtime.cpp).
+bool forward_takes_quotient(const Program& p);
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise
 /// bodies are one, two or four registers wide (kForwardInterleave).
