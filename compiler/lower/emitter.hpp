@@ -50,6 +50,10 @@ class Emitter {
                                  const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr,
                                  const std::vector<ir::NodeId>& also = {},
                                  std::unordered_map<ir::NodeId, llvm::Value*>* all = nullptr);
+  /// The rounding error of the value emit() gave `id` (`all`: its values,
+  /// by emit's last argument), as exp takes an argument's tail; null where
+  /// that value is exact or its error is not followed (rounding_error).
+  llvm::Value* argument_tail(ir::NodeId id, const std::unordered_map<ir::NodeId, llvm::Value*>& all) const;
 
   /// tanh's derivative 4e / (1 + e)^2, e = exp(-2|a|) (diff.cpp), over a
   /// program (`all_roots`; `derivative_roots` its derivatives), decided

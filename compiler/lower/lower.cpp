@@ -39,13 +39,22 @@ using ir::Op;
 namespace {
 
 /// The forward m sigmoid(a) under guards (ir::GuardedSigmoidProduct) with
-/// a the input itself, whose float JIT kernel is m / (1 + exp(-a))
-/// (KernelBuilder::sigmoid_times); none where the function may make NaN.
+/// a the input or its product with a parameter or a constant, whose float
+/// JIT kernel is m / (1 + exp(-a)) (KernelBuilder::sigmoid_times); none
+/// where the function may make NaN.
 std::optional<ir::GuardedSigmoidProduct> sigmoid_quotient(const Program& p) {
   if (p.row.rowwise || p.value == ir::kNoNode || ir::may_make_nan(p.graph, std::vector<NodeId>{p.value}))
     return std::nullopt;
   auto product = ir::guarded_sigmoid_product(p.graph, p.value);
-  if (product && p.graph[product->sigmoid.a].op != Op::Input) return std::nullopt;
+  if (!product) return std::nullopt;
+  // a = x, or x times a parameter or a constant (whose rounding error
+  // sigmoid_times takes into exp's argument).
+  const ir::Graph& g = p.graph;
+  auto input = [&](NodeId id) { return g[id].op == Op::Input; };
+  auto factor = [&](NodeId id) { return g[id].op == Op::Param || g.is_const(id); };
+  const ir::Node& a = g[product->sigmoid.a];
+  bool scaled = a.op == Op::Mul && ((input(a.args[0]) && factor(a.args[1])) || (factor(a.args[0]) && input(a.args[1])));
+  if (!input(product->sigmoid.a) && !scaled) return std::nullopt;
   return product;
 }
 
@@ -436,12 +445,11 @@ struct KernelBuilder {
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
     plan(em);
-    // m sigmoid(a) under guards, a the input itself (silu; swish at its
-    // default beta): m / (1 + exp(-a)) (sigmoid_times), in float kernels
-    // whose caller recomputes the watched lanes (not in place: there x <
-    // -88.7 gives -0, the true value below 2.7e-37). Where a is computed (a
-    // parameter's or a constant's product) its rounding would reach
-    // exp(-a) without the correction the emitter's exp takes: sigmoid's form.
+    // m sigmoid(a) under guards, a the input or its product with a
+    // parameter or a constant (silu, swish, x sigmoid(1.702 x)): m / (1 +
+    // exp(-a)) (sigmoid_times), in float kernels whose caller recomputes
+    // the watched lanes (in place from a copy of x: there x < -88.7 gives
+    // -0, the true value below 2.7e-37).
     // Measured (16Ki floats, alternating libraries): silu 5.96 -> 7.38 e/ns
     // (the table-form exp alone: 6.3-6.7).
     std::optional<ir::GuardedSigmoidProduct> product;
@@ -528,10 +536,14 @@ struct KernelBuilder {
     if (m != ir::kNoNode) want.push_back(m);
     for (auto& [cond, value] : guards)
       if (!decided(cond, value)) want.push_back(cond);
-    std::vector<llvm::Value*> w = em.emit(want, [&](NodeId) { return xv; });
+    std::unordered_map<NodeId, llvm::Value*> all;
+    std::vector<llvm::Value*> w = em.emit(want, [&](NodeId) { return xv; }, nullptr, {}, &all);
     llvm::Value* multiplier = m != ir::kNoNode ? w[1] : dyv;
     const double inf = std::numeric_limits<double>::infinity();
-    llvm::Value* e = emit_exp(b, b.CreateFNeg(w[0]), -inf, inf);
+    // a computed (beta x) carries its rounding error into exp(-a) as the
+    // argument's tail, as the emitter's exp takes it.
+    llvm::Value* tail = em.argument_tail(a, all);
+    llvm::Value* e = emit_exp(b, b.CreateFNeg(w[0]), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
     llvm::Value* q = b.CreateFDiv(multiplier, b.CreateFAdd(e, llvm::ConstantFP::get(vec, 1.0)));
     size_t k = want.size();
     for (auto it = guards.rbegin(); it != guards.rend(); ++it) {  // innermost first

@@ -140,8 +140,8 @@ bool narrow_forward_pays(const Program& p);
 /// prefetchers keep up with.
 inline constexpr uint64_t kStreamingPrefetch = 4096;
 
-/// Whether `p`'s float JIT forward is m / (1 + exp(-x)) (silu; swish at
-/// its default beta): below x = -88.7 its exp overflows and the quotient
+/// Whether `p`'s float JIT forward is m / (1 + exp(-a)) (silu, swish,
+/// x sigmoid(1.702 x)): below a = -88.7 its exp overflows and the quotient
 /// is 0 where the value is tiny, for the runtime to recompute from x — so
 /// in-place calls keep a copy of x (runtime.cpp).
 bool forward_takes_quotient(const Program& p);
