@@ -1197,15 +1197,23 @@ TEST_CASE("a parameter the function does not depend on gets gradient 0 without a
   CHECK(dp[0] != 0);
 }
 
+namespace {
+/// The float IR of kernel `name` (actjit_forward, actjit_backward) of `src`
+/// (with `defaults`, of the kernel calls with the default parameters run).
+std::string kernel_ir(Runtime& rt, const char* src, const std::string& name, bool defaults) {
+  std::string text = rt.llvm_ir(src, DType::F32, defaults);
+  size_t at = text.find("define i64 @" + name);
+  REQUIRE(at != std::string::npos);
+  return text.substr(at, text.find("\n}\n", at) - at);
+}
+}  // namespace
+
 TEST_CASE("x sigmoid(b x) in float is x / (1 + exp(-b x)) with b x's rounding in exp's argument", "[kernels][accuracy]") {
   // The constant's or the parameter's product is rounded; its error goes
   // into exp(-a) as the argument's tail (sigmoid_times), as the emitter's
-  // exp takes it: without it 13 ULP at x = -50 (b = 1.702).
+  // exp takes it.
   Runtime rt;
-  std::string text = rt.llvm_ir("x * sigmoid(1.702 * x)", DType::F32, false);
-  size_t fwd = text.find("define i64 @actjit_forward");
-  REQUIRE(fwd != std::string::npos);
-  std::string forward = text.substr(fwd, text.find("\n}\n", fwd) - fwd);
+  std::string forward = kernel_ir(rt, "x * sigmoid(1.702 * x)", "actjit_forward", false);
   CHECK(forward.find("fdiv <") != std::string::npos);
   CHECK(forward.find("fcmp oge") == std::string::npos);
   std::vector<float> x{-120.0f, -100.0f, -90.0f, -60.0f, -52.1f, -50.0f, -1.0f, 0.0f, 3.0f, 20.0f, 1e30f,
@@ -1248,10 +1256,7 @@ TEST_CASE("silu's float forward is x / (1 + exp(-x)) - tiny results recomputed i
   // x in exp's underflow band and the runtime recomputes those lanes.
   Runtime rt;
   for (const char* src : {"silu", "swish"}) {
-    std::string text = rt.llvm_ir(src, DType::F32, true);
-    size_t fwd = text.find("define i64 @actjit_forward");
-    REQUIRE(fwd != std::string::npos);
-    std::string forward = text.substr(fwd, text.find("\n}\n", fwd) - fwd);
+    std::string forward = kernel_ir(rt, src, "actjit_forward", true);
     INFO(src);
     CHECK(forward.find("fdiv <") != std::string::npos);
     CHECK(forward.find("fcmp oge") == std::string::npos);  // sigmoid's x >= 0
@@ -1287,10 +1292,7 @@ TEST_CASE("softplus's float backward is dy / (1 + exp(-x)) - subnormal slopes re
   // -88.7 exp(-x) is inf and the quotient 0, so the kernel reports x in
   // exp's underflow band and the runtime recomputes those lanes in float64.
   Runtime rt;
-  std::string text = rt.llvm_ir("softplus", DType::F32, true);
-  size_t bwd = text.find("define i64 @actjit_backward");
-  REQUIRE(bwd != std::string::npos);
-  std::string backward = text.substr(bwd, text.find("\n}\n", bwd) - bwd);
+  std::string backward = kernel_ir(rt, "softplus", "actjit_backward", true);
   CHECK(backward.find("2.000000e+01") == std::string::npos);
   CHECK(backward.find("-8.000000e+02") == std::string::npos);
   CHECK(backward.find("fdiv") != std::string::npos);
