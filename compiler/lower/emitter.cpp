@@ -389,13 +389,14 @@ Emitter::Tail Emitter::rounding_error(NodeId id, const std::vector<llvm::Value*>
   return memo[id] = out;
 }
 
-llvm::Value* Emitter::argument_tail(NodeId id, const std::unordered_map<NodeId, llvm::Value*>& all) const {
+bool Emitter::argument_tail(NodeId id, const std::unordered_map<NodeId, llvm::Value*>& all, llvm::Value*& tail) const {
   std::vector<llvm::Value*> v(id + 1, nullptr);
   for (auto& [node, value] : all)
     if (node < v.size()) v[node] = value;
   std::unordered_map<NodeId, Tail> memo;
   Tail t = rounding_error(id, v, memo);
-  return t.ok ? t.t : nullptr;
+  tail = t.t;
+  return t.ok;
 }
 
 void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeId>& derivative_roots) {

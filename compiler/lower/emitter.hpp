@@ -51,9 +51,10 @@ class Emitter {
                                  const std::vector<ir::NodeId>& also = {},
                                  std::unordered_map<ir::NodeId, llvm::Value*>* all = nullptr);
   /// The rounding error of the value emit() gave `id` (`all`: its values,
-  /// by emit's last argument), as exp takes an argument's tail; null where
-  /// that value is exact or its error is not followed (rounding_error).
-  llvm::Value* argument_tail(ir::NodeId id, const std::unordered_map<ir::NodeId, llvm::Value*>& all) const;
+  /// by emit's last argument), as exp takes an argument's tail, into
+  /// `tail` (null where that value is exact); false where the error is not
+  /// followed (rounding_error).
+  bool argument_tail(ir::NodeId id, const std::unordered_map<ir::NodeId, llvm::Value*>& all, llvm::Value*& tail) const;
 
   /// tanh's derivative 4e / (1 + e)^2, e = exp(-2|a|) (diff.cpp), over a
   /// program (`all_roots`; `derivative_roots` its derivatives), decided

@@ -39,22 +39,25 @@ using ir::Op;
 namespace {
 
 /// The forward m sigmoid(a) under guards (ir::GuardedSigmoidProduct) with
-/// a the input or its product with a parameter or a constant, whose float
-/// JIT kernel is m / (1 + exp(-a)) (KernelBuilder::sigmoid_times); none
-/// where the function may make NaN.
+/// a a polynomial in the input, whose float JIT kernel is m / (1 +
+/// exp(-a)) (KernelBuilder::sigmoid_times); none where the function may
+/// make NaN.
 std::optional<ir::GuardedSigmoidProduct> sigmoid_quotient(const Program& p) {
   if (p.row.rowwise || p.value == ir::kNoNode || ir::may_make_nan(p.graph, std::vector<NodeId>{p.value}))
     return std::nullopt;
   auto product = ir::guarded_sigmoid_product(p.graph, p.value);
   if (!product) return std::nullopt;
-  // a = x, or x times a parameter or a constant (whose rounding error
-  // sigmoid_times takes into exp's argument).
+  // a a polynomial in x: x, x times a parameter or a constant, gelu_tanh's
+  // x (k1 + k2 x^2), whose rounding error sigmoid_times takes into exp's
+  // argument (or, where the emitter does not follow it, the forward takes
+  // sigmoid's form after all).
   const ir::Graph& g = p.graph;
-  auto input = [&](NodeId id) { return g[id].op == Op::Input; };
-  auto factor = [&](NodeId id) { return g[id].op == Op::Param || g.is_const(id); };
-  const ir::Node& a = g[product->sigmoid.a];
-  bool scaled = a.op == Op::Mul && ((input(a.args[0]) && factor(a.args[1])) || (factor(a.args[0]) && input(a.args[1])));
-  if (!input(product->sigmoid.a) && !scaled) return std::nullopt;
+  for (NodeId id : ir::reachable_elementwise(g, std::array{product->sigmoid.a})) {
+    Op op = g[id].op;
+    if (op != Op::Input && op != Op::Const && op != Op::Param && op != Op::Mul && op != Op::Add && op != Op::Sub &&
+        op != Op::Neg)
+      return std::nullopt;
+  }
   return product;
 }
 
@@ -445,11 +448,11 @@ struct KernelBuilder {
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
     plan(em);
-    // m sigmoid(a) under guards, a the input or its product with a
-    // parameter or a constant (silu, swish, x sigmoid(1.702 x)): m / (1 +
-    // exp(-a)) (sigmoid_times), in float kernels whose caller recomputes
-    // the watched lanes (in place from a copy of x: there x < -88.7 gives
-    // -0, the true value below 2.7e-37).
+    // m sigmoid(a) under guards, a a polynomial in the input (silu, swish,
+    // x sigmoid(1.702 x), gelu_tanh): m / (1 + exp(-a)) (sigmoid_times), in
+    // float kernels whose caller recomputes the watched lanes (in place
+    // from a copy of x: below a = -88.7 the quotient is -0, the true value
+    // below 2.7e-37 for silu).
     // Measured (16Ki floats, alternating libraries): silu 5.96 -> 7.38 e/ns
     // (the table-form exp alone: 6.3-6.7).
     std::optional<ir::GuardedSigmoidProduct> product;
@@ -459,6 +462,7 @@ struct KernelBuilder {
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       if (product) {
         auto [q, a] = sigmoid_times(b, em, product->sigmoid.a, product->guards, product->m, in[0], nullptr);
+        if (!q) q = em.emit({p.value}, [&](NodeId) { return in[0]; })[0];  // sigmoid's form, a watched alike
         rescue.watch(b, {q, a}, live);
         return std::vector<llvm::Value*>{q};
       }
@@ -518,7 +522,10 @@ struct KernelBuilder {
   /// alike); others are selects. With `m` (a forward's m sigmoid(a), the
   /// guards' values 0 or m) the quotient is m / (1 + exp(-a)): where(a > t,
   /// m, .) is decided alike, where(a < t, 0, .) is not (an infinite m would
-  /// give NaN, the guard 0). Returns the quotient and a.
+  /// give NaN, the guard 0). A computed a (beta x) carries its rounding
+  /// error into exp(-a) as the argument's tail, as the emitter's exp takes
+  /// it. Returns the quotient and a; the quotient is null where the
+  /// emitter does not follow a's error (the caller takes another form).
   std::pair<llvm::Value*, llvm::Value*> sigmoid_times(llvm::IRBuilder<>& b, Emitter& em, NodeId a,
                                                       const std::vector<std::pair<NodeId, NodeId>>& guards, NodeId m,
                                                       llvm::Value* xv, llvm::Value* dyv) {
@@ -540,9 +547,8 @@ struct KernelBuilder {
     std::vector<llvm::Value*> w = em.emit(want, [&](NodeId) { return xv; }, nullptr, {}, &all);
     llvm::Value* multiplier = m != ir::kNoNode ? w[1] : dyv;
     const double inf = std::numeric_limits<double>::infinity();
-    // a computed (beta x) carries its rounding error into exp(-a) as the
-    // argument's tail, as the emitter's exp takes it.
-    llvm::Value* tail = em.argument_tail(a, all);
+    llvm::Value* tail = nullptr;
+    if (!em.argument_tail(a, all, tail)) return {nullptr, w[0]};
     llvm::Value* e = emit_exp(b, b.CreateFNeg(w[0]), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
     llvm::Value* q = b.CreateFDiv(multiplier, b.CreateFAdd(e, llvm::ConstantFP::get(vec, 1.0)));
     size_t k = want.size();
@@ -595,6 +601,7 @@ struct KernelBuilder {
       llvm::Value *xv = in[0], *dyv = in[1];
       if (sigmoid) {
         auto [q, a] = sigmoid_times(b, em, sigmoid->sigmoid.a, sigmoid->guards, ir::kNoNode, xv, dyv);
+        if (!q) q = b.CreateFMul(dyv, em.emit({p.d_x}, [&](NodeId) { return xv; })[0]);  // sigmoid's form
         rescue.watch(b, {q, a}, live);
         return std::vector<llvm::Value*>{q};
       }
