@@ -586,7 +586,8 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
     if (const jit::KernelCode* narrow = impl_->narrow_code(at_defaults))
       fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
   // In place, a forward that leaves tiny results to the float64 pass below
-  // runs from a copy of x, 4 KiB at a time (in L1: about 10% of the call).
+  // runs from a copy of x, 4 KiB at a time (in L1; silu in place at 16Ki
+  // measured level with the previous library's select form).
   const bool copy_x = x == y && (at_defaults ? impl_->defaults_forward_quotient : impl_->forward_quotient);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
