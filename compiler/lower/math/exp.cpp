@@ -56,6 +56,14 @@ constexpr double kExpTableQ[] = {0.5000162124633789, 0.16666719317436218};  // t
 
 bool table_form(const Ctx& k) { return k.avx512 && !k.f64; }
 
+/// The table form's k/16 = round16(x * scale / ln2) (the shifted float's
+/// last place is 1/16 for |x scale / ln2| < 2^18) and, indexed by its last
+/// four bits, t_j and c_j: the part reduce() and exp_neg2abs share.
+struct TableStep {
+  llvm::Value *n, *t, *c;
+};
+TableStep table_step(const Ctx& k, llvm::Value* x, double scale);
+
 /// t_j = 2^(j/16) rounded to float, or (`error`) c_j = 2^(j/16) / t_j - 1.
 std::array<float, 16> exp2_sixteenths(bool error) {
   std::array<float, 16> t{};
@@ -64,6 +72,13 @@ std::array<float, 16> exp2_sixteenths(bool error) {
     t[size_t(j)] = float(error ? (v - rounded) / rounded : v);
   }
   return t;
+}
+
+TableStep table_step(const Ctx& k, llvm::Value* x, double scale) {
+  llvm::Value* shifted = k.fma(x, k.c(scale * kLog2e), k.c(kTableShift));
+  llvm::Value* n = k.sub(shifted, k.c(kTableShift));
+  llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
+  return {n, k.lookup16(index, exp2_sixteenths(false)), k.lookup16(index, exp2_sixteenths(true))};
 }
 
 /// Clamps x into [lo, hi] (NaN becomes 0; callers restore it) and reduces.
@@ -81,11 +96,8 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_
   if (table) {
     // |x / ln2| < 2^18 (the clamps and exp_bounds' -2e4 keep it there; NaN
     // stays NaN): the shifted float is in [2^19, 2^20), its last place 1/16.
-    llvm::Value* shifted = k.fma(xs, k.c(kLog2e), k.c(kTableShift));
-    n = k.sub(shifted, k.c(kTableShift));
-    llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
-    t = k.lookup16(index, exp2_sixteenths(false));
-    c = k.lookup16(index, exp2_sixteenths(true));
+    TableStep step = table_step(k, xs, 1);
+    n = step.n, t = step.t, c = step.c;
   } else {
     n = k.round(k.mul(xs, k.c(kLog2e)));
   }
@@ -347,11 +359,9 @@ llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a) {
     // The table form the same way: k/16 = round16(h * -2 / ln2), the
     // factor in the shift's product; q = (r + c) + r^2 Q(r) with r = -2 r'
     // as c - (r' + r') + r'^2 4 Q(-2 r') (two additions: no multiply unit).
-    llvm::Value* shifted = k.fma(hs, k.c(-2 * kLog2e), k.c(kTableShift));
-    n = k.sub(shifted, k.c(kTableShift));
-    llvm::Value* index = k.b.CreateBitCast(shifted, k.int_vec());
-    llvm::Value* t = k.lookup16(index, exp2_sixteenths(false));
-    llvm::Value* c = k.lookup16(index, exp2_sixteenths(true));
+    TableStep step = table_step(k, hs, -2);
+    n = step.n;
+    llvm::Value *t = step.t, *c = step.c;
     llvm::Value* r = k.fma(n, k.c(kLn2Float.hi / 2), hs);
     r = k.fma(n, k.c(kLn2Float.lo / 2), r);
     llvm::Value* q = k.fma(k.mul(r, r), k.horner(r, {4 * kExpTableQ[0], -8 * kExpTableQ[1]}), k.sub(c, k.add(r, r)));
