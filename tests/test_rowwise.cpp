@@ -591,6 +591,27 @@ TEST_CASE("glu's a * sigmoid(b) applies exp's exponent last - accurate where sig
     }
   }
   CHECK(worst <= 4);
+  // The scaled product is taken only in registers where some b is below
+  // kScaledProductBar (-80); others take the plain product, exact there:
+  // b in [-80, 40] alone, and rows where each register mixes both kinds.
+  CHECK(rt.llvm_ir("glu", DType::F32).find("\nplain:") != std::string::npos);
+  for (bool mixed : {false, true}) {
+    std::vector<float> bs2;
+    for (float b = -80.0f; b <= 40.0f; b += 1.0f / 64) bs2.push_back(mixed && bs2.size() % 5 == 0 ? -95.0f - b / 8 : b);
+    const size_t cols2 = 2 * bs2.size();
+    double worst2 = 0;
+    for (float a : as) {
+      std::vector<float> x(cols2), y(bs2.size());
+      for (size_t i = 0; i < bs2.size(); ++i) x[i] = i % 2 ? -a : a, x[bs2.size() + i] = bs2[i];
+      k.forward_rows(std::span<const float>(x), std::span<float>(y), cols2);
+      for (size_t i = 0; i < bs2.size(); ++i) {
+        long double want = (long double)x[i] / (1 + std::exp(-(long double)bs2[i]));
+        worst2 = std::max(worst2, test::ulp_error(y[i], want));
+      }
+    }
+    INFO((mixed ? "mixed registers" : "b >= -80"));
+    CHECK(worst2 <= 4);
+  }
   // Infinite and NaN operands keep the formula's values.
   std::vector<float> x{INFINITY, INFINITY, 2.0f, NAN, -INFINITY, -1e30f, -1e30f, 5.0f}, y(4);
   k.forward_rows(std::span<const float>(x), std::span<float>(y), 8);

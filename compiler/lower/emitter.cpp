@@ -613,7 +613,7 @@ void Emitter::plan_scaled_products(const std::vector<NodeId>& roots) {
 
 llvm::Value* Emitter::scaled_product(NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const {
   auto sp = scaled_products_.find(id);
-  if (sp == scaled_products_.end()) return nullptr;
+  if (!scaling_ || sp == scaled_products_.end()) return nullptr;
   const ScaledProduct& s = sp->second;
   auto parts = exp_parts.find(s.e);
   llvm::Value* c = v[g_[s.where].args[0]];
@@ -627,6 +627,15 @@ llvm::Value* Emitter::scaled_product(NodeId id, const std::vector<llvm::Value*>&
   llvm::Value* wp = b_.CreateSelect(c, one, pe);
   llvm::Value* wn = b_.CreateSelect(c, llvm::ConstantFP::get(vec_, 0.0), ne);
   return emit_ldexp(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
+}
+
+std::vector<NodeId> Emitter::scaled_exp_arguments() const {
+  std::vector<NodeId> out;
+  if (!tiny_products_.empty()) return out;
+  for (auto& [id, s] : scaled_products_) out.push_back(g_[s.e].args[0]);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 llvm::Value* Emitter::tiny_product(NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const {
@@ -882,9 +891,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
             if (t.ok) tail = t.t;
           }
           auto em1 = expm1_of_.find(n.args[0]);
-          if (em1 != expm1_of_.end() && !tail && !split_exps_.count(id)) {
+          const bool split = scaling_ && split_exps_.count(id);
+          if (em1 != expm1_of_.end() && !tail && !split) {
             r = emit_exp_paired_expm1(b_, A(0), ranges.operand_where_used(em1->second).hi);
-          } else if (split_exps_.count(id)) {
+          } else if (split) {
             auto parts = emit_exp_parts(b_, A(0), used.lo, used.hi, tail);
             exp_parts[id] = parts;
             r = emit_ldexp(b_, parts.first, parts.second);

@@ -34,6 +34,10 @@ struct ParamValues {
   std::vector<llvm::Value*> value, hi, lo, inexact;
 };
 
+/// Where exp's argument is at least this, its value is normal in float
+/// and double: a * (e / (1 + e)) loses nothing that scaling would keep.
+inline constexpr double kScaledProductBar = -80;
+
 class Emitter {
  public:
   using Leaf = std::function<llvm::Value*(ir::NodeId)>;
@@ -95,6 +99,14 @@ class Emitter {
   /// Also products a * g(e) that are a * slope * e (1 + c2 e) for small e
   /// (mish, telu: TinyProduct), by the same p and n where e < 2^-27.5.
   void plan_scaled_products(const std::vector<ir::NodeId>& roots);
+  /// Off: the scaled products (not the tiny ones) are emitted as the plain
+  /// products they replace, and their exps whole: exact where each exp's
+  /// argument is at least kScaledProductBar (its value normal). On by default.
+  void set_scaling(bool on) { scaling_ = on; }
+  /// The arguments of the scaled products' exps, where the program has
+  /// scaled products and no tiny ones (set_scaling serves such programs);
+  /// else none.
+  std::vector<ir::NodeId> scaled_exp_arguments() const;
   /// softmax's exp(u - max(u)) (the max under stop_gradient or not) where
   /// what `roots` compute does not change when every value of that exp is
   /// multiplied by the same positive number (e / sum(e), and the
@@ -280,6 +292,7 @@ class Emitter {
   /// exp(-2|a|) whose tanh(a) is paired.
   bool paired_exp(ir::NodeId id) const;
   bool pairing_ = false;
+  bool scaling_ = true;
 
   const ir::Graph& g_;
   llvm::IRBuilder<>& b_;
