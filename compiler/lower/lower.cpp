@@ -1424,7 +1424,7 @@ unsigned body_registers(const ir::Graph& g, const std::vector<NodeId>& roots, co
       if (g[id].op == Op::Sqrt) return 2;
     return 1;
   }
-  if (cost < bars.four || vector_bits < 512) return 2;
+  if (cost < bars.four || vector_bits < 512 || (cost >= kCompileCapFrom && cost < kCompileCapTo)) return 2;
   for (NodeId id : ir::reachable_elementwise(g, roots))
     if (calls_out_of_line(g[id].op, is_double)) return 2;
   return 4;
@@ -1479,7 +1479,7 @@ bool forward_takes_quotient(const Program& p) { return sigmoid_quotient(p).has_v
 bool narrow_forward_pays(const Program& p) {
   if (p.row.rowwise || p.value == ir::kNoNode) return false;
   unsigned cost = body_cost(p.graph, {p.value});
-  return cost >= kForwardInterleave.two && cost < kForwardInterleave.four;
+  return cost >= kForwardInterleave.two && cost < kNarrowForwardBelow;
 }
 
 size_t wide_row_length(const Program& p) {

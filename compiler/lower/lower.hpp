@@ -74,14 +74,18 @@ size_t wide_row_length(const Program& p);
 /// function out of line (SLEEF's, per register: float64 gelu ran 7% slower
 /// four wide, its registers spilled around the calls). Float32 costs as
 /// measured in the nineteenth sitting: forwards of gelu 54, gelu_tanh 58,
-/// telu 61, logsigmoid 63, softplus 69-75 are four wide; swish 40-45, mish
-/// 41, sigmoid 33, selu 32 two since the twenty-sixth sitting (in cache
-/// +2-15%, mish's compile +10-20%; one wide on large outputs:
-/// narrow_forward_pays), elu 28-30 one. Backwards of gelu 93, telu 95, gelu_tanh
-/// 67 are four wide; mish 49, swish 43-49, tanh 37, sigmoid 33, elu 29-31
-/// two (four gained them 3-10% in float, but cost mish's compile 4.8 ->
-/// 5.3-6.6 ms, past its 5 ms target); the piecewise-linear ones and
-/// divisions alone (softsign 13) one. Erfc weighs 56 since the twenty-sixth
+/// telu 61, logsigmoid 63, softplus 69-75 are four wide. Since the
+/// twenty-ninth sitting (the table-form exp) so are forwards from cost 25
+/// (elu 28, tanh and tanhshrink 29, celu and selu 32, sigmoid 33, swish and
+/// silu 40; one wide on large outputs: narrow_forward_pays) and backwards
+/// from 25 (squareplus 27, elu 29, sigmoid, selu and logsigmoid 33, tanh
+/// 37, softplus 39): float, 16Ki / 1Mi, alternating with two-or-one wide
+/// builds, forwards sigmoid +10% / +7%, selu +10% / +15%, elu +6% / +10%,
+/// swish and silu +7%, x*sigmoid(1.702*x) +11%, tanh +2%; backwards
+/// sigmoid, selu, logsigmoid, tanh, softplus +7-9%, elu, squareplus +5%;
+/// at 64Mi level. Costs 41-49 stay two (kCompileCapFrom: mish 41 forward,
+/// 49 backward; swish's backward 43). The piecewise-linear ones and
+/// divisions alone (softsign 13) are one wide. Erfc weighs 56 since the twenty-sixth
 /// sitting (gelu 70 forward, 109 backward; the textbook gelu's unguarded
 /// forward 47 -> 63, four wide: +5-21%). Fused kernels go by the backward's bars. Row-wise
 /// kernels are one register wide, or kRowInterleave where the program
@@ -98,7 +102,15 @@ struct InterleaveBars {
   unsigned two, four;
   bool root_two = false;
 };
-inline constexpr InterleaveBars kForwardInterleave{31, 50}, kBackwardInterleave{20, 55, true};
+inline constexpr InterleaveBars kForwardInterleave{25, 25}, kBackwardInterleave{20, 25, true};
+/// Bodies of cost from kCompileCapFrom to below kCompileCapTo stay two
+/// registers wide (where they would be four): compile time, which grows
+/// with the IR. Four wide, mish's forward (41) took its compile from 4.1
+/// to 5.5 ms (target: 5).
+inline constexpr unsigned kCompileCapFrom = 41, kCompileCapTo = 50;
+/// Forwards from kForwardInterleave.two to this cost take a build one
+/// register wide for large outputs (narrow_forward_pays).
+inline constexpr unsigned kNarrowForwardBelow = 50;
 inline constexpr unsigned kRowInterleave = 2;
 
 /// Streaming stores out of cache (Program::streaming_stores) pay for the
@@ -123,12 +135,13 @@ inline constexpr unsigned kRowInterleave = 2;
 inline constexpr unsigned kStreamingForwardBar = 20, kStreamingBackwardBar = 56;
 bool streaming_stores_pay(const Program& p, Part part);
 
-/// Elementwise forwards two registers wide in cache (body cost from
-/// kForwardInterleave.two to .four: sigmoid, selu, celu, swish, silu,
-/// mish) run slower so out of cache: measured here (Zen 5, float32, 64Mi
-/// elements, one thread, plain stores) 6-13% below one register a loop,
-/// while in cache two are 2-15% ahead (sigmoid +8-11%, mish +6-15%). Their
-/// outputs larger than the caches take a build one register wide
+/// Elementwise forwards two or four registers wide in cache (body cost
+/// from kForwardInterleave.two to kNarrowForwardBelow: elu, tanh,
+/// tanhshrink, sigmoid, selu, celu, swish, silu, mish) run slower so out
+/// of cache: two wide, measured here (Zen 5, float32, 64Mi elements, one
+/// thread, plain stores) 6-13% below one register a loop, while in cache
+/// two were 2-15% ahead (sigmoid +8-11%, mish +6-15%; four since: above).
+/// Their outputs larger than the caches take a build one register wide
 /// (Program::narrow_forward).
 bool narrow_forward_pays(const Program& p);
 /// Streaming-store elementwise kernels whose body costs kStreamingForwardBar

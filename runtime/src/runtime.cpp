@@ -581,7 +581,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   const jit::KernelCode* streaming =
       impl_->forward_streams && streams(n * es, n * es) ? impl_->streaming_code(at_defaults) : nullptr;
-  // (or, for the forwards two registers wide in cache, their build one wide)
+  // (or, for the forwards two or four registers wide in cache, their build one wide)
   if (impl_->forward_narrows && streams(n * es, n * es))
     if (const jit::KernelCode* narrow = impl_->narrow_code(at_defaults))
       fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
