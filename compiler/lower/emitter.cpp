@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "compiler/ir/forms.hpp"
 #include "compiler/ir/range.hpp"
 #include "compiler/ir/row.hpp"
 #include "compiler/lower/math.hpp"
@@ -629,6 +630,40 @@ llvm::Value* Emitter::scaled_product(NodeId id, const std::vector<llvm::Value*>&
   return emit_ldexp(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
 }
 
+std::vector<NodeId> Emitter::plan_sigmoid_quotients(const std::vector<NodeId>& roots) {
+  std::vector<NodeId> watched;
+  if (!vec_->getScalarType()->isFloatTy()) return watched;
+  std::vector<NodeId> everything = g_.reachable(roots);
+  std::unordered_map<NodeId, unsigned> uses;
+  for (NodeId id : everything)
+    for (NodeId a : g_[id].args) ++uses[a];
+  for (NodeId id : everything) {
+    const ir::Node& n = g_[id];
+    if (n.op != Op::Mul || std::find(roots.begin(), roots.end(), id) != roots.end()) continue;
+    for (int k = 0; k < 2; ++k) {
+      auto s = ir::sigmoid_form(g_, n.args[k]);
+      if (!s || uses[n.args[k]] != 1 || uses[s->e] != 2) continue;  // e: the numerator's where and 1 + e
+      sigmoid_quotients_[id] = {n.args[1 - k], s->a};
+      watched.push_back(g_[s->e].args[0]);
+      break;
+    }
+  }
+  return watched;
+}
+
+llvm::Value* Emitter::sigmoid_quotient(NodeId id, const std::vector<llvm::Value*>& v) const {
+  auto q = sigmoid_quotients_.find(id);
+  if (q == sigmoid_quotients_.end()) return nullptr;
+  auto [m, a] = q->second;
+  if (!v[m] || !v[a]) return nullptr;
+  std::unordered_map<NodeId, Tail> memo;
+  Tail t = rounding_error(a, v, memo);
+  if (!t.ok) return nullptr;
+  const double inf = std::numeric_limits<double>::infinity();
+  llvm::Value* e = emit_exp(b_, b_.CreateFNeg(v[a]), -inf, inf, t.t ? b_.CreateFNeg(t.t) : nullptr);
+  return b_.CreateFDiv(v[m], b_.CreateFAdd(e, llvm::ConstantFP::get(vec_, 1.0)));
+}
+
 std::vector<NodeId> Emitter::scaled_exp_arguments() const {
   std::vector<NodeId> out;
   if (!tiny_products_.empty()) return out;
@@ -774,7 +809,8 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         if (!r) r = b_.CreateFSub(A(0), A(1));
         break;
       case Op::Mul:
-        r = scaled_product(id, v, exp_parts);
+        r = sigmoid_quotient(id, v);
+        if (!r) r = scaled_product(id, v, exp_parts);
         if (!r) r = tiny_product(id, v, exp_parts);
         if (!r) r = erfc_product(id, v, ranges, normal_cdf);
         if (!r) r = constant_product(id, v, ranges);

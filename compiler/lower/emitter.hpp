@@ -103,6 +103,13 @@ class Emitter {
   /// products they replace, and their exps whole: exact where each exp's
   /// argument is at least kScaledProductBar (its value normal). On by default.
   void set_scaling(bool on) { scaling_ = on; }
+  /// Products m * sigmoid(a) (ir::sigmoid_form, the product its only use)
+  /// inside a float function whose kernel watches exp's underflow band and
+  /// whose caller recomputes such lanes (KernelBuilder::forward), emitted
+  /// as m / (1 + exp(-a)) with a's rounding error in exp's argument: one
+  /// division, no select (as the quotient forward does for the whole
+  /// function). Returns the exp operands (-|a|) the caller must watch.
+  std::vector<ir::NodeId> plan_sigmoid_quotients(const std::vector<ir::NodeId>& roots);
   /// The arguments of the scaled products' exps, where the program has
   /// scaled products and no tiny ones (set_scaling serves such programs);
   /// else none.
@@ -293,6 +300,9 @@ class Emitter {
   bool paired_exp(ir::NodeId id) const;
   bool pairing_ = false;
   bool scaling_ = true;
+  /// plan_sigmoid_quotients' products -> (m, a)
+  std::unordered_map<ir::NodeId, std::pair<ir::NodeId, ir::NodeId>> sigmoid_quotients_;
+  llvm::Value* sigmoid_quotient(ir::NodeId id, const std::vector<llvm::Value*>& v) const;
 
   const ir::Graph& g_;
   llvm::IRBuilder<>& b_;

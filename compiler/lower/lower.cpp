@@ -460,6 +460,11 @@ struct KernelBuilder {
     if (status && !elem->isDoubleTy()) product = sigmoid_quotient(p);
     LaneWatch rescue(*this, b, f, {p.value}, product ? std::span<const NodeId>{} : std::span<const NodeId>{&p.value, 1});
     if (product) rescue.watch_node(b, f, product->sigmoid.a);
+    // Inner m * sigmoid(a) as quotients too, where the kernel watches the
+    // band (Emitter::plan_sigmoid_quotients): their exp operands watched.
+    if (!product && rescue.ty && status && !elem->isDoubleTy())
+      for (NodeId w : em.plan_sigmoid_quotients({p.value}))
+        if (std::find(rescue.extra.begin(), rescue.extra.end(), w) == rescue.extra.end()) rescue.watch_node(b, f, w);
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       if (product) {
         auto [q, a] = sigmoid_times(b, em, product->sigmoid.a, product->guards, product->m, in[0], nullptr);
