@@ -659,9 +659,7 @@ llvm::Value* Emitter::sigmoid_quotient(NodeId id, const std::vector<llvm::Value*
   std::unordered_map<NodeId, Tail> memo;
   Tail t = rounding_error(a, v, memo);
   if (!t.ok) return nullptr;
-  const double inf = std::numeric_limits<double>::infinity();
-  llvm::Value* e = emit_exp(b_, b_.CreateFNeg(v[a]), -inf, inf, t.t ? b_.CreateFNeg(t.t) : nullptr);
-  return b_.CreateFDiv(v[m], b_.CreateFAdd(e, llvm::ConstantFP::get(vec_, 1.0)));
+  return emit_sigmoid_quotient(b_, v[m], v[a], t.t);
 }
 
 std::vector<NodeId> Emitter::scaled_exp_arguments() const {

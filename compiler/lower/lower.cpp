@@ -552,11 +552,9 @@ struct KernelBuilder {
     std::unordered_map<NodeId, llvm::Value*> all;
     std::vector<llvm::Value*> w = em.emit(want, [&](NodeId) { return xv; }, nullptr, {}, &all);
     llvm::Value* multiplier = m != ir::kNoNode ? w[1] : dyv;
-    const double inf = std::numeric_limits<double>::infinity();
     llvm::Value* tail = nullptr;
     if (!em.argument_tail(a, all, tail)) return {nullptr, w[0]};
-    llvm::Value* e = emit_exp(b, b.CreateFNeg(w[0]), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
-    llvm::Value* q = b.CreateFDiv(multiplier, b.CreateFAdd(e, llvm::ConstantFP::get(vec, 1.0)));
+    llvm::Value* q = emit_sigmoid_quotient(b, multiplier, w[0], tail);
     size_t k = want.size();
     for (auto it = guards.rbegin(); it != guards.rend(); ++it) {  // innermost first
       if (decided(it->first, it->second)) continue;

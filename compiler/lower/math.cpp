@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -179,6 +180,12 @@ llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, doub
 
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
   return call_inline(b, "exp_neg_half_square", vmath::exp_neg_half_square, y);
+}
+
+llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm::Value* a, llvm::Value* tail) {
+  const double inf = std::numeric_limits<double>::infinity();
+  llvm::Value* e = emit_exp(b, b.CreateFNeg(a), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
+  return b.CreateFDiv(m, b.CreateFAdd(e, llvm::ConstantFP::get(a->getType(), 1.0)));
 }
 
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail) {

@@ -43,6 +43,11 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
 /// without the clamps that range makes dead. With a `tail` t, exp(x + t)
 /// (vmath::exp_tail: t the rounding error of a computed x).
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double hi, llvm::Value* tail = nullptr);
+/// m / (1 + exp(-(a + tail))): m sigmoid(a) in one division (a's rounding
+/// error `tail`, or null), exp clamped on both sides (0 and inf give m and
+/// 0). The quotient forwards and softplus's backward (lower.cpp
+/// sigmoid_times, Emitter's inner sigmoid products).
+llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm::Value* a, llvm::Value* tail);
 
 /// exp(u - m) times a factor the same for every u (vmath::exp_shifted),
 /// for u <= m, where the target has AVX-512's vscalef at this width and FMA
