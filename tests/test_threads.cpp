@@ -108,6 +108,33 @@ TEST_CASE("large arrays split across the pool give the same results as one threa
   CHECK(dp2[0] == Approx(dp1[0]).epsilon(1e-12));
 }
 
+TEST_CASE("row-wise parameter gradients split across the pool match one thread", "[threads]") {
+  Runtime& rt = actjit::test::shared_runtime();
+  Kernel k = rt.compile("g(x, t = 1.5) = softmax(x / t)", DType::F32);
+  // 5 rows in 4 pieces (1, 1, 1 and 2 rows), each piece its own dparams, summed.
+  const size_t cols = 32768, rows = 5, n = rows * cols;
+  std::vector<float> x(n), dy(n), dx(n);
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = float(std::sin(double(i) * 0.37) * 6);
+    dy[i] = float(std::cos(double(i) * 0.11));
+  }
+  auto grad = [&](unsigned threads) {
+    set_threads(threads);
+    std::vector<double> dp(1, -7);  // written, not accumulated
+    k.backward_rows(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx), cols, {},
+                    std::span<double>(dp));
+    return dp[0];
+  };
+  unsigned before = threads();
+  double one = grad(1);
+  std::vector<float> dx1 = dx;
+  double four = grad(4);
+  set_threads(before);
+  CHECK(dx == dx1);
+  CHECK(std::isfinite(one));
+  CHECK(four == Approx(one).epsilon(1e-12));
+}
+
 TEST_CASE("concurrent large calls share the pool without waiting on each other", "[threads]") {
   Runtime& rt = actjit::test::shared_runtime();
   Kernel k = rt.compile("mish", DType::F64);

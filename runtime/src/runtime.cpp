@@ -395,6 +395,17 @@ size_t pieces_for(size_t elements, size_t units) {
   return std::max<size_t>(1, std::min({t, elements / kGrain, units, kMaxPieces}));
 }
 
+/// f(i) for each of `pieces` pieces: in the caller where there is one (no
+/// std::function to allocate, no pool lock: a row-wise call of maxout on
+/// 16 rows of 1024 floats spent ~25 ns of ~700 there), else on the pool.
+template <class F>
+void run_pieces(size_t pieces, F&& f) {
+  if (pieces == 1)
+    f(size_t(0));
+  else
+    detail::Pool::instance().run(pieces, f);
+}
+
 /// [begin, end) of piece i of `units` split into `pieces`, aligned to `align`.
 std::pair<size_t, size_t> piece(size_t units, size_t pieces, size_t i, size_t align) {
   size_t per = (units / pieces + align - 1) / align * align;
@@ -614,11 +625,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
                             status & lower::kStatusTiny);
   };
   size_t pieces = pieces_for(n, n / 64);
-  if (pieces == 1) {
-    run(0, n);
-    return 0;
-  }
-  detail::Pool::instance().run(pieces, [&](size_t i) {
+  run_pieces(pieces, [&](size_t i) {
     auto [b, e] = piece(n, pieces, i, 64);
     if (e > b) run(b, e);
   });
@@ -652,11 +659,7 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
     }
   };
   size_t pieces = pieces_for(n, n / 64);
-  if (pieces == 1) {
-    run(0, n);
-    return 0;
-  }
-  detail::Pool::instance().run(pieces, [&](size_t i) {
+  run_pieces(pieces, [&](size_t i) {
     auto [b, e] = piece(n, pieces, i, 64);
     if (e > b) run(b, e);
   });
@@ -761,7 +764,7 @@ int Kernel::forward_rows_raw(const void* x, void* y, size_t rows, size_t cols, c
   if (impl_->row_streams_forward && rows <= SIZE_MAX / cols && rows_stream(y, rows, out, es, rows * cols * es))
     if (auto* s = impl_->streaming_rows_code(long_rows ? detail::KernelImpl::Rows::Long : detail::KernelImpl::Rows::Usual))
       fn = reinterpret_cast<detail::RowForwardFn>(s->forward);
-  detail::Pool::instance().run(pieces, [&](size_t i) {
+  run_pieces(pieces, [&](size_t i) {
     auto [b, e] = piece(rows, pieces, i, 1);
     if (e > b)
       fn(static_cast<const char*>(x) + b * cols * es, static_cast<char*>(y) + b * out * es, int64_t(e - b),
@@ -820,8 +823,10 @@ int row_vjp(const KernelImpl& k, RowBackwardFn fn, bool alias_safe, const void* 
   auto run = [&](const void* dy_all) {
     size_t pieces = rows > SIZE_MAX / cols ? 1 : pieces_for(rows * cols, rows);
     if (dparams && np > kMaxSplitParams) pieces = 1;
-    double partial[kMaxPieces][kMaxSplitParams] = {};
-    detail::Pool::instance().run(pieces, [&](size_t i) {
+    double partial[kMaxPieces][kMaxSplitParams];  // each piece's dparams (pieces > 1)
+    if (dparams && pieces > 1)
+      for (size_t i = 0; i < pieces; ++i) std::fill_n(partial[i], np, 0.0);
+    run_pieces(pieces, [&](size_t i) {
       auto [b, e] = piece(rows, pieces, i, 1);
       if (e == b) return;
       fn(static_cast<const char*>(x) + b * cols * esize, static_cast<const char*>(dy_all) + b * out * esize,
