@@ -8,6 +8,7 @@
 // masked copy of the body (loop()).
 #include "compiler/lower/lower.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -467,7 +468,7 @@ struct KernelBuilder {
         if (std::find(rescue.extra.begin(), rescue.extra.end(), w) == rescue.extra.end()) rescue.watch_node(b, f, w);
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       if (product) {
-        auto [q, a] = sigmoid_times(b, em, product->sigmoid.a, product->guards, product->m, in[0], nullptr);
+        auto [q, a] = sigmoid_times(b, em, product->sigmoid, product->guards, product->m, p.value, in[0], nullptr);
         if (!q) q = em.emit({p.value}, [&](NodeId) { return in[0]; })[0];  // sigmoid's form, a watched alike
         rescue.watch(b, {q, a}, live);
         return std::vector<llvm::Value*>{q};
@@ -532,9 +533,10 @@ struct KernelBuilder {
   /// error into exp(-a) as the argument's tail, as the emitter's exp takes
   /// it. Returns the quotient and a; the quotient is null where the
   /// emitter does not follow a's error (the caller takes another form).
-  std::pair<llvm::Value*, llvm::Value*> sigmoid_times(llvm::IRBuilder<>& b, Emitter& em, NodeId a,
+  std::pair<llvm::Value*, llvm::Value*> sigmoid_times(llvm::IRBuilder<>& b, Emitter& em, const ir::SigmoidForm& sigmoid,
                                                       const std::vector<std::pair<NodeId, NodeId>>& guards, NodeId m,
-                                                      llvm::Value* xv, llvm::Value* dyv) {
+                                                      NodeId root, llvm::Value* xv, llvm::Value* dyv) {
+    const NodeId a = sigmoid.a;
     const ir::Graph& g = p.graph;
     auto decided = [&](NodeId cond, NodeId value) {
       const ir::Node& c = g[cond];
@@ -554,7 +556,17 @@ struct KernelBuilder {
     llvm::Value* multiplier = m != ir::kNoNode ? w[1] : dyv;
     llvm::Value* tail = nullptr;
     if (!em.argument_tail(a, all, tail)) return {nullptr, w[0]};
-    llvm::Value* q = emit_sigmoid_quotient(b, multiplier, w[0], tail);
+    // |a| where the quotient is used (the guards bound it: gelu_tanh's |x| <=
+    // 30), from the interval of sigmoid's exp operand -|a| there - if every
+    // guard is emitted (a guard left out leaves its lanes to the quotient).
+    double bound = std::numeric_limits<double>::infinity();
+    if (std::none_of(guards.begin(), guards.end(), [&](auto& gv) { return decided(gv.first, gv.second); })) {
+      ir::Interval used = ir::Ranges(g, {&root, 1}, elem->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
+                                     ir::Domain{false, false})
+                              .operand_where_used(sigmoid.e);
+      bound = std::max(std::fabs(used.lo), std::fabs(used.hi));
+    }
+    llvm::Value* q = emit_sigmoid_quotient(b, multiplier, w[0], tail, bound);
     size_t k = want.size();
     for (auto it = guards.rbegin(); it != guards.rend(); ++it) {  // innermost first
       if (decided(it->first, it->second)) continue;
@@ -604,7 +616,7 @@ struct KernelBuilder {
     stream(b, f, n, {x, dy}, {dx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       llvm::Value *xv = in[0], *dyv = in[1];
       if (sigmoid) {
-        auto [q, a] = sigmoid_times(b, em, sigmoid->sigmoid.a, sigmoid->guards, ir::kNoNode, xv, dyv);
+        auto [q, a] = sigmoid_times(b, em, sigmoid->sigmoid, sigmoid->guards, ir::kNoNode, p.d_x, xv, dyv);
         if (!q) q = b.CreateFMul(dyv, em.emit({p.d_x}, [&](NodeId) { return xv; })[0]);  // sigmoid's form
         rescue.watch(b, {q, a}, live);
         return std::vector<llvm::Value*>{q};

@@ -182,9 +182,21 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
   return call_inline(b, "exp_neg_half_square", vmath::exp_neg_half_square, y);
 }
 
-llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm::Value* a, llvm::Value* tail) {
+llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm::Value* a, llvm::Value* tail,
+                                   double bound) {
   const double inf = std::numeric_limits<double>::infinity();
-  llvm::Value* e = emit_exp(b, b.CreateFNeg(a), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
+  auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
+  llvm::Value* e = nullptr;
+  if (tail && bound <= vmath::kExpUnclampedReach && vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) {
+    std::string name = std::string("actjit.exp_tail_unclamped.v") + std::to_string(vec->getNumElements()) +
+                       (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+    e = vmath::call_or_define(b, name, {b.CreateFNeg(a), b.CreateFNeg(tail)},
+                              [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+                                return vmath::exp_tail_unclamped(k, args[0], args[1]);
+                              });
+  } else {
+    e = emit_exp(b, b.CreateFNeg(a), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
+  }
   return b.CreateFDiv(m, b.CreateFAdd(e, llvm::ConstantFP::get(a->getType(), 1.0)));
 }
 

@@ -251,6 +251,12 @@ llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
 /// counts as 0. Clamps as the
 /// variants above.
 llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
+/// exp(x + t) for x NaN or finite with |x| <= kExpUnclampedReach, t its
+/// rounding error, on targets with vscalef: neither clamps nor the tail's
+/// guard (the reduction is sound that far: p stays finite, vscalef gives 0
+/// and inf; |t| is below ulp(x) / 2 < 1).
+llvm::Value* exp_tail_unclamped(const Ctx& k, llvm::Value* x, llvm::Value* t);
+inline constexpr double kExpUnclampedReach = 1e5;
 /// exp(u - m) up to a factor the same for every u: exp(u - c) for a c
 /// within ln2/2 of m (so the largest results are below sqrt 2), for u <= m
 /// (a row's max m: softmax's exp(x - max x), whose ratios the factor does

@@ -166,6 +166,15 @@ llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_l
   return exp_impl(k, x, clamp_low, clamp_high, t);
 }
 
+llvm::Value* exp_tail_unclamped(const Ctx& k, llvm::Value* x, llvm::Value* t) {
+  // |x| <= 1e5: the table form's shifted float stays in [2^19, 2^20) (|x /
+  // ln2| < 2^18), the Horner form's n below 2^18; past 1419 (table) n ln2_hi
+  // is no longer exact, but r stays within 2e-3 of its range (exp_bounds),
+  // where the result is 0 or inf anyway.
+  Reduction red = reduce(k, x, 0, 0, false, false, t, false, table_form(k));
+  return k.ldexp(exp_poly(k, red), red.n);
+}
+
 ExpShift exp_shift(const Ctx& k, llvm::Value* m) {
   // The reduction's origin M: 0, or m itself where |m| is so large that
   // n = round(v / ln2) below would lose its exactness (2^16 in float, 2^40
