@@ -1251,6 +1251,10 @@ TEST_CASE("x sigmoid(b x) in float is x / (1 + exp(-b x)) with b x's rounding in
   std::vector<float> x{-120.0f, -100.0f, -90.0f, -60.0f, -52.1f, -50.0f, -1.0f, 0.0f, 3.0f, 20.0f, 1e30f,
                        INFINITY, -INFINITY, NAN};
   for (int i = 0; i <= 4000; ++i) x.push_back(-70.0f + 80.0f * float(i) / 4000.0f);
+  // Where b x's rounding error reaches 0.08 (|b x| >= 2^20), it must not
+  // take the clamped exp(88.8) below overflow (it did, up to the
+  // thirty-first sitting: -3.7e-33 at x = -1.23e6 for -0).
+  for (float v = -6e5f; v >= -2e7f; v *= 1.01f) x.push_back(v);
   std::vector<float> y(x.size());
   struct Case {
     const char* src;

@@ -247,8 +247,8 @@ llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
 /// exp(x + t) for a small correction t (the rounding error of x, when x
 /// was computed: the relative error of exp is the absolute error of its
 /// argument, up to 88 in float): t joins the reduced argument. A t that is
-/// NaN or not below 1 in magnitude (x infinite, or overflowed on the way)
-/// counts as 0. Clamps as the
+/// NaN or not below 2^-12 in magnitude (x infinite, or overflowed on the
+/// way) counts as 0. Clamps as the
 /// variants above.
 llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
 /// exp(x + t) for x NaN or finite with |x| <= kExpUnclampedReach, t its

@@ -52,6 +52,8 @@ struct Reduction {
 /// Measured (Zen 5, 16Ki floats, one process alternating the two builds):
 /// forwards of sigmoid +7%, swish +10%, softplus +13%, mish +16%.
 constexpr double kTableShift = 0x1.8p19;
+/// The largest exp argument tail reduce() takes as it is (see there).
+constexpr double kTailBound = 0x1p-12;
 constexpr double kExpTableQ[] = {0.5000162124633789, 0.16666719317436218};  // tools/fit_vmath.py exp_table
 
 bool table_form(const Ctx& k) { return k.avx512 && !k.f64; }
@@ -108,9 +110,16 @@ Reduction reduce(const Ctx& k, llvm::Value* x, double lo, double hi, bool clamp_
   // A tail t is a fraction of an ULP of x, so r stays within the
   // polynomial's range; it joins n's low product off r's critical path.
   // Where x was clamped it changes nothing visible (the result is 0 or inf
-  // either way); a t that is NaN or not small (x infinite, or overflowed
-  // on the way; where |x| >= 2^24 its exp is 0 or inf anyway) counts as 0.
-  if (tail && guard_tail) tail = k.select(k.b.CreateFCmpOLT(k.abs(tail), k.c(1)), tail, k.c(0));
+  // either way) - if t is small: a t that is NaN (an intermediate
+  // overflowed: exp(1 / (x x)) at x = 1e30 has x 0 and t NaN) or past
+  // kTailBound (x so large that its rounding error is) counts as 0. Any
+  // tail of an x within the clamps is below it (a few ULPs of |x| <= 760:
+  // under 2^-14). (The bound was 1 until the thirty-first sitting: a t of
+  // 0.125 at x = -2e6, where the clamp makes x 88.8, took exp(88.8 + t)
+  // below overflow, and x sigmoid(1.702 x) gave -3.7e-33 for -0 from x =
+  // -1.2e6 to -4.3e9. A vfpclass mask and a zero-masked vrange in place of
+  // the compare, select and |t| measured level.)
+  if (tail && guard_tail) tail = k.select(k.b.CreateFCmpOLT(k.abs(tail), k.c(kTailBound)), tail, k.c(0));
   r = tail ? k.add(r, k.fma(n, k.c(-ln2_lo), tail)) : k.fma(n, k.c(-ln2_lo), r);
   return {n, r, t, c};
 }
