@@ -187,13 +187,17 @@ llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm:
   const double inf = std::numeric_limits<double>::infinity();
   auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
   llvm::Value* e = nullptr;
-  if (tail && bound <= vmath::kExpUnclampedReach && vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) {
-    std::string name = std::string("actjit.exp_tail_unclamped.v") + std::to_string(vec->getNumElements()) +
-                       (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
-    e = vmath::call_or_define(b, name, {b.CreateFNeg(a), b.CreateFNeg(tail)},
-                              [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-                                return vmath::exp_tail_unclamped(k, args[0], args[1]);
-                              });
+  if (bound <= vmath::kExpUnclampedReach && vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) {
+    std::string name = std::string(tail ? "actjit.exp_tail_unclamped.v" : "actjit.exp_unclamped.v") +
+                       std::to_string(vec->getNumElements()) + (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+    e = tail ? vmath::call_or_define(b, name, {b.CreateFNeg(a), b.CreateFNeg(tail)},
+                                     [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+                                       return vmath::exp_tail_unclamped(k, args[0], args[1]);
+                                     })
+             : vmath::call_or_define(b, name, {b.CreateFNeg(a)},
+                                     [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+                                       return vmath::exp_tail_unclamped(k, args[0], nullptr);
+                                     });
   } else {
     e = emit_exp(b, b.CreateFNeg(a), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
   }

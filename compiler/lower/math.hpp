@@ -49,7 +49,8 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
 /// 0) unless |a| <= `bound` (a range analysis says so where the quotient
 /// is used; NaN aside) within vmath::kExpUnclampedReach on a target with
 /// vscalef: then exp_tail_unclamped (gelu_tanh's forward, |x| <= 30 under
-/// its guards, +21%). The quotient forwards and softplus's backward
+/// its guards, +21%; x sigmoid(1.702 x), whose x sigmoid_times clamps to
+/// |1.702 x| <= 120, +10%). The quotient forwards and softplus's backward
 /// (lower.cpp sigmoid_times, Emitter's inner sigmoid products).
 llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm::Value* a, llvm::Value* tail,
                                    double bound = std::numeric_limits<double>::infinity());

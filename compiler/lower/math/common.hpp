@@ -252,9 +252,9 @@ llvm::Value* exp_above_bound(const Ctx& k, llvm::Value* x);
 /// variants above.
 llvm::Value* exp_tail(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high);
 /// exp(x + t) for x NaN or finite with |x| <= kExpUnclampedReach, t its
-/// rounding error, on targets with vscalef: neither clamps nor the tail's
-/// guard (the reduction is sound that far: p stays finite, vscalef gives 0
-/// and inf; |t| is below ulp(x) / 2 < 1).
+/// rounding error (or null: x exact), on targets with vscalef: neither
+/// clamps nor the tail's guard (the reduction is sound that far: p stays
+/// finite, vscalef gives 0 and inf; |t| is below ulp(x) / 2 < 1).
 llvm::Value* exp_tail_unclamped(const Ctx& k, llvm::Value* x, llvm::Value* t);
 inline constexpr double kExpUnclampedReach = 1e5;
 /// exp(u - m) up to a factor the same for every u: exp(u - c) for a c
