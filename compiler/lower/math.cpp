@@ -99,6 +99,12 @@ auto with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
 
 bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
 
+llvm::Value* emit_clamp_magnitude(llvm::IRBuilderBase& b, llvm::Value* x, double cap) {
+  return with_ctx(b, x, [&](const vmath::Ctx& k) -> llvm::Value* {
+    return k.has_range() ? k.clamp_magnitude(x, cap) : nullptr;
+  });
+}
+
 llvm::Value* emit_sqrt1p_minus1(llvm::IRBuilderBase& b, llvm::Value* u, llvm::Value* a) {
   if (!has_fma(b)) return nullptr;
   llvm::Type* ty = u->getType();

@@ -137,6 +137,10 @@ llvm::Value* emit_sqrt1p_minus1(llvm::IRBuilderBase& b, llvm::Value* u, llvm::Va
 
 /// Whether the function being emitted into targets a CPU with FMA.
 bool has_fma(llvm::IRBuilderBase& b);
+/// x with its magnitude capped at `cap` (sign kept, NaN made +-cap) in one
+/// vrange a register where the target has AVX-512DQ on 512-bit registers;
+/// else null.
+llvm::Value* emit_clamp_magnitude(llvm::IRBuilderBase& b, llvm::Value* x, double cap);
 
 /// Every external symbol the emitted code may call (the vetted list the JIT
 /// resolves, and nothing else).
