@@ -196,14 +196,11 @@ llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm:
   if (bound <= vmath::kExpUnclampedReach && vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) {
     std::string name = std::string(tail ? "actjit.exp_tail_unclamped.v" : "actjit.exp_unclamped.v") +
                        std::to_string(vec->getNumElements()) + (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
-    e = tail ? vmath::call_or_define(b, name, {b.CreateFNeg(a), b.CreateFNeg(tail)},
-                                     [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-                                       return vmath::exp_tail_unclamped(k, args[0], args[1]);
-                                     })
-             : vmath::call_or_define(b, name, {b.CreateFNeg(a)},
-                                     [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-                                       return vmath::exp_tail_unclamped(k, args[0], nullptr);
-                                     });
+    auto body = [](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+      return vmath::exp_tail_unclamped(k, args[0], args.size() > 1 ? args[1] : nullptr);
+    };
+    e = tail ? vmath::call_or_define(b, name, {b.CreateFNeg(a), b.CreateFNeg(tail)}, body)
+             : vmath::call_or_define(b, name, {b.CreateFNeg(a)}, body);
   } else {
     e = emit_exp(b, b.CreateFNeg(a), -inf, inf, tail ? b.CreateFNeg(tail) : nullptr);
   }
