@@ -701,8 +701,57 @@ TEST_CASE("quotients of products with removable singularities - of and over sinh
        {0.0, 0.5, -3.0, 1e8, 2e8, -1e10, 1e20, -3e25, 1e30, 1e200, -1e300}},
       {"x * x / (4 + x * x)", [](L x) { return x * x / (4 + x * x); }, [](L x) { return 8 * x / ((4 + x * x) * (4 + x * x)); },
        {0.0, 0.5, -3.0, 1e5}},
+      // a scaled square, and b - t: both were 0 past 1.8e19 in float
+      {"x / (1 + x * x / 2)", [](L x) { return x / (1 + x * x / 2); },
+       [](L x) { return (1 - x * x / 2) / ((1 + x * x / 2) * (1 + x * x / 2)); },
+       {0.0, 0.5, -3.0, 1.9e8, 1e20, -3e25, 1e38, 1e200}},
+      {"x / (1 - 0.5 * x * x)", [](L x) { return x / (1 - x * x / 2); },
+       [](L x) { return (1 + x * x / 2) / ((1 - x * x / 2) * (1 - x * x / 2)); },
+       {0.0, 0.5, -3.0, 1.9e8, 1e20, -3e25, 1e38, 1e200}},
+      // a parameter's factor (at its default here; run time below)
+      {"f(x, b = 2) = x / (1 + x * x / b)", [](L x) { return x / (1 + x * x / 2); },
+       [](L x) { return (1 - x * x / 2) / ((1 + x * x / 2) * (1 + x * x / 2)); },
+       {0.0, 0.5, -3.0, 1.9e8, 1e20, -3e25, 1e38, 1e200}},
   };
   check_forms(cases);
+  // x / (1 + x*x/b) at b = 8 passed at run time, and its b-gradient x^3 /
+  // (b + x^2)^2, which was NaN (inf / inf) where x*x overflows
+  {
+    actjit::Runtime rt;
+    for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+      actjit::Kernel k = rt.compile("f(x, b = 2) = x / (1 + x * x / b)", dt);
+      for (double x : {0.5, -3.0, 1e10, 3e19, -1e25, 1e38, 1e200}) {
+        if (dt == actjit::DType::F32 && !std::isfinite(float(x))) continue;
+        INFO((dt == actjit::DType::F32 ? "float" : "double") << " x = " << x);
+        const double params[] = {8};
+        double dparams[] = {0};
+        const long double xl = dt == actjit::DType::F32 ? (long double)float(x) : (long double)x;
+        double y, db;
+        if (dt == actjit::DType::F32) {
+          float xf = float(x), yf = 0, one = 1, gf = 0;
+          k.forward(std::span<const float>(&xf, 1), std::span<float>(&yf, 1), params);
+          k.backward(std::span<const float>(&xf, 1), std::span<const float>(&one, 1), std::span<float>(&gf, 1), params,
+                     dparams);
+          y = yf;
+        } else {
+          double one = 1, g = 0;
+          k.forward(std::span<const double>(&x, 1), std::span<double>(&y, 1), params);
+          k.backward(std::span<const double>(&x, 1), std::span<const double>(&one, 1), std::span<double>(&g, 1), params,
+                     dparams);
+        }
+        db = dparams[0];
+        // x / (1 + x^2/8) = 8x / (8 + x^2), and x^3 / (8 + x^2)^2 = 1 / (x (1 + 8/x^2)^2)
+        const long double want_y = 8 / (xl + 8 / xl), want_db = 1 / (xl * (1 + 8 / (xl * xl)) * (1 + 8 / (xl * xl)));
+        if (dt == actjit::DType::F32) {
+          CHECK(actjit::test::ulp_error(float(y), want_y) <= 4);
+          CHECK(std::fabs(db - double(want_db)) <= 1e-6 * std::fabs(double(want_db)));
+        } else {
+          CHECK(actjit::test::ulp_error(y, want_y) <= 4);
+          CHECK(actjit::test::ulp_error(db, want_db) <= 8);
+        }
+      }
+    }
+  }
   // x*x / (4 + x*x): 1 where x*x overflows (it was inf / inf = NaN); its
   // slope there 0 (8 / x^3 is below 1e-23)
   actjit::Runtime rt;

@@ -763,35 +763,79 @@ class Stabilizer {
     return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Div, {num, den})});
   }
 
-  /// u / (a*a + b) for a constant b != 0: past |a| = 2^27 sqrt|b|, where
-  /// a*a + b rounds to a*a (float and double), u / a / a with u's factors
-  /// a (up to two) cancelled: a*a overflows float at |a| = 1.8e19, where
-  /// x / (1 + x*x) is 5.4e-20 (it was 0) and x*x / (4 + x*x) 1 (it was
-  /// NaN). (With two cancelled the slope there is 0, not 2 b u / a^3: below
-  /// 2^-80 / sqrt|b| of u.) Not for a constant u (1 / (1 + x*x)): there the
-  /// quotient is subnormal or near it where a*a overflows, and its kernels
-  /// keep one division.
+  /// u / (t + b) and u / (b - t) for t = k a*a s / d (a constant k, factors
+  /// s and d free of the input: parameters; at most 8 in all) and a constant
+  /// b != 0: where t + b rounds to t (float and double), u / t with u's factors a (up to
+  /// two) cancelled. a*a overflows float at |a| = 1.8e19, where x / (1 +
+  /// x*x) is 5.4e-20 (it was 0), x*x / (4 + x*x) 1 (it was NaN) and x / (1
+  /// + x*x/b) b / x (it was 0, its b-gradient NaN). The bound: |a| > 2^27
+  /// sqrt|b / k| without s and d, |t| > 2^54 |b| with them (t may be inf
+  /// there; NaN takes the quotient as written). (With two cancelled the
+  /// slope there is 0, not 2 b u / (k a^3): below 2^-80 / sqrt|b/k| of u.)
+  /// Not for a constant u (1 / (1 + x*x)): there the quotient is subnormal
+  /// or near it where a*a overflows, and its kernels keep one division.
   NodeId over_square_sum(NodeId num, NodeId den) {
-    if (g_.is_const(num) || op(den) != Op::Add || !g_.is_const(arg(den, 1)) || is(arg(den, 1), 0.0)) return ir::kNoNode;
-    NodeId sq = arg(den, 0);
-    if (op(sq) != Op::Mul || arg(sq, 0) != arg(sq, 1)) return ir::kNoNode;
-    NodeId a = arg(sq, 0);
-    double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(arg(den, 1)))), 27);
-    if (!(threshold <= kSquareGuard)) return ir::kNoNode;
+    if (g_.is_const(num)) return ir::kNoNode;
+    // t + b, or b - t (as the quotient's far form: -u / t)
+    const bool minus = op(den) == Op::Sub;
+    if ((!minus && op(den) != Op::Add) || !g_.is_const(arg(den, minus ? 0 : 1)) || is(arg(den, minus ? 0 : 1), 0.0))
+      return ir::kNoNode;
+    const double b = std::fabs(g_.const_value(arg(den, minus ? 0 : 1)));
+    NodeId t = arg(den, minus ? 1 : 0);
+    std::vector<NodeId> tn, td;
+    double kt = minus ? -1 : 1;
+    factors(t, tn, td, kt, false);
+    if (!(kt != 0 && std::isfinite(kt))) return ir::kNoNode;
+    NodeId a = ir::kNoNode;
+    std::vector<NodeId> scale_nums, scale_dens;  // s and d
+    for (NodeId f : tn) {
+      if (input_free(f)) {
+        scale_nums.push_back(f);
+      } else if (a == ir::kNoNode || a == f) {
+        a = f;
+      } else {
+        return ir::kNoNode;
+      }
+    }
+    if (a == ir::kNoNode || std::count(tn.begin(), tn.end(), a) != 2) return ir::kNoNode;
+    for (NodeId f : td) {
+      if (!input_free(f)) return ir::kNoNode;
+      scale_dens.push_back(f);
+    }
+    NodeId far_condition;
+    if (scale_nums.empty() && scale_dens.empty()) {
+      double threshold = std::ldexp(std::sqrt(b / std::fabs(kt)), 27);
+      if (!(threshold <= kSquareGuard)) return ir::kNoNode;
+      far_condition = make(Op::Gt, {make(Op::Abs, {a}), c(threshold)});
+    } else {
+      double threshold = std::ldexp(b, 54);
+      if (!std::isfinite(threshold)) return ir::kNoNode;
+      far_condition = make(Op::Gt, {make(Op::Abs, {t}), c(threshold)});
+    }
     std::vector<NodeId> nums, dens;
     double k = 1;
     factors(num, nums, dens, k, false);
     if (!dens.empty()) return ir::kNoNode;
     int left = 2;  // the powers of a still to divide by
-    NodeId far = c(k);
+    NodeId far = c(k / kt);
     for (NodeId f : nums) {
       if (f == a && left > 0)
         --left;
       else
         far = make(Op::Mul, {far, f});
     }
+    for (NodeId f : scale_dens) far = make(Op::Mul, {far, f});
+    for (NodeId f : scale_nums) far = make(Op::Div, {far, f});
     for (; left > 0; --left) far = make(Op::Div, {far, a});
-    return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(threshold)}), far, make(Op::Div, {num, den})});
+    return make(Op::Where, {far_condition, far, make(Op::Div, {num, den})});
+  }
+
+  /// Whether nothing `n` is computed from is the input (a constant, a
+  /// parameter, or an expression of those).
+  bool input_free(NodeId n) const {
+    for (NodeId id : g_.reachable(std::vector<NodeId>{n}))
+      if (op(id) == Op::Input) return false;
+    return true;
   }
 
   /// u / (a + k) and u / (|a| + k) for a constant k != 0 and a product u
