@@ -204,7 +204,7 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
   }
   p.unsimplified = p.function.value;
   p.naive = simplify::simplify(p.graph, std::array{p.function.value})[0];
-  p.value = simplify::stabilize(p.graph, std::array{p.naive})[0];
+  p.value = simplify::bounded_factors_first(p.graph, simplify::stabilize(p.graph, std::array{p.naive}))[0];
   if (ir::is_rowwise(p.graph, std::array{p.value})) {
     p.row.rowwise = true;
     ir::Shapes shapes(p.graph);
@@ -225,7 +225,8 @@ Result<Program> build_program(std::string_view text, const sema::Library& librar
       for (size_t j = 0; j < p.function.params.size(); ++j) vars.push_back(p.graph.make(ir::Op::Param, {}, double(j)));
     std::vector<ir::NodeId> raw;
     for (ir::NodeId v : vars) raw.push_back(diff::derivative(p.graph, p.value, v));
-    std::vector<ir::NodeId> simplified = simplify::cancel_parameters(p.graph, simplify::simplify(p.graph, raw));
+    std::vector<ir::NodeId> simplified = simplify::bounded_factors_first(
+        p.graph, simplify::cancel_parameters(p.graph, simplify::simplify(p.graph, raw)));
     p.d_x = simplified[0];
     p.d_params.assign(simplified.begin() + 1, simplified.end());
   }

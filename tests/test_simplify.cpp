@@ -769,6 +769,31 @@ TEST_CASE("quotients of products with removable singularities - of and over sinh
   CHECK(simplified("1 / (1 + x * x)") == "1 / (x * x + 1)");
 }
 
+TEST_CASE("products of factors that grow and a factor bounded by 1 multiply that one first", "[stabilize]") {
+  // x*x*sigmoid(x) was NaN at x = -1e200 in double (x*x = inf times 0) and
+  // its slope NaN at +-1e200 (x*x times sigmoid's derivative, 0 there);
+  // x^3 sigmoid(x), x^4 exp(-x*x) alike.
+  using L = long double;
+  auto sig = [](L x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); };
+  const std::vector<double> at{0.0, 1e-30, -1e-8, 0.3, -1.5, 3.0, -30.0, 90.0, -120.0, 1e10, -1e10, 1e30, -1e30, 1e200, -1e200};
+  const FormCase cases[] = {
+      {"x * x * sigmoid(x)", [&](L x) { return x * x * sig(x); },
+       [&](L x) { return 2 * x * sig(x) + x * x * sig(x) * sig(-x); }, at},
+      {"x^3 * sigmoid(x)", [&](L x) { return x * x * x * sig(x); },
+       [&](L x) { return 3 * x * x * sig(x) + x * x * x * sig(x) * sig(-x); },
+       {0.0, 1e-30, -1e-8, 0.3, -1.5, 3.0, -30.0, 90.0, -120.0, 1e10, -1e30, 1e200, -1e200}},
+      {"x^4 * exp(-x * x)", [](L x) { return x * x * x * x * std::exp(-x * x); },
+       [](L x) { return (4 * x * x * x - 2 * x * x * x * x * x) * std::exp(-x * x); },
+       {0.0, 1e-30, -1e-8, 0.3, -1.5, 3.0, -9.0, 30.0, 1e10, -1e30, 1e200, -1e200}},
+  };
+  check_forms(cases);
+  CHECK(simplified("x * x * sigmoid(x)").find("x * (x * ") == 0);
+  // Products without a bounded factor, or with one large factor, as they were.
+  CHECK(simplified("x * x * exp(x)") == "x * x * exp(x)");
+  CHECK(simplified("x * sigmoid(x) * 3") ==
+        "x * (where(x >= 0, 1, exp(where(x >= 0, -x, x))) / (exp(where(x >= 0, -x, x)) + 1)) * 3");
+}
+
 TEST_CASE("the normal CDF with erf - log(1 + tanh(x)) - logit(sigmoid(x)) - sigmoid(x) - sigmoid(-x) - exp(x) sigmoid(-x)", "[stabilize]") {
   // Found by checking textbook forms against mpmath at 30 points from 1e-30
   // to 1e200: 0.5 + 0.5 erf(x / sqrt(2)) was 0 below -5.6 and 4e-5 off at

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numbers>
 #include <unordered_map>
 #include <utility>
 
 #include "compiler/ir/forms.hpp"
+#include "compiler/ir/range.hpp"
 #include "compiler/ir/row.hpp"
 #include "compiler/simplify/simplify.hpp"
 
@@ -1503,6 +1505,105 @@ class Stabilizer {
 std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
   Stabilizer s(g);
   return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.rebuild(n, args); });
+}
+
+std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> roots) {
+  if (ir::is_rowwise(g, roots)) return {roots.begin(), roots.end()};
+  std::vector<NodeId> order = g.reachable(roots);
+  std::vector<NodeId> map(order.empty() ? 0 : order.back() + 1, ir::kNoNode);
+  std::vector<char> varies(map.size(), 0);  // computed from the input
+  for (NodeId id : order) {
+    const ir::Node& n = g[id];
+    varies[id] = n.op == Op::Input;
+    for (unsigned i = 0; i < n.arity; ++i) varies[id] |= varies[n.args[i]];
+  }
+  // The factors of a product (at most 8; false if there are more): through
+  // products, and a^3, a^4 as three, four factors a.
+  auto factors_of = [&](NodeId id, std::vector<NodeId>& factors) {
+    factors.clear();
+    std::vector<NodeId> stack{id};
+    while (!stack.empty() && factors.size() + stack.size() <= 8) {
+      NodeId f = stack.back();
+      stack.pop_back();
+      const ir::Node& n = g[f];
+      if (n.op == Op::Mul) {
+        stack.push_back(n.args[1]);
+        stack.push_back(n.args[0]);
+      } else if (n.op == Op::Pow && (g.is_const(n.args[1], 3.0) || g.is_const(n.args[1], 4.0))) {
+        for (int k = 0; k < int(g.const_value(n.args[1])); ++k) factors.push_back(n.args[0]);
+      } else {
+        factors.push_back(f);
+      }
+    }
+    return stack.empty();
+  };
+  // Only products of three or more factors of the input can need it.
+  std::vector<NodeId> factors;
+  bool any = false;
+  for (NodeId id : order)
+    if (g[id].op == Op::Mul && factors_of(id, factors))
+      any = any || std::count_if(factors.begin(), factors.end(), [&](NodeId f) { return varies[f] != 0; }) >= 3;
+  if (!any) return {roots.begin(), roots.end()};
+  // Float's ranges: a product reaches inf there first. (The ranges of the
+  // math functions' results are widened by 1e-5.)
+  const ir::Ranges ranges(g, roots, ir::Precision::F32);
+  auto within_one = [&](NodeId id) {
+    ir::Interval r = ranges[id];
+    return r.lo >= -1.001 && r.hi <= 1.001;
+  };
+  // x itself: other factors that grow (sinh, a polynomial) are left as
+  // they are, as are their products inside guarded branches (the ranges
+  // here are global), where an order changed for nothing costs accuracy.
+  auto can_be_large = [&](NodeId id) { return g[id].op == Op::Input; };
+  auto times = [&](NodeId a, NodeId b) { return rewrite(g, Op::Mul, std::array{a, b}); };
+  for (NodeId id : order) {
+    const ir::Node n = g[id];  // a copy: the graph grows while rebuilding
+    std::array<NodeId, 3> args{ir::kNoNode, ir::kNoNode, ir::kNoNode};
+    for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
+    NodeId out = ir::kNoNode;
+    if (n.op == Op::Mul && factors_of(id, factors)) {
+      // bounded by 1 and of the input, able to be large (past 2^16) and of
+      // the input, the rest
+      std::vector<NodeId> bounded, large, rest;
+      for (NodeId f : factors)
+        (!varies[f] ? rest : within_one(f) ? bounded : can_be_large(f) ? large : rest).push_back(f);
+      // Only where the product as written multiplies two large factors
+      // before any bounded one: (a b) q, a^3 q; (a q) b is fine as it is.
+      std::function<std::pair<int, int>(NodeId, bool&)> count = [&](NodeId f, bool& unsafe) -> std::pair<int, int> {
+        const ir::Node& m = g[f];
+        bool power = m.op == Op::Pow && (g.is_const(m.args[1], 3.0) || g.is_const(m.args[1], 4.0));
+        if (m.op != Op::Mul && !power) {
+          bool v = varies[f] != 0;
+          return {v && !within_one(f) && can_be_large(f), v && within_one(f)};
+        }
+        std::pair<int, int> a = count(m.args[0], unsafe);
+        if (power) a.first *= int(g.const_value(m.args[1]));
+        std::pair<int, int> b = power ? std::pair<int, int>{0, 0} : count(m.args[1], unsafe);
+        std::pair<int, int> both{a.first + b.first, a.second + b.second};
+        unsafe = unsafe || (both.first >= 2 && both.second == 0);
+        return both;
+      };
+      bool unsafe = false;
+      count(id, unsafe);
+      if (unsafe && !bounded.empty() && large.size() >= 2) {
+        // q1 (and the rest) first, then large and bounded factors in turn:
+        // a2 (q2 (a1 q1)), so that neither a run of large factors overflows
+        // nor a run of bounded ones underflows ((x e) e of x / sinh(x)).
+        NodeId inner = map[bounded.front()];
+        for (NodeId f : rest) inner = times(inner, map[f]);
+        for (size_t i = 0, j = 1; i < large.size() || j < bounded.size();) {
+          if (i < large.size()) inner = times(map[large[i++]], inner);
+          if (j < bounded.size()) inner = times(map[bounded[j++]], inner);
+        }
+        out = inner;
+      }
+    }
+    if (out == ir::kNoNode) out = rewrite(g, n.op, std::span<const NodeId>(args.data(), n.arity), n.value, n.lo);
+    map[id] = out;
+  }
+  std::vector<NodeId> out;
+  for (NodeId r : roots) out.push_back(map[r]);
+  return out;
 }
 
 }  // namespace actjit::simplify

@@ -126,4 +126,17 @@ namespace actjit::simplify {
 /// Rewrites the nodes reachable from `roots`; returns the new roots.
 std::vector<ir::NodeId> stabilize(ir::Graph& g, std::span<const ir::NodeId> roots);
 
+/// Products with factors x (the input itself; x^3 and x^4 count as three,
+/// four) and one or more factors of the input bounded by 1 in magnitude (q:
+/// sigmoid, its derivative, exp(-x*x)), written so that two x multiply
+/// before any q ((x x) q, x^3 q): reassociated as x (q2 (x q1)), x's and
+/// q's in turn, so that no run of x's overflows and no run of q's
+/// underflows; x x q was inf * 0 = NaN where x*x overflows and q underflows
+/// (x*x*sigmoid(x) at x = -1e200 in double, its slope at +-1e200: 0, was
+/// NaN). The same number of roundings; the bound is float's range
+/// (ir::Ranges). Other growing factors (sinh, polynomials) are left as
+/// written: the ranges are global, and inside a guarded branch the new
+/// order would cost accuracy for nothing.
+std::vector<ir::NodeId> bounded_factors_first(ir::Graph& g, std::span<const ir::NodeId> roots);
+
 }  // namespace actjit::simplify
