@@ -447,15 +447,25 @@ llvm::Value* normal_cdf_scaled(const Ctx& k, llvm::Value* y, double c) {
   // c |y| = c m (where m is capped, the tail is 0 whatever factor it has):
   // the tail as table_erfc_times' for the negative side, the positive side
   // one subtraction from 2c y, the same roundings (gelu's 0.5 m exact,
-  // shared with the square). The side is select(y < 0, -0, 2c y) (one
-  // MAXPS with y second: -0 and NaN pass through), so that a negative
+  // shared with the square). The side is select(y < 0, -0, 2c y) (with
+  // AVX-512 one MAXPS, 2c y second: -0 and NaN pass through; LLVM made the
+  // select a compare and a blend), so that a negative
   // result that underflows is -0, as the product's rounding gives it.
   // Complete over every y: the tail is 0 past the cap, +-inf give inf and
   // -0, no guard needed. (For subnormal y > 0, c m rounds where 2c y does
   // not: within 1 ULP there, where 2 (c y) - tail was exact.)
   TableErfc e = table_erfc_parts(k, y);
   llvm::Value* tail = k.ldexp(k.mul(e.g.p, k.mul(k.mul(e.m, k.c(c)), e.h)), e.g.n);
-  llvm::Value* side = k.select(k.b.CreateFCmpOLT(y, k.c(0)), k.c(-0.0), k.mul(y, k.c(2 * c)));
+  llvm::Value* scaled = k.mul(y, k.c(2 * c));
+  llvm::Value* side = nullptr;
+  if (k.avx512) {  // MAXPS(-0, 2c y): 2c y where it is NaN or +-0 (the second operand), -0 below
+    auto id = k.f64 ? llvm::Intrinsic::x86_avx512_max_pd_512 : llvm::Intrinsic::x86_avx512_max_ps_512;
+    side = per_register(k.b, {k.c(-0.0), scaled}, k.f64 ? 8 : 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return k.b.CreateIntrinsic(id, {}, {part[0], part[1], k.b.getInt32(4 /* current rounding */)});
+    });
+  } else {
+    side = k.select(k.b.CreateFCmpOLT(y, k.c(0)), k.c(-0.0), scaled);
+  }
   return k.sub(side, tail);
 }
 
