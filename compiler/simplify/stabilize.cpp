@@ -1562,8 +1562,7 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
     for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
     NodeId out = ir::kNoNode;
     if (n.op == Op::Mul && factors_of(id, factors)) {
-      // bounded by 1 and of the input, able to be large (past 2^16) and of
-      // the input, the rest
+      // bounded by 1 and of the input, x itself, the rest
       std::vector<NodeId> bounded, large, rest;
       for (NodeId f : factors)
         (!varies[f] ? rest : within_one(f) ? bounded : can_be_large(f) ? large : rest).push_back(f);
