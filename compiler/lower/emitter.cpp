@@ -109,6 +109,22 @@ NodeId Emitter::saturated_where(NodeId id, const NormalCdfMap& complete) const {
   return ir::kNoNode;
 }
 
+llvm::Value* Emitter::square_plus_double(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
+  for (int k = 0; k < 2; ++k) {
+    const ir::Node &sq = g_[n.args[k]], &lin = g_[n.args[1 - k]];
+    if (sq.op != Op::Mul || sq.args[0] != sq.args[1] || lin.op != Op::Mul) continue;
+    NodeId a = sq.args[0];
+    for (int j = 0; j < 2; ++j) {
+      if (lin.args[1 - j] != a || !g_.is_const(lin.args[j])) continue;
+      int e = 0;
+      double c = g_.const_value(lin.args[j]);
+      if (!(std::isfinite(c) && std::fabs(std::frexp(c, &e)) == 0.5) || a >= v.size() || !v[a]) continue;
+      return b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {v[a], v[a], v[n.args[1 - k]]});
+    }
+  }
+  return nullptr;
+}
+
 llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
   if (params_.hi.empty() || !has_fma(b_)) return nullptr;
   // p * v (either order) as side k of n, its other side w.
@@ -800,6 +816,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           break;
         }
         r = param_product_sum(n, v);
+        if (!r) r = square_plus_double(n, v);
         if (!r) r = b_.CreateFAdd(A(0), A(1));
         break;
       case Op::Sub:

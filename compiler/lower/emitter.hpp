@@ -159,6 +159,11 @@ class Emitter {
   /// parameter times v and the target has FMA (float kernels), else null.
   llvm::Value* param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
 
+  /// a*a + a*2^j (either order; tanh(softplus(b))'s n = e e + 2 e, stabilize.cpp
+  /// tanh_of) as fmuladd(a, a, a 2^j): one rounding where the sum had two;
+  /// else null.
+  llvm::Value* square_plus_double(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
+
   /// Max (Min) where `n` is where(l > e or (l != l and e == e), l, e)
   /// (with <: Min), maxout's step, whose value is the language's max(l, e);
   /// else nothing.
