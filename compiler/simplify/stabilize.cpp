@@ -1537,12 +1537,14 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
     }
     return stack.empty();
   };
-  // Only products of three or more factors of the input can need it.
+  // Only products of two factors x and another factor of the input can
+  // need it (the ranges cost 1-2% of a compile).
   std::vector<NodeId> factors;
   bool any = false;
   for (NodeId id : order)
     if (g[id].op == Op::Mul && factors_of(id, factors))
-      any = any || std::count_if(factors.begin(), factors.end(), [&](NodeId f) { return varies[f] != 0; }) >= 3;
+      any = any || (std::count_if(factors.begin(), factors.end(), [&](NodeId f) { return g[f].op == Op::Input; }) >= 2 &&
+                    std::count_if(factors.begin(), factors.end(), [&](NodeId f) { return varies[f] != 0; }) >= 3);
   if (!any) return {roots.begin(), roots.end()};
   // Float's ranges: a product reaches inf there first. (The ranges of the
   // math functions' results are widened by 1e-5.)
