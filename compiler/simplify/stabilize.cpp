@@ -33,6 +33,15 @@ constexpr double kSumGuard = 1e30;
 /// sqrt(pi)) (erfc underflows float at 9.2).
 constexpr double kErfcSeries = 9;
 
+/// 3 or 4 where n is a^3 or a^4 (the powers products count as that many
+/// factors a; a^2 is a a already), else 0.
+int small_power(const Graph& g, NodeId n) {
+  if (g[n].op != Op::Pow) return 0;
+  for (int k : {3, 4})
+    if (g.is_const(g[n].args[1], double(k))) return k;
+  return 0;
+}
+
 class Stabilizer {
  public:
   explicit Stabilizer(Graph& g) : g_(g) {}
@@ -892,8 +901,8 @@ class Stabilizer {
     } else if (op(t) == Op::Div && room && !g_.is_const(arg(t, 1))) {
       factors(arg(t, 0), nums, dens, k, below);
       factors(arg(t, 1), nums, dens, k, !below);
-    } else if (op(t) == Op::Pow && room && (is(arg(t, 1), 3.0) || is(arg(t, 1), 4.0))) {  // a^3, a^4 (a^2 is a a)
-      for (int i = 0; i < int(g_.const_value(arg(t, 1))); ++i) (below ? dens : nums).push_back(arg(t, 0));
+    } else if (int power = small_power(g_, t); power && room) {  // a^3, a^4 (a^2 is a a)
+      for (int i = 0; i < power; ++i) (below ? dens : nums).push_back(arg(t, 0));
     } else if (g_.is_const(t)) {
       k = below ? k / g_.const_value(t) : k * g_.const_value(t);
     } else {
@@ -1529,8 +1538,8 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
       if (n.op == Op::Mul) {
         stack.push_back(n.args[1]);
         stack.push_back(n.args[0]);
-      } else if (n.op == Op::Pow && (g.is_const(n.args[1], 3.0) || g.is_const(n.args[1], 4.0))) {
-        for (int k = 0; k < int(g.const_value(n.args[1])); ++k) factors.push_back(n.args[0]);
+      } else if (int power = small_power(g, f)) {
+        for (int k = 0; k < power; ++k) factors.push_back(n.args[0]);
       } else {
         factors.push_back(f);
       }
@@ -1553,10 +1562,16 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
     ir::Interval r = ranges[id];
     return r.lo >= -1.001 && r.hi <= 1.001;
   };
-  // x itself: other factors that grow (sinh, a polynomial) are left as
-  // they are, as are their products inside guarded branches (the ranges
-  // here are global), where an order changed for nothing costs accuracy.
-  auto can_be_large = [&](NodeId id) { return g[id].op == Op::Input; };
+  // A factor is bounded (by 1, of the input), large (x itself: other
+  // factors that grow, sinh or a polynomial, are left as they are, as are
+  // their products inside guarded branches - the ranges here are global -
+  // where an order changed for nothing costs accuracy), or neither.
+  enum Kind { kBounded, kLarge, kRest };
+  auto kind = [&](NodeId f) {
+    if (!varies[f]) return kRest;
+    if (within_one(f)) return kBounded;
+    return g[f].op == Op::Input ? kLarge : kRest;
+  };
   auto times = [&](NodeId a, NodeId b) { return rewrite(g, Op::Mul, std::array{a, b}); };
   for (NodeId id : order) {
     const ir::Node n = g[id];  // a copy: the graph grows while rebuilding
@@ -1564,21 +1579,16 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
     for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
     NodeId out = ir::kNoNode;
     if (n.op == Op::Mul && factors_of(id, factors)) {
-      // bounded by 1 and of the input, x itself, the rest
       std::vector<NodeId> bounded, large, rest;
-      for (NodeId f : factors)
-        (!varies[f] ? rest : within_one(f) ? bounded : can_be_large(f) ? large : rest).push_back(f);
+      for (NodeId f : factors) (kind(f) == kBounded ? bounded : kind(f) == kLarge ? large : rest).push_back(f);
       // Only where the product as written multiplies two large factors
       // before any bounded one: (a b) q, a^3 q; (a q) b is fine as it is.
       std::function<std::pair<int, int>(NodeId, bool&)> count = [&](NodeId f, bool& unsafe) -> std::pair<int, int> {
         const ir::Node& m = g[f];
-        bool power = m.op == Op::Pow && (g.is_const(m.args[1], 3.0) || g.is_const(m.args[1], 4.0));
-        if (m.op != Op::Mul && !power) {
-          bool v = varies[f] != 0;
-          return {v && !within_one(f) && can_be_large(f), v && within_one(f)};
-        }
+        int power = small_power(g, f);
+        if (m.op != Op::Mul && !power) return {kind(f) == kLarge, kind(f) == kBounded};
         std::pair<int, int> a = count(m.args[0], unsafe);
-        if (power) a.first *= int(g.const_value(m.args[1]));
+        if (power) a.first *= power;
         std::pair<int, int> b = power ? std::pair<int, int>{0, 0} : count(m.args[1], unsafe);
         std::pair<int, int> both{a.first + b.first, a.second + b.second};
         unsafe = unsafe || (both.first >= 2 && both.second == 0);
