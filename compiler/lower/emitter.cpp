@@ -60,7 +60,7 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
         if (f.args[k] == y && g_.is_const(f.args[1 - k])) c = g_.const_value(f.args[1 - k]);
     if (c > 0 && c <= 1e6)
       if (llvm::Value* r = emit_normal_cdf_scaled(b_, v[y], c)) {
-        complete[id] = y;
+        complete[id] = Saturation{y, 0, 0, 2 * c};
         return r;
       }
   }
@@ -78,6 +78,61 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
   return b_.CreateSelect(within, product, b_.CreateFMul(v[x], emit_erfc_over_sqrt2(b_, v[y], negate)));
 }
 
+llvm::Value* Emitter::normal_cdf_pdf_sum(NodeId id, const std::vector<llvm::Value*>& v, NormalCdfMap& complete) const {
+  const ir::Node& n = g_[id];
+  // `root` as c times at most two factors, through products, negations
+  // and quotients by constants (gelu's derivative: x * 0.5 * (exp(..) *
+  // c1 * c2) and erfc(..) * 0.5); false for anything else.
+  auto split = [&](NodeId root, double& c, std::vector<NodeId>& factors) {
+    std::vector<NodeId> stack{root};
+    c = 1;
+    for (int visits = 0; !stack.empty(); ++visits) {
+      NodeId x = stack.back();
+      stack.pop_back();
+      const ir::Node& f = g_[x];
+      if (visits == 16) return false;
+      if (g_.is_const(x)) {
+        c *= g_.const_value(x);
+      } else if (f.op == Op::Mul) {
+        stack.push_back(f.args[0]);
+        stack.push_back(f.args[1]);
+      } else if (f.op == Op::Neg) {
+        c = -c;
+        stack.push_back(f.args[0]);
+      } else if (f.op == Op::Div && g_.is_const(f.args[1])) {
+        c /= g_.const_value(f.args[1]);
+        stack.push_back(f.args[0]);
+      } else if (factors.size() < 2) {
+        factors.push_back(x);
+      } else {
+        return false;
+      }
+    }
+    return std::isfinite(c) && c != 0 && std::fabs(c) <= 1e6;
+  };
+  for (int k = 0; k < 2; ++k) {
+    double a = 0, b = 0;
+    std::vector<NodeId> erfc, pdf;
+    if (!split(n.args[k], a, erfc) || erfc.size() != 1 || g_[erfc[0]].op != Op::Erfc) continue;
+    auto [y, negate] = normal_cdf_operand(erfc[0], v);
+    if (y == ir::kNoNode || !split(n.args[1 - k], b, pdf) || pdf.size() != 2) return nullptr;
+    int at = pdf[0] == y ? 1 : pdf[1] == y ? 0 : -1;
+    if (at < 0 || g_[pdf[at]].op != Op::Exp || half_square_exp_operand(pdf[at], v) != y) return nullptr;
+    if (n.op == Op::Sub) (k == 0 ? b : a) *= -1;
+    llvm::Value* r = emit_normal_cdf_pdf_sum(b_, v[y], a, b, negate);
+    if (r) complete[id] = negate ? Saturation{y, 0, 2 * a, 0} : Saturation{y, 2 * a, 0, 0};
+    return r;
+  }
+  return nullptr;
+}
+
+NodeId Emitter::half_square_exp_operand(NodeId exp, const std::vector<llvm::Value*>& v) const {
+  const ir::Node& neg = g_[g_[exp].args[0]];
+  if (neg.op != Op::Neg) return ir::kNoNode;
+  const ir::Node& sq = g_[neg.args[0]];
+  return sq.op == Op::Mul && sq.args[0] == sq.args[1] ? over_sqrt2(sq.args[0], v) : ir::kNoNode;
+}
+
 NodeId Emitter::saturated_where(NodeId id, const NormalCdfMap& complete) const {
   // Nothing to look for in most kernels; and a chain of k wheres would be
   // walked k times over (the else-branches first), on the compile path.
@@ -87,25 +142,24 @@ NodeId Emitter::saturated_where(NodeId id, const NormalCdfMap& complete) const {
   if (g_[b].op == Op::Where) b = saturated_where(b, complete);
   auto p = complete.find(b);
   if (p == complete.end()) return ir::kNoNode;
-  NodeId y = p->second;
+  const Saturation& s = p->second;
   const ir::Node& cond = g_[w.args[0]];
-  if (cond.arity != 2 || cond.args[0] != y || !g_.is_const(cond.args[1])) return ir::kNoNode;
+  if (cond.arity != 2 || cond.args[0] != s.y || !g_.is_const(cond.args[1])) return ir::kNoNode;
   double t = g_.const_value(cond.args[1]);
   NodeId a = w.args[1];
-  // c y Phi(y) is 0 there (-0: the product underflowed from below).
-  if (cond.op == Op::Lt || cond.op == Op::Le) return t <= -40 && g_.is_const(a) && g_.const_value(a) == 0 ? b : ir::kNoNode;
-  if (cond.op != Op::Gt && cond.op != Op::Ge) return ir::kNoNode;
-  if (t < 40) return ir::kNoNode;
-  // 2c y: the product's value there (c = 1/2: y itself).
-  const ir::Node& prod = g_[b];
-  NodeId x = prod.args[0] == erfc_products_.at(b) ? prod.args[1] : prod.args[0];
-  double c = 1;
-  if (x != y) c = g_.const_value(g_[x].args[0] == y ? g_[x].args[1] : g_[x].args[0]);
-  if (a == y) return 2 * c == 1 ? b : ir::kNoNode;
-  const ir::Node& s = g_[a];
-  if (s.op != Op::Mul) return ir::kNoNode;
+  auto is = [&](NodeId x, double c) { return g_.is_const(x) && g_.const_value(x) == c; };
+  // Below: a constant (c y Phi(y) is 0 there: -0, the product underflowed
+  // from below).
+  if (cond.op == Op::Lt || cond.op == Op::Le) return t <= -40 && is(a, s.below) ? b : ir::kNoNode;
+  if ((cond.op != Op::Gt && cond.op != Op::Ge) || t < 40) return ir::kNoNode;
+  // Above: a constant, or the product's 2c y (c = 1/2: y itself).
+  if (s.slope == 0) return is(a, s.above) ? b : ir::kNoNode;
+  if (s.above != 0) return ir::kNoNode;
+  if (a == s.y) return s.slope == 1 ? b : ir::kNoNode;
+  const ir::Node& m = g_[a];
+  if (m.op != Op::Mul) return ir::kNoNode;
   for (int k = 0; k < 2; ++k)
-    if (s.args[k] == y && g_.is_const(s.args[1 - k]) && g_.const_value(s.args[1 - k]) == 2 * c) return b;
+    if (m.args[k] == s.y && is(m.args[1 - k], s.slope)) return b;
   return ir::kNoNode;
 }
 
@@ -815,12 +869,14 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = emit_tanh_plus_sech2_times(b_, v[ts->second.a], z);
           break;
         }
-        r = param_product_sum(n, v);
+        r = normal_cdf_pdf_sum(id, v, normal_cdf);
+        if (!r) r = param_product_sum(n, v);
         if (!r) r = square_plus_double(n, v);
         if (!r) r = b_.CreateFAdd(A(0), A(1));
         break;
       case Op::Sub:
-        r = param_product_sum(n, v);
+        r = normal_cdf_pdf_sum(id, v, normal_cdf);
+        if (!r) r = param_product_sum(n, v);
         if (!r) r = b_.CreateFSub(A(0), A(1));
         break;
       case Op::Mul:
@@ -923,10 +979,8 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = emit_exp_shifted(b_, v[shifted->second.first], shift_values(v[shifted->second.second]));
           break;
         }
-        const ir::Node& neg = g_[n.args[0]];
-        const ir::Node* sq = neg.op == Op::Neg ? &g_[neg.args[0]] : nullptr;
-        bool half_square = sq && sq->op == Op::Mul && sq->args[0] == sq->args[1] && over_sqrt2(sq->args[0], v) != ir::kNoNode;
-        r = half_square ? emit_exp_neg_half_square(b_, v[over_sqrt2(sq->args[0], v)]) : nullptr;
+        NodeId half_square = half_square_exp_operand(id, v);
+        r = half_square != ir::kNoNode ? emit_exp_neg_half_square(b_, v[half_square]) : nullptr;
         auto flushed = flushed_exp_.find(id);
         if (!r && flushed != flushed_exp_.end())
           r = paired_exp(id) ? emit_exp_neg2abs_paired(b_, v[flushed->second]) : emit_exp_neg2abs(b_, v[flushed->second]);

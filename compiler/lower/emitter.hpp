@@ -214,17 +214,32 @@ class Emitter {
   /// finite and the target has it; else null. Where x = c y (c > 0) and
   /// the erfc is erfc(-y / sqrt 2) (gelu), emit_normal_cdf_scaled's form,
   /// recorded in `complete`.
-  /// The products emit_normal_cdf_scaled gave (c y erfc(-y / sqrt 2), right
-  /// for every y) in one emit call: product -> y.
-  using NormalCdfMap = std::unordered_map<ir::NodeId, ir::NodeId>;
+  /// The nodes emitted in a form right for every y (emit_normal_cdf_scaled's
+  /// c y erfc(-y / sqrt 2), emit_normal_cdf_pdf_sum's sums) in one emit
+  /// call, with their values where |y| is past erfc's cap: `below` for
+  /// y < -cap, above + slope y for y > cap.
+  struct Saturation {
+    ir::NodeId y;
+    double below, above, slope;
+  };
+  using NormalCdfMap = std::unordered_map<ir::NodeId, Saturation>;
   llvm::Value* erfc_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges,
                             NormalCdfMap& complete) const;
-  /// For where(y > T, 2c y, b) and where(y < -T, 0, b) (also >=, <=), T at
-  /// least 40, whose b is such a product of y (or another of these wheres
-  /// of one): that product, whose value the where's branch is already
-  /// (its tail is 0 past erfc's cap, 15.49 in float and 40 in double);
-  /// else kNoNode. gelu's guards cost four instructions a register.
+  /// Sum or difference `id` of a erfc(+-y / sqrt 2) and b y exp(-(y / sqrt
+  /// 2)^2) (gelu's derivative), a and b constants (the products of the
+  /// constant factors each side has), as emit_normal_cdf_pdf_sum, recorded
+  /// in `complete`; else null.
+  llvm::Value* normal_cdf_pdf_sum(ir::NodeId id, const std::vector<llvm::Value*>& v, NormalCdfMap& complete) const;
+  /// For where(y > T, A, b) and where(y < -T, B, b) (also >=, <=), T at
+  /// least 40, whose b is one of `complete` for y (or another of these
+  /// wheres of one), A and B its values there (A a constant or a constant
+  /// times y, B a constant): that node, whose value the where's branch is
+  /// already (erfc's tail is 0 past its cap, 15.49 in float and 40 in
+  /// double); else kNoNode. gelu's guards cost four instructions a register.
   ir::NodeId saturated_where(ir::NodeId id, const NormalCdfMap& complete) const;
+  /// y where exp node `exp` is exp(-(y / sqrt 2)^2) with y emitted, the
+  /// normal density's (over_sqrt2); else kNoNode.
+  ir::NodeId half_square_exp_operand(ir::NodeId exp, const std::vector<llvm::Value*>& v) const;
 
   /// y when `id` is y / sqrt(2) or y * (+-1 / sqrt(2)) with y already emitted
   /// (in `v`), else kNoNode; `negated` tells y * (-1 / sqrt(2)).

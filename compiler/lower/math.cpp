@@ -184,6 +184,20 @@ llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, doub
   });
 }
 
+llvm::Value* emit_normal_cdf_pdf_sum(llvm::IRBuilderBase& b, llvm::Value* y, double a, double c, bool negate) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
+  bool is_double = vec->getElementType()->isDoubleTy();
+  const llvm::Function& f = *b.GetInsertBlock()->getParent();
+  if (!(is_double ? vmath::table_erfc_f64_target(f, vec) : vmath::table_erfc_target(f, vec))) return nullptr;
+  char coefficients[64];
+  std::snprintf(coefficients, sizeof coefficients, "%a_%a", a, c);
+  std::string name = std::string("actjit.normal_cdf_pdf_") + (negate ? "neg_" : "pos_") + coefficients + ".v" +
+                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::normal_cdf_pdf_sum(k, args[0], a, c, negate);
+  });
+}
+
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y) {
   return call_inline(b, "exp_neg_half_square", vmath::exp_neg_half_square, y);
 }

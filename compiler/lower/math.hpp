@@ -110,6 +110,10 @@ llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, 
 /// 0.5 x erfc(-x / sqrt 2) needs no guard for large |x|), where the target
 /// has the erfcx table; else null.
 llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c);
+/// a erfc(+-y / sqrt 2) + b y exp(-y^2 / 2) (`negate`: erfc(-y / sqrt 2);
+/// gelu's derivative) for constants a and b, as one (vmath::normal_cdf_pdf_sum), right
+/// for every y, where the target has the erfcx table; else null.
+llvm::Value* emit_normal_cdf_pdf_sum(llvm::IRBuilderBase& b, llvm::Value* y, double a, double c, bool negate);
 /// exp(-y^2 / 2) with the square exact (gelu's derivative).
 llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 

@@ -377,6 +377,11 @@ llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Va
 /// `table_erfc_f64_target`), right for every y (infinities included): the
 /// positive side as 2c y minus the negative side's tail. See erf.cpp.
 llvm::Value* normal_cdf_scaled(const Ctx& k, llvm::Value* y, double c);
+/// a erfc(+-y / sqrt 2) + b y exp(-y^2 / 2) (2a Phi(y) + b y exp(-y^2/2)
+/// with -y: gelu's derivative, a = 1/2, b = 1/sqrt(2 pi)) on the table
+/// targets, right for every y: one product and one exponent for both
+/// terms. |a| and |b| at most 1e6. See erf.cpp.
+llvm::Value* normal_cdf_pdf_sum(const Ctx& k, llvm::Value* y, double a, double b, bool negate);
 /// erfc(+-y / sqrt 2) in double: erfc_of (SLEEF's) of the rounded argument, corrected to first order.
 llvm::Value* erfc_sqrt1_2_f64(const Ctx& k, llvm::Value* y, bool negate,
                              llvm::Value* (*erfc_of)(llvm::IRBuilderBase&, llvm::Value*));
