@@ -170,11 +170,22 @@ llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, 
   });
 }
 
+namespace {
+
+/// Whether the function being built takes erfc(y / sqrt 2) from the
+/// erfcx table at y's type (float: table_erfc_target; double:
+/// table_erfc_f64_target): the forms that are right for every y.
+bool erfc_table_at(llvm::IRBuilderBase& b, llvm::FixedVectorType* vec) {
+  const llvm::Function& f = *b.GetInsertBlock()->getParent();
+  return vec->getElementType()->isDoubleTy() ? vmath::table_erfc_f64_target(f, vec) : vmath::table_erfc_target(f, vec);
+}
+
+}  // namespace
+
 llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
-  const llvm::Function& f = *b.GetInsertBlock()->getParent();
-  if (!(is_double ? vmath::table_erfc_f64_target(f, vec) : vmath::table_erfc_target(f, vec))) return nullptr;
+  if (!erfc_table_at(b, vec)) return nullptr;
   char scale[32];
   std::snprintf(scale, sizeof scale, "%a", c);
   std::string name = std::string("actjit.normal_cdf_times_") + scale + ".v" + std::to_string(vec->getNumElements()) +
@@ -187,8 +198,7 @@ llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, doub
 llvm::Value* emit_normal_cdf_pdf_sum(llvm::IRBuilderBase& b, llvm::Value* y, double a, double c, bool negate) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
-  const llvm::Function& f = *b.GetInsertBlock()->getParent();
-  if (!(is_double ? vmath::table_erfc_f64_target(f, vec) : vmath::table_erfc_target(f, vec))) return nullptr;
+  if (!erfc_table_at(b, vec)) return nullptr;
   char coefficients[64];
   std::snprintf(coefficients, sizeof coefficients, "%a_%a", a, c);
   std::string name = std::string("actjit.normal_cdf_pdf_") + (negate ? "neg_" : "pos_") + coefficients + ".v" +
