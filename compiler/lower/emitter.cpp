@@ -79,6 +79,7 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
 }
 
 llvm::Value* Emitter::normal_cdf_pdf_sum(NodeId id, const std::vector<llvm::Value*>& v, NormalCdfMap& complete) const {
+  if (!has_erfc_) return nullptr;  // every sum of every kernel comes here, on the compile path
   const ir::Node& n = g_[id];
   // `root` as c times at most two factors, through products, negations
   // and quotients by constants (gelu's derivative: x * 0.5 * (exp(..) *
@@ -539,6 +540,7 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
   // both) share its exp and polynomial through CSE.
   for (NodeId id : everything) {
     const ir::Node& n = g_[id];
+    has_erfc_ = has_erfc_ || n.op == Op::Erfc;
     if (n.op != Op::Mul) continue;
     if (g_[n.args[1]].op == Op::Erfc) erfc_products_[id] = n.args[1];
     else if (g_[n.args[0]].op == Op::Erfc) erfc_products_[id] = n.args[0];

@@ -274,6 +274,7 @@ class Emitter {
   };
   std::unordered_map<ir::NodeId, TanhSum> tanh_sums_;
   std::unordered_map<ir::NodeId, ir::NodeId> erfc_products_;  // x * erfc(...) -> the erfc
+  bool has_erfc_ = false;  // plan saw an erfc node (normal_cdf_pdf_sum looks only then)
   /// The p and n of each split exp node emitted so far (emit's).
   using ExpPartsMap = std::unordered_map<ir::NodeId, std::pair<llvm::Value*, llvm::Value*>>;
   /// Product `id` as scaled_products_ (tiny_products_) has it, where the
