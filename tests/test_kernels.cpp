@@ -167,6 +167,82 @@ TEST_CASE("parameters are run-time arguments - not baked constants", "[kernels]"
   CHECK(runtime().cached_kernels() == before);
 }
 
+namespace {
+/// The split calls' check for one kernel and type: each call of n elements
+/// at every offset from a 64-byte boundary (forward, backward with and
+/// without the parameters' gradients, fused) against the same kernel run
+/// in calls of 500 elements, which the runtime never splits; nothing
+/// outside the output is written.
+template <class T>
+void check_split_calls(const std::string& src, const std::vector<double>& params) {
+  INFO(src << (sizeof(T) == 4 ? " f32" : " f64"));
+  Kernel k = runtime().compile(src, sizeof(T) == 4 ? DType::F32 : DType::F64);
+  const size_t lanes = 64 / sizeof(T), piece = 500;
+  for (size_t n : {1023, 1024, 1025, 1039, 4099}) {
+    std::vector<T> xb(n + 2 * lanes), dyb(n + 2 * lanes);
+    for (size_t i = 0; i < xb.size(); ++i) {
+      xb[i] = T(std::sin(double(i) * 0.37) * 9);
+      dyb[i] = T(0.5 + 0.25 * double(i % 5));
+    }
+    // The first index of the buffers at a 64-byte boundary (std::vector
+    // gives 16 bytes; the offsets below then cover a whole cache line).
+    size_t base = (lanes - reinterpret_cast<uintptr_t>(xb.data()) / sizeof(T) % lanes) % lanes;
+    for (size_t off = 0; off < lanes; ++off) {
+      INFO("n = " << n << ", output " << off * sizeof(T) << " bytes past a 64-byte boundary");
+      std::span<const T> x(xb.data() + base + off, n), dy(dyb.data() + base + off, n);
+      std::vector<T> y(n + 2 * lanes, T(-7)), dx(n + 2 * lanes, T(-7)), d(n + 2 * lanes, T(-7)),
+          f(n + 2 * lanes, T(-7));
+      size_t at = (lanes - reinterpret_cast<uintptr_t>(y.data()) / sizeof(T) % lanes) % lanes + off;
+      std::span<T> ys(y.data() + at, n), dxs(dx.data() + at, n), ds(d.data() + at, n), fs(f.data() + at, n);
+      std::vector<double> dp(params.size()), dp_want(params.size()), dp_piece(params.size());
+      k.forward(x, ys, params);
+      k.backward(x, dy, dxs, params, std::span<double>(dp));
+      k.forward_with_derivative(x, fs, ds, params);
+      std::vector<T> y_want(n), dx_want(n), d_want(n), f_want(n), ones(piece, T(1));
+      for (size_t b = 0; b < n; b += piece) {
+        size_t m = std::min(piece, n - b);
+        k.forward(x.subspan(b, m), std::span<T>(y_want.data() + b, m), params);
+        k.backward(x.subspan(b, m), dy.subspan(b, m), std::span<T>(dx_want.data() + b, m), params,
+                   std::span<double>(dp_piece));
+        for (size_t j = 0; j < params.size(); ++j) dp_want[j] += dp_piece[j];
+        k.forward_with_derivative(x.subspan(b, m), std::span<T>(f_want.data() + b, m),
+                                  std::span<T>(d_want.data() + b, m), params);
+      }
+      CHECK(std::equal(y_want.begin(), y_want.end(), ys.begin()));
+      CHECK(std::equal(dx_want.begin(), dx_want.end(), dxs.begin()));
+      CHECK(std::equal(f_want.begin(), f_want.end(), fs.begin()));
+      CHECK(std::equal(d_want.begin(), d_want.end(), ds.begin()));
+      for (size_t j = 0; j < params.size(); ++j) CHECK(dp[j] == Approx(dp_want[j]).epsilon(1e-12));
+      // dx alone (at the defaults: their own kernels)
+      std::fill(dx.begin(), dx.end(), T(-7));
+      k.backward(x, dy, dxs);
+      for (size_t b = 0; b < n; b += piece) {
+        size_t m = std::min(piece, n - b);
+        k.backward(x.subspan(b, m), dy.subspan(b, m), std::span<T>(dx_want.data() + b, m));
+      }
+      CHECK(std::equal(dx_want.begin(), dx_want.end(), dxs.begin()));
+      for (const std::vector<T>* v : {&y, &dx, &d, &f}) {
+        CHECK(std::all_of(v->begin(), v->begin() + long(at), [](T e) { return e == T(-7); }));
+        CHECK(std::all_of(v->begin() + long(at + n), v->end(), [](T e) { return e == T(-7); }));
+      }
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("calls of 1024 elements or more run in two at the output's 64-byte boundary - the same values", "[kernels]") {
+  // Kernel's call_aligned: the elements before the output's first 64-byte
+  // boundary take one call (the kernel's partial vector), the rest another,
+  // whose stores are then whole cache lines (BENCHMARKS.md: +8-14% for the
+  // light kernels on malloc's 16-byte-aligned arrays). The values must be
+  // the unsplit calls', the parameters' gradients their sums.
+  check_split_calls<float>("leaky_relu", {0.3});
+  check_split_calls<float>("swish", {1.25});
+  check_split_calls<float>("gelu", {});
+  check_split_calls<double>("softplus", {2.0, 5.0});
+  check_split_calls<double>("relu", {});
+}
+
 TEST_CASE("the default parameters get kernels of their own where the constants make them cheaper", "[kernels]") {
   // softplus with beta = 1 and threshold = 20 as constants: beta * x and
   // / beta fold away. They compile on the first call with the defaults;
