@@ -32,6 +32,11 @@ least squares on Chebyshev nodes, mpmath references). Prints the rows'
 worst relative error (evaluated exactly) and the table as C++, one
 coefficient per line, 16 rows each: hi, lo, c1, ..., cDEGREE.
 
+With --log-table, log erfcx(m / sqrt 2) on the same rows (erf.cpp,
+kLogErfcxTable: DEGREE default 5), fitted for absolute error, which is
+what exp's argument takes: the float forward's erfc(m / sqrt 2) =
+exp(-m^2 / 2 + log erfcx) is one exp, without erfcx's product.
+
 With --table-f64, the same for the AVX-512 double kernels (erf.cpp,
 kErfcxTable64): 16 rows of DEGREE (default 14), coefficients rounded to
 double one at a time with the rest refitted, the constant term a double
@@ -43,7 +48,7 @@ points (exact arithmetic) and the table as C++.
 Dev-time only (apt-get install python3-numpy python3-mpmath; --table-f64
 needs mpmath only); the coefficients are committed in erf.cpp.
 Usage: fit_erfc.py [--normal] [DEGREE [CENTRE]] | fit_erfc.py --table [DEGREE]
-       | fit_erfc.py --table-f64 [DEGREE].
+       | fit_erfc.py --log-table [DEGREE] | fit_erfc.py --table-f64 [DEGREE].
 """
 import sys
 
@@ -113,9 +118,12 @@ run_mode("--table-f64", table_f64, 14)
 import numpy as np  # noqa: E402 (the float fits only)
 
 
-def table(degree):
-    h = erfcx_over_sqrt2
-
+def fit_rows(h, degree, relative):
+    """16 rows of DEGREE in t = m - k on [k - 1/2, k + 1/2) (k = 0: [0, 1/2))
+    fitted to h by least squares on Chebyshev nodes (relative or absolute
+    error), the constant term a float pair, the others floats rounded one
+    at a time with the rest refitted; returns the rows and the worst error
+    of the stored coefficients (exact arithmetic, 201 points a row)."""
     def f32(v):
         return float(np.float32(v))
 
@@ -125,11 +133,12 @@ def table(degree):
         half = (hi - lo) / 2
         ms = [lo + half + half * float(mpmath.cos(mpmath.pi * (j + 0.5) / 120)) for j in range(120)] + [lo, hi]
         values = np.array([float(h(m)) for m in ms])
+        scale = values if relative else np.ones(len(ms))  # relative: the errors over the values
         V = np.array([[(m - k) ** j for j in range(degree + 1)] for m in ms])
         coeffs = []
         for j in range(degree + 1):
             rest = values - (V[:, :j] @ np.array(coeffs) if j else 0)
-            c, *_ = np.linalg.lstsq(V[:, j:] / values[:, None], rest / values, rcond=None)
+            c, *_ = np.linalg.lstsq(V[:, j:] / scale[:, None], rest / scale, rcond=None)
             coeffs.append(float(c[0]) if j == 0 else f32(c[0]))
         c0_hi = f32(coeffs[0])
         row = [c0_hi, f32(coeffs[0] - c0_hi)] + coeffs[1:]
@@ -137,12 +146,29 @@ def table(degree):
             m = lo + (hi - lo) * j / 200
             t = mpmath.mpf(m) - k
             approx = mpmath.mpf(row[0]) + mpmath.mpf(row[1]) + sum(mpmath.mpf(c) * t**i for i, c in enumerate(row[2:], 1))
-            worst = max(worst, abs(approx / h(m) - 1))
+            worst = max(worst, abs(approx / h(m) - 1) if relative else abs(approx - h(m)))
         rows.append(row)
+    return rows, worst
+
+
+def table(degree):
+    rows, worst = fit_rows(erfcx_over_sqrt2, degree, True)
     print_table(degree, worst, rows)
 
 
 run_mode("--table", table, 7)
+
+
+def log_table(degree):
+    """log erfcx(m / sqrt 2) on the rows of --table, absolute error: the
+    exponent of exp's argument takes it (erf.cpp, kLogErfcxTable)."""
+    rows, worst = fit_rows(lambda m: mpmath.log(erfcx_over_sqrt2(m)), degree, False)
+    print("// degree %d, max absolute error %.3g (coefficients as stored, exact arithmetic)" % (degree, float(worst)))
+    for j in range(degree + 2):
+        print("    {" + ", ".join(repr(r[j]) for r in rows) + "},")
+
+
+run_mode("--log-table", log_table, 5)
 args = [a for a in sys.argv[1:] if a != "--normal"]
 normal = len(args) != len(sys.argv) - 1
 degree = int(args[0]) if len(args) > 0 else 10

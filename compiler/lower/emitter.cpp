@@ -59,7 +59,7 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
       for (int k = 0; k < 2; ++k)
         if (f.args[k] == y && g_.is_const(f.args[1 - k])) c = g_.const_value(f.args[1 - k]);
     if (c > 0 && c <= 1e6)
-      if (llvm::Value* r = emit_normal_cdf_scaled(b_, v[y], c)) {
+      if (llvm::Value* r = emit_normal_cdf_scaled(b_, v[y], c, erfc_log_form_)) {
         complete[id] = Saturation{y, 0, 0, 2 * c};
         return r;
       }
@@ -72,10 +72,10 @@ llvm::Value* Emitter::erfc_product(NodeId id, const std::vector<llvm::Value*>& v
   // is exact where erfc saturates (and inf * 0 = NaN as written).
   ir::Interval r = side == 1 ? ranges.operand_where_used(id) : ranges[x];
   double small = vec_->getScalarType()->isDoubleTy() ? 1e20 : 1e6;
-  llvm::Value* product = emit_erfc_over_sqrt2_times(b_, v[y], v[x], negate);
+  llvm::Value* product = emit_erfc_over_sqrt2_times(b_, v[y], v[x], negate, erfc_log_form_);
   if (!product || std::max(std::fabs(r.lo), std::fabs(r.hi)) <= small) return product;
   llvm::Value* within = b_.CreateFCmpOLE(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[x]), llvm::ConstantFP::get(vec_, small));
-  return b_.CreateSelect(within, product, b_.CreateFMul(v[x], emit_erfc_over_sqrt2(b_, v[y], negate)));
+  return b_.CreateSelect(within, product, b_.CreateFMul(v[x], emit_erfc_over_sqrt2(b_, v[y], negate, erfc_log_form_)));
 }
 
 llvm::Value* Emitter::normal_cdf_pdf_sum(NodeId id, const std::vector<llvm::Value*>& v, NormalCdfMap& complete) const {
@@ -969,7 +969,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         // erfc(+-y / sqrt 2): the normal distribution (gelu), whose square
         // in the exponent is better taken from y than from y / sqrt 2.
         auto [y, negate] = normal_cdf_operand(id, v);
-        r = y != ir::kNoNode ? emit_erfc_over_sqrt2(b_, v[y], negate) : emit_math(b_, n.op, A(0));
+        r = y != ir::kNoNode ? emit_erfc_over_sqrt2(b_, v[y], negate, erfc_log_form_) : emit_math(b_, n.op, A(0));
         break;
       }
       case Op::Exp: {

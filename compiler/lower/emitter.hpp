@@ -103,6 +103,11 @@ class Emitter {
   /// products they replace, and their exps whole: exact where each exp's
   /// argument is at least kScaledProductBar (its value normal). On by default.
   void set_scaling(bool on) { scaling_ = on; }
+  /// On: float erfc(+-y / sqrt 2) and its products as one exp of log
+  /// erfcx - y^2/2 (emit_erfc_over_sqrt2's log_form): for the forward
+  /// kernels. The backward and fused kernels keep erfcx and exp(-y^2/2)
+  /// apart, which the derivative's density term shares. Off by default.
+  void set_erfc_log_form(bool on) { erfc_log_form_ = on; }
   /// Products m * sigmoid(a) (ir::sigmoid_form, the product its only use)
   /// inside a float function whose kernel watches exp's underflow band and
   /// whose caller recomputes such lanes (KernelBuilder::forward), emitted
@@ -321,6 +326,7 @@ class Emitter {
   bool paired_exp(ir::NodeId id) const;
   bool pairing_ = false;
   bool scaling_ = true;
+  bool erfc_log_form_ = false;
   /// plan_sigmoid_quotients' products -> (m, a)
   std::unordered_map<ir::NodeId, std::pair<ir::NodeId, ir::NodeId>> sigmoid_quotients_;
   llvm::Value* sigmoid_quotient(ir::NodeId id, const std::vector<llvm::Value*>& v) const;

@@ -454,6 +454,7 @@ struct KernelBuilder {
     llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
+    em.set_erfc_log_form(true);  // no derivative here to share erfcx and exp(-y^2/2) with
     plan(em);
     // m sigmoid(a) under guards, a a polynomial in the input (silu, swish,
     // x sigmoid(1.702 x), gelu_tanh): m / (1 + exp(-a)) (sigmoid_times), in

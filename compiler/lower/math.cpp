@@ -141,13 +141,14 @@ bool calls_out_of_line(Op op, bool is_double) {
   return sleef_name(op, n) && (is_double || op != Op::Erfc);
 }
 
-llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate) {
+llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
-  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2.v" +
-                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  log_form = log_form && !is_double;
+  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2" + (log_form ? "_log" : "") +
+                     ".v" + std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    if (!is_double) return vmath::erfc_scaled_sqrt1_2(k, args[0], negate);
+    if (!is_double) return vmath::erfc_scaled_sqrt1_2(k, args[0], negate, log_form);
     if (vmath::table_erfc_f64_target(*b.GetInsertBlock()->getParent(), vec))
       return vmath::erfc_sqrt1_2_times_table_f64(k, args[0], nullptr, negate);
     return vmath::erfc_sqrt1_2_f64(k, args[0], negate,
@@ -155,15 +156,17 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
   });
 }
 
-llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate) {
+llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate,
+                                        bool log_form) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
   const llvm::Function& f = *b.GetInsertBlock()->getParent();
   if (!is_double && !vmath::table_erfc_target(f, vec)) return nullptr;
-  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times.v" +
-                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  log_form = log_form && !is_double;
+  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times" + (log_form ? "_log" : "") +
+                     ".v" + std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y, x}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    if (!is_double) return vmath::erfc_sqrt1_2_times(k, args[0], args[1], negate);
+    if (!is_double) return vmath::erfc_sqrt1_2_times(k, args[0], args[1], negate, log_form);
     if (vmath::table_erfc_f64_target(f, vec)) return vmath::erfc_sqrt1_2_times_table_f64(k, args[0], args[1], negate);
     return vmath::erfc_sqrt1_2_times_f64(k, args[0], args[1], negate,
                                          [](llvm::IRBuilderBase& fb, llvm::Value* a) { return emit_math(fb, Op::Erfc, a); });
@@ -182,16 +185,17 @@ bool erfc_table_at(llvm::IRBuilderBase& b, llvm::FixedVectorType* vec) {
 
 }  // namespace
 
-llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c) {
+llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c, bool log_form) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
   if (!erfc_table_at(b, vec)) return nullptr;
+  log_form = log_form && !is_double;
   char scale[32];
   std::snprintf(scale, sizeof scale, "%a", c);
-  std::string name = std::string("actjit.normal_cdf_times_") + scale + ".v" + std::to_string(vec->getNumElements()) +
-                     (is_double ? "f64" : "f32");
+  std::string name = std::string("actjit.normal_cdf_times_") + scale + (log_form ? "_log" : "") + ".v" +
+                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    return vmath::normal_cdf_scaled(k, args[0], c);
+    return vmath::normal_cdf_scaled(k, args[0], c, log_form);
   });
 }
 

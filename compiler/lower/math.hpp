@@ -38,7 +38,9 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, ir::Op op, llvm::Value* a, llvm::
 /// the square in the exponent taken from y exactly (inline erfc); in
 /// double SLEEF's erfc of the rounded argument plus the first-order
 /// correction for its rounding error.
-llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate);
+/// `log_form`: float erfc as one exp of log erfcx - y^2/2 (the forward
+/// kernels; vmath::erfc_sqrt1_2_times). Double ignores it.
+llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form);
 
 /// exp(x) for x known to be NaN or in [lo, hi] (a range analysis says so):
 /// without the clamps that range makes dead. With a `tail` t, exp(x + t)
@@ -105,11 +107,12 @@ llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
 /// into the subnormals: gelu's x = -13 in float, -37.6 in double): in
 /// double everywhere, in float on AVX-512 (the table); null elsewhere (the
 /// caller multiplies). x NaN or at most 1e37 in magnitude.
-llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate);
+llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, llvm::Value* x, bool negate,
+                                        bool log_form);
 /// c y erfc(-y / sqrt 2) for a constant c > 0, right for every y (gelu's
 /// 0.5 x erfc(-x / sqrt 2) needs no guard for large |x|), where the target
 /// has the erfcx table; else null.
-llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c);
+llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, double c, bool log_form);
 /// a erfc(+-y / sqrt 2) + b y exp(-y^2 / 2) (`negate`: erfc(-y / sqrt 2);
 /// gelu's derivative) for constants a and b, as one (vmath::normal_cdf_pdf_sum), right
 /// for every y, where the target has the erfcx table; else null.

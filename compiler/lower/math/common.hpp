@@ -303,6 +303,13 @@ struct ExpParts {
   llvm::Value *p, *n;
 };
 ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t);
+/// exp(l - (s + e)) = p 2^n as exp_parts gives it, for a square s + e
+/// (exact: e is s's rounding error, s in [0, 121]) and a logarithm l = hi
+/// + lt, |hi| <= 3, |lt| <= 1/2 (erfc(m / sqrt 2) = exp(-m^2/2 + log
+/// erfcx), erf.cpp): r = ((-s - n ln2_hi) + hi) + lt + (-e - n ln2_lo),
+/// whose first difference is exact (s and n ln2_hi agree to |l| + 0.03), so
+/// the large s costs no accuracy. Float only.
+ExpParts exp_parts_log_sum(const Ctx& k, llvm::Value* s, llvm::Value* e, llvm::Value* hi, llvm::Value* lt);
 /// The same for any x and a tail t that may be null, NaN or large (guarded
 /// as exp_tail's): with `clamp_low` (x may be below exp_bounds' lo), p is
 /// 0 there, so that p times any finite value is; with `clamp_high` (x may
@@ -359,13 +366,18 @@ llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x);
 /// to e^3 for double (AVX-512, 512-bit vectors only).
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
-llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate);  // erfc(+-y / sqrt 2), float only
+llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate,
+                                 bool log_form);  // erfc(+-y / sqrt 2), float only
 /// x erfc(+-y / sqrt 2) (x null: 1) for float on AVX-512 or AVX2+FMA (`table_erfc`),
 /// with erfcx from kErfcxTable and the exponent applied last: see erf.cpp.
-/// x must be NaN or at most 1e37 in magnitude (2x is formed).
+/// x must be NaN or at most 1e37 in magnitude (2x is formed). With
+/// `log_form` (the forward kernels: Emitter::set_erfc_log_form), erfc
+/// itself is one exp of log erfcx - y^2/2 (kLogErfcxTable), cheaper where
+/// nothing else needs erfcx or exp(-y^2/2) (a derivative's density term
+/// shares them with the other form).
 bool table_erfc(const Ctx& k);
 bool table_erfc_target(const llvm::Function& f, llvm::Type* vec);  // the same, before a Ctx exists
-llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate);
+llvm::Value* erfc_sqrt1_2_times(const Ctx& k, llvm::Value* y, llvm::Value* x, bool negate, bool log_form);
 llvm::Value* exp_neg_half_square(const Ctx& k, llvm::Value* y);                 // exp(-y^2 / 2), the square exact
 /// x erfc(+-y / sqrt 2) (x null: 1) for double on AVX-512 (`table_erfc_f64_target`):
 /// erfcx from kErfcxTable64 (the asymptotic series past m = 15.5), the
@@ -375,8 +387,9 @@ llvm::Value* erfc_sqrt1_2_times_table_f64(const Ctx& k, llvm::Value* y, llvm::Va
 /// c y erfc(-y / sqrt 2) = 2c y Phi(y) for a constant c > 0 (gelu: c =
 /// 1/2) on the table targets (float: `table_erfc`; double:
 /// `table_erfc_f64_target`), right for every y (infinities included): the
-/// positive side as 2c y minus the negative side's tail. See erf.cpp.
-llvm::Value* normal_cdf_scaled(const Ctx& k, llvm::Value* y, double c);
+/// positive side as 2c y minus the negative side's tail (`log_form` in
+/// float: as erfc_sqrt1_2_times'). See erf.cpp.
+llvm::Value* normal_cdf_scaled(const Ctx& k, llvm::Value* y, double c, bool log_form);
 /// a erfc(+-y / sqrt 2) + b y exp(-y^2 / 2) (2a Phi(y) + b y exp(-y^2/2)
 /// with -y: gelu's derivative, a = 1/2, b = 1/sqrt(2 pi)) on the table
 /// targets, right for every y: one product and one exponent for both

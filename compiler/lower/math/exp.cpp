@@ -228,6 +228,28 @@ ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t) {
   return {parts_p(k, x, red), red.n};
 }
 
+ExpParts exp_parts_log_sum(const Ctx& k, llvm::Value* s, llvm::Value* e, llvm::Value* hi, llvm::Value* lt) {
+  // n from the rounded sum (within the reduction's slack of the exact
+  // one); r from the exact parts. -s - n ln2_hi: n ln2_hi is exact (9 bits
+  // of ln2_hi, n a multiple of 1/16 or an integer), within |l| + 0.03 of
+  // -s, and their difference has no more bits than s has below |l|'s
+  // leading one (s grows as m^2, l as log m): exact but where |l| is below
+  // 1/2 and s is, its error below 2^-26 there. Then + hi, |sum| <= |lt| +
+  // 0.03 (exact to 2^-26), + lt and the small terms.
+  llvm::Value* approx = k.sub(k.add(hi, lt), s);
+  Reduction red;
+  if (table_form(k)) {
+    TableStep step = table_step(k, approx, 1);
+    red.n = step.n, red.t = step.t, red.c = step.c;
+  } else {
+    red.n = k.round(k.mul(approx, k.c(kLog2e)));
+  }
+  llvm::Value* r = k.fma(red.n, k.c(-kLn2Float.hi), k.b.CreateFNeg(s));
+  r = k.add(k.add(r, hi), lt);
+  red.r = k.add(r, k.fma(red.n, k.c(-kLn2Float.lo), k.b.CreateFNeg(e)));
+  return {parts_p(k, approx, red), red.n};
+}
+
 ExpParts exp_parts_guarded(const Ctx& k, llvm::Value* x, llvm::Value* t, bool clamp_low, bool clamp_high) {
   ExpBounds bounds = exp_bounds(k.f64, k.avx512);
   // Above, exp_impl's clamp: p 2^n overflows to inf there, as exp does.
