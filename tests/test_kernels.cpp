@@ -178,7 +178,7 @@ void check_split_calls(const std::string& src, const std::vector<double>& params
   INFO(src << (sizeof(T) == 4 ? " f32" : " f64"));
   Kernel k = runtime().compile(src, sizeof(T) == 4 ? DType::F32 : DType::F64);
   const size_t lanes = 64 / sizeof(T), piece = 500;
-  for (size_t n : {1023, 1024, 1025, 1039, 4099}) {
+  for (size_t n : {1023, 1024, 1025, 1039, 4099, 70001}) {  // 70001: pieces on the pool, each split
     std::vector<T> xb(n + 2 * lanes), dyb(n + 2 * lanes);
     for (size_t i = 0; i < xb.size(); ++i) {
       xb[i] = T(std::sin(double(i) * 0.37) * 9);
@@ -236,11 +236,14 @@ TEST_CASE("calls of 1024 elements or more run in two at the output's 64-byte bou
   // whose stores are then whole cache lines (BENCHMARKS.md: +8-14% for the
   // light kernels on malloc's 16-byte-aligned arrays). The values must be
   // the unsplit calls', the parameters' gradients their sums.
+  unsigned before = threads();
+  set_threads(2);  // n = 70001 runs in two pieces, each split at its own boundary
   check_split_calls<float>("leaky_relu", {0.3});
   check_split_calls<float>("swish", {1.25});
   check_split_calls<float>("gelu", {});
   check_split_calls<double>("softplus", {2.0, 5.0});
   check_split_calls<double>("relu", {});
+  set_threads(before);
 }
 
 TEST_CASE("the default parameters get kernels of their own where the constants make them cheaper", "[kernels]") {
