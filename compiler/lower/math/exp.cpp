@@ -230,12 +230,13 @@ ExpParts exp_parts(const Ctx& k, llvm::Value* x, llvm::Value* t) {
 
 ExpParts exp_parts_log_sum(const Ctx& k, llvm::Value* s, llvm::Value* e, llvm::Value* hi, llvm::Value* lt) {
   // n from the rounded sum (within the reduction's slack of the exact
-  // one); r from the exact parts. -s - n ln2_hi: n ln2_hi is exact (9 bits
-  // of ln2_hi, n a multiple of 1/16 or an integer), within |l| + 0.03 of
-  // -s, and their difference has no more bits than s has below |l|'s
-  // leading one (s grows as m^2, l as log m): exact but where |l| is below
-  // 1/2 and s is, its error below 2^-26 there. Then + hi, |sum| <= |lt| +
-  // 0.03 (exact to 2^-26), + lt and the small terms.
+  // one); r from the exact parts. n ln2_hi is exact (ln2_hi has 9 bits, n
+  // is a multiple of 1/16 or an integer) and within |l| + 0.03 of -s, so
+  // -s - n ln2_hi needs no more bits than lie between |l|'s leading bit and
+  // s's last one: exact where s is large (s grows as m^2, |l| as log m),
+  // and where both are below 1/2 its rounding is below 2^-26. Then + hi
+  // (the sum within |lt| + 0.03 of 0: rounded to 2^-26 at most), + lt, and
+  // the small terms.
   llvm::Value* approx = k.sub(k.add(hi, lt), s);
   Reduction red;
   if (table_form(k)) {
