@@ -72,12 +72,18 @@ llvm::Intrinsic::ID x86_min_max(llvm::IRBuilderBase& b, Op op, llvm::FixedVector
 
 using Approximation = llvm::Value* (*)(const vmath::Ctx&, llvm::Value*);
 
+/// The name of an inline helper function: "actjit." + stem + ".v" + the
+/// vector's lanes and element type (one function per (stem, type, width)).
+std::string inline_name(const std::string& stem, const llvm::FixedVectorType* vec) {
+  return "actjit." + stem + ".v" + std::to_string(vec->getNumElements()) +
+         (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+}
+
 /// A call of `fn`'s approximation of `fname` on `a`: one internal function
 /// per (function, type, width), inlined by the optimizer.
 llvm::Value* call_inline(llvm::IRBuilderBase& b, const char* fname, Approximation fn, llvm::Value* a) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
-  std::string name = std::string("actjit.") + fname + ".v" + std::to_string(vec->getNumElements()) +
-                     (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+  std::string name = inline_name(fname, vec);
   return vmath::call_or_define(b, name, {a}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     return fn(k, args[0]);
   });
@@ -145,8 +151,7 @@ llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool n
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
   bool is_double = vec->getElementType()->isDoubleTy();
   log_form = log_form && !is_double;
-  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2" + (log_form ? "_log" : "") +
-                     ".v" + std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  std::string name = inline_name(std::string("erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2" + (log_form ? "_log" : ""), vec);
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     if (!is_double) return vmath::erfc_scaled_sqrt1_2(k, args[0], negate, log_form);
     if (vmath::table_erfc_f64_target(*b.GetInsertBlock()->getParent(), vec))
@@ -163,8 +168,8 @@ llvm::Value* emit_erfc_over_sqrt2_times(llvm::IRBuilderBase& b, llvm::Value* y, 
   const llvm::Function& f = *b.GetInsertBlock()->getParent();
   if (!is_double && !vmath::table_erfc_target(f, vec)) return nullptr;
   log_form = log_form && !is_double;
-  std::string name = std::string("actjit.erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times" + (log_form ? "_log" : "") +
-                     ".v" + std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  std::string name =
+      inline_name(std::string("erfc_") + (negate ? "neg" : "pos") + "_sqrt1_2_times" + (log_form ? "_log" : ""), vec);
   return vmath::call_or_define(b, name, {y, x}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     if (!is_double) return vmath::erfc_sqrt1_2_times(k, args[0], args[1], negate, log_form);
     if (vmath::table_erfc_f64_target(f, vec)) return vmath::erfc_sqrt1_2_times_table_f64(k, args[0], args[1], negate);
@@ -192,8 +197,7 @@ llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, doub
   log_form = log_form && !is_double;
   char scale[32];
   std::snprintf(scale, sizeof scale, "%a", c);
-  std::string name = std::string("actjit.normal_cdf_times_") + scale + (log_form ? "_log" : "") + ".v" +
-                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  std::string name = inline_name(std::string("normal_cdf_times_") + scale + (log_form ? "_log" : ""), vec);
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     return vmath::normal_cdf_scaled(k, args[0], c, log_form);
   });
@@ -201,12 +205,10 @@ llvm::Value* emit_normal_cdf_scaled(llvm::IRBuilderBase& b, llvm::Value* y, doub
 
 llvm::Value* emit_normal_cdf_pdf_sum(llvm::IRBuilderBase& b, llvm::Value* y, double a, double c, bool negate) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(y->getType());
-  bool is_double = vec->getElementType()->isDoubleTy();
   if (!erfc_table_at(b, vec)) return nullptr;
   char coefficients[64];
   std::snprintf(coefficients, sizeof coefficients, "%a_%a", a, c);
-  std::string name = std::string("actjit.normal_cdf_pdf_") + (negate ? "neg_" : "pos_") + coefficients + ".v" +
-                     std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+  std::string name = inline_name(std::string("normal_cdf_pdf_") + (negate ? "neg_" : "pos_") + coefficients, vec);
   return vmath::call_or_define(b, name, {y}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     return vmath::normal_cdf_pdf_sum(k, args[0], a, c, negate);
   });
@@ -222,8 +224,7 @@ llvm::Value* emit_sigmoid_quotient(llvm::IRBuilderBase& b, llvm::Value* m, llvm:
   auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
   llvm::Value* e = nullptr;
   if (bound <= vmath::kExpUnclampedReach && vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec)) {
-    std::string name = std::string(tail ? "actjit.exp_tail_unclamped.v" : "actjit.exp_unclamped.v") +
-                       std::to_string(vec->getNumElements()) + (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+    std::string name = inline_name(tail ? "exp_tail_unclamped" : "exp_unclamped", vec);
     auto body = [](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
       return vmath::exp_tail_unclamped(k, args[0], args.size() > 1 ? args[1] : nullptr);
     };
@@ -241,8 +242,7 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x, double lo, double 
   vmath::ExpBounds bounds = vmath::exp_bounds(is_double, vmath::has_vscalef(*b.GetInsertBlock()->getParent(), vec));
   bool low = !(lo >= bounds.lo), high = !(hi <= bounds.hi);
   if (tail) {
-    std::string name = std::string("actjit.exp_tail") + (low ? "_low" : "") + (high ? "_high" : "") + ".v" +
-                       std::to_string(vec->getNumElements()) + (is_double ? "f64" : "f32");
+    std::string name = inline_name(std::string("exp_tail") + (low ? "_low" : "") + (high ? "_high" : ""), vec);
     return vmath::call_or_define(b, name, {x, tail}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
       return vmath::exp_tail(k, args[0], args[1], low, high);
     });
@@ -290,8 +290,7 @@ llvm::Value* emit_exp_shift_factor(llvm::IRBuilderBase& b, llvm::Value* m, const
 
 llvm::Value* emit_exp_shifted(llvm::IRBuilderBase& b, llvm::Value* u, const ExpShiftValues& shift) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(u->getType());
-  std::string name = std::string("actjit.exp_shifted.v") + std::to_string(vec->getNumElements()) +
-                     (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+  std::string name = inline_name("exp_shifted", vec);
   return vmath::call_or_define(b, name, {u, shift[0], shift[1], shift[2]},
                                [](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
                                  return vmath::exp_shifted(k, args[0], {args[1], args[2], args[3]});
@@ -348,8 +347,7 @@ llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
 
 llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
-  std::string name = std::string("actjit.tanh_plus_sech2_times.v") + std::to_string(vec->getNumElements()) +
-                     (vec->getElementType()->isDoubleTy() ? "f64" : "f32");
+  std::string name = inline_name("tanh_plus_sech2_times", vec);
   return vmath::call_or_define(b, name, {a, z}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
     return vmath::tanh_plus_sech2_times(k, args[0], args[1]);
   });
