@@ -192,7 +192,7 @@ TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at 
         for (std::vector<double> params : {std::vector<double>{}, std::vector<double>{1.3}}) {
           INFO("threads " << th << ", output offset " << off << ", params " << params.size());
           std::span<const float> xs(x.data() + off, n), dys(dy.data() + off, n);
-          std::vector<float> y(n + 16), want(n), dx(n + 16), dx_want(n);
+          std::vector<float> y(n + 16, -123.0f), want(n), dx(n + 16, -123.0f), dx_want(n);
           std::vector<double> dp(1), dp_want(1), dp_piece(1);
           k.forward(xs, std::span<float>(y.data() + off, n), params);
           k.backward(xs, dys, std::span<float>(dx.data() + off, n), params, std::span<double>(dp));
@@ -353,7 +353,9 @@ TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same v
   // which keeps exp(x - max) in y) stream their rows from each row's first
   // 64-byte boundary, a masked head before it. The same values as the
   // usual kernels (in pieces below the threshold), rows of any length and
-  // alignment, 1 and 2 threads.
+  // alignment (rows shorter than the head too), 1 and 2 threads; nothing
+  // written outside the output (the head vector's masked-off lanes lie
+  // before the row, and before the array for the first).
   Runtime rt;
   rt.set_cache_dir("");
   Kernel ls = rt.compile("log_softmax", DType::F32);
@@ -363,13 +365,19 @@ TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same v
   uint64_t compiles = rt.cache_stats().llvm_compiles;
   for (unsigned th : {1u, 2u}) {
     set_threads(th);
-    for (size_t cols : {128, 1000, 34, 4096}) {
+    for (size_t cols : {128, 1000, 34, 4096, 6}) {
       const size_t rows = ((size_t(4) << 20) + cols - 1) / cols + 1, n = rows * cols, piece_rows = rows / 5 + 1;
       std::vector<float> x(n + 16), dy(n + 16);
       for (size_t i = 0; i < x.size(); ++i) {
         x[i] = float(std::sin(double(i) * 0.37) * 6);
         dy[i] = float(std::cos(double(i) * 0.11));
       }
+      // Outside the output (its first `off` elements and the last 16 - off).
+      auto untouched = [&](const std::vector<float>& out, size_t off, size_t len) {
+        for (size_t i = 0; i < out.size(); ++i)
+          if ((i < off || i >= off + len) && out[i] != -123.0f) return false;
+        return true;
+      };
       for (size_t off : {0, 1, 7}) {
         INFO("threads " << th << ", cols " << cols << ", output offset " << off);
         std::span<const float> xs(x.data() + off, n), dys(dy.data() + off, n);
@@ -380,7 +388,7 @@ TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same v
           }
         };
         // log_softmax forward and backward from y, softmax's backward from y.
-        std::vector<float> y(n + 16), want(n), dx(n + 16), dx_want(n);
+        std::vector<float> y(n + 16, -123.0f), want(n), dx(n + 16, -123.0f), dx_want(n);
         ls.forward_rows(xs, std::span<float>(y.data() + off, n), cols);
         pieces([&](size_t b, size_t m, std::span<float> w) { ls.forward_rows(xs.subspan(b, m), w, cols); }, cols, want);
         CHECK(std::equal(want.begin(), want.end(), y.begin() + long(off)));
@@ -401,10 +409,13 @@ TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same v
                cols, dx_want);
         CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
         // glu: half rows out (rows of cols / 2 values).
-        std::vector<float> g(n / 2 + 16), g_want(n / 2);
+        std::vector<float> g(n / 2 + 16, -123.0f), g_want(n / 2);
         glu.forward_rows(xs, std::span<float>(g.data() + off, n / 2), cols);
         pieces([&](size_t b, size_t m, std::span<float> w) { glu.forward_rows(xs.subspan(b, m), w, cols); }, cols / 2, g_want);
         CHECK(std::equal(g_want.begin(), g_want.end(), g.begin() + long(off)));
+        CHECK(untouched(y, off, n));
+        CHECK(untouched(dx, off, n));
+        CHECK(untouched(g, off, n / 2));
       }
     }
   }

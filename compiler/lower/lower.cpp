@@ -159,7 +159,13 @@ struct KernelBuilder {
   /// With `head` (elements, < W), a masked vector of the first
   /// min(head, n) elements comes first and the full vectors start there
   /// (streaming stores: the full vectors' stores then fall on aligned
-  /// addresses).
+  /// addresses). That vector ends where the full ones start: its index is
+  /// head - W (before the row: those lanes are masked off, and masked
+  /// loads and stores do not fault there), so that its store stays within
+  /// the one register-aligned block below the first full vector. From the
+  /// row's start it would reach into that vector's block, and a store to
+  /// a line the streaming stores then write made misaligned rows of 128
+  /// floats run at half speed (log_softmax's forward at 4Mi, one thread).
   template <class Body>
   void loop(llvm::IRBuilder<>& b, llvm::Function* f, llvm::Value* n, Body body, llvm::Value* head = nullptr) {
     llvm::Value* start = b.getInt64(0);
@@ -169,7 +175,10 @@ struct KernelBuilder {
       auto* after_head = llvm::BasicBlock::Create(ctx, "head.done", f);
       b.CreateCondBr(b.CreateICmpNE(head, b.getInt64(0)), head_bb, after_head);
       b.SetInsertPoint(head_bb);
-      body(b.getInt64(0), first_lanes(b, head));
+      llvm::Value* before = b.CreateSub(b.getInt64(lanes), head);  // the masked-off lanes, before the row
+      before_row = true;
+      body(b.CreateNeg(before), b.CreateNot(first_lanes(b, before)));
+      before_row = false;
       b.CreateBr(after_head);
       b.SetInsertPoint(after_head);
       start = head;
@@ -338,14 +347,22 @@ struct KernelBuilder {
     if (nontemporal) b.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});
   }
 
+  /// Element i of `base`; while loop() emits its head, the vector's
+  /// masked-off lanes lie before the row (perhaps before the array), so the
+  /// address is not marked inbounds there.
+  bool before_row = false;
+  llvm::Value* element(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* i) {
+    return before_row ? b.CreateGEP(elem, base, i) : b.CreateInBoundsGEP(elem, base, i);
+  }
+
   llvm::Value* load(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
-    llvm::Value* ptr = b.CreateInBoundsGEP(elem, base, i);
+    llvm::Value* ptr = element(b, base, i);
     llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
     if (!mask) return b.CreateAlignedLoad(vec, ptr, align);
     return b.CreateMaskedLoad(vec, ptr, align, mask, llvm::Constant::getNullValue(vec));
   }
   void store(llvm::IRBuilder<>& b, llvm::Value* v, llvm::Value* base, llvm::Value* i, llvm::Value* mask) {
-    llvm::Value* ptr = b.CreateInBoundsGEP(elem, base, i);
+    llvm::Value* ptr = element(b, base, i);
     llvm::Align align(elem->getPrimitiveSizeInBits() / 8);
     if (!mask) {
       b.CreateAlignedStore(v, ptr, align);
@@ -770,10 +787,10 @@ struct RowKernels {
   /// index i: base + index * (cols / parts) + (i + lane) * group + offset.
   llvm::Value* view_address(llvm::IRBuilder<>& b, llvm::Value* base, llvm::Value* cols, ir::View v, llvm::Value* i) {
     llvm::Value* first = b.CreateInBoundsGEP(kb.elem, base, b.CreateAdd(part_start(b, cols, v), b.getInt64(v.offset)));
-    if (v.group == 1) return b.CreateInBoundsGEP(kb.elem, first, i);
+    if (v.group == 1) return kb.element(b, first, i);
     llvm::Value* idx = b.CreateAdd(b.CreateVectorSplat(kb.lanes, i), kb.iota(b));
     idx = b.CreateMul(idx, b.CreateVectorSplat(kb.lanes, b.getInt64(v.group)));
-    return b.CreateInBoundsGEP(kb.elem, first, idx);
+    return kb.element(b, first, idx);
   }
   /// Groups up to this size are read, in full vectors, as group vectors of
   /// consecutive elements and a shuffle (the same wide load for every
