@@ -351,11 +351,12 @@ TEST_CASE("row-wise outputs of 16 MiB or more take streaming stores - the same v
   // Row-wise kernels that write what they do not read back (log_softmax's
   // forward, glu's, the backward from the output y; not softmax's forward,
   // which keeps exp(x - max) in y) stream their rows from each row's first
-  // 64-byte boundary, a masked head before it. The same values as the
-  // usual kernels (in pieces below the threshold), rows of any length and
-  // alignment (rows shorter than the head too), 1 and 2 threads; nothing
-  // written outside the output (the head vector's masked-off lanes lie
-  // before the row, and before the array for the first).
+  // 64-byte boundary, a masked head before it (rows not all aligned: from
+  // 512 bytes a row). The same values as the usual kernels (in pieces
+  // below the threshold), rows of any length and alignment, 1 and 2
+  // threads; nothing written outside the output (the head vector's
+  // masked-off lanes lie before the row, and before the array for the
+  // first).
   Runtime rt;
   rt.set_cache_dir("");
   Kernel ls = rt.compile("log_softmax", DType::F32);
