@@ -40,6 +40,22 @@ using ir::Op;
 
 namespace {
 
+/// Row kernels with streaming stores store each row from its first
+/// 64-byte boundary (a masked head before it). So do the others whose
+/// store loop costs less than kAlignedRowBodyMax (body_cost: loops bound by
+/// their loads and stores; softmax's backward from y, 5) where the loop
+/// writes at least kAlignedRowMin bytes a row: a store across two lines
+/// costs there (that backward, one thread, rows 16 bytes off: 5.38 ->
+/// 5.90 e/ns on 16Ki floats in rows of 1000, 4.28 -> 4.96 on 1Mi in rows
+/// of 4096). Rows of 128 floats lost more to the extra masked vector than
+/// they gained (-5%), and heavier loops gain little (log_softmax's
+/// forward, cost 38, +1-7%) or lose (softmax's backward from x, 35, up
+/// to -4%).
+constexpr uint64_t kAlignedRowMin = 2048;
+constexpr unsigned kAlignedRowBodyMax = 20;
+
+unsigned body_cost(const ir::Graph& g, const std::vector<NodeId>& roots);
+
 /// sigmoid_times clamps x to |c x| <= this where a = c x: past it the
 /// quotient's exp(-a) is 0 or inf (beyond the underflow watch's band, ir::
 /// kExpUnderflowBand, and the 17 past which 1 + exp(-a) rounds to 1).
@@ -919,6 +935,19 @@ struct RowKernels {
     return out;
   }
 
+  /// Whether the loop over `roots` into `members` of `sinks` reads or
+  /// writes a view of groups (maxout's): in a masked vector those take a
+  /// gather or a scatter (a masked head on maxout's rows of 1024 cost its
+  /// forward and backward 25-35% on rows 16 bytes off).
+  bool grouped(const std::vector<NodeId>& roots, const std::vector<Sink>& sinks,
+               const std::vector<size_t>& members) const {
+    for (size_t k : members)
+      if (sinks[k].view.group > 1) return true;
+    for (NodeId id : ir::reachable_elementwise(p.graph, roots))
+      if (p.graph[id].op == Op::Input && ir::View::decode(p.graph[id].value).group > 1) return true;
+    return false;
+  }
+
   /// Leaves inside an element loop at index i.
   Emitter::Leaf element_leaf(llvm::IRBuilder<>& b, RowState& st, llvm::Value* i, llvm::Value* mask) {
     return [&, i, mask](NodeId id) -> llvm::Value* {
@@ -1395,18 +1424,22 @@ struct RowKernels {
     const uint64_t register_bytes = kb.register_bits / 8;  // the alignment of streaming stores
     // The elements before the written row's first register-aligned address
     // go as a masked head vector (fewer than a register's lanes; the row's
-    // base is element-aligned: the runtime's).
-    llvm::Value* head = nullptr;
-    if (streaming) {
-      llvm::Value* at = b.CreatePtrToInt(backward ? st.dx : st.y, b.getInt64Ty());
-      llvm::Value* low = b.getInt64(register_bytes - 1);
-      llvm::Value* bytes = b.CreateAnd(b.CreateSub(b.getInt64(register_bytes), b.CreateAnd(at, low)), low);
-      head = b.CreateUDiv(bytes, b.getInt64(kb.elem->getPrimitiveSizeInBits() / 8));
-    }
+    // base is element-aligned: the runtime's). Without streaming stores
+    // too, for light loops (kAlignedRowBodyMax) on rows of kAlignedRowMin
+    // bytes or more.
+    const uint64_t es = kb.elem->getPrimitiveSizeInBits() / 8;
+    llvm::Value* at = b.CreatePtrToInt(backward ? st.dx : st.y, b.getInt64Ty());
+    llvm::Value* low = b.getInt64(register_bytes - 1);
+    llvm::Value* head = b.CreateUDiv(b.CreateAnd(b.CreateSub(b.getInt64(register_bytes), b.CreateAnd(at, low)), low),
+                                     b.getInt64(es));
     for (auto& [d, members] : loops) {
       std::vector<NodeId> roots;
       for (size_t k : members) roots.push_back(sinks[k].e);
-      kb.loop(b, f, length(b, cols, d), [&](llvm::Value* i, llvm::Value* mask) {
+      llvm::Value* n = length(b, cols, d);
+      llvm::Value* h = streaming ? head : nullptr;
+      if (!streaming && body_cost(p.graph, roots) < kAlignedRowBodyMax && !grouped(roots, sinks, members))
+        h = b.CreateSelect(b.CreateICmpUGE(n, b.getInt64(kAlignedRowMin / es)), head, b.getInt64(0));
+      kb.loop(b, f, n, [&](llvm::Value* i, llvm::Value* mask) {
         std::unordered_map<NodeId, llvm::Value*> known = st.known;
         if (st.stored != ir::kNoNode) known[st.stored] = kb.load(b, st.stored_to, i, mask);
         std::vector<llvm::Value*> v = scaled_args.empty() ? em.emit(roots, element_leaf(b, st, i, mask), &known)
@@ -1437,7 +1470,7 @@ struct RowKernels {
             case SinkKind::Param: break;
           }
         }
-      }, head);
+      }, h);
     }
     llvm::Value* next = b.CreateAdd(r, b.getInt64(1), "r.next", true, true);
     r->addIncoming(next, b.GetInsertBlock());
