@@ -421,7 +421,7 @@ void check_from_output_offsets(DType dt) {
 }
 }  // namespace
 
-TEST_CASE("a light row loop stores from the row's first aligned address - the same values at any offset") {
+TEST_CASE("a light row loop stores from the row's first aligned address - the same values at any offset", "[aligned-rows]") {
   // Row loops that only load and store (softmax's backward from y) store
   // each row of 2 KiB or more from its first 64-byte boundary on, a
   // masked vector before it: the values do not depend on where dx starts.
