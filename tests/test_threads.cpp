@@ -206,6 +206,10 @@ TEST_CASE("outputs of 16 MiB or more take streaming stores - the same values at 
           CHECK(std::equal(want.begin(), want.end(), y.begin() + long(off)));
           CHECK(std::equal(dx_want.begin(), dx_want.end(), dx.begin() + long(off)));
           CHECK(dp[0] == Approx(dp_want[0]).epsilon(1e-12));
+          bool untouched = true;  // outside the output: its first `off` elements and the last 16 - off
+          for (size_t i = 0; i < y.size(); ++i)
+            if ((i < off || i >= off + n) && (y[i] != -123.0f || dx[i] != -123.0f)) untouched = false;
+          CHECK(untouched);
           // dx only (no parameter gradient asked for: at the defaults, their
           // own kernels), and in place.
           std::fill(dx.begin(), dx.end(), 0.0f);
