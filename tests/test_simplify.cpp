@@ -1023,9 +1023,10 @@ TEST_CASE("exp(x) - exp(-x) as 2 sinh(x) - common factors cancelled - removable 
   check_forms(cases);
 }
 
-TEST_CASE("x - log1p(x) and x - atan(x) without the cancellation", "[stabilize]") {
-  // Both were 1.7e7-8e7 ULP off in float near 0 (the difference cancels:
-  // x^2/2, x^3/3). Long double references: the Taylor series below 1/2.
+TEST_CASE("x - log1p(x) x - atan(x) x - asinh(x) and tan(x) - x without the cancellation", "[stabilize]") {
+  // All were 1.7e7-8e7 ULP off in float near 0 (the difference cancels:
+  // x^2/2, x^3/3, x^3/6, x^3/3; the last two were 0 at 1e-5 in float).
+  // Long double references: the Taylor series below 1/2.
   using L = long double;
   auto log_ref = [](L x) {
     if (std::fabs(x) >= 0.5L) return x - std::log1p(x);
@@ -1039,6 +1040,32 @@ TEST_CASE("x - log1p(x) and x - atan(x) without the cancellation", "[stabilize]"
     for (int k = 0; k < 60; ++k, p *= -x * x) sum += p / (2 * k + 3);
     return sum;
   };
+  auto asinh_ref = [](L x) {
+    if (std::fabs(x) >= 0.5L) return x - std::asinh(x);
+    L sum = 0, p = x * x * x, r = 1;  // r = C(2k, k) / 4^k
+    for (int k = 1; k < 60; ++k, p *= -x * x) {
+      r *= L(2 * k - 1) / L(2 * k);
+      sum += r * p / (2 * k + 1);
+    }
+    return sum;
+  };
+  auto tan_ref = [](L x) {
+    if (std::fabs(x) >= 0.5L) return std::tan(x) - x;
+    std::vector<L> t(90, 0);  // tan = sum t_n x^n: (n + 1) t_(n+1) = sum t_i t_(n-i)
+    t[1] = 1;
+    for (size_t m = 1; m + 1 < t.size(); ++m) {
+      L sum = 0;
+      for (size_t i = 1; i < m; ++i) sum += t[i] * t[m - i];
+      t[m + 1] = sum / L(m + 1);
+    }
+    L sum = 0;
+    for (size_t n = t.size() - 1; n >= 3; --n) sum = sum * x + t[n];
+    return sum * x * x * x;
+  };
+  auto asinh_slope = [](L x) {  // 1 - 1/sqrt(1 + x^2), without the cancellation
+    L r = std::sqrt(1 + x * x);
+    return x * x / (r * (1 + r));
+  };
   struct Case {
     const char* src;
     std::function<L(L)> value, slope;
@@ -1050,11 +1077,16 @@ TEST_CASE("x - log1p(x) and x - atan(x) without the cancellation", "[stabilize]"
       {"x - log(1 + x)", log_ref, [](L x) { return x / (1 + x); }, 6},
       {"x - atan(x)", atan_ref, [](L x) { return x * x / (1 + x * x); }, 4},
       {"atan(x) - x", [&](L x) { return -atan_ref(x); }, [](L x) { return -x * x / (1 + x * x); }, 4},
+      {"x - asinh(x)", asinh_ref, asinh_slope, 4},
+      {"asinh(x) - x", [&](L x) { return -asinh_ref(x); }, [&](L x) { return -asinh_slope(x); }, 4},
+      {"tan(x) - x", tan_ref, [](L x) { return std::tan(x) * std::tan(x); }, 4},
+      {"x - tan(x)", [&](L x) { return -tan_ref(x); }, [](L x) { return -std::tan(x) * std::tan(x); }, 4},
   };
   actjit::Runtime rt;
   for (const Case& k : cases) {
     actjit::Kernel k32 = rt.compile(k.src, actjit::DType::F32), k64 = rt.compile(k.src, actjit::DType::F64);
-    for (double x : {0.0, 1e-30, -1e-9, 1e-5, -0.2, 0.3, -0.45, 0.55, 0.7, 1.3, -1.45, 1.55, 1.9, -1.9, 2.5, 30.0, -0.9}) {
+    for (double x : {0.0, 1e-30, -1e-9, 1e-5, -0.2, 0.3, -0.45, 0.55, 0.7, 0.99, -1.01, 1.3, -1.45, 1.49, 1.55, 1.9, -1.9, 2.5, 30.0,
+                     -0.9}) {
       if (std::strstr(k.src, "log") && x <= -1) continue;
       INFO(k.src << " at x = " << x);
       double y = 0, g = 0, one = 1;

@@ -9,7 +9,13 @@
                              FUNCTION's Taylor series at CENTER, N terms, in a - CENTER
                              (evaluated by Horner's rule), checked on [LO, HI]
                              (default [0.5, 1.5])
+  fit_series.py poly FUNCTION N LO HI
+                             a polynomial of N terms in a itself on [LO, HI] (mpmath's
+                             chebyfit: Chebyshev interpolation, near minimax),
+                             evaluated by Horner's rule
   FUNCTION: atan_minus       (a - atan(a)) / a^3
+            asinh_minus      (a - asinh(a)) / a^3
+            tan_minus_sq     (tan(s) - s) / s^3 for s = sqrt(a) (tan(s) - s = s^3 P(s^2))
             asinh_quotient   asinh(a) / a
 
 Interpolation at N Chebyshev nodes with 50-digit references (mpmath), or
@@ -46,11 +52,29 @@ def clenshaw(c, u):
 def main():
     functions = {
         "atan_minus": lambda a: (a - mp.atan(a)) / a**3,
+        "asinh_minus": lambda a: (a - mp.asinh(a)) / a**3,
+        "tan_minus_sq": lambda a: mp.mpf(1) / 3 if a == 0 else (mp.tan(mp.sqrt(a)) - mp.sqrt(a)) / mp.sqrt(a)**3,
         "asinh_quotient": lambda a: mp.asinh(a) / a,
     }
+    if len(sys.argv) > 1 and sys.argv[1] == "poly":
+        if len(sys.argv) < 6 or sys.argv[2] not in functions:
+            sys.exit("usage: fit_series.py poly FUNCTION N LO HI")
+        f = functions[sys.argv[2]]
+        n, lo, hi = int(sys.argv[3]), mp.mpf(sys.argv[4]), mp.mpf(sys.argv[5])
+        c = [float(x) for x in reversed(mp.chebyfit(f, [lo, hi], n))]
+        worst = 0
+        for i in range(2001):
+            a = lo + (hi - lo) * i / 2000
+            p = 0.0
+            for ck in reversed(c):
+                p = p * float(a) + ck
+            worst = max(worst, abs((p - f(a)) / f(a)))
+        print("coefficients:", ", ".join("%.17g" % x for x in c))
+        print("max relative error (double Horner): %.3g" % worst)
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "taylor":
         if len(sys.argv) < 5 or sys.argv[2] not in functions:
-            sys.exit("usage: fit_series.py taylor atan_minus|asinh_quotient N CENTER [LO HI]")
+            sys.exit("usage: fit_series.py taylor FUNCTION N CENTER [LO HI]")
         f = functions[sys.argv[2]]
         n, center = int(sys.argv[3]), mp.mpf(sys.argv[4])
         lo = mp.mpf(sys.argv[5]) if len(sys.argv) > 5 else mp.mpf("0.5")
@@ -68,7 +92,7 @@ def main():
         return
     what = sys.argv[1] if len(sys.argv) > 1 else "atan_minus"
     if what not in functions:
-        sys.exit("usage: fit_series.py atan_minus|asinh_quotient [N [LO HI]]")
+        sys.exit("usage: fit_series.py FUNCTION [N [LO HI]] (FUNCTION: " + ", ".join(functions) + ")")
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     lo = mp.mpf(sys.argv[3]) if len(sys.argv) > 3 else mp.mpf("0.5")
     hi = mp.mpf(sys.argv[4]) if len(sys.argv) > 4 else mp.mpf("1.5")

@@ -162,13 +162,17 @@ class Stabilizer {
         if (NodeId r = root_minus_root(a[0], a[1]); r != ir::kNoNode) return r;  // sqrt(x^2 + b) - sqrt(b), b a parameter
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
-        for (int k = 0; k < 2; ++k) {  // a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a) (and the negations)
+        // a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a),
+        // a - asinh(a), tan(a) - a (and the negations)
+        for (int k = 0; k < 2; ++k) {
           NodeId f = a[size_t(k)], v = a[size_t(1 - k)];
           if (arg_is(f, Op::Sin, v)) return k == 1 ? minus_sin(v) : neg(minus_sin(v));
           if (arg_is(f, Op::Sinh, v)) return k == 0 ? sinh_minus(v) : neg(sinh_minus(v));
           if (arg_is(f, Op::Expm1, v)) return k == 0 ? expm1_minus(v) : neg(expm1_minus(v));
           if (arg_is(f, Op::Log1p, v)) return k == 1 ? minus_log1p(v) : neg(minus_log1p(v));
           if (arg_is(f, Op::Atan, v)) return k == 1 ? minus_atan(v) : neg(minus_atan(v));
+          if (arg_is(f, Op::Asinh, v)) return k == 1 ? minus_asinh(v) : neg(minus_asinh(v));
+          if (arg_is(f, Op::Tan, v)) return k == 0 ? tan_minus(v) : neg(tan_minus(v));
         }
         if (NodeId r = sigmoid_shift(a[1], a[0], true); r != ir::kNoNode) return r;  // 1 - 2 sigmoid(a), 1/2 - sigmoid(a)
         if (NodeId r = root_sum(a[0], a[1], true); r != ir::kNoNode) return r;       // sqrt(x^2 + b) - x, x - sqrt(...)
@@ -1106,18 +1110,20 @@ class Stabilizer {
 
   /// (a - atan(a)) / a^3 for |a| < 1.5 (even in a): below |a| = 1/2 its
   /// Taylor series W(a^2), W(z) = sum (-1)^k z^k / (2k + 3) (27 terms),
-  /// above a Chebyshev sum in u = 2 (|a| - 1) (22 terms, 2.9e-16
-  /// relative: tools/fit_series.py atan_minus 22 0.5 1.5). (A series in
-  /// the half angle b = a / (1 + sqrt(1 + a^2)) was tried: b's rounding,
-  /// cubed, cost float 9.8 ULP; the Chebyshev sum up to 2, 26 terms, its
-  /// slope 10.5 ULP near 2.)
+  /// above Taylor's series at 1 in |a| - 1 (34 terms, 1.6e-16 relative:
+  /// tools/fit_series.py taylor atan_minus 34 1). (A series in the half
+  /// angle b = a / (1 + sqrt(1 + a^2)) was tried: b's rounding, cubed, cost
+  /// float 9.8 ULP; a Chebyshev sum in u = 2 (|a| - 1), 22 terms, cost the
+  /// double slope of a - atan(a) 12 ULP near 1.5 and of atan(a)/a 7.8 at
+  /// 1/2 (Taylor's series at 1: 5.2 and 3.4); up to 2, 26 terms, 10.5 ULP
+  /// near 2.)
   NodeId atan_remainder(NodeId a) {
     std::vector<double> taylor;
     for (int j = 0; j < 27; ++j) taylor.push_back((j % 2 ? -1.0 : 1.0) / (2 * j + 3));
-    static const std::vector<double> kChebyshev{0.21856519897131965, -0.069629130896940089, 0.003715913990523431, 0.00081193770658609485, -0.00024808536099618552, 3.1494767797183607e-05, -4.7372187892751518e-07, -6.9674936470088033e-07, 1.6286063095786607e-07, -1.7303112773905472e-08, -5.1669446884670298e-10, 5.8017649563915063e-10, -1.1562281301391682e-10, 1.008253373957649e-11, 9.1637951250857241e-13, -4.8810940908320728e-13, 8.5454945056517407e-14, -5.7849112592961753e-15, -1.0904794564401256e-15, 4.1467475662509273e-16, -6.4422229918418359e-17, 3.3403621918690247e-18};
+    static const std::vector<double> kAtOne{0.21460183660255169, -0.14380550980765508, 0.037611019615310146, 0.020648300641149763, -0.030972450961724643, 0.018361431346414502, -0.0036485751285526692, -0.004237546263289425, 0.0052969328291117817, -0.003001806791136622, 0.00047716814936394632, 0.00085652855075169984, -0.00099928330921031654, 0.00055205766447344209, -7.2887330826790911e-05, -0.0001778110250629703, 0.00020003740319584159, -0.00010868150945417589, 1.2250288282417662e-05, 3.7858234003643633e-05, -4.1644057404008003e-05, 2.2358670013913524e-05, -2.1966741060874807e-06, -8.2271205368614346e-06, 8.9127139149332199e-06, -4.7429185281278776e-06, 4.1274639567617596e-07, 1.8172411398292925e-06, -1.9470440783885278e-06, 1.0289927001739433e-06, -8.0339609352206227e-08, -4.0669619206055466e-07, 4.3211470406433934e-07, -2.2710970033339021e-07};
     NodeId aa = make(Op::Abs, {a});
-    NodeId u = make(Op::Mul, {make(Op::Add, {aa, c(-1)}), c(2)});
-    return make(Op::Where, {make(Op::Lt, {aa, c(0.5)}), polynomial(make(Op::Mul, {a, a}), taylor), chebyshev_sum(u, kChebyshev)});
+    return make(Op::Where, {make(Op::Lt, {aa, c(0.5)}), polynomial(make(Op::Mul, {a, a}), taylor),
+                            polynomial(make(Op::Add, {aa, c(-1)}), kAtOne)});
   }
 
   /// a - atan(a) (a^3/3 near 0): a^3 atan_remainder(a) below |a| = 1.5,
@@ -1128,16 +1134,40 @@ class Stabilizer {
     return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(1.5)}), make(Op::Mul, {cube, atan_remainder(a)}), naive});
   }
 
-  /// sum c_k T_k(u) by Clenshaw's recurrence, as IR.
-  NodeId chebyshev_sum(NodeId u, const std::vector<double>& coefficients) {
-    NodeId two_u = make(Op::Mul, {u, c(2)});
-    NodeId b1 = c(0), b2 = c(0);
-    for (size_t k = coefficients.size() - 1; k >= 1; --k) {
-      NodeId b0 = make(Op::Sub, {make(Op::Add, {make(Op::Mul, {two_u, b1}), c(coefficients[k])}), b2});
-      b2 = b1;
-      b1 = b0;
+  /// tan(a) - a (a^3/3 near 0): a^3 P(a^2) below |a| = 1, P of 20 terms
+  /// near minimax on [0, 1] (1.8e-16 relative: tools/fit_series.py poly
+  /// tan_minus_sq 20 0 1; Taylor's series needs 42 there, its terms falling
+  /// by (2/pi)^2 a^2 each), the naive difference beyond (it loses at most
+  /// tan(1) / (tan(1) - 1) = 2.8x there).
+  NodeId tan_minus(NodeId a) {
+    static const std::vector<double> kP{0.33333333333333331, 0.13333333333333422, 0.053968253968137044, 0.02186948854230043, 0.0088632353594418536, 0.0035921309191830194, 0.0014558020133349013, 0.00059028265632823213, 0.00023766278380125554, 0.00010321575384017754, 1.8680241595497979e-05, 6.770465520311747e-05, -9.4135271037318409e-05, 0.00015337569269853585, -0.00017192807213746179, 0.00014987942015830884, -9.418707659229224e-05, 4.1364143419696149e-05, -1.1262971989477578e-05, 1.4952305491647495e-06};
+    NodeId z = make(Op::Mul, {a, a});
+    NodeId series = make(Op::Mul, {make(Op::Mul, {z, a}), polynomial(z, kP)});
+    NodeId naive = make(Op::Sub, {make(Op::Tan, {a}), a});
+    return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(1)}), series, naive});
+  }
+
+  /// a - asinh(a) (a^3/6 near 0): a^3 R(a) below |a| = 1.5, R below |a| =
+  /// 1/2 Taylor's series sum (-1)^k C(2k + 2, k + 1) / (4^(k+1) (2k + 3))
+  /// a^2k (26 terms, 1.6e-16 relative in double), above Taylor's series at
+  /// 1 in |a| - 1 (34 terms, 1.8e-16: tools/fit_series.py taylor
+  /// asinh_minus 34 1; a Chebyshev sum there, as atan_remainder's, cost the
+  /// double slope 9.5 ULP at 1.5, this 3.6); the naive difference beyond
+  /// (it loses at most 4.9x there, 26x at 1/2).
+  NodeId minus_asinh(NodeId a) {
+    std::vector<double> taylor;
+    double r = 1;  // C(2k, k) / 4^k
+    for (int k = 1; k <= 26; ++k) {
+      r *= double(2 * k - 1) / double(2 * k);
+      taylor.push_back((k % 2 ? r : -r) / (2 * k + 1));
     }
-    return make(Op::Sub, {make(Op::Add, {make(Op::Mul, {u, b1}), c(coefficients[0])}), b2});
+    static const std::vector<double> kAtOne{0.11862641298045698, -0.062986020127918443, 0.0098555167390213024, 0.011302314636794982, -0.011536017455570213, 0.0052086982101561333, -0.00014640851524760787, -0.0017765451500057548, 0.0015528053617325311, -0.00064735911030605402, -4.7494245079836508e-05, 0.00030051410430427891, -0.00024735712377433748, 9.7707116896980111e-05, 1.4884595353487428e-05, -5.4594596637755558e-05, 4.3491371962833182e-05, -1.6512857431332573e-05, -3.5457672316299458e-06, 1.0450730544814094e-05, -8.1537389287801073e-06, 3.0032715653907526e-06, 7.9573863695597762e-07, -2.0790750654705338e-06, 1.5987516091270519e-06, -5.7488681369927971e-07, -1.7599222964067649e-07, 4.2586498543297286e-07, -3.2398735803561686e-07, 1.1425162765892729e-07, 3.8895475713774549e-08, -8.9240347559047461e-08, 6.7333457045823849e-08, -2.3364680969366344e-08};
+    NodeId aa = make(Op::Abs, {a});
+    NodeId z = make(Op::Mul, {a, a});
+    NodeId remainder =
+        make(Op::Where, {make(Op::Lt, {aa, c(0.5)}), polynomial(z, taylor), polynomial(make(Op::Add, {aa, c(-1)}), kAtOne)});
+    NodeId naive = make(Op::Sub, {a, make(Op::Asinh, {a})});
+    return make(Op::Where, {make(Op::Lt, {aa, c(1.5)}), make(Op::Mul, {make(Op::Mul, {z, a}), remainder}), naive});
   }
 
   /// cosh(a) - 1 = 2 sinh(a/2)^2, without the cancellation near 0.
