@@ -221,6 +221,13 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     if (!s->squared) return b.div(dv, b.mul(s->root, b.c(2)));
     return b.mul(b.div(s->v, s->root), dv);
   }
+  if (auto s = simplify::difference_slope(b.g, y)) {
+    // a - sin(a) and the like, a series near 0: their slopes in closed form
+    // (2 sin(a/2)^2, ...), not the series' derivative.
+    NodeId da = d[s->a];
+    if (da == none) return none;
+    return b.mul(s->slope, da);
+  }
   if (auto s = ir::softplus_form(b.g, y)) {
     // softplus' = sigmoid(a) = where(c, 1, e) / (1 + e) on softplus's own e;
     // log(sigmoid(a))' = sigmoid(-a) = where(c, e, 1) / (1 + e).

@@ -413,6 +413,68 @@ class Stabilizer {
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
+  /// difference_slope (stabilize.hpp): n is one of the forms the Sub rule
+  /// builds for a - f(a) or f(a) - a (or its negation), rebuilt here from
+  /// the naive branch's a and compared (hash-consed nodes: the same node
+  /// or another).
+  std::optional<DifferenceSlope> difference_slope(NodeId n) {
+    if (op(n) != Op::Where) return std::nullopt;
+    NodeId naive = arg(n, 2);
+    if (op(naive) == Op::Neg) naive = arg(naive, 0);
+    if (op(naive) != Op::Sub) return std::nullopt;
+    for (int k = 0; k < 2; ++k) {
+      NodeId f = arg(naive, k), a = arg(naive, 1 - k);
+      if (op(f) == Op::Const || arg(f, 0) != a) continue;
+      NodeId form = ir::kNoNode;
+      switch (op(f)) {
+        case Op::Sin: form = minus_sin(a); break;
+        case Op::Sinh: form = sinh_minus(a); break;
+        case Op::Expm1: form = expm1_minus(a); break;
+        case Op::Log1p: form = minus_log1p(a); break;
+        case Op::Atan: form = minus_atan(a); break;
+        case Op::Asinh: form = minus_asinh(a); break;
+        case Op::Tan: form = tan_minus(a); break;
+        default: continue;
+      }
+      double sign = form == n ? 1 : neg(form) == n ? -1 : 0;
+      if (sign == 0) continue;
+      // The slope of the form, without the cancellation: the series'
+      // derivative (what the general rules give) costs a second series.
+      NodeId slope = ir::kNoNode;
+      NodeId aa = make(Op::Abs, {a});
+      switch (op(f)) {
+        case Op::Sin: case Op::Sinh: {  // 1 - cos(a) = 2 sin(a/2)^2, cosh(a) - 1 = 2 sinh(a/2)^2
+          NodeId h = make(op(f), {make(Op::Mul, {a, c(0.5)})});
+          slope = make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
+          break;
+        }
+        case Op::Expm1: slope = make(Op::Expm1, {a}); break;                          // exp(a) - 1
+        case Op::Log1p: slope = make(Op::Div, {a, make(Op::Add, {a, c(1)})}); break;  // 1 - 1/(1 + a)
+        case Op::Atan: {  // 1 - 1/(1 + a^2) = a^2 / (1 + a^2), the first beyond |a| = 1.5 (a^2 overflows)
+          NodeId q = make(Op::Add, {make(Op::Mul, {a, a}), c(1)});
+          slope = make(Op::Where, {make(Op::Lt, {aa, c(1.5)}), make(Op::Div, {make(Op::Mul, {a, a}), q}),
+                                   make(Op::Sub, {c(1), make(Op::Div, {c(1), q})})});
+          break;
+        }
+        case Op::Asinh: {  // 1 - 1/r = a^2 / (r (1 + r)), r = sqrt(1 + a^2), the first beyond |a| = 1.5
+          NodeId r = make(Op::Sqrt, {make(Op::Add, {make(Op::Mul, {a, a}), c(1)})});
+          slope = make(Op::Where, {make(Op::Lt, {aa, c(1.5)}),
+                                   make(Op::Div, {make(Op::Mul, {a, a}), make(Op::Mul, {r, make(Op::Add, {r, c(1)})})}),
+                                   make(Op::Sub, {c(1), make(Op::Div, {c(1), r})})});
+          break;
+        }
+        default: {  // Tan: (1 + tan(a)^2) - 1
+          NodeId t = make(Op::Tan, {a});
+          slope = make(Op::Mul, {t, t});
+          break;
+        }
+      }
+      // (f(a) - a forms: sinh, expm1, tan; a - f(a): the others)
+      return DifferenceSlope{a, sign > 0 ? slope : neg(slope)};
+    }
+    return std::nullopt;
+  }
+
  private:
   NodeId make(Op o, std::initializer_list<NodeId> args) {
     return simplify::rewrite(g_, o, std::span<const NodeId>(args.begin(), args.size()));
@@ -1545,6 +1607,8 @@ std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
   Stabilizer s(g);
   return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.rebuild(n, args); });
 }
+
+std::optional<DifferenceSlope> difference_slope(Graph& g, NodeId n) { return Stabilizer(g).difference_slope(n); }
 
 std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> roots) {
   if (ir::is_rowwise(g, roots)) return {roots.begin(), roots.end()};

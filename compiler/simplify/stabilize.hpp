@@ -115,9 +115,11 @@
 //                           with the factor a and more (x*x / (1 + |x|) overflowed past 1.8e19)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
-// derivatives are taken of the stable forms.
+// derivatives are taken of the stable forms (the differences near 0 above,
+// a - sin(a) to tan(a) - a, have closed-form slopes instead: difference_slope).
 #pragma once
 
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -127,6 +129,17 @@ namespace actjit::simplify {
 
 /// Rewrites the nodes reachable from `roots`; returns the new roots.
 std::vector<ir::NodeId> stabilize(ir::Graph& g, std::span<const ir::NodeId> roots);
+
+/// For `n` the form stabilize builds for a difference that cancels near 0
+/// (a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a), a -
+/// asinh(a), tan(a) - a, or the negation of one): a, and the derivative of
+/// the form by a, written without the cancellation (2 sin(a/2)^2, expm1(a),
+/// a / (1 + a), tan(a)^2, ...): the derivative of the series itself costs a
+/// second series (the differentiator's form_derivative). Else nothing.
+struct DifferenceSlope {
+  ir::NodeId a, slope;
+};
+std::optional<DifferenceSlope> difference_slope(ir::Graph& g, ir::NodeId n);
 
 /// Products with factors x (the input itself; x^3 and x^4 count as three,
 /// four) and one or more factors of the input bounded by 1 in magnitude (q:
