@@ -424,7 +424,7 @@ class Stabilizer {
     if (op(naive) != Op::Sub) return std::nullopt;
     for (int k = 0; k < 2; ++k) {
       NodeId f = arg(naive, k), a = arg(naive, 1 - k);
-      if (op(f) == Op::Const || arg(f, 0) != a) continue;
+      if (g_[f].arity != 1 || arg(f, 0) != a) continue;
       NodeId form = ir::kNoNode;
       switch (op(f)) {
         case Op::Sin: form = minus_sin(a); break;
@@ -469,7 +469,8 @@ class Stabilizer {
           break;
         }
       }
-      // (f(a) - a forms: sinh, expm1, tan; a - f(a): the others)
+      // (the slopes of the forms as built: f(a) - a for sinh, expm1 and
+      // tan, a - f(a) for the others)
       return DifferenceSlope{a, sign > 0 ? slope : neg(slope)};
     }
     return std::nullopt;
