@@ -300,7 +300,31 @@ class Analysis {
           return snap({product(m.lo, m.lo), product(m.hi, m.hi), a.nan});
         }
         return mul(a, b);
-      case Op::Div: return div(a, b);
+      case Op::Div: {
+        // u / (u + c), c nonzero in float: u + c rounds to 0 only where u =
+        // -c exactly, so no 0 / 0 (x / (x + 1), the slope of x - log1p(x)).
+        // For c > 0 it is 1 - c / (u + c), increasing in u above -c, so its
+        // ends are the ends' (which intervals of the numerator and the
+        // denominator taken apart are not: [-0.5, 1.5] / [1.5, 3.5] would
+        // reach 1; x / (x + 2) is log1p's atanh argument). Widened for the
+        // roundings.
+        const Node& d = g_[n.args[1]];
+        if (d.op == Op::Add && !a.empty())
+          for (int k = 0; k < 2; ++k)
+            if (d.args[k] == n.args[0] && g_.is_const(d.args[1 - k])) {
+              double c = g_.const_value(d.args[1 - k]);
+              if (!(std::fabs(c) < kInf) || float(c) == 0) break;
+              if (c > 0 && a.lo > -c / 2 && a.hi < kInf) {
+                auto ratio = [c](double u) { return u / (u + c); };
+                double lo = ratio(a.lo), hi = ratio(a.hi);
+                return snap({lo - std::fabs(lo) * 0x1p-20, hi + std::fabs(hi) * 0x1p-20, a.nan, a.zero});
+              }
+              Interval r = div(a, b);
+              r.nan = a.nan || a.may_be_inf();  // inf / inf
+              return r;
+            }
+        return div(a, b);
+      }
       case Op::Pow: return pow(n, a);
       case Op::Exp: return exp(a);
       case Op::Expm1: {
