@@ -1239,6 +1239,37 @@ TEST_CASE("the NaN range analysis - conservative and not everything", "[range]")
   }
 }
 
+TEST_CASE("the NaN range analysis - NaNs of the function's own domain are not lost", "[range]") {
+  // may_lose_nan: a float32 NaN where float64 gives a number. log, log1p,
+  // sqrt and non-integer powers of x (or of one rounding from x and exact
+  // constants) are NaN in both precisions alike, also through arithmetic
+  // and where()s that compare exact values.
+  auto lossy = [](const std::string& src, bool derivative = false) {
+    Program p = program(src);
+    return ir::may_lose_nan(p.graph, std::vector<ir::NodeId>{derivative ? p.d_x : p.value});
+  };
+  for (const char* shared : {"sqrt(x)", "log(x)", "log1p(x)", "x^0.5", "sqrt(x - 1)", "log(2 * x)", "sqrt(-x) + 1",
+                             "log1p(x) * 3 + x / 8", "where(x > 0.5, log(x - 0.25), sqrt(x))", "x - log1p(x)",
+                             "log(x / 3)"}) {
+    INFO(shared);
+    CHECK(ir::may_make_nan(program(shared).graph, std::vector<ir::NodeId>{program(shared).value}));
+    CHECK_FALSE(lossy(shared));
+  }
+  for (const char* src : {"sqrt(x)", "log1p(x)", "x - log1p(x)"}) {
+    INFO(src << "'");
+    CHECK_FALSE(lossy(src, true));
+  }
+  // Overflow (0 * inf, inf - inf), operands rounded twice (x*x - 1 may round
+  // below 0 where it is not), constants float does not hold (0.1), and
+  // conditions that are not exact choose NaN in one precision only.
+  for (const char* lost : {"x * exp(x)", "2^-x^2 - x^2 + 2^abs(x)^0.5", "sqrt(x * x - 1)", "sqrt(0.1 * x - x / 10)",
+                           "sqrt(x - 0.1)", "where(x * 3 > 1, 0, sqrt(x))", "where(x > 0.1, 0, log(x))",
+                           "log(exp(x) - exp(x) + x)", "x / (x - x)", "f(x, a = 1) = sqrt(x - a)"}) {
+    INFO(lost);
+    CHECK(lossy(lost));
+  }
+}
+
 TEST_CASE("the underflow analysis - products that enlarge a subnormal's rounding", "[range]") {
   auto amplifies = [](const std::string& src) {
     Program p = program(src);

@@ -28,7 +28,8 @@ Interval everything() { return {}; }
 Interval nothing() { return {kInf, -kInf, false, false}; }
 
 Interval join(const Interval& a, const Interval& b) {
-  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.nan || b.nan, a.zero || b.zero};
+  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi), a.nan || b.nan, a.zero || b.zero,
+          (a.nan && a.lossy) || (b.nan && b.lossy)};
 }
 
 double widen_down(double v) { return std::isfinite(v) ? v - std::fabs(v) * kSlack : v; }
@@ -237,7 +238,7 @@ class Analysis {
       (truth ? b : c) = nothing();
       s.handed_over[2 * uint64_t(id) + truth] = Demand{};
     }
-    if (s.depth >= kMaxDepth || spent_ >= kBudget) return join(b, c);
+    if (s.depth >= kMaxDepth || spent_ >= kBudget) return chosen(n, b, c);
     for (bool truth : {true, false}) {
       if (s.handed_over.count(2 * uint64_t(id) + truth)) continue;  // never taken (above)
       Scope branch{&s, {}, {}, s.depth + 1, {}, {}};
@@ -257,7 +258,68 @@ class Analysis {
       }
       s.handed_over[2 * uint64_t(id) + truth] = std::move(found);
     }
-    return join(b, c);
+    return chosen(n, b, c);
+  }
+
+  /// A where's interval from its branches'. A NaN that both precisions
+  /// share in a branch is shared by the where's value only where both
+  /// choose that branch: where its condition compares exact values.
+  Interval chosen(const Node& n, const Interval& b, const Interval& c) const {
+    Interval r = join(b, c);
+    if (r.nan && !r.lossy && !exact_condition(n.args[0])) r.lossy = true;
+    return r;
+  }
+
+  /// x, dy, a constant that float holds exactly, and their negations and
+  /// magnitudes: the same value in a float32 kernel and a float64 one.
+  bool exact_value(NodeId v) const {
+    const Node& n = g_[v];
+    switch (n.op) {
+      case Op::Input: case Op::Cotangent: return true;
+      case Op::Const: return std::isnan(n.value) || double(float(n.value)) == n.value;
+      case Op::Neg: case Op::Abs: return exact_value(n.args[0]);
+      default: return false;
+    }
+  }
+
+  /// A condition that a float32 kernel and a float64 one decide alike.
+  bool exact_condition(NodeId c) const {
+    const Node& n = g_[c];
+    switch (n.op) {
+      case Op::CondConst: return true;
+      case Op::Not: return exact_condition(n.args[0]);
+      case Op::And: case Op::Or: return exact_condition(n.args[0]) && exact_condition(n.args[1]);
+      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
+        return exact_value(n.args[0]) && exact_value(n.args[1]);
+      default: return false;
+    }
+  }
+
+  /// A value rounded at most once from exact ones (any constant is one
+  /// rounding of itself): on the same side of a float in both precisions,
+  /// or at it (see may_lose_nan).
+  bool rounded_once(NodeId v) const {
+    const Node& n = g_[v];
+    switch (n.op) {
+      case Op::Const: return true;
+      case Op::Neg: case Op::Abs: return rounded_once(n.args[0]);
+      case Op::Add: case Op::Sub: case Op::Mul: case Op::Div:
+        return exact_value(n.args[0]) && exact_value(n.args[1]);
+      default: return exact_value(v);
+    }
+  }
+
+  /// Whether `n`'s NaN, from operands a and b, may be lost (Interval::
+  /// lossy): carried from an operand, or made here other than at the edge
+  /// of the op's own domain by an operand rounded at most once.
+  bool lossy(NodeId id, const Node& n, const Interval& a, const Interval& b, const Scope& s) {
+    if ((n.arity > 0 && a.nan && a.lossy) || (n.arity > 1 && b.nan && b.lossy)) return true;
+    Interval a0 = a, b0 = b;
+    a0.nan = b0.nan = false;
+    if (!value(id, n, a0, b0, s).nan) return false;  // only the operands' NaN, shared by float64
+    bool own_domain = n.op == Op::Log || n.op == Op::Log1p || n.op == Op::Sqrt ||
+                      (n.op == Op::Pow && g_.is_const(n.args[1]));
+    return !(own_domain && rounded_once(n.args[0]));
   }
 
   template <class Get>
@@ -267,6 +329,13 @@ class Analysis {
     if (n.op == Op::Where) return where(id, n, s, get);
     Interval a = n.arity > 0 ? get(n.args[0]) : Interval{}, b = n.arity > 1 ? get(n.args[1]) : Interval{};
     if ((n.arity > 0 && a.empty()) || (n.arity > 1 && b.empty())) return nothing();
+    Interval r = value(id, n, a, b, s);
+    r.lossy = r.nan && lossy(id, n, a, b, s);
+    return r;
+  }
+
+  /// `n`'s interval from its operands' (not a where).
+  Interval value(NodeId id, const Node& n, const Interval& a, const Interval& b, const Scope& s) const {
     bool nan_in = a.nan || (n.arity > 1 && b.nan);
     switch (n.op) {
       case Op::Const: return constant(n.value);
@@ -466,6 +535,13 @@ bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_pa
   Ranges r(g, roots, Precision::F32, Domain{true, nonzero_params});
   for (NodeId root : roots)
     if (r[root].nan) return true;
+  return false;
+}
+
+bool may_lose_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params) {
+  Ranges r(g, roots, Precision::F32, Domain{true, nonzero_params});
+  for (NodeId root : roots)
+    if (r[root].nan && r[root].lossy) return true;
   return false;
 }
 

@@ -5,7 +5,8 @@
 // Used by the lowering to leave out work the ranges make dead: exp's clamps
 // where its argument cannot reach them, the general log1p where the
 // argument is exp of a non-positive value, and the NaN watch of float32
-// kernels (see lower::Abi::Jit) where no NaN can arise.
+// kernels (see lower::Abi::Jit) where no NaN can arise that float64 would
+// not give as well (may_lose_nan).
 //
 // The intervals hold for the kernels' own arithmetic, not only for exact
 // math: results that may overflow the precision's range are taken to reach
@@ -32,6 +33,12 @@ struct Interval {
   /// May be +-0. Mostly whether [lo, hi] holds 0, but a parameter (and a
   /// `where` choosing between nonzero values) is known nonzero.
   bool zero = true;
+  /// May be NaN where the float64 kernel's same value is a number: a NaN
+  /// made by an overflow, an underflow or a rounding (inf - inf, 0 * inf,
+  /// a condition decided the other way), not one of the function's own
+  /// domain that both precisions meet alike (sqrt of a negative x).
+  /// Meaningful only with `nan`.
+  bool lossy = true;
   bool empty() const { return lo > hi && !nan; }
   bool contains(double v) const { return lo <= v && v <= hi; }
   bool may_be_inf() const { return lo == -kInf || hi == kInf; }
@@ -73,6 +80,22 @@ class Ranges {
 /// "no" is not (relu, swish, mish answer no; x * exp(x) yes). Parameters
 /// are taken as nonzero unless `nonzero_params` is false.
 bool may_make_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params = true);
+
+/// Whether a float32 kernel can give NaN for a finite x (and finite
+/// parameters) where the float64 kernel gives a number: may_make_nan
+/// without the NaNs of the function's own domain, which the float64
+/// kernel gives as well. Those are log, log1p, sqrt or a non-integer
+/// constant power of an operand rounded at most once from exact values
+/// (x, dy, a constant, one +, -, * or / of x, dy and constants float
+/// holds exactly): rounding is monotone and the domains' edges (0, -1)
+/// are floats, so where the float32 operand is beyond the edge the exact
+/// one is too, and the float64 operand at or beyond it (NaN, or the
+/// edge's -inf or 0, where NaN is the truer answer). Such NaNs pass
+/// through the arithmetic alike in both precisions, and through a `where`
+/// whose condition compares exact values. The float32 kernels watch for
+/// the others (lower.cpp LaneWatch), and the runtime recomputes their
+/// lanes in float64.
+bool may_lose_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_params = true);
 
 /// Float32 results below this magnitude (0 included) may have lost
 /// accuracy to an intermediate underflow (see underflow_sources): a

@@ -397,7 +397,8 @@ struct KernelBuilder {
   /// speed); within the band's width after the loop, some lane underflowed,
   /// and the runtime recomputes the tiny and zero results. The runtime then
   /// finds the lanes (and checks that their inputs were finite). Only
-  /// float32 kernels whose function may make such a lane watch. `extra`
+  /// float32 kernels whose function may make such a lane watch (for NaN:
+  /// one that float64 would not give as well, ir::may_lose_nan). `extra`
   /// are the watched exp operands, emitted beside the roots (Emitter::
   /// emit's `also`: the roots' code stays the same) and passed to watch().
   struct LaneWatch {
@@ -412,7 +413,7 @@ struct KernelBuilder {
       if (!kb.status || kb.elem->isDoubleTy()) return;
       llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
       ty = llvm::FixedVectorType::get(b.getInt32Ty(), kb.lanes);
-      if (ir::may_make_nan(kb.p.graph, roots)) {
+      if (ir::may_lose_nan(kb.p.graph, roots)) {
         slot = eb.CreateAlloca(ty);
         b.CreateStore(llvm::Constant::getNullValue(ty), slot);
       }

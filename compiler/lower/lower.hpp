@@ -40,7 +40,8 @@ enum class Part { All, Forward, Backward, BackwardX, Fused };
 /// How elementwise kernels return. Aot: void (what the generated C header
 /// declares). Jit: int64, in float32 the or of kStatusNaN when some lane
 /// gave NaN from a finite input (an inf - inf, 0 * inf or inf / inf after
-/// an overflow that float64 may not have) and kStatusTiny when a forward's
+/// an overflow that float64 may not have; watched only in kernels that can
+/// make such a NaN, ir::may_lose_nan) and kStatusTiny when a forward's
 /// (or the fused kernel's) y is tiny where it may have lost its accuracy
 /// to an underflow in between (ir::underflow_sources, ir::kTinyFloat); the
 /// runtime then recomputes those lanes in float64. Float64 kernels return

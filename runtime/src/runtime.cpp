@@ -214,7 +214,7 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     // that decided it away, a zero parameter makes the runtime look itself.
     if (dtype == DType::F32 && !p.function.params.empty()) {
       std::vector<ir::NodeId> roots = p.all_roots();
-      impl->zero_params_need_look = ir::may_make_nan(p.graph, roots, false) && !ir::may_make_nan(p.graph, roots, true);
+      impl->zero_params_need_look = ir::may_lose_nan(p.graph, roots, false) && !ir::may_lose_nan(p.graph, roots, true);
     }
     impl->program = std::make_shared<const Program>(std::move(p));
     impl->engine = impl_->engine;
