@@ -501,9 +501,11 @@ class Analysis {
     if (!g_.is_const(n.args[1])) return everything();
     double e = g_.const_value(n.args[1]);
     if (e == 0) return point(1);  // pow(anything, 0) = 1, NaN included
-    if (e == std::floor(e) && std::fabs(e) <= 64) {
+    if (e == std::floor(e)) {  // (every double beyond 2^53 is an even integer)
       if (e < 0) return {-kInf, kInf, a.nan};  // 1 / x^n: no NaN
-      Interval m = std::fmod(e, 2) == 0 ? magnitude(a) : a;  // even powers of |x|
+      Interval m = std::fmod(e, 2) == 0 ? magnitude(a) : a;  // even powers of |x|; odd ones keep x's sign
+      // Widened beyond the powers the kernel multiplies out (pow's error).
+      if (e > 64) return snap({widen_down(std::pow(m.lo, e)), widen_up(std::pow(m.hi, e)), a.nan});
       return snap({std::pow(m.lo, e), std::pow(m.hi, e), a.nan});
     }
     return {0, kInf, a.nan || a.lo < 0};  // non-integer powers: NaN below 0
