@@ -1,7 +1,9 @@
 // libFuzzer target: parse -> analyse -> simplify -> differentiate -> JIT ->
 // run. Every input must give a diagnostic or kernels; the kernels must agree
 // with the scalar reference evaluator on a few points (same NaN-ness, and
-// close values where the evaluator's result is finite and well conditioned).
+// close values where the evaluator's result is finite and well conditioned),
+// and the float32 kernels give NaN at a finite x only where the float64 ones
+// do (the runtime's float64 pass over watched lanes, ir::may_lose_nan).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -84,6 +86,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   k.forward(x, y);
   k.backward(x, ones, dx, {}, dparams);
+  // The float32 kernels give NaN from a finite x only where float64 does:
+  // either the NaN is the function's own, which both precisions meet alike
+  // (ir::may_lose_nan), or the kernel watches for it and the runtime
+  // recomputes the lane in float64.
+  actjit::Kernel k32;
+  try {
+    k32 = runtime().compile(src, actjit::DType::F32);
+  } catch (const actjit::Error&) {
+    std::abort();  // compiled for float64, so it must for float32
+  }
+  std::vector<float> x32(x.begin(), x.end()), y32(x.size()), dx32(x.size()), ones32(x.size(), 1.0f);
+  k32.forward(x32, y32);
+  k32.backward(x32, ones32, dx32);
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::isfinite(x[i]) && ((std::isnan(y32[i]) && !std::isnan(y[i])) || (std::isnan(dx32[i]) && !std::isnan(dx[i]))))
+      std::abort();
   std::vector<double> params = k.default_params();
   for (size_t i = 0; i < x.size(); ++i) {
     double want = actjit::ir::evaluate<double>(p->graph, std::vector<actjit::ir::NodeId>{p->value}, x[i], params)[0];
