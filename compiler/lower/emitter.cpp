@@ -9,6 +9,7 @@
 #include <cfloat>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 #include "compiler/ir/forms.hpp"
 #include "compiler/ir/range.hpp"
@@ -178,6 +179,66 @@ llvm::Value* Emitter::square_plus_double(const ir::Node& n, const std::vector<ll
     }
   }
   return nullptr;
+}
+
+llvm::Value* Emitter::cut_series(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
+  constexpr size_t kShortest = 6;
+  // One level: c + z * inner (either order of each operation); the
+  // innermost inner is a constant.
+  auto level = [&](NodeId at, NodeId& z, NodeId& inner, double& c) {
+    const ir::Node& n = g_[at];
+    if (n.op != Op::Add) return false;
+    for (int k = 0; k < 2; ++k) {
+      const ir::Node& m = g_[n.args[1 - k]];
+      if (!g_.is_const(n.args[k]) || m.op != Op::Mul) continue;
+      for (int j = 0; j < 2; ++j) {
+        if (z != ir::kNoNode && m.args[j] != z) continue;
+        if (z == ir::kNoNode && g_.is_const(m.args[j])) continue;
+        z = m.args[j];
+        inner = m.args[1 - j];
+        c = g_.const_value(n.args[k]);
+        return true;
+      }
+    }
+    return false;
+  };
+  NodeId z = ir::kNoNode, inner = ir::kNoNode;
+  std::vector<double> c(1);
+  if (!level(id, z, inner, c[0])) return nullptr;
+  const NodeId top_product = g_[id].args[g_.is_const(g_[id].args[0]) ? 1 : 0];
+  for (NodeId at = inner;;) {
+    double ck = 0;
+    if (g_.is_const(at)) {
+      c.push_back(g_.const_value(at));
+      break;
+    }
+    if (!level(at, z, inner, ck)) return nullptr;
+    c.push_back(ck);
+    at = inner;
+  }
+  if (c.size() < kShortest || z >= v.size() || !v[z]) return nullptr;
+  // z's interval where the chain is used: the top product's operand 0 (the
+  // ranges keep the first operand's).
+  if (g_[top_product].args[0] != z) return nullptr;
+  ir::Interval r = ranges.operand_where_used(top_product);
+  double Z = std::max(std::fabs(r.lo), std::fabs(r.hi));
+  if (r.empty() || !std::isfinite(Z)) return nullptr;
+  std::vector<double> term(c.size());
+  double power = 1, rest = 0;
+  for (size_t k = 0; k < c.size(); ++k, power *= Z) {
+    term[k] = std::fabs(c[k]) * power;
+    if (k > 0) rest += term[k];
+  }
+  double least = std::fabs(c[0]) - rest;
+  if (!(least > 0)) return nullptr;
+  const bool f64 = vec_->getScalarType()->isDoubleTy();
+  const double tolerance = least * std::ldexp(1.0, f64 ? -56 : -27);
+  size_t m = c.size() - 1;
+  for (double dropped = term[m]; m > 0 && dropped <= tolerance; dropped += term[m]) --m;
+  if (m + 1 == c.size()) return nullptr;
+  llvm::Value* p = llvm::ConstantFP::get(vec_, c[m]);
+  for (size_t k = m; k-- > 0;) p = b_.CreateFAdd(b_.CreateFMul(v[z], p), llvm::ConstantFP::get(vec_, c[k]));
+  return p;
 }
 
 llvm::Value* Emitter::param_product_sum(const ir::Node& n, const std::vector<llvm::Value*>& v) const {
@@ -841,6 +902,16 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       if (id < v.size()) v[id] = value;
   ExpPartsMap exp_parts;  // split_exps_' p and n
   NormalCdfMap normal_cdf;  // erfc_product's complete ones
+  // The inner levels of Horner chains c + z * inner (and the z's): series
+  // are cut from their top only (cut_series).
+  std::unordered_set<NodeId> inner_levels;
+  for (NodeId id : order) {
+    const ir::Node& n = g_[id];
+    if (n.op != Op::Add) continue;
+    for (int k = 0; k < 2; ++k)
+      if (g_.is_const(n.args[k]) && g_[n.args[1 - k]].op == Op::Mul)
+        inner_levels.insert({g_[n.args[1 - k]].args[0], g_[n.args[1 - k]].args[1]});
+  }
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -874,6 +945,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         r = normal_cdf_pdf_sum(id, v, normal_cdf);
         if (!r) r = param_product_sum(n, v);
         if (!r) r = square_plus_double(n, v);
+        if (!r && !inner_levels.count(id)) r = cut_series(id, v, ranges);
         if (!r) r = b_.CreateFAdd(A(0), A(1));
         break;
       case Op::Sub:

@@ -169,6 +169,15 @@ class Emitter {
   /// else null.
   llvm::Value* square_plus_double(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
 
+  /// A Horner chain c0 + z (c1 + z (c2 + ... + z cn)) of six or more
+  /// terms (the stability rewrites' series, stabilize.cpp polynomial, are
+  /// sized for double at their widest argument) with the terms past the
+  /// precision's need left out, where the ranges bound |z| over the lanes
+  /// that use the chain by Z: those k > m with sum |ck| Z^k below 2^-(p+3)
+  /// (p: the precision's bits) of a lower bound of the chain's magnitude,
+  /// |c0| - sum |ck| Z^k (none where that is not positive). Else null.
+  llvm::Value* cut_series(ir::NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const;
+
   /// Max (Min) where `n` is where(l > e or (l != l and e == e), l, e)
   /// (with <: Min), maxout's step, whose value is the language's max(l, e);
   /// else nothing.
