@@ -566,16 +566,20 @@ void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
   auto fn = reinterpret_cast<ForwardFn>(w->forward);
+  // Only the lost lanes, gathered (a function NaN on half its inputs, x *
+  // log(x), recomputed every block with a NaN whole: 0.17 e/ns).
   double xs[kRescueBlock], ys[kRescueBlock];
+  uint32_t at[kRescueBlock];
   for (size_t b = 0; b < n; b += kRescueBlock) {
-    size_t m = std::min(kRescueBlock, n - b);
-    bool any = false;
-    for (size_t k = 0; k < m && !any; ++k) any = lost_forward(y[b + k], x[b + k], tiny);
-    if (!any) continue;
-    for (size_t k = 0; k < m; ++k) xs[k] = x[b + k];
-    fn(xs, ys, int64_t(m), params);
-    for (size_t k = 0; k < m; ++k)
-      if (lost_forward(y[b + k], x[b + k], tiny)) y[b + k] = float(ys[k]);
+    size_t m = std::min(kRescueBlock, n - b), lost = 0;
+    for (size_t k = 0; k < m; ++k) {
+      at[lost] = uint32_t(k);
+      lost += lost_forward(y[b + k], x[b + k], tiny);
+    }
+    if (!lost) continue;
+    for (size_t j = 0; j < lost; ++j) xs[j] = x[b + at[j]];
+    fn(xs, ys, int64_t(lost), params);
+    for (size_t j = 0; j < lost; ++j) y[b + at[j]] = float(ys[j]);
   }
 }
 
@@ -589,21 +593,28 @@ void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, siz
   auto full = reinterpret_cast<BackwardFn>(w->backward);
   auto dx_only = reinterpret_cast<BackwardXFn>(w->backward_x);
   double xs[kRescueBlock], dys[kRescueBlock], dxs[kRescueBlock];
+  uint32_t at[kRescueBlock];
   std::vector<double> sum(np, 0.0), part(np, 0.0);
   for (size_t b = 0; b < n; b += kRescueBlock) {
-    size_t m = std::min(kRescueBlock, n - b);
-    bool any = redo_dparams;
-    for (size_t k = 0; k < m && !any; ++k) any = lost_backward(dx[b + k], x[b + k], dy[b + k], tiny);
-    if (!any) continue;
-    for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];
-    if (redo_dparams || np == 0) {
-      full(xs, dys, dxs, int64_t(m), params, redo_dparams ? part.data() : nullptr);
-      for (size_t j = 0; redo_dparams && j < np; ++j) sum[j] += part[j];
-    } else {
-      dx_only(xs, dys, dxs, int64_t(m), params);
+    size_t m = std::min(kRescueBlock, n - b), lost = 0;
+    for (size_t k = 0; k < m; ++k) {
+      at[lost] = uint32_t(k);
+      lost += lost_backward(dx[b + k], x[b + k], dy[b + k], tiny);
     }
-    for (size_t k = 0; k < m; ++k)
-      if (lost_backward(dx[b + k], x[b + k], dy[b + k], tiny)) dx[b + k] = float(dxs[k]);
+    if (redo_dparams) {  // the parameters' sums take every element
+      for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];
+      full(xs, dys, dxs, int64_t(m), params, part.data());
+      for (size_t j = 0; j < np; ++j) sum[j] += part[j];
+      for (size_t j = 0; j < lost; ++j) dx[b + at[j]] = float(dxs[at[j]]);
+      continue;
+    }
+    if (!lost) continue;
+    for (size_t j = 0; j < lost; ++j) xs[j] = x[b + at[j]], dys[j] = dy[b + at[j]];  // the lost lanes, gathered
+    if (np == 0)
+      full(xs, dys, dxs, int64_t(lost), params, nullptr);
+    else
+      dx_only(xs, dys, dxs, int64_t(lost), params);
+    for (size_t j = 0; j < lost; ++j) dx[b + at[j]] = float(dxs[j]);
   }
   for (size_t j = 0; redo_dparams && j < np; ++j) dparams[j] = sum[j];
 }
