@@ -9,6 +9,7 @@
 #include <numbers>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace actjit::diff {
@@ -17,6 +18,8 @@ using ir::Graph;
 using ir::NodeId;
 using ir::Op;
 constexpr NodeId none = ir::kNoNode;
+/// Horner chains of this many terms or more take their derivative as one.
+constexpr size_t kShortestSeries = 6;
 
 namespace {
 
@@ -246,11 +249,24 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   std::vector<NodeId> order = g.reachable(std::array{root});
   std::vector<NodeId> d(root + 1, none);
   const double two_over_sqrt_pi = 2 / std::sqrt(std::numbers::pi);
+  const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g, order);
   for (NodeId id : order) {
     if (id == var) {  // the variable itself (also a node inside the function: scaled_derivative's a)
       d[id] = b.c(1);
       continue;
     }
+    // A series c0 + z (c1 + z (c2 + ...)) (the stabilizer's): P'(z) z' with
+    // P' as a chain of its own (k ck), one multiply-add a term where the
+    // product rule level by level took three, and which the lowering cuts
+    // to the precision as it does P (Emitter::cut_series).
+    if (!inner_levels.count(id))
+      if (auto chain = ir::horner_chain(g, id, kShortestSeries)) {
+        NodeId dz = chain->z < d.size() ? d[chain->z] : none;
+        std::vector<double> slope;
+        for (size_t k = 1; k < chain->c.size(); ++k) slope.push_back(double(k) * chain->c[k]);
+        d[id] = dz == none ? none : b.mul(ir::horner(g, chain->z, slope), dz);
+        continue;
+      }
     const ir::Node n = g[id];  // copy: g grows below
     NodeId y = id;
     NodeId a = n.args[0], bb = n.args[1];

@@ -201,4 +201,54 @@ std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s) {
   return std::nullopt;
 }
 
+std::optional<HornerChain> horner_chain(const Graph& g, NodeId n, size_t shortest) {
+  // One level: c + z * inner; the innermost inner is a constant.
+  auto level = [&](NodeId at, NodeId& z, NodeId& inner, double& c) {
+    const Node& s = g[at];
+    if (s.op != Op::Add) return false;
+    for (int k = 0; k < 2; ++k) {
+      const Node& m = g[s.args[1 - k]];
+      if (!g.is_const(s.args[k]) || m.op != Op::Mul) continue;
+      for (int j = 0; j < 2; ++j) {
+        if (z != kNoNode ? m.args[j] != z : g.is_const(m.args[j])) continue;
+        z = m.args[j];
+        inner = m.args[1 - j];
+        c = g.const_value(s.args[k]);
+        return true;
+      }
+    }
+    return false;
+  };
+  HornerChain h{kNoNode, kNoNode, {0.0}};
+  NodeId inner = kNoNode;
+  if (!level(n, h.z, inner, h.c[0])) return std::nullopt;
+  h.top_product = g[n].args[g.is_const(g[n].args[0]) ? 1 : 0];
+  for (NodeId at = inner; !g.is_const(at); at = inner) {
+    double ck = 0;
+    if (!level(at, h.z, inner, ck)) return std::nullopt;
+    h.c.push_back(ck);
+  }
+  h.c.push_back(g.const_value(inner));
+  if (h.c.size() < shortest) return std::nullopt;
+  return h;
+}
+
+std::unordered_set<NodeId> horner_inner_levels(const Graph& g, std::span<const NodeId> nodes) {
+  std::unordered_set<NodeId> inner;
+  for (NodeId id : nodes) {
+    const Node& n = g[id];
+    if (n.op != Op::Add) continue;
+    for (int k = 0; k < 2; ++k)
+      if (g.is_const(n.args[k]) && g[n.args[1 - k]].op == Op::Mul)
+        inner.insert({g[n.args[1 - k]].args[0], g[n.args[1 - k]].args[1]});
+  }
+  return inner;
+}
+
+NodeId horner(Graph& g, NodeId z, const std::vector<double>& c) {
+  NodeId p = constant(g, c.back());
+  for (size_t k = c.size() - 1; k-- > 0;) p = binary(g, Op::Add, binary(g, Op::Mul, z, p), constant(g, c[k]));
+  return p;
+}
+
 }  // namespace actjit::ir

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <unordered_set>
+#include <vector>
 
 #include "compiler/ir/graph.hpp"
 
@@ -85,5 +88,21 @@ struct RootOfSquareSum {
   NodeId v, b;
 };
 std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s);
+
+/// A Horner chain c0 + z (c1 + z (c2 + ... + z cn)) (each sum and product
+/// in either order; the stability rewrites' series, stabilize.cpp
+/// polynomial) of at least `shortest` terms: z, the coefficients c0..cn,
+/// and the top product z (c1 + ...).
+struct HornerChain {
+  NodeId z, top_product;
+  std::vector<double> c;
+};
+std::optional<HornerChain> horner_chain(const Graph& g, NodeId n, size_t shortest);
+/// The nodes among `nodes` that are inner levels of a Horner chain (w in
+/// c + z w, and z): a chain is taken from its top only.
+std::unordered_set<NodeId> horner_inner_levels(const Graph& g, std::span<const NodeId> nodes);
+/// The Horner chain of c0 + c1 z + ... + cn z^n built from the top: c's
+/// derivative (k ck for k >= 1) in the order horner_chain reads.
+NodeId horner(Graph& g, NodeId z, const std::vector<double>& c);
 
 }  // namespace actjit::ir

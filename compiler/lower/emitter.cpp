@@ -183,44 +183,14 @@ llvm::Value* Emitter::square_plus_double(const ir::Node& n, const std::vector<ll
 
 llvm::Value* Emitter::cut_series(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
   constexpr size_t kShortest = 6;
-  // One level: c + z * inner (either order of each operation); the
-  // innermost inner is a constant.
-  auto level = [&](NodeId at, NodeId& z, NodeId& inner, double& c) {
-    const ir::Node& n = g_[at];
-    if (n.op != Op::Add) return false;
-    for (int k = 0; k < 2; ++k) {
-      const ir::Node& m = g_[n.args[1 - k]];
-      if (!g_.is_const(n.args[k]) || m.op != Op::Mul) continue;
-      for (int j = 0; j < 2; ++j) {
-        if (z != ir::kNoNode && m.args[j] != z) continue;
-        if (z == ir::kNoNode && g_.is_const(m.args[j])) continue;
-        z = m.args[j];
-        inner = m.args[1 - j];
-        c = g_.const_value(n.args[k]);
-        return true;
-      }
-    }
-    return false;
-  };
-  NodeId z = ir::kNoNode, inner = ir::kNoNode;
-  std::vector<double> c(1);
-  if (!level(id, z, inner, c[0])) return nullptr;
-  const NodeId top_product = g_[id].args[g_.is_const(g_[id].args[0]) ? 1 : 0];
-  for (NodeId at = inner;;) {
-    double ck = 0;
-    if (g_.is_const(at)) {
-      c.push_back(g_.const_value(at));
-      break;
-    }
-    if (!level(at, z, inner, ck)) return nullptr;
-    c.push_back(ck);
-    at = inner;
-  }
-  if (c.size() < kShortest || z >= v.size() || !v[z]) return nullptr;
+  auto chain = ir::horner_chain(g_, id, kShortest);
+  if (!chain || chain->z >= v.size() || !v[chain->z]) return nullptr;
+  const NodeId z = chain->z;
+  const std::vector<double>& c = chain->c;
   // z's interval where the chain is used: the top product's operand 0 (the
   // ranges keep the first operand's).
-  if (g_[top_product].args[0] != z) return nullptr;
-  ir::Interval r = ranges.operand_where_used(top_product);
+  if (g_[chain->top_product].args[0] != z) return nullptr;
+  ir::Interval r = ranges.operand_where_used(chain->top_product);
   double Z = std::max(std::fabs(r.lo), std::fabs(r.hi));
   if (r.empty() || !std::isfinite(Z)) return nullptr;
   std::vector<double> term(c.size());
@@ -902,16 +872,8 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       if (id < v.size()) v[id] = value;
   ExpPartsMap exp_parts;  // split_exps_' p and n
   NormalCdfMap normal_cdf;  // erfc_product's complete ones
-  // The inner levels of Horner chains c + z * inner (and the z's): series
-  // are cut from their top only (cut_series).
-  std::unordered_set<NodeId> inner_levels;
-  for (NodeId id : order) {
-    const ir::Node& n = g_[id];
-    if (n.op != Op::Add) continue;
-    for (int k = 0; k < 2; ++k)
-      if (g_.is_const(n.args[k]) && g_[n.args[1 - k]].op == Op::Mul)
-        inner_levels.insert({g_[n.args[1 - k]].args[0], g_[n.args[1 - k]].args[1]});
-  }
+  // Series are cut from their top only (cut_series).
+  const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g_, order);
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
