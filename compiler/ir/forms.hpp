@@ -101,8 +101,8 @@ std::optional<HornerChain> horner_chain(const Graph& g, NodeId n, size_t shortes
 /// The nodes among `nodes` that are inner levels of a Horner chain (w in
 /// c + z w, and z): a chain is taken from its top only.
 std::unordered_set<NodeId> horner_inner_levels(const Graph& g, std::span<const NodeId> nodes);
-/// The Horner chain of c0 + c1 z + ... + cn z^n built from the top: c's
-/// derivative (k ck for k >= 1) in the order horner_chain reads.
+/// Builds c0 + c1 z + ... + cn z^n as the Horner chain horner_chain reads
+/// (z the first operand of each product).
 NodeId horner(Graph& g, NodeId z, const std::vector<double>& c);
 
 }  // namespace actjit::ir
