@@ -1148,27 +1148,23 @@ class Stabilizer {
     }
   }
 
-  /// a - log1p(a) (a^2/2 near 0, where the difference cancels): below
-  /// |a| = 1/4 its Taylor series a^2 sum (-1)^k a^k / (k + 2) (28 terms);
-  /// on the rest of (-0.5, 1.5), with s = a / (2 + a), log1p(a) = 2
-  /// atanh(s) and a = 2s / (1 - s), 2 s^2 (1 / (1 - s) - s U(s^2)), U(z) =
-  /// sum z^k / (2k + 3) (|s| < 0.43, 37 terms; its terms do not cancel, but
-  /// s's rounding, squared, cost float 6 ULP near 0, hence the Taylor
-  /// series there); the naive difference beyond (it loses up to 6x).
+  /// a - log1p(a) (a^2/2 near 0, where the difference cancels): on (-0.5,
+  /// 1.5), with s = a / (2 + a), log1p(a) = 2 atanh(s) = 2 s + 2 s^3 U(s^2),
+  /// U(z) = sum z^k / (2k + 3) (|s| < 0.43: 37 terms for double, which the
+  /// lowering cuts for float), and a - 2 s = a s: s (a - 2 s^2 U(s^2)), s
+  /// once (its rounding squared, in 2 s^2 (1 / (1 - s) - s U), cost float
+  /// 5.6 ULP and a second division, and a Taylor series below 1/4 besides);
+  /// the naive difference beyond (it loses up to 6x).
   NodeId minus_log1p(NodeId a) {
-    std::vector<double> taylor;
-    for (int j = 0; j < 28; ++j) taylor.push_back((j % 2 ? -1.0 : 1.0) / (j + 2));
-    NodeId small = make(Op::Mul, {make(Op::Mul, {a, a}), polynomial(a, taylor)});
     NodeId sv = make(Op::Div, {a, make(Op::Add, {a, c(2)})});
     std::vector<double> coefficients;
     for (int j = 0; j < 37; ++j) coefficients.push_back(1.0 / (2 * j + 3));
-    NodeId bracket = make(Op::Sub, {make(Op::Div, {c(1), make(Op::Sub, {c(1), sv})}),
-                                    make(Op::Mul, {sv, polynomial(make(Op::Mul, {sv, sv}), coefficients)})});
-    NodeId mid = make(Op::Mul, {make(Op::Mul, {make(Op::Mul, {sv, sv}), c(2)}), bracket});
+    NodeId sq = make(Op::Mul, {sv, sv});
+    NodeId tail = make(Op::Mul, {make(Op::Mul, {sq, c(2)}), polynomial(sq, coefficients)});
+    NodeId mid = make(Op::Mul, {sv, make(Op::Sub, {a, tail})});
     NodeId naive = make(Op::Sub, {a, make(Op::Log1p, {a})});
     NodeId near = make(Op::And, {make(Op::Gt, {a, c(-0.5)}), make(Op::Lt, {a, c(1.5)})});
-    NodeId inner = make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(0.25)}), small, mid});
-    return make(Op::Where, {near, inner, naive});
+    return make(Op::Where, {near, mid, naive});
   }
 
   /// (a - atan(a)) / a^3 for |a| < 1.5 (even in a): below |a| = 1/2 its

@@ -26,8 +26,8 @@
 //   a - sin(a), sinh(a) - a -> a^3 P(a^2) below |a| = 2 (Taylor to double's precision), the
 //                           naive difference beyond (and the negations)
 //   expm1(a) - a (exp(a) - 1 - a) -> a^2 P(a) on (-1, 1.25), the naive difference beyond
-//   a - log1p(a)         -> Taylor below |a| = 1/4, 2 s^2 (1/(1 - s) - s U(s^2)) with
-//                           s = a / (2 + a) on the rest of (-0.5, 1.5), the naive difference beyond
+//   a - log1p(a)         -> s (a - 2 s^2 U(s^2)) with s = a / (2 + a) on (-0.5, 1.5), the naive
+//                           difference beyond
 //   a - atan(a), a - asinh(a) -> a^3 R(a): Taylor below |a| = 1/2, R's Taylor series at 1
 //                           below 1.5, the naive difference beyond (and the negations)
 //   tan(a) - a           -> a^3 P(a^2) below |a| = 1 (P a 20-term fit), the naive difference
