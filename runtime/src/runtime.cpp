@@ -566,8 +566,8 @@ void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
   auto fn = reinterpret_cast<ForwardFn>(w->forward);
-  // Only the lost lanes, gathered (a function NaN on half its inputs, x *
-  // log(x), recomputed every block with a NaN whole: 0.17 e/ns).
+  // Only the lost lanes, gathered (every block with one went through
+  // float64 whole: sqrt(x*x - 1) over [-8, 8] ran 0.58 e/ns, gathered 1.00).
   double xs[kRescueBlock], ys[kRescueBlock];
   uint32_t at[kRescueBlock];
   for (size_t b = 0; b < n; b += kRescueBlock) {
