@@ -673,12 +673,9 @@ class Stabilizer {
   /// Whether `f` is o(a).
   bool arg_is(NodeId f, Op o, NodeId a) const { return op(f) == o && arg(f, 0) == a; }
 
-  /// c0 + c1 z + c2 z^2 + ... by Horner's rule, as IR.
-  NodeId polynomial(NodeId z, const std::vector<double>& coefficients) {
-    NodeId p = c(coefficients.back());
-    for (size_t i = coefficients.size() - 1; i-- > 0;) p = make(Op::Add, {make(Op::Mul, {p, z}), c(coefficients[i])});
-    return p;
-  }
+  /// c0 + c1 z + c2 z^2 + ... by Horner's rule, as IR (ir::horner: the
+  /// chain the lowering cuts and the differentiator takes as one).
+  NodeId polynomial(NodeId z, const std::vector<double>& coefficients) { return ir::horner(g_, z, coefficients); }
 
   /// a - f(a) for f(a) = a + O(a^3) cancels near 0, losing the factor
   /// f(a) / (a - f(a)) of f's rounding: there, below |a| = 2 (where that
