@@ -2,6 +2,7 @@
 // simplification never changes a value (random expressions, special inputs).
 #include <catch2/catch.hpp>
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -318,6 +319,52 @@ TEST_CASE("exp(a) / b and expm1(a) / b stay finite where the ratio is", "[stabil
   // Row-wise: softmax keeps its exp(x - max) / sum form.
   Program sm = program("softmax");
   for (ir::NodeId id : sm.graph.reachable(std::vector<ir::NodeId>{sm.value})) CHECK(sm.graph[id].op != ir::Op::ExpDiv);
+}
+
+TEST_CASE("a product with exp(a) / b overflows only where the product does", "[stabilize]") {
+  // expm1(x) / x's slope past the split is exp(x) / x * (1 - 1/x), finite up
+  // to 1/x past where exp(x) / x overflows (sinh(x) / x's alike): every float
+  // of that band, and doubles across the double one, against long double.
+  using L = long double;
+  struct Case {
+    const char* src;
+    L (*slope)(L);
+  };
+  const Case cases[] = {{"expm1(x) / x", [](L x) { return (x * std::exp(x) - std::expm1(x)) / (x * x); }},
+                        {"sinh(x) / x", [](L x) { return (x * std::cosh(x) - std::sinh(x)) / (x * x); }}};
+  actjit::Runtime rt;
+  for (const Case& c : cases) {
+    INFO(c.src);
+    actjit::Kernel k32 = rt.compile(c.src, actjit::DType::F32), k64 = rt.compile(c.src, actjit::DType::F64);
+    std::vector<float> x;
+    for (float v = 92.5f; v < 94.5f; v = std::nextafter(v, 100.0f))
+      if (c.slope(v) <= L(FLT_MAX)) x.push_back(v);
+    std::vector<float> one(x.size(), 1.0f), dx(x.size());
+    k32.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(dx));
+    size_t lost = 0;
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(dx[i])) ++lost;
+      else worst = std::max(worst, double(std::fabs(dx[i] / c.slope(x[i]) - 1)));
+    }
+    CHECK(x.size() > 100'000);
+    CHECK(lost == 0);
+    CHECK(worst < 1e-6);
+    std::vector<double> xd, oned, dxd;
+    for (double v = 715.0; v < 718.0; v += 1.0 / 4096)
+      if (c.slope(v) <= L(DBL_MAX)) xd.push_back(v);
+    oned.assign(xd.size(), 1.0);
+    dxd.resize(xd.size());
+    k64.backward(std::span<const double>(xd), std::span<const double>(oned), std::span<double>(dxd));
+    lost = 0, worst = 0;
+    for (size_t i = 0; i < xd.size(); ++i) {
+      if (!std::isfinite(dxd[i])) ++lost;
+      else worst = std::max(worst, double(std::fabs(dxd[i] / c.slope(xd[i]) - 1)));
+    }
+    CHECK(xd.size() > 5000);
+    CHECK(lost == 0);
+    CHECK(worst < 1e-14);
+  }
 }
 
 TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log cosh and 1 - cos and log1mexp and more", "[stabilize]") {

@@ -733,6 +733,19 @@ llvm::Value* Emitter::scaled_product(NodeId id, const std::vector<llvm::Value*>&
   return emit_ldexp(b_, b_.CreateFMul(v[s.a], b_.CreateFDiv(wp, v[s.den])), wn);
 }
 
+llvm::Value* Emitter::exp_div_product(const ir::Node& n, const std::vector<llvm::Value*>& v,
+                                      const ExpDivMap& exp_divs) const {
+  for (int k = 0; k < 2; ++k) {
+    auto d = exp_divs.find(n.args[k]);
+    if (d == exp_divs.end()) continue;
+    const ExpDivParts& p = d->second;
+    llvm::Value* qm = b_.CreateFMul(p.q, v[n.args[1 - k]]);
+    llvm::Value* large = b_.CreateSelect(p.lost, llvm::ConstantFP::getNaN(vec_), b_.CreateFMul(p.e, qm));
+    return b_.CreateSelect(p.big, large, qm);
+  }
+  return nullptr;
+}
+
 std::vector<NodeId> Emitter::plan_sigmoid_quotients(const std::vector<NodeId>& roots) {
   std::vector<NodeId> watched;
   if (!vec_->getScalarType()->isFloatTy()) return watched;
@@ -872,6 +885,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       if (id < v.size()) v[id] = value;
   ExpPartsMap exp_parts;  // split_exps_' p and n
   NormalCdfMap normal_cdf;  // erfc_product's complete ones
+  ExpDivMap exp_divs;
   // Series are cut from their top only (cut_series).
   const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g_, order);
   for (NodeId id : order) {
@@ -921,6 +935,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         if (!r) r = tiny_product(id, v, exp_parts);
         if (!r) r = erfc_product(id, v, ranges, normal_cdf);
         if (!r) r = constant_product(id, v, ranges);
+        if (!r) r = exp_div_product(n, v, exp_divs);
         if (!r) r = b_.CreateFMul(A(0), A(1));
         break;
       case Op::Div: {
@@ -962,6 +977,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         llvm::Value* lost = b_.CreateFCmpOEQ(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, A(1)), inf);
         llvm::Value* large = b_.CreateSelect(lost, llvm::ConstantFP::getNaN(vec_), b_.CreateFMul(e, q));
         r = b_.CreateSelect(big, large, q);
+        exp_divs[id] = {e, q, big, lost};
         break;
       }
       case Op::Where: {

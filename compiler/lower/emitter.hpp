@@ -295,6 +295,17 @@ class Emitter {
   /// parts of its exp and its operands are emitted; else null.
   llvm::Value* scaled_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const;
   llvm::Value* tiny_product(ir::NodeId id, const std::vector<llvm::Value*>& v, const ExpPartsMap& exp_parts) const;
+  /// An ExpDiv's parts as emitted: its exp e (of a, or of a/2 past the
+  /// split), e / b, where a is past the split, and where b overflowed.
+  struct ExpDivParts {
+    llvm::Value *e, *q, *big, *lost;
+  };
+  using ExpDivMap = std::unordered_map<ir::NodeId, ExpDivParts>;
+  /// exp(a) / b * m with an ExpDiv operand: past the split e * (q * m), so
+  /// that the product overflows only where it does, not where exp(a) / b
+  /// does (expm1(x) / x's derivative, exp(x) / x * (1 - 1/x), is finite up
+  /// to 1% past where exp(x) / x is not); else null.
+  llvm::Value* exp_div_product(const ir::Node& n, const std::vector<llvm::Value*>& v, const ExpDivMap& exp_divs) const;
   /// (e, slope, c2) when g is tanh(e) or mish's rational of e
   /// (TinyProduct), e an exp node; else e = kNoNode.
   struct TinySeries {
