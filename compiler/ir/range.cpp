@@ -319,7 +319,20 @@ class Analysis {
     if (!value(id, n, a0, b0, s).nan) return false;  // only the operands' NaN, shared by float64
     bool own_domain = n.op == Op::Log || n.op == Op::Log1p || n.op == Op::Sqrt ||
                       (n.op == Op::Pow && g_.is_const(n.args[1]));
-    return !(own_domain && rounded_once(n.args[0]));
+    if (own_domain && rounded_once(n.args[0])) return false;
+    // 0 * inf, 0 / 0 and inf / inf (x * log(x) and its slope's x / x at 0):
+    // where both operands are 0 and inf at the same inputs in both precisions.
+    return !((n.op == Op::Mul || n.op == Op::Div) && same_zeros_and_infinities(n.args[0]) &&
+             same_zeros_and_infinities(n.args[1]));
+  }
+
+  /// A value that is 0, and +-inf, at the same inputs in a float32 kernel
+  /// and a float64 one: an exact value, or log or log1p of one (inf only at
+  /// their operand's 0, -1 or inf).
+  bool same_zeros_and_infinities(NodeId v) const {
+    const Node& n = g_[v];
+    if (n.op == Op::Log || n.op == Op::Log1p) return exact_value(n.args[0]);
+    return exact_value(v);
   }
 
   template <class Get>
