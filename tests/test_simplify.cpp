@@ -367,6 +367,50 @@ TEST_CASE("a product with exp(a) / b overflows only where the product does", "[s
   }
 }
 
+TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {
+  // x tanh(exp(x)) (TanhExp): its slope's x exp(x) sech^2(exp(x)) was
+  // inf * 0 = NaN from x = 710 in double (89 in float, where the float64
+  // recomputation was NaN too). The chain factor exp(x) is capped at 1e4,
+  // past which sech^2 and exp(-a^2) are 0 in both precisions.
+  using L = long double;
+  // (past x = 50 the second terms are below 1e-1e20: 1 and 0)
+  auto tanhexp_slope = [](L x) {
+    if (x > 50) return L(1);
+    L e = std::exp(x), s = 1 / std::cosh(e);
+    return std::tanh(e) + x * e * s * s;
+  };
+  auto erfexp_slope = [](L x) {
+    if (x > 50) return L(0);
+    L e = std::exp(x);
+    return 2 / std::sqrt(std::numbers::pi_v<L>) * std::exp(-e * e) * e;
+  };
+  actjit::Runtime rt;
+  struct Case {
+    const char* src;
+    std::function<L(L)> slope;
+  };
+  const Case cases[] = {{"x * tanh(exp(x))", tanhexp_slope},
+                        {"erf(exp(x))", erfexp_slope},
+                        {"f(x, a = 1) = erfc(exp(a * x))", [&](L x) { return -erfexp_slope(x); }}};
+  for (const Case& c : cases) {
+    INFO(c.src);
+    actjit::Kernel k32 = rt.compile(c.src, actjit::DType::F32), k64 = rt.compile(c.src, actjit::DType::F64);
+    std::vector<double> x{-30, -5, -1.0788, -0.3, 0, 0.4, 1, 2.5, 9, 9.3, 20, 44, 89, 100, 710, 1e5, 1e300};
+    std::vector<double> one(x.size(), 1.0), g(x.size());
+    k64.backward(std::span<const double>(x), std::span<const double>(one), std::span<double>(g));
+    std::vector<float> xf(x.begin(), x.end()), onef(x.size(), 1.0f), gf(x.size());
+    xf.back() = 3e38f;
+    k32.backward(std::span<const float>(xf), std::span<const float>(onef), std::span<float>(gf));
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO("x = " << x[i] << ": " << g[i] << " / " << gf[i]);
+      L want = c.slope(x[i]), want32 = c.slope(xf[i]);
+      // (absolute near the tanh slope's zero at x = -1.0789, where its terms cancel)
+      CHECK(std::fabs(g[i] - want) <= 1e-15 * std::fabs(want) + 1e-16);
+      CHECK(std::fabs(gf[i] - want32) <= 3e-7 * std::fabs(want32) + 1e-7);
+    }
+  }
+}
+
 TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log cosh and 1 - cos and log1mexp and more", "[stabilize]") {
   using L = long double;
   struct Case {

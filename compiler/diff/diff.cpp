@@ -250,6 +250,17 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   std::vector<NodeId> d(root + 1, none);
   const double two_over_sqrt_pi = 2 / std::sqrt(std::numbers::pi);
   const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g, order);
+  // The chain factor of an a = exp(w) whose slope decays faster than a
+  // grows (tanh's sech^2(a) = 4 exp(-2a) / ..., erf's exp(-a^2)): a' = a w'
+  // with a capped at 1e4, past which that slope is 0 in both precisions.
+  // Uncapped, a overflowed where the slope underflowed to 0: 0 * inf, NaN
+  // (x tanh(exp(x)), TanhExp, from x = 710 in double). The cap keeps the
+  // product's shape (Emitter's tanh-plus-sech^2 sums).
+  auto capped_chain = [&](NodeId a, NodeId da) {
+    const ir::Node& e = g[a];
+    if (e.op != Op::Exp || d[e.args[0]] == none) return da;
+    return b.mul(b.fn(Op::Min, a, b.c(1e4)), d[e.args[0]]);
+  };
   for (NodeId id : order) {
     if (id == var) {  // the variable itself (also a node inside the function: scaled_derivative's a)
       d[id] = b.c(1);
@@ -375,7 +386,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       case Op::Tanh: {  // tanh' = 1 - tanh^2 = 4e / (1 + e)^2, e = exp(-2|a|)
         // 1 - tanh^2 cancels (tanh's own rounding is all that is left of it
         // near 1, ~1e-7 absolute); this form keeps a few ULP everywhere.
-        r = b.mul(ir::sech2(b.g, a), da);
+        r = b.mul(ir::sech2(b.g, a), capped_chain(a, da));
         break;
       }
       case Op::TanhShrink: {  // (a - tanh a)' = 1 - (1 - tanh^2 a) = tanh^2 a: nothing cancels
@@ -391,10 +402,10 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       }
       case Op::Atan: r = b.div(da, b.add(b.c(1), b.mul(a, a))); break;       // atan' = 1/(1 + a^2)
       case Op::Erf:                                                          // erf' = 2/sqrt(pi) exp(-a^2)
-        r = b.mul(b.mul(b.c(two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), da);
+        r = b.mul(b.mul(b.c(two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), capped_chain(a, da));
         break;
       case Op::Erfc:                                                         // erfc' = -2/sqrt(pi) exp(-a^2)
-        r = b.mul(b.mul(b.c(-two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), da);
+        r = b.mul(b.mul(b.c(-two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), capped_chain(a, da));
         break;
       case Op::Where: r = b.where(a, db, d[n.args[2]]); break;               // branch-wise
       case Op::Lt:

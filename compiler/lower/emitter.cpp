@@ -913,9 +913,13 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       case Op::Neg: r = b_.CreateFNeg(A(0)); break;
       case Op::Add:
         if (auto ts = tanh_sums_.find(id); pairing_ && ts != tanh_sums_.end()) {
-          llvm::Value* z = ts->second.factors.empty() ? llvm::ConstantFP::get(vec_, 1.0) : nullptr;
-          for (NodeId f : ts->second.factors) z = z ? b_.CreateFMul(z, v[f]) : v[f];
-          r = emit_tanh_plus_sech2_times(b_, v[ts->second.a], z);
+          // The first factor scales 4e / (1 + e)^2 itself, the others make z: where
+          // that is 0 a factor past float's range cannot make 0 * inf (the chain
+          // factor min(exp(x), 1e4) times x, x tanh(exp(x)) at x = 3e38).
+          const std::vector<NodeId>& f = ts->second.factors;
+          llvm::Value* z = f.size() < 2 ? llvm::ConstantFP::get(vec_, 1.0) : nullptr;
+          for (size_t i = 1; i < f.size(); ++i) z = z ? b_.CreateFMul(z, v[f[i]]) : v[f[i]];
+          r = emit_tanh_plus_sech2_times(b_, v[ts->second.a], z, f.empty() ? nullptr : v[f[0]]);
           break;
         }
         r = normal_cdf_pdf_sum(id, v, normal_cdf);

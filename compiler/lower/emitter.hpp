@@ -281,7 +281,7 @@ class Emitter {
   /// a -> expm1(a) where the program also takes exp(a) (emit_expm1_paired).
   std::unordered_map<ir::NodeId, ir::NodeId> expm1_of_;
   /// tanh(a) + f1 * ... * 4e / (1 + e)^2 * ... sums (of a paired tanh and
-  /// its 4e / (1 + e)^2): emit_tanh_plus_sech2_times(a, f1 * ...).
+  /// its 4e / (1 + e)^2): emit_tanh_plus_sech2_times(a, f2 * ..., f1).
   struct TanhSum {
     ir::NodeId a;
     std::vector<ir::NodeId> factors;

@@ -345,12 +345,13 @@ llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "sech2_paired", vmath::sech2_paired, a);
 }
 
-llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z) {
+llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z, llvm::Value* m) {
   auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
-  std::string name = inline_name("tanh_plus_sech2_times", vec);
-  return vmath::call_or_define(b, name, {a, z}, [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
-    return vmath::tanh_plus_sech2_times(k, args[0], args[1]);
-  });
+  auto body = [&](const vmath::Ctx& k, const std::vector<llvm::Value*>& args) {
+    return vmath::tanh_plus_sech2_times(k, args[0], args[1], args.size() > 2 ? args[2] : nullptr);
+  };
+  if (!m) return vmath::call_or_define(b, inline_name("tanh_plus_sech2_times", vec), {a, z}, body);
+  return vmath::call_or_define(b, inline_name("tanh_plus_scaled_sech2_times", vec), {a, z, m}, body);
 }
 
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a) {

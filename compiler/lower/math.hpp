@@ -97,9 +97,9 @@ llvm::Value* emit_exp_paired_expm1(llvm::IRBuilderBase& b, llvm::Value* x, doubl
 llvm::Value* emit_tanh_paired(llvm::IRBuilderBase& b, llvm::Value* a);
 llvm::Value* emit_exp_neg2abs_paired(llvm::IRBuilderBase& b, llvm::Value* a);
 llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a);
-/// tanh(a) + z 4e / (1 + e)^2, paired as the three above, with their
-/// reciprocal factored out (vmath::tanh_plus_sech2_times).
-llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z);
+/// tanh(a) + z (m 4e / (1 + e)^2) (m: 1 where null), paired as the three
+/// above, with their reciprocal factored out (vmath::tanh_plus_sech2_times).
+llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z, llvm::Value* m = nullptr);
 /// exp(-2|a|), 0 below exp's normal range, not shared with a tanh.
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
 

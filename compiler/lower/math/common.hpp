@@ -351,7 +351,8 @@ llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a);
 /// telu, x tanh(e^x)) as r (sign(a) (-v) + z 4e r), the shared r factored
 /// out: fewer roundings where the two terms cancel (telu's derivative
 /// near x = -1.08) and two multiplications fewer than the terms apart.
-llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z);
+/// With m: tanh(a) + z (m 4e / (1 + e)^2), m taken into the weight first.
+llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z, llvm::Value* m = nullptr);
 /// exp(-2|a|) by exp's own polynomial, 0 where it is below the normal
 /// range (as exp_neg2abs_paired): where no tanh shares it.
 llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a);

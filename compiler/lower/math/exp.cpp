@@ -372,9 +372,10 @@ llvm::Value* sech2_paired(const Ctx& k, llvm::Value* a) {
   return k.mul(k.mul(k.mul(e, k.c(4)), vr.r), vr.r);
 }
 
-llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z) {
+llvm::Value* tanh_plus_sech2_times(const Ctx& k, llvm::Value* a, llvm::Value* z, llvm::Value* m) {
   VR vr = expm1_and_reciprocal(k, paired(k, a));
   llvm::Value* w = k.mul(k.mul(exp_neg2abs_paired(k, a), k.c(4)), vr.r);  // 4e r, as sech2_paired's
+  if (m) w = k.mul(w, m);
   llvm::Value* t = k.copysign(k.b.CreateFNeg(vr.v), a);
   return k.mul(vr.r, k.fma(z, w, t));
 }
