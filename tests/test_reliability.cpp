@@ -208,6 +208,16 @@ TEST_CASE("float32 lanes that go NaN from a finite x are recomputed in float64",
               std::span<double>(&da, 1));
   CHECK(da == INFINITY);
   CHECK(pdx[0] == INFINITY);
+  // A constant that is 0 in float (1e-52) and nonzero in double: 0 / 0 at
+  // x = 0 in float alone (the default's kernel takes it as a constant).
+  std::vector<float> zx{0.0f, -0.0f, 1e-30f, -2.0f}, zy(4);
+  rt.compile("exp(x / 1e-52)", DType::F32).forward(std::span<const float>(zx), std::span<float>(zy));
+  CHECK(zy[0] == 1);
+  CHECK(zy[1] == 1);
+  CHECK(zy[2] == INFINITY);
+  CHECK(zy[3] == 0);
+  rt.compile("f(x, b = 1e-52) = 1.5 * exp(x / b)", DType::F32).forward(std::span<const float>(zx), std::span<float>(zy));
+  CHECK(zy[0] == 1.5f);
   // In place the input is gone by the time the lane is known: the float
   // result stands (documented).
   std::vector<float> inplace{1e30f, 2.0f};

@@ -162,7 +162,7 @@ class Analysis {
   Interval constant(double v) const {
     if (!f32_ || !std::isfinite(v)) return point(v);
     double r = double(float(v));
-    return {std::min(v, r), std::max(v, r), false, v == 0};
+    return {std::min(v, r), std::max(v, r), false, r == 0};  // 1e-52 is 0 in float
   }
 
   Interval snap(Interval r) const {
