@@ -247,6 +247,13 @@ class Stabilizer {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
+        // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):
+        // (u / R) (1 / c), whose quotient the derivative takes without
+        // cancellation where u = v (ISRU)
+        if (op(den) == Op::Mul)
+          for (int k = 0; k < 2; ++k)
+            if (g_.is_const(arg(den, k)) && !is(arg(den, k), 0.0) && ir::root_of_square_sum(g_, arg(den, 1 - k)))
+              return make(Op::Mul, {stabilized(Op::Div, num, arg(den, 1 - k)), c(1 / g_.const_value(arg(den, k)))});
         // log(cosh(a)) / b and b / log(cosh(a)) for a = s b (s a constant)
         if (auto it = log_cosh_of_.find(num); it != log_cosh_of_.end())
           if (double s = ratio(it->second, den); s != 0)
@@ -377,6 +384,21 @@ class Stabilizer {
           NodeId r = make(Op::Where, {make(Op::Gt, {t, c(0)}), big, make(Op::Sqrt, {s})});
           root_of_[r] = s;
           return r;
+        }
+        // k v*v + b, k a positive constant other than 1 (ISRU's 1 + a x^2 for
+        // a constant a): sqrt(k) sqrt(v*v + b/k), whose root the rule below
+        // guards (x / sqrt(1 + 0.5 x^2) was 0 past 1.8e19 in float) and the
+        // Div rule and the derivative's quotient rule know.
+        for (int side = 0; side < 2 && op(s) == Op::Add; ++side) {
+          NodeId t = arg(s, side), b = arg(s, 1 - side);
+          if (op(t) != Op::Mul || arg(t, 0) == arg(t, 1) || !input_free(b)) continue;  // (a square as it is: below)
+          std::vector<NodeId> tn, td;
+          double k = 1;
+          factors(t, tn, td, k, false);
+          if (!td.empty() || tn.size() != 2 || tn[0] != tn[1] || !(k > 0) || k == 1 || !std::isfinite(k)) continue;
+          NodeId scaled_b = g_.is_const(b) ? c(g_.const_value(b) / k) : make(Op::Mul, {b, c(1 / k)});
+          NodeId root = stabilized(Op::Sqrt, make(Op::Add, {make(Op::Mul, {tn[0], tn[0]}), scaled_b}));
+          return make(Op::Mul, {root, c(std::sqrt(k))});
         }
         auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
         // x * x + b, or b + x * x (a non-constant b may come first)
