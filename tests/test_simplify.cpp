@@ -367,6 +367,26 @@ TEST_CASE("a product with exp(a) / b overflows only where the product does", "[s
   }
 }
 
+TEST_CASE("y times 1 / y is y / y so that neither 1 / y nor u y overflows", "[simplify]") {
+  // x log(x)'s slope log(x) + x (1 / x) was inf at x = 1e-40 in float (1 / x
+  // overflows), and x^2 log(x)'s x x (1 / x) + ... inf at 3e19 (x x does).
+  auto slope_text = [](const std::string& src) {
+    Program p = program(src);
+    return p.print(p.d_x);
+  };
+  CHECK(slope_text("x * log(x)") == "log(x) + x / x");
+  CHECK(slope_text("x * x * log(x)") == "x * (x / x) + log(x) * (x * 2)");
+  CHECK(slope("x * x * log(x)", 1e200) == Approx(2e200 * std::log(1e200) + 1e200).epsilon(1e-15));
+  actjit::Runtime rt;
+  actjit::Kernel k = rt.compile("x * x * log(x)", actjit::DType::F32);
+  std::vector<float> x{3e19f, 1e-30f, 2.0f, 0.0f}, one(4, 1.0f), d(4);
+  k.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(d));
+  CHECK(d[0] == Approx(2 * 3e19 * std::log(3e19) + 3e19).epsilon(1e-6));
+  CHECK(d[1] == Approx(2e-30 * std::log(1e-30) + 1e-30).epsilon(1e-6));
+  CHECK(d[2] == Approx(4 * std::log(2.0) + 2).epsilon(1e-6));
+  CHECK(std::isnan(d[3]));  // 0 (0 / 0) + log(0) 0: NaN, as the naive product rule gives
+}
+
 TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {
   // x tanh(exp(x)) (TanhExp): its slope's x exp(x) sech^2(exp(x)) was
   // inf * 0 = NaN from x = 710 in double (89 in float, where the float64

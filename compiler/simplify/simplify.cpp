@@ -209,9 +209,13 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
         return make(g, Op::Mul, {arg(a[0], 0), fold(g, Op::Neg, a[1])});
       if (op_of(a[0]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Mul, {arg(a[0], 0), a[1]})});  // -x*y = -(x*y)
       if (op_of(a[1]) == Op::Neg) return make(g, Op::Neg, {make(g, Op::Mul, {a[0], arg(a[1], 0)})});  // x*-y = -(x*y)
-      for (int k = 0; k < 2; ++k)  // y * (1 / y) = y / y: 1 also where 1 / y overflows (tiny y; x log(x)'s slope)
-        if (op_of(a[k]) == Op::Div && is(arg(a[k], 0), 1.0) && arg(a[k], 1) == a[1 - k])
-          return make(g, Op::Div, {a[1 - k], a[1 - k]});
+      for (int k = 0; k < 2; ++k) {  // y * (1 / y) = y / y: 1 also where 1 / y overflows (tiny y; x log(x)'s slope)
+        if (op_of(a[k]) != Op::Div || !is(arg(a[k], 0), 1.0)) continue;
+        NodeId y = arg(a[k], 1), p = a[1 - k];
+        if (p == y) return make(g, Op::Div, {y, y});
+        for (int j = 0; j < 2 && op_of(p) == Op::Mul; ++j)  // (u y) (1 / y) = u (y / y): u y may overflow (x^2 log(x))
+          if (arg(p, j) == y) return make(g, Op::Mul, {arg(p, 1 - j), make(g, Op::Div, {y, y})});
+      }
       break;
     case Op::Div:
       if (is(a[1], 1.0)) return a[0];                                    // x / 1 = x
