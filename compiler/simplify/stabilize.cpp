@@ -108,6 +108,12 @@ class Stabilizer {
           return log1p_of(t);                                                  // log(1 + a) = log1p(a)
         }
         if (op(s) == Op::Sub && is(arg(s, 0), 1.0)) return make(Op::Log1p, {neg(arg(s, 1))});  // log(1 - a) = log1p(-a)
+        // log((1 + a) / (1 - a)) = log(1 + a) - log(1 - a) (2 atanh(a): 0 below a = 6e-8
+        // in float); 1 + a and 1 - a are never both negative, so the difference is NaN
+        // where the quotient's log is
+        if (op(s) == Op::Div && op(arg(s, 0)) == Op::Add && is(arg(arg(s, 0), 1), 1.0) && op(arg(s, 1)) == Op::Sub &&
+            is(arg(arg(s, 1), 0), 1.0) && arg(arg(s, 1), 1) == arg(arg(s, 0), 0))
+          return stabilized(Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
         break;
       }
       case Op::Tanh:
@@ -185,6 +191,17 @@ class Stabilizer {
           auto half = [&](NodeId u) { return make(Op::Log1p, {make(Op::Div, {make(Op::Mul, {u, c(2)}), make(Op::Sub, {c(1), u})})}); };
           return make(Op::Where, {make(Op::Ge, {t, c(0)}), half(t), neg(half(mt))});
         }
+        // u p - u q = u (p - q) where the difference has a stable form of its own
+        // (x sigmoid(x) - x / 2 = x tanh(x / 2) / 2: 0 below x = 1e-20 in double)
+        if (op(a[0]) == Op::Mul && op(a[1]) == Op::Mul)
+          for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j) {
+              if (arg(a[0], i) != arg(a[1], j) || g_.is_const(arg(a[0], i))) continue;
+              NodeId p = arg(a[0], 1 - i), q = arg(a[1], 1 - j);
+              NodeId plain = make(Op::Sub, {p, q});
+              NodeId r = g_.is_const(q) ? stabilized(Op::Add, p, c(-g_.const_value(q))) : stabilized(Op::Sub, p, q);
+              if (r != plain) return make(Op::Mul, {arg(a[0], i), r});
+            }
         // a - a / (b + 1) = a (b / (b + 1)) (x - x / (1 + abs(x)) was 0 at 1e-8 in float)
         if (op(a[1]) == Op::Div && arg(a[1], 0) == a[0] && op(arg(a[1], 1)) == Op::Add && is(arg(arg(a[1], 1), 1), 1.0)) {
           NodeId b = arg(arg(a[1], 1), 0);
