@@ -387,6 +387,32 @@ TEST_CASE("y times 1 / y is y / y so that neither 1 / y nor u y overflows", "[si
   CHECK(std::isnan(d[3]));  // 0 (0 / 0) + log(0) 0: NaN, as the naive product rule gives
 }
 
+TEST_CASE("the slope of v over the root of K v^2 + b is b over S s for K and b free of x", "[diff]") {
+  // ISRU with a learned a: x / sqrt(1 + a x^2)'s quotient rule cancelled,
+  // 4.6% off at x = 1000 in float (7% with a passed at run time).
+  using L = long double;
+  actjit::Runtime rt;
+  for (const char* src : {"f(x, a = 1) = x / sqrt(1 + a * x * x)", "f(x, a = 2) = x / sqrt(x * x * a + 3)"}) {
+    INFO(src);
+    bool second = std::string(src).find("+ 3") != std::string::npos;
+    CHECK(program(src).print(program(src).d_x).find("sqrt") != std::string::npos);
+    actjit::Kernel k32 = rt.compile(src, actjit::DType::F32), k64 = rt.compile(src, actjit::DType::F64);
+    for (double a : {second ? 2.0 : 1.0, 0.37}) {
+      std::vector<double> x{1e-3, 0.5, -3, 30, -1000, 1e5}, one(x.size(), 1.0), g(x.size());
+      std::vector<float> xf(x.begin(), x.end()), onef(x.size(), 1.0f), gf(x.size());
+      std::vector<double> params{a};
+      k64.backward(std::span<const double>(x), std::span<const double>(one), std::span<double>(g), params);
+      k32.backward(std::span<const float>(xf), std::span<const float>(onef), std::span<float>(gf), params);
+      for (size_t i = 0; i < x.size(); ++i) {
+        L b = second ? 3 : 1, s = b + L(a) * x[i] * x[i], want = b / (s * std::sqrt(s));
+        INFO("a = " << a << ", x = " << x[i]);
+        CHECK(actjit::test::ulp_error(g[i], want) <= 4);
+        CHECK(actjit::test::ulp_error(gf[i], want) <= 4);
+      }
+    }
+  }
+}
+
 TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {
   // x tanh(exp(x)) (TanhExp): its slope's x exp(x) sech^2(exp(x)) was
   // inf * 0 = NaN from x = 710 in double (89 in float, where the float64

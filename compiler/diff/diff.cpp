@@ -242,6 +242,29 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
   return std::nullopt;
 }
 
+/// b where den is sqrt(K a^2 + b) (the square's factors a, a and others,
+/// K and b free of the variable: d has none for them); else none.
+NodeId scaled_square_radicand(const Graph& g, NodeId a, NodeId den, const std::vector<NodeId>& d) {
+  auto free = [&](NodeId n) { return n >= d.size() || d[n] == none; };
+  if (g[den].op != Op::Sqrt || g[g[den].args[0]].op != Op::Add) return none;
+  const ir::Node& s = g[g[den].args[0]];
+  for (int side = 0; side < 2; ++side) {
+    if (!free(s.args[1 - side])) continue;
+    std::vector<NodeId> stack{s.args[side]};
+    int count = 0;
+    bool ok = true;
+    while (!stack.empty() && ok && stack.size() < 16) {
+      NodeId f = stack.back();
+      stack.pop_back();
+      if (f == a) ++count;
+      else if (g[f].op == Op::Mul) stack.insert(stack.end(), {g[f].args[0], g[f].args[1]});
+      else ok = free(f);
+    }
+    if (ok && stack.empty() && count == 2) return s.args[1 - side];
+  }
+  return none;
+}
+
 }  // namespace
 
 NodeId derivative(Graph& g, NodeId root, NodeId var) {
@@ -322,13 +345,19 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
                       ((w.args[2] == db && g.is_const(w.args[1]) && g.const_value(w.args[1]) == 0) ||
                        (w.args[1] == db && g.is_const(w.args[2]) && g.const_value(w.args[2]) == 0));
         auto root = ir::root_of_square_sum(g, bb);
-        if (root && root->v == a && da != none && g.is_const(root->b)) {
-          // v / sqrt(v^2 + b), b constant (the algebraic sigmoid, ISRU): the
+        if (root && root->v == a && da != none && (root->b >= d.size() || d[root->b] == none)) {
+          // v / sqrt(v^2 + b), b free of the variable (the algebraic sigmoid, ISRU): the
           // quotient rule's (S - v v / S) / S^2 cancels for |v| >> b (1.3%
           // off at x = 1000 in float); it is b / S^3 exactly, b / (S s) with
-          // s = v^2 + b the root's argument (fewer roundings than S S S).
+          // s = v^2 + b the root's argument (fewer roundings than S S S). b may
+          // be a parameter's expression (ISRU with a learned a, as rewritten).
           NodeId s2 = b.add(b.mul(a, a), root->b);
-          r = b.mul(da, b.div(b.c(g.const_value(root->b)), b.mul(bb, s2)));
+          r = b.mul(da, b.div(root->b, b.mul(bb, s2)));
+        } else if (NodeId rb = scaled_square_radicand(g, a, bb, d); da != none && rb != none) {
+          // a / sqrt(K a^2 + b), K and b free of the variable (ISRU with a
+          // learned K, as written): the quotient rule cancels as above (4.6%
+          // off at x = 1000 in float); it is b / (S s), s the radicand.
+          r = b.mul(da, b.div(rb, b.mul(bb, g[bb].args[0])));
         } else if (NodeId k = shifted_denominator(g, a, bb, d); da != none && k != none) {
           // a / (a + k) (mish's rational in e^x) and a / (|a| + k) (softsign),
           // k free of the variable: the quotient rule's a'(a + k) - a a' (or
