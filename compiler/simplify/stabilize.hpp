@@ -113,6 +113,11 @@
 //                           constant b and a non-constant u (a*a overflows float at 1.8e19)
 //   u / (a + k), u / (|a| + k) -> (u / a) (a / (|a| + k)) for a constant k != 0 and u a product
 //                           with the factor a and more (x*x / (1 + |x|) overflowed past 1.8e19)
+//   sqrt(k a*a + b)      -> sqrt(k) sqrt(a*a + b/k) for a constant k > 0, k != 1, then the sqrt
+//                           rule (ISRU x / sqrt(1 + 0.5 x^2)); u / (R c) -> (u / R) / c for such
+//                           a root R and a constant c
+//   u p - u q            -> u (p - q) where p - q has a rewrite of its own (x sigmoid(x) - x/2)
+//   log((1 + a) / (1 - a)) -> log1p(a) - log1p(-a), as above (2 atanh(a))
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms (the differences near 0 above,
