@@ -482,6 +482,11 @@ TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log
       {"x / (1 + exp(-x)) - x / 2", [](L x) { return x * std::tanh(x / 2) / 2; },
        [](L x) { return std::tanh(x / 2) / 2 + x / (4 * std::cosh(x / 2) * std::cosh(x / 2)); },
        {1e-30, -1e-20, 1e-8, -1e-4, 0.01, 3.0, -40.0}},
+      // u / expm1(a) past a = 80 as u exp(-a/2) exp(-a/2): 0 past x = 89 in float and 710
+      // in double, where the quotient is a normal number
+      {"x / (exp(x) - 1)", [](L x) { return x / std::expm1(x); },
+       [](L x) { return (std::expm1(x) - x * std::exp(x)) / (std::expm1(x) * std::expm1(x)); },
+       {0.01, 0.5, -3.0, 30.0, 85.0, 90.0, 700.0, 712.0}},
       // log((1 + x) / (1 - x)) = 2 atanh(x): 0 below x = 6e-8 in float
       {"log((1 + x) / (1 - x))", [](L x) { return 2 * std::atanh(x); }, [](L x) { return 2 / (1 - x * x); },
        {1e-9, -1e-4, 0.5, -0.9, 0.999}},

@@ -308,6 +308,15 @@ class Stabilizer {
         if (!in_removable_)  // u(a) / a and a / u(a) for u(0) = 0: sinc, x / expm1(x), ... (after
                              // u exp(a) / expm1(a): exp(x) x / expm1(x) is not exp(x) (x / expm1(x)))
           if (NodeId r = removable_quotient(a); r != ir::kNoNode) return r;
+        // u / expm1(a) past a = 80 (also as the removable quotient's far side): u e e
+        // with e = exp(-a/2) (expm1(-a) is -1 to double's precision there): x /
+        // expm1(x) was 0 past x = 89 in float, where it is a normal number up to 95,
+        // and past 710 in double
+        if (op(den) == Op::Expm1 && !input_free(num)) {
+          NodeId t = arg(den, 0), e = make(Op::Exp, {scaled(t, -0.5)});
+          NodeId far = make(Op::Mul, {make(Op::Mul, {num, e}), e});
+          return make(Op::Where, {make(Op::Gt, {t, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den})});
+        }
         // exp(a) / b and, for large a, expm1(a) / b: finite where the ratio
         // is though exp(a) overflows, with a derivative free of inf - inf.
         // Not inside row-wise functions (softmax's exp(x - max) / sum never
