@@ -170,6 +170,26 @@ TEST_CASE("subnormals are kept (no flush to zero) and signs of zero of odd funct
     CHECK(out == 0);
     CHECK(std::signbit(out));
   }
+  // expm1 and log1p keep x's sign at -0 as IEEE's do (they gave +0: 1 /
+  // selu(x) was +inf at -0, where the reference's is -inf), in both dtypes
+  // and in the nonpositive branch the ELU family takes.
+  for (const char* src : {"expm1(x)", "log1p(x)", "expm1(x * 3)", "selu", "elu", "celu", "where(x > 0, x, expm1(x))"}) {
+    INFO(src);
+    for (DType dt : {DType::F64, DType::F32}) {
+      Kernel k = rt.compile(src, dt);
+      if (dt == DType::F64) {
+        std::vector<double> z{-0.0, 0.0}, out(2, 1.0);
+        k.forward(std::span<const double>(z), std::span<double>(out));
+        CHECK((out[0] == 0 && std::signbit(out[0])));
+        CHECK((out[1] == 0 && !std::signbit(out[1])));
+      } else {
+        std::vector<float> z{-0.0f, 0.0f}, out(2, 1.0f);
+        k.forward(std::span<const float>(z), std::span<float>(out));
+        CHECK((out[0] == 0 && std::signbit(out[0])));
+        CHECK((out[1] == 0 && !std::signbit(out[1])));
+      }
+    }
+  }
 }
 
 TEST_CASE("float32 lanes that go NaN from a finite x are recomputed in float64", "[numerics]") {

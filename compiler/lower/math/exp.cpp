@@ -292,11 +292,13 @@ std::pair<Reduction, llvm::Value*> expm1_reduction(const Ctx& k, llvm::Value* x,
   return {red, em1};
 }
 
+/// expm1(x) has x's sign, -0 at -0 (IEEE's, and the reference's: 1 / expm1(x)
+/// is -inf there); 1 * -0 + (1 - 1) is +0. One bitwise select a register.
 llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool small_only, bool clamp_low = true, bool wide_low = false) {
   auto [red, em1] = expm1_reduction(k, x, small_only, clamp_low, wide_low);
   if (small_only) {
     llvm::Value* s = k.pow2(red.n);
-    llvm::Value* y = k.fma(s, em1, k.sub(s, k.c(1)));
+    llvm::Value* y = k.copysign(k.fma(s, em1, k.sub(s, k.c(1))), x);
     return k.avx512 ? y : k.select(k.is_nan(x), x, y);
   }
   // Small n: 2^n expm1(r) + (2^n - 1), where 2^n - 1 is exact. Large n:
@@ -307,7 +309,7 @@ llvm::Value* expm1_impl(const Ctx& k, llvm::Value* x, bool small_only, bool clam
   llvm::Value* s = k.pow2(n_small);
   llvm::Value* small_result = k.fma(s, em1, k.sub(s, k.c(1)));
   llvm::Value* large_result = k.sub(k.ldexp(k.add(em1, k.c(1)), red.n), k.c(1));
-  llvm::Value* y = k.select(large, large_result, small_result);
+  llvm::Value* y = k.copysign(k.select(large, large_result, small_result), x);
   return k.avx512 ? y : k.select(k.is_nan(x), x, y);
 }
 

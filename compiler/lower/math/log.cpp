@@ -67,7 +67,7 @@ llvm::Value* log1p(const Ctx& k, llvm::Value* x) {
   double inf = std::numeric_limits<double>::infinity();
   y = k.select(b.CreateFCmpOEQ(x, k.c(inf)), k.c(inf), y);
   y = k.select(b.CreateFCmpOEQ(u, k.c(0)), k.c(-inf), y);
-  return y;
+  return k.copysign(y, x);  // x's sign: -0 at -0 (log(1) is +0), as IEEE's log1p
 }
 
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t) {
