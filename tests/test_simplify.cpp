@@ -488,6 +488,10 @@ TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log
       {"x / (exp(x) - 1)", [](L x) { return x / std::expm1(x); },
        [](L x) { return (std::expm1(x) - x * std::exp(x)) / (std::expm1(x) * std::expm1(x)); },
        {0.01, 0.5, -3.0, 30.0, 85.0, 90.0, 700.0, 712.0}},
+      // (not where u is an exp: exp(2x) / expm1(x) is the ratio's, finite in float up to 88)
+      {"exp(2 * x) / expm1(x)", [](L x) { return std::exp(2 * x) / std::expm1(x); },
+       [](L x) { return (2 * std::exp(2 * x) * std::expm1(x) - std::exp(3 * x)) / (std::expm1(x) * std::expm1(x)); },
+       {0.5, 30.0, 60.0, 85.0}},
       // log((1 + x) / (1 - x)) = 2 atanh(x): 0 below x = 6e-8 in float
       {"log((1 + x) / (1 - x))", [](L x) { return 2 * std::atanh(x); }, [](L x) { return 2 / (1 - x * x); },
        {1e-9, -1e-4, 0.5, -0.9, 0.999}},

@@ -311,8 +311,8 @@ class Stabilizer {
         // u / expm1(a) past a = 80 (also as the removable quotient's far side): u e e
         // with e = exp(-a/2) (expm1(-a) is -1 to double's precision there): x /
         // expm1(x) was 0 past x = 89 in float, where it is a normal number up to 95,
-        // and past 710 in double
-        if (op(den) == Op::Expm1 && !input_free(num)) {
+        // and past 710 in double. (exp(b) / expm1(a) is the ratio's, below.)
+        if (op(den) == Op::Expm1 && !input_free(num) && op(num) != Op::Exp && op(num) != Op::Expm1) {
           NodeId t = arg(den, 0), e = make(Op::Exp, {scaled(t, -0.5)});
           NodeId far = make(Op::Mul, {make(Op::Mul, {num, e}), e});
           return make(Op::Where, {make(Op::Gt, {t, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den})});
