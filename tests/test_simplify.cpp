@@ -375,8 +375,14 @@ TEST_CASE("a product with exp(a) / b overflows only where the product does", "[s
 TEST_CASE("y times 1 / y is y / y so that neither 1 / y nor u y overflows", "[simplify]") {
   // x log(x)'s slope log(x) + x (1 / x) was inf at x = 1e-40 in float (1 / x
   // overflows), and x^2 log(x)'s x x (1 / x) + ... inf at 3e19 (x x does).
-  CHECK(slope_text("x * log(x)") == "log(x) + x / x");
-  CHECK(slope_text("x * x * log(x)") == "x * (x / x) + log(x) * (x * 2)");
+  // (the sum's order is the nodes', which the compiler's order of evaluating
+  // arguments decides)
+  for (const char* src : {"x * log(x)", "x * x * log(x)"}) {
+    std::string text = slope_text(src);
+    INFO(src << "' = " << text);
+    CHECK(text.find("x / x") != std::string::npos);
+    CHECK(text.find("1 / x") == std::string::npos);
+  }
   CHECK(slope("x * x * log(x)", 1e200) == Approx(2e200 * std::log(1e200) + 1e200).epsilon(1e-15));
   actjit::Runtime rt;
   actjit::Kernel k = rt.compile("x * x * log(x)", actjit::DType::F32);

@@ -280,9 +280,11 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   // (x tanh(exp(x)), TanhExp, from x = 710 in double). The cap keeps the
   // product's shape (Emitter's tanh-plus-sech^2 sums).
   auto capped_chain = [&](NodeId a, NodeId da) {
-    const ir::Node& e = g[a];
-    if (e.op != Op::Exp || d[e.args[0]] == none) return da;
-    return b.mul(b.fn(Op::Min, a, b.c(1e4)), d[e.args[0]]);
+    if (g[a].op != Op::Exp) return da;
+    NodeId dw = d[g[a].args[0]];  // (a copy: the builder below may move the graph's nodes)
+    if (dw == none) return da;
+    NodeId capped = b.fn(Op::Min, a, b.c(1e4));
+    return b.mul(capped, dw);
   };
   for (NodeId id : order) {
     if (id == var) {  // the variable itself (also a node inside the function: scaled_derivative's a)
