@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -250,17 +251,9 @@ NodeId scaled_square_radicand(const Graph& g, NodeId a, NodeId den, const std::v
   const ir::Node& s = g[g[den].args[0]];
   for (int side = 0; side < 2; ++side) {
     if (!free(s.args[1 - side])) continue;
-    std::vector<NodeId> stack{s.args[side]};
-    int count = 0;
-    bool ok = true;
-    while (!stack.empty() && ok && stack.size() < 16) {
-      NodeId f = stack.back();
-      stack.pop_back();
-      if (f == a) ++count;
-      else if (g[f].op == Op::Mul) stack.insert(stack.end(), {g[f].args[0], g[f].args[1]});
-      else ok = free(f);
-    }
-    if (ok && stack.empty() && count == 2) return s.args[1 - side];
+    auto leaves = ir::product_leaves(g, s.args[side], 8);
+    if (!leaves || std::count(leaves->begin(), leaves->end(), a) != 2) continue;
+    if (std::all_of(leaves->begin(), leaves->end(), [&](NodeId f) { return f == a || free(f); })) return s.args[1 - side];
   }
   return none;
 }

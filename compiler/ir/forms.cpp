@@ -154,6 +154,18 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   return SqrtShiftForm{square.args[0], root};
 }
 
+std::optional<std::vector<NodeId>> product_leaves(const Graph& g, NodeId n, size_t most) {
+  std::vector<NodeId> leaves, stack{n};
+  while (!stack.empty()) {
+    if (leaves.size() >= most) return std::nullopt;
+    NodeId f = stack.back();
+    stack.pop_back();
+    if (g[f].op == Op::Mul) stack.insert(stack.end(), {g[f].args[0], g[f].args[1]});
+    else leaves.push_back(f);
+  }
+  return leaves;
+}
+
 std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s) {
   NodeId sq = s, ax = kNoNode;
   // where(|v| == inf, |v|, sqrt(where(c, 1 + (b r) r, v*v + b)) where(c, |v|, 1)), the

@@ -89,6 +89,10 @@ struct RootOfSquareSum {
 };
 std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s);
 
+/// The factors of a product tree (Mul nodes split, depth first from the
+/// second operand), at most `most` of them; nullopt where there are more.
+std::optional<std::vector<NodeId>> product_leaves(const Graph& g, NodeId n, size_t most);
+
 /// A Horner chain c0 + z (c1 + z (c2 + ... + z cn)) (each sum and product
 /// in either order; the stability rewrites' series, stabilize.cpp
 /// polynomial) of at least `shortest` terms: z, the coefficients c0..cn,

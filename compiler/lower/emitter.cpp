@@ -584,19 +584,15 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     for (int i = 0; i < 2; ++i) {
       NodeId t = n.args[i];
       if (!paired_tanh_.count(t)) continue;
-      std::vector<NodeId> leaves, stack{n.args[1 - i]};
-      while (!stack.empty() && leaves.size() <= 4) {
-        NodeId f = stack.back();
-        stack.pop_back();
-        if (g_[f].op == Op::Mul) stack.insert(stack.end(), {g_[f].args[0], g_[f].args[1]});
-        else leaves.push_back(f);
-      }
+      auto factors = ir::product_leaves(g_, n.args[1 - i], 5);
+      if (!factors) continue;
+      std::vector<NodeId>& leaves = *factors;
       NodeId a = g_[t].args[0];
       auto sech2 = std::find_if(leaves.begin(), leaves.end(), [&](NodeId f) {
         auto s2 = paired_sech2_.find(f);
         return s2 != paired_sech2_.end() && s2->second == a;
       });
-      if (!stack.empty() || sech2 == leaves.end()) continue;
+      if (sech2 == leaves.end()) continue;
       leaves.erase(sech2);
       tanh_sums_[id] = {a, leaves};
       break;
