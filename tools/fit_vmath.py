@@ -14,6 +14,11 @@
                            of its error reaches x - tanh x = c (k / (4 + s^2) - R) (tanh.cpp)
   fit_vmath.py log1p_unit  log1p(t) = 2s + s z P(z), s = t / (2 + t), z = s^2,
                            t in [0, 1] (z in [0, 1/9]), P of degree 3 (log.cpp)
+  fit_vmath.py softplus_table
+                           log1p(exp(-a)) for a in [0, 15.5 h] (h = 16.64 / 15.5 as a float):
+                           16 rows j of degree 6 in r = a - j h (log.cpp log1p_exp: the
+                           coefficients by vpermps from the low bits of a / h + 1.5 * 2^23);
+                           also reports the float32 evaluation over a dense grid
   fit_vmath.py exp_f64 [DEGREE]
                            float64: expm1(r) = r + r^2 T(r), |r| <= ln2/2, T of degree 9
                            (default), fitted to expm1's relative error (which bounds exp's,
@@ -179,6 +184,35 @@ def fit_log1p_unit():
     report(c, 0.0, 1.0 / 9, rel)
 
 
+def fit_softplus_table(degree=6):
+    # Row j covers a in [(j - 1/2) h, (j + 1/2) h] (row 0 from 0): the kernel
+    # rounds a / h to the nearest j and takes r = a - j h by one FMA (exact
+    # up to its one rounding), so the rows are fitted at the exact centres j h.
+    h = float(np.float32(16.64 / 15.5))
+    target = lambda a: mpmath.log1p(mpmath.exp(-a))
+    rows = []
+    for j in range(16):
+        lo, hi = max(j - 0.5, 0) * h, (j + 0.5) * h
+        c = fit(lo - j * h, hi - j * h, degree, lambda r: target(r + j * h), lambda r: 1 / target(r + j * h))
+        rows.append(c)
+    print("h = %r, 1/h = %r" % (h, float(np.float32(1 / h))))
+    for k in range(degree + 1):
+        print("C%d:" % k, ", ".join("%.9gf" % rows[j][k] for j in range(16)))
+    # float32 evaluation (each FMA rounded once: the product of two floats
+    # is exact in double) against double's log1p(exp(-a)).
+    f32 = np.float32
+    a = np.linspace(0, 16.625, 2000001).astype(f32)  # the kernel takes this table up to 16.625
+    j = np.rint(a.astype(np.float64) * float(f32(1 / h))).astype(int)
+    r = (a.astype(np.float64) - j * h).astype(f32)
+    C = np.array(rows, dtype=f32)
+    p = C[j, degree]
+    for k in range(degree - 1, -1, -1):
+        p = (p.astype(np.float64) * r + C[j, k]).astype(f32)
+    ref = np.log1p(np.exp(-a.astype(np.float64)))
+    ulp = np.abs(p - ref) / np.spacing(ref.astype(f32)).astype(np.float64)
+    print("float32 evaluation: %.3f ULP at most (a = %.9g), %.3f on average" % (ulp.max(), a[ulp.argmax()], ulp.mean()))
+
+
 def half_angle_fit(m, n, cap, weight):
     """g(z) = (tanh(x/2)/x - 1/2) / z, z = x^2, for x in (0, cap]; `weight`(x, t, g)
     with t = tanh(x/2): how much of a relative error of g reaches the result."""
@@ -274,5 +308,5 @@ if __name__ == "__main__":
         {"log1p_unit_f64": fit_log1p_unit_f64, "exp_f64": fit_exp_f64}[which](*degrees)
         sys.exit(0)
     import numpy as np  # noqa: E402 (the float32 fits)
-    fits = {"exp": fit_exp, "exp_table": fit_exp_table, "log1p_unit": fit_log1p_unit, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
+    fits = {"exp": fit_exp, "exp_table": fit_exp_table, "log1p_unit": fit_log1p_unit, "softplus_table": fit_softplus_table, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
     fits[which](*degrees)

@@ -4,6 +4,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -884,6 +885,22 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   ExpDivMap exp_divs;
   // Series are cut from their top only (cut_series).
   const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g_, order);
+  // log1p(exp(w)) from the table (table_exp_operand), and those exps that
+  // nothing else here takes: emitted only on log1p_exp's branch past the
+  // table (not where a caller keeps every value, `all`).
+  const bool log1p_table = log1p_exp_table_target(*b_.GetInsertBlock()->getParent(), vec_);
+  std::unordered_set<NodeId> deferred_exps;
+  if (log1p_table && !all) {
+    std::unordered_map<NodeId, unsigned> uses;
+    for (NodeId id : order)
+      for (NodeId a : g_[id].args) ++uses[a];
+    for (NodeId r : roots) ++uses[r];
+    for (NodeId a : also) ++uses[a];
+    for (NodeId id : order) {
+      NodeId e = g_[id].op == Op::Log1p ? table_exp_operand(id, ranges) : ir::kNoNode;
+      if (e != ir::kNoNode && uses[e] == 1 && !(known && known->count(e))) deferred_exps.insert(e);
+    }
+  }
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -1031,6 +1048,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = emit_exp_shifted(b_, v[shifted->second.first], shift_values(v[shifted->second.second]));
           break;
         }
+        if (deferred_exps.count(id)) break;  // log1p_exp emits it where needed
         NodeId half_square = half_square_exp_operand(id, v);
         r = half_square != ir::kNoNode ? emit_exp_neg_half_square(b_, v[half_square]) : nullptr;
         auto flushed = flushed_exp_.find(id);
@@ -1065,6 +1083,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         // log1p(exp(w)) with w <= 0 (softplus, logsigmoid): the argument is in
         // [0, 1]; the shifted softplus's log1p(expm1(w) / 2) in [-1/2, 0] (with
         // the range's slack). log1p_unit holds on [-1/2, 1].
+        if (NodeId e = log1p_table ? table_exp_operand(id, ranges) : ir::kNoNode; e != ir::kNoNode) {
+          r = log1p_exp(v[g_[e].args[0]], v[e], ranges.operand_where_used(e));
+          break;
+        }
         const ir::Interval& t = ranges[n.args[0]];
         bool unit = (g_[n.args[0]].op == Op::Exp && ranges[g_[n.args[0]].args[0]].hi <= 0) ||
                     (!t.empty() && t.lo >= -0.5001 && t.hi <= 1);  // NaN passes through; the range's slack
@@ -1091,6 +1113,71 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   for (NodeId r : roots) out.push_back(v[r]);
   for (NodeId a : also) out.push_back(a < v.size() ? v[a] : nullptr);
   return out;
+}
+
+namespace {
+/// Whether node `id` is the input up to signs and exact scalings: where,
+/// negation, |.| and products by powers of two of it (softplus's
+/// where(x > 0, -x, x), and that of 2 x). Such a w has no rounding error
+/// for exp to take (Emitter::rounding_error).
+bool exact_of_input(const ir::Graph& g, NodeId id) {
+  const ir::Node& n = g[id];
+  switch (n.op) {
+    case Op::Input: return true;
+    case Op::Neg: case Op::Abs: return exact_of_input(g, n.args[0]);
+    case Op::Where: return exact_of_input(g, n.args[1]) && exact_of_input(g, n.args[2]);
+    case Op::Mul:
+      for (int k = 0; k < 2; ++k) {
+        const ir::Node& c = g[n.args[k]];
+        int e = 0;
+        if (c.op == Op::Const && std::fabs(std::frexp(c.value, &e)) == 0.5) return exact_of_input(g, n.args[1 - k]);
+      }
+      return false;
+    default: return false;
+  }
+}
+}  // namespace
+
+NodeId Emitter::table_exp_operand(NodeId log1p, const ir::Ranges& ranges) const {
+  NodeId e = g_[log1p].args[0];
+  if (g_[e].op != Op::Exp) return ir::kNoNode;
+  NodeId w = g_[e].args[0];
+  if (!(ranges[w].hi <= 0) || !exact_of_input(g_, w)) return ir::kNoNode;
+  // The exps the emitter lowers in a form of their own keep it.
+  if (shifted_exps_.count(e) || flushed_exp_.count(e) || split_exps_.count(e) || expm1_of_.count(w)) return ir::kNoNode;
+  return e;
+}
+
+llvm::Value* Emitter::log1p_exp(llvm::Value* w, llvm::Value* e, const ir::Interval& used) {
+  llvm::LLVMContext& ctx = b_.getContext();
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  llvm::Value* past_lanes = b_.CreateFCmpOLT(w, llvm::ConstantFP::get(vec_, -kLog1pExpTableBound));
+  llvm::Value* past = b_.CreateOrReduce(past_lanes);
+  auto* table_bb = llvm::BasicBlock::Create(ctx, "log1p_exp.table", f);
+  auto* exp_bb = llvm::BasicBlock::Create(ctx, "log1p_exp.exp", f);
+  auto* join = llvm::BasicBlock::Create(ctx, "log1p_exp.join", f);
+  b_.CreateCondBr(past, exp_bb, table_bb, llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 10));
+  b_.SetInsertPoint(table_bb);
+  llvm::Value* from_table = emit_log1p_exp_table(b_, w);
+  b_.CreateBr(join);
+  llvm::BasicBlock* table_end = b_.GetInsertBlock();
+  b_.SetInsertPoint(exp_bb);
+  if (!e) e = emit_exp(b_, w, used.lo, used.hi, nullptr);
+  // Past the table e <= exp(-16.625) = 6.0e-8, where log1p(e) = e (1 - e/2)
+  // to well within float's precision (the next term, e^2 / 3, is below
+  // 2^-47 of it): one FMA. The lanes within the table take it here too:
+  // each lane's value does not depend on its neighbours (nor on how many
+  // registers the kernel is wide).
+  llvm::Value* half_square = b_.CreateFMul(e, llvm::ConstantFP::get(vec_, -0.5));
+  llvm::Value* tail = b_.CreateIntrinsic(llvm::Intrinsic::fma, {vec_}, {e, half_square, e});
+  llvm::Value* from_exp = b_.CreateSelect(past_lanes, tail, emit_log1p_exp_table(b_, w));
+  b_.CreateBr(join);
+  llvm::BasicBlock* exp_end = b_.GetInsertBlock();
+  b_.SetInsertPoint(join);
+  llvm::PHINode* phi = b_.CreatePHI(vec_, 2);
+  phi->addIncoming(from_table, table_end);
+  phi->addIncoming(from_exp, exp_end);
+  return phi;
 }
 
 std::unordered_map<NodeId, llvm::Value*> Emitter::reusable(const std::unordered_map<NodeId, llvm::Value*>& values) const {

@@ -125,6 +125,13 @@ llvm::Value* emit_exp_neg_half_square(llvm::IRBuilderBase& b, llvm::Value* y);
 /// general log1p in double.
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t);
 
+/// log1p(exp(w)) for w in [-kLog1pExpTableBound, 0] (or NaN) from a table
+/// of polynomials, no exp (vmath::log1p_exp_table); for functions with
+/// 512-bit float vectors on AVX-512F (log1p_exp_table_target) only.
+llvm::Value* emit_log1p_exp_table(llvm::IRBuilderBase& b, llvm::Value* w);
+bool log1p_exp_table_target(const llvm::Function& f, llvm::Type* vec);
+extern const double kLog1pExpTableBound;
+
 /// 1 / sqrt(x) for x known to be in the normal range of float and finite,
 /// by AVX-512's estimate refined once (vmath::rsqrt), where the function has
 /// 512-bit vectors on AVX-512F; else null (take sqrt and divide).

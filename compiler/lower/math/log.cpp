@@ -14,6 +14,17 @@
 // (tools/fit_vmath.py log1p_unit: 0.09 ULP), degree 9 in double
 // (log1p_unit_f64: 0.01 ULP): one division, no exponent split, no
 // correction quotient (the general log1p has two divisions).
+// log1p_exp_table(w) = log1p(exp(w)) for w in [-16.625, 0] on AVX-512
+// float (softplus's and logsigmoid's log1p(exp(-|x|)), no exp, no
+// division): a = -w, j = a / h rounded (16 rows of width h = 1.0735, the
+// low four bits of a / h + 1.5 * 2^23 picking the row by vpermps),
+// r = a - j h (one FMA, rounded once), and a degree-6 polynomial in r
+// whose coefficients are row j's (tools/fit_vmath.py softplus_table: 2.72
+// ULP at most in its float evaluation, 0.45 on average). Past -16.625 the
+// value is exp(w) to float's precision, which no table of this size
+// holds: the emitter branches to log1p_unit(exp(w)) for registers with a
+// lane there (Emitter::emit, Op::Log1p).
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -83,6 +94,50 @@ llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t) {
                            0.08337213439776045, 0.1702438103803798})
             : k.horner(z, {0.666664183139801, 0.4002152681350708, 0.2800179421901703, 0.28012046217918396});
   return k.fma(k.mul(s, z), P, k.add(s, s));
+}
+
+namespace {
+// tools/fit_vmath.py softplus_table: row j's coefficient of r^k.
+constexpr float kSoftplusRowWidth = 1.073548436164856f;
+constexpr float kSoftplusRowsPerUnit = 0.9314903616905212f;
+constexpr std::array<std::array<float, 16>, 7> kSoftplusRows{{
+    {0.693147182f, 0.294007182f, 0.110487878f, 0.0391527154f, 0.0135552818f, 0.00465380587f, 0.00159307802f,
+     0.000544789305f, 0.000186238845f, 6.36591358e-05f, 2.17587367e-05f, 7.43704868e-06f, 2.54194129e-06f,
+     8.68819825e-07f, 2.96957069e-07f, 1.01498017e-07f},
+    {-0.49999997f, -0.254728973f, -0.104602769f, -0.0383961387f, -0.0134638241f, -0.00464299507f, -0.00159181049f,
+     -0.000544641167f, -0.000186221587f, -6.36571349e-05f, -2.17585093e-05f, -7.43702412e-06f, -2.54193924e-06f,
+     -8.68819825e-07f, -2.96957154e-07f, -1.0149806e-07f},
+    {0.124999538f, 0.094920896f, 0.0468306616f, 0.0184609629f, 0.00664126826f, 0.00231071422f, 0.000794636377f,
+     0.000272171572f, 9.30932147e-05f, 3.18264574e-05f, 1.08789891e-05f, 3.71847477e-06f, 1.27096303e-06f,
+     4.34408406e-07f, 1.48478151e-07f, 5.07488913e-08f},
+    {4.74832632e-06f, -0.0155175729f, -0.0123458961f, -0.00568144675f, -0.00215410208f, -0.000763040967f,
+     -0.000264016213f, -9.06179339e-05f, -3.1017029e-05f, -1.06066127e-05f, -3.62587843e-06f, -1.23937275e-06f,
+     -4.23617848e-07f, -1.44790818e-07f, -4.94886763e-08f, -1.69149228e-08f},
+    {-0.00523142703f, -0.00109933771f, 0.00170827587f, 0.00119750446f, 0.000509391015f, 0.000187254176f,
+     6.56016637e-05f, 2.26116845e-05f, 7.75076569e-06f, 2.65176391e-06f, 9.0665992e-07f, 3.09926037e-07f,
+     1.05934866e-07f, 3.62083377e-08f, 1.23758319e-08f, 4.2299857e-09f},
+    {5.51107478e-05f, 0.000968186592f, 8.69422729e-05f, -0.000155722053f, -9.08659349e-05f, -3.63665422e-05f,
+     -1.30914368e-05f, -4.55358395e-06f, -1.56568638e-06f, -5.362308e-07f, -1.83407593e-07f, -6.27024122e-08f,
+     -2.14330189e-08f, -7.32587013e-09f, -2.50395882e-09f, -8.55839677e-10f},
+    {0.000291737844f, -9.41826511e-05f, -9.58960445e-05f, 2.60722686e-06f, 1.13077904e-05f, 5.48376693e-06f,
+     2.08240863e-06f, 7.36866355e-07f, 2.54822567e-07f, 8.74445689e-08f, 2.99286782e-08f, 1.02341842e-08f,
+     3.49853346e-09f, 1.19584109e-09f, 4.08738321e-10f, 1.39704998e-10f},
+}};
+}  // namespace
+
+llvm::Value* log1p_exp_table(const Ctx& k, llvm::Value* w) {
+  llvm::IRBuilderBase& b = k.b;
+  llvm::Value* a = b.CreateFNeg(w);
+  // a / h + 1.5 * 2^23 rounds a / h to an integer j held in the low mantissa
+  // bits (a <= 16.625 keeps j <= 15); t - 1.5 * 2^23 is j exactly.
+  const double shifter = 12582912.0;
+  llvm::Value* t = k.fma(a, k.c(kSoftplusRowsPerUnit), k.c(shifter));
+  llvm::Value* j = k.sub(t, k.c(shifter));
+  llvm::Value* r = b.CreateIntrinsic(llvm::Intrinsic::fma, {k.vt}, {j, k.c(-double(kSoftplusRowWidth)), a});
+  llvm::Value* row = b.CreateBitCast(t, k.int_vec());
+  llvm::Value* p = k.lookup16(row, kSoftplusRows[6]);
+  for (int c = 5; c >= 0; --c) p = k.fma(p, r, k.lookup16(row, kSoftplusRows[size_t(c)]));
+  return p;
 }
 
 }  // namespace actjit::lower::vmath
