@@ -1624,3 +1624,47 @@ TEST_CASE("Phi(y) + y phi(y) as one sum where erfcx is a table - gelu's backward
   if (count_of(forward, "scalef") > 0) CHECK(count_of(backward, "scalef") == count_of(forward, "scalef"));
   CHECK(backward.find("4.000000e+01") == std::string::npos);
 }
+
+TEST_CASE("a guard whose lanes the other branch gives alike is left out of float kernels - softplus's", "[kernels][accuracy]") {
+  // softplus(x) = where(x > 20, x, where(x < -800, 0, max(x, 0) + log1p(exp(-|x|)))):
+  // in float x + log1p(exp(-x)) rounds to x past 20, and the value below
+  // -800 is +0, so its default kernel selects on neither (Emitter::
+  // guard_gives_branch); its values stay those of the definition.
+  Runtime& rt = runtime();
+  std::string fwd = kernel_ir(rt, "softplus", "actjit_forward", true);
+  CHECK(fwd.find("float 2.000000e+01") == std::string::npos);
+  CHECK(fwd.find("float -8.000000e+02") == std::string::npos);
+  std::vector<float> x;
+  for (float v = 19.0f; v <= 21.0f; v = std::nextafter(v, INFINITY)) x.push_back(v);
+  for (float v : {1e30f, FLT_MAX, INFINITY, -799.0f, -800.0f, -801.0f, -1e30f, -INFINITY, -16.7f, 16.7f}) x.push_back(v);
+  Kernel sp = rt.compile("softplus", DType::F32);
+  std::vector<float> y(x.size());
+  sp.forward(std::span<const float>(x), std::span<float>(y));
+  size_t bad = 0;
+  for (size_t i = 0; i < x.size() && bad < 5; ++i) {
+    long double v = x[i];
+    long double want = v > 20 ? v : v < -800 ? 0.0L : std::max(v, 0.0L) + std::log1p(std::exp(-std::fabs(v)));
+    bool ok = v > 20 || v < -800 ? y[i] == float(want) : test::ulp_error(y[i], want) <= 3;
+    if (v < -800) ok = ok && !std::signbit(y[i]);  // +0, as the definition's 0
+    if (!ok) {
+      ++bad;
+      FAIL_CHECK("softplus(" << x[i] << ") = " << y[i] << ", want " << double(want));
+    }
+  }
+  // Where the other branch moves the value, the guard stays: x + 1e-6
+  // rounds away from x past 20 (a quarter of 20's ULP is 4.8e-7).
+  Kernel g = rt.compile("where(x > 20, x, x + 1e-6)", DType::F32);
+  std::vector<float> gx{20.5f, 21.0f, 1e3f, 19.0f}, gy(gx.size());
+  g.forward(std::span<const float>(gx), std::span<float>(gy));
+  CHECK(gy[0] == 20.5f);
+  CHECK(gy[1] == 21.0f);
+  CHECK(gy[2] == 1e3f);
+  CHECK(gy[3] == 19.0f + 1e-6f);
+  CHECK(kernel_ir(rt, "where(x > 20, x, x + 1e-6)", "actjit_forward", false).find("float 2.000000e+01") != std::string::npos);
+  // And below -800 a value that is not exactly +0 keeps its guard.
+  Kernel h = rt.compile("where(x < -800, 0, -exp(x))", DType::F32);
+  float hx = -1000.0f, hy = 1.0f;
+  h.forward(std::span<const float>(&hx, 1), std::span<float>(&hy, 1));
+  CHECK(hy == 0.0f);
+  CHECK(!std::signbit(hy));
+}

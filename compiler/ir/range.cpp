@@ -50,7 +50,8 @@ using Demand = std::unordered_map<NodeId, Interval>;
 
 class Analysis {
  public:
-  Analysis(const Graph& g, Precision p, Domain domain) : g_(g), f32_(p == Precision::F32) {
+  Analysis(const Graph& g, Precision p, Domain domain, std::span<const NodeId> as_else = {})
+      : g_(g), f32_(p == Precision::F32), as_else_(as_else.begin(), as_else.end()) {
     double max = f32_ ? FLT_MAX : DBL_MAX;
     // Results beyond half the largest finite value may round to inf, and
     // nonzero ones below these may round to 0: generous margins for
@@ -60,6 +61,8 @@ class Analysis {
     double reach = domain.finite ? max : kInf;
     finite_ = {-reach, reach, false, true};
     param_ = {-reach, reach, false, !domain.nonzero_params};
+    input_ = {std::max(-reach, domain.input_lo), std::min(reach, domain.input_hi), false, true};
+    input_.zero = input_.lo <= 0 && input_.hi >= 0;
   }
 
   std::vector<Interval> run(std::span<const NodeId> roots) {
@@ -230,6 +233,10 @@ class Analysis {
 
   template <class Get>
   Interval where(NodeId id, const Node& n, const Scope& s, Get get) {
+    if (as_else_.count(id)) {  // the second branch everywhere: the first is never used
+      s.handed_over[2 * uint64_t(id) + 1] = Demand{};
+      return get(n.args[2]);
+    }
     Interval b = get(n.args[1]), c = get(n.args[2]);
     // A condition known here leaves one branch: the other is never used.
     Interval cond = get(n.args[0]);
@@ -352,7 +359,8 @@ class Analysis {
     bool nan_in = a.nan || (n.arity > 1 && b.nan);
     switch (n.op) {
       case Op::Const: return constant(n.value);
-      case Op::Input: case Op::Cotangent: return finite_;
+      case Op::Input: return input_;
+      case Op::Cotangent: return finite_;
       case Op::Param: return param_;
       case Op::CondConst: return truth(n.value != 0);
       case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
@@ -533,15 +541,17 @@ class Analysis {
   const Graph& g_;
   bool f32_;
   double overflow_, underflow_;
-  Interval finite_, param_;
+  Interval finite_, param_, input_;
+  std::unordered_set<NodeId> as_else_;  // wheres taken as their second branch (Ranges' as_else)
   size_t spent_ = 0;
   std::vector<Interval> demand_;
 };
 
 }  // namespace
 
-Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain) {
-  Analysis a(g, precision, domain);
+Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain,
+               std::span<const NodeId> as_else) {
+  Analysis a(g, precision, domain, as_else);
   of_ = a.run(roots);
   demand_ = a.take_demand();
 }

@@ -55,12 +55,19 @@ enum class Precision { F32, F64 };
 struct Domain {
   bool finite = true;
   bool nonzero_params = true;
+  /// Where x lies (within what `finite` allows): the lanes a condition on
+  /// x selects (Emitter's guard_gives_branch).
+  double input_lo = -Interval::kInf, input_hi = Interval::kInf;
 };
 
 /// The intervals of every node reachable from `roots`.
 class Ranges {
  public:
-  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain = {});
+  /// `as_else`: where nodes taken as their second branch on every lane (the
+  /// lowering emits them so: Emitter::guard_gives_branch), which is then
+  /// not refined by their condition.
+  Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain = {},
+         std::span<const NodeId> as_else = {});
   /// The interval of a node reachable from the roots (everything for others).
   Interval operator[](NodeId id) const { return id < of_.size() ? of_[id] : Interval{}; }
   /// The interval of `id`'s first operand over the lanes where `id`'s value

@@ -873,8 +873,17 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   // What the values can be, for any x, dy and parameters (infinities
   // included): exp without the clamps its argument cannot reach, log1p of
   // [0, 1].
-  const ir::Ranges ranges(g_, roots, vec_->getScalarType()->isDoubleTy() ? ir::Precision::F64 : ir::Precision::F32,
-                          ir::Domain{false, false});
+  // Guards whose lanes their other branch gives alike (guard_gives_branch)
+  // are emitted as that branch, which the ranges then take on every lane.
+  // Float kernels only: the float64 plans (plan_scaled_products) read the
+  // guards' bounds.
+  const bool f64 = vec_->getScalarType()->isDoubleTy();
+  std::vector<NodeId> as_else;
+  if (!f64)
+    for (NodeId id : order)
+      if (g_[id].op == Op::Where && !(known && known->count(id)) && guard_gives_branch(id)) as_else.push_back(id);
+  const std::unordered_set<NodeId> else_wheres(as_else.begin(), as_else.end());
+  const ir::Ranges ranges(g_, roots, f64 ? ir::Precision::F64 : ir::Precision::F32, ir::Domain{false, false}, as_else);
   // Known values are visible to the patterns that look at operands (y in
   // y / sqrt 2), as if this call had emitted them.
   if (known)
@@ -998,6 +1007,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         break;
       }
       case Op::Where: {
+        if (else_wheres.count(id)) {
+          r = A(2);
+          break;
+        }
         if (neg_abs_where_.count(id)) {  // -|v|: one OR of the sign bit (plan)
           r = b_.CreateFNeg(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v[g_[n.args[0]].args[0]]));
           break;
@@ -1137,6 +1150,64 @@ bool exact_of_input(const ir::Graph& g, NodeId id) {
   }
 }
 }  // namespace
+
+namespace {
+/// The lanes where condition `c` holds, as an interval of x, where c
+/// compares the input with a constant (x > T, T < x, ...); else nothing.
+std::optional<std::pair<double, double>> input_region(const ir::Graph& g, NodeId c) {
+  const ir::Node& n = g[c];
+  bool less = n.op == Op::Lt || n.op == Op::Le, greater = n.op == Op::Gt || n.op == Op::Ge;
+  if (!less && !greater) return std::nullopt;
+  const ir::Node &l = g[n.args[0]], &r = g[n.args[1]];
+  const double inf = ir::Interval::kInf;
+  if (l.op == Op::Input && r.op == Op::Const) return less ? std::pair{-inf, r.value} : std::pair{r.value, inf};
+  if (l.op == Op::Const && r.op == Op::Input) return less ? std::pair{l.value, inf} : std::pair{-inf, l.value};
+  return std::nullopt;
+}
+
+/// Whether node `b` gives node `a`'s value, bit for bit in the precision
+/// (`f64`), for every x in the lanes `ranges` describes: the same node; a
+/// where whose condition the ranges decide, by its branch; b = p + q with
+/// p giving a and q too small to move it (at most a quarter of a's ULP at
+/// a's least magnitude, which holds across a power of two), or with a a
+/// +0 constant and q exactly 0 (+0 + q is +0 for either zero).
+bool same_value(const ir::Graph& g, NodeId b, NodeId a, const ir::Ranges& ranges, bool f64) {
+  if (b == a) return true;
+  const ir::Node& n = g[b];
+  if (n.op == Op::Where) {
+    ir::Interval c = ranges[n.args[0]];
+    if (c.nan || c.lo != c.hi || (c.lo != 0 && c.lo != 1)) return false;
+    return same_value(g, n.args[c.lo == 1 ? 1 : 2], a, ranges, f64);
+  }
+  if (n.op == Op::Const && g[a].op == Op::Const) return std::signbit(n.value) == std::signbit(g[a].value) && n.value == g[a].value;
+  if (n.op != Op::Add) return false;
+  for (int k = 0; k < 2; ++k) {
+    NodeId p = n.args[k], q = n.args[1 - k];
+    ir::Interval qi = ranges[q], ai = ranges[a];
+    if (qi.nan || qi.empty() || !same_value(g, p, a, ranges, f64)) continue;
+    if (g[a].op == Op::Const && g[a].value == 0 && !std::signbit(g[a].value) && qi.lo == 0 && qi.hi == 0) return true;
+    double least = ai.lo > 0 ? ai.lo : ai.hi < 0 ? -ai.hi : 0;
+    double smallest_normal = f64 ? DBL_MIN : FLT_MIN;
+    if (least < smallest_normal || std::isinf(least)) continue;
+    double quarter_ulp = std::ldexp(1.0, std::ilogb(least) - (f64 ? 52 : 23) - 2);
+    if (std::max(-qi.lo, qi.hi) <= quarter_ulp) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool Emitter::guard_gives_branch(NodeId where) const {
+  const ir::Node& n = g_[where];
+  auto region = input_region(g_, n.args[0]);
+  if (!region) return false;
+  ir::Domain d{false, false};
+  d.input_lo = region->first;
+  d.input_hi = region->second;
+  const bool f64 = vec_->getScalarType()->isDoubleTy();
+  NodeId b = n.args[2];
+  const ir::Ranges ranges(g_, std::span<const NodeId>(&b, 1), f64 ? ir::Precision::F64 : ir::Precision::F32, d);
+  return same_value(g_, b, n.args[1], ranges, f64);
+}
 
 NodeId Emitter::table_exp_operand(NodeId log1p, const ir::Ranges& ranges) const {
   NodeId e = g_[log1p].args[0];

@@ -268,6 +268,14 @@ class Emitter {
   /// derivative; else kNoNode.
   ir::NodeId neg2abs_operand(ir::NodeId id) const;
 
+  /// Whether where node `where`, where(c, a, b) with c a comparison of x
+  /// with a constant, may be b: b gives a's value, bit for bit in this
+  /// kernel's precision, wherever c holds (same_value, over the ranges of
+  /// x restricted to c's lanes). softplus's guards in float: x + log1p(exp(-x))
+  /// rounds to x past 20, and its value below -800 is +0. emit() takes
+  /// such wheres as b in float kernels, and its ranges with them (b's
+  /// operands are then not bounded by the guard: exp keeps its clamps).
+  bool guard_gives_branch(ir::NodeId where) const;
   /// The exp node of log1p(exp(w)) node `log1p` where the table form
   /// (log1p_exp) applies: w <= 0 the input up to signs and exact
   /// scalings (no rounding error for exp to take), the exp in the general
