@@ -1149,9 +1149,7 @@ bool exact_of_input(const ir::Graph& g, NodeId id) {
     default: return false;
   }
 }
-}  // namespace
 
-namespace {
 /// The lanes where condition `c` holds, as an interval of x, where c
 /// compares the input with a constant (x > T, T < x, ...); else nothing.
 std::optional<std::pair<double, double>> input_region(const ir::Graph& g, NodeId c) {
@@ -1165,36 +1163,36 @@ std::optional<std::pair<double, double>> input_region(const ir::Graph& g, NodeId
   return std::nullopt;
 }
 
-/// Whether node `b` gives node `a`'s value, bit for bit in the precision
-/// (`f64`), for every x in the lanes `ranges` describes: the same node; a
-/// where whose condition the ranges decide, by its branch; b = p + q with
-/// p giving a and q too small to move it (at most a quarter of a's ULP at
-/// a's least magnitude, which holds across a power of two), or with a a
-/// +0 constant and q exactly 0 (+0 + q is +0 for either zero).
-bool same_value(const ir::Graph& g, NodeId b, NodeId a, const ir::Ranges& ranges, bool f64) {
+}  // namespace
+
+bool Emitter::same_value(NodeId b, NodeId a, const ir::Ranges& ranges, bool f64) const {
   if (b == a) return true;
-  const ir::Node& n = g[b];
+  const ir::Node& n = g_[b];
   if (n.op == Op::Where) {
+    // Wheres emitted in forms of their own (-|v|, whose zero may have the
+    // other sign; maxout's max; gelu's saturated guards) are not followed.
+    if (neg_abs_where_.count(b) || first_nan_extreme(n) || has_erfc_) return false;
     ir::Interval c = ranges[n.args[0]];
     if (c.nan || c.lo != c.hi || (c.lo != 0 && c.lo != 1)) return false;
-    return same_value(g, n.args[c.lo == 1 ? 1 : 2], a, ranges, f64);
+    return same_value(n.args[c.lo == 1 ? 1 : 2], a, ranges, f64);
   }
-  if (n.op == Op::Const && g[a].op == Op::Const) return std::signbit(n.value) == std::signbit(g[a].value) && n.value == g[a].value;
+  if (n.op == Op::Const && g_[a].op == Op::Const)
+    return std::signbit(n.value) == std::signbit(g_[a].value) && n.value == g_[a].value;
   if (n.op != Op::Add) return false;
   for (int k = 0; k < 2; ++k) {
     NodeId p = n.args[k], q = n.args[1 - k];
     ir::Interval qi = ranges[q], ai = ranges[a];
-    if (qi.nan || qi.empty() || !same_value(g, p, a, ranges, f64)) continue;
-    if (g[a].op == Op::Const && g[a].value == 0 && !std::signbit(g[a].value) && qi.lo == 0 && qi.hi == 0) return true;
+    if (qi.nan || qi.empty() || !same_value(p, a, ranges, f64)) continue;
+    if (g_[a].op == Op::Const && g_[a].value == 0 && !std::signbit(g_[a].value) && qi.lo == 0 && qi.hi == 0) return true;
     double least = ai.lo > 0 ? ai.lo : ai.hi < 0 ? -ai.hi : 0;
     double smallest_normal = f64 ? DBL_MIN : FLT_MIN;
     if (least < smallest_normal || std::isinf(least)) continue;
+    // Fused or not (param_product_sum), a + q then rounds to a.
     double quarter_ulp = std::ldexp(1.0, std::ilogb(least) - (f64 ? 52 : 23) - 2);
     if (std::max(-qi.lo, qi.hi) <= quarter_ulp) return true;
   }
   return false;
 }
-}  // namespace
 
 bool Emitter::guard_gives_branch(NodeId where) const {
   const ir::Node& n = g_[where];
@@ -1204,9 +1202,10 @@ bool Emitter::guard_gives_branch(NodeId where) const {
   d.input_lo = region->first;
   d.input_hi = region->second;
   const bool f64 = vec_->getScalarType()->isDoubleTy();
-  NodeId b = n.args[2];
+  NodeId a = n.args[1], b = n.args[2];
+  if (g_[a].op != Op::Input && g_[a].op != Op::Const) return false;  // a's own value is its node's bits
   const ir::Ranges ranges(g_, std::span<const NodeId>(&b, 1), f64 ? ir::Precision::F64 : ir::Precision::F32, d);
-  return same_value(g_, b, n.args[1], ranges, f64);
+  return same_value(b, a, ranges, f64);
 }
 
 NodeId Emitter::table_exp_operand(NodeId log1p, const ir::Ranges& ranges) const {
