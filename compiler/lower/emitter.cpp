@@ -894,12 +894,13 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   ExpDivMap exp_divs;
   // Series are cut from their top only (cut_series).
   const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g_, order);
-  // log1p(exp(w)) from the table (table_exp_operand), and those exps that
-  // nothing else here takes: emitted only on log1p_exp's branch past the
-  // table (not where a caller keeps every value, `all`).
+  // log1p(exp(w)) from the table (table_exp_operand) where w carries no
+  // rounding error (decided at the exp, exact_table_exps), and of those
+  // exps the ones nothing else here takes: emitted only on log1p_exp's
+  // branch past the table (not where a caller keeps every value, `all`).
   const bool log1p_table = log1p_exp_table_target(*b_.GetInsertBlock()->getParent(), vec_);
-  std::unordered_set<NodeId> deferred_exps;
-  if (log1p_table && !all) {
+  std::unordered_set<NodeId> table_exps, deferrable_exps, exact_table_exps;
+  if (log1p_table) {
     std::unordered_map<NodeId, unsigned> uses;
     for (NodeId id : order)
       for (NodeId a : g_[id].args) ++uses[a];
@@ -907,7 +908,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
     for (NodeId a : also) ++uses[a];
     for (NodeId id : order) {
       NodeId e = g_[id].op == Op::Log1p ? table_exp_operand(id, ranges) : ir::kNoNode;
-      if (e != ir::kNoNode && uses[e] == 1 && !(known && known->count(e))) deferred_exps.insert(e);
+      if (e == ir::kNoNode || (known && known->count(e))) continue;
+      table_exps.insert(e);
+      if (!all && uses[e] == 1) deferrable_exps.insert(e);
     }
   }
   for (NodeId id : order) {
@@ -1061,7 +1064,14 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = emit_exp_shifted(b_, v[shifted->second.first], shift_values(v[shifted->second.second]));
           break;
         }
-        if (deferred_exps.count(id)) break;  // log1p_exp emits it where needed
+        if (table_exps.count(id)) {
+          std::unordered_map<NodeId, Tail> memo;
+          Tail t = rounding_error(n.args[0], v, memo);
+          if (t.ok && !t.t) {
+            exact_table_exps.insert(id);
+            if (deferrable_exps.count(id)) break;  // log1p_exp emits it where needed
+          }
+        }
         NodeId half_square = half_square_exp_operand(id, v);
         r = half_square != ir::kNoNode ? emit_exp_neg_half_square(b_, v[half_square]) : nullptr;
         auto flushed = flushed_exp_.find(id);
@@ -1096,7 +1106,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         // log1p(exp(w)) with w <= 0 (softplus, logsigmoid): the argument is in
         // [0, 1]; the shifted softplus's log1p(expm1(w) / 2) in [-1/2, 0] (with
         // the range's slack). log1p_unit holds on [-1/2, 1].
-        if (NodeId e = log1p_table ? table_exp_operand(id, ranges) : ir::kNoNode; e != ir::kNoNode) {
+        if (NodeId e = g_[n.args[0]].op == Op::Exp ? n.args[0] : ir::kNoNode; exact_table_exps.count(e)) {
           r = log1p_exp(v[g_[e].args[0]], v[e], ranges.operand_where_used(e));
           break;
         }
@@ -1129,27 +1139,6 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
 }
 
 namespace {
-/// Whether node `id` is the input up to signs and exact scalings: where,
-/// negation, |.| and products by powers of two of it (softplus's
-/// where(x > 0, -x, x), and that of 2 x). Such a w has no rounding error
-/// for exp to take (Emitter::rounding_error).
-bool exact_of_input(const ir::Graph& g, NodeId id) {
-  const ir::Node& n = g[id];
-  switch (n.op) {
-    case Op::Input: return true;
-    case Op::Neg: case Op::Abs: return exact_of_input(g, n.args[0]);
-    case Op::Where: return exact_of_input(g, n.args[1]) && exact_of_input(g, n.args[2]);
-    case Op::Mul:
-      for (int k = 0; k < 2; ++k) {
-        const ir::Node& c = g[n.args[k]];
-        int e = 0;
-        if (c.op == Op::Const && std::fabs(std::frexp(c.value, &e)) == 0.5) return exact_of_input(g, n.args[1 - k]);
-      }
-      return false;
-    default: return false;
-  }
-}
-
 /// The lanes where condition `c` holds, as an interval of x, where c
 /// compares the input with a constant (x > T, T < x, ...); else nothing.
 std::optional<std::pair<double, double>> input_region(const ir::Graph& g, NodeId c) {
@@ -1212,7 +1201,7 @@ NodeId Emitter::table_exp_operand(NodeId log1p, const ir::Ranges& ranges) const 
   NodeId e = g_[log1p].args[0];
   if (g_[e].op != Op::Exp) return ir::kNoNode;
   NodeId w = g_[e].args[0];
-  if (!(ranges[w].hi <= 0) || !exact_of_input(g_, w)) return ir::kNoNode;
+  if (!(ranges[w].hi <= 0)) return ir::kNoNode;
   // The exps the emitter lowers in a form of their own keep it.
   if (shifted_exps_.count(e) || flushed_exp_.count(e) || split_exps_.count(e) || expm1_of_.count(w)) return ir::kNoNode;
   return e;

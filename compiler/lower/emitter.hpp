@@ -286,9 +286,10 @@ class Emitter {
   /// is +0 for either zero).
   bool same_value(ir::NodeId b, ir::NodeId a, const ir::Ranges& ranges, bool f64) const;
   /// The exp node of log1p(exp(w)) node `log1p` where the table form
-  /// (log1p_exp) applies: w <= 0 the input up to signs and exact
-  /// scalings (no rounding error for exp to take), the exp in the general
-  /// form; else kNoNode.
+  /// (log1p_exp) may apply: w <= 0, the exp in the general form; else
+  /// kNoNode. emit() takes the table where w also has no rounding error
+  /// for exp to take (rounding_error: softplus's -|x|, not a run-time
+  /// beta's -|beta x|).
   ir::NodeId table_exp_operand(ir::NodeId log1p, const ir::Ranges& ranges) const;
   /// log1p(exp(w)) from the table (emit_log1p_exp_table) for the lanes
   /// where w is at least -kLog1pExpTableBound, as e (1 - e/2), e = exp(w),

@@ -362,8 +362,6 @@ llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
   return call_inline(b, "log1p_unit", vmath::log1p_unit, t);
 }
 
-const double kLog1pExpTableBound = vmath::kLog1pExpTableBound;
-
 bool log1p_exp_table_target(const llvm::Function& f, llvm::Type* vec) {
   auto* v = llvm::cast<llvm::FixedVectorType>(vec);
   return v->getElementType()->isFloatTy() && v->getNumElements() % 16 == 0 && vmath::has_vscalef(f, v);

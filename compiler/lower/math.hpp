@@ -130,7 +130,7 @@ llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t);
 /// 512-bit float vectors on AVX-512F (log1p_exp_table_target) only.
 llvm::Value* emit_log1p_exp_table(llvm::IRBuilderBase& b, llvm::Value* w);
 bool log1p_exp_table_target(const llvm::Function& f, llvm::Type* vec);
-extern const double kLog1pExpTableBound;
+inline constexpr double kLog1pExpTableBound = 16.625;  // the rows' reach (log.cpp)
 
 /// 1 / sqrt(x) for x known to be in the normal range of float and finite,
 /// by AVX-512's estimate refined once (vmath::rsqrt), where the function has

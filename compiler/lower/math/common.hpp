@@ -359,8 +359,7 @@ llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p_unit(const Ctx& k, llvm::Value* t);  // t in [-1/2, 1] or NaN
-/// log1p(exp(w)) for w in [-kLog1pExpTableBound, 0] or NaN; float, 512-bit AVX-512 (lookup16).
-inline constexpr double kLog1pExpTableBound = 16.625;
+/// log1p(exp(w)) for w in [-16.625, 0] (lower::kLog1pExpTableBound) or NaN; float, 512-bit AVX-512 (lookup16).
 llvm::Value* log1p_exp_table(const Ctx& k, llvm::Value* w);
 llvm::Value* tanh(const Ctx& k, llvm::Value* x);
 /// x - tanh(x) without cancelling near 0 (Op::TanhShrink).
