@@ -243,19 +243,24 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
   return std::nullopt;
 }
 
-/// b where den is sqrt(K a^2 + b) (the square's factors a, a and others,
-/// K and b free of the variable: d has none for them); else none.
-NodeId scaled_square_radicand(const Graph& g, NodeId a, NodeId den, const std::vector<NodeId>& d) {
+/// b and the radicand s = K a^2 + b where den is sqrt(s) or the
+/// stabilizer's form of it (ir::root_radicand; the square's factors
+/// a, a and others, K and b free of the variable: d has none for them);
+/// else none twice.
+std::pair<NodeId, NodeId> scaled_square_radicand(const Graph& g, NodeId a, NodeId den, const std::vector<NodeId>& d) {
   auto free = [&](NodeId n) { return n >= d.size() || d[n] == none; };
-  if (g[den].op != Op::Sqrt || g[g[den].args[0]].op != Op::Add) return none;
-  const ir::Node& s = g[g[den].args[0]];
+  auto root = ir::root_radicand(g, den);
+  if (!root || (root->v != none && root->v != a) || g[root->s].op != Op::Add) return {none, none};
+  NodeId sum = root->s;
+  const ir::Node& s = g[sum];
   for (int side = 0; side < 2; ++side) {
     if (!free(s.args[1 - side])) continue;
     auto leaves = ir::product_leaves(g, s.args[side], 8);
     if (!leaves || std::count(leaves->begin(), leaves->end(), a) != 2) continue;
-    if (std::all_of(leaves->begin(), leaves->end(), [&](NodeId f) { return f == a || free(f); })) return s.args[1 - side];
+    if (std::all_of(leaves->begin(), leaves->end(), [&](NodeId f) { return f == a || free(f); }))
+      return {s.args[1 - side], sum};
   }
-  return none;
+  return {none, none};
 }
 
 }  // namespace
@@ -348,11 +353,11 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
           // be a parameter's expression (ISRU with a learned a, as rewritten).
           NodeId s2 = b.add(b.mul(a, a), root->b);
           r = b.mul(da, b.div(root->b, b.mul(bb, s2)));
-        } else if (NodeId rb = scaled_square_radicand(g, a, bb, d); da != none && rb != none) {
+        } else if (auto [rb, rs] = scaled_square_radicand(g, a, bb, d); da != none && rb != none) {
           // a / sqrt(K a^2 + b), K and b free of the variable (ISRU with a
-          // learned K, as written): the quotient rule cancels as above (4.6%
-          // off at x = 1000 in float); it is b / (S s), s the radicand.
-          r = b.mul(da, b.div(rb, b.mul(bb, g[bb].args[0])));
+          // learned K): the quotient rule cancels as above (4.6% off at x =
+          // 1000 in float); it is b / (S s), s the radicand.
+          r = b.mul(da, b.div(rb, b.mul(bb, rs)));
         } else if (NodeId k = shifted_denominator(g, a, bb, d); da != none && k != none) {
           // a / (a + k) (mish's rational in e^x) and a / (|a| + k) (softsign),
           // k free of the variable: the quotient rule's a'(a + k) - a a' (or

@@ -143,8 +143,9 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n) {
   }
   if (!g.is_const(den.args[1])) return std::nullopt;
   NodeId root = den.args[0];
-  if (g[root].op != Op::Sqrt) return std::nullopt;
-  const Node& sum = g[g[root].args[0]];
+  auto radicand = root_radicand(g, root);  // (the square's side is u itself below, whatever v is)
+  if (!radicand) return std::nullopt;
+  const Node& sum = g[radicand->s];
   if (sum.op != Op::Add) return std::nullopt;
   int at = sum.args[0] == div.args[0] ? 1 : sum.args[1] == div.args[0] ? 0 : -1;  // b's side
   if (at < 0 || !g.is_const(sum.args[at])) return std::nullopt;
@@ -164,6 +165,19 @@ std::optional<std::vector<NodeId>> product_leaves(const Graph& g, NodeId n, size
     else leaves.push_back(f);
   }
   return leaves;
+}
+
+std::optional<RootRadicand> root_radicand(const Graph& g, NodeId n) {
+  if (g[n].op == Op::Sqrt) return RootRadicand{kNoNode, g[n].args[0]};
+  const Node& w = g[n];
+  if (w.op != Op::Where || g[w.args[0]].op != Op::Gt || g[w.args[2]].op != Op::Sqrt) return std::nullopt;
+  const Node& cond = g[w.args[0]];
+  const Node& far = g[w.args[1]];
+  if (g[cond.args[0]].op != Op::Abs || g.is_const(cond.args[1]) || far.op != Op::Mul) return std::nullopt;
+  for (int k = 0; k < 2; ++k)
+    if (far.args[k] == cond.args[0] && g[far.args[1 - k]].op == Op::Sqrt)
+      return RootRadicand{g[cond.args[0]].args[0], g[w.args[2]].args[0]};
+  return std::nullopt;
 }
 
 std::optional<RootOfSquareSum> root_of_square_sum(const Graph& g, NodeId s) {

@@ -81,6 +81,15 @@ struct SqrtShiftForm {
 };
 std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n);
 
+/// The radicand s of a root: sqrt(s) itself (v kNoNode), or the
+/// stabilizer's form of sqrt(K v * v + b) for K and b parameters'
+/// expressions, where(|v| > bound, |v| sqrt(K), sqrt(s)) with a bound that
+/// is not a constant (2^27 sqrt|b / K|).
+struct RootRadicand {
+  NodeId v, s;
+};
+std::optional<RootRadicand> root_radicand(const Graph& g, NodeId n);
+
 /// sqrt(v * v + b) as the stabilizer leaves it: the bare sqrt, or the
 /// where() of its guard, where(|v| > bound, |v| or |v| sqrt(1 + b/v/v),
 /// sqrt(v * v + b)) (the sum in either order).

@@ -50,6 +50,13 @@ class Stabilizer {
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
+        // log(sqrt(k x*x + b)) as the Sqrt rule rewrote it: log(k x*x + b) / 2, as for
+        // a bare sqrt below (log1p(0.5 x^2) / 2 keeps x^2 / 4 near 0, where the log
+        // of the rewritten root was 0). Inf where the sum overflows, as before that
+        // rewrite: a where() with the root's log there cost log(sqrt(1 + a x^2))
+        // half its speed forward, 72% backward.
+        if (auto it = square_root_of_.find(s); it != square_root_of_.end())
+          return make(Op::Mul, {stabilized(Op::Log, it->second.sum), c(0.5)});
         // log(sqrt(u)) = log(u) / 2 (log(sqrt(1 + exp(2x))): inf past 44 in float), also of
         // sqrt(exp(a) + b) as rewritten
         if (auto it = root_of_.find(s); op(s) == Op::Sqrt || it != root_of_.end()) {
@@ -424,7 +431,7 @@ class Stabilizer {
           if (!td.empty() || tn.size() != 2 || tn[0] != tn[1] || !(k > 0) || k == 1 || !std::isfinite(k)) continue;
           NodeId scaled_b = g_.is_const(b) ? c(g_.const_value(b) / k) : make(Op::Mul, {b, c(1 / k)});
           NodeId root = stabilized(Op::Sqrt, make(Op::Add, {make(Op::Mul, {tn[0], tn[0]}), scaled_b}));
-          return make(Op::Mul, {root, c(std::sqrt(k))});
+          return square_root(make(Op::Mul, {root, c(std::sqrt(k))}), s);
         }
         auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
         // x * x + b, or b + x * x (a non-constant b may come first)
@@ -438,7 +445,7 @@ class Stabilizer {
           if (g_.is_const(b)) {
             double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27);
             if (threshold > 0 && threshold <= kSquareGuard)
-              return make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})});
+              return square_root(make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})}), s, false);
           }
           // Else past |x| = 1e15 |x| sqrt(1 + b/x^2), with b/x^2 as (b r) r,
           // r = 1/x (one division; within 1.5 ULP of b/x^2), and one square
@@ -453,12 +460,64 @@ class Stabilizer {
           NodeId root = make(Op::Mul, {make(Op::Sqrt, {radicand}), make(Op::Where, {big, ax, c(1)})});
           return make(Op::Where, {make(Op::Eq, {ax, c(HUGE_VAL)}), ax, root});
         }
+        // K x*x + b, K a parameter's expression (ISRU with a learned a, x /
+        // sqrt(1 + a x^2): 0 past 1.8e19 in float): the constant b's guard
+        // with its bound from the parameters, 2^27 sqrt|b / K| (computed once
+        // a call), past which K x^2 + b rounds to K x^2: |x| sqrt(K) there.
+        // (The guard of a parameter's b above, with 1/x, cost ISRU 29% of
+        // its speed.) K <= 0: the bound is inf, or sqrt(K) NaN as the sum's
+        // root is; a NaN bound takes the sum.
+        if (op(s) == Op::Add)
+          for (int side = 0; side < 2; ++side) {
+            auto [x, K] = scaled_square(arg(s, side));
+            NodeId b = arg(s, 1 - side);
+            if (x == ir::kNoNode || !input_free(b)) continue;
+            NodeId bound = make(Op::Mul, {make(Op::Sqrt, {make(Op::Abs, {make(Op::Div, {b, K})})}), c(0x1p27)});
+            NodeId ax = make(Op::Abs, {x});
+            NodeId far = make(Op::Mul, {ax, make(Op::Sqrt, {K})});
+            return square_root(make(Op::Where, {make(Op::Gt, {ax, bound}), far, make(Op::Sqrt, {s})}), s);
+          }
         break;
       }
       default:
         break;
     }
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
+  }
+
+  /// `r`, the rewritten root of a sum s = k x*x + b (`scaled`: k a constant
+  /// other than 1, or a parameter's expression; else k = 1 and b a
+  /// constant): noted for the rules that take such a root apart
+  /// (log(sqrt(s)); sqrt(s) - sqrt(b) where scaled), which read s itself.
+  NodeId square_root(NodeId r, NodeId s, bool scaled = true) {
+    square_root_of_[r] = {s, scaled};
+    return r;
+  }
+
+  /// (x, K) when t is the product K x*x with K a product of constants and
+  /// at least one factor free of the input that is not a constant (a
+  /// parameter's expression), x not free of it; kNoNode twice otherwise.
+  std::pair<NodeId, NodeId> scaled_square(NodeId t) {
+    std::vector<NodeId> tn, td, rest;
+    double k = 1;
+    factors(t, tn, td, k, false);
+    NodeId x = ir::kNoNode;
+    int count = 0;
+    for (NodeId f : tn) {
+      if (input_free(f)) {
+        rest.push_back(f);
+      } else if (x == ir::kNoNode || f == x) {
+        x = f;
+        ++count;
+      } else {
+        return {ir::kNoNode, ir::kNoNode};
+      }
+    }
+    if (count != 2 || rest.empty() || !td.empty() || !std::isfinite(k) || k == 0) return {ir::kNoNode, ir::kNoNode};
+    NodeId K = rest[0];
+    for (size_t i = 1; i < rest.size(); ++i) K = make(Op::Mul, {K, rest[i]});
+    if (k != 1) K = make(Op::Mul, {K, c(k)});
+    return {x, K};
   }
 
   /// difference_slope (stabilize.hpp): n is one of the forms the Sub rule
@@ -1533,20 +1592,21 @@ class Stabilizer {
     if (!g_.is_const(minus)) return ir::kNoNode;
     double k = -g_.const_value(minus);
     NodeId guard = ir::kNoNode, big = ir::kNoNode, sq = root;
-    if (op(root) == Op::Where && op(arg(root, 2)) == Op::Sqrt) {
+    auto scaled = square_root_of_.find(root);  // a root of k x*x + b: its sum, and the quotient for any u below
+    if (scaled != square_root_of_.end() && !scaled->second.scaled) scaled = square_root_of_.end();
+    if (scaled == square_root_of_.end() && op(root) == Op::Where && op(arg(root, 2)) == Op::Sqrt) {
       guard = arg(root, 0);
       big = arg(root, 1);
       sq = arg(root, 2);
     }
-    if (op(sq) != Op::Sqrt) return ir::kNoNode;
-    NodeId s = arg(sq, 0);
-    if (op(s) != Op::Add) return ir::kNoNode;
+    NodeId s = scaled != square_root_of_.end() ? scaled->second.sum : op(sq) == Op::Sqrt ? arg(sq, 0) : ir::kNoNode;
+    if (s == ir::kNoNode || op(s) != Op::Add) return ir::kNoNode;
     int at = g_.is_const(arg(s, 1)) ? 0 : g_.is_const(arg(s, 0)) ? 1 : -1;  // the square's side
     if (at < 0) return ir::kNoNode;
     NodeId square = arg(s, at);
     double b = g_.const_value(arg(s, 1 - at));
     if (!(b > 0) || !(k > 0) || std::sqrt(b) != k) return ir::kNoNode;
-    if (op(square) != Op::Mul || arg(square, 0) != arg(square, 1)) {
+    if (scaled != square_root_of_.end() || op(square) != Op::Mul || arg(square, 0) != arg(square, 1)) {
       // sqrt(u + b) - sqrt(b) for any u (sqrt(1 + x) - 1 was 0 below
       // x = 6e-8 in float): the same quotient over the root as rewritten
       // (sqrt(exp(x) + 4)'s guard keeps it finite past exp's overflow), and
@@ -1640,6 +1700,11 @@ class Stabilizer {
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
   std::unordered_map<NodeId, NodeId> root_of_;       // sqrt(exp(a) + b) rewritten -> exp(a) + b
+  struct SquareRoot {
+    NodeId sum;
+    bool scaled;
+  };
+  std::unordered_map<NodeId, SquareRoot> square_root_of_;  // sqrt(k x*x + b) rewritten -> k x*x + b
   std::unordered_map<NodeId, std::pair<NodeId, NodeId>> exp_difference_;  // 2 sinh(a) -> {a, -a} of exp(a) - exp(-a)  // removable_quotient is building the quotient's other rewrites
 };
 

@@ -116,6 +116,9 @@
 //   sqrt(k a*a + b)      -> sqrt(k) sqrt(a*a + b/k) for a constant k > 0, k != 1, then the sqrt
 //                           rule (ISRU x / sqrt(1 + 0.5 x^2)); u / (R c) -> (u / R) / c for such
 //                           a root R and a constant c
+//   sqrt(K a*a + b)      -> where(|a| > 2^27 sqrt|b / K|, |a| sqrt(K), sqrt(K a*a + b)) for K a
+//                           parameter's expression (ISRU with a learned a); log(sqrt(s)) and
+//                           sqrt(s) - sqrt(b) of the rewritten roots as of a bare sqrt(s)
 //   u p - u q            -> u (p - q) where p - q has a rewrite of its own (x sigmoid(x) - x/2)
 //   log((1 + a) / (1 - a)) -> log1p(a) - log1p(-a), as above (2 atanh(a))
 // Unlike simplify, these rewrites change results (for the better) where the
