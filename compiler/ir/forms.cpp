@@ -173,7 +173,12 @@ std::optional<RootRadicand> root_radicand(const Graph& g, NodeId n) {
   if (w.op != Op::Where || g[w.args[0]].op != Op::Gt || g[w.args[2]].op != Op::Sqrt) return std::nullopt;
   const Node& cond = g[w.args[0]];
   const Node& far = g[w.args[1]];
-  if (g[cond.args[0]].op != Op::Abs || g.is_const(cond.args[1]) || far.op != Op::Mul) return std::nullopt;
+  if (g[cond.args[0]].op != Op::Abs || far.op != Op::Mul) return std::nullopt;
+  // the bound as the stabilizer writes it, sqrt|b / K| 2^27
+  const Node& bound = g[cond.args[1]];
+  if (bound.op != Op::Mul || !g.is_const(bound.args[1], 0x1p27) || g[bound.args[0]].op != Op::Sqrt ||
+      g[g[bound.args[0]].args[0]].op != Op::Abs)
+    return std::nullopt;
   for (int k = 0; k < 2; ++k)
     if (far.args[k] == cond.args[0] && g[far.args[1 - k]].op == Op::Sqrt)
       return RootRadicand{g[cond.args[0]].args[0], g[w.args[2]].args[0]};

@@ -83,8 +83,7 @@ std::optional<SqrtShiftForm> sqrt_shift_form(const Graph& g, NodeId n);
 
 /// The radicand s of a root: sqrt(s) itself (v kNoNode), or the
 /// stabilizer's form of sqrt(K v * v + b) for K and b parameters'
-/// expressions, where(|v| > bound, |v| sqrt(K), sqrt(s)) with a bound that
-/// is not a constant (2^27 sqrt|b / K|).
+/// expressions, where(|v| > sqrt|b / K| 2^27, |v| sqrt(K), sqrt(s)).
 struct RootRadicand {
   NodeId v, s;
 };
