@@ -50,17 +50,13 @@ class Stabilizer {
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
-        // log(sqrt(k x*x + b)) as the Sqrt rule rewrote it: log(k x*x + b) / 2, as for
-        // a bare sqrt below (log1p(0.5 x^2) / 2 keeps x^2 / 4 near 0, where the log
-        // of the rewritten root was 0). Inf where the sum overflows, as before that
-        // rewrite: a where() with the root's log there cost log(sqrt(1 + a x^2))
-        // half its speed forward, 72% backward.
-        if (auto it = square_root_of_.find(s); it != square_root_of_.end())
-          return make(Op::Mul, {stabilized(Op::Log, it->second.sum), c(0.5)});
         // log(sqrt(u)) = log(u) / 2 (log(sqrt(1 + exp(2x))): inf past 44 in float), also of
-        // sqrt(exp(a) + b) as rewritten
+        // the roots the Sqrt rule rewrites (root_of_: log(sqrt(1 + 0.5 x^2)) keeps x^2 / 4
+        // near 0 so, where the rewritten root's log was 0; inf where the sum
+        // overflows, as for a bare sqrt: a where() with the root's log there cost
+        // log(sqrt(1 + a x^2)) half its speed forward, 72% backward)
         if (auto it = root_of_.find(s); op(s) == Op::Sqrt || it != root_of_.end()) {
-          return make(Op::Mul, {stabilized(Op::Log, op(s) == Op::Sqrt ? arg(s, 0) : it->second), c(0.5)});
+          return make(Op::Mul, {stabilized(Op::Log, op(s) == Op::Sqrt ? arg(s, 0) : it->second.sum), c(0.5)});
         }
         if (op(s) == Op::Tanh) {  // log(tanh(a)) = log1p(-2 sigmoid(-2a)) above a = 1/2 (0 past 9 in float)
           NodeId h = arg(s, 0);
@@ -415,8 +411,7 @@ class Stabilizer {
           NodeId inner = make(Op::Add, {make(Op::Mul, {make(Op::Exp, {scaled(t, -1)}), arg(s, 1)}), c(1)});
           NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(t, 0.5)}), make(Op::Sqrt, {inner})});
           NodeId r = make(Op::Where, {make(Op::Gt, {t, c(0)}), big, make(Op::Sqrt, {s})});
-          root_of_[r] = s;
-          return r;
+          return rewritten_root(r, s);
         }
         // k v*v + b, k a positive constant other than 1 (ISRU's 1 + a x^2 for
         // a constant a): sqrt(k) sqrt(v*v + b/k), whose root the rule below
@@ -431,7 +426,7 @@ class Stabilizer {
           if (!td.empty() || tn.size() != 2 || tn[0] != tn[1] || !(k > 0) || k == 1 || !std::isfinite(k)) continue;
           NodeId scaled_b = g_.is_const(b) ? c(g_.const_value(b) / k) : make(Op::Mul, {b, c(1 / k)});
           NodeId root = stabilized(Op::Sqrt, make(Op::Add, {make(Op::Mul, {tn[0], tn[0]}), scaled_b}));
-          return square_root(make(Op::Mul, {root, c(std::sqrt(k))}), s);
+          return rewritten_root(make(Op::Mul, {root, c(std::sqrt(k))}), s);
         }
         auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
         // x * x + b, or b + x * x (a non-constant b may come first)
@@ -445,7 +440,7 @@ class Stabilizer {
           if (g_.is_const(b)) {
             double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27);
             if (threshold > 0 && threshold <= kSquareGuard)
-              return square_root(make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})}), s, false);
+              return rewritten_root(make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})}), s, false);
           }
           // Else past |x| = 1e15 |x| sqrt(1 + b/x^2), with b/x^2 as (b r) r,
           // r = 1/x (one division; within 1.5 ULP of b/x^2), and one square
@@ -475,7 +470,7 @@ class Stabilizer {
             NodeId bound = make(Op::Mul, {make(Op::Sqrt, {make(Op::Abs, {make(Op::Div, {b, K})})}), c(0x1p27)});
             NodeId ax = make(Op::Abs, {x});
             NodeId far = make(Op::Mul, {ax, make(Op::Sqrt, {K})});
-            return square_root(make(Op::Where, {make(Op::Gt, {ax, bound}), far, make(Op::Sqrt, {s})}), s);
+            return rewritten_root(make(Op::Where, {make(Op::Gt, {ax, bound}), far, make(Op::Sqrt, {s})}), s);
           }
         break;
       }
@@ -485,12 +480,13 @@ class Stabilizer {
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
-  /// `r`, the rewritten root of a sum s = k x*x + b (`scaled`: k a constant
-  /// other than 1, or a parameter's expression; else k = 1 and b a
-  /// constant): noted for the rules that take such a root apart
-  /// (log(sqrt(s)); sqrt(s) - sqrt(b) where scaled), which read s itself.
-  NodeId square_root(NodeId r, NodeId s, bool scaled = true) {
-    square_root_of_[r] = {s, scaled};
+  /// `r`, a root sqrt(s) as the Sqrt rule rewrote it, noted (root_of_) for
+  /// the rules that take a root apart: log(sqrt(s)), and sqrt(s) - sqrt(b)
+  /// as the quotient over r for any u (`any_u`: s = exp(a) + b, or k x*x + b
+  /// with k a constant other than 1 or a parameter's expression; not x*x +
+  /// b, whose guarded form sqrt_minus_root takes apart itself).
+  NodeId rewritten_root(NodeId r, NodeId s, bool any_u = true) {
+    root_of_[r] = {s, any_u};
     return r;
   }
 
@@ -1592,28 +1588,28 @@ class Stabilizer {
     if (!g_.is_const(minus)) return ir::kNoNode;
     double k = -g_.const_value(minus);
     NodeId guard = ir::kNoNode, big = ir::kNoNode, sq = root;
-    auto scaled = square_root_of_.find(root);  // a root of k x*x + b: its sum, and the quotient for any u below
-    if (scaled != square_root_of_.end() && !scaled->second.scaled) scaled = square_root_of_.end();
-    if (scaled == square_root_of_.end() && op(root) == Op::Where && op(arg(root, 2)) == Op::Sqrt) {
+    auto noted = root_of_.find(root);  // a rewritten root: its sum, and the quotient for any u below
+    if (noted != root_of_.end() && !noted->second.any_u) noted = root_of_.end();
+    if (noted == root_of_.end() && op(root) == Op::Where && op(arg(root, 2)) == Op::Sqrt) {
       guard = arg(root, 0);
       big = arg(root, 1);
       sq = arg(root, 2);
     }
-    NodeId s = scaled != square_root_of_.end() ? scaled->second.sum : op(sq) == Op::Sqrt ? arg(sq, 0) : ir::kNoNode;
+    NodeId s = noted != root_of_.end() ? noted->second.sum : op(sq) == Op::Sqrt ? arg(sq, 0) : ir::kNoNode;
     if (s == ir::kNoNode || op(s) != Op::Add) return ir::kNoNode;
     int at = g_.is_const(arg(s, 1)) ? 0 : g_.is_const(arg(s, 0)) ? 1 : -1;  // the square's side
     if (at < 0) return ir::kNoNode;
     NodeId square = arg(s, at);
     double b = g_.const_value(arg(s, 1 - at));
     if (!(b > 0) || !(k > 0) || std::sqrt(b) != k) return ir::kNoNode;
-    if (scaled != square_root_of_.end() || op(square) != Op::Mul || arg(square, 0) != arg(square, 1)) {
+    if (noted != root_of_.end() || op(square) != Op::Mul || arg(square, 0) != arg(square, 1)) {
       // sqrt(u + b) - sqrt(b) for any u (sqrt(1 + x) - 1 was 0 below
       // x = 6e-8 in float): the same quotient over the root as rewritten
       // (sqrt(exp(x) + 4)'s guard keeps it finite past exp's overflow), and
       // the difference where u is so large that nothing cancels (the
       // quotient is inf / inf at u = inf). A where() of the user's around
       // the sqrt is not the root on both sides: left as it is.
-      if (guard != ir::kNoNode && !root_of_.count(root)) return ir::kNoNode;
+      if (guard != ir::kNoNode) return ir::kNoNode;
       NodeId quotient = make(Op::Div, {square, make(Op::Add, {root, c(k)})});
       return make(Op::Where, {make(Op::Gt, {square, c(kSumGuard)}), make(Op::Add, {root, minus}), quotient});
     }
@@ -1699,12 +1695,11 @@ class Stabilizer {
   // sinh(a) / a, sin(a) / a (and a over them) rewritten -> sinh(a) or sin(a), whether a over it
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
-  std::unordered_map<NodeId, NodeId> root_of_;       // sqrt(exp(a) + b) rewritten -> exp(a) + b
-  struct SquareRoot {
+  struct RewrittenRoot {
     NodeId sum;
-    bool scaled;
+    bool any_u;
   };
-  std::unordered_map<NodeId, SquareRoot> square_root_of_;  // sqrt(k x*x + b) rewritten -> k x*x + b
+  std::unordered_map<NodeId, RewrittenRoot> root_of_;  // sqrt(s) rewritten -> s (rewritten_root)
   std::unordered_map<NodeId, std::pair<NodeId, NodeId>> exp_difference_;  // 2 sinh(a) -> {a, -a} of exp(a) - exp(-a)  // removable_quotient is building the quotient's other rewrites
 };
 
