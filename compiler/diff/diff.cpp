@@ -277,9 +277,13 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   // Uncapped, a overflowed where the slope underflowed to 0: 0 * inf, NaN
   // (x tanh(exp(x)), TanhExp, from x = 710 in double). The cap keeps the
   // product's shape (Emitter's tanh-plus-sech^2 sums).
+  // Also a = k exp(w) for a constant k > 0 (ErfAct, x erf(k exp(b x)): NaN
+  // slopes past x = 1e5): a' = a w' alike.
   auto capped_chain = [&](NodeId a, NodeId da) {
-    if (g[a].op != Op::Exp) return da;
-    NodeId dw = d[g[a].args[0]];  // (a copy: the builder below may move the graph's nodes)
+    NodeId e = a;
+    if (g[a].op == Op::Mul && g.is_const(g[a].args[1]) && g.const_value(g[a].args[1]) > 0) e = g[a].args[0];
+    if (g[e].op != Op::Exp) return da;
+    NodeId dw = d[g[e].args[0]];  // (a copy: the builder below may move the graph's nodes)
     if (dw == none) return da;
     NodeId capped = b.fn(Op::Min, a, b.c(1e4));
     return b.mul(capped, dw);

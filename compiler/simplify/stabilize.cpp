@@ -70,13 +70,23 @@ class Stabilizer {
         if (op(s) == Op::Erfc) return log_erfc(arg(s, 0), 1);
         if (op(s) == Op::Mul && op(arg(s, 0)) == Op::Erfc && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0)
           return log_erfc(arg(arg(s, 0), 0), g_.const_value(arg(s, 1)));  // log(k erfc(a)): log(Phi(x)) for k = 1/2
-        if (op(s) == Op::Sinh) {  // log(sinh(a)) = a - log 2 + log1p(-exp(-2a)) above 1 (inf past 89.4 in float)
-          NodeId h = arg(s, 0);
-          NodeId far = make(Op::Add, {make(Op::Add, {h, c(-std::numbers::ln2)}),
+        // log(k sinh(a)), k > 0 = a + log(k/2) + log1p(-exp(-2a)) above 1 (inf past 89.4 in
+        // float; k = 2 is log(exp(x) - exp(-x)))
+        if (double k = 1; op(s) == Op::Sinh || (op(s) == Op::Mul && op(arg(s, 0)) == Op::Sinh &&
+                                                 g_.is_const(arg(s, 1)) && (k = g_.const_value(arg(s, 1))) > 0)) {
+          NodeId h = op(s) == Op::Sinh ? arg(s, 0) : arg(arg(s, 0), 0);
+          NodeId far = make(Op::Add, {make(Op::Add, {h, c(std::log(k) - std::numbers::ln2)}),
                                       make(Op::Log1p, {neg(make(Op::Exp, {scaled(h, -2)}))})});
           return make(Op::Where, {make(Op::Gt, {h, c(1)}), far, make(Op::Log, {s})});
         }
         if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(neg(sig->a)));  // log(sigmoid(a)) = -softplus(-a)
+        // log(softplus(a)) = a + log(log1p(e) / e), e = exp(a), below a = -1 (-inf below -103
+        // in float, where it is a; log1p(e) / e is 1 where e underflows)
+        if (NodeId t = guarded_softplus_argument(s); t != ir::kNoNode) {
+          NodeId e = make(Op::Exp, {t});
+          NodeId far = make(Op::Add, {t, stabilized(Op::Log, stabilized(Op::Div, make(Op::Log1p, {e}), e))});
+          return make(Op::Where, {make(Op::Lt, {t, c(-1)}), far, make(Op::Log, {s})});
+        }
         if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
         if (op(s) == Op::Cosh) return log_cosh(arg(s, 0));                    // overflows past |a| = 89 in float
         if (op(s) == Op::Mul && op(arg(s, 0)) == Op::Cosh && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0) {
@@ -128,6 +138,10 @@ class Stabilizer {
         if (NodeId r = log1p_of(a[0]); op(r) != Op::Log1p) return r;          // log1p(a*a)
         break;
       case Op::Add: {
+        // (u + c1) + c2 = u + (c1 + c2), one rounding (1 / sigmoid(x) - 1 as exp(-x) + 1 - 1);
+        // simplify keeps the two, which differ where u + c1 rounds
+        if (op(a[0]) == Op::Add && g_.is_const(arg(a[0], 1)) && g_.is_const(a[1]))
+          if (NodeId k = make(Op::Add, {arg(a[0], 1), a[1]}); g_.is_const(k)) return stabilized(Op::Add, arg(a[0], 0), k);
         if (op(a[0]) == Op::Exp && is(a[1], -1.0)) return make(Op::Expm1, {arg(a[0], 0)});  // exp(a) - 1 = expm1(a)
         // log(2 cosh(a)) - log 2 = log(cosh(a)) (log(exp(x) + exp(-x)) - log(2): 0 at 1e-8,
         // the constants' sum cancelled the small branch)
@@ -156,6 +170,16 @@ class Stabilizer {
         if (NodeId r = root_sum(a[0], a[1], false); r != ir::kNoNode) return r;       // x + sqrt(x^2 + b)
         if (op(a[0]) == Op::Tanh && (is(a[1], 1.0) || is(a[1], -1.0)))  // tanh(a) + 1, tanh(a) - 1
           return is(a[1], 1.0) ? tanh_plus_one(arg(a[0], 0)) : neg(tanh_plus_one(neg(arg(a[0], 0))));
+        if (g_.is_const(a[1]))  // 1 + x / sqrt(x^2 + b), 1/2 + x / (2 (1 + |x|)), ... (shifted_ratio)
+          if (NodeId r = shifted_ratio(a[0], g_.const_value(a[1])); r != ir::kNoNode) return r;
+        // k tanh(a) + k = k (1 + tanh(a)), k tanh(a) - k = -k (1 + tanh(-a)) (0.5 + 0.5
+        // tanh(x/2), sigmoid as numpy code writes it, was 0 below -9 in float)
+        if (op(a[0]) == Op::Mul && op(arg(a[0], 0)) == Op::Tanh && g_.is_const(arg(a[0], 1)) && g_.is_const(a[1])) {
+          double k = g_.const_value(arg(a[0], 1)), k1 = g_.const_value(a[1]);
+          NodeId t = arg(arg(a[0], 0), 0);
+          if (k != 0 && (k1 == k || k1 == -k))
+            return stabilized(Op::Mul, tanh_plus_one(k1 == k ? t : neg(t)), c(k1));
+        }
         if (is(a[1], -1.0))
           if (auto sig = ir::sigmoid_form(g_, a[0])) return neg(sigmoid(neg(sig->a)));  // sigmoid(a) - 1
         NodeId r = sqrt_minus_root(a[0], a[1]);  // sqrt(x^2 + b) - sqrt(b)
@@ -236,6 +260,8 @@ class Stabilizer {
           auto sp = ir::sigmoid_form(g_, f), sq = ir::sigmoid_form(g_, g);
           if (sp && sq && negations(sp->a, sq->a)) return make(Op::Tanh, {scaled(sp->a, 0.5)});
         }
+        if (g_.is_const(a[0]))  // 1 - x / sqrt(x^2 + b), ... (shifted_ratio)
+          if (NodeId r = shifted_ratio(neg(a[1]), g_.const_value(a[0])); r != ir::kNoNode) return r;
         // k - k erf(a) = k erfc(a)
         if (g_.is_const(a[0]) && op(a[1]) == Op::Mul && op(arg(a[1], 0)) == Op::Erf && g_.is_const(arg(a[1], 1)) &&
             g_.const_value(arg(a[1], 1)) == g_.const_value(a[0]) && !is(a[0], 0.0))
@@ -266,6 +292,21 @@ class Stabilizer {
       case Op::Div: {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
+        // u / exp(a) = u exp(-a) (1 / exp(x) was 0 below -88.7 in float where exp(-x) is
+        // finite; log(1 + 1 / exp(x)) inf there); exp(b) / exp(a) is ExpDiv's, below
+        // (not u(e) / e for u(0) = 0, the removable quotient's: log1p(e) / e)
+        if (op(den) == Op::Exp && op(num) != Op::Exp && op(num) != Op::Expm1 && vanishing_argument(num) != den)
+          return stabilized(Op::Mul, num, make(Op::Exp, {scaled(arg(den, 0), -1)}));
+        // v v / R = |v| (|v| / R), R a root of v*v + b (x^2 / sqrt(x^2 + 1) was inf past
+        // 1.8e19 in float, where v v overflows and the quotient does not)
+        if (op(num) == Op::Mul && arg(num, 0) == arg(num, 1))
+          if (auto r = ir::root_of_square_sum(g_, den); r && r->v == arg(num, 0)) {
+            NodeId av = make(Op::Abs, {r->v});
+            return make(Op::Mul, {av, make(Op::Div, {av, den})});
+          }
+        // u / sigmoid(a) = u (exp(-a) + 1) (1 / sigmoid(x) - 1 was 0 past 17 in float)
+        if (auto sig = ir::sigmoid_form(g_, den))
+          return stabilized(Op::Mul, num, make(Op::Add, {make(Op::Exp, {scaled(sig->a, -1)}), c(1)}));
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
         // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):
         // (u / R) (1 / c), whose quotient the derivative takes without
@@ -337,6 +378,8 @@ class Stabilizer {
         break;
       }
       case Op::Mul: {
+        for (int k = 0; k < 2; ++k)  // v (1 + v / sqrt(v^2 + b)) (PFLU), ... (shifted_ratio)
+          if (NodeId r = times_shifted_ratio(a[size_t(k)], a[size_t(1 - k)]); r != ir::kNoNode) return r;
         // erfc(a) exp(a^2) (erfcx): NaN past 9.4 in float (0 * inf)
         for (int k = 0; k < 2; ++k) {
           NodeId e = a[size_t(k)], f = a[size_t(1 - k)];
@@ -403,6 +446,15 @@ class Stabilizer {
         break;
       case Op::Sqrt: {
         NodeId s = a[0];
+        // sqrt(k v*v) = |v| sqrt(k), k > 0 (sqrt(x*x) was inf past 1.8e19 in float and 0
+        // below 1e-23; its slope there inf)
+        if (op(s) == Op::Mul) {
+          std::vector<NodeId> tn, td;
+          double k = 1;
+          factors(s, tn, td, k, false);
+          if (td.empty() && tn.size() == 2 && tn[0] == tn[1] && k > 0 && std::isfinite(k))
+            return times(make(Op::Abs, {tn[0]}), std::sqrt(k));
+        }
         if (op(s) == Op::Exp) return make(Op::Exp, {make(Op::Mul, {arg(s, 0), c(0.5)})});  // sqrt(exp(a)) = exp(a/2)
         // sqrt(exp(a) + b), b a constant >= 0: exp(a/2) sqrt(1 + b exp(-a)) for a > 0
         // (sqrt(1 + exp(x)) was inf past 88.7 in float, where it is finite to 177)
@@ -737,6 +789,54 @@ class Stabilizer {
     NodeId mid = make(Op::Where, {make(Op::Gt, {a, c(kErfcSeries)}), far, plus(std::log(k), make(Op::Log, {make(Op::Erfc, {a})}))});
     NodeId inner = make(Op::Where, {make(Op::Lt, {a, c(0.5)}), near, mid});
     return make(Op::Where, {make(Op::Lt, {a, c(-0.5)}), left, inner});
+  }
+
+  /// m + k1 for m = q k (or q), q = v / D with D even in v and above |v|: D
+  /// a root of v*v + b (D - |v| = b / (D + |v|)) or |v| + k0 (k0 > 0), and
+  /// k1 = +-k: k (1 + q) or -k (1 - q), where the sum cancels (v < 0 for
+  /// 1 + q) as k N / D, N = D + v: b / (D - v) or k0. PFLU x (1 + x /
+  /// sqrt(1 + x^2)) / 2 was 1e-5 off at x = -9 in float, 0 at -1e10; the
+  /// Elliott sigmoid x / (2 (1 + |x|)) + 1/2 was 0 at -1e10. Else kNoNode.
+  NodeId shifted_ratio(NodeId m, double k1) {
+    double k = 1;
+    for (int i = 0; i < 2; ++i)
+      if (op(m) == Op::Neg) {
+        k = -k;
+        m = arg(m, 0);
+      } else if (op(m) == Op::Mul && g_.is_const(arg(m, 1))) {
+        k *= g_.const_value(arg(m, 1));
+        m = arg(m, 0);
+      }
+    if (op(m) != Op::Div || k == 0 || !(k1 == k || k1 == -k)) return ir::kNoNode;
+    NodeId v = arg(m, 0), d = arg(m, 1);
+    const bool plus = k1 == k;  // 1 + q, else q - 1
+    NodeId v_out = plus ? neg(v) : v;  // -v past 0 on the cancelling side: |v| there
+    NodeId n;
+    if (auto r = ir::root_of_square_sum(g_, d); r && r->v == v) {
+      n = make(Op::Div, {r->b, make(Op::Add, {d, v_out})});  // D + |v| on that side
+    } else if (op(d) == Op::Add && op(arg(d, 0)) == Op::Abs && arg(arg(d, 0), 0) == v && g_.is_const(arg(d, 1)) &&
+               g_.const_value(arg(d, 1)) > 0) {
+      n = arg(d, 1);
+    } else {
+      return ir::kNoNode;
+    }
+    NodeId near = make(Op::Div, {n, d});  // 1 + q on the side where it cancels (q - 1: -near)
+    NodeId cond = plus ? make(Op::Lt, {v, c(0)}) : make(Op::Gt, {v, c(0)});
+    NodeId plain = make(Op::Add, {m, c(plus ? 1 : -1)});
+    NodeId r = make(Op::Where, {cond, plus ? near : neg(near), plain});
+    shifted_of_[r] = {v, m, n, plus};
+    return times(r, k);
+  }
+
+  /// v times a shifted_ratio's where (without its k): +-q N on the side where
+  /// the sum cancels (v N / D, N / D underflowing where v N / D does not: PFLU
+  /// was 0 below -1.8e19 in float, its slope wrong below -1e103 in double).
+  NodeId times_shifted_ratio(NodeId v, NodeId w) {
+    auto it = shifted_of_.find(w);
+    if (it == shifted_of_.end() || it->second.v != v) return ir::kNoNode;
+    const ShiftedRatio& s = it->second;
+    NodeId near = make(Op::Mul, {s.q, s.n});
+    return make(Op::Where, {arg(w, 0), s.plus ? near : neg(near), make(Op::Mul, {v, arg(w, 2)})});
   }
 
   /// 1 + tanh(a) = 2 sigmoid(2a), which does not cancel where tanh(a) is
@@ -1695,6 +1795,11 @@ class Stabilizer {
   // sinh(a) / a, sin(a) / a (and a over them) rewritten -> sinh(a) or sin(a), whether a over it
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
+  struct ShiftedRatio {  // shifted_ratio's where: 1 + q or q - 1, q = v / D, N = D + v or D - v
+    NodeId v, q, n;
+    bool plus;
+  };
+  std::unordered_map<NodeId, ShiftedRatio> shifted_of_;
   struct RewrittenRoot {
     NodeId sum;
     bool any_u;

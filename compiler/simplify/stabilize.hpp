@@ -121,6 +121,18 @@
 //                           sqrt(s) - sqrt(b) of the rewritten roots as of a bare sqrt(s)
 //   u p - u q            -> u (p - q) where p - q has a rewrite of its own (x sigmoid(x) - x/2)
 //   log((1 + a) / (1 - a)) -> log1p(a) - log1p(-a), as above (2 atanh(a))
+//   sqrt(k a*a)          -> |a| sqrt(k) for a constant k > 0 (sqrt(x*x) overflowed past 1.8e19)
+//   u / exp(a)           -> u exp(-a), but for exp(b) / exp(a) and the removable quotient u(e) / e
+//   u / sigmoid(a)       -> u (exp(-a) + 1) (1 / sigmoid(x) - 1 as exp(-x) + 0)
+//   (u + c1) + c2        -> u + (c1 + c2), the constants folded
+//   v v / R              -> |v| (|v| / R) for R a root of v*v + b (x^2 / sqrt(x^2 + 1))
+//   k tanh(a) + k, k tanh(a) - k -> +-k (1 + tanh(+-a)), as 1 + tanh(a) above (0.5 + 0.5 tanh(x/2))
+//   log(k sinh(a))       -> a + log(k/2) + log1p(-exp(-2a)) above 1, k > 0 (log(exp(x) - exp(-x)))
+//   log(softplus(a))     -> a + log(log1p(e) / e), e = exp(a), below -1 (also the catalogue's)
+//   k q + k, k q - k     -> k N / D, -k N' / D where the sum cancels, for q = v / D, D a root of
+//                           v*v + b (N = b / (D -+ v)) or |v| + k0 (N = k0): PFLU x (1 + x /
+//                           sqrt(1 + x^2)) / 2, the Elliott sigmoid 1/2 + x / (2 (1 + |x|));
+//                           v times such a sum (k = 1) -> +-q N there
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms (the differences near 0 above,
