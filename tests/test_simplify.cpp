@@ -495,6 +495,11 @@ TEST_CASE("published forms and their relatives - 0.5 + 0.5 tanh(x/2) - 1 over si
   using L = long double;
   auto sig = [](L x) { return 1 / (1 + std::exp(-x)); };
   auto root = [](L x) { return std::sqrt(1 + x * x); };
+  auto pflu = [&](L x) { return x < 0 ? x / (2 * root(x) * (root(x) - x)) : x * (1 + x / root(x)) / 2; };
+  auto pflu_slope = [&](L x) {
+    L s = root(x), one_plus_q = x < 0 ? 1 / (s * (s - x)) : 1 + x / s;
+    return one_plus_q / 2 + x / (2 * s * s * s);
+  };
   const FormCase cases[] = {
       // sqrt(x*x) = |x|: inf past 1.8e19 in float, 0 below 1e-23
       {"sqrt(x*x)", [](L x) { return std::fabs(x); }, [](L x) { return x < 0 ? L(-1) : L(1); },
@@ -519,12 +524,11 @@ TEST_CASE("published forms and their relatives - 0.5 + 0.5 tanh(x/2) - 1 over si
       // -1e10), and x times it as +-q N (N / D underflows below -1.8e19 in float where x N / D
       // does not)
       {"x*(1 + x/sqrt(1 + x*x))/2",
-       [&](L x) { return x < 0 ? x / (2 * root(x) * (root(x) - x)) : x * (1 + x / root(x)) / 2; },
-       [&](L x) {
-         L s = root(x), one_plus_q = x < 0 ? 1 / (s * (s - x)) : 1 + x / s;
-         return one_plus_q / 2 + x / (2 * s * s * s);
-       },
+       pflu, pflu_slope,
        {-9.0, -20.0, -700.0, -1e10, -1e25, -1e150, -1e250, 0.3, 3.0, 1e25}},
+      {"0.5*x*(1 + x/sqrt(1 + x*x))",
+       pflu, pflu_slope,
+       {-20.0, -1e10, -1e25, -1e250, 3.0}},
       {"1 - x/sqrt(1 + x*x)", [&](L x) { return x > 0 ? 1 / (root(x) * (root(x) + x)) : 1 - x / root(x); },
        [&](L x) { return -1 / (root(x) * root(x) * root(x)); }, {-3.0, 0.5, 9.0, 1e10, -1e10}},
       // the Elliott sigmoid: 1/2 + x / (2 (1 + |x|)) = 1 / (2 (1 + |x|)) below 0 (0 at -1e10)

@@ -831,12 +831,15 @@ class Stabilizer {
   /// v times a shifted_ratio's where (without its k): +-q N on the side where
   /// the sum cancels (v N / D, N / D underflowing where v N / D does not: PFLU
   /// was 0 below -1.8e19 in float, its slope wrong below -1e103 in double).
-  NodeId times_shifted_ratio(NodeId v, NodeId w) {
+  /// Also u = v f for a constant f (0.5 x (1 + x / sqrt(1 + x^2))).
+  NodeId times_shifted_ratio(NodeId u, NodeId w) {
     auto it = shifted_of_.find(w);
-    if (it == shifted_of_.end() || it->second.v != v) return ir::kNoNode;
+    if (it == shifted_of_.end()) return ir::kNoNode;
     const ShiftedRatio& s = it->second;
-    NodeId near = make(Op::Mul, {s.q, s.n});
-    return make(Op::Where, {arg(w, 0), s.plus ? near : neg(near), make(Op::Mul, {v, arg(w, 2)})});
+    const bool scaled_v = op(u) == Op::Mul && g_.is_const(arg(u, 1)) && arg(u, 0) == s.v;
+    if (u != s.v && !scaled_v) return ir::kNoNode;
+    NodeId near = times(make(Op::Mul, {s.q, s.n}), scaled_v ? g_.const_value(arg(u, 1)) : 1);
+    return make(Op::Where, {arg(w, 0), s.plus ? near : neg(near), make(Op::Mul, {u, arg(w, 2)})});
   }
 
   /// 1 + tanh(a) = 2 sigmoid(2a), which does not cancel where tanh(a) is
