@@ -559,6 +559,21 @@ TEST_CASE("published forms and their relatives - 0.5 + 0.5 tanh(x/2) - 1 over si
        {-5.0, -0.3, 1.0, 3.0, 100.0, 1e5, 3e19}},
   };
   check_forms(cases);
+  // SMU-1 with mu passed at run time: of its two squares the root's guard
+  // took mu*mu for the variable one (inf past 1.8e19 in float)
+  actjit::Runtime rt;
+  const char* smu = "f(x, mu = 1) = (1.25*x + sqrt((0.75*x)^2 + mu*mu))/2";
+  actjit::Kernel k32 = rt.compile(smu, actjit::DType::F32);
+  std::vector<double> params{1.7};
+  std::vector<float> x{3e19f, -1e25f, 2.0f, -0.5f}, y(x.size()), g(x.size()), one(x.size(), 1.0f);
+  k32.forward(std::span<const float>(x), std::span<float>(y), params);
+  k32.backward(std::span<const float>(x), std::span<const float>(one), std::span<float>(g), params);
+  for (size_t i = 0; i < x.size(); ++i) {
+    L v = 0.75L * x[i], r = std::sqrt(v * v + L(1.7) * L(1.7));
+    INFO("SMU-1 at x = " << x[i]);
+    CHECK(actjit::test::ulp_error(y[i], (1.25L * x[i] + r) / 2) <= 4);
+    CHECK(actjit::test::ulp_error(g[i], (1.25L + 0.75L * v / r) / 2) <= 8);
+  }
 }
 
 TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {

@@ -481,8 +481,12 @@ class Stabilizer {
           return rewritten_root(make(Op::Mul, {root, c(std::sqrt(k))}), s);
         }
         auto is_square = [&](NodeId t) { return op(t) == Op::Mul && arg(t, 0) == arg(t, 1); };
-        // x * x + b, or b + x * x (a non-constant b may come first)
-        int sq = op(s) != Op::Add ? -1 : is_square(arg(s, 0)) ? 0 : is_square(arg(s, 1)) ? 1 : -1;
+        // x * x + b, or b + x * x (a non-constant b may come first; of two squares the
+        // one beside a b free of the input: SMU-1's mu*mu + (0.75 x)^2 with a passed mu
+        // was guarded on |mu| and inf past 1.8e19 in float)
+        int sq = -1;
+        for (int side = 0; side < 2 && op(s) == Op::Add; ++side)
+          if (is_square(arg(s, side)) && (sq < 0 || !input_free(arg(s, 1 - sq)))) sq = side;
         if (sq >= 0) {
           NodeId x = arg(arg(s, sq), 0), b = arg(s, 1 - sq);
           NodeId ax = make(Op::Abs, {x});
