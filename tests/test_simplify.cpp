@@ -576,6 +576,47 @@ TEST_CASE("published forms and their relatives - 0.5 + 0.5 tanh(x/2) - 1 over si
   }
 }
 
+TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary entropy of a logit - differences of roots - exp(-x) expm1(x)", "[stabilize]") {
+  // The forty-first sitting's second batch of tools/hunt_forms.py forms;
+  // each was 0, inf or far off at these points before.
+  using L = long double;
+  auto sig = [](L x) { return 1 / (1 + std::exp(-x)); };
+  auto entropy = [&](L x) {  // softplus(x) - x sigmoid(x)
+    return x > 0 ? std::log1p(std::exp(-x)) + x * sig(-x) : std::log1p(std::exp(x)) - x * sig(x);
+  };
+  auto sinh_half_sq = [](L x) { return std::sinh(x / 2) * std::sinh(x / 2); };
+  const FormCase cases[] = {
+      {"(exp(x) + exp(-x))/2 - 1", [&](L x) { return 2 * sinh_half_sq(x); }, [](L x) { return std::sinh(x); },
+       {1e-8, -1e-4, 0.01, 3.0, -20.0}},
+      {"exp(x) + exp(-x) - 2", [&](L x) { return 4 * sinh_half_sq(x); }, [](L x) { return 2 * std::sinh(x); },
+       {1e-8, -1e-4, 0.5, 30.0}},
+      {"2*atan(exp(x)) - pi/2", [](L x) { return std::atan(std::sinh(x)); }, [](L x) { return 1 / std::cosh(x); },
+       {1e-30, -1e-8, 0.3, -3.0, 40.0}},
+      {"log(1 + exp(x)) - x*sigmoid(x)", entropy, [&](L x) { return -x * sig(x) * sig(-x); },
+       // (not past |x| = 87.3: there sigmoid(x) sigmoid(-x) is subnormal in float, and a float
+       // backward, which has no underflow watch, may give 0 for the tiny slope: within 1e-7)
+       {1e-8, -1e-4, 0.5, -3.0, 15.0, 30.0, 80.0, -80.0}},
+      {"x*sigmoid(x) - log(1 + exp(x))", [&](L x) { return -entropy(x); }, [&](L x) { return x * sig(x) * sig(-x); },
+       {-1e-4, 2.0, 30.0, -40.0}},
+      {"sqrt(x*x + 1) - abs(x)", [](L x) { return 1 / (std::sqrt(x * x + 1) + std::fabs(x)); },
+       [](L x) {
+         L s = std::sqrt(x * x + 1);
+         return (x < 0 ? 1 : -1) / (s * (s + std::fabs(x)));
+       },
+       {0.5, -9.0, 88.0, -1e5, 3e19, -1e200}},
+      {"sqrt(1 + x) - sqrt(x)", [](L x) { return 1 / (std::sqrt(1 + x) + std::sqrt(x)); },
+       [](L x) {
+         L p = std::sqrt(1 + x), q = std::sqrt(x);
+         return -1 / (2 * p * q * (p + q));
+       },
+       {0.5, 30.0, 1e5, 1e10, 1e30}},
+      {"exp(-x)*(exp(x) - 1)", [](L x) { return -std::expm1(-x); }, [](L x) { return std::exp(-x); },
+       {1e-8, -1e-4, 3.0, 95.0, 1e5}},
+      {"log(cosh(x) + sinh(x))", [](L x) { return x; }, [](L) { return L(1); }, {1e-30, -1e-8, 3.0, -50.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {
   // x tanh(exp(x)) (TanhExp): its slope's x exp(x) sech^2(exp(x)) was
   // inf * 0 = NaN from x = 710 in double (89 in float, where the float64

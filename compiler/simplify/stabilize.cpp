@@ -170,6 +170,22 @@ class Stabilizer {
         if (NodeId r = root_sum(a[0], a[1], false); r != ir::kNoNode) return r;       // x + sqrt(x^2 + b)
         if (op(a[0]) == Op::Tanh && (is(a[1], 1.0) || is(a[1], -1.0)))  // tanh(a) + 1, tanh(a) - 1
           return is(a[1], 1.0) ? tanh_plus_one(arg(a[0], 0)) : neg(tanh_plus_one(neg(arg(a[0], 0))));
+        // cosh(a) + sinh(a) = exp(a) (log(cosh(x) + sinh(x)) was 0 below 6e-8 in float)
+        for (int k = 0; k < 2; ++k)
+          if (op(a[size_t(k)]) == Op::Cosh && op(a[size_t(1 - k)]) == Op::Sinh && arg(a[0], 0) == arg(a[1], 0))
+            return make(Op::Exp, {arg(a[0], 0)});
+        // exp(a) + exp(-a) - 2 = 2 (cosh(a) - 1), (exp(a) + exp(-a)) / 2 - 1 = cosh(a) - 1,
+        // without the cancellation near 0 (0 below 1e-4 in float)
+        if (is(a[1], -2.0) || is(a[1], -1.0)) {
+          NodeId sum = is(a[1], -2.0) ? a[0] : op(a[0]) == Op::Mul && is(arg(a[0], 1), 0.5) ? arg(a[0], 0) : ir::kNoNode;
+          if (sum != ir::kNoNode)
+            if (auto [p, q] = exp_sum(sum); p != ir::kNoNode && !is(p, 0.0) && negations(p, q))
+              return is(a[1], -2.0) ? make(Op::Mul, {cosh_minus_one(p), c(2)}) : cosh_minus_one(p);
+        }
+        // 2 atan(exp(a)) - pi/2 = atan(sinh(a)) (the Gudermannian; 2^-24 off near 0 in float)
+        if (g_.is_const(a[1], -std::numbers::pi / 2) && op(a[0]) == Op::Mul && is(arg(a[0], 1), 2.0) &&
+            op(arg(a[0], 0)) == Op::Atan && op(arg(arg(a[0], 0), 0)) == Op::Exp)
+          return make(Op::Atan, {make(Op::Sinh, {arg(arg(arg(a[0], 0), 0), 0)})});
         if (g_.is_const(a[1]))  // 1 + x / sqrt(x^2 + b), 1/2 + x / (2 (1 + |x|)), ... (shifted_ratio)
           if (NodeId r = shifted_ratio(a[0], g_.const_value(a[1])); r != ir::kNoNode) return r;
         // k tanh(a) + k = k (1 + tanh(a)), k tanh(a) - k = -k (1 + tanh(-a)) (0.5 + 0.5
@@ -193,6 +209,23 @@ class Stabilizer {
         if (softplus_argument(a[0]) == a[1]) return softplus(scaled(a[1], -1));
         if (softplus_argument(a[1]) == a[0]) return neg(softplus(scaled(a[0], -1)));
         if (NodeId r = root_minus_root(a[0], a[1]); r != ir::kNoNode) return r;  // sqrt(x^2 + b) - sqrt(b), b a parameter
+        // sqrt(v v + b) - |v| = b / (sqrt(v v + b) + |v|) (cancelled for |v| >> b: 4e-4
+        // off at 88 in float)
+        if (op(a[1]) == Op::Abs)
+          if (auto r = ir::root_of_square_sum(g_, a[0]); r && r->v == arg(a[1], 0))
+            return make(Op::Div, {r->b, make(Op::Add, {a[0], a[1]})});
+        // sqrt(u + b) - sqrt(u) = b / (sqrt(u + b) + sqrt(u)) for b free of the input
+        // (sqrt(1 + x) - sqrt(x): 0.4% off at 1e5 in float)
+        if (op(a[0]) == Op::Sqrt && op(a[1]) == Op::Sqrt && op(arg(a[0], 0)) == Op::Add)
+          for (int k = 0; k < 2; ++k)
+            if (NodeId b = arg(arg(a[0], 0), 1 - k); arg(arg(a[0], 0), k) == arg(a[1], 0) && input_free(b))
+              return make(Op::Div, {b, make(Op::Add, {a[0], a[1]})});
+        // cosh(a) - sinh(a) = exp(-a), sinh(a) - cosh(a) = -exp(-a)
+        if (op(a[0]) == Op::Cosh && op(a[1]) == Op::Sinh && arg(a[0], 0) == arg(a[1], 0))
+          return make(Op::Exp, {scaled(arg(a[0], 0), -1)});
+        if (op(a[0]) == Op::Sinh && op(a[1]) == Op::Cosh && arg(a[0], 0) == arg(a[1], 0))
+          return neg(make(Op::Exp, {scaled(arg(a[0], 0), -1)}));
+        if (NodeId r = logit_entropy(a[0], a[1]); r != ir::kNoNode) return r;  // softplus(a) - a sigmoid(a)
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
         // a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a),
@@ -292,10 +325,11 @@ class Stabilizer {
       case Op::Div: {
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
-        // u / exp(a) = u exp(-a) (1 / exp(x) was 0 below -88.7 in float where exp(-x) is
-        // finite; log(1 + 1 / exp(x)) inf there); exp(b) / exp(a) is ExpDiv's, below
-        // (not u(e) / e for u(0) = 0, the removable quotient's: log1p(e) / e)
-        if (op(den) == Op::Exp && op(num) != Op::Exp && op(num) != Op::Expm1 && vanishing_argument(num) != den)
+        // k / exp(a) = k exp(-a) for k free of the input, so that the rules for exp(-a)
+        // see it (log(1 + 1 / exp(x)) was inf below -88.7 in float: softplus(-x) now).
+        // (Not for any u: u exp(-a) overflows where u / exp(a) underflows and the
+        // other way round, and softplus(x) / exp(x) is finite below -88.7 only so.)
+        if (op(den) == Op::Exp && input_free(num))
           return stabilized(Op::Mul, num, make(Op::Exp, {scaled(arg(den, 0), -1)}));
         // v v / R = |v| (|v| / R), R a root of v*v + b (x^2 / sqrt(x^2 + 1) was inf past
         // 1.8e19 in float, where v v overflows and the quotient does not)
@@ -378,6 +412,11 @@ class Stabilizer {
         break;
       }
       case Op::Mul: {
+        // exp(-a) expm1(a) = -expm1(-a) (exp(-x) (exp(x) - 1): inf past 88.7 in float)
+        for (int k = 0; k < 2; ++k)
+          if (op(a[size_t(k)]) == Op::Exp && op(a[size_t(1 - k)]) == Op::Expm1 &&
+              negations(arg(a[size_t(k)], 0), arg(a[size_t(1 - k)], 0)))
+            return neg(make(Op::Expm1, {arg(a[size_t(k)], 0)}));
         for (int k = 0; k < 2; ++k)  // v (1 + v / sqrt(v^2 + b)) (PFLU), ... (shifted_ratio)
           if (NodeId r = times_shifted_ratio(a[size_t(k)], a[size_t(1 - k)]); r != ir::kNoNode) return r;
         // erfc(a) exp(a^2) (erfcx): NaN past 9.4 in float (0 * inf)
@@ -581,6 +620,12 @@ class Stabilizer {
     NodeId naive = arg(n, 2);
     if (op(naive) == Op::Neg) naive = arg(naive, 0);
     if (op(naive) != Op::Sub) return std::nullopt;
+    if (auto e = logit_entropy_parts(arg(naive, 0), arg(naive, 1)); e && logit_entropy(arg(naive, 0), arg(naive, 1)) == n) {
+      // -+t sigmoid(t) sigmoid(-t) = -+(t sech(t/2)^2) / 4 (t first: sech^2 / 4 is
+      // subnormal in float past |t| = 87.3 where the product is not)
+      NodeId ts2 = make(Op::Mul, {e->t, ir::sech2(g_, scaled(e->t, 0.5))});
+      return DifferenceSlope{e->t, make(Op::Mul, {ts2, c(e->negated ? 0.25 : -0.25)})};
+    }
     for (int k = 0; k < 2; ++k) {
       NodeId f = arg(naive, k), a = arg(naive, 1 - k);
       if (g_[f].arity != 1 || arg(f, 0) != a) continue;
@@ -830,6 +875,37 @@ class Stabilizer {
     NodeId r = make(Op::Where, {cond, plus ? near : neg(near), plain});
     shifted_of_[r] = {v, m, n, plus};
     return times(r, k);
+  }
+
+  /// t and the sign when p - q is softplus(t) - t sigmoid(t) (negated: t
+  /// sigmoid(t) - softplus(t)), softplus the stable one (the catalogue's is
+  /// t past its threshold by definition).
+  struct LogitEntropy {
+    NodeId t;
+    bool negated;
+  };
+  std::optional<LogitEntropy> logit_entropy_parts(NodeId p, NodeId q) const {
+    for (int k = 0; k < 2; ++k) {
+      NodeId t = softplus_argument(k == 0 ? p : q), m = k == 0 ? q : p;
+      if (t == ir::kNoNode || op(m) != Op::Mul) continue;
+      for (int j = 0; j < 2; ++j)
+        if (auto sig = ir::sigmoid_form(g_, arg(m, 1 - j)); arg(m, j) == t && sig && sig->a == t)
+          return LogitEntropy{t, k == 1};
+    }
+    return std::nullopt;
+  }
+
+  /// softplus(t) - t sigmoid(t), the binary entropy of sigmoid(t), as
+  /// softplus(-t) + t sigmoid(-t) for t > 0 (17% off at 15 in float, 0 at
+  /// 88), or its negation; kNoNode for other p - q. Its slope, -t
+  /// sigmoid(t) sigmoid(-t), is difference_slope's (the product rule's
+  /// sigmoid(t) - (sigmoid(t) + ...) cancels near 0).
+  NodeId logit_entropy(NodeId p, NodeId q) {
+    auto e = logit_entropy_parts(p, q);
+    if (!e) return ir::kNoNode;
+    NodeId t = e->t;
+    NodeId flipped = make(Op::Add, {softplus(neg(t)), make(Op::Mul, {t, sigmoid(neg(t))})});
+    return make(Op::Where, {make(Op::Gt, {t, c(0)}), e->negated ? neg(flipped) : flipped, make(Op::Sub, {p, q})});
   }
 
   /// v times a shifted_ratio's where (without its k): +-q N on the side where

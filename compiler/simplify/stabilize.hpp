@@ -122,7 +122,7 @@
 //   u p - u q            -> u (p - q) where p - q has a rewrite of its own (x sigmoid(x) - x/2)
 //   log((1 + a) / (1 - a)) -> log1p(a) - log1p(-a), as above (2 atanh(a))
 //   sqrt(k a*a)          -> |a| sqrt(k) for a constant k > 0 (sqrt(x*x) overflowed past 1.8e19)
-//   u / exp(a)           -> u exp(-a), but for exp(b) / exp(a) and the removable quotient u(e) / e
+//   k / exp(a)           -> k exp(-a) for k free of the input
 //   u / sigmoid(a)       -> u (exp(-a) + 1) (1 / sigmoid(x) - 1 as exp(-x) + 0)
 //   (u + c1) + c2        -> u + (c1 + c2), the constants folded
 //   v v / R              -> |v| (|v| / R) for R a root of v*v + b (x^2 / sqrt(x^2 + 1))
@@ -133,6 +133,12 @@
 //                           v*v + b (N = b / (D -+ v)) or |v| + k0 (N = k0): PFLU x (1 + x /
 //                           sqrt(1 + x^2)) / 2, the Elliott sigmoid 1/2 + x / (2 (1 + |x|));
 //                           v times such a sum (k = 1) -> +-q N there
+//   cosh(a) +- sinh(a)   -> exp(+-a); exp(a) + exp(-a) - 2, (exp(a) + exp(-a)) / 2 - 1 -> as cosh(a) - 1
+//   2 atan(exp(a)) - pi/2 -> atan(sinh(a)) (the Gudermannian)
+//   sqrt(v v + b) - |v|  -> b / (sqrt(v v + b) + |v|); sqrt(u + b) - sqrt(u) -> b / (sqrt(u + b) + sqrt(u))
+//   exp(-a) expm1(a)     -> -expm1(-a)
+//   softplus(a) - a sigmoid(a) -> softplus(-a) + a sigmoid(-a) for a > 0 (the binary entropy of
+//                           sigmoid(a)), with the slope -a sigmoid(a) sigmoid(-a) (difference_slope)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms (the differences near 0 above,
