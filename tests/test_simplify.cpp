@@ -615,6 +615,15 @@ TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary en
       {"log(cosh(x) + sinh(x))", [](L x) { return x; }, [](L) { return L(1); }, {1e-30, -1e-8, 3.0, -50.0}},
   };
   check_forms(cases);
+  // k / exp(a) and k / sigmoid(a) become products only for k free of the input:
+  // exp(x) / sigmoid(x) = 1 + exp(-x) is finite below -88.7 in float only as the
+  // quotient (exp(x) (exp(-x) + 1) was inf * 0 there)
+  actjit::Runtime rt;
+  actjit::Kernel k32 = rt.compile("exp(x) / sigmoid(x)", actjit::DType::F32);
+  std::vector<float> x{-95.0f, -3.0f}, y(x.size());
+  k32.forward(std::span<const float>(x), std::span<float>(y));
+  CHECK(y[0] == Approx(1.0).epsilon(1e-3));
+  CHECK(actjit::test::ulp_error(y[1], 1 + std::exp(-3.0L)) <= 4);
 }
 
 TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {

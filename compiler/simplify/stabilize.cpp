@@ -338,8 +338,10 @@ class Stabilizer {
             NodeId av = make(Op::Abs, {r->v});
             return make(Op::Mul, {av, make(Op::Div, {av, den})});
           }
-        // u / sigmoid(a) = u (exp(-a) + 1) (1 / sigmoid(x) - 1 was 0 past 17 in float)
-        if (auto sig = ir::sigmoid_form(g_, den))
+        // k / sigmoid(a) = k (exp(-a) + 1) for k free of the input (1 / sigmoid(x) - 1 was 0
+        // past 17 in float; not for any u, as for k / exp(a) above: exp(x) / sigmoid(x)
+        // is finite below -88.7 only as the quotient)
+        if (auto sig = ir::sigmoid_form(g_, den); sig && input_free(num))
           return stabilized(Op::Mul, num, make(Op::Add, {make(Op::Exp, {scaled(sig->a, -1)}), c(1)}));
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
         // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):

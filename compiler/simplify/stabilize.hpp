@@ -123,7 +123,7 @@
 //   log((1 + a) / (1 - a)) -> log1p(a) - log1p(-a), as above (2 atanh(a))
 //   sqrt(k a*a)          -> |a| sqrt(k) for a constant k > 0 (sqrt(x*x) overflowed past 1.8e19)
 //   k / exp(a)           -> k exp(-a) for k free of the input
-//   u / sigmoid(a)       -> u (exp(-a) + 1) (1 / sigmoid(x) - 1 as exp(-x) + 0)
+//   k / sigmoid(a)       -> k (exp(-a) + 1) for k free of the input (1 / sigmoid(x) - 1 as exp(-x) + 0)
 //   (u + c1) + c2        -> u + (c1 + c2), the constants folded
 //   v v / R              -> |v| (|v| / R) for R a root of v*v + b (x^2 / sqrt(x^2 + 1))
 //   k tanh(a) + k, k tanh(a) - k -> +-k (1 + tanh(+-a)), as 1 + tanh(a) above (0.5 + 0.5 tanh(x/2))
