@@ -613,6 +613,13 @@ TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary en
       {"exp(-x)*(exp(x) - 1)", [](L x) { return -std::expm1(-x); }, [](L x) { return std::exp(-x); },
        {1e-8, -1e-4, 3.0, 95.0, 1e5}},
       {"log(cosh(x) + sinh(x))", [](L x) { return x; }, [](L) { return L(1); }, {1e-30, -1e-8, 3.0, -50.0}},
+      // log(p q), log(p / q) of sigmoids as the sum, the difference of their logs (a flow's
+      // log-Jacobian log(sigmoid(x) (1 - sigmoid(x))) was -inf past |x| = 89 in float)
+      {"log(sigmoid(x)*(1 - sigmoid(x)))",
+       [](L x) { return -std::fabs(x) - 2 * std::log1p(std::exp(-std::fabs(x))); }, [](L x) { return -std::tanh(x / 2); },
+       {1e-30, -1e-4, 0.3, 95.0, -700.0, -1e10}},
+      {"log(sigmoid(x)/sigmoid(-x))", [](L x) { return x; }, [](L) { return L(1); }, {1e-30, -1e-4, 95.0, -1e10}},
+      {"log((1 + tanh(x))/(1 - tanh(x)))", [](L x) { return 2 * x; }, [](L) { return L(2); }, {1e-30, -1e-4, 0.3, 95.0}},
   };
   check_forms(cases);
   // k / exp(a) and k / sigmoid(a) become products only for k free of the input:
@@ -1626,6 +1633,15 @@ TEST_CASE("x - tanh(x) is one operation without the cancellation", "[stabilize]"
   CHECK(simplified("tanh(x) - x") == "-tanhshrink(x)");
   CHECK(simplified("tanhshrink") == "tanhshrink(x)");
   CHECK(simplified("x * 2 - tanh(x * 2)") == "tanhshrink(x * 2)");
+  // a - k tanh(a/k) = k tanhshrink(a/k) (x - 2 tanh(x/2) was 0 below 1e-4 in float)
+  CHECK(simplified("x - 2 * tanh(x / 2)") == "tanhshrink(x * 0.5) * 2");
+  const FormCase scaled[] = {
+      {"x - 2*tanh(x/2)", [&](long double x) { return 2 * exact(x / 2); },
+       [](long double x) { return std::tanh(x / 2) * std::tanh(x / 2); }, {1e-8, -1e-4, 0.3, 3.0, -40.0}},
+      {"0.5*tanh(2*x) - x", [&](long double x) { return -exact(2 * x) / 2; },
+       [](long double x) { return -std::tanh(2 * x) * std::tanh(2 * x); }, {1e-8, -1e-4, 0.3, -20.0}},
+  };
+  check_forms(scaled);
   for (double x : {1e-300, -1e-30, 1e-8, -1e-3, 0.019, 0.3, -0.999, 1.0, 1.5, -5.0, 30.0, 1e10}) {
     INFO("x = " << x);
     CHECK(value("x - tanh(x)", x) == Approx(double(exact(x))).epsilon(4e-16).margin(1e-300));

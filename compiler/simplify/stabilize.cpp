@@ -79,7 +79,18 @@ class Stabilizer {
                                       make(Op::Log1p, {neg(make(Op::Exp, {scaled(h, -2)}))})});
           return make(Op::Where, {make(Op::Gt, {h, c(1)}), far, make(Op::Log, {s})});
         }
-        if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(neg(sig->a)));  // log(sigmoid(a)) = -softplus(-a)
+        if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(scaled(sig->a, -1)));  // log(sigmoid(a)) = -softplus(-a)
+        // log(p q), log(p / q) for sigmoids p and q: the sum, the difference of their logs
+        // (log(sigmoid(x) (1 - sigmoid(x))), a flow's log-Jacobian, was -inf where the
+        // product underflows: below -89 and past 89 in float)
+        // (sigmoid(a) sigmoid(-a) = 1 / (4 cosh(a/2)^2): -2 log(cosh(a/2)) - 2 log 2, whose
+        // slope -tanh(a/2) does not cancel near 0 as sigmoid(-a) - sigmoid(a) does)
+        if (op(s) == Op::Mul || op(s) == Op::Div)
+          if (auto p = ir::sigmoid_form(g_, arg(s, 0)), q = ir::sigmoid_form(g_, arg(s, 1)); p && q) {
+            if (op(s) == Op::Mul && negations(p->a, q->a))
+              return make(Op::Add, {make(Op::Mul, {log_cosh(scaled(p->a, 0.5)), c(-2)}), c(-2 * std::numbers::ln2)});
+            return stabilized(op(s) == Op::Mul ? Op::Add : Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
+          }
         // log(softplus(a)) = a + log(log1p(e) / e), e = exp(a), below a = -1 (-inf below -103
         // in float, where it is a; log1p(e) / e is 1 where e underflows)
         if (NodeId t = guarded_softplus_argument(s); t != ir::kNoNode) {
@@ -228,6 +239,17 @@ class Stabilizer {
         if (NodeId r = logit_entropy(a[0], a[1]); r != ir::kNoNode) return r;  // softplus(a) - a sigmoid(a)
         if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
+        // a - k tanh(a/k) = k tanhshrink(a/k) for a constant k, and its negation (x - 2
+        // tanh(x/2) was 0 below 1e-4 in float)
+        for (int j = 0; j < 2; ++j) {
+          NodeId m = a[size_t(1 - j)];
+          if (op(m) != Op::Mul || op(arg(m, 0)) != Op::Tanh || !g_.is_const(arg(m, 1)) || is(arg(m, 1), 0.0)) continue;
+          NodeId u = arg(arg(m, 0), 0);
+          double k = g_.const_value(arg(m, 1));
+          if (scaled(u, k) != a[size_t(j)]) continue;
+          NodeId r = make(Op::Mul, {make(Op::TanhShrink, {u}), c(k)});
+          return j == 0 ? r : neg(r);
+        }
         // a - sin(a), sinh(a) - a, expm1(a) - a, a - log1p(a), a - atan(a),
         // a - asinh(a), tan(a) - a (and the negations)
         for (int k = 0; k < 2; ++k) {
