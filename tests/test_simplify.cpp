@@ -631,6 +631,14 @@ TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary en
   k32.forward(std::span<const float>(x), std::span<float>(y));
   CHECK(y[0] == Approx(1.0).epsilon(1e-3));
   CHECK(actjit::test::ulp_error(y[1], 1 + std::exp(-3.0L)) <= 4);
+  // The log of a quotient of other sigmoids stays the log of the quotient, within 4 ULP
+  actjit::Kernel q32 = rt.compile("log(sigmoid(x)/sigmoid(x + 1))", actjit::DType::F32);
+  std::vector<float> xq{-20.0f, -5.0f, 0.5f}, yq(xq.size());
+  q32.forward(std::span<const float>(xq), std::span<float>(yq));
+  for (size_t i = 0; i < xq.size(); ++i) {
+    INFO("log(sigmoid(x)/sigmoid(x + 1)) at x = " << xq[i]);
+    CHECK(actjit::test::ulp_error(yq[i], std::log(sig(xq[i]) / sig(xq[i] + 1))) <= 4);
+  }
 }
 
 TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[stabilize]") {

@@ -80,16 +80,20 @@ class Stabilizer {
           return make(Op::Where, {make(Op::Gt, {h, c(1)}), far, make(Op::Log, {s})});
         }
         if (auto sig = ir::sigmoid_form(g_, s)) return neg(softplus(scaled(sig->a, -1)));  // log(sigmoid(a)) = -softplus(-a)
-        // log(p q), log(p / q) for sigmoids p and q: the sum, the difference of their logs
-        // (log(sigmoid(x) (1 - sigmoid(x))), a flow's log-Jacobian, was -inf where the
-        // product underflows: below -89 and past 89 in float)
-        // (sigmoid(a) sigmoid(-a) = 1 / (4 cosh(a/2)^2): -2 log(cosh(a/2)) - 2 log 2, whose
-        // slope -tanh(a/2) does not cancel near 0 as sigmoid(-a) - sigmoid(a) does)
+        // log(p q) for sigmoids p and q: the sum of their logs, both <= 0 (log(sigmoid(x) (1 -
+        // sigmoid(x))), a flow's log-Jacobian, was -inf where the product underflows: below
+        // -89 and past 89 in float); sigmoid(a) sigmoid(-a) = 1 / (4 cosh(a/2)^2) as -2
+        // log(cosh(a/2)) - 2 log 2, whose slope -tanh(a/2) does not cancel near 0 as
+        // sigmoid(-a) - sigmoid(a) does. log(sigmoid(a) / sigmoid(-a)) = a. (Not log(p / q)
+        // for other p, q: the logs' difference may cancel where p is near q, and nothing
+        // was found that the quotient's log gets wrong.)
         if (op(s) == Op::Mul || op(s) == Op::Div)
           if (auto p = ir::sigmoid_form(g_, arg(s, 0)), q = ir::sigmoid_form(g_, arg(s, 1)); p && q) {
-            if (op(s) == Op::Mul && negations(p->a, q->a))
+            const bool negated = negations(p->a, q->a);
+            if (op(s) == Op::Mul && negated)
               return make(Op::Add, {make(Op::Mul, {log_cosh(scaled(p->a, 0.5)), c(-2)}), c(-2 * std::numbers::ln2)});
-            return stabilized(op(s) == Op::Mul ? Op::Add : Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
+            if (op(s) == Op::Mul || negated)
+              return stabilized(op(s) == Op::Mul ? Op::Add : Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
           }
         // log(softplus(a)) = a + log(log1p(e) / e), e = exp(a), below a = -1 (-inf below -103
         // in float, where it is a; log1p(e) / e is 1 where e underflows)

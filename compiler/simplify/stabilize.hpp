@@ -138,8 +138,8 @@
 //   sqrt(v v + b) - |v|  -> b / (sqrt(v v + b) + |v|); sqrt(u + b) - sqrt(u) -> b / (sqrt(u + b) + sqrt(u))
 //   exp(-a) expm1(a)     -> -expm1(-a)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation)
-//   log(p q), log(p / q) -> log(p) + log(q), log(p) - log(q) for sigmoids p, q; log(sigmoid(a)
-//                           sigmoid(-a)) -> -2 log(cosh(a/2)) - 2 log 2
+//   log(p q)             -> log(p) + log(q) for sigmoids p, q; log(sigmoid(a) sigmoid(-a)) ->
+//                           -2 log(cosh(a/2)) - 2 log 2; log(sigmoid(a) / sigmoid(-a)) -> a
 //   softplus(a) - a sigmoid(a) -> softplus(-a) + a sigmoid(-a) for a > 0 (the binary entropy of
 //                           sigmoid(a)), with the slope -a sigmoid(a) sigmoid(-a) (difference_slope)
 // Unlike simplify, these rewrites change results (for the better) where the
