@@ -574,6 +574,24 @@ TEST_CASE("published forms and their relatives - 0.5 + 0.5 tanh(x/2) - 1 over si
     CHECK(actjit::test::ulp_error(y[i], (1.25L * x[i] + r) / 2) <= 4);
     CHECK(actjit::test::ulp_error(g[i], (1.25L + 0.75L * v / r) / 2) <= 8);
   }
+  // k + k tanh(x) with k passed: 2 k sigmoid(2x) (0 below -9 in float); and s tanh(x/s) - x
+  // with s passed keeps its form, whose gradient by s, tanh(u) - u sech(u)^2 (u = x/s), is
+  // right far out (s tanhshrink(x/s)'s product rule cancelled to 0 there)
+  actjit::Kernel kk = rt.compile("f(x, k = 0.5) = k + k*tanh(x)", actjit::DType::F32);
+  actjit::Kernel ks = rt.compile("f(x, s = 2) = s*tanh(x/s) - x", actjit::DType::F32);
+  std::vector<double> pk{0.85}, ps{3.4}, ds(1);
+  std::vector<float> xk{-9.0f, -20.0f, 0.5f}, yk(xk.size());
+  kk.forward(std::span<const float>(xk), std::span<float>(yk), pk);
+  for (size_t i = 0; i < xk.size(); ++i) {
+    INFO("k + k tanh(x) at x = " << xk[i]);
+    CHECK(actjit::test::ulp_error(yk[i], 2 * 0.85L / (1 + std::exp(-2.0L * xk[i]))) <= 4);
+  }
+  for (float xs : {1e10f, -3e19f}) {
+    INFO("d/ds (s tanh(x/s) - x) at x = " << xs);
+    float gs = 0, one = 1;
+    ks.backward(std::span<const float>(&xs, 1), std::span<const float>(&one, 1), std::span<float>(&gs, 1), ps, ds);
+    CHECK(ds[0] == Approx(xs > 0 ? 1.0 : -1.0).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary entropy of a logit - differences of roots - exp(-x) expm1(x)", "[stabilize]") {

@@ -211,6 +211,10 @@ class Stabilizer {
           if (k != 0 && (k1 == k || k1 == -k))
             return stabilized(Op::Mul, tanh_plus_one(k1 == k ? t : neg(t)), c(k1));
         }
+        for (int j = 0; j < 4; ++j)  // K tanh(a) + K for a parameter's K (k passed at run time)
+          if (NodeId m = a[size_t(j / 2)], k = a[size_t(1 - j / 2)];
+              op(m) == Op::Mul && op(arg(m, j % 2)) == Op::Tanh && arg(m, 1 - j % 2) == k && !g_.is_const(k))
+            return make(Op::Mul, {tanh_plus_one(arg(arg(m, j % 2), 0)), k});
         if (is(a[1], -1.0))
           if (auto sig = ir::sigmoid_form(g_, a[0])) return neg(sigmoid(neg(sig->a)));  // sigmoid(a) - 1
         NodeId r = sqrt_minus_root(a[0], a[1]);  // sqrt(x^2 + b) - sqrt(b)
@@ -245,6 +249,9 @@ class Stabilizer {
         if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
         // a - k tanh(a/k) = k tanhshrink(a/k) for a constant k, and its negation (x - 2
         // tanh(x/2) was 0 below 1e-4 in float)
+        // (Not for a parameter's K, s tanh(x/s) - x with s passed: the gradient by K of K
+        // tanhshrink(x/K), (u - tanh u) - u tanh(u)^2, cancels for large u = x/K, where
+        // the written form's tanh(u) - u sech(u)^2 is right.)
         for (int j = 0; j < 2; ++j) {
           NodeId m = a[size_t(1 - j)];
           if (op(m) != Op::Mul || op(arg(m, 0)) != Op::Tanh || !g_.is_const(arg(m, 1)) || is(arg(m, 1), 0.0)) continue;

@@ -137,7 +137,9 @@
 //   2 atan(exp(a)) - pi/2 -> atan(sinh(a)) (the Gudermannian)
 //   sqrt(v v + b) - |v|  -> b / (sqrt(v v + b) + |v|); sqrt(u + b) - sqrt(u) -> b / (sqrt(u + b) + sqrt(u))
 //   exp(-a) expm1(a)     -> -expm1(-a)
-//   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation)
+//   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
+//                           parameter's k, whose gradient would cancel far out)
+//   K tanh(a) + K        -> K (1 + tanh(a)) as above, also for a parameter's K
 //   log(p q)             -> log(p) + log(q) for sigmoids p, q; log(sigmoid(a) sigmoid(-a)) ->
 //                           -2 log(cosh(a/2)) - 2 log 2; log(sigmoid(a) / sigmoid(-a)) -> a
 //   softplus(a) - a sigmoid(a) -> softplus(-a) + a sigmoid(-a) for a > 0 (the binary entropy of
