@@ -603,6 +603,8 @@ TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary en
     return x > 0 ? std::log1p(std::exp(-x)) + x * sig(-x) : std::log1p(std::exp(x)) - x * sig(x);
   };
   auto sinh_half_sq = [](L x) { return std::sinh(x / 2) * std::sinh(x / 2); };
+  auto softplus = [](L x) { return std::max(x, L(0)) + std::log1p(std::exp(-std::fabs(x))); };
+  auto soft_clip = [&](L x) { return x < 40 ? std::log1p(std::expm1(L(1)) * sig(x - 1)) : softplus(x) - softplus(x - 1); };
   const FormCase cases[] = {
       {"(exp(x) + exp(-x))/2 - 1", [&](L x) { return 2 * sinh_half_sq(x); }, [](L x) { return std::sinh(x); },
        {1e-8, -1e-4, 0.01, 3.0, -20.0}},
@@ -638,6 +640,11 @@ TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary en
        {1e-30, -1e-4, 0.3, 95.0, -700.0, -1e10}},
       {"log(sigmoid(x)/sigmoid(-x))", [](L x) { return x; }, [](L) { return L(1); }, {1e-30, -1e-4, 95.0, -1e10}},
       {"log((1 + tanh(x))/(1 - tanh(x)))", [](L x) { return 2 * x; }, [](L) { return L(2); }, {1e-30, -1e-4, 0.3, 95.0}},
+      // soft clipping: log1p(expm1(1) sigmoid(x - 1)) (0 at -45 in float; far out below). At
+      // points where x - 1 is exact in float (elsewhere its rounding moves the value by
+      // some ULP); the slope sigmoid(x) - sigmoid(x - 1) written without its cancellation
+      {"log((1 + exp(x))/(1 + exp(x - 1)))", soft_clip,
+       [&](L x) { return x > 0 ? sig(1 - x) - sig(-x) : sig(x) - sig(x - 1); }, {-45.0, -9.0, -4.5, 0.5, 2.5, 30.0, 80.0}},
   };
   check_forms(cases);
   // k / exp(a) and k / sigmoid(a) become products only for k free of the input:
@@ -649,6 +656,22 @@ TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary en
   k32.forward(std::span<const float>(x), std::span<float>(y));
   CHECK(y[0] == Approx(1.0).epsilon(1e-3));
   CHECK(actjit::test::ulp_error(y[1], 1 + std::exp(-3.0L)) <= 4);
+  // soft clipping far out: inf past 88 and NaN past 1e5 in float before
+  for (actjit::DType dt : {actjit::DType::F32, actjit::DType::F64}) {
+    actjit::Kernel kc = rt.compile("f(x, a = 1) = log((1 + exp(a*x))/(1 + exp(a*(x - 1))))/a", dt);
+    for (double xc : {88.0, 712.0, 1e5}) {
+      INFO("soft clipping at x = " << xc << (dt == actjit::DType::F32 ? " f32" : " f64"));
+      if (dt == actjit::DType::F32) {
+        float xf = float(xc), y = 0;
+        kc.forward(std::span<const float>(&xf, 1), std::span<float>(&y, 1));
+        CHECK(actjit::test::ulp_error(y, soft_clip(xf)) <= 4);
+      } else {
+        double y = 0;
+        kc.forward(std::span<const double>(&xc, 1), std::span<double>(&y, 1));
+        CHECK(actjit::test::ulp_error(y, soft_clip(xc)) <= 4);
+      }
+    }
+  }
   // The log of a quotient of other sigmoids stays the log of the quotient, within 4 ULP
   actjit::Kernel q32 = rt.compile("log(sigmoid(x)/sigmoid(x + 1))", actjit::DType::F32);
   std::vector<float> xq{-20.0f, -5.0f, 0.5f}, yq(xq.size());

@@ -95,6 +95,21 @@ class Stabilizer {
             if (op(s) == Op::Mul || negated)
               return stabilized(op(s) == Op::Mul ? Op::Add : Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
           }
+        // log((1 + exp(p)) / (1 + exp(q))), as the quotient is rewritten: (1 + exp(p))
+        // sigmoid(-q); the soft clipping log((1 + exp(x)) / (1 + exp(x - 1))) was inf past 88
+        // and NaN past 1e5 in float, 0 at -45. For |d| < 40, d = p - q, log1p(expm1(d)
+        // sigmoid(q)) (nothing cancels, its slope neither: sigmoid(p) - sigmoid(q) did at x =
+        // 30); beyond, softplus(p) - softplus(q), whose terms differ by far more than they
+        // round.
+        if (op(s) == Op::Mul)
+          for (int k = 0; k < 2; ++k)
+            if (auto [p, one] = exp_sum(arg(s, k)); p != ir::kNoNode && is(one, 0.0) && !is(p, 0.0))
+              if (auto sig = ir::sigmoid_form(g_, arg(s, 1 - k))) {
+                NodeId q = scaled(sig->a, -1), d = make(Op::Sub, {p, q});
+                NodeId near = make(Op::Log1p, {make(Op::Mul, {make(Op::Expm1, {d}), sigmoid(q)})});
+                NodeId far = stabilized(Op::Add, softplus(p), stabilized(Op::Log, arg(s, 1 - k)));
+                return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {d}), c(40)}), near, far});
+              }
         // log(softplus(a)) = a + log(log1p(e) / e), e = exp(a), below a = -1 (-inf below -103
         // in float, where it is a; log1p(e) / e is 1 where e underflows)
         if (NodeId t = guarded_softplus_argument(s); t != ir::kNoNode) {

@@ -142,6 +142,8 @@
 //   K tanh(a) + K        -> K (1 + tanh(a)) as above, also for a parameter's K
 //   log(p q)             -> log(p) + log(q) for sigmoids p, q; log(sigmoid(a) sigmoid(-a)) ->
 //                           -2 log(cosh(a/2)) - 2 log 2; log(sigmoid(a) / sigmoid(-a)) -> a
+//   log((1 + exp(p)) / (1 + exp(q))) -> log1p(expm1(p - q) sigmoid(q)) for |p - q| < 40,
+//                           softplus(p) - softplus(q) beyond (soft clipping)
 //   softplus(a) - a sigmoid(a) -> softplus(-a) + a sigmoid(-a) for a > 0 (the binary entropy of
 //                           sigmoid(a)), with the slope -a sigmoid(a) sigmoid(-a) (difference_slope)
 // Unlike simplify, these rewrites change results (for the better) where the
