@@ -219,17 +219,17 @@ class Stabilizer {
         if (g_.is_const(a[1]))  // 1 + x / sqrt(x^2 + b), 1/2 + x / (2 (1 + |x|)), ... (shifted_ratio)
           if (NodeId r = shifted_ratio(a[0], g_.const_value(a[1])); r != ir::kNoNode) return r;
         // k tanh(a) + k = k (1 + tanh(a)), k tanh(a) - k = -k (1 + tanh(-a)) (0.5 + 0.5
-        // tanh(x/2), sigmoid as numpy code writes it, was 0 below -9 in float)
-        if (op(a[0]) == Op::Mul && op(arg(a[0], 0)) == Op::Tanh && g_.is_const(arg(a[0], 1)) && g_.is_const(a[1])) {
-          double k = g_.const_value(arg(a[0], 1)), k1 = g_.const_value(a[1]);
-          NodeId t = arg(arg(a[0], 0), 0);
-          if (k != 0 && (k1 == k || k1 == -k))
-            return stabilized(Op::Mul, tanh_plus_one(k1 == k ? t : neg(t)), c(k1));
+        // tanh(x/2), sigmoid as numpy code writes it, was 0 below -9 in float); k may be a
+        // parameter's expression in the first (k + k tanh(x) with k passed at run time)
+        for (int j = 0; j < 4; ++j) {
+          NodeId m = a[size_t(j / 2)], other = a[size_t(1 - j / 2)];
+          if (op(m) != Op::Mul || op(arg(m, j % 2)) != Op::Tanh || is(other, 0.0)) continue;
+          NodeId k = arg(m, 1 - j % 2), t = arg(arg(m, j % 2), 0);
+          const bool consts = g_.is_const(k) && g_.is_const(other);
+          if (other == k || (consts && g_.const_value(other) == g_.const_value(k)))
+            return stabilized(Op::Mul, tanh_plus_one(t), other);
+          if (consts && g_.const_value(other) == -g_.const_value(k)) return stabilized(Op::Mul, tanh_plus_one(neg(t)), other);
         }
-        for (int j = 0; j < 4; ++j)  // K tanh(a) + K for a parameter's K (k passed at run time)
-          if (NodeId m = a[size_t(j / 2)], k = a[size_t(1 - j / 2)];
-              op(m) == Op::Mul && op(arg(m, j % 2)) == Op::Tanh && arg(m, 1 - j % 2) == k && !g_.is_const(k))
-            return make(Op::Mul, {tanh_plus_one(arg(arg(m, j % 2), 0)), k});
         if (is(a[1], -1.0))
           if (auto sig = ir::sigmoid_form(g_, a[0])) return neg(sigmoid(neg(sig->a)));  // sigmoid(a) - 1
         NodeId r = sqrt_minus_root(a[0], a[1]);  // sqrt(x^2 + b) - sqrt(b)
