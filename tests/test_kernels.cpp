@@ -7,6 +7,7 @@
 
 #include <cfloat>
 #include <cstring>
+#include <functional>
 #include <iomanip>
 #include <random>
 #include <regex>
@@ -1148,7 +1149,8 @@ namespace {
 /// (the derivative within `derivative_ulps` where the backward kernel takes
 /// its own form: softplus's float one, dy / (1 + exp(-x)), where the fused
 /// kernel shares the forward's exp(-|x|); the value within `value_ulps`
-/// where the forward does: swish's and silu's float x / (1 + exp(-x)),
+/// where the forward does: swish's and silu's float x / (1 + exp(-x)) (and
+/// x sigmoid(x) + 0.1 tanh(x)'s),
 /// gelu's float erfc as one exp of log erfcx - x^2/2, where the fused
 /// kernel shares erfcx and exp(-x^2/2) with the derivative).
 template <class T>
@@ -1177,10 +1179,13 @@ void check_fused(const std::string& src, size_t n, const std::vector<double>& pa
 
 TEST_CASE("forward_with_derivative gives forward and backward in one pass", "[kernels][fused]") {
   for (const char* src : {"mish", "gelu", "swish", "sigmoid", "softplus", "elu", "relu", "x * tanh(exp(x))",
-                          "sqrt(x*x+1)-1", "2^-x^2 - x^2 + 2^abs(x)^0.5"}) {
+                          "sqrt(x*x+1)-1", "2^-x^2 - x^2 + 2^abs(x)^0.5", "x*sigmoid(x)+0.1*tanh(x)"}) {
     for (size_t n : {0, 1, 17, 1000, 200000}) {  // 200000: split across the pool
       check_fused<float>(src, n, {}, std::string(src) == "softplus" ? 4 : 0,
-                         std::string(src) == "swish" || std::string(src) == "gelu" ? 4 : 0);
+                         std::string(src) == "swish" || std::string(src) == "gelu" ||
+                                 std::string(src) == "x*sigmoid(x)+0.1*tanh(x)"
+                             ? 4
+                             : 0);
       check_fused<double>(src, n);
     }
   }
@@ -1667,4 +1672,62 @@ TEST_CASE("a guard whose lanes the other branch gives alike is left out of float
   h.forward(std::span<const float>(&hx, 1), std::span<float>(&hy, 1));
   CHECK(hy == 0.0f);
   CHECK(!std::signbit(hy));
+}
+
+namespace {
+/// Slopes of `src` against `slope` in long double at points from 0 to past
+/// the flush of exp(-2|x|) (within 6 ULP, or both below `tiny`).
+template <class T>
+void check_slopes(Runtime& rt, const char* src, const std::function<long double(long double)>& slope) {
+  std::vector<T> x{T(0), T(-1e-3), T(0.25), T(-0.7), T(2), T(-3), T(6), T(-9), T(15), T(-20), T(30), T(-40),
+                   T(43.6), T(-43.7), T(44), T(300), T(-354), T(355), T(360)};
+  for (int i = -400; i <= 400; ++i) x.push_back(T(i) / T(16));
+  for (int e = 20; e <= std::numeric_limits<T>::max_exponent10; ++e)  // exp's garbage past its clamps varies
+    for (T m : {T(1), T(-1), T(3.3), T(-3.3)}) x.push_back(m * std::pow(T(10), T(e)));
+  std::vector<T> dy(x.size(), T(1)), dx(x.size());
+  rt.compile(src, sizeof(T) == 4 ? DType::F32 : DType::F64)
+      .backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx));
+  const long double tiny = sizeof(T) == 4 ? 1e-37L : 1e-306L;
+  for (size_t i = 0; i < x.size(); ++i) {
+    long double want = slope(x[i]);
+    INFO(src << " at x = " << x[i] << ": " << dx[i] << " for " << double(want));
+    CHECK((test::ulp_error(dx[i], want) <= 6 || (std::fabs(want) < tiny && std::fabs(dx[i] - want) <= tiny)));
+  }
+}
+}  // namespace
+
+TEST_CASE("exp(-2|a|) is exp(-|a|) squared where a kernel has both - x sigmoid(x) + 0.1 tanh(x)'s backward", "[kernels][accuracy]") {
+  // tanh's derivative 4e / (1 + e)^2, e = exp(-2|x|), beside sigmoid's
+  // exp(-|x|): e is that exp's square (Emitter::plan), flushed to 0 where
+  // exp(-2|x|) would be (no subnormal products). The backward then has the
+  // forward's one exp a register: as many table lookups.
+  Runtime rt;
+  if (test::table_exp_kernels()) {
+    std::string forward = kernel_ir(rt, "x*sigmoid(x)+0.1*tanh(x)", "actjit_forward", false);
+    std::string backward = kernel_ir(rt, "x*sigmoid(x)+0.1*tanh(x)", "actjit_backward", false);
+    CHECK(count_of(forward, "permvar") > 0);
+    CHECK(count_of(backward, "permvar") == count_of(forward, "permvar"));
+  }
+  // Two roundings of exp(-|x|) reach the square: within 6 ULP where
+  // tanh's derivative is nearly all of the slope (sigmoid's and exp's
+  // parts scaled down), in both types; exp(-|x|) written out too. Points
+  // up to 1e30 (past softplus's guard).
+  auto sech2 = [](long double x) { long double c = std::cosh(x); return 1 / (c * c); };
+  auto sigmoid_part = [&](long double x) {
+    long double e = std::exp(-std::fabs(x));
+    return sech2(x) + 1e-30L * e / ((1 + e) * (1 + e));
+  };
+  auto exp_part = [&](long double x) { return sech2(x) - 1e-30L * std::exp(-std::fabs(x)) * (x > 0 ? 1 : x < 0 ? -1 : 0); };
+  for (auto [src, slope] : std::vector<std::pair<const char*, std::function<long double(long double)>>>{
+           {"tanh(x) + 1e-30*sigmoid(x)", sigmoid_part},
+           {"1e-30*sigmoid(x) + tanh(x)", sigmoid_part},
+           {"tanh(x) + 1e-30*exp(-abs(x))", exp_part},
+           // softplus's exp(-|x|) is right only under its x <= 20 guard
+           // (its clamps go): not squared for tanh's unguarded derivative
+           {"softplus(x) + tanh(x)", [&](long double x) {
+              return sech2(x) + (x > 20 ? 1 : 1 / (1 + std::exp(-x)));
+            }}}) {
+    check_slopes<float>(rt, src, slope);
+    check_slopes<double>(rt, src, slope);
+  }
 }

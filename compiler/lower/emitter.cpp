@@ -857,6 +857,15 @@ NodeId Emitter::neg2abs_operand(NodeId id) const {
   return ir::kNoNode;
 }
 
+NodeId Emitter::neg1abs_operand(NodeId id) const {
+  if (g_[id].op != Op::Exp) return ir::kNoNode;
+  NodeId w = g_[id].args[0];
+  if (NodeId a = neg_abs_operand(w); a != ir::kNoNode) return a;
+  const ir::Node& neg = g_[w];
+  if (neg.op != Op::Neg || g_[neg.args[0]].op != Op::Abs) return ir::kNoNode;
+  return g_[neg.args[0]].args[0];
+}
+
 std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const Leaf& leaf,
                                         const std::unordered_map<NodeId, llvm::Value*>* known,
                                         const std::vector<NodeId>& also,
@@ -913,6 +922,11 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
       if (!all && uses[e] == 1) deferrable_exps.insert(e);
     }
   }
+  // a -> an exp(-|a|) node, whose square serves a flushed exp(-2|a|)
+  // emitted after it (plan).
+  std::unordered_map<NodeId, NodeId> half_exps;
+  for (NodeId id : order)
+    if (NodeId a = neg1abs_operand(id); a != ir::kNoNode) half_exps.emplace(a, id);
   for (NodeId id : order) {
     if (known) {
       auto it = known->find(id);
@@ -1075,8 +1089,19 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
         NodeId half_square = half_square_exp_operand(id, v);
         r = half_square != ir::kNoNode ? emit_exp_neg_half_square(b_, v[half_square]) : nullptr;
         auto flushed = flushed_exp_.find(id);
-        if (!r && flushed != flushed_exp_.end())
-          r = paired_exp(id) ? emit_exp_neg2abs_paired(b_, v[flushed->second]) : emit_exp_neg2abs(b_, v[flushed->second]);
+        if (!r && flushed != flushed_exp_.end()) {
+          // exp(-|a|)'s value is right where its own uses need it (its
+          // clamps follow that range): it must cover the -|a| = m/2 of every
+          // m = -2|a| this exp's uses need (softplus's backward guards its
+          // exp(-|x|) with x > 20; tanh's derivative beside it is unguarded).
+          // A known value was emitted under another call's ranges: not taken.
+          auto half = paired_exp(id) ? half_exps.end() : half_exps.find(flushed->second);
+          const bool covered = half != half_exps.end() && v[half->second] && !(known && known->count(half->second)) &&
+                               ranges.operand_where_used(half->second).lo <= ranges.operand_where_used(id).lo / 2;
+          if (covered) r = emit_exp_neg2abs_square(b_, v[half->second]);
+          else if (paired_exp(id)) r = emit_exp_neg2abs_paired(b_, v[flushed->second]);
+          else r = emit_exp_neg2abs(b_, v[flushed->second]);
+        }
         if (!r) {
           ir::Interval used = ranges.operand_where_used(id);
           // A computed argument's rounding error, where exp's argument can

@@ -79,7 +79,16 @@ class Emitter {
   /// - a sum tanh(a) + z 4e / (1 + e)^2 of a paired tanh and its derivative
   ///   (the product rule's, f = z tanh(a)) is emitted as r (-v + z 4e r)
   ///   (tanh's sign on -v): one reciprocal rounding for both terms, which
-  ///   cancel at telu's derivative zero.
+  ///   cancel at telu's derivative zero;
+  /// - an e not paired, in a kernel that has emitted exp(-|a|) before it
+  ///   (sigmoid(a)'s or softplus(a)'s: x sigmoid(x) + 0.1 tanh(x)'s
+  ///   backward), is that exp's square (emit_exp_neg2abs_square), flushed
+  ///   alike: one product instead of a second exp. Only where that exp's
+  ///   value is right for every a e is needed at (emit() decides it from
+  ///   the ranges where each is used: not under softplus's x <= 20 guard),
+  ///   so a fused kernel, whose exp(-|a|) may serve its y too, can decide
+  ///   otherwise than the backward kernel (the derivative then differs
+  ///   by the square's rounding, a few ULP).
   ///
   /// Also: where(v >= 0, -v, v) (or v > 0) used only by exp becomes -|v|,
   /// one OR of the sign bit instead of a compare, a negation and a blend
@@ -267,6 +276,10 @@ class Emitter {
   /// a where `id` is exp(-2|a|) (or exp(-2a) for a = exp(w)): tanh's
   /// derivative; else kNoNode.
   ir::NodeId neg2abs_operand(ir::NodeId id) const;
+
+  /// a where `id` is exp(-|a|): of where(a >= 0, -a, a) (sigmoid's,
+  /// softplus's) or of -|a|; else kNoNode.
+  ir::NodeId neg1abs_operand(ir::NodeId id) const;
 
   /// Whether where node `where`, where(c, a, b) with c a comparison of x
   /// with a constant, may be b: b gives a's value, bit for bit in this

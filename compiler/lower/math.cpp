@@ -358,6 +358,10 @@ llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a) {
   return call_inline(b, "exp_neg2abs", vmath::exp_neg2abs, a);
 }
 
+llvm::Value* emit_exp_neg2abs_square(llvm::IRBuilderBase& b, llvm::Value* e) {
+  return call_inline(b, "exp_neg2abs_square", vmath::exp_neg2abs_square, e);
+}
+
 llvm::Value* emit_log1p_unit(llvm::IRBuilderBase& b, llvm::Value* t) {
   return call_inline(b, "log1p_unit", vmath::log1p_unit, t);
 }

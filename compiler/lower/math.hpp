@@ -102,6 +102,8 @@ llvm::Value* emit_sech2_paired(llvm::IRBuilderBase& b, llvm::Value* a);
 llvm::Value* emit_tanh_plus_sech2_times(llvm::IRBuilderBase& b, llvm::Value* a, llvm::Value* z, llvm::Value* m = nullptr);
 /// exp(-2|a|), 0 below exp's normal range, not shared with a tanh.
 llvm::Value* emit_exp_neg2abs(llvm::IRBuilderBase& b, llvm::Value* a);
+/// The same from e = exp(-|a|), as e * e (vmath::exp_neg2abs_square).
+llvm::Value* emit_exp_neg2abs_square(llvm::IRBuilderBase& b, llvm::Value* e);
 
 /// x * erfc(+-y / sqrt 2) with the exponent applied last (one rounding
 /// into the subnormals: gelu's x = -13 in float, -37.6 in double): in

@@ -428,6 +428,13 @@ llvm::Value* exp_neg2abs_paired(const Ctx& k, llvm::Value* a) {
   return k.select(p.low, k.c(0), e);
 }
 
+llvm::Value* exp_neg2abs_square(const Ctx& k, llvm::Value* e) {
+  // e below exp(bound / 2) makes e^2 below exp(bound): exp_neg2abs's flush,
+  // at the same a up to e's rounding, so no product is subnormal.
+  const double half = std::exp((k.f64 ? kNeg2AbsBound64 : kNeg2AbsBound32) / 2);
+  return k.select(k.b.CreateFCmpOLT(e, k.c(half)), k.c(0), k.mul(e, e));
+}
+
 llvm::Value* expm1(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, false); }
 llvm::Value* expm1_paired(const Ctx& k, llvm::Value* x, bool small_only) {
   return expm1_impl(k, x, small_only, true, k.avx512);
