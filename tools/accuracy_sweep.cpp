@@ -8,6 +8,12 @@
 //
 //   build/tools/actjit_accuracy [--stride N] [--only NAME,...] [--threads T]
 //
+// With --expr SRC (repeatable): the same sweep of those sources (a user's
+// expression or definitions, as `actjit eval` takes them) instead of the
+// catalogue.
+//
+//   build/tools/actjit_accuracy --expr "x*sigmoid(x)+0.1*tanh(x)" [--stride N] [--threads T]
+//
 // With --f64: the float64 kernels against LANGUAGE.md's definitions
 // evaluated in MPFR (mpfr_sweep.hpp) over N sampled doubles (default 2^20).
 //
@@ -195,7 +201,7 @@ int main(int argc, char** argv) {
   bool f64 = false, rowwise = false, params = false;
   bool stride_given = false;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::string> only;
+  std::vector<std::string> only, exprs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&] { return actjit::cli::option_value(argc, argv, i); };
@@ -212,16 +218,20 @@ int main(int argc, char** argv) {
       points = std::max<size_t>(1, std::stoull(value()));
     } else if (a == "--only") {
       only = actjit::cli::split_list(value());
+    } else if (a == "--expr") {
+      exprs.push_back(value());
     } else if (a == "--threads") {
       threads = std::max(1u, unsigned(std::stoul(value())));
     } else if (a == "--help" || a == "-h") {
       std::puts("usage: actjit_accuracy [--stride N] [--only NAME,...] [--threads T]\n"
+                "       actjit_accuracy --expr SRC [--expr SRC ...] [--stride N] [--threads T]\n"
                 "       actjit_accuracy --f64 [--points N] [--only NAME,...] [--threads T]\n"
                 "       actjit_accuracy --rowwise [--only NAME,...]\n"
                 "       actjit_accuracy --params [--stride N] [--only NAME,...] [--threads T]\n"
                 "       actjit_accuracy --f64 --params [--points N] [--only NAME,...] [--threads T]\n"
                 "Max ULP error of every elementwise built-in in float32 (forward and backward, dy = 1)\n"
-                "over every N-th float bit pattern (default: all), against its float64 kernel;\n"
+                "over every N-th float bit pattern (default: all), against its float64 kernel\n"
+                "(with --expr, of each SRC instead: an expression or definitions, as eval takes them);\n"
                 "with --f64, of the float64 kernels over N sampled doubles (default 2^20) against\n"
                 "the definitions of LANGUAGE.md's catalogue evaluated in MPFR; with --rowwise, of the\n"
                 "row-wise built-ins in float32 on random rows against their float64 kernels; with\n"
@@ -235,20 +245,43 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (!exprs.empty() && (f64 || rowwise || params || !only.empty())) {
+    std::fprintf(stderr, "error: --expr sweeps float32 against float64 only (not with --f64, --rowwise, --params or --only)\n");
+    return 2;
+  }
   actjit::set_threads(1);  // the sweep splits the range itself
   if (f64) return sweep_f64(points, only, threads, params);
   if (rowwise) return sweep_rowwise(only);
   if (params) return sweep_params(stride_given ? stride : 257, only, threads);
   actjit::Runtime rt;
-  std::printf("| function | f32 forward max ULP | at x | f32 backward max ULP | at x | backward points > 8 ULP and > 1e-7 abs | inputs |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
-  for (const std::string& name : actjit::sweep::catalogue_names()) {
-    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
+  // The sources' kernels first (--expr): an error in one is reported
+  // before any table.
+  const bool custom = !exprs.empty();
+  std::vector<std::string> names;
+  for (const std::string& name : custom ? exprs : actjit::sweep::catalogue_names())
+    if (only.empty() || std::find(only.begin(), only.end(), name) != only.end()) names.push_back(name);
+  if (custom)
+    for (const std::string& name : exprs) {
+      try {
+        rt.compile(name, actjit::DType::F32);
+      } catch (const actjit::Error& e) {
+        std::fputs(e.rendered().c_str(), stderr);
+        return 1;
+      }
+    }
+  std::printf("| function | f32 forward max ULP | at x | f32 backward max ULP | at x | backward max ULP off by > 1e-7 abs | at x "
+              "| backward points > 8 ULP and > 1e-7 abs | inputs |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const std::string& name : names) {
     actjit::Kernel k32 = rt.compile(name, actjit::DType::F32);
-    if (k32.rowwise()) continue;
+    if (k32.rowwise()) {
+      if (custom) std::fprintf(stderr, "skipped '%s': row-wise (use --rowwise for the built-ins)\n", name.c_str());
+      continue;
+    }
     actjit::sweep::Result r = actjit::sweep::run(k32, rt.compile(name, actjit::DType::F64), stride, threads);
-    std::printf("| %s | %.2f | %.9g | %.2f | %.9g | %llu | %llu |\n", name.c_str(), r.forward.ulp, double(r.forward.at),
-                r.backward.ulp, double(r.backward.at), (unsigned long long)r.backward.over,
+    std::printf("| %s | %.2f | %.9g | %.2f | %.9g | %.2f | %.9g | %llu | %llu |\n", name.c_str(), r.forward.ulp,
+                double(r.forward.at), r.backward.ulp, double(r.backward.at), r.backward.counted,
+                double(r.backward.counted_at), (unsigned long long)r.backward.over,
                 (unsigned long long)r.forward.inputs);
     std::fflush(stdout);
   }
