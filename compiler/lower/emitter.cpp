@@ -577,6 +577,30 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     if (g_[n.args[1]].op == Op::Erfc) erfc_products_[id] = n.args[1];
     else if (g_[n.args[0]].op == Op::Erfc) erfc_products_[id] = n.args[0];
   }
+  // sigmoid(a) + (... * e / (1 + e)^2 * ...): the product rule's sum for
+  // f = z sigmoid(a) (swish's derivative), as one quotient.
+  for (NodeId id : everything) {
+    const ir::Node& n = g_[id];
+    if (n.op != Op::Add) continue;
+    for (int i = 0; i < 2; ++i) {
+      auto s = ir::sigmoid_form(g_, n.args[i]);
+      if (!s) continue;
+      NodeId d = g_[n.args[i]].args[1];
+      auto factors = ir::product_leaves(g_, n.args[1 - i], 5);
+      if (!factors) continue;
+      std::vector<NodeId>& leaves = *factors;
+      auto slope = std::find_if(leaves.begin(), leaves.end(), [&](NodeId f) {
+        const ir::Node& q = g_[f];
+        if (q.op != Op::Div || q.args[0] != s->e) return false;
+        const ir::Node& dd = g_[q.args[1]];
+        return dd.op == Op::Mul && dd.args[0] == d && dd.args[1] == d;
+      });
+      if (slope == leaves.end()) continue;
+      leaves.erase(slope);
+      sigmoid_sums_[id] = {g_[n.args[i]].args[0], d, s->e, leaves};
+      break;
+    }
+  }
   // tanh(a) + (... * 4e / (1 + e)^2 * ...), the product rule's sum for
   // f = z tanh(a) (telu): emitted as one (vmath::tanh_plus_sech2_times).
   for (NodeId id : everything) {
@@ -959,6 +983,15 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           llvm::Value* z = f.size() < 2 ? llvm::ConstantFP::get(vec_, 1.0) : nullptr;
           for (size_t i = 1; i < f.size(); ++i) z = z ? b_.CreateFMul(z, v[f[i]]) : v[f[i]];
           r = emit_tanh_plus_sech2_times(b_, v[ts->second.a], z, f.empty() ? nullptr : v[f[0]]);
+          break;
+        }
+        if (auto ss = sigmoid_sums_.find(id); ss != sigmoid_sums_.end()) {
+          const SigmoidSum& s = ss->second;
+          llvm::Value* ze = v[s.e];
+          for (NodeId f : s.factors) ze = b_.CreateFMul(v[f], ze);
+          llvm::Value* d = v[s.d];
+          llvm::Value* num = b_.CreateIntrinsic(llvm::Intrinsic::fma, {vec_}, {v[s.w], d, ze});
+          r = b_.CreateFDiv(num, b_.CreateFMul(d, d));
           break;
         }
         r = normal_cdf_pdf_sum(id, v, normal_cdf);
