@@ -881,6 +881,11 @@ NodeId Emitter::neg2abs_operand(NodeId id) const {
   return ir::kNoNode;
 }
 
+bool Emitter::sigmoid_sum_ready(const SigmoidSum& s, const std::vector<llvm::Value*>& v) {
+  auto has = [&](NodeId id) { return id < v.size() && v[id] != nullptr; };
+  return has(s.w) && has(s.d) && has(s.e) && std::all_of(s.factors.begin(), s.factors.end(), has);
+}
+
 NodeId Emitter::neg1abs_operand(NodeId id) const {
   if (g_[id].op != Op::Exp) return ir::kNoNode;
   NodeId w = g_[id].args[0];
@@ -985,7 +990,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
           r = emit_tanh_plus_sech2_times(b_, v[ts->second.a], z, f.empty() ? nullptr : v[f[0]]);
           break;
         }
-        if (auto ss = sigmoid_sums_.find(id); ss != sigmoid_sums_.end()) {
+        // (Where the sum's sigmoid came known, from y, its operands may not
+        // have: then the sum as it is.)
+        if (auto ss = sigmoid_sums_.find(id); ss != sigmoid_sums_.end() && sigmoid_sum_ready(ss->second, v)) {
           const SigmoidSum& s = ss->second;
           llvm::Value* ze = v[s.e];
           for (NodeId f : s.factors) ze = b_.CreateFMul(v[f], ze);

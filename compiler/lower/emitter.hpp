@@ -351,6 +351,8 @@ class Emitter {
     std::vector<ir::NodeId> factors;
   };
   std::unordered_map<ir::NodeId, SigmoidSum> sigmoid_sums_;
+  /// Whether every value a SigmoidSum takes is emitted (in `v`).
+  static bool sigmoid_sum_ready(const SigmoidSum& s, const std::vector<llvm::Value*>& v);
   std::unordered_map<ir::NodeId, ir::NodeId> erfc_products_;  // x * erfc(...) -> the erfc
   bool has_erfc_ = false;  // plan saw an erfc node (normal_cdf_pdf_sum looks only then)
   /// The p and n of each split exp node emitted so far (emit's).
