@@ -1717,7 +1717,7 @@ TEST_CASE("exp(-2|a|) is exp(-|a|) squared where a kernel has both - x sigmoid(x
   // Two roundings of exp(-|x|) reach the square: within 6 ULP where
   // tanh's derivative is nearly all of the slope (sigmoid's and exp's
   // parts scaled down), in both types; exp(-|x|) written out too. Points
-  // up to 1e30 (past softplus's guard).
+  // up to the largest finite values (past softplus's guard).
   auto sech2 = [](long double x) { long double c = std::cosh(x); return 1 / (c * c); };
   auto sigmoid_part = [&](long double x) {
     long double e = std::exp(-std::fabs(x));
