@@ -503,6 +503,23 @@ bool Emitter::argument_tail(NodeId id, const std::unordered_map<NodeId, llvm::Va
   return t.ok;
 }
 
+template <class Term, class Slope>
+std::optional<std::pair<NodeId, std::vector<NodeId>>> Emitter::term_plus_slope(const ir::Node& n, Term is_term,
+                                                                                Slope is_slope) const {
+  for (int i = 0; i < 2; ++i) {
+    NodeId t = n.args[i];
+    if (!is_term(t)) continue;
+    auto factors = ir::product_leaves(g_, n.args[1 - i], 5);
+    if (!factors) continue;
+    std::vector<NodeId>& leaves = *factors;
+    auto slope = std::find_if(leaves.begin(), leaves.end(), [&](NodeId f) { return is_slope(t, f); });
+    if (slope == leaves.end()) continue;
+    leaves.erase(slope);
+    return std::make_pair(t, std::move(leaves));
+  }
+  return std::nullopt;
+}
+
 void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeId>& derivative_roots) {
   auto live = [](const std::vector<NodeId>& roots) {
     std::vector<NodeId> out;
@@ -577,51 +594,32 @@ void Emitter::plan(const std::vector<NodeId>& all_roots, const std::vector<NodeI
     if (g_[n.args[1]].op == Op::Erfc) erfc_products_[id] = n.args[1];
     else if (g_[n.args[0]].op == Op::Erfc) erfc_products_[id] = n.args[0];
   }
-  // sigmoid(a) + (... * e / (1 + e)^2 * ...): the product rule's sum for
-  // f = z sigmoid(a) (swish's derivative), as one quotient.
+  // The product rule's sums for f = z sigmoid(a) (swish's derivative) and
+  // f = z tanh(a) (telu's): sigmoid(a) + (... * e / (1 + e)^2 * ...) as one
+  // quotient, tanh(a) + (... * 4e / (1 + e)^2 * ...) as one
+  // (vmath::tanh_plus_sech2_times).
   for (NodeId id : everything) {
     const ir::Node& n = g_[id];
     if (n.op != Op::Add) continue;
-    for (int i = 0; i < 2; ++i) {
-      auto s = ir::sigmoid_form(g_, n.args[i]);
-      if (!s) continue;
-      NodeId d = g_[n.args[i]].args[1];
-      auto factors = ir::product_leaves(g_, n.args[1 - i], 5);
-      if (!factors) continue;
-      std::vector<NodeId>& leaves = *factors;
-      auto slope = std::find_if(leaves.begin(), leaves.end(), [&](NodeId f) {
-        const ir::Node& q = g_[f];
-        if (q.op != Op::Div || q.args[0] != s->e) return false;
-        const ir::Node& dd = g_[q.args[1]];
-        return dd.op == Op::Mul && dd.args[0] == d && dd.args[1] == d;
-      });
-      if (slope == leaves.end()) continue;
-      leaves.erase(slope);
-      sigmoid_sums_[id] = {g_[n.args[i]].args[0], d, s->e, leaves};
-      break;
+    auto is_sigmoid = [&](NodeId t) { return ir::sigmoid_form(g_, t).has_value(); };
+    auto is_sigmoid_slope = [&](NodeId t, NodeId f) {  // e / (d d), d = e + 1, sigmoid's e and d
+      const ir::Node& q = g_[f];
+      NodeId d = g_[t].args[1];
+      if (q.op != Op::Div || q.args[0] != ir::sigmoid_form(g_, t)->e) return false;
+      const ir::Node& dd = g_[q.args[1]];
+      return dd.op == Op::Mul && dd.args[0] == d && dd.args[1] == d;
+    };
+    if (auto sum = term_plus_slope(n, is_sigmoid, is_sigmoid_slope)) {
+      const ir::Node& q = g_[sum->first];
+      sigmoid_sums_[id] = {q.args[0], q.args[1], ir::sigmoid_form(g_, sum->first)->e, sum->second};
+      continue;
     }
-  }
-  // tanh(a) + (... * 4e / (1 + e)^2 * ...), the product rule's sum for
-  // f = z tanh(a) (telu): emitted as one (vmath::tanh_plus_sech2_times).
-  for (NodeId id : everything) {
-    const ir::Node& n = g_[id];
-    if (n.op != Op::Add) continue;
-    for (int i = 0; i < 2; ++i) {
-      NodeId t = n.args[i];
-      if (!paired_tanh_.count(t)) continue;
-      auto factors = ir::product_leaves(g_, n.args[1 - i], 5);
-      if (!factors) continue;
-      std::vector<NodeId>& leaves = *factors;
-      NodeId a = g_[t].args[0];
-      auto sech2 = std::find_if(leaves.begin(), leaves.end(), [&](NodeId f) {
-        auto s2 = paired_sech2_.find(f);
-        return s2 != paired_sech2_.end() && s2->second == a;
-      });
-      if (sech2 == leaves.end()) continue;
-      leaves.erase(sech2);
-      tanh_sums_[id] = {a, leaves};
-      break;
-    }
+    auto is_paired_tanh = [&](NodeId t) { return paired_tanh_.count(t) != 0; };
+    auto is_sech2 = [&](NodeId t, NodeId f) {
+      auto s2 = paired_sech2_.find(f);
+      return s2 != paired_sech2_.end() && s2->second == g_[t].args[0];
+    };
+    if (auto sum = term_plus_slope(n, is_paired_tanh, is_sech2)) tanh_sums_[id] = {g_[sum->first].args[0], sum->second};
   }
 }
 

@@ -286,6 +286,14 @@ class Emitter {
   /// derivative; else kNoNode.
   ir::NodeId neg2abs_operand(ir::NodeId id) const;
 
+  /// Sum node `n` as t + (f1 * ... * s * ...) (either order), t an operand
+  /// is_term(t) takes and s one of the other operand's product leaves (at
+  /// most five) is_slope(t, s) takes: t and the other leaves (the product
+  /// rule's sums, plan); else nullopt.
+  template <class Term, class Slope>
+  std::optional<std::pair<ir::NodeId, std::vector<ir::NodeId>>> term_plus_slope(const ir::Node& n, Term is_term,
+                                                                                Slope is_slope) const;
+
   /// a where `id` is exp(-|a|): of where(a >= 0, -a, a) (sigmoid's,
   /// softplus's) or of -|a|; else kNoNode.
   ir::NodeId neg1abs_operand(ir::NodeId id) const;
