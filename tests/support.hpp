@@ -93,6 +93,10 @@ inline bool table_erfc_f64_kernels() {
 /// table's).
 inline bool table_exp_kernels() { return table_erfc_f64_kernels(); }
 
+/// Whether kernels here take products by powers of two as vscalef
+/// (lower::scale_by_powers_of_two: 512-bit registers with AVX-512F).
+inline bool scalef_kernels() { return table_erfc_f64_kernels(); }
+
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {
   static Runtime rt;

@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/lower/math.hpp"
+
 namespace actjit::jit {
 
 void initialize_llvm() {
@@ -182,6 +184,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
     mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
   }
   mpm.run(m, mam);
+  lower::scale_by_powers_of_two(m);
 }
 
 }  // namespace

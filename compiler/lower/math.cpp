@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
+#include <llvm/ADT/APFloat.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
@@ -101,7 +103,46 @@ auto with_ctx(llvm::IRBuilderBase& b, llvm::Value* like, Fn fn) {
   return fn(k);
 }
 
+/// k where `v` is a splat constant 2^k with k an integer other than 0 and
+/// 1; else nullopt. (Not -2^k: a negation would flip a NaN's sign, which
+/// the product keeps.)
+std::optional<int> power_of_two_exponent(llvm::Value* v) {
+  auto* c = llvm::dyn_cast<llvm::Constant>(v);
+  if (!c) return std::nullopt;
+  auto* splat = llvm::dyn_cast_or_null<llvm::ConstantFP>(c->getSplatValue());
+  if (!splat) return std::nullopt;
+  const llvm::APFloat& f = splat->getValueAPF();
+  if (!f.isFiniteNonZero() || f.isDenormal() || f.isNegative()) return std::nullopt;
+  int exponent = ilogb(f);  // APFloat's ilogb and scalbn (argument-dependent lookup)
+  llvm::APFloat power(f.getSemantics(), 1);
+  power = scalbn(power, exponent, llvm::APFloat::rmNearestTiesToEven);
+  if (power.compare(f) != llvm::APFloat::cmpEqual || exponent == 0 || exponent == 1) return std::nullopt;
+  return exponent;
+}
+
 }  // namespace
+
+void scale_by_powers_of_two(llvm::Module& m) {
+  for (llvm::Function& f : m) {
+    if (f.isDeclaration()) continue;
+    std::vector<llvm::BinaryOperator*> products;
+    for (llvm::BasicBlock& block : f)
+      for (llvm::Instruction& inst : block)
+        if (auto* mul = llvm::dyn_cast<llvm::BinaryOperator>(&inst); mul && mul->getOpcode() == llvm::Instruction::FMul)
+          if (mul->getType()->isVectorTy() && vmath::has_vscalef(f, mul->getType())) products.push_back(mul);
+    for (llvm::BinaryOperator* mul : products) {
+      unsigned which = 1;
+      std::optional<int> k = power_of_two_exponent(mul->getOperand(1));
+      if (!k) k = power_of_two_exponent(mul->getOperand(which = 0));
+      if (!k) continue;
+      llvm::IRBuilder<> b(mul);
+      llvm::Value* x = mul->getOperand(1 - which);
+      llvm::Value* scaled = with_ctx(b, x, [&](const vmath::Ctx& ctx) { return ctx.scalef(x, ctx.c(*k)); });
+      mul->replaceAllUsesWith(scaled);
+      mul->eraseFromParent();
+    }
+  }
+}
 
 bool has_fma(llvm::IRBuilderBase& b) { return vmath::has_feature(*b.GetInsertBlock()->getParent(), "fma"); }
 

@@ -15,6 +15,7 @@
 #include "compiler/ir/graph.hpp"
 
 namespace llvm {
+class Module;
 class Value;
 class Type;
 class IRBuilderBase;
@@ -150,6 +151,19 @@ llvm::Value* emit_rsqrt_normal(llvm::IRBuilderBase& b, llvm::Value* x);
 /// ULP over all u (1.70 for u = a * a; the quotient 3.19), the same maxima
 /// as with 1/(2s) to (s - 1)^4; double alike. Null without FMA.
 llvm::Value* emit_sqrt1p_minus1(llvm::IRBuilderBase& b, llvm::Value* u, llvm::Value* a);
+
+/// Rewrites each multiplication of a float or double vector by a splat
+/// constant 2^k (k other than 0 and 1) in `m`'s functions as AVX-512's
+/// vscalef by k, where the vector is whole 512-bit registers on an
+/// AVX-512F target. The result is the same in every case (NaN,
+/// infinities, zeros, subnormals: vscalef rounds once, as the product
+/// does), but it runs beside the multiply units, which bound the
+/// transcendental kernels, instead of in them (Zen 4: four vscalefps
+/// beside eight FMAs cost nothing, four vmulps four cycles). A product by
+/// 2 is the code generator's x + x already; by -2^k it is left alone (a
+/// negation would flip a NaN's sign). Run after the optimizer, so that
+/// InstCombine's folds of constant products come first.
+void scale_by_powers_of_two(llvm::Module& m);
 
 /// Whether the function being emitted into targets a CPU with FMA.
 bool has_fma(llvm::IRBuilderBase& b);
