@@ -1370,8 +1370,8 @@ void check_scaled(Runtime& rt, const std::string& src, T c) {
 TEST_CASE("products by powers of two run beside the multiply units with the product's bits", "[kernels]") {
   // lower::scale_by_powers_of_two: x * 2^k as vscalef (x + x for 2, the
   // code generator's), which the FMA pipes do not run (Zen 4: tanh's
-  // forward +4%, squareplus's backward +15%), on 512-bit registers; -2^k
-  // and other constants stay products.
+  // forward +6%, squareplus's backward +14-20%), on 512-bit registers;
+  // -2^k and other constants stay products.
   Runtime rt;
   struct Case {
     const char* src;
