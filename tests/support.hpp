@@ -94,8 +94,9 @@ inline bool table_erfc_f64_kernels() {
 inline bool table_exp_kernels() { return table_erfc_f64_kernels(); }
 
 /// Whether kernels here take products by powers of two as vscalef
-/// (lower::scale_by_powers_of_two: 512-bit registers with AVX-512F).
-inline bool scalef_kernels() { return table_erfc_f64_kernels(); }
+/// (lower::scale_by_powers_of_two: 512-bit registers with AVX-512F on an
+/// AMD Zen).
+inline bool scalef_kernels() { return table_erfc_f64_kernels() && __builtin_cpu_is("amd"); }
 
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {

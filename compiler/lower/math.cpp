@@ -124,7 +124,10 @@ std::optional<int> power_of_two_exponent(llvm::Value* v) {
 
 void scale_by_powers_of_two(llvm::Module& m) {
   for (llvm::Function& f : m) {
-    if (f.isDeclaration()) continue;
+    // AMD's Zen 4 and 5 only: Intel's AVX-512 cores run vscalefps on one of
+    // their FMA ports (LLVM's skylake-avx512 and sapphirerapids models,
+    // llvm-mca), where it would relieve nothing.
+    if (f.isDeclaration() || !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver")) continue;
     std::vector<llvm::BinaryOperator*> products;
     for (llvm::BasicBlock& block : f)
       for (llvm::Instruction& inst : block)

@@ -155,7 +155,7 @@ llvm::Value* emit_sqrt1p_minus1(llvm::IRBuilderBase& b, llvm::Value* u, llvm::Va
 /// Rewrites each multiplication of a float or double vector by a splat
 /// constant 2^k (k other than 0 and 1) in `m`'s functions as AVX-512's
 /// vscalef by k, where the vector is whole 512-bit registers on an
-/// AVX-512F target. The result is the same in every case (NaN,
+/// AVX-512F target that is an AMD Zen (target-cpu znver*). The result is the same in every case (NaN,
 /// infinities, zeros, subnormals: vscalef rounds once, as the product
 /// does), but it runs beside the multiply units, which bound the
 /// transcendental kernels, instead of in them (Zen 4: four vscalefps
