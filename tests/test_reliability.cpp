@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -244,6 +245,59 @@ TEST_CASE("float32 lanes that go NaN from a finite x are recomputed in float64",
   k.forward(std::span<const float>(inplace), std::span<float>(inplace));
   CHECK(std::isnan(inplace[0]));
   CHECK(inplace[1] == Approx(-4 + 0.0625 + std::pow(2.0, std::sqrt(2.0))));
+}
+
+TEST_CASE("calls with the defaults go straight to the kernels the first one chose - recomputed lanes too",
+          "[numerics]") {
+  // After the first call that passes no parameters, such calls under 64Ki
+  // elements skip the general dispatch (runtime.cpp: plain_forward,
+  // plain_backward). They must take the same kernels and recompute the
+  // same lanes: bit for bit what passing the defaults' values gives.
+  Runtime rt;
+  for (const char* src : {"2^-x^2 - x^2 + 2^abs(x)^0.5", "f(x, a = 1.5) = a * (2^-x^2 - x^2 + 2^abs(x)^0.5)", "swish",
+                          "elu", "leaky_relu", "softplus", "celu", "mish", "relu"}) {
+    for (DType dt : {DType::F32, DType::F64}) {
+      Kernel k = rt.compile(src, dt);
+      std::vector<double> defaults = k.default_params();
+      // Sizes around the split at the output's 64-byte boundary (1024) and
+      // the pool's (64Ki); outputs 4 bytes off a boundary.
+      for (size_t n : {size_t(5), size_t(1023), size_t(3000), size_t(70'000)}) {
+        INFO(src << (dt == DType::F32 ? " f32" : " f64") << ", " << n << " elements");
+        std::vector<double> xs(n);
+        for (size_t i = 0; i < n; ++i) xs[i] = i % 7 == 3 ? (i % 14 == 3 ? 1e30 : -1e30) : double(i % 97) / 8 - 6;
+        auto run = [&](auto one) {
+          using T = decltype(one);
+          std::vector<T> x(xs.begin(), xs.end()), dy(n + 1, T(0.75)), y(n + 1), y2(n + 1), dx(n + 1), dx2(n + 1);
+          std::span<const T> xv(x);
+          auto out = [&](std::vector<T>& v) { return std::span<T>(v.data() + 1, n); };
+          for (int round = 0; round < 3; ++round) {  // the first call chooses; the others go straight
+            k.forward(xv, out(y));
+            k.backward(xv, std::span<const T>(dy.data(), n), out(dx));
+            if (!defaults.empty()) {  // other values in between take the general path
+              std::vector<double> other(defaults.size(), 0.5);
+              k.forward(xv, out(y2), other);
+            }
+            k.forward(xv, out(y2), defaults);
+            k.backward(xv, std::span<const T>(dy.data(), n), out(dx2), defaults);
+            for (size_t i = 1; i <= n; ++i) {
+              REQUIRE(std::memcmp(&y[i], &y2[i], sizeof(T)) == 0);
+              REQUIRE(std::memcmp(&dx[i], &dx2[i], sizeof(T)) == 0);
+            }
+          }
+          if (std::string(src).front() != '2') return;
+          for (size_t i = 0; i < n; ++i)  // the lanes the float32 kernel loses: +inf, recomputed
+            if (std::fabs(xs[i]) == 1e30) {
+              CHECK(y[i + 1] == INFINITY);
+              CHECK(dx[i + 1] == std::copysign(INFINITY, xs[i]));
+            }
+        };
+        if (dt == DType::F32)
+          run(0.0f);
+        else
+          run(0.0);
+      }
+    }
+  }
 }
 
 TEST_CASE("float32 kernels leave the NaNs of the function's own domain and recompute the others", "[numerics]") {

@@ -624,27 +624,30 @@ void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, siz
 unsigned threads() noexcept { return detail::Pool::instance().threads(); }
 void set_threads(unsigned n) noexcept { detail::Pool::instance().set_threads(n); }
 
-int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept {
-  if (impl_ && impl_->row.rowwise) return forward_rows_raw(x, y, n == 0 ? 0 : 1, n, params);
-  if (!impl_ || (n > 0 && (!x || !y))) return 1;
-  if (n == 0) return 0;
-  const double* p = params ? params : impl_->defaults.data();
-  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+namespace {
+
+/// Kernel::forward_raw past its checks and its short way (the first call
+/// with the defaults, other parameters, large or in-place calls).
+[[gnu::noinline]] int forward_general(const detail::KernelImpl& k, const void* x, void* y, size_t n,
+                                      const double* params) noexcept {
+  const size_t es = k.dtype == DType::F64 ? 8 : 4;
+  const double* p = params ? params : k.defaults.data();
   // The defaults' own kernel watches for NaN with the constants themselves.
-  const jit::KernelCode* special = impl_->defaults_code(params);
+  const jit::KernelCode* special = k.defaults_code(params);
   const bool at_defaults = special != nullptr;
-  auto fn = at_defaults ? reinterpret_cast<detail::ForwardFn>(special->forward) : impl_->forward();
-  const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
+  auto fn = at_defaults ? reinterpret_cast<detail::ForwardFn>(special->forward) : k.forward();
+  const bool look_anyway = !at_defaults && k.params_outside_watch(p);
+  if (!params && !look_anyway) k.plain_forward.store(at_defaults ? special : k.code.get(), std::memory_order_release);
   const jit::KernelCode* streaming =
-      impl_->forward_streams && streams(n * es, n * es) ? impl_->streaming_code(at_defaults) : nullptr;
+      k.forward_streams && streams(n * es, n * es) ? k.streaming_code(at_defaults) : nullptr;
   // (or, for the forwards two or four registers wide in cache, their build one wide)
-  if (impl_->forward_narrows && streams(n * es, n * es))
-    if (const jit::KernelCode* narrow = impl_->narrow_code(at_defaults))
+  if (k.forward_narrows && streams(n * es, n * es))
+    if (const jit::KernelCode* narrow = k.narrow_code(at_defaults))
       fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
   // In place, a forward that leaves tiny results to the float64 pass below
   // runs from a copy of x, 4 KiB at a time (in L1; silu in place at 16Ki
   // measured level with the previous library's select form).
-  const bool copy_x = x == y && (at_defaults ? impl_->defaults_forward_quotient : impl_->forward_quotient);
+  const bool copy_x = x == y && (at_defaults ? k.defaults_forward_quotient : k.forward_quotient);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
@@ -655,7 +658,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
         float* yc = static_cast<float*>(yb) + from;
         std::memcpy(copy, yc, len * sizeof(float));
         if (int64_t status = fn(copy, yc, int64_t(len), p); status || look_anyway)
-          impl_->rescue_forward(copy, yc, len, p, status & lower::kStatusTiny);
+          k.rescue_forward(copy, yc, len, p, status & lower::kStatusTiny);
       }
       return;
     }
@@ -665,8 +668,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
     };
     int64_t status = streaming ? split_at_alignment(yb, es, e - b, part) : call_aligned(yb, es, e - b, part);
     if (status || look_anyway)
-      impl_->rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p,
-                            status & lower::kStatusTiny);
+      k.rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p, status & lower::kStatusTiny);
   };
   size_t pieces = pieces_for(n, n / 64);
   run_pieces(pieces, [&](size_t i) {
@@ -674,6 +676,100 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
     if (e > b) run(b, e);
   });
   return 0;
+}
+
+/// Kernel::backward_raw past its checks and its short way.
+[[gnu::noinline]] int backward_general(const detail::KernelImpl& k, const void* x, const void* dy, void* dx, size_t n,
+                                       const double* params, double* dparams) noexcept {
+  const double* p = params ? params : k.defaults.data();
+  const size_t np = k.params.size();
+  const size_t es = k.dtype == DType::F64 ? 8 : 4;
+  size_t pieces = pieces_for(n, n / 64);
+  if (dparams && np > kMaxSplitParams) pieces = 1;
+  const jit::KernelCode* special = dparams ? nullptr : k.defaults_code(params);
+  const bool at_defaults = special != nullptr;
+  const bool look_anyway = !at_defaults && k.params_outside_watch(p);
+  if (!params && !dparams && !look_anyway)
+    k.plain_backward.store(at_defaults ? special : k.code.get(), std::memory_order_release);
+  // (Not with more parameter gradients than a split call can hold.)
+  const jit::KernelCode* streaming =
+      k.backward_streams && streams(n * es, 2 * n * es) && !(dparams && np > kMaxSplitParams)
+          ? k.streaming_code(at_defaults)
+          : nullptr;
+  auto run = [&](size_t b, size_t e, double* dp) {
+    // The kernels' code: the defaults', the general one, or their
+    // streaming-store builds (then dparams accumulate over both parts).
+    auto call = [&](const jit::KernelCode* code, size_t from, size_t to, double* d) -> int64_t {
+      const void* xb = static_cast<const char*>(x) + from * es;
+      const void* dyb = static_cast<const char*>(dy) + from * es;
+      void* dxb = static_cast<char*>(dx) + from * es;
+      if (at_defaults) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(to - from), p, nullptr);
+      if (dp || np == 0) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(to - from), p, d);
+      return reinterpret_cast<detail::BackwardXFn>(code->backward_x)(xb, dyb, dxb, int64_t(to - from), p);
+    };
+    const jit::KernelCode* plain = at_defaults ? special : k.code.get();
+    int64_t status;
+    if (dp && np > kMaxSplitParams) {
+      status = call(plain, b, e, dp);  // (its parameter gradients would not fit a second call's buffer)
+    } else {
+      double part[kMaxSplitParams] = {};  // the second call's dparams (np <= kMaxSplitParams here)
+      bool first = true;
+      auto split = [&](size_t from, size_t to, bool aligned) {
+        int64_t st = call(aligned && streaming ? streaming : plain, b + from, b + to, first || !dp ? dp : part);
+        if (!first && dp)
+          for (size_t j = 0; j < np; ++j) dp[j] += part[j];
+        first = false;
+        return st;
+      };
+      void* dxb = static_cast<char*>(dx) + b * es;
+      status = streaming ? split_at_alignment(dxb, es, e - b, split) : call_aligned(dxb, es, e - b, split);
+    }
+    const void* xb = static_cast<const char*>(x) + b * es;
+    const void* dyb = static_cast<const char*>(dy) + b * es;
+    void* dxb = static_cast<char*>(dx) + b * es;
+    if (status || look_anyway)
+      k.rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb), e - b,
+                        p, dp, status & lower::kStatusTiny);
+  };
+  if (pieces == 1) {
+    run(0, n, dparams);
+    return 0;
+  }
+  double partial[kMaxPieces][kMaxSplitParams] = {};
+  detail::Pool::instance().run(pieces, [&](size_t i) {
+    auto [b, e] = piece(n, pieces, i, 64);
+    if (e > b) run(b, e, dparams ? partial[i] : nullptr);
+  });
+  if (dparams)
+    for (size_t j = 0; j < np; ++j) {
+      dparams[j] = 0;
+      for (size_t i = 0; i < pieces; ++i) dparams[j] += partial[i][j];
+    }
+  return 0;
+}
+
+}  // namespace
+
+int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) const noexcept {
+  if (impl_ && impl_->row.rowwise) return forward_rows_raw(x, y, n == 0 ? 0 : 1, n, params);
+  if (!impl_ || (n > 0 && (!x || !y))) return 1;
+  if (n == 0) return 0;
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  // Calls with the defaults in one piece (not split across threads, not
+  // streamed: n < kParallelMin), once their kernels are known: straight to
+  // them (relu on 16 floats ~20 -> ~10 ns a call here).
+  if (!params && n < kParallelMin && x != y)
+    if (const jit::KernelCode* plain = impl_->plain_forward.load(std::memory_order_acquire)) {
+      const double* p = impl_->defaults.data();
+      auto fn = reinterpret_cast<detail::ForwardFn>(plain->forward);
+      int64_t status = call_aligned(y, es, n, [&](size_t from, size_t to, bool) {
+        return fn(static_cast<const char*>(x) + from * es, static_cast<char*>(y) + from * es, int64_t(to - from), p);
+      });
+      if (status)
+        impl_->rescue_forward(static_cast<const float*>(x), static_cast<float*>(y), n, p, status & lower::kStatusTiny);
+      return 0;
+    }
+  return forward_general(*impl_, x, y, n, params);
 }
 
 int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size_t n,
@@ -698,7 +794,8 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
     });
     if (status || look_anyway) {
       auto* xf = static_cast<const float*>(xb);
-      impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p, status & lower::kStatusTiny);  // skipped where y is x
+      impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p,
+                            status & lower::kStatusTiny);               // skipped where y is x
       if (db != xb && (look_anyway || (status & lower::kStatusNaN))) {  // tiny results are y's alone
         std::vector<float> ones(e - b, 1.0f);
         impl_->rescue_backward(xf, ones.data(), static_cast<float*>(db), e - b, p, nullptr);
@@ -724,67 +821,26 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
     return 0;
   }
   const size_t np = impl_->params.size();
-  size_t pieces = pieces_for(n, n / 64);
-  if (dparams && np > kMaxSplitParams) pieces = 1;
-  const jit::KernelCode* special = dparams ? nullptr : impl_->defaults_code(params);
-  const bool at_defaults = special != nullptr;
-  const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
-  // (Not with more parameter gradients than a split call can hold.)
-  const jit::KernelCode* streaming = impl_->backward_streams && streams(n * es, 2 * n * es) &&
-                                             !(dparams && np > kMaxSplitParams)
-                                         ? impl_->streaming_code(at_defaults)
-                                         : nullptr;
-  auto run = [&](size_t b, size_t e, double* dp) {
-    // The kernels' code: the defaults', the general one, or their
-    // streaming-store builds (then dparams accumulate over both parts).
-    auto call = [&](const jit::KernelCode* code, size_t from, size_t to, double* d) -> int64_t {
-      const void* xb = static_cast<const char*>(x) + from * es;
-      const void* dyb = static_cast<const char*>(dy) + from * es;
-      void* dxb = static_cast<char*>(dx) + from * es;
-      if (at_defaults) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(to - from), p, nullptr);
-      if (dp || np == 0) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(to - from), p, d);
-      return reinterpret_cast<detail::BackwardXFn>(code->backward_x)(xb, dyb, dxb, int64_t(to - from), p);
-    };
-    const jit::KernelCode* plain = at_defaults ? special : impl_->code.get();
-    int64_t status;
-    if (dp && np > kMaxSplitParams) {
-      status = call(plain, b, e, dp);  // (its parameter gradients would not fit a second call's buffer)
-    } else {
-      double part[kMaxSplitParams] = {};  // the second call's dparams (np <= kMaxSplitParams here)
-      bool first = true;
-      auto split = [&](size_t from, size_t to, bool aligned) {
-        int64_t st = call(aligned && streaming ? streaming : plain, b + from, b + to, first || !dp ? dp : part);
-        if (!first && dp)
-          for (size_t j = 0; j < np; ++j) dp[j] += part[j];
-        first = false;
-        return st;
-      };
-      void* dxb = static_cast<char*>(dx) + b * es;
-      status = streaming ? split_at_alignment(dxb, es, e - b, split) : call_aligned(dxb, es, e - b, split);
+  // As forward_raw's: calls with the defaults in one piece, straight to their kernels.
+  if (!params && !dparams && n < kParallelMin)
+    if (const jit::KernelCode* plain = impl_->plain_backward.load(std::memory_order_acquire)) {
+      // (the defaults' kernels and those without parameters take dparams; the others have backward_x)
+      const bool with_dparams = plain != impl_->code.get() || np == 0;
+      int64_t status = call_aligned(dx, es, n, [&](size_t from, size_t to, bool) {
+        const void* xb = static_cast<const char*>(x) + from * es;
+        const void* dyb = static_cast<const char*>(dy) + from * es;
+        void* dxb = static_cast<char*>(dx) + from * es;
+        return with_dparams
+                   ? reinterpret_cast<detail::BackwardFn>(plain->backward)(xb, dyb, dxb, int64_t(to - from), p, nullptr)
+                   : reinterpret_cast<detail::BackwardXFn>(plain->backward_x)(xb, dyb, dxb, int64_t(to - from), p);
+      });
+      if (status)
+        impl_->rescue_backward(static_cast<const float*>(x), static_cast<const float*>(dy), static_cast<float*>(dx), n,
+                               p, nullptr, status & lower::kStatusTiny);
+      return 0;
     }
-    const void* xb = static_cast<const char*>(x) + b * es;
-    const void* dyb = static_cast<const char*>(dy) + b * es;
-    void* dxb = static_cast<char*>(dx) + b * es;
-    if (status || look_anyway)
-      impl_->rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb),
-                             e - b, p, dp, status & lower::kStatusTiny);
-  };
-  if (pieces == 1) {
-    run(0, n, dparams);
-    return 0;
-  }
-  double partial[kMaxPieces][kMaxSplitParams] = {};
-  detail::Pool::instance().run(pieces, [&](size_t i) {
-    auto [b, e] = piece(n, pieces, i, 64);
-    if (e > b) run(b, e, dparams ? partial[i] : nullptr);
-  });
-  if (dparams)
-    for (size_t j = 0; j < np; ++j) {
-      dparams[j] = 0;
-      for (size_t i = 0; i < pieces; ++i) dparams[j] += partial[i][j];
-    }
-  return 0;
+  return backward_general(*impl_, x, dy, dx, n, params, dparams);
 }
 
 bool Kernel::rowwise() const noexcept { return impl_ && impl_->row.rowwise; }
