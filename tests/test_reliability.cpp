@@ -251,7 +251,7 @@ TEST_CASE("calls with the defaults go straight to the kernels the first one chos
           "[numerics]") {
   // After the first call that passes no parameters, such calls under 64Ki
   // elements skip the general dispatch (runtime.cpp: plain_forward,
-  // plain_backward). They must take the same kernels and recompute the
+  // plain_backward, plain_fused). They must take the same kernels and recompute the
   // same lanes: bit for bit what passing the defaults' values gives.
   Runtime rt;
   for (const char* src : {"2^-x^2 - x^2 + 2^abs(x)^0.5", "f(x, a = 1.5) = a * (2^-x^2 - x^2 + 2^abs(x)^0.5)", "swish",
@@ -268,6 +268,7 @@ TEST_CASE("calls with the defaults go straight to the kernels the first one chos
         auto run = [&](auto one) {
           using T = decltype(one);
           std::vector<T> x(xs.begin(), xs.end()), dy(n + 1, T(0.75)), y(n + 1), y2(n + 1), dx(n + 1), dx2(n + 1);
+          std::vector<T> fy(n + 1), fd(n + 1), fy2(n + 1), fd2(n + 1);
           std::span<const T> xv(x);
           auto out = [&](std::vector<T>& v) { return std::span<T>(v.data() + 1, n); };
           for (int round = 0; round < 3; ++round) {  // the first call chooses; the others go straight
@@ -279,9 +280,13 @@ TEST_CASE("calls with the defaults go straight to the kernels the first one chos
             }
             k.forward(xv, out(y2), defaults);
             k.backward(xv, std::span<const T>(dy.data(), n), out(dx2), defaults);
+            k.forward_with_derivative(xv, out(fy), out(fd));
+            k.forward_with_derivative(xv, out(fy2), out(fd2), defaults);
             for (size_t i = 1; i <= n; ++i) {
               REQUIRE(std::memcmp(&y[i], &y2[i], sizeof(T)) == 0);
               REQUIRE(std::memcmp(&dx[i], &dx2[i], sizeof(T)) == 0);
+              REQUIRE(std::memcmp(&fy[i], &fy2[i], sizeof(T)) == 0);
+              REQUIRE(std::memcmp(&fd[i], &fd2[i], sizeof(T)) == 0);
             }
           }
           if (std::string(src).front() != '2') return;
@@ -289,6 +294,8 @@ TEST_CASE("calls with the defaults go straight to the kernels the first one chos
             if (std::fabs(xs[i]) == 1e30) {
               CHECK(y[i + 1] == INFINITY);
               CHECK(dx[i + 1] == std::copysign(INFINITY, xs[i]));
+              CHECK(fy[i + 1] == INFINITY);
+              CHECK(fd[i + 1] == std::copysign(INFINITY, xs[i]));
             }
         };
         if (dt == DType::F32)

@@ -157,14 +157,15 @@ struct KernelImpl {
   /// parameters. The caller then looks for NaN lanes itself.
   bool params_outside_watch(const double* params) const;
   bool zero_params_need_look = false;
-  /// The kernels that calls passing no parameters (the defaults) take,
+  /// The kernels that calls passing no parameters (the defaults) take
+  /// (forward, backward, forward_with_derivative),
   /// once the first such call has chosen them (the defaults' own kernels
   /// or the general ones), where they need no look for NaN lanes beyond
   /// their status; null until then. Such calls of fewer than kParallelMin
   /// elements (runtime.cpp) go straight to them: relu's forward on 16
   /// floats through the C++ API 307 -> 171 instructions a call (callgrind;
   /// the kernel itself 43), ~20 -> ~10 ns.
-  mutable std::atomic<const jit::KernelCode*> plain_forward{nullptr}, plain_backward{nullptr};
+  mutable std::atomic<const jit::KernelCode*> plain_forward{nullptr}, plain_backward{nullptr}, plain_fused{nullptr};
   /// y[i] = f(x[i]) in float64 where x[i] is finite and y[i] NaN, or with
   /// `tiny` (the kernel reported lower::kStatusTiny) also where y[i] is
   /// tiny (below ir::kTinyFloat, 0 included: an underflow in between may

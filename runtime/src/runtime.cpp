@@ -772,40 +772,60 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
   return forward_general(*impl_, x, y, n, params);
 }
 
+namespace {
+
+/// forward_with_derivative's lanes to recompute after a call over [x, x + n)
+/// that returned `status` (or wherever NaN with `look_anyway`).
+void rescue_fused(const detail::KernelImpl& k, const void* x, void* y, void* dydx, size_t n, const double* p,
+                  int64_t status, bool look_anyway) {
+  auto* xf = static_cast<const float*>(x);
+  k.rescue_forward(xf, static_cast<float*>(y), n, p, status & lower::kStatusTiny);  // skipped where y is x
+  if (dydx != x && (look_anyway || (status & lower::kStatusNaN))) {                 // tiny results are y's alone
+    std::vector<float> ones(n, 1.0f);
+    k.rescue_backward(xf, ones.data(), static_cast<float*>(dydx), n, p, nullptr);
+  }
+}
+
+}  // namespace
+
 int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size_t n,
                                         const double* params) const noexcept {
   if (!impl_ || impl_->row.rowwise || (n > 0 && (!x || !y || !dydx))) return 1;
   if (n == 0) return 0;
+  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
+  auto call = [&](detail::FusedFn fn, const double* p, size_t b, size_t e) {
+    const void* xb = static_cast<const char*>(x) + b * es;
+    void* yb = static_cast<char*>(y) + b * es;
+    void* db = static_cast<char*>(dydx) + b * es;
+    return call_aligned(yb, es, e - b, [&](size_t from, size_t to, bool) {
+      return fn(static_cast<const char*>(xb) + from * es, static_cast<char*>(yb) + from * es,
+                static_cast<char*>(db) + from * es, int64_t(to - from), p);
+    });
+  };
+  // As forward_raw's: calls with the defaults in one piece, straight to their kernel.
+  if (!params && n < kParallelMin)
+    if (const jit::KernelCode* plain = impl_->plain_fused.load(std::memory_order_acquire)) {
+      const double* p = impl_->defaults.data();
+      if (int64_t status = call(reinterpret_cast<detail::FusedFn>(plain->fused), p, 0, n))
+        rescue_fused(*impl_, x, y, dydx, n, p, status, false);
+      return 0;
+    }
   const jit::KernelCode* special = impl_->defaults_fused_code(params);
   const bool at_defaults = special != nullptr;
   const jit::KernelCode* code = at_defaults ? special : impl_->fused_code();
   if (!code) return 1;
   const double* p = params ? params : impl_->defaults.data();
-  const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
-  auto run = [&](size_t b, size_t e) {
-    const void* xb = static_cast<const char*>(x) + b * es;
-    void* yb = static_cast<char*>(y) + b * es;
-    void* db = static_cast<char*>(dydx) + b * es;
-    int64_t status = call_aligned(yb, es, e - b, [&](size_t from, size_t to, bool) {
-      return fn(static_cast<const char*>(xb) + from * es, static_cast<char*>(yb) + from * es,
-                static_cast<char*>(db) + from * es, int64_t(to - from), p);
-    });
-    if (status || look_anyway) {
-      auto* xf = static_cast<const float*>(xb);
-      impl_->rescue_forward(xf, static_cast<float*>(yb), e - b, p,
-                            status & lower::kStatusTiny);               // skipped where y is x
-      if (db != xb && (look_anyway || (status & lower::kStatusNaN))) {  // tiny results are y's alone
-        std::vector<float> ones(e - b, 1.0f);
-        impl_->rescue_backward(xf, ones.data(), static_cast<float*>(db), e - b, p, nullptr);
-      }
-    }
-  };
+  if (!params && !look_anyway) impl_->plain_fused.store(code, std::memory_order_release);
   size_t pieces = pieces_for(n, n / 64);
   run_pieces(pieces, [&](size_t i) {
     auto [b, e] = piece(n, pieces, i, 64);
-    if (e > b) run(b, e);
+    if (e <= b) return;
+    int64_t status = call(fn, p, b, e);
+    if (status || look_anyway)
+      rescue_fused(*impl_, static_cast<const char*>(x) + b * es, static_cast<char*>(y) + b * es,
+                   static_cast<char*>(dydx) + b * es, e - b, p, status, look_anyway);
   });
   return 0;
 }
@@ -825,7 +845,9 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   // As forward_raw's: calls with the defaults in one piece, straight to their kernels.
   if (!params && !dparams && n < kParallelMin)
     if (const jit::KernelCode* plain = impl_->plain_backward.load(std::memory_order_acquire)) {
-      // (the defaults' kernels and those without parameters take dparams; the others have backward_x)
+      // (the defaults' kernels and those without parameters take dparams; the general ones of a
+      // function with parameters, backward_x. The defaults' kernels are never the general ones:
+      // defaults_program exists only where it is cheaper, so its IR and its code differ.)
       const bool with_dparams = plain != impl_->code.get() || np == 0;
       int64_t status = call_aligned(dx, es, n, [&](size_t from, size_t to, bool) {
         const void* xb = static_cast<const char*>(x) + from * es;
