@@ -594,6 +594,43 @@ TEST_CASE("published forms and their relatives - 0.5 + 0.5 tanh(x/2) - 1 over si
   }
 }
 
+TEST_CASE("two exps summed under a root or as a divisor stay finite past their overflow", "[stabilize]") {
+  // sqrt(exp(p) + exp(q)) and u / (exp(p) + exp(q)) past max(p, q) = 80 as exp(m/2)
+  // sqrt(1 + exp(-|p - q|)) and u e e / (1 + exp(-|p - q|)), e = exp(-m/2); sqrt(cosh(x))
+  // as exp(|x|/2) sqrt((1 + exp(-2|x|)) / 2). Before: inf past 89 in float and 710 in
+  // double for the roots (finite to 177 and 1420), 0 past 710 in double for the quotient
+  // (a normal number to 707 + log x). Below 80 as written: the far forms' slopes would
+  // cancel near p = q.
+  using L = long double;
+  auto cosh2 = [](L x) { return std::exp(x) + std::exp(-x); };
+  const FormCase cases[] = {
+      {"sqrt(exp(x) + exp(-x))",
+       [&](L x) { return std::sqrt(cosh2(x)); },
+       [&](L x) { return std::sinh(x) / std::sqrt(cosh2(x)); },
+       {0.25, -3.0, 79.5, 81.0, 89.5, -95.0, 170.0, 712.0, -1400.0}},
+      {"sqrt(cosh(x))",
+       [](L x) { return std::sqrt(std::cosh(x)); },
+       [](L x) { return std::sinh(x) / (2 * std::sqrt(std::cosh(x))); },
+       {0.25, -2.0, 80.5, -89.5, 95.0, 712.0, -1400.0}},
+      {"x/(exp(x) + exp(-x))",
+       [&](L x) { return x / cosh2(x); },
+       [&](L x) { return (1 - x * std::tanh(x)) / cosh2(x); },
+       {0.5, -3.0, 79.5, 81.0, -88.5, 712.0, -730.0}},
+      {"3/(exp(2*x) + exp(-x))",
+       [](L x) { return 3 / (std::exp(2 * x) + std::exp(-x)); },
+       [](L x) {
+         return -3 * (2 * std::exp(2 * x) - std::exp(-x)) /
+                ((std::exp(2 * x) + std::exp(-x)) * (std::exp(2 * x) + std::exp(-x)));
+       },
+       {0.1, -2.0, 41.0, -81.0, 360.0, -720.0}},
+  };
+  check_forms(cases);
+  // x^3 / (...) too (a power to a constant); not a factor that overflows itself, as 2
+  // sinh(x) (test "quotients and logs of sums of exps ...")
+  CHECK(simplified("x^3/(exp(x) + exp(-x))").find("> 80") != std::string::npos);
+  CHECK(simplified("exp(x)*x/(exp(2*x) + exp(-x))").find("> 80") == std::string::npos);
+}
+
 TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary entropy of a logit - differences of roots - exp(-x) expm1(x)", "[stabilize]") {
   // The forty-first sitting's second batch of tools/hunt_forms.py forms;
   // each was 0, inf or far off at these points before.

@@ -392,6 +392,15 @@ class Stabilizer {
         if (auto sig = ir::sigmoid_form(g_, den); sig && input_free(num))
           return stabilized(Op::Mul, num, make(Op::Add, {make(Op::Exp, {scaled(sig->a, -1)}), c(1)}));
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
+        // u / (exp(p) + exp(q)) = u e e / (1 + exp(-|p - q|)), e = exp(-m/2), m = max(p, q),
+        // past m = kExpDivSplit, u free of exps (x / (exp(x) + exp(-x)) was 0 past 710 in
+        // double, where it is a normal number to 745; exp(-m) itself would be subnormal)
+        if (auto [top, m] = larger_exponent(den); top != ir::kNoNode && !grows_exponentially(num)) {
+          NodeId e = make(Op::Exp, {scaled(top, -0.5)});
+          NodeId far =
+              make(Op::Div, {make(Op::Mul, {make(Op::Mul, {num, e}), e}), make(Op::Add, {make(Op::Exp, {m}), c(1)})});
+          return make(Op::Where, {make(Op::Gt, {top, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den})});
+        }
         // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):
         // (u / R) (1 / c), whose quotient the derivative takes without
         // cancellation where u = v (ISRU)
@@ -553,6 +562,24 @@ class Stabilizer {
           NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(t, 0.5)}), make(Op::Sqrt, {inner})});
           NodeId r = make(Op::Where, {make(Op::Gt, {t, c(0)}), big, make(Op::Sqrt, {s})});
           return rewritten_root(r, s);
+        }
+        // sqrt(exp(p) + exp(q)) = exp(m/2) sqrt(1 + exp(-|p - q|)), m = max(p, q), past
+        // m = kExpDivSplit (sqrt(exp(x) + exp(-x)) was inf past 89 in float, 710 in double,
+        // where it is finite to 177 and 1420); below it as written, whose slope does not
+        // cancel near p = q as the far form's would
+        if (auto [top, m] = larger_exponent(s); top != ir::kNoNode) {
+          NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(top, 0.5)}),
+                                      make(Op::Sqrt, {make(Op::Add, {make(Op::Exp, {m}), c(1)})})});
+          NodeId r = make(Op::Where, {make(Op::Gt, {top, c(ir::kExpDivSplit)}), big, make(Op::Sqrt, {s})});
+          return rewritten_root(r, s);
+        }
+        // sqrt(cosh(a)) = exp(|a|/2) sqrt((1 + exp(-2|a|)) / 2) past |a| = kExpDivSplit
+        // (inf past 89 in float, where it is finite to 177)
+        if (op(s) == Op::Cosh) {
+          NodeId aa = make(Op::Abs, {arg(s, 0)});
+          NodeId inner = make(Op::Add, {make(Op::Mul, {make(Op::Exp, {scaled(aa, -2)}), c(0.5)}), c(0.5)});
+          NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(aa, 0.5)}), make(Op::Sqrt, {inner})});
+          return make(Op::Where, {make(Op::Gt, {aa, c(ir::kExpDivSplit)}), big, make(Op::Sqrt, {s})});
         }
         // k v*v + b, k a positive constant other than 1 (ISRU's 1 + a x^2 for
         // a constant a): sqrt(k) sqrt(v*v + b/k), whose root the rule below
@@ -980,6 +1007,19 @@ class Stabilizer {
   NodeId one_minus_cos(NodeId a) {
     NodeId h = make(Op::Sin, {make(Op::Mul, {a, c(0.5)})});
     return make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
+  }
+
+  /// Whether `n` holds an exp, expm1, sinh, cosh or a power to a variable
+  /// exponent at any depth: a factor that may itself overflow where a
+  /// quotient's divisor does (2 sinh(x) / (exp(x) + exp(-2x)) is inf / inf
+  /// either way).
+  bool grows_exponentially(NodeId n) const {
+    for (NodeId id : g_.reachable(std::vector<NodeId>{n})) {
+      Op o = g_[id].op;
+      if (o == Op::Exp || o == Op::Expm1 || o == Op::Sinh || o == Op::Cosh || o == Op::ExpDiv) return true;
+      if (o == Op::Pow && !g_.is_const(g_[id].args[1])) return true;
+    }
+    return false;
   }
 
   /// Whether `n` is `e` or has it among its operands, at any depth.
@@ -1620,6 +1660,18 @@ class Stabilizer {
     return {p, q};
   }
 
+  /// For s = exp(p) + exp(q), neither the constant 1: the larger exponent
+  /// max(p, q) and -|p - q|, each written with where() on p - q > 0 (their
+  /// slopes then meet where p = q, as log_of_exp_sum's do); kNoNode twice
+  /// otherwise.
+  std::pair<NodeId, NodeId> larger_exponent(NodeId s) {
+    auto [p, q] = exp_sum(s);
+    if (p == ir::kNoNode || is(p, 0.0) || is(q, 0.0)) return {ir::kNoNode, ir::kNoNode};
+    NodeId d = make(Op::Sub, {p, q});
+    NodeId pos = make(Op::Gt, {d, c(0)});
+    return {make(Op::Where, {pos, p, q}), make(Op::Where, {pos, neg(d), d})};
+  }
+
   /// num / den with den = exp(p) + exp(q), each of which overflows (the
   /// naive quotient is inf / inf = NaN past x = 89 in float, or 0 as an
   /// ExpDiv) and whose difference cancels:
@@ -1761,15 +1813,12 @@ class Stabilizer {
   /// or k exp(a) + k for a constant k > 0 (softplus(a) + log k; the shifted
   /// softplus for k = 1/2). kNoNode otherwise.
   NodeId log_of_exp_sum(NodeId s) {
-    auto [p, q] = exp_sum(s);
-    if (p != ir::kNoNode && !is(p, 0.0) && !is(q, 0.0)) {
+    if (auto [p, q] = exp_sum(s); p != ir::kNoNode && !is(p, 0.0) && !is(q, 0.0)) {
       // exp(a) + exp(-a) = 2 cosh(a): log(cosh(a)) + log 2, whose derivative is
       // tanh(a) (the general form's would cancel near a = 0)
       if (negations(p, q)) return log_cosh(p, true);
-      NodeId d = make(Op::Sub, {p, q});
-      NodeId pos = make(Op::Gt, {d, c(0)});
-      NodeId m = make(Op::Where, {pos, neg(d), d});
-      return make(Op::Add, {make(Op::Where, {pos, p, q}), make(Op::Log1p, {make(Op::Exp, {m})})});
+      auto [top, m] = larger_exponent(s);
+      return make(Op::Add, {top, make(Op::Log1p, {make(Op::Exp, {m})})});
     }
     // k (exp(a) + 1), or exp(a) k + k
     NodeId a = ir::kNoNode, k = ir::kNoNode;
