@@ -322,6 +322,21 @@ class Stabilizer {
           exp_difference_[r] = {arg(a[0], 0), arg(a[1], 0)};
           return r;
         }
+        // log(2 cosh(a)) - |a| = log1p(exp(-2|a|)) (log(2 cosh(x)) - abs(x): 0 past 9 in
+        // float, 1% off at 6), log(cosh(a)) - |a| as that - log 2 from |a| = 1/2 (below,
+        // log1p(2 sinh(a/2)^2) - |a|: the log 2 would cancel near 0, and the far form's
+        // slope tanh(a) - sign(a) near 2, where log_cosh switches); |a| - ... their negations
+        for (int k = 0; k < 2; ++k) {
+          NodeId l = a[size_t(k)], ab = a[size_t(1 - k)];
+          if (op(ab) != Op::Abs) continue;
+          NodeId t = arg(ab, 0), r = ir::kNoNode;
+          NodeId tail = make(Op::Log1p, {make(Op::Exp, {make(Op::Mul, {ab, c(-2)})})});
+          if (auto it = log_2cosh_of_.find(l); it != log_2cosh_of_.end() && it->second == t) r = tail;
+          if (auto it = log_cosh_of_.find(l); it != log_cosh_of_.end() && it->second == t)
+            r = make(Op::Where, {make(Op::Lt, {ab, c(0.5)}), make(Op::Sub, {arg(l, 1), ab}),
+                                 make(Op::Add, {tail, c(-std::numbers::ln2)})});
+          if (r != ir::kNoNode) return k == 0 ? r : neg(r);
+        }
         // log(cosh(a)) - a = softplus(-2a) - log 2 (the shifted softplus), and a -
         // log(cosh(a)) its negation: |a| - a cancelled (0 past 3e19 in float, 3e-3 off at 1e5)
         for (int k = 0; k < 2; ++k)
