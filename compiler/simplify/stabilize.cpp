@@ -322,6 +322,12 @@ class Stabilizer {
           exp_difference_[r] = {arg(a[0], 0), arg(a[1], 0)};
           return r;
         }
+        // log(v v + 1) - 2 log|v| (or - log(v v)) = log1p(1 / (v v)) (log1p_inverse_square)
+        if (auto it = log1p_square_of_.find(a[0]); it != log1p_square_of_.end()) {
+          NodeId v = it->second;
+          NodeId two_log = make(Op::Mul, {make(Op::Log, {make(Op::Abs, {v})}), c(2)});
+          if (a[1] == two_log || a[1] == make(Op::Log, {make(Op::Mul, {v, v})})) return log1p_inverse_square(v);
+        }
         // log(2 cosh(a)) - |a| = log1p(exp(-2|a|)) (log(2 cosh(x)) - abs(x): 0 past 9 in
         // float, 1% off at 6), log(cosh(a)) - |a| as that - log 2 from |a| = 1/2 (below,
         // log1p(2 sinh(a/2)^2) - |a|: the log 2 would cancel near 0, and the far form's
@@ -1048,10 +1054,25 @@ class Stabilizer {
   /// float, the logarithm does not (log(1 + x*x) was inf there).
   NodeId log1p_of(NodeId t) {
     NodeId plain = make(Op::Log1p, {t});
+    if (op(t) == Op::Div && is(arg(t, 0), 1.0) && op(arg(t, 1)) == Op::Mul && arg(arg(t, 1), 0) == arg(arg(t, 1), 1))
+      return log1p_inverse_square(arg(arg(t, 1), 0));  // log1p(1 / (v v))
     if (op(t) != Op::Mul || arg(t, 0) != arg(t, 1)) return plain;
     NodeId ax = make(Op::Abs, {arg(t, 0)});
     NodeId big = make(Op::Mul, {make(Op::Log, {ax}), c(2)});
-    return make(Op::Where, {make(Op::Gt, {ax, c(0x1p27)}), big, plain});
+    NodeId out = make(Op::Where, {make(Op::Gt, {ax, c(0x1p27)}), big, plain});
+    log1p_square_of_[out] = arg(t, 0);
+    return out;
+  }
+
+  /// log1p(1 / (v v)) = log(1 + v^2) - 2 log|v|: as written for |v| > 1, and
+  /// log1p(v v) - 2 log|v| below (two terms of one sign), where 1 / (v v)
+  /// overflows (inf below 1e-19 in float). log(x*x + 1) - 2 log|x| comes
+  /// here too: it cancelled for large |x| (0.7% off at -89.5 in float).
+  NodeId log1p_inverse_square(NodeId v) {
+    NodeId ax = make(Op::Abs, {v}), vv = make(Op::Mul, {v, v});
+    NodeId far = make(Op::Log1p, {make(Op::Div, {c(1), vv})});
+    NodeId near = make(Op::Sub, {make(Op::Log1p, {vv}), make(Op::Mul, {make(Op::Log, {ax}), c(2)})});
+    return make(Op::Where, {make(Op::Gt, {ax, c(1)}), far, near});
   }
 
   /// Whether b is -a as simplify writes it: -a, a = -b, or u k and u (-k).
@@ -1992,6 +2013,7 @@ class Stabilizer {
   // sinh(a) / a, sin(a) / a (and a over them) rewritten -> sinh(a) or sin(a), whether a over it
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
+  std::unordered_map<NodeId, NodeId> log1p_square_of_;  // log1p_of(v v) -> v
   struct ShiftedRatio {  // shifted_ratio's where: 1 + q or q - 1, q = v / D, N = D + v or D - v
     NodeId v, q, n;
     bool plus;
