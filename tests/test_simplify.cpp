@@ -671,6 +671,42 @@ TEST_CASE("log(1 + 1/x^2) and log(x^2 + 1) - 2 log|x| without overflow or cancel
   check_forms(cases);
 }
 
+TEST_CASE("softplus(x) exp(-x) is log1p(e)/e below 0 and stays finite on both sides", "[stabilize]") {
+  // log1p(e) / e with e = exp(x) for x < 0 (its removable quotient: 1 where e
+  // underflows), softplus(x) h h with h = exp(-x/2) from 0 on. exp(-x) softplus(x)
+  // was inf below -88.7 in float and NaN below -1e5; softplus(x) / exp(x) NaN there
+  // and 0 past 709.8 in double.
+  using L = long double;
+  // (the catalogue's softplus is x past its threshold 20, as PyTorch's: `cat`)
+  auto sp = [](L x, bool cat) { return cat && x > 20 ? x : x + std::log1p(std::exp(-x)); };
+  auto f = [&](L x, bool cat = false) {
+    if (x >= 0) return sp(x, cat) * std::exp(-x);
+    L e = std::exp(x);
+    return e > 0 ? std::log1p(e) / e : L(1);
+  };
+  auto df = [&](L x, bool cat = false) {  // exp(-x) (sigmoid(x) - softplus(x)); below 0 a series in e where it cancels
+    if (x >= 0) return std::exp(-x) * ((cat && x > 20 ? 1 : 1 / (1 + std::exp(-x))) - sp(x, cat));
+    L e = std::exp(x);
+    if (e > 0.01) return (e / (1 + e) - std::log1p(e)) / e;
+    L sum = 0, p = 1;
+    for (int k = 2; k < 16; ++k) {
+      p *= -e;
+      sum += p * (k - 1) / k;
+    }
+    return sum;
+  };
+  const std::vector<double> at{-1e10, -89.5, -3.7, -1e-3, 0.5, 5.0, 30.0, 700.0};
+  std::vector<double> mirrored;
+  for (double x : at) mirrored.push_back(-x);
+  const FormCase cases[] = {
+      {"exp(-x)*softplus(x)", [&](L x) { return f(x, true); }, [&](L x) { return df(x, true); }, at},
+      {"softplus(x)/exp(x)", [&](L x) { return f(x, true); }, [&](L x) { return df(x, true); }, at},
+      {"exp(-x)*log(1 + exp(x))", [&](L x) { return f(x); }, [&](L x) { return df(x); }, at},
+      {"exp(x)*log(1 + exp(-x))", [&](L x) { return f(-x); }, [&](L x) { return -df(-x); }, mirrored},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary entropy of a logit - differences of roots - exp(-x) expm1(x)", "[stabilize]") {
   // The forty-first sitting's second batch of tools/hunt_forms.py forms;
   // each was 0, inf or far off at these points before.

@@ -413,6 +413,8 @@ class Stabilizer {
         if (auto sig = ir::sigmoid_form(g_, den); sig && input_free(num))
           return stabilized(Op::Mul, num, make(Op::Add, {make(Op::Exp, {scaled(sig->a, -1)}), c(1)}));
         if (NodeId r = over_exp_sum(num, den); r != ir::kNoNode) return r;
+        if (!in_removable_)  // softplus(t) / exp(t), as softplus(t) exp(-t) above
+          if (NodeId r = softplus_over_exp(num, den, true); r != ir::kNoNode) return r;
         // u / (exp(p) + exp(q)) = u e e / (1 + exp(-|p - q|)), e = exp(-m/2), m = max(p, q),
         // past m = kExpDivSplit, u free of exps (x / (exp(x) + exp(-x)) was 0 past 710 in
         // double, where it is a normal number to 745; exp(-m) itself would be subnormal)
@@ -492,6 +494,11 @@ class Stabilizer {
         break;
       }
       case Op::Mul: {
+        // softplus(t) exp(-t) = log1p(e) / e, e = exp(t), for t < 0, with the removable
+        // quotient's series near e = 0 (exp(-x) softplus(x) was inf below -88.7 in float,
+        // NaN below -1e5: inf * 0)
+        for (int k = 0; k < 2 && !in_removable_; ++k)
+          if (NodeId r = softplus_over_exp(a[size_t(k)], a[size_t(1 - k)], false); r != ir::kNoNode) return r;
         // exp(-a) expm1(a) = -expm1(-a) (exp(-x) (exp(x) - 1): inf past 88.7 in float)
         for (int k = 0; k < 2; ++k)
           if (op(a[size_t(k)]) == Op::Exp && op(a[size_t(1 - k)]) == Op::Expm1 &&
@@ -1041,6 +1048,20 @@ class Stabilizer {
       if (o == Op::Pow && !g_.is_const(g_[id].args[1])) return true;
     }
     return false;
+  }
+
+  /// softplus(t) exp(-t) (`over` false) or softplus(t) / exp(t) (`over`
+  /// true) for `sp` = softplus(t) and `ex` = exp(-t) or exp(t): log1p(e) / e
+  /// with e = exp(t) for t < 0 (removable_quotient: 1 where e underflows),
+  /// softplus(t) h h with h = exp(-t/2) from 0 on (exp(t) overflows past
+  /// 709.8 in double, exp(-t) is subnormal there). kNoNode otherwise.
+  NodeId softplus_over_exp(NodeId sp, NodeId ex, bool over) {
+    NodeId t = guarded_softplus_argument(sp);
+    if (t == ir::kNoNode || op(ex) != Op::Exp) return ir::kNoNode;
+    if (over ? arg(ex, 0) != t : !negations(t, arg(ex, 0))) return ir::kNoNode;
+    NodeId e = make(Op::Exp, {t}), h = make(Op::Exp, {scaled(t, -0.5)});
+    NodeId near = removable_quotient({make(Op::Log1p, {e}), e, ir::kNoNode});
+    return make(Op::Where, {make(Op::Lt, {t, c(0)}), near, make(Op::Mul, {make(Op::Mul, {sp, h}), h})});
   }
 
   /// Whether `n` is `e` or has it among its operands, at any depth.
