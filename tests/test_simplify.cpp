@@ -707,6 +707,26 @@ TEST_CASE("softplus(x) exp(-x) is log1p(e)/e below 0 and stays finite on both si
   check_forms(cases);
 }
 
+TEST_CASE("log(1 - exp(-exp(x))) is x plus a removable quotient's log far below 0", "[stabilize]") {
+  // log(-expm1(-u)) with u = exp(x) is x + log(expm1(-u) / -u): it was -inf below -103
+  // in float (exp(x) underflows), where the value is x.
+  using L = long double;
+  auto v = [](L x) {
+    L u = std::exp(x);
+    return u > 0.7 ? std::log1p(-std::exp(-u)) : x + std::log(-std::expm1(-u) / u);
+  };
+  auto d = [](L x) {
+    L u = std::exp(x);
+    return u / std::expm1(u);
+  };
+  const FormCase cases[] = {
+      // (not far above 2: exp(-u)'s relative error is u's rounding times u there, in
+      // any form that takes u = exp(x) rounded)
+      {"log(1 - exp(-exp(x)))", v, d, {-700.0, -89.5, -5.0, -0.5, 0.3, 1.0, 2.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("more forms - cosh(x) - 1 from exps - the Gudermannian - the binary entropy of a logit - differences of roots - exp(-x) expm1(x)", "[stabilize]") {
   // The forty-first sitting's second batch of tools/hunt_forms.py forms;
   // each was 0, inf or far off at these points before.

@@ -911,6 +911,10 @@ class Stabilizer {
       if (!is(rest, 1.0)) logs = make(Op::Add, {logs, make(Op::Log, {rest})});
       near = make(Op::Add, {logs, make(Op::Log, {removable_pair(make(Op::Expm1, {a}), false)})});
     }
+    // a = -exp(t): t + log(expm1(a) / a) (log(1 - exp(-exp(x))) was -inf below -103 in
+    // float, where exp(x) underflows and the value is x)
+    if (op(a) == Op::Neg && op(arg(a, 0)) == Op::Exp)
+      near = make(Op::Add, {arg(arg(a, 0), 0), make(Op::Log, {removable_pair(make(Op::Expm1, {a}), false)})});
     NodeId far = make(Op::Log1p, {neg(make(Op::Exp, {a}))});
     return make(Op::Where, {make(Op::Gt, {a, c(-std::numbers::ln2)}), near, far});
   }
