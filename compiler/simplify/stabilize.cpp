@@ -324,9 +324,12 @@ class Stabilizer {
         }
         // log(v v + 1) - 2 log|v| (or - log(v v)) = log1p(1 / (v v)) (log1p_inverse_square)
         if (auto it = log1p_square_of_.find(a[0]); it != log1p_square_of_.end()) {
-          NodeId v = it->second;
-          NodeId two_log = make(Op::Mul, {make(Op::Log, {make(Op::Abs, {v})}), c(2)});
-          if (a[1] == two_log || a[1] == make(Op::Log, {make(Op::Mul, {v, v})})) return log1p_inverse_square(v);
+          NodeId v = it->second, s1 = a[1];
+          bool two_log = op(s1) == Op::Mul && is(arg(s1, 1), 2.0) && op(arg(s1, 0)) == Op::Log &&
+                         op(arg(arg(s1, 0), 0)) == Op::Abs && arg(arg(arg(s1, 0), 0), 0) == v;
+          bool log_square =
+              op(s1) == Op::Log && op(arg(s1, 0)) == Op::Mul && arg(arg(s1, 0), 0) == v && arg(arg(s1, 0), 1) == v;
+          if (two_log || log_square) return log1p_inverse_square(v);
         }
         // log(2 cosh(a)) - |a| = log1p(exp(-2|a|)) (log(2 cosh(x)) - abs(x): 0 past 9 in
         // float, 1% off at 6), log(cosh(a)) - |a| as that - log 2 from |a| = 1/2 (below,
@@ -336,12 +339,15 @@ class Stabilizer {
           NodeId l = a[size_t(k)], ab = a[size_t(1 - k)];
           if (op(ab) != Op::Abs) continue;
           NodeId t = arg(ab, 0), r = ir::kNoNode;
+          auto two = log_2cosh_of_.find(l);
+          auto one = log_cosh_of_.find(l);
+          bool plus_log2 = two != log_2cosh_of_.end() && two->second == t;
+          if (!plus_log2 && (one == log_cosh_of_.end() || one->second != t)) continue;
           NodeId tail = make(Op::Log1p, {make(Op::Exp, {make(Op::Mul, {ab, c(-2)})})});
-          if (auto it = log_2cosh_of_.find(l); it != log_2cosh_of_.end() && it->second == t) r = tail;
-          if (auto it = log_cosh_of_.find(l); it != log_cosh_of_.end() && it->second == t)
-            r = make(Op::Where, {make(Op::Lt, {ab, c(0.5)}), make(Op::Sub, {arg(l, 1), ab}),
-                                 make(Op::Add, {tail, c(-std::numbers::ln2)})});
-          if (r != ir::kNoNode) return k == 0 ? r : neg(r);
+          r = plus_log2 ? tail
+                        : make(Op::Where, {make(Op::Lt, {ab, c(0.5)}), make(Op::Sub, {arg(l, 1), ab}),
+                                           make(Op::Add, {tail, c(-std::numbers::ln2)})});
+          return k == 0 ? r : neg(r);
         }
         // log(cosh(a)) - a = softplus(-2a) - log 2 (the shifted softplus), and a -
         // log(cosh(a)) its negation: |a| - a cancelled (0 past 3e19 in float, 3e-3 off at 1e5)
