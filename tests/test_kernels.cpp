@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -1405,6 +1406,70 @@ TEST_CASE("products by powers of two run beside the multiply units with the prod
   }
 }
 
+namespace {
+/// The longest loop of `function` in assembly text `code`: the lines from a
+/// label to a conditional jump back to it (the tail's jmp back to the
+/// loop's set-up is not one).
+std::string longest_loop(const std::string& code, const std::string& function) {
+  size_t from = code.find("\n" + function + ":");
+  REQUIRE(from != std::string::npos);
+  std::vector<std::string> lines;
+  std::istringstream in(code.substr(from + 1));
+  for (std::string line; std::getline(in, line);) {
+    if (!lines.empty() && line.rfind("actjit_", 0) == 0) break;  // the next function
+    lines.push_back(line);
+  }
+  std::string best;
+  std::map<std::string, size_t> labels;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.rfind(".LBB", 0) == 0) labels[l.substr(0, l.find(':'))] = i;
+    size_t jump = l.find("\tj");
+    size_t target = l.find(".LBB");
+    if (jump == std::string::npos || target == std::string::npos || l.find("\tjmp") != std::string::npos) continue;
+    auto it = labels.find(l.substr(target));
+    if (it == labels.end()) continue;  // forward
+    std::string body;
+    for (size_t k = it->second; k <= i; ++k) body += lines[k] + "\n";
+    if (body.size() > best.size()) best = body;
+  }
+  return best;
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("splat constants reach heavy loops as whole registers on AMD Zen", "[kernels]") {
+  // lower::load_splat_constants: past 32 registers LLVM loads constants
+  // again inside the loop, as vbroadcastss from the constant pool (a
+  // floating-point pipe slot on Zen 4); from private constants it loads
+  // whole registers (gelu_tanh's forward +6-8%). gelu_tanh's and silu's
+  // forward loops had 11 and 7 such broadcasts.
+  if (!test::scalef_kernels()) {
+    SUCCEED("not an AMD Zen with 512-bit registers: the constants stay LLVM's");
+    return;
+  }
+  Runtime rt;
+  for (const char* src : {"gelu_tanh", "x * tanh(exp(x))"}) {
+    for (DType dtype : {DType::F32, DType::F64}) {
+      INFO(src << (dtype == DType::F32 ? " float" : " double"));
+      std::string code = rt.assembly(src, dtype);
+      std::string loop = longest_loop(code, "actjit_forward");
+      CHECK(count_of(loop, "vmovup") >= 2);  // the loop: loads x, stores y
+      std::smatch m;
+      CHECK_FALSE(std::regex_search(loop, m, std::regex("broadcast\\w+\\s+[^\\n]*\\(%rip\\)")));
+      CHECK(count_of(loop, "{1to") == 0);
+    }
+  }
+  // Elsewhere LLVM's constants: an IR-level constant's idioms stay.
+  std::string code = rt.assembly("x * 2 + 1", DType::F32);
+  CHECK(count_of(code, "vmulps") == 0);
+}
+
 TEST_CASE("tanh(softplus(a))'s n = e e + 2 e is one fused multiply-add - mish within 4 ULP", "[kernels][accuracy]") {
   // n / (n + 2) with n = e^2 + 2e (stabilize.cpp tanh_of): fmuladd(e, e, 2e),
   // one rounding where e*e + 2e had two and one instruction fewer (mish's
@@ -1638,12 +1703,6 @@ TEST_CASE("softplus's float backward is dy / (1 + exp(-x)) - subnormal slopes re
 
 namespace {
 constexpr long double k = 0.398942280401432677939946059934381868L;  // 1 / sqrt(2 pi)
-
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
 
 template <class T>
 void check_normal_cdf_pdf_sums() {

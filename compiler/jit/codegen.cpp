@@ -218,6 +218,7 @@ Result<std::string> generate(const Program& p, lower::DType dtype, const TargetI
     os.flush();
     return text;
   }
+  lower::load_splat_constants(m);  // for the code generator only (see math.hpp)
   if (what == Output::Object) {
     const llvm::SmallVector<char, 0>* object = lease.emit_object(m);
     if (!object) return Diagnostic{Diagnostic::npos, "the target cannot emit object files"};

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include <llvm/ADT/APFloat.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/Module.h>
@@ -143,6 +145,203 @@ void scale_by_powers_of_two(llvm::Module& m) {
       llvm::Value* scaled = with_ctx(b, x, [&](const vmath::Ctx& ctx) { return ctx.scalef(x, ctx.c(*k)); });
       mul->replaceAllUsesWith(scaled);
       mul->eraseFromParent();
+    }
+  }
+}
+
+namespace {
+
+/// Whether operand `i` of `inst` may be a loaded value instead of a
+/// constant: the operands of arithmetic, comparisons, selects and the value
+/// intrinsics below; not shift amounts (an immediate shift would become a
+/// variable one) nor other intrinsics' arguments.
+bool loadable_operand(const llvm::Instruction& inst, unsigned i) {
+  if (auto* bo = llvm::dyn_cast<llvm::BinaryOperator>(&inst)) {
+    auto op = bo->getOpcode();
+    return op != llvm::Instruction::Shl && op != llvm::Instruction::LShr && op != llvm::Instruction::AShr;
+  }
+  if (llvm::isa<llvm::CmpInst>(inst)) return true;
+  if (llvm::isa<llvm::SelectInst>(inst)) return i > 0;
+  auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(&inst);
+  if (!call) return false;
+  namespace I = llvm::Intrinsic;
+  switch (call->getIntrinsicID()) {
+    case I::fma:
+    case I::fmuladd:
+    case I::minnum:
+    case I::maxnum:
+    case I::minimum:
+    case I::maximum:
+    case I::smin:
+    case I::smax:
+    case I::umin:
+    case I::umax:
+      return true;
+    case I::x86_avx512_max_ps_512:
+    case I::x86_avx512_min_ps_512:
+    case I::x86_avx512_max_pd_512:
+    case I::x86_avx512_min_pd_512:
+    case I::x86_avx512_mask_scalef_ps_512:
+    case I::x86_avx512_mask_scalef_pd_512:
+    case I::x86_avx512_mask_range_ps_512:
+    case I::x86_avx512_mask_range_pd_512:
+      return i < 2;  // the two sources, not a pass-through
+    default:
+      return false;
+  }
+}
+
+/// Integer operations whose constant may come from memory: not the
+/// bitwise ones, which the code generator merges into vpternlogd (a
+/// multiply-unit instruction on Zen 4) when an operand is not a constant.
+bool integer_loadable(const llvm::Instruction& inst) {
+  switch (inst.getOpcode()) {
+    case llvm::Instruction::Add:
+    case llvm::Instruction::Sub:
+    case llvm::Instruction::ICmp:
+      return true;
+    default:
+      break;
+  }
+  auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(&inst);
+  if (!call) return false;
+  auto id = call->getIntrinsicID();
+  return id == llvm::Intrinsic::smin || id == llvm::Intrinsic::smax || id == llvm::Intrinsic::umin ||
+         id == llvm::Intrinsic::umax;
+}
+
+/// Whether some use of `v` negates it: the code generator makes -|x| one
+/// x | sign, or folds the negation into an FMA that takes |x|; a loaded
+/// mask would make it and-then-xor (vpternlogd), or change which operand
+/// a NaN result takes its sign from.
+bool negated(const llvm::Value* v) {
+  for (const llvm::User* u : v->users())
+    if (auto* op = llvm::dyn_cast<llvm::UnaryOperator>(u); op && op->getOpcode() == llvm::Instruction::FNeg)
+      return true;
+  return false;
+}
+
+}  // namespace
+
+void load_splat_constants(llvm::Module& m) {
+  for (llvm::Function& f : m) {
+    if (f.isDeclaration() || !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver")) continue;
+    if (vmath::register_bits(f) != 512) continue;
+    std::vector<std::pair<llvm::Instruction*, unsigned>> uses;
+    for (llvm::BasicBlock& block : f)
+      for (llvm::Instruction& inst : block)
+        for (unsigned i = 0; i < inst.getNumOperands(); ++i) {
+          auto* c = llvm::dyn_cast<llvm::Constant>(inst.getOperand(i));
+          auto* vec = c ? llvm::dyn_cast<llvm::FixedVectorType>(c->getType()) : nullptr;
+          llvm::Constant* splat = vec ? c->getSplatValue() : nullptr;
+          if (!splat || llvm::isa<llvm::UndefValue>(splat) || vec->getPrimitiveSizeInBits().getFixedValue() % 512 != 0)
+            continue;
+          if (c->isNullValue() || c->isAllOnesValue()) continue;  // vxorps and vpternlogd idioms, no load
+          if (!vec->getElementType()->isFloatingPointTy() && !integer_loadable(inst)) continue;
+          auto* fp = llvm::dyn_cast<llvm::ConstantFP>(splat);
+          if (fp && inst.getOpcode() == llvm::Instruction::FMul && fp->getValueAPF().isExactlyValue(2.0)) continue;
+          if (fp && llvm::isa<llvm::SelectInst>(inst) && fp->isExactlyValue(1.0) && i > 0) {
+            auto* other = llvm::dyn_cast<llvm::Constant>(inst.getOperand(3 - i));
+            if (other && other->isNullValue()) continue;  // y * select(c, 1, 0) is the code generator's select(c, y, 0)
+          }
+          if (loadable_operand(inst, i)) uses.emplace_back(&inst, i);
+        }
+    // |x| and copysign(a, b) are bitwise operations with a mask that the
+    // code generator makes a constant: the same operations with the mask as
+    // a value (|x| = x & ~sign, copysign(a, b) = a ^ ((a ^ b) & sign): one
+    // vpternlogd, as before).
+    std::vector<llvm::IntrinsicInst*> signs;
+    for (llvm::BasicBlock& block : f)
+      for (llvm::Instruction& inst : block)
+        if (auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(&inst);
+            call &&
+            (call->getIntrinsicID() == llvm::Intrinsic::fabs || call->getIntrinsicID() == llvm::Intrinsic::copysign))
+          if (auto* vec = llvm::dyn_cast<llvm::FixedVectorType>(call->getType());
+              vec && vec->getPrimitiveSizeInBits().getFixedValue() % 512 == 0 && !negated(call) &&
+              !llvm::isa<llvm::Constant>(call->getArgOperand(0)))  // copysign(1, x): the code generator's or
+            signs.push_back(call);
+    for (llvm::IntrinsicInst* call : signs) {
+      llvm::IRBuilder<> at(call);
+      auto* vec = llvm::cast<llvm::FixedVectorType>(call->getType());
+      llvm::Type* ints = llvm::VectorType::getInteger(vec);
+      unsigned bits = vec->getScalarSizeInBits();
+      llvm::Value* a = at.CreateBitCast(call->getArgOperand(0), ints);
+      llvm::Value* out = nullptr;
+      llvm::Instruction* masked = nullptr;
+      if (call->getIntrinsicID() == llvm::Intrinsic::fabs) {
+        masked = llvm::cast<llvm::Instruction>(
+            at.CreateAnd(a, llvm::ConstantInt::get(ints, llvm::APInt::getSignedMaxValue(bits))));
+        out = masked;
+      } else {
+        llvm::Value* differ = at.CreateXor(a, at.CreateBitCast(call->getArgOperand(1), ints));
+        masked = llvm::cast<llvm::Instruction>(
+            at.CreateAnd(differ, llvm::ConstantInt::get(ints, llvm::APInt::getSignMask(bits))));
+        out = at.CreateXor(a, masked);
+      }
+      call->replaceAllUsesWith(at.CreateBitCast(out, vec));
+      call->eraseFromParent();
+      uses.emplace_back(masked, 1);
+    }
+    if (uses.empty()) continue;
+    // One load a constant, at the start (after the allocas): a value live
+    // through the loop that the register allocator keeps in a register or
+    // loads again where it runs short (the load is invariant).
+    llvm::IRBuilder<> b(&*f.getEntryBlock().getFirstNonPHIOrDbgOrAlloca());
+    std::map<llvm::Constant*, llvm::Value*> loaded;
+    auto load_of = [&](llvm::Constant* c) {
+      llvm::Value*& v = loaded[c];
+      if (v) return v;
+      auto* vec = llvm::cast<llvm::FixedVectorType>(c->getType());
+      unsigned lanes = 512 / vec->getScalarSizeInBits();
+      auto* reg = llvm::FixedVectorType::get(vec->getElementType(), lanes);
+      llvm::Constant* init = llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(lanes), c->getSplatValue());
+      // A private constant, not the constant pool: the code generator
+      // shrinks every splat it loads from the pool to a broadcast.
+      auto* g = new llvm::GlobalVariable(m, reg, true, llvm::GlobalValue::PrivateLinkage, init, "actjit.splat");
+      g->setAlignment(llvm::Align(64));
+      g->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+      llvm::LoadInst* load = b.CreateAlignedLoad(reg, g, llvm::Align(64));
+      load->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(m.getContext(), {}));
+      v = load;
+      if (vec->getNumElements() != lanes) {  // the kernel's several registers: the same one each
+        std::vector<int> mask;
+        for (unsigned j = 0; j < vec->getNumElements(); ++j) mask.push_back(int(j % lanes));
+        v = b.CreateShuffleVector(load, mask);
+      }
+      return v;
+    };
+    for (auto [inst, i] : uses) {
+      auto* c = llvm::cast<llvm::Constant>(inst->getOperand(i));
+      // -C where the operation takes C as well as it takes -C, so that C
+      // and -C (exp's rounding shift, added and subtracted) share one
+      // register, as the code generator's own folds made them: a + -C is
+      // a - C, a - -C is a + C, fma with -C an fma with -(C) (vfmsub,
+      // vfnmadd). The same values, bit for bit.
+      auto* fp = llvm::dyn_cast<llvm::ConstantFP>(c->getSplatValue());
+      unsigned op = inst->getOpcode();
+      auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(inst);
+      bool fused = call && (call->getIntrinsicID() == llvm::Intrinsic::fma ||
+                            call->getIntrinsicID() == llvm::Intrinsic::fmuladd);
+      bool flips = fp && fp->isNegative() && !fp->isNaN() && !fp->isZero() &&
+                   (((op == llvm::Instruction::FAdd || (op == llvm::Instruction::FSub && i == 1)) &&
+                     !llvm::isa<llvm::Constant>(inst->getOperand(1 - i))) ||
+                    fused);
+      if (!flips) {
+        inst->setOperand(i, load_of(c));
+        continue;
+      }
+      llvm::Value* positive = load_of(llvm::ConstantFP::get(c->getType(), llvm::neg(fp->getValueAPF())));
+      llvm::IRBuilder<> at(inst);
+      if (fused) {
+        inst->setOperand(i, at.CreateFNeg(positive));
+        continue;
+      }
+      llvm::Value* other = inst->getOperand(1 - i);
+      llvm::Value* same =
+          op == llvm::Instruction::FAdd ? at.CreateFSub(other, positive) : at.CreateFAdd(other, positive);
+      same->takeName(inst);
+      inst->replaceAllUsesWith(same);
+      inst->eraseFromParent();
     }
   }
 }

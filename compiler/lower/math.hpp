@@ -165,6 +165,35 @@ llvm::Value* emit_sqrt1p_minus1(llvm::IRBuilderBase& b, llvm::Value* u, llvm::Va
 /// InstCombine's folds of constant products come first.
 void scale_by_powers_of_two(llvm::Module& m);
 
+/// Gives the code generator the splat vector constants of `m`'s functions
+/// as loads of whole registers from private constants, where the function
+/// targets an AMD Zen (target-cpu znver*) with 512-bit registers: the
+/// floating-point operands of arithmetic, comparisons, selects, min/max,
+/// fma, vscalef and vrange, the integer ones of add, sub, compares and
+/// min/max, and the masks of |x| and copysign(a, b) (which become those
+/// bitwise operations). -C beside a + or - or in an fma becomes C with the
+/// operation's sign turned (a + -C is a - C), so that C and -C share one
+/// register, as the code generator's own folds had them.
+/// Left as they are, where the code generator's view of the constant makes
+/// better code: zeros and all-ones (idioms that load nothing), x * 2
+/// (x + x), select(c, 1, 0) (y * select(c, 1, 0) is select(c, y, 0)),
+/// shift amounts, other bitwise operations (a loaded operand turns them
+/// into vpternlogd, a multiply-unit instruction on Zen 4), |x| where -|x|
+/// is used too (x | sign, or a negation folded into an FMA), copysign of a
+/// constant, and other intrinsics' arguments. The kernels' results are the
+/// same, bit for bit (NaN signs included; checked for the catalogue and
+/// the composites on 4M inputs each).
+/// Why: LLVM keeps a splat in the constant pool, loads it again inside a
+/// loop whose values do not fit the 32 registers (10-15 such loads in a
+/// loop of four registers of gelu's or gelu_tanh's), and its
+/// X86FixupVectorConstants pass makes every such load a vbroadcastss. On
+/// Zen 4 a broadcast from memory takes a floating-point pipe slot (16 added
+/// to gelu's loop cost 0.85 cycles each) where a whole register's load
+/// costs nothing beside the FMAs (BENCHMARKS.md, forty-fifth sitting).
+/// Run on the optimized IR just before code generation: `actjit ir` shows
+/// the IR without it.
+void load_splat_constants(llvm::Module& m);
+
 /// Whether the function being emitted into targets a CPU with FMA.
 bool has_fma(llvm::IRBuilderBase& b);
 /// x with its magnitude capped at `cap` (sign kept, NaN made +-cap) in one

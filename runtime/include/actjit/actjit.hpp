@@ -229,10 +229,13 @@ class Runtime {
   /// rewrites changed.
   std::string naive_form(std::string_view source) const;
 
-  /// The optimized LLVM IR / the assembly of the kernels of `source`. With
-  /// `defaults`, of the kernels that calls with the default parameter
-  /// values run (see Kernel::forward): the same as without it where the
-  /// function has no parameters or their constants make nothing cheaper.
+  /// The optimized LLVM IR / the assembly of the kernels of `source` (on
+  /// AMD Zen with AVX-512 the code generator first takes the IR's splat
+  /// constants as loads of whole registers: the assembly shows them, the IR
+  /// does not). With `defaults`, of the kernels that calls with the default
+  /// parameter values run (see Kernel::forward): the same as without it
+  /// where the function has no parameters or their constants make nothing
+  /// cheaper.
   std::string llvm_ir(std::string_view source, DType dtype = DType::F32, bool defaults = false) const;
   std::string assembly(std::string_view source, DType dtype = DType::F32, bool defaults = false) const;
 
