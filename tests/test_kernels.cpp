@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <iomanip>
+#include <iterator>
 #include <map>
 #include <random>
 #include <regex>
@@ -1447,8 +1448,7 @@ TEST_CASE("splat constants reach heavy loops as whole registers on AMD Zen", "[k
   // lower::load_splat_constants: past 32 registers LLVM loads constants
   // again inside the loop, as vbroadcastss from the constant pool (a
   // floating-point pipe slot on Zen 4); from private constants it loads
-  // whole registers (gelu_tanh's forward +6-8%). gelu_tanh's and silu's
-  // forward loops had 11 and 7 such broadcasts.
+  // whole registers (gelu_tanh's forward +5-8%).
   if (!test::scalef_kernels()) {
     SUCCEED("not an AMD Zen with 512-bit registers: the constants stay LLVM's");
     return;
@@ -1460,8 +1460,13 @@ TEST_CASE("splat constants reach heavy loops as whole registers on AMD Zen", "[k
       std::string code = rt.assembly(src, dtype);
       std::string loop = longest_loop(code, "actjit_forward");
       CHECK(count_of(loop, "vmovup") >= 2);  // the loop: loads x, stores y
-      std::smatch m;
-      CHECK_FALSE(std::regex_search(loop, m, std::regex("broadcast\\w+\\s+[^\\n]*\\(%rip\\)")));
+      // At most the masks the pass leaves to the code generator (-|x|'s,
+      // a negation's sign), which it may load again in the loop depending on
+      // the registers it has (the IR's order differs with the compiler that
+      // built actjit): 11-18 broadcasts a loop before the pass.
+      std::regex broadcast("broadcast\\w+\\s+[^\\n]*\\(%rip\\)");
+      auto reloads = std::distance(std::sregex_iterator(loop.begin(), loop.end(), broadcast), std::sregex_iterator());
+      CHECK(reloads <= 2);
       CHECK(count_of(loop, "{1to") == 0);
     }
   }
