@@ -181,8 +181,8 @@ void scale_by_powers_of_two(llvm::Module& m);
 /// into vpternlogd, a multiply-unit instruction on Zen 4), |x| where -|x|
 /// is used too (x | sign, or a negation folded into an FMA), copysign of a
 /// constant, and other intrinsics' arguments. The kernels' results are the
-/// same, bit for bit (NaN signs included; checked for the catalogue and
-/// the composites on 4M inputs each).
+/// same, bit for bit (NaN signs included; checked for the forward and
+/// backward kernels of the catalogue and the composites, 4M inputs each).
 /// Why: LLVM keeps a splat in the constant pool, loads it again inside a
 /// loop whose values do not fit the 32 registers (10-15 such loads in a
 /// loop of four registers of gelu's or gelu_tanh's), and its
