@@ -112,6 +112,11 @@ TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
   CHECK(simplified("x^0") == "1");
   CHECK(simplified("x^-1") == "1 / x");
   CHECK(simplified("x + x") == "x * 2");
+  // Like terms of one sign: (a + b) t, the constant folded exactly
+  CHECK(simplified("x + 4*x") == "x * 5");
+  CHECK(simplified("exp(x)*2 + exp(x)") == "exp(x) * 3");
+  CHECK(simplified("x*3 - x*(-2)") == "x * 5");
+  CHECK(simplified("x*0.1 + x*0.2") == "x * 0.30000000000000004");
   CHECK(simplified("where(x > 0, exp(x), exp(x))") == "exp(x)");
   CHECK(simplified("where(not x > 0, 1, x)") == "where(x > 0, x, 1)");
   CHECK(simplified("abs(-x)") == "abs(x)");
@@ -129,6 +134,8 @@ TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
 TEST_CASE("unsafe rewrites are not made", "[simplify]") {
   CHECK(simplified("x * 0") == "x * 0");    // inf * 0 is NaN
   CHECK(simplified("x - x") == "x - x");    // inf - inf is NaN
+  CHECK(simplified("2*x - x") == "x * 2 - x");  // likewise, and -0 * 2 - -0 is +0
+  CHECK(simplified("x*2 + x*(-3)") == "x * 2 + x * -3");
   // 0 / 0 is NaN; x / x is 1 all the same: the stabilizer takes the limit at
   // a removable singularity (as for sin(x) / x)
   CHECK(simplified("x / x") == "1");

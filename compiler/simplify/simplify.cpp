@@ -187,18 +187,37 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
   if ((info.flags & ir::Commutative) && (is_c(a[0]) ? !is_c(a[1]) || a[0] > a[1] : !is_c(a[1]) && a[0] > a[1]))
     std::swap(a[0], a[1]);
 
+  // Like terms: t a + t b = t (a + b) for constants a and b (t itself: a
+  // = 1) of one sign, the constant folded exactly. Of one sign only: for t
+  // = inf, t a - t b with a, b > 0 is NaN (as x - x is), and for t = -0,
+  // -0 a - -0 b is +0.
+  auto coefficient = [&](NodeId id) -> std::pair<NodeId, NodeId> {
+    if (op_of(id) == Op::Mul && is_c(arg(id, 1)) && !is_c(arg(id, 0))) return {arg(id, 0), arg(id, 1)};
+    return {id, ir::constant(g, 1)};
+  };
+  auto like_terms = [&](bool subtract) -> NodeId {
+    if (is_c(a[0]) || is_c(a[1])) return ir::kNoNode;
+    auto [t0, k0] = coefficient(a[0]);
+    auto [t1, k1] = coefficient(a[1]);
+    double c0 = c(k0), c1 = subtract ? -c(k1) : c(k1);
+    if (t0 != t1 || !std::isfinite(c0) || !std::isfinite(c1) || !((c0 > 0 && c1 > 0) || (c0 < 0 && c1 < 0)))
+      return ir::kNoNode;
+    return make(g, Op::Mul, {t0, fold(g, subtract ? Op::Sub : Op::Add, k0, k1)});
+  };
   switch (op) {
     case Op::Add:
       if (is(a[1], -0.0)) return a[0];                                   // x + -0 = x
       if (op_of(a[1]) == Op::Neg) return make(g, Op::Sub, {a[0], arg(a[1], 0)});  // x + -y = x - y
       if (op_of(a[0]) == Op::Neg) return make(g, Op::Sub, {a[1], arg(a[0], 0)});  // -x + y = y - x
       if (a[0] == a[1]) return make(g, Op::Mul, {a[0], ir::constant(g, 2)});     // x + x = x * 2
+      if (NodeId r = like_terms(false); r != ir::kNoNode) return r;              // t a + t b = t (a + b), a b > 0
       break;
     case Op::Sub:
       if (is(a[1], 0.0)) return a[0];                                    // x - 0 = x
       if (is(a[0], -0.0)) return make(g, Op::Neg, {a[1]});               // -0 - x = -x
       if (op_of(a[1]) == Op::Neg) return make(g, Op::Add, {a[0], arg(a[1], 0)});  // x - -y = x + y
       if (is_c(a[1])) return make(g, Op::Add, {a[0], fold(g, Op::Neg, a[1])});  // x - c = x + -c
+      if (NodeId r = like_terms(true); r != ir::kNoNode) return r;              // t a - t b = t (a - b), a b < 0
       break;
     case Op::Mul:
       if (is(a[1], 1.0)) return a[0];                                    // x * 1 = x
