@@ -226,7 +226,6 @@ bool negated(const llvm::Value* v) {
 void load_splat_constants(llvm::Module& m) {
   for (llvm::Function& f : m) {
     if (f.isDeclaration() || !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver")) continue;
-    if (vmath::register_bits(f) != 512) continue;
     std::vector<std::pair<llvm::Instruction*, unsigned>> uses;
     for (llvm::BasicBlock& block : f)
       for (llvm::Instruction& inst : block)
@@ -234,8 +233,8 @@ void load_splat_constants(llvm::Module& m) {
           auto* c = llvm::dyn_cast<llvm::Constant>(inst.getOperand(i));
           auto* vec = c ? llvm::dyn_cast<llvm::FixedVectorType>(c->getType()) : nullptr;
           llvm::Constant* splat = vec ? c->getSplatValue() : nullptr;
-          if (!splat || llvm::isa<llvm::UndefValue>(splat) || vec->getPrimitiveSizeInBits().getFixedValue() % 512 != 0)
-            continue;
+          if (!splat || llvm::isa<llvm::UndefValue>(splat) || !vmath::has_vscalef(f, vec))
+            continue;                                             // whole 512-bit registers
           if (c->isNullValue() || c->isAllOnesValue()) continue;  // vxorps and vpternlogd idioms, no load
           if (!vec->getElementType()->isFloatingPointTy() && !integer_loadable(inst)) continue;
           auto* fp = llvm::dyn_cast<llvm::ConstantFP>(splat);
@@ -257,7 +256,7 @@ void load_splat_constants(llvm::Module& m) {
             call &&
             (call->getIntrinsicID() == llvm::Intrinsic::fabs || call->getIntrinsicID() == llvm::Intrinsic::copysign))
           if (auto* vec = llvm::dyn_cast<llvm::FixedVectorType>(call->getType());
-              vec && vec->getPrimitiveSizeInBits().getFixedValue() % 512 == 0 && !negated(call) &&
+              vec && vmath::has_vscalef(f, vec) && !negated(call) &&
               !llvm::isa<llvm::Constant>(call->getArgOperand(0)))  // copysign(1, x): the code generator's or
             signs.push_back(call);
     for (llvm::IntrinsicInst* call : signs) {
