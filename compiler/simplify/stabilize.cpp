@@ -157,6 +157,7 @@ class Stabilizer {
         if (op(s) == Op::Div && op(arg(s, 0)) == Op::Add && is(arg(arg(s, 0), 1), 1.0) && op(arg(s, 1)) == Op::Sub &&
             is(arg(arg(s, 1), 0), 1.0) && arg(arg(s, 1), 1) == arg(arg(s, 0), 0))
           return stabilized(Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
+        if (NodeId r = log_of_polynomial(s, false); r != ir::kNoNode) return r;  // log(x^4 + 2)
         break;
       }
       case Op::Tanh:
@@ -497,6 +498,7 @@ class Stabilizer {
         if (NodeId r = hyperbolic_over(num, den); r != ir::kNoNode) return r;
         if (NodeId r = over_square_sum(num, den); r != ir::kNoNode) return r;
         if (NodeId r = over_shifted(num, den); r != ir::kNoNode) return r;
+        if (NodeId r = over_polynomial(num, den); r != ir::kNoNode) return r;
         break;
       }
       case Op::Mul: {
@@ -1087,7 +1089,10 @@ class Stabilizer {
     NodeId plain = make(Op::Log1p, {t});
     if (op(t) == Op::Div && is(arg(t, 0), 1.0) && op(arg(t, 1)) == Op::Mul && arg(arg(t, 1), 0) == arg(arg(t, 1), 1))
       return log1p_inverse_square(arg(arg(t, 1), 0));  // log1p(1 / (v v))
-    if (op(t) != Op::Mul || arg(t, 0) != arg(t, 1)) return plain;
+    if (op(t) != Op::Mul || arg(t, 0) != arg(t, 1)) {
+      NodeId r = log_of_polynomial(t, true);  // log1p(x^4), log1p(|x|^3)
+      return r == ir::kNoNode ? plain : r;
+    }
     NodeId ax = make(Op::Abs, {arg(t, 0)});
     NodeId big = make(Op::Mul, {make(Op::Log, {ax}), c(2)});
     NodeId out = make(Op::Where, {make(Op::Gt, {ax, c(0x1p27)}), big, plain});
@@ -1376,6 +1381,133 @@ class Stabilizer {
     NodeId rest = c(k);
     for (NodeId f : nums) rest = make(Op::Mul, {rest, f});
     return make(Op::Mul, {rest, stabilized(Op::Div, a, den)});
+  }
+
+  /// The degree in the input x of a polynomial in x with coefficients free
+  /// of it (absolute values of such polynomials allowed: |b1 x + b2 x^2| is
+  /// of degree 2), or -1 for anything else (and past degree 32).
+  int polynomial_degree(NodeId n) {
+    if (auto it = degree_of_.find(n); it != degree_of_.end()) return it->second;
+    int d = -1;
+    const ir::Node& node = g_[n];
+    if (input_free(n)) {
+      d = 0;
+    } else if (node.op == Op::Input) {
+      d = node.value == 0 ? 1 : -1;  // the element itself, not a view of a row
+    } else if (node.op == Op::Neg || node.op == Op::Abs) {
+      d = polynomial_degree(node.args[0]);
+    } else if (node.op == Op::Add || node.op == Op::Sub || node.op == Op::Mul) {
+      int a = polynomial_degree(node.args[0]), b = a < 0 ? -1 : polynomial_degree(node.args[1]);
+      if (a >= 0 && b >= 0) d = node.op == Op::Mul ? a + b : std::max(a, b);
+    } else if (node.op == Op::Pow && g_.is_const(node.args[1])) {
+      double k = g_.const_value(node.args[1]);
+      int a = polynomial_degree(node.args[0]);
+      if (a >= 0 && k >= 2 && k <= 32 && k == std::floor(k)) d = a * int(k);
+    }
+    if (d > 32) d = -1;
+    degree_of_.emplace(n, d);
+    return d;
+  }
+
+  /// s^d p(x) for a polynomial p (polynomial_degree), written in s = 1/|x|
+  /// and sign(x) (`scale`): x^k s^d = sign(x)^k s^(d - k), or times
+  /// |x|^(k - d) where k > d, so that no power of x past d is formed.
+  struct Scale {
+    NodeId s, sign, ax;
+    std::vector<NodeId> powers;  // s^0 (kNoNode: 1), s^1, ...
+  };
+  NodeId scaled_polynomial(NodeId p, int d, Scale& scale) {
+    auto times_power = [&](NodeId t, int k) {
+      for (; k < 0; ++k) t = make(Op::Mul, {t, scale.ax});
+      while (int(scale.powers.size()) <= k)
+        scale.powers.push_back(scale.powers.size() == 1 ? scale.s : make(Op::Mul, {scale.powers.back(), scale.s}));
+      return k == 0 ? t : make(Op::Mul, {t, scale.powers[size_t(k)]});
+    };
+    const ir::Node& n = g_[p];
+    if (input_free(p)) return times_power(p, d);
+    switch (n.op) {
+      case Op::Input:
+        return d == 0 ? p : times_power(scale.sign, d - 1);
+      case Op::Neg:
+        return neg(scaled_polynomial(n.args[0], d, scale));
+      case Op::Abs:
+        return make(Op::Abs, {scaled_polynomial(n.args[0], d, scale)});  // s^d > 0
+      case Op::Add:
+      case Op::Sub: {
+        NodeId a = scaled_polynomial(n.args[0], d, scale);
+        return make(n.op, {a, scaled_polynomial(n.args[1], d, scale)});
+      }
+      case Op::Mul: {
+        int da = std::min(d, polynomial_degree(n.args[0]));
+        NodeId a = scaled_polynomial(n.args[0], da, scale);
+        return make(Op::Mul, {a, scaled_polynomial(n.args[1], d - da, scale)});
+      }
+      default: {  // Pow(a, k)
+        int da = polynomial_degree(n.args[0]), k = int(g_.const_value(n.args[1]));
+        NodeId a = scaled_polynomial(n.args[0], da, scale);
+        return times_power(make(Op::Pow, {a, n.args[1]}), d - k * da);
+      }
+    }
+  }
+
+  /// P(x) / Q(x) for polynomials P and Q in the input (polynomial_degree),
+  /// Q of degree q >= 1, either of degree 2 or more (D the larger): past
+  /// |x| = 2^min(32, 96 / D), s^q P / (s^q Q) in s = 1/|x|
+  /// (scaled_polynomial). Their powers of x overflowed where the quotient
+  /// is finite (x / (x*x + 1)^2 was 0 past 4.3e9 in float, x^3 / (1 + |x|^3)
+  /// NaN past 5.6e102 in double, a Pade unit (a0 + a1 x + a2 x^2) / (1 +
+  /// |b1 x|) inf past 1.8e19 in float). s^q Q is of order 1 and its
+  /// derivative small, so the quotient rule's terms keep their size (with
+  /// s^D Q, (s^D Q)' underflowed for the Pade unit). Nearer, x^D stays
+  /// below 2^96 (coefficients up to 2^32 keep float's range) and the
+  /// quotient is as written; at +-inf the far form gives the limit. Each
+  /// power of s adds its rounding (half an ULP) to the terms below degree
+  /// q, which the leading terms outweigh that far out.
+  NodeId over_polynomial(NodeId num, NodeId den) {
+    int dn = polynomial_degree(num), dd = dn < 0 ? -1 : polynomial_degree(den);
+    int top = std::max(dn, dd);
+    if (dn < 1 || dd < 1 || top < 2) return ir::kNoNode;
+    Scale scale = scale_of(den);
+    NodeId p = scaled_polynomial(num, dd, scale);
+    NodeId far = make(Op::Div, {p, scaled_polynomial(den, dd, scale)});
+    return make(Op::Where, {past_polynomial_range(scale, top), far, make(Op::Div, {num, den})});
+  }
+
+  /// Whether a sum or difference is among the nodes `p` is computed from.
+  bool has_sum(NodeId p) const {
+    for (NodeId id : g_.reachable(std::vector<NodeId>{p}))
+      if (op(id) == Op::Add || op(id) == Op::Sub) return true;
+    return false;
+  }
+
+  /// The Scale of the input in `p` (which depends on it).
+  Scale scale_of(NodeId p) {
+    NodeId x = ir::kNoNode;
+    for (NodeId id : g_.reachable(std::vector<NodeId>{p}))
+      if (op(id) == Op::Input) x = id;
+    NodeId ax = make(Op::Abs, {x});
+    return Scale{make(Op::Div, {c(1), ax}), make(Op::Sign, {x}), ax, {ir::kNoNode}};
+  }
+  /// |x| > 2^min(32, 96 / d): where a polynomial of degree d takes its far form.
+  NodeId past_polynomial_range(const Scale& scale, int d) {
+    return make(Op::Gt, {scale.ax, c(std::ldexp(1.0, std::min(32, 96 / d)))});
+  }
+
+  /// log(P(x)) and log1p(P(x)) (`plus_one`) for a polynomial P in the
+  /// input of degree d >= 2 (polynomial_degree): past |x| = 2^min(32, 96 /
+  /// d) (past_polynomial_range), log(s^d P) + d log|x| with s = 1/|x|
+  /// (scaled_polynomial; s^d + s^d P for log1p), else as written (log(1 +
+  /// x^4) was inf past 1.8e19 in float where it is 177; log(x^4 + 2)
+  /// likewise). Not log of a monomial (log(x*x), log(|x|^3)), whose forms
+  /// other rules match. Else kNoNode.
+  NodeId log_of_polynomial(NodeId t, bool plus_one) {
+    int d = polynomial_degree(t);
+    if (d < 2 || (!plus_one && !has_sum(t))) return ir::kNoNode;  // not monomials: log(x*x) is the other rules'
+    Scale scale = scale_of(t);
+    NodeId sp = scaled_polynomial(t, d, scale);
+    if (plus_one) sp = make(Op::Add, {scaled_polynomial(c(1), d, scale), sp});
+    NodeId far = make(Op::Add, {make(Op::Log, {sp}), make(Op::Mul, {make(Op::Log, {scale.ax}), c(d)})});
+    return make(Op::Where, {past_polynomial_range(scale, d), far, make(plus_one ? Op::Log1p : Op::Log, {t})});
   }
 
   /// num / den with the where() on one side (`in_den`) split into its
@@ -2041,6 +2173,7 @@ class Stabilizer {
   Graph& g_;
   bool in_removable_ = false;
   std::unordered_map<NodeId, NodeId> log_cosh_of_;   // log_cosh(a) -> a
+  std::unordered_map<NodeId, int> degree_of_;        // polynomial_degree
   // sinh(a) / a, sin(a) / a (and a over them) rewritten -> sinh(a) or sin(a), whether a over it
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
