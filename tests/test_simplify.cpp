@@ -117,6 +117,11 @@ TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
   CHECK(simplified("exp(x)*2 + exp(x)") == "exp(x) * 3");
   CHECK(simplified("x*3 - x*(-2)") == "x * 5");
   CHECK(simplified("x*0.1 + x*0.2") == "x * 0.30000000000000004");
+  // ... also with the constants inside the products, where their product is exact
+  CHECK(simplified("x*x + 4*x*x") == "x * x * 5");
+  CHECK(simplified("0.5*x*x + x*x") == "x * x * 1.5");
+  CHECK(simplified("sqrt(x*x + 4*x*x)") == "abs(x) * 2.23606797749979");  // was inf past 1.8e19 in float
+  CHECK(simplified("x*x - 4*x*x") == "x * x - x * 2 * (x * 2)");          // opposite signs: not collected
   CHECK(simplified("where(x > 0, exp(x), exp(x))") == "exp(x)");
   CHECK(simplified("where(not x > 0, 1, x)") == "where(x > 0, x, 1)");
   CHECK(simplified("abs(-x)") == "abs(x)");

@@ -2,10 +2,13 @@
 // identity it applies; all are exact in IEEE arithmetic.
 #include "compiler/simplify/simplify.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cfloat>
 #include <cmath>
+#include <functional>
+#include <tuple>
 
 #include "compiler/ir/eval.hpp"
 
@@ -195,10 +198,41 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
     if (op_of(id) == Op::Mul && is_c(arg(id, 1)) && !is_c(arg(id, 0))) return {arg(id, 0), arg(id, 1)};
     return {id, ir::constant(g, 1)};
   };
+  // A product's constant factors (to three levels: (x*2)*(x*2), (4*x)*x)
+  // folded exactly, and the product of the others in id order: the term
+  // and coefficient of like terms written with their constants inside.
+  auto split_product = [&](NodeId id) -> std::pair<NodeId, NodeId> {
+    std::vector<NodeId> factors;
+    NodeId k = ir::constant(g, 1);
+    bool ok = true;
+    std::function<void(NodeId, int)> walk = [&](NodeId n, int depth) {
+      if (op_of(n) == Op::Mul && depth < 3) {
+        walk(arg(n, 0), depth + 1);
+        walk(arg(n, 1), depth + 1);
+      } else if (is_c(n)) {
+        NodeId p = fold(g, Op::Mul, k, n);
+        ok = ok && p != ir::kNoNode && g.const_lo(p) == 0 && std::isfinite(c(p)) && c(p) != 0;
+        if (ok) k = p;
+      } else {
+        factors.push_back(n);
+      }
+    };
+    walk(id, 0);
+    if (!ok || factors.empty() || factors.size() > 6) return {ir::kNoNode, ir::kNoNode};
+    std::sort(factors.begin(), factors.end());
+    NodeId t = factors[0];
+    for (size_t i = 1; i < factors.size(); ++i) t = make(g, Op::Mul, {t, factors[i]});
+    return {t, k};
+  };
   auto like_terms = [&](bool subtract) -> NodeId {
     if (is_c(a[0]) || is_c(a[1])) return ir::kNoNode;
     auto [t0, k0] = coefficient(a[0]);
     auto [t1, k1] = coefficient(a[1]);
+    if (t0 != t1 && op_of(a[0]) == Op::Mul && op_of(a[1]) == Op::Mul) {
+      auto [s0, j0] = split_product(a[0]);
+      auto [s1, j1] = split_product(a[1]);
+      if (s0 != ir::kNoNode && s0 == s1) std::tie(t0, k0, t1, k1) = std::tie(s0, j0, s1, j1);
+    }
     double c0 = c(k0), c1 = subtract ? -c(k1) : c(k1);
     if (t0 != t1 || !std::isfinite(c0) || !std::isfinite(c1) || !((c0 > 0 && c1 > 0) || (c0 < 0 && c1 < 0)))
       return ir::kNoNode;
