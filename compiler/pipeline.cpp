@@ -63,6 +63,7 @@ std::string Program::canonical_key() const {
       len = std::snprintf(buf, sizeof buf, "#%llx", (unsigned long long)std::bit_cast<uint64_t>(n.value));
       key.append(buf, size_t(len));
     }
+    if (ir::rare_where(graph, id)) key += 'r';  // a rare branch: emitted apart (Emitter::emit)
     if (n.lo != 0) {  // a folded constant's rest: float64 kernels use it
       len = std::snprintf(buf, sizeof buf, "+%llx", (unsigned long long)std::bit_cast<uint64_t>(n.lo));
       key.append(buf, size_t(len));

@@ -2,8 +2,10 @@
 // simplification never changes a value (random expressions, special inputs).
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <numbers>
@@ -725,6 +727,49 @@ TEST_CASE("rational functions and logs of polynomials stay finite past their pow
   CHECK(simplified("1/(x*x*x + 1)") == "1 / (x * (x * x) + 1)");
   CHECK(simplified("x/(1 + abs(x))") == "x / (abs(x) + 1)");
   CHECK(simplified("log(abs(x)^3)") == "log(abs(x) ^ 3)");
+}
+
+TEST_CASE("rare far forms - computed only for registers that reach them and lane by lane alike", "[stabilize]") {
+  // The far forms of polynomial quotients and logs are rare branches
+  // (ir::where): a register whose lanes all stay near takes a block without
+  // them; one with a far lane takes both forms and selects. Each element's
+  // value must not depend on its neighbours: arrays mixing near and far
+  // elements give, bit for bit, what one-element calls give.
+  actjit::Runtime rt;
+  const char* forms[] = {"(0.03 + 0.5*x + 0.8*x^2 + 0.4*x^3)/(1 + abs(0.2*x + 0.9*x^2 + 0.1*x^3))", "x/(x*x + 1)^2",
+                         "x^3/(1 + abs(x)^3)", "log(1 + x*x*x*x)", "log(x^4 + 2)"};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> near(-50, 50), exponent(6, 30);
+  std::vector<double> xs(1000);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    bool far = i > 500 && rng() % 7 == 0;  // the first half all near: the usual block
+    xs[i] = far ? std::copysign(std::pow(10.0, exponent(rng)), near(rng)) : near(rng);
+  }
+  auto check = [&]<class T>(actjit::Kernel& k) {
+    using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    std::vector<T> x(xs.begin(), xs.end()), y(x.size()), g(x.size()), ones(x.size(), T(1));
+    k.forward(std::span<const T>(x), std::span<T>(y));
+    k.backward(std::span<const T>(x), std::span<const T>(ones), std::span<T>(g));
+    for (size_t i = 0; i < x.size(); ++i) {
+      T y1 = 0, g1 = 0, one = 1;
+      k.forward(std::span<const T>(&x[i], 1), std::span<T>(&y1, 1));
+      k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&one, 1), std::span<T>(&g1, 1));
+      INFO("x = " << x[i]);
+      CHECK(std::bit_cast<U>(y[i]) == std::bit_cast<U>(y1));
+      CHECK(std::bit_cast<U>(g[i]) == std::bit_cast<U>(g1));
+      CHECK(std::isfinite(y[i]));
+    }
+  };
+  for (const char* src : forms) {
+    INFO(src);
+    actjit::Kernel k32 = rt.compile(src, actjit::DType::F32), k64 = rt.compile(src, actjit::DType::F64);
+    check.operator()<float>(k32);
+    check.operator()<double>(k64);
+    // The far form (its 1/x) in a block of its own, beside the usual one.
+    std::string ir = rt.llvm_ir(src, actjit::DType::F32);
+    CHECK(ir.find("\nrare:") != std::string::npos);
+    CHECK(ir.find("\nusual:") != std::string::npos);
+  }
 }
 
 TEST_CASE("softplus(x) exp(-x) is log1p(e)/e below 0 and stays finite on both sides", "[stabilize]") {

@@ -35,8 +35,8 @@ struct Builder {
   NodeId fn(Op op, NodeId a) { return ir::unary(g, op, a); }
   NodeId fn(Op op, NodeId a, NodeId b) { return ir::binary(g, op, a, b); }
   NodeId or_zero(NodeId d) { return d == none ? c(0) : d; }
-  NodeId where(NodeId cond, NodeId a, NodeId b) {
-    return a == none && b == none ? none : ir::where(g, cond, or_zero(a), or_zero(b));
+  NodeId where(NodeId cond, NodeId a, NodeId b, bool rare = false) {
+    return a == none && b == none ? none : ir::where(g, cond, or_zero(a), or_zero(b), rare);
   }
 };
 
@@ -440,7 +440,9 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
       case Op::Erfc:                                                         // erfc' = -2/sqrt(pi) exp(-a^2)
         r = b.mul(b.mul(b.c(-two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), capped_chain(a, da));
         break;
-      case Op::Where: r = b.where(a, db, d[n.args[2]]); break;               // branch-wise
+      case Op::Where:
+        r = b.where(a, db, d[n.args[2]], n.value == 1);
+        break;  // branch-wise (a rare branch's too)
       case Op::Lt:
       case Op::Le:
       case Op::Gt:

@@ -129,6 +129,8 @@ size_t Graph::weight(std::span<const NodeId> roots) const {
 NodeId constant(Graph& g, double v, double lo) { return g.make(Op::Const, {}, v, lo); }
 NodeId unary(Graph& g, Op op, NodeId a) { return g.make(op, std::array{a}); }
 NodeId binary(Graph& g, Op op, NodeId a, NodeId b) { return g.make(op, std::array{a, b}); }
-NodeId where(Graph& g, NodeId c, NodeId a, NodeId b) { return g.make(Op::Where, std::array{c, a, b}); }
+NodeId where(Graph& g, NodeId c, NodeId a, NodeId b, bool rare) {
+  return g.make(Op::Where, std::array{c, a, b}, rare ? 1 : 0);
+}
 
 }  // namespace actjit::ir

@@ -72,7 +72,8 @@ struct Node {
   uint8_t arity;
   std::array<NodeId, 3> args;
   /// Const: the value; Param: the parameter index; CondConst: 0 or 1;
-  /// Input: its View (encoded); reductions and Cotangent: a length divisor.
+  /// Input: its View (encoded); reductions and Cotangent: a length divisor;
+  /// Where: 1 where its first branch is rare (ir::where), else 0.
   double value;
   /// Const only: what the constant's exact value exceeds `value` by, where
   /// it is known and not a double (folded constant expressions such as
@@ -142,6 +143,11 @@ std::vector<NodeId> transform(Graph& g, std::span<const NodeId> roots, Rebuild r
 NodeId constant(Graph& g, double v, double lo = 0);
 NodeId unary(Graph& g, Op op, NodeId a);
 NodeId binary(Graph& g, Op op, NodeId a, NodeId b);
-NodeId where(Graph& g, NodeId c, NodeId a, NodeId b);
+/// where(c, a, b); `rare`: a is a far form few lanes take (Node::value 1: a
+/// stability rewrite's, as past a polynomial's overflow), which kernels
+/// compute only for registers where some lane takes it (Emitter::emit).
+NodeId where(Graph& g, NodeId c, NodeId a, NodeId b, bool rare = false);
+/// Whether `id` is a where() with a rare first branch (ir::where).
+inline bool rare_where(const Graph& g, NodeId id) { return g[id].op == Op::Where && g[id].value == 1; }
 
 }  // namespace actjit::ir

@@ -897,6 +897,57 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
                                         const std::unordered_map<NodeId, llvm::Value*>* known,
                                         const std::vector<NodeId>& also,
                                         std::unordered_map<NodeId, llvm::Value*>* all) {
+  std::vector<NodeId> conditions;
+  if (!known && !all) {
+    std::vector<NodeId> reached(roots);
+    reached.insert(reached.end(), also.begin(), also.end());
+    for (NodeId id : ir::reachable_elementwise(g_, reached, [](NodeId) { return false; }))
+      if (ir::rare_where(g_, id) && std::find(conditions.begin(), conditions.end(), g_[id].args[0]) == conditions.end())
+        conditions.push_back(g_[id].args[0]);
+  }
+  if (conditions.empty()) return emit_values(roots, leaf, known, also, all);
+  // Some lane of the register takes a rare branch: the where()s as they
+  // are; else each as its other branch (the rare branches' nodes unused).
+  std::vector<llvm::Value*> taken = emit_values(conditions, leaf, nullptr, {}, nullptr);
+  std::unordered_map<NodeId, llvm::Value*> given;
+  llvm::Value* any = nullptr;
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    given[conditions[i]] = taken[i];
+    llvm::Value* some = b_.CreateOrReduce(taken[i]);
+    any = any ? b_.CreateOr(any, some) : some;
+  }
+  llvm::LLVMContext& ctx = b_.getContext();
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  auto* rare_bb = llvm::BasicBlock::Create(ctx, "rare", f);
+  auto* usual_bb = llvm::BasicBlock::Create(ctx, "usual", f);
+  auto* join = llvm::BasicBlock::Create(ctx, "rare.join", f);
+  b_.CreateCondBr(any, rare_bb, usual_bb, llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 20));
+  b_.SetInsertPoint(usual_bb);
+  for (NodeId id : ir::reachable_elementwise(g_, roots, [](NodeId) { return false; }))
+    if (ir::rare_where(g_, id)) rare_as_else_.insert(id);
+  std::vector<llvm::Value*> usual = emit_values(roots, leaf, &given, also, nullptr);
+  rare_as_else_.clear();
+  b_.CreateBr(join);
+  llvm::BasicBlock* usual_end = b_.GetInsertBlock();
+  b_.SetInsertPoint(rare_bb);
+  std::vector<llvm::Value*> rare = emit_values(roots, leaf, &given, also, nullptr);
+  b_.CreateBr(join);
+  llvm::BasicBlock* rare_end = b_.GetInsertBlock();
+  b_.SetInsertPoint(join);
+  std::vector<llvm::Value*> out;
+  for (size_t i = 0; i < usual.size(); ++i) {
+    llvm::PHINode* phi = b_.CreatePHI(usual[i]->getType(), 2);
+    phi->addIncoming(usual[i], usual_end);
+    phi->addIncoming(rare[i], rare_end);
+    out.push_back(phi);
+  }
+  return out;
+}
+
+std::vector<llvm::Value*> Emitter::emit_values(const std::vector<NodeId>& roots, const Leaf& leaf,
+                                               const std::unordered_map<NodeId, llvm::Value*>* known,
+                                               const std::vector<NodeId>& also,
+                                               std::unordered_map<NodeId, llvm::Value*>* all) {
   std::vector<llvm::Value*> out;
   if (roots.empty()) return out;
   // The nodes to emit: the elementwise part of the roots, stopping at
@@ -917,7 +968,10 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   std::vector<NodeId> as_else;
   if (!f64)
     for (NodeId id : order)
-      if (g_[id].op == Op::Where && !(known && known->count(id)) && guard_gives_branch(id)) as_else.push_back(id);
+      if (g_[id].op == Op::Where && !(known && known->count(id)) && !rare_as_else_.count(id) && guard_gives_branch(id))
+        as_else.push_back(id);
+  for (NodeId id : order)
+    if (rare_as_else_.count(id) && !(known && known->count(id))) as_else.push_back(id);
   const std::unordered_set<NodeId> else_wheres(as_else.begin(), as_else.end());
   const ir::Ranges ranges(g_, roots, f64 ? ir::Precision::F64 : ir::Precision::F32, ir::Domain{false, false}, as_else);
   // Known values are visible to the patterns that look at operands (y in

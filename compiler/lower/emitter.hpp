@@ -51,6 +51,10 @@ class Emitter {
   /// Cotangent and reduction nodes; nodes in `known` are taken from there
   /// (their operands are not visited). Reduction operands are never visited.
   /// `all`, if given, receives the value of every node emitted.
+  /// Where the roots reach rare where()s (ir::rare_where) and neither
+  /// `known` nor `all` is given, their conditions come first and the rest
+  /// twice: with each rare branch for registers where some lane takes one
+  /// (a branch, weighted unlikely), as the other branch alone for the rest.
   std::vector<llvm::Value*> emit(const std::vector<ir::NodeId>& roots, const Leaf& leaf,
                                  const std::unordered_map<ir::NodeId, llvm::Value*>* known = nullptr,
                                  const std::vector<ir::NodeId>& also = {},
@@ -293,6 +297,14 @@ class Emitter {
   template <class Term, class Slope>
   std::optional<std::pair<ir::NodeId, std::vector<ir::NodeId>>> term_plus_slope(const ir::Node& n, Term is_term,
                                                                                 Slope is_slope) const;
+
+  /// emit() without its split at rare where()s; those in `rare_as_else_`
+  /// are emitted as their second branch.
+  std::vector<llvm::Value*> emit_values(const std::vector<ir::NodeId>& roots, const Leaf& leaf,
+                                        const std::unordered_map<ir::NodeId, llvm::Value*>* known,
+                                        const std::vector<ir::NodeId>& also,
+                                        std::unordered_map<ir::NodeId, llvm::Value*>* all);
+  std::unordered_set<ir::NodeId> rare_as_else_;
 
   /// a where `id` is exp(-|a|): of where(a >= 0, -a, a) (sigmoid's,
   /// softplus's) or of -|a|; else kNoNode.

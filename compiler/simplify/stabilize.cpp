@@ -1409,29 +1409,35 @@ class Stabilizer {
     return d;
   }
 
-  /// s^d p(x) for a polynomial p (polynomial_degree), written in s = 1/|x|
-  /// and sign(x) (`scale`): x^k s^d = sign(x)^k s^(d - k), or times
-  /// |x|^(k - d) where k > d, so that no power of x past d is formed.
+  /// r^d p(x) for a polynomial p (polynomial_degree), written in r = 1/x
+  /// (`scale`): x^k r^d = r^(d - k), or x^(k - d) where k > d, so that no
+  /// power of x past d is formed; r^d |a| = r^(d - e) sign(x)^e |r^e a| for a
+  /// of degree e.
   struct Scale {
-    NodeId s, sign, ax;
-    std::vector<NodeId> powers;  // s^0 (kNoNode: 1), s^1, ...
+    NodeId x, r, sign;
+    std::vector<NodeId> powers;  // r^0 (kNoNode: 1), r^1, ...
   };
   NodeId scaled_polynomial(NodeId p, int d, Scale& scale) {
-    auto times_power = [&](NodeId t, int k) {
-      for (; k < 0; ++k) t = make(Op::Mul, {t, scale.ax});
+    auto times_power = [&](NodeId t, int k) {  // t r^k, t x^-k for k < 0 (t = kNoNode: 1)
+      auto times = [&](NodeId f) { return t == ir::kNoNode ? f : make(Op::Mul, {t, f}); };
+      for (; k < 0; ++k) t = times(scale.x);
       while (int(scale.powers.size()) <= k)
-        scale.powers.push_back(scale.powers.size() == 1 ? scale.s : make(Op::Mul, {scale.powers.back(), scale.s}));
-      return k == 0 ? t : make(Op::Mul, {t, scale.powers[size_t(k)]});
+        scale.powers.push_back(scale.powers.size() == 1 ? scale.r : make(Op::Mul, {scale.powers.back(), scale.r}));
+      if (k > 0) t = times(scale.powers[size_t(k)]);
+      return t == ir::kNoNode ? c(1) : t;
     };
     const ir::Node& n = g_[p];
     if (input_free(p)) return times_power(p, d);
     switch (n.op) {
       case Op::Input:
-        return d == 0 ? p : times_power(scale.sign, d - 1);
+        return times_power(ir::kNoNode, d - 1);
       case Op::Neg:
         return neg(scaled_polynomial(n.args[0], d, scale));
-      case Op::Abs:
-        return make(Op::Abs, {scaled_polynomial(n.args[0], d, scale)});  // s^d > 0
+      case Op::Abs: {
+        int e = polynomial_degree(n.args[0]);
+        NodeId a = make(Op::Abs, {scaled_polynomial(n.args[0], e, scale)});
+        return times_power(e % 2 ? make(Op::Mul, {a, scale.sign}) : a, d - e);
+      }
       case Op::Add:
       case Op::Sub: {
         NodeId a = scaled_polynomial(n.args[0], d, scale);
@@ -1452,17 +1458,18 @@ class Stabilizer {
 
   /// P(x) / Q(x) for polynomials P and Q in the input (polynomial_degree),
   /// Q of degree q >= 1, either of degree 2 or more (D the larger): past
-  /// |x| = 2^min(32, 96 / D), s^q P / (s^q Q) in s = 1/|x|
-  /// (scaled_polynomial). Their powers of x overflowed where the quotient
-  /// is finite (x / (x*x + 1)^2 was 0 past 4.3e9 in float, x^3 / (1 + |x|^3)
-  /// NaN past 5.6e102 in double, a Pade unit (a0 + a1 x + a2 x^2) / (1 +
-  /// |b1 x|) inf past 1.8e19 in float). s^q Q is of order 1 and its
-  /// derivative small, so the quotient rule's terms keep their size (with
-  /// s^D Q, (s^D Q)' underflowed for the Pade unit). Nearer, x^D stays
-  /// below 2^96 (coefficients up to 2^32 keep float's range) and the
-  /// quotient is as written; at +-inf the far form gives the limit. Each
-  /// power of s adds its rounding (half an ULP) to the terms below degree
-  /// q, which the leading terms outweigh that far out.
+  /// |x| = 2^min(32, 96 / D), r^q P / (r^q Q) in r = 1/x (scaled_polynomial),
+  /// as a rare branch (ir::where: kernels compute it only for registers
+  /// with a lane that far out). The powers of x overflowed where the
+  /// quotient is finite (x / (x*x + 1)^2 was 0 past 4.3e9 in float, x^3 /
+  /// (1 + |x|^3) NaN past 5.6e102 in double, a Pade unit (a0 + a1 x + a2
+  /// x^2) / (1 + |b1 x|) inf past 1.8e19 in float). r^q Q is of order 1 and
+  /// its derivative small, so the quotient rule's terms keep their size
+  /// (with r^D Q, (r^D Q)' underflowed for the Pade unit). Nearer, x^D
+  /// stays below 2^96 (coefficients up to 2^32 keep float's range) and the
+  /// quotient is as written, to the bit; at +-inf the far form gives the
+  /// limit. The far form is the quotient at 1/r, x up to r's rounding (half
+  /// an ULP); its terms of degree past q take x itself.
   NodeId over_polynomial(NodeId num, NodeId den) {
     int dn = polynomial_degree(num), dd = dn < 0 ? -1 : polynomial_degree(den);
     int top = std::max(dn, dd);
@@ -1470,7 +1477,7 @@ class Stabilizer {
     Scale scale = scale_of(den);
     NodeId p = scaled_polynomial(num, dd, scale);
     NodeId far = make(Op::Div, {p, scaled_polynomial(den, dd, scale)});
-    return make(Op::Where, {past_polynomial_range(scale, top), far, make(Op::Div, {num, den})});
+    return ir::where(g_, past_polynomial_range(scale, top), far, make(Op::Div, {num, den}), true);
   }
 
   /// Whether a sum or difference is among the nodes `p` is computed from.
@@ -1485,29 +1492,30 @@ class Stabilizer {
     NodeId x = ir::kNoNode;
     for (NodeId id : g_.reachable(std::vector<NodeId>{p}))
       if (op(id) == Op::Input) x = id;
-    NodeId ax = make(Op::Abs, {x});
-    return Scale{make(Op::Div, {c(1), ax}), make(Op::Sign, {x}), ax, {ir::kNoNode}};
+    return Scale{x, make(Op::Div, {c(1), x}), make(Op::Sign, {x}), {ir::kNoNode}};
   }
   /// |x| > 2^min(32, 96 / d): where a polynomial of degree d takes its far form.
   NodeId past_polynomial_range(const Scale& scale, int d) {
-    return make(Op::Gt, {scale.ax, c(std::ldexp(1.0, std::min(32, 96 / d)))});
+    return make(Op::Gt, {make(Op::Abs, {scale.x}), c(std::ldexp(1.0, std::min(32, 96 / d)))});
   }
 
   /// log(P(x)) and log1p(P(x)) (`plus_one`) for a polynomial P in the
   /// input of degree d >= 2 (polynomial_degree): past |x| = 2^min(32, 96 /
-  /// d) (past_polynomial_range), log(s^d P) + d log|x| with s = 1/|x|
-  /// (scaled_polynomial; s^d + s^d P for log1p), else as written (log(1 +
+  /// d) (past_polynomial_range), log(|r|^d P) + d log|x| with r = 1/x
+  /// (scaled_polynomial; |r|^d + |r|^d P for log1p), else as written (log(1 +
   /// x^4) was inf past 1.8e19 in float where it is 177; log(x^4 + 2)
-  /// likewise). Not log of a monomial (log(x*x), log(|x|^3)), whose forms
-  /// other rules match. Else kNoNode.
+  /// likewise), as a rare branch (ir::where). Not log of a monomial
+  /// (log(x*x), log(|x|^3)), whose forms other rules match. Else kNoNode.
   NodeId log_of_polynomial(NodeId t, bool plus_one) {
     int d = polynomial_degree(t);
     if (d < 2 || (!plus_one && !has_sum(t))) return ir::kNoNode;  // not monomials: log(x*x) is the other rules'
     Scale scale = scale_of(t);
     NodeId sp = scaled_polynomial(t, d, scale);
     if (plus_one) sp = make(Op::Add, {scaled_polynomial(c(1), d, scale), sp});
-    NodeId far = make(Op::Add, {make(Op::Log, {sp}), make(Op::Mul, {make(Op::Log, {scale.ax}), c(d)})});
-    return make(Op::Where, {past_polynomial_range(scale, d), far, make(plus_one ? Op::Log1p : Op::Log, {t})});
+    if (d % 2) sp = make(Op::Mul, {sp, scale.sign});  // |r|^d = r^d sign(x)^d
+    NodeId shift = make(Op::Mul, {make(Op::Log, {make(Op::Abs, {scale.x})}), c(d)});
+    NodeId far = make(Op::Add, {make(Op::Log, {sp}), shift});
+    return ir::where(g_, past_polynomial_range(scale, d), far, make(plus_one ? Op::Log1p : Op::Log, {t}), true);
   }
 
   /// num / den with the where() on one side (`in_den`) split into its

@@ -146,11 +146,12 @@
 //                           softplus(p) - softplus(q) beyond (soft clipping)
 //   softplus(a) - a sigmoid(a) -> softplus(-a) + a sigmoid(-a) for a > 0 (the binary entropy of
 //                           sigmoid(a)), with the slope -a sigmoid(a) sigmoid(-a) (difference_slope)
-//   P(x) / Q(x)          -> s^q P / (s^q Q), s = 1/|x|, past |x| = 2^min(32, 96/D) for polynomials
+//   P(x) / Q(x)          -> r^q P / (r^q Q), r = 1/x, past |x| = 2^min(32, 96/D) for polynomials
 //                           in the input (|.| of polynomials allowed: a Pade unit), P not constant,
 //                           Q of degree q >= 1, D >= 2 the larger degree (x / (x*x + 1)^2)
-//   log(P(x)), log1p(P(x)) -> log(s^d P) + d log|x| past |x| = 2^min(32, 96/d), d >= 2 (log(1 + x^4);
-//                           not log of a monomial)
+//   log(P(x)), log1p(P(x)) -> log(|r|^d P) + d log|x| past |x| = 2^min(32, 96/d), d >= 2 (log(1 +
+//                           x^4); not log of a monomial)
+//                           (these two far forms are rare branches: ir::where, Emitter::emit)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms (the differences near 0 above,
