@@ -902,8 +902,9 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
     std::vector<NodeId> reached(roots);
     reached.insert(reached.end(), also.begin(), also.end());
     for (NodeId id : ir::reachable_elementwise(g_, reached, [](NodeId) { return false; }))
-      if (ir::rare_where(g_, id) && std::find(conditions.begin(), conditions.end(), g_[id].args[0]) == conditions.end())
-        conditions.push_back(g_[id].args[0]);
+      if (ir::rare_where(g_, id) && !(!vec_->getScalarType()->isDoubleTy() && guard_gives_branch(id)) &&
+          std::find(conditions.begin(), conditions.end(), g_[id].args[0]) == conditions.end())
+        conditions.push_back(g_[id].args[0]);  // (not a guard whose other branch gives its lanes alike)
   }
   if (conditions.empty()) return emit_values(roots, leaf, known, also, all);
   // Some lane of the register takes a rare branch: the where()s as they
@@ -924,7 +925,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   b_.CreateCondBr(any, rare_bb, usual_bb, llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 20));
   b_.SetInsertPoint(usual_bb);
   for (NodeId id : ir::reachable_elementwise(g_, roots, [](NodeId) { return false; }))
-    if (ir::rare_where(g_, id)) rare_as_else_.insert(id);
+    if (ir::rare_where(g_, id) && given.count(g_[id].args[0])) rare_as_else_.insert(id);
   std::vector<llvm::Value*> usual = emit_values(roots, leaf, &given, also, nullptr);
   rare_as_else_.clear();
   b_.CreateBr(join);

@@ -429,7 +429,7 @@ class Stabilizer {
           NodeId e = make(Op::Exp, {scaled(top, -0.5)});
           NodeId far =
               make(Op::Div, {make(Op::Mul, {make(Op::Mul, {num, e}), e}), make(Op::Add, {make(Op::Exp, {m}), c(1)})});
-          return make(Op::Where, {make(Op::Gt, {top, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den})});
+          return rare_where(make(Op::Gt, {top, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
         }
         // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):
         // (u / R) (1 / c), whose quotient the derivative takes without
@@ -482,7 +482,7 @@ class Stabilizer {
         if (op(den) == Op::Expm1 && !input_free(num) && op(num) != Op::Exp && op(num) != Op::Expm1) {
           NodeId t = arg(den, 0), e = make(Op::Exp, {scaled(t, -0.5)});
           NodeId far = make(Op::Mul, {make(Op::Mul, {num, e}), e});
-          return make(Op::Where, {make(Op::Gt, {t, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den})});
+          return rare_where(make(Op::Gt, {t, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
         }
         // exp(a) / b and, for large a, expm1(a) / b: finite where the ratio
         // is though exp(a) overflows, with a derivative free of inf - inf.
@@ -492,7 +492,7 @@ class Stabilizer {
           NodeId ea = arg(num, 0);
           NodeId ratio = make(Op::ExpDiv, {ea, den});
           if (op(num) == Op::Exp) return ratio;
-          return make(Op::Where, {make(Op::Gt, {ea, c(ir::kExpDivSplit)}), ratio, make(Op::Div, {num, den})});
+          return rare_where(make(Op::Gt, {ea, c(ir::kExpDivSplit)}), ratio, make(Op::Div, {num, den}));
         }
         if (NodeId r = over_hyperbolic(num, den); r != ir::kNoNode) return r;
         if (NodeId r = hyperbolic_over(num, den); r != ir::kNoNode) return r;
@@ -521,7 +521,7 @@ class Stabilizer {
               arg(arg(e, 0), 1) == arg(f, 0)) {
             NodeId t = arg(f, 0);
             NodeId far = make(Op::Div, {erfcx_series(t), make(Op::Mul, {t, c(std::sqrt(std::numbers::pi))})});
-            return make(Op::Where, {make(Op::Gt, {t, c(kErfcSeries)}), far, make(Op::Mul, {f, e})});
+            return rare_where(make(Op::Gt, {t, c(kErfcSeries)}), far, make(Op::Mul, {f, e}));
           }
         }
         // a a 4^j = (a 2^j) (a 2^j), exactly: the square's rules see it
@@ -606,7 +606,7 @@ class Stabilizer {
         if (auto [top, m] = larger_exponent(s); top != ir::kNoNode) {
           NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(top, 0.5)}),
                                       make(Op::Sqrt, {make(Op::Add, {make(Op::Exp, {m}), c(1)})})});
-          NodeId r = make(Op::Where, {make(Op::Gt, {top, c(ir::kExpDivSplit)}), big, make(Op::Sqrt, {s})});
+          NodeId r = rare_where(make(Op::Gt, {top, c(ir::kExpDivSplit)}), big, make(Op::Sqrt, {s}));
           return rewritten_root(r, s);
         }
         // sqrt(cosh(a)) = exp(|a|/2) sqrt((1 + exp(-2|a|)) / 2) past |a| = kExpDivSplit
@@ -615,7 +615,7 @@ class Stabilizer {
           NodeId aa = make(Op::Abs, {arg(s, 0)});
           NodeId inner = make(Op::Add, {make(Op::Mul, {make(Op::Exp, {scaled(aa, -2)}), c(0.5)}), c(0.5)});
           NodeId big = make(Op::Mul, {make(Op::Exp, {scaled(aa, 0.5)}), make(Op::Sqrt, {inner})});
-          return make(Op::Where, {make(Op::Gt, {aa, c(ir::kExpDivSplit)}), big, make(Op::Sqrt, {s})});
+          return rare_where(make(Op::Gt, {aa, c(ir::kExpDivSplit)}), big, make(Op::Sqrt, {s}));
         }
         // k v*v + b, k a positive constant other than 1 (ISRU's 1 + a x^2 for
         // a constant a): sqrt(k) sqrt(v*v + b/k), whose root the rule below
@@ -798,6 +798,15 @@ class Stabilizer {
     return simplify::rewrite(g_, o, std::span<const NodeId>(args.begin(), args.size()));
   }
   NodeId c(double v) { return ir::constant(g_, v); }
+  /// where(cond, far, near) with `far` a rare branch (ir::where): a far
+  /// form past a threshold that inputs seldom pass, and that costs
+  /// enough to be worth a test a register.
+  NodeId rare_where(NodeId cond, NodeId far, NodeId near) {
+    NodeId w = make(Op::Where, {cond, far, near});
+    const ir::Node& n = g_[w];
+    if (n.op != Op::Where || n.args[0] != cond || n.args[1] != far || n.args[2] != near) return w;
+    return ir::where(g_, cond, far, near, true);
+  }
   NodeId neg(NodeId a) { return make(Op::Neg, {a}); }
   Op op(NodeId id) const { return g_[id].op; }
   NodeId arg(NodeId id, int k) const { return g_[id].args[k]; }
@@ -952,7 +961,8 @@ class Stabilizer {
     NodeId near = plus(std::log(k), make(Op::Log1p, {neg(make(Op::Erf, {a}))}));
     NodeId far = make(Op::Sub, {neg(make(Op::Mul, {a, a})), make(Op::Log, {make(Op::Mul, {a, c(std::sqrt(std::numbers::pi))})})});
     far = plus(std::log(k), make(Op::Add, {far, make(Op::Log, {erfcx_series(a)})}));
-    NodeId mid = make(Op::Where, {make(Op::Gt, {a, c(kErfcSeries)}), far, plus(std::log(k), make(Op::Log, {make(Op::Erfc, {a})}))});
+    NodeId mid =
+        rare_where(make(Op::Gt, {a, c(kErfcSeries)}), far, plus(std::log(k), make(Op::Log, {make(Op::Erfc, {a})})));
     NodeId inner = make(Op::Where, {make(Op::Lt, {a, c(0.5)}), near, mid});
     return make(Op::Where, {make(Op::Lt, {a, c(-0.5)}), left, inner});
   }
@@ -1095,7 +1105,7 @@ class Stabilizer {
     }
     NodeId ax = make(Op::Abs, {arg(t, 0)});
     NodeId big = make(Op::Mul, {make(Op::Log, {ax}), c(2)});
-    NodeId out = make(Op::Where, {make(Op::Gt, {ax, c(0x1p27)}), big, plain});
+    NodeId out = rare_where(make(Op::Gt, {ax, c(0x1p27)}), big, plain);
     log1p_square_of_[out] = arg(t, 0);
     return out;
   }
@@ -1187,7 +1197,7 @@ class Stabilizer {
     NodeId out = mid;
     if (!sin) {
       NodeId far = make(Op::Sub, {make(Op::Add, {av, c(-std::numbers::ln2)}), make(Op::Log, {av})});
-      out = make(Op::Where, {make(Op::Gt, {av, c(20)}), far, mid});
+      out = rare_where(make(Op::Gt, {av, c(20)}), far, mid);
     }
     NodeId r = make(Op::Where, {make(Op::Lt, {av, c(sin ? 1.5 : 2)}), near, out});
     return reciprocal ? neg(r) : r;
@@ -1271,7 +1281,7 @@ class Stabilizer {
     NodeId e = make(Op::Exp, {square ? m : make(Op::Mul, {m, c(0.5)})});
     NodeId k = square ? c(4) : op(f) == Op::Sinh ? make(Op::Where, {make(Op::Gt, {a, c(0)}), c(2), c(-2)}) : c(2);
     NodeId far = make(Op::Mul, {make(Op::Mul, {num, make(Op::Mul, {e, k})}), e});
-    return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Div, {num, den})});
+    return rare_where(make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Div, {num, den}));
   }
 
   /// sinh(a) / b and cosh(a) / b: past |a| = 20 (sign(a)) e^|a| / (2 b) as
@@ -1283,7 +1293,7 @@ class Stabilizer {
     NodeId a = arg(num, 0);
     NodeId far = make(Op::ExpDiv, {make(Op::Abs, {a}), make(Op::Mul, {den, c(2)})});
     if (op(num) == Op::Sinh) far = make(Op::Where, {make(Op::Gt, {a, c(0)}), far, neg(far)});
-    return make(Op::Where, {make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Div, {num, den})});
+    return rare_where(make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Div, {num, den}));
   }
 
   /// u / (t + b) and u / (b - t) for t = k a*a s / d (a constant k, factors

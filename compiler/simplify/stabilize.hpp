@@ -151,7 +151,9 @@
 //                           Q of degree q >= 1, D >= 2 the larger degree (x / (x*x + 1)^2)
 //   log(P(x)), log1p(P(x)) -> log(|r|^d P) + d log|x| past |x| = 2^min(32, 96/d), d >= 2 (log(1 +
 //                           x^4); not log of a monomial)
-//                           (these two far forms are rare branches: ir::where, Emitter::emit)
+//                           (these two far forms are rare branches: ir::where, Emitter::emit; so are
+//                           those past 80 for exps, 9 for erfc's series, 2^27 for log1p(a*a) and 20 for
+//                           u / sinh(a), u / cosh(a), log(sinh(a) / a): Stabilizer::rare_where)
 // Unlike simplify, these rewrites change results (for the better) where the
 // naive form loses accuracy; they run before differentiation, so the
 // derivatives are taken of the stable forms (the differences near 0 above,
