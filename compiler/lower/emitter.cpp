@@ -897,16 +897,20 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
                                         const std::unordered_map<NodeId, llvm::Value*>* known,
                                         const std::vector<NodeId>& also,
                                         std::unordered_map<NodeId, llvm::Value*>* all) {
-  std::vector<NodeId> conditions;
+  std::vector<NodeId> split;  // the rare where()s to split at
   if (!known && !all) {
+    const bool f32 = !vec_->getScalarType()->isDoubleTy();
     std::vector<NodeId> reached(roots);
     reached.insert(reached.end(), also.begin(), also.end());
     for (NodeId id : ir::reachable_elementwise(g_, reached, [](NodeId) { return false; }))
-      if (ir::rare_where(g_, id) && !(!vec_->getScalarType()->isDoubleTy() && guard_gives_branch(id)) &&
-          std::find(conditions.begin(), conditions.end(), g_[id].args[0]) == conditions.end())
-        conditions.push_back(g_[id].args[0]);  // (not a guard whose other branch gives its lanes alike)
+      // (not float's guards whose other branch gives their lanes alike: those cost nothing)
+      if (ir::rare_where(g_, id) && !(f32 && guard_gives_branch(id))) split.push_back(id);
   }
-  if (conditions.empty()) return emit_values(roots, leaf, known, also, all);
+  if (split.empty()) return emit_values(roots, leaf, known, also, all);
+  std::vector<NodeId> conditions;
+  for (NodeId w : split)
+    if (std::find(conditions.begin(), conditions.end(), g_[w].args[0]) == conditions.end())
+      conditions.push_back(g_[w].args[0]);
   // Some lane of the register takes a rare branch: the where()s as they
   // are; else each as its other branch (the rare branches' nodes unused).
   std::vector<llvm::Value*> taken = emit_values(conditions, leaf, nullptr, {}, nullptr);
@@ -924,8 +928,7 @@ std::vector<llvm::Value*> Emitter::emit(const std::vector<NodeId>& roots, const 
   auto* join = llvm::BasicBlock::Create(ctx, "rare.join", f);
   b_.CreateCondBr(any, rare_bb, usual_bb, llvm::MDBuilder(ctx).createBranchWeights(1, 1 << 20));
   b_.SetInsertPoint(usual_bb);
-  for (NodeId id : ir::reachable_elementwise(g_, roots, [](NodeId) { return false; }))
-    if (ir::rare_where(g_, id) && given.count(g_[id].args[0])) rare_as_else_.insert(id);
+  rare_as_else_.insert(split.begin(), split.end());
   std::vector<llvm::Value*> usual = emit_values(roots, leaf, &given, also, nullptr);
   rare_as_else_.clear();
   b_.CreateBr(join);
