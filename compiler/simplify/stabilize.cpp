@@ -158,6 +158,17 @@ class Stabilizer {
             is(arg(arg(s, 1), 0), 1.0) && arg(arg(s, 1), 1) == arg(arg(s, 0), 0))
           return stabilized(Op::Sub, stabilized(Op::Log, arg(s, 0)), stabilized(Op::Log, arg(s, 1)));
         if (NodeId r = log_of_polynomial(s, false); r != ir::kNoNode) return r;  // log(x^4 + 2)
+        // log(v v) = 2 log|v|, log(v^k) = k log|v| for an even k and k log(v) for an odd
+        // one (integers k >= 3): the power under- or overflowed where its log is finite
+        // (log(x*x) was -inf below 1e-19 and inf past 1.8e19 in float). A product, no
+        // sum: nothing cancels. (log(v v + 1) - 2 log|v| below reads the product.)
+        if (op(s) == Op::Mul && arg(s, 0) == arg(s, 1))
+          return make(Op::Mul, {stabilized(Op::Log, make(Op::Abs, {arg(s, 0)})), c(2)});
+        if (double k = op(s) == Op::Pow && g_.is_const(arg(s, 1)) ? g_.const_value(arg(s, 1)) : 0;
+            k >= 3 && k <= 64 && k == std::floor(k)) {
+          NodeId v = arg(s, 0);
+          return make(Op::Mul, {stabilized(Op::Log, std::fmod(k, 2) == 0 ? make(Op::Abs, {v}) : v), c(k)});
+        }
         break;
       }
       case Op::Tanh:

@@ -150,7 +150,8 @@
 //                           in the input (|.| of polynomials allowed: a Pade unit), P not constant,
 //                           Q of degree q >= 1, D >= 2 the larger degree (x / (x*x + 1)^2)
 //   log(P(x)), log1p(P(x)) -> log(|r|^d P) + d log|x| past |x| = 2^min(32, 96/d), d >= 2 (log(1 +
-//                           x^4); not log of a monomial)
+//                           x^4); P with a sum)
+//   log(v v), log(v^k)   -> 2 log|v|, k log|v| (k even) or k log(v) (k odd), integers k >= 3
 //                           (these two far forms are rare branches: ir::where, Emitter::emit; so are
 //                           those past 80 for exps, 9 for erfc's series, 2^27 for log1p(a*a) and 20 for
 //                           u / sinh(a), u / cosh(a), log(sinh(a) / a): Stabilizer::rare_where)
