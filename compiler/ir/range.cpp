@@ -50,8 +50,12 @@ using Demand = std::unordered_map<NodeId, Interval>;
 
 class Analysis {
  public:
-  Analysis(const Graph& g, Precision p, Domain domain, std::span<const NodeId> as_else = {})
-      : g_(g), f32_(p == Precision::F32), as_else_(as_else.begin(), as_else.end()) {
+  Analysis(const Graph& g, Precision p, Domain domain, std::span<const NodeId> as_else = {},
+           std::span<const NodeId> else_taken = {})
+      : g_(g),
+        f32_(p == Precision::F32),
+        as_else_(as_else.begin(), as_else.end()),
+        else_taken_(else_taken.begin(), else_taken.end()) {
     double max = f32_ ? FLT_MAX : DBL_MAX;
     // Results beyond half the largest finite value may round to inf, and
     // nonzero ones below these may round to 0: generous margins for
@@ -237,7 +241,10 @@ class Analysis {
       s.handed_over[2 * uint64_t(id) + 1] = Demand{};
       return get(n.args[2]);
     }
-    Interval b = get(n.args[1]), c = get(n.args[2]);
+    // A condition false on every lane (else_taken): the first branch is never used.
+    const bool else_taken = else_taken_.count(id) > 0;
+    Interval b = else_taken ? nothing() : get(n.args[1]), c = get(n.args[2]);
+    if (else_taken) s.handed_over[2 * uint64_t(id) + 1] = Demand{};
     // A condition known here leaves one branch: the other is never used.
     Interval cond = get(n.args[0]);
     for (bool truth : {true, false}) {
@@ -542,7 +549,8 @@ class Analysis {
   bool f32_;
   double overflow_, underflow_;
   Interval finite_, param_, input_;
-  std::unordered_set<NodeId> as_else_;  // wheres taken as their second branch (Ranges' as_else)
+  std::unordered_set<NodeId> as_else_;     // wheres taken as their second branch (Ranges' as_else)
+  std::unordered_set<NodeId> else_taken_;  // wheres whose condition is false (Ranges' else_taken)
   size_t spent_ = 0;
   std::vector<Interval> demand_;
 };
@@ -550,8 +558,8 @@ class Analysis {
 }  // namespace
 
 Ranges::Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain,
-               std::span<const NodeId> as_else) {
-  Analysis a(g, precision, domain, as_else);
+               std::span<const NodeId> as_else, std::span<const NodeId> else_taken) {
+  Analysis a(g, precision, domain, as_else, else_taken);
   of_ = a.run(roots);
   demand_ = a.take_demand();
 }

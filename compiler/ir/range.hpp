@@ -65,9 +65,12 @@ class Ranges {
  public:
   /// `as_else`: where nodes taken as their second branch on every lane (the
   /// lowering emits them so: Emitter::guard_gives_branch), which is then
-  /// not refined by their condition.
+  /// not refined by their condition. `else_taken`: where nodes whose
+  /// condition is false on every lane (the usual block of a rare split,
+  /// Emitter::emit), whose second branch is refined by it, as in a where
+  /// computed with both branches.
   Ranges(const Graph& g, std::span<const NodeId> roots, Precision precision, Domain domain = {},
-         std::span<const NodeId> as_else = {});
+         std::span<const NodeId> as_else = {}, std::span<const NodeId> else_taken = {});
   /// The interval of a node reachable from the roots (everything for others).
   Interval operator[](NodeId id) const { return id < of_.size() ? of_[id] : Interval{}; }
   /// The interval of `id`'s first operand over the lanes where `id`'s value

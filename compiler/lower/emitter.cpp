@@ -974,10 +974,13 @@ std::vector<llvm::Value*> Emitter::emit_values(const std::vector<NodeId>& roots,
     for (NodeId id : order)
       if (g_[id].op == Op::Where && !(known && known->count(id)) && !rare_as_else_.count(id) && guard_gives_branch(id))
         as_else.push_back(id);
+  std::vector<NodeId> else_taken;  // the usual block's rare where()s: their conditions are false on every lane
   for (NodeId id : order)
-    if (rare_as_else_.count(id) && !(known && known->count(id))) as_else.push_back(id);
-  const std::unordered_set<NodeId> else_wheres(as_else.begin(), as_else.end());
-  const ir::Ranges ranges(g_, roots, f64 ? ir::Precision::F64 : ir::Precision::F32, ir::Domain{false, false}, as_else);
+    if (rare_as_else_.count(id) && !(known && known->count(id))) else_taken.push_back(id);
+  std::unordered_set<NodeId> else_wheres(as_else.begin(), as_else.end());
+  else_wheres.insert(else_taken.begin(), else_taken.end());
+  const ir::Ranges ranges(g_, roots, f64 ? ir::Precision::F64 : ir::Precision::F32, ir::Domain{false, false}, as_else,
+                          else_taken);
   // Known values are visible to the patterns that look at operands (y in
   // y / sqrt 2), as if this call had emitted them.
   if (known)

@@ -299,10 +299,12 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
       if (a[1] == a[2]) return a[1];                                     // where(c, a, a) = a
       if (op_of(a[0]) == Op::CondConst) return c(a[0]) != 0 ? a[1] : a[2];  // where(true, a, b) = a
       if (op_of(a[0]) == Op::Not) return make(g, Op::Where, {arg(a[0], 0), a[2], a[1]});  // where(not c, a, b) = where(c, b, a)
-      if (op_of(a[1]) == Op::Where && arg(a[1], 0) == a[0])                                 // where(c, where(c, a, b), d)
-        return make(g, Op::Where, {a[0], arg(a[1], 1), a[2]});                             //   = where(c, a, d)
-      if (op_of(a[2]) == Op::Where && arg(a[2], 0) == a[0])                                 // where(c, a, where(c, b, d))
-        return make(g, Op::Where, {a[0], a[1], arg(a[2], 2)});                             //   = where(c, a, d)
+      // where(c, where(c, a, b), d) = where(c, a, d) = where(c, a, where(c, b, d)),
+      // rare as the outer one is (Node::value: its first branch is the rare one)
+      if (op_of(a[1]) == Op::Where && arg(a[1], 0) == a[0])
+        return rewrite(g, Op::Where, std::array{a[0], arg(a[1], 1), a[2]}, value, 0);
+      if (op_of(a[2]) == Op::Where && arg(a[2], 0) == a[0])
+        return rewrite(g, Op::Where, std::array{a[0], a[1], arg(a[2], 2)}, value, 0);
       break;
     case Op::Not:
       if (op_of(a[0]) == Op::Not) return arg(a[0], 0);                   // not not c = c
