@@ -247,12 +247,19 @@ class Forms:
         if k == 7:
             (s, f), (t, g) = sub_form(), sub_form()
             return f'({s} / exp({t}))', div(f, apply('exp', g))
-        if k in (24, 25):  # a polynomial in x, or a Pade unit P(x) / (1 + |Q(x)|)
+        if 24 <= k <= 27:  # polynomials in x: P, Pade units P / (1 + |Q|), P / (c + Q^2), log, log1p or sqrt of c + Q^2
             p_text, p = self.polynomial(self.rng.randint(2, 5))
             if k == 24:
                 return p_text, p
             q_text, q = self.polynomial(self.rng.randint(1, 4))
-            return f'({p_text} / (1 + abs{q_text}))', div(p, add(ONE, apply('abs', q)))
+            if k == 25:
+                return f'({p_text} / (1 + abs{q_text}))', div(p, add(ONE, apply('abs', q)))
+            c = self.rng.choice(['1', '0.5', '3'])
+            square = add(const(c), mul(q, q))
+            if k == 26:
+                return f'({p_text} / ({c} + {q_text}*{q_text}))', div(p, square)
+            name = self.rng.choice(['log', 'log1p', 'sqrt'])
+            return f'{name}({c} + {q_text}*{q_text})', apply(name, square)
         s, f = sub_form()
         naive = {
             8: (f'log1p(abs({s}))', lambda: apply('log1p', apply('abs', f))),
@@ -272,7 +279,7 @@ class Forms:
             22: (f'log(1 + exp(-abs({s})))', lambda: apply('log', add(ONE, apply('exp', sub(ZERO, apply('abs', f)))))),
             23: (f'({s} * exp(-({s})))', lambda: mul(f, apply('exp', sub(ZERO, f)))),
         }
-        if k in naive:  # 26 to 41: the catalogue's and the math functions
+        if k in naive:  # 28 to 41: the catalogue's and the math functions
             text, make = naive[k]
             return text, make()
         name = self.rng.choice(sorted(n for n in FUNCTIONS if n not in ('log', 'log1p', 'sqrt')))
