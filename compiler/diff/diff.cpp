@@ -390,8 +390,8 @@ NodeId coefficient_node(Builder& b, const Coefficient& c) {
 
 /// The derivative of y = N / D for polynomials N and D in the variable v
 /// (polynomial_in), D of degree q >= 1, N of degree >= 1, either of degree 2
-/// or more: (R q) q with q = 1 / D and R = N' D - N D' collected, sum_(i !=
-/// j) (i - j) n_i d_j v^(i + j - 1), so that the terms that cancel (i = j:
+/// or more: R / D / D with R = N' D - N D' collected, sum_(i != j) (i - j)
+/// n_i d_j v^(i + j - 1), so that the terms that cancel (i = j:
 /// the leading ones where the degrees are equal) are left out exactly. The
 /// quotient rule's (N' - y D') / D cancels where y tends to a constant:
 /// x^3 / (1 + |x|^3)'s slope was 606 float ULP off at x = 10 and 100% at
@@ -452,8 +452,10 @@ std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, 
       collected = b.add(collected, h);
     }
   }
-  NodeId reciprocal = b.div(b.c(1), n.args[1]);
-  collected = b.mul(b.mul(b.mul(collected, reciprocal), reciprocal), d[v]);
+  // R / D / D: R (1/D) (1/D) is a product the simplifier may order as
+  // x (1/D) (x (1/D) 3) for R = 3x^2, whose partial products underflow
+  // (x^3 / (1 + |x|^3)'s float slope was 0 past 1e9).
+  collected = b.mul(b.div(b.div(collected, n.args[1]), n.args[1]), d[v]);
   double near = std::min(finite_reach(b.g, r), finite_reach(b.g, *den));
   if (near >= std::ldexp(1.0, int(std::min(32.0, std::floor(96.0 / double(std::max(p, q))))))) return collected;
   NodeId rule = b.div(b.sub(d[n.args[0]], b.mul(y, d[n.args[1]])), n.args[1]);
