@@ -1447,7 +1447,7 @@ class Stabilizer {
       if (k > 0) t = times(scale.powers[size_t(k)]);
       return t == ir::kNoNode ? c(1) : t;
     };
-    const ir::Node& n = g_[p];
+    const ir::Node n = g_[p];  // a copy: the calls below add nodes (the graph may move)
     if (input_free(p)) return times_power(p, d);
     switch (n.op) {
       case Op::Input:
