@@ -395,11 +395,11 @@ NodeId coefficient_node(Builder& b, const Coefficient& c) {
 /// the leading ones where the degrees are equal) are left out exactly. The
 /// quotient rule's (N' - y D') / D cancels where y tends to a constant:
 /// x^3 / (1 + |x|^3)'s slope was 606 float ULP off at x = 10 and 100% at
-/// 1e5. R and D stay finite for |v| <= 2^min(32, 96 / m), m the larger of
-/// their degrees (the stabilizer's bound for a quotient's far form,
-/// over_polynomial); past it, if that is nearer than the quotient's own
-/// bound, the quotient rule, as a rare branch. nullopt where y is no such
-/// quotient; none where R is 0.
+/// 1e5. Past the reach where R or D could leave float's range
+/// (finite_reach), if that is nearer than the quotient's far-form switch
+/// (the stabilizer's 2^min(32, 96 / degree), over_polynomial), the quotient
+/// rule, as a rare branch. nullopt where y is no such quotient; none where
+/// R is 0.
 std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, const std::vector<NodeId>& d) {
   const ir::Node n = b.g[y];  // copy: the graph grows below
   PolynomialMemo memo;
@@ -440,7 +440,7 @@ std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, 
       if (it == by_sign.end()) it = by_sign.insert(by_sign.end(), {signs, Polynomial(r.size())});
       NodeId other = none;
       for (NodeId f : rest) other = other == none ? f : b.mul(other, f);
-      it->second[k].push_back(Term{t.k, other});
+      add_term(it->second[k], Term{t.k, other});
     }
   NodeId collected = none;
   if (by_sign.size() > 2) {
