@@ -293,15 +293,17 @@ Polynomial trimmed(Polynomial p) {
   return p;
 }
 
+/// The factor of s t's term (none for 1; products in one operand order, so that equal ones are one node).
+NodeId factor_product(Builder& b, const Term& s, const Term& t) {
+  return s.r == none ? t.r : t.r == none ? s.r : b.mul(std::min(s.r, t.r), std::max(s.r, t.r));
+}
+
 Polynomial times(Builder& b, const Polynomial& p, const Polynomial& q) {
   Polynomial r(p.size() + q.size() - 1);
   for (size_t i = 0; i < p.size(); ++i)
     for (size_t j = 0; j < q.size(); ++j)
       for (const Term& s : p[i])
-        for (const Term& t : q[j]) {
-          NodeId f = s.r == none ? t.r : t.r == none ? s.r : b.mul(std::min(s.r, t.r), std::max(s.r, t.r));
-          add_term(r[i + j], Term{s.k * t.k, f});
-        }
+        for (const Term& t : q[j]) add_term(r[i + j], Term{s.k * t.k, factor_product(b, s, t)});
   return trimmed(r);
 }
 
@@ -403,9 +405,10 @@ NodeId coefficient_node(Builder& b, const Coefficient& c) {
 std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, const std::vector<NodeId>& d) {
   const ir::Node n = b.g[y];  // copy: the graph grows below
   PolynomialMemo memo;
-  std::optional<Polynomial> num = polynomial_in(b, n.args[0], v, d, memo);
-  std::optional<Polynomial> den = num ? polynomial_in(b, n.args[1], v, d, memo) : std::nullopt;
-  if (!den) return std::nullopt;
+  // The denominator first: most quotients (1 + exp(...)) fail there at once.
+  std::optional<Polynomial> den = polynomial_in(b, n.args[1], v, d, memo);
+  std::optional<Polynomial> num = den ? polynomial_in(b, n.args[0], v, d, memo) : std::nullopt;
+  if (!num) return std::nullopt;
   size_t p = num->size() - 1, q = den->size() - 1;
   if (p < 1 || q < 1 || std::max(p, q) < 2) return std::nullopt;
   Polynomial r(p + q);
@@ -413,10 +416,8 @@ std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, 
     for (size_t j = 0; j <= q; ++j)
       if (i != j && i + j >= 1)
         for (const Term& s : (*num)[i])
-          for (const Term& t : (*den)[j]) {
-            NodeId f = s.r == none ? t.r : t.r == none ? s.r : b.mul(std::min(s.r, t.r), std::max(s.r, t.r));
-            add_term(r[i + j - 1], Term{(double(i) - double(j)) * s.k * t.k, f});
-          }
+          for (const Term& t : (*den)[j])
+            add_term(r[i + j - 1], Term{(double(i) - double(j)) * s.k * t.k, factor_product(b, s, t)});
   r = trimmed(r);
   if (r.size() == 1 && r[0].empty()) return none;
   // R by Horner's rule, as sum_s s R_s(v) where the terms' signs s (a Pade
