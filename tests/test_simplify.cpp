@@ -712,6 +712,12 @@ TEST_CASE("rational functions and logs of polynomials stay finite past their pow
                                             // slope (3x^2 - f 3x^2) / (1 + |x|^3) cancels, f near 1)
       {"(0.02 + 0.5*x + 0.3*x*x)/(1 + abs(0.7*x))", pade, pade_slope, far},
       {"f(x, a0 = 0.02, a1 = 0.5, a2 = 0.3, b1 = 0.7) = (a0 + a1*x + a2*x*x)/(1 + abs(b1*x))", pade, pade_slope, far},
+      // a sum over a square plus a constant: (x*x + 2x + 1) / x / x (over_square_sum's far
+      // form) was inf past 1.8e19 in float, NaN at inf
+      {"(1 + 2*x + x*x)/(1 + x*x)",
+       [](L x) { return (1 + 2 * x + x * x) / (1 + x * x); },
+       [](L x) { return 2 * (1 - x * x) / ((1 + x * x) * (1 + x * x)); },
+       {0.5, -3.0, 1e5, -1e12, 3e19, -1e25, 1e200}},
       {"log(1 + x*x*x*x)",
        [](L x) { return std::log1p(x * x * x * x); },
        [](L x) { return 4 * x * x * x / (1 + x * x * x * x); },
@@ -729,6 +735,15 @@ TEST_CASE("rational functions and logs of polynomials stay finite past their pow
   // degree below 2.
   CHECK(simplified("1/(x*x*x + 1)") == "1 / (x * (x * x) + 1)");
   CHECK(simplified("x/(1 + abs(x))") == "x / (abs(x) + 1)");
+  // at +-inf the far form gives the limit
+  actjit::Runtime rt;
+  actjit::Kernel square_sum = rt.compile("(1 + 2*x + x*x)/(1 + x*x)", actjit::DType::F32);
+  for (float x : {-INFINITY, INFINITY}) {
+    float y = 0;
+    square_sum.forward(std::span<const float>(&x, 1), std::span<float>(&y, 1));
+    CHECK(y == 1.0f);
+    CHECK(value("(1 + 2*x + x*x)/(1 + x*x)", x) == 1.0);
+  }
 }
 
 TEST_CASE("slopes of rational functions take N' D - N D' collected - nothing cancels where the quotient levels off",

@@ -1362,12 +1362,20 @@ class Stabilizer {
     if (!dens.empty()) return ir::kNoNode;
     int left = 2;  // the powers of a still to divide by
     NodeId far = c(k / kt);
+    int kept_degree = 0;  // of the factors left in u, where they are polynomials in the input
     for (NodeId f : nums) {
-      if (f == a && left > 0)
+      if (f == a && left > 0) {
         --left;
-      else
+      } else {
         far = make(Op::Mul, {far, f});
+        int d = polynomial_degree(f);
+        kept_degree = d < 0 || kept_degree < 0 ? -1 : kept_degree + d;
+      }
     }
+    // What is left of u would overflow with a*a ((x*x + 2x + 1) / (x*x +
+    // 1) was inf past 1.8e19 in float, NaN at inf): over_polynomial's
+    // scaled form takes such quotients.
+    if (kept_degree >= 2 && polynomial_degree(den) >= 1) return ir::kNoNode;
     for (NodeId f : scale_dens) far = make(Op::Mul, {far, f});
     for (NodeId f : scale_nums) far = make(Op::Div, {far, f});
     for (; left > 0; --left) far = make(Op::Div, {far, a});
