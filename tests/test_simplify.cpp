@@ -2015,6 +2015,26 @@ TEST_CASE("x - tanh(x) is one operation without the cancellation", "[stabilize]"
        [](long double x) { return -std::tanh(2 * x) * std::tanh(2 * x); }, {1e-8, -1e-4, 0.3, -20.0}},
   };
   check_forms(scaled);
+  // tanh(softplus(t)) is a rational function of exp(t) (tanh_of): the difference still
+  // takes it as tanh(a) (a - tanh(a) was 1e-26 at t = -23 in double, where it is 3.6e-31)
+  auto softplus = [](long double t) { return t > 20 ? t : std::log1p(std::exp(t)); };
+  const FormCase of_softplus[] = {
+      {"tanhshrink(softplus(x))",
+       [&](long double x) { return exact(softplus(x)); },
+       [&](long double x) {
+         long double t = std::tanh(softplus(x));
+         return t * t * (x > 20 ? 1 : 1 / (1 + std::exp(-x)));
+       },
+       {-23.0, -5.0, 0.3, 3.0, 30.0}},
+      {"log(1 + exp(-x*x)) - tanh(log(1 + exp(-x*x)))",
+       [&](long double x) { return exact(softplus(-x * x)); },
+       [&](long double x) {
+         long double t = std::tanh(softplus(-x * x));
+         return t * t * -2 * x / (1 + std::exp(x * x));
+       },
+       {-4.75, 3.0, 0.5}},  // (x*x exact: the form's condition is 3 x^2)
+  };
+  check_forms(of_softplus);
   for (double x : {1e-300, -1e-30, 1e-8, -1e-3, 0.019, 0.3, -0.999, 1.0, 1.5, -5.0, 30.0, 1e10}) {
     INFO("x = " << x);
     CHECK(value("x - tanh(x)", x) == Approx(double(exact(x))).epsilon(4e-16).margin(1e-300));

@@ -171,8 +171,11 @@ class Stabilizer {
         }
         break;
       }
-      case Op::Tanh:
-        return tanh_of(a[0]);
+      case Op::Tanh: {
+        NodeId r = tanh_of(a[0]);
+        if (op(r) != Op::Tanh) tanh_rewritten_of_[r] = a[0];
+        return r;
+      }
       case Op::Log1p:
         if (op(a[0]) == Op::Exp && !nonpositive(arg(a[0], 0))) return softplus(arg(a[0], 0));  // log1p(exp(a))
         if (op(a[0]) == Op::Neg && op(arg(a[0], 0)) == Op::Exp)                 // log1p(-exp(a))
@@ -272,8 +275,10 @@ class Stabilizer {
         if (op(a[0]) == Op::Sinh && op(a[1]) == Op::Cosh && arg(a[0], 0) == arg(a[1], 0))
           return neg(make(Op::Exp, {scaled(arg(a[0], 0), -1)}));
         if (NodeId r = logit_entropy(a[0], a[1]); r != ir::kNoNode) return r;  // softplus(a) - a sigmoid(a)
-        if (op(a[1]) == Op::Tanh && arg(a[1], 0) == a[0]) return make(Op::TanhShrink, {a[0]});
-        if (op(a[0]) == Op::Tanh && arg(a[0], 0) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
+        // (also where tanh_of rewrote tanh(a): a - tanh(softplus(t)), whose rational form of
+        // exp(t) cancelled against a as much as tanh did: 1e-26 at t = -23, where it is 3e-31)
+        if (tanh_of_node(a[1]) == a[0]) return make(Op::TanhShrink, {a[0]});
+        if (tanh_of_node(a[0]) == a[1]) return neg(make(Op::TanhShrink, {a[1]}));
         // a - k tanh(a/k) = k tanhshrink(a/k) for a constant k, and its negation (x - 2
         // tanh(x/2) was 0 below 1e-4 in float)
         // (Not for a parameter's K, s tanh(x/s) - x with s passed: the gradient by K of K
@@ -837,6 +842,13 @@ class Stabilizer {
       return nonpositive(n.args[1]) && nonpositive(n.args[2]);
     }
     return false;
+  }
+
+  /// a when n is tanh(a), as written or as tanh_of rewrote it; kNoNode otherwise.
+  NodeId tanh_of_node(NodeId n) const {
+    if (op(n) == Op::Tanh) return arg(n, 0);
+    auto it = tanh_rewritten_of_.find(n);
+    return it == tanh_rewritten_of_.end() ? ir::kNoNode : it->second;
   }
 
   /// tanh(t), rewritten where that removes transcendentals.
@@ -2215,6 +2227,7 @@ class Stabilizer {
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
   std::unordered_map<NodeId, NodeId> log1p_square_of_;  // log1p_of(v v) -> v
+  std::unordered_map<NodeId, NodeId> tanh_rewritten_of_;  // tanh_of(a), not a tanh -> a
   struct ShiftedRatio {  // shifted_ratio's where: 1 + q or q - 1, q = v / D, N = D + v or D - v
     NodeId v, q, n;
     bool plus;
