@@ -802,6 +802,13 @@ TEST_CASE("logs of powers are multiples of the base's log", "[stabilize]") {
       {"log(x^4)", [](L x) { return 4 * std::log(std::fabs(x)); }, [](L x) { return 4 / x; }, at},
       {"log(abs(x)^3)", [](L x) { return 3 * std::log(std::fabs(x)); }, [](L x) { return 3 / x; }, at},
       {"log(x^3)", [](L x) { return 3 * std::log(x); }, [](L x) { return 3 / x; }, positive},
+      // squares of squares, and log1p's far form of a square (2 log|v| with v = x*x
+      // itself past float's range: inf past 1.8e19)
+      {"log((x*x)*(x*x))", [](L x) { return 4 * std::log(std::fabs(x)); }, [](L x) { return 4 / x; }, at},
+      {"log(1 + (x*x)*(x*x))",
+       [](L x) { return std::log1p(x * x * x * x); },
+       [](L x) { return 4 * x * x * x / (1 + x * x * x * x); },
+       {0.5, -3.0, 1e5, 1e10, -1e30, 1e100, -1e300}},
   };
   check_forms(cases);
   CHECK(simplified("log(x*x)") == "log(abs(x)) * 2");

@@ -164,6 +164,8 @@ class Stabilizer {
         // sum: nothing cancels. (log(v v + 1) - 2 log|v| below reads the product.)
         if (op(s) == Op::Mul && arg(s, 0) == arg(s, 1))
           return make(Op::Mul, {stabilized(Op::Log, make(Op::Abs, {arg(s, 0)})), c(2)});
+        if (op(s) == Op::Abs && op(arg(s, 0)) == Op::Mul && arg(arg(s, 0), 0) == arg(arg(s, 0), 1))
+          return stabilized(Op::Log, arg(s, 0));  // log|v v| = log(v v), as above: (x*x)*(x*x)'s
         if (double k = op(s) == Op::Pow && g_.is_const(arg(s, 1)) ? g_.const_value(arg(s, 1)) : 0;
             k >= 3 && k <= 64 && k == std::floor(k)) {
           NodeId v = arg(s, 0);
@@ -1126,8 +1128,10 @@ class Stabilizer {
       NodeId r = log_of_polynomial(t, true);  // log1p(x^4), log1p(|x|^3)
       return r == ir::kNoNode ? plain : r;
     }
+    // (the log by the Log rules: a = v v is 2 log|v| in turn, where a itself
+    // overflows: log(1 + (x*x)*(x*x)) was inf past 1.8e19 in float)
     NodeId ax = make(Op::Abs, {arg(t, 0)});
-    NodeId big = make(Op::Mul, {make(Op::Log, {ax}), c(2)});
+    NodeId big = make(Op::Mul, {stabilized(Op::Log, ax), c(2)});
     NodeId out = rare_where(make(Op::Gt, {ax, c(0x1p27)}), big, plain);
     log1p_square_of_[out] = arg(t, 0);
     return out;
