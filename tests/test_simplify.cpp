@@ -1057,6 +1057,46 @@ TEST_CASE("tanh and erf of exp(w) keep finite slopes past exp's overflow", "[sta
   }
 }
 
+TEST_CASE("tanh and erf and sigmoid of arguments that overflow keep their slopes' zeros", "[stabilize]") {
+  // f(a)' a' where a and a' overflow and f' underflowed to 0 long before:
+  // 0 * inf was NaN (tanh(x*x*x) past 1e103 in double, erf(sinh(x)) past
+  // 89 in float, sigmoid(exp(x)) past 1e19 in float). The chain factor is 0
+  // past |a| = 1e4 (decayed_chain).
+  using L = long double;
+  auto sech2 = [](L a) { return std::fabs(a) > 1e4L ? L(0) : 1 / (std::cosh(a) * std::cosh(a)); };
+  auto gauss = [](L a) { return std::fabs(a) > 1e4L ? L(0) : 2 / std::sqrt(std::numbers::pi_v<L>) * std::exp(-a * a); };
+  auto sig_slope = [](L a) {
+    L e = std::exp(-std::fabs(a));
+    return std::fabs(a) > 1e4L ? L(0) : e / ((1 + e) * (1 + e));
+  };
+  struct Case {
+    const char* src;
+    std::function<L(L)> slope;
+  };
+  const Case cases[] = {
+      {"tanh(x*x*x)", [&](L x) { return std::fabs(x) > 100 ? L(0) : sech2(x * x * x) * 3 * x * x; }},
+      {"erf(sinh(x))", [&](L x) { return std::fabs(x) > 100 ? L(0) : gauss(std::sinh(x)) * std::cosh(x); }},
+      {"sigmoid(exp(x))", [&](L x) { return x > 100 ? L(0) : sig_slope(std::exp(x)) * std::exp(x); }},
+      {"x * tanh(x*x)", [&](L x) { return std::fabs(x) > 1e3 ? L(1) : std::tanh(x * x) + x * sech2(x * x) * 2 * x; }},
+  };
+  actjit::Runtime rt;
+  for (const Case& c : cases) {
+    actjit::Kernel k32 = rt.compile(c.src, actjit::DType::F32), k64 = rt.compile(c.src, actjit::DType::F64);
+    // (nearer, erf(sinh(x))'s exp(-sinh(x)^2) amplifies sinh's rounding 2 sinh(x)^2 times)
+    std::vector<double> x{-0.7, 0.2, 1.1, 30, -95, 100, 712, -1e5, 1e20, -1e120, 1e200, 1e300};
+    std::vector<double> one(x.size(), 1.0), g(x.size());
+    k64.backward(std::span<const double>(x), std::span<const double>(one), std::span<double>(g));
+    std::vector<float> xf(x.begin(), x.end()), onef(x.size(), 1.0f), gf(x.size());
+    for (float& v : xf) v = std::clamp(v, -3e38f, 3e38f);
+    k32.backward(std::span<const float>(xf), std::span<const float>(onef), std::span<float>(gf));
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO(c.src << " at x = " << x[i] << ": " << g[i] << " / " << gf[i]);
+      CHECK(actjit::test::ulp_error(g[i], c.slope(x[i])) <= 8);
+      CHECK(actjit::test::ulp_error(gf[i], c.slope(xf[i])) <= 8);
+    }
+  }
+}
+
 TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log cosh and 1 - cos and log1mexp and more", "[stabilize]") {
   using L = long double;
   struct Case {

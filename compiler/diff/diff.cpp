@@ -3,6 +3,7 @@
 #include "compiler/diff/diff.hpp"
 
 #include "compiler/ir/forms.hpp"
+#include "compiler/ir/range.hpp"
 #include "compiler/simplify/stabilize.hpp"
 
 #include <cmath>
@@ -185,10 +186,45 @@ std::optional<NodeId> scaled_derivative(Builder& b, NodeId y, const std::vector<
   return std::nullopt;
 }
 
+/// Whether a function's argument `a` may pass |a| = 1e4 (a conservative
+/// interval analysis of the function, made once when first asked).
+struct LargeArguments {
+  const Graph& g;
+  NodeId root;
+  std::optional<ir::Ranges> ranges;
+  bool operator()(NodeId a) {
+    if (!ranges) ranges.emplace(g, std::array{root}, ir::Precision::F64);
+    ir::Interval r = (*ranges)[a];
+    return r.lo < -1e4 || r.hi > 1e4;
+  }
+};
+
+/// The chain factor a' of a function whose slope is exactly 0 past |a| =
+/// 1e4 in both precisions (sigmoid's e / (1 + e)^2, tanh's sech^2, erf's
+/// exp(-a^2)): where(|a| > 1e4, 0, a') where a' depends on the input and a
+/// may pass 1e4, so that an a' that overflowed with a gives that 0, not
+/// 0 * inf = NaN (tanh(x*x*x)'s slope was NaN past 1e103 in double,
+/// sigmoid(exp(x))'s past 1e19 in float, erf(sinh(x))'s past 89). An a'
+/// free of the input (a constant, a parameter's) is finite wherever a is;
+/// so is k x (swish's slope by beta, sigmoid(beta x)'s x).
+NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da) {
+  if (da == none) return da;
+  auto input_free = [&](NodeId n) {
+    for (NodeId id : b.g.reachable(std::array{n}))
+      if (b.g[id].op == Op::Input) return false;
+    return true;
+  };
+  NodeId v = da;
+  while (b.g[v].op == Op::Neg || (b.g[v].op == Op::Mul && input_free(b.g[v].args[1]))) v = b.g[v].args[0];
+  if (b.g[v].op == Op::Mul && input_free(b.g[v].args[0])) v = b.g[v].args[1];
+  if (input_free(v) || b.g[v].op == Op::Input || !large(a)) return da;
+  return b.where(b.fn(Op::Gt, b.fn(Op::Abs, a), b.c(1e4)), b.c(0), da);
+}
+
 /// The derivative of y when y is one of the stable forms of forms.hpp (the
 /// general rules would give each a second division, and sigmoid's where(c,
 /// 0, 1) - y besides), else nullopt (none: symbolically zero).
-std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d) {
+std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<NodeId>& d, LargeArguments& large) {
   if (auto s = ir::sigmoid_form(b.g, y)) {
     // sigmoid' = e / ((1 + e)(1 + e)) on the forward's e = exp(-|a|), the same
     // for both signs of a (as tanh's): one division and no blend, where the
@@ -199,7 +235,7 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     NodeId da = d[s->a];
     if (da == none) return none;
     NodeId one_plus = b.add(s->e, b.c(1));
-    return b.mul(b.div(s->e, b.mul(one_plus, one_plus)), da);
+    return b.mul(b.div(s->e, b.mul(one_plus, one_plus)), decayed_chain(b, large, s->a, da));
   }
   if (auto s = ir::shifted_softplus_form(b.g, y)) {
     // (softplus(a) - log 2)' = sigmoid(a), as softplus's: exp(-|a|) and one
@@ -471,6 +507,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   std::vector<NodeId> d(root + 1, none);
   const double two_over_sqrt_pi = 2 / std::sqrt(std::numbers::pi);
   const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g, order);
+  LargeArguments large{g, root, std::nullopt};
   // The chain factor of an a = exp(w) whose slope decays faster than a
   // grows (tanh's sech^2(a) = 4 exp(-2a) / ..., erf's exp(-a^2)): a' = a w'
   // with a capped at 1e4, past which that slope is 0 in both precisions.
@@ -482,7 +519,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
   auto capped_chain = [&](NodeId a, NodeId da) {
     NodeId e = a;
     if (g[a].op == Op::Mul && g.is_const(g[a].args[1]) && g.const_value(g[a].args[1]) > 0) e = g[a].args[0];
-    if (g[e].op != Op::Exp) return da;
+    if (g[e].op != Op::Exp) return decayed_chain(b, large, a, da);
     NodeId dw = d[g[e].args[0]];  // (a copy: the builder below may move the graph's nodes)
     if (dw == none) return da;
     NodeId capped = b.fn(Op::Min, a, b.c(1e4));
@@ -509,7 +546,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
     NodeId y = id;
     NodeId a = n.args[0], bb = n.args[1];
     NodeId da = n.arity > 0 ? d[a] : none, db = n.arity > 1 ? d[bb] : none;
-    if (std::optional<NodeId> form = form_derivative(b, id, d)) {
+    if (std::optional<NodeId> form = form_derivative(b, id, d, large)) {
       d[id] = *form;
       continue;
     }
