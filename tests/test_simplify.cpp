@@ -809,8 +809,14 @@ TEST_CASE("logs of powers are multiples of the base's log", "[stabilize]") {
        [](L x) { return std::log1p(x * x * x * x); },
        [](L x) { return 4 * x * x * x / (1 + x * x * x * x); },
        {0.5, -3.0, 1e5, 1e10, -1e30, 1e100, -1e300}},
+      // |v v| is v v (inf past x = 45 in float: v v overflows)
+      {"log1p(abs((x*exp(x))^2))",
+       [](L x) { return std::log1p(x * x * std::exp(2 * x)); },
+       [](L x) { return 2 * (1 + x) * x * std::exp(2 * x) / (1 + x * x * std::exp(2 * x)); },
+       {1e-3, -2.0, 3.0, 50.0, 60.0}},
   };
   check_forms(cases);
+  CHECK(value("log1p(abs((x*exp(x))^2))", 400) == Approx(2 * (400 + std::log(400.0))).epsilon(1e-15));
   CHECK(simplified("log(x*x)") == "log(abs(x)) * 2");
   CHECK(std::isnan(value("log(x^3)", -2.0)));  // a negative cube's log stays NaN
 }

@@ -1129,6 +1129,8 @@ class Stabilizer {
   /// float, the logarithm does not (log(1 + x*x) was inf there).
   NodeId log1p_of(NodeId t) {
     NodeId plain = make(Op::Log1p, {t});
+    if (op(t) == Op::Abs && op(arg(t, 0)) == Op::Mul && arg(arg(t, 0), 0) == arg(arg(t, 0), 1))
+      t = arg(t, 0);  // |v v| = v v: log1p(abs(x^2)) as log1p(x^2)
     if (op(t) == Op::Div && is(arg(t, 0), 1.0) && op(arg(t, 1)) == Op::Mul && arg(arg(t, 1), 0) == arg(arg(t, 1), 1))
       return log1p_inverse_square(arg(arg(t, 1), 0));  // log1p(1 / (v v))
     if (op(t) != Op::Mul || arg(t, 0) != arg(t, 1)) {
