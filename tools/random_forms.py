@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Random activation forms through the command line against mpmath.
 
-  random_forms.py [--act PATH] [--seed N] [--count N] [--params]
+  random_forms.py [--act PATH] [--seed N] [--count N] [--params] [--far]
 
 Builds COUNT random forms (the same forms for the same seed) from
 activation-like pieces: sums, products, quotients with denominators that
@@ -27,7 +27,9 @@ times that of the same form evaluated naively, operation by operation, at
 Slopes within 1e-7 (float32) or 1e-15 (float64) of the truth pass.
 Skipped: true values outside the type's normal range, points where an
 intermediate value passes a sixteenth of the type's largest (an overflow
-as written), and points where a where() condition is within 1e-5
+as written; with --far these are kept, and -1e30, -3e19, 1e25 and, in
+float64, +-1e200 added to the points: the stability rewrites' far forms
+must give the value where it is finite), and points where a where() condition is within 1e-5
 (float32) or 1e-12 (float64) of its threshold, relative: an underflow in
 the type can decide such a condition (exp(x) > 0 at x = -700), and
 mpmath has no underflow.
@@ -50,6 +52,7 @@ import sys
 import mpmath as mp
 
 CONSTANTS = ['0.5', '1', '2', '3', '1.702', '0.044715', '0.1', '0.25', '1.5', '4']
+FAR_POINTS = {'f32': [-1e30, -3e19, 1e25], 'f64': [-1e30, -3e19, 1e25, -1e200, 1e200]}
 POINTS = [-1e10, -700.0, -89.5, -45.0, -20.0, -8.0, -3.3, -1.2, -0.4, -1e-3, -1e-20, 1e-30, 1e-5, 0.07,
           0.9, 2.2, 5.5, 12.0, 40.0, 88.0, 95.0, 712.0, 1e5, 3e19]
 TYPES = {  # relative tolerance, naive precisions, smallest normal, largest, slope's absolute, where() margin
@@ -322,10 +325,12 @@ def run(act, args, src, points, dtype):
 COUNTS = {'compared': 0, 'skipped': 0}
 
 
-def check(act, src, form, extra):
+def check(act, src, form, extra, far):
     bad = []
     for dtype, (tol, naive_bits, tiny, huge, slope_abs, margin) in TYPES.items():
-        points = POINTS if dtype == 'f64' else [struct.unpack('f', struct.pack('f', p))[0] for p in POINTS]
+        points = POINTS + (FAR_POINTS[dtype] if far else [])
+        if dtype == 'f32':
+            points = [struct.unpack('f', struct.pack('f', p))[0] for p in points]
         asks = [(0, ['eval']), (1, ['grad'])] + ([(2, ['grad', '--wrt', 'a'])] if extra is not None else [])
         for which, args in asks:
             args = args + (extra or [])
@@ -338,7 +343,7 @@ def check(act, src, form, extra):
                 # bits enough for 1 + exp(-|x|) far out (log(1 + exp(x)) at -700)
                 (truth, big, near) = evaluate(form, x, 256 + int(1.5 * min(abs(x), 2000)))
                 t = truth[which]
-                if t is None or big > huge / 16 or near < margin or not tiny <= abs(t) <= huge:
+                if t is None or (big > huge / 16 and not far) or near < margin or not tiny <= abs(t) <= huge:
                     COUNTS['skipped'] += 1
                     continue
                 COUNTS['compared'] += 1
@@ -364,6 +369,7 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--count', type=int, default=100)
     ap.add_argument('--params', action='store_true', help='forms with a parameter a (see the module comment)')
+    ap.add_argument('--far', action='store_true', help='points past the intermediates\' range too (see above)')
     o = ap.parse_args()
     signal.signal(signal.SIGALRM, _alarm)
     rng = random.Random(o.seed)
@@ -380,7 +386,7 @@ def main():
             Eval.a = mp.mpf(float(mp.mpf(default) * mp.mpf(scale))) if scale else mp.mpf(default)
             src = f'f(x, a = {default}) = {src}'
             extra = ['--params', f'a={float(Eval.a)!r}'] if scale else []
-        bad = check(o.act, src, form, extra)
+        bad = check(o.act, src, form, extra, o.far)
         total += 1
         clean += not bad
         print(('OK   ' if not bad else 'BAD  ') + src + (f'   [{" ".join(extra)}]' if extra else ''))
