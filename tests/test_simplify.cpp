@@ -722,6 +722,14 @@ TEST_CASE("rational functions and logs of polynomials stay finite past their pow
        [](L x) { return std::log1p(x * x * x * x); },
        [](L x) { return 4 * x * x * x / (1 + x * x * x * x); },
        {0.5, -3.0, 1e5, 1e10, -1e30, 1e100, -1e300}},
+      // a square of a polynomial with a sum: its terms overflow (inf - inf) before it does
+      {"log1p((4*x^3 - 3*x^2 + 1.7)*(4*x^3 - 3*x^2 + 1.7))",
+       [](L x) { return std::log1p((4 * x * x * x - 3 * x * x + 1.7L) * (4 * x * x * x - 3 * x * x + 1.7L)); },
+       [](L x) {
+         L q = 4 * x * x * x - 3 * x * x + 1.7L;
+         return 2 * q * (12 * x * x - 6 * x) / (1 + q * q);
+       },
+       {0.5, -3.0, 1e5, 1e10, 1e30, -1e100, 1e200}},  // (x > 0: 4x^3 - 3x^2 is inf - inf)
       {"log(x^4 + 2)",
        [](L x) { return std::log(x * x * x * x + 2); },
        [](L x) { return 4 * x * x * x / (x * x * x * x + 2); },

@@ -1137,6 +1137,14 @@ class Stabilizer {
       NodeId r = log_of_polynomial(t, true);  // log1p(x^4), log1p(|x|^3)
       return r == ir::kNoNode ? plain : r;
     }
+    // A polynomial v with a sum, of degree 2 or more, as the polynomial's log:
+    // its terms overflow to inf - inf = NaN before v does, and |v| > 2^27
+    // was false there (log(1 + (4x^3 - 3x^2 + 1.7)^2) NaN past 1e154 in double).
+    if (NodeId v = arg(t, 0); has_sum(v) && polynomial_degree(v) >= 2)
+      if (NodeId r = log_of_polynomial(t, true); r != ir::kNoNode) {
+        log1p_square_of_[r] = v;
+        return r;
+      }
     // (the log by the Log rules: a = v v is 2 log|v| in turn, where a itself
     // overflows: log(1 + (x*x)*(x*x)) was inf past 1.8e19 in float)
     NodeId ax = make(Op::Abs, {arg(t, 0)});
