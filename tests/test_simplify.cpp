@@ -722,6 +722,33 @@ TEST_CASE("rational functions and logs of polynomials stay finite past their pow
        [](L x) { return std::log1p(x * x * x * x); },
        [](L x) { return 4 * x * x * x / (1 + x * x * x * x); },
        {0.5, -3.0, 1e5, 1e10, -1e30, 1e100, -1e300}},
+      // a numerator of higher degree, its terms of mixed signs (inf - inf = NaN in x^(k - q))
+      {"tanh((1.7 + 0.5*x - 1.7*x^2 + x^3 + 0.5*x^4 - 3*x^5)/(1 + abs(1 + 3*x)))",
+       [](L x) {
+         L n = 1.7L + 0.5L * x - 1.7L * x * x + x * x * x + 0.5L * x * x * x * x - 3 * x * x * x * x * x;
+         return std::tanh(n / (1 + std::fabs(1 + 3 * x)));
+       },
+       [](L x) {
+         L n = 1.7L + 0.5L * x - 1.7L * x * x + x * x * x + 0.5L * x * x * x * x - 3 * x * x * x * x * x;
+         L dn = 0.5L - 3.4L * x + 3 * x * x + 2 * x * x * x - 15 * x * x * x * x;
+         L d = 1 + std::fabs(1 + 3 * x), dd = 1 + 3 * x < 0 ? -3 : 3, c = std::cosh(n / d);
+         return (dn * d - n * dd) / (d * d) / (c * c);
+       },
+       {0.3, -0.9, 1e10, -1e30, 1e100, -1e200}},
+      // and the quotient itself, whose products by x come after the division (-3 x^5 / (3x)
+      // overflowed float where -x^4 is 1.1e38)
+      {"(1.7 + 0.5*x - 1.7*x^2 + x^3 + 0.5*x^4 - 3*x^5)/(1 + abs(1 + 3*x))",
+       [](L x) {
+         L n = 1.7L + 0.5L * x - 1.7L * x * x + x * x * x + 0.5L * x * x * x * x - 3 * x * x * x * x * x;
+         return n / (1 + std::fabs(1 + 3 * x));
+       },
+       [](L x) {
+         L n = 1.7L + 0.5L * x - 1.7L * x * x + x * x * x + 0.5L * x * x * x * x - 3 * x * x * x * x * x;
+         L dn = 0.5L - 3.4L * x + 3 * x * x + 2 * x * x * x - 15 * x * x * x * x;
+         L d = 1 + std::fabs(1 + 3 * x), dd = 1 + 3 * x < 0 ? -3 : 3;
+         return (dn * d - n * dd) / (d * d);
+       },
+       {0.3, 2.5, 3.27e9, -3e9, 1e62, -1e70}},
       // a square of a polynomial with a sum: its terms overflow (inf - inf) before it does
       {"log1p((4*x^3 - 3*x^2 + 1.7)*(4*x^3 - 3*x^2 + 1.7))",
        [](L x) { return std::log1p((4 * x * x * x - 3 * x * x + 1.7L) * (4 * x * x * x - 3 * x * x + 1.7L)); },

@@ -1531,14 +1531,19 @@ class Stabilizer {
   /// stays below 2^96 (coefficients up to 2^32 keep float's range) and the
   /// quotient is as written, to the bit; at +-inf the far form gives the
   /// limit. The far form is the quotient at 1/r, x up to r's rounding (half
-  /// an ULP); its terms of degree past q take x itself.
+  /// an ULP); for a numerator of degree p > q, r^p P / (r^q Q) times x^(p - q).
   NodeId over_polynomial(NodeId num, NodeId den) {
     int dn = polynomial_degree(num), dd = dn < 0 ? -1 : polynomial_degree(den);
     int top = std::max(dn, dd);
     if (dn < 1 || dd < 1 || top < 2) return ir::kNoNode;
     Scale scale = scale_of(den);
-    NodeId p = scaled_polynomial(num, dd, scale);
-    NodeId far = make(Op::Div, {p, scaled_polynomial(den, dd, scale)});
+    // A numerator of higher degree as (r^p P / r^q Q) x^(p - q): its terms in
+    // x^(k - q) overflowed to inf - inf = NaN where their signs differ (tanh
+    // of a Pade unit of degree (5, 1) was NaN past 1e61 in double, where it
+    // is -1); the quotient is of order 1, and each product by x keeps its
+    // sign and stays below the result.
+    NodeId far = make(Op::Div, {scaled_polynomial(num, std::max(dn, dd), scale), scaled_polynomial(den, dd, scale)});
+    for (int k = dd; k < dn; ++k) far = make(Op::Mul, {far, scale.x});
     return ir::where(g_, past_polynomial_range(scale, top), far, make(Op::Div, {num, den}), true);
   }
 
