@@ -1285,6 +1285,9 @@ TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log
       check_kernels_at(k32, k64, x, k.value, k.slope);
     }
   }
+  // u / exp(a) takes no far form where a <= 0 (a test a register for nothing)
+  CHECK(simplified("x / exp(-x*x)") == "x / exp(-(x * x))");
+  CHECK(simplified("x / exp(-abs(x))") == "x / exp(-abs(x))");
   // b not the square of the constant: nothing to rewrite (no cancellation to 0)
   CHECK(simplified("sqrt(x*x + 2) - 1") == "where(abs(x) > 189812531.24850312, abs(x), sqrt(x * x + 2)) + -1");
 }

@@ -450,8 +450,9 @@ class Stabilizer {
           return rare_where(make(Op::Gt, {top, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
         }
         // u / exp(a) likewise: u e e past a = kExpDivSplit (x / exp(x) was 0 past 88.7 in
-        // float, where it is a normal number to 96, its slope NaN past 709.8 in double)
-        if (op(den) == Op::Exp && !grows_exponentially(num)) {
+        // float, where it is a normal number to 96, its slope NaN past 709.8 in double);
+        // not where a <= 0 (x / exp(-x*x)), which never takes it
+        if (op(den) == Op::Exp && !grows_exponentially(num) && !nonpositive(arg(den, 0))) {
           NodeId t = arg(den, 0), e = make(Op::Exp, {scaled(t, -0.5)});
           NodeId far = make(Op::Mul, {make(Op::Mul, {num, e}), e});
           return rare_where(make(Op::Gt, {t, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
@@ -837,11 +838,12 @@ class Stabilizer {
   NodeId arg(NodeId id, int k) const { return g_[id].args[k]; }
   bool is(NodeId id, double v) const { return g_.is_const(id, v); }
 
-  /// a <= 0 (or NaN) by construction: -|y|, where(y >= 0, -y, y), a constant <= 0.
+  /// a <= 0 (or NaN) by construction: -|y|, -(y y), where(y >= 0, -y, y), a constant <= 0.
   bool nonpositive(NodeId a) const {
     const ir::Node& n = g_[a];
     if (n.op == Op::Const) return n.value <= 0;
-    if (n.op == Op::Neg) return op(n.args[0]) == Op::Abs;
+    if (n.op == Op::Neg)
+      return op(n.args[0]) == Op::Abs || (op(n.args[0]) == Op::Mul && arg(n.args[0], 0) == arg(n.args[0], 1));
     if (n.op == Op::Where) {
       NodeId cond = n.args[0];
       bool sign_split = (op(cond) == Op::Ge || op(cond) == Op::Gt) && is(arg(cond, 1), 0.0);
