@@ -1270,6 +1270,12 @@ TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log
        {-1e-7, 2e-3, 4.0, 100.0}},
       // u / exp(a) past a = 80 as u e e, e = exp(-a/2): 0 past 88.7 in float (a normal number
       // to 96), the slope NaN past 709.8 in double
+      // log1p(expm1(a)) = a (inf past 709.8 in double, -inf below -745)
+      {"log(1 + (exp(x) - 1))", [](L x) { return x; }, [](L) { return L(1); }, {-800.0, -3.0, 1e-20, 3.0, 712.0}},
+      {"log1p(abs(expm1(x)))",
+       [](L x) { return x >= 0 ? x : std::log(2 - std::exp(x)); },
+       [](L x) { return x >= 0 ? L(1) : -std::exp(x) / (2 - std::exp(x)); },
+       {-3.0, -0.5, 0.5, 100.0, 712.0}},
       {"x / exp(x)",
        [](L x) { return x * std::exp(-x); },
        [](L x) { return (1 - x) * std::exp(-x); },

@@ -1131,6 +1131,13 @@ class Stabilizer {
   /// float, the logarithm does not (log(1 + x*x) was inf there).
   NodeId log1p_of(NodeId t) {
     NodeId plain = make(Op::Log1p, {t});
+    // log1p(expm1(a)) = a (log(1 + (exp(x) - 1)) was inf past 709.8 in double, -inf
+    // below -745); log1p(|expm1(a)|) likewise for a >= 0
+    if (op(t) == Op::Expm1) return arg(t, 0);
+    if (op(t) == Op::Abs && op(arg(t, 0)) == Op::Expm1) {
+      NodeId a = arg(arg(t, 0), 0);
+      return make(Op::Where, {make(Op::Ge, {a, c(0)}), a, plain});
+    }
     if (op(t) == Op::Abs && op(arg(t, 0)) == Op::Mul && arg(arg(t, 0), 0) == arg(arg(t, 0), 1))
       t = arg(t, 0);  // |v v| = v v: log1p(abs(x^2)) as log1p(x^2)
     if (op(t) == Op::Div && is(arg(t, 0), 1.0) && op(arg(t, 1)) == Op::Mul && arg(arg(t, 1), 0) == arg(arg(t, 1), 1))

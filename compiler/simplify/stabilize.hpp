@@ -159,6 +159,7 @@
 //                           exponentially (a rare branch; x / exp(x) was 0 past 88.7 in float)
 //   log|v v|, log1p|v v| -> log(v v), log1p(v v), as above (log1p(a*a)'s far form 2 log|a| for
 //                           a = x*x; log1p(abs((x exp(x))^2)))
+//   log1p(expm1(a))      -> a; log1p(|expm1(a)|) -> a for a >= 0 (log(1 + (exp(x) - 1)))
 //   a - t                -> tanhshrink(a) also where t is tanh(a) as rewritten above
 //                           (tanh(softplus(t)): tanhshrink(softplus(x)))
 // (u / (a*a + b) leaves u with factors of degree 2 or more in the input to
