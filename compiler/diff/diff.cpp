@@ -211,11 +211,7 @@ struct LargeArguments {
 /// x) as the simplifier orders it, was NaN at 1e200 in double without it.)
 NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da) {
   if (da == none) return da;
-  auto input_free = [&](NodeId n) {
-    for (NodeId id : b.g.reachable(std::array{n}))
-      if (b.g[id].op == Op::Input) return false;
-    return true;
-  };
+  auto input_free = [&](NodeId n) { return ir::input_free(b.g, n); };
   NodeId v = da;
   while (b.g[v].op == Op::Neg || (b.g[v].op == Op::Mul && input_free(b.g[v].args[1]))) v = b.g[v].args[0];
   if (b.g[v].op == Op::Mul && input_free(b.g[v].args[0])) v = b.g[v].args[1];

@@ -126,6 +126,12 @@ size_t Graph::weight(std::span<const NodeId> roots) const {
   return w;
 }
 
+bool input_free(const Graph& g, NodeId n) {
+  for (NodeId id : g.reachable(std::array{n}))
+    if (g[id].op == Op::Input) return false;
+  return true;
+}
+
 NodeId constant(Graph& g, double v, double lo) { return g.make(Op::Const, {}, v, lo); }
 NodeId unary(Graph& g, Op op, NodeId a) { return g.make(op, std::array{a}); }
 NodeId binary(Graph& g, Op op, NodeId a, NodeId b) { return g.make(op, std::array{a, b}); }

@@ -119,6 +119,10 @@ class Graph {
   std::unordered_map<Key, NodeId, KeyHash> index_;
 };
 
+/// Whether nothing `n` is computed from is the input (a constant, a
+/// parameter, or an expression of those).
+bool input_free(const Graph& g, NodeId n);
+
 /// Rebuilds the nodes reachable from `roots` bottom-up: `rebuild(node,
 /// args)` gets a copy of each node and its operands already rebuilt, and
 /// returns the node's replacement. Returns the new roots. Passes that

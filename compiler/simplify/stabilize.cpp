@@ -1424,13 +1424,8 @@ class Stabilizer {
     return make(Op::Where, {far_condition, far, make(Op::Div, {num, den})});
   }
 
-  /// Whether nothing `n` is computed from is the input (a constant, a
-  /// parameter, or an expression of those).
-  bool input_free(NodeId n) const {
-    for (NodeId id : g_.reachable(std::vector<NodeId>{n}))
-      if (op(id) == Op::Input) return false;
-    return true;
-  }
+  /// ir::input_free
+  bool input_free(NodeId n) const { return ir::input_free(g_, n); }
 
   /// u / (a + k) and u / (|a| + k) for a constant k != 0 and a product u
   /// with the factor a and more (another factor or a constant other than
