@@ -613,6 +613,12 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
           r = b.mul(b.mul(db, y), b.mul(y, b.c(-1 / g.const_value(a))));
         } else if (std::optional<NodeId> collected = polynomial_quotient_slope(b, y, var, d)) {
           r = *collected;
+        } else if (const ir::Node e = g[bb]; e.op == Op::Exp && d[e.args[0]] != none) {
+          // a / exp(w): a' / exp(w) - y w', without the quotient rule's y exp(w) w',
+          // inf * 0 = NaN where exp(w) overflows (x / exp(x)'s slope past 709.8 in
+          // double); one product fewer.
+          NodeId yw = b.mul(y, d[e.args[0]]);
+          r = da == none ? b.neg(yw) : b.sub(b.div(da, bb), yw);
         } else if (shared) {
           NodeId selector = w.args[2] == db ? ir::where(g, w.args[0], b.c(0), b.c(1)) : ir::where(g, w.args[0], b.c(1), b.c(0));
           r = b.div(b.mul(db, b.sub(selector, y)), bb);

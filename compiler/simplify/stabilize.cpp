@@ -449,14 +449,6 @@ class Stabilizer {
               make(Op::Div, {make(Op::Mul, {make(Op::Mul, {num, e}), e}), make(Op::Add, {make(Op::Exp, {m}), c(1)})});
           return rare_where(make(Op::Gt, {top, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
         }
-        // u / exp(a) likewise: u e e past a = kExpDivSplit (x / exp(x) was 0 past 88.7 in
-        // float, where it is a normal number to 96, its slope NaN past 709.8 in double);
-        // not where a <= 0 (x / exp(-x*x)), which never takes it
-        if (op(den) == Op::Exp && !grows_exponentially(num) && !nonpositive(arg(den, 0))) {
-          NodeId t = arg(den, 0), e = make(Op::Exp, {scaled(t, -0.5)});
-          NodeId far = make(Op::Mul, {make(Op::Mul, {num, e}), e});
-          return rare_where(make(Op::Gt, {t, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
-        }
         // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):
         // (u / R) (1 / c), whose quotient the derivative takes without
         // cancellation where u = v (ISRU)

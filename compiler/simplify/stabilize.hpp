@@ -155,8 +155,6 @@
 //                           (these two far forms are rare branches: ir::where, Emitter::emit; so are
 //                           those past 80 for exps, 9 for erfc's series, 2^27 for log1p(a*a) and 20 for
 //                           u / sinh(a), u / cosh(a), log(sinh(a) / a): Stabilizer::rare_where)
-//   u / exp(a)           -> (u e) e, e = exp(-a/2), past a = 80, for u that does not grow
-//                           exponentially (a rare branch; x / exp(x) was 0 past 88.7 in float)
 //   log|v v|, log1p|v v| -> log(v v), log1p(v v), as above (log1p(a*a)'s far form 2 log|a| for
 //                           a = x*x; log1p(abs((x exp(x))^2)))
 //   log1p(expm1(a))      -> a; log1p(|expm1(a)|) -> a for a >= 0 (log(1 + (exp(x) - 1)))
