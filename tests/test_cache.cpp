@@ -21,6 +21,7 @@
 #include "compiler/jit/object_cache.hpp"
 #include "compiler/jit/target.hpp"
 #include "compiler/pipeline.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using actjit::DType;
@@ -28,21 +29,9 @@ using actjit::Runtime;
 
 namespace {
 
-/// A fresh directory, removed with its contents at the end of the test.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    static std::atomic<int> n{0};
-    path = fs::temp_directory_path() /
-           ("actjit-cache-test-" + std::to_string(::getpid()) + "-" + tag + "-" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, ec);
-    fs::remove_all(path, ec);
-  }
+/// A fresh directory (removed at the end of the test) with the cache's entries listed.
+struct TempDir : actjit::test::TempDir {
+  explicit TempDir(const std::string& tag) : actjit::test::TempDir("cache-" + tag) {}
   std::vector<fs::path> entries() const {
     std::vector<fs::path> out;
     for (auto& e : fs::directory_iterator(path))

@@ -18,9 +18,11 @@
 #include <sstream>
 
 #include "process.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using actjit::test::run;
+using actjit::test::TempDir;
 
 namespace {
 
@@ -36,17 +38,12 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / ("actjit-repl-" + std::to_string(getpid()));
-  fs::create_directories(d);
-  return d;
-}
-
 }  // namespace
 
 TEST_CASE("golden scripts through standard input and actjit run", "[repl]") {
   fs::path dir = fs::path(ACTJIT_TEST_DATA) / "golden" / "repl";
-  fs::path tmp = temp_dir();
+  TempDir scratch("repl");
+  const fs::path& tmp = scratch.path;
   size_t cases = 0;
   for (auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() != ".act") continue;
@@ -158,7 +155,8 @@ struct Terminal {
 }  // namespace
 
 TEST_CASE("an interactive session on a terminal", "[repl]") {
-  fs::path home = temp_dir() / "home";
+  TempDir scratch("repl-terminal");
+  fs::path home = scratch.path / "home";
   fs::create_directories(home);
   Terminal t(home);
   REQUIRE(t.expect("act> "));
@@ -173,6 +171,9 @@ TEST_CASE("an interactive session on a terminal", "[repl]") {
   CHECK(t.expect("act> "));
   t.send("foo(1)\r");  // an error does not end the session
   CHECK(t.expect("unknown function 'foo'"));
+  CHECK(t.expect("act> "));
+  t.send("quit\r");  // a command without its colon: an error and a pointer, not the end
+  CHECK(t.expect("did you mean the command ':quit'?"));
   CHECK(t.expect("act> "));
   t.send("f(x) = (x +\r");  // continued on the next line
   CHECK(t.expect("...> "));
@@ -195,7 +196,8 @@ TEST_CASE("an interactive session on a terminal", "[repl]") {
 }
 
 TEST_CASE("plot files: valid SVG and a decodable, non-blank PNG", "[repl]") {
-  fs::path tmp = temp_dir();
+  TempDir scratch("plot");
+  const fs::path& tmp = scratch.path;
   std::string svg = (tmp / "p.svg").string(), png = (tmp / "p.png").string();
   auto r = run({"plot", "mish", "gelu", "x * tanh(exp(x))", "--range", "-4:3", "--out", svg});
   REQUIRE(r.status == 0);

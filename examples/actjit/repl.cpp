@@ -215,6 +215,22 @@ bool Session::handle(const std::string& raw) {
   std::string input = trim(raw);
   if (input.empty() || input[0] == '#') return true;
   if (input[0] == ':') return command(input);
+  if (statement(input)) return true;
+  // "help", "quit" or "plot mish" typed without the colon: an unknown name
+  // or a syntax error above, and a pointer to the command here.
+  std::smatch word;
+  if (std::regex_search(input, word, std::regex(R"(^([a-z]+)\b)"))) {
+    std::string command = ":" + word[1].str();
+    for (const char* c : kCommands)
+      if (command == c || (command == ":q" && std::string(c) == ":quit")) {
+        err_ << "note: did you mean the command '" << command << "'? (REPL commands start with ':')\n";
+        break;
+      }
+  }
+  return false;
+}
+
+bool Session::statement(const std::string& input) {
   if (std::regex_search(input, std::regex(R"(^[A-Za-z_]\w*'\s*\()"))) return derivative_call(input);
   auto m = parse(input);
   if (!m) return fail(render(input, m.error()));

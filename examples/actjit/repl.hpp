@@ -37,6 +37,8 @@ class Session {
     std::string name;
     std::string text;
   };
+  /// A definition or an expression (handle() without commands).
+  bool statement(const std::string& input);
   bool define(const std::string& input);
   bool evaluate(const std::string& input);
   bool derivative_call(const std::string& input);
