@@ -478,6 +478,13 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
     CHECK(r.status == 2);
     CHECK(r.err.rfind("error: ", 0) == 0);
   }
+  // SRC is the argument right after the command; an option there says so.
+  Run early = run({"eval", "--at", "1", "mish"});
+  CHECK(early.status == 2);
+  CHECK(early.err == "error: 'eval' takes SRC right after it, before the options (found '--at' there)\n");
+  CHECK(run({"grad", "--dtype=f64", "mish", "--at", "1"}).err.find("found '--dtype=f64' there") != std::string::npos);
+  CHECK(run({"compile", "-o", "a.a", "f.act"}).err.find("'compile' takes FILE right after it") != std::string::npos);
+  CHECK(run({"eval", "-x^2", "--at", "2"}).out == "-4\n");  // a SRC starting with '-' stays one
 }
 
 TEST_CASE("input errors exit with 1 and show LINE:COL - the line and a caret", "[cli]") {

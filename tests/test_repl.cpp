@@ -224,4 +224,10 @@ TEST_CASE("plot files: valid SVG and a decodable, non-blank PNG", "[repl]") {
   r = run({"plot", "mish", "--out", (tmp / "p.jpg").string()});
   CHECK(r.status == 1);
   CHECK(r.err.rfind("error: ", 0) == 0);
+  for (const char* name : {"p.svg", "p.png"}) {  // the reason, not Cairo's "error while writing"
+    std::string missing = (tmp / "no-such-dir" / name).string();
+    r = run({"plot", "mish", "--out", missing});
+    CHECK(r.status == 1);
+    CHECK(r.err == "error: cannot create " + missing + ": No such file or directory\n");
+  }
 }

@@ -93,6 +93,15 @@ Options parse_args(int argc, char** argv) {
       throw UsageError{"'" + o.command + "' needs " + (o.command == "compile" ? "a file" : "a source (SRC)") +
                        " argument"};
     o.source = argv[2];
+    // SRC is always the argument right after the command, even when it starts
+    // with '-' ("-x^2"); one of the options there is a misplaced option.
+    static const char* const options[] = {"--at",    "--dy",     "--params", "--wrt", "--rewritten", "--defaults",
+                                          "--dtype", "--output", "--header", "--cpu", "--prefix",    "-o"};
+    std::string first = o.source.substr(0, o.source.find('='));
+    for (const char* opt : options)
+      if (first == opt)
+        throw UsageError{"'" + o.command + "' takes " + (o.command == "compile" ? "FILE" : "SRC") +
+                         " right after it, before the options (found '" + o.source + "' there)"};
     if (o.command == "compile" && o.source != "-") {
       std::ifstream in(o.source, std::ios::binary);
       if (!in) throw UsageError{"cannot read '" + o.source + "'"};

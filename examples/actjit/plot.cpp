@@ -5,8 +5,10 @@
 #include <cairo.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace actjit::plot {
 
@@ -145,6 +147,13 @@ std::string to_file(const Figure& f, const std::string& path) {
   bool svg = path.size() > 4 && path.substr(path.size() - 4) == ".svg";
   bool png = path.size() > 4 && path.substr(path.size() - 4) == ".png";
   if (!svg && !png) return "the output file must end in .svg or .png";
+  // Cairo reports an unwritable path only as "error while writing to output
+  // stream"; opening it first gives the reason (no such directory, ...).
+  if (FILE* file = std::fopen(path.c_str(), "wb")) {
+    std::fclose(file);
+  } else {
+    return "cannot create " + path + ": " + std::strerror(errno);
+  }
   cairo_surface_t* surface = svg ? cairo_svg_surface_create(path.c_str(), W, H)
                                  : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, int(W), int(H));
   if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
