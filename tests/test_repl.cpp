@@ -70,6 +70,32 @@ TEST_CASE("golden scripts through standard input and actjit run", "[repl]") {
   CHECK(cases >= 3);
 }
 
+TEST_CASE("errors in derivative calls and lists point into the line as typed", "[repl]") {
+  // f'(a) and f([a, b]) compile f(x); their errors are shown in the line typed.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"mish'(1, 2)",
+       "error: 1:10: too many arguments: 'mish' takes at most 1 (mish(x)), got 2\nmish'(1, 2)\n         ^\n"},
+      {"swish'(1.5, beta = foo)",
+       "error: 1:20: unknown name 'foo'; did you mean 'floor(x)'?\nswish'(1.5, beta = foo)\n                   ^\n"},
+      {"swish([1, 2], bta = 2)",
+       "error: 1:15: 'swish' has no parameter 'bta'; did you mean 'beta'?\nswish([1, 2], bta = 2)\n              ^\n"},
+      {"mish'([1, foo])", "error: 1:11: unknown name 'foo'; did you mean 'floor(x)'?\nmish'([1, foo])\n          ^\n"},
+      {"mish'(foo)", "error: 1:7: unknown name 'foo'; did you mean 'floor(x)'?\nmish'(foo)\n      ^\n"},
+      {"mish'(2 * [1, 2])",
+       "error: 1:11: the list must be the whole point, as in f'([1, 2])\nmish'(2 * [1, 2])\n          ^\n"},
+  };
+  for (auto& [line, want] : cases) {
+    INFO(line);
+    auto r = run({}, line + "\n");
+    CHECK(r.status == 1);
+    CHECK(r.err == want);
+  }
+  CHECK(run({}, "mish'( [1, 2] )\n").out == "[1.049036220099792, 1.0693179342794896]\n");
+  CHECK(run({}, "mish([])\nmish'([])\n").out == "[]\n[]\n");  // an empty list: an empty result
+  CHECK(run({}, "softmax([])\n").err ==
+        "error: a row-wise function takes a row of at least one value; the list is empty\n");
+}
+
 namespace {
 
 /// A child actjit on a pseudo-terminal.

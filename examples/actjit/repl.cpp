@@ -128,6 +128,10 @@ struct RowLengthError {
 };
 
 size_t checked_output(const Kernel& k, size_t n) {
+  if (n == 0) {
+    if (!k.rowwise()) return 0;  // f([]) is []
+    throw RowLengthError{"error: a row-wise function takes a row of at least one value; the list is empty"};
+  }
   size_t out = k.output_cols(n);
   if (out == 0)
     throw RowLengthError{"error: " + (k.name().empty() ? std::string("the function") : "'" + k.name() + "'") +
@@ -173,16 +177,39 @@ bool Session::fail(const std::string& rendered) {
   return false;
 }
 
-bool Session::error_in_input(const std::string& input, const Error& e) {
+bool Session::error_in_input(const std::string& input, const Error& e, const Typed* typed) {
   size_t prefix_lines = count_lines(source());
   if (e.line() > int(prefix_lines)) {
     std::string what = e.what();
     size_t colon = what.find(": ");
     std::string message = colon == std::string::npos ? what : what.substr(colon + 2);
     uint32_t off = offset_of(input, e.line() - int(prefix_lines), e.column());
+    if (typed) return fail(render(typed->text, Diagnostic{uint32_t(typed->offset_of(off)), message}));
     return fail(render(input, Diagnostic{off, message}));
   }
   return fail(e.rendered());
+}
+
+size_t Session::Typed::offset_of(size_t offset) const {
+  // Edits in order; an offset inside a replacement maps to where it starts.
+  long shift = 0;
+  for (const Edit& e : edits) {
+    size_t start = size_t(long(e.at) + shift);
+    if (offset < start) break;
+    if (offset < start + e.with.size()) return e.at;
+    shift += long(e.with.size()) - long(e.length);
+  }
+  return size_t(long(offset) - shift);
+}
+
+std::string Session::Typed::edited() const {
+  std::string out;
+  size_t at = 0;
+  for (const Edit& e : edits) {
+    out += text.substr(at, e.at - at) + e.with;
+    at = e.at + e.length;
+  }
+  return out + text.substr(at);
 }
 
 bool Session::incomplete(const std::string& input) const {
@@ -285,13 +312,19 @@ bool Session::define(const std::string& input) {
 }
 
 bool Session::constant(const std::string& text, double& value, bool quiet) {
+  return constant_in(text, 0, text.size(), value, quiet);
+}
+
+bool Session::constant_in(const std::string& whole, size_t begin, size_t end, double& value, bool quiet) {
+  std::string text = whole.substr(begin, end - begin);
   auto p = build_program(with_definitions(text), catalogue());
   if (!p) {
     if (quiet) return false;
     Diagnostic d = p.error();
     size_t shift = source().size();
     if (d.offset != Diagnostic::npos && d.offset >= shift) d.offset -= uint32_t(shift);
-    return fail(render(text, d));
+    if (d.offset != Diagnostic::npos) d.offset += uint32_t(begin);
+    return fail(render(whole, d));
   }
   for (ir::NodeId id : p->graph.reachable(std::vector<ir::NodeId>{p->value}))
     if (p->graph[id].op == ir::Op::Input || p->graph[id].op == ir::Op::Param)
@@ -320,21 +353,22 @@ bool Session::call_at_point(const std::string& input, std::string& function_text
   return true;
 }
 
-bool Session::points(const std::string& text, std::vector<double>& xs, std::string& function_text) {
-  size_t open = text.find('[');
-  function_text = text;
-  if (open == std::string::npos) return true;
+bool Session::points(const std::string& text, size_t begin, size_t end, std::vector<double>& xs,
+                     std::optional<Edit>& list) {
+  list.reset();
+  size_t open = text.find('[', begin);
+  if (open >= end) return true;
   size_t close;
   auto items = split_items(text, open, close);
-  if (close == std::string::npos) return fail(render(text, Diagnostic{uint32_t(open), "'[' is not closed"}));
-  if (text.find('[', close) != std::string::npos)
-    return fail(render(text, Diagnostic{uint32_t(text.find('[', close)), "only one list per expression"}));
+  if (close >= end) return fail(render(text, Diagnostic{uint32_t(open), "'[' is not closed"}));
+  if (size_t next = text.find('[', close); next < end)
+    return fail(render(text, Diagnostic{uint32_t(next), "only one list per expression"}));
   for (auto [a, b] : items) {
     double v;
-    if (!constant(text.substr(a, b - a), v)) return false;
+    if (!constant_in(text, a, b, v)) return false;
     xs.push_back(v);
   }
-  function_text = text.substr(0, open) + "x" + text.substr(close + 1);
+  list = Edit{open, close + 1 - open, "x"};
   return true;
 }
 
@@ -350,9 +384,12 @@ void Session::print_values(const std::vector<double>& v, bool list) {
 
 bool Session::evaluate(const std::string& input) {
   std::vector<double> xs;
-  std::string fn;
-  if (!points(input, xs, fn)) return false;
-  bool list = fn != input;
+  std::optional<Edit> list_edit;
+  if (!points(input, 0, input.size(), xs, list_edit)) return false;
+  bool list = list_edit.has_value();
+  Typed typed{input, {}};
+  if (list) typed.edits.push_back(*list_edit);
+  std::string fn = typed.edited();
   if (list && std::regex_search(input, std::regex(R"((^|[^\w])x([^\w(]|$))")))
     return fail("error: use either x or a list in an expression, not both");
   // f(a, ...) with a constant a: f(x, ...)'s kernel at a, as f'(a) and lists
@@ -376,7 +413,7 @@ bool Session::evaluate(const std::string& input) {
   try {
     k = rt_.compile(with_definitions(fn), dtype_);
   } catch (const Error& e) {
-    return error_in_input(fn, e);
+    return error_in_input(fn, e, &typed);
   }
   if (!list) {
     auto p = build_program(with_definitions(fn), catalogue());
@@ -406,33 +443,39 @@ bool Session::evaluate(const std::string& input) {
 
 bool Session::derivative_call(const std::string& input) {
   size_t quote = input.find('\'');
-  std::string call = input.substr(0, quote) + input.substr(quote + 1);
-  size_t open = call.find('(');
+  size_t open = input.find('(', quote);
   size_t close;
-  auto items = split_items(call, open, close);
+  auto items = split_items(input, open, close);
   if (close == std::string::npos || items.empty())
-    return fail(render(call, Diagnostic{uint32_t(call.size()), "expected the point to differentiate at, as in f'(1.5)"}));
-  if (!trim(call.substr(close + 1)).empty())
-    return fail(render(call, Diagnostic{uint32_t(close + 1), "f'(...) must be the whole expression"}));
-  std::string point = call.substr(items[0].first, items[0].second - items[0].first);
-  std::string fn = call.substr(0, items[0].first) + "x" + call.substr(items[0].second);
+    return fail(
+        render(input, Diagnostic{uint32_t(input.size()), "expected the point to differentiate at, as in f'(1.5)"}));
+  if (!trim(input.substr(close + 1)).empty())
+    return fail(render(input, Diagnostic{uint32_t(close + 1), "f'(...) must be the whole expression"}));
+  auto [point_begin, point_end] = items[0];
+  // f'(a, ...) is f(x, ...)'s derivative at a (or at each value of a list a).
+  Typed typed{input, {Edit{quote, 1, ""}, Edit{point_begin, point_end - point_begin, "x"}}};
+  std::string fn = typed.edited();
   std::vector<double> xs;
-  std::string point_fn;
-  if (!points(point, xs, point_fn)) return false;
-  bool list = point_fn != point;
+  std::optional<Edit> list_edit;
+  if (!points(input, point_begin, point_end, xs, list_edit)) return false;
+  bool list = list_edit.has_value();
+  if (list && trim(input.substr(point_begin, point_end - point_begin)) !=
+                  input.substr(list_edit->at, list_edit->length))  // f'(2 * [1, 2]) would take 2 as a chain factor
+    return fail(
+        render(input, Diagnostic{uint32_t(list_edit->at), "the list must be the whole point, as in f'([1, 2])"}));
   if (!list) {
     double v;
-    if (!constant(point, v)) return false;
+    if (!constant_in(input, point_begin, point_end, v)) return false;
     xs = {v};
   }
   try {
     Kernel k = rt_.compile(with_definitions(fn), dtype_);
     if (k.rowwise())
-      return fail("error: '" + call.substr(0, call.find('(')) +
+      return fail("error: '" + input.substr(0, quote) +
                   "' is row-wise: its derivative is a vector-Jacobian product; use :vjp f [x1, x2, ...] [dy1, ...]");
     print_values(run_kernel(k, xs, true), list);
   } catch (const Error& e) {
-    return error_in_input(fn, e);
+    return error_in_input(fn, e, &typed);
   } catch (const RowLengthError& e) {
     return fail(e.message);
   }

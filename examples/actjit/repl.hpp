@@ -5,6 +5,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,19 @@ class Session {
     std::string name;
     std::string text;
   };
+  /// A span of the input replaced (a list or a point by "x", f' by f).
+  struct Edit {
+    size_t at, length;
+    std::string with;
+  };
+  /// The input as typed and the edits that made the compiled text, so that
+  /// errors point into what was typed.
+  struct Typed {
+    std::string text;
+    std::vector<Edit> edits;  // in order, not overlapping
+    std::string edited() const;
+    size_t offset_of(size_t edited_offset) const;
+  };
   /// A definition or an expression (handle() without commands).
   bool statement(const std::string& input);
   bool define(const std::string& input);
@@ -44,14 +58,17 @@ class Session {
   bool derivative_call(const std::string& input);
   bool command(const std::string& input);
   bool fail(const std::string& rendered);
-  bool error_in_input(const std::string& input, const Error& e);
+  bool error_in_input(const std::string& input, const Error& e, const Typed* typed = nullptr);
   std::string with_definitions(const std::string& tail) const;
   /// The value of a constant expression; false (with a message unless
   /// `quiet`) where it is not one.
   bool constant(const std::string& text, double& value, bool quiet = false);
+  /// The same for whole[begin, end), with errors shown in `whole`.
+  bool constant_in(const std::string& whole, size_t begin, size_t end, double& value, bool quiet = false);
   /// For "f(a, ...)" with a constant a: "f(x, ...)" and a.
   bool call_at_point(const std::string& input, std::string& function_text, double& at);
-  bool points(const std::string& text, std::vector<double>& xs, std::string& function_text);
+  /// The values of the list in text[begin, end), if there is one, and its span.
+  bool points(const std::string& text, size_t begin, size_t end, std::vector<double>& xs, std::optional<Edit>& list);
   void print_values(const std::vector<double>& v, bool list);
   bool cmd_plot(const std::string& args);
   bool cmd_bench(const std::string& args);
