@@ -96,6 +96,27 @@ TEST_CASE("errors in derivative calls and lists point into the line as typed", "
         "error: a row-wise function takes a row of at least one value; the list is empty\n");
 }
 
+TEST_CASE(":check measures in ULP of the reference as a double - folded constants at full precision", "[repl]") {
+  // 2 x sigmoid(x / 2) underflows double below x = -1500 (0 is right there;
+  // a relative error called it 4.5e15 "ulp"), and gelu's x / sqrt(2) has a
+  // rounded constant whose rest the kernels keep (343 ulp against a
+  // reference without it).
+  for (const char* f : {"2 * x * sigmoid(0.5 * x)", "gelu", "gelu_tanh", "exp(x * (1/3 + 1/7))"}) {
+    INFO(f);
+    auto r = run({}, std::string(":check ") + f + "\n");
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("no overflow or NaN where the wider evaluation is finite") != std::string::npos);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"(largest error of f: +([0-9.e+-]+) ulp)")));
+    CHECK(std::stod(m[1]) < 4);
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"(largest error of f': +([0-9.e+-]+) ulp)")));
+    CHECK(std::stod(m[1]) < 8);
+  }
+  // and it still finds what is wrong: a form past the rewrites' reach (inf - inf)
+  auto naive = run({}, ":check sinh(x)^2 - cosh(x)^2\n");
+  CHECK(naive.out.find("f is not finite") != std::string::npos);
+}
+
 namespace {
 
 /// A child actjit on a pseudo-terminal.

@@ -76,7 +76,12 @@ std::vector<T> evaluate(const Graph& g, std::span<const NodeId> roots, T x, std:
   for (NodeId id : order) {
     const Node& n = g[id];
     switch (n.op) {
-      case Op::Const: value[id] = T(n.value); break;
+      // Wider than double, a folded constant keeps the rest its double lost
+      // (2 sqrt(2/pi), x / sqrt(2)'s 1/sqrt(2)): the kernels use it where it
+      // matters, and a reference without it blames them for its rounding.
+      case Op::Const:
+        value[id] = sizeof(T) > sizeof(double) ? T(n.value) + T(n.lo) : T(n.value);
+        break;
       case Op::CondConst: value[id] = T(n.value); break;
       case Op::Input: value[id] = x; break;
       case Op::Param: value[id] = params[size_t(n.value)]; break;
