@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <regex>
 #include <sstream>
 
@@ -712,19 +713,24 @@ bool Session::cmd_check(const std::string& f) {
       out_ << "  " << what << " at x = " << format(x, DType::F64) << ": " << format(got, DType::F64)
            << " (a wider evaluation gives " << format(double(want), DType::F64) << ")\n";
   };
-  // Errors in units in the last place of the reference as a double, so a
-  // value that underflows double (x sigmoid(x) at -1e4) is right as 0.
+  // Errors in units in the last place of the reference as a double, where
+  // that is a normal number (in the subnormal range a value that underflows,
+  // x sigmoid(x) at -1e4, is right as 0, and the spacing is not its
+  // precision); with the absolute error there (near a slope's zero a large
+  // count of ULP can be a small absolute error).
   struct Worst {
-    double ulp = 0, at = 0;
+    double ulp = 0, at = 0, absolute = 0;
     void add(double x, double got, long double want) {
       long double a = std::fabs(want);
+      if (a < std::numeric_limits<double>::min()) return;
       int e = 0;
       std::frexp(a, &e);
-      long double ulp_size = a == 0 ? 0x1p-1074L : std::ldexp(1.0L, std::max(e - 53, -1074));
-      double err = double(std::fabs((long double)got - want) / ulp_size);
+      long double diff = std::fabs((long double)got - want);
+      double err = double(diff / std::ldexp(1.0L, e - 53));
       if (err > ulp) {
         ulp = err;
         at = x;
+        absolute = double(diff);
       }
     }
   } wf, wd;
@@ -739,14 +745,16 @@ bool Session::cmd_check(const std::string& f) {
     if (fd_ok && std::isfinite(d[i])) wd.add(xs[i], d[i], fd);
   }
   out_ << "checked f and f' (float64 kernels) at " << xs.size()
-       << " points over +-[1e-30, 5e300] and +-inf, against a long double evaluation\n";
+       << " points over +-[1e-30, 5e300] and +-inf, against a long double evaluation\n"
+       << "  (errors in ULP of the reference as a double, where that is a normal number)\n";
   if (problems == 0) out_ << "  no overflow or NaN where the wider evaluation is finite\n";
   else if (problems > 12) out_ << "  ... " << problems - 12 << " more\n";
-  char line[160];
-  std::snprintf(line, sizeof line,
-                "  largest error of f:  %.3g ulp (at x = %s)\n  largest error of f': %.3g ulp (at x = %s)\n", wf.ulp,
-                format(wf.at, DType::F64).c_str(), wd.ulp, format(wd.at, DType::F64).c_str());
-  out_ << line;
+  char line[200];
+  for (auto [name, w] : {std::pair{"f: ", wf}, std::pair{"f':", wd}}) {
+    std::snprintf(line, sizeof line, "  largest error of %s %.3g ulp (at x = %s; %.2g absolute)\n", name, w.ulp,
+                  format(w.at, DType::F64).c_str(), w.absolute);
+    out_ << line;
+  }
   return true;
 }
 
