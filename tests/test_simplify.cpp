@@ -2258,6 +2258,71 @@ TEST_CASE("tanh of a softplus becomes a rational function of exp", "[stabilize]"
   }
 }
 
+TEST_CASE("products and quotients of exps are one exp of the exponents' sum", "[stabilize]") {
+  using L = long double;
+  // exp(a) exp(b) overflowed (or underflowed) where exp(a + b) does not:
+  // exp(x) exp(-1.5 x) was inf below -472 in double (-59 in float), exp(x) /
+  // exp(2x) 0 past 355 and NaN past 709.8, x exp(x) exp(-x*x) NaN past 709.8
+  const FormCase cases[] = {
+      {"exp(x) * exp(-1.5 * x)",
+       [](L x) { return std::exp(-x / 2); },
+       [](L x) { return -std::exp(-x / 2) / 2; },
+       {-1000.0, -100.0, -3.0, 2.0, 200.0}},
+      {"exp(x) / exp(2 * x)",
+       [](L x) { return std::exp(-x); },
+       [](L x) { return -std::exp(-x); },
+       {-700.0, -3.0, 2.0, 60.0, 500.0, 740.0}},
+      {"x * exp(x) * exp(-x * x)",
+       [](L x) { return x * std::exp(x - x * x); },
+       [](L x) { return (1 + x - 2 * x * x) * std::exp(x - x * x); },
+       {-20.0, -3.0, 0.5, 3.0, 95.0, 1000.0}},
+      {"2 * exp(0.1 * x) * x / (3 * exp(-0.2 * x))",  // quotients with other factors; 0.3's rest kept
+       [](L x) { return 2 * x * std::exp(L(0.1) * x + L(0.2) * x) / 3; },
+       [](L x) { return 2 * (1 + L(0.30000000000000001665L) * x) * std::exp(L(0.30000000000000001665L) * x) / 3; },
+       {-2000.0, -1.0, 4.0, 300.0, 2000.0},
+       1e3},  // (the scalar evaluator drops 0.3's rest: 600 ULP at x = 2000; the kernels keep it)
+  };
+  check_forms(cases);
+  CHECK(simplified("exp(x) * exp(-1.5 * x)") == "exp(x * -0.5)");
+  CHECK(simplified("exp(x) * exp(x) * exp(-2 * x)") == "1");  // 1, its limit at +-inf too
+  CHECK(simplified("x * exp(x) / exp(x)") == "x");
+  // one argument: left a product (exp(x)^2 overflows where exp(2x) does; one exp, not two)
+  CHECK(simplified("exp(x) * exp(x)") == "exp(x) * exp(x)");
+  CHECK(simplified("x / exp(x)") == "x / exp(x)");  // one exp: as before
+}
+
+TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a factor overflows", "[diff]") {
+  using L = long double;
+  // exp(a)'s slope exp(a) a' with a' = k exp(w): 0 * inf = NaN where exp(a)
+  // underflows and exp(w) overflows (the Gompertz function below -709.8 in
+  // double, -88.7 in float; the complementary log-log above), exp(a + w) there
+  const FormCase cases[] = {
+      {"exp(-exp(-x))",
+       [](L x) { return std::exp(-std::exp(-x)); },
+       [](L x) { return std::exp(-x - std::exp(-x)); },
+       {-1000.0, -100.0, -2.0, -1.0, 0.0, 3.0, 50.0}},  // (exp(-x)'s rounding is multiplied by exp(-x))
+      {"1 - exp(-exp(x))",
+       [](L x) { return -std::expm1(-std::exp(x)); },
+       [](L x) { return std::exp(x - std::exp(x)); },
+       {-50.0, -3.0, 0.0, 1.0, 2.0, 100.0, 1000.0}},
+      {"x * exp(-exp(-x))",
+       [](L x) { return x * std::exp(-std::exp(-x)); },
+       [](L x) { return std::exp(-std::exp(-x)) + x * std::exp(-x - std::exp(-x)); },
+       {-1000.0, -100.0, -2.0, 0.5, 3.0}},
+      // atan(exp(w))' = w' exp(-w) past w = 80 (inf / inf past 709.8 in double, 0 / inf past 44 in float);
+      // asinh(exp(w)) is w + log 2 past w = 20 (it was inf past 88.7 in float), its slope w'
+      {"x * atan(exp(x))",
+       [](L x) { return x * std::atan(std::exp(x)); },
+       [](L x) { return std::atan(std::exp(x)) + x / (2 * std::cosh(x)); },
+       {-30.0, -3.0, 2.0, 60.0, 100.0, 1000.0}},  // (the slope's terms cancel near -1)
+      {"asinh(exp(x))",
+       [](L x) { return std::asinh(std::exp(x)); },
+       [](L x) { return 1 / std::sqrt(1 + std::exp(-2 * x)); },
+       {-30.0, 0.5, 20.0, 100.0, 800.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("the NaN range analysis - conservative and not everything", "[range]") {
   auto may_nan = [](const std::string& src) {
     Program p = program(src);

@@ -219,6 +219,47 @@ NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da) {
   return b.where(b.fn(Op::Gt, b.fn(Op::Abs, a), b.c(1e4)), b.c(0), da);
 }
 
+/// exp(a)'s chain rule y a' (y = exp(a)) where a' has factors exp(w):
+/// y exp(w) is 0 * inf = NaN where y underflows and exp(w) overflows, though
+/// exp(a + w) is finite (the Gompertz function exp(-exp(-x))'s slope, exp(-x
+/// - exp(-x)), was NaN below x = -709.8 in double; 1 - exp(-exp(x))'s past
+/// 709.8). Past a = -80 or w = 80 the product is exp(a + w) times a''s other
+/// factors, as a rare branch (one exp more there).
+NodeId exp_chain(Builder& b, NodeId y, NodeId a, NodeId da) {
+  Graph& g = b.g;
+  NodeId near = b.mul(y, da);
+  if (near == none) return near;
+  std::vector<NodeId> rest, exps;
+  double sign = 1;
+  std::vector<NodeId> todo{da};
+  while (!todo.empty() && rest.size() + exps.size() < 8) {
+    NodeId n = todo.back();
+    todo.pop_back();
+    const ir::Node m = g[n];
+    if (m.op == Op::Mul) {
+      todo.push_back(m.args[0]);
+      todo.push_back(m.args[1]);
+    } else if (m.op == Op::Neg) {
+      sign = -sign;
+      todo.push_back(m.args[0]);
+    } else if (m.op == Op::Exp && !ir::input_free(g, m.args[0])) {
+      exps.push_back(m.args[0]);
+    } else {
+      rest.push_back(n);
+    }
+  }
+  if (exps.empty() || !todo.empty()) return near;
+  NodeId sum = a, cond = b.fn(Op::Lt, a, b.c(-ir::kExpDivSplit));
+  for (NodeId w : exps) {
+    sum = b.add(sum, w);
+    cond = b.fn(Op::Or, cond, b.fn(Op::Gt, w, b.c(ir::kExpDivSplit)));
+  }
+  NodeId far = b.fn(Op::Exp, sum);
+  for (NodeId f : rest) far = b.mul(far, f);
+  if (sign < 0) far = b.neg(far);
+  return b.where(cond, far, near, true);
+}
+
 /// The derivative of y when y is one of the stable forms of forms.hpp (the
 /// general rules would give each a second division, and sigmoid's where(c,
 /// 0, 1) - y besides), else nullopt (none: symbolically zero).
@@ -638,8 +679,12 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         r = b.add(t1, t2);
         break;
       }
-      case Op::Exp: r = b.mul(y, da); break;                                 // exp' = exp
-      case Op::Expm1: r = b.mul(b.fn(Op::Exp, a), da); break;                // expm1' = exp (not expm1 + 1: cancels)
+      case Op::Exp:
+        r = exp_chain(b, y, a, da);
+        break;  // exp' = exp
+      case Op::Expm1:
+        r = exp_chain(b, b.fn(Op::Exp, a), a, da);
+        break;                                                               // expm1' = exp (not expm1 + 1: cancels)
       case Op::ExpDiv:                                                       // (exp(a)/b)' = y (a' - b'/b)
         r = b.mul(y, b.sub(da, b.div(db, bb)));
         break;
@@ -674,9 +719,19 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         NodeId ax = b.fn(Op::Abs, a);
         NodeId root = b.where(b.fn(Op::Gt, ax, b.c(0x1p27)), ax, b.fn(Op::Sqrt, b.add(b.mul(a, a), b.c(1))));
         r = b.div(da, root);
+        // of exp(w): a' / |a| is w', where a' = exp(w) w' overflowed with a (inf / inf)
+        if (const ir::Node e = g[a]; e.op == Op::Exp && d[e.args[0]] != none)
+          r = b.where(b.fn(Op::Gt, e.args[0], b.c(ir::kExpDivSplit)), d[e.args[0]], r, true);
         break;
       }
-      case Op::Atan: r = b.div(da, b.add(b.c(1), b.mul(a, a))); break;       // atan' = 1/(1 + a^2)
+      case Op::Atan:  // atan' = 1/(1 + a^2)
+        r = b.div(da, b.add(b.c(1), b.mul(a, a)));
+        // of exp(w): w' exp(-w) past w = 80, where 1 + a^2 is a^2 (x atan(exp(x))'s
+        // slope was inf / inf = NaN past 709.8 in double, 0 from 44 in float)
+        if (const ir::Node e = g[a]; e.op == Op::Exp && d[e.args[0]] != none)
+          r = b.where(b.fn(Op::Gt, e.args[0], b.c(ir::kExpDivSplit)),
+                      b.mul(d[e.args[0]], b.fn(Op::Exp, b.neg(e.args[0]))), r, true);
+        break;
       case Op::Erf:                                                          // erf' = 2/sqrt(pi) exp(-a^2)
         r = b.mul(b.mul(b.c(two_over_sqrt_pi), b.fn(Op::Exp, b.neg(b.mul(a, a)))), capped_chain(a, da));
         break;

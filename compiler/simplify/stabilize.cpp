@@ -417,6 +417,7 @@ class Stabilizer {
         }
         break;
       case Op::Div: {
+        if (NodeId r = merged_exps(a[0], a[1], true); r != ir::kNoNode) return r;
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
         // k / exp(a) = k exp(-a) for k free of the input, so that the rules for exp(-a)
@@ -520,6 +521,7 @@ class Stabilizer {
         break;
       }
       case Op::Mul: {
+        if (NodeId r = merged_exps(a[0], a[1], false); r != ir::kNoNode) return r;
         // softplus(t) exp(-t) = log1p(e) / e, e = exp(t), for t < 0, with the removable
         // quotient's series near e = 0 (exp(-x) softplus(x) was inf below -88.7 in float,
         // NaN below -1e5: inf * 0)
@@ -594,6 +596,16 @@ class Stabilizer {
             g_.const_value(arg(a[0], 1)) > 0 && op(arg(a[0], 0)) == Op::Mul && arg(arg(a[0], 0), 0) == arg(arg(a[0], 0), 1)) {
           NodeId r = stabilized(Op::Sqrt, a[0]);
           return is(a[1], 0.5) ? r : make(Op::Div, {c(1), r});
+        }
+        break;
+      case Op::Asinh:
+        // asinh(exp(w)) = w + log(1 + sqrt(1 + exp(-2w))), w + log 2 to double's
+        // precision past w = 20 (inf past 88.7 in float, 709.8 in double, where
+        // exp(w) overflows): a rare branch
+        if (op(a[0]) == Op::Exp) {
+          NodeId w = arg(a[0], 0);
+          return rare_where(make(Op::Gt, {w, c(20)}), make(Op::Add, {w, c(std::numbers::ln2)}),
+                            make(Op::Asinh, {a[0]}));
         }
         break;
       case Op::Sqrt: {
@@ -1600,6 +1612,66 @@ class Stabilizer {
   /// The factors of a quotient of products (at most 8 split), sorted into
   /// numerator and denominator (`below`: t is in the denominator); its
   /// constant factors multiplied into k (divided, in the denominator).
+  /// x y (x / y for a quotient) with its factors exp(a), exp(b), ... as one
+  /// exp(a + b - ...): exp(x) exp(-1.5 x) was inf * 0 past 1e3 in double
+  /// (inf below -472), exp(x) / exp(2x) 0 / 0 past 745, where the one exp
+  /// is finite; and it is one exp fewer. exp's argument is a double-float in
+  /// the kernels, so the sum's rounding is not added to the result's (exp(x
+  /// - x*x) is 0.5 ULP in double). Only where two exps have different
+  /// arguments: exp(a) exp(a) stays a product (one exp; mish's slope).
+  NodeId merged_exps(NodeId x, NodeId y, bool quotient) {
+    std::vector<NodeId> nums, dens;
+    double k = 1;
+    factors(x, nums, dens, k, false);
+    factors(y, nums, dens, k, quotient);
+    std::vector<NodeId> up, down;  // the exps' arguments
+    auto split = [&](std::vector<NodeId>& fs, std::vector<NodeId>& exps) {
+      std::erase_if(fs, [&](NodeId f) { return op(f) == Op::Exp && (exps.push_back(arg(f, 0)), true); });
+    };
+    split(nums, up);
+    split(dens, down);
+    std::vector<NodeId> all = up;
+    all.insert(all.end(), down.begin(), down.end());
+    if (all.size() < 2 ||
+        (std::all_of(all.begin(), all.end(), [&](NodeId e) { return e == all[0]; }) && (up.empty() || down.empty())))
+      return ir::kNoNode;
+    // The exponents as terms t k, like terms collected (x - 1.5 x = -0.5 x;
+    // a term whose coefficients cancel, exp(x) / exp(x), drops out: its
+    // limit at +-inf too)
+    std::vector<std::pair<NodeId, NodeId>> terms;
+    auto add_term = [&](NodeId e, double sign) {
+      NodeId k = c(sign);
+      if (op(e) == Op::Neg) {
+        e = arg(e, 0);
+        k = c(-sign);
+      } else if (op(e) == Op::Mul && g_.is_const(arg(e, 1))) {
+        k = sign > 0 ? arg(e, 1) : make(Op::Neg, {arg(e, 1)});
+        e = arg(e, 0);
+      }
+      for (auto& [t, kt] : terms)
+        if (t == e) {
+          kt = make(Op::Add, {kt, k});
+          return;
+        }
+      terms.push_back({e, k});
+    };
+    for (NodeId e : up) add_term(e, 1);
+    for (NodeId e : down) add_term(e, -1);
+    NodeId sum = ir::kNoNode;
+    for (auto [t, k] : terms) {
+      if (!g_.is_const(k) || is(k, 0.0)) continue;
+      NodeId term = is(k, 1.0) ? t : is(k, -1.0) ? neg(t) : make(Op::Mul, {t, k});
+      sum = sum == ir::kNoNode ? term : make(Op::Add, {sum, term});
+    }
+    NodeId t = sum == ir::kNoNode ? c(1) : stabilized(Op::Exp, sum);
+    for (NodeId f : nums) t = stabilized(Op::Mul, t, f);
+    if (k != 1) t = make(Op::Mul, {t, c(k)});
+    if (dens.empty()) return t;
+    NodeId d = dens[0];
+    for (size_t i = 1; i < dens.size(); ++i) d = stabilized(Op::Mul, d, dens[i]);
+    return stabilized(Op::Div, t, d);
+  }
+
   void factors(NodeId t, std::vector<NodeId>& nums, std::vector<NodeId>& dens, double& k, bool below) const {
     bool room = nums.size() + dens.size() < 8;
     if (op(t) == Op::Neg || (op(t) == Op::Sub && is(arg(t, 0), 0.0))) {  // -t, 0 - t (1 - exp(a) as 0 - expm1(a))

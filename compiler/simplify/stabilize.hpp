@@ -137,6 +137,10 @@
 //   2 atan(exp(a)) - pi/2 -> atan(sinh(a)) (the Gudermannian)
 //   sqrt(v v + b) - |v|  -> b / (sqrt(v v + b) + |v|); sqrt(u + b) - sqrt(u) -> b / (sqrt(u + b) + sqrt(u))
 //   exp(-a) expm1(a)     -> -expm1(-a)
+//   exp(a) exp(b) u / (exp(c) v) -> exp(a + b - c) u / v, like terms of the exponents collected
+//                           (exp(x) exp(-1.5 x) = exp(-0.5 x)), where two exps have different
+//                           arguments (exp(a) exp(a) stays: one exp)
+//   asinh(exp(a))        -> a + log 2 past a = 20 (exp(a) overflowed)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
 //                           parameter's k, whose gradient would cancel far out)
 //   K tanh(a) + K        -> K (1 + tanh(a)) as above, also for a parameter's K
