@@ -2319,6 +2319,45 @@ TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a fa
        [](L x) { return std::asinh(std::exp(x)); },
        [](L x) { return 1 / std::sqrt(1 + std::exp(-2 * x)); },
        {-30.0, 0.5, 20.0, 100.0, 800.0}},
+      // a' = 1 - exp(x) (k + t exp(w) factors): exp(x - exp(x))'s slope was NaN past 709.8 in double
+      {"exp(x - exp(x))",
+       [](L x) { return std::exp(x - std::exp(x)); },
+       [](L x) { return -std::expm1(x) * std::exp(x - std::exp(x)); },
+       {-3.0, -1.0, 0.5, 2.0, 100.0, 1000.0}},
+      // atan(sinh(w))' = w' / cosh(w): 1 + sinh^2 overflowed (0 past 44 in float, where it is 3.9e-22 at 50)
+      {"atan(sinh(x))",
+       [](L x) { return std::atan(std::sinh(x)); },
+       [](L x) { return 1 / std::cosh(x); },
+       {-1000.0, -50.0, -2.0, 0.3, 50.0, 80.0}},
+      {"2*atan(exp(x)) - pi/2",
+       [](L x) { return std::atan(std::sinh(x)); },
+       [](L x) { return 1 / std::cosh(x); },
+       {-800.0, -50.0, 0.3, 50.0, 800.0}},
+  };
+  check_forms(cases);
+}
+
+TEST_CASE("sinh and cosh times exps - their far form past 20", "[stabilize]") {
+  using L = long double;
+  // sinh(a) exp(b), cosh(a) exp(b): (sign(a)) exp(|a| + b) / 2 past |a| = 20
+  // (sinh(x) exp(-x) was inf past 89 in float, where it is 1/2; NaN past 710 in double)
+  const FormCase cases[] = {
+      {"sinh(x) * exp(-x)",
+       [](L x) { return -std::expm1(-2 * x) / 2; },
+       [](L x) { return std::exp(-2 * x); },
+       {-30.0, -1.0, 1e-3, 0.3, 25.0, 100.0, 1000.0}},  // (below 20 the slope's two terms cancel: 14 ULP at 2)
+      {"cosh(x) * exp(-abs(x))",
+       [](L x) { return (1 + std::exp(-2 * std::fabs(x))) / 2; },
+       [](L x) { return -(x > 0 ? 1 : -1) * std::exp(-2 * std::fabs(x)); },
+       {-1e4, -30.0, -1.0, 0.3, 25.0, 1000.0}},
+      {"exp(-x*x) * cosh(x)",
+       [](L x) { return std::exp(-x * x) * std::cosh(x); },
+       [](L x) { return std::exp(-x * x) * (std::sinh(x) - 2 * x * std::cosh(x)); },
+       {-1e4, -30.0, -1.0, 2.0, 25.0}},
+      {"x * sinh(x) / exp(2 * x)",
+       [](L x) { return x * -std::expm1(-2 * x) * std::exp(-x) / 2; },
+       [](L x) { return std::sinh(x) * std::exp(-2 * x) + x * (std::cosh(x) - 2 * std::sinh(x)) * std::exp(-2 * x); },
+       {-20.0, -1.0, 2.0, 30.0, 60.0, 800.0}},
   };
   check_forms(cases);
 }

@@ -219,6 +219,40 @@ NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da) {
   return b.where(b.fn(Op::Gt, b.fn(Op::Abs, a), b.c(1e4)), b.c(0), da);
 }
 
+/// s exp(w) + k for a factor k +- t exp(w), t exp(w) +- k (k, t free of the
+/// input; t may be 1) or expm1(w) (s = 1, k = -1).
+struct ExpPlusConstant {
+  NodeId w, k, s;
+};
+std::optional<ExpPlusConstant> exp_plus_constant(Graph& g, NodeId n) {
+  const ir::Node m = g[n];
+  // (w, t) for t exp(w) (the derivative's exp(w) * 1 before simplification)
+  auto scaled_exp = [&](NodeId e) -> std::pair<NodeId, NodeId> {
+    NodeId t = ir::constant(g, 1);
+    if (const ir::Node p = g[e]; p.op == Op::Mul)
+      for (int i = 0; i < 2; ++i)
+        if (g[p.args[i]].op == Op::Exp && ir::input_free(g, p.args[1 - i])) {
+          e = p.args[i];
+          t = p.args[1 - i];
+          break;
+        }
+    if (g[e].op != Op::Exp || ir::input_free(g, g[e].args[0])) return {none, none};
+    return {g[e].args[0], t};
+  };
+  if (m.op == Op::Expm1 && !ir::input_free(g, m.args[0]))
+    return ExpPlusConstant{m.args[0], ir::constant(g, -1), ir::constant(g, 1)};
+  if (m.op != Op::Add && m.op != Op::Sub) return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    auto [w, t] = scaled_exp(m.args[i]);
+    NodeId k = m.args[1 - i];
+    if (w == none || !ir::input_free(g, k)) continue;
+    if (m.op == Op::Add) return ExpPlusConstant{w, k, t};
+    if (i == 0) return ExpPlusConstant{w, ir::unary(g, Op::Neg, k), t};  // t exp(w) - k
+    return ExpPlusConstant{w, k, ir::unary(g, Op::Neg, t)};              // k - t exp(w)
+  }
+  return std::nullopt;
+}
+
 /// exp(a)'s chain rule y a' (y = exp(a)) where a' has factors exp(w):
 /// y exp(w) is 0 * inf = NaN where y underflows and exp(w) overflows, though
 /// exp(a + w) is finite (the Gompertz function exp(-exp(-x))'s slope, exp(-x
@@ -230,6 +264,7 @@ NodeId exp_chain(Builder& b, NodeId y, NodeId a, NodeId da) {
   NodeId near = b.mul(y, da);
   if (near == none) return near;
   std::vector<NodeId> rest, exps;
+  std::vector<std::pair<NodeId, ExpPlusConstant>> sums;
   double sign = 1;
   std::vector<NodeId> todo{da};
   while (!todo.empty() && rest.size() + exps.size() < 8) {
@@ -244,15 +279,27 @@ NodeId exp_chain(Builder& b, NodeId y, NodeId a, NodeId da) {
       todo.push_back(m.args[0]);
     } else if (m.op == Op::Exp && !ir::input_free(g, m.args[0])) {
       exps.push_back(m.args[0]);
+    } else if (auto sum = exp_plus_constant(g, n)) {
+      sums.push_back({n, *sum});
     } else {
       rest.push_back(n);
     }
   }
-  if (exps.empty() || !todo.empty()) return near;
+  if ((exps.empty() && sums.empty()) || !todo.empty()) return near;
   NodeId sum = a, cond = b.fn(Op::Lt, a, b.c(-ir::kExpDivSplit));
   for (NodeId w : exps) {
     sum = b.add(sum, w);
     cond = b.fn(Op::Or, cond, b.fn(Op::Gt, w, b.c(ir::kExpDivSplit)));
+  }
+  // s exp(w) + k = exp(w) (s + k exp(-w)) past w = 80, where exp(w) may
+  // overflow (exp(x - exp(x))'s slope exp(x - exp(x)) (1 - exp(x)) was NaN
+  // past 709.8 in double)
+  for (auto& [f, e] : sums) {
+    NodeId big = b.fn(Op::Gt, e.w, b.c(ir::kExpDivSplit));
+    sum = b.add(sum, b.where(big, e.w, b.c(0)));
+    NodeId scaled = b.add(e.s, b.mul(e.k, b.fn(Op::Exp, b.neg(e.w))));
+    rest.push_back(b.where(big, scaled, f));
+    cond = b.fn(Op::Or, cond, big);
   }
   NodeId far = b.fn(Op::Exp, sum);
   for (NodeId f : rest) far = b.mul(far, f);
@@ -725,6 +772,12 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         break;
       }
       case Op::Atan:  // atan' = 1/(1 + a^2)
+        if (const ir::Node e = g[a]; e.op == Op::Sinh) {
+          // atan(sinh(w))' = w' / cosh(w) (the Gudermannian): 1 + sinh^2 = cosh^2 exactly,
+          // where sinh(w)^2 overflowed (cosh / inf = 0 past 44 in float, 3.9e-22 at 50)
+          r = b.div(d[e.args[0]], b.fn(Op::Cosh, e.args[0]));
+          break;
+        }
         r = b.div(da, b.add(b.c(1), b.mul(a, a)));
         // of exp(w): w' exp(-w) past w = 80, where 1 + a^2 is a^2 (x atan(exp(x))'s
         // slope was inf / inf = NaN past 709.8 in double, 0 from 44 in float)

@@ -1632,38 +1632,67 @@ class Stabilizer {
     split(dens, down);
     std::vector<NodeId> all = up;
     all.insert(all.end(), down.begin(), down.end());
-    if (all.size() < 2 ||
-        (std::all_of(all.begin(), all.end(), [&](NodeId e) { return e == all[0]; }) && (up.empty() || down.empty())))
+    // A factor sinh(a) or cosh(a) beside exps: (sign(a)) exp(|a| + ...) (1 -+
+    // exp(-2|a|)) / 2 past |a| = 20 (sinh(x) exp(-x) was inf past 89 in float,
+    // where it is 1/2; NaN past 710 in double). The last factor is 1 to
+    // double's precision there, but its slope is what sinh(x) exp(-x)'s is.
+    NodeId hyperbolic = ir::kNoNode;
+    if (!all.empty())
+      for (auto it = nums.begin(); it != nums.end(); ++it)
+        if (op(*it) == Op::Sinh || op(*it) == Op::Cosh) {
+          hyperbolic = *it;
+          nums.erase(it);
+          break;
+        }
+    if (hyperbolic == ir::kNoNode &&
+        (all.size() < 2 ||
+         (std::all_of(all.begin(), all.end(), [&](NodeId e) { return e == all[0]; }) && (up.empty() || down.empty()))))
       return ir::kNoNode;
     // The exponents as terms t k, like terms collected (x - 1.5 x = -0.5 x;
     // a term whose coefficients cancel, exp(x) / exp(x), drops out: its
     // limit at +-inf too)
     std::vector<std::pair<NodeId, NodeId>> terms;
     auto add_term = [&](NodeId e, double sign) {
-      NodeId k = c(sign);
+      NodeId coef = c(sign);
       if (op(e) == Op::Neg) {
         e = arg(e, 0);
-        k = c(-sign);
+        coef = c(-sign);
       } else if (op(e) == Op::Mul && g_.is_const(arg(e, 1))) {
-        k = sign > 0 ? arg(e, 1) : make(Op::Neg, {arg(e, 1)});
+        coef = sign > 0 ? arg(e, 1) : make(Op::Neg, {arg(e, 1)});
         e = arg(e, 0);
       }
-      for (auto& [t, kt] : terms)
-        if (t == e) {
-          kt = make(Op::Add, {kt, k});
+      for (auto& [term, sum] : terms)
+        if (term == e) {
+          sum = make(Op::Add, {sum, coef});
           return;
         }
-      terms.push_back({e, k});
+      terms.push_back({e, coef});
+    };
+    auto exponent = [&]() {
+      NodeId sum = ir::kNoNode;
+      for (auto [term, coef] : terms) {
+        if (!g_.is_const(coef) || is(coef, 0.0)) continue;
+        NodeId t = is(coef, 1.0) ? term : is(coef, -1.0) ? neg(term) : make(Op::Mul, {term, coef});
+        sum = sum == ir::kNoNode ? t : make(Op::Add, {sum, t});
+      }
+      return sum;
     };
     for (NodeId e : up) add_term(e, 1);
     for (NodeId e : down) add_term(e, -1);
-    NodeId sum = ir::kNoNode;
-    for (auto [t, k] : terms) {
-      if (!g_.is_const(k) || is(k, 0.0)) continue;
-      NodeId term = is(k, 1.0) ? t : is(k, -1.0) ? neg(t) : make(Op::Mul, {t, k});
-      sum = sum == ir::kNoNode ? term : make(Op::Add, {sum, term});
-    }
+    NodeId sum = exponent();
     NodeId t = sum == ir::kNoNode ? c(1) : stabilized(Op::Exp, sum);
+    if (hyperbolic != ir::kNoNode) {
+      NodeId a = arg(hyperbolic, 0);
+      add_term(make(Op::Abs, {a}), 1);
+      NodeId far_sum = exponent();
+      NodeId e2 = make(Op::Mul, {make(Op::Abs, {a}), c(-2)});
+      NodeId rest =
+          op(hyperbolic) == Op::Sinh ? neg(make(Op::Expm1, {e2})) : make(Op::Add, {make(Op::Exp, {e2}), c(1)});
+      NodeId half = make(Op::Mul, {rest, c(0.5)});
+      NodeId far = far_sum == ir::kNoNode ? half : make(Op::Mul, {stabilized(Op::Exp, far_sum), half});
+      if (op(hyperbolic) == Op::Sinh) far = make(Op::Where, {make(Op::Gt, {a, c(0)}), far, neg(far)});
+      t = rare_where(make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Mul, {t, hyperbolic}));
+    }
     for (NodeId f : nums) t = stabilized(Op::Mul, t, f);
     if (k != 1) t = make(Op::Mul, {t, c(k)});
     if (dens.empty()) return t;

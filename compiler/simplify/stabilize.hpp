@@ -141,6 +141,8 @@
 //                           (exp(x) exp(-1.5 x) = exp(-0.5 x)), where two exps have different
 //                           arguments (exp(a) exp(a) stays: one exp)
 //   asinh(exp(a))        -> a + log 2 past a = 20 (exp(a) overflowed)
+//   sinh(a) exp(b) ..., cosh(a) exp(b) ... -> (sign(a)) exp(|a| + b) (1 -+ exp(-2|a|)) / 2 ...
+//                           past |a| = 20 (with the exps merged as above)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
 //                           parameter's k, whose gradient would cancel far out)
 //   K tanh(a) + K        -> K (1 + tanh(a)) as above, also for a parameter's K
