@@ -738,7 +738,8 @@ bool Session::cmd_check(const std::string& f) {
     long double x = xs[i];
     long double fy = ir::evaluate<long double>(p->graph, std::vector<ir::NodeId>{p->value}, x, params)[0];
     long double fd = ir::evaluate<long double>(p->graph, std::vector<ir::NodeId>{p->d_x}, x, params)[0];
-    bool fy_ok = std::isfinite(double(fy)), fd_ok = std::isfinite(double(fd));
+    // (f' only where f is defined: the slope's formula may extend past f's domain)
+    bool fy_ok = std::isfinite(double(fy)), fd_ok = !std::isnan(fy) && std::isfinite(double(fd));
     if (fy_ok && !std::isfinite(y[i])) report("f is not finite", xs[i], y[i], fy);
     if (fd_ok && !std::isfinite(d[i])) report("f' is not finite", xs[i], d[i], fd);
     if (fy_ok && std::isfinite(y[i])) wf.add(xs[i], y[i], fy);
