@@ -2281,6 +2281,18 @@ TEST_CASE("products and quotients of exps are one exp of the exponents' sum", "[
        [](L x) { return 2 * (1 + L(0.30000000000000001665L) * x) * std::exp(L(0.30000000000000001665L) * x) / 3; },
        {-2000.0, -1.0, 4.0, 300.0, 2000.0},
        1e3},  // (the scalar evaluator drops 0.3's rest: 600 ULP at x = 2000; the kernels keep it)
+      // u over a sum of three or more terms with exps: (u exp(-m)) / (... exp(p - m) ...) past
+      // m = max(p) = 80 (0 past 44.4 in float, where exp(2x) overflows; NaN past 709.8 in double)
+      {"exp(x) / (1 + exp(x) + exp(2*x))",
+       [](L x) { return 1 / (std::exp(-x) + 1 + std::exp(x)); },
+       [](L x) {
+         return (std::exp(-x) - std::exp(x)) / ((std::exp(-x) + 1 + std::exp(x)) * (std::exp(-x) + 1 + std::exp(x)));
+       },
+       {-80.0, -1.0, 0.5, 50.0, 85.0, 500.0}},
+      {"x / (exp(x) + exp(-x) + 2)",
+       [](L x) { return x / (std::exp(x) + std::exp(-x) + 2); },
+       [](L x) { return (1 - x * std::tanh(x / 2)) / (std::exp(x) + std::exp(-x) + 2); },
+       {-500.0, -85.0, -1.0, 0.5, 85.0, 500.0}},
   };
   check_forms(cases);
   CHECK(simplified("exp(x) * exp(-1.5 * x)") == "exp(x * -0.5)");

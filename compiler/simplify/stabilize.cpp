@@ -450,6 +450,7 @@ class Stabilizer {
               make(Op::Div, {make(Op::Mul, {make(Op::Mul, {num, e}), e}), make(Op::Add, {make(Op::Exp, {m}), c(1)})});
           return rare_where(make(Op::Gt, {top, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
         }
+        if (NodeId r = over_exps(num, den); r != ir::kNoNode) return r;
         // u / (R c), R a root of v*v + b as the Sqrt rule writes sqrt(k v*v + b):
         // (u / R) (1 / c), whose quotient the derivative takes without
         // cancellation where u = v (ISRU)
@@ -2035,6 +2036,40 @@ class Stabilizer {
   /// max(p, q) and -|p - q|, each written with where() on p - q > 0 (their
   /// slopes then meet where p = q, as log_of_exp_sum's do); kNoNode twice
   /// otherwise.
+  /// u / (k + exp(p1) + exp(p2) + ...), three terms or more, at least two
+  /// exps, k free of the input: past m = max(p1, p2, ...) = 80, (u exp(-m)) /
+  /// (k exp(-m) + exp(p1 - m) + ...), whose terms are at most 1 (exp(x) / (1
+  /// + exp(x) + exp(2x)) was 0 past 44.4 in float, where exp(2x) overflows
+  /// and the quotient is 1.9e-22 at 50; NaN past 709.8 in double). A rare
+  /// branch. kNoNode where den is not such a sum.
+  NodeId over_exps(NodeId num, NodeId den) {
+    std::vector<NodeId> exps, constants, todo{den};
+    while (!todo.empty() && exps.size() + constants.size() <= 8) {
+      NodeId t = todo.back();
+      todo.pop_back();
+      if (op(t) == Op::Add) {
+        todo.push_back(arg(t, 0));
+        todo.push_back(arg(t, 1));
+      } else if (op(t) == Op::Exp && !input_free(t)) {
+        exps.push_back(arg(t, 0));
+      } else if (input_free(t)) {
+        constants.push_back(t);
+      } else {
+        return ir::kNoNode;
+      }
+    }
+    if (!todo.empty() || exps.size() < 2 || exps.size() + constants.size() < 3) return ir::kNoNode;
+    NodeId m = exps[0];
+    for (size_t i = 1; i < exps.size(); ++i) m = make(Op::Max, {m, exps[i]});
+    NodeId scaled_den = ir::kNoNode;
+    auto add = [&](NodeId t) { scaled_den = scaled_den == ir::kNoNode ? t : make(Op::Add, {scaled_den, t}); };
+    for (NodeId p : exps) add(make(Op::Exp, {make(Op::Sub, {p, m})}));
+    for (NodeId k : constants) add(make(Op::Mul, {k, make(Op::Exp, {neg(m)})}));
+    // (make, not stabilized: the scaled sum is one of these again)
+    NodeId far = make(Op::Div, {stabilized(Op::Mul, num, make(Op::Exp, {neg(m)})), scaled_den});
+    return rare_where(make(Op::Gt, {m, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
+  }
+
   std::pair<NodeId, NodeId> larger_exponent(NodeId s) {
     auto [p, q] = exp_sum(s);
     if (p == ir::kNoNode || is(p, 0.0) || is(q, 0.0)) return {ir::kNoNode, ir::kNoNode};

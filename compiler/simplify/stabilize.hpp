@@ -143,6 +143,8 @@
 //   asinh(exp(a))        -> a + log 2 past a = 20 (exp(a) overflowed)
 //   sinh(a) exp(b) ..., cosh(a) exp(b) ... -> (sign(a)) exp(|a| + b) (1 -+ exp(-2|a|)) / 2 ...
 //                           past |a| = 20 (with the exps merged as above)
+//   u / (k + exp(p) + exp(q) + ...) -> (u exp(-m)) / (k exp(-m) + exp(p - m) + ...), m = max(p, q, ...),
+//                           past m = 80, for three terms or more (two-term sums: over_exp_sum)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
 //                           parameter's k, whose gradient would cancel far out)
 //   K tanh(a) + K        -> K (1 + tanh(a)) as above, also for a parameter's K
