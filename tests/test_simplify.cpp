@@ -2345,6 +2345,19 @@ TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a fa
        [](L x) { return std::atan(std::sinh(x)); },
        [](L x) { return 1 / std::cosh(x); },
        {-800.0, -50.0, 0.3, 50.0, 800.0}},
+      // a / (k + t exp(w)): b'/b is w' t / (t + k exp(-w)) past w = 80 (y b' was 0 * inf past 709.8)
+      {"1 / (exp(x) - 1)",
+       [](L x) { return 1 / std::expm1(x); },
+       [](L x) { return -std::exp(x) / (std::expm1(x) * std::expm1(x)); },
+       {-30.0, -1.0, 0.5, 50.0, 85.0, 800.0}},
+      {"1 / (1 - exp(x))",
+       [](L x) { return -1 / std::expm1(x); },
+       [](L x) { return std::exp(x) / (std::expm1(x) * std::expm1(x)); },
+       {-30.0, 0.5, 50.0, 800.0}},
+      {"x / (2 + exp(x))",
+       [](L x) { return x / (2 + std::exp(x)); },
+       [](L x) { return (2 + std::exp(x) - x * std::exp(x)) / ((2 + std::exp(x)) * (2 + std::exp(x))); },
+       {-30.0, 0.5, 3.0, 50.0, 85.0, 800.0}},
   };
   check_forms(cases);
 }

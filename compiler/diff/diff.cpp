@@ -220,7 +220,7 @@ NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da) {
 }
 
 /// s exp(w) + k for a factor k +- t exp(w), t exp(w) +- k (k, t free of the
-/// input; t may be 1) or expm1(w) (s = 1, k = -1).
+/// input; t may be 1), expm1(w) (s = 1, k = -1) or its negation.
 struct ExpPlusConstant {
   NodeId w, k, s;
 };
@@ -241,6 +241,12 @@ std::optional<ExpPlusConstant> exp_plus_constant(Graph& g, NodeId n) {
   };
   if (m.op == Op::Expm1 && !ir::input_free(g, m.args[0]))
     return ExpPlusConstant{m.args[0], ir::constant(g, -1), ir::constant(g, 1)};
+  // -expm1(w), 0 - expm1(w) (1 - exp(w) as the stabilizer writes it)
+  if (NodeId e = m.op == Op::Neg                                 ? m.args[0]
+                 : m.op == Op::Sub && g.is_const(m.args[0], 0.0) ? m.args[1]
+                                                                 : none;
+      e != none && g[e].op == Op::Expm1 && !ir::input_free(g, g[e].args[0]))
+    return ExpPlusConstant{g[e].args[0], ir::constant(g, 1), ir::constant(g, -1)};
   if (m.op != Op::Add && m.op != Op::Sub) return std::nullopt;
   for (int i = 0; i < 2; ++i) {
     auto [w, t] = scaled_exp(m.args[i]);
@@ -251,6 +257,20 @@ std::optional<ExpPlusConstant> exp_plus_constant(Graph& g, NodeId n) {
     return ExpPlusConstant{w, k, ir::unary(g, Op::Neg, t)};              // k - t exp(w)
   }
   return std::nullopt;
+}
+
+/// The slope of y = a / b for b = k + t exp(w) past w = 80, a' / b - y w'
+/// t / (t + k exp(-w)) (b'/b without exp(w) itself): the quotient rule's y b'
+/// is 0 * inf = NaN where exp(w) overflows (1 / (exp(x) - 1)'s slope past
+/// 709.8 in double). As where(w > 80, far, kNoNode) for the caller's near
+/// form (a rare branch); kNoNode where b is not such a sum.
+NodeId over_exp_plus_constant(Builder& b, NodeId y, NodeId da, NodeId bb, const std::vector<NodeId>& d) {
+  auto s = exp_plus_constant(b.g, bb);
+  if (!s || d[s->w] == none) return none;
+  NodeId ratio = b.div(b.mul(d[s->w], s->s), b.add(s->s, b.mul(s->k, b.fn(Op::Exp, b.neg(s->w)))));
+  NodeId yr = b.mul(y, ratio);
+  NodeId far = da == none ? b.neg(yr) : b.sub(b.div(da, bb), yr);
+  return ir::where(b.g, b.fn(Op::Gt, s->w, b.c(ir::kExpDivSplit)), far, b.c(0));
 }
 
 /// exp(a)'s chain rule y a' (y = exp(a)) where a' has factors exp(w):
@@ -699,6 +719,8 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
           // c / b: -c b' / b^2 = b' y (-y / c), no second division (1/c is
           // rounded once; y^2 / c over- and underflows where c / b^2 does).
           r = b.mul(b.mul(db, y), b.mul(y, b.c(-1 / g.const_value(a))));
+          if (NodeId far = over_exp_plus_constant(b, y, none, bb, d); far != none)
+            r = b.where(g[far].args[0], g[far].args[1], r, true);
         } else if (std::optional<NodeId> collected = polynomial_quotient_slope(b, y, var, d)) {
           r = *collected;
         } else if (const ir::Node e = g[bb]; e.op == Op::Exp && d[e.args[0]] != none) {
@@ -707,6 +729,9 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
           // double); one product fewer.
           NodeId yw = b.mul(y, d[e.args[0]]);
           r = da == none ? b.neg(yw) : b.sub(b.div(da, bb), yw);
+        } else if (NodeId far = over_exp_plus_constant(b, y, da, bb, d); far != none) {
+          NodeId near = ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb);
+          r = b.where(g[far].args[0], g[far].args[1], near, true);
         } else if (shared) {
           NodeId selector = w.args[2] == db ? ir::where(g, w.args[0], b.c(0), b.c(1)) : ir::where(g, w.args[0], b.c(1), b.c(0));
           r = b.div(b.mul(db, b.sub(selector, y)), bb);
