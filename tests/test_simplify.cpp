@@ -2387,6 +2387,53 @@ TEST_CASE("sinh and cosh times exps - their far form past 20", "[stabilize]") {
   check_forms(cases);
 }
 
+TEST_CASE("removable quotients minus their limit at 0 - no cancellation", "[stabilize]") {
+  using L = long double;
+  // x / sinh(x) near 0 is 1 / (1 + x^2 S(x^2)), atan(x) / x is 1 - x^2 R(x^2): the "- 1"
+  // cancelled (x / sinh(x) - 1 was 3.6e8 ULP off at 1e-5 in double). k / (k + t) - 1 =
+  // -t / (k + t), k / (k - t) - 1 = t / (k - t), (1 - t) - 1 = -t, and where(c, p, q) + k =
+  // where(c, p + k, q + k) to reach them. References: Taylor series below 0.01 (long
+  // double cancels too), the direct forms above.
+  auto series = [](std::initializer_list<L> c, L x) {  // sum of c_k x^(2k), k >= 1, and its slope
+    L z = x * x, p = 1, v = 0, d = 0;
+    int k = 1;
+    for (L ck : c) {
+      d += 2 * k * ck * p * x;
+      p *= z;
+      v += ck * p;
+      ++k;
+    }
+    return std::pair{v, d};
+  };
+  const std::initializer_list<L> over_sinh = {-1 / L(6), 7 / L(360), -31 / L(15120), 127 / L(604800), -73 / L(3421440)};
+  const std::initializer_list<L> atan_over = {-1 / L(3), 1 / L(5), -1 / L(7), 1 / L(9), -1 / L(11)};
+  const std::initializer_list<L> over_atan = {1 / L(3), -4 / L(45), 44 / L(945), -0.03019400352733686067L,
+                                              0.021796804019026241248L};
+  const FormCase cases[] = {
+      {"x / sinh(x) - 1",
+       [&](L x) { return std::fabs(x) < 0.01 ? series(over_sinh, x).first : x / std::sinh(x) - 1; },
+       [&](L x) {
+         return std::fabs(x) < 0.01 ? series(over_sinh, x).second
+                                    : (std::sinh(x) - x * std::cosh(x)) / (std::sinh(x) * std::sinh(x));
+       },
+       {-1e-5, 1e-3, 0.05, 0.3, 3.0, 30.0}},
+      {"atan(x) / x - 1",
+       [&](L x) { return std::fabs(x) < 0.01 ? series(atan_over, x).first : std::atan(x) / x - 1; },
+       [&](L x) {
+         return std::fabs(x) < 0.01 ? series(atan_over, x).second : (x / (1 + x * x) - std::atan(x)) / (x * x);
+       },
+       {1e-5, -1e-3, 0.05, 0.3, 3.0}},
+      {"x / atan(x) - 1",
+       [&](L x) { return std::fabs(x) < 0.01 ? series(over_atan, x).first : x / std::atan(x) - 1; },
+       [&](L x) {
+         return std::fabs(x) < 0.01 ? series(over_atan, x).second
+                                    : (std::atan(x) - x / (1 + x * x)) / (std::atan(x) * std::atan(x));
+       },
+       {1e-5, -1e-3, 0.05, 0.3, 3.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("the NaN range analysis - conservative and not everything", "[range]") {
   auto may_nan = [](const std::string& src) {
     Program p = program(src);

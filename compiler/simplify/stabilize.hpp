@@ -143,6 +143,9 @@
 //   asinh(exp(a))        -> a + log 2 past a = 20 (exp(a) overflowed)
 //   sinh(a) exp(b) ..., cosh(a) exp(b) ... -> (sign(a)) exp(|a| + b) (1 -+ exp(-2|a|)) / 2 ...
 //                           past |a| = 20 (with the exps merged as above)
+//   k / (k + t) - 1, k / (k - t) - 1 -> -t / (k + t), t / (k - t); (c - t) + k -> (c + k) - t;
+//                           where(c, p, q) + k -> where(c, p + k, q + k) where a branch has a
+//                           rewrite of its own (x / sinh(x) - 1 near 0: its removable series)
 //   u / (k + exp(p) + exp(q) + ...) -> (u exp(-m)) / (k exp(-m) + exp(p - m) + ...), m = max(p, q, ...),
 //                           past m = 80, for three terms or more (two-term sums: over_exp_sum)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
