@@ -2345,6 +2345,16 @@ TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a fa
        [](L x) { return std::atan(std::sinh(x)); },
        [](L x) { return 1 / std::cosh(x); },
        {-800.0, -50.0, 0.3, 50.0, 800.0}},
+      // softplus's slope sigmoid(a) a' is 0 below a = -1e4 (log(sigmoid(a))'s above 1e4) where a'
+      // depends on the input: 0 * inf past 709.8 in double for logsigmoid(exp(x))
+      {"logsigmoid(exp(x))",
+       [](L x) { return -std::log1p(std::exp(-std::exp(x))); },
+       [](L x) { return std::exp(x) / (1 + std::exp(std::exp(x))); },
+       {-30.0, -1.0, 0.5, 2.0, 1000.0}},
+      {"log(1 + exp(x*x*x))",
+       [](L x) { return std::log1p(std::exp(x * x * x)); },
+       [](L x) { return 3 * x * x / (1 + std::exp(-x * x * x)); },
+       {-1e103, -2.0, 0.5, 1.5}},
       // a / (k + t exp(w)): b'/b is w' t / (t + k exp(-w)) past w = 80 (y b' was 0 * inf past 709.8)
       {"1 / (exp(x) - 1)",
        [](L x) { return 1 / std::expm1(x); },

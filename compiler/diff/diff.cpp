@@ -209,14 +209,20 @@ struct LargeArguments {
 /// so is k x (swish's slope by beta, sigmoid(beta x)'s x). (x*x's x + x is
 /// not left out: x tanh(x*x)'s slope, the product rule's x sech^2(x*x) (x +
 /// x) as the simplifier orders it, was NaN at 1e200 in double without it.)
-NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da) {
+/// With `side` +1 or -1, only past a = 1e4 or below -1e4 (softplus's slope
+/// sigmoid(a) decays below, log(sigmoid(a))'s sigmoid(-a) above:
+/// logsigmoid(exp(x))'s slope was NaN past 709.8 in double).
+NodeId decayed_chain(Builder& b, LargeArguments& large, NodeId a, NodeId da, int side = 0) {
   if (da == none) return da;
   auto input_free = [&](NodeId n) { return ir::input_free(b.g, n); };
   NodeId v = da;
   while (b.g[v].op == Op::Neg || (b.g[v].op == Op::Mul && input_free(b.g[v].args[1]))) v = b.g[v].args[0];
   if (b.g[v].op == Op::Mul && input_free(b.g[v].args[0])) v = b.g[v].args[1];
   if (input_free(v) || b.g[v].op == Op::Input || !large(a)) return da;
-  return b.where(b.fn(Op::Gt, b.fn(Op::Abs, a), b.c(1e4)), b.c(0), da);
+  NodeId past = side > 0   ? b.fn(Op::Gt, a, b.c(1e4))
+                : side < 0 ? b.fn(Op::Lt, a, b.c(-1e4))
+                           : b.fn(Op::Gt, b.fn(Op::Abs, a), b.c(1e4));
+  return b.where(past, b.c(0), da);
 }
 
 /// s exp(w) + k for a factor k +- t exp(w), t exp(w) +- k (k, t free of the
@@ -380,7 +386,7 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
     NodeId da = d[s->a];
     if (da == none) return none;
     NodeId num = s->log_sigmoid ? b.where(s->cond, s->e, b.c(1)) : b.where(s->cond, b.c(1), s->e);
-    return b.mul(b.div(num, b.add(s->e, b.c(1))), da);
+    return b.mul(b.div(num, b.add(s->e, b.c(1))), decayed_chain(b, large, s->a, da, s->log_sigmoid ? 1 : -1));
   }
   return std::nullopt;
 }
