@@ -268,15 +268,15 @@ std::optional<ExpPlusConstant> exp_plus_constant(Graph& g, NodeId n) {
 /// The slope of y = a / b for b = k + t exp(w) past w = 80, a' / b - y w'
 /// t / (t + k exp(-w)) (b'/b without exp(w) itself): the quotient rule's y b'
 /// is 0 * inf = NaN where exp(w) overflows (1 / (exp(x) - 1)'s slope past
-/// 709.8 in double). As where(w > 80, far, kNoNode) for the caller's near
-/// form (a rare branch); kNoNode where b is not such a sum.
-NodeId over_exp_plus_constant(Builder& b, NodeId y, NodeId da, NodeId bb, const std::vector<NodeId>& d) {
+/// 709.8 in double). where(w > 80, far, near) for the caller's near form (a
+/// rare branch); near itself where b is not such a sum.
+NodeId over_exp_plus_constant(Builder& b, NodeId y, NodeId da, NodeId bb, const std::vector<NodeId>& d, NodeId near) {
   auto s = exp_plus_constant(b.g, bb);
-  if (!s || d[s->w] == none) return none;
+  if (!s || d[s->w] == none) return near;
   NodeId ratio = b.div(b.mul(d[s->w], s->s), b.add(s->s, b.mul(s->k, b.fn(Op::Exp, b.neg(s->w)))));
   NodeId yr = b.mul(y, ratio);
   NodeId far = da == none ? b.neg(yr) : b.sub(b.div(da, bb), yr);
-  return ir::where(b.g, b.fn(Op::Gt, s->w, b.c(ir::kExpDivSplit)), far, b.c(0));
+  return b.where(b.fn(Op::Gt, s->w, b.c(ir::kExpDivSplit)), far, near, true);
 }
 
 /// exp(a)'s chain rule y a' (y = exp(a)) where a' has factors exp(w):
@@ -724,9 +724,7 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         } else if (da == none && db != none && g.is_const(a) && g.const_value(a) != 0) {
           // c / b: -c b' / b^2 = b' y (-y / c), no second division (1/c is
           // rounded once; y^2 / c over- and underflows where c / b^2 does).
-          r = b.mul(b.mul(db, y), b.mul(y, b.c(-1 / g.const_value(a))));
-          if (NodeId far = over_exp_plus_constant(b, y, none, bb, d); far != none)
-            r = b.where(g[far].args[0], g[far].args[1], r, true);
+          r = over_exp_plus_constant(b, y, none, bb, d, b.mul(b.mul(db, y), b.mul(y, b.c(-1 / g.const_value(a)))));
         } else if (std::optional<NodeId> collected = polynomial_quotient_slope(b, y, var, d)) {
           r = *collected;
         } else if (const ir::Node e = g[bb]; e.op == Op::Exp && d[e.args[0]] != none) {
@@ -735,9 +733,8 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
           // double); one product fewer.
           NodeId yw = b.mul(y, d[e.args[0]]);
           r = da == none ? b.neg(yw) : b.sub(b.div(da, bb), yw);
-        } else if (NodeId far = over_exp_plus_constant(b, y, da, bb, d); far != none) {
-          NodeId near = ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb);
-          r = b.where(g[far].args[0], g[far].args[1], near, true);
+        } else if (auto sum = exp_plus_constant(g, bb); sum && d[sum->w] != none) {
+          r = over_exp_plus_constant(b, y, da, bb, d, ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb));
         } else if (shared) {
           NodeId selector = w.args[2] == db ? ir::where(g, w.args[0], b.c(0), b.c(1)) : ir::where(g, w.args[0], b.c(1), b.c(0));
           r = b.div(b.mul(db, b.sub(selector, y)), bb);

@@ -1637,9 +1637,6 @@ class Stabilizer {
     return any ? make(Op::Where, {arg(w, 0), branch[0], branch[1]}) : ir::kNoNode;
   }
 
-  /// The factors of a quotient of products (at most 8 split), sorted into
-  /// numerator and denominator (`below`: t is in the denominator); its
-  /// constant factors multiplied into k (divided, in the denominator).
   /// x y (x / y for a quotient) with its factors exp(a), exp(b), ... as one
   /// exp(a + b - ...): exp(x) exp(-1.5 x) was inf * 0 past 1e3 in double
   /// (inf below -472), exp(x) / exp(2x) 0 / 0 past 745, where the one exp
@@ -1729,6 +1726,9 @@ class Stabilizer {
     return stabilized(Op::Div, t, d);
   }
 
+  /// The factors of a quotient of products (at most 8 split), sorted into
+  /// numerator and denominator (`below`: t is in the denominator); its
+  /// constant factors multiplied into k (divided, in the denominator).
   void factors(NodeId t, std::vector<NodeId>& nums, std::vector<NodeId>& dens, double& k, bool below) const {
     bool room = nums.size() + dens.size() < 8;
     if (op(t) == Op::Neg || (op(t) == Op::Sub && is(arg(t, 0), 0.0))) {  // -t, 0 - t (1 - exp(a) as 0 - expm1(a))
@@ -2059,10 +2059,6 @@ class Stabilizer {
     return {p, q};
   }
 
-  /// For s = exp(p) + exp(q), neither the constant 1: the larger exponent
-  /// max(p, q) and -|p - q|, each written with where() on p - q > 0 (their
-  /// slopes then meet where p = q, as log_of_exp_sum's do); kNoNode twice
-  /// otherwise.
   /// u / (k + exp(p1) + exp(p2) + ...), three terms or more, at least two
   /// exps, k free of the input: past m = max(p1, p2, ...) = 80, (u exp(-m)) /
   /// (k exp(-m) + exp(p1 - m) + ...), whose terms are at most 1 (exp(x) / (1
@@ -2097,6 +2093,10 @@ class Stabilizer {
     return rare_where(make(Op::Gt, {m, c(ir::kExpDivSplit)}), far, make(Op::Div, {num, den}));
   }
 
+  /// For s = exp(p) + exp(q), neither the constant 1: the larger exponent
+  /// max(p, q) and -|p - q|, each written with where() on p - q > 0 (their
+  /// slopes then meet where p = q, as log_of_exp_sum's do); kNoNode twice
+  /// otherwise.
   std::pair<NodeId, NodeId> larger_exponent(NodeId s) {
     auto [p, q] = exp_sum(s);
     if (p == ir::kNoNode || is(p, 0.0) || is(q, 0.0)) return {ir::kNoNode, ir::kNoNode};
