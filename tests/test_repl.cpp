@@ -119,6 +119,29 @@ TEST_CASE(":check measures in ULP of the reference as a double - folded constant
   CHECK(naive.out.find("f is not finite") != std::string::npos);
 }
 
+TEST_CASE("terminal plots - a pole does not flatten the rest and long labels keep the axis straight", "[repl]") {
+  // log(x)'s slope 1/x near 0 set the range to +-220 on [-2, 2] (log(x) a flat line);
+  // the middle 96% of the values decide it now, widened by half
+  auto r = run({}, ":plot log(x) [-2, 2]\n");
+  REQUIRE(r.status == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(r.out, m, std::regex(R"(^ *([-0-9.e+]+) \S)")));
+  CHECK(std::stod(m[1]) < 30);
+  CHECK(std::stod(m[1]) > 5);
+  // "-4.49e+300" is 10 characters: every row's axis in one column
+  r = run({}, ":plot exp(x) [-1, 800]\n");
+  REQUIRE(r.status == 0);
+  std::istringstream rows(r.out);
+  std::string row;
+  std::set<size_t> axis;
+  while (std::getline(rows, row) && row.find("\u2514") == std::string::npos) {
+    size_t at = std::min(row.find("\u2502"), row.find("\u2524"));  // the axis: a bar or a tick
+    REQUIRE(at != std::string::npos);
+    axis.insert(at);
+  }
+  CHECK(axis.size() == 1);
+}
+
 namespace {
 
 /// A child actjit on a pseudo-terminal.

@@ -26,21 +26,56 @@ struct Range {
   double lo, hi;
 };
 
+/// The finite values' range, padded by 5%. Where a few values near a pole
+/// (log(x)'s slope 1/x at 0) stretch it past 5 times the range of the
+/// middle 96%, that range instead, widened by half: the curves then leave
+/// the frame near the pole instead of flattening everywhere else.
 Range y_range(const Figure& f) {
-  double lo = INFINITY, hi = -INFINITY;
+  std::vector<double> v;
   for (const Series& s : f.series)
-    for (double v : s.y)
-      if (std::isfinite(v)) {
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-  if (!std::isfinite(lo)) return {-1, 1};
+    for (double y : s.y)
+      if (std::isfinite(y)) v.push_back(y);
+  if (v.empty()) return {-1, 1};
+  std::sort(v.begin(), v.end());
+  double lo = v.front(), hi = v.back();
+  double qlo = v[v.size() / 50], qhi = v[v.size() - 1 - v.size() / 50];
+  if (qhi > qlo && hi - lo > 5 * (qhi - qlo)) {
+    lo = std::max(lo, qlo - 0.5 * (qhi - qlo));
+    hi = std::min(hi, qhi + 0.5 * (qhi - qlo));
+  }
   if (hi - lo < 1e-12) {
     lo -= 1;
     hi += 1;
   }
   double pad = 0.05 * (hi - lo);
   return {lo - pad, hi + pad};
+}
+
+/// The part of the segment (ax, ay)-(bx, by) with lo <= y <= hi; false where
+/// none is (values past the range, which y_range may leave out), and where
+/// the segment crosses the whole range (a pole between two samples: tan(x)
+/// at pi/2 is not joined from +inf to -inf).
+bool clip_segment(double& ax, double& ay, double& bx, double& by, double lo, double hi) {
+  if ((ay < lo && by > hi) || (ay > hi && by < lo)) return false;
+  double t0 = 0, t1 = 1, dy = by - ay;
+  for (auto [bound, below] : {std::pair{lo, true}, std::pair{hi, false}}) {
+    if (dy == 0) {
+      if (below ? ay < bound : ay > bound) return false;
+      continue;
+    }
+    double t = (bound - ay) / dy;
+    if ((dy > 0) == below)
+      t0 = std::max(t0, t);
+    else
+      t1 = std::min(t1, t);
+  }
+  if (t0 > t1) return false;
+  double dx = bx - ax;
+  bx = ax + t1 * dx;
+  by = ay + t1 * dy;
+  ax += t0 * dx;
+  ay += t0 * dy;
+  return true;
 }
 
 std::string number(double v) {
@@ -58,12 +93,14 @@ std::vector<double> grid(double x0, double x1, size_t n) {
 }
 
 std::string terminal(const Figure& f, int width, int height, bool color) {
-  const int margin = 9;
+  Range yr = y_range(f);
+  const std::string top = number(yr.hi), middle = number((yr.hi + yr.lo) / 2), bottom = number(yr.lo);
+  // the labels' column: 8 characters, more for a long label (-3.67e+307)
+  const int margin = int(std::max({size_t(8), top.size(), middle.size(), bottom.size()})) + 1;
   int cols = std::max(10, width - margin - 1), rows = std::max(4, height);
   int pw = cols * 2, ph = rows * 4;  // braille dots
   std::vector<uint8_t> dots(size_t(cols * rows), 0);
   std::vector<int> owner(size_t(cols * rows), -1);
-  Range yr = y_range(f);
   auto px = [&](double x) { return (x - f.x0) / (f.x1 - f.x0) * (pw - 1); };
   auto py = [&](double y) { return (yr.hi - y) / (yr.hi - yr.lo) * (ph - 1); };
   auto set = [&](int x, int y, int who) {
@@ -84,6 +121,7 @@ std::string terminal(const Figure& f, int width, int height, bool color) {
       double y0 = ser.y[i], y1 = ser.y[i + 1];
       if (!std::isfinite(y0) || !std::isfinite(y1)) continue;
       double ax = px(f.x[i]), ay = py(y0), bx = px(f.x[i + 1]), by = py(y1);
+      if (!clip_segment(ax, ay, bx, by, -1, ph)) continue;
       int steps = int(std::max({std::fabs(bx - ax), std::fabs(by - ay), 1.0}) * 2);
       for (int k = 0; k <= steps; ++k) {
         if (ser.dashed && (k / 3) % 2) continue;
@@ -95,12 +133,10 @@ std::string terminal(const Figure& f, int width, int height, bool color) {
   std::string out;
   for (int r = 0; r < rows; ++r) {
     std::string label;
-    if (r == 0) label = number(yr.hi);
-    if (r == rows - 1) label = number(yr.lo);
-    if (r == rows / 2) label = number((yr.hi + yr.lo) / 2);
-    char lab[16];
-    std::snprintf(lab, sizeof lab, "%8s ", label.c_str());
-    out += lab;
+    if (r == 0) label = top;
+    if (r == rows - 1) label = bottom;
+    if (r == rows / 2) label = middle;
+    out += std::string(size_t(margin - 1) - label.size(), ' ') + label + ' ';
     out += r == 0 || r == rows - 1 || r == rows / 2 ? "┤" : "│";
     int current = -2;
     for (int c = 0; c < cols; ++c) {
@@ -212,15 +248,17 @@ std::string to_file(const Figure& f, const std::string& path) {
   };
   for (const Series& s : f.series) {
     pen_for(s);
-    bool pen = false;
-    for (size_t i = 0; i < f.x.size(); ++i) {
-      if (!std::isfinite(s.y[i])) {
+    bool pen = false;  // the path's end is the next segment's start
+    for (size_t i = 0; i + 1 < f.x.size(); ++i) {
+      double ax = X(f.x[i]), ay = Y(s.y[i]), bx = X(f.x[i + 1]), by = Y(s.y[i + 1]);
+      const double a0 = ay, b0 = by;
+      if (!std::isfinite(ay) || !std::isfinite(by) || !clip_segment(ax, ay, bx, by, top - 2, top + ph + 2)) {
         pen = false;
         continue;
       }
-      if (pen) cairo_line_to(cr, X(f.x[i]), Y(s.y[i]));
-      else cairo_move_to(cr, X(f.x[i]), Y(s.y[i]));
-      pen = true;
+      if (!pen || ay != a0) cairo_move_to(cr, ax, ay);
+      cairo_line_to(cr, bx, by);
+      pen = by == b0;
     }
     cairo_stroke(cr);
   }
