@@ -4,6 +4,7 @@
 
 #include "process.hpp"
 #include "support.hpp"
+#include "temp_dir.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -485,6 +486,13 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
   CHECK(run({"grad", "--dtype=f64", "mish", "--at", "1"}).err.find("found '--dtype=f64' there") != std::string::npos);
   CHECK(run({"compile", "-o", "a.a", "f.act"}).err.find("'compile' takes FILE right after it") != std::string::npos);
   CHECK(run({"eval", "-x^2", "--at", "2"}).out == "-4\n");  // a SRC starting with '-' stays one
+  // files that cannot be read or written: the system's reason
+  CHECK(run({"compile", "/nonexistent/defs.act", "-o", "a.a", "--header", "a.h"}).err ==
+        "error: cannot read '/nonexistent/defs.act': No such file or directory\n");
+  actjit::test::TempDir scratch("cli");
+  Run header =
+      run({"compile", "-", "-o", (scratch.path / "a.a").string(), "--header", "/nonexistent/a.h"}, "f(x) = x\n");
+  CHECK(header.err.find("cannot write /nonexistent/a.h: No such file or directory") != std::string::npos);
 }
 
 TEST_CASE("input errors exit with 1 and show LINE:COL - the line and a caret", "[cli]") {

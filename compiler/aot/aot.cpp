@@ -4,7 +4,9 @@
 #include <llvm/Object/ArchiveWriter.h>
 #include <llvm/Support/MemoryBuffer.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <memory>
 
@@ -142,9 +144,12 @@ Result<std::vector<std::string>> compile(std::string_view source, const Options&
   }
   std::string guard;
   for (char c : base_name(options.header) + "_H") guard += char(std::toupper(static_cast<unsigned char>(c)));
+  errno = 0;
   std::ofstream h(options.header);
   h << header_text(prefix, guard, target->cpu, names, params, defaults);
-  if (!h) return Diagnostic{Diagnostic::npos, "cannot write " + options.header};
+  if (!h)
+    return Diagnostic{Diagnostic::npos,
+                      "cannot write " + options.header + (errno ? std::string(": ") + std::strerror(errno) : "")};
   return names;
 }
 

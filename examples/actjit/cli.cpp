@@ -5,17 +5,18 @@
 // '-' ("--at -1,2").
 #include "examples/actjit/cli.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -104,7 +105,7 @@ Options parse_args(int argc, char** argv) {
                          " right after it, before the options (found '" + o.source + "' there)"};
     if (o.command == "compile" && o.source != "-") {
       std::ifstream in(o.source, std::ios::binary);
-      if (!in) throw UsageError{"cannot read '" + o.source + "'"};
+      if (!in) throw UsageError{"cannot read '" + o.source + "': " + std::strerror(errno)};
       std::ostringstream ss;
       ss << in.rdbuf();
       o.source = ss.str();
@@ -474,7 +475,7 @@ int run(int argc, char** argv) {
     if (command == "run") {
       if (argc != 3) throw UsageError{"'run' takes one file: actjit run script.act"};
       std::ifstream in(argv[2]);
-      if (!in) throw UsageError{std::string("cannot read '") + argv[2] + "'"};
+      if (!in) throw UsageError{std::string("cannot read '") + argv[2] + "': " + std::strerror(errno)};
       Runtime rt;
       return repl::run_script(rt, in, std::cout, std::cerr);
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csetjmp>
@@ -760,16 +761,18 @@ bool Session::cmd_check(const std::string& f) {
 }
 
 bool Session::cmd_save(const std::string& path) {
+  errno = 0;
   std::ofstream f(path);
   f << "# actjit definitions\n" << source();
-  if (!f) return fail("error: cannot write " + path);
+  if (!f) return fail("error: cannot write " + path + (errno ? std::string(": ") + std::strerror(errno) : ""));
   out_ << "saved " << defs_.size() << " definition" << (defs_.size() == 1 ? "" : "s") << " to " << path << '\n';
   return true;
 }
 
 bool Session::cmd_load(const std::string& path) {
+  errno = 0;
   std::ifstream f(path, std::ios::binary);
-  if (!f) return fail("error: cannot read " + path);
+  if (!f) return fail("error: cannot read " + path + (errno ? std::string(": ") + std::strerror(errno) : ""));
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   auto m = parse(text);
   if (!m) return fail(render(text, m.error()));
