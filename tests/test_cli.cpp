@@ -486,6 +486,18 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
   CHECK(run({"grad", "--dtype=f64", "mish", "--at", "1"}).err.find("found '--dtype=f64' there") != std::string::npos);
   CHECK(run({"compile", "-o", "a.a", "f.act"}).err.find("'compile' takes FILE right after it") != std::string::npos);
   CHECK(run({"eval", "-x^2", "--at", "2"}).out == "-4\n");  // a SRC starting with '-' stays one
+  // CMD --help: that command's usage, exit status 0
+  Run help = run({"eval", "--help"});
+  CHECK(help.status == 0);
+  CHECK(help.out.rfind("usage:\n  eval SRC --at", 0) == 0);
+  CHECK(help.out.find("--params") != std::string::npos);    // the line eval shares with grad
+  CHECK(help.out.find("  grad SRC") == std::string::npos);  // not grad's own
+  CHECK(help.out.find("SRC is an expression") != std::string::npos);
+  Run compile_help = run({"compile", "-h"});
+  CHECK(compile_help.status == 0);
+  CHECK(compile_help.out.find("compile FILE.act -o LIB.a") != std::string::npos);
+  CHECK(compile_help.out.find("SRC is") == std::string::npos);
+  CHECK(run({"plot", "--help"}).out.find("plot SRC...") != std::string::npos);
   // files that cannot be read or written: the system's reason
   CHECK(run({"compile", "/nonexistent/defs.act", "-o", "a.a", "--header", "a.h"}).err ==
         "error: cannot read '/nonexistent/defs.act': No such file or directory\n");

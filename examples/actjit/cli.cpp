@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -67,6 +68,37 @@ const char* const kUsage =
     "SRC '-' reads the source from standard input. f64 values print with 17 significant\n"
     "digits, f32 with 9. Exit status: 0 ok, 1 error in the input, 2 usage error.\n";
 
+/// The usage's lines for one command (its own and their continuations, and
+/// the lines shared with other commands: "eval, grad ..."), and the note on
+/// SRC where the command takes one.
+std::string command_usage(const std::string& command) {
+  std::istringstream in(kUsage);
+  std::string line, out = "usage:\n";
+  bool take = false, commands = false;
+  while (std::getline(in, line)) {
+    if (line == "commands:") {
+      commands = true;
+      continue;
+    }
+    if (!commands) continue;
+    if (line.empty()) break;
+    if (line.size() > 2 && line[2] != ' ') {  // a command's line: "  eval SRC ...", "  eval, grad ..."
+      std::string names = line.substr(2, line.find("  ", 2) - 2);
+      take = false;
+      std::istringstream words(names);
+      for (std::string w; words >> w;) {  // the names before SRC, FILE.act, "..." or an option
+        if (std::isupper(static_cast<unsigned char>(w[0])) || w[0] == '.' || w[0] == '-') break;
+        if (w.back() == ',') w.pop_back();
+        take = take || w == command;
+      }
+    }
+    if (take) out += line + "\n";
+  }
+  if (command != "list" && command != "run" && command != "compile")
+    out += "\n" + std::string(kUsage).substr(std::string(kUsage).find("SRC is "));
+  return out;
+}
+
 struct UsageError {
   std::string message;
 };
@@ -96,8 +128,9 @@ Options parse_args(int argc, char** argv) {
     o.source = argv[2];
     // SRC is always the argument right after the command, even when it starts
     // with '-' ("-x^2"); one of the options there is a misplaced option.
-    static const char* const options[] = {"--at",    "--dy",     "--params", "--wrt", "--rewritten", "--defaults",
-                                          "--dtype", "--output", "--header", "--cpu", "--prefix",    "-o"};
+    static const char* const options[] = {"--at",       "--dy",    "--params", "--wrt",    "--rewritten",
+                                          "--defaults", "--dtype", "--output", "--header", "--cpu",
+                                          "--prefix",   "-o",      "--help",   "-h"};
     std::string first = o.source.substr(0, o.source.find('='));
     for (const char* opt : options)
       if (first == opt)
@@ -469,6 +502,12 @@ int run(int argc, char** argv) {
   if (std::find(std::begin(commands), std::end(commands), command) == std::end(commands)) {
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return kUsageError;
+  }
+  // actjit CMD --help: CMD's lines of the usage (the argument after the command
+  // is SRC otherwise, and "--help" is no expression)
+  if (argc == 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
+    std::fputs(command_usage(command).c_str(), stdout);
+    return kOk;
   }
   try {
     if (command == "plot") return plot_command(argc, argv);
