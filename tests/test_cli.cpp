@@ -502,6 +502,15 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
   CHECK(run({"compile", "/nonexistent/defs.act", "-o", "a.a", "--header", "a.h"}).err ==
         "error: cannot read '/nonexistent/defs.act': No such file or directory\n");
   actjit::test::TempDir scratch("cli");
+  // a directory opens as a file and reads as nothing: 'run DIR' was a script without
+  // lines (exit status 0)
+  for (const char* cmd : {"run", "compile"}) {
+    Run dir = cmd == std::string("run") ? run({cmd, scratch.path.string()})
+                                        : run({cmd, scratch.path.string(), "-o", "a.a", "--header", "a.h"});
+    INFO(cmd);
+    CHECK(dir.status == 2);
+    CHECK(dir.err == "error: cannot read '" + scratch.path.string() + "': Is a directory\n");
+  }
   Run header =
       run({"compile", "-", "-o", (scratch.path / "a.a").string(), "--header", "/nonexistent/a.h"}, "f(x) = x\n");
   CHECK(header.err.find("cannot write /nonexistent/a.h: No such file or directory") != std::string::npos);

@@ -137,11 +137,10 @@ Options parse_args(int argc, char** argv) {
         throw UsageError{"'" + o.command + "' takes " + (o.command == "compile" ? "FILE" : "SRC") +
                          " right after it, before the options (found '" + o.source + "' there)"};
     if (o.command == "compile" && o.source != "-") {
-      std::ifstream in(o.source, std::ios::binary);
-      if (!in) throw UsageError{"cannot read '" + o.source + "': " + std::strerror(errno)};
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      o.source = ss.str();
+      std::string why;
+      std::optional<std::string> text = repl::read_file(o.source, why);
+      if (!text) throw UsageError{"cannot read '" + o.source + "': " + why};
+      o.source = std::move(*text);
     } else if (o.source == "-") {
       std::ostringstream ss;
       ss << std::cin.rdbuf();
@@ -513,8 +512,10 @@ int run(int argc, char** argv) {
     if (command == "plot") return plot_command(argc, argv);
     if (command == "run") {
       if (argc != 3) throw UsageError{"'run' takes one file: actjit run script.act"};
-      std::ifstream in(argv[2]);
-      if (!in) throw UsageError{std::string("cannot read '") + argv[2] + "': " + std::strerror(errno)};
+      std::string why;
+      std::optional<std::string> text = repl::read_file(argv[2], why);
+      if (!text) throw UsageError{std::string("cannot read '") + argv[2] + "': " + why};
+      std::istringstream in(*text);
       Runtime rt;
       return repl::run_script(rt, in, std::cout, std::cerr);
     }

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -769,11 +770,31 @@ bool Session::cmd_save(const std::string& path) {
   return true;
 }
 
-bool Session::cmd_load(const std::string& path) {
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {  // (an ifstream opens one, and reads nothing)
+    error = std::strerror(EISDIR);
+    return std::nullopt;
+  }
   errno = 0;
   std::ifstream f(path, std::ios::binary);
-  if (!f) return fail("error: cannot read " + path + (errno ? std::string(": ") + std::strerror(errno) : ""));
+  if (!f) {
+    error = errno ? std::strerror(errno) : "cannot open";
+    return std::nullopt;
+  }
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) {
+    error = errno ? std::strerror(errno) : "read error";
+    return std::nullopt;
+  }
+  return text;
+}
+
+bool Session::cmd_load(const std::string& path) {
+  std::string why;
+  std::optional<std::string> contents = read_file(path, why);
+  if (!contents) return fail("error: cannot read " + path + ": " + why);
+  const std::string& text = *contents;
   auto m = parse(text);
   if (!m) return fail(render(text, m.error()));
   for (auto& s : m->statements)

@@ -90,6 +90,10 @@ class Session {
   bool quit_ = false;
 };
 
+/// The contents of the file at `path`, or nothing with `error` set to the
+/// system's reason ("No such file or directory", "Is a directory", ...).
+std::optional<std::string> read_file(const std::string& path, std::string& error);
+
 /// The interactive loop on a terminal. Returns the exit status.
 int run_interactive(Runtime& rt);
 
