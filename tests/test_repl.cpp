@@ -140,6 +140,12 @@ TEST_CASE("terminal plots - a pole does not flatten the rest and long labels kee
     axis.insert(at);
   }
   CHECK(axis.size() == 1);
+  // a '>' inside the functions is a comparison, not "> FILE" (it cut "where(x" off)
+  r = run({}, ":plot where(x > 0, x, 0), leaky_relu(x, 0.2) [-1, 1]\n");
+  CHECK(r.status == 0);
+  CHECK(r.out.find("where(x > 0, x, 0)'") != std::string::npos);  // the legend
+  // a value whose coordinate is infinite does not reach the drawing (NaN dots)
+  CHECK(run({}, ":plot where(x > 0.97, 1e308, sigmoid(x)) [-1, 1]\n").status == 0);
 }
 
 namespace {

@@ -56,7 +56,8 @@ Range y_range(const Figure& f) {
 /// the segment crosses the whole range (a pole between two samples: tan(x)
 /// at pi/2 is not joined from +inf to -inf).
 bool clip_segment(double& ax, double& ay, double& bx, double& by, double lo, double hi) {
-  if ((ay < lo && by > hi) || (ay > hi && by < lo)) return false;
+  // (a value far past the range maps to an infinite coordinate: not drawn)
+  if (!std::isfinite(ay) || !std::isfinite(by) || (ay < lo && by > hi) || (ay > hi && by < lo)) return false;
   double t0 = 0, t1 = 1, dy = by - ay;
   for (auto [bound, below] : {std::pair{lo, true}, std::pair{hi, false}}) {
     if (dy == 0) {

@@ -608,10 +608,20 @@ bool Session::cmd_diff(const std::string& f) {
 
 bool Session::cmd_plot(const std::string& args_in) {
   std::string args = args_in, file;
-  if (size_t gt = args.rfind('>'); gt != std::string::npos && args.find_first_of("=<", gt) == std::string::npos &&
-                                   (gt + 1 >= args.size() || args[gt + 1] != '=')) {
-    file = trim(args.substr(gt + 1));
-    args = trim(args.substr(0, gt));
+  // "> FILE" at the end: the last '>' outside brackets, followed by one word
+  // (a '>' inside where(x > 0, ...) is a comparison)
+  size_t gt = std::string::npos;
+  for (size_t i = 0, depth = 0; i < args.size(); ++i) {
+    if (args[i] == '(' || args[i] == '[') ++depth;
+    if ((args[i] == ')' || args[i] == ']') && depth > 0) --depth;
+    if (args[i] == '>' && depth == 0) gt = i;
+  }
+  if (gt != std::string::npos) {
+    std::string rest = trim(args.substr(gt + 1));
+    if (!rest.empty() && rest.find_first_of(" \t()[],=") == std::string::npos) {
+      file = rest;
+      args = trim(args.substr(0, gt));
+    }
   }
   plot::Figure fig;
   if (!args.empty() && args.back() == ']') {
