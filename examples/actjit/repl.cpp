@@ -23,6 +23,7 @@
 #include "compiler/ir/eval.hpp"
 #include "compiler/pipeline.hpp"
 #include "examples/actjit/plot.hpp"
+#include "tools/accuracy_sweep.hpp"
 
 namespace actjit::repl {
 
@@ -733,16 +734,11 @@ bool Session::cmd_check(const std::string& f) {
   struct Worst {
     double ulp = 0, at = 0, absolute = 0;
     void add(double x, double got, long double want) {
-      long double a = std::fabs(want);
-      if (a < std::numeric_limits<double>::min()) return;
-      int e = 0;
-      std::frexp(a, &e);
-      long double diff = std::fabs((long double)got - want);
-      double err = double(diff / std::ldexp(1.0L, e - 53));
-      if (err > ulp) {
+      if (std::fabs(want) < std::numeric_limits<double>::min()) return;
+      if (double err = sweep::ulp_error(got, want); err > ulp) {
         ulp = err;
         at = x;
-        absolute = double(diff);
+        absolute = double(std::fabs((long double)got - want));
       }
     }
   } wf, wd;
