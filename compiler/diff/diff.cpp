@@ -292,26 +292,20 @@ NodeId exp_chain(Builder& b, NodeId y, NodeId a, NodeId da) {
   std::vector<NodeId> rest, exps;
   std::vector<std::pair<NodeId, ExpPlusConstant>> sums;
   double sign = 1;
-  std::vector<NodeId> todo{da};
-  while (!todo.empty() && rest.size() + exps.size() < 8) {
-    NodeId n = todo.back();
-    todo.pop_back();
+  NodeId v = da;
+  for (; g[v].op == Op::Neg; v = g[v].args[0]) sign = -sign;
+  auto leaves = ir::product_leaves(g, v, 8);
+  if (!leaves) return near;
+  for (NodeId n : *leaves) {
     const ir::Node m = g[n];
-    if (m.op == Op::Mul) {
-      todo.push_back(m.args[0]);
-      todo.push_back(m.args[1]);
-    } else if (m.op == Op::Neg) {
-      sign = -sign;
-      todo.push_back(m.args[0]);
-    } else if (m.op == Op::Exp && !ir::input_free(g, m.args[0])) {
+    if (m.op == Op::Exp && !ir::input_free(g, m.args[0]))
       exps.push_back(m.args[0]);
-    } else if (auto sum = exp_plus_constant(g, n)) {
+    else if (auto sum = exp_plus_constant(g, n))
       sums.push_back({n, *sum});
-    } else {
+    else
       rest.push_back(n);
-    }
   }
-  if ((exps.empty() && sums.empty()) || !todo.empty()) return near;
+  if (exps.empty() && sums.empty()) return near;
   NodeId sum = a, cond = b.fn(Op::Lt, a, b.c(-ir::kExpDivSplit));
   for (NodeId w : exps) {
     sum = b.add(sum, w);
