@@ -2444,6 +2444,84 @@ TEST_CASE("removable quotients minus their limit at 0 - no cancellation", "[stab
   check_forms(cases);
 }
 
+TEST_CASE("more quotients and reciprocals minus their limit - no cancellation", "[stabilize]") {
+  using L = long double;
+  // tanh(x) / x - 1 is z Q(z) / cosh(x), x / tanh(x) - 1 is -z Q(z) / (sinh(x) / x), log1p(x)
+  // / x - 1 is -s (T - s T1) (s = x / (2 + x)), erf(x) / x - 2 / sqrt(pi) leaves the exact
+  // difference of the series' leading term and the constant, 1 / tanh(x) - 1 / x (Langevin) and
+  // 1 / expm1(x) - 1 / x are series near 0. Before: 8e-8, 8e-8, 2e-11, 4e-7, 5e-6 and 7e-12
+  // relative at 1e-5 in double. References: Taylor series below 0.01, the direct forms
+  // above (long double).
+  auto power_series = [](std::initializer_list<L> c, L x, int first, int step) {  // sum c_k x^(first + step k)
+    L v = 0, d = 0;
+    int n = first;
+    for (L ck : c) {
+      v += ck * std::pow(x, L(n));
+      d += n * ck * std::pow(x, L(n - 1));
+      n += step;
+    }
+    return std::pair{v, d};
+  };
+  const L two_over_root_pi = 1.1283791670955125738961589031215452L;
+  struct Series {
+    std::initializer_list<L> c;
+    int first, step;
+  };
+  const Series tanh_over = {{-1 / L(3), 2 / L(15), -17 / L(315), 62 / L(2835), -1382 / L(155925)}, 2, 2};
+  const Series over_tanh = {{1 / L(3), -1 / L(45), 2 / L(945), -1 / L(4725), 2 / L(93555)}, 2, 2};
+  const Series langevin = {{1 / L(3), -1 / L(45), 2 / L(945), -1 / L(4725), 2 / L(93555)}, 1, 2};
+  const Series log1p_over = {{-1 / L(2), 1 / L(3), -1 / L(4), 1 / L(5), -1 / L(6), 1 / L(7)}, 1, 1};
+  const Series over_log1p = {{1 / L(2), -1 / L(12), 1 / L(24), -19 / L(720), 3 / L(160), -863 / L(60480)}, 1, 1};
+  // 2 / sqrt(pi) as written, with pi the double's (LANGUAGE.md), is 2.2e-17 past the series'
+  // leading term: the value at 0
+  const L at_zero = -2.199307942786700465783593e-17L;
+  const Series erf_over = {{at_zero, -two_over_root_pi / 3, two_over_root_pi / 10, -two_over_root_pi / 42,
+                            two_over_root_pi / 216, -two_over_root_pi / 1320},
+                           0,
+                           2};
+  const Series over_expm1 = {{-1 / L(2), 1 / L(12), 0, -1 / L(720), 0, 1 / L(30240)}, 0, 1};
+  auto form = [&](const char* src, const Series& near, std::function<L(L)> f, std::function<L(L)> df,
+                  std::vector<double> at) {
+    return FormCase{
+        src, [=](L x) { return std::fabs(x) < 0.01 ? power_series(near.c, x, near.first, near.step).first : f(x); },
+        [=](L x) { return std::fabs(x) < 0.01 ? power_series(near.c, x, near.first, near.step).second : df(x); },
+        std::move(at)};
+  };
+  auto sinh2 = [](L x) { return std::sinh(x) * std::sinh(x); };
+  const FormCase cases[] = {
+      form(
+          "tanh(x) / x - 1", tanh_over, [](L x) { return std::tanh(x) / x - 1; },
+          [](L x) { return (x / (std::cosh(x) * std::cosh(x)) - std::tanh(x)) / (x * x); },
+          {1e-5, -1e-3, 0.05, -0.3, 1.1, 3.0}),
+      form(
+          "x / tanh(x) - 1", over_tanh, [](L x) { return x / std::tanh(x) - 1; },
+          [&](L x) { return 1 / std::tanh(x) - x / sinh2(x); }, {-1e-5, 1e-3, 0.05, 0.3, -1.1, 3.0}),
+      form(
+          "1 / tanh(x) - 1 / x", langevin, [](L x) { return 1 / std::tanh(x) - 1 / x; },
+          [&](L x) { return 1 / (x * x) - 1 / sinh2(x); }, {1e-5, -1e-3, 0.05, 0.3, -1.4, 1.6, 3.0}),
+      form(
+          "2 / x - 2 / tanh(x)", {{-2 / L(3), 2 / L(45), -4 / L(945), 2 / L(4725)}, 1, 2},
+          [](L x) { return 2 / x - 2 / std::tanh(x); }, [&](L x) { return 2 / sinh2(x) - 2 / (x * x); },
+          {-1e-5, 1e-3, 0.3, 1.4, -3.0}),
+      form(
+          "log1p(x) / x - 1", log1p_over, [](L x) { return std::log1p(x) / x - 1; },
+          [](L x) { return (x / (1 + x) - std::log1p(x)) / (x * x); }, {1e-5, -1e-3, 0.05, -0.5, 2.5, 5.0}),
+      form(
+          "x / log1p(x) - 1", over_log1p, [](L x) { return x / std::log1p(x) - 1; },
+          [](L x) { return (std::log1p(x) - x / (1 + x)) / (std::log1p(x) * std::log1p(x)); },
+          {-1e-5, 1e-3, 0.05, -0.5, 2.5, 5.0}),
+      form(
+          "erf(x) / x - 2 / sqrt(pi)", erf_over, [&](L x) { return std::erf(x) / x - two_over_root_pi + at_zero; },
+          [&](L x) { return (two_over_root_pi * std::exp(-x * x) * x - std::erf(x)) / (x * x); },
+          {1e-5, -1e-3, 0.05, -0.3, 0.9, 2.0}),
+      form(
+          "1 / expm1(x) - 1 / x", over_expm1, [](L x) { return 1 / std::expm1(x) - 1 / x; },
+          [](L x) { return 1 / (x * x) - std::exp(x) / (std::expm1(x) * std::expm1(x)); },
+          {1e-5, -1e-3, 0.05, -0.3, 2.9, -3.1, 8.0}),
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("the NaN range analysis - conservative and not everything", "[range]") {
   auto may_nan = [](const std::string& src) {
     Program p = program(src);

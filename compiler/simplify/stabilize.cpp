@@ -271,6 +271,9 @@ class Stabilizer {
           if (op(den) == Op::Sub && g_.is_const(arg(den, 0)) && g_.const_value(arg(den, 0)) == k)
             return make(Op::Div, {arg(den, 1), den});
         }
+        // a removable quotient's series less its limit (tanh(x) / x - 1)
+        if (auto it = less_limit_.find(a[0]); it != less_limit_.end() && is(a[1], -it->second.first))
+          return it->second.second;
         // where(c, p, q) + k = where(c, p + k, q + k) for a constant k where a branch has a
         // rewrite of its own (x / sinh(x) - 1: the quotient's series near 0)
         if (op(a[0]) == Op::Where && g_.is_const(a[1])) {
@@ -304,6 +307,7 @@ class Stabilizer {
         if (op(a[0]) == Op::Sinh && op(a[1]) == Op::Cosh && arg(a[0], 0) == arg(a[1], 0))
           return neg(make(Op::Exp, {scaled(arg(a[0], 0), -1)}));
         if (NodeId r = logit_entropy(a[0], a[1]); r != ir::kNoNode) return r;  // softplus(a) - a sigmoid(a)
+        if (NodeId r = reciprocal_difference(a[0], a[1]); r != ir::kNoNode) return r;  // 1 / tanh(a) - 1 / a
         // (also where tanh_of rewrote tanh(a): a - tanh(softplus(t)), whose rational form of
         // exp(t) cancelled against a as much as tanh did: 1e-26 at t = -23, where it is 3e-31)
         if (tanh_of_node(a[1]) == a[0]) return make(Op::TanhShrink, {a[0]});
@@ -1230,6 +1234,53 @@ class Stabilizer {
     NodeId series = make(Op::Mul, {make(Op::Mul, {z, a}), polynomial(z, coefficients)});
     return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {a}), c(2)}), series, naive});
   }
+  /// Taylor's coefficients t_0 ... t_(count - 1) of tan = sum t_n a^n, from tan' = 1 +
+  /// tan^2: (n + 1) t_(n+1) = sum t_i t_(n-i) (positive terms: no cancellation).
+  static std::vector<double> tan_taylor(size_t count) {
+    std::vector<double> t(count, 0.0);
+    t[1] = 1;
+    for (size_t m = 1; m + 1 < t.size(); ++m) {
+      double sum = 0;
+      for (size_t i = 1; i < m; ++i) sum += t[i] * t[m - i];
+      t[m + 1] = sum / double(m + 1);
+    }
+    return t;
+  }
+
+  /// The Langevin function coth(u) - 1/u near 0, where its two terms cancel
+  /// (1 / tanh(x) - 1 / x was 5e-6 off at 1e-5 in double): u C(u^2) with C's
+  /// coefficients (-1)^(n+1) 4^n |B_2n| / (2n)! = (-1)^(n+1) t_(2n-1) / (4^n - 1)
+  /// (tan's t_n), 26 terms below |u| = 1.5 (they fall by (1.5/pi)^2 each);
+  /// beyond, where the cancellation costs at most 2.5x, `naive`.
+  NodeId langevin(NodeId u, NodeId naive, double scale) {
+    std::vector<double> t = tan_taylor(54), coefficients;
+    double four = 4;
+    for (size_t n = 1; n <= 26; ++n, four *= 4) coefficients.push_back((n % 2 ? 1 : -1) * t[2 * n - 1] / (four - 1));
+    NodeId series = times(make(Op::Mul, {u, polynomial(make(Op::Mul, {u, u}), coefficients)}), scale);
+    return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {u}), c(1.5)}), series, naive});
+  }
+
+  /// k / tanh(u) - k / u = k L(u) and k / expm1(u) - k / u = k (L(u/2) - 1) / 2
+  /// (1 / expm1(u) = (coth(u/2) - 1) / 2) with L the Langevin function (langevin),
+  /// and their negations, for a constant k; else kNoNode.
+  NodeId reciprocal_difference(NodeId p, NodeId q) {
+    for (int j = 0; j < 2; ++j) {
+      NodeId f = j ? q : p, h = j ? p : q;  // f = k / w(u), h = k / u
+      if (op(f) != Op::Div || op(h) != Op::Div || arg(f, 0) != arg(h, 0) || !g_.is_const(arg(f, 0))) continue;
+      NodeId u = arg(h, 1), w = arg(f, 1);
+      double k = g_.const_value(arg(f, 0)) * (j ? -1 : 1);
+      NodeId naive = make(Op::Sub, {p, q});
+      if (tanh_of_node(w) == u) return langevin(u, naive, k);
+      if (op(w) == Op::Expm1 && arg(w, 0) == u) {
+        // L(u/2) below |u/2| = 1.5 as above; the written form beyond (1 / expm1(u) is 0.05 at 3)
+        NodeId half = make(Op::Mul, {u, c(0.5)});
+        NodeId series = make(Op::Add, {langevin(half, c(0), 1), c(-1)});
+        return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {u}), c(3)}), times(series, 0.5 * k), naive});
+      }
+    }
+    return ir::kNoNode;
+  }
+
   /// +-1 / n! for n = first, first + step, ... (`count` of them; step 1
   /// or 2), the signs alternating or not: the Taylor coefficients of exp,
   /// sin and sinh and of their remainders and quotients.
@@ -1838,7 +1889,20 @@ class Stabilizer {
         // underflowed near 0)
         bool sin = op(u) == Op::Sin;
         NodeId series = polynomial(make(Op::Mul, {v, v}), inverse_factorials(1, 2, 13, sin));
-        if (op(u) == Op::Tanh) series = make(Op::Div, {series, make(Op::Cosh, {v})});
+        if (op(u) == Op::Tanh) {
+          // less its limit 1: sinh(a)/a - cosh(a) = z Q(z), z = a^2, Q's coefficients
+          // 1/(2k+1)! - 1/(2k)! = -2k/(2k+1)! (k >= 1), so tanh(a)/a - 1 = z Q(z) / cosh(a)
+          // and a/tanh(a) - 1 = -z Q(z) / (sinh(a)/a) (both cancelled near 0: 8e-8 off at 1e-5
+          // in double)
+          NodeId z = make(Op::Mul, {v, v});
+          std::vector<double> q;
+          double f = 6;  // (2k+1)!
+          for (int k = 1; k <= 12; f *= double(2 * k + 2) * double(2 * k + 3), ++k) q.push_back(-2.0 * k / f);
+          NodeId zq = make(Op::Mul, {z, polynomial(z, q)}), ch = make(Op::Cosh, {v});
+          NodeId shifted = reciprocal ? neg(make(Op::Div, {zq, series})) : make(Op::Div, {zq, ch});
+          series = make(Op::Div, {series, ch});
+          less_limit_[oriented(series)] = {1.0, shifted};
+        }
         // where the quotient rule's amplification of the parts' errors is the
         // same either way (2.6 for tanh at 1.2)
         double band = sin ? 1.5 : op(u) == Op::Tanh ? 1.2 : 2;
@@ -1858,7 +1922,14 @@ class Stabilizer {
         NodeId sv = make(Op::Div, {v, make(Op::Add, {v, c(2)})});
         std::vector<double> coefficients;
         for (int j = 0; j < 37; ++j) coefficients.push_back(1.0 / (2 * j + 1));
-        NodeId series = make(Op::Mul, {make(Op::Sub, {c(1), sv}), polynomial(make(Op::Mul, {sv, sv}), coefficients)});
+        NodeId t = polynomial(make(Op::Mul, {sv, sv}), coefficients);
+        NodeId series = make(Op::Mul, {make(Op::Sub, {c(1), sv}), t});
+        // less its limit 1: (1 - s) T - 1 = -s (T - s T1) with T(z) = 1 + z T1(z) (log1p(a)/a -
+        // 1 cancelled near 0: 2e-11 relative at 1e-5 in double); a / log1p(a) - 1 = s (T - s
+        // T1) / ((1 - s) T)
+        NodeId t1 = polynomial(make(Op::Mul, {sv, sv}), {coefficients.begin() + 1, coefficients.end()});
+        NodeId rest = make(Op::Mul, {sv, make(Op::Sub, {t, make(Op::Mul, {sv, t1})})});
+        less_limit_[oriented(series)] = {1.0, reciprocal ? make(Op::Div, {rest, series}) : neg(rest)};
         NodeId near = make(Op::And, {make(Op::Gt, {v, c(-0.75)}), make(Op::Lt, {v, c(3)})});
         return make(Op::Where, {near, oriented(series), naive});
       }
@@ -1877,21 +1948,21 @@ class Stabilizer {
           if (j > 0) f *= j;
           coefficients.push_back((j % 2 ? -1 : 1) * 2 / std::sqrt(std::numbers::pi) / (f * (2 * j + 1)));
         }
-        NodeId series = polynomial(make(Op::Mul, {v, v}), coefficients);
+        // its leading term 2/sqrt(pi) with the rest of its exact value (Node::lo): erf(x)/x -
+        // 2/sqrt(pi) is z S(z) plus the constants' exact difference (-2.2e-17 in double, whose
+        // pi is the double's, LANGUAGE.md), where the coefficient's rounding was left over
+        // (4e-7 relative at 1e-5 in double)
+        NodeId z = make(Op::Mul, {v, v});
+        NodeId series =
+            make(Op::Add, {make(Op::Mul, {z, polynomial(z, {coefficients.begin() + 1, coefficients.end()})}),
+                           ir::constant(g_, coefficients[0], 1.533545961316588e-17)});
         return make(Op::Where, {make(Op::Lt, {av, c(1)}), oriented(series), naive});
       }
       case Op::Tan: {
         // tan(a)/a = sum t_(2k+1) a^2k below |a| = 1 (42 terms: the terms
         // fall by (2/pi)^2 each; the quotient rule loses 1.8x at 1), t_n of
         // tan = sum t_n a^n from tan' = 1 + tan^2: (n + 1) t_(n+1) = sum t_i t_(n-i)
-        std::vector<double> t(85, 0.0);
-        t[1] = 1;
-        for (size_t m = 1; m + 1 < t.size(); ++m) {
-          double sum = 0;
-          for (size_t i = 1; i < m; ++i) sum += t[i] * t[m - i];
-          t[m + 1] = sum / double(m + 1);
-        }
-        std::vector<double> coefficients;
+        std::vector<double> t = tan_taylor(85), coefficients;
         for (size_t m = 1; m < t.size(); m += 2) coefficients.push_back(t[m]);
         NodeId series = polynomial(make(Op::Mul, {v, v}), coefficients);
         return make(Op::Where, {make(Op::Lt, {av, c(1)}), oriented(series), naive});
@@ -2413,6 +2484,9 @@ class Stabilizer {
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
   std::unordered_map<NodeId, NodeId> log1p_square_of_;  // log1p_of(v v) -> v
   std::unordered_map<NodeId, NodeId> tanh_rewritten_of_;  // tanh_of(a), not a tanh -> a
+  // removable_pair's series of tanh(a)/a and log1p(a)/a (and a over them) -> {their limit at
+  // 0, the series less it}
+  std::unordered_map<NodeId, std::pair<double, NodeId>> less_limit_;
   struct ShiftedRatio {  // shifted_ratio's where: 1 + q or q - 1, q = v / D, N = D + v or D - v
     NodeId v, q, n;
     bool plus;

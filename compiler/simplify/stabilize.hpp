@@ -146,6 +146,10 @@
 //   k / (k + t) - 1, k / (k - t) - 1 -> -t / (k + t), t / (k - t); (c - t) + k -> (c + k) - t;
 //                           where(c, p, q) + k -> where(c, p + k, q + k) where a branch has a
 //                           rewrite of its own (x / sinh(x) - 1 near 0: its removable series)
+//   tanh(a)/a - 1, a/tanh(a) - 1, log1p(a)/a - 1, a/log1p(a) - 1 -> their series less the limit
+//                           (removable_pair's less_limit_)
+//   k / tanh(u) - k / u, k / expm1(u) - k / u -> k L(u), k (L(u/2) - 1) / 2 near 0, L the
+//                           Langevin function coth(u) - 1/u as a series
 //   u / (k + exp(p) + exp(q) + ...) -> (u exp(-m)) / (k exp(-m) + exp(p - m) + ...), m = max(p, q, ...),
 //                           past m = 80, for three terms or more (two-term sums: over_exp_sum)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
