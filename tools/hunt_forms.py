@@ -132,8 +132,9 @@ def main():
         else:
             scale = mp.mpf(args[1])
         args = args[2:]
-    if len(args) != 1:
-        sys.exit(__doc__)
+    if len(args) != 1 or args[0] in ('-h', '--help'):
+        print(__doc__)
+        sys.exit(0 if args in (['-h'], ['--help']) else 2)
     signal.signal(signal.SIGALRM, _alarm)
     ok = total = 0
     for line in open(args[0]):
