@@ -486,6 +486,14 @@ TEST_CASE("usage errors exit with 2", "[cli]") {
   CHECK(run({"grad", "--dtype=f64", "mish", "--at", "1"}).err.find("found '--dtype=f64' there") != std::string::npos);
   CHECK(run({"compile", "-o", "a.a", "f.act"}).err.find("'compile' takes FILE right after it") != std::string::npos);
   CHECK(run({"eval", "-x^2", "--at", "2"}).out == "-4\n");  // a SRC starting with '-' stays one
+  // An option of another command says which commands take it; a flag takes no value.
+  Run other = run({"eval", "mish", "--at", "1", "--wrt", "x"});
+  CHECK(other.status == 2);
+  CHECK(other.err == "error: option '--wrt' is not for 'eval' (it is for grad, diff)\n");
+  CHECK(run({"diff", "mish", "--rewritten=yes"}).err == "error: option '--rewritten' takes no value (found '--rewritten=yes')\n");
+  CHECK(run({"eval", "mish", "--at", "1", "--bogus"}).err == "error: unknown option '--bogus' for 'eval'\n");
+  CHECK(run({"compile", "-"}).err == "error: 'compile' needs -o LIB.a and --header H.h\n");
+  CHECK(run({"eval", "mish", "--at=1", "--dtype=f64"}).out == "0.86509838826731034\n");
   // CMD --help: that command's usage, exit status 0
   Run help = run({"eval", "--help"});
   CHECK(help.status == 0);

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actjit/actjit.hpp"
@@ -116,6 +118,47 @@ struct Options {
   std::string output, header, cpu = "native", prefix;  // compile
 };
 
+/// The options of the commands other than plot (which parses its own): the
+/// names, the commands that take it, and what it sets (a flag's setter gets
+/// an empty value). One table for the parser and for the check that SRC is
+/// not an option.
+struct OptionSpec {
+  std::array<const char*, 2> names;  // the second may be null
+  std::array<const char*, 4> commands;
+  bool takes_value;
+  void (*set)(Options&, const std::string&);
+
+  bool named(std::string_view n) const { return n == names[0] || (names[1] && n == names[1]); }
+  bool for_command(std::string_view c) const {
+    return std::any_of(commands.begin(), commands.end(), [&](const char* k) { return k && c == k; });
+  }
+};
+
+const OptionSpec kOptions[] = {
+    {{"--at"}, {"eval", "grad"}, true, [](Options& o, const std::string& v) { o.at = v; }},
+    {{"--dy"}, {"grad"}, true, [](Options& o, const std::string& v) { o.dy = v; }},
+    {{"--params"}, {"eval", "grad"}, true, [](Options& o, const std::string& v) { o.params = v; }},
+    {{"--wrt"}, {"grad", "diff"}, true, [](Options& o, const std::string& v) { o.wrt = v; }},
+    {{"--rewritten"}, {"diff"}, false, [](Options& o, const std::string&) { o.rewritten = true; }},
+    {{"--defaults"}, {"ir", "asm"}, false, [](Options& o, const std::string&) { o.defaults = true; }},
+    {{"--dtype"},
+     {"eval", "grad", "ir", "asm"},
+     true,
+     [](Options& o, const std::string& d) {
+       if (d == "f32" || d == "float32") {
+         o.dtype = DType::F32;
+       } else if (d == "f64" || d == "float64") {
+         o.dtype = DType::F64;
+       } else {
+         throw UsageError{"unknown dtype '" + d + "' (use f32 or f64)"};
+       }
+     }},
+    {{"-o", "--output"}, {"compile"}, true, [](Options& o, const std::string& v) { o.output = v; }},
+    {{"--header"}, {"compile"}, true, [](Options& o, const std::string& v) { o.header = v; }},
+    {{"--cpu"}, {"compile"}, true, [](Options& o, const std::string& v) { o.cpu = v; }},
+    {{"--prefix"}, {"compile"}, true, [](Options& o, const std::string& v) { o.prefix = v; }},
+};
+
 Options parse_args(int argc, char** argv) {
   Options o;
   o.command = argv[1];
@@ -128,14 +171,11 @@ Options parse_args(int argc, char** argv) {
     o.source = argv[2];
     // SRC is always the argument right after the command, even when it starts
     // with '-' ("-x^2"); one of the options there is a misplaced option.
-    static const char* const options[] = {"--at",       "--dy",    "--params", "--wrt",    "--rewritten",
-                                          "--defaults", "--dtype", "--output", "--header", "--cpu",
-                                          "--prefix",   "-o",      "--help",   "-h"};
     std::string first = o.source.substr(0, o.source.find('='));
-    for (const char* opt : options)
-      if (first == opt)
-        throw UsageError{"'" + o.command + "' takes " + (o.command == "compile" ? "FILE" : "SRC") +
-                         " right after it, before the options (found '" + o.source + "' there)"};
+    if (first == "--help" || first == "-h" ||
+        std::any_of(std::begin(kOptions), std::end(kOptions), [&](const OptionSpec& k) { return k.named(first); }))
+      throw UsageError{"'" + o.command + "' takes " + (o.command == "compile" ? "FILE" : "SRC") +
+                       " right after it, before the options (found '" + o.source + "' there)"};
     if (o.command == "compile" && o.source != "-") {
       std::string why;
       std::optional<std::string> text = repl::read_file(o.source, why);
@@ -148,9 +188,6 @@ Options parse_args(int argc, char** argv) {
     }
     i = 3;
   }
-  bool takes_at = o.command == "eval" || o.command == "grad";
-  bool takes_wrt = o.command == "grad" || o.command == "diff";
-  bool takes_dtype = takes_at || o.command == "ir" || o.command == "asm";
   for (; i < argc; ++i) {
     std::string arg = argv[i];
     std::string name = arg, value;
@@ -160,46 +197,27 @@ Options parse_args(int argc, char** argv) {
       value = arg.substr(eq + 1);
       has_value = true;
     }
-    auto take_value = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) throw UsageError{"option '" + name + "' needs a value"};
-      return argv[++i];
-    };
-    if (name == "--at" && takes_at) {
-      o.at = take_value();
-    } else if (name == "--dy" && o.command == "grad") {
-      o.dy = take_value();
-    } else if (name == "--params" && takes_at) {
-      o.params = take_value();
-    } else if (name == "--wrt" && takes_wrt) {
-      o.wrt = take_value();
-    } else if (name == "--rewritten" && o.command == "diff" && !has_value) {
-      o.rewritten = true;
-    } else if (name == "--defaults" && (o.command == "ir" || o.command == "asm") && !has_value) {
-      o.defaults = true;
-    } else if (name == "--dtype" && takes_dtype) {
-      std::string d = take_value();
-      if (d == "f32" || d == "float32") {
-        o.dtype = DType::F32;
-      } else if (d == "f64" || d == "float64") {
-        o.dtype = DType::F64;
-      } else {
-        throw UsageError{"unknown dtype '" + d + "' (use f32 or f64)"};
-      }
-    } else if ((name == "-o" || name == "--output") && o.command == "compile") {
-      o.output = take_value();
-    } else if (name == "--header" && o.command == "compile") {
-      o.header = take_value();
-    } else if (name == "--cpu" && o.command == "compile") {
-      o.cpu = take_value();
-    } else if (name == "--prefix" && o.command == "compile") {
-      o.prefix = take_value();
-    } else if (!arg.empty() && arg[0] == '-') {
-      throw UsageError{"unknown option '" + arg + "' for '" + o.command + "'"};
-    } else {
+    auto spec =
+        std::find_if(std::begin(kOptions), std::end(kOptions), [&](const OptionSpec& k) { return k.named(name); });
+    if (spec == std::end(kOptions)) {
+      if (!arg.empty() && arg[0] == '-') throw UsageError{"unknown option '" + arg + "' for '" + o.command + "'"};
       throw UsageError{"unexpected argument '" + arg + "'"};
     }
+    if (!spec->for_command(o.command)) {
+      std::string takers;
+      for (const char* k : spec->commands)
+        if (k) takers += std::string(takers.empty() ? "" : ", ") + k;
+      throw UsageError{"option '" + name + "' is not for '" + o.command + "' (it is for " + takers + ")"};
+    }
+    if (!spec->takes_value) {
+      if (has_value) throw UsageError{"option '" + name + "' takes no value (found '" + arg + "')"};
+    } else if (!has_value) {
+      if (i + 1 >= argc) throw UsageError{"option '" + name + "' needs a value"};
+      value = argv[++i];
+    }
+    spec->set(o, value);
   }
+  bool takes_at = o.command == "eval" || o.command == "grad";
   if (takes_at && !o.at) throw UsageError{"'" + o.command + "' needs --at V1,V2,..."};
   if (o.command == "compile" && (o.output.empty() || o.header.empty()))
     throw UsageError{"'compile' needs -o LIB.a and --header H.h"};
