@@ -85,6 +85,13 @@ std::vector<T> evaluate(const Graph& g, std::span<const NodeId> roots, T x, std:
       case Op::CondConst: value[id] = T(n.value); break;
       case Op::Input: value[id] = x; break;
       case Op::Param: value[id] = params[size_t(n.value)]; break;
+      case Op::Pow:
+        value[id] = apply<T>(n.op, value[n.args[0]], value[n.args[1]], T(0));
+        // in double, a constant exponent's rest as the double kernels take it (emitter.cpp):
+        // a^hi (1 + lo log(a)) (x^(1/3) at 1e-300)
+        if (const Node& e = g[n.args[1]]; sizeof(T) == sizeof(double) && e.op == Op::Const && e.lo != 0)
+          if (T t = T(e.lo) * std::log(value[n.args[0]]); std::isfinite(t)) value[id] += value[id] * t;
+        break;
       default:
         value[id] = apply<T>(n.op, value[n.args[0]], n.arity > 1 ? value[n.args[1]] : T(0),
                              n.arity > 2 ? value[n.args[2]] : T(0));
