@@ -2444,6 +2444,56 @@ TEST_CASE("removable quotients minus their limit at 0 - no cancellation", "[stab
   check_forms(cases);
 }
 
+TEST_CASE("powers of sigmoid past its underflow - exp(k a) below -80", "[stabilize]") {
+  using L = long double;
+  // sigmoid(a)^k is exp(k a) to both types' precision below a = -80, where sigmoid(a)
+  // underflows and its powers below 1 do not: sqrt(sigmoid(x)) was 0 below -745 in double
+  // (7e-218 at -1000) and 0.85% off at -100 in float (sigmoid's subnormal range); with k < 0
+  // the power overflowed. References: exp(-k log1p(exp(-a))) in long double.
+  auto power = [](L k, L a) { return std::exp(-k * std::log1p(std::exp(-a))); };
+  auto slope_of = [&](L k, L a) { return k * power(k, a) / (1 + std::exp(a)); };  // k y sigmoid(-a)
+  const std::vector<double> at = {-1000.0, -300.0, -100.0, -90.0, -85.0, -79.0, -30.0, -1.0, 0.0, 2.0, 40.0};
+  const FormCase cases[] = {
+      {"sqrt(sigmoid(x))", [&](L x) { return power(0.5L, x); }, [&](L x) { return slope_of(0.5L, x); }, at},
+      {"sigmoid(x)^0.375", [&](L x) { return power(0.375L, x); }, [&](L x) { return slope_of(0.375L, x); }, at},
+      {"1 / sqrt(sigmoid(x))",
+       [&](L x) { return power(-0.5L, x); },
+       [&](L x) { return slope_of(-0.5L, x); },
+       {-1000.0, -300.0, -100.0, -85.0, -30.0, 0.0, 40.0}},
+      {"sqrt(1 / (1 + exp(-2 * x)))",
+       [&](L x) { return power(0.5L, 2 * x); },
+       [&](L x) { return 2 * slope_of(0.5L, 2 * x); },
+       {-500.0, -100.0, -45.0, -1.0, 3.0}},
+  };
+  check_forms(cases);
+}
+
+TEST_CASE("powers of x*x + b past the square's overflow - |x|^(2k) (1 + b/x/x)^k", "[stabilize]") {
+  using L = long double;
+  // (1 + x*x)^-0.3 was 0 past 1.8e19 in float (1e-12 at 1e20) and 1.3e154 in double, its
+  // slope 0 or NaN. Exponents exact in float (a float kernel's is the float nearest).
+  const L k = -0.375L, k2 = 1.5L, k3 = -0.6875L;
+  const FormCase cases[] = {
+      {"(1 + x*x)^-0.375",
+       [&](L x) { return std::pow(1 + x * x, k); },
+       [&](L x) { return 2 * k * x * std::pow(1 + x * x, k - 1); },
+       {-1e200, 1e160, -1e20, 3e15, 1e10, 2.0, 0.0}},
+      {"(x*x + 4)^1.5",
+       [&](L x) { return std::pow(x * x + 4, k2); },
+       [&](L x) { return 3 * x * std::pow(x * x + 4, k2 - 1); },
+       {1e100, -3e15, -1e12, 0.5}},
+      {"f(x, b = 2) = (x*x + b)^-0.6875",
+       [&](L x) { return std::pow(x * x + 2, k3); },
+       [&](L x) { return 2 * k3 * x * std::pow(x * x + 2, k3 - 1); },
+       {-1e150, 1e40, 1e9, -7.0}},
+      {"(x*x + 2)^-0.6875",
+       [&](L x) { return std::pow(x * x + 2, k3); },
+       [&](L x) { return 2 * k3 * x * std::pow(x * x + 2, k3 - 1); },
+       {-1e150, 1e40, 3e14, 2e8, -7.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("more quotients and reciprocals minus their limit - no cancellation", "[stabilize]") {
   using L = long double;
   // tanh(x) / x - 1 is z Q(z) / cosh(x), x / tanh(x) - 1 is -z Q(z) / (sinh(x) / x), log1p(x)

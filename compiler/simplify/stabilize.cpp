@@ -622,12 +622,31 @@ class Stabilizer {
           if (t != ir::kNoNode && is(zero, 0.0) && !is(t, 0.0))
             return make(Op::Exp, {make(Op::Mul, {softplus(t), a[1]})});
         }
+        if (g_.is_const(a[1]) && !is(a[1], 0.0))
+          if (NodeId r = sigmoid_power(a[0], a[1]); r != ir::kNoNode) return r;
         // (a*a + b)^0.5, ^-0.5 for a constant b > 0 (positive: pow and sqrt agree) as
         // sqrt, 1 / sqrt, which the rules below know (x / (1 + x*x)^0.5 was 0 past 1.8e19)
         if ((is(a[1], 0.5) || is(a[1], -0.5)) && op(a[0]) == Op::Add && g_.is_const(arg(a[0], 1)) &&
             g_.const_value(arg(a[0], 1)) > 0 && op(arg(a[0], 0)) == Op::Mul && arg(arg(a[0], 0), 0) == arg(arg(a[0], 0), 1)) {
           NodeId r = stabilized(Op::Sqrt, a[0]);
           return is(a[1], 0.5) ? r : make(Op::Div, {c(1), r});
+        }
+        // (a*a + b)^k, b free of the input and k another constant: |a|^(2k) past |a| =
+        // 2^27 sqrt|b| for a constant b (b / a^2 < 2^-54 there, as for the root below),
+        // else |a|^(2k) (1 + b/a/a)^k past kSquareGuard; a rare branch (a*a overflowed:
+        // (1 + x*x)^-0.3 was 0 past 1.8e19 in float, where it is 1e-12 at 1e20; and its
+        // slope's (a*a + b)^(k - 1) underflowed float past 1e11, where a' = 2x brings it back)
+        if (g_.is_const(a[1]) && op(a[0]) == Op::Add && op(arg(a[0], 0)) == Op::Mul &&
+            arg(arg(a[0], 0), 0) == arg(arg(a[0], 0), 1) && input_free(arg(a[0], 1))) {
+          NodeId v = arg(arg(a[0], 0), 0), b = arg(a[0], 1), av = make(Op::Abs, {v});
+          NodeId far = make(Op::Pow, {av, ir::constant(g_, 2 * g_.const_value(a[1]), 2 * g_.const_lo(a[1]))});
+          double threshold = g_.is_const(b) ? std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27) : 0;
+          if (!(threshold > 0 && threshold <= kSquareGuard)) {
+            threshold = kSquareGuard;
+            far = make(Op::Mul,
+                       {far, make(Op::Pow, {make(Op::Add, {make(Op::Div, {make(Op::Div, {b, v}), v}), c(1)}), a[1]})});
+          }
+          return rare_where(make(Op::Gt, {av, c(threshold)}), far, make(Op::Pow, {a[0], a[1]}));
         }
         break;
       case Op::Asinh:
@@ -652,6 +671,7 @@ class Stabilizer {
             return times(make(Op::Abs, {tn[0]}), std::sqrt(k));
         }
         if (op(s) == Op::Exp) return make(Op::Exp, {make(Op::Mul, {arg(s, 0), c(0.5)})});  // sqrt(exp(a)) = exp(a/2)
+        if (NodeId r = sigmoid_power(s, c(0.5)); r != ir::kNoNode) return r;               // sqrt(sigmoid(a))
         // sqrt(exp(a) + b), b a constant >= 0: exp(a/2) sqrt(1 + b exp(-a)) for a > 0
         // (sqrt(1 + exp(x)) was inf past 88.7 in float, where it is finite to 177)
         if (op(s) == Op::Add && op(arg(s, 0)) == Op::Exp && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) >= 0) {
@@ -1245,6 +1265,19 @@ class Stabilizer {
       t[m + 1] = sum / double(m + 1);
     }
     return t;
+  }
+
+  /// sigmoid(a)^k (sqrt for k = 1/2), k a nonzero constant: exp(k a) past
+  /// a = -80 (a rare branch), where sigmoid(a) is exp(a) to both types'
+  /// precision, and underflows where its powers below 1 do not
+  /// (sqrt(sigmoid(x)) was 0 below -745 in double, where it is 7e-218 at
+  /// -1000, and 0.85% off at -100 in float, sigmoid's subnormal range); for
+  /// k < 0 the power overflowed (sigmoid(x)^-0.5 past 1420 in double). Else kNoNode.
+  NodeId sigmoid_power(NodeId s, NodeId k) {
+    auto sig = ir::sigmoid_form(g_, s);
+    if (!sig) return ir::kNoNode;
+    NodeId written = is(k, 0.5) ? make(Op::Sqrt, {s}) : make(Op::Pow, {s, k});
+    return rare_where(make(Op::Lt, {sig->a, c(-80)}), make(Op::Exp, {make(Op::Mul, {sig->a, k})}), written);
   }
 
   /// The Langevin function coth(u) - 1/u near 0, where its two terms cancel
