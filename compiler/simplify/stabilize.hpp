@@ -150,6 +150,9 @@
 //                           (removable_pair's less_limit_)
 //   k / tanh(u) - k / u, k / expm1(u) - k / u -> k L(u), k (L(u/2) - 1) / 2 near 0, L the
 //                           Langevin function coth(u) - 1/u as a series
+//   sigmoid(a)^k, sqrt(sigmoid(a)) -> exp(k a) past a = -80 (rare)
+//   (a*a + b)^k          -> |a|^(2k) past 2^27 sqrt|b| (constant b), |a|^(2k) (1 + b/a/a)^k past
+//                           1e15 (a parameter b); rare
 //   u / (k + exp(p) + exp(q) + ...) -> (u exp(-m)) / (k exp(-m) + exp(p - m) + ...), m = max(p, q, ...),
 //                           past m = 80, for three terms or more (two-term sums: over_exp_sum)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
