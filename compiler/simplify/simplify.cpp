@@ -286,6 +286,7 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
       if (op_of(a[0]) == Op::Neg) return arg(a[0], 0);                   // --x = x
       break;
     case Op::Pow:
+      if (g.is_const(a[1]) && g.const_lo(a[1]) != 0) break;              // (2.5 * 0.4 is 1 + 5.6e-17: not x)
       if (is(a[1], 1.0)) return a[0];                                    // x^1 = x
       if (is(a[1], 0.0)) return ir::constant(g, 1.0);                    // x^0 = 1 (also for NaN, IEEE pow)
       if (is(a[1], 2.0)) return make(g, Op::Mul, {a[0], a[0]});          // x^2 = x * x (both correctly rounded)

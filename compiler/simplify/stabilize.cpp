@@ -171,6 +171,17 @@ class Stabilizer {
           NodeId v = arg(s, 0);
           return make(Op::Mul, {stabilized(Op::Log, std::fmod(k, 2) == 0 ? make(Op::Abs, {v}) : v), c(k)});
         }
+        // log(u^k) = k log(u) for a constant k that is no integer (u^k is NaN where u < 0, as
+        // log(u) is), also where the power was rewritten (pow_of_): log((1 + x*x)^0.3) was 0
+        // below 1e-8 in double, log(sigmoid(x)^0.5) -inf below -745
+        {
+          auto it = pow_of_.find(s);
+          NodeId u = it != pow_of_.end() ? it->second.first : op(s) == Op::Pow ? arg(s, 0) : ir::kNoNode;
+          NodeId k = it != pow_of_.end() ? it->second.second : op(s) == Op::Pow ? arg(s, 1) : ir::kNoNode;
+          if (u != ir::kNoNode && g_.is_const(k) && std::isfinite(g_.const_value(k)) &&
+              g_.const_value(k) != std::floor(g_.const_value(k)))
+            return make(Op::Mul, {stabilized(Op::Log, u), k});
+        }
         break;
       }
       case Op::Tanh: {
@@ -270,6 +281,14 @@ class Stabilizer {
                 return make(Op::Div, {neg(arg(den, 1 - j)), den});
           if (op(den) == Op::Sub && g_.is_const(arg(den, 0)) && g_.const_value(arg(den, 0)) == k)
             return make(Op::Div, {arg(den, 1), den});
+        }
+        // (t + 1)^k - 1 = expm1(k log1p(t)) for |t| < 1 (cancelled near t = 0: (1 + x*x)^0.25
+        // - 1 was 0 below 1e-8 in double); as written beyond, where pow is accurate
+        if (is(a[1], -1.0) && op(a[0]) == Op::Pow && g_.is_const(arg(a[0], 1)) && op(arg(a[0], 0)) == Op::Add &&
+            is(arg(arg(a[0], 0), 1), 1.0)) {
+          NodeId t = arg(arg(a[0], 0), 0);
+          NodeId near = make(Op::Expm1, {make(Op::Mul, {stabilized(Op::Log1p, t), arg(a[0], 1)})});
+          return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {t}), c(1)}), near, make(Op::Add, {a[0], a[1]})});
         }
         // a removable quotient's series less its limit (tanh(x) / x - 1)
         if (auto it = less_limit_.find(a[0]); it != less_limit_.end() && is(a[1], -it->second.first))
@@ -615,12 +634,22 @@ class Stabilizer {
       case Op::Pow:  // exp(a)^c = exp(a c) (no overflow of exp(a) for |c| < 1)
         if (op(a[0]) == Op::Exp && g_.is_const(a[1]) && !is(a[1], 0.0))
           return make(Op::Exp, {make(Op::Mul, {arg(a[0], 0), a[1]})});
-        // (exp(p) + 1)^c = exp(c softplus(p)) (1 / (1 + exp(-x))^0.5 was 0 below -89
-        // in float, where it is 3.7e-20)
+        // (exp(p) + 1)^c = exp(c max(p, 0)) (1 + exp(-|p|))^c (1 / (1 + exp(-x))^0.5 was 0
+        // below -89 in float, where it is 3.7e-20). Not exp(c softplus(p)): that exp's
+        // argument rounded with softplus (87 ULP off at 1000 in double for c = 0.3), where
+        // c max(p, 0)'s is carried (emitter.cpp) and the power's base is in [1, 2].
         if (g_.is_const(a[1]) && !is(a[1], 0.0)) {
           auto [t, zero] = exp_sum(a[0]);
-          if (t != ir::kNoNode && is(zero, 0.0) && !is(t, 0.0))
-            return make(Op::Exp, {make(Op::Mul, {softplus(t), a[1]})});
+          if (t != ir::kNoNode && is(zero, 0.0) && !is(t, 0.0)) {
+            // (one condition for both where()s, as softplus: the slope at p = 0 takes one side)
+            NodeId pos = make(Op::Gt, {t, c(0)});
+            NodeId big = make(Op::Exp, {make(Op::Mul, {make(Op::Where, {pos, t, c(0)}), a[1]})});
+            NodeId rest =
+                make(Op::Pow, {make(Op::Add, {make(Op::Exp, {make(Op::Where, {pos, neg(t), t})}), c(1)}), a[1]});
+            NodeId r = make(Op::Mul, {big, rest});
+            pow_of_[r] = {a[0], a[1]};
+            return r;
+          }
         }
         if (g_.is_const(a[1]) && !is(a[1], 0.0))
           if (NodeId r = sigmoid_power(a[0], a[1]); r != ir::kNoNode) return r;
@@ -631,23 +660,8 @@ class Stabilizer {
           NodeId r = stabilized(Op::Sqrt, a[0]);
           return is(a[1], 0.5) ? r : make(Op::Div, {c(1), r});
         }
-        // (a*a + b)^k, b free of the input and k another constant: |a|^(2k) past |a| =
-        // 2^27 sqrt|b| for a constant b (b / a^2 < 2^-54 there, as for the root below),
-        // else |a|^(2k) (1 + b/a/a)^k past kSquareGuard; a rare branch (a*a overflowed:
-        // (1 + x*x)^-0.3 was 0 past 1.8e19 in float, where it is 1e-12 at 1e20; and its
-        // slope's (a*a + b)^(k - 1) underflowed float past 1e11, where a' = 2x brings it back)
-        if (g_.is_const(a[1]) && op(a[0]) == Op::Add && op(arg(a[0], 0)) == Op::Mul &&
-            arg(arg(a[0], 0), 0) == arg(arg(a[0], 0), 1) && input_free(arg(a[0], 1))) {
-          NodeId v = arg(arg(a[0], 0), 0), b = arg(a[0], 1), av = make(Op::Abs, {v});
-          NodeId far = make(Op::Pow, {av, ir::constant(g_, 2 * g_.const_value(a[1]), 2 * g_.const_lo(a[1]))});
-          double threshold = g_.is_const(b) ? std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27) : 0;
-          if (!(threshold > 0 && threshold <= kSquareGuard)) {
-            threshold = kSquareGuard;
-            far = make(Op::Mul,
-                       {far, make(Op::Pow, {make(Op::Add, {make(Op::Div, {make(Op::Div, {b, v}), v}), c(1)}), a[1]})});
-          }
-          return rare_where(make(Op::Gt, {av, c(threshold)}), far, make(Op::Pow, {a[0], a[1]}));
-        }
+        if (g_.is_const(a[1]))
+          if (NodeId r = power_of_sum(a[0], a[1]); r != ir::kNoNode) return r;  // (a*a + b)^k, (|a|^p + b)^k
         break;
       case Op::Asinh:
         // asinh(exp(w)) = w + log(1 + sqrt(1 + exp(-2w))), w + log 2 to double's
@@ -1267,6 +1281,41 @@ class Stabilizer {
     return t;
   }
 
+  /// (a*a + b)^k and (|a|^p + b)^k (p > 0), b free of the input and k a
+  /// constant: |a|^(2k), |a|^(pk) past |a| = (2^54 |b|)^(1/p) for a constant
+  /// b (b / |a|^p < 2^-54 there: 2^27 sqrt|b| for the square, as for the
+  /// root), else (squares only) |a|^(2k) (1 + b/a/a)^k past kSquareGuard; a
+  /// rare branch. The power overflowed: (1 + x*x)^-0.3 was 0 past 1.8e19 in
+  /// float, where it is 1e-12 at 1e20, x / (1 + |x|^2.5)^0.4 0 past 1e123
+  /// in double, where it is -1; and the slope's (a*a + b)^(k - 1) underflowed
+  /// float past 1e11, where a' = 2x brings it back. Else kNoNode.
+  NodeId power_of_sum(NodeId base, NodeId k) {
+    if (op(base) != Op::Add || !input_free(arg(base, 1))) return ir::kNoNode;
+    NodeId t = arg(base, 0), b = arg(base, 1), v = ir::kNoNode;
+    double p = 0;
+    if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1)) {
+      v = arg(t, 0);
+      p = 2;
+    } else if (op(t) == Op::Pow && op(arg(t, 0)) == Op::Abs && g_.is_const(arg(t, 1)) &&
+               g_.const_value(arg(t, 1)) > 0 && g_.const_lo(arg(t, 1)) == 0) {
+      v = arg(arg(t, 0), 0);
+      p = g_.const_value(arg(t, 1));
+    } else {
+      return ir::kNoNode;
+    }
+    NodeId av = make(Op::Abs, {v});
+    NodeId far = make(Op::Pow, {av, make(Op::Mul, {c(p), k})});
+    double threshold = g_.is_const(b) ? std::pow(std::ldexp(std::fabs(g_.const_value(b)), 54), 1 / p) : 0;
+    if (!(threshold > 0 && threshold <= (p == 2 ? kSquareGuard : 1e300))) {
+      if (p != 2) return ir::kNoNode;
+      threshold = kSquareGuard;
+      far = make(Op::Mul, {far, make(Op::Pow, {make(Op::Add, {make(Op::Div, {make(Op::Div, {b, v}), v}), c(1)}), k})});
+    }
+    NodeId r = rare_where(make(Op::Gt, {av, c(threshold)}), far, make(Op::Pow, {base, k}));
+    pow_of_[r] = {base, k};
+    return r;
+  }
+
   /// sigmoid(a)^k (sqrt for k = 1/2), k a nonzero constant: exp(k a) past
   /// a = -80 (a rare branch), where sigmoid(a) is exp(a) to both types'
   /// precision, and underflows where its powers below 1 do not
@@ -1277,7 +1326,9 @@ class Stabilizer {
     auto sig = ir::sigmoid_form(g_, s);
     if (!sig) return ir::kNoNode;
     NodeId written = is(k, 0.5) ? make(Op::Sqrt, {s}) : make(Op::Pow, {s, k});
-    return rare_where(make(Op::Lt, {sig->a, c(-80)}), make(Op::Exp, {make(Op::Mul, {sig->a, k})}), written);
+    NodeId r = rare_where(make(Op::Lt, {sig->a, c(-80)}), make(Op::Exp, {make(Op::Mul, {sig->a, k})}), written);
+    pow_of_[r] = {s, k};
+    return r;
   }
 
   /// The Langevin function coth(u) - 1/u near 0, where its two terms cancel
@@ -2520,6 +2571,8 @@ class Stabilizer {
   // removable_pair's series of tanh(a)/a and log1p(a)/a (and a over them) -> {their limit at
   // 0, the series less it}
   std::unordered_map<NodeId, std::pair<double, NodeId>> less_limit_;
+  // power_of_sum's and sigmoid_power's where()s -> {the base, the exponent}
+  std::unordered_map<NodeId, std::pair<NodeId, NodeId>> pow_of_;
   struct ShiftedRatio {  // shifted_ratio's where: 1 + q or q - 1, q = v / D, N = D + v or D - v
     NodeId v, q, n;
     bool plus;

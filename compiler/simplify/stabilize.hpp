@@ -88,7 +88,7 @@
 //   log(1 - a)           -> log1p(-a)
 //   log1p(a) - log1p(-a) -> log1p(2a / (1 - a)) for a >= 0, its negation of -a below (2 atanh(a))
 //   a - a / (b + 1)      -> a (b / (b + 1)) (x - x / (1 + abs(x)))
-//   (exp(p) + 1)^c       -> exp(c softplus(p)) (sigmoid(x)^0.5 as (1 + exp(-x))^-0.5)
+//   (exp(p) + 1)^c       -> exp(c max(p, 0)) (1 + exp(-|p|))^c (sigmoid(x)^0.5 as (1 + exp(-x))^-0.5)
 //   u / (exp(p) + 1)^2   -> u sigmoid(-p)^2 (u not of the exp)
 //   p / where(c, d, e)   -> where(c, p / d, p / e) where a branch has a removable quotient
 //                           (exp(x/2) / sqrt(1 + exp(x)) with the sqrt rewritten); a^3, a^4
@@ -152,7 +152,9 @@
 //                           Langevin function coth(u) - 1/u as a series
 //   sigmoid(a)^k, sqrt(sigmoid(a)) -> exp(k a) past a = -80 (rare)
 //   (a*a + b)^k          -> |a|^(2k) past 2^27 sqrt|b| (constant b), |a|^(2k) (1 + b/a/a)^k past
-//                           1e15 (a parameter b); rare
+//                           1e15 (a parameter b); rare. (|a|^p + b)^k -> |a|^(pk) past (2^54 |b|)^(1/p)
+//   (1 + t)^k - 1        -> expm1(k log1p(t)) for |t| < 1
+//   log(u^k)             -> k log(u) for a constant k that is no integer (also rewritten powers)
 //   u / (k + exp(p) + exp(q) + ...) -> (u exp(-m)) / (k exp(-m) + exp(p - m) + ...), m = max(p, q, ...),
 //                           past m = 80, for three terms or more (two-term sums: over_exp_sum)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
