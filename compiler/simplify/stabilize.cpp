@@ -468,6 +468,12 @@ class Stabilizer {
         break;
       case Op::Div: {
         if (NodeId r = merged_exps(a[0], a[1], true); r != ir::kNoNode) return r;
+        // u over a power the rules rewrote as where(c, far, near): where(c, u / far, u /
+        // near), the rare mark kept, so that the derivative sees each quotient (x / (1 +
+        // |x|^2.5)^0.4: the power softsign's slope, diff.cpp's power_sum_quotient_slope)
+        if (auto it = pow_of_.find(a[1]); it != pow_of_.end() && op(a[1]) == Op::Where)
+          return ir::where(g_, arg(a[1], 0), stabilized(Op::Div, a[0], arg(a[1], 1)),
+                           stabilized(Op::Div, a[0], arg(a[1], 2)), ir::rare_where(g_, a[1]));
         // Quotients over exp(p) + exp(q) (q = 0 for + 1): sigmoid, tanh (over_exp_sum).
         NodeId num = a[0], den = a[1];
         // k / exp(a) = k exp(-a) for k free of the input, so that the rules for exp(-a)
@@ -1282,13 +1288,11 @@ class Stabilizer {
   }
 
   /// (a*a + b)^k and (|a|^p + b)^k (p > 0), b free of the input and k a
-  /// constant: |a|^(2k), |a|^(pk) past |a| = (2^54 |b|)^(1/p) for a constant
-  /// b (b / |a|^p < 2^-54 there: 2^27 sqrt|b| for the square, as for the
-  /// root), else (squares only) |a|^(2k) (1 + b/a/a)^k past kSquareGuard; a
-  /// rare branch. The power overflowed: (1 + x*x)^-0.3 was 0 past 1.8e19 in
-  /// float, where it is 1e-12 at 1e20, x / (1 + |x|^2.5)^0.4 0 past 1e123
-  /// in double, where it is -1; and the slope's (a*a + b)^(k - 1) underflowed
-  /// float past 1e11, where a' = 2x brings it back. Else kNoNode.
+  /// constant: |a|^(pk) (1 + b / |a|^p)^k past |a| = (2^54 |b|)^(1/p) for a
+  /// constant b (b / |a|^p < 2^-54 there: 2^27 sqrt|b| for the square, as
+  /// for the root), else (squares only) past kSquareGuard; a rare branch. The power overflowed: (1 + x*x)^-0.3 was 0
+  /// past 1.8e19 in float, where it is 1e-12 at 1e20, x / (1 + |x|^2.5)^0.4 0 past 1e123 in double, where it is -1; and
+  /// the slope's (a*a + b)^(k - 1) underflowed float past 1e11, where a' = 2x brings it back. Else kNoNode.
   NodeId power_of_sum(NodeId base, NodeId k) {
     if (op(base) != Op::Add || !input_free(arg(base, 1))) return ir::kNoNode;
     NodeId t = arg(base, 0), b = arg(base, 1), v = ir::kNoNode;
@@ -1304,12 +1308,16 @@ class Stabilizer {
       return ir::kNoNode;
     }
     NodeId av = make(Op::Abs, {v});
-    NodeId far = make(Op::Pow, {av, make(Op::Mul, {c(p), k})});
+    // |a|^(pk) (1 + b / |a|^p)^k: the second factor is 1 to double's precision past the
+    // constant b's threshold, but its slope is what is left of a / (...)^k's where p k = 1
+    // (the power softsign: diff.cpp's power_sum_quotient_slope reads this shape)
+    NodeId u = make(Op::Div, {b, p == 2 ? make(Op::Mul, {av, av}) : make(Op::Pow, {av, c(p)})});
+    NodeId far =
+        make(Op::Mul, {make(Op::Pow, {av, make(Op::Mul, {c(p), k})}), make(Op::Pow, {make(Op::Add, {u, c(1)}), k})});
     double threshold = g_.is_const(b) ? std::pow(std::ldexp(std::fabs(g_.const_value(b)), 54), 1 / p) : 0;
     if (!(threshold > 0 && threshold <= (p == 2 ? kSquareGuard : 1e300))) {
       if (p != 2) return ir::kNoNode;
       threshold = kSquareGuard;
-      far = make(Op::Mul, {far, make(Op::Pow, {make(Op::Add, {make(Op::Div, {make(Op::Div, {b, v}), v}), c(1)}), k})});
     }
     NodeId r = rare_where(make(Op::Gt, {av, c(threshold)}), far, make(Op::Pow, {base, k}));
     pow_of_[r] = {base, k};
