@@ -2544,6 +2544,30 @@ TEST_CASE("powers less one - logs of powers - powers of exp sums and of |x|^p + 
   check_forms(cases);
 }
 
+TEST_CASE("polynomial arguments of saturating functions past the powers' overflow", "[stabilize]") {
+  using L = long double;
+  // A polynomial's terms overflowed to inf - inf = NaN where their signs differ: erf(0.044715
+  // + 0.044715 x - 0.5 x^2 - 0.25 x^3 - 4 x^5) was NaN past 1e62 in double (random_forms
+  // --far), where it is +-1. Far out the argument is (r^d P) x^d, r = 1/x, a rare branch.
+  auto p = [](L x) { return 0.044715L + 0.044715L * x - 0.5L * x * x - 0.25L * x * x * x - 4 * std::pow(x, L(5)); };
+  auto dp = [](L x) { return 0.044715L - x - 0.75L * x * x - 20 * std::pow(x, L(4)); };
+  auto q = [](L x) { return x * (0.1L - 0.25L * x + 0.25L * x * x + 0.044715L * x * x * x - 4 * std::pow(x, L(5))); };
+  auto dq = [](L x) { return 0.1L - 0.5L * x + 0.75L * x * x + 4 * 0.044715L * x * x * x - 24 * std::pow(x, L(5)); };
+  const L two_over_root_pi = 1.1283791670955125738961589031215452L;
+  const FormCase cases[] = {
+      {"erf(0.044715 + 0.044715*x - 0.5*x^2 - 0.25*x^3 - 4*x^5)",
+       [&](L x) { return std::erf(p(x)); },
+       [&](L x) { return two_over_root_pi * std::exp(-p(x) * p(x)) * dp(x); },
+       {-1e200, 1e200, -1e30, 1e30, 0.6, -0.6}},
+      {"tanh(x * (0.1 - 0.25*x + 0.25*x^2 + 0.044715*x^3 - 4*x^5))",
+       [&](L x) { return std::tanh(q(x)); },
+       [&](L x) { return dq(x) / (std::cosh(q(x)) * std::cosh(q(x))); },
+       {-1e200, 1e200, -1e30, 1e25, 0.5, -0.6}},
+  };
+  check_forms(cases);
+  CHECK(value("atan(x^3 - x^2)", -1e200) == Approx(-std::numbers::pi / 2));  // its slope there: NOTES.md
+}
+
 TEST_CASE("more quotients and reciprocals minus their limit - no cancellation", "[stabilize]") {
   using L = long double;
   // tanh(x) / x - 1 is z Q(z) / cosh(x), x / tanh(x) - 1 is -z Q(z) / (sinh(x) / x), log1p(x)

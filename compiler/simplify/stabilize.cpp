@@ -47,6 +47,9 @@ class Stabilizer {
   explicit Stabilizer(Graph& g) : g_(g) {}
 
   NodeId rebuild(const ir::Node& n, std::array<NodeId, 3> a) {
+    // A polynomial argument of a saturating function: its far form (polynomial_far)
+    if (n.op == Op::Tanh || n.op == Op::Erf || n.op == Op::Erfc || n.op == Op::Atan)
+      if (NodeId p = polynomial_far(a[0]); p != ir::kNoNode) a[0] = p;
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
@@ -1724,6 +1727,22 @@ class Stabilizer {
     NodeId far = make(Op::Div, {scaled_polynomial(num, std::max(dn, dd), scale), scaled_polynomial(den, dd, scale)});
     for (int k = dd; k < dn; ++k) far = make(Op::Mul, {far, scale.x});
     return ir::where(g_, past_polynomial_range(scale, top), far, make(Op::Div, {num, den}), true);
+  }
+
+  /// A polynomial P in the input of degree d >= 2 with a sum (polynomial_degree,
+  /// has_sum) as where(past_polynomial_range, (r^d P) x^d, P), a rare branch:
+  /// its terms' powers overflowed to inf - inf = NaN where their signs differ
+  /// (erf(0.04 + 0.04x - 0.5x^2 - 0.25x^3 - 4x^5) was NaN past 1e62 in double,
+  /// where it is 1); r^d P is of order 1 (P's leading coefficient far out),
+  /// and each product by x keeps its sign. Else kNoNode. For the arguments of
+  /// tanh, erf, erfc and atan, which saturate long before.
+  NodeId polynomial_far(NodeId p) {
+    int d = polynomial_degree(p);
+    if (d < 2 || !has_sum(p)) return ir::kNoNode;
+    Scale scale = scale_of(p);
+    NodeId far = scaled_polynomial(p, d, scale);
+    for (int k = 0; k < d; ++k) far = make(Op::Mul, {far, scale.x});
+    return ir::where(g_, past_polynomial_range(scale, d), far, p, true);
   }
 
   /// Whether a sum or difference is among the nodes `p` is computed from.

@@ -155,6 +155,8 @@
 //                           1e15 (a parameter b); rare. (|a|^p + b)^k -> |a|^(pk) past (2^54 |b|)^(1/p)
 //   (1 + t)^k - 1        -> expm1(k log1p(t)) for |t| < 1
 //   log(u^k)             -> k log(u) for a constant k that is no integer (also rewritten powers)
+//   tanh(P), erf(P), erfc(P), atan(P) for a polynomial P of degree d >= 2 with a sum -> P as
+//                           (r^d P) x^d (r = 1/x) past |x| = 2^min(32, 96/d) (rare)
 //   u / (k + exp(p) + exp(q) + ...) -> (u exp(-m)) / (k exp(-m) + exp(p - m) + ...), m = max(p, q, ...),
 //                           past m = 80, for three terms or more (two-term sums: over_exp_sum)
 //   a - k tanh(a/k)      -> k tanhshrink(a/k) for a constant k (and its negation; not for a
