@@ -2568,6 +2568,26 @@ TEST_CASE("polynomial arguments of saturating functions past the powers' overflo
   CHECK(value("atan(x^3 - x^2)", -1e200) == Approx(-std::numbers::pi / 2));  // its slope there: NOTES.md
 }
 
+TEST_CASE("merged exps times other factors past exp's range - e (e u) with e = exp(s/2)", "[stabilize]") {
+  using L = long double;
+  // u exp(a) / exp(b) is u exp(a - b) (merged_exps); where exp(a - b) leaves double's range
+  // and u brings the product back (random_forms --params: -inf at -1.6e291), e (e u) with
+  // e = exp((a - b)/2) past |a - b| = 80, a rare branch.
+  const FormCase cases[] = {
+      {"1e-30 * exp(x) / exp(-x)",
+       [](L x) { return 1e-30L * std::exp(2 * x); },
+       [](L x) { return 2e-30L * std::exp(2 * x); },
+       {370.0, 300.0, 1.0, -20.0},
+       1e3},
+      {"1e30 * exp(x) * exp(0.5 * x)",
+       [](L x) { return 1e30L * std::exp(1.5L * x); },
+       [](L x) { return 1.5e30L * std::exp(1.5L * x); },
+       {-480.0, -100.0, 2.0},
+       1e3},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("more quotients and reciprocals minus their limit - no cancellation", "[stabilize]") {
   using L = long double;
   // tanh(x) / x - 1 is z Q(z) / cosh(x), x / tanh(x) - 1 is -z Q(z) / (sinh(x) / x), log1p(x)

@@ -1880,12 +1880,23 @@ class Stabilizer {
       if (op(hyperbolic) == Op::Sinh) far = make(Op::Where, {make(Op::Gt, {a, c(0)}), far, neg(far)});
       t = rare_where(make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Mul, {t, hyperbolic}));
     }
-    for (NodeId f : nums) t = stabilized(Op::Mul, t, f);
-    if (k != 1) t = make(Op::Mul, {t, c(k)});
-    if (dens.empty()) return t;
-    NodeId d = dens[0];
-    for (size_t i = 1; i < dens.size(); ++i) d = stabilized(Op::Mul, d, dens[i]);
-    return stabilized(Op::Div, t, d);
+    // The other factors u (and k, and over the denominator's): u exp(s), and past |s| =
+    // kExpDivSplit, a rare branch, e (e u) with e = exp(s/2): exp(s) overflowed (or
+    // underflowed) where the product is finite (expm1(m) exp(-expm1(m)) / exp(R) was -inf
+    // at R = -744 in double, where it is -1.6e291)
+    auto times_rest = [&](NodeId e) {
+      for (NodeId f : nums) e = stabilized(Op::Mul, e, f);
+      if (k != 1) e = make(Op::Mul, {e, c(k)});
+      if (dens.empty()) return e;
+      NodeId d = dens[0];
+      for (size_t i = 1; i < dens.size(); ++i) d = stabilized(Op::Mul, d, dens[i]);
+      return stabilized(Op::Div, e, d);
+    };
+    NodeId near = times_rest(t);
+    if (hyperbolic != ir::kNoNode || sum == ir::kNoNode || near == t) return near;
+    NodeId half = stabilized(Op::Exp, make(Op::Mul, {sum, c(0.5)}));
+    return rare_where(make(Op::Gt, {make(Op::Abs, {sum}), c(ir::kExpDivSplit)}),
+                      make(Op::Mul, {half, times_rest(half)}), near);
   }
 
   /// The factors of a quotient of products (at most 8 split), sorted into
