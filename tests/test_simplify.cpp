@@ -2540,6 +2540,18 @@ TEST_CASE("powers less one - logs of powers - powers of exp sums and of |x|^p + 
        [&](L x) { return x / std::pow(1 + x * x, r); },
        [&](L x) { return (1 + (1 - 2 * r) * x * x) / ((1 + x * x) * std::pow(1 + x * x, r)); },
        {-1e200, 3e9, 1e5, -2.0, 0.3}},
+      // b first in the sum (a parameter); and a product of the far form's shape with m != p k
+      {"f(x, b = 2) = x / (b + x*x)^0.375",
+       [&](L x) { return x / std::pow(2 + x * x, r); },
+       [&](L x) { return (2 + (1 - 2 * r) * x * x) / ((2 + x * x) * std::pow(2 + x * x, r)); },
+       {-1e200, 3e16, 1e5, -2.0, 0.3}},
+      {"x / (abs(x)^1.5 * (1 + 2 / abs(x)^2)^0.5)",
+       [&](L x) { return x / (std::pow(std::fabs(x), 1.5L) * std::sqrt(1 + 2 / (x * x))); },
+       [&](L x) {
+         L u = 2 / (x * x), d = std::pow(std::fabs(x), 1.5L) * std::sqrt(1 + u);
+         return (-0.5L + 0.5L * u) / (d * (1 + u));
+       },
+       {-1e100, 3e5, -2.0, 0.7}},
   };
   check_forms(cases);
 }

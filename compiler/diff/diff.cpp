@@ -112,8 +112,8 @@ NodeId power_sum_quotient_slope(Builder& b, NodeId v, NodeId dv, NodeId den, con
   Graph& g = b.g;
   const ir::Node n = g[den];  // a copy: the graph grows below
   auto abs_v = [&](NodeId t) { return g[t].op == Op::Abs && g[t].args[0] == v; };
-  // The stabilizer's far form (power_of_sum): D = |v|^m (1 + u)^k, u = b / |v|^p, m = p k:
-  // v' (u + 1 - m) / (D (1 + u))
+  // The stabilizer's far form (power_of_sum): D = |v|^m (1 + u)^k, u = b / |v|^p:
+  // v' ((1 - m) + u (1 - m + k p)) / (D (1 + u)), v' (u + 1 - m) / (D (1 + u)) for m = p k
   if (n.op == Op::Mul)
     for (int i = 0; i < 2; ++i) {
       const ir::Node pm = g[n.args[size_t(i)]], pr = g[n.args[size_t(1 - i)]];
@@ -126,10 +126,13 @@ NodeId power_sum_quotient_slope(Builder& b, NodeId v, NodeId dv, NodeId den, con
       const ir::Node un = g[u];
       if (un.op != Op::Div || (un.args[0] < d.size() && d[un.args[0]] != none)) continue;
       const ir::Node t = g[un.args[1]];
-      bool power = (t.op == Op::Mul && abs_v(t.args[0]) && t.args[1] == t.args[0]) ||
-                   (t.op == Op::Pow && abs_v(t.args[0]) && g.is_const(t.args[1]));
-      if (!power) continue;
-      return b.mul(dv, b.div(b.add(u, b.sub(b.c(1), m)), b.mul(den, pr.args[0])));
+      NodeId p = t.op == Op::Mul && abs_v(t.args[0]) && t.args[1] == t.args[0]  ? b.c(2)
+                 : t.op == Op::Pow && abs_v(t.args[0]) && g.is_const(t.args[1]) ? t.args[1]
+                                                                                : none;
+      if (p == none) continue;
+      NodeId one_less = b.sub(b.c(1), m);
+      NodeId top = b.add(one_less, b.mul(u, b.add(one_less, b.mul(pr.args[1], p))));
+      return b.mul(dv, b.div(top, b.mul(den, pr.args[0])));
     }
   if (n.op != Op::Pow || !g.is_const(n.args[1])) return none;
   NodeId q = n.args[1], base = n.args[0];

@@ -1290,26 +1290,33 @@ class Stabilizer {
     return t;
   }
 
-  /// (a*a + b)^k and (|a|^p + b)^k (p > 0), b free of the input and k a
-  /// constant: |a|^(pk) (1 + b / |a|^p)^k past |a| = (2^54 |b|)^(1/p) for a
-  /// constant b (b / |a|^p < 2^-54 there: 2^27 sqrt|b| for the square, as
-  /// for the root), else (squares only) past kSquareGuard; a rare branch. The power overflowed: (1 + x*x)^-0.3 was 0
-  /// past 1.8e19 in float, where it is 1e-12 at 1e20, x / (1 + |x|^2.5)^0.4 0 past 1e123 in double, where it is -1; and
-  /// the slope's (a*a + b)^(k - 1) underflowed float past 1e11, where a' = 2x brings it back. Else kNoNode.
+  /// (a*a + b)^k and (|a|^p + b)^k (p > 0), b free of the input (either
+  /// side of the sum) and k a constant: |a|^(pk) (1 + b / |a|^p)^k past |a| =
+  /// (2^54 |b|)^(1/p) for a constant b (b / |a|^p < 2^-54 there: 2^27
+  /// sqrt|b| for the square, as for the root), else (squares only) past
+  /// kSquareGuard; a rare branch. The power overflowed: (1 + x*x)^-0.3 was 0
+  /// past 1.8e19 in float, where it is 1e-12 at 1e20; x / (1 + |x|^2.5)^0.4
+  /// 0 past 1e123 in double, where it is -1; and the slope's (a*a +
+  /// b)^(k - 1) underflowed float past 1e11, where a' = 2x brings it back.
+  /// Else kNoNode.
   NodeId power_of_sum(NodeId base, NodeId k) {
-    if (op(base) != Op::Add || !input_free(arg(base, 1))) return ir::kNoNode;
-    NodeId t = arg(base, 0), b = arg(base, 1), v = ir::kNoNode;
+    if (op(base) != Op::Add) return ir::kNoNode;
+    NodeId b = ir::kNoNode, v = ir::kNoNode;
     double p = 0;
-    if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1)) {
-      v = arg(t, 0);
-      p = 2;
-    } else if (op(t) == Op::Pow && op(arg(t, 0)) == Op::Abs && g_.is_const(arg(t, 1)) &&
-               g_.const_value(arg(t, 1)) > 0 && g_.const_lo(arg(t, 1)) == 0) {
-      v = arg(arg(t, 0), 0);
-      p = g_.const_value(arg(t, 1));
-    } else {
-      return ir::kNoNode;
+    for (int side = 0; side < 2 && v == ir::kNoNode; ++side) {
+      NodeId t = arg(base, side);
+      b = arg(base, 1 - side);
+      if (!input_free(b)) continue;
+      if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1)) {
+        v = arg(t, 0);
+        p = 2;
+      } else if (op(t) == Op::Pow && op(arg(t, 0)) == Op::Abs && g_.is_const(arg(t, 1)) &&
+                 g_.const_value(arg(t, 1)) > 0 && g_.const_lo(arg(t, 1)) == 0) {
+        v = arg(arg(t, 0), 0);
+        p = g_.const_value(arg(t, 1));
+      }
     }
+    if (v == ir::kNoNode) return ir::kNoNode;
     NodeId av = make(Op::Abs, {v});
     // |a|^(pk) (1 + b / |a|^p)^k: the second factor is 1 to double's precision past the
     // constant b's threshold, but its slope is what is left of a / (...)^k's where p k = 1
@@ -1342,36 +1349,41 @@ class Stabilizer {
     return r;
   }
 
-  /// The Langevin function coth(u) - 1/u near 0, where its two terms cancel
-  /// (1 / tanh(x) - 1 / x was 5e-6 off at 1e-5 in double): u C(u^2) with C's
-  /// coefficients (-1)^(n+1) 4^n |B_2n| / (2n)! = (-1)^(n+1) t_(2n-1) / (4^n - 1)
-  /// (tan's t_n), 26 terms below |u| = 1.5 (they fall by (1.5/pi)^2 each);
-  /// beyond, where the cancellation costs at most 2.5x, `naive`.
-  NodeId langevin(NodeId u, NodeId naive, double scale) {
+  /// The Langevin function coth(u) - 1/u as a series, for |u| below 1.5,
+  /// where its two terms cancel (1 / tanh(x) - 1 / x was 5e-6 off at 1e-5 in
+  /// double): u C(u^2) with C's coefficients (-1)^(n+1) 4^n |B_2n| / (2n)! =
+  /// (-1)^(n+1) t_(2n-1) / (4^n - 1) (tan's t_n), 26 terms (they fall by
+  /// (1.5/pi)^2 each); beyond, the cancellation costs at most 2.5x.
+  NodeId langevin_series(NodeId u) {
     std::vector<double> t = tan_taylor(54), coefficients;
     double four = 4;
     for (size_t n = 1; n <= 26; ++n, four *= 4) coefficients.push_back((n % 2 ? 1 : -1) * t[2 * n - 1] / (four - 1));
-    NodeId series = times(make(Op::Mul, {u, polynomial(make(Op::Mul, {u, u}), coefficients)}), scale);
-    return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {u}), c(1.5)}), series, naive});
+    return make(Op::Mul, {u, polynomial(make(Op::Mul, {u, u}), coefficients)});
   }
 
-  /// k / tanh(u) - k / u = k L(u) and k / expm1(u) - k / u = k (L(u/2) - 1) / 2
-  /// (1 / expm1(u) = (coth(u/2) - 1) / 2) with L the Langevin function (langevin),
-  /// and their negations, for a constant k; else kNoNode.
+  /// k / tanh(u) - k / u = k L(u) below |u| = 1.5 and k / expm1(u) - k / u =
+  /// k (L(u/2) - 1) / 2 below |u| = 3 (1 / expm1(u) = (coth(u/2) - 1) / 2),
+  /// L the Langevin function (langevin_series), the written difference
+  /// beyond (1 / expm1(u) is 0.05 at 3), and their negations, for a constant
+  /// k; else kNoNode.
   NodeId reciprocal_difference(NodeId p, NodeId q) {
     for (int j = 0; j < 2; ++j) {
       NodeId f = j ? q : p, h = j ? p : q;  // f = k / w(u), h = k / u
       if (op(f) != Op::Div || op(h) != Op::Div || arg(f, 0) != arg(h, 0) || !g_.is_const(arg(f, 0))) continue;
       NodeId u = arg(h, 1), w = arg(f, 1);
       double k = g_.const_value(arg(f, 0)) * (j ? -1 : 1);
-      NodeId naive = make(Op::Sub, {p, q});
-      if (tanh_of_node(w) == u) return langevin(u, naive, k);
-      if (op(w) == Op::Expm1 && arg(w, 0) == u) {
-        // L(u/2) below |u/2| = 1.5 as above; the written form beyond (1 / expm1(u) is 0.05 at 3)
-        NodeId half = make(Op::Mul, {u, c(0.5)});
-        NodeId series = make(Op::Add, {langevin(half, c(0), 1), c(-1)});
-        return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {u}), c(3)}), times(series, 0.5 * k), naive});
+      NodeId near = ir::kNoNode;
+      double band = 0;
+      if (tanh_of_node(w) == u) {
+        near = times(langevin_series(u), k);
+        band = 1.5;
+      } else if (op(w) == Op::Expm1 && arg(w, 0) == u) {
+        near = times(make(Op::Add, {langevin_series(make(Op::Mul, {u, c(0.5)})), c(-1)}), 0.5 * k);
+        band = 3;
+      } else {
+        continue;
       }
+      return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {u}), c(band)}), near, make(Op::Sub, {p, q})});
     }
     return ir::kNoNode;
   }
