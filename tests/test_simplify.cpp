@@ -2578,6 +2578,15 @@ TEST_CASE("polynomial arguments of saturating functions past the powers' overflo
   };
   check_forms(cases);
   CHECK(value("atan(x^3 - x^2)", -1e200) == Approx(-std::numbers::pi / 2));  // its slope there: NOTES.md
+  // |cosh(a)| is cosh(a), so that log1p(cosh(a)^2)'s far form 2 log|cosh(a)| is log_cosh's
+  // (random_forms --far, seed 5005: inf past 710 in double, where it is 1422.6 at 712)
+  const FormCase cosh_square[] = {
+      {"log(1 + cosh(x)^2)",
+       [](L x) { return std::log1p(std::cosh(x) * std::cosh(x)); },
+       [](L x) { return 2 * std::cosh(x) * std::sinh(x) / (1 + std::cosh(x) * std::cosh(x)); },
+       {712.0, -5000.0, 30.0, 0.5}},
+  };
+  check_forms(cosh_square);
 }
 
 TEST_CASE("merged exps times other factors past exp's range - e (e u) with e = exp(s/2)", "[stabilize]") {

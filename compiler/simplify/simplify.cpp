@@ -295,6 +295,7 @@ NodeId rewrite(Graph& g, Op op, std::span<const NodeId> in, double value, double
     case Op::Abs:
       if (op_of(a[0]) == Op::Neg || op_of(a[0]) == Op::Abs) return make(g, Op::Abs, {arg(a[0], 0)});  // |-x| = ||x|| = |x|
       if (op_of(a[0]) == Op::Exp) return a[0];                          // |exp(x)| = exp(x)
+      if (op_of(a[0]) == Op::Cosh) return a[0];  // |cosh(x)| = cosh(x) (log1p(cosh^2)'s 2 log|v|)
       break;
     case Op::Where:
       if (a[1] == a[2]) return a[1];                                     // where(c, a, a) = a
