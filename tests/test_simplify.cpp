@@ -2545,6 +2545,11 @@ TEST_CASE("powers less one - logs of powers - powers of exp sums and of |x|^p + 
        [&](L x) { return x / std::pow(2 + x * x, r); },
        [&](L x) { return (2 + (1 - 2 * r) * x * x) / ((2 + x * x) * std::pow(2 + x * x, r)); },
        {-1e200, 3e16, 1e5, -2.0, 0.3}},
+      // an integer power stays a polynomial, for over_polynomial's far form
+      {"x^5 / (1 + x*x)^3",
+       [](L x) { return std::pow(x, L(5)) / std::pow(1 + x * x, L(3)); },
+       [](L x) { return (5 * std::pow(x, L(4)) - std::pow(x, L(6))) / std::pow(1 + x * x, L(4)); },
+       {1e200, -1e100, 1e10, 2.0}},
       {"x / (abs(x)^1.5 * (1 + 2 / abs(x)^2)^0.5)",
        [&](L x) { return x / (std::pow(std::fabs(x), 1.5L) * std::sqrt(1 + 2 / (x * x))); },
        [&](L x) {

@@ -1300,7 +1300,9 @@ class Stabilizer {
   /// b)^(k - 1) underflowed float past 1e11, where a' = 2x brings it back.
   /// Else kNoNode.
   NodeId power_of_sum(NodeId base, NodeId k) {
-    if (op(base) != Op::Add) return ir::kNoNode;
+    // (not an integer k: such a power is a polynomial, whose quotients and logs have
+    // rules of their own, over_polynomial's; x^5 / (1 + x*x)^3 was NaN at 1e100 through this)
+    if (op(base) != Op::Add || g_.const_value(k) == std::floor(g_.const_value(k))) return ir::kNoNode;
     NodeId b = ir::kNoNode, v = ir::kNoNode;
     double p = 0;
     for (int side = 0; side < 2 && v == ir::kNoNode; ++side) {
