@@ -151,8 +151,9 @@
 //   k / tanh(u) - k / u, k / expm1(u) - k / u -> k L(u), k (L(u/2) - 1) / 2 near 0, L the
 //                           Langevin function coth(u) - 1/u as a series
 //   sigmoid(a)^k, sqrt(sigmoid(a)) -> exp(k a) past a = -80 (rare)
-//   (a*a + b)^k          -> |a|^(2k) past 2^27 sqrt|b| (constant b), |a|^(2k) (1 + b/a/a)^k past
-//                           1e15 (a parameter b); rare. (|a|^p + b)^k -> |a|^(pk) past (2^54 |b|)^(1/p)
+//   (a*a + b)^k          -> |a|^(2k) (1 + b/a/a)^k past 2^27 sqrt|b| (constant b), past 1e15 (a
+//                           parameter b); rare; k no integer. (|a|^p + b)^k -> |a|^(pk) (1 + b/|a|^p)^k
+//                           past (2^54 |b|)^(1/p)
 //   (1 + t)^k - 1        -> expm1(k log1p(t)) for |t| < 1
 //   log(u^k)             -> k log(u) for a constant k that is no integer (also rewritten powers)
 //   tanh(P), erf(P), erfc(P), atan(P) for a polynomial P of degree d >= 2 with a sum -> P as
