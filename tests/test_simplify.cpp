@@ -1290,9 +1290,10 @@ TEST_CASE("more naive forms that cancel or overflow are rewritten - sqrt and log
     }
   }
   // a / exp(w)'s slope is a' / exp(w) - y w': the quotient rule's y exp(w) w' was
-  // inf * 0 = NaN past 709.8 in double (x / exp(x) is 0 there and past 88.7 in
-  // float: a far form for the value, (x e) e with e = exp(-x/2), cost 11-16% of
-  // the forward and was not kept)
+  // inf * 0 = NaN past 709.8 in double (x / exp(x) is 0 there: a far form for the
+  // value, (x e) e with e = exp(-x/2), cost 11-16% of the forward and was not
+  // kept; float forwards recompute such lanes in double: "quotients by an exp
+  // past its overflow")
   for (double x : {712.0, 800.0, 1e5, 1e300}) {
     INFO("x = " << x);
     CHECK(slope("x / exp(x)", x) == Approx(0).margin(1e-300));
@@ -2303,6 +2304,54 @@ TEST_CASE("products and quotients of exps are one exp of the exponents' sum", "[
   CHECK(simplified("x / exp(x)") == "x / exp(x)");  // one exp: as before
 }
 
+TEST_CASE("quotients by an exp past its overflow - float kernels recompute the lanes", "[stabilize]") {
+  using L = long double;
+  // u / exp(a) is 0 where exp(a) overflows float (88.7) and the quotient need
+  // not be: x / exp(x) is a normal number to 91.5. The float forward watches
+  // a past 87.3 and the runtime recomputes the zero lanes in double
+  // (random_forms seed 5101 found the last form at -89.5).
+  struct Quotient {
+    const char* src;
+    std::function<L(L)> value;
+    std::vector<float> at;
+  };
+  const Quotient cases[] = {
+      {"x / exp(x)", [](L x) { return x * std::exp(-x); }, {-3.0f, 0.5f, 20.0f, 88.9f, 89.5f, 91.0f, 95.0f}},
+      {"x * x / exp(sqrt(x*x + 1))",
+       [](L x) { return x * x * std::exp(-std::sqrt(x * x + 1)); },
+       {-90.0f, -1.0f, 0.0f, 2.0f, 89.0f, 92.0f, 100.0f}},
+      {"logsigmoid(x) / exp(sqrt(x*x + 1))",
+       [](L x) { return -std::log1p(std::exp(-x)) * std::exp(-std::sqrt(x * x + 1)); },
+       {-89.5f, -88.9f, -3.0f, 1.0f}},
+  };
+  actjit::Runtime rt;
+  for (const Quotient& q : cases) {
+    actjit::Kernel k = rt.compile(q.src, actjit::DType::F32);
+    std::vector<float> y(q.at.size());
+    k.forward(std::span<const float>(q.at), std::span<float>(y));  // the ordinary lanes beside the far ones
+    for (size_t i = 0; i < q.at.size(); ++i) {
+      INFO(q.src << " at x = " << q.at[i]);
+      CHECK(actjit::test::ulp_error(y[i], q.value(q.at[i])) <= 4);
+      float one = 0;
+      k.forward(std::span<const float>(&q.at[i], 1), std::span<float>(&one, 1));  // alone
+      CHECK(actjit::test::ulp_error(one, q.value(q.at[i])) <= 4);
+    }
+  }
+  // A quotient by sums of exps keeps the far form where the numerator holds only
+  // exps of nonpositive arguments (logsigmoid's exp(-|x|)): it was -0 at -720 in
+  // double and its slope NaN.
+  const FormCase sums[] = {
+      {"logsigmoid(x) / (exp(x) + exp(-x))",
+       [](L x) { return -std::log1p(std::exp(-x)) / (std::exp(x) + std::exp(-x)); },
+       [](L x) {
+         L ls = -std::log1p(std::exp(-x)), d = std::exp(x) + std::exp(-x);
+         return 1 / (1 + std::exp(x)) / d - ls * (std::exp(x) - std::exp(-x)) / (d * d);
+       },
+       {-720.0, -3.0, 0.5, 3.0}},
+  };
+  check_forms(sums);
+}
+
 TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a factor overflows", "[diff]") {
   using L = long double;
   // exp(a)'s slope exp(a) a' with a' = k exp(w): 0 * inf = NaN where exp(a)
@@ -2765,10 +2814,10 @@ TEST_CASE("the underflow analysis - products that enlarge a subnormal's rounding
   };
   // x * sigmoid(x) at x = -100: the sigmoid is a subnormal with a few bits,
   // and x enlarges its rounding; mish's and telu's exp the same.
-  for (const char* some : {"swish", "silu", "mish", "telu", "gelu_tanh", "x * exp(x)", "x * tanh(exp(x))",
-                           "x * sigmoid(1.702 * x)", "exp(x) / (x * x + 1e-3)", "1e3 * exp(x)",
-                           "x * (exp(x) + exp(2 * x))",
-                           "softplus"}) {  // divided by beta, which may be below 1
+  for (const char* some :
+       {"swish", "silu", "mish", "telu", "gelu_tanh", "x * exp(x)", "x * tanh(exp(x))", "x * sigmoid(1.702 * x)",
+        "exp(x) / (x * x + 1e-3)", "1e3 * exp(x)", "x * (exp(x) + exp(2 * x))", "x / exp(x)",
+        "x * x / exp(sqrt(x * x + 1))", "softplus"}) {  // divided by beta, which may be below 1
     INFO(some);
     CHECK(amplifies(some));
   }

@@ -578,7 +578,7 @@ bool may_lose_nan(const Graph& g, std::span<const NodeId> roots, bool nonzero_pa
   return false;
 }
 
-std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> roots) {
+std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots) {
   Ranges r(g, roots, Precision::F32);
   // Whether v may be nonzero and below `bound` in magnitude.
   auto may_be_below = [&](NodeId v, double bound) {
@@ -594,7 +594,12 @@ std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> ro
     auto it = flags.find(v);
     return it == flags.end() ? uint8_t(0) : it->second;
   };
-  std::vector<NodeId> sources;  // the exps' operands, each once
+  std::vector<UnderflowSource> sources;  // the exps' operands, each once
+  auto add = [&](NodeId a, bool above) {
+    auto it = std::find_if(sources.begin(), sources.end(), [&](const UnderflowSource& s) { return s.a == a; });
+    if (it == sources.end()) it = sources.insert(sources.end(), {a});
+    (above ? it->above : it->below) = true;
+  };
   for (NodeId id : reachable_elementwise(g, roots)) {
     const Node& n = g[id];
     if (g.is_condition(id)) continue;
@@ -605,7 +610,7 @@ std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> ro
         if (may_be_below(id, FLT_MIN)) {
           // exp(a) / b with b that may be below 1 enlarges exp's rounding itself.
           f = kLossy | (n.op == Op::ExpDiv && may_be_below(n.args[1], 1) ? kAmplified : 0);
-          if (std::find(sources.begin(), sources.end(), n.args[0]) == sources.end()) sources.push_back(n.args[0]);
+          add(n.args[0], false);
         }
         break;
       case Op::Where: f = of(n.args[1]) | of(n.args[2]); break;
@@ -616,6 +621,11 @@ std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> ro
       case Op::Div:
         if (of(n.args[0])) f |= of(n.args[0]) | (may_be_below(n.args[1], 1) ? kAmplified : 0);
         if (of(n.args[1])) f |= kAmplified;
+        // u / exp(a): 0 past a = 88.7, where exp(a) overflows and the quotient need not
+        if (const Node& d = g[n.args[1]]; d.op == Op::Exp && r[d.args[0]].hi > -kExpUnderflowBand.hi) {
+          f |= kLossy | kAmplified;
+          add(d.args[0], true);
+        }
         break;
       default:
         for (unsigned k = 0; k < n.arity; ++k) f |= of(n.args[k]);

@@ -120,6 +120,15 @@ inline constexpr struct {
   double lo, hi;
 } kExpUnderflowBand{-114, -87.3};
 
+/// An exp operand a that float32 kernels watch: in kExpUnderflowBand
+/// (`below`: exp(a) underflowed), or its negation there (`above`: a divisor
+/// exp(a) overflowed, and u / exp(a) is 0 where it is a float up to a = 88.7
+/// + ln |u|; the band covers |u| up to 4e11).
+struct UnderflowSource {
+  NodeId a;
+  bool below = false, above = false;
+};
+
 /// The operands a (each once) of the exp(a) and exp(a)/b through which a
 /// float32 result of `roots` may be tiny (below
 /// kTinyFloat in magnitude, or 0) and carry the rounding of an exp or
@@ -133,7 +142,9 @@ inline constexpr struct {
 /// non-empty answer may be wrong (tanhshrink: its sum (|x| - 1) + 2e/(1 + e)
 /// is never tiny, which intervals cannot see). erfc is not a source: watching gelu's
 /// (7.9 -> 6.4 ULP over all floats, still over 4) cost it 3-7% where it
-/// is level with oneDNN (NOTES.md).
-std::vector<NodeId> underflow_sources(const Graph& g, std::span<const NodeId> roots);
+/// is level with oneDNN (NOTES.md). Also the operands of divisors exp(a)
+/// that may overflow (`above`): x / exp(x) was 0 from 88.7 to 91.5 in float,
+/// where it is a normal number (a far form e (e x) in the kernel cost 11-16%).
+std::vector<UnderflowSource> underflow_sources(const Graph& g, std::span<const NodeId> roots);
 
 }  // namespace actjit::ir

@@ -390,11 +390,17 @@ struct KernelBuilder {
   /// Watches for lanes the runtime recomputes in float64 (see Abi::Jit).
   /// NaN: the compare results of the roots, or'ed into an integer vector
   /// (one OR per root per iteration). Underflow (float32 forwards with
-  /// ir::underflow_sources): per watched exp operand, the least distance of
-  /// its bit pattern above ir::kExpUnderflowBand's first pattern, an unsigned
-  /// minimum per lane (two integer instructions per register; a float band
+  /// ir::underflow_sources): per watched exp operand, the distance of its
+  /// bit pattern above ir::kExpUnderflowBand's first pattern (above the
+  /// band's negation's for a divisor's operand, the pattern without its sign
+  /// for an operand watched both ways: x / exp(x)), an unsigned minimum over
+  /// the operands and the body's registers into one register kept over the
+  /// loop (two integer instructions per register and operand; a float band
   /// test with the result's size took six and cost swish a third of its
-  /// speed); within the band's width after the loop, some lane underflowed,
+  /// speed; a minimum per operand and body lane kept four registers per
+  /// operand live, and the constants they displaced cost x*x /
+  /// exp(sqrt(x*x + 1)) 15%); within the band's width after the loop, some
+  /// lane underflowed,
   /// and the runtime recomputes the tiny and zero results. The runtime then
   /// finds the lanes (and checks that their inputs were finite). Only
   /// float32 kernels whose function may make such a lane watch (for NaN:
@@ -405,8 +411,9 @@ struct KernelBuilder {
     KernelBuilder& kb;
     llvm::FixedVectorType* ty = nullptr;  // <lanes x i32>
     llvm::Value* slot = nullptr;          // NaN lanes
-    std::vector<llvm::Value*> minima;     // per watched operand, the least distance
-    std::vector<NodeId> extra;  // exp operands watched for ir::kExpUnderflowBand
+    llvm::Value* least = nullptr;         // the least distance, <16 x i32> (one register) or <lanes x i32>
+    std::vector<NodeId> extra;            // exp operands watched for ir::kExpUnderflowBand
+    std::vector<ir::UnderflowSource> bands;  // per operand, the band or its negation or both
     LaneWatch(KernelBuilder& kb, llvm::IRBuilder<>& b, llvm::Function* f, const std::vector<NodeId>& roots,
               std::span<const NodeId> tiny_roots = {})
         : kb(kb) {
@@ -418,19 +425,28 @@ struct KernelBuilder {
         b.CreateStore(llvm::Constant::getNullValue(ty), slot);
       }
       if (!tiny_roots.empty())
-        for (NodeId id : ir::underflow_sources(kb.p.graph, tiny_roots)) watch_node(b, f, id);
+        for (const ir::UnderflowSource& s : ir::underflow_sources(kb.p.graph, tiny_roots)) watch_node(b, f, s);
     }
-    /// Also watches `id`'s values for the band (as an exp operand's).
-    void watch_node(llvm::IRBuilder<>& b, llvm::Function* f, NodeId id) {
+    llvm::FixedVectorType* least_ty() const {
+      return kb.lanes % kRegister == 0 ? llvm::FixedVectorType::get(ty->getElementType(), kRegister) : ty;
+    }
+    /// Also watches `s.a`'s values for the band (as an exp operand's) or its negation.
+    void watch_node(llvm::IRBuilder<>& b, llvm::Function* f, ir::UnderflowSource s) {
       if (!ty) return;
+      extra.push_back(s.a);
+      bands.push_back(s);
+      if (least) return;
       llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
-      extra.push_back(id);
-      minima.push_back(eb.CreateAlloca(ty));
-      b.CreateStore(llvm::Constant::getAllOnesValue(ty), minima.back());
+      least = eb.CreateAlloca(least_ty());
+      b.CreateStore(llvm::Constant::getAllOnesValue(least_ty()), least);
     }
-    /// The band (negative floats) as bit patterns: [first, first + width].
+    void watch_node(llvm::IRBuilder<>& b, llvm::Function* f, NodeId id) { watch_node(b, f, {id, true, false}); }
+    /// The band (negative floats) as bit patterns: [first, first + width];
+    /// its negation's first pattern is first without the sign bit.
     static constexpr uint32_t kBandFirst = std::bit_cast<uint32_t>(float(ir::kExpUnderflowBand.hi));
     static constexpr uint32_t kBandWidth = std::bit_cast<uint32_t>(float(ir::kExpUnderflowBand.lo)) - kBandFirst;
+    static constexpr uint32_t kSign = 0x80000000u;
+    static constexpr unsigned kRegister = 16;  // i32 lanes in one AVX-512 register
     /// `values`: the results, then the values of `extra`.
     void watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& values, llvm::Value* mask) {
       size_t results = values.size() - extra.size();
@@ -443,14 +459,31 @@ struct KernelBuilder {
         if (mask) bad = b.CreateAnd(bad, mask);
         b.CreateStore(b.CreateOr(b.CreateLoad(ty, slot), b.CreateSExt(bad, ty)), slot);
       }
+      if (extra.empty()) return;
+      // Not masked to the live lanes: a tail's dead lanes compute f(0),
+      // which at worst asks the runtime to look at tiny results it
+      // then finds right (and a masked add costs mish 3% more).
+      auto umin = [&](llvm::Value* p, llvm::Value* q) { return b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, p, q); };
+      llvm::Value* d = nullptr;
       for (size_t j = 0; j < extra.size(); ++j) {
-        // Not masked to the live lanes: a tail's dead lanes compute f(0),
-        // which at worst asks the runtime to look at tiny results it
-        // then finds right (and a masked add costs mish 3% more).
-        llvm::Value* d = b.CreateSub(b.CreateBitCast(values[results + j], ty), llvm::ConstantInt::get(ty, kBandFirst));
-        llvm::Value* least = b.CreateLoad(ty, minima[j]);
-        b.CreateStore(b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, least, d), minima[j]);
+        const ir::UnderflowSource& s = bands[j];
+        llvm::Value* bits = b.CreateBitCast(values[results + j], ty);
+        if (s.above) bits = s.below ? b.CreateAnd(bits, llvm::ConstantInt::get(ty, ~kSign)) : bits;
+        uint32_t first = s.below && !s.above ? kBandFirst : kBandFirst & ~kSign;
+        llvm::Value* dj = b.CreateSub(bits, llvm::ConstantInt::get(ty, first));
+        d = d ? umin(d, dj) : dj;
       }
+      // halves of the body's lanes folded into one register (which lane is
+      // not needed: the runtime finds them)
+      for (unsigned w = kb.lanes; w > least_ty()->getNumElements(); w /= 2) {
+        llvm::SmallVector<int, 64> lo, hi;
+        for (unsigned i = 0; i < w / 2; ++i) {
+          lo.push_back(int(i));
+          hi.push_back(int(w / 2 + i));
+        }
+        d = umin(b.CreateShuffleVector(d, lo), b.CreateShuffleVector(d, hi));
+      }
+      b.CreateStore(umin(b.CreateLoad(least_ty(), least), d), least);
     }
     void ret(llvm::IRBuilder<>& b) {
       if (!kb.status) {
@@ -461,10 +494,10 @@ struct KernelBuilder {
       if (slot)
         status = b.CreateSelect(b.CreateICmpNE(b.CreateOrReduce(b.CreateLoad(ty, slot)), b.getInt32(0)),
                                 b.getInt64(kStatusNaN), status);
-      for (llvm::Value* slot_j : minima) {
-        llvm::Value* least = b.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umin, b.CreateLoad(ty, slot_j));
-        llvm::Value* hit = b.CreateICmpULE(least, b.getInt32(kBandWidth));
-        status = b.CreateOr(status, b.CreateSelect(hit, b.getInt64(kStatusTiny), b.getInt64(0)));
+      if (least) {
+        llvm::Value* m = b.CreateUnaryIntrinsic(llvm::Intrinsic::vector_reduce_umin, b.CreateLoad(least_ty(), least));
+        status = b.CreateOr(
+            status, b.CreateSelect(b.CreateICmpULE(m, b.getInt32(kBandWidth)), b.getInt64(kStatusTiny), b.getInt64(0)));
       }
       b.CreateRet(status);
     }
@@ -504,8 +537,12 @@ struct KernelBuilder {
     // Inner m * sigmoid(a) as quotients too, where the kernel watches the
     // band (Emitter::plan_sigmoid_quotients): their exp operands watched.
     if (!product && rescue.ty && status && !elem->isDoubleTy())
-      for (NodeId w : em.plan_sigmoid_quotients({p.value}))
-        if (std::find(rescue.extra.begin(), rescue.extra.end(), w) == rescue.extra.end()) rescue.watch_node(b, f, w);
+      for (NodeId w : em.plan_sigmoid_quotients({p.value})) {
+        if (auto at = std::find(rescue.extra.begin(), rescue.extra.end(), w); at == rescue.extra.end())
+          rescue.watch_node(b, f, w);
+        else
+          rescue.bands[size_t(at - rescue.extra.begin())].below = true;
+      }
     stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       if (product) {
         auto [q, a] = sigmoid_times(b, em, product->sigmoid, product->guards, product->m, p.value, in[0], nullptr);

@@ -1172,13 +1172,15 @@ class Stabilizer {
     return make(Op::Mul, {make(Op::Mul, {h, h}), c(2)});
   }
 
-  /// Whether `n` holds an exp, expm1, sinh, cosh or a power to a variable
-  /// exponent at any depth: a factor that may itself overflow where a
+  /// Whether `n` holds an exp (but of a nonpositive argument), expm1, sinh,
+  /// cosh or a power to a variable exponent at any depth: a factor that may
+  /// itself overflow where a
   /// quotient's divisor does (2 sinh(x) / (exp(x) + exp(-2x)) is inf / inf
   /// either way).
   bool grows_exponentially(NodeId n) const {
     for (NodeId id : g_.reachable(std::vector<NodeId>{n})) {
       Op o = g_[id].op;
+      if (o == Op::Exp && nonpositive(g_[id].args[0])) continue;  // at most 1 (logsigmoid's exp(-|x|))
       if (o == Op::Exp || o == Op::Expm1 || o == Op::Sinh || o == Op::Cosh || o == Op::ExpDiv) return true;
       if (o == Op::Pow && !g_.is_const(g_[id].args[1])) return true;
     }
