@@ -2352,6 +2352,32 @@ TEST_CASE("quotients by an exp past its overflow - float kernels recompute the l
   check_forms(sums);
 }
 
+TEST_CASE("logs of products with an exp past its range - log|u| + w", "[stabilize]") {
+  using L = long double;
+  // log|u exp(w)| is log|u| + w past |w| = 80, where the product over- or
+  // underflows (random_forms seed 5106: log(1 + (x exp(-x))^2) was inf below
+  // -88.7 in float, its log 2 log|x exp(-x)| past 2^27).
+  const FormCase cases[] = {
+      {"log(1 + (x*exp(-x))^2)",
+       [](L x) { return std::log1p(x * x * std::exp(-2 * x)); },
+       [](L x) {
+         L v = x * std::exp(-x);
+         return 2 * v * (1 - x) * std::exp(-x) / (1 + v * v);
+       },
+       {-1000.0, -89.5, -3.0, 0.5, 30.0}},
+      {"log(abs(x*exp(-x)))",
+       [](L x) { return std::log(std::fabs(x)) - x; },
+       [](L x) { return 1 / x - 1; },
+       {-1000.0, -89.5, -3.0, 0.5, 30.0, 800.0}},
+      {"log(x / exp(x))", [](L x) { return std::log(x) - x; }, [](L x) { return 1 / x - 1; }, {0.5, 30.0, 95.0, 800.0}},
+      {"log(x*x*exp(-x*x))",
+       [](L x) { return 2 * std::log(std::fabs(x)) - x * x; },
+       [](L x) { return 2 / x - 2 * x; },
+       {-89.5, -3.0, 0.5, 30.0, 800.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a factor overflows", "[diff]") {
   using L = long double;
   // exp(a)'s slope exp(a) a' with a' = k exp(w): 0 * inf = NaN where exp(a)

@@ -55,6 +55,7 @@
 //                           and a over log(cosh(a)))
 //   log(1 + a)           -> log1p(a); log1p(a*a) -> 2 log|a| past |a| = 2^27 (a*a overflows)
 //   log(exp(a))          -> a
+//   log(u exp(w)), log|u exp(w)|, and over exp(w) -> log(u) +- w, log|u| +- w past |w| = 80
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
 //                           else |a| sqrt(1 + (b r) r), r = 1/a, for |a| > 1e15 (no overflow
 //                           of a*a; one sqrt for both sides; |a| itself at +-inf)
