@@ -50,6 +50,9 @@ class Stabilizer {
     // A polynomial argument of a saturating function: its far form (polynomial_far)
     if (n.op == Op::Tanh || n.op == Op::Erf || n.op == Op::Erfc || n.op == Op::Atan)
       if (NodeId p = polynomial_far(a[0]); p != ir::kNoNode) a[0] = p;
+    // and in a comparison, which takes a NaN as false: no lane to recompute
+    if (n.op == Op::Lt || n.op == Op::Le || n.op == Op::Gt || n.op == Op::Ge)
+      for (int k = 0; k < 2; ++k) a[size_t(k)] = polynomials_far(a[size_t(k)], 3);
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
@@ -1781,6 +1784,44 @@ class Stabilizer {
     NodeId far = scaled_polynomial(p, d, scale);
     for (int k = 0; k < d; ++k) far = make(Op::Mul, {far, scale.x});
     return ir::where(g_, past_polynomial_range(scale, d), far, p, true);
+  }
+
+  /// `t` with its polynomials (polynomial_far) in their far form, `t` itself
+  /// or its operands through products, quotients, sums, negations, absolute
+  /// values and where()'s branches, `depth` levels down: a comparison's
+  /// operand, where the
+  /// polynomials' inf - inf = NaN made the condition false (random_forms seed
+  /// 5105: where(P(x) / (log1p(|x|/20)^2 + 1) > 1, ...), P of degree 5, took
+  /// the other branch past 1e10 in float, where P is 4e48).
+  NodeId polynomials_far(NodeId t, int depth) {
+    if (two_growing_terms(t))
+      if (NodeId p = polynomial_far(t); p != ir::kNoNode) return p;
+    Op o = op(t);
+    if (depth == 0 || input_free(t)) return t;
+    if (o == Op::Where) {  // its branches (a far form's)
+      NodeId p = polynomials_far(arg(t, 1), depth - 1), q = polynomials_far(arg(t, 2), depth - 1);
+      return p == arg(t, 1) && q == arg(t, 2) ? t : ir::where(g_, arg(t, 0), p, q, g_[t].value != 0);
+    }
+    if (o != Op::Mul && o != Op::Div && o != Op::Add && o != Op::Sub && o != Op::Neg && o != Op::Abs) return t;
+    std::array<NodeId, 2> args{arg(t, 0), o == Op::Neg || o == Op::Abs ? ir::kNoNode : arg(t, 1)};
+    bool changed = false;
+    for (NodeId& u : args)
+      if (u != ir::kNoNode) {
+        NodeId v = polynomials_far(u, depth - 1);
+        changed |= v != u;
+        u = v;
+      }
+    if (!changed) return t;
+    return o == Op::Neg || o == Op::Abs ? make(o, {args[0]}) : make(o, {args[0], args[1]});
+  }
+
+  /// Whether a sum or difference of two terms that both depend on the input
+  /// is among the nodes `p` is computed from: only such a sum can be inf -
+  /// inf (sigmoid's sign test of gelu_tanh's x (k x^2 + c) cannot).
+  bool two_growing_terms(NodeId p) const {
+    for (NodeId id : g_.reachable(std::vector<NodeId>{p}))
+      if ((op(id) == Op::Add || op(id) == Op::Sub) && !input_free(arg(id, 0)) && !input_free(arg(id, 1))) return true;
+    return false;
   }
 
   /// Whether a sum or difference is among the nodes `p` is computed from.

@@ -56,6 +56,8 @@
 //   log(1 + a)           -> log1p(a); log1p(a*a) -> 2 log|a| past |a| = 2^27 (a*a overflows)
 //   log(exp(a))          -> a
 //   log(u exp(w)), log|u exp(w)|, and over exp(w) -> log(u) +- w, log|u| +- w past |w| = 80
+//   P(x) in a comparison's operand (P with a difference of two terms in x) -> polynomial_far's
+//                           (r^d P) x^d past its range (inf - inf = NaN made the condition false)
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
 //                           else |a| sqrt(1 + (b r) r), r = 1/a, for |a| > 1e15 (no overflow
 //                           of a*a; one sqrt for both sides; |a| itself at +-inf)
