@@ -2352,7 +2352,7 @@ TEST_CASE("quotients by an exp past its overflow - float kernels recompute the l
   check_forms(sums);
 }
 
-TEST_CASE("logs of products with an exp past its range - log|u| + w", "[stabilize]") {
+TEST_CASE("logs of products with an exp and of sums with a cosh or exp past its range", "[stabilize]") {
   using L = long double;
   // log|u exp(w)| is log|u| + w past |w| = 80, where the product over- or
   // underflows (random_forms seed 5106: log(1 + (x exp(-x))^2) was inf below
@@ -2376,6 +2376,34 @@ TEST_CASE("logs of products with an exp past its range - log|u| + w", "[stabiliz
        {-89.5, -3.0, 0.5, 30.0, 800.0}},
   };
   check_forms(cases);
+  // log|a + g| for g = cosh(w) or exp(w) and an a that does not grow so: log(g) +
+  // log1p(a / g) past |w| = 80 (random_forms seed 5107: log(1 + (a + cosh(x))^2)
+  // was inf past 710 in double, and its slope NaN)
+  const FormCase sums[] = {
+      {"log(x + cosh(x))",
+       [](L x) { return std::log(x + std::cosh(x)); },
+       [](L x) { return (1 + std::sinh(x)) / (x + std::cosh(x)); },
+       {-1000.0, -100.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},
+      {"log(abs(x*x*x - cosh(x)))",
+       [](L x) { return std::log(std::fabs(x * x * x - std::cosh(x))); },
+       [](L x) { return (3 * x * x - std::sinh(x)) / (x * x * x - std::cosh(x)); },
+       {-1000.0, -100.0, -3.0, 3.0, 100.0, 1000.0}},
+      {"log(exp(x) - x)",
+       [](L x) { return std::log(std::exp(x) - x); },
+       [](L x) { return (std::exp(x) - 1) / (std::exp(x) - x); },
+       {-1000.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},
+      {"log(1 + (x*x + cosh(x))^2)",
+       [](L x) {
+         L v = x * x + std::cosh(x);
+         return std::log1p(v * v);
+       },
+       [](L x) {
+         L v = x * x + std::cosh(x);
+         return 2 * v * (2 * x + std::sinh(x)) / (1 + v * v);
+       },
+       {-1000.0, -100.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},
+  };
+  check_forms(sums);
 }
 
 TEST_CASE("polynomials in a condition past the powers' overflow - no NaN taken as false", "[stabilize]") {

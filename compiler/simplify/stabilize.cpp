@@ -152,6 +152,7 @@ class Stabilizer {
           }
         if (NodeId r = log_of_exp_sum(s); r != ir::kNoNode) return r;  // log(exp(a) + exp(b)), log(k (1 + exp(a)))
         if (NodeId r = log_of_root_sum(s); r != ir::kNoNode) return r;  // log(x + sqrt(x^2 + b)) = asinh
+        if (NodeId r = log_of_growing_sum(s); r != ir::kNoNode) return r;  // log|a + cosh(w)|
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
           NodeId t = arg(s, 0);
           if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
@@ -1265,6 +1266,30 @@ class Stabilizer {
       NodeId w = arg(e, 0), lu = stabilized(Op::Log, abs ? make(Op::Abs, {u}) : u);
       NodeId far = op(p) == Op::Mul ? make(Op::Add, {lu, w}) : make(Op::Sub, {lu, w});
       return rare_where(make(Op::Gt, {make(Op::Abs, {w}), c(ir::kExpDivSplit)}), far, make(Op::Log, {s}));
+    }
+    return ir::kNoNode;
+  }
+
+  /// log(a + g), log|a +- g|, log(g - a) for g = cosh(w) (past |w| = 80) or
+  /// exp(w) (past w = 80) and an `a` that does not grow exponentially (and
+  /// depends on the input, beside exp(w): log(k + exp(w)) is the softplus
+  /// rules'): log(g) + log1p(a / g), a rare branch, log(g) = |w| - log 2 or w
+  /// there and a / g = 2 (a h) h or (a h) h with h = exp(-|w|/2) (a / g keeps
+  /// a's size where g overflowed). The sum overflowed where its log is finite:
+  /// log(1 + (a + cosh(x))^2), 2 log|a + cosh(x)| past 2^27, was inf past
+  /// 710 in double (random_forms seed 5107). kNoNode where `s` is no such sum.
+  NodeId log_of_growing_sum(NodeId s) {
+    const bool abs = op(s) == Op::Abs;
+    NodeId p = abs ? arg(s, 0) : s;
+    if (op(p) != Op::Add && op(p) != Op::Sub) return ir::kNoNode;
+    for (int k = 0; k < (op(p) == Op::Add || abs ? 2 : 1); ++k) {  // |a - g| = |g - a|
+      NodeId g = arg(p, k), a = arg(p, 1 - k);
+      const bool cosh = op(g) == Op::Cosh;
+      if ((!cosh && op(g) != Op::Exp) || input_free(g) || grows_exponentially(a) || (!cosh && input_free(a))) continue;
+      NodeId m = cosh ? make(Op::Abs, {arg(g, 0)}) : arg(g, 0), h = make(Op::Exp, {scaled(m, -0.5)});
+      NodeId ratio = scaled(make(Op::Mul, {make(Op::Mul, {a, h}), h}), (cosh ? 2 : 1) * (op(p) == Op::Sub ? -1 : 1));
+      NodeId far = make(Op::Add, {cosh ? make(Op::Add, {m, c(-std::numbers::ln2)}) : m, make(Op::Log1p, {ratio})});
+      return rare_where(make(Op::Gt, {m, c(ir::kExpDivSplit)}), far, make(Op::Log, {s}));
     }
     return ir::kNoNode;
   }

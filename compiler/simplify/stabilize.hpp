@@ -56,6 +56,8 @@
 //   log(1 + a)           -> log1p(a); log1p(a*a) -> 2 log|a| past |a| = 2^27 (a*a overflows)
 //   log(exp(a))          -> a
 //   log(u exp(w)), log|u exp(w)|, and over exp(w) -> log(u) +- w, log|u| +- w past |w| = 80
+//   log|a + cosh(w)|, log|a + exp(w)| -> log(cosh(w)) + log1p(2 (a h) h), h = exp(-|w|/2), past |w| = 80
+//                           (w for exp), a not growing exponentially
 //   P(x) in a comparison's operand (P with a difference of two terms in x) -> polynomial_far's
 //                           (r^d P) x^d past its range (inf - inf = NaN made the condition false)
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
