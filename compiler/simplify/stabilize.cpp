@@ -50,9 +50,6 @@ class Stabilizer {
     // A polynomial argument of a saturating function: its far form (polynomial_far)
     if (n.op == Op::Tanh || n.op == Op::Erf || n.op == Op::Erfc || n.op == Op::Atan)
       if (NodeId p = polynomial_far(a[0]); p != ir::kNoNode) a[0] = p;
-    // and in a comparison, which takes a NaN as false: no lane to recompute
-    if (n.op == Op::Lt || n.op == Op::Le || n.op == Op::Gt || n.op == Op::Ge)
-      for (int k = 0; k < 2; ++k) a[size_t(k)] = polynomials_far(a[size_t(k)], 3);
     switch (n.op) {
       case Op::Log: {
         NodeId s = a[0];
@@ -795,6 +792,18 @@ class Stabilizer {
       default:
         break;
     }
+    return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
+  }
+
+  /// The second pass: `n` with polynomials_far in a comparison's operands,
+  /// which take a NaN as false and leave no lane to recompute. After every
+  /// rule has matched the forms as written (the sign tests of sigmoid and
+  /// logsigmoid, which the rules read, compare a polynomial too: seed 5110's
+  /// log(sigmoid(logsigmoid(P))) was -inf at -8 when they were rewritten
+  /// first).
+  NodeId far_comparisons(const ir::Node& n, std::array<NodeId, 3> a) {
+    if (n.op == Op::Lt || n.op == Op::Le || n.op == Op::Gt || n.op == Op::Ge)
+      for (int k = 0; k < 2; ++k) a[size_t(k)] = polynomials_far(a[size_t(k)], 3);
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
@@ -2732,7 +2741,10 @@ class Stabilizer {
 
 std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
   Stabilizer s(g);
-  return ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.rebuild(n, args); });
+  std::vector<NodeId> out =
+      ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.rebuild(n, args); });
+  return ir::transform(
+      g, out, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.far_comparisons(n, args); });
 }
 
 std::optional<DifferenceSlope> difference_slope(Graph& g, NodeId n) { return Stabilizer(g).difference_slope(n); }

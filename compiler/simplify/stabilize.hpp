@@ -59,7 +59,8 @@
 //   log|a + cosh(w)|, log|a + exp(w)| -> log(cosh(w)) + log1p(2 (a h) h), h = exp(-|w|/2), past |w| = 80
 //                           (w for exp), a not growing exponentially
 //   P(x) in a comparison's operand (P with a difference of two terms in x) -> polynomial_far's
-//                           (r^d P) x^d past its range (inf - inf = NaN made the condition false)
+//                           (r^d P) x^d past its range (inf - inf = NaN made the condition false);
+//                           a second pass, after the rules have read the sign tests as written
 //   sqrt(a*a + b)        -> |a| for |a| > 2^27 sqrt|b| when b is a constant (it rounds to that),
 //                           else |a| sqrt(1 + (b r) r), r = 1/a, for |a| > 1e15 (no overflow
 //                           of a*a; one sqrt for both sides; |a| itself at +-inf)
