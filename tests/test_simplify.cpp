@@ -2352,7 +2352,7 @@ TEST_CASE("quotients by an exp past its overflow - float kernels recompute the l
   check_forms(sums);
 }
 
-TEST_CASE("logs of products with an exp and of sums with a cosh or exp past its range", "[stabilize]") {
+TEST_CASE("logs and asinh of products and sums with exps past their range - in the log domain", "[stabilize]") {
   using L = long double;
   // log|u exp(w)| is log|u| + w past |w| = 80, where the product over- or
   // underflows (random_forms seed 5106: log(1 + (x exp(-x))^2) was inf below
@@ -2402,6 +2402,35 @@ TEST_CASE("logs of products with an exp and of sums with a cosh or exp past its 
          return 2 * v * (2 * x + std::sinh(x)) / (1 + v * v);
        },
        {-1000.0, -100.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},
+      // through products and sums, expm1 too, and asinh (random_forms seed 5110)
+      {"log(1 + expm1(x/4)^2)",
+       [](L x) {
+         L v = std::expm1(x / 4);
+         return std::log1p(v * v);
+       },
+       [](L x) {
+         L v = std::expm1(x / 4);
+         return 2 * v * std::exp(x / 4) / 4 / (1 + v * v);
+       },
+       {-1000.0, -3.0, 0.5, 3.0, 100.0, 1000.0, 4000.0}},
+      {"log(1 + ((x - expm1(x)) * x)^2)",
+       [](L x) {
+         L v = (x - std::expm1(x)) * x;
+         return std::log1p(v * v);
+       },
+       [](L x) {
+         L v = (x - std::expm1(x)) * x, dv = (1 - std::exp(x)) * x + (x - std::expm1(x));
+         return 2 * v * dv / (1 + v * v);
+       },
+       {-1000.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},
+      {"asinh(expm1(x) + 2)",
+       [](L x) { return std::asinh(std::expm1(x) + 2); },
+       [](L x) { return std::exp(x) / std::sqrt(1 + std::pow(std::expm1(x) + 2, 2)); },
+       {-1000.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},
+      {"asinh(x*exp(x))",
+       [](L x) { return std::asinh(x * std::exp(x)); },
+       [](L x) { return (1 + x) * std::exp(x) / std::sqrt(1 + std::pow(x * std::exp(x), 2)); },
+       {-1000.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},  // (not -100: float backwards' subnormal e^x, as before)
   };
   check_forms(sums);
 }

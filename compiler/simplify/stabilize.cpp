@@ -120,8 +120,7 @@ class Stabilizer {
           NodeId far = make(Op::Add, {t, stabilized(Op::Log, stabilized(Op::Div, make(Op::Log1p, {e}), e))});
           return make(Op::Where, {make(Op::Lt, {t, c(-1)}), far, make(Op::Log, {s})});
         }
-        if (op(s) == Op::Exp) return arg(s, 0);                                // log(exp(a)) = a
-        if (NodeId r = log_of_exp_product(s); r != ir::kNoNode) return r;      // log|u exp(w)|
+        if (op(s) == Op::Exp) return arg(s, 0);                               // log(exp(a)) = a
         if (op(s) == Op::Cosh) return log_cosh(arg(s, 0));                    // overflows past |a| = 89 in float
         if (op(s) == Op::Mul && op(arg(s, 0)) == Op::Cosh && g_.is_const(arg(s, 1)) && g_.const_value(arg(s, 1)) > 0) {
           // log(k cosh(a)) = log(cosh(a)) + log k (log(2 cosh(a)) is log(exp(a) + exp(-a)))
@@ -149,7 +148,6 @@ class Stabilizer {
           }
         if (NodeId r = log_of_exp_sum(s); r != ir::kNoNode) return r;  // log(exp(a) + exp(b)), log(k (1 + exp(a)))
         if (NodeId r = log_of_root_sum(s); r != ir::kNoNode) return r;  // log(x + sqrt(x^2 + b)) = asinh
-        if (NodeId r = log_of_growing_sum(s); r != ir::kNoNode) return r;  // log|a + cosh(w)|
         if (op(s) == Op::Add && is(arg(s, 1), 1.0)) {
           NodeId t = arg(s, 0);
           if (op(t) == Op::Exp) return softplus(arg(t, 0));                    // log(1 + exp(a)) = softplus(a)
@@ -187,6 +185,7 @@ class Stabilizer {
               g_.const_value(k) != std::floor(g_.const_value(k)))
             return make(Op::Mul, {stabilized(Op::Log, u), k});
         }
+        if (NodeId r = log_of_growing(s); r != ir::kNoNode) return r;  // log|u exp(w)|, log|a + cosh(w)|
         break;
       }
       case Op::Tanh: {
@@ -682,6 +681,16 @@ class Stabilizer {
           NodeId w = arg(a[0], 0);
           return rare_where(make(Op::Gt, {w, c(20)}), make(Op::Add, {w, c(std::numbers::ln2)}),
                             make(Op::Asinh, {a[0]}));
+        }
+        // asinh(u) = sign(u) (log|u| + log 2) past |u| = e^20, log|u| by log_far
+        // where exps take u past the range (asinh(expm1(x) + k) was inf past 709.8
+        // in double: random_forms seed 5110)
+        if (LogFar f = log_far(a[0], 6); f.far != ir::kNoNode) {
+          NodeId plain = make(Op::Asinh, {a[0]});
+          NodeId big = make(Op::Add, {f.far, c(std::numbers::ln2)});
+          if (f.sign != ir::kNoNode) big = make(Op::Mul, {big, f.sign});
+          NodeId far = make(Op::Where, {make(Op::Gt, {f.far, c(20)}), big, plain});
+          return rare_where(make(Op::Gt, {f.m, c(ir::kExpDivSplit)}), far, plain);
         }
         break;
       case Op::Sqrt: {
@@ -1258,49 +1267,123 @@ class Stabilizer {
     return out;
   }
 
-  /// log(u exp(w)), log|u exp(w)| (and over exp(w)) as log(u) + w, log|u| +
-  /// w past |w| = kExpDivSplit, a rare branch: the product over- or
-  /// underflows where its log is finite (log(1 + (x exp(-x))^2), whose log
-  /// is 2 log|x exp(-x)| past 2^27, was inf below -88.7 in float:
-  /// random_forms seed 5106). Below, the log as written (the sum of the
-  /// logs cancels where the product is near 1). kNoNode where `s` is no such
-  /// product.
-  NodeId log_of_exp_product(NodeId s) {
-    const bool abs = op(s) == Op::Abs;
-    NodeId p = abs ? arg(s, 0) : s;
-    if (op(p) != Op::Mul && op(p) != Op::Div) return ir::kNoNode;
-    for (int k = op(p) == Op::Mul ? 0 : 1; k < 2; ++k) {
-      NodeId e = arg(p, k), u = arg(p, 1 - k);
-      if (op(e) != Op::Exp || input_free(e)) continue;
-      NodeId w = arg(e, 0), lu = stabilized(Op::Log, abs ? make(Op::Abs, {u}) : u);
-      NodeId far = op(p) == Op::Mul ? make(Op::Add, {lu, w}) : make(Op::Sub, {lu, w});
-      return rare_where(make(Op::Gt, {make(Op::Abs, {w}), c(ir::kExpDivSplit)}), far, make(Op::Log, {s}));
+  /// log|u| for a u that exps take past the type's range: `far`, valid where
+  /// `m` > kExpDivSplit (m: the size of the exps' arguments), and u's sign
+  /// there (`sign`; kNoNode where u > 0 by construction). Of exp(w) (w),
+  /// expm1(w) (w + log1p(-exp(-w)), w > 80), cosh(w) and sinh(w) (|w| - log 2),
+  /// and through products, quotients, powers to a constant, roots, negations,
+  /// absolute values, where()s' branches, and sums g + a with g an exp, expm1,
+  /// cosh or sinh past 80 and an `a` that does not grow exponentially (log|g|
+  /// + log|1 + a/g|, a/g as
+  /// (a h) h sign(g) with h = exp(-log|g|/2): a / g keeps a's size where g
+  /// overflowed). Empty where u has no such part. The log's error is
+  /// absolute, a few ulps of the result: no product of the logs'
+  /// sum is formed.
+  struct LogFar {
+    NodeId far = ir::kNoNode, m = ir::kNoNode, sign = ir::kNoNode;
+  };
+  LogFar log_far(NodeId u, int depth) {
+    if (depth == 0 || input_free(u)) return {};
+    auto times = [&](NodeId p, NodeId q) {
+      return p == ir::kNoNode ? q : q == ir::kNoNode ? p : make(Op::Mul, {p, q});
+    };
+    const NodeId ln2 = c(std::numbers::ln2);
+    switch (op(u)) {
+      case Op::Exp:
+        return {arg(u, 0), make(Op::Abs, {arg(u, 0)}), ir::kNoNode};
+      case Op::Expm1: {  // (below w = -80 expm1 is -1: m is w, not |w|)
+        NodeId w = arg(u, 0);
+        return {make(Op::Add, {w, make(Op::Log1p, {neg(make(Op::Exp, {neg(w)}))})}), w, ir::kNoNode};
+      }
+      case Op::Cosh:
+      case Op::Sinh: {
+        NodeId m = make(Op::Abs, {arg(u, 0)});
+        return {make(Op::Sub, {m, ln2}), m, op(u) == Op::Sinh ? make(Op::Sign, {arg(u, 0)}) : ir::kNoNode};
+      }
+      case Op::Neg:
+      case Op::Abs: {
+        LogFar f = log_far(arg(u, 0), depth - 1);
+        if (f.far != ir::kNoNode) f.sign = op(u) == Op::Abs ? ir::kNoNode : times(f.sign, c(-1));
+        return f;
+      }
+      case Op::Sqrt:  // (its sign: NaN's log below 0, as the root's)
+      case Op::Pow: {
+        double k = op(u) == Op::Sqrt ? 0.5 : g_.is_const(arg(u, 1)) ? g_.const_value(arg(u, 1)) : 0;
+        LogFar f = k == 0 || !std::isfinite(k) ? LogFar{} : log_far(arg(u, 0), depth - 1);
+        if (f.far == ir::kNoNode) return {};
+        f.far = make(Op::Mul, {f.far, c(k)});
+        if (k == std::floor(k) && std::fmod(k, 2) == 0) f.sign = ir::kNoNode;
+        return f;
+      }
+      case Op::Mul:
+      case Op::Div: {
+        LogFar p = log_far(arg(u, 0), depth - 1), q = log_far(arg(u, 1), depth - 1);
+        if (p.far == ir::kNoNode && q.far == ir::kNoNode) return {};
+        NodeId lp = log_abs(arg(u, 0), p), lq = log_abs(arg(u, 1), q);
+        NodeId m = p.far == ir::kNoNode ? q.m : q.far == ir::kNoNode ? p.m : make(Op::Max, {p.m, q.m});
+        return {make(op(u) == Op::Mul ? Op::Add : Op::Sub, {lp, lq}), m,
+                times(sign_of(arg(u, 0), p), sign_of(arg(u, 1), q))};
+      }
+      case Op::Add:
+      case Op::Sub:
+        for (int k = 0; k < 2; ++k) {
+          NodeId g = arg(u, k), a = arg(u, 1 - k);
+          Op go = op(g);  // (a large g: its argument past 80, not |w|: exp(w) + a is a below -80)
+          if ((go != Op::Exp && go != Op::Expm1 && go != Op::Cosh && go != Op::Sinh) || grows_exponentially(a))
+            continue;
+          LogFar f = log_far(g, depth - 1);
+          if (f.far == ir::kNoNode) continue;
+          if (go == Op::Exp) f.m = arg(g, 0);
+          // u = g + a, g - a or a - g = -(g - a): g (1 + r) up to the sign, r = +-a / g
+          double s = op(u) == Op::Add ? 1 : -1;
+          NodeId h = make(Op::Exp, {scaled(f.far, -0.5)});
+          NodeId r = make(Op::Mul, {make(Op::Mul, {scaled(a, s), h}), h});
+          if (f.sign != ir::kNoNode) r = make(Op::Mul, {r, f.sign});
+          NodeId t = make(Op::Add, {c(1), r});
+          NodeId sign = times(f.sign, make(Op::Sign, {t}));
+          if (op(u) == Op::Sub && k == 1) sign = times(sign, c(-1));
+          return {make(Op::Add, {f.far, make(Op::Log, {make(Op::Abs, {t})})}), f.m, sign};
+        }
+        return {};
+      case Op::Where: {
+        LogFar p = log_far(arg(u, 1), depth - 1), q = log_far(arg(u, 2), depth - 1);
+        if (p.far == ir::kNoNode && q.far == ir::kNoNode) return {};
+        NodeId m = p.far == ir::kNoNode ? q.m : q.far == ir::kNoNode ? p.m : make(Op::Max, {p.m, q.m});
+        NodeId sp = sign_of(arg(u, 1), p), sq = sign_of(arg(u, 2), q);
+        NodeId sign = sp == ir::kNoNode && sq == ir::kNoNode
+                          ? ir::kNoNode
+                          : make(Op::Where, {arg(u, 0), sp == ir::kNoNode ? c(1) : sp, sq == ir::kNoNode ? c(1) : sq});
+        return {make(Op::Where, {arg(u, 0), log_abs(arg(u, 1), p), log_abs(arg(u, 2), q)}), m, sign};
+      }
+      default:
+        return {};
     }
-    return ir::kNoNode;
   }
-
-  /// log(a + g), log|a +- g|, log(g - a) for g = cosh(w) (past |w| = 80) or
-  /// exp(w) (past w = 80) and an `a` that does not grow exponentially (and
-  /// depends on the input, beside exp(w): log(k + exp(w)) is the softplus
-  /// rules'): log(g) + log1p(a / g), a rare branch, log(g) = |w| - log 2 or w
-  /// there and a / g = 2 (a h) h or (a h) h with h = exp(-|w|/2) (a / g keeps
-  /// a's size where g overflowed). The sum overflowed where its log is finite:
-  /// log(1 + (a + cosh(x))^2), 2 log|a + cosh(x)| past 2^27, was inf past
-  /// 710 in double (random_forms seed 5107). kNoNode where `s` is no such sum.
-  NodeId log_of_growing_sum(NodeId s) {
-    const bool abs = op(s) == Op::Abs;
-    NodeId p = abs ? arg(s, 0) : s;
-    if (op(p) != Op::Add && op(p) != Op::Sub) return ir::kNoNode;
-    for (int k = 0; k < (op(p) == Op::Add || abs ? 2 : 1); ++k) {  // |a - g| = |g - a|
-      NodeId g = arg(p, k), a = arg(p, 1 - k);
-      const bool cosh = op(g) == Op::Cosh;
-      if ((!cosh && op(g) != Op::Exp) || input_free(g) || grows_exponentially(a) || (!cosh && input_free(a))) continue;
-      NodeId m = cosh ? make(Op::Abs, {arg(g, 0)}) : arg(g, 0), h = make(Op::Exp, {scaled(m, -0.5)});
-      NodeId ratio = scaled(make(Op::Mul, {make(Op::Mul, {a, h}), h}), (cosh ? 2 : 1) * (op(p) == Op::Sub ? -1 : 1));
-      NodeId far = make(Op::Add, {cosh ? make(Op::Add, {m, c(-std::numbers::ln2)}) : m, make(Op::Log1p, {ratio})});
-      return rare_where(make(Op::Gt, {m, c(ir::kExpDivSplit)}), far, make(Op::Log, {s}));
-    }
-    return ir::kNoNode;
+  /// log|u| everywhere: f's far form past its m, the log as written before (or
+  /// by the Log rules where u does not grow so).
+  NodeId log_abs(NodeId u, const LogFar& f) {
+    NodeId plain = make(Op::Log, {make(Op::Abs, {u})});
+    if (f.far == ir::kNoNode) return stabilized(Op::Log, make(Op::Abs, {u}));
+    return make(Op::Where, {make(Op::Gt, {f.m, c(ir::kExpDivSplit)}), f.far, plain});
+  }
+  /// u's sign: f's where u grows, else sign(u) (kNoNode: u >= 0 by construction).
+  NodeId sign_of(NodeId u, const LogFar& f) {
+    if (f.far != ir::kNoNode) return f.sign;
+    if (op(u) == Op::Abs || (g_.is_const(u) && g_.const_value(u) > 0)) return ir::kNoNode;
+    return make(Op::Sign, {u});
+  }
+  /// log(s) (also log|s|) past the range of the exps in s (log_far), a rare
+  /// branch: the value over- or underflowed where its log is finite (log(1 +
+  /// (x exp(-x))^2), 2 log|x exp(-x)| past 2^27, was inf below -88.7 in float:
+  /// random_forms seed 5106; log(1 + (a + cosh(x))^2) inf past 710 in double:
+  /// seed 5107; log(1 + expm1(u)^2) seed 5110). Below, the log as written (the
+  /// logs' sum cancels where the value is near 1). kNoNode where s does not
+  /// grow so.
+  NodeId log_of_growing(NodeId s) {
+    LogFar f = log_far(s, 6);
+    if (f.far == ir::kNoNode) return ir::kNoNode;
+    NodeId far = f.sign == ir::kNoNode ? f.far : make(Op::Add, {f.far, make(Op::Log, {f.sign})});  // NaN where s < 0
+    return rare_where(make(Op::Gt, {f.m, c(ir::kExpDivSplit)}), far, make(Op::Log, {s}));
   }
 
   /// log1p(1 / (v v)) = log(1 + v^2) - 2 log|v|: as written for |v| > 1, and

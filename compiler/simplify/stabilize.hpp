@@ -55,9 +55,9 @@
 //                           and a over log(cosh(a)))
 //   log(1 + a)           -> log1p(a); log1p(a*a) -> 2 log|a| past |a| = 2^27 (a*a overflows)
 //   log(exp(a))          -> a
-//   log(u exp(w)), log|u exp(w)|, and over exp(w) -> log(u) +- w, log|u| +- w past |w| = 80
-//   log|a + cosh(w)|, log|a + exp(w)| -> log(cosh(w)) + log1p(2 (a h) h), h = exp(-|w|/2), past |w| = 80
-//                           (w for exp), a not growing exponentially
+//   log(u), log|u|, asinh(u) for u that exps take past the range -> in the log domain past
+//                           |w| = 80 (log_far: log|exp(w)| = w, log|cosh(w)| = |w| - log 2, ... through
+//                           products, quotients, powers, roots, where()s, and sums g + a with a large g)
 //   P(x) in a comparison's operand (P with a difference of two terms in x) -> polynomial_far's
 //                           (r^d P) x^d past its range (inf - inf = NaN made the condition false);
 //                           a second pass, after the rules have read the sign tests as written
