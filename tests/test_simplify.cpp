@@ -2431,6 +2431,21 @@ TEST_CASE("logs and asinh of products and sums with exps past their range - in t
        [](L x) { return std::asinh(x * std::exp(x)); },
        [](L x) { return (1 + x) * std::exp(x) / std::sqrt(1 + std::pow(x * std::exp(x), 2)); },
        {-1000.0, -3.0, 0.5, 3.0, 100.0, 1000.0}},  // (not -100: float backwards' subnormal e^x, as before)
+      // polynomials past their range too, and log1p (random_forms seed 5112)
+      {"log1p(abs(sqrt(1 + (3 + 0.1*x - 0.044715*x^2)^2)))",
+       [](L x) {
+         L p = 3 + 0.1L * x - 0.044715L * x * x;
+         return std::log1p(std::sqrt(1 + p * p));
+       },
+       [](L x) {
+         L p = 3 + 0.1L * x - 0.044715L * x * x, dp = 0.1L - 2 * 0.044715L * x, r = std::sqrt(1 + p * p);
+         return p * dp / (r * (1 + r));
+       },
+       {-1e200, -3e19, -3.0, 0.5, 3.0, 3e19, 1e200}},
+      {"asinh(1 + 0.1*x^3)",
+       [](L x) { return std::asinh(1 + 0.1L * x * x * x); },
+       [](L x) { return 0.3L * x * x / std::sqrt(1 + std::pow(1 + 0.1L * x * x * x, 2)); },
+       {-1e200, -3e19, -3.0, 0.5, 3.0, 3e19, 1e200}},
   };
   check_forms(sums);
 }

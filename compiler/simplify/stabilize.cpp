@@ -198,6 +198,7 @@ class Stabilizer {
         if (op(a[0]) == Op::Neg && op(arg(a[0], 0)) == Op::Exp)                 // log1p(-exp(a))
           return log1mexp(arg(arg(a[0], 0), 0));
         if (NodeId r = log1p_of(a[0]); op(r) != Op::Log1p) return r;          // log1p(a*a)
+        if (NodeId r = log1p_of_growing(a[0]); r != ir::kNoNode) return r;    // log1p(|sqrt(1 + P^2)|)
         break;
       case Op::Add: {
         // (u + c1) + c2 = u + (c1 + c2), one rounding (1 / sigmoid(x) - 1 as exp(-x) + 1 - 1);
@@ -690,7 +691,7 @@ class Stabilizer {
           NodeId big = make(Op::Add, {f.far, c(std::numbers::ln2)});
           if (f.sign != ir::kNoNode) big = make(Op::Mul, {big, f.sign});
           NodeId far = make(Op::Where, {make(Op::Gt, {f.far, c(20)}), big, plain});
-          return rare_where(make(Op::Gt, {f.m, c(ir::kExpDivSplit)}), far, plain);
+          return rare_where(f.cond, far, plain);
         }
         break;
       case Op::Sqrt: {
@@ -1224,6 +1225,13 @@ class Stabilizer {
     return make(Op::Where, {make(Op::Lt, {t, c(0)}), near, make(Op::Mul, {make(Op::Mul, {sp, h}), h})});
   }
 
+  /// Whether an exp, expm1, sinh or cosh is among the nodes `n` is computed from.
+  bool depends_on_exp(NodeId n) const {
+    for (NodeId id : g_.reachable(std::vector<NodeId>{n}))
+      if (Op o = op(id); o == Op::Exp || o == Op::Expm1 || o == Op::Sinh || o == Op::Cosh) return true;
+    return false;
+  }
+
   /// Whether `n` is `e` or has it among its operands, at any depth.
   bool depends_on(NodeId n, NodeId e) const {
     std::vector<NodeId> all = g_.reachable(std::vector<NodeId>{n});
@@ -1267,38 +1275,52 @@ class Stabilizer {
     return out;
   }
 
-  /// log|u| for a u that exps take past the type's range: `far`, valid where
-  /// `m` > kExpDivSplit (m: the size of the exps' arguments), and u's sign
-  /// there (`sign`; kNoNode where u > 0 by construction). Of exp(w) (w),
-  /// expm1(w) (w + log1p(-exp(-w)), w > 80), cosh(w) and sinh(w) (|w| - log 2),
-  /// and through products, quotients, powers to a constant, roots, negations,
-  /// absolute values, where()s' branches, and sums g + a with g an exp, expm1,
-  /// cosh or sinh past 80 and an `a` that does not grow exponentially (log|g|
-  /// + log|1 + a/g|, a/g as
+  /// log|u| for a u that exps or powers take past the type's range: `far`,
+  /// valid where `cond` holds, and u's sign there (`sign`; kNoNode where u > 0
+  /// by construction). Of exp(w) (w, past |w| = 80), expm1(w) (w +
+  /// log1p(-exp(-w)), past w = 80), cosh(w) and sinh(w) (|w| - log 2, past |w|
+  /// = 80), polynomials of degree d >= 2 (log|r^d P| + d log|x|, r = 1/x, past
+  /// their range: past_polynomial_range), and through products, quotients,
+  /// powers to a constant, roots, negations, absolute values, where()s'
+  /// branches, and sums g + a with g an exp, expm1, cosh or sinh past 80 and
+  /// an `a` that does not grow exponentially (log|g| + log|1 + a/g|, a/g as
   /// (a h) h sign(g) with h = exp(-log|g|/2): a / g keeps a's size where g
   /// overflowed). Empty where u has no such part. The log's error is
-  /// absolute, a few ulps of the result: no product of the logs'
-  /// sum is formed.
+  /// absolute, a few ulps of the result: no product of the logs' sum is
+  /// formed.
   struct LogFar {
-    NodeId far = ir::kNoNode, m = ir::kNoNode, sign = ir::kNoNode;
+    NodeId far = ir::kNoNode, cond = ir::kNoNode, sign = ir::kNoNode;
   };
   LogFar log_far(NodeId u, int depth) {
     if (depth == 0 || input_free(u)) return {};
     auto times = [&](NodeId p, NodeId q) {
       return p == ir::kNoNode ? q : q == ir::kNoNode ? p : make(Op::Mul, {p, q});
     };
+    auto past = [&](NodeId m) { return make(Op::Gt, {m, c(ir::kExpDivSplit)}); };
+    auto either = [&](const LogFar& p, const LogFar& q) {
+      return p.far == ir::kNoNode ? q.cond : q.far == ir::kNoNode ? p.cond : make(Op::Or, {p.cond, q.cond});
+    };
     const NodeId ln2 = c(std::numbers::ln2);
+    if (int d = polynomial_degree(u); d >= 2) {
+      Scale scale = scale_of(u);
+      NodeId sp = scaled_polynomial(u, d, scale);  // r^d P: P's sign times sign(x)^d
+      NodeId far = make(Op::Add, {make(Op::Log, {make(Op::Abs, {sp})}),
+                                  make(Op::Mul, {make(Op::Log, {make(Op::Abs, {scale.x})}), c(d)})});
+      NodeId sign = make(Op::Sign, {sp});
+      if (d % 2) sign = make(Op::Mul, {sign, scale.sign});
+      return {far, past_polynomial_range(scale, d), sign};
+    }
     switch (op(u)) {
       case Op::Exp:
-        return {arg(u, 0), make(Op::Abs, {arg(u, 0)}), ir::kNoNode};
-      case Op::Expm1: {  // (below w = -80 expm1 is -1: m is w, not |w|)
+        return {arg(u, 0), past(make(Op::Abs, {arg(u, 0)})), ir::kNoNode};
+      case Op::Expm1: {  // (below w = -80 expm1 is -1: w, not |w|)
         NodeId w = arg(u, 0);
-        return {make(Op::Add, {w, make(Op::Log1p, {neg(make(Op::Exp, {neg(w)}))})}), w, ir::kNoNode};
+        return {make(Op::Add, {w, make(Op::Log1p, {neg(make(Op::Exp, {neg(w)}))})}), past(w), ir::kNoNode};
       }
       case Op::Cosh:
       case Op::Sinh: {
         NodeId m = make(Op::Abs, {arg(u, 0)});
-        return {make(Op::Sub, {m, ln2}), m, op(u) == Op::Sinh ? make(Op::Sign, {arg(u, 0)}) : ir::kNoNode};
+        return {make(Op::Sub, {m, ln2}), past(m), op(u) == Op::Sinh ? make(Op::Sign, {arg(u, 0)}) : ir::kNoNode};
       }
       case Op::Neg:
       case Op::Abs: {
@@ -1320,20 +1342,19 @@ class Stabilizer {
         LogFar p = log_far(arg(u, 0), depth - 1), q = log_far(arg(u, 1), depth - 1);
         if (p.far == ir::kNoNode && q.far == ir::kNoNode) return {};
         NodeId lp = log_abs(arg(u, 0), p), lq = log_abs(arg(u, 1), q);
-        NodeId m = p.far == ir::kNoNode ? q.m : q.far == ir::kNoNode ? p.m : make(Op::Max, {p.m, q.m});
-        return {make(op(u) == Op::Mul ? Op::Add : Op::Sub, {lp, lq}), m,
+        return {make(op(u) == Op::Mul ? Op::Add : Op::Sub, {lp, lq}), either(p, q),
                 times(sign_of(arg(u, 0), p), sign_of(arg(u, 1), q))};
       }
       case Op::Add:
       case Op::Sub:
         for (int k = 0; k < 2; ++k) {
           NodeId g = arg(u, k), a = arg(u, 1 - k);
-          Op go = op(g);  // (a large g: its argument past 80, not |w|: exp(w) + a is a below -80)
+          Op go = op(g);
           if ((go != Op::Exp && go != Op::Expm1 && go != Op::Cosh && go != Op::Sinh) || grows_exponentially(a))
             continue;
           LogFar f = log_far(g, depth - 1);
           if (f.far == ir::kNoNode) continue;
-          if (go == Op::Exp) f.m = arg(g, 0);
+          if (go == Op::Exp) f.cond = past(arg(g, 0));  // a large g: exp(w) + a is a below -80
           // u = g + a, g - a or a - g = -(g - a): g (1 + r) up to the sign, r = +-a / g
           double s = op(u) == Op::Add ? 1 : -1;
           NodeId h = make(Op::Exp, {scaled(f.far, -0.5)});
@@ -1342,29 +1363,27 @@ class Stabilizer {
           NodeId t = make(Op::Add, {c(1), r});
           NodeId sign = times(f.sign, make(Op::Sign, {t}));
           if (op(u) == Op::Sub && k == 1) sign = times(sign, c(-1));
-          return {make(Op::Add, {f.far, make(Op::Log, {make(Op::Abs, {t})})}), f.m, sign};
+          return {make(Op::Add, {f.far, make(Op::Log, {make(Op::Abs, {t})})}), f.cond, sign};
         }
         return {};
       case Op::Where: {
         LogFar p = log_far(arg(u, 1), depth - 1), q = log_far(arg(u, 2), depth - 1);
         if (p.far == ir::kNoNode && q.far == ir::kNoNode) return {};
-        NodeId m = p.far == ir::kNoNode ? q.m : q.far == ir::kNoNode ? p.m : make(Op::Max, {p.m, q.m});
         NodeId sp = sign_of(arg(u, 1), p), sq = sign_of(arg(u, 2), q);
         NodeId sign = sp == ir::kNoNode && sq == ir::kNoNode
                           ? ir::kNoNode
                           : make(Op::Where, {arg(u, 0), sp == ir::kNoNode ? c(1) : sp, sq == ir::kNoNode ? c(1) : sq});
-        return {make(Op::Where, {arg(u, 0), log_abs(arg(u, 1), p), log_abs(arg(u, 2), q)}), m, sign};
+        return {make(Op::Where, {arg(u, 0), log_abs(arg(u, 1), p), log_abs(arg(u, 2), q)}), either(p, q), sign};
       }
       default:
         return {};
     }
   }
-  /// log|u| everywhere: f's far form past its m, the log as written before (or
-  /// by the Log rules where u does not grow so).
+  /// log|u| everywhere: f's far form where its condition holds, the log as
+  /// written elsewhere (or by the Log rules where u does not grow so).
   NodeId log_abs(NodeId u, const LogFar& f) {
-    NodeId plain = make(Op::Log, {make(Op::Abs, {u})});
     if (f.far == ir::kNoNode) return stabilized(Op::Log, make(Op::Abs, {u}));
-    return make(Op::Where, {make(Op::Gt, {f.m, c(ir::kExpDivSplit)}), f.far, plain});
+    return make(Op::Where, {f.cond, f.far, make(Op::Log, {make(Op::Abs, {u})})});
   }
   /// u's sign: f's where u grows, else sign(u) (kNoNode: u >= 0 by construction).
   NodeId sign_of(NodeId u, const LogFar& f) {
@@ -1372,18 +1391,30 @@ class Stabilizer {
     if (op(u) == Op::Abs || (g_.is_const(u) && g_.const_value(u) > 0)) return ir::kNoNode;
     return make(Op::Sign, {u});
   }
-  /// log(s) (also log|s|) past the range of the exps in s (log_far), a rare
-  /// branch: the value over- or underflowed where its log is finite (log(1 +
-  /// (x exp(-x))^2), 2 log|x exp(-x)| past 2^27, was inf below -88.7 in float:
-  /// random_forms seed 5106; log(1 + (a + cosh(x))^2) inf past 710 in double:
-  /// seed 5107; log(1 + expm1(u)^2) seed 5110). Below, the log as written (the
-  /// logs' sum cancels where the value is near 1). kNoNode where s does not
-  /// grow so.
+  /// log(s) (also log|s|) past the range of the exps and powers in s
+  /// (log_far), a rare branch: the value over- or underflowed where its log
+  /// is finite (log(1 + (x exp(-x))^2), 2 log|x exp(-x)| past 2^27, was inf
+  /// below -88.7 in float: random_forms seed 5106; log(1 + (a + cosh(x))^2)
+  /// inf past 710 in double: seed 5107; log(1 + expm1(u)^2) seed 5110). Below,
+  /// the log as written (the logs' sum cancels where the value is near 1).
+  /// kNoNode where s does not grow so.
   NodeId log_of_growing(NodeId s) {
     LogFar f = log_far(s, 6);
     if (f.far == ir::kNoNode) return ir::kNoNode;
     NodeId far = f.sign == ir::kNoNode ? f.far : make(Op::Add, {f.far, make(Op::Log, {f.sign})});  // NaN where s < 0
-    return rare_where(make(Op::Gt, {f.m, c(ir::kExpDivSplit)}), far, make(Op::Log, {s}));
+    return rare_where(f.cond, far, make(Op::Log, {s}));
+  }
+  /// log1p(s) likewise: log|s| + log(sign(s) + 1/|s|) (NaN where s < -1 far out)
+  /// (log1p(|sqrt(1 + P^2)|), P of degree 2, was inf past 1.8e19 in float
+  /// and 1e154 in double: seed 5112). For an s free of exps: a tiny s (an exp
+  /// past -80, softplus's log1p(exp(-|x|))) is log1p's own.
+  NodeId log1p_of_growing(NodeId s) {
+    if (grows_exponentially(s) || depends_on_exp(s)) return ir::kNoNode;
+    LogFar f = log_far(s, 6);
+    if (f.far == ir::kNoNode) return ir::kNoNode;
+    NodeId tail = make(Op::Exp, {neg(f.far)});
+    NodeId far = make(Op::Add, {f.far, make(Op::Log, {make(Op::Add, {f.sign == ir::kNoNode ? c(1) : f.sign, tail})})});
+    return rare_where(f.cond, far, make(Op::Log1p, {s}));
   }
 
   /// log1p(1 / (v v)) = log(1 + v^2) - 2 log|v|: as written for |v| > 1, and
