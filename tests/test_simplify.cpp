@@ -2495,6 +2495,30 @@ TEST_CASE("polynomials in a condition past the powers' overflow - no NaN taken a
         "where(x * (x * x * 0.07 + 1.6) >= 0, x, x * 2)");
 }
 
+TEST_CASE("an exp over a sum of exps of other arguments - one merged exp", "[stabilize]") {
+  using L = long double;
+  // u exp(t) / (exp(p) + exp(q)) is u exp(t - max(p, q)) / (1 + exp(-|p - q|)):
+  // as exp(x) sigmoid(-2x) its slope was 0 past 52 in float (a large exp
+  // times an underflowed one) and had the wrong sign past 355 in double;
+  // exp(x) exp(x) in a divisor is exp(2x) (exp(x) / (exp(x) exp(x) + 1) was
+  // NaN past 355 in double: random_forms seed 5111).
+  const FormCase cases[] = {
+      {"exp(x) / (exp(2*x) + 1)",
+       [](L x) { return 1 / (2 * std::cosh(x)); },
+       [](L x) { return -std::tanh(x) / (2 * std::cosh(x)); },
+       {-700.0, -60.0, 0.5, 50.0, 60.0, 80.0, 700.0}},
+      {"exp(x) / (exp(x)*exp(x) + 1)",
+       [](L x) { return 1 / (2 * std::cosh(x)); },
+       [](L x) { return -std::tanh(x) / (2 * std::cosh(x)); },
+       {-700.0, -60.0, 0.5, 50.0, 60.0, 80.0, 700.0}},
+      {"x*exp(x) / (exp(3*x) + exp(-x))",
+       [](L x) { return x / (2 * std::cosh(2 * x)); },
+       [](L x) { return 1 / (2 * std::cosh(2 * x)) - x * std::tanh(2 * x) / std::cosh(2 * x); },
+       {-700.0, -30.0, 0.5, 30.0, 700.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a factor overflows", "[diff]") {
   using L = long double;
   // exp(a)'s slope exp(a) a' with a' = k exp(w): 0 * inf = NaN where exp(a)

@@ -2467,6 +2467,9 @@ class Stabilizer {
   /// the constant 0); kNoNode otherwise.
   NodeId exponent_of(NodeId e) {
     if (op(e) == Op::Exp) return arg(e, 0);
+    // exp(a) exp(a), which merged_exps keeps a product: 2a (exp(x) / (exp(x) exp(x) +
+    // 1) was NaN past 355 in double, inf / inf: random_forms seed 5111)
+    if (op(e) == Op::Mul && arg(e, 0) == arg(e, 1) && op(arg(e, 0)) == Op::Exp) return scaled(arg(arg(e, 0), 0), 2);
     return is(e, 1.0) ? c(0) : ir::kNoNode;
   }
 
@@ -2551,6 +2554,16 @@ class Stabilizer {
         if (op(arg(num, k)) == Op::Exp) factor = {arg(num, 1 - k), arg(arg(num, k), 0)};
     auto times = [&](NodeId v) { return factor.first == ir::kNoNode ? v : make(Op::Mul, {factor.first, v}); };
     if (NodeId d = rest(factor.second); d != ir::kNoNode) return times(sigmoid(d));
+    // u exp(t) / (exp(p) + exp(q)) for another t: u exp(t - m) / (1 + exp(-|p - q|)), m =
+    // max(p, q), one exp of the merged exponent and a factor in [1/2, 1] (exp(x) / (exp(2x)
+    // + 1) as exp(x) sigmoid(-2x) had its slope 0 past 52 in float, a large exp times an
+    // underflowed one, where it is -exp(-x); its sign wrong past 355 in double)
+    if (factor.second != ir::kNoNode && p != ir::kNoNode && !is(factor.second, 0.0)) {
+      NodeId t = factor.second, d = make(Op::Sub, {p, q}), pos = make(Op::Gt, {d, c(0)});
+      NodeId e = make(Op::Exp, {make(Op::Where, {pos, make(Op::Sub, {t, p}), make(Op::Sub, {t, q})})});
+      NodeId rest_exp = make(Op::Exp, {make(Op::Where, {pos, neg(d), d})});
+      return times(make(Op::Div, {e, make(Op::Add, {c(1), rest_exp})}));
+    }
     if (p != ir::kNoNode) {
       // exp(s) - exp(r), expm1(s) (r = 0), -expm1(r) (s = 0), or u times one of them
       NodeId s = ir::kNoNode, r = ir::kNoNode;
