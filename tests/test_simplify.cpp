@@ -116,7 +116,8 @@ TEST_CASE("identities that hold for every IEEE value", "[simplify]") {
   CHECK(simplified("x + x") == "x * 2");
   // Like terms of one sign: (a + b) t, the constant folded exactly
   CHECK(simplified("x + 4*x") == "x * 5");
-  CHECK(simplified("exp(x)*2 + exp(x)") == "exp(x) * 3");
+  CHECK(simplified("sinh(x)*2 + sinh(x)") == "sinh(x) * 3");
+  CHECK(simplified("exp(x)*2 + exp(x)") == "exp(x + 1.0986122886681098)");  // 3 exp(x) as exp(x + log 3)
   CHECK(simplified("x*3 - x*(-2)") == "x * 5");
   CHECK(simplified("x*0.1 + x*0.2") == "x * 0.30000000000000004");
   // ... also with the constants inside the products, where their product is exact
@@ -2519,6 +2520,34 @@ TEST_CASE("an exp over a sum of exps of other arguments - one merged exp", "[sta
   check_forms(cases);
 }
 
+TEST_CASE("a constant times an exp past its range - exp(a + log k)", "[stabilize]") {
+  using L = long double;
+  // k exp(a) is exp(a + log|k|), log|k| carried as hi + lo in exp's argument: 0.001
+  // exp(x) was inf past 709.8 in double (finite to 716.7) and past 88.7 in float,
+  // 1e30 exp(x) 0 below -745 in double (normal to -1393)
+  const FormCase cases[] = {
+      {"0.001 * exp(x)",
+       [](L x) { return 0.001L * std::exp(x); },
+       [](L x) { return 0.001L * std::exp(x); },
+       {-3.0, 0.5, 30.0, 95.0, 712.0, 715.0}},
+      {"-0.001 * exp(x)",
+       [](L x) { return -0.001L * std::exp(x); },
+       [](L x) { return -0.001L * std::exp(x); },
+       {-3.0, 0.5, 95.0, 712.0}},
+      {"1e30 * exp(x)",
+       [](L x) { return 1e30L * std::exp(x); },
+       [](L x) { return 1e30L * std::exp(x); },
+       {-1000.0, -750.0, -3.0, 0.5, 30.0}},
+      {"exp(-x*x) * 1.5 + x",
+       [](L x) { return 1.5L * std::exp(-x * x) + x; },
+       [](L x) { return 1 - 3 * x * std::exp(-x * x); },
+       {-3.0, -0.5, 0.5, 2.0, 30.0}},
+  };
+  check_forms(cases);
+  // 2^j k exp(a) stays a product (exact; mish's e (e + 2) would take an exp more)
+  CHECK(simplified("2 * exp(x)") == "exp(x) * 2");
+}
+
 TEST_CASE("exp's chain rule and atan's and asinh's of exp stay finite where a factor overflows", "[diff]") {
   using L = long double;
   // exp(a)'s slope exp(a) a' with a' = k exp(w): 0 * inf = NaN where exp(a)
@@ -2983,7 +3012,7 @@ TEST_CASE("the underflow analysis - products that enlarge a subnormal's rounding
   // and x enlarges its rounding; mish's and telu's exp the same.
   for (const char* some :
        {"swish", "silu", "mish", "telu", "gelu_tanh", "x * exp(x)", "x * tanh(exp(x))", "x * sigmoid(1.702 * x)",
-        "exp(x) / (x * x + 1e-3)", "1e3 * exp(x)", "x * (exp(x) + exp(2 * x))", "x / exp(x)",
+        "exp(x) / (x * x + 1e-3)", "1e3 * x * exp(x)", "x * (exp(x) + exp(2 * x))", "x / exp(x)",
         "x * x / exp(sqrt(x * x + 1))", "softplus"}) {  // divided by beta, which may be below 1
     INFO(some);
     CHECK(amplifies(some));
@@ -2991,9 +3020,9 @@ TEST_CASE("the underflow analysis - products that enlarge a subnormal's rounding
   // A subnormal that is not enlarged (sigmoid: divided by 1 + e; logsigmoid),
   // tiny only for a tiny input (expm1), or whose node cannot be tiny
   // (exp(x) + 1), or no exp at all (erfc is not watched: gelu).
-  for (const char* none : {"gelu", "sigmoid", "exp(x)", "0.5 * exp(x)", "logsigmoid", "log1p(exp(x))", "elu", "selu", "celu",
-                           "tanh", "exp(x) + 1", "x * (exp(x) + 1)", "relu", "x * x * x", "hardswish",
-                           "x * exp(x * x) "}) {
+  for (const char* none : {"gelu", "sigmoid", "exp(x)", "0.5 * exp(x)", "logsigmoid", "log1p(exp(x))", "elu", "selu",
+                           "celu", "tanh", "exp(x) + 1", "x * (exp(x) + 1)", "relu", "x * x * x", "hardswish",
+                           "x * exp(x * x) ", "1e3 * exp(x)"}) {  // (exp(x + log 1e3): no product)
     INFO(none);
     CHECK_FALSE(amplifies(none));
   }

@@ -92,6 +92,22 @@ std::vector<T> evaluate(const Graph& g, std::span<const NodeId> roots, T x, std:
         if (const Node& e = g[n.args[1]]; sizeof(T) == sizeof(double) && e.op == Op::Const && e.lo != 0)
           if (T t = T(e.lo) * std::log(value[n.args[0]]); std::isfinite(t)) value[id] += value[id] * t;
         break;
+      case Op::Exp: {
+        value[id] = std::exp(value[n.args[0]]);
+        // in double, exp(u + c)'s argument as the kernels take it, a double-float: the
+        // sum's rounding and a folded c's rest (k exp(x) is exp(x + log k): stabilize.cpp)
+        const Node& s = g[n.args[0]];
+        if (sizeof(T) != sizeof(double) || s.op != Op::Add) break;
+        for (int k = 0; k < 2; ++k)
+          if (const Node& c = g[s.args[k]]; c.op == Op::Const) {
+            T u = value[s.args[1 - k]], w = value[s.args[k]], sum = value[n.args[0]];
+            T bv = sum - u, av = sum - bv;
+            T err = (u - av) + (w - bv) + T(c.lo);
+            if (std::isfinite(err) && std::isfinite(value[id])) value[id] += value[id] * err;
+            break;
+          }
+        break;
+      }
       default:
         value[id] = apply<T>(n.op, value[n.args[0]], n.arity > 1 ? value[n.args[1]] : T(0),
                              n.arity > 2 ? value[n.args[2]] : T(0));

@@ -814,6 +814,23 @@ class Stabilizer {
   NodeId far_comparisons(const ir::Node& n, std::array<NodeId, 3> a) {
     if (n.op == Op::Lt || n.op == Op::Le || n.op == Op::Gt || n.op == Op::Ge)
       for (int k = 0; k < 2; ++k) a[size_t(k)] = polynomials_far(a[size_t(k)], 3);
+    // k exp(a) = exp(a + log|k|) (negated for k < 0), log|k| as hi + lo (Node::lo),
+    // which the kernels carry in exp's argument: exp(a) overflowed where the product
+    // is finite (0.001 exp(x) was inf past 709.8 in double, where it is finite to
+    // 716.7, and past 88.7 in float) or underflowed where it is normal (1e30 exp(x)
+    // below -708). Here, after the rules, which read k exp(a) (log(k (1 +
+    // exp(a))) among them). Not for k = 2^j.
+    if (n.op == Op::Mul)
+      for (int j = 0; j < 2; ++j)
+        if (op(a[size_t(j)]) == Op::Exp && !input_free(a[size_t(j)]) && g_.is_const(a[size_t(1 - j)])) {
+          double k = g_.const_value(a[size_t(1 - j)]);
+          int e2 = 0;  // (not 2^j: exact, and an exp more in mish's e (e + 2))
+          if (k == 0 || !std::isfinite(k) || std::frexp(k, &e2) == 0.5 || std::frexp(k, &e2) == -0.5) continue;
+          long double l = std::log(std::fabs(static_cast<long double>(k)));
+          NodeId shift = ir::constant(g_, double(l), double(l - static_cast<long double>(double(l))));
+          NodeId e = make(Op::Exp, {make(Op::Add, {arg(a[size_t(j)], 0), shift})});
+          return k < 0 ? neg(e) : e;
+        }
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
