@@ -2443,6 +2443,11 @@ TEST_CASE("logs and asinh of products and sums with exps past their range - in t
          return p * dp / (r * (1 + r));
        },
        {-1e200, -3e19, -3.0, 0.5, 3.0, 3e19, 1e200}},
+      // log1p(cosh(w)) as log(cosh(w) + 1) (hunt_forms: log(cosh(x) + c) at its default c = 1)
+      {"log(cosh(x) + 1)",
+       [](L x) { return std::log1p(std::cosh(x)); },
+       [](L x) { return std::sinh(x) / (1 + std::cosh(x)); },
+       {-1000.0, -89.5, -3.0, 0.001, 3.0, 95.0, 1000.0}},
       {"asinh(1 + 0.1*x^3)",
        [](L x) { return std::asinh(1 + 0.1L * x * x * x); },
        [](L x) { return 0.3L * x * x / std::sqrt(1 + std::pow(1 + 0.1L * x * x * x, 2)); },

@@ -1259,6 +1259,9 @@ class Stabilizer {
   /// in float and double alike) 2 log|a|: a^2 overflows at |a| = 1.8e19 in
   /// float, the logarithm does not (log(1 + x*x) was inf there).
   NodeId log1p_of(NodeId t) {
+    // log1p(cosh(w)), log1p(sinh(w)) as log(g + 1) (log_far's sums: inf past 89.4
+    // in float; hunt_forms' log(cosh(x) + c) with its default c = 1)
+    if (op(t) == Op::Cosh || op(t) == Op::Sinh) return log_of_growing(make(Op::Add, {t, c(1)}));
     NodeId plain = make(Op::Log1p, {t});
     // log1p(expm1(a)) = a (log(1 + (exp(x) - 1)) was inf past 709.8 in double, -inf
     // below -745); log1p(|expm1(a)|) likewise for a >= 0
