@@ -468,7 +468,7 @@ struct KernelBuilder {
       for (size_t j = 0; j < extra.size(); ++j) {
         const ir::UnderflowSource& s = bands[j];
         llvm::Value* bits = b.CreateBitCast(values[results + j], ty);
-        if (s.above) bits = s.below ? b.CreateAnd(bits, llvm::ConstantInt::get(ty, ~kSign)) : bits;
+        if (s.above && s.below) bits = b.CreateAnd(bits, llvm::ConstantInt::get(ty, ~kSign));
         uint32_t first = s.below && !s.above ? kBandFirst : kBandFirst & ~kSign;
         llvm::Value* dj = b.CreateSub(bits, llvm::ConstantInt::get(ty, first));
         d = d ? umin(d, dj) : dj;

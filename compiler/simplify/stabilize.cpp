@@ -806,12 +806,13 @@ class Stabilizer {
   }
 
   /// The second pass: `n` with polynomials_far in a comparison's operands,
-  /// which take a NaN as false and leave no lane to recompute. After every
+  /// which take a NaN as false and leave no lane to recompute, and k exp(a)
+  /// as one exp (below). After every
   /// rule has matched the forms as written (the sign tests of sigmoid and
   /// logsigmoid, which the rules read, compare a polynomial too: seed 5110's
   /// log(sigmoid(logsigmoid(P))) was -inf at -8 when they were rewritten
   /// first).
-  NodeId far_comparisons(const ir::Node& n, std::array<NodeId, 3> a) {
+  NodeId after_rules(const ir::Node& n, std::array<NodeId, 3> a) {
     if (n.op == Op::Lt || n.op == Op::Le || n.op == Op::Gt || n.op == Op::Ge)
       for (int k = 0; k < 2; ++k) a[size_t(k)] = polynomials_far(a[size_t(k)], 3);
     // k exp(a) = exp(a + log|k|) (negated for k < 0), log|k| as hi + lo (Node::lo),
@@ -1259,10 +1260,11 @@ class Stabilizer {
   /// in float and double alike) 2 log|a|: a^2 overflows at |a| = 1.8e19 in
   /// float, the logarithm does not (log(1 + x*x) was inf there).
   NodeId log1p_of(NodeId t) {
-    // log1p(cosh(w)), log1p(sinh(w)) as log(g + 1) (log_far's sums: inf past 89.4
-    // in float; hunt_forms' log(cosh(x) + c) with its default c = 1)
-    if (op(t) == Op::Cosh || op(t) == Op::Sinh) return log_of_growing(make(Op::Add, {t, c(1)}));
     NodeId plain = make(Op::Log1p, {t});
+    // log1p(cosh(w)), log1p(sinh(w)) past |w| = 80 as log(g + 1)'s far form
+    // (log_far's sums: inf past 89.4 in float; hunt_forms' log(cosh(x) + c) with
+    // its default c = 1), log1p as written below (log(1 + sinh(x)) cancels at 0)
+    if (op(t) == Op::Cosh || op(t) == Op::Sinh) return log_of_growing(make(Op::Add, {t, c(1)}), plain);
     // log1p(expm1(a)) = a (log(1 + (exp(x) - 1)) was inf past 709.8 in double, -inf
     // below -745); log1p(|expm1(a)|) likewise for a >= 0
     if (op(t) == Op::Expm1) return arg(t, 0);
@@ -1416,13 +1418,13 @@ class Stabilizer {
   /// is finite (log(1 + (x exp(-x))^2), 2 log|x exp(-x)| past 2^27, was inf
   /// below -88.7 in float: random_forms seed 5106; log(1 + (a + cosh(x))^2)
   /// inf past 710 in double: seed 5107; log(1 + expm1(u)^2) seed 5110). Below,
-  /// the log as written (the logs' sum cancels where the value is near 1).
-  /// kNoNode where s does not grow so.
-  NodeId log_of_growing(NodeId s) {
+  /// the log as written (the logs' sum cancels where the value is near 1), or
+  /// `near`. kNoNode (or `near`) where s does not grow so.
+  NodeId log_of_growing(NodeId s, NodeId near = ir::kNoNode) {
     LogFar f = log_far(s, 6);
-    if (f.far == ir::kNoNode) return ir::kNoNode;
+    if (f.far == ir::kNoNode) return near;
     NodeId far = f.sign == ir::kNoNode ? f.far : make(Op::Add, {f.far, make(Op::Log, {f.sign})});  // NaN where s < 0
-    return rare_where(f.cond, far, make(Op::Log, {s}));
+    return rare_where(f.cond, far, near == ir::kNoNode ? make(Op::Log, {s}) : near);
   }
   /// log1p(s) likewise: log|s| + log(sign(s) + 1/|s|) (NaN where s < -1 far out)
   /// (log1p(|sqrt(1 + P^2)|), P of degree 2, was inf past 1.8e19 in float
@@ -2890,8 +2892,8 @@ std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
   Stabilizer s(g);
   std::vector<NodeId> out =
       ir::transform(g, roots, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.rebuild(n, args); });
-  return ir::transform(
-      g, out, [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.far_comparisons(n, args); });
+  return ir::transform(g, out,
+                       [&](const ir::Node& n, const std::array<NodeId, 3>& args) { return s.after_rules(n, args); });
 }
 
 std::optional<DifferenceSlope> difference_slope(Graph& g, NodeId n) { return Stabilizer(g).difference_slope(n); }
