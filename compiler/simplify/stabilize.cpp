@@ -1426,7 +1426,7 @@ class Stabilizer {
     NodeId far = f.sign == ir::kNoNode ? f.far : make(Op::Add, {f.far, make(Op::Log, {f.sign})});  // NaN where s < 0
     return rare_where(f.cond, far, near == ir::kNoNode ? make(Op::Log, {s}) : near);
   }
-  /// log1p(s) likewise: log|s| + log(sign(s) + 1/|s|) (NaN where s < -1 far out)
+  /// log1p(s) likewise: log|s| + log(sign(s)) (NaN where s < -1 far out)
   /// (log1p(|sqrt(1 + P^2)|), P of degree 2, was inf past 1.8e19 in float
   /// and 1e154 in double: seed 5112). For an s free of exps: a tiny s (an exp
   /// past -80, softplus's log1p(exp(-|x|))) is log1p's own.
@@ -1434,9 +1434,13 @@ class Stabilizer {
     if (grows_exponentially(s) || depends_on_exp(s)) return ir::kNoNode;
     LogFar f = log_far(s, 6);
     if (f.far == ir::kNoNode) return ir::kNoNode;
-    NodeId tail = make(Op::Exp, {neg(f.far)});
-    NodeId far = make(Op::Add, {f.far, make(Op::Log, {make(Op::Add, {f.sign == ir::kNoNode ? c(1) : f.sign, tail})})});
-    return rare_where(f.cond, far, make(Op::Log1p, {s}));
+    // log|s| + log(sign(s)) past |s| = e^40, where log1p(1/s) is below double's
+    // precision of the sum; log1p as written below (no exp: a sum with this log
+    // would read as growing, random_forms seed 5107's log(1 + (log1p(...) +
+    // cosh(x))^2))
+    NodeId plain = make(Op::Log1p, {s});
+    NodeId big = f.sign == ir::kNoNode ? f.far : make(Op::Add, {f.far, make(Op::Log, {f.sign})});
+    return rare_where(f.cond, make(Op::Where, {make(Op::Gt, {f.far, c(40)}), big, plain}), plain);
   }
 
   /// log1p(1 / (v v)) = log(1 + v^2) - 2 log|v|: as written for |v| > 1, and
