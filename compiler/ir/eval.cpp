@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "compiler/ir/exact.hpp"
 #include "compiler/ir/tanhshrink.hpp"
 #include "grammar/diagnostics.hpp"
 
@@ -100,9 +101,7 @@ std::vector<T> evaluate(const Graph& g, std::span<const NodeId> roots, T x, std:
         if (sizeof(T) != sizeof(double) || s.op != Op::Add) break;
         for (int k = 0; k < 2; ++k)
           if (const Node& c = g[s.args[k]]; c.op == Op::Const) {
-            T u = value[s.args[1 - k]], w = value[s.args[k]], sum = value[n.args[0]];
-            T bv = sum - u, av = sum - bv;
-            T err = (u - av) + (w - bv) + T(c.lo);
+            T err = T(two_sum(double(value[s.args[1 - k]]), double(value[s.args[k]])).lo + c.lo);
             if (std::isfinite(err) && std::isfinite(value[id])) value[id] += value[id] * err;
             break;
           }

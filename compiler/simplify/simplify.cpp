@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "compiler/ir/eval.hpp"
+#include "compiler/ir/exact.hpp"
 
 namespace actjit::simplify {
 
@@ -24,21 +25,13 @@ NodeId make(Graph& g, Op op, std::initializer_list<NodeId> args) {
   return rewrite(g, op, std::span<const NodeId>(args.begin(), args.size()));
 }
 
-/// A constant's exact value as hi + lo (a double-double, |lo| <= half an
-/// ULP of hi): constant expressions fold to about 104 bits, so a constant
-/// such as 2 * sqrt(2 / pi) keeps the rest of its exact value over its
-/// double leaves (Node::lo) for the kernels that need it.
-struct Exact {
-  double hi, lo;
-};
-Exact quick_two_sum(double a, double b) {  // |a| >= |b| or a = 0
-  double s = a + b;
-  return {s, b - (s - a)};
-}
-Exact two_sum(double a, double b) {
-  double s = a + b, v = s - a;
-  return {s, (a - (s - v)) + (b - v)};
-}
+/// A constant's exact value as hi + lo (a double-double, ir::Exact):
+/// constant expressions fold to about 104 bits, so a constant such as 2 *
+/// sqrt(2 / pi) keeps the rest of its exact value over its double leaves
+/// (Node::lo) for the kernels that need it.
+using ir::Exact;
+using ir::quick_two_sum;
+using ir::two_sum;
 Exact two_product(double a, double b) {
   double p = a * b;
   return {p, std::fma(a, b, -p)};
