@@ -580,10 +580,24 @@ class Stabilizer {
         if (NodeId r = over_square_sum(num, den); r != ir::kNoNode) return r;
         if (NodeId r = over_shifted(num, den); r != ir::kNoNode) return r;
         if (NodeId r = over_polynomial(num, den); r != ir::kNoNode) return r;
+        if (NodeId r = over_growing(num, den); r != ir::kNoNode) return r;
         break;
       }
       case Op::Mul: {
         if (NodeId r = merged_exps(a[0], a[1], false); r != ir::kNoNode) return r;
+        // p (P / Q) = (p P) / Q for polynomials p, P, Q (over_polynomial's quotient),
+        // and (P / Q) (R / S) = (P R) / (Q S): P / Q underflowed where p brings it back
+        // (x (1 - x) / (1 + x^4) was 0 at 1e200 in double, where it is -1e-200;
+        // random_forms seeds 5201, 5203)
+        for (int k = 0; k < 2; ++k)
+          if (auto it = quotient_of_polynomials_.find(a[size_t(k)]); it != quotient_of_polynomials_.end()) {
+            auto [p, q] = it->second;
+            NodeId other = a[size_t(1 - k)];
+            if (auto o = quotient_of_polynomials_.find(other); o != quotient_of_polynomials_.end())
+              return stabilized(Op::Div, make(Op::Mul, {p, o->second.first}), make(Op::Mul, {q, o->second.second}));
+            if (!input_free(other) && polynomial_degree(other) >= 1)
+              return stabilized(Op::Div, make(Op::Mul, {other, p}), q);
+          }
         // softplus(t) exp(-t) = log1p(e) / e, e = exp(t), for t < 0, with the removable
         // quotient's series near e = 0 (exp(-x) softplus(x) was inf below -88.7 in float,
         // NaN below -1e5: inf * 0)
@@ -1304,7 +1318,8 @@ class Stabilizer {
   /// = 80), polynomials of degree d >= 2 (log|r^d P| + d log|x|, r = 1/x, past
   /// their range: past_polynomial_range), and through products, quotients,
   /// powers to a constant, roots, negations, absolute values, where()s'
-  /// branches, and sums g + a with g an exp, expm1, cosh or sinh past 80 and
+  /// branches, and sums g + a with g an exp, expm1, cosh or sinh past 80
+  /// (or one under an absolute value, a negation, a constant factor) and
   /// an `a` that does not grow exponentially (log|g| + log|1 + a/g|, a/g as
   /// (a h) h sign(g) with h = exp(-log|g|/2): a / g keeps a's size where g
   /// overflowed). Empty where u has no such part. The log's error is
@@ -1363,7 +1378,9 @@ class Stabilizer {
       case Op::Div: {
         LogFar p = log_far(arg(u, 0), depth - 1), q = log_far(arg(u, 1), depth - 1);
         if (p.far == ir::kNoNode && q.far == ir::kNoNode) return {};
-        NodeId lp = log_abs(arg(u, 0), p), lq = log_abs(arg(u, 1), q);
+        // (where one side grows, its far form holds wherever the product's does)
+        NodeId lp = p.far != ir::kNoNode && q.far == ir::kNoNode ? p.far : log_abs(arg(u, 0), p);
+        NodeId lq = q.far != ir::kNoNode && p.far == ir::kNoNode ? q.far : log_abs(arg(u, 1), q);
         return {make(op(u) == Op::Mul ? Op::Add : Op::Sub, {lp, lq}), either(p, q),
                 times(sign_of(arg(u, 0), p), sign_of(arg(u, 1), q))};
       }
@@ -1371,12 +1388,13 @@ class Stabilizer {
       case Op::Sub:
         for (int k = 0; k < 2; ++k) {
           NodeId g = arg(u, k), a = arg(u, 1 - k);
-          Op go = op(g);
+          NodeId core = exp_family_core(g);  // (g, or g under abs, negation, a constant factor)
+          Op go = op(core);
           if ((go != Op::Exp && go != Op::Expm1 && go != Op::Cosh && go != Op::Sinh) || grows_exponentially(a))
             continue;
           LogFar f = log_far(g, depth - 1);
           if (f.far == ir::kNoNode) continue;
-          if (go == Op::Exp) f.cond = past(arg(g, 0));  // a large g: exp(w) + a is a below -80
+          if (go == Op::Exp) f.cond = past(arg(core, 0));  // a large g: exp(w) + a is a below -80
           // u = g + a, g - a or a - g = -(g - a): g (1 + r) up to the sign, r = +-a / g
           double s = op(u) == Op::Add ? 1 : -1;
           NodeId h = make(Op::Exp, {scaled(f.far, -0.5)});
@@ -1401,6 +1419,67 @@ class Stabilizer {
         return {};
     }
   }
+  /// u / D for a D that exps take past the range (log_far: sinh, cosh, their
+  /// sums, products, powers, ...) and a u that does not grow so: past it,
+  /// (u h) h sign(D) with h = exp(-log|D| / 2), a rare branch (x / (1 +
+  /// |sinh(x)|) was 0 past 710 in double, where it is a normal number to
+  /// 745, and its slope NaN: random_forms seed 5201). kNoNode otherwise.
+  NodeId over_growing(NodeId num, NodeId den) {
+    // (not over an exp or expm1 alone: their quotients are the rules' above, or
+    // as written, as x / exp(x), which the float kernels' underflow watch takes)
+    if (op(den) == Op::Exp || op(den) == Op::Expm1 || grows_exponentially(num) || !grows_exponentially(den) ||
+        ir::is_rowwise(g_, std::array{num, den}))
+      return ir::kNoNode;
+    LogFar f = log_far(den, 6);
+    if (f.far == ir::kNoNode) return ir::kNoNode;
+    // L's terms: its logs log|t| as a factor 1/|t| (or |t|) of the quotient,
+    // the rest in h's exponent, its constants added last as one with its
+    // rest: exp's argument u + c, which the kernels add as a double-float
+    // (|w| - log 2 - log 0.06 rounded to 711, or any log in the exponent,
+    // cost exp(-L/2) 5e-14 relative at w = 712)
+    std::vector<std::pair<NodeId, double>> todo{{f.far, -0.5}};
+    NodeId sum = ir::kNoNode, constant = c(0), over = ir::kNoNode, times = ir::kNoNode;
+    auto add = [&](NodeId& to, NodeId t, Op o) { to = to == ir::kNoNode ? t : make(o, {to, t}); };
+    while (!todo.empty()) {
+      auto [t, k] = todo.back();
+      todo.pop_back();
+      if (op(t) == Op::Add || op(t) == Op::Sub) {
+        todo.push_back({arg(t, 0), k});
+        todo.push_back({arg(t, 1), op(t) == Op::Sub ? -k : k});
+      } else if (op(t) == Op::Neg) {
+        todo.push_back({arg(t, 0), -k});
+      } else if (g_.is_const(t)) {
+        constant = make(Op::Add, {constant, make(Op::Mul, {t, c(k)})});
+      } else if (op(t) == Op::Log && op(arg(t, 0)) == Op::Abs && (k == -0.5 || k == 0.5)) {
+        add(k < 0 ? over : times, arg(t, 0), Op::Mul);
+      } else {
+        add(sum, scaled(t, k), Op::Add);
+      }
+    }
+    NodeId h = make(Op::Exp, {sum == ir::kNoNode  ? constant
+                              : is(constant, 0.0) ? sum
+                                                  : make(Op::Add, {sum, constant})});
+    NodeId far = make(Op::Mul, {make(Op::Mul, {num, h}), h});
+    if (times != ir::kNoNode) far = make(Op::Mul, {far, times});
+    if (over != ir::kNoNode) far = make(Op::Div, {far, over});
+    if (f.sign != ir::kNoNode) far = make(Op::Mul, {far, f.sign});
+    return rare_where(f.cond, far, make(Op::Div, {num, den}));
+  }
+
+  /// `g` without absolute values, negations and constant factors around it.
+  NodeId exp_family_core(NodeId g) const {
+    for (;;) {
+      if (op(g) == Op::Abs || op(g) == Op::Neg)
+        g = arg(g, 0);
+      else if (op(g) == Op::Mul && g_.is_const(arg(g, 1)) && !is(arg(g, 1), 0.0))
+        g = arg(g, 0);
+      else if (op(g) == Op::Mul && g_.is_const(arg(g, 0)) && !is(arg(g, 0), 0.0))
+        g = arg(g, 1);
+      else
+        return g;
+    }
+  }
+
   /// log|u| everywhere: f's far form where its condition holds, the log as
   /// written elsewhere (or by the Log rules where u does not grow so).
   NodeId log_abs(NodeId u, const LogFar& f) {
@@ -1941,7 +2020,9 @@ class Stabilizer {
     // sign and stays below the result.
     NodeId far = make(Op::Div, {scaled_polynomial(num, std::max(dn, dd), scale), scaled_polynomial(den, dd, scale)});
     for (int k = dd; k < dn; ++k) far = make(Op::Mul, {far, scale.x});
-    return ir::where(g_, past_polynomial_range(scale, top), far, make(Op::Div, {num, den}), true);
+    NodeId r = ir::where(g_, past_polynomial_range(scale, top), far, make(Op::Div, {num, den}), true);
+    quotient_of_polynomials_[r] = {num, den};
+    return r;
   }
 
   /// A polynomial P in the input of degree d >= 2 with a sum (polynomial_degree,
@@ -2867,6 +2948,8 @@ class Stabilizer {
   bool in_removable_ = false;
   std::unordered_map<NodeId, NodeId> log_cosh_of_;   // log_cosh(a) -> a
   std::unordered_map<NodeId, int> degree_of_;        // polynomial_degree
+  // over_polynomial's where() -> {the numerator, the denominator}
+  std::unordered_map<NodeId, std::pair<NodeId, NodeId>> quotient_of_polynomials_;
   // sinh(a) / a, sin(a) / a (and a over them) rewritten -> sinh(a) or sin(a), whether a over it
   std::unordered_map<NodeId, std::pair<NodeId, bool>> sinc_of_;
   std::unordered_map<NodeId, NodeId> log_2cosh_of_;  // log_cosh(a, true) -> a
