@@ -2,6 +2,7 @@
 // "none" (kNoNode) stands for a derivative that is symbolically zero.
 #include "compiler/diff/diff.hpp"
 
+#include "compiler/ir/eval.hpp"
 #include "compiler/ir/forms.hpp"
 #include "compiler/ir/range.hpp"
 #include "compiler/simplify/stabilize.hpp"
@@ -588,14 +589,9 @@ std::optional<Polynomial> polynomial_in(Builder& b, NodeId n, NodeId v, const st
   return memo[n] = p;
 }
 
-/// The largest 2^e, e <= 32, to which |v| may go with p's terms (Horner's
-/// partial sums too) within 2^100, well inside float's range: from the
-/// coefficients' constants where their other factors are signs (|sign| <=
-/// 1), else 2^min(32, 96 / degree), as for the stabilizer's far forms
-/// (coefficients up to 2^32).
-double finite_reach(const Graph& g, const Polynomial& p) {
-  size_t degree = p.size() - 1;
-  double fallback = std::ldexp(1.0, int(std::min(32.0, std::floor(96.0 / double(std::max<size_t>(degree, 1))))));
+/// The bound sum_t |k_t| of each coefficient of p, where its terms' other
+/// factors are signs (|sign| <= 1); nullopt where one is not.
+std::optional<std::vector<double>> coefficient_bounds(const Graph& g, const Polynomial& p) {
   std::vector<double> magnitude;
   for (const Coefficient& c : p) {
     double m = 0;
@@ -603,17 +599,55 @@ double finite_reach(const Graph& g, const Polynomial& p) {
       auto factors =
           t.r == none ? std::optional<std::vector<NodeId>>(std::vector<NodeId>{}) : ir::product_leaves(g, t.r, 8);
       if (!factors || !std::all_of(factors->begin(), factors->end(), [&](NodeId f) { return g[f].op == Op::Sign; }))
-        return fallback;
+        return std::nullopt;
       m += std::fabs(t.k);
     }
     magnitude.push_back(m);
   }
+  return magnitude;
+}
+
+/// The largest 2^e, e <= 32, to which |v| may go with p's terms (Horner's
+/// partial sums too) within 2^100, well inside float's range: from the
+/// coefficients' constants where their other factors are signs
+/// (coefficient_bounds), else 2^min(32, 96 / degree), as for the
+/// stabilizer's far forms (coefficients up to 2^32).
+double finite_reach(const Graph& g, const Polynomial& p) {
+  size_t degree = p.size() - 1;
+  std::optional<std::vector<double>> bounds = coefficient_bounds(g, p);
+  if (!bounds) return std::ldexp(1.0, int(std::min(32.0, std::floor(96.0 / double(std::max<size_t>(degree, 1))))));
+  const std::vector<double>& magnitude = *bounds;
   for (int e = 32; e > 0; --e) {
     double sum = 0, t = std::ldexp(1.0, e);
     for (size_t k = 0; k < magnitude.size(); ++k) sum += magnitude[k] * std::pow(t, double(k));
     if (sum <= 0x1p100) return t;
   }
   return 1;
+}
+
+/// Whether R = N' D - N D' as collected (`r`, Horner's sum of its
+/// monomials) cancels far more than the quotient rule's own terms at some
+/// |v| up to `reach`: its terms' magnitude sum_k |r_k| |v|^k over 64 times
+/// |N'| |D| + |N| |D'| at +-2^e and +-1.5 2^e (`n_d_dn_dd`: N, D and their
+/// slopes, by the reference evaluator). Then its steps take double in float
+/// kernels (kWideSum). Not where v is not the input or a parameter is
+/// among the terms (their size unknown here: the sum stays as it is).
+bool collected_cancels(const Graph& g, const Polynomial& r, NodeId v, std::array<NodeId, 4> n_d_dn_dd, double reach) {
+  if (g[v].op != Op::Input) return false;
+  for (NodeId id : g.reachable(std::vector<NodeId>(n_d_dn_dd.begin(), n_d_dn_dd.end())))
+    if (g[id].op == Op::Param || g[id].op == Op::Cotangent) return false;
+  std::optional<std::vector<double>> bounds = coefficient_bounds(g, r);
+  if (!bounds) return false;
+  const std::vector<double>& magnitude = *bounds;
+  for (int e = -12; e <= 32 && std::ldexp(1.0, e) <= reach; ++e)
+    for (double x : {std::ldexp(1.0, e), -std::ldexp(1.0, e), 1.5 * std::ldexp(1.0, e), -1.5 * std::ldexp(1.0, e)}) {
+      double terms = 0;
+      for (size_t k = magnitude.size(); k-- > 0;) terms = terms * std::fabs(x) + magnitude[k];
+      std::vector<double> at = ir::evaluate<double>(g, n_d_dn_dd, x, {});
+      double scale = std::fabs(at[2] * at[1]) + std::fabs(at[0] * at[3]);
+      if (std::isfinite(terms) && terms > 64 * scale) return true;
+    }
+  return false;
 }
 
 /// A coefficient as a node (none for 0).
@@ -657,10 +691,18 @@ std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, 
   // R by Horner's rule, as sum_s s R_s(v) where the terms' signs s (a Pade
   // unit's sign(u), or none) are one or two in all: a multiply-add a degree,
   // the coefficients free of v otherwise (parameters' products: hoisted out
-  // of the kernel's loop).
+  // of the kernel's loop). Where R's terms can be far larger than R at
+  // moderate v (the collected form's own cancellation: collected_cancels),
+  // its steps are marked kWideSum, and float kernels take the sum in double.
+  double near = std::min(finite_reach(b.g, r), finite_reach(b.g, *den));
+  const double mark =
+      collected_cancels(b.g, r, v, {n.args[0], n.args[1], d[n.args[0]], d[n.args[1]]}, near) ? ir::kWideSum : 0;
   auto horner = [&](const Polynomial& c) {
     NodeId h = coefficient_node(b, c.back());
-    for (size_t k = c.size() - 1; k-- > 0;) h = b.add(b.mul(h, v), coefficient_node(b, c[k]));
+    for (size_t k = c.size() - 1; k-- > 0;) {
+      NodeId step = b.mul(h, v), coefficient = coefficient_node(b, c[k]);
+      h = coefficient == none ? step : b.g.make(Op::Add, std::array{step, coefficient}, mark);
+    }
     return h;
   };
   std::vector<std::pair<std::vector<NodeId>, Polynomial>> by_sign;  // the sign factors, sorted, and their part
@@ -684,14 +726,14 @@ std::optional<NodeId> polynomial_quotient_slope(Builder& b, NodeId y, NodeId v, 
     for (auto& [signs, part] : by_sign) {
       NodeId h = horner(trimmed(part));
       for (NodeId f : signs) h = b.mul(h, f);
-      collected = b.add(collected, h);
+      // (the parts' sum in double too: they may cancel)
+      collected = collected == none ? h : b.g.make(Op::Add, std::array{collected, h}, mark);
     }
   }
   // R / D / D: R (1/D) (1/D) is a product the simplifier may order as
   // x (1/D) (x (1/D) 3) for R = 3x^2, whose partial products underflow
   // (x^3 / (1 + |x|^3)'s float slope was 0 past 1e9).
   collected = b.mul(b.div(b.div(collected, n.args[1]), n.args[1]), d[v]);
-  double near = std::min(finite_reach(b.g, r), finite_reach(b.g, *den));
   if (near >= std::ldexp(1.0, int(std::min(32.0, std::floor(96.0 / double(std::max(p, q))))))) return collected;
   NodeId rule = b.div(b.sub(d[n.args[0]], b.mul(y, d[n.args[1]])), n.args[1]);
   return b.where(b.fn(Op::Gt, b.fn(Op::Abs, v), b.c(near)), rule, collected, true);

@@ -67,13 +67,21 @@ struct View {
   static View decode(double payload);
 };
 
+/// Node::value of an Add that is a step h v + c of a Horner sum whose terms
+/// cancel (the collected slope of a rational function, diff.cpp): float
+/// kernels evaluate the chain in double, with the constants' double values
+/// (the sum was 3e-5 relative off in float where its terms were 3300 times
+/// its value). Any pass may drop the mark: it only asks for precision.
+inline constexpr double kWideSum = 1;
+
 struct Node {
   Op op;
   uint8_t arity;
   std::array<NodeId, 3> args;
   /// Const: the value; Param: the parameter index; CondConst: 0 or 1;
   /// Input: its View (encoded); reductions and Cotangent: a length divisor;
-  /// Where: 1 where its first branch is rare (ir::where), else 0.
+  /// Where: 1 where its first branch is rare (ir::where), else 0; Add:
+  /// kWideSum for a Horner step that float kernels take in double.
   double value;
   /// Const only: what the constant's exact value exceeds `value` by, where
   /// it is known and not a double (folded constant expressions such as

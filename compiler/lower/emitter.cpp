@@ -182,6 +182,40 @@ llvm::Value* Emitter::square_plus_double(const ir::Node& n, const std::vector<ll
   return nullptr;
 }
 
+llvm::Value* Emitter::wide_sum(NodeId id, const std::vector<llvm::Value*>& v,
+                               std::unordered_map<NodeId, llvm::Value*>& wide) {
+  auto* wide_type = llvm::VectorType::get(b_.getDoubleTy(), llvm::cast<llvm::VectorType>(vec_)->getElementCount());
+  auto marked = [&](NodeId n) { return g_[n].op == Op::Add && g_[n].value == ir::kWideSum; };
+  // A step, or a product with a step or a constant among its factors (a zero
+  // coefficient's h v; the top coefficient's k v, k at its double value).
+  std::function<bool(NodeId)> in_chain = [&](NodeId n) {
+    if (marked(n)) return true;
+    if (g_[n].op != Op::Mul) return false;
+    NodeId a = g_[n].args[0], b = g_[n].args[1];
+    return g_.is_const(a) || g_.is_const(b) || in_chain(a) || in_chain(b);
+  };
+  std::function<llvm::Value*(NodeId)> of = [&](NodeId n) -> llvm::Value* {
+    if (auto it = wide.find(n); it != wide.end()) return it->second;
+    const ir::Node& m = g_[n];
+    llvm::Value* r = nullptr;
+    if (m.op == Op::Const) {
+      r = llvm::ConstantFP::get(wide_type, m.value);
+    } else if (marked(n)) {
+      NodeId p = m.args[0], c = m.args[1];
+      if (g_[p].op != Op::Mul && g_[c].op == Op::Mul) std::swap(p, c);
+      r = g_[p].op == Op::Mul
+              ? b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {wide_type}, {of(g_[p].args[0]), of(g_[p].args[1]), of(c)})
+              : b_.CreateFAdd(of(p), of(c));
+    } else if (m.op == Op::Mul && in_chain(n)) {
+      r = b_.CreateFMul(of(m.args[0]), of(m.args[1]));
+    } else {
+      r = b_.CreateFPExt(v[n], wide_type);
+    }
+    return wide[n] = r;
+  };
+  return b_.CreateFPTrunc(of(id), vec_);
+}
+
 llvm::Value* Emitter::cut_series(NodeId id, const std::vector<llvm::Value*>& v, const ir::Ranges& ranges) const {
   constexpr size_t kShortest = 6;
   auto chain = ir::horner_chain(g_, id, kShortest);
@@ -989,6 +1023,7 @@ std::vector<llvm::Value*> Emitter::emit_values(const std::vector<NodeId>& roots,
   ExpPartsMap exp_parts;  // split_exps_' p and n
   NormalCdfMap normal_cdf;  // erfc_product's complete ones
   ExpDivMap exp_divs;
+  std::unordered_map<NodeId, llvm::Value*> wide;  // wide_sum's double values
   // Series are cut from their top only (cut_series).
   const std::unordered_set<NodeId> inner_levels = ir::horner_inner_levels(g_, order);
   // log1p(exp(w)) from the table (table_exp_operand) where w carries no
@@ -1058,6 +1093,10 @@ std::vector<llvm::Value*> Emitter::emit_values(const std::vector<NodeId>& roots,
           llvm::Value* d = v[s.d];
           llvm::Value* num = b_.CreateIntrinsic(llvm::Intrinsic::fma, {vec_}, {v[s.w], d, ze});
           r = b_.CreateFDiv(num, b_.CreateFMul(d, d));
+          break;
+        }
+        if (n.value == ir::kWideSum && !f64) {
+          r = wide_sum(id, v, wide);
           break;
         }
         r = normal_cdf_pdf_sum(id, v, normal_cdf);

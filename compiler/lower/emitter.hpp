@@ -191,6 +191,12 @@ class Emitter {
   /// tanh_of) as fmuladd(a, a, a 2^j): one rounding where the sum had two;
   /// else null.
   llvm::Value* square_plus_double(const ir::Node& n, const std::vector<llvm::Value*>& v) const;
+  /// A float kernel's kWideSum Add (a Horner step h v + c): the chain below
+  /// it in double (multiply-adds; constants at their double value, other
+  /// leaves extended), rounded once to float. `wide` holds the chain's
+  /// double values for the steps above.
+  llvm::Value* wide_sum(ir::NodeId id, const std::vector<llvm::Value*>& v,
+                        std::unordered_map<ir::NodeId, llvm::Value*>& wide);
 
   /// A Horner chain c0 + z (c1 + z (c2 + ... + z cn)) of six or more
   /// terms (the stability rewrites' series, stabilize.cpp polynomial, are
