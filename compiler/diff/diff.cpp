@@ -447,9 +447,11 @@ std::optional<NodeId> form_derivative(Builder& b, NodeId y, const std::vector<No
   if (auto s = ir::sech2_form(b.g, y)) {
     // (1 - tanh(a)^2)' = -2 tanh(a) (1 - tanh(a)^2): the quotient rule on
     // 4e / (1 + e)^2 leaves a factor 1 - e, which cancels near a = 0.
+    // (Its chain factor 0 where the slope decays: 1 - tanh(expm1(x))^2's
+    // slope was NaN past 709.8, 0 * inf: random_forms seed 5203.)
     NodeId da = d[s->a];
     if (da == none) return none;
-    return b.mul(b.mul(b.mul(b.fn(Op::Tanh, s->a), y), b.c(-2)), da);
+    return b.mul(b.mul(b.mul(b.fn(Op::Tanh, s->a), y), b.c(-2)), decayed_chain(b, large, s->a, da));
   }
   if (auto s = ir::sqrt_shift_form(b.g, y); s && (s->b == ir::kNoNode || s->b >= d.size() || d[s->b] == none)) {
     // sqrt(v^2 + b) - sqrt(b), written v^2 / (r + k) for its value: the
