@@ -3253,6 +3253,20 @@ TEST_CASE("quotients by sinh and cosh past their range - products of polynomial 
          return (da * b - a * db) / (b * b) * (c / d) + (a / b) * (dc * d - c * dd) / (d * d);
        },
        {-1e200, -3e25, 0.5, -2.0, 1e25, 1e200}},
+      // a square of a quotient stays one (log1p's 2 log|v| past 2^27: the quotient of
+      // the squares was inf at 1e200, seed 5206)
+      {"log(1 + ((4 - 2*x - 4*x^5) / (1 + (1.702*x + 2*x^2)^2)) * ((4 - 2*x - 4*x^5) / (1 + (1.702*x + 2*x^2)^2)))",
+       [](L x) {
+         L q = (4 - 2 * x - 4 * x * x * x * x * x) / (1 + (1.702L * x + 2 * x * x) * (1.702L * x + 2 * x * x));
+         return std::log1p(q * q);
+       },
+       [](L x) {
+         L n = 4 - 2 * x - 4 * x * x * x * x * x, dn = -2 - 20 * x * x * x * x;
+         L p = 1.702L * x + 2 * x * x, d = 1 + p * p, dd = 2 * p * (1.702L + 4 * x);
+         L q = n / d, dq = (dn * d - n * dd) / (d * d);
+         return 2 * q * dq / (1 + q * q);
+       },
+       {-1e200, -3e25, 0.5, -2.0, 1e25, 1e200}},
   };
   check_forms(cases);
 }

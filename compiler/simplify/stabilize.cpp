@@ -589,7 +589,9 @@ class Stabilizer {
         // and (P / Q) (R / S) = (P R) / (Q S): P / Q underflowed where p brings it back
         // (x (1 - x) / (1 + x^4) was 0 at 1e200 in double, where it is -1e-200;
         // random_forms seeds 5201, 5203)
-        for (int k = 0; k < 2; ++k)
+        // (Not a square v v: log1p(v v), sqrt(v v + b), ... have rules of their own for
+        // it, and 2 log|v| held log(1 + (P / Q)^2) at 1e200: seed 5206.)
+        for (int k = 0; k < 2 && a[0] != a[1]; ++k)
           if (auto it = quotient_of_polynomials_.find(a[size_t(k)]); it != quotient_of_polynomials_.end()) {
             auto [p, q] = it->second;
             NodeId other = a[size_t(1 - k)];
