@@ -2564,6 +2564,16 @@ TEST_CASE("a constant times an exp past its range - exp(a + log k)", "[stabilize
        [](L x) { return 1.5L * std::exp(-x * x) + x; },
        [](L x) { return 1 - 3 * x * std::exp(-x * x); },
        {-3.0, -0.5, 0.5, 2.0, 30.0}},
+      // u exp(a) k and u exp(a) / k: x exp(x) / 1000 was inf past 709.8 in double and
+      // 88.7 in float (the product overflowed before the constant came)
+      {"x * exp(x) / 1000",
+       [](L x) { return x * std::exp(x) / 1000; },
+       [](L x) { return (1 + x) * std::exp(x) / 1000; },
+       {-3.0, 0.5, 30.0, 88.0, 90.0, 700.0, 710.0}},
+      {"-0.001 * x * exp(x)",
+       [](L x) { return -0.001L * x * std::exp(x); },
+       [](L x) { return -0.001L * (1 + x) * std::exp(x); },
+       {-3.0, 0.5, 90.0, 710.0}},
   };
   check_forms(cases);
   // 2^j k exp(a) stays a product (exact; mish's e (e + 2) would take an exp more)

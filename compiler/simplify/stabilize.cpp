@@ -848,7 +848,38 @@ class Stabilizer {
           NodeId e = make(Op::Exp, {make(Op::Add, {arg(a[size_t(j)], 0), shift})});
           return k < 0 ? neg(e) : e;
         }
+    // ... and u exp(a) k, u exp(a) / k likewise: x exp(x) / 1000 was inf past 709.8
+    // in double (the product overflowed before the constant came)
+    if (n.op == Op::Mul || (n.op == Op::Div && g_.is_const(a[1])))
+      if (NodeId r = scaled_exp_product(n.op, a[0], a[1]); r != ir::kNoNode) return r;
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
+  }
+
+  /// p q (o Mul) or p / q (o Div, q a constant) with factors u exp(a) k (u
+  /// one or more factors, exactly one exp, k a constant other than +-2^j) as
+  /// u exp(a + log|k|), negated for k < 0, log|k| as hi + lo; kNoNode
+  /// otherwise.
+  NodeId scaled_exp_product(Op o, NodeId p, NodeId q) {
+    std::vector<NodeId> nums, dens;
+    double k = 1;
+    factors(p, nums, dens, k, false);
+    if (o == Op::Mul) factors(q, nums, dens, k, false);
+    long double divisor = o == Op::Div ? static_cast<long double>(g_.const_value(q)) : 1.0L;
+    if (!dens.empty() || nums.size() < 2 || divisor == 0 || !std::isfinite(double(divisor))) return ir::kNoNode;
+    int exps = 0;
+    for (NodeId f : nums) exps += op(f) == Op::Exp && !input_free(f);
+    long double total = static_cast<long double>(k) / divisor;
+    int e2 = 0;
+    if (exps != 1 || total == 0 || !std::isfinite(double(total)) || std::fabs(std::frexp(double(total), &e2)) == 0.5)
+      return ir::kNoNode;
+    long double l = std::log(std::fabs(static_cast<long double>(k))) - std::log(std::fabs(divisor));
+    NodeId shift = ir::constant(g_, double(l), double(l - static_cast<long double>(double(l))));
+    NodeId product = ir::kNoNode;
+    for (NodeId f : nums) {
+      NodeId t = op(f) == Op::Exp && !input_free(f) ? make(Op::Exp, {make(Op::Add, {arg(f, 0), shift})}) : f;
+      product = product == ir::kNoNode ? t : make(Op::Mul, {product, t});
+    }
+    return total < 0 ? neg(product) : product;
   }
 
   /// `r`, a root sqrt(s) as the Sqrt rule rewrote it, noted (root_of_) for
