@@ -100,7 +100,11 @@
 //   u / (exp(p) + 1)^2   -> u sigmoid(-p)^2 (u not of the exp)
 //   u exp(t) / (exp(p) + exp(q)) -> u exp(t - max(p, q)) / (1 + exp(-|p - q|)) for t other than p, q
 //                           (exp(a) exp(a) in the divisor as exp(2a))
-//   k exp(a)             -> exp(a + log|k|), log|k| as hi + lo (second pass; not k = 2^j)
+//   k exp(a), u exp(a) k, u exp(a) / k -> u exp(a + log|k|), log|k| as hi + lo (second pass;
+//                           not k = 2^j)
+//   u / D, D growing as log_far takes it (k sinh(w) + c, |k cosh(w)| + ...) -> (u h) h sign(D) / |1 + r|
+//                           past it, h = exp(-(|w| + c) / 2) (u not growing so; not over exp, expm1 alone)
+//   p (P / Q), (P / Q) (R / S) for polynomials (not a square) -> one quotient (its far form)
 //   p / where(c, d, e)   -> where(c, p / d, p / e) where a branch has a removable quotient
 //                           (exp(x/2) / sqrt(1 + exp(x)) with the sqrt rewritten); a^3, a^4
 //                           are 3, 4 factors a there (x^3 / (1 + x^2) past overflow)
