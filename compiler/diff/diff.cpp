@@ -635,7 +635,7 @@ double finite_reach(const Graph& g, const Polynomial& p) {
 /// kernels (kWideSum). Not where v is not the input or a parameter is
 /// among the terms (their size unknown here: the sum stays as it is).
 bool collected_cancels(const Graph& g, const Polynomial& r, NodeId v, std::array<NodeId, 4> n_d_dn_dd, double reach) {
-  if (g[v].op != Op::Input) return false;
+  if (g[v].op != Op::Input || std::find(n_d_dn_dd.begin(), n_d_dn_dd.end(), none) != n_d_dn_dd.end()) return false;
   for (NodeId id : g.reachable(std::vector<NodeId>(n_d_dn_dd.begin(), n_d_dn_dd.end())))
     if (g[id].op == Op::Param || g[id].op == Op::Cotangent) return false;
   std::optional<std::vector<double>> bounds = coefficient_bounds(g, r);
