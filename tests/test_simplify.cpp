@@ -3331,3 +3331,19 @@ TEST_CASE("the slope of 1 - tanh(u)^2 is 0 where u overflows - not NaN", "[diff]
   };
   check_forms(cases);
 }
+
+TEST_CASE("u exp(t) / (exp(t) + 1)^2 past exp's subnormals - (u h) h", "[stabilize]") {
+  using L = long double;
+  // u sech(t/2)^2 / 4: its exp(-|t|) is subnormal in double past |t| = 708 where u
+  // times it is normal (x exp(x) / (exp(x) + 1)^2 was 0 there, 4.3e-307 at 712:
+  // hunt_forms); past |t| = 80 it is (u h) h with h = exp(-|t|/2)
+  auto f = [](L x) { return x * std::exp(x) / ((std::exp(x) + 1) * (std::exp(x) + 1)); };
+  auto df = [](L x) {
+    L e = std::exp(x);
+    return (e + x * e) / ((e + 1) * (e + 1)) - 2 * x * e * e / ((e + 1) * (e + 1) * (e + 1));
+  };
+  const FormCase cases[] = {
+      {"x * exp(x) / (exp(x) + 1)^2", f, df, {-712.0, -90.0, -3.0, 0.5, 3.0, 79.0, 81.0, 90.0, 712.0}},
+  };
+  check_forms(cases);
+}

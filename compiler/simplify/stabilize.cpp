@@ -2743,8 +2743,16 @@ class Stabilizer {
     // (1/4) sech(t/2)^2 as tanh's derivative has it (e = exp(-|t|)).
     if (factor.second != ir::kNoNode && op(den) == Op::Mul && arg(den, 0) == arg(den, 1)) {
       auto [t, zero] = exp_sum(arg(den, 0));
-      if (t != ir::kNoNode && is(zero, 0.0) && t == factor.second)
-        return times(make(Op::Mul, {ir::sech2(g_, scaled(t, 0.5)), c(0.25)}));
+      if (t != ir::kNoNode && is(zero, 0.0) && t == factor.second) {
+        NodeId near = times(make(Op::Mul, {ir::sech2(g_, scaled(t, 0.5)), c(0.25)}));
+        if (factor.first == ir::kNoNode) return near;
+        // u sech(t/2)^2 / 4 is (u h) h, h = exp(-|t|/2), past |t| = 80: exp(-|t|) in
+        // sech^2 is subnormal where u times it is not (x exp(x) / (exp(x) + 1)^2 was 0
+        // past 708 in double, 4.3e-307 at 712: hunt_forms)
+        NodeId h = make(Op::Exp, {make(Op::Mul, {make(Op::Abs, {t}), c(-0.5)})});
+        NodeId far = make(Op::Mul, {make(Op::Mul, {factor.first, h}), h});
+        return rare_where(make(Op::Gt, {make(Op::Abs, {t}), c(ir::kExpDivSplit)}), far, near);
+      }
     }
     // u / (exp(p) + 1)^2 = u sigmoid(-p)^2, u not of the exp (x / (1 + exp(-x))^2
     // was 0 below -44 in float: the square overflowed)
