@@ -3263,6 +3263,17 @@ TEST_CASE("quotients by sinh and cosh past their range - products of polynomial 
          return (da * b - a * db) / (b * b) * (c / d) + (a / b) * (dc * d - c * dd) / (d * d);
        },
        {-1e200, -3e25, 0.5, -2.0, 1e25, 1e200}},
+      // a / k for a constant k (not 2^j) is a polynomial too: x (x / 1.5) / (1 + |P|)
+      // was NaN at 1e200 (inf / inf: seed 5211)
+      {"x * (x / 1.5) / (1 + abs(0.044715 - 0.5*x - 0.1*x^2))",
+       [](L x) { return x * (x / 1.5L) / (1 + std::fabs(0.044715L - 0.5L * x - 0.1L * x * x)); },
+       [](L x) {  // N' d - N d' = (x / 1.5) (2 + s (2P - x P')), s = sign(P), 2P - x P' = 0.08943 - 0.5x
+         L p = 0.044715L - 0.5L * x - 0.1L * x * x, d = 1 + std::fabs(p), s = p < 0 ? -1 : 1;
+         return x / 1.5L * (2 + s * (0.08943L - 0.5L * x)) / (d * d);
+       },
+       // (and its collected slope below the far form: 4e-8 relative off at 1e9 with
+       // the quotient rule)
+       {-1e200, -3e25, -3e9, 0.5, -2.0, 3.0, 1e5, 1e9, 1e25, 1e200}},
       // a square of a quotient stays one (log1p's 2 log|v| past 2^27: the quotient of
       // the squares was inf at 1e200, seed 5206)
       {"log(1 + ((4 - 2*x - 4*x^5) / (1 + (1.702*x + 2*x^2)^2)) * ((4 - 2*x - 4*x^5) / (1 + (1.702*x + 2*x^2)^2)))",

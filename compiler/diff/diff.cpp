@@ -561,7 +561,9 @@ std::optional<Polynomial> polynomial_in(Builder& b, NodeId n, NodeId v, const st
   };
   bool binary = node.op == Op::Add || node.op == Op::Sub || node.op == Op::Mul;
   bool power = node.op == Op::Pow && integer(node.args[1]);
-  if (!binary && !power && node.op != Op::Neg && node.op != Op::Abs) return memo[n] = std::nullopt;
+  // a / k for a constant k (x / 1.5: no power of two, so not a product)
+  bool divided = node.op == Op::Div && b.g.is_const(node.args[1]) && std::isnormal(b.g.const_value(node.args[1]));
+  if (!binary && !power && !divided && node.op != Op::Neg && node.op != Op::Abs) return memo[n] = std::nullopt;
   std::optional<Polynomial> p = polynomial_in(b, node.args[0], v, d, memo);
   std::optional<Polynomial> q = p && binary ? polynomial_in(b, node.args[1], v, d, memo) : std::nullopt;
   if (!p || (binary && !q)) return memo[n] = std::nullopt;
@@ -569,6 +571,9 @@ std::optional<Polynomial> polynomial_in(Builder& b, NodeId n, NodeId v, const st
   if (node.op == Op::Mul) degree += q->size() - 1;
   if (power) degree *= size_t(b.g.const_value(node.args[1]));
   if (degree > kMaxPolynomialDegree) return memo[n] = std::nullopt;
+  if (divided)
+    for (Coefficient& c : *p)
+      for (Term& t : c) t.k /= b.g.const_value(node.args[1]);
   if (node.op == Op::Neg || node.op == Op::Sub) {
     Polynomial& negated = node.op == Op::Neg ? *p : *q;
     for (Coefficient& c : negated)

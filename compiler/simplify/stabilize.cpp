@@ -1965,8 +1965,8 @@ class Stabilizer {
       d = 0;
     } else if (node.op == Op::Input) {
       d = node.value == 0 ? 1 : -1;  // the element itself, not a view of a row
-    } else if (node.op == Op::Neg || node.op == Op::Abs) {
-      d = polynomial_degree(node.args[0]);
+    } else if (node.op == Op::Neg || node.op == Op::Abs || (node.op == Op::Div && g_.is_const(node.args[1]))) {
+      d = polynomial_degree(node.args[0]);  // (a / k: x / 1.5, which is no product by a power of two)
     } else if (node.op == Op::Add || node.op == Op::Sub || node.op == Op::Mul) {
       int a = polynomial_degree(node.args[0]), b = a < 0 ? -1 : polynomial_degree(node.args[1]);
       if (a >= 0 && b >= 0) d = node.op == Op::Mul ? a + b : std::max(a, b);
@@ -2004,6 +2004,8 @@ class Stabilizer {
         return times_power(ir::kNoNode, d - 1);
       case Op::Neg:
         return neg(scaled_polynomial(n.args[0], d, scale));
+      case Op::Div:  // by a constant
+        return make(Op::Div, {scaled_polynomial(n.args[0], d, scale), n.args[1]});
       case Op::Abs: {
         int e = polynomial_degree(n.args[0]);
         NodeId a = make(Op::Abs, {scaled_polynomial(n.args[0], e, scale)});
