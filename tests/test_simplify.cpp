@@ -3358,3 +3358,24 @@ TEST_CASE("u exp(t) / (exp(t) + 1)^2 past exp's subnormals - (u h) h", "[stabili
   };
   check_forms(cases);
 }
+
+TEST_CASE("expm1(a) / exp(b) past a = 80 - exp(a - b)", "[stabilize]") {
+  using L = long double;
+  // (exp(x) - 1) / exp(softplus(x)) was inf / inf = NaN past 709.8 in double and 88.7
+  // in float, where it is 1 (random_forms seed 5214)
+  auto sp = [](L t) { return t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); };
+  const FormCase cases[] = {
+      {"(exp(x) - 1) / exp(softplus(x))",
+       [=](L x) { return std::expm1(x) / std::exp(sp(x)); },
+       [=](L x) {
+         L s = 1 / (1 + std::exp(-x));  // softplus' = sigmoid
+         return std::exp(x - sp(x)) - std::expm1(x) * std::exp(-sp(x)) * s;
+       },
+       {-3.0, 0.001, 2.0, 79.0, 85.0, 100.0, 712.0, 5000.0}},
+      {"expm1(x) / exp(0.5*x)",
+       [](L x) { return std::expm1(x) / std::exp(0.5L * x); },
+       [](L x) { return std::exp(0.5L * x) - 0.5L * std::expm1(x) / std::exp(0.5L * x); },
+       {-3.0, 0.001, 2.0, 85.0, 712.0}},
+  };
+  check_forms(cases);
+}

@@ -473,6 +473,14 @@ class Stabilizer {
         break;
       case Op::Div: {
         if (NodeId r = merged_exps(a[0], a[1], true); r != ir::kNoNode) return r;
+        // expm1(a) / exp(b) past a = 80, where expm1(a) is exp(a): exp(a - b) (the
+        // quotient was inf / inf = NaN past 709.8: (exp(x) - 1) / exp(softplus(x)), 1
+        // there, random_forms seed 5214)
+        if (op(a[0]) == Op::Expm1 && op(a[1]) == Op::Exp && arg(a[0], 0) != arg(a[1], 0) && !input_free(a[1])) {
+          NodeId ea = arg(a[0], 0);
+          NodeId far = stabilized(Op::Exp, stabilized(Op::Sub, ea, arg(a[1], 0)));
+          return rare_where(make(Op::Gt, {ea, c(ir::kExpDivSplit)}), far, make(Op::Div, {a[0], a[1]}));
+        }
         // u over a power the rules rewrote as where(c, far, near): where(c, u / far, u /
         // near), the rare mark kept, so that the derivative sees each quotient (x / (1 +
         // |x|^2.5)^0.4: the power softsign's slope, diff.cpp's power_sum_quotient_slope)
