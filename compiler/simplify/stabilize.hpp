@@ -106,6 +106,8 @@
 //                           past it, h = exp(-(|w| + c) / 2) (u not growing so; not over exp, expm1 alone)
 //   p (P / Q), (P / Q) (R / S) for polynomials (not a square) -> one quotient (its far form)
 //   u exp(t) / (exp(t) + 1)^2 -> u sech(t/2)^2 / 4, (u h) h past |t| = 80, h = exp(-|t|/2)
+//   expm1(a) / exp(b)    -> exp(a - b) past a = 80 (a rare branch)
+//   (polynomials: a / k for a constant k is one, as a product is)
 //   p / where(c, d, e)   -> where(c, p / d, p / e) where a branch has a removable quotient
 //                           (exp(x/2) / sqrt(1 + exp(x)) with the sqrt rewritten); a^3, a^4
 //                           are 3, 4 factors a there (x^3 / (1 + x^2) past overflow)
