@@ -1918,11 +1918,17 @@ class Stabilizer {
     int left = 2;  // the powers of a still to divide by
     NodeId far = c(k / kt);
     int kept_degree = 0;  // of the factors left in u, where they are polynomials in the input
+    int cancelled = 0;
+    for (NodeId f : nums) cancelled += f == a && cancelled < 2;
+    left -= cancelled;
     for (NodeId f : nums) {
-      if (f == a && left > 0) {
-        --left;
+      if (f == a && cancelled > 0) {
+        --cancelled;
       } else {
-        far = make(Op::Mul, {far, f});
+        // each factor over an a still to divide by (f / a): x*x / (gelu(x)^2 + 1)
+        // was inf / inf past 1.3e154 in double, (x / a)(x / a) is 1
+        far = make(Op::Mul, {far, left > 0 ? make(Op::Div, {f, a}) : f});
+        left -= left > 0;
         int d = polynomial_degree(f);
         kept_degree = d < 0 || kept_degree < 0 ? -1 : kept_degree + d;
       }
