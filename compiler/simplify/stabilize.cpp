@@ -839,41 +839,29 @@ class Stabilizer {
   NodeId after_rules(const ir::Node& n, std::array<NodeId, 3> a) {
     if (n.op == Op::Lt || n.op == Op::Le || n.op == Op::Gt || n.op == Op::Ge)
       for (int k = 0; k < 2; ++k) a[size_t(k)] = polynomials_far(a[size_t(k)], 3);
-    // k exp(a) = exp(a + log|k|) (negated for k < 0), log|k| as hi + lo (Node::lo),
-    // which the kernels carry in exp's argument: exp(a) overflowed where the product
-    // is finite (0.001 exp(x) was inf past 709.8 in double, where it is finite to
-    // 716.7, and past 88.7 in float) or underflowed where it is normal (1e30 exp(x)
-    // below -708). Here, after the rules, which read k exp(a) (log(k (1 +
-    // exp(a))) among them). Not for k = 2^j.
-    if (n.op == Op::Mul)
-      for (int j = 0; j < 2; ++j)
-        if (op(a[size_t(j)]) == Op::Exp && !input_free(a[size_t(j)]) && g_.is_const(a[size_t(1 - j)])) {
-          double k = g_.const_value(a[size_t(1 - j)]);
-          int e2 = 0;  // (not 2^j: exact, and an exp more in mish's e (e + 2))
-          if (k == 0 || !std::isfinite(k) || std::frexp(k, &e2) == 0.5 || std::frexp(k, &e2) == -0.5) continue;
-          long double l = std::log(std::fabs(static_cast<long double>(k)));
-          NodeId shift = ir::constant(g_, double(l), double(l - static_cast<long double>(double(l))));
-          NodeId e = make(Op::Exp, {make(Op::Add, {arg(a[size_t(j)], 0), shift})});
-          return k < 0 ? neg(e) : e;
-        }
-    // ... and u exp(a) k, u exp(a) / k likewise: x exp(x) / 1000 was inf past 709.8
-    // in double (the product overflowed before the constant came)
+    // u exp(a) k and u exp(a) / k (u possibly 1) = u exp(a + log|k|) (negated for k <
+    // 0), log|k| as hi + lo (Node::lo), which the kernels carry in exp's argument:
+    // exp(a) overflowed where the product is finite (0.001 exp(x) was inf past 709.8
+    // in double, where it is finite to 716.7, and past 88.7 in float; x exp(x) / 1000
+    // past 709.8: the product overflowed before the constant came) or underflowed
+    // where it is normal (1e30 exp(x) below -708). Here, after the rules, which read
+    // k exp(a) (log(k (1 + exp(a))) among them). Not for k = 2^j.
     if (n.op == Op::Mul || (n.op == Op::Div && g_.is_const(a[1])))
       if (NodeId r = scaled_exp_product(n.op, a[0], a[1]); r != ir::kNoNode) return r;
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
   /// p q (o Mul) or p / q (o Div, q a constant) with factors u exp(a) k (u
-  /// one or more factors, exactly one exp, k a constant other than +-2^j) as
-  /// u exp(a + log|k|), negated for k < 0, log|k| as hi + lo; kNoNode
-  /// otherwise.
+  /// none or more factors, exactly one exp, k a constant other than +-2^j:
+  /// exact, and an exp more in mish's e (e + 2)) as u exp(a + log|k|),
+  /// negated for k < 0, log|k| as hi + lo; kNoNode otherwise.
   NodeId scaled_exp_product(Op o, NodeId p, NodeId q) {
     std::vector<NodeId> nums, dens;
     double k = 1;
     factors(p, nums, dens, k, false);
     if (o == Op::Mul) factors(q, nums, dens, k, false);
     long double divisor = o == Op::Div ? static_cast<long double>(g_.const_value(q)) : 1.0L;
-    if (!dens.empty() || nums.size() < 2 || divisor == 0 || !std::isfinite(double(divisor))) return ir::kNoNode;
+    if (!dens.empty() || nums.empty() || divisor == 0 || !std::isfinite(double(divisor))) return ir::kNoNode;
     int exps = 0;
     for (NodeId f : nums) exps += op(f) == Op::Exp && !input_free(f);
     long double total = static_cast<long double>(k) / divisor;
