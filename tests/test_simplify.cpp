@@ -3397,3 +3397,27 @@ TEST_CASE("expm1(a) / exp(b) past a = 80 - exp(a - b)", "[stabilize]") {
   };
   check_forms(cases);
 }
+
+TEST_CASE("log of a polynomial quotient past its far form's overflow", "[stabilize]") {
+  using L = long double;
+  // log(1 + (P/Q)^2) with P/Q of degree 3: the quotient's far form r^5 P / (r^2 Q) x^3
+  // overflowed past 1e102 in double and 1e13 in float, where the log is 2 log|P/Q|
+  // (random_forms seed 5222); log|P/Q| is log|r^5 P / (r^2 Q)| + 3 log|x| there
+  auto p = [](L x) { return 0.5L + 2 * x * x * x * x * x; };
+  auto q = [](L x) { return 1 + std::fabs(0.044715L - 4 * x * x); };
+  auto dq = [](L x) { return (0.044715L - 4 * x * x < 0 ? 8 : -8) * x; };
+  auto r = [=](L x) { return p(x) / q(x); };
+  auto dr = [=](L x) { return (10 * x * x * x * x * q(x) - p(x) * dq(x)) / (q(x) * q(x)); };
+  const FormCase cases[] = {
+      {"log(1 + ((0.5 + 2*x^5) / (1 + abs(0.044715 - 4*x^2)))^2)",
+       [=](L x) { return std::log1p(r(x) * r(x)); },
+       [=](L x) { return 2 * r(x) * dr(x) / (1 + r(x) * r(x)); },
+       {-1e200, -3e19, -2.0, 0.5, 3.0, 1e10, 1e15, 3e19, 1e30, 1e200}},
+      {"log(abs((1.5 - x^4) / (2 + x)))",
+       [](L x) { return std::log(std::fabs((1.5L - x * x * x * x) / (2 + x))); },
+       [](L x) { return -4 * x * x * x / (1.5L - x * x * x * x) - 1 / (2 + x); },
+       {-1e200, -3e19, -3.0, 0.5, 3.0, 1e10, 3e19, 1e200}},
+  };
+  check_forms(cases);
+}
+

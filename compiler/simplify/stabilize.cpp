@@ -1359,6 +1359,19 @@ class Stabilizer {
   };
   LogFar log_far(NodeId u, int depth) {
     if (depth == 0 || input_free(u)) return {};
+    // A quotient of polynomials in its far form (over_polynomial): as P / Q,
+    // log|P| - log|Q|. Its far branch r^p P / (r^q Q) x^(p - q) overflowed
+    // where the log is finite (log(1 + (x^5 / (1 + |x*x|))^2) at 1e200 in
+    // double: random_forms seed 5222).
+    if (auto it = quotient_of_polynomials_.find(u); it != quotient_of_polynomials_.end()) {
+      auto [num, den] = it->second;
+      Scale scale = scale_of(den);
+      auto [ratio, extra, top] = polynomial_quotient_far(num, den, scale);
+      NodeId far = make(Op::Log, {make(Op::Abs, {ratio})}), sign = make(Op::Sign, {ratio});
+      if (extra > 0) far = make(Op::Add, {far, make(Op::Mul, {make(Op::Log, {make(Op::Abs, {scale.x})}), c(extra)})});
+      if (extra % 2) sign = make(Op::Mul, {sign, scale.sign});
+      return {far, past_polynomial_range(scale, top), sign};
+    }
     auto times = [&](NodeId p, NodeId q) {
       return p == ir::kNoNode ? q : q == ir::kNoNode ? p : make(Op::Mul, {p, q});
     };
@@ -2031,6 +2044,23 @@ class Stabilizer {
     }
   }
 
+  /// The far form of P / Q (over_polynomial) before its powers of x:
+  /// r^D P / (r^q Q) for D the larger degree, `extra` = p - q factors x
+  /// (where p > q) and D. A numerator of higher degree as (r^p P / r^q Q)
+  /// x^(p - q): its terms in x^(k - q) overflowed to inf - inf = NaN where
+  /// their signs differ (tanh of a Pade unit of degree (5, 1) was NaN past
+  /// 1e61 in double, where it is -1); the quotient is of order 1, and each
+  /// product by x keeps its sign and stays below the result.
+  struct QuotientFar {
+    NodeId ratio;
+    int extra, top;
+  };
+  QuotientFar polynomial_quotient_far(NodeId num, NodeId den, Scale& scale) {
+    int dn = polynomial_degree(num), dd = polynomial_degree(den), top = std::max(dn, dd);
+    NodeId ratio = make(Op::Div, {scaled_polynomial(num, top, scale), scaled_polynomial(den, dd, scale)});
+    return {ratio, std::max(0, dn - dd), top};
+  }
+
   /// P(x) / Q(x) for polynomials P and Q in the input (polynomial_degree),
   /// Q of degree q >= 1, either of degree 2 or more (D the larger): past
   /// |x| = 2^min(32, 96 / D), r^q P / (r^q Q) in r = 1/x (scaled_polynomial),
@@ -2047,16 +2077,10 @@ class Stabilizer {
   /// an ULP); for a numerator of degree p > q, r^p P / (r^q Q) times x^(p - q).
   NodeId over_polynomial(NodeId num, NodeId den) {
     int dn = polynomial_degree(num), dd = dn < 0 ? -1 : polynomial_degree(den);
-    int top = std::max(dn, dd);
-    if (dn < 1 || dd < 1 || top < 2) return ir::kNoNode;
+    if (dn < 1 || dd < 1 || std::max(dn, dd) < 2) return ir::kNoNode;
     Scale scale = scale_of(den);
-    // A numerator of higher degree as (r^p P / r^q Q) x^(p - q): its terms in
-    // x^(k - q) overflowed to inf - inf = NaN where their signs differ (tanh
-    // of a Pade unit of degree (5, 1) was NaN past 1e61 in double, where it
-    // is -1); the quotient is of order 1, and each product by x keeps its
-    // sign and stays below the result.
-    NodeId far = make(Op::Div, {scaled_polynomial(num, std::max(dn, dd), scale), scaled_polynomial(den, dd, scale)});
-    for (int k = dd; k < dn; ++k) far = make(Op::Mul, {far, scale.x});
+    auto [far, extra, top] = polynomial_quotient_far(num, den, scale);
+    for (int k = 0; k < extra; ++k) far = make(Op::Mul, {far, scale.x});
     NodeId r = ir::where(g_, past_polynomial_range(scale, top), far, make(Op::Div, {num, den}), true);
     quotient_of_polynomials_[r] = {num, den};
     return r;
