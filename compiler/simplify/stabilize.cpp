@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numbers>
 #include <unordered_map>
 #include <utility>
@@ -3064,6 +3065,10 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
     varies[id] = n.op == Op::Input;
     for (unsigned i = 0; i < n.arity; ++i) varies[id] |= varies[n.args[i]];
   }
+  // A constant factor below 1 in magnitude is bounded too: x x 0.1 overflowed
+  // float past 1.8e19 where it is finite up to 5.8e19 (random_forms seed 5222).
+  auto small_constant = [&](NodeId f) { return g.is_const(f) && std::fabs(g.const_value(f)) < 1; };
+  const double kFloatMax = std::numeric_limits<float>::max();
   // The factors of a product (at most 8; false if there are more): through
   // products, and a^3, a^4 as three, four factors a.
   auto factors_of = [&](NodeId id, std::vector<NodeId>& factors) {
@@ -3090,8 +3095,8 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
   bool any = false;
   for (NodeId id : order)
     if (g[id].op == Op::Mul && factors_of(id, factors))
-      any = any || (std::count_if(factors.begin(), factors.end(), [&](NodeId f) { return g[f].op == Op::Input; }) >= 2 &&
-                    std::count_if(factors.begin(), factors.end(), [&](NodeId f) { return varies[f] != 0; }) >= 3);
+      any = any || (std::ranges::count_if(factors, [&](NodeId f) { return g[f].op == Op::Input; }) >= 2 &&
+                    std::ranges::count_if(factors, [&](NodeId f) { return varies[f] || small_constant(f); }) >= 3);
   if (!any) return {roots.begin(), roots.end()};
   // Float's ranges: a product reaches inf there first. (The ranges of the
   // math functions' results are widened by 1e-5.)
@@ -3105,7 +3110,9 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
   // their products inside guarded branches - the ranges here are global -
   // where an order changed for nothing costs accuracy), or neither.
   enum Kind { kBounded, kLarge, kRest };
+  bool consts = false;  // small constants are bounded factors in this product
   auto kind = [&](NodeId f) {
+    if (small_constant(f)) return consts ? kBounded : kRest;
     if (!varies[f]) return kRest;
     if (within_one(f)) return kBounded;
     return g[f].op == Op::Input ? kLarge : kRest;
@@ -3117,6 +3124,11 @@ std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> root
     for (unsigned i = 0; i < n.arity; ++i) args[i] = map[n.args[i]];
     NodeId out = ir::kNoNode;
     if (n.op == Op::Mul && factors_of(id, factors)) {
+      // Small constants only where the product's first operand may overflow
+      // float where the product is used: not gelu_tanh's x x k inside its
+      // guards (|x| <= 30), whose exact square the lowering reads.
+      ir::Interval used = ranges.operand_where_used(id);
+      consts = !(std::fabs(used.lo) <= kFloatMax && std::fabs(used.hi) <= kFloatMax);
       std::vector<NodeId> bounded, large, rest;
       for (NodeId f : factors) (kind(f) == kBounded ? bounded : kind(f) == kLarge ? large : rest).push_back(f);
       // Only where the product as written multiplies two large factors

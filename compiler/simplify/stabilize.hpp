@@ -239,7 +239,10 @@ std::optional<DifferenceSlope> difference_slope(ir::Graph& g, ir::NodeId n);
 /// underflows; x x q was inf * 0 = NaN where x*x overflows and q underflows
 /// (x*x*sigmoid(x) at x = -1e200 in double, its slope at +-1e200: 0, was
 /// NaN). The same number of roundings; the bound is float's range
-/// (ir::Ranges). Other growing factors (sinh, polynomials) are left as
+/// (ir::Ranges). A constant below 1 in magnitude counts as such a q where
+/// the product's first operand may overflow float where it is used: x x
+/// 0.1 as x (x 0.1), finite up to 5.8e19 (not inside guards that bound x,
+/// as gelu_tanh's). Other growing factors (sinh, polynomials) are left as
 /// written: the ranges are global, and inside a guarded branch the new
 /// order would cost accuracy for nothing.
 std::vector<ir::NodeId> bounded_factors_first(ir::Graph& g, std::span<const ir::NodeId> roots);
