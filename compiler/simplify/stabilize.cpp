@@ -1874,7 +1874,8 @@ class Stabilizer {
   /// there; NaN takes the quotient as written). (With two cancelled the
   /// slope there is 0, not 2 b u / (k a^3): below 2^-80 / sqrt|b/k| of u.)
   /// Not for a constant u (1 / (1 + x*x)): there the quotient is subnormal
-  /// or near it where a*a overflows, and its kernels keep one division.
+  /// or near it where a*a overflows, and its kernels keep one division. A
+  /// polynomial a with a sum is taken in its far form (polynomial_far).
   NodeId over_square_sum(NodeId num, NodeId den) {
     if (g_.is_const(num)) return ir::kNoNode;
     // t + b, or b - t (as the quotient's far form: -u / t)
@@ -1899,6 +1900,10 @@ class Stabilizer {
       }
     }
     if (a == ir::kNoNode || std::count(tn.begin(), tn.end(), a) != 2) return ir::kNoNode;
+    // A polynomial a with a sum in its far form: as written it is inf - inf =
+    // NaN past its range where its square is inf (random_forms seed 5228).
+    NodeId af = a;
+    if (NodeId p = polynomial_far(a); p != ir::kNoNode) af = p;
     for (NodeId f : td) {
       if (!input_free(f)) return ir::kNoNode;
       scale_dens.push_back(f);
@@ -1907,7 +1912,7 @@ class Stabilizer {
     if (scale_nums.empty() && scale_dens.empty()) {
       double threshold = std::ldexp(std::sqrt(b / std::fabs(kt)), 27);
       if (!(threshold <= kSquareGuard)) return ir::kNoNode;
-      far_condition = make(Op::Gt, {make(Op::Abs, {a}), c(threshold)});
+      far_condition = make(Op::Gt, {make(Op::Abs, {af}), c(threshold)});
     } else {
       double threshold = std::ldexp(b, 54);
       if (!std::isfinite(threshold)) return ir::kNoNode;
@@ -1929,7 +1934,7 @@ class Stabilizer {
       } else {
         // each factor over an a still to divide by (f / a): x*x / (gelu(x)^2 + 1)
         // was inf / inf past 1.3e154 in double, (x / a)(x / a) is 1
-        far = make(Op::Mul, {far, left > 0 ? make(Op::Div, {f, a}) : f});
+        far = make(Op::Mul, {far, left > 0 ? make(Op::Div, {f, af}) : f});
         left -= left > 0;
         int d = polynomial_degree(f);
         kept_degree = d < 0 || kept_degree < 0 ? -1 : kept_degree + d;
@@ -1941,7 +1946,7 @@ class Stabilizer {
     if (kept_degree >= 2 && polynomial_degree(den) >= 1) return ir::kNoNode;
     for (NodeId f : scale_dens) far = make(Op::Mul, {far, f});
     for (NodeId f : scale_nums) far = make(Op::Div, {far, f});
-    for (; left > 0; --left) far = make(Op::Div, {far, a});
+    for (; left > 0; --left) far = make(Op::Div, {far, af});
     return make(Op::Where, {far_condition, far, make(Op::Div, {num, den})});
   }
 

@@ -128,7 +128,8 @@
 //   log(cosh(a)) - a, a - log(cosh(a)) -> +-(softplus(-2a) - log 2) (the shifted softplus)
 //   1 - sigmoid(a)^2     -> sigmoid(-a) (1 + sigmoid(a)) for a >= 0
 //   u / (a*a + b)        -> u / a / a (u's factors a cancelled) past |a| = 2^27 sqrt|b|, for a
-//                           constant b and a non-constant u (a*a overflows float at 1.8e19)
+//                           constant b and a non-constant u (a*a overflows float at 1.8e19);
+//                           a polynomial a with a sum in its far form there (polynomial_far)
 //   u / (a + k), u / (|a| + k) -> (u / a) (a / (|a| + k)) for a constant k != 0 and u a product
 //                           with the factor a and more (x*x / (1 + |x|) overflowed past 1.8e19)
 //   sqrt(k a*a + b)      -> sqrt(k) sqrt(a*a + b/k) for a constant k > 0, k != 1, then the sqrt
