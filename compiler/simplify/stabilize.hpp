@@ -58,8 +58,9 @@
 //   log(u), log|u|, asinh(u) for u that exps take past the range -> in the log domain past
 //                           |w| = 80 (log_far: log|exp(w)| = w, log|cosh(w)| = |w| - log 2, ... through
 //                           products, quotients, powers, roots, where()s, and sums g + a with a large g;
-//                           polynomials past their range as log|r^d P| + d log|x|); log1p(u) for u free
-//                           of exps likewise
+//                           polynomials past their range as log|r^d P| + d log|x|, quotients of them
+//                           as log|r^p P / (r^q Q)| + (p - q) log|x|); log1p(u) for u free of exps
+//                           likewise
 //   P(x) in a comparison's operand (P with a difference of two terms in x) -> polynomial_far's
 //                           (r^d P) x^d past its range (inf - inf = NaN made the condition false);
 //                           a second pass, after the rules have read the sign tests as written
