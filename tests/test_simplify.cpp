@@ -3470,3 +3470,22 @@ TEST_CASE("u over a polynomial's square plus b past the polynomial's range", "[s
     CHECK(value(src, x) == 0);
   }
 }
+
+TEST_CASE("a sum with an exp of a nonpositive k b in the log domain", "[stabilize]") {
+  using L = long double;
+  // log(1 + (expm1(sinh(x)) - (1 - tanh(x)^2))^2) was inf past 6.6 in double, where
+  // it is 2 sinh(x) (random_forms seed 5229): 1 - tanh(x)^2 as rewritten holds
+  // exp(|x| * -2), which does not grow, so log_far takes the sum past expm1's range
+  auto v = [](L x) { return std::expm1(std::sinh(x)) - (1 - std::tanh(x) * std::tanh(x)); };
+  auto dv = [](L x) {
+    L t = std::tanh(x);
+    return std::exp(std::sinh(x)) * std::cosh(x) + 2 * t * (1 - t * t);
+  };
+  const FormCase cases[] = {
+      {"log(1 + (expm1(sinh(x)) - (1 - tanh(x)^2))^2)",
+       [=](L x) { return x > 10 ? 2 * std::sinh(x) : std::log1p(v(x) * v(x)); },
+       [=](L x) { return x > 10 ? 2 * std::cosh(x) : 2 * v(x) * dv(x) / (1 + v(x) * v(x)); },
+       {-6.0, 3.0, 5.0, 12.0, 30.0}},  // (near 0 the difference cancels in float)
+  };
+  check_forms(cases);
+}

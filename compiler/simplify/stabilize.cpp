@@ -1007,8 +1007,12 @@ class Stabilizer {
   bool nonpositive(NodeId a) const {
     const ir::Node& n = g_[a];
     if (n.op == Op::Const) return n.value <= 0;
-    if (n.op == Op::Neg)
-      return op(n.args[0]) == Op::Abs || (op(n.args[0]) == Op::Mul && arg(n.args[0], 0) == arg(n.args[0], 1));
+    auto nonnegative = [&](NodeId b) { return op(b) == Op::Abs || (op(b) == Op::Mul && arg(b, 0) == arg(b, 1)); };
+    if (n.op == Op::Neg) return nonnegative(n.args[0]);
+    // k b for a constant k <= 0 and b >= 0 (|x| * -2 of 1 - tanh(x)^2 as rewritten)
+    if (n.op == Op::Mul)
+      for (int k = 0; k < 2; ++k)
+        if (g_.is_const(n.args[k]) && g_.const_value(n.args[k]) <= 0 && nonnegative(n.args[1 - k])) return true;
     if (n.op == Op::Where) {
       NodeId cond = n.args[0];
       bool sign_split = (op(cond) == Op::Ge || op(cond) == Op::Gt) && is(arg(cond, 1), 0.0);
