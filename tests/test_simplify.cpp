@@ -3489,3 +3489,28 @@ TEST_CASE("a sum with an exp of a nonpositive k b in the log domain", "[stabiliz
   };
   check_forms(cases);
 }
+
+TEST_CASE("log1p of an absolute sinh past its overflow", "[stabilize]") {
+  using L = long double;
+  // log1p(|sinh(w)|) past |w| = 80 as log(1 + |sinh(w)|)'s far form, as log1p(sinh(w)):
+  // log1p(|sinh(log1p(x^4))|) was inf past 1e10 in float and 1e77 in double
+  // (random_forms seed 5230)
+  auto f = [](L w) {
+    L m = std::fabs(w);
+    return m > 30 ? m + std::log((1 - std::exp(-2 * m)) / 2 + std::exp(-m)) : std::log1p(std::fabs(std::sinh(w)));
+  };
+  auto df = [](L w) {
+    L m = std::fabs(w), s = w < 0 ? -1 : 1;
+    return s * (m > 30 ? (1 + std::exp(-2 * m)) / (1 - std::exp(-2 * m) + 2 * std::exp(-m))
+                       : std::cosh(w) / (1 + std::fabs(std::sinh(w))));
+  };
+  auto lx = [](L x) { return std::log1p(x * x * x * x); };
+  const FormCase cases[] = {
+      {"log1p(abs(sinh(x)))", f, df, {-1e200, -100.0, -3.0, 0.001, 3.0, 100.0, 1e10}},
+      {"log1p(abs(sinh(log1p(x^4))))",
+       [=](L x) { return f(lx(x)); },
+       [=](L x) { return df(lx(x)) * 4 * x * x * x / (1 + x * x * x * x); },
+       {-1e200, -3e19, -3.0, 0.5, 1e10, 3e19, 1e200}},
+  };
+  check_forms(cases);
+}

@@ -1311,8 +1311,11 @@ class Stabilizer {
     NodeId plain = make(Op::Log1p, {t});
     // log1p(cosh(w)), log1p(sinh(w)) past |w| = 80 as log(g + 1)'s far form
     // (log_far's sums: inf past 89.4 in float; hunt_forms' log(cosh(x) + c) with
-    // its default c = 1), log1p as written below (log(1 + sinh(x)) cancels at 0)
-    if (op(t) == Op::Cosh || op(t) == Op::Sinh) return log_of_growing(make(Op::Add, {t, c(1)}), plain);
+    // its default c = 1), log1p as written below (log(1 + sinh(x)) cancels at 0);
+    // |sinh(w)| likewise (log1p(|sinh(log1p(x^4))|) was inf past 1e10 in float:
+    // random_forms seed 5230)
+    NodeId core = op(t) == Op::Abs ? arg(t, 0) : t;
+    if (op(core) == Op::Cosh || op(core) == Op::Sinh) return log_of_growing(make(Op::Add, {t, c(1)}), plain);
     // log1p(expm1(a)) = a (log(1 + (exp(x) - 1)) was inf past 709.8 in double, -inf
     // below -745); log1p(|expm1(a)|) likewise for a >= 0
     if (op(t) == Op::Expm1) return arg(t, 0);
