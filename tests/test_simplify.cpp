@@ -3514,3 +3514,21 @@ TEST_CASE("log1p of an absolute sinh past its overflow", "[stabilize]") {
   };
   check_forms(cases);
 }
+
+TEST_CASE("the log of a product of exps past their sum's overflow", "[stabilize]") {
+  using L = long double;
+  // log(1 + v^2), v = x exp(-x) exp(-x exp(-x)) = x exp(a), was inf at -3.3 in float
+  // (random_forms seed 5233): v's far form exp(a/2) (x exp(a/2)) overflows at a = 88.7
+  // though neither exp is past 80; the product's log takes its far form past
+  // the exponents' sum
+  auto a = [](L x) { return -x - x * std::exp(-x); };
+  auto v = [=](L x) { return x * std::exp(a(x)); };
+  auto dv = [=](L x) { return std::exp(a(x)) * (1 + x * (-1 - std::exp(-x) + x * std::exp(-x))); };
+  const FormCase cases[] = {
+      {"log(1 + (x * exp(-x) * exp(-x * exp(-x)))^2)",
+       [=](L x) { return std::log1p(v(x) * v(x)); },
+       [=](L x) { return 2 * v(x) * dv(x) / (1 + v(x) * v(x)); },
+       {-6.5, -4.5, -3.3, -3.0, -2.0, 1.0}},
+  };
+  check_forms(cases);
+}

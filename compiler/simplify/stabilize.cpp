@@ -1364,6 +1364,10 @@ class Stabilizer {
   /// formed.
   struct LogFar {
     NodeId far = ir::kNoNode, cond = ir::kNoNode, sign = ir::kNoNode;
+    // For exps and their products and quotients: the sum of the exponents' |w|,
+    // which bounds |far| (the product's cond is past it: exp(h) (x exp(h)) overflows
+    // float at h = 46, though neither exp is past 80)
+    NodeId size = ir::kNoNode;
   };
   LogFar log_far(NodeId u, int depth) {
     if (depth == 0 || input_free(u)) return {};
@@ -1398,8 +1402,10 @@ class Stabilizer {
       return {far, past_polynomial_range(scale, d), sign};
     }
     switch (op(u)) {
-      case Op::Exp:
-        return {arg(u, 0), past(make(Op::Abs, {arg(u, 0)})), ir::kNoNode};
+      case Op::Exp: {
+        NodeId size = make(Op::Abs, {arg(u, 0)});
+        return {arg(u, 0), past(size), ir::kNoNode, size};
+      }
       case Op::Expm1: {  // (below w = -80 expm1 is -1: w, not |w|)
         NodeId w = arg(u, 0);
         return {make(Op::Add, {w, make(Op::Log1p, {neg(make(Op::Exp, {neg(w)}))})}), past(w), ir::kNoNode};
@@ -1431,8 +1437,11 @@ class Stabilizer {
         // (where one side grows, its far form holds wherever the product's does)
         NodeId lp = p.far != ir::kNoNode && q.far == ir::kNoNode ? p.far : log_abs(arg(u, 0), p);
         NodeId lq = q.far != ir::kNoNode && p.far == ir::kNoNode ? q.far : log_abs(arg(u, 1), q);
-        return {make(op(u) == Op::Mul ? Op::Add : Op::Sub, {lp, lq}), either(p, q),
-                times(sign_of(arg(u, 0), p), sign_of(arg(u, 1), q))};
+        NodeId size = p.far == ir::kNoNode ? q.size : q.far == ir::kNoNode ? p.size : ir::kNoNode;
+        if (p.size != ir::kNoNode && q.size != ir::kNoNode) size = make(Op::Add, {p.size, q.size});
+        NodeId cond = p.far != ir::kNoNode && q.far != ir::kNoNode && size != ir::kNoNode ? past(size) : either(p, q);
+        return {make(op(u) == Op::Mul ? Op::Add : Op::Sub, {lp, lq}), cond,
+                times(sign_of(arg(u, 0), p), sign_of(arg(u, 1), q)), size};
       }
       case Op::Add:
       case Op::Sub:
