@@ -83,10 +83,10 @@ def reference(body, name, p, params, value, dps):
     """The form's value and slopes at p with `dps` digits; where some but not
     all of them are exactly 0 (suspect: a complete cancellation is 0 at every
     precision too low for it), again with twice the digits, up to three
-    times, until none is 0 or two precisions agree on the zeros. 1 - erf(x) at 30 needs 400
-    digits before anything is left of it: at 263 (x*x)'s slope of (1 -
-    erf(x)) exp(x*x) came out 2/sqrt(pi), where it is -6.3e-4. None where
-    it does not settle."""
+    times, until none is 0 or two precisions agree on the zeros. None where
+    it does not settle. (1 - erf(x) at 30 needs 400 digits before anything is
+    left of it: at 263 digits the value of (1 - erf(x)) exp(x*x) came out 0
+    and its slope 2/sqrt(pi), where it is -6.3e-4.)"""
     def at(digits):
         with mp.workdps(digits):
             fx = lambda t: eval(body, {}, dict(ENV, x=t, **params))
