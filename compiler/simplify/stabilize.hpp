@@ -83,7 +83,8 @@
 //                           ((1 - cos(a)) / a^2 = 2 sin(a/2)^2 / a^2 -> (sin(h)/h)^2 / 2)
 //   u / sinh(a), u / cosh(a), u over their squares -> u 2 e^-|a| (sign(a) for sinh),
 //                           u 4 e^-2|a| past |a| = 20 (the naive quotient 0 where sinh overflows)
-//   sinh(a) / b, cosh(a) / b -> (sign(a)) exp(|a|) / (2 b) as ExpDiv past |a| = 20
+//   sinh(a) / b, cosh(a) / b -> (sign(a)) exp(|a|) / (2 b) as ExpDiv past |a| = 20; for b = g + k
+//                           (g the sinh or cosh, k a constant) 1 / (1 + 2k exp(-|a|) (sign(a)))
 //   k + k erf(a), k - k erf(a) -> k erfc(-a), k erfc(a) (0.5 + 0.5 erf(x / sqrt(2)), the normal CDF)
 //   log(2 sigmoid(b))    -> log1p(tanh(b/2)) for b >= -2, b/2 - log(cosh(b/2)) below
 //                           (log(1 + tanh(x)), as 1 + tanh(x) is rewritten)
