@@ -1879,7 +1879,7 @@ class Stabilizer {
     // sinh), whose slope does not cancel as ExpDiv's y (|a|' - g' / (g + k)) does
     // (softsign(cosh(a x))'s slope was 3e-7 where it is 5e-34: random_forms seed 5236)
     if (op(den) == Op::Add && arg(den, 0) == num && g_.is_const(arg(den, 1))) {
-      NodeId r = make(Op::Mul, {make(Op::Exp, {neg(make(Op::Abs, {a}))}), c(2 * g_.const_value(arg(den, 1)))});
+      NodeId r = make(Op::Mul, {make(Op::Exp, {neg_abs(a)}), c(2 * g_.const_value(arg(den, 1)))});
       if (op(num) == Op::Sinh) r = make(Op::Mul, {r, make(Op::Sign, {a})});
       NodeId far = make(Op::Div, {c(1), make(Op::Add, {c(1), r})});
       return rare_where(make(Op::Gt, {make(Op::Abs, {a}), c(20)}), far, make(Op::Div, {num, den}));
