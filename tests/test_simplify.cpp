@@ -3562,3 +3562,69 @@ TEST_CASE("g / (g + k) for a growing cosh or sinh g past |a| = 20", "[stabilize]
              std::span<const double>(&a, 1));
   CHECK(std::fabs(dx) < 1e-30f);
 }
+
+TEST_CASE("u(x) / (x + k) for u with u(0) = 0 and u'(0) = 1: a division made safe", "[stabilize]") {
+  using L = long double;
+  // The quotient rule's (u'(x) - y) / (x + k) cancels near 0, where y tends to
+  // u'(x): tanh(x) / (x + 1e-7)'s slope was 6.6e-4 relative off at 0.01 in
+  // float. Its numerator k u'(x) - (u(x) - x u'(x)) takes the tangent's
+  // intercept u - x u' in closed form. The reference: that intercept as the
+  // Taylor series sum (1 - n) c_n x^n below |x| = 0.1, as written beyond.
+  struct U {
+    const char* name;
+    L (*u)(L);
+    L (*du)(L);
+    std::vector<L> c;  // Taylor coefficients c_0 .. c_40
+  };
+  auto series = [](auto coefficient) {
+    std::vector<L> c(41, 0);
+    for (int n = 1; n <= 40; ++n) c[n] = coefficient(n);
+    return c;
+  };
+  auto riccati = [](L sign) {  // T' = 1 + sign T^2: tan (+1), tanh (-1)
+    std::vector<L> t(41, 0);
+    for (int n = 0; n < 40; ++n) {
+      L s = n == 0 ? 1 : 0;
+      for (int i = 0; i <= n; ++i) s += sign * t[i] * t[n - i];
+      t[n + 1] = s / (n + 1);
+    }
+    return t;
+  };
+  auto factorial = [](int n) { return std::tgamma(L(n + 1)); };
+  const U us[] = {
+      {"tanh", [](L x) { return std::tanh(x); }, [](L x) { return 1 / (std::cosh(x) * std::cosh(x)); }, riccati(-1)},
+      {"tan", [](L x) { return std::tan(x); }, [](L x) { return 1 / (std::cos(x) * std::cos(x)); }, riccati(1)},
+      {"sin", [](L x) { return std::sin(x); }, [](L x) { return std::cos(x); },
+       series([&](int n) { return n % 2 ? ((n / 2) % 2 ? -1 : 1) / factorial(n) : L(0); })},
+      {"sinh", [](L x) { return std::sinh(x); }, [](L x) { return std::cosh(x); },
+       series([&](int n) { return n % 2 ? 1 / factorial(n) : L(0); })},
+      {"atan", [](L x) { return std::atan(x); }, [](L x) { return 1 / (1 + x * x); },
+       series([](int n) { return n % 2 ? L((n / 2) % 2 ? -1 : 1) / n : L(0); })},
+      {"asinh", [](L x) { return std::asinh(x); }, [](L x) { return 1 / std::sqrt(1 + x * x); }, series([&](int n) {
+         int k = n / 2;
+         return n % 2 ? ((k % 2 ? -1 : 1) * factorial(2 * k)) / (std::pow(L(4), k) * factorial(k) * factorial(k) * n)
+                      : L(0);
+       })},
+      {"expm1", [](L x) { return std::expm1(x); }, [](L x) { return std::exp(x); },
+       series([&](int n) { return 1 / factorial(n); })},
+      {"log1p", [](L x) { return std::log1p(x); }, [](L x) { return 1 / (1 + x); },
+       series([](int n) { return L(n % 2 ? 1 : -1) / n; })},
+  };
+  for (const U& u : us) {
+    auto intercept = [&](L x) {
+      if (std::fabs(x) >= 0.1L) return u.u(x) - x * u.du(x);
+      L s = 0, p = 1;
+      for (int n = 1; n <= 40; ++n) s += (1 - n) * u.c[n] * (p *= x);
+      return s;
+    };
+    for (double k : {1e-7, 0.001}) {
+      std::string src = std::string(u.name) + "(x) / (x + " + (k == 1e-7 ? "1e-7" : "0.001") + ")";
+      const L kk = k;
+      const FormCase cases[] = {{src.c_str(),
+                                 [&](L x) { return u.u(x) / (x + kk); },
+                                 [&](L x) { return (kk * u.du(x) - intercept(x)) / ((x + kk) * (x + kk)); },
+                                 {-0.3, -0.01, 1e-5, 0.001, 0.01, 0.1, 0.5, 0.9, 1.1, 3.0}}};
+      check_forms(cases);
+    }
+  }
+}

@@ -984,6 +984,64 @@ class Stabilizer {
     return std::nullopt;
   }
 
+  /// tangent_intercept (stabilize.hpp): u(a) - a u'(a) as a difference of
+  /// the stable forms above below |a| = 1 (each side a^3 in size, or a^2
+  /// for expm1 and log1p: at most a factor 2 lost), as written beyond.
+  std::optional<TangentIntercept> tangent_intercept(NodeId n) {
+    if (g_[n].arity != 1) return std::nullopt;
+    NodeId a = arg(n, 0);
+    NodeId aa = make(Op::Abs, {a}), z = make(Op::Mul, {a, a});
+    NodeId slope = ir::kNoNode, near = ir::kNoNode;
+    auto times_a = [&](NodeId v) { return make(Op::Mul, {a, v}); };
+    switch (op(n)) {
+      case Op::Tanh: {  // a tanh(a)^2 - tanhshrink(a)
+        slope = ir::sech2(g_, a);
+        near = make(Op::Sub, {times_a(make(Op::Mul, {n, n})), make(Op::TanhShrink, {a})});
+        break;
+      }
+      case Op::Sin:
+      case Op::Sinh: {  // a (1 - cos a) - (a - sin a), (sinh a - a) - a (cosh a - 1)
+        NodeId h = make(op(n), {make(Op::Mul, {a, c(0.5)})});
+        NodeId bend = times_a(make(Op::Mul, {make(Op::Mul, {h, h}), c(2)}));
+        slope = make(op(n) == Op::Sin ? Op::Cos : Op::Cosh, {a});
+        near = op(n) == Op::Sin ? make(Op::Sub, {bend, minus_sin(a)}) : make(Op::Sub, {sinh_minus(a), bend});
+        break;
+      }
+      case Op::Tan: {  // (tan a - a) - a tan(a)^2
+        slope = make(Op::Add, {make(Op::Mul, {n, n}), c(1)});
+        near = make(Op::Sub, {tan_minus(a), times_a(make(Op::Mul, {n, n}))});
+        break;
+      }
+      case Op::Atan: {  // a a^2 / (1 + a^2) - (a - atan a)
+        NodeId q = make(Op::Add, {z, c(1)});
+        slope = make(Op::Div, {c(1), q});
+        near = make(Op::Sub, {times_a(make(Op::Div, {z, q})), minus_atan(a)});
+        break;
+      }
+      case Op::Asinh: {  // a a^2 / (r (1 + r)) - (a - asinh a), r = sqrt(1 + a^2)
+        NodeId r = make(Op::Sqrt, {make(Op::Add, {z, c(1)})});
+        slope = make(Op::Div, {c(1), r});
+        near =
+            make(Op::Sub, {times_a(make(Op::Div, {z, make(Op::Mul, {r, make(Op::Add, {r, c(1)})})})), minus_asinh(a)});
+        break;
+      }
+      case Op::Expm1: {  // (expm1 a - a) - a expm1(a)
+        slope = make(Op::Exp, {a});
+        near = make(Op::Sub, {expm1_minus(a), times_a(n)});
+        break;
+      }
+      case Op::Log1p: {  // a^2 / (1 + a) - (a - log1p a)
+        slope = make(Op::Div, {c(1), make(Op::Add, {a, c(1)})});
+        near = make(Op::Sub, {make(Op::Div, {z, make(Op::Add, {a, c(1)})}), minus_log1p(a)});
+        break;
+      }
+      default:
+        return std::nullopt;
+    }
+    NodeId naive = make(Op::Sub, {n, times_a(slope)});
+    return TangentIntercept{a, slope, make(Op::Where, {make(Op::Lt, {aa, c(1)}), near, naive})};
+  }
+
  private:
   NodeId make(Op o, std::initializer_list<NodeId> args) {
     return simplify::rewrite(g_, o, std::span<const NodeId>(args.begin(), args.size()));
@@ -3084,6 +3142,8 @@ std::vector<NodeId> stabilize(Graph& g, std::span<const NodeId> roots) {
 }
 
 std::optional<DifferenceSlope> difference_slope(Graph& g, NodeId n) { return Stabilizer(g).difference_slope(n); }
+
+std::optional<TangentIntercept> tangent_intercept(Graph& g, NodeId n) { return Stabilizer(g).tangent_intercept(n); }
 
 std::vector<NodeId> bounded_factors_first(Graph& g, std::span<const NodeId> roots) {
   if (ir::is_rowwise(g, roots)) return {roots.begin(), roots.end()};
