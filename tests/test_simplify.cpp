@@ -3628,3 +3628,42 @@ TEST_CASE("u(x) / (x + k) for u with u(0) = 0 and u'(0) = 1: a division made saf
     }
   }
 }
+
+TEST_CASE("exp and sigmoid of a polynomial: the slope past the polynomial's slope's overflow", "[stabilize]") {
+  using L = long double;
+  // exp(a) a' where exp(a) underflowed to 0 and a' overflowed: 0 * inf = NaN
+  // (exp(-(x + 0.5 x^3))'s slope past 1e154 in double); sigmoid(P)'s sign test
+  // took P's far form and its exp did not, so the quotient rule gave its slope
+  // (the sigmoid approximation of gelu, x sigmoid(1.5957691 (x + 0.044715 x^3)):
+  // NaN past 1e154 in double; hunt_forms)
+  const L k1 = 1.5957691, k3 = 0.044715;
+  auto sig = [](L a) { return a >= 0 ? 1 / (1 + std::exp(-a)) : std::exp(a) / (1 + std::exp(a)); };
+  auto dsig = [](L a) {
+    L e = std::exp(-std::fabs(a));
+    return e / ((1 + e) * (1 + e));
+  };
+  auto p = [=](L x) { return k1 * (x + k3 * x * x * x); };
+  auto dp = [=](L x) { return k1 * (1 + 3 * k3 * x * x); };
+  const FormCase cases[] = {
+      {"exp(-(x + 0.5*x^3))",
+       [](L x) { return std::exp(-(x + x * x * x / 2)); },
+       [](L x) { return -std::exp(-(x + x * x * x / 2)) * (1 + 1.5L * x * x); },
+       {-3.0, -0.5, 0.5, 3.0, 30.0, 1e10, 1e110, 1e155, 1e200}},
+      {"sigmoid(x + 0.5*x^3)",
+       [=](L x) { return sig(x + x * x * x / 2); },
+       [=](L x) { return dsig(x + x * x * x / 2) * (1 + 1.5L * x * x); },
+       {-1e200, -1e155, -3.0, -0.5, 0.5, 3.0, 1e10, 1e155, 1e200}},
+      {"x*sigmoid(1.5957691*(x + 0.044715*x^3))",
+       [=](L x) { return x * sig(p(x)); },
+       [=](L x) { return sig(p(x)) + x * dsig(p(x)) * dp(x); },
+       {-1e200, -1e155, -5.0, -1.0, 0.3, 2.0, 1e10, 1e155, 1e200},
+       24},  // (the evaluator rounds P, -16.9 at -5, which exp takes as its error; the kernels do not)
+  };
+  check_forms(cases);
+  // with one argument in the sign test and the exp, the differentiator reads a
+  // sigmoid (one division in the slope, not the quotient rule's two)
+  Program prog = program("sigmoid(x + 0.5*x^3)");
+  auto s = ir::sigmoid_form(prog.graph, prog.value);
+  REQUIRE(s);
+  CHECK(prog.graph[s->a].op == ir::Op::Where);  // P's far form, the sign test's
+}

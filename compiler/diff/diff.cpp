@@ -400,9 +400,12 @@ NodeId over_exp_plus_constant(Builder& b, NodeId y, NodeId da, NodeId bb, const 
 /// - exp(-x)), was NaN below x = -709.8 in double; 1 - exp(-exp(x))'s past
 /// 709.8). Past a = -80 or w = 80 the product is exp(a + w) times a''s other
 /// factors, as a rare branch (one exp more there).
-NodeId exp_chain(Builder& b, NodeId y, NodeId a, NodeId da) {
+NodeId exp_chain(Builder& b, LargeArguments& large, NodeId y, NodeId a, NodeId da) {
   Graph& g = b.g;
-  NodeId near = b.mul(y, da);
+  // (a' as decayed_chain's below a = -1e4, where exp(a) a' is 0 in both types
+  // and a' may have overflowed: exp(-(x + x^3))'s slope was 0 * inf = NaN past
+  // 1e103 in double)
+  NodeId near = b.mul(y, decayed_chain(b, large, a, da, -1));
   if (near == none) return near;
   std::vector<NodeId> rest, exps;
   std::vector<std::pair<NodeId, ExpPlusConstant>> sums;
@@ -913,10 +916,10 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
         break;
       }
       case Op::Exp:
-        r = exp_chain(b, y, a, da);
+        r = exp_chain(b, large, y, a, da);
         break;  // exp' = exp
       case Op::Expm1:
-        r = exp_chain(b, b.fn(Op::Exp, a), a, da);
+        r = exp_chain(b, large, b.fn(Op::Exp, a), a, da);
         break;                                                               // expm1' = exp (not expm1 + 1: cancels)
       case Op::ExpDiv:                                                       // (exp(a)/b)' = y (a' - b'/b)
         r = b.mul(y, b.sub(da, b.div(db, bb)));

@@ -849,6 +849,20 @@ class Stabilizer {
     // k exp(a) (log(k (1 + exp(a))) among them). Not for k = 2^j.
     if (n.op == Op::Mul || (n.op == Op::Div && g_.is_const(a[1])))
       if (NodeId r = scaled_exp_product(n.op, a[0], a[1]); r != ir::kNoNode) return r;
+    // where(P >= 0, -P, P), exp's argument in the sigmoid and softplus forms,
+    // whose sign test took P's far form above: its branches take it too, so
+    // that the forms' recognizers (ir::sigmoid_form) read one argument and the
+    // differentiator their slopes (sigmoid(x + 0.5 x^3)'s was the quotient
+    // rule's, NaN past 1e154 in double)
+    if (n.op == Op::Where && a[0] != n.args[0]) {
+      const ir::Node was = g_[n.args[0]], now = g_[a[0]];
+      NodeId p = was.args[0];
+      if ((was.op == Op::Ge || was.op == Op::Gt) && now.op == was.op && is(was.args[1], 0) &&
+          now.args[1] == was.args[1] && a[2] == p && a[1] == neg(p)) {
+        a[2] = now.args[0];
+        a[1] = neg(now.args[0]);
+      }
+    }
     return simplify::rewrite(g_, n.op, std::span<const NodeId>(a.data(), n.arity), n.value, n.lo);
   }
 
