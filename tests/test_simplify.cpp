@@ -3667,3 +3667,29 @@ TEST_CASE("exp and sigmoid of a polynomial: the slope past the polynomial's slop
   REQUIRE(s);
   CHECK(prog.graph[s->a].op == ir::Op::Where);  // P's far form, the sign test's
 }
+
+TEST_CASE("v + v^2 / sqrt(v^2 + b): PFLU multiplied out", "[stabilize]") {
+  using L = long double;
+  // v (1 + v / R), R = sqrt(v^2 + b), whose 1 + v / R is b / (R (R - v)) below 0:
+  // (x + x*x / sqrt(1 + x*x)) / 2 was 2.5% off at -700 in float and 0 at -1e10
+  // (hunt_forms)
+  auto f = [](L x, L b) {
+    L r = std::sqrt(x * x + b);
+    return x < 0 ? x * b / (r * (r - x)) : x + x * x / r;
+  };
+  auto df = [](L x, L b) {  // 1 + x (x^2 + 2b) / R^3 = b (b + R x) / ((R - x) R^3)
+    L r = std::sqrt(x * x + b);
+    return x < 0 ? b * (b + r * x) / ((r - x) * r * r * r) : 1 + x * (x * x + 2 * b) / (r * r * r);
+  };
+  const FormCase cases[] = {
+      {"(x + x*x/sqrt(1 + x*x))/2",
+       [=](L x) { return f(x, 1) / 2; },
+       [=](L x) { return df(x, 1) / 2; },
+       {-1e200, -1e25, -1e10, -700.0, -9.0, -0.5, 0.5, 9.0, 1e10, 1e200}},
+      {"x + x*x/sqrt(x*x + 2)",
+       [=](L x) { return f(x, 2); },
+       [=](L x) { return df(x, 2); },
+       {-1e200, -1e10, -700.0, -3.0, 0.25, 3.0, 1e10}},
+  };
+  check_forms(cases);
+}
