@@ -3693,3 +3693,24 @@ TEST_CASE("v + v^2 / sqrt(v^2 + b): PFLU multiplied out", "[stabilize]") {
   };
   check_forms(cases);
 }
+
+TEST_CASE("soft clipping with its arguments' exact difference", "[stabilize]") {
+  using L = long double;
+  // log((1 + exp(x)) / (1 + exp(x - 1))) = log1p(expm1(d) sigmoid(x - 1)) with d = 1
+  // taken from the arguments, not rounded from x - (x - 1) (0 past 2^53 in double, 2^24
+  // in float, where the value is 1); the difference of the two softplus written out
+  // takes the same form (it was 0 there too: hunt_forms)
+  auto sig = [](L a) { return a >= 0 ? 1 / (1 + std::exp(-a)) : std::exp(a) / (1 + std::exp(a)); };
+  auto f = [=](L x) { return std::log1p(std::expm1(L(1)) * sig(x - 1)); };
+  auto df = [=](L x) { return std::expm1(L(1)) * sig(x - 1) * sig(-x); };
+  const std::vector<double> at{-45.0, -5.0, 0.0, 0.5, 30.0, 100.0, 1e5, 3e19, 1e200};
+  const FormCase cases[] = {
+      {"log((1 + exp(x))/(1 + exp(x - 1)))", f, df, at},
+      {"log(1 + exp(x)) - log(1 + exp(x - 1))", f, df, at},
+      {"f(x, a = 1) = log((1 + exp(a*x))/(1 + exp(a*(x - 1))))/a", f, df, at},
+      // d = -3 < 0: -log1p(expm1(3) sigmoid(x - 3)), whose product does not near -1
+      {"log((1 + exp(x - 3))/(1 + exp(x)))", [=](L x) { return -std::log1p(std::expm1(L(3)) * sig(x - 3)); },
+       [=](L x) { return -std::expm1(L(3)) * sig(x - 3) * sig(-x); }, at},
+  };
+  check_forms(cases);
+}

@@ -109,10 +109,8 @@ class Stabilizer {
           for (int k = 0; k < 2; ++k)
             if (auto [p, one] = exp_sum(arg(s, k)); p != ir::kNoNode && is(one, 0.0) && !is(p, 0.0))
               if (auto sig = ir::sigmoid_form(g_, arg(s, 1 - k))) {
-                NodeId q = scaled(sig->a, -1), d = make(Op::Sub, {p, q});
-                NodeId near = make(Op::Log1p, {make(Op::Mul, {make(Op::Expm1, {d}), sigmoid(q)})});
-                NodeId far = stabilized(Op::Add, softplus(p), stabilized(Op::Log, arg(s, 1 - k)));
-                return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {d}), c(40)}), near, far});
+                NodeId q = scaled(sig->a, -1);
+                return softplus_difference(p, q, stabilized(Op::Add, softplus(p), stabilized(Op::Log, arg(s, 1 - k))));
               }
         // log(softplus(a)) = a + log(log1p(e) / e), e = exp(a), below a = -1 (-inf below -103
         // in float, where it is a; log1p(e) / e is 1 where e underflows)
@@ -326,6 +324,11 @@ class Stabilizer {
         // a - softplus(a) = -softplus(-a)
         if (softplus_argument(a[0]) == a[1]) return softplus(scaled(a[1], -1));
         if (softplus_argument(a[1]) == a[0]) return neg(softplus(scaled(a[0], -1)));
+        // softplus(p) - softplus(q), the soft clipping log(1 + exp(x)) - log(1 + exp(x - 1)),
+        // as the log of their quotient (softplus_difference): 0 past 2^53 in double, where
+        // it is 1
+        if (NodeId p = softplus_argument(a[0]), q = softplus_argument(a[1]); p != ir::kNoNode && q != ir::kNoNode)
+          return softplus_difference(p, q, make(Op::Sub, {a[0], a[1]}));
         if (NodeId r = root_minus_root(a[0], a[1]); r != ir::kNoNode) return r;  // sqrt(x^2 + b) - sqrt(b), b a parameter
         // sqrt(v v + b) - |v| = b / (sqrt(v v + b) + |v|) (cancelled for |v| >> b: 4e-4
         // off at 88 in float)
@@ -3096,6 +3099,45 @@ class Stabilizer {
   NodeId softplus_argument(NodeId sp) const {
     auto form = ir::softplus_form(g_, sp);
     return form && !form->log_sigmoid ? form->a : ir::kNoNode;
+  }
+
+  /// p - q where p and q differ by a constant, or a common factor times
+  /// that (x and x - 1, a x and a (x - 1)), as that constant: p - q as
+  /// rounded loses it where p does (0 past 2^53 for x - (x - 1) in
+  /// double); else p - q.
+  NodeId exact_difference(NodeId p, NodeId q, int depth = 4) {
+    if (p == q) return c(0);
+    auto offset = [&](NodeId t) -> std::pair<NodeId, NodeId> {  // t = u + k
+      if (op(t) == Op::Add && g_.is_const(arg(t, 1))) return {arg(t, 0), arg(t, 1)};
+      return {t, c(0)};
+    };
+    auto [u, k1] = offset(p);
+    auto [v, k2] = offset(q);
+    if (u == v) return make(Op::Sub, {k1, k2});
+    if (depth > 0 && op(p) == Op::Mul && op(q) == Op::Mul)
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j)
+          if (arg(p, i) == arg(q, j) && input_free(arg(p, i))) {
+            NodeId d = exact_difference(arg(p, 1 - i), arg(q, 1 - j), depth - 1);
+            if (input_free(d)) return make(Op::Mul, {arg(p, i), d});
+          }
+    return make(Op::Sub, {p, q});
+  }
+
+  /// softplus(p) - softplus(q) = log((1 + exp(p)) / (1 + exp(q))): p where q
+  /// = -p; for |d| < 40, d = p - q (exact_difference), log1p(expm1(d)
+  /// sigmoid(q)) for d >= 0, -log1p(expm1(-d) sigmoid(p)) below (nothing
+  /// cancels, the slope neither: sigmoid(p) - sigmoid(q) did at x = 30; the
+  /// first alone cancelled for d < 0, where its product nears -1); beyond,
+  /// `far` (softplus(p) - softplus(q), whose terms differ by far more than
+  /// they round).
+  NodeId softplus_difference(NodeId p, NodeId q, NodeId far) {
+    if (negations(p, q)) return p;
+    NodeId d = exact_difference(p, q);
+    NodeId up = make(Op::Ge, {d, c(0)});
+    NodeId near =
+        make(Op::Log1p, {make(Op::Mul, {make(Op::Expm1, {make(Op::Abs, {d})}), sigmoid(make(Op::Where, {up, q, p}))})});
+    return make(Op::Where, {make(Op::Lt, {make(Op::Abs, {d}), c(40)}), make(Op::Where, {up, near, neg(near)}), far});
   }
 
   /// softplus_argument, also through the catalogue's guards where(a > T, a, where(a < -L, 0,
