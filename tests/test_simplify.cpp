@@ -3714,3 +3714,16 @@ TEST_CASE("soft clipping with its arguments' exact difference", "[stabilize]") {
   };
   check_forms(cases);
 }
+
+TEST_CASE("log(k - t) as log1p of (k - 1) - t where the rules hold that sum", "[stabilize]") {
+  using L = long double;
+  // log(2 - exp(-x*x)) = log1p(-expm1(-x*x)): 0 below 1e-8 in double, where it is x^2
+  // (hunt_forms)
+  const FormCase cases[] = {
+      {"log(2 - exp(-x*x))",
+       [](L x) { return std::log1p(-std::expm1(-x * x)); },
+       [](L x) { return 2 * x * std::exp(-x * x) / (2 - std::exp(-x * x)); },
+       {-1e-4, 1e-30, 1e-8, 0.01, 0.5, 3.0, 30.0}},
+  };
+  check_forms(cases);
+}

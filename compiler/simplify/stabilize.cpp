@@ -184,6 +184,23 @@ class Stabilizer {
               g_.const_value(k) != std::floor(g_.const_value(k)))
             return make(Op::Mul, {stabilized(Op::Log, u), k});
         }
+        // log(k - t), log(t + k) for a constant k other than 1 with k - 1 exact: log1p of
+        // s - 1 where the rules write that without its cancellation (log(2 - exp(-x*x))
+        // as log1p(-expm1(-x*x)): 0 below 1e-8 in double, where it is x^2)
+        if ((op(s) == Op::Sub && g_.is_const(arg(s, 0))) || (op(s) == Op::Add && g_.is_const(arg(s, 1)))) {
+          const bool sub = op(s) == Op::Sub;
+          NodeId k = arg(s, sub ? 0 : 1), t = arg(s, sub ? 1 : 0);
+          double k1 = g_.const_value(k) - 1;
+          if (k1 != 0 && k1 + 1 == g_.const_value(k)) {
+            NodeId plain = make(sub ? Op::Sub : Op::Add, {sub ? c(k1) : t, sub ? t : c(k1)});
+            NodeId r = stabilized(sub ? Op::Sub : Op::Add, sub ? c(k1) : t, sub ? t : c(k1));
+            if (r != plain) {
+              NodeId near = stabilized(Op::Log1p, r);
+              NodeId far = log_of_growing(s, near);
+              return far != ir::kNoNode ? far : near;
+            }
+          }
+        }
         if (NodeId r = log_of_growing(s); r != ir::kNoNode) return r;  // log|u exp(w)|, log|a + cosh(w)|
         break;
       }
