@@ -3727,3 +3727,16 @@ TEST_CASE("log(k - t) as log1p of (k - 1) - t where the rules hold that sum", "[
   };
   check_forms(cases);
 }
+
+TEST_CASE("a - a / (b + 1) as a (b / (b + 1)) by the quotient's rules", "[stabilize]") {
+  using L = long double;
+  // 1 - 1 / (1 + x*x) is x*x / (x*x + 1), whose x*x overflows: x (1 - 1 / (1 + x*x))
+  // was NaN at 1e200 in double (hunt_forms, a published form with a learned a)
+  const FormCase cases[] = {
+      {"x*(1 - 1/(1 + x*x))",
+       [](L x) { return x * x * x / (1 + x * x); },
+       [](L x) { return (x * x * x * x + 3 * x * x) / ((1 + x * x) * (1 + x * x)); },
+       {-1e200, -3e19, -3.0, 1e-8, 0.5, 3.0, 3e19, 1e200}},
+  };
+  check_forms(cases);
+}

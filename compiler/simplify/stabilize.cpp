@@ -417,10 +417,12 @@ class Stabilizer {
               NodeId r = g_.is_const(q) ? stabilized(Op::Add, p, c(-g_.const_value(q))) : stabilized(Op::Sub, p, q);
               if (r != plain) return make(Op::Mul, {arg(a[0], i), r});
             }
-        // a - a / (b + 1) = a (b / (b + 1)) (x - x / (1 + abs(x)) was 0 at 1e-8 in float)
+        // a - a / (b + 1) = a (b / (b + 1)) (x - x / (1 + abs(x)) was 0 at 1e-8 in float),
+        // the quotient by its rules (1 - 1 / (1 + x*x) is x*x / (x*x + 1), whose x*x
+        // overflows: x (1 - 1 / (1 + x*x)) was NaN at 1e200 in double)
         if (op(a[1]) == Op::Div && arg(a[1], 0) == a[0] && op(arg(a[1], 1)) == Op::Add && is(arg(arg(a[1], 1), 1), 1.0)) {
           NodeId b = arg(arg(a[1], 1), 0);
-          return make(Op::Mul, {a[0], make(Op::Div, {b, arg(a[1], 1)})});
+          return stabilized(Op::Mul, a[0], stabilized(Op::Div, b, arg(a[1], 1)));
         }
         // exp(a) - exp(-a) = 2 sinh(a) (0 at 1e-8 in float: the difference cancels;
         // over_exp_sum still reads it as the difference)
