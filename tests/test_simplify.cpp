@@ -3740,3 +3740,19 @@ TEST_CASE("a - a / (b + 1) as a (b / (b + 1)) by the quotient's rules", "[stabil
   };
   check_forms(cases);
 }
+
+TEST_CASE("the quotient rule's y b' where y underflowed and b' overflowed", "[stabilize]") {
+  using L = long double;
+  // (a' - y b') / b with y = 0 and b' = inf: 0 * inf = NaN, where the slope is 0
+  // (sigmoid(x) / (P^2 + 1) far out; random_forms)
+  auto sig = [](L a) { return a >= 0 ? 1 / (1 + std::exp(-a)) : std::exp(a) / (1 + std::exp(a)); };
+  auto p = [](L x) { return x * x - 3 * x + 1; };
+  auto d = [=](L x) { return p(x) * p(x) + 1; };
+  const FormCase cases[] = {
+      {"sigmoid(x)/((x*x - 3*x + 1)^2 + 1)",
+       [=](L x) { return sig(x) / d(x); },
+       [=](L x) { return sig(x) * sig(-x) / d(x) - sig(x) * 2 * p(x) * (2 * x - 3) / (d(x) * d(x)); },
+       {-1e200, -1e80, -3e19, -800.0, -3.0, 0.5, 3.0, 800.0, 1e5, 1e200}},
+  };
+  check_forms(cases);
+}

@@ -903,7 +903,13 @@ NodeId derivative(Graph& g, NodeId root, NodeId var) {
           NodeId selector = w.args[2] == db ? ir::where(g, w.args[0], b.c(0), b.c(1)) : ir::where(g, w.args[0], b.c(1), b.c(0));
           r = b.div(b.mul(db, b.sub(selector, y)), bb);
         } else {
-          r = db == none ? b.div(da, bb) : ir::binary(g, Op::Div, b.sub(da, b.mul(y, db)), bb);
+          // (y b' as 0 where y is: y, the input's a over a b that grows, underflowed
+          // where b' may have overflowed, 0 * inf = NaN: sigmoid(x) / (P^2 + 1)'s slope
+          // far out, where it is 0)
+          NodeId yb = db == none ? none : b.mul(y, db);
+          if (yb != none && !ir::input_free(g, a) && !ir::input_free(g, db) && large(bb))
+            yb = b.where(b.fn(Op::Eq, y, b.c(0)), b.c(0), yb);
+          r = db == none ? b.div(da, bb) : ir::binary(g, Op::Div, b.sub(da, yb), bb);
         }
         break;
       }
