@@ -46,13 +46,11 @@ leaves no room for numpy's. Prints each row's worst relative error on 401
 points (exact arithmetic) and the table as C++.
 
 Dev-time only (apt-get install python3-numpy python3-mpmath; --table-f64
-and --erf need mpmath only); the coefficients are committed in erf.cpp.
-With --erf, the polynomial of the float erf below |x| = 1 (erf.cpp,
-vmath::erf): erf(x) / x in x^2 (DEGREE default 7; mpmath only).
+needs mpmath only); the coefficients are committed in erf.cpp.
+(The float erf's polynomial below |x| = 1: tools/fit_vmath.py odd erf.)
 
 Usage: fit_erfc.py [--normal] [DEGREE [CENTRE]] | fit_erfc.py --table [DEGREE]
-       | fit_erfc.py --log-table [DEGREE] | fit_erfc.py --table-f64 [DEGREE]
-       | fit_erfc.py --erf [DEGREE].
+       | fit_erfc.py --log-table [DEGREE] | fit_erfc.py --table-f64 [DEGREE].
 """
 import sys
 
@@ -117,45 +115,7 @@ def run_mode(flag, fit, default_degree):
         sys.exit(0)
 
 
-def erf_near(degree):
-    """erf(x) / x = P(x^2) on |x| <= 1 (erf.cpp's float erf below 1), P of
-    DEGREE: relative least squares on Chebyshev nodes of z = x^2 in [0, 1],
-    the coefficients rounded to float one at a time, lowest first, the rest
-    refitted; P's constant as 1 + a float (the kernel's x + x Q(x^2), Q = P
-    - 1: 2/sqrt(pi) rounded to float alone is 0.9 ULP off). Prints Q and
-    the worst relative error of the stored polynomial (exact arithmetic,
-    2001 points)."""
-    import struct
-
-    def f32(v):
-        return struct.unpack("f", struct.pack("f", float(v)))[0]
-
-    def h(z):
-        x = mpmath.sqrt(z)
-        return 2 / mpmath.sqrt(mpmath.pi) if z == 0 else mpmath.erf(x) / x
-
-    nodes = 4 * (degree + 1)
-    zs = [(1 + mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / nodes)) / 2 for i in range(nodes)] + [mpmath.mpf(0), mpmath.mpf(1)]
-    coeffs = []
-    for j in range(degree + 1):
-        free = degree + 1 - j
-        A, b = mpmath.matrix(len(zs), free), mpmath.matrix(len(zs), 1)
-        for r, z in enumerate(zs):
-            w = 1 / h(z)
-            for c in range(free):
-                A[r, c] = z ** (j + c) * w
-            b[r] = (h(z) - sum(c * z**i for i, c in enumerate(coeffs))) * w
-        c = mpmath.qr_solve(A, b)[0][0]
-        coeffs.append(1 + mpmath.mpf(f32(c - 1)) if j == 0 else mpmath.mpf(f32(c)))
-    worst = max(abs(sum(c * z**i for i, c in enumerate(coeffs)) / h(z) - 1)
-                for z in (mpmath.mpf(i) / 2000 for i in range(2001)))
-    print("// degree %d, max relative error %.3g (float coefficients, exact arithmetic)" % (degree, float(worst)))
-    print("// Q = P - 1 (erf(x) = x + x Q(x^2)):")
-    print("{" + ", ".join(repr(float(c - 1 if i == 0 else c)) for i, c in enumerate(coeffs)) + "}")
-
-
 run_mode("--table-f64", table_f64, 14)
-run_mode("--erf", erf_near, 7)
 
 import numpy as np  # noqa: E402 (the float fits only)
 

@@ -386,7 +386,7 @@ bool is_math_op(Op op) {
 
 bool calls_out_of_line(Op op, bool is_double) {
   SleefName n{"", ""};
-  return sleef_name(op, n) && (is_double || (op != Op::Erfc && op != Op::Erf));
+  return sleef_name(op, n) && (is_double || (op != Op::Erfc && op != Op::Erf && op != Op::Asinh));
 }
 
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form) {
@@ -671,6 +671,9 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
       break;
     case Op::Erf:
       if (!calls_out_of_line(op, is_double)) return inline_fn("erf", vmath::erf);
+      break;
+    case Op::Asinh:
+      if (!calls_out_of_line(op, is_double)) return inline_fn("asinh", vmath::asinh);
       break;
     default: break;
   }

@@ -436,7 +436,7 @@ llvm::Value* erfc(const Ctx& k, llvm::Value* x) {
 
 llvm::Value* erf(const Ctx& k, llvm::Value* x) {
   // Below |x| = 1: x + x Q(x^2), Q = erf(x) / x - 1 of degree 6
-  // (tools/fit_erfc.py --erf 6: 1.5e-9 relative with these float
+  // (tools/fit_vmath.py odd erf 6 1: 1.5e-9 relative with these float
   // coefficients; 2/sqrt(pi) as 1 + Q(0), whose float is 0.9 ULP off
   // alone). Beyond: 1 - erfc(|x|) with x's sign, erfc(|x|) = exp(-a^2)
   // erfcx(a) as erfc's (below 0.16 there: its error counts a sixth or less;
