@@ -386,7 +386,8 @@ bool is_math_op(Op op) {
 
 bool calls_out_of_line(Op op, bool is_double) {
   SleefName n{"", ""};
-  return sleef_name(op, n) && (is_double || (op != Op::Erfc && op != Op::Erf && op != Op::Asinh));
+  return sleef_name(op, n) &&
+         (is_double || (op != Op::Erfc && op != Op::Erf && op != Op::Asinh && op != Op::Sinh && op != Op::Cosh));
 }
 
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form) {
@@ -674,6 +675,12 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
       break;
     case Op::Asinh:
       if (!calls_out_of_line(op, is_double)) return inline_fn("asinh", vmath::asinh);
+      break;
+    case Op::Sinh:
+      if (!calls_out_of_line(op, is_double)) return inline_fn("sinh", vmath::sinh);
+      break;
+    case Op::Cosh:
+      if (!calls_out_of_line(op, is_double)) return inline_fn("cosh", vmath::cosh);
       break;
     default: break;
   }

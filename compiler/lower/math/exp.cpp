@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cmath>
+#include <numbers>
 
 namespace actjit::lower::vmath {
 
@@ -446,5 +447,36 @@ llvm::Value* exp_paired_expm1(const Ctx& k, llvm::Value* x, bool small_only) {
 }
 llvm::Value* expm1_nonpositive(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true); }
 llvm::Value* expm1_of_tanh(const Ctx& k, llvm::Value* x) { return expm1_impl(k, x, true, false); }
+
+namespace {
+/// g = exp(|x|) / 2 as exp(|x| - log 2), the difference's rounding error
+/// and log 2's low part in exp's tail: finite to |x| = 89.4 in float, where
+/// sinh and cosh are, though exp(|x|) overflows past 88.7 (and (h / 2) h,
+/// h = exp(|x| / 2), doubles exp's error: 135 million floats over 1 ULP).
+llvm::Value* half_exp_abs(const Ctx& k, llvm::Value* x) {
+  const double ln2_hi = float(std::numbers::ln2), ln2_lo = std::numbers::ln2 - ln2_hi;
+  llvm::Value* a = k.abs(x);
+  llvm::Value* s = k.sub(a, k.c(ln2_hi));
+  llvm::Value* t = k.sub(sum_error(k, a, k.b.CreateFNeg(k.c(ln2_hi)), s), k.c(ln2_lo));
+  return exp_tail(k, s, t, false, true);
+}
+}  // namespace
+
+llvm::Value* sinh(const Ctx& k, llvm::Value* x) {
+  // Below |x| = 1: x + x Q(x^2), Q of degree 4 (tools/fit_vmath.py odd sinh 4
+  // 1: 3.9e-10 relative with these float coefficients). Beyond: g - 1/(4g),
+  // g = exp(|x|) / 2 (1/(4g) at most 0.18 of g: nothing cancels), x's sign.
+  llvm::Value* q = k.horner(k.mul(x, x), {3.2612856859515205e-11, 0.1666666716337204, 0.008333315141499043,
+                                          0.00019841609173454344, 2.7905846309295157e-06});
+  llvm::Value* near = k.copysign(k.fma(x, q, x), x);
+  llvm::Value* g = half_exp_abs(k, x);
+  llvm::Value* far = k.copysign(k.sub(g, k.div(k.c(0.25), g)), x);
+  return k.select(k.b.CreateFCmpOLT(k.abs(x), k.c(1)), near, far);  // (NaN: far's exp passes it on)
+}
+
+llvm::Value* cosh(const Ctx& k, llvm::Value* x) {
+  llvm::Value* g = half_exp_abs(k, x);  // g + 1/(4g): a sum of positives
+  return k.add(g, k.div(k.c(0.25), g));
+}
 
 }  // namespace actjit::lower::vmath
