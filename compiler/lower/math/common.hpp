@@ -261,7 +261,7 @@ inline llvm::Value* sum_error(const Ctx& k, llvm::Value* a, llvm::Value* b, llvm
 
 // The approximations, one file each (see their headers for method and accuracy).
 llvm::Value* exp(const Ctx& k, llvm::Value* x);
-/// sinh and cosh from exp(|x| / 2) (float kernels: SLEEF's ran 1.0 e/ns).
+/// sinh and cosh from exp(|x| - log 2) (float kernels: SLEEF's ran 1.0 e/ns).
 llvm::Value* sinh(const Ctx& k, llvm::Value* x);
 llvm::Value* cosh(const Ctx& k, llvm::Value* x);
 /// exp(x) for x known to be NaN or finite in exp_bounds(): no clamping.
