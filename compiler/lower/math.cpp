@@ -384,10 +384,29 @@ bool is_math_op(Op op) {
          op == Op::Round || op == Op::Sign || op == Op::Min || op == Op::Max;
 }
 
+namespace {
+/// The functions SLEEF computes in double kernels that float kernels take
+/// inline (math/*.cpp), with the name of their internal function.
+struct FloatInline {
+  Op op;
+  const char* name;
+  Approximation fn;
+};
+constexpr FloatInline kFloatInline[] = {{Op::Erfc, "erfc", vmath::erfc},
+                                        {Op::Erf, "erf", vmath::erf},
+                                        {Op::Asinh, "asinh", vmath::asinh},
+                                        {Op::Sinh, "sinh", vmath::sinh},
+                                        {Op::Cosh, "cosh", vmath::cosh}};
+const FloatInline* float_inline(Op op) {
+  for (const FloatInline& f : kFloatInline)
+    if (f.op == op) return &f;
+  return nullptr;
+}
+}  // namespace
+
 bool calls_out_of_line(Op op, bool is_double) {
   SleefName n{"", ""};
-  return sleef_name(op, n) &&
-         (is_double || (op != Op::Erfc && op != Op::Erf && op != Op::Asinh && op != Op::Sinh && op != Op::Cosh));
+  return sleef_name(op, n) && (is_double || !float_inline(op));
 }
 
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form) {
@@ -667,22 +686,9 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Log1p: return inline_fn("log1p", vmath::log1p);
     case Op::Tanh: return inline_fn("tanh", vmath::tanh);
     case Op::TanhShrink: return inline_fn("tanhshrink", vmath::tanhshrink);
-    case Op::Erfc:
-      if (!calls_out_of_line(op, is_double)) return inline_fn("erfc", vmath::erfc);
+    default:
+      if (const FloatInline* f = float_inline(op); f && !is_double) return inline_fn(f->name, f->fn);
       break;
-    case Op::Erf:
-      if (!calls_out_of_line(op, is_double)) return inline_fn("erf", vmath::erf);
-      break;
-    case Op::Asinh:
-      if (!calls_out_of_line(op, is_double)) return inline_fn("asinh", vmath::asinh);
-      break;
-    case Op::Sinh:
-      if (!calls_out_of_line(op, is_double)) return inline_fn("sinh", vmath::sinh);
-      break;
-    case Op::Cosh:
-      if (!calls_out_of_line(op, is_double)) return inline_fn("cosh", vmath::cosh);
-      break;
-    default: break;
   }
   SleefName sn{"", ""};
   if (sleef_name(op, sn)) {
