@@ -415,8 +415,8 @@ TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]
     CHECK(forward.find("4.000000e+01") == std::string::npos);
     CHECK(backward.find("4.000000e+01") == std::string::npos);
   }
-  // float erf, asinh, sinh and cosh are inline too (test_vmath)
-  for (const char* src : {"x * erf(x)", "asinh(x)", "sinh(x) + cosh(x)"}) {
+  // float erf, asinh, sinh, cosh and atan are inline too (test_vmath)
+  for (const char* src : {"x * erf(x)", "asinh(x)", "sinh(x) + cosh(x)", "atan(x)"}) {
     r = run({"asm", src});
     CHECK(r.status == 0);
     CHECK(r.out.find("Sleef_") == std::string::npos);

@@ -2051,7 +2051,9 @@ TEST_CASE("float kernels cut the stabilizer's series to what float needs", "[sta
     for (size_t at = 0; (at = ir->find("@llvm.fmuladd", at)) != std::string::npos; ++at) ++n;
     return n;
   };
-  for (const char* src : {"x - log1p(x)", "x - atan(x)", "tan(x)/x"}) {
+  // (not x - atan(x) since float atan is inline and double atan SLEEF's call:
+  // the float kernel counts atan's own multiplies)
+  for (const char* src : {"x - log1p(x)", "x - sin(x)", "tan(x)/x"}) {
     INFO(src);
     CHECK(double(operations(src, lower::DType::F32)) < 0.7 * double(operations(src, lower::DType::F64)));
   }

@@ -26,8 +26,9 @@
                            lowest first, the higher ones refitted (mpmath alone)
   fit_vmath.py odd FUNCTION DEGREE XMAX
                            g(x) = x + x Q(x^2), |x| <= XMAX, for FUNCTION erf (erf.cpp,
-                           below 1, degree 6), asinh (log.cpp, below 3/4, degree 7) or
-                           sinh (exp.cpp, below 1, degree 4):
+                           below 1, degree 6), asinh (log.cpp, below 3/4, degree 7),
+                           sinh (exp.cpp, below 1, degree 4) or atan (atan.cpp, below
+                           tan(pi/8) = 0.41421357, degree 5):
                            Q(0) a float of g'(0) - 1; mpmath alone
   fit_vmath.py log1p_unit_f64 [DEGREE]
                            the same for float64 kernels, P of degree 9 (default), its
@@ -319,8 +320,8 @@ def fit_odd(name, degree, xmax):
     def f32(v):
         return struct.unpack("f", struct.pack("f", float(v)))[0]
 
-    g = {"erf": mpmath.erf, "asinh": mpmath.asinh, "sinh": mpmath.sinh}[name]
-    slope0 = {"erf": 2 / mpmath.sqrt(mpmath.pi), "asinh": mpmath.mpf(1), "sinh": mpmath.mpf(1)}[name]
+    g = {"erf": mpmath.erf, "asinh": mpmath.asinh, "sinh": mpmath.sinh, "atan": mpmath.atan}[name]
+    slope0 = {"erf": 2 / mpmath.sqrt(mpmath.pi), "asinh": mpmath.mpf(1), "sinh": mpmath.mpf(1), "atan": mpmath.mpf(1)}[name]
     top = mpmath.mpf(xmax) ** 2
 
     def h(z):  # g(x) / x

@@ -392,11 +392,9 @@ struct FloatInline {
   const char* name;
   Approximation fn;
 };
-constexpr FloatInline kFloatInline[] = {{Op::Erfc, "erfc", vmath::erfc},
-                                        {Op::Erf, "erf", vmath::erf},
-                                        {Op::Asinh, "asinh", vmath::asinh},
-                                        {Op::Sinh, "sinh", vmath::sinh},
-                                        {Op::Cosh, "cosh", vmath::cosh}};
+constexpr FloatInline kFloatInline[] = {{Op::Erfc, "erfc", vmath::erfc},    {Op::Erf, "erf", vmath::erf},
+                                        {Op::Asinh, "asinh", vmath::asinh}, {Op::Sinh, "sinh", vmath::sinh},
+                                        {Op::Cosh, "cosh", vmath::cosh},    {Op::Atan, "atan", vmath::atan}};
 const FloatInline* float_inline(Op op) {
   for (const FloatInline& f : kFloatInline)
     if (f.op == op) return &f;

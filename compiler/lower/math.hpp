@@ -1,5 +1,5 @@
 // Vectorized math functions for the kernels. exp, expm1, log, log1p and tanh,
-// and in float erfc, erf, asinh, sinh and cosh, are emitted inline as polynomial approximations
+// and in float erfc, erf, asinh, sinh, cosh and atan, are emitted inline as polynomial approximations
 // (math/*.cpp); the other transcendentals call SLEEF's vector functions
 // (Debian libsleef3; 1.0 ULP "u10" variants, erfc 1.5 ULP) at the kernel's
 // own width, e.g. Sleef_sinf16_u10 for <16 x float>; the rest are LLVM

@@ -379,6 +379,7 @@ llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x);
 /// to e^3 for double (AVX-512, 512-bit vectors only).
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
+llvm::Value* atan(const Ctx& k, llvm::Value* x);  // float only (atan.cpp)
 llvm::Value* erf(const Ctx& k, llvm::Value* x);   // float only: x + x Q(x^2) below 1, 1 - erfc(|x|) beyond
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate,
                                  bool log_form);  // erfc(+-y / sqrt 2), float only
