@@ -74,6 +74,18 @@ std::pair<double, T> forward_max_ulp(const Kernel& k, const std::vector<T>& x, R
   return {worst, worst_x};
 }
 
+/// Every `step`-th float bit pattern below `top` (a magnitude's bits), both signs:
+/// every binade sampled alike, subnormals included.
+std::vector<float> every_nth_float(uint32_t step, uint32_t top) {
+  std::vector<float> x;
+  for (uint32_t bits = 0; bits < top; bits += step) {
+    float v;
+    std::memcpy(&v, &bits, 4);
+    x.insert(x.end(), {v, -v});
+  }
+  return x;
+}
+
 long double ref_exp(long double x) { return std::exp(x); }
 long double ref_expm1(long double x) { return std::expm1(x); }
 long double ref_log(long double x) { return std::log(x); }
@@ -287,13 +299,7 @@ TEST_CASE("erf inline for float - every 97th float and the switch at 1", "[vmath
   // x + x Q(x^2) below |x| = 1, 1 - erfc(|x|) with x's sign beyond (SLEEF's
   // erff16 before: 0.69 e/ns forward, 3.4 inline). Every float: max 1.08 ULP (ACCURACY.md)
   Kernel k = runtime().compile("erf(x)", DType::F32);
-  std::vector<float> x;
-  for (uint32_t bits = 0; bits < 0x7f800000u; bits += 97) {  // every finite magnitude's 97th, subnormals too
-    float v;
-    std::memcpy(&v, &bits, 4);
-    x.push_back(v);
-    x.push_back(-v);
-  }
+  std::vector<float> x = every_nth_float(97, 0x7f800000u);  // every finite magnitude's 97th
   for (float v : {1.0f, std::nextafter(1.0f, 0.0f), std::nextafter(1.0f, 2.0f), 4.0f, 3.92f, -0.0f})
     x.insert(x.end(), {v, -v});
   auto [worst, worst_x] = forward_max_ulp(k, x, [](long double v) { return std::erf(v); });
@@ -318,12 +324,7 @@ TEST_CASE("asinh inline for float - every 97th float and the switches at 3/4 and
   // beyond (SLEEF's asinhf16 before: 0.52 e/ns forward, 1.6 inline). Every float: max
   // 1.60 ULP (ACCURACY.md)
   Kernel k = runtime().compile("asinh(x)", DType::F32);
-  std::vector<float> x;
-  for (uint32_t bits = 0; bits < 0x7f800000u; bits += 97) {
-    float v;
-    std::memcpy(&v, &bits, 4);
-    x.insert(x.end(), {v, -v});
-  }
+  std::vector<float> x = every_nth_float(97, 0x7f800000u);
   for (float v : {0.75f, 4096.0f, 3.4028235e38f})
     x.insert(x.end(), {v, std::nextafter(v, 0.0f), std::nextafter(v, INFINITY), -v});
   auto [worst, worst_x] = forward_max_ulp(k, x, [](long double v) { return std::asinh(v); });
@@ -344,12 +345,7 @@ TEST_CASE("sinh and cosh inline for float - every 97th float and the edges", "[v
   for (const char* f : {"sinh", "cosh"}) {
     const bool odd = f[0] == 's';
     Kernel k = runtime().compile(std::string(f) + "(x)", DType::F32);
-    std::vector<float> x;
-    for (uint32_t bits = 0; bits < 0x42b40000u; bits += 97) {  // to 90
-      float v;
-      std::memcpy(&v, &bits, 4);
-      x.insert(x.end(), {v, -v});
-    }
+    std::vector<float> x = every_nth_float(97, 0x42b40000u);  // to 90
     for (float v : {1.0f, 88.72f, 89.4f, 89.41599f, 89.5f})
       x.insert(x.end(), {v, std::nextafter(v, 0.0f), std::nextafter(v, INFINITY), -v});
     auto [worst, worst_x] = forward_max_ulp(k, x, [&](long double v) {
@@ -371,12 +367,7 @@ TEST_CASE("atan inline for float - every 97th float and the reduction's edges", 
   // t + t Q(t^2) on t = a, (a - 1) / (a + 1) or -1 / a and pi/4 steps (SLEEF's atanf16
   // before: 1.5 e/ns forward, 6.4 inline)
   Kernel k = runtime().compile("atan(x)", DType::F32);
-  std::vector<float> x;
-  for (uint32_t bits = 0; bits < 0x7f800000u; bits += 97) {
-    float v;
-    std::memcpy(&v, &bits, 4);
-    x.insert(x.end(), {v, -v});
-  }
+  std::vector<float> x = every_nth_float(97, 0x7f800000u);
   for (float v : {0.41421357f, 2.4142137f, 1.0f, 3.4028235e38f})
     x.insert(x.end(), {v, std::nextafter(v, 0.0f), std::nextafter(v, INFINITY), -v});
   auto [worst, worst_x] = forward_max_ulp(k, x, [](long double v) { return std::atan(v); });
