@@ -5,6 +5,7 @@
 // (and recorded in ACCURACY.md); the bounds below fail CI on a regression.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -163,10 +164,14 @@ TEST_CASE("float exp's table form - every 61st float of its range, both sides of
 TEST_CASE("log and log1p", "[vmath]") {
   float fmax = std::numeric_limits<float>::max();
   double dmax = std::numeric_limits<double>::max();
-  CHECK(max_ulp<float>("log(x)", ref_log, 0.0f, fmax) <= 1.5);
-  CHECK(max_ulp<double>("log(x)", ref_log, 0.0, dmax) <= 1.5);
-  CHECK(max_ulp<float>("log1p(x)", ref_log1p, -1.0f, fmax) <= 2.5);
-  CHECK(max_ulp<double>("log1p(x)", ref_log1p, -1.0, dmax) <= 2.5);
+  // On AVX-512 (log.cpp log_table: 16 rows, no division) measured 0.53 and
+  // 0.50 ULP for log, 0.86 and 0.87 for log1p (the division forms before
+  // it: 0.64, 0.65, 1.43, 1.26); elsewhere those division forms.
+  const bool table = test::table_exp_kernels();
+  CHECK(max_ulp<float>("log(x)", ref_log, 0.0f, fmax) <= (table ? 0.6 : 1.5));
+  CHECK(max_ulp<double>("log(x)", ref_log, 0.0, dmax) <= (table ? 0.55 : 1.5));
+  CHECK(max_ulp<float>("log1p(x)", ref_log1p, -1.0f, fmax) <= (table ? 1.0 : 2.5));
+  CHECK(max_ulp<double>("log1p(x)", ref_log1p, -1.0, dmax) <= (table ? 1.0 : 2.5));
   CHECK(max_ulp<float>("log(x)", ref_log, -5.0f, 0.0f) == 0);  // NaN for x < 0, -inf at 0
   // log1p(exp(w)) with w <= 0 by its form takes the log1p of [0, 1] (one
   // division, no exponent split; float): exp's error plus its own.
@@ -175,6 +180,68 @@ TEST_CASE("log and log1p", "[vmath]") {
   // with clang's: inputs() draws its random ones in argument order; 2.27
   // over 4 million random doubles, where the general log1p read 2.54)
   CHECK(max_ulp<double>("log1p(exp(-abs(x)))", ref_softplus_tail, -800.0, 800.0) <= 2.0);
+}
+
+namespace {
+
+/// log and log1p at the edges of log_table's rows (m = 1 + (j - 5 +- 1/2)/21
+/// in [3/4, 3/2), and their neighbours) in binades from the subnormals to
+/// the top, at 1 +- small, and their special values.
+template <class T>
+void check_log_rows_and_special_values(double log_bound, double log1p_bound) {
+  const DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  std::vector<T> x;
+  const int lowest = std::numeric_limits<T>::min_exponent - std::numeric_limits<T>::digits;  // denorm_min's
+  for (int e : {lowest + 3, std::numeric_limits<T>::min_exponent - 2, -40, -1, 0, 1, 7, 60,
+                std::numeric_limits<T>::max_exponent - 2})
+    for (int j = 0; j <= 16; ++j) {
+      T m = std::clamp(T(1 + (j - 5.5L) / 21), T(0.75), std::nextafter(T(1.5), T(0)));
+      T v = std::ldexp(m, e);
+      for (int i = 0; i < 3; ++i) v = std::nextafter(v, T(0));
+      for (int i = 0; i < 7; ++i, v = std::nextafter(v, std::numeric_limits<T>::infinity())) x.push_back(v);
+    }
+  for (int k = 1; k < std::numeric_limits<T>::digits + 2; ++k)
+    x.insert(x.end(), {T(1 + std::ldexp(1.0L, -k)), T(1 - std::ldexp(1.0L, -k))});
+  x.insert(x.end(), {std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::min(), std::numeric_limits<T>::max(),
+                     T(1), T(2), T(0.5), T(0.75), T(1.5)});
+  auto [log_worst, log_at] =
+      forward_max_ulp(runtime().compile("log(x)", dtype), x, [](long double v) { return std::log(v); });
+  std::vector<T> t;  // log1p at x - 1 (exact for x in [1/2, 2]) and at x
+  for (T v : x) t.push_back(v >= T(0.5) && v <= T(2) ? v - 1 : v);
+  auto [l1p_worst, l1p_at] =
+      forward_max_ulp(runtime().compile("log1p(x)", dtype), t, [](long double v) { return std::log1p(v); });
+  WARN((sizeof(T) == 4 ? "f32" : "f64") << " (" << x.size() << " inputs): log max " << log_worst << " ULP at x = "
+                                        << log_at << "; log1p max " << l1p_worst << " ULP at x = " << l1p_at);
+  CHECK(log_worst <= log_bound);
+  CHECK(l1p_worst <= log1p_bound);
+  // Special values: log at 0, -0, inf, negatives and NaN; log1p at -1, -0, inf, below -1 and NaN.
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  std::vector<T> s{T(0), T(-0.0), inf, T(-1), -inf, nan, -std::numeric_limits<T>::denorm_min()}, y(s.size());
+  runtime().compile("log(x)", dtype).forward(std::span<const T>(s), std::span<T>(y));
+  CHECK(y[0] == -inf);
+  CHECK(y[1] == -inf);
+  CHECK(y[2] == inf);
+  for (size_t i = 3; i < s.size(); ++i) CHECK(std::isnan(y[i]));
+  std::vector<T> s1{T(-1), T(-0.0), T(0), inf, T(-2), -inf, nan, std::numeric_limits<T>::max()}, y1(s1.size());
+  runtime().compile("log1p(x)", dtype).forward(std::span<const T>(s1), std::span<T>(y1));
+  CHECK(y1[0] == -inf);
+  CHECK((y1[1] == 0 && std::signbit(y1[1])));
+  CHECK((y1[2] == 0 && !std::signbit(y1[2])));
+  CHECK(y1[3] == inf);
+  for (size_t i = 4; i < 7; ++i) CHECK(std::isnan(y1[i]));
+  CHECK(test::ulp_error(y1[7], std::log1p((long double)s1[7])) <= log1p_bound);
+}
+
+}  // namespace
+
+TEST_CASE("log and log1p at the table's row edges and special values - subnormals to the top of the range", "[vmath]") {
+  // log_table (AVX-512): 0.66 and 0.61 ULP in float and double here, at
+  // the edge of rows 4 and 5 (m = 0.976: log c_4 and r of opposite signs,
+  // the result half of log c_4); log1p the same. The division forms
+  // elsewhere are held to the sweep's bounds.
+  const bool table = test::table_exp_kernels();
+  check_log_rows_and_special_values<float>(table ? 0.7 : 1.5, table ? 1.0 : 2.5);
+  check_log_rows_and_special_values<double>(table ? 0.65 : 1.5, table ? 1.0 : 2.5);
 }
 
 TEST_CASE("float softplus and logsigmoid from the log1p(exp(w)) table - every 127th float of it, its rows' edges, lanes past it beside lanes in it", "[vmath]") {

@@ -30,6 +30,14 @@
                            sinh (exp.cpp, below 1, degree 4) or atan (atan.cpp, below
                            tan(pi/8) = 0.41421357, degree 5):
                            Q(0) a float of g'(0) - 1; mpmath alone
+  fit_vmath.py log_table     log x = k ln2 + log c_j + log1p(r) on AVX-512 (log.cpp log_table):
+                           x = 2^k m, m in [3/4, 3/2) (vgetmant), rows c_j = 1 + (j - 5)/21,
+                           j = 0..15 (row 5 is c = 1), r = m / c_j - 1 by one FMA with
+                           1/c_j rounded; prints the rows (1/c_j, -log(1/c_j) as hi + lo,
+                           hi a multiple of 2^-17 in float and 2^-32 in double, as ln2's
+                           high part is) and
+                           log1p(r) = r + r^2 Q(r), Q of degree 3 (float) and 7 (double)
+                           fitted to log1p's relative error over the rows' r (mpmath alone)
   fit_vmath.py log1p_unit_f64 [DEGREE]
                            the same for float64 kernels, P of degree 9 (default), its
                            coefficients rounded to double one at a time, lowest first,
@@ -72,6 +80,56 @@ def sequential_fit_f64(nodes, degree, target, weight):
             b[r] = (target(u) - sum(c * u**i for i, c in enumerate(coeffs))) * w
         coeffs.append(mpmath.mpf(float(mpmath.qr_solve(A, b)[0][0])))
     return coeffs
+
+
+def sequential_fit(nodes, degree, target, weight, rounding):
+    """sequential_fit_f64 with each coefficient rounded by `rounding`
+    (float or a float32 rounding)."""
+    coeffs = []
+    for j in range(degree + 1):
+        free = degree + 1 - j
+        A, b = mpmath.matrix(len(nodes), free), mpmath.matrix(len(nodes), 1)
+        for r, u in enumerate(nodes):
+            w = weight(u)
+            for c in range(free):
+                A[r, c] = u ** (j + c) * w
+            b[r] = (target(u) - sum(c * u**i for i, c in enumerate(coeffs))) * w
+        coeffs.append(mpmath.mpf(rounding(mpmath.qr_solve(A, b)[0][0])))
+    return coeffs
+
+
+def fit_log_table():
+    import struct
+
+    def f32(v):
+        return struct.unpack("f", struct.pack("f", float(v)))[0]
+
+    rows = 16
+    centres = [1 + mpmath.mpf(j - 5) / 21 for j in range(rows)]
+    edges = [(max(mpmath.mpf(0.75), c - mpmath.mpf(1) / 42), min(mpmath.mpf(1.5), c + mpmath.mpf(1) / 42)) for c in centres]
+    for name, rounding, degree, ulp in (("float", f32, 3, mpmath.mpf(2) ** -24), ("double", float, 7, mpmath.mpf(2) ** -53)):
+        invc = [mpmath.mpf(rounding(1 / c)) for c in centres]
+        r_lo = min(lo * ic - 1 for (lo, hi), ic in zip(edges, invc))
+        r_hi = max(hi * ic - 1 for (lo, hi), ic in zip(edges, invc))
+        n = 6 * (degree + 1)
+        mid, half = (r_lo + r_hi) / 2, (r_hi - r_lo) / 2
+        rs = [mid + half * mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / n) for i in range(n)] + [r_lo, r_hi]
+        q = sequential_fit(rs, degree, lambda r: (mpmath.log1p(r) - r) / r**2,
+                           lambda r: r * r / abs(mpmath.log1p(r)), rounding)
+        worst = 0
+        for i in range(4001):
+            r = r_lo + (r_hi - r_lo) * i / 4000
+            if r:
+                worst = max(worst, abs((r + r * r * poly(q, r)) / mpmath.log1p(r) - 1))
+        print("// %s: r in [%.6f, %.6f]; log1p(r) = r + r^2 Q(r) within %.3g ULP (exact arithmetic)"
+              % (name, float(r_lo), float(r_hi), float(worst / ulp)))
+        print("Q:", ", ".join(repr(rounding(c)) for c in q))
+        print("1/c:", ", ".join(repr(rounding(v)) for v in invc))
+        logc = [-mpmath.log(v) for v in invc]
+        grid = 2**17 if name == "float" else 2**32  # ln2_hi's: k ln2_hi + hi exact
+        hi = [mpmath.nint(v * grid) / grid for v in logc]
+        print("log c hi:", ", ".join(repr(rounding(v)) for v in hi))
+        print("log c lo:", ", ".join(repr(rounding(v - h)) for v, h in zip(logc, hi)))
 
 
 def fit_exp_f64(degree=9):
@@ -354,6 +412,9 @@ if __name__ == "__main__":
         fit_odd(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         sys.exit(0)
     degrees = [int(a) for a in sys.argv[2:4]]
+    if which == "log_table":
+        fit_log_table()
+        sys.exit(0)
     if which in ("log1p_unit_f64", "exp_f64"):
         {"log1p_unit_f64": fit_log1p_unit_f64, "exp_f64": fit_exp_f64}[which](*degrees)
         sys.exit(0)

@@ -153,6 +153,46 @@ struct Ctx {
     });
   }
 
+  /// table[i mod 16] for double vectors: the low four bits of each lane of
+  /// `index` (64-bit integers) pick from 16 doubles held in two registers,
+  /// by AVX-512's vpermi2pd (512-bit vectors only).
+  llvm::Value* lookup16(llvm::Value* index, const std::array<double, 16>& table) const {
+    auto half = [&](size_t from) {
+      std::vector<llvm::Constant*> values;
+      for (size_t i = from; i < from + 8; ++i) values.push_back(llvm::ConstantFP::get(b.getDoubleTy(), table[i]));
+      return llvm::ConstantVector::get(values);
+    };
+    llvm::Constant* low = half(0);
+    llvm::Constant* high = half(8);
+    return per_register(b, {index}, 8, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpermi2var_pd_512, {}, {low, part[0], high});
+    });
+  }
+
+  /// The mantissa of |x| in [3/4, 3/2) (AVX-512's vgetmant, interval 3/4..3/2,
+  /// sign cleared): x = m 2^e' with e' = getexp(x) or getexp(x) + 1 (the
+  /// latter where m < 1). Subnormals are normalized; 0 gives 0, inf 1, NaN NaN.
+  llvm::Value* mantissa_3_4(llvm::Value* x) const {
+    auto id = f64 ? llvm::Intrinsic::x86_avx512_mask_getmant_pd_512 : llvm::Intrinsic::x86_avx512_mask_getmant_ps_512;
+    llvm::Value* all = f64 ? b.getInt8(0xff) : b.getInt16(0xffff);
+    return per_register(b, {x}, f64 ? 8 : 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return b.CreateIntrinsic(id, {},
+                               {part[0], b.getInt32(0b0111), llvm::UndefValue::get(part[0]->getType()), all,
+                                b.getInt32(4 /* current rounding */)});
+    });
+  }
+
+  /// floor(log2 |x|) as T (AVX-512's vgetexp): subnormals' true exponent,
+  /// -inf at 0, inf at inf, NaN at NaN.
+  llvm::Value* exponent_of(llvm::Value* x) const {
+    auto id = f64 ? llvm::Intrinsic::x86_avx512_mask_getexp_pd_512 : llvm::Intrinsic::x86_avx512_mask_getexp_ps_512;
+    llvm::Value* all = f64 ? b.getInt8(0xff) : b.getInt16(0xffff);
+    return per_register(b, {x}, f64 ? 8 : 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+      return b.CreateIntrinsic(
+          id, {}, {part[0], llvm::UndefValue::get(part[0]->getType()), all, b.getInt32(4 /* current rounding */)});
+    });
+  }
+
   /// 2^n for integral-valued n (as T) in the normal exponent range.
   llvm::Value* pow2(llvm::Value* n) const {
     if (avx512) return scalef(c(1), n);
@@ -364,6 +404,14 @@ llvm::Value* exp_neg2abs(const Ctx& k, llvm::Value* a);
 /// tanh's derivative). Two roundings of e reach it (about 2.5 ULP, against
 /// exp's 1); one product and a select instead of an exp.
 llvm::Value* exp_neg2abs_square(const Ctx& k, llvm::Value* e);
+/// log(u) + e / u on 512-bit AVX-512 vectors with FMA (log_table_target):
+/// x = 2^n m by vgetexp and vgetmant (m in [3/4, 3/2)), log m = log c_j +
+/// log1p(m / c_j - 1) from 16 rows c_j and a polynomial (float degree 5,
+/// double 9), no division. e: null, or the rounding error of u (log1p's u =
+/// 1 + x), |e| <= ulp(u) / 2. -inf at 0, inf at inf, NaN at NaN; negative
+/// u gives a finite value (the callers select NaN).
+llvm::Value* log_table(const Ctx& k, llvm::Value* u, llvm::Value* e);
+bool log_table_target(const Ctx& k);
 llvm::Value* log(const Ctx& k, llvm::Value* x);
 llvm::Value* log1p(const Ctx& k, llvm::Value* x);
 /// asinh(x) from log1p and log (float kernels: SLEEF's asinhf16 ran 0.52 e/ns).

@@ -1,6 +1,13 @@
 // log and log1p as vector IR, for float and double at any width.
 //
-// Method (as fdlibm): x = 2^e m with m in [sqrt(1/2), sqrt(2)) read from the
+// On 512-bit AVX-512 vectors (log_table): x = 2^n m, m in [3/4, 3/2), by
+// vgetexp and vgetmant; log m = log c_j + log1p(m / c_j - 1) from 16 rows
+// c_j = 1 + (j - 5)/21 (two vpermps, or vpermi2pd in double, a table), the
+// row from the low bits of 21 m - 16 + 1.5 * 2^p, log1p(r) = r + r^2 Q(r)
+// (degree 3 in float, 7 in double: tools/fit_vmath.py log_table); no
+// division, no exponent-field arithmetic, 0 / inf / NaN / subnormals right
+// without selects. log1p's correction e / u as e 2^-n (1/c_j)(1 - r).
+// Elsewhere, the method below (as fdlibm): x = 2^e m with m in [sqrt(1/2), sqrt(2)) read from the
 // exponent field (subnormals scaled first); f = m - 1 exactly; with
 // s = f / (2 + f), log(1 + f) = f - s (f - R(s^2)) where R is the Taylor
 // series of 2 atanh(s) / s - 2 in s^2 (4 terms for float, 10 for double:
@@ -33,8 +40,79 @@
 
 namespace actjit::lower::vmath {
 
+namespace {
+// tools/fit_vmath.py log_table: rows j = 0..15 of m in [3/4, 3/2), centred
+// on c_j = 1 + (j - 5)/21 (row 5 is c = 1, where log x is r alone): 1/c_j
+// rounded, and -log of that rounding as hi + lo, hi a multiple of 2^-17
+// (float) or 2^-32 (double), as ln2's high part is, so that k ln2_hi + hi
+// is exact.
+template <class T>
+struct LogRows {
+  std::array<T, 16> inv_c, log_c_hi, log_c_lo;
+};
+constexpr LogRows<float> kLogRowsFloat{
+    {1.3125f, 1.2352941036224365f, 1.1666666269302368f, 1.105263113975525f, 1.0499999523162842f, 1.0f,
+     0.9545454382896423f, 0.9130434989929199f, 0.875f, 0.8399999737739563f, 0.807692289352417f, 0.7777777910232544f,
+     0.75f, 0.7241379022598267f, 0.699999988079071f, 0.6774193644523621f},
+    {-0.27193450927734375f, -0.21131134033203125f, -0.15415191650390625f, -0.1000823974609375f, -0.04878997802734375f,
+     0.0f, 0.04651641845703125f, 0.090972900390625f, 0.1335296630859375f, 0.17435455322265625f, 0.2135772705078125f,
+     0.251312255859375f, 0.28768157958984375f, 0.32277679443359375f, 0.3566741943359375f, 0.38946533203125f},
+    {7.937936743473983e-07f, 2.2580181848752545e-06f, 1.2707364476227667e-06f, -1.0213595942332176e-06f,
+     -1.407290284305418e-07f, 0.0f, 3.614207798818825e-06f, -1.1448914847278502e-06f, 1.72953855326341e-06f,
+     -1.1348563475621631e-06f, -3.147503321088152e-06f, 2.155391712221899e-06f, 4.928619432575942e-07f,
+     -3.3624341995164286e-06f, 7.666326951039082e-07f, -5.794611297460506e-07f}};
+constexpr LogRows<double> kLogRowsDouble{
+    {1.3125, 1.2352941176470589, 1.1666666666666667, 1.105263157894737, 1.05, 1.0, 0.9545454545454546,
+     0.9130434782608695, 0.875, 0.84, 0.8076923076923077, 0.7777777777777778, 0.75, 0.7241379310344828, 0.7,
+     0.6774193548387096},
+    {-0.27193371555767953, -0.21130909374915063, -0.1541506799403578, -0.10008345847018063, -0.04879016405902803, 0.0,
+     0.0465200156904757, 0.09097177814692259, 0.13353139255195856, 0.17435338720679283, 0.2135741002857685,
+     0.2513144281692803, 0.28768207249231637, 0.3227733923122287, 0.35667494405061007, 0.3894647667184472},
+    {7.403777512676557e-11, 8.194367526667686e-11, 1.130994365642098e-10, -8.680200096964516e-11,
+     -1.1040401591775137e-10, 0.0, -5.558288760139935e-11, 5.880416411230557e-11, 7.25640622027401e-11,
+     -6.20150417125436e-11, 1.229051891188354e-11, 1.1162577122117111e-10, -4.053543780278539e-11,
+     -4.917765426108468e-11, -1.1187762310625067e-10, 4.327610975211733e-11}};
+// ln 2 = hi + lo with lo > 0 (so that the -inf of hi and of lo agree at x =
+// 0) and k hi exact for every exponent k: fdlibm's float split; double's
+// kLn2Double.
+constexpr Ln2Split kLn2FloatPositive{6.9313812256e-01, 9.0580006145e-06};
+}  // namespace
+
+bool log_table_target(const Ctx& k) { return k.avx512 && k.has_fma; }
+
+llvm::Value* log_table(const Ctx& k, llvm::Value* u, llvm::Value* e) {
+  llvm::IRBuilderBase& b = k.b;
+  llvm::Value* m = k.mantissa_3_4(u);
+  llvm::Value* n = k.add(k.exponent_of(u), k.select(b.CreateFCmpOLT(m, k.c(1)), k.c(1), k.c(0)));
+  // 21 m - 16 + 1.5 * 2^p rounds 21 (m - 1) + 5 to the row j in the low bits.
+  const double shifter = k.f64 ? 6755399441055744.0 : 12582912.0;
+  llvm::Value* row = b.CreateBitCast(k.fma(m, k.c(21), k.c(shifter - 16)), k.int_vec());
+  auto rows = [&](auto& table) {
+    return std::array<llvm::Value*, 3>{k.lookup16(row, table.inv_c), k.lookup16(row, table.log_c_hi),
+                                       k.lookup16(row, table.log_c_lo)};
+  };
+  auto [invc, logc, logc_lo] = k.f64 ? rows(kLogRowsDouble) : rows(kLogRowsFloat);
+  llvm::Value* r = k.fma(m, invc, k.c(-1));  // m / c_j - 1, rounded once
+  llvm::Value* q =
+      k.f64 ? k.horner(r, {-0.4999999999999975, 0.3333333333333991, -0.25000000003609846, 0.19999999950325353,
+                           -0.16666652533563356, 0.14285816087717798, -0.12520562895890938, 0.11056166506718275})
+            : k.horner(r, {-0.4999999403953552, 0.3333335518836975, -0.2502128481864929, 0.19971762597560883});
+  const Ln2Split ln2 = k.f64 ? kLn2Double : kLn2FloatPositive;
+  llvm::Value* lo = k.fma(n, k.c(ln2.lo), logc_lo);
+  // e / u = e 2^-n invc / (1 + r), to first order in r (|r| < 1/32; e is
+  // below half an ulp of u): log1p's correction without a division.
+  if (e) lo = k.add(lo, k.mul(k.scalef(k.mul(e, invc), b.CreateFNeg(n)), k.sub(k.c(1), r)));
+  llvm::Value* t = k.fma(k.mul(r, r), q, lo);
+  return k.add(k.fma(n, k.c(ln2.hi), logc), k.add(r, t));
+}
+
 llvm::Value* log(const Ctx& k, llvm::Value* x) {
   llvm::IRBuilderBase& b = k.b;
+  if (log_table_target(k)) {
+    // 0 gives -inf (exponent -inf), inf inf, NaN NaN; negatives NaN.
+    llvm::Value* y = log_table(k, x, nullptr);
+    return k.select(b.CreateFCmpOLT(x, k.c(0)), k.c(std::numeric_limits<double>::quiet_NaN()), y);
+  }
   const unsigned mb = k.mantissa_bits();
   // Subnormal inputs: scale into the normal range, remember the exponent.
   double min_normal = k.f64 ? std::numeric_limits<double>::min() : std::numeric_limits<float>::min();
@@ -74,8 +152,13 @@ llvm::Value* log(const Ctx& k, llvm::Value* x) {
 llvm::Value* log1p(const Ctx& k, llvm::Value* x) {
   llvm::IRBuilderBase& b = k.b;
   llvm::Value* u = k.add(x, k.c(1));
-  llvm::Value* correction = k.div(k.sub(x, k.sub(u, k.c(1))), u);
-  llvm::Value* y = k.add(log(k, u), correction);
+  llvm::Value* rounding = k.sub(x, k.sub(u, k.c(1)));
+  llvm::Value* y;
+  if (log_table_target(k)) {
+    y = k.select(b.CreateFCmpOLT(u, k.c(0)), k.c(std::numeric_limits<double>::quiet_NaN()), log_table(k, u, rounding));
+  } else {
+    y = k.add(log(k, u), k.div(rounding, u));
+  }
   double inf = std::numeric_limits<double>::infinity();
   y = k.select(b.CreateFCmpOEQ(x, k.c(inf)), k.c(inf), y);
   y = k.select(b.CreateFCmpOEQ(u, k.c(0)), k.c(-inf), y);
