@@ -6,6 +6,8 @@
 //
 //   build/bench/actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2]
 //                            [--dtypes f32,f64] [--only NAME,...] [--no-softmax]
+//       (--only: catalogue names, the composites' texts, or any other source,
+//       which runs without peers: --only "log(x),log1p(x)")
 //   build/bench/actjit_bench --compile   (compile latency: LLVM, disk cache, memory cache)
 //   build/bench/actjit_bench --fused     (forward_with_derivative against forward + backward)
 //
@@ -367,6 +369,17 @@ void elementwise(const Options& o, actjit::Runtime& rt, const char* tname) {
   }
   funcs.push_back({"tanh", "tanh"});
   for (auto& c : kCustom) funcs.push_back(c);
+  // Sources in --only that are neither: actjit alone (no peer has them);
+  // row-wise ones run in the softmax section.
+  for (const std::string& src : o.only) {
+    if (std::any_of(funcs.begin(), funcs.end(), [&](auto& f) { return f.first == src; })) continue;
+    try {
+      if (!rt.compile(src).rowwise()) funcs.push_back({src, src});
+    } catch (const actjit::Error& e) {
+      std::fprintf(stderr, "error: --only '%s': %s\n", src.c_str(), e.what());
+      std::exit(2);
+    }
+  }
   if (!o.only.empty())
     funcs.erase(std::remove_if(funcs.begin(), funcs.end(),
                                [&](auto& f) { return std::find(o.only.begin(), o.only.end(), f.first) == o.only.end(); }),
@@ -773,12 +786,14 @@ int main(int argc, char** argv) {
       o.compile = true;
       o.dtypes = {"f32"};
     } else if (a == "--help" || a == "-h") {
-      std::puts("usage: actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2] [--dtypes f32,f64]\n"
-                "                    [--only NAME,...] [--no-softmax]\n"
-                "       actjit_bench --compile [--quick] [--dtypes f32,f64] [--only SOURCE,...]\n"
-                "       actjit_bench --fused [--quick] [--sizes 16Ki,1Mi] [--dtypes f32,f64] [--only SOURCE,...]\n"
-                "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer;\n"
-                "with --compile, the time from text to callable kernels (LLVM, disk cache, memory cache).");
+      std::puts(
+          "usage: actjit_bench [--quick] [--sizes 16Ki,1Mi,64Mi] [--threads 1,2] [--dtypes f32,f64]\n"
+          "                    [--only NAME,...] [--no-softmax]\n"
+          "       (--only: catalogue names, the composites' texts, or other sources, run without peers)\n"
+          "       actjit_bench --compile [--quick] [--dtypes f32,f64] [--only SOURCE,...]\n"
+          "       actjit_bench --fused [--quick] [--sizes 16Ki,1Mi] [--dtypes f32,f64] [--only SOURCE,...]\n"
+          "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer;\n"
+          "with --compile, the time from text to callable kernels (LLVM, disk cache, memory cache).");
       return 0;
     } else {
       std::fprintf(stderr, "error: unknown option '%s' (--help lists them)\n", a.c_str());
