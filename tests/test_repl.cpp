@@ -96,6 +96,31 @@ TEST_CASE("errors in derivative calls and lists point into the line as typed", "
         "error: a row-wise function takes a row of at least one value; the list is empty\n");
 }
 
+TEST_CASE(
+    ":bench runs float32 kernels or - with a last word f64 - float64 ones; :help shows a command's continued lines",
+    "[repl]") {
+  auto r = run({}, ":bench x*x f64\n:bench x*x\n:bench mish f32\n");
+  CHECK(r.status == 0);
+  CHECK(r.err.empty());
+  std::regex header("(f32|f64), 16384 elements, 1 thread, best of 200 \\(elements/ns\\)");
+  std::vector<std::string> types;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), header); it != std::sregex_iterator(); ++it)
+    types.push_back((*it)[1]);
+  CHECK(types == std::vector<std::string>{"f64", "f32", "f32"});
+  std::regex x_row("\\| x\\*x +\\| +[0-9]+\\.[0-9]+ \\| +[0-9]+\\.[0-9]+ \\|");
+  CHECK(std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), x_row), std::sregex_iterator()) == 2);
+  // Another last word is part of the function (and an error there).
+  auto bad = run({}, ":bench x*x f16\n");
+  CHECK(bad.status == 1);
+  CHECK(bad.err == "error: 1:5: expected end of line or ';', found 'f16'\nx*x f16\n    ^\n");
+  CHECK(run({}, ":help bench\n").out ==
+        "  :bench f [f32|f64]       throughput of f's kernels (elements/ns; float32 unless f64) next to\n"
+        "                           relu and a plain loop\n");
+  CHECK(run({}, ":help diff\n").out ==
+        "  :diff f                  df/dx and df/dp for every parameter, as text\n"
+        "                           (row-wise f: the vector-Jacobian product in terms of dy)\n");
+}
+
 TEST_CASE(":check measures in ULP of the reference as a double - folded constants at full precision", "[repl]") {
   // 2 x sigmoid(x / 2) underflows double below x = -1500 (0 is right there;
   // a relative error called it 4.5e15 "ulp"), and gelu's x / sqrt(2) has a

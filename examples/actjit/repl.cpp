@@ -46,7 +46,8 @@ const char* const kHelp =
     "  :vjp f [x...] [dy...]    a row-wise f's vector-Jacobian product dy^T J at the row x\n"
     "  :plot f, g [-5, 5]       f, g and their derivatives in the terminal\n"
     "  :plot f, g [-5, 5] > plot.svg   (or .png) to a file\n"
-    "  :bench f                 throughput of f's kernels (elements/ns) next to relu and a plain loop\n"
+    "  :bench f [f32|f64]       throughput of f's kernels (elements/ns; float32 unless f64) next to\n"
+    "                           relu and a plain loop\n"
     "  :check f                 where f or f' overflow, give NaN or lose accuracy\n"
     "  :ir f    :asm f          the generated LLVM IR / machine code\n"
     "  :list                    your definitions and the catalogue\n"
@@ -662,10 +663,26 @@ bool Session::cmd_plot(const std::string& args_in) {
   return true;
 }
 
-bool Session::cmd_bench(const std::string& f) {
+bool Session::cmd_bench(const std::string& args) {
+  // A last word f32 or f64 picks the type (float32 by default).
+  std::string f = args;
+  bool f64 = false;
+  if (size_t sp = f.find_last_of(" \t"); sp != std::string::npos) {
+    std::string last = f.substr(sp + 1);
+    if (last == "f32" || last == "f64") {
+      f64 = last == "f64";
+      f = trim(f.substr(0, sp));
+    }
+  }
+  return f64 ? bench_as<double>(f) : bench_as<float>(f);
+}
+
+template <class T>
+bool Session::bench_as(const std::string& f) {
+  const DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
   const size_t n = 16384;
-  std::vector<float> x(n), y(n), dy(n, 1.0f), dx(n);
-  for (size_t i = 0; i < n; ++i) x[i] = -8 + 16.0f * float(i) / float(n);
+  std::vector<T> x(n), y(n), dy(n, T(1)), dx(n);
+  for (size_t i = 0; i < n; ++i) x[i] = T(-8 + 16.0 * double(i) / double(n));
   auto best = [&](auto&& run) {
     double t = 1e30;
     for (int r = 0; r < 200; ++r) {
@@ -678,23 +695,25 @@ bool Session::cmd_bench(const std::string& f) {
   // Row-wise functions: 16 rows of 1024 (elements counted on the input).
   const size_t cols = 1024;
   auto row = [&](const std::string& label, const Kernel& k) {
-    double fw = best([&] { k.forward_rows(std::span<const float>(x), std::span<float>(y).first(n / cols * k.output_cols(cols)), cols); });
+    double fw = best(
+        [&] { k.forward_rows(std::span<const T>(x), std::span<T>(y).first(n / cols * k.output_cols(cols)), cols); });
     double bw = best([&] {
-      k.backward_rows(std::span<const float>(x), std::span<const float>(dy).first(n / cols * k.output_cols(cols)),
-                      std::span<float>(dx), cols);
+      k.backward_rows(std::span<const T>(x), std::span<const T>(dy).first(n / cols * k.output_cols(cols)),
+                      std::span<T>(dx), cols);
     });
     char buf[160];
     std::snprintf(buf, sizeof buf, "| %-28s | %8.2f | %8.2f |\n", label.c_str(), fw, bw);
     out_ << buf;
   };
-  Kernel k = rt_.compile(with_definitions(f), DType::F32);
+  Kernel k = rt_.compile(with_definitions(f), dtype);
   if (k.output_cols(cols) == 0) return fail("error: '" + f + "' does not take rows of 1024 values");
-  out_ << "f32, " << n << " elements" << (k.rowwise() ? " (16 rows of 1024)" : "") << ", 1 thread, best of 200 (elements/ns)\n";
+  out_ << (sizeof(T) == 4 ? "f32, " : "f64, ") << n << " elements" << (k.rowwise() ? " (16 rows of 1024)" : "")
+       << ", 1 thread, best of 200 (elements/ns)\n";
   out_ << "| function                     | forward  | backward |\n|---|---|---|\n";
   row(f, k);
-  row("relu", rt_.compile("relu", DType::F32));
+  row("relu", rt_.compile("relu", dtype));
   double loop = best([&] {
-    for (size_t i = 0; i < n; ++i) y[i] = x[i] * 0.5f;
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] * T(0.5);
     asm volatile("" ::"r"(y.data()) : "memory");
   });
   char buf[160];
@@ -817,12 +836,18 @@ void Session::cmd_help(const std::string& topic) {
   std::string key = topic[0] == ':' ? topic : ":" + topic;
   std::istringstream in(kHelp);
   std::string line;
-  bool found = false;
-  while (std::getline(in, line))
+  bool found = false, continued = false;
+  while (std::getline(in, line)) {
+    // A command's line, and the deeper-indented lines that continue it.
     if (line.find("  " + key + " ") == 0 || line.find(" " + key + " ") != std::string::npos) {
       out_ << line << '\n';
-      found = true;
+      found = continued = true;
+    } else if (continued && line.find_first_not_of(' ') >= 8 && line.find_first_not_of(' ') != std::string::npos) {
+      out_ << line << '\n';
+    } else {
+      continued = false;
     }
+  }
   if (!found) out_ << "no help for '" << topic << "'; :help lists everything\n";
 }
 

@@ -72,6 +72,8 @@ class Session {
   void print_values(const std::vector<double>& v, bool list);
   bool cmd_plot(const std::string& args);
   bool cmd_bench(const std::string& args);
+  template <class T>
+  bool bench_as(const std::string& f);  // :bench in float (T = float) or double
   bool cmd_check(const std::string& args);
   bool cmd_diff(const std::string& args);
   bool cmd_vjp(const std::string& args);
