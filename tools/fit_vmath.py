@@ -24,6 +24,10 @@
                            (default), fitted to expm1's relative error (which bounds exp's,
                            1 + expm1(r)); coefficients rounded to double one at a time,
                            lowest first, the higher ones refitted (mpmath alone)
+  fit_vmath.py exp_table_f64 [DEGREE]
+                           float64: exp(r) = 1 + r + r^2 Q(r), |r| <= ln2/32, Q of degree
+                           4 (default; exp.cpp's table form on AVX-512: 0.12 ULP),
+                           coefficients rounded to double one at a time (mpmath alone)
   fit_vmath.py odd FUNCTION DEGREE XMAX
                            g(x) = x + x Q(x^2), |x| <= XMAX, for FUNCTION erf (erf.cpp,
                            below 1, degree 6), asinh (log.cpp, below 3/4, degree 7),
@@ -147,6 +151,22 @@ def fit_exp_f64(degree=9):
             worst_expm1 = max(worst_expm1, abs(em1 / mpmath.expm1(r) - 1))
     print("T (float64, lowest degree first):", ", ".join(repr(float(c)) for c in coeffs))
     print("relative error with those coefficients: expm1 %.3g, exp %.3g" % (worst_expm1, worst_exp))
+
+
+def fit_exp_table_f64(degree=4):
+    """exp(r) = 1 + r + r^2 Q(r) for |r| <= ln2/32 (exp.cpp's table form in
+    double: 2^(j/16) from two registers), Q fitted to exp's relative error."""
+    a = mpmath.log(2) / 32 * mpmath.mpf(1.001)
+    n = 6 * (degree + 1)
+    rs = [a * mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / n) for i in range(n)] + [a, -a]
+    q = sequential_fit_f64(rs, degree, lambda r: (mpmath.exp(r) - 1 - r) / r**2, lambda r: r * r / mpmath.exp(r))
+    worst = 0
+    for i in range(-2000, 2001):
+        if i:
+            r = a * i / 2000
+            worst = max(worst, abs((1 + r + r * r * poly(q, r)) / mpmath.exp(r) - 1))
+    print("Q (float64, lowest degree first):", ", ".join(repr(float(c)) for c in q))
+    print("relative error of 1 + r + r^2 Q(r): %.3g (%.3g double ULP)" % (worst, worst * 2**53))
 
 
 def fit_log1p_unit_f64(degree=9):
@@ -415,8 +435,8 @@ if __name__ == "__main__":
     if which == "log_table":
         fit_log_table()
         sys.exit(0)
-    if which in ("log1p_unit_f64", "exp_f64"):
-        {"log1p_unit_f64": fit_log1p_unit_f64, "exp_f64": fit_exp_f64}[which](*degrees)
+    if which in ("log1p_unit_f64", "exp_f64", "exp_table_f64"):
+        {"log1p_unit_f64": fit_log1p_unit_f64, "exp_f64": fit_exp_f64, "exp_table_f64": fit_exp_table_f64}[which](*degrees)
         sys.exit(0)
     import numpy as np  # noqa: E402 (the float32 fits)
     fits = {"exp": fit_exp, "exp_table": fit_exp_table, "log1p_unit": fit_log1p_unit, "softplus_table": fit_softplus_table, "tanh_half": fit_tanh_half, "tanhshrink_half": fit_tanhshrink_half}
