@@ -69,26 +69,11 @@ import mpmath
 mpmath.mp.dps = 50
 
 
-def sequential_fit_f64(nodes, degree, target, weight):
+def sequential_fit(nodes, degree, target, weight, rounding=float):
     """Coefficients (lowest first) of a polynomial of `degree` minimising the
-    weighted least-squares error against target on `nodes`, each rounded to
-    double in turn with the higher ones refitted to what is left."""
-    coeffs = []
-    for j in range(degree + 1):
-        free = degree + 1 - j
-        A, b = mpmath.matrix(len(nodes), free), mpmath.matrix(len(nodes), 1)
-        for r, u in enumerate(nodes):
-            w = weight(u)
-            for c in range(free):
-                A[r, c] = u ** (j + c) * w
-            b[r] = (target(u) - sum(c * u**i for i, c in enumerate(coeffs))) * w
-        coeffs.append(mpmath.mpf(float(mpmath.qr_solve(A, b)[0][0])))
-    return coeffs
-
-
-def sequential_fit(nodes, degree, target, weight, rounding):
-    """sequential_fit_f64 with each coefficient rounded by `rounding`
-    (float or a float32 rounding)."""
+    weighted least-squares error against target on `nodes`, each rounded by
+    `rounding` (to double by default, or a float32 rounding) in turn with
+    the higher ones refitted to what is left."""
     coeffs = []
     for j in range(degree + 1):
         free = degree + 1 - j
@@ -100,6 +85,10 @@ def sequential_fit(nodes, degree, target, weight, rounding):
             b[r] = (target(u) - sum(c * u**i for i, c in enumerate(coeffs))) * w
         coeffs.append(mpmath.mpf(rounding(mpmath.qr_solve(A, b)[0][0])))
     return coeffs
+
+
+def sequential_fit_f64(nodes, degree, target, weight):
+    return sequential_fit(nodes, degree, target, weight)
 
 
 def fit_log_table():
