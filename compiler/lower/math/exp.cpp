@@ -299,7 +299,9 @@ ExpBounds exp_bounds(bool f64, bool scalef) {
   // (|n| <= 150). Two exponent-field factors reach 2^(2 emin) only. In the
   // table form n is k/16 (k's bits and ln2_hi's 9 bits: exact while |x| <
   // 1419, far past where the result is 0 or inf; beyond, r's rounding keeps
-  // it within 2e-3 of its range: p stays finite, the result 0 or inf).
+  // it within 2e-3 of its range: p stays finite, the result 0 or inf; in
+  // double, with ln2_hi's 32 bits, exact while |x| < 9e4, and r within
+  // 1e-10 of its range at -1e6).
   if (scalef) return f64 ? ExpBounds{-1e6, 709} : ExpBounds{-2e4, 88};
   return f64 ? ExpBounds{-1400, 709} : ExpBounds{-170, 88};
 }
