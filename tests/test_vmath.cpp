@@ -119,8 +119,9 @@ TEST_CASE("exp and expm1", "[vmath]") {
   CHECK(max_ulp<float>("exp(x)", ref_exp, -120.0f, 100.0f) <= 1.5);
   // double: 1 + (r + r^2 P(r)), one rounding at full weight (0.93 ULP;
   // (1 + r) + r^2 P(r) was 1.16); on AVX-512 the table form, t_j + t_j ((r
-  // + c_j) + r^2 Q(r)) with Q of degree 4: 0.68
-  CHECK(max_ulp<double>("exp(x)", ref_exp, -760.0, 720.0) <= (test::table_exp_kernels() ? 0.75 : 1.0));
+  // + c_j) + r^2 Q(r)) with Q of degree 4: 0.68 (0.79 over 32 million
+  // random doubles of [-745, 709] and [-1, 1]; the Horner form 1.02 there)
+  CHECK(max_ulp<double>("exp(x)", ref_exp, -760.0, 720.0) <= (test::table_exp_kernels() ? 0.85 : 1.0));
   CHECK(max_ulp<float>("expm1(x)", ref_expm1, -30.0f, 100.0f) <= 2.5);
   CHECK(max_ulp<double>("expm1(x)", ref_expm1, -50.0, 720.0) <= 2.5);
   // expm1's derivative is exp of the same x: with vscalef, 2^n (expm1(r) + 1)
@@ -167,11 +168,14 @@ TEST_CASE("log and log1p", "[vmath]") {
   double dmax = std::numeric_limits<double>::max();
   // On AVX-512 (log.cpp log_table: 16 rows, no division) measured 0.53 and
   // 0.50 ULP for log, 0.86 and 0.87 for log1p (the division forms before
-  // it: 0.64, 0.65, 1.43, 1.26); elsewhere those division forms.
+  // it: 0.64, 0.65, 1.43, 1.26); elsewhere those division forms. The
+  // samples depend on the compiler's contraction of the input formula (an
+  // ASan build by clang read 0.63 for float log): the float bounds are
+  // above the maxima over all 2^32 floats (log 1.01, log1p 1.03).
   const bool table = test::table_exp_kernels();
-  CHECK(max_ulp<float>("log(x)", ref_log, 0.0f, fmax) <= (table ? 0.6 : 1.5));
-  CHECK(max_ulp<double>("log(x)", ref_log, 0.0, dmax) <= (table ? 0.55 : 1.5));
-  CHECK(max_ulp<float>("log1p(x)", ref_log1p, -1.0f, fmax) <= (table ? 1.0 : 2.5));
+  CHECK(max_ulp<float>("log(x)", ref_log, 0.0f, fmax) <= (table ? 1.1 : 1.5));
+  CHECK(max_ulp<double>("log(x)", ref_log, 0.0, dmax) <= (table ? 0.75 : 1.5));
+  CHECK(max_ulp<float>("log1p(x)", ref_log1p, -1.0f, fmax) <= (table ? 1.1 : 2.5));
   CHECK(max_ulp<double>("log1p(x)", ref_log1p, -1.0, dmax) <= (table ? 1.0 : 2.5));
   CHECK(max_ulp<float>("log(x)", ref_log, -5.0f, 0.0f) == 0);  // NaN for x < 0, -inf at 0
   // log1p(exp(w)) with w <= 0 by its form takes the log1p of [0, 1] (one
