@@ -123,11 +123,35 @@ struct Ctx {
     return horner(x, std::span<const double>(coeffs.begin(), coeffs.size()));
   }
   llvm::Value* horner(llvm::Value* x, std::span<const double> coeffs) const {
+    if (getenv("ESTRIN_ALL") && coeffs.size() >= size_t(atoi(getenv("ESTRIN_ALL"))))
+      return fma(estrin(x, coeffs.subspan(1)), x, c(coeffs[0]));
     const double* first = coeffs.data();
     const double* p = first + coeffs.size() - 1;
     llvm::Value* acc = c(*p);
     while (p != first) acc = fma(acc, x, c(*--p));
     return acc;
+  }
+
+  /// c[0] + x c[1] + x^2 c[2] + ... by Estrin's scheme: pairs c[2i] + x
+  /// c[2i+1] (one FMA each), then pairs of those with x^2, x^4, ... The
+  /// longest path is about log2(n) FMAs and products where Horner's is n
+  /// FMAs: what bounds a long kernel on a wide out-of-order core is its
+  /// instructions times its longest path over the scheduler's window.
+  llvm::Value* estrin(llvm::Value* x, std::vector<llvm::Value*> coeffs) const {
+    llvm::Value* power = x;
+    while (coeffs.size() > 1) {
+      std::vector<llvm::Value*> next;
+      for (size_t i = 0; i + 1 < coeffs.size(); i += 2) next.push_back(fma(coeffs[i + 1], power, coeffs[i]));
+      if (coeffs.size() % 2) next.push_back(coeffs.back());
+      coeffs = std::move(next);
+      if (coeffs.size() > 1) power = mul(power, power);
+    }
+    return coeffs.front();
+  }
+  llvm::Value* estrin(llvm::Value* x, std::span<const double> coeffs) const {
+    std::vector<llvm::Value*> v;
+    for (double d : coeffs) v.push_back(c(d));
+    return estrin(x, std::move(v));
   }
 
   /// p * 2^n for integral-valued n (as T), any n, by AVX-512's vscalef
