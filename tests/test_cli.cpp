@@ -216,6 +216,30 @@ TEST_CASE("the erfcx tables' polynomials by Estrin's scheme - float64 gelu's for
   CHECK(fma_depth(r.out) <= 9);
 }
 
+TEST_CASE("long elementwise bodies run as two loops through a buffer - short ones as one", "[cli]") {
+  // lower::split_long_bodies, on the paths of the AVX-512 kernels: double
+  // x tanh(exp(x))'s backward and softplus's forward are split (one
+  // buffered register a register of the body); relu's short body, and
+  // gelu_tanh's, which would buffer more, are not.
+  if (!__builtin_cpu_supports("avx512f")) {
+    SUCCEED("the split kernels measured are AVX-512's");
+    return;
+  }
+  for (const char* src : {"x * tanh(exp(x))", "softplus"}) {
+    INFO(src);
+    Run r = run({"ir", src, "--dtype", "f64"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("split.first:") != std::string::npos);
+    CHECK(r.out.find("split.second:") != std::string::npos);
+  }
+  for (const char* src : {"relu", "gelu_tanh"}) {
+    INFO(src);
+    Run r = run({"ir", src, "--dtype", "f64"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("split.") == std::string::npos);
+  }
+}
+
 TEST_CASE("exp(where(x >= 0, -x, x)) takes -|x| - one sign-bit OR instead of a negation and a blend", "[cli]") {
   // sigmoid's forward: selects only for exp's clamp and the numerator.
   Run r = run({"ir", "sigmoid"});

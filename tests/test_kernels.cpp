@@ -1166,6 +1166,55 @@ TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") 
   CHECK(std::equal(dx.begin(), dx.end(), dxy.begin(), [](double a, double b) { return actjit::test::same(a, b); }));
 }
 
+TEST_CASE("bodies split in two loops over blocks of vectors - each element as alone - in place too", "[kernels]") {
+  // lower::split_long_bodies: x tanh(exp(x))'s and telu's backwards, the
+  // double forwards of softplus and logsigmoid run their bodies as two loops
+  // over blocks of up to 8 vectors through a stack buffer. Every count of
+  // vectors in a block, the partial block, the partial vector and in-place
+  // calls must give each element's value as a call of that element alone.
+  auto check = [](const char* src, auto zero) {
+    using T = decltype(zero);
+    DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+    Kernel k = runtime().compile(src, dtype);
+    for (size_t n : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 255u, 256u, 257u, 511u, 512u, 513u, 777u, 1025u, 2049u}) {
+      INFO(src << (sizeof(T) == 4 ? " float" : " double") << ", n = " << n);
+      std::vector<T> x = inputs<T>(n, uint32_t(n)), dy = inputs<T>(n, uint32_t(n + 7)), y(n), dx(n);
+      for (T& v : dy) v = std::isfinite(v) ? v / 8 : T(0.5);
+      k.forward(std::span<const T>(x), std::span<T>(y));
+      k.backward(std::span<const T>(x), std::span<const T>(dy), std::span<T>(dx));
+      size_t wrong_y = 0, wrong_dx = 0;
+      for (size_t i = 0; i < n; ++i) {
+        T one_y, one_dx;
+        k.forward(std::span<const T>(&x[i], 1), std::span<T>(&one_y, 1));
+        k.backward(std::span<const T>(&x[i], 1), std::span<const T>(&dy[i], 1), std::span<T>(&one_dx, 1));
+        wrong_y += !actjit::test::same(y[i], one_y);
+        wrong_dx += !actjit::test::same(dx[i], one_dx);
+      }
+      CHECK(wrong_y == 0);
+      CHECK(wrong_dx == 0);
+      // In place on [-12, 12]: past it float results the runtime recomputes
+      // in float64 out of place are the kernel's own in place (x is gone).
+      std::vector<T> in_place(n), grad_in_place = dy;
+      for (size_t i = 0; i < n; ++i) in_place[i] = T(-12 + 24 * double(i) / double(n));
+      std::vector<T> xs = in_place, ys(n), dxs(n);
+      k.forward(std::span<const T>(xs), std::span<T>(ys));
+      k.backward(std::span<const T>(xs), std::span<const T>(dy), std::span<T>(dxs));
+      k.forward(std::span<const T>(in_place), std::span<T>(in_place));
+      k.backward(std::span<const T>(xs), std::span<const T>(grad_in_place), std::span<T>(grad_in_place));
+      CHECK(
+          std::equal(in_place.begin(), in_place.end(), ys.begin(), [](T a, T b) { return actjit::test::same(a, b); }));
+      CHECK(std::equal(grad_in_place.begin(), grad_in_place.end(), dxs.begin(),
+                       [](T a, T b) { return actjit::test::same(a, b); }));
+    }
+  };
+  check("x * tanh(exp(x))", 0.0f);
+  check("x * tanh(exp(x))", 0.0);
+  check("telu", 0.0);
+  check("softplus", 0.0);
+  check("logsigmoid", 0.0);
+  check("x * tanh(softplus(1.5 * x))", 0.0);
+}
+
 TEST_CASE("the same function compiles once", "[kernels]") {
   runtime().compile("x * sigmoid(1.5 * x)", DType::F32);
   size_t n = runtime().cached_kernels();

@@ -1,5 +1,6 @@
 // Code generation for the JIT and the AOT compiler (see codegen.hpp).
 #include "compiler/jit/codegen.hpp"
+#include "compiler/lower/split.hpp"
 
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -185,6 +186,7 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
   }
   mpm.run(m, mam);
   lower::scale_by_powers_of_two(m);
+  lower::split_long_bodies(m);
 }
 
 }  // namespace
