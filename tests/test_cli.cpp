@@ -218,7 +218,7 @@ TEST_CASE("the erfcx tables' polynomials by Estrin's scheme - float64 gelu's for
 
 TEST_CASE("long elementwise bodies run as two loops through a buffer - short ones as one", "[cli]") {
   // lower::split_long_bodies, on the paths of the AVX-512 kernels: double
-  // x tanh(exp(x))'s backward and softplus's forward are split (one
+  // x tanh(exp(x))'s kernels and softplus's forward are split (one
   // buffered register a register of the body); relu's short body, and
   // gelu_tanh's, which would buffer more, are not.
   if (!__builtin_cpu_supports("avx512f")) {
@@ -238,6 +238,15 @@ TEST_CASE("long elementwise bodies run as two loops through a buffer - short one
     CHECK(r.status == 0);
     CHECK(r.out.find("split.") == std::string::npos);
   }
+  // Float x tanh(exp(x)): the forward too, whose lane watch (the tiny
+  // results' least distance, carried across iterations) each half's loop
+  // carries where it is updated.
+  Run r = run({"ir", "x * tanh(exp(x))"});
+  size_t splits = 0;
+  for (size_t at = r.out.find("split.first:"); at != std::string::npos; at = r.out.find("split.first:", at + 1))
+    ++splits;
+  CHECK(splits == 2);
+  CHECK(r.out.find("split.carried") != std::string::npos);
 }
 
 TEST_CASE("exp(where(x >= 0, -x, x)) takes -|x| - one sign-bit OR instead of a negation and a blend", "[cli]") {

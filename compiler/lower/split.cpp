@@ -117,6 +117,9 @@ struct StreamLoop {
   llvm::Value* full = nullptr;
   llvm::Value* is_tail = nullptr;
   uint64_t lanes = 0;
+  /// Values carried across iterations besides the index (the float
+  /// kernels' lane watches: an or or a minimum a vector): phi and update.
+  std::vector<std::pair<llvm::PHINode*, llvm::Instruction*>> carried;
 };
 
 bool match_stream_loop(llvm::Function& f, StreamLoop& s) {
@@ -124,32 +127,43 @@ bool match_stream_loop(llvm::Function& f, StreamLoop& s) {
     if (block.getName() == "vector.body") s.body = &block;
   if (!s.body) return false;
   llvm::BasicBlock* body = s.body;
-  if (body->empty() || !llvm::isa<llvm::PHINode>(body->front())) return false;
-  s.at = llvm::cast<llvm::PHINode>(&body->front());
-  if (s.at->getNumIncomingValues() != 2 || !s.at->getType()->isIntegerTy(64)) return false;
-  if (llvm::isa<llvm::PHINode>(s.at->getNextNode())) return false;  // sums carried across iterations
   auto* br = llvm::dyn_cast<llvm::BranchInst>(body->getTerminator());
   if (!br || !br->isConditional()) return false;
   s.is_tail = br->getCondition();
   s.latch = br->getSuccessor(1);
   if (s.latch->getSinglePredecessor() != body || s.latch->size() != 3) return false;
   auto* next = llvm::dyn_cast<llvm::BinaryOperator>(&s.latch->front());
-  if (!next || next->getOpcode() != llvm::Instruction::Add || next->getOperand(0) != s.at) return false;
+  if (!next || next->getOpcode() != llvm::Instruction::Add) return false;
+  s.at = llvm::dyn_cast<llvm::PHINode>(next->getOperand(0));
+  if (!s.at || s.at->getParent() != body || s.at->getNumIncomingValues() != 2 || !s.at->getType()->isIntegerTy(64) ||
+      s.at->getIncomingValueForBlock(s.latch) != next)
+    return false;
   auto* step = llvm::dyn_cast<llvm::ConstantInt>(next->getOperand(1));
   auto* cmp = llvm::dyn_cast<llvm::ICmpInst>(next->getNextNode());
   if (!step || !cmp || cmp->getPredicate() != llvm::ICmpInst::ICMP_ULT || cmp->getOperand(0) != next) return false;
   auto* back = llvm::dyn_cast<llvm::BranchInst>(s.latch->getTerminator());
   if (!back || !back->isConditional() || back->getSuccessor(0) != body) return false;
-  if (s.at->getIncomingValueForBlock(s.latch) != next) return false;
   s.next = next;
   s.full = cmp->getOperand(1);
   s.lanes = step->getZExtValue();
-  // Nothing outside the body may use its values but the index (stream()'s
-  // tail reads its outputs from the buffers in memory).
+  // Other phis: values carried across iterations, updated in the body and
+  // read only there (the update may be read after the loop).
+  std::unordered_set<const llvm::Value*> outside_ok{s.at};
+  for (llvm::PHINode& phi : body->phis()) {
+    if (&phi == s.at) continue;
+    if (phi.getNumIncomingValues() != 2) return false;
+    auto* update = llvm::dyn_cast<llvm::Instruction>(phi.getIncomingValueForBlock(s.latch));
+    if (!update || update->getParent() != body || llvm::isa<llvm::PHINode>(update)) return false;
+    for (const llvm::User* u : phi.users())
+      if (llvm::cast<llvm::Instruction>(u)->getParent() != body) return false;
+    s.carried.emplace_back(&phi, update);
+    outside_ok.insert(update);
+  }
+  // Nothing outside the body may use its other values (stream()'s tail
+  // reads its outputs from the buffers in memory).
   for (llvm::Instruction& inst : *body)
     for (const llvm::User* u : inst.users())
-      if (&inst != s.at)
-        if (llvm::cast<llvm::Instruction>(u)->getParent() != body) return false;
+      if (!outside_ok.count(&inst) && llvm::cast<llvm::Instruction>(u)->getParent() != body) return false;
   return true;
 }
 
@@ -157,7 +171,7 @@ void split(llvm::Function& f, StreamLoop& s) {
   llvm::BasicBlock* body = s.body;
   std::vector<llvm::Instruction*> work;  // the body but its phi and branch
   for (llvm::Instruction& inst : *body)
-    if (&inst != s.at && &inst != body->getTerminator()) work.push_back(&inst);
+    if (!llvm::isa<llvm::PHINode>(inst) && &inst != body->getTerminator()) work.push_back(&inst);
 
   // Start and finish times on the longest path.
   std::unordered_map<const llvm::Instruction*, double> start, finish;
@@ -165,7 +179,8 @@ void split(llvm::Function& f, StreamLoop& s) {
   for (llvm::Instruction* inst : work) {
     double t = 0;
     for (const llvm::Value* op : inst->operands())
-      if (const auto* o = llvm::dyn_cast<llvm::Instruction>(op); o && o->getParent() == body && o != s.at)
+      if (const auto* o = llvm::dyn_cast<llvm::Instruction>(op);
+          o && o->getParent() == body && !llvm::isa<llvm::PHINode>(o))
         t = std::max(t, finish[o]);
     start[inst] = t;
     finish[inst] = t + latency(*inst);
@@ -176,7 +191,11 @@ void split(llvm::Function& f, StreamLoop& s) {
   // The cut: second half from start time `cut` on (stores always second).
   // Fewest crossing values within the slack of the middle, then nearest it.
   std::unordered_map<const llvm::Value*, bool> memo;
+  // (Phis and instructions outside the body are in neither half: the
+  // carried values' uses are decided below, and uses after the loop see
+  // whatever half defines the value.)
   auto second = [&](const llvm::Instruction* inst, double cut) {
+    if (llvm::isa<llvm::PHINode>(inst) || inst->getParent() != body) return false;
     const auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(inst);
     bool prefetch = call && call->getIntrinsicID() == llvm::Intrinsic::prefetch;
     return (inst->mayWriteToMemory() && !prefetch) || start.at(inst) >= cut;
@@ -203,7 +222,7 @@ void split(llvm::Function& f, StreamLoop& s) {
   auto plan = [&](double cut) {
     auto first_value = [&](const llvm::Value* v) -> const llvm::Instruction* {
       const auto* inst = llvm::dyn_cast<llvm::Instruction>(v);
-      if (!inst || inst->getParent() != body || inst == s.at || second(inst, cut) ||
+      if (!inst || inst->getParent() != body || llvm::isa<llvm::PHINode>(inst) || second(inst, cut) ||
           recomputable(inst, body, s.at, memo))
         return nullptr;
       return inst;
@@ -283,6 +302,14 @@ void split(llvm::Function& f, StreamLoop& s) {
   const uint64_t body_registers =
       std::max<uint64_t>(1, s.lanes * s.at->getModule()->getDataLayout().getTypeSizeInBits(element_type(*body)) / 512);
   if (chosen_cut.registers > body_registers * std::max(1.0, std::floor(path / kPathPerBuffered))) return;
+  // A carried value lives in the half that updates it: every use of its phi there.
+  std::vector<bool> carried_second;
+  for (auto [phi, update] : s.carried) {
+    bool in_second = second(update, cut);
+    for (const llvm::User* u : phi->users())
+      if (second(llvm::cast<llvm::Instruction>(u), cut) != in_second) return;
+    carried_second.push_back(in_second);
+  }
   const std::vector<llvm::Instruction*>& cut_values = chosen_cut.buffered;
 
   llvm::LLVMContext& ctx = f.getContext();
@@ -317,10 +344,23 @@ void split(llvm::Function& f, StreamLoop& s) {
     llvm::Value* index;
     llvm::Value* slot;
   };
+  // Each half's loop carries its carried values: a phi of the body's phi
+  // (entering) and of the update (around); the body's phi takes the update
+  // after the last round as before.
+  std::unordered_map<const llvm::Value*, llvm::Value*> carried_in[2];
   auto open = [&](llvm::BasicBlock* bb, llvm::BasicBlock* from, const char* name) {
     b.SetInsertPoint(bb);
     llvm::PHINode* j = b.CreatePHI(i64, 2, name);
     j->addIncoming(llvm::ConstantInt::get(i64, 0), from);
+    const bool second_half = bb != first;
+    for (size_t c = 0; c < s.carried.size(); ++c) {
+      if (carried_second[c] != second_half) continue;
+      auto [phi, update] = s.carried[c];
+      llvm::PHINode* q = b.CreatePHI(phi->getType(), 2, "split.carried");
+      q->addIncoming(phi, from);
+      q->addIncoming(update, bb);
+      carried_in[second_half][phi] = q;
+    }
     llvm::Value* index = b.CreateAdd(s.at, j, "split.index", true, true);
     llvm::Value* slot = b.CreateUDiv(j, llvm::ConstantInt::get(i64, s.lanes), "split.slot", true);
     return Loop{j, index, slot};
@@ -346,6 +386,7 @@ void split(llvm::Function& f, StreamLoop& s) {
     }
     inst->moveBefore(*first, first->end());
     inst->replaceUsesOfWith(s.at, one.index);
+    for (auto [phi, q] : carried_in[0]) inst->replaceUsesOfWith(const_cast<llvm::Value*>(phi), q);
   }
   b.SetInsertPoint(first);
   for (llvm::Instruction* v : cut_values) b.CreateAlignedStore(v, slot_address(buffer[v], one), llvm::Align(64));
@@ -374,6 +415,8 @@ void split(llvm::Function& f, StreamLoop& s) {
       llvm::Value* op = inst->getOperand(k);
       if (op == s.at)
         inst->setOperand(k, two.index);
+      else if (auto c = carried_in[1].find(op); c != carried_in[1].end())
+        inst->setOperand(k, c->second);
       else
         inst->setOperand(k, value_in_second(op));
     }

@@ -24,9 +24,11 @@ namespace actjit::lower {
 /// dependent FMAs, four registers a loop): 40 FMAs a register 25.4 cycles
 /// against the pipes' 20, 80 FMAs 65.6 against 40; as two loops of half
 /// the chain through a buffer, 20.3 and 50.4 (four loops of a quarter:
-/// 40.0). Bodies without such a path, and bodies that are not a single
-/// block with the loop's index as their only phi (sums of parameter
-/// gradients, branches), are left as they are. Run on the optimized IR.
+/// 40.0). Values carried across iterations (the float kernels' lane
+/// watches, parameter gradients' sums) are carried by the loop of the half
+/// that updates them, in the same order. Bodies without such a path, bodies
+/// with branches, and bodies whose halves would buffer many registers
+/// are left as they are. Run on the optimized IR.
 void split_long_bodies(llvm::Module& m);
 
 }  // namespace actjit::lower
