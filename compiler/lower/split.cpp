@@ -107,7 +107,7 @@ llvm::Type* element_type(const llvm::BasicBlock& body) {
 }
 
 /// The loop stream() emits, after the optimizer: `body` with the index
-/// `at` as its only phi, ending in br is.tail, tail.out, latch; the latch
+/// `at` among its phis, ending in br is.tail, tail.out, latch; the latch
 /// `next = at + lanes`, br next < full, body, after.
 struct StreamLoop {
   llvm::BasicBlock* body = nullptr;
@@ -169,7 +169,7 @@ bool match_stream_loop(llvm::Function& f, StreamLoop& s) {
 
 void split(llvm::Function& f, StreamLoop& s) {
   llvm::BasicBlock* body = s.body;
-  std::vector<llvm::Instruction*> work;  // the body but its phi and branch
+  std::vector<llvm::Instruction*> work;  // the body but its phis and branch
   for (llvm::Instruction& inst : *body)
     if (!llvm::isa<llvm::PHINode>(inst) && &inst != body->getTerminator()) work.push_back(&inst);
 
@@ -209,7 +209,6 @@ void split(llvm::Function& f, StreamLoop& s) {
   // that leaves fewer registers to buffer, while one does.
   struct Cut {
     std::vector<llvm::Instruction*> buffered;
-    std::unordered_set<const llvm::Instruction*> again;
     size_t registers = 0;
   };
   auto cheap = [&](const llvm::Instruction* inst) {
@@ -279,7 +278,6 @@ void split(llvm::Function& f, StreamLoop& s) {
     Cut out;
     for (llvm::Instruction* inst : work)
       if (crossing.count(inst)) out.buffered.push_back(inst), out.registers += registers(inst);
-    out.again = std::move(again);
     return out;
   };
   std::vector<double> candidates;

@@ -8,7 +8,7 @@ class Module;
 
 namespace actjit::lower {
 
-/// Splits the body of each elementwise loop (Builder::stream's
+/// Splits the body of each elementwise loop (KernelBuilder::stream's
 /// "vector.body") whose longest dependency path is long into two loops
 /// over blocks of up to kSplitBlock vectors: the first runs the body's
 /// first half (by start time on that path) for every vector of the block
