@@ -34,6 +34,12 @@ constexpr double kPathPerBuffered = 55;
 /// The cut is taken where the fewest values cross it, within this
 /// fraction of the longest path on either side of its middle.
 constexpr double kCutSlack = 0.2;
+/// Cuts tried at most (evenly spaced over the slack's start times), and
+/// the crossing values past which no buffer is searched for that lets
+/// others be computed again; bodies of more instructions stay whole (the
+/// search's time: a sum of 24 x tanh(exp(k x)) took 5.7 s to compile with
+/// neither bound, 0.2 s whole).
+constexpr size_t kMaxCuts = 16, kMaxCrossing = 24, kMaxWork = 3000;
 
 /// Latency in cycles of one instruction, roughly as on Zen 4 and 5 (only
 /// the shape of the longest path matters). Loads count 0: the inputs are
@@ -186,7 +192,7 @@ void split(llvm::Function& f, StreamLoop& s) {
     finish[inst] = t + latency(*inst);
     path = std::max(path, finish[inst]);
   }
-  if (path < kMinPath) return;
+  if (path < kMinPath || work.size() > kMaxWork) return;
 
   // The cut: second half from start time `cut` on (stores always second).
   // Fewest crossing values within the slack of the middle, then nearest it.
@@ -232,25 +238,24 @@ void split(llvm::Function& f, StreamLoop& s) {
       for (const llvm::User* u : inst->users())
         if (second(llvm::cast<llvm::Instruction>(u), cut)) crossing.insert(inst);
     }
-    // Moves crossing values whose operands are at hand to `a`, to a fixed point.
+    // Moves crossing values whose operands are at hand to `a`: one pass in
+    // program order (operands come first) is the fixed point.
     auto settle = [&](std::unordered_set<const llvm::Instruction*>& c,
                       std::unordered_set<const llvm::Instruction*>& a) {
-      for (bool changed = true; changed;) {
-        changed = false;
-        for (llvm::Instruction* inst : work) {
-          if (!c.count(inst) || !cheap(inst)) continue;
-          bool at_hand = true;
-          for (const llvm::Value* op : inst->operands())
-            if (const auto* o = first_value(op)) at_hand = at_hand && (c.count(o) || a.count(o));
-          if (!at_hand) continue;
-          c.erase(inst);
-          a.insert(inst);
-          changed = true;
-        }
+      for (llvm::Instruction* inst : work) {
+        if (!c.count(inst) || !cheap(inst)) continue;
+        bool at_hand = true;
+        for (const llvm::Value* op : inst->operands())
+          if (const auto* o = first_value(op)) at_hand = at_hand && (c.count(o) || a.count(o));
+        if (!at_hand) continue;
+        c.erase(inst);
+        a.insert(inst);
       }
     };
     settle(crossing, again);
-    for (bool improved = true; improved;) {
+    // (Not where the cut is far past what a split may buffer: the search
+    // costs a pass over the body per operand tried.)
+    for (bool improved = crossing.size() <= kMaxCrossing; improved;) {
       improved = false;
       size_t before = 0;
       for (const auto* v : crossing) before += registers(v);
@@ -286,6 +291,16 @@ void split(llvm::Function& f, StreamLoop& s) {
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   if (candidates.empty()) return;
+  if (candidates.size() > kMaxCuts) {  // evenly spaced ones, the middle's nearest kept
+    std::vector<double> some;
+    for (size_t k = 0; k < kMaxCuts; ++k) some.push_back(candidates[k * (candidates.size() - 1) / (kMaxCuts - 1)]);
+    some.push_back(*std::min_element(candidates.begin(), candidates.end(), [&](double a, double b) {
+      return std::abs(a - path / 2) < std::abs(b - path / 2);
+    }));
+    std::sort(some.begin(), some.end());
+    some.erase(std::unique(some.begin(), some.end()), some.end());
+    candidates = std::move(some);
+  }
   double cut = candidates.front();
   size_t best = SIZE_MAX;
   for (double c : candidates) {
