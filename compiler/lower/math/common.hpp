@@ -123,8 +123,6 @@ struct Ctx {
     return horner(x, std::span<const double>(coeffs.begin(), coeffs.size()));
   }
   llvm::Value* horner(llvm::Value* x, std::span<const double> coeffs) const {
-    if (getenv("ESTRIN_ALL") && coeffs.size() >= size_t(atoi(getenv("ESTRIN_ALL"))))
-      return fma(estrin(x, coeffs.subspan(1)), x, c(coeffs[0]));
     const double* first = coeffs.data();
     const double* p = first + coeffs.size() - 1;
     llvm::Value* acc = c(*p);
@@ -147,11 +145,6 @@ struct Ctx {
       if (coeffs.size() > 1) power = mul(power, power);
     }
     return coeffs.front();
-  }
-  llvm::Value* estrin(llvm::Value* x, std::span<const double> coeffs) const {
-    std::vector<llvm::Value*> v;
-    for (double d : coeffs) v.push_back(c(d));
-    return estrin(x, std::move(v));
   }
 
   /// p * 2^n for integral-valued n (as T), any n, by AVX-512's vscalef
