@@ -1629,7 +1629,27 @@ bool streaming_stores_pay(const Program& p, Part part) {
   return body_cost(p.graph, {root}) < (forward ? kStreamingForwardBar : kStreamingBackwardBar);
 }
 
-bool forward_takes_quotient(const Program& p) { return sigmoid_quotient(p).has_value(); }
+bool reports_lanes(const Program& p, Part part) {
+  if (p.row.rowwise || p.value == ir::kNoNode) return false;
+  const ir::Graph& g = p.graph;
+  const std::array value{p.value};
+  if (part == Part::Forward) {
+    // KernelBuilder::forward's watches: the sigmoid quotient's operand,
+    // NaN, the underflow sources, and inner quotients' operands (Emitter::
+    // plan_sigmoid_quotients, taken here as any sigmoid form).
+    if (sigmoid_quotient(p) || ir::may_lose_nan(g, value) || !ir::underflow_sources(g, value).empty()) return true;
+    for (NodeId id : g.reachable(value))
+      if (ir::sigmoid_form(g, id)) return true;
+    return false;
+  }
+  if (part == Part::Fused)  // KernelBuilder::fused's: NaN of either root, y's underflow
+    return ir::may_lose_nan(g, std::array{p.value, p.d_x}) || !ir::underflow_sources(g, value).empty();
+  // KernelBuilder::backward's, with or without the parameters' gradients:
+  // NaN, or the slope's sigmoid quotient.
+  std::vector<NodeId> roots{p.d_x};
+  roots.insert(roots.end(), p.d_params.begin(), p.d_params.end());
+  return ir::may_lose_nan(g, roots) || ir::guarded_sigmoid(g, p.d_x).has_value();
+}
 
 bool narrow_forward_pays(const Program& p) {
   if (p.row.rowwise || p.value == ir::kNoNode) return false;

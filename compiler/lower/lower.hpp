@@ -154,11 +154,14 @@ bool narrow_forward_pays(const Program& p);
 /// prefetchers keep up with.
 inline constexpr uint64_t kStreamingPrefetch = 4096;
 
-/// Whether `p`'s float JIT forward is m / (1 + exp(-a)) (silu, swish,
-/// x sigmoid(1.702 x)): below a = -88.7 its exp overflows and the quotient
-/// is 0 where the value is tiny, for the runtime to recompute from x — so
-/// in-place calls keep a copy of x (runtime.cpp).
-bool forward_takes_quotient(const Program& p);
+/// Whether `p`'s float32 JIT kernel for `part` (Forward, Backward — with
+/// or without the parameters' gradients — or Fused) may return a status
+/// (Abi::Jit): lanes for the runtime to recompute in float64 from the
+/// kernel's inputs. An over-estimate where unsure. In-place calls of such
+/// kernels run from a copy of the input they overwrite (runtime.cpp): the
+/// sigmoid quotients' tiny results, mish's subnormal ones, exp(x) x's below
+/// 2^-126 would otherwise keep the float kernel's values there.
+bool reports_lanes(const Program& p, Part part);
 
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise

@@ -122,10 +122,14 @@ struct KernelImpl {
   /// there is none or it did not compile.
   const jit::KernelCode* narrow_code(bool at_defaults) const;
   bool forward_narrows = false;
-  /// Float forwards that leave tiny results to the runtime's float64 pass
-  /// (lower::forward_takes_quotient), of the program and of the defaults'
-  /// one: in-place calls run them from a copy of x, a block at a time.
-  bool forward_quotient = false, defaults_forward_quotient = false;
+  /// Float32 kernels that may leave lanes to the runtime's float64 pass
+  /// (lower::reports_lanes), of the program and of the defaults' one:
+  /// in-place calls run them from a copy of the input they overwrite (x,
+  /// or dy of a backward), a block at a time.
+  struct Reports {
+    bool forward = false, backward = false, fused = false;
+  };
+  Reports reports, defaults_reports;
   mutable std::once_flag narrow_once, narrow_defaults_once;
   mutable std::shared_ptr<jit::KernelCode> narrow, narrow_defaults;
   /// Row-wise functions: their program, and which of their kernels write

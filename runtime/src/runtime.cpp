@@ -80,6 +80,13 @@ Program build_or_throw(std::string_view source, const Limits& limits) {
 
 lower::DType to_lower(DType d) { return d == DType::F64 ? lower::DType::F64 : lower::DType::F32; }
 
+/// Which of `p`'s kernels may leave lanes to the float64 pass (float32 only).
+detail::KernelImpl::Reports reports_lanes(DType d, const Program& p) {
+  if (d != DType::F32) return {};
+  return {lower::reports_lanes(p, lower::Part::Forward), lower::reports_lanes(p, lower::Part::Backward),
+          lower::reports_lanes(p, lower::Part::Fused)};
+}
+
 /// `source` with its parameters' default values as constants, where `p`
 /// (the general program) has parameters and the constants make its kernels
 /// cheaper (softplus: beta * x and / beta fold away; not leaky_relu, whose
@@ -178,12 +185,12 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     impl->forward_streams = lower::streaming_stores_pay(p, lower::Part::Forward);
     impl->backward_streams = lower::streaming_stores_pay(p, lower::Part::Backward);
     impl->forward_narrows = lower::narrow_forward_pays(p);
-    impl->forward_quotient = dtype == DType::F32 && lower::forward_takes_quotient(p);
+    impl->reports = reports_lanes(dtype, p);
   }
   // The program for calls with the default parameters, compiled on the
   // first such call (KernelImpl::defaults_code).
   if (auto q = defaults_program(source, limits, p)) {
-    impl->defaults_forward_quotient = dtype == DType::F32 && lower::forward_takes_quotient(*q);
+    impl->defaults_reports = reports_lanes(dtype, *q);
     impl->defaults_program = std::make_shared<const Program>(std::move(*q));
   }
   // Long rows' kernels two registers wide, where those run faster.
@@ -345,6 +352,30 @@ constexpr size_t kParallelMin = size_t(1) << 16;
 constexpr size_t kGrain = size_t(1) << 15;
 constexpr size_t kMaxPieces = 64;
 constexpr size_t kMaxSplitParams = 16;
+
+/// In-place float32 calls whose kernel may leave lanes to the float64 pass
+/// (KernelImpl::Reports) or that look anyway: `body(copy, from, len)` over
+/// [0, n) a block of at most kCopyBlock elements at a time, `copy` holding
+/// src[from, from + len) — the input the kernel overwrites, which that pass
+/// reads afterwards (4 KiB: in L1). The kernel itself still runs in place:
+/// run from the stack copy into the array (as swish's and silu's did), its
+/// loads and stores met at the same addresses modulo 4 KiB, and swish in
+/// place ran 31% slower at 16Ki. The copy costs the forwards of sigmoid,
+/// mish and x*x*exp(x) and the backwards of softplus and x*x*exp(x) 14-23%
+/// in place at 16Ki (blocks of 512: 27-34%, of 2048 and 4096: 17-30%). The
+/// blocks after the first start on a cache line of `src` (the output), as
+/// call_aligned's calls do.
+constexpr size_t kCopyBlock = 1024;
+template <class Body>
+void from_copies(const void* src, size_t n, Body body) {
+  alignas(64) float copy[kCopyBlock];
+  size_t first = (64 - reinterpret_cast<uintptr_t>(src) % 64) % 64 / sizeof(float);
+  for (size_t from = 0, len; from < n; from += len) {
+    len = std::min(from == 0 && first ? first : kCopyBlock, n - from);
+    std::memcpy(copy, static_cast<const float*>(src) + from, len * sizeof(float));
+    body(static_cast<const float*>(copy), from, len);
+  }
+}
 
 // Outputs of at least kStreamingBytes, or of calls whose arrays together
 // (inputs and output) take kStreamingTraffic or more, go to memory by
@@ -644,22 +675,16 @@ namespace {
   if (k.forward_narrows && streams(n * es, n * es))
     if (const jit::KernelCode* narrow = k.narrow_code(at_defaults))
       fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
-  // In place, a forward that leaves tiny results to the float64 pass below
-  // runs from a copy of x, 4 KiB at a time (in L1; silu in place at 16Ki
-  // measured level with the previous library's select form).
-  const bool copy_x = x == y && (at_defaults ? k.defaults_forward_quotient : k.forward_quotient);
+  const bool copy_x = x == y && ((at_defaults ? k.defaults_reports : k.reports).forward || look_anyway);
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
     if (copy_x) {
-      alignas(64) float copy[1024];
-      for (size_t from = 0; from < e - b; from += 1024) {
-        size_t len = std::min<size_t>(1024, e - b - from);
+      from_copies(xb, e - b, [&](const float* copy, size_t from, size_t len) {
         float* yc = static_cast<float*>(yb) + from;
-        std::memcpy(copy, yc, len * sizeof(float));
-        if (int64_t status = fn(copy, yc, int64_t(len), p); status || look_anyway)
+        if (int64_t status = fn(yc, yc, int64_t(len), p); status || look_anyway)
           k.rescue_forward(copy, yc, len, p, status & lower::kStatusTiny);
-      }
+      });
       return;
     }
     auto part = [&](size_t from, size_t to, bool aligned) {
@@ -696,18 +721,36 @@ namespace {
       k.backward_streams && streams(n * es, 2 * n * es) && !(dparams && np > kMaxSplitParams)
           ? k.streaming_code(at_defaults)
           : nullptr;
+  const bool copy_dy = dx == dy && ((at_defaults ? k.defaults_reports : k.reports).backward || look_anyway);
   auto run = [&](size_t b, size_t e, double* dp) {
     // The kernels' code: the defaults', the general one, or their
     // streaming-store builds (then dparams accumulate over both parts).
-    auto call = [&](const jit::KernelCode* code, size_t from, size_t to, double* d) -> int64_t {
-      const void* xb = static_cast<const char*>(x) + from * es;
-      const void* dyb = static_cast<const char*>(dy) + from * es;
-      void* dxb = static_cast<char*>(dx) + from * es;
-      if (at_defaults) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(to - from), p, nullptr);
-      if (dp || np == 0) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(to - from), p, d);
-      return reinterpret_cast<detail::BackwardXFn>(code->backward_x)(xb, dyb, dxb, int64_t(to - from), p);
+    auto invoke = [&](const jit::KernelCode* code, const void* xb, const void* dyb, void* dxb, size_t len,
+                      double* d) -> int64_t {
+      if (at_defaults)
+        return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(len), p, nullptr);
+      if (dp || np == 0) return reinterpret_cast<detail::BackwardFn>(code->backward)(xb, dyb, dxb, int64_t(len), p, d);
+      return reinterpret_cast<detail::BackwardXFn>(code->backward_x)(xb, dyb, dxb, int64_t(len), p);
+    };
+    auto call = [&](const jit::KernelCode* code, size_t from, size_t to, double* d) {
+      return invoke(code, static_cast<const char*>(x) + from * es, static_cast<const char*>(dy) + from * es,
+                    static_cast<char*>(dx) + from * es, to - from, d);
     };
     const jit::KernelCode* plain = at_defaults ? special : k.code.get();
+    if (copy_dy) {  // dx over dy (float32): from copies of dy, each block's parameter gradients added
+      std::vector<double> part(dp ? np : 0);
+      bool first = true;
+      from_copies(static_cast<const float*>(dy) + b, e - b, [&](const float* copy, size_t from, size_t len) {
+        const float* xb = static_cast<const float*>(x) + b + from;
+        float* dxb = static_cast<float*>(dx) + b + from;
+        double* d = first || !dp ? dp : part.data();
+        if (int64_t status = invoke(plain, xb, dxb, dxb, len, d); status || look_anyway)
+          k.rescue_backward(xb, copy, dxb, len, p, d, status & lower::kStatusTiny);
+        for (size_t j = 0; !first && j < part.size(); ++j) dp[j] += part[j];
+        first = false;
+      });
+      return;
+    }
     int64_t status;
     if (dp && np > kMaxSplitParams) {
       status = call(plain, b, e, dp);  // (its parameter gradients would not fit a second call's buffer)
@@ -780,7 +823,7 @@ void rescue_fused(const detail::KernelImpl& k, const void* x, void* y, void* dyd
                   int64_t status, bool look_anyway) {
   auto* xf = static_cast<const float*>(x);
   k.rescue_forward(xf, static_cast<float*>(y), n, p, status & lower::kStatusTiny);  // skipped where y is x
-  if (dydx != x && (look_anyway || (status & lower::kStatusNaN))) {                 // tiny results are y's alone
+  if (dydx != x && y != x && (look_anyway || (status & lower::kStatusNaN))) {       // tiny results are y's alone
     std::vector<float> ones(n, 1.0f);
     k.rescue_backward(xf, ones.data(), static_cast<float*>(dydx), n, p, nullptr);
   }
@@ -802,8 +845,9 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
                 static_cast<char*>(db) + from * es, int64_t(to - from), p);
     });
   };
+  const bool aliased = y == x || dydx == x;
   // As forward_raw's: calls with the defaults in one piece, straight to their kernel.
-  if (!params && n < kParallelMin)
+  if (!params && n < kParallelMin && !(aliased && (impl_->reports.fused || impl_->defaults_reports.fused)))
     if (const jit::KernelCode* plain = impl_->plain_fused.load(std::memory_order_acquire)) {
       const double* p = impl_->defaults.data();
       if (int64_t status = call(reinterpret_cast<detail::FusedFn>(plain->fused), p, 0, n))
@@ -818,10 +862,22 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
   auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   if (!params && !look_anyway) impl_->plain_fused.store(code, std::memory_order_release);
+  // y or dydx over x (float32): from copies of x, which the float64 pass reads.
+  const bool copy_x = aliased && ((at_defaults ? impl_->defaults_reports : impl_->reports).fused || look_anyway);
   size_t pieces = pieces_for(n, n / 64);
   run_pieces(pieces, [&](size_t i) {
     auto [b, e] = piece(n, pieces, i, 64);
     if (e <= b) return;
+    if (copy_x) {
+      from_copies(static_cast<const float*>(x) + b, e - b, [&](const float* copy, size_t from, size_t len) {
+        float* yb = static_cast<float*>(y) + b + from;
+        float* db = static_cast<float*>(dydx) + b + from;
+        if (int64_t status = fn(static_cast<const float*>(x) + b + from, yb, db, int64_t(len), p);
+            status || look_anyway)
+          rescue_fused(*impl_, copy, yb, db, len, p, status, look_anyway);
+      });
+      return;
+    }
     int64_t status = call(fn, p, b, e);
     if (status || look_anyway)
       rescue_fused(*impl_, static_cast<const char*>(x) + b * es, static_cast<char*>(y) + b * es,
@@ -843,7 +899,8 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
   const size_t np = impl_->params.size();
   const size_t es = impl_->dtype == DType::F64 ? 8 : 4;
   // As forward_raw's: calls with the defaults in one piece, straight to their kernels.
-  if (!params && !dparams && n < kParallelMin)
+  if (!params && !dparams && n < kParallelMin &&
+      !(dx == dy && (impl_->reports.backward || impl_->defaults_reports.backward)))
     if (const jit::KernelCode* plain = impl_->plain_backward.load(std::memory_order_acquire)) {
       // (the defaults' kernels and those without parameters take dparams; the general ones of a
       // function with parameters, backward_x. The defaults' kernels are never the general ones:

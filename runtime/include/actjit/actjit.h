@@ -92,7 +92,9 @@ double actjit_param_default(const actjit_kernel *k, size_t i);
 actjit_dtype actjit_kernel_dtype(const actjit_kernel *k);
 
 /* y[i] = f(x[i]; p). X and Y point to N elements of the kernel's dtype
-   (they may be the same array). PARAMS holds param_count values, or is
+   (they may be the same array: the same values either way; float32
+   kernels that leave some lanes to be recomputed in float64 then run from
+   a copy of x, 4 KiB at a time). PARAMS holds param_count values, or is
    NULL for the defaults. Returns 0 on success, non-zero on misuse (NULL
    kernel, NULL arrays with N > 0). */
 int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,
@@ -101,14 +103,16 @@ int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,
 /* dx[i] = dy[i] * df/dx(x[i]; p); when DPARAMS is not NULL,
    dparams[j] = sum over i of dy[i] * df/dp_j(x[i]; p) (accumulated in
    double; 0 for a parameter f does not depend on, whatever dy holds).
-   DX may alias DY. Returns 0 on success, non-zero on misuse. */
+   DX may alias DY (as actjit_forward's Y may alias X). Returns 0 on
+   success, non-zero on misuse. */
 int actjit_backward(const actjit_kernel *k, const void *x, const void *dy,
                     void *dx, size_t n, const double *params, double *dparams);
 
 /* y[i] = f(x[i]) and dydx[i] = f'(x[i]) in one pass (elementwise
-   functions; the derivative reuses the forward's work). The fused kernel
-   is compiled on first use. Returns 0 on success, non-zero on misuse
-   (NULL kernel or arrays, a row-wise function). */
+   functions; the derivative reuses the forward's work). Y or DYDX may be
+   X (as actjit_forward's Y may). The fused kernel is compiled on first
+   use. Returns 0 on success, non-zero on misuse (NULL kernel or arrays, a
+   row-wise function). */
 int actjit_forward_with_derivative(const actjit_kernel *k, const void *x, void *y,
                                    void *dydx, size_t n, const double *params);
 

@@ -102,7 +102,10 @@ class Kernel {
   /// being read first (out of cache +25-65% here); it is not in the caches
   /// after the call either. Row-wise functions do so where the
   /// kernel does not read its output back (not softmax's forward, which
-  /// keeps exp(x - max) in y; its backward from y does).
+  /// keeps exp(x - max) in y; its backward from y does). y may be x (dx of
+  /// backward dy, y or dydx of forward_with_derivative x): the same values
+  /// as into another array (float32 kernels that leave some lanes to be
+  /// recomputed in float64 run from a copy of the input, 4 KiB at a time).
   void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
   void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
 
