@@ -10,6 +10,7 @@
 //       which runs without peers: --only "log(x),log1p(x)")
 //   build/bench/actjit_bench --compile   (compile latency: LLVM, disk cache, memory cache)
 //   build/bench/actjit_bench --fused     (forward_with_derivative against forward + backward)
+//   build/bench/actjit_bench --in-place  (y over x and dx over dy against other arrays)
 //
 // Each measurement is the median of several batches; the peers of one row
 // run round-robin within each batch, so machine noise hits them alike.
@@ -335,6 +336,7 @@ struct Options {
   bool quick = false;
   bool compile = false;
   bool fused = false;
+  bool in_place = false;
 };
 
 size_t parse_size(const std::string& s) {
@@ -756,6 +758,66 @@ void fused_bench(const Options& o) {
   }
 }
 
+/// In-place calls (y over x, dx over dy) against calls into another array,
+/// float32, 1 thread, in cache. Each call first copies the input back (the
+/// values would drift call to call otherwise); the copy's own time, measured
+/// beside, is taken off.
+void in_place_bench(const Options& o) {
+  // (--only: any sources instead)
+  const std::vector<std::string> sources =
+      !o.only.empty() ? o.only : std::vector<std::string>{"relu", "sigmoid", "swish", "mish",           "softplus",
+                                                          "gelu", "telu",    "tanh",  "x*tanh(exp(x))", "x*x*exp(x)"};
+  actjit::set_threads(1);
+  actjit::Runtime rt;
+  for (size_t n : o.sizes) {
+    if (n > (size_t(1) << 20)) continue;  // in cache only
+    std::printf("\n### In place, float32, %s elements, 1 thread (elements/ns)\n\n", size_name(n).c_str());
+    std::printf("| function | forward | in place | ratio | backward | dx over dy | ratio |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (const std::string& src : sources) {
+      actjit::Kernel k;
+      try {
+        k = rt.compile(src, actjit::DType::F32);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: --only '%s': %s\n", src.c_str(), e.what());
+        std::exit(2);
+      }
+      std::vector<float> x(n), dy(n), y(n), dx(n), buf(n);
+      for (size_t i = 0; i < n; ++i) {
+        x[i] = float(-8 + 16 * double((i * 2654435761u) % 100003) / 100003.0);
+        dy[i] = float(0.5 + double((i * 40503u) % 1009) / 1009.0);
+      }
+      std::span<const float> xs(x), dys(dy);
+      auto restore = [&](const std::vector<float>& from) { std::copy(from.begin(), from.end(), buf.begin()); };
+      Timer timer{o.quick ? 3 : 7, 0.02};
+      std::vector<double> r = measure({[&] { restore(x); },
+                                       [&] {
+                                         restore(x);
+                                         k.forward(xs, std::span<float>(y));
+                                       },
+                                       [&] {
+                                         restore(x);
+                                         k.forward(std::span<const float>(buf), std::span<float>(buf));
+                                       },
+                                       [&] {
+                                         restore(dy);
+                                         k.backward(xs, dys, std::span<float>(dx));
+                                       },
+                                       [&] {
+                                         restore(dy);
+                                         k.backward(xs, std::span<const float>(buf), std::span<float>(buf));
+                                       }},
+                                      n, timer);
+      // rates to times, the copy's taken off, back to rates
+      auto rate = [&](double with_copy) { return double(n) / (double(n) / with_copy - double(n) / r[0]); };
+      double f = rate(r[1]), fi = rate(r[2]), b = rate(r[3]), bi = rate(r[4]);
+      std::printf("| `%s` | %s | %s | %s× | %s | %s | %s× |\n", src.c_str(), fmt(f).c_str(), fmt(fi).c_str(),
+                  fmt(fi / f).c_str(), fmt(b).c_str(), fmt(bi).c_str(), fmt(bi / b).c_str());
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -782,6 +844,8 @@ int main(int argc, char** argv) {
       o.softmax = false;
     } else if (a == "--fused") {
       o.fused = true;
+    } else if (a == "--in-place") {
+      o.in_place = true;
     } else if (a == "--compile") {
       o.compile = true;
       o.dtypes = {"f32"};
@@ -792,6 +856,7 @@ int main(int argc, char** argv) {
           "       (--only: catalogue names, the composites' texts, or other sources, run without peers)\n"
           "       actjit_bench --compile [--quick] [--dtypes f32,f64] [--only SOURCE,...]\n"
           "       actjit_bench --fused [--quick] [--sizes 16Ki,1Mi] [--dtypes f32,f64] [--only SOURCE,...]\n"
+          "       actjit_bench --in-place [--quick] [--sizes 16Ki,1Mi] [--only SOURCE,...]\n"
           "Prints markdown tables: elements/ns of actjit and its peers, ratios to the fastest peer;\n"
           "with --compile, the time from text to callable kernels (LLVM, disk cache, memory cache).");
       return 0;
@@ -806,6 +871,10 @@ int main(int argc, char** argv) {
   }
   if (o.fused) {
     fused_bench(o);
+    return 0;
+  }
+  if (o.in_place) {
+    in_place_bench(o);
     return 0;
   }
   actjit::Runtime rt;

@@ -359,12 +359,12 @@ constexpr size_t kMaxSplitParams = 16;
 /// src[from, from + len) — the input the kernel overwrites, which that pass
 /// reads afterwards (4 KiB: in L1). The kernel itself still runs in place:
 /// run from the stack copy into the array (as swish's and silu's did), its
-/// loads and stores met at the same addresses modulo 4 KiB, and swish in
-/// place ran 31% slower at 16Ki. The copy costs the forwards of sigmoid,
-/// mish and x*x*exp(x) and the backwards of softplus and x*x*exp(x) 14-23%
-/// in place at 16Ki (blocks of 512: 27-34%, of 2048 and 4096: 17-30%). The
-/// blocks after the first start on a cache line of `src` (the output), as
-/// call_aligned's calls do.
+/// loads and stores met at the same addresses modulo 4 KiB (swish's forward
+/// in place: 0.74x / 0.69x of out of place at 16Ki / 1Mi, now 0.77x /
+/// 0.80x). The copy costs the in-place calls that take it 11-24% at 16Ki
+/// (`actjit_bench --in-place`; blocks of 512: 27-34%, of 2048 and 4096:
+/// 17-30%). The blocks after the first start on a cache line of `src` (the
+/// output), as call_aligned's calls do.
 constexpr size_t kCopyBlock = 1024;
 template <class Body>
 void from_copies(const void* src, size_t n, Body body) {
