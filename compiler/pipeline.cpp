@@ -99,6 +99,7 @@ std::string Program::canonical_key() const {
   }
   if (streaming_stores) key += ";nt";
   if (narrow_forward) key += ";narrow";
+  if (keep_input) key += ";keep";
   return key;
 }
 

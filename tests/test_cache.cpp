@@ -346,3 +346,40 @@ TEST_CASE("code generation reuses its pipeline - byte-identical objects whatever
   }
   CHECK(mish != gelu);
 }
+
+TEST_CASE("in-place calls compile the kernels that keep their input once - and find them on disk", "[cache]") {
+  // Program::keep_input: the builds whose loop also stores the input an
+  // in-place call overwrites (x of the forward, dy of the backward), for
+  // kernels that may leave lanes to the float64 pass; compiled on the
+  // first in-place call (forward alone, or the backwards), disk-cached.
+  TempDir dir("keep");
+  std::vector<float> x(3000), y(3000), dy(3000, 0.5f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -110.0f + 0.07f * float(i);
+  std::vector<float> want_y(x.size()), want_dx(x.size());
+  auto in_place = [&](Runtime& rt, const char* src) {
+    actjit::Kernel k = rt.compile(src, DType::F32);
+    k.forward(std::span<const float>(x), std::span<float>(want_y));
+    k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(want_dx));
+    size_t before = rt.cache_stats().llvm_compiles + rt.cache_stats().disk_hits;
+    for (int round = 0; round < 2; ++round) {
+      y = x;
+      k.forward(std::span<const float>(y), std::span<float>(y));
+      CHECK(y == want_y);
+      std::vector<float> g = dy;
+      k.backward(std::span<const float>(x), std::span<const float>(g), std::span<float>(g));
+      CHECK(g == want_dx);
+    }
+    return rt.cache_stats().llvm_compiles + rt.cache_stats().disk_hits - before;
+  };
+  {
+    Runtime rt;
+    rt.set_cache_dir(dir.path.string());
+    CHECK(in_place(rt, "x * x * exp(x)") == 2);  // the forward's build and the backwards'
+    CHECK(in_place(rt, "relu") == 0);            // nothing to recompute: in place as it is
+    CHECK(rt.cache_stats().disk_writes == rt.cache_stats().llvm_compiles);
+  }
+  Runtime again;
+  again.set_cache_dir(dir.path.string());
+  CHECK(in_place(again, "x * x * exp(x)") == 2);
+  CHECK(again.cache_stats().llvm_compiles == 0);
+}

@@ -516,9 +516,13 @@ struct KernelBuilder {
   }
 
   void forward(const std::string& name) {
-    llvm::Function* f = declare(name, 2, false, 1, status);
+    // (Program::keep_input: x also stored to a third array, as loaded)
+    const unsigned arrays = p.keep_input ? 3 : 2;
+    llvm::Function* f = declare(name, arrays, false, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
-    llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(2), *params = f->getArg(3);
+    llvm::Value *x = f->getArg(0), *y = f->getArg(1), *n = f->getArg(arrays), *params = f->getArg(arrays + 1);
+    std::vector<llvm::Value*> outputs{y};
+    if (p.keep_input) outputs.push_back(f->getArg(2));
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
     em.set_erfc_log_form(true);  // no derivative here to share erfcx and exp(-y^2/2) with
@@ -543,16 +547,19 @@ struct KernelBuilder {
         else
           rescue.bands[size_t(at - rescue.extra.begin())].below = true;
       }
-    stream(b, f, n, {x}, {y}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+    stream(b, f, n, {x}, outputs, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+      auto stored = [&](llvm::Value* value) {
+        return p.keep_input ? std::vector<llvm::Value*>{value, in[0]} : std::vector<llvm::Value*>{value};
+      };
       if (product) {
         auto [q, a] = sigmoid_times(b, em, product->sigmoid, product->guards, product->m, p.value, in[0], nullptr);
         if (!q) q = em.emit({p.value}, [&](NodeId) { return in[0]; })[0];  // sigmoid's form, a watched alike
         rescue.watch(b, {q, a}, live);
-        return std::vector<llvm::Value*>{q};
+        return stored(q);
       }
       std::vector<llvm::Value*> v = em.emit({p.value}, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
       rescue.watch(b, v, live);
-      return std::vector<llvm::Value*>{v[0]};
+      return stored(v[0]);
     });
     rescue.ret(b);
   }
@@ -702,10 +709,14 @@ struct KernelBuilder {
   }
 
   void backward(const std::string& name, bool with_dparams) {
-    llvm::Function* f = declare(name, 3, with_dparams, 1, status);
+    // (Program::keep_input: dy also stored to a fourth array, as loaded)
+    const unsigned arrays = p.keep_input ? 4 : 3;
+    llvm::Function* f = declare(name, arrays, with_dparams, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
-    llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(3),
-                *params = f->getArg(4);
+    llvm::Value *x = f->getArg(0), *dy = f->getArg(1), *dx = f->getArg(2), *n = f->getArg(arrays),
+                *params = f->getArg(arrays + 1);
+    std::vector<llvm::Value*> outputs{dx};
+    if (p.keep_input) outputs.push_back(f->getArg(3));
     Emitter em(p.graph, b, vec, load_params(b, params));
     plan(em);
     em.set_pairing(true);
@@ -736,13 +747,16 @@ struct KernelBuilder {
     std::optional<ir::GuardedSigmoid> sigmoid;
     if (np == 0 && status && !elem->isDoubleTy() && !rescue.slot) sigmoid = ir::guarded_sigmoid(p.graph, p.d_x);
     if (sigmoid) rescue.watch_node(b, f, sigmoid->sigmoid.a);
-    stream(b, f, n, {x, dy}, {dx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+    stream(b, f, n, {x, dy}, outputs, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       llvm::Value *xv = in[0], *dyv = in[1];
+      auto stored = [&](llvm::Value* value) {
+        return p.keep_input ? std::vector<llvm::Value*>{value, dyv} : std::vector<llvm::Value*>{value};
+      };
       if (sigmoid) {
         auto [q, a] = sigmoid_times(b, em, sigmoid->sigmoid, sigmoid->guards, ir::kNoNode, p.d_x, xv, dyv);
         if (!q) q = b.CreateFMul(dyv, em.emit({p.d_x}, [&](NodeId) { return xv; })[0]);  // sigmoid's form
         rescue.watch(b, {q, a}, live);
-        return std::vector<llvm::Value*>{q};
+        return stored(q);
       }
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
       rescue.watch(b, d, live);
@@ -754,10 +768,10 @@ struct KernelBuilder {
         llvm::Value* sum = b.CreateFAdd(b.CreateLoad(acc_ty, acc[j]), term);
         b.CreateStore(sum, acc[j]);
       }
-      return std::vector<llvm::Value*>{b.CreateFMul(dyv, d[0])};
+      return stored(b.CreateFMul(dyv, d[0]));
     });
     if (np > 0) {
-      llvm::Value* dparams = f->getArg(5);
+      llvm::Value* dparams = f->getArg(arrays + 2);
       for (size_t j = 0; j < np; ++j) {
         llvm::Value* total = llvm::ConstantFP::get(b.getDoubleTy(), 0.0);
         if (acc[j])

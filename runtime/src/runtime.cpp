@@ -354,27 +354,38 @@ constexpr size_t kMaxPieces = 64;
 constexpr size_t kMaxSplitParams = 16;
 
 /// In-place float32 calls whose kernel may leave lanes to the float64 pass
-/// (KernelImpl::Reports) or that look anyway: `body(copy, from, len)` over
-/// [0, n) a block of at most kCopyBlock elements at a time, `copy` holding
-/// src[from, from + len) — the input the kernel overwrites, which that pass
-/// reads afterwards (4 KiB: in L1). The kernel itself still runs in place:
-/// run from the stack copy into the array (as swish's and silu's did), its
-/// loads and stores met at the same addresses modulo 4 KiB (swish's forward
-/// in place: 0.74x / 0.69x of out of place at 16Ki / 1Mi, now 0.77x /
-/// 0.80x). The copy costs the in-place calls that take it 11-24% at 16Ki
-/// (`actjit_bench --in-place`; blocks of 512: 27-34%, of 2048 and 4096:
-/// 17-30%). The blocks after the first start on a cache line of `src` (the
-/// output), as call_aligned's calls do.
+/// (KernelImpl::Reports) or that look anyway keep the input they overwrite
+/// (x, or dy of a backward), which that pass reads afterwards, a block of
+/// at most kCopyBlock elements at a time (4 KiB: in L1). The forward and
+/// the backwards take their builds that store it as they load it
+/// (KernelImpl::keep_code: a store per vector inside the loop); the fused
+/// kernel, or where such a build did not compile, a copy before the call
+/// (from_copies). Measured at 16Ki (`actjit_bench --in-place`, in place
+/// over out of place): the copy cost 11-24% (blocks of 512: 27-34%, of
+/// 2048 and 4096: 17-30%), the kept builds 0-8%. The kernel runs in place
+/// either way: run from the stack copy into the array (as swish's and
+/// silu's did), its loads and stores met at the same addresses modulo 4
+/// KiB (swish's forward in place 0.74x). The blocks after the first start
+/// on a cache line of the array, as call_aligned's calls do.
 constexpr size_t kCopyBlock = 1024;
+/// `body(from, len)` over [0, n) in blocks of `at`'s floats.
+template <class Body>
+void in_blocks(const void* at, size_t n, Body body) {
+  size_t first = (64 - reinterpret_cast<uintptr_t>(at) % 64) % 64 / sizeof(float);
+  for (size_t from = 0, len; from < n; from += len) {
+    len = std::min(from == 0 && first ? first : kCopyBlock, n - from);
+    body(from, len);
+  }
+}
+/// `body(copy, from, len)` over in_blocks' blocks, `copy` holding src[from,
+/// from + len).
 template <class Body>
 void from_copies(const void* src, size_t n, Body body) {
   alignas(64) float copy[kCopyBlock];
-  size_t first = (64 - reinterpret_cast<uintptr_t>(src) % 64) % 64 / sizeof(float);
-  for (size_t from = 0, len; from < n; from += len) {
-    len = std::min(from == 0 && first ? first : kCopyBlock, n - from);
+  in_blocks(src, n, [&](size_t from, size_t len) {
     std::memcpy(copy, static_cast<const float*>(src) + from, len * sizeof(float));
     body(static_cast<const float*>(copy), from, len);
-  }
+  });
 }
 
 // Outputs of at least kStreamingBytes, or of calls whose arrays together
@@ -510,9 +521,13 @@ const jit::KernelCode* KernelImpl::large_build(const std::shared_ptr<const Progr
   if (!from) return nullptr;
   return once(flag, slot, [&] {
     Program q = *from;
-    if (kind == Large::NarrowForward) {
-      q.narrow_forward = true;
+    if (kind == Large::NarrowForward || kind == Large::KeepForward) {
+      (kind == Large::NarrowForward ? q.narrow_forward : q.keep_input) = true;
       return engine->compile_forward(q, to_lower(dtype));
+    }
+    if (kind == Large::KeepAll) {
+      q.keep_input = true;
+      return engine->compile(q, to_lower(dtype));
     }
     q.streaming_stores = true;
     return kind == Large::StreamingBackward ? engine->compile_backward(q, to_lower(dtype))
@@ -528,6 +543,11 @@ const jit::KernelCode* KernelImpl::streaming_code(bool at_defaults) const {
 const jit::KernelCode* KernelImpl::narrow_code(bool at_defaults) const {
   return at_defaults ? large_build(defaults_program, narrow_defaults_once, narrow_defaults, Large::NarrowForward)
                      : large_build(program, narrow_once, narrow, Large::NarrowForward);
+}
+
+const jit::KernelCode* KernelImpl::keep_code(bool at_defaults, bool backward) const {
+  return large_build(at_defaults ? defaults_program : program, keep_once[at_defaults][backward],
+                     keep[at_defaults][backward], backward ? Large::KeepAll : Large::KeepForward);
 }
 
 const jit::KernelCode* KernelImpl::streaming_rows_code(Rows which) const {
@@ -676,9 +696,20 @@ namespace {
     if (const jit::KernelCode* narrow = k.narrow_code(at_defaults))
       fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
   const bool copy_x = x == y && ((at_defaults ? k.defaults_reports : k.reports).forward || look_anyway);
+  const jit::KernelCode* keep_build = copy_x ? k.keep_code(at_defaults, false) : nullptr;
+  auto keep = keep_build ? reinterpret_cast<detail::FusedFn>(keep_build->forward) : nullptr;
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
+    if (copy_x && keep) {  // the kernel stores x to `kept` as it goes
+      alignas(64) float kept[kCopyBlock];
+      in_blocks(yb, e - b, [&](size_t from, size_t len) {
+        float* yc = static_cast<float*>(yb) + from;
+        if (int64_t status = keep(yc, yc, kept, int64_t(len), p); status || look_anyway)
+          k.rescue_forward(kept, yc, len, p, status & lower::kStatusTiny);
+      });
+      return;
+    }
     if (copy_x) {
       from_copies(xb, e - b, [&](const float* copy, size_t from, size_t len) {
         float* yc = static_cast<float*>(yb) + from;
@@ -722,6 +753,7 @@ namespace {
           ? k.streaming_code(at_defaults)
           : nullptr;
   const bool copy_dy = dx == dy && ((at_defaults ? k.defaults_reports : k.reports).backward || look_anyway);
+  const jit::KernelCode* keep_build = copy_dy ? k.keep_code(at_defaults, true) : nullptr;
   auto run = [&](size_t b, size_t e, double* dp) {
     // The kernels' code: the defaults', the general one, or their
     // streaming-store builds (then dparams accumulate over both parts).
@@ -737,18 +769,33 @@ namespace {
                     static_cast<char*>(dx) + from * es, to - from, d);
     };
     const jit::KernelCode* plain = at_defaults ? special : k.code.get();
-    if (copy_dy) {  // dx over dy (float32): from copies of dy, each block's parameter gradients added
+    if (copy_dy) {  // dx over dy (float32): dy kept a block at a time, each block's parameter gradients added
       std::vector<double> part(dp ? np : 0);
       bool first = true;
-      from_copies(static_cast<const float*>(dy) + b, e - b, [&](const float* copy, size_t from, size_t len) {
+      // `kept`: dy, stored by the kernel as it goes (keep_build) or copied before
+      auto block = [&](const float* kept, size_t from, size_t len) {
         const float* xb = static_cast<const float*>(x) + b + from;
         float* dxb = static_cast<float*>(dx) + b + from;
         double* d = first || !dp ? dp : part.data();
-        if (int64_t status = invoke(plain, xb, dxb, dxb, len, d); status || look_anyway)
-          k.rescue_backward(xb, copy, dxb, len, p, d, status & lower::kStatusTiny);
+        int64_t status;
+        if (!keep_build)
+          status = invoke(plain, xb, dxb, dxb, len, d);
+        else if (at_defaults || dp || np == 0)
+          status = reinterpret_cast<detail::KeepBackwardFn>(keep_build->backward)(
+              xb, dxb, dxb, const_cast<float*>(kept), int64_t(len), p, at_defaults ? nullptr : d);
+        else
+          status = reinterpret_cast<detail::KeepBackwardXFn>(keep_build->backward_x)(
+              xb, dxb, dxb, const_cast<float*>(kept), int64_t(len), p);
+        if (status || look_anyway) k.rescue_backward(xb, kept, dxb, len, p, d, status & lower::kStatusTiny);
         for (size_t j = 0; !first && j < part.size(); ++j) dp[j] += part[j];
         first = false;
-      });
+      };
+      if (keep_build) {
+        alignas(64) float kept[kCopyBlock];
+        in_blocks(static_cast<const float*>(dy) + b, e - b, [&](size_t from, size_t len) { block(kept, from, len); });
+      } else {
+        from_copies(static_cast<const float*>(dy) + b, e - b, block);
+      }
       return;
     }
     int64_t status;

@@ -93,8 +93,10 @@ actjit_dtype actjit_kernel_dtype(const actjit_kernel *k);
 
 /* y[i] = f(x[i]; p). X and Y point to N elements of the kernel's dtype
    (they may be the same array: the same values either way; float32
-   kernels that leave some lanes to be recomputed in float64 then run from
-   a copy of x, 4 KiB at a time). PARAMS holds param_count values, or is
+   kernels that leave some lanes to be recomputed in float64 from x then
+   keep a copy of x, 4 KiB at a time, by a build of theirs that stores it
+   as it goes, compiled on the first such call). PARAMS holds param_count
+   values, or is
    NULL for the defaults. Returns 0 on success, non-zero on misuse (NULL
    kernel, NULL arrays with N > 0). */
 int actjit_forward(const actjit_kernel *k, const void *x, void *y, size_t n,

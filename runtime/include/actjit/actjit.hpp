@@ -104,8 +104,10 @@ class Kernel {
   /// kernel does not read its output back (not softmax's forward, which
   /// keeps exp(x - max) in y; its backward from y does). y may be x (dx of
   /// backward dy, y or dydx of forward_with_derivative x): the same values
-  /// as into another array (float32 kernels that leave some lanes to be
-  /// recomputed in float64 run from a copy of the input, 4 KiB at a time).
+  /// as into another array. Float32 kernels that leave some lanes to be
+  /// recomputed in float64 from the input then keep a copy of it, 4 KiB at
+  /// a time: the forward and the backward by builds of theirs that store it
+  /// as they go, compiled on the first in-place call (a few ms).
   void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
   void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
 
