@@ -158,9 +158,10 @@ inline constexpr uint64_t kStreamingPrefetch = 4096;
 /// or without the parameters' gradients — or Fused) may return a status
 /// (Abi::Jit): lanes for the runtime to recompute in float64 from the
 /// kernel's inputs. An over-estimate where unsure. In-place calls of such
-/// kernels run from a copy of the input they overwrite (runtime.cpp): the
-/// sigmoid quotients' tiny results, mish's subnormal ones, exp(x) x's below
-/// 2^-126 would otherwise keep the float kernel's values there.
+/// kernels keep the input they overwrite (Program::keep_input, or a copy;
+/// runtime.cpp): the sigmoid quotients' tiny results, mish's subnormal
+/// ones, exp(x) x's below 2^-126 would otherwise keep the float kernel's
+/// values there.
 bool reports_lanes(const Program& p, Part part);
 
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.

@@ -129,8 +129,8 @@ struct KernelImpl {
   bool forward_narrows = false;
   /// Float32 kernels that may leave lanes to the runtime's float64 pass
   /// (lower::reports_lanes), of the program and of the defaults' one:
-  /// in-place calls run them from a copy of the input they overwrite (x,
-  /// or dy of a backward), a block at a time.
+  /// in-place calls keep the input they overwrite (x, or dy of a
+  /// backward), a block at a time (keep_code below, or a copy).
   struct Reports {
     bool forward = false, backward = false, fused = false;
   };
