@@ -69,12 +69,13 @@ struct Program {
 
   /// Elementwise kernels that also store the input an in-place call
   /// overwrites, as they load it, to another array: int64 forward(const T*
-  /// x, T* y, T* keep, int64 n, const double* params) keeps x, and the
-  /// backwards (x, dy, dx, keep, n, params[, dparams]) keep dy (JIT,
-  /// float32). For in-place calls (y over x, dx over dy) of kernels that may
-  /// leave lanes to the runtime's float64 pass, which reads the input from
-  /// keep: a store per vector inside the loop, where a copy before the call
-  /// is a pass of its own (runtime.cpp). The fused kernel is unchanged.
+  /// x, T* y, T* keep, int64 n, const double* params) and the fused kernel
+  /// (x, y, dydx, keep, n, params) keep x, the backwards (x, dy, dx, keep,
+  /// n, params[, dparams]) dy (JIT, float32). For in-place calls (y over x,
+  /// dx over dy, y or dydx over x) of kernels that may leave lanes to the
+  /// runtime's float64 pass, which reads the input from keep: a store per
+  /// vector inside the loop, where a copy before the call is a pass of its
+  /// own (runtime.cpp).
   bool keep_input = false;
 
   /// A canonical text of the final graph (value and derivatives): equal

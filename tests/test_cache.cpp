@@ -349,9 +349,10 @@ TEST_CASE("code generation reuses its pipeline - byte-identical objects whatever
 
 TEST_CASE("in-place calls compile the kernels that keep their input once - and find them on disk", "[cache]") {
   // Program::keep_input: the builds whose loop also stores the input an
-  // in-place call overwrites (x of the forward, dy of the backward), for
-  // kernels that may leave lanes to the float64 pass; compiled on the
-  // first in-place call (forward alone, or the backwards), disk-cached.
+  // in-place call overwrites (x of the forward and the fused kernel, dy of
+  // the backward), for kernels that may leave lanes to the float64 pass;
+  // compiled on the first in-place call (forward alone, the backwards, the
+  // fused kernel alone), disk-cached.
   TempDir dir("keep");
   std::vector<float> x(3000), y(3000), dy(3000, 0.5f);
   for (size_t i = 0; i < x.size(); ++i) x[i] = -110.0f + 0.07f * float(i);
@@ -360,6 +361,8 @@ TEST_CASE("in-place calls compile the kernels that keep their input once - and f
     actjit::Kernel k = rt.compile(src, DType::F32);
     k.forward(std::span<const float>(x), std::span<float>(want_y));
     k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(want_dx));
+    std::vector<float> want_d(x.size()), d(x.size());
+    k.forward_with_derivative(std::span<const float>(x), std::span<float>(y), std::span<float>(want_d));
     size_t before = rt.cache_stats().llvm_compiles + rt.cache_stats().disk_hits;
     for (int round = 0; round < 2; ++round) {
       y = x;
@@ -368,18 +371,22 @@ TEST_CASE("in-place calls compile the kernels that keep their input once - and f
       std::vector<float> g = dy;
       k.backward(std::span<const float>(x), std::span<const float>(g), std::span<float>(g));
       CHECK(g == want_dx);
+      std::vector<float> f = x;
+      k.forward_with_derivative(std::span<const float>(f), std::span<float>(f), std::span<float>(d));
+      CHECK(f == want_y);
+      CHECK(d == want_d);
     }
     return rt.cache_stats().llvm_compiles + rt.cache_stats().disk_hits - before;
   };
   {
     Runtime rt;
     rt.set_cache_dir(dir.path.string());
-    CHECK(in_place(rt, "x * x * exp(x)") == 2);  // the forward's build and the backwards'
+    CHECK(in_place(rt, "x * x * exp(x)") == 3);  // the forward's build, the backwards', the fused one
     CHECK(in_place(rt, "relu") == 0);            // nothing to recompute: in place as it is
     CHECK(rt.cache_stats().disk_writes == rt.cache_stats().llvm_compiles);
   }
   Runtime again;
   again.set_cache_dir(dir.path.string());
-  CHECK(in_place(again, "x * x * exp(x)") == 2);
+  CHECK(in_place(again, "x * x * exp(x)") == 3);
   CHECK(again.cache_stats().llvm_compiles == 0);
 }

@@ -567,15 +567,23 @@ struct KernelBuilder {
   /// y = f(x) and dydx = f'(x) in one pass: the emitter computes every
   /// node once, so the derivative reuses the forward's subexpressions.
   void fused(const std::string& name) {
-    llvm::Function* f = declare(name, 3, false, 1, status);
+    // (Program::keep_input: x also stored to a fourth array, as loaded)
+    const unsigned arrays = p.keep_input ? 4 : 3;
+    llvm::Function* f = declare(name, arrays, false, 1, status);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
-    llvm::Value *x = f->getArg(0), *y = f->getArg(1), *dydx = f->getArg(2), *n = f->getArg(3), *params = f->getArg(4);
+    llvm::Value *x = f->getArg(0), *y = f->getArg(1), *dydx = f->getArg(2), *n = f->getArg(arrays),
+                *params = f->getArg(arrays + 1);
+    std::vector<llvm::Value*> outputs{y, dydx};
+    if (p.keep_input) outputs.push_back(f->getArg(3));
     f->addParamAttr(0, llvm::Attribute::ReadOnly);
     Emitter em(p.graph, b, vec, load_params(b, params));
     plan(em);
     std::vector<NodeId> roots{p.value, p.d_x};
     LaneWatch rescue(*this, b, f, roots, {&p.value, 1});
-    stream(b, f, n, {x}, {y, dydx}, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+    stream(b, f, n, {x}, outputs, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
+      auto stored = [&](llvm::Value* value, llvm::Value* slope) {
+        return p.keep_input ? std::vector<llvm::Value*>{value, slope, in[0]} : std::vector<llvm::Value*>{value, slope};
+      };
       // y as the forward kernel computes it, then the derivative as the
       // backward kernel does (paired tanh, Emitter::plan), reusing y's
       // nodes that do not depend on a paired tanh.
@@ -583,7 +591,7 @@ struct KernelBuilder {
       if (!em.has_paired_tanh()) {
         std::vector<llvm::Value*> v = em.emit(roots, leaf, nullptr, rescue.extra);
         rescue.watch(b, v, live);
-        return std::vector<llvm::Value*>{v[0], v[1]};
+        return stored(v[0], v[1]);
       }
       std::unordered_map<NodeId, llvm::Value*> done;
       em.set_pairing(false);
@@ -593,7 +601,7 @@ struct KernelBuilder {
       llvm::Value* d = em.emit({p.d_x}, leaf, &reuse)[0];
       v.insert(v.begin() + 1, d);  // y, dydx, then the watched values
       rescue.watch(b, v, live);
-      return std::vector<llvm::Value*>{v[0], v[1]};
+      return stored(v[0], v[1]);
     });
     rescue.ret(b);
   }

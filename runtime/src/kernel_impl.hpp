@@ -29,6 +29,7 @@ using KeepBackwardFn = int64_t (*)(const void* x, const void* dy, void* dx, void
                                    double* dparams);
 using KeepBackwardXFn = int64_t (*)(const void* x, const void* dy, void* dx, void* keep, int64_t n,
                                     const double* params);
+using KeepFusedFn = int64_t (*)(const void* x, void* y, void* dydx, void* keep, int64_t n, const double* params);
 using RowForwardFn = void (*)(const void* x, void* y, int64_t rows, int64_t cols, const double* params);
 using RowBackwardFn = void (*)(const void* x, const void* dy, void* dx, int64_t rows, int64_t cols,
                                const double* params, double* dparams);
@@ -137,14 +138,15 @@ struct KernelImpl {
   Reports reports, defaults_reports;
   /// Kernels that may leave lanes: their builds that also store the input
   /// an in-place call overwrites to another array (Program::keep_input) —
-  /// the forward alone (x; the signature of FusedFn, keep for dydx) or the
-  /// backwards (dy; KeepBackwardFn, KeepBackwardXFn) — of the general
-  /// program or, `at_defaults`, of the defaults' one; compiled on the
-  /// first in-place call; null where it did not compile (the call copies
-  /// its input then).
-  const jit::KernelCode* keep_code(bool at_defaults, bool backward) const;
-  mutable std::once_flag keep_once[2][2];
-  mutable std::shared_ptr<jit::KernelCode> keep[2][2];
+  /// the forward alone (x; the signature of FusedFn, keep for dydx), the
+  /// backwards (dy; KeepBackwardFn, KeepBackwardXFn, with every kernel) or
+  /// the fused kernel (x; KeepFusedFn) — of the general program or,
+  /// `at_defaults`, of the defaults' one; compiled on the first in-place
+  /// call; null where it did not compile (the call copies its input then).
+  enum class Keep { Forward, Backwards, Fused };
+  const jit::KernelCode* keep_code(bool at_defaults, Keep which) const;
+  mutable std::once_flag keep_once[2][3];
+  mutable std::shared_ptr<jit::KernelCode> keep[2][3];
   mutable std::once_flag narrow_once, narrow_defaults_once;
   mutable std::shared_ptr<jit::KernelCode> narrow, narrow_defaults;
   /// Row-wise functions: their program, and which of their kernels write
@@ -164,9 +166,9 @@ struct KernelImpl {
   /// The builds for outputs larger than the caches: `from` with
   /// Program::streaming_stores (its backward alone for StreamingBackward),
   /// or its forward alone with Program::narrow_forward (Program::
-  /// keep_input: KeepForward, or every kernel: KeepAll); compiled once into
-  /// `slot`; null where from is.
-  enum class Large { Streaming, StreamingBackward, NarrowForward, KeepForward, KeepAll };
+  /// keep_input: KeepForward, every kernel: KeepAll, the fused one:
+  /// KeepFused); compiled once into `slot`; null where from is.
+  enum class Large { Streaming, StreamingBackward, NarrowForward, KeepForward, KeepAll, KeepFused };
   const jit::KernelCode* large_build(const std::shared_ptr<const Program>& from, std::once_flag& flag,
                                      std::shared_ptr<jit::KernelCode>& slot, Large kind) const;
   /// The fused kernel, or null (row-wise, or it did not compile).

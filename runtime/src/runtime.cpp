@@ -357,9 +357,9 @@ constexpr size_t kMaxSplitParams = 16;
 /// (KernelImpl::Reports) or that look anyway keep the input they overwrite
 /// (x, or dy of a backward), which that pass reads afterwards, a block of
 /// at most kCopyBlock elements at a time (4 KiB: in L1). The forward and
-/// the backwards take their builds that store it as they load it
-/// (KernelImpl::keep_code: a store per vector inside the loop); the fused
-/// kernel, or where such a build did not compile, a copy before the call
+/// the backwards and the fused kernel take their builds that store it as
+/// they load it (KernelImpl::keep_code: a store per vector inside the
+/// loop); where such a build did not compile, a copy before the call
 /// (from_copies). Measured at 16Ki (`actjit_bench --in-place`, in place
 /// over out of place): the copy cost 11-24% (blocks of 512: 27-34%, of
 /// 2048 and 4096: 17-30%), the kept builds 0-8%. The kernel runs in place
@@ -525,9 +525,9 @@ const jit::KernelCode* KernelImpl::large_build(const std::shared_ptr<const Progr
       (kind == Large::NarrowForward ? q.narrow_forward : q.keep_input) = true;
       return engine->compile_forward(q, to_lower(dtype));
     }
-    if (kind == Large::KeepAll) {
+    if (kind == Large::KeepAll || kind == Large::KeepFused) {
       q.keep_input = true;
-      return engine->compile(q, to_lower(dtype));
+      return kind == Large::KeepAll ? engine->compile(q, to_lower(dtype)) : engine->compile_fused(q, to_lower(dtype));
     }
     q.streaming_stores = true;
     return kind == Large::StreamingBackward ? engine->compile_backward(q, to_lower(dtype))
@@ -545,9 +545,12 @@ const jit::KernelCode* KernelImpl::narrow_code(bool at_defaults) const {
                      : large_build(program, narrow_once, narrow, Large::NarrowForward);
 }
 
-const jit::KernelCode* KernelImpl::keep_code(bool at_defaults, bool backward) const {
-  return large_build(at_defaults ? defaults_program : program, keep_once[at_defaults][backward],
-                     keep[at_defaults][backward], backward ? Large::KeepAll : Large::KeepForward);
+const jit::KernelCode* KernelImpl::keep_code(bool at_defaults, Keep which) const {
+  const auto k = size_t(which);
+  return large_build(at_defaults ? defaults_program : program, keep_once[at_defaults][k], keep[at_defaults][k],
+                     which == Keep::Forward     ? Large::KeepForward
+                     : which == Keep::Backwards ? Large::KeepAll
+                                                : Large::KeepFused);
 }
 
 const jit::KernelCode* KernelImpl::streaming_rows_code(Rows which) const {
@@ -696,7 +699,7 @@ namespace {
     if (const jit::KernelCode* narrow = k.narrow_code(at_defaults))
       fn = reinterpret_cast<detail::ForwardFn>(narrow->forward);
   const bool copy_x = x == y && ((at_defaults ? k.defaults_reports : k.reports).forward || look_anyway);
-  const jit::KernelCode* keep_build = copy_x ? k.keep_code(at_defaults, false) : nullptr;
+  const jit::KernelCode* keep_build = copy_x ? k.keep_code(at_defaults, detail::KernelImpl::Keep::Forward) : nullptr;
   auto keep = keep_build ? reinterpret_cast<detail::FusedFn>(keep_build->forward) : nullptr;
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
@@ -753,7 +756,7 @@ namespace {
           ? k.streaming_code(at_defaults)
           : nullptr;
   const bool copy_dy = dx == dy && ((at_defaults ? k.defaults_reports : k.reports).backward || look_anyway);
-  const jit::KernelCode* keep_build = copy_dy ? k.keep_code(at_defaults, true) : nullptr;
+  const jit::KernelCode* keep_build = copy_dy ? k.keep_code(at_defaults, detail::KernelImpl::Keep::Backwards) : nullptr;
   auto run = [&](size_t b, size_t e, double* dp) {
     // The kernels' code: the defaults', the general one, or their
     // streaming-store builds (then dparams accumulate over both parts).
@@ -909,20 +912,30 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
   auto fn = reinterpret_cast<detail::FusedFn>(code->fused);
   const bool look_anyway = !at_defaults && impl_->params_outside_watch(p);
   if (!params && !look_anyway) impl_->plain_fused.store(code, std::memory_order_release);
-  // y or dydx over x (float32): from copies of x, which the float64 pass reads.
+  // y or dydx over x (float32): x kept, which the float64 pass reads.
   const bool copy_x = aliased && ((at_defaults ? impl_->defaults_reports : impl_->reports).fused || look_anyway);
+  const jit::KernelCode* keep_build = copy_x ? impl_->keep_code(at_defaults, detail::KernelImpl::Keep::Fused) : nullptr;
+  auto keep = keep_build ? reinterpret_cast<detail::KeepFusedFn>(keep_build->fused) : nullptr;
   size_t pieces = pieces_for(n, n / 64);
   run_pieces(pieces, [&](size_t i) {
     auto [b, e] = piece(n, pieces, i, 64);
     if (e <= b) return;
     if (copy_x) {
-      from_copies(static_cast<const float*>(x) + b, e - b, [&](const float* copy, size_t from, size_t len) {
+      // `kept`: x, stored by the kernel as it goes (keep) or copied before
+      auto block = [&](const float* kept, size_t from, size_t len) {
+        const float* xb = static_cast<const float*>(x) + b + from;
         float* yb = static_cast<float*>(y) + b + from;
         float* db = static_cast<float*>(dydx) + b + from;
-        if (int64_t status = fn(static_cast<const float*>(x) + b + from, yb, db, int64_t(len), p);
-            status || look_anyway)
-          rescue_fused(*impl_, copy, yb, db, len, p, status, look_anyway);
-      });
+        int64_t status =
+            keep ? keep(xb, yb, db, const_cast<float*>(kept), int64_t(len), p) : fn(xb, yb, db, int64_t(len), p);
+        if (status || look_anyway) rescue_fused(*impl_, kept, yb, db, len, p, status, look_anyway);
+      };
+      if (keep) {
+        alignas(64) float kept[kCopyBlock];
+        in_blocks(static_cast<const float*>(x) + b, e - b, [&](size_t from, size_t len) { block(kept, from, len); });
+      } else {
+        from_copies(static_cast<const float*>(x) + b, e - b, block);
+      }
       return;
     }
     int64_t status = call(fn, p, b, e);

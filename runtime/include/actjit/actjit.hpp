@@ -106,8 +106,8 @@ class Kernel {
   /// backward dy, y or dydx of forward_with_derivative x): the same values
   /// as into another array. Float32 kernels that leave some lanes to be
   /// recomputed in float64 from the input then keep a copy of it, 4 KiB at
-  /// a time: the forward and the backward by builds of theirs that store it
-  /// as they go, compiled on the first in-place call (a few ms).
+  /// a time, by builds of theirs that store it as they go, compiled on the
+  /// first in-place call (a few ms).
   void forward(std::span<const float> x, std::span<float> y, std::span<const double> params = {}) const;
   void forward(std::span<const double> x, std::span<double> y, std::span<const double> params = {}) const;
 
