@@ -360,7 +360,7 @@ constexpr size_t kMaxSplitParams = 16;
 /// the backwards and the fused kernel take their builds that store it as
 /// they load it (KernelImpl::keep_code: a store per vector inside the
 /// loop); where such a build did not compile, a copy before the call
-/// (from_copies). Measured at 16Ki (`actjit_bench --in-place`, in place
+/// (keeping). Measured at 16Ki (`actjit_bench --in-place`, in place
 /// over out of place): the copy cost 11-24% (blocks of 512: 27-34%, of
 /// 2048 and 4096: 17-30%), the kept builds 0-8%. The kernel runs in place
 /// either way: run from the stack copy into the array (as swish's and
@@ -377,14 +377,15 @@ void in_blocks(const void* at, size_t n, Body body) {
     body(from, len);
   }
 }
-/// `body(copy, from, len)` over in_blocks' blocks, `copy` holding src[from,
-/// from + len).
+/// `body(kept, from, len)` over in_blocks' blocks of `src`: `kept`, a
+/// block's stack buffer, is filled by the kernel (`kernel_keeps`: a kept
+/// build) or holds a copy of src[from, from + len) made before.
 template <class Body>
-void from_copies(const void* src, size_t n, Body body) {
-  alignas(64) float copy[kCopyBlock];
+void keeping(const float* src, size_t n, bool kernel_keeps, Body body) {
+  alignas(64) float kept[kCopyBlock];
   in_blocks(src, n, [&](size_t from, size_t len) {
-    std::memcpy(copy, static_cast<const float*>(src) + from, len * sizeof(float));
-    body(static_cast<const float*>(copy), from, len);
+    if (!kernel_keeps) std::memcpy(kept, src + from, len * sizeof(float));
+    body(kept, from, len);
   });
 }
 
@@ -704,20 +705,11 @@ namespace {
   auto run = [&](size_t b, size_t e) {
     const void* xb = static_cast<const char*>(x) + b * es;
     void* yb = static_cast<char*>(y) + b * es;
-    if (copy_x && keep) {  // the kernel stores x to `kept` as it goes
-      alignas(64) float kept[kCopyBlock];
-      in_blocks(yb, e - b, [&](size_t from, size_t len) {
+    if (copy_x) {  // x kept: stored by the kernel as it goes (keep) or copied before
+      keeping(static_cast<const float*>(xb), e - b, keep != nullptr, [&](float* kept, size_t from, size_t len) {
         float* yc = static_cast<float*>(yb) + from;
-        if (int64_t status = keep(yc, yc, kept, int64_t(len), p); status || look_anyway)
-          k.rescue_forward(kept, yc, len, p, status & lower::kStatusTiny);
-      });
-      return;
-    }
-    if (copy_x) {
-      from_copies(xb, e - b, [&](const float* copy, size_t from, size_t len) {
-        float* yc = static_cast<float*>(yb) + from;
-        if (int64_t status = fn(yc, yc, int64_t(len), p); status || look_anyway)
-          k.rescue_forward(copy, yc, len, p, status & lower::kStatusTiny);
+        int64_t status = keep ? keep(yc, yc, kept, int64_t(len), p) : fn(yc, yc, int64_t(len), p);
+        if (status || look_anyway) k.rescue_forward(kept, yc, len, p, status & lower::kStatusTiny);
       });
       return;
     }
@@ -776,29 +768,24 @@ namespace {
       std::vector<double> part(dp ? np : 0);
       bool first = true;
       // `kept`: dy, stored by the kernel as it goes (keep_build) or copied before
-      auto block = [&](const float* kept, size_t from, size_t len) {
-        const float* xb = static_cast<const float*>(x) + b + from;
-        float* dxb = static_cast<float*>(dx) + b + from;
-        double* d = first || !dp ? dp : part.data();
-        int64_t status;
-        if (!keep_build)
-          status = invoke(plain, xb, dxb, dxb, len, d);
-        else if (at_defaults || dp || np == 0)
-          status = reinterpret_cast<detail::KeepBackwardFn>(keep_build->backward)(
-              xb, dxb, dxb, const_cast<float*>(kept), int64_t(len), p, at_defaults ? nullptr : d);
-        else
-          status = reinterpret_cast<detail::KeepBackwardXFn>(keep_build->backward_x)(
-              xb, dxb, dxb, const_cast<float*>(kept), int64_t(len), p);
-        if (status || look_anyway) k.rescue_backward(xb, kept, dxb, len, p, d, status & lower::kStatusTiny);
-        for (size_t j = 0; !first && j < part.size(); ++j) dp[j] += part[j];
-        first = false;
-      };
-      if (keep_build) {
-        alignas(64) float kept[kCopyBlock];
-        in_blocks(static_cast<const float*>(dy) + b, e - b, [&](size_t from, size_t len) { block(kept, from, len); });
-      } else {
-        from_copies(static_cast<const float*>(dy) + b, e - b, block);
-      }
+      keeping(static_cast<const float*>(dy) + b, e - b, keep_build != nullptr,
+              [&](float* kept, size_t from, size_t len) {
+                const float* xb = static_cast<const float*>(x) + b + from;
+                float* dxb = static_cast<float*>(dx) + b + from;
+                double* d = first || !dp ? dp : part.data();
+                int64_t status;
+                if (!keep_build)
+                  status = invoke(plain, xb, dxb, dxb, len, d);
+                else if (at_defaults || dp || np == 0)
+                  status = reinterpret_cast<detail::KeepBackwardFn>(keep_build->backward)(
+                      xb, dxb, dxb, kept, int64_t(len), p, at_defaults ? nullptr : d);
+                else
+                  status = reinterpret_cast<detail::KeepBackwardXFn>(keep_build->backward_x)(xb, dxb, dxb, kept,
+                                                                                             int64_t(len), p);
+                if (status || look_anyway) k.rescue_backward(xb, kept, dxb, len, p, d, status & lower::kStatusTiny);
+                for (size_t j = 0; !first && j < part.size(); ++j) dp[j] += part[j];
+                first = false;
+              });
       return;
     }
     int64_t status;
@@ -922,20 +909,13 @@ int Kernel::forward_with_derivative_raw(const void* x, void* y, void* dydx, size
     if (e <= b) return;
     if (copy_x) {
       // `kept`: x, stored by the kernel as it goes (keep) or copied before
-      auto block = [&](const float* kept, size_t from, size_t len) {
+      keeping(static_cast<const float*>(x) + b, e - b, keep != nullptr, [&](float* kept, size_t from, size_t len) {
         const float* xb = static_cast<const float*>(x) + b + from;
         float* yb = static_cast<float*>(y) + b + from;
         float* db = static_cast<float*>(dydx) + b + from;
-        int64_t status =
-            keep ? keep(xb, yb, db, const_cast<float*>(kept), int64_t(len), p) : fn(xb, yb, db, int64_t(len), p);
+        int64_t status = keep ? keep(xb, yb, db, kept, int64_t(len), p) : fn(xb, yb, db, int64_t(len), p);
         if (status || look_anyway) rescue_fused(*impl_, kept, yb, db, len, p, status, look_anyway);
-      };
-      if (keep) {
-        alignas(64) float kept[kCopyBlock];
-        in_blocks(static_cast<const float*>(x) + b, e - b, [&](size_t from, size_t len) { block(kept, from, len); });
-      } else {
-        from_copies(static_cast<const float*>(x) + b, e - b, block);
-      }
+      });
       return;
     }
     int64_t status = call(fn, p, b, e);
