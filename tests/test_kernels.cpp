@@ -1171,7 +1171,7 @@ TEST_CASE("in-place float calls keep the lanes the float64 pass recomputes (y ov
   // Float kernels leave some lanes to the runtime's float64 pass (NaN from
   // an overflow in between, results that lost their bits to an underflow),
   // which reads the input. In place that input is overwritten: the calls
-  // run from a copy of it (runtime.cpp from_copies; lower::reports_lanes).
+  // keep it (Program::keep_input, runtime.cpp keeping; lower::reports_lanes).
   // Before: x^2 e^x in place gave 0 at x = -104 (out of place 1.5e-41),
   // its slope NaN at x = -2^64 (out of place -0), e^x sin x's fused slope
   // over x NaN at 96 (inf), softplus's slope over dy 0 below -88.

@@ -240,7 +240,7 @@ TEST_CASE("float32 lanes that go NaN from a finite x are recomputed in float64",
   rt.compile("f(x, b = 1e-52) = 1.5 * exp(x / b)", DType::F32).forward(std::span<const float>(zx), std::span<float>(zy));
   CHECK(zy[0] == 1.5f);
   // In place the input is gone by the time the lane is known: such calls
-  // run from a copy of x (the float result stood, NaN, before).
+  // keep x (the float result stood, NaN, before).
   std::vector<float> inplace{1e30f, 2.0f};
   k.forward(std::span<const float>(inplace), std::span<float>(inplace));
   CHECK(inplace[0] == INFINITY);
@@ -399,8 +399,8 @@ TEST_CASE("float32 results an underflow in between may have spoiled are recomput
     // rounding of exp's argument, amplified by exp; ACCURACY.md.)
     if (std::string(name) != "gelu_tanh" && std::string(name).find('*') == std::string::npos) CHECK(worst <= 8);
   }
-  // In place the input is gone when the lane is known: such calls run from
-  // a copy of x (silu's and swish's forwards, x / (1 + exp(-x)), give 0
+  // In place the input is gone when the lane is known: such calls keep x
+  // (silu's and swish's forwards, x / (1 + exp(-x)), give 0
   // there; mish's the float kernel's subnormal value), and are recomputed
   // alike.
   Kernel mish = rt.compile("mish", DType::F32);
