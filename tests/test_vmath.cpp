@@ -453,6 +453,59 @@ TEST_CASE("atan inline for float - every 97th float and the reduction's edges", 
   CHECK((y[3] == 0 && std::signbit(y[3])));
 }
 
+TEST_CASE("sin cos and tan inline for float - every 193rd float and the fast path's end", "[vmath]") {
+  // r = |x| - q pi/2 (a three-part pi/2, the first step exact by FMA), sin r, cos r and
+  // tan r from polynomials, the quadrant's pick and sign; SLEEF's function past |x| =
+  // 2^17 (sincos.cpp). SLEEF's alone before: sin 2.8 e/ns forward.
+  struct Case {
+    const char* src;
+    long double (*ref)(long double);
+    double bound;
+  };
+  const Case cases[] = {{"sin(x)", [](long double v) { return std::sin(v); }, 2},
+                        {"cos(x)", [](long double v) { return std::cos(v); }, 2},
+                        {"tan(x)", [](long double v) { return std::tan(v); }, 3}};
+  for (const Case& c : cases) {
+    INFO(c.src);
+    Kernel k = runtime().compile(c.src, DType::F32);
+    // every 193rd float (the registers past 2^17 take SLEEF's path) and every float of
+    // the fast path's last stretch, 2^17 / (1 + 2^-10) to 2^17, and near the first
+    // quadrant switches, pi/4 and pi/2
+    std::vector<float> x = every_nth_float(193, 0x7f800000u);
+    for (float v = 131072.0f / (1 + 0x1p-10f); v <= 131072.0f; v = std::nextafter(v, INFINITY))
+      x.insert(x.end(), {v, -v});
+    for (float v = 0.78f; v <= 0.79f; v = std::nextafter(v, 2.0f)) x.push_back(v);
+    for (float v = 1.565f; v <= 1.575f; v = std::nextafter(v, 2.0f)) x.push_back(v);
+    auto [worst, worst_x] = forward_max_ulp(k, x, c.ref);
+    WARN(c.src << " f32 sweep (" << x.size() << " inputs): max " << worst << " ULP at x = " << worst_x);
+    CHECK(worst <= c.bound);
+    // one register with a lane past 2^17, one without: the same values for the lanes in both
+    std::vector<float> mixed(32), y(32);
+    for (int i = 0; i < 32; ++i) mixed[i] = float(i) * 0.37f - 5;
+    mixed[20] = 3.0e5f;
+    k.forward(std::span<const float>(mixed), std::span<float>(y));
+    for (int i = 0; i < 32; ++i) CHECK(test::ulp_error(y[i], c.ref(mixed[i])) <= c.bound);
+    float special[] = {INFINITY, -INFINITY, NAN, -0.0f, 0.0f}, s[5];
+    k.forward(std::span<const float>(special), std::span<float>(s));
+    CHECK(std::isnan(s[0]));
+    CHECK(std::isnan(s[1]));
+    CHECK(std::isnan(s[2]));
+    if (std::string(c.src) == "cos(x)") {
+      CHECK(s[3] == 1);
+    } else {
+      CHECK((s[3] == 0 && std::signbit(s[3])));
+      CHECK((s[4] == 0 && !std::signbit(s[4])));
+    }
+  }
+  // the slopes: cos, -sin and 1 + tan^2 (sin's and cos's share one reduction)
+  CHECK(max_ulp<float>(
+            "sin(x)", [](long double v) { return std::cos(v); }, -100.0f, 100.0f, true) <= 2);
+  CHECK(max_ulp<float>(
+            "cos(x)", [](long double v) { return -std::sin(v); }, -100.0f, 100.0f, true) <= 2);
+  CHECK(max_ulp<float>(
+            "tan(x)", [](long double v) { return 1 / (std::cos(v) * std::cos(v)); }, -100.0f, 100.0f, true) <= 8);
+}
+
 TEST_CASE("erfc of y / sqrt 2 alone and times x - the table form's edges", "[vmath]") {
   // erfc(y / sqrt 2) alone (no product to take the exponent), 0.5 erfc
   // (gelu's derivative's term), and x erfc(x / sqrt 2) where x may be

@@ -31,9 +31,14 @@
   fit_vmath.py odd FUNCTION DEGREE XMAX
                            g(x) = x + x Q(x^2), |x| <= XMAX, for FUNCTION erf (erf.cpp,
                            below 1, degree 6), asinh (log.cpp, below 3/4, degree 7),
-                           sinh (exp.cpp, below 1, degree 4) or atan (atan.cpp, below
-                           tan(pi/8) = 0.41421357, degree 5):
+                           sinh (exp.cpp, below 1, degree 4), atan (atan.cpp, below
+                           tan(pi/8) = 0.41421357, degree 5), sin (sincos.cpp, degree 3)
+                           or tan (sincos.cpp, degree 7; both below 0.7915, pi/4 and
+                           the reduction's margin):
                            Q(0) a float of g'(0) - 1; mpmath alone
+  fit_vmath.py cos DEGREE XMAX
+                           cos(x) = 1 + z C(z), z = x^2, |x| <= XMAX, C(0) = -1/2
+                           (sincos.cpp: degree 3 below 0.7915); mpmath alone
   fit_vmath.py log_table     log x = k ln2 + log c_j + log1p(r) on AVX-512 (log.cpp log_table):
                            x = 2^k m, m in [3/4, 3/2) (vgetmant), rows c_j = 1 + (j - 5)/21,
                            j = 0..15 (row 5 is c = 1), r = m / c_j - 1 by one FMA with
@@ -387,8 +392,8 @@ def fit_odd(name, degree, xmax):
     def f32(v):
         return struct.unpack("f", struct.pack("f", float(v)))[0]
 
-    g = {"erf": mpmath.erf, "asinh": mpmath.asinh, "sinh": mpmath.sinh, "atan": mpmath.atan}[name]
-    slope0 = {"erf": 2 / mpmath.sqrt(mpmath.pi), "asinh": mpmath.mpf(1), "sinh": mpmath.mpf(1), "atan": mpmath.mpf(1)}[name]
+    g = {"erf": mpmath.erf, "asinh": mpmath.asinh, "sinh": mpmath.sinh, "atan": mpmath.atan, "sin": mpmath.sin, "tan": mpmath.tan}[name]
+    slope0 = 2 / mpmath.sqrt(mpmath.pi) if name == "erf" else mpmath.mpf(1)
     top = mpmath.mpf(xmax) ** 2
 
     def h(z):  # g(x) / x
@@ -415,10 +420,49 @@ def fit_odd(name, degree, xmax):
     print("{" + ", ".join(repr(float(c - 1 if i == 0 else c)) for i, c in enumerate(coeffs)) + "}")
 
 
+def fit_cos(degree, xmax):
+    """cos(x) = 1 + z C(z), z = x^2, |x| <= xmax (sincos.cpp): C(0) = -1/2
+    exactly, the rest least squares in cos's relative error on Chebyshev
+    nodes of z, rounded to float one at a time, lowest first, the rest
+    refitted. Prints C and the worst relative error of 1 + z C (exact
+    arithmetic, 2001 points)."""
+    import struct
+
+    def f32(v):
+        return struct.unpack("f", struct.pack("f", float(v)))[0]
+
+    top = mpmath.mpf(xmax) ** 2
+
+    def h(z):  # (cos(x) - 1) / z
+        return mpmath.mpf(-0.5) if z == 0 else (mpmath.cos(mpmath.sqrt(z)) - 1) / z
+
+    nodes = 4 * (degree + 1)
+    zs = [top * (1 + mpmath.cos(mpmath.pi * (i + mpmath.mpf(0.5)) / nodes)) / 2 for i in range(nodes)] + [top]
+    coeffs = [mpmath.mpf(-0.5)]
+    for j in range(1, degree + 1):
+        free = degree + 1 - j
+        A, b = mpmath.matrix(len(zs), free), mpmath.matrix(len(zs), 1)
+        for r, z in enumerate(zs):
+            w = z / mpmath.cos(mpmath.sqrt(z))  # an error e in C moves cos by z e
+            for c in range(free):
+                A[r, c] = z ** (j + c) * w
+            b[r] = (h(z) - sum(c * z**i for i, c in enumerate(coeffs))) * w
+        coeffs.append(mpmath.mpf(f32(mpmath.qr_solve(A, b)[0][0])))
+    worst = max(abs((1 + z * sum(c * z**i for i, c in enumerate(coeffs))) / mpmath.cos(mpmath.sqrt(z)) - 1)
+                for z in (top * i / 2000 for i in range(2001)))
+    print("// cos: degree %d on |x| <= %s, max relative error %.3g (float coefficients, exact arithmetic)"
+          % (degree, xmax, float(worst)))
+    print("// C (cos(x) = 1 + z C(z)), lowest degree first:")
+    print("{" + ", ".join(repr(float(c)) for c in coeffs) + "}")
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "exp"
     if which == "odd":  # odd FUNCTION DEGREE XMAX
         fit_odd(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        sys.exit(0)
+    if which == "cos":  # cos DEGREE XMAX
+        fit_cos(int(sys.argv[2]), sys.argv[3])
         sys.exit(0)
     degrees = [int(a) for a in sys.argv[2:4]]
     if which == "log_table":

@@ -385,6 +385,39 @@ bool is_math_op(Op op) {
 }
 
 namespace {
+
+/// SLEEF's function `n` of a (and `second`), called once per register.
+llvm::Value* sleef_call(llvm::IRBuilderBase& b, const SleefName& n, llvm::Value* a, llvm::Value* second = nullptr) {
+  auto* vec = llvm::cast<llvm::FixedVectorType>(a->getType());
+  bool is_double = vec->getElementType()->isDoubleTy();
+  llvm::Module* m = b.GetInsertBlock()->getModule();
+  unsigned register_lanes =
+      vmath::register_bits(*b.GetInsertBlock()->getParent()) / unsigned(vec->getScalarSizeInBits());
+  register_lanes = std::min(register_lanes, vec->getNumElements());
+  auto* part_ty = llvm::FixedVectorType::get(vec->getElementType(), register_lanes);
+  std::string sym = sleef_symbol(n, is_double, register_lanes);
+  std::vector<llvm::Type*> params(second ? 2 : 1, part_ty);
+  auto callee = m->getOrInsertFunction(sym, llvm::FunctionType::get(part_ty, params, false));
+  if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    f->setDoesNotThrow();
+    f->setDoesNotAccessMemory();
+    f->setWillReturn();
+  }
+  std::vector<llvm::Value*> operands{a};
+  if (second) operands.push_back(second);
+  return vmath::per_register(b, operands, register_lanes, [&](const std::vector<llvm::Value*>& part) {
+    llvm::CallInst* call = b.CreateCall(callee, part);
+    call->setDoesNotThrow();
+    call->setDoesNotAccessMemory();
+    return call;
+  });
+}
+
+/// SLEEF's sin, cos and tan (the inline forms' fallback past their range).
+llvm::Value* sleef_sin(llvm::IRBuilderBase& b, llvm::Value* a) { return sleef_call(b, {"sin", "u10"}, a); }
+llvm::Value* sleef_cos(llvm::IRBuilderBase& b, llvm::Value* a) { return sleef_call(b, {"cos", "u10"}, a); }
+llvm::Value* sleef_tan(llvm::IRBuilderBase& b, llvm::Value* a) { return sleef_call(b, {"tan", "u10"}, a); }
+
 /// The functions SLEEF computes in double kernels that float kernels take
 /// inline (math/*.cpp), with the name of their internal function.
 struct FloatInline {
@@ -392,9 +425,16 @@ struct FloatInline {
   const char* name;
   Approximation fn;
 };
-constexpr FloatInline kFloatInline[] = {{Op::Erfc, "erfc", vmath::erfc},    {Op::Erf, "erf", vmath::erf},
-                                        {Op::Asinh, "asinh", vmath::asinh}, {Op::Sinh, "sinh", vmath::sinh},
-                                        {Op::Cosh, "cosh", vmath::cosh},    {Op::Atan, "atan", vmath::atan}};
+constexpr FloatInline kFloatInline[] = {
+    {Op::Erfc, "erfc", vmath::erfc},
+    {Op::Erf, "erf", vmath::erf},
+    {Op::Asinh, "asinh", vmath::asinh},
+    {Op::Sinh, "sinh", vmath::sinh},
+    {Op::Cosh, "cosh", vmath::cosh},
+    {Op::Atan, "atan", vmath::atan},
+    {Op::Sin, "sin", [](const vmath::Ctx& k, llvm::Value* x) { return vmath::sin(k, x, sleef_sin); }},
+    {Op::Cos, "cos", [](const vmath::Ctx& k, llvm::Value* x) { return vmath::cos(k, x, sleef_cos); }},
+    {Op::Tan, "tan", [](const vmath::Ctx& k, llvm::Value* x) { return vmath::tan(k, x, sleef_tan); }}};
 const FloatInline* float_inline(Op op) {
   for (const FloatInline& f : kFloatInline)
     if (f.op == op) return &f;
@@ -690,27 +730,7 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
   }
   SleefName sn{"", ""};
   if (sleef_name(op, sn)) {
-    // SLEEF's function for one register, called per register of the body.
-    llvm::Module* m = b.GetInsertBlock()->getModule();
-    unsigned register_lanes = vmath::register_bits(*b.GetInsertBlock()->getParent()) / unsigned(vec->getScalarSizeInBits());
-    register_lanes = std::min(register_lanes, vec->getNumElements());
-    auto* part_ty = llvm::FixedVectorType::get(vec->getElementType(), register_lanes);
-    std::string sym = sleef_symbol(sn, is_double, register_lanes);
-    std::vector<llvm::Type*> params(second ? 2 : 1, part_ty);
-    auto callee = m->getOrInsertFunction(sym, llvm::FunctionType::get(part_ty, params, false));
-    if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-      f->setDoesNotThrow();
-      f->setDoesNotAccessMemory();
-      f->setWillReturn();
-    }
-    std::vector<llvm::Value*> operands{a};
-    if (second) operands.push_back(second);
-    llvm::Value* r = vmath::per_register(b, operands, register_lanes, [&](const std::vector<llvm::Value*>& part) {
-      llvm::CallInst* call = b.CreateCall(callee, part);
-      call->setDoesNotThrow();
-      call->setDoesNotAccessMemory();
-      return call;
-    });
+    llvm::Value* r = sleef_call(b, sn, a, second);
     if (op == Op::Sinh || op == Op::Cosh || op == Op::Asinh) r = past_sleef_range(b, op, a, r);
     return r;
   }

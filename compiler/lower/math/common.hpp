@@ -445,6 +445,14 @@ llvm::Value* tanhshrink(const Ctx& k, llvm::Value* x);
 llvm::Value* rsqrt(const Ctx& k, llvm::Value* x);
 llvm::Value* erfc(const Ctx& k, llvm::Value* x);  // float only
 llvm::Value* atan(const Ctx& k, llvm::Value* x);  // float only (atan.cpp)
+/// The out-of-line function a fast path hands its rare lanes to (SLEEF's
+/// call for the whole value: math.cpp).
+using Fallback = llvm::Value* (*)(llvm::IRBuilderBase&, llvm::Value*);
+/// sin, cos and tan (sincos.cpp): inline in float with FMA, below |x| = 2^17;
+/// `slow` past it, and for double or without FMA.
+llvm::Value* sin(const Ctx& k, llvm::Value* x, Fallback slow);
+llvm::Value* cos(const Ctx& k, llvm::Value* x, Fallback slow);
+llvm::Value* tan(const Ctx& k, llvm::Value* x, Fallback slow);
 llvm::Value* erf(const Ctx& k, llvm::Value* x);   // float only: x + x Q(x^2) below 1, 1 - erfc(|x|) beyond
 llvm::Value* erfc_scaled_sqrt1_2(const Ctx& k, llvm::Value* y, bool negate,
                                  bool log_form);  // erfc(+-y / sqrt 2), float only
