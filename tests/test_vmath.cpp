@@ -506,6 +506,43 @@ TEST_CASE("sin cos and tan inline for float - every 193rd float and the fast pat
             "tan(x)", [](long double v) { return 1 / (std::cos(v) * std::cos(v)); }, -100.0f, 100.0f, true) <= 8);
 }
 
+TEST_CASE("sin and cos inline for double - near multiples of pi/2 and the fast path's end", "[vmath]") {
+  // the same reduction with three doubles and polynomials of degree 6 (sincos.cpp);
+  // SLEEF's function past |x| = 2^30 (SLEEF's alone before)
+  long double (*ref_sin)(long double) = [](long double v) { return std::sin(v); };
+  long double (*ref_cos)(long double) = [](long double v) { return std::cos(v); };
+  std::vector<double> x;
+  std::mt19937_64 rng(58);
+  std::uniform_real_distribution<double> u(0, 31);
+  for (int i = 0; i < 200000; ++i) {  // |x| from 2^-1 to 2^30, log-uniform
+    double v = std::exp2(u(rng) - 1);
+    x.insert(x.end(), {v, -v});
+  }
+  for (long k = 1; k < 2000000; k += 7) x.push_back(double(k * 1.5707963267948966192L));  // r as small as 1e-17 k
+  for (double v = 0x1p30; v > 0x1p30 * (1 - 0x1p-40); v = std::nextafter(v, 0.0)) x.push_back(v);
+  for (auto [src, ref] : {std::pair{"sin(x)", ref_sin}, std::pair{"cos(x)", ref_cos}}) {
+    INFO(src);
+    Kernel k = runtime().compile(src, DType::F64);
+    auto [worst, worst_x] = forward_max_ulp(k, x, ref);
+    WARN(src << " f64 (" << x.size() << " inputs): max " << worst << " ULP at x = " << worst_x);
+    CHECK(worst <= 2);
+    CHECK(max_ulp<double>(src, ref, -1e6, 1e6) <= 2);  // also subnormals, zeros and infinities
+    double special[] = {INFINITY, -INFINITY, NAN, -0.0, 0.0, 3e9}, s[6];
+    k.forward(std::span<const double>(special), std::span<double>(s));
+    CHECK(std::isnan(s[0]));
+    CHECK(std::isnan(s[1]));
+    CHECK(std::isnan(s[2]));
+    CHECK(test::ulp_error(s[5], ref(3e9)) <= 1);  // past 2^30: SLEEF's
+    if (std::string(src) == "cos(x)") {
+      CHECK(s[3] == 1);
+    } else {
+      CHECK((s[3] == 0 && std::signbit(s[3])));
+      CHECK((s[4] == 0 && !std::signbit(s[4])));
+    }
+  }
+  CHECK(max_ulp<double>("sin(x)", ref_cos, -100.0, 100.0, true) <= 2);
+}
+
 TEST_CASE("erfc of y / sqrt 2 alone and times x - the table form's edges", "[vmath]") {
   // erfc(y / sqrt 2) alone (no product to take the exponent), 0.5 erfc
   // (gelu's derivative's term), and x erfc(x / sqrt 2) where x may be

@@ -379,7 +379,7 @@ def solve_rational(m, n, z, scale, g, sens, what):
     print("weighted relative error of the fit: %.3g float ULP of %s (evaluation roundings not included)" % (e * 2 ** 24, what))
 
 
-def fit_odd(name, degree, xmax):
+def fit_odd(name, degree, xmax, f64=False):
     """g(x) = x + x Q(x^2) on |x| <= xmax for an odd g with g'(0) > 0 (erf,
     asinh: erf.cpp's and log.cpp's float forms), Q of `degree`: relative
     least squares on Chebyshev nodes of z = x^2, the coefficients rounded to
@@ -390,7 +390,7 @@ def fit_odd(name, degree, xmax):
     import struct
 
     def f32(v):
-        return struct.unpack("f", struct.pack("f", float(v)))[0]
+        return float(v) if f64 else struct.unpack("f", struct.pack("f", float(v)))[0]
 
     g = {"erf": mpmath.erf, "asinh": mpmath.asinh, "sinh": mpmath.sinh, "atan": mpmath.atan, "sin": mpmath.sin, "tan": mpmath.tan}[name]
     slope0 = 2 / mpmath.sqrt(mpmath.pi) if name == "erf" else mpmath.mpf(1)
@@ -414,13 +414,13 @@ def fit_odd(name, degree, xmax):
         coeffs.append(1 + mpmath.mpf(f32(c - 1)) if j == 0 else mpmath.mpf(f32(c)))
     worst = max(abs(sum(c * z**i for i, c in enumerate(coeffs)) / h(z) - 1)
                 for z in (top * i / 2000 for i in range(2001)))
-    print("// %s: degree %d on |x| <= %s, max relative error %.3g (float coefficients, exact arithmetic)"
-          % (name, degree, xmax, float(worst)))
+    print("// %s: degree %d on |x| <= %s, max relative error %.3g (%s coefficients, exact arithmetic)"
+          % (name, degree, xmax, float(worst), "double" if f64 else "float"))
     print("// Q (g(x) = x + x Q(x^2)), lowest degree first:")
     print("{" + ", ".join(repr(float(c - 1 if i == 0 else c)) for i, c in enumerate(coeffs)) + "}")
 
 
-def fit_cos(degree, xmax):
+def fit_cos(degree, xmax, f64=False):
     """cos(x) = 1 + z C(z), z = x^2, |x| <= xmax (sincos.cpp): C(0) = -1/2
     exactly, the rest least squares in cos's relative error on Chebyshev
     nodes of z, rounded to float one at a time, lowest first, the rest
@@ -429,7 +429,7 @@ def fit_cos(degree, xmax):
     import struct
 
     def f32(v):
-        return struct.unpack("f", struct.pack("f", float(v)))[0]
+        return float(v) if f64 else struct.unpack("f", struct.pack("f", float(v)))[0]
 
     top = mpmath.mpf(xmax) ** 2
 
@@ -450,19 +450,19 @@ def fit_cos(degree, xmax):
         coeffs.append(mpmath.mpf(f32(mpmath.qr_solve(A, b)[0][0])))
     worst = max(abs((1 + z * sum(c * z**i for i, c in enumerate(coeffs))) / mpmath.cos(mpmath.sqrt(z)) - 1)
                 for z in (top * i / 2000 for i in range(2001)))
-    print("// cos: degree %d on |x| <= %s, max relative error %.3g (float coefficients, exact arithmetic)"
-          % (degree, xmax, float(worst)))
+    print("// cos: degree %d on |x| <= %s, max relative error %.3g (%s coefficients, exact arithmetic)"
+          % (degree, xmax, float(worst), "double" if f64 else "float"))
     print("// C (cos(x) = 1 + z C(z)), lowest degree first:")
     print("{" + ", ".join(repr(float(c)) for c in coeffs) + "}")
 
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "exp"
-    if which == "odd":  # odd FUNCTION DEGREE XMAX
-        fit_odd(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    if which in ("odd", "odd_f64"):  # odd[_f64] FUNCTION DEGREE XMAX
+        fit_odd(sys.argv[2], int(sys.argv[3]), sys.argv[4], which == "odd_f64")
         sys.exit(0)
-    if which == "cos":  # cos DEGREE XMAX
-        fit_cos(int(sys.argv[2]), sys.argv[3])
+    if which in ("cos", "cos_f64"):  # cos[_f64] DEGREE XMAX
+        fit_cos(int(sys.argv[2]), sys.argv[3], which == "cos_f64")
         sys.exit(0)
     degrees = [int(a) for a in sys.argv[2:4]]
     if which == "log_table":

@@ -413,7 +413,8 @@ llvm::Value* sleef_call(llvm::IRBuilderBase& b, const SleefName& n, llvm::Value*
   });
 }
 
-/// SLEEF's sin, cos and tan (the inline forms' fallback past their range).
+/// SLEEF's sin, cos and tan (the inline forms' fallback past their range and
+/// where they do not apply).
 llvm::Value* sleef_sin(llvm::IRBuilderBase& b, llvm::Value* a) { return sleef_call(b, {"sin", "u10"}, a); }
 llvm::Value* sleef_cos(llvm::IRBuilderBase& b, llvm::Value* a) { return sleef_call(b, {"cos", "u10"}, a); }
 llvm::Value* sleef_tan(llvm::IRBuilderBase& b, llvm::Value* a) { return sleef_call(b, {"tan", "u10"}, a); }
@@ -432,19 +433,22 @@ constexpr FloatInline kFloatInline[] = {
     {Op::Sinh, "sinh", vmath::sinh},
     {Op::Cosh, "cosh", vmath::cosh},
     {Op::Atan, "atan", vmath::atan},
-    {Op::Sin, "sin", [](const vmath::Ctx& k, llvm::Value* x) { return vmath::sin(k, x, sleef_sin); }},
-    {Op::Cos, "cos", [](const vmath::Ctx& k, llvm::Value* x) { return vmath::cos(k, x, sleef_cos); }},
     {Op::Tan, "tan", [](const vmath::Ctx& k, llvm::Value* x) { return vmath::tan(k, x, sleef_tan); }}};
 const FloatInline* float_inline(Op op) {
   for (const FloatInline& f : kFloatInline)
     if (f.op == op) return &f;
   return nullptr;
 }
+
+/// sin and cos are inline in both types (sincos.cpp; SLEEF's call past their
+/// fast path's range and without FMA).
+llvm::Value* inline_sin(const vmath::Ctx& k, llvm::Value* x) { return vmath::sin(k, x, sleef_sin); }
+llvm::Value* inline_cos(const vmath::Ctx& k, llvm::Value* x) { return vmath::cos(k, x, sleef_cos); }
 }  // namespace
 
 bool calls_out_of_line(Op op, bool is_double) {
   SleefName n{"", ""};
-  return sleef_name(op, n) && (is_double || !float_inline(op));
+  return sleef_name(op, n) && op != Op::Sin && op != Op::Cos && (is_double || !float_inline(op));
 }
 
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form) {
@@ -724,6 +728,10 @@ llvm::Value* emit_math(llvm::IRBuilderBase& b, Op op, llvm::Value* a, llvm::Valu
     case Op::Log1p: return inline_fn("log1p", vmath::log1p);
     case Op::Tanh: return inline_fn("tanh", vmath::tanh);
     case Op::TanhShrink: return inline_fn("tanhshrink", vmath::tanhshrink);
+    case Op::Sin:
+      return inline_fn("sin", inline_sin);
+    case Op::Cos:
+      return inline_fn("cos", inline_cos);
     default:
       if (const FloatInline* f = float_inline(op); f && !is_double) return inline_fn(f->name, f->fn);
       break;

@@ -448,8 +448,8 @@ llvm::Value* atan(const Ctx& k, llvm::Value* x);  // float only (atan.cpp)
 /// The out-of-line function a fast path hands its rare lanes to (SLEEF's
 /// call for the whole value: math.cpp).
 using Fallback = llvm::Value* (*)(llvm::IRBuilderBase&, llvm::Value*);
-/// sin, cos and tan (sincos.cpp): inline in float with FMA, below |x| = 2^17;
-/// `slow` past it, and for double or without FMA.
+/// sin, cos and tan (sincos.cpp): inline with FMA, below |x| = 2^17 (double
+/// 2^30); `slow` past it, without FMA, and for double tan.
 llvm::Value* sin(const Ctx& k, llvm::Value* x, Fallback slow);
 llvm::Value* cos(const Ctx& k, llvm::Value* x, Fallback slow);
 llvm::Value* tan(const Ctx& k, llvm::Value* x, Fallback slow);
