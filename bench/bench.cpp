@@ -186,6 +186,14 @@ std::map<std::string, Hand<T>> hand_written() {
   h["sqrt(x*x+1)-1"] = {[](auto x, auto y) { y = (x * x + T(1)).sqrt() - T(1); },
                         [](auto x, auto dy, auto dx) { dx = dy * x / (x * x + T(1)).sqrt(); },
                         [](T x) { return std::sqrt(x * x + 1) - 1; }, [](T x, T dy) { return dy * x / std::sqrt(x * x + 1); }};
+  // Snake (Liu, Ziyin and Ueda 2020; BigVGAN) with alpha = 1
+  h["x+sin(x)^2"] = {[](auto x, auto y) { y = x + x.sin().square(); },
+                     [](auto x, auto dy, auto dx) { dx = dy * (T(1) + T(2) * x.sin() * x.cos()); },
+                     [](T x) {
+                       T s = std::sin(x);
+                       return x + s * s;
+                     },
+                     [](T x, T dy) { return dy * (1 + 2 * std::sin(x) * std::cos(x)); }};
   return h;
 }
 
@@ -196,6 +204,7 @@ const std::vector<std::pair<std::string, std::string>> kCustom = {
     {"x*tanh(softplus(1.5*x))", "x * tanh(softplus(1.5 * x))"},
     {"x*sigmoid(x)+0.1*tanh(x)", "x * sigmoid(x) + 0.1 * tanh(x)"},
     {"sqrt(x*x+1)-1", "sqrt(x * x + 1) - 1"},
+    {"x+sin(x)^2", "x + sin(x)^2"},
 };
 
 #ifdef ACTJIT_BENCH_DNNL

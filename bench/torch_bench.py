@@ -30,6 +30,7 @@ CUSTOM = {
     'x*tanh(softplus(1.5*x))': lambda x: x * torch.tanh(F.softplus(1.5 * x)),
     'x*sigmoid(x)+0.1*tanh(x)': lambda x: x * torch.sigmoid(x) + 0.1 * torch.tanh(x),
     'sqrt(x*x+1)-1': lambda x: torch.sqrt(x * x + 1) - 1,
+    'x+sin(x)^2': lambda x: x + torch.sin(x) ** 2,
     'mish (F.mish)': F.mish,
     'gelu (F.gelu)': F.gelu,
     'sigmoid': torch.sigmoid,
