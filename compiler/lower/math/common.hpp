@@ -6,6 +6,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
+#include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
 
 #include <array>
@@ -307,6 +308,28 @@ inline llvm::Value* product_error(const Ctx& k, llvm::Value* a, llvm::Value* b, 
   auto [ah, al] = split(a);
   auto [bh, bl] = split(b);
   return k.add(k.add(k.add(k.sub(k.mul(ah, bh), p), k.mul(ah, bl)), k.mul(al, bh)), k.mul(al, bl));
+}
+
+/// `near`, except where some lane of the condition `rare` is set: then
+/// far() for the whole value, computed in a block of its own behind a branch
+/// weighted as taken about never (blocks `name`.far and `name`.join).
+template <class Far>
+llvm::Value* unless_rare(const Ctx& k, llvm::Value* rare, llvm::Value* near, const char* name, Far far) {
+  llvm::BasicBlock* entry = k.b.GetInsertBlock();
+  llvm::Function* f = entry->getParent();
+  auto* far_bb = llvm::BasicBlock::Create(f->getContext(), std::string(name) + ".far", f);
+  auto* join = llvm::BasicBlock::Create(f->getContext(), std::string(name) + ".join", f);
+  k.b.CreateCondBr(k.b.CreateOrReduce(rare), far_bb, join,
+                   llvm::MDBuilder(f->getContext()).createBranchWeights(1, 1 << 20));
+  k.b.SetInsertPoint(far_bb);
+  llvm::Value* whole = far();
+  llvm::BasicBlock* far_end = k.b.GetInsertBlock();
+  k.b.CreateBr(join);
+  k.b.SetInsertPoint(join);
+  llvm::PHINode* out = k.b.CreatePHI(k.vt, 2);
+  out->addIncoming(near, entry);
+  out->addIncoming(whole, far_end);
+  return out;
 }
 
 /// The rounding error of s = fl(a + b): a + b = s + e exactly (Knuth's

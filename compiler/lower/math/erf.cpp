@@ -487,19 +487,7 @@ struct TableErfc {
 llvm::Value* erfcx_over_sqrt2_f64(const Ctx& k, llvm::Value* m) {
   llvm::Value* near = erfcx_over_sqrt2_table_f64(k, m);
   llvm::Value* far = k.b.CreateFCmpOGE(m, k.c(kErfcxTable64End));
-  llvm::BasicBlock* entry = k.b.GetInsertBlock();
-  llvm::Function* f = entry->getParent();
-  auto* far_bb = llvm::BasicBlock::Create(f->getContext(), "erfcx.far", f);
-  auto* join = llvm::BasicBlock::Create(f->getContext(), "erfcx.join", f);
-  k.b.CreateCondBr(k.b.CreateOrReduce(far), far_bb, join, llvm::MDBuilder(f->getContext()).createBranchWeights(1, 1 << 20));
-  k.b.SetInsertPoint(far_bb);
-  llvm::Value* blended = k.select(far, erfcx_over_sqrt2_asymptotic(k, m), near);
-  k.b.CreateBr(join);
-  k.b.SetInsertPoint(join);
-  llvm::PHINode* h = k.b.CreatePHI(k.vt, 2);
-  h->addIncoming(near, entry);
-  h->addIncoming(blended, far_bb);
-  return h;
+  return unless_rare(k, far, near, "erfcx", [&] { return k.select(far, erfcx_over_sqrt2_asymptotic(k, m), near); });
 }
 
 TableErfc table_erfc_parts(const Ctx& k, llvm::Value* y) {
@@ -661,26 +649,16 @@ llvm::Value* erfc_sqrt1_2_times_f64(const Ctx& k, llvm::Value* y, llvm::Value* x
   // that far out (a branch taken about never).
   llvm::Value* signed_y = negate ? k.b.CreateFNeg(y) : y;
   llvm::Value* far = k.b.CreateAnd(k.b.CreateFCmpOGT(signed_y, k.c(36.77)), k.b.CreateFCmpOLE(signed_y, k.c(40)));
-  llvm::BasicBlock* entry = k.b.GetInsertBlock();
-  llvm::Function* f = entry->getParent();
-  auto* far_bb = llvm::BasicBlock::Create(f->getContext(), "erfc.far", f);
-  auto* join = llvm::BasicBlock::Create(f->getContext(), "erfc.join", f);
-  k.b.CreateCondBr(k.b.CreateOrReduce(far), far_bb, join, llvm::MDBuilder(f->getContext()).createBranchWeights(1, 1 << 20));
-  k.b.SetInsertPoint(far_bb);
-  llvm::Value* m = half_square_abs(k, y);
-  ExpParts g = exp_neg_half_square_parts(k, m);
-  llvm::Value* t = k.div(k.c(1), k.mul(m, m));
-  llvm::Value* series = k.c(-135135);
-  for (double c : {10395.0, -945.0, 105.0, -15.0, 3.0, -1.0, 1.0}) series = k.fma(series, t, k.c(c));
-  llvm::Value* h = k.div(k.mul(series, k.c(0.79788456080286541)), m);  // sqrt(2 / pi)
-  llvm::Value* tail = k.ldexp(k.mul(k.mul(x, h), g.p), g.n);
-  llvm::Value* blended = k.select(far, tail, plain);
-  k.b.CreateBr(join);
-  k.b.SetInsertPoint(join);
-  llvm::PHINode* out = k.b.CreatePHI(k.vt, 2);
-  out->addIncoming(plain, entry);
-  out->addIncoming(blended, far_bb);
-  return out;
+  return unless_rare(k, far, plain, "erfc", [&] {
+    llvm::Value* m = half_square_abs(k, y);
+    ExpParts g = exp_neg_half_square_parts(k, m);
+    llvm::Value* t = k.div(k.c(1), k.mul(m, m));
+    llvm::Value* series = k.c(-135135);
+    for (double c : {10395.0, -945.0, 105.0, -15.0, 3.0, -1.0, 1.0}) series = k.fma(series, t, k.c(c));
+    llvm::Value* h = k.div(k.mul(series, k.c(0.79788456080286541)), m);  // sqrt(2 / pi)
+    llvm::Value* tail = k.ldexp(k.mul(k.mul(x, h), g.p), g.n);
+    return k.select(far, tail, plain);
+  });
 }
 
 }  // namespace actjit::lower::vmath

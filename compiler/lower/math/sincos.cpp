@@ -22,8 +22,6 @@
 // 2^30 and pi/4 + 7e-8 inside 0.7854). Past those and for +-inf (NaN passes
 // the fast path), SLEEF's function for the whole value, in a branch taken
 // about never. Measured: tests/test_vmath.cpp, ACCURACY.md.
-#include <llvm/IR/MDBuilder.h>
-
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -112,21 +110,7 @@ llvm::Value* trig(const Ctx& k, llvm::Value* x, Trig fn, Fallback slow) {
   if ((k.f64 && fn == Trig::Tan) || !k.has_fma) return slow(k.b, x);
   llvm::Value* near = fast_path(k, x, fn);
   llvm::Value* far = k.b.CreateFCmpOGT(k.abs(x), k.c(trig_constants(k.f64).fast_limit));
-  llvm::BasicBlock* entry = k.b.GetInsertBlock();
-  llvm::Function* f = entry->getParent();
-  auto* far_bb = llvm::BasicBlock::Create(f->getContext(), "trig.far", f);
-  auto* join = llvm::BasicBlock::Create(f->getContext(), "trig.join", f);
-  k.b.CreateCondBr(k.b.CreateOrReduce(far), far_bb, join,
-                   llvm::MDBuilder(f->getContext()).createBranchWeights(1, 1 << 20));
-  k.b.SetInsertPoint(far_bb);
-  llvm::Value* whole = slow(k.b, x);
-  llvm::BasicBlock* far_end = k.b.GetInsertBlock();
-  k.b.CreateBr(join);
-  k.b.SetInsertPoint(join);
-  llvm::PHINode* y = k.b.CreatePHI(k.vt, 2);
-  y->addIncoming(near, entry);
-  y->addIncoming(whole, far_end);
-  return y;
+  return unless_rare(k, far, near, "trig", [&] { return slow(k.b, x); });
 }
 
 }  // namespace
