@@ -85,34 +85,38 @@ TEST_CASE("diff --rewritten shows the function before and after the stability re
 }
 
 TEST_CASE("costly elementwise bodies are two or four registers wide - SLEEF and x86 intrinsics per register", "[cli]") {
-  // pow is SLEEF's function of one register, max the x86 MAXPS of one
+  // Double tan is SLEEF's function of one register, max the x86 MAXPD of one
   // register, exp's scaling AVX-512's vscalef of one register: each called
   // once per register of the body. Row-wise kernels stay one register wide.
   // Bodies above kForwardInterleave.four are four registers wide on
   // 512-bit registers, two on narrower ones, and two where they call
-  // SLEEF (pow here; float sin was SLEEF's too before sincos.cpp) out of line.
-  const std::string src = "abs(x)^0.3 + max(x, 0) + exp(x)";
+  // SLEEF out of line (double tan here; in float every function is inline
+  // since sin, cos, tan and pow are: sincos.cpp, math.cpp float_pow).
+  const std::string src = "tan(x) + max(x, 0) + exp(x)";
   if (__builtin_cpu_supports("avx")) {
     setenv("ACTJIT_VECTOR_BITS", "256", 1);
-    Run r = run({"ir", src});
+    Run r = run({"ir", src, "--dtype", "f64"});
     Run telu = run({"ir", "telu"});
     unsetenv("ACTJIT_VECTOR_BITS");
     CHECK(r.status == 0);
-    CHECK(r.out.find("load <16 x float>") != std::string::npos);
-    CHECK(r.out.find("@Sleef_powf8_u10(<8 x float>") != std::string::npos);
-    CHECK(r.out.find("@llvm.x86.avx.max.ps.256") != std::string::npos);
-    CHECK(r.out.find("Sleef_powf16") == std::string::npos);
+    CHECK(r.out.find("load <8 x double>") != std::string::npos);
+    CHECK(r.out.find("@Sleef_tand4_u10(<4 x double>") != std::string::npos);
+    CHECK(r.out.find("@llvm.x86.avx.max.pd.256") != std::string::npos);
+    CHECK(r.out.find("Sleef_tand8") == std::string::npos);
     CHECK(r.out.find("scalef") == std::string::npos);  // not on 256-bit registers
     CHECK(telu.out.find("load <16 x float>") != std::string::npos);
     CHECK(telu.out.find("<32 x float>") == std::string::npos);
   }
   if (__builtin_cpu_supports("avx512f")) {
-    Run r = run({"ir", src});
-    CHECK(r.out.find("load <32 x float>") != std::string::npos);
-    CHECK(r.out.find("<64 x float>") == std::string::npos);
-    CHECK(r.out.find("@Sleef_powf16_u10(<16 x float>") != std::string::npos);
-    CHECK(r.out.find("@llvm.x86.avx512.max.ps.512") != std::string::npos);
-    CHECK(r.out.find("@llvm.x86.avx512.mask.scalef.ps.512") != std::string::npos);
+    Run r = run({"ir", src, "--dtype", "f64"});
+    CHECK(r.out.find("load <16 x double>") != std::string::npos);
+    CHECK(r.out.find("<32 x double>") == std::string::npos);
+    CHECK(r.out.find("@Sleef_tand8_u10(<8 x double>") != std::string::npos);
+    CHECK(r.out.find("@llvm.x86.avx512.max.pd.512") != std::string::npos);
+    CHECK(r.out.find("@llvm.x86.avx512.mask.scalef.pd.512") != std::string::npos);
+    // float sin is inline (SLEEF's call only in a rare branch): four wide
+    r = run({"ir", "sin(x) + max(x, 0) + exp(x)"});
+    CHECK(r.out.find("load <64 x float>") != std::string::npos);
     r = run({"ir", "softmax"});
     CHECK(r.out.find("<16 x float>") != std::string::npos);
     CHECK(r.out.find("<32 x float>") == std::string::npos);
@@ -498,8 +502,8 @@ TEST_CASE("ir and asm show vectorized kernels with no scalar math calls", "[cli]
     CHECK(forward.find("4.000000e+01") == std::string::npos);
     CHECK(backward.find("4.000000e+01") == std::string::npos);
   }
-  // float erf, asinh, sinh, cosh and atan are inline too (test_vmath)
-  for (const char* src : {"x * erf(x)", "asinh(x)", "sinh(x) + cosh(x)", "atan(x)"}) {
+  // float erf, asinh, sinh, cosh, atan and pow are inline too (test_vmath)
+  for (const char* src : {"x * erf(x)", "asinh(x)", "sinh(x) + cosh(x)", "atan(x)", "abs(x)^1.5", "x^x", "2^x"}) {
     r = run({"asm", src});
     CHECK(r.status == 0);
     CHECK(r.out.find("Sleef_") == std::string::npos);

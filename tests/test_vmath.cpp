@@ -543,6 +543,52 @@ TEST_CASE("sin and cos inline for double - near multiples of pi/2 and the fast p
   CHECK(max_ulp<double>("sin(x)", ref_cos, -100.0, 100.0, true) <= 2);
 }
 
+TEST_CASE("pow inline for float - C99's special values and every 389th float", "[vmath]") {
+  // exp(y log|a|) in double, then the sign and C99's special cases (math.cpp
+  // float_pow; SLEEF's powf16 before: abs(x)^1.5 0.6 e/ns forward)
+  Kernel k = runtime().compile("f(x, p = 0.5) = x^p", DType::F32);
+  const float inf = INFINITY, nan = NAN, tiny = std::numeric_limits<float>::denorm_min();
+  const float bases[] = {0.0f,  -0.0f, 1.0f,  -1.0f, inf,   -inf,   nan,  2.0f,  -2.0f,   0.5f,
+                         -0.5f, 3.0f,  -3.0f, tiny,  -tiny, 1e-30f, 7.5f, -7.5f, 3.4e38f, 1.0000001f};
+  const float exponents[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, -2.0f,       3.0f,  -3.0f,  0.5f,  -0.5f,
+                             1.5f, -2.5f, inf,  -inf,  nan,  16777217.0f, 33.0f, -33.0f, 1e10f, 0.3333333f};
+  std::vector<float> x(std::begin(bases), std::end(bases)), y(x.size());
+  for (float e : exponents) {
+    k.forward(std::span<const float>(x), std::span<float>(y), std::vector<double>{e});
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO("pow(" << x[i] << ", " << e << ") = " << y[i]);
+      float want = std::pow(x[i], e);
+      if (std::isnan(want)) {
+        CHECK(std::isnan(y[i]));
+      } else if (want == 0 || std::isinf(want) || want == 1 || want == -1) {
+        CHECK(y[i] == want);
+        CHECK(std::signbit(y[i]) == std::signbit(want));
+      } else {
+        CHECK(test::ulp_error(y[i], std::pow((long double)x[i], (long double)e)) <= 1);
+      }
+    }
+  }
+  // every 389th float (both signs) of four usual forms
+  struct Case {
+    const char* src;
+    long double (*ref)(long double);
+  };
+  const Case cases[] = {{"abs(x)^1.5", [](long double v) { return std::pow(std::fabs(v), 1.5L); }},
+                        {"abs(x)^0.3", [](long double v) { return std::pow(std::fabs(v), (long double)0.3f); }},
+                        {"2^x", [](long double v) { return std::exp2(v); }},
+                        {"x^x", [](long double v) { return std::pow(v, v); }}};
+  std::vector<float> sweep = every_nth_float(389, 0x7f800000u);
+  for (const Case& c : cases) {
+    INFO(c.src);
+    auto [worst, worst_x] = forward_max_ulp(runtime().compile(c.src, DType::F32), sweep, c.ref);
+    WARN(c.src << " f32 (" << sweep.size() << " inputs): max " << worst << " ULP at x = " << worst_x);
+    CHECK(worst <= 1);
+  }
+  CHECK(max_ulp<float>(
+            "abs(x)^1.5", [](long double v) { return 1.5L * std::sqrt(std::fabs(v)) * (v < 0 ? -1 : 1); }, -100.0f,
+            100.0f, true) <= 2);
+}
+
 TEST_CASE("erfc of y / sqrt 2 alone and times x - the table form's edges", "[vmath]") {
   // erfc(y / sqrt 2) alone (no product to take the exponent), 0.5 erfc
   // (gelu's derivative's term), and x erfc(x / sqrt 2) where x may be

@@ -1,7 +1,8 @@
 // Vectorized math functions for the kernels. exp, expm1, log, log1p and tanh,
 // sin and cos, and in float erfc, erf, asinh, sinh, cosh, atan and tan, are
 // emitted inline as polynomial approximations (sin, cos and tan with FMA and
-// below |x| = 2^17, double 2^30: SLEEF's beyond, in a rare branch)
+// below |x| = 2^17, double 2^30: SLEEF's beyond, in a rare branch); float
+// pow is exp(y log|a|) by the inline double log and exp
 // (math/*.cpp); the other transcendentals call SLEEF's vector functions
 // (Debian libsleef3; 1.0 ULP "u10" variants, erfc 1.5 ULP) at the kernel's
 // own width, e.g. Sleef_sinf16_u10 for <16 x float>; the rest are LLVM
