@@ -445,11 +445,17 @@ const FloatInline* float_inline(Op op) {
 /// fast path's range and without FMA).
 llvm::Value* inline_sin(const vmath::Ctx& k, llvm::Value* x) { return vmath::sin(k, x, sleef_sin); }
 llvm::Value* inline_cos(const vmath::Ctx& k, llvm::Value* x) { return vmath::cos(k, x, sleef_cos); }
+
+/// Whether emit_math computes a function SLEEF has inline in this type: sin
+/// and cos in both, kFloatInline's and pow (float_pow) in float.
+bool emitted_inline(Op op, bool is_double) {
+  return op == Op::Sin || op == Op::Cos || (!is_double && (float_inline(op) || op == Op::Pow));
+}
 }  // namespace
 
 bool calls_out_of_line(Op op, bool is_double) {
   SleefName n{"", ""};
-  return sleef_name(op, n) && op != Op::Sin && op != Op::Cos && (is_double || (!float_inline(op) && op != Op::Pow));
+  return sleef_name(op, n) && !emitted_inline(op, is_double);
 }
 
 llvm::Value* emit_erfc_over_sqrt2(llvm::IRBuilderBase& b, llvm::Value* y, bool negate, bool log_form) {
