@@ -13,6 +13,10 @@
 #include "compiler/jit/codegen.hpp"
 #include "compiler/pipeline.hpp"
 
+// compiler/aot/support.cpp as an object file, embedded at build time.
+extern const char actjit_aot_support_object[];
+extern const unsigned long long actjit_aot_support_object_size;
+
 namespace actjit::aot {
 
 namespace {
@@ -51,7 +55,10 @@ std::string header_text(const std::string& prefix, const std::string& guard, con
   h += " *       dx[i] = dy[i] * df/dx(x[i]); dparams[j] = sum_i dy[i] * df/dp_j (double)\n";
   h += " *   " + prefix + "_NAME_f32_backward_x(x, dy, dx, n, params)   (with parameters only: no dparams)\n";
   h += " * params points to the parameter values (PREFIX_NAME_defaults holds the defaults);\n";
-  h += " * it may be NULL only for functions without parameters. dx may alias dy.\n";
+  h += " * it may be NULL only for functions without parameters. y may alias x, dx may alias dy.\n";
+  h += " * The f32 kernels recompute lanes that float32 arithmetic loses (results below\n";
+  h += " * 2^-112, NaN from an overflow in between) with the f64 kernels, as actjit's JIT\n";
+  h += " * runtime does: the values are the JIT's.\n";
   h += " */\n";
   h += "#ifndef " + guard + "\n#define " + guard + "\n\n#include <stdint.h>\n\n";
   h += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n";
@@ -129,11 +136,18 @@ Result<std::vector<std::string>> compile(std::string_view source, const Options&
     }
     for (auto [dtype, tag] : {std::pair{lower::DType::F32, "f32"}, {lower::DType::F64, "f64"}}) {
       std::string symbol_prefix = prefix + "_" + name + "_" + tag;
-      auto object = jit::generate(*p, dtype, *target, symbol_prefix, jit::Output::Object);
+      // (float32: entry points that recompute lost lanes with the float64
+      // kernels, as the JIT's runtime does; lower::Abi::Aot)
+      auto object = jit::generate(*p, dtype, *target, symbol_prefix, jit::Output::Object, nullptr, lower::Part::All,
+                                  lower::Abi::Aot, dtype == lower::DType::F32 ? prefix + "_" + name + "_f64" : "");
       if (!object) return object.error();
       objects.push_back(llvm::MemoryBuffer::getMemBufferCopy(*object, symbol_prefix + ".o"));
     }
   }
+  // The support object the float32 entry points call (support.cpp).
+  objects.push_back(llvm::MemoryBuffer::getMemBuffer(
+      llvm::StringRef(actjit_aot_support_object, size_t(actjit_aot_support_object_size)), "actjit_aot_support.o",
+      false));
   std::vector<llvm::NewArchiveMember> members;
   for (auto& o : objects) members.emplace_back(o->getMemBufferRef());
   if (llvm::Error e = llvm::writeArchive(options.library, members, llvm::SymtabWritingMode::NormalSymtab,

@@ -191,9 +191,9 @@ void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
 
 }  // namespace
 
-Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target,
-                             const std::string& prefix, Output what, lower::KernelSymbols* symbols,
-                             lower::Part part, lower::Abi abi) {
+Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target, const std::string& prefix,
+                             Output what, lower::KernelSymbols* symbols, lower::Part part, lower::Abi abi,
+                             const std::string& wide_prefix) {
   initialize_llvm();
   std::string error;
   MachinePool::Lease lease = machine_pool().take(target, error);
@@ -204,7 +204,7 @@ Result<std::string> generate(const Program& p, lower::DType dtype, const TargetI
   m.setDataLayout(tm->createDataLayout());
   m.setTargetTriple(target.triple);
   lower::KernelSymbols names =
-      lower::emit_kernels(p, dtype, target.vector_bits, target.cpu, target.features, prefix, m, part, abi);
+      lower::emit_kernels(p, dtype, target.vector_bits, target.cpu, target.features, prefix, m, part, abi, wide_prefix);
   if (symbols) *symbols = names;
   std::string verify;
   llvm::raw_string_ostream vs(verify);

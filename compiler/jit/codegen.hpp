@@ -15,10 +15,11 @@ enum class Output { Object, Assembly, LlvmIr };
 
 /// Lowers `p` for `target` with kernel symbols starting with `prefix`,
 /// optimizes, and emits `what`. On failure returns a Diagnostic without a
-/// position.
-Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target,
-                             const std::string& prefix, Output what, lower::KernelSymbols* symbols = nullptr,
-                             lower::Part part = lower::Part::All, lower::Abi abi = lower::Abi::Aot);
+/// position. `wide_prefix`: the float64 kernels' prefix for Abi::Aot's
+/// float32 entry points (lower::emit_kernels).
+Result<std::string> generate(const Program& p, lower::DType dtype, const TargetInfo& target, const std::string& prefix,
+                             Output what, lower::KernelSymbols* symbols = nullptr, lower::Part part = lower::Part::All,
+                             lower::Abi abi = lower::Abi::Aot, const std::string& wide_prefix = "");
 
 /// The target for a --cpu name: "native" (the host), or x86-64-v2 (SSE4.2,
 /// 128-bit vectors), x86-64-v3 (AVX2, 256), x86-64-v4 (AVX-512, 512).

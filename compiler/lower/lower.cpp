@@ -1696,9 +1696,93 @@ KernelSymbols kernel_symbols(const Program& p, const std::string& prefix) {
   return names;
 }
 
+namespace {
+
+/// Abi::Aot's float32 entry points (`names`) over the status kernels
+/// (`kernels`, made internal here) and the float64 kernels (`wide`): each
+/// calls the support object's actjit_aot1_forward or actjit_aot1_backward
+/// (compiler/aot/support.cpp, whose declarations these mirror).
+void emit_aot_entry_points(const Program& p, llvm::Module& m, const KernelSymbols& names, const KernelSymbols& kernels,
+                           const KernelSymbols& wide) {
+  llvm::LLVMContext& ctx = m.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  llvm::Type* i32 = llvm::Type::getInt32Ty(ctx);
+  llvm::Type* void_ty = llvm::Type::getVoidTy(ctx);
+  // actjit_aot1_info: the parameter count and the flags support.cpp reads.
+  uint32_t flags = 0;
+  if (!p.function.params.empty()) {
+    std::vector<NodeId> roots = p.all_roots();
+    if (ir::may_lose_nan(p.graph, roots, false) && !ir::may_lose_nan(p.graph, roots, true)) flags |= 1;
+  }
+  if (reports_lanes(p, Part::Forward)) flags |= 2;
+  if (reports_lanes(p, Part::Backward)) flags |= 4;
+  auto* info_ty = llvm::StructType::get(ctx, {i32, i32});
+  auto* info = new llvm::GlobalVariable(
+      m, info_ty, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantStruct::get(
+          info_ty, {llvm::ConstantInt::get(i32, p.function.params.size()), llvm::ConstantInt::get(i32, flags)}),
+      names.forward + "_info");
+  auto function = [&](const std::string& name) -> llvm::Constant* {
+    if (name.empty()) return llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx));
+    if (llvm::Function* f = m.getFunction(name); f && !f->isDeclaration()) {
+      f->setLinkage(llvm::GlobalValue::InternalLinkage);  // a status kernel: called through its entry point only
+      return f;
+    }
+    // a float64 kernel, from another member of the archive
+    return llvm::cast<llvm::Constant>(
+        m.getOrInsertFunction(name, llvm::FunctionType::get(void_ty, {}, false)).getCallee());
+  };
+  // `args` pointers, n (an i64) at `n_at`, maybe a null dparams added for
+  // the support call.
+  auto entry = [&](const std::string& name, unsigned args, unsigned n_at, const char* callee,
+                   std::vector<llvm::Constant*> fns, bool null_dparams) {
+    if (name.empty()) return;
+    std::vector<llvm::Type*> types(args, ptr);
+    types[n_at] = i64;
+    auto* f = llvm::Function::Create(llvm::FunctionType::get(void_ty, types, false), llvm::Function::ExternalLinkage,
+                                     name, m);
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", f));
+    std::vector<llvm::Value*> call_args(fns.begin(), fns.end());
+    std::vector<llvm::Type*> call_types(fns.size(), ptr);
+    for (llvm::Argument& a : f->args()) {
+      call_args.push_back(&a);
+      call_types.push_back(a.getType());
+    }
+    if (null_dparams) {
+      call_args.push_back(llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx)));
+      call_types.push_back(ptr);
+    }
+    call_args.push_back(info);
+    call_types.push_back(ptr);
+    b.CreateCall(m.getOrInsertFunction(callee, llvm::FunctionType::get(void_ty, call_types, false)), call_args);
+    b.CreateRetVoid();
+  };
+  auto none = std::string();
+  // forward(x, y, n, params); backward(x, dy, dx, n, params, dparams); backward_x(x, dy, dx, n, params)
+  entry(names.forward, 4, 2, "actjit_aot1_forward", {function(kernels.forward), function(wide.forward)}, false);
+  entry(names.backward, 6, 3, "actjit_aot1_backward",
+        {function(kernels.backward), function(none), function(wide.backward), function(wide.backward_x)}, false);
+  entry(names.backward_x, 5, 3, "actjit_aot1_backward",
+        {function(none), function(kernels.backward_x), function(wide.backward), function(wide.backward_x)}, true);
+}
+
+}  // namespace
+
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
-                           const std::string& features, const std::string& prefix, llvm::Module& m, Part part,
-                           Abi abi) {
+                           const std::string& features, const std::string& prefix, llvm::Module& m, Part part, Abi abi,
+                           const std::string& wide_prefix) {
+  if (abi == Abi::Aot && dtype == DType::F32 && !wide_prefix.empty() && !p.row.rowwise) {
+    KernelSymbols kernels = emit_kernels(p, dtype, vector_bits, cpu, features, prefix + "_kernel", m, part, Abi::Jit);
+    KernelSymbols names = kernel_symbols(p, prefix);
+    if (kernels.forward.empty()) names.forward.clear();
+    if (kernels.backward.empty()) names.backward.clear();
+    if (kernels.backward_x.empty()) names.backward_x.clear();
+    names.fused.clear();
+    emit_aot_entry_points(p, m, names, kernels, kernel_symbols(p, wide_prefix));
+    return names;
+  }
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* elem = dtype == DType::F64 ? llvm::Type::getDoubleTy(ctx) : llvm::Type::getFloatTy(ctx);
   // Bodies that cost enough are two or four registers wide

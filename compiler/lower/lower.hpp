@@ -45,7 +45,11 @@ enum class Part { All, Forward, Backward, BackwardX, Fused };
 /// (or the fused kernel's) y is tiny where it may have lost its accuracy
 /// to an underflow in between (ir::underflow_sources, ir::kTinyFloat); the
 /// runtime then recomputes those lanes in float64. Float64 kernels return
-/// 0. Row-wise kernels return void.
+/// 0. Row-wise kernels return void. Aot's float32 kernels, given the
+/// float64 kernels' prefix (emit_kernels' `wide_prefix`), are Jit's kernels
+/// under internal names behind entry points that call the support object
+/// of AOT libraries (compiler/aot/support.cpp) with them and the float64
+/// kernels: the lanes come out as the JIT's runtime gives them.
 enum class Abi { Aot, Jit };
 inline constexpr uint32_t kStatusNaN = 1, kStatusTiny = 2;
 
@@ -168,8 +172,9 @@ bool reports_lanes(const Program& p, Part part);
 /// `vector_bits` is the width of the target's vector registers; elementwise
 /// bodies are one, two or four registers wide (kForwardInterleave).
 /// `cpu`/`features` are set as function attributes. Names of kernels not emitted are left empty.
+/// `wide_prefix`: see Abi::Aot.
 KernelSymbols emit_kernels(const Program& p, DType dtype, unsigned vector_bits, const std::string& cpu,
                            const std::string& features, const std::string& prefix, llvm::Module& m,
-                           Part part = Part::All, Abi abi = Abi::Aot);
+                           Part part = Part::All, Abi abi = Abi::Aot, const std::string& wide_prefix = "");
 
 }  // namespace actjit::lower

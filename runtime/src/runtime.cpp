@@ -18,6 +18,7 @@
 #include "compiler/pipeline.hpp"
 #include "runtime/src/kernel_impl.hpp"
 #include "runtime/src/pool.hpp"
+#include "runtime/src/rescue_lanes.hpp"
 
 namespace actjit {
 
@@ -589,89 +590,32 @@ const jit::KernelCode* KernelImpl::fused_code() const {
   });
 }
 
-namespace {
-constexpr size_t kRescueBlock = 256;
-bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
-/// With `tiny`, also results that are tiny or 0: an underflow in between
-/// may have cost them their accuracy (the kernel reported such a lane,
-/// lower::kStatusTiny; the rest of the block is recomputed alike).
-bool lost_forward(float out, float in, bool tiny) {
-  return std::isfinite(in) && (std::isnan(out) || (tiny && std::fabs(out) < float(ir::kTinyFloat)));
-}
-/// The backward's lanes to recompute: NaN from finite x and dy, and with
-/// `tiny` (a backward that flushes a tiny derivative, lower.cpp
-/// sigmoid_times) tiny or 0 results too.
-bool lost_backward(float out, float in, float dy, bool tiny) {
-  return std::isfinite(dy) && (lost(out, in) || (tiny && std::isfinite(in) && std::fabs(out) < float(ir::kTinyFloat)));
-}
-}  // namespace
+static_assert(lanes::kTiny == float(ir::kTinyFloat) && lanes::kStatusTiny == int64_t(lower::kStatusTiny));
 
 bool KernelImpl::params_outside_watch(const double* p) const {
-  if (dtype != DType::F32) return false;
-  constexpr double kRoundsToInf = 0x1.ffffffp127;  // FLT_MAX and half an ULP: the kernel's rounding gives inf
-  constexpr double kRoundsToZero = 0x1p-150;       // half the smallest subnormal: rounds to 0
-  for (size_t j = 0; j < params.size(); ++j) {
-    double a = std::fabs(p[j]);
-    if (!(a < kRoundsToInf) || (zero_params_need_look && a <= kRoundsToZero)) return true;
-  }
-  return false;
+  return dtype == DType::F32 && lanes::params_outside_watch(p, params.size(), zero_params_need_look);
 }
 
 void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params, bool tiny) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
   auto fn = reinterpret_cast<ForwardFn>(w->forward);
-  // Only the lost lanes, gathered (every block with one went through
-  // float64 whole: sqrt(x*x - 1) over [-8, 8] ran 0.58 e/ns, gathered 1.00).
-  double xs[kRescueBlock], ys[kRescueBlock];
-  uint32_t at[kRescueBlock];
-  for (size_t b = 0; b < n; b += kRescueBlock) {
-    size_t m = std::min(kRescueBlock, n - b), lost = 0;
-    for (size_t k = 0; k < m; ++k) {
-      at[lost] = uint32_t(k);
-      lost += lost_forward(y[b + k], x[b + k], tiny);
-    }
-    if (!lost) continue;
-    for (size_t j = 0; j < lost; ++j) xs[j] = x[b + at[j]];
-    fn(xs, ys, int64_t(lost), params);
-    for (size_t j = 0; j < lost; ++j) y[b + at[j]] = float(ys[j]);
-  }
+  lanes::rescue_forward(x, y, n, tiny, [&](const double* xs, double* ys, size_t m) { fn(xs, ys, int64_t(m), params); });
 }
 
 void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
                                  double* dparams, bool tiny) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(dx) == static_cast<const void*>(dy)) return;  // in place: dy is gone
-  const size_t np = this->params.size();
-  bool redo_dparams = false;
-  for (size_t j = 0; dparams && j < np; ++j) redo_dparams = redo_dparams || std::isnan(dparams[j]);
   auto full = reinterpret_cast<BackwardFn>(w->backward);
   auto dx_only = reinterpret_cast<BackwardXFn>(w->backward_x);
-  double xs[kRescueBlock], dys[kRescueBlock], dxs[kRescueBlock];
-  uint32_t at[kRescueBlock];
-  std::vector<double> sum(np, 0.0), part(np, 0.0);
-  for (size_t b = 0; b < n; b += kRescueBlock) {
-    size_t m = std::min(kRescueBlock, n - b), lost = 0;
-    for (size_t k = 0; k < m; ++k) {
-      at[lost] = uint32_t(k);
-      lost += lost_backward(dx[b + k], x[b + k], dy[b + k], tiny);
-    }
-    if (redo_dparams) {  // the parameters' sums take every element
-      for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];
-      full(xs, dys, dxs, int64_t(m), params, part.data());
-      for (size_t j = 0; j < np; ++j) sum[j] += part[j];
-      for (size_t j = 0; j < lost; ++j) dx[b + at[j]] = float(dxs[at[j]]);
-      continue;
-    }
-    if (!lost) continue;
-    for (size_t j = 0; j < lost; ++j) xs[j] = x[b + at[j]], dys[j] = dy[b + at[j]];  // the lost lanes, gathered
-    if (np == 0)
-      full(xs, dys, dxs, int64_t(lost), params, nullptr);
-    else
-      dx_only(xs, dys, dxs, int64_t(lost), params);
-    for (size_t j = 0; j < lost; ++j) dx[b + at[j]] = float(dxs[j]);
-  }
-  for (size_t j = 0; redo_dparams && j < np; ++j) dparams[j] = sum[j];
+  std::vector<double> sums(this->params.size());
+  lanes::rescue_backward(
+      x, dy, dx, n, this->params.size(), dparams, tiny, sums.data(),
+      [&](const double* xs, const double* dys, double* dxs, size_t m, double* d) {
+        full(xs, dys, dxs, int64_t(m), params, d);
+      },
+      [&](const double* xs, const double* dys, double* dxs, size_t m) { dx_only(xs, dys, dxs, int64_t(m), params); });
 }
 
 }  // namespace detail

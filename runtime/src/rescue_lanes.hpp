@@ -1,0 +1,113 @@
+// The float32 lanes recomputed in float64: which they are and how they are
+// recomputed, shared by the runtime (runtime.cpp, after a JIT kernel's
+// status) and the support object of ahead-of-time libraries
+// (aot_support.cpp, linked into every `actjit compile` archive), so that
+// both give the same results. Header only, and free of the C++ library
+// beyond inline functions: the support object links into C programs.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+namespace actjit::detail::lanes {
+
+/// Results below this magnitude (or 0) of a kernel that reported a lane in
+/// exp's underflow band are recomputed (ir::kTinyFloat, checked equal by
+/// a static_assert in runtime.cpp).
+inline constexpr float kTiny = 0x1p-112f;
+/// Lanes gathered for one float64 call.
+inline constexpr size_t kBlock = 256;
+/// The kernels' status bits (lower::kStatusNaN, lower::kStatusTiny; checked
+/// likewise).
+inline constexpr int64_t kStatusTiny = 2;
+
+inline bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
+/// With `tiny`, also results that are tiny or 0: an underflow in between
+/// may have cost them their accuracy (the kernel reported such a lane,
+/// kStatusTiny; the rest of the block is recomputed alike).
+inline bool lost_forward(float out, float in, bool tiny) {
+  return std::isfinite(in) && (std::isnan(out) || (tiny && std::fabs(out) < kTiny));
+}
+/// The backward's lanes to recompute: NaN from finite x and dy, and with
+/// `tiny` (a backward that flushes a tiny derivative, lower.cpp
+/// sigmoid_times) tiny or 0 results too.
+inline bool lost_backward(float out, float in, float dy, bool tiny) {
+  return std::isfinite(dy) && (lost(out, in) || (tiny && std::isfinite(in) && std::fabs(out) < kTiny));
+}
+
+/// Whether parameter values lie outside what a float32 kernel's watches
+/// cover (then its results are looked at whatever its status): values
+/// that round to inf in float, and with `zero_params_need_look` (a
+/// function whose NaN a zero parameter would hide from the watch) values
+/// that round to 0.
+inline bool params_outside_watch(const double* p, size_t np, bool zero_params_need_look) {
+  constexpr double kRoundsToInf = 0x1.ffffffp127;  // FLT_MAX and half an ULP: the kernel's rounding gives inf
+  constexpr double kRoundsToZero = 0x1p-150;       // half the smallest subnormal: rounds to 0
+  for (size_t j = 0; j < np; ++j) {
+    double a = std::fabs(p[j]);
+    if (!(a < kRoundsToInf) || (zero_params_need_look && a <= kRoundsToZero)) return true;
+  }
+  return false;
+}
+
+/// y's lost lanes from the float64 forward: `wide(xs, ys, m)` computes m
+/// values. Only the lost lanes, gathered (every block with one went
+/// through float64 whole: sqrt(x*x - 1) over [-8, 8] ran 0.58 e/ns,
+/// gathered 1.00).
+template <class Wide>
+void rescue_forward(const float* x, float* y, size_t n, bool tiny, Wide wide) {
+  double xs[kBlock], ys[kBlock];
+  uint32_t at[kBlock];
+  for (size_t b = 0; b < n; b += kBlock) {
+    size_t m = n - b < kBlock ? n - b : kBlock, count = 0;
+    for (size_t k = 0; k < m; ++k) {
+      at[count] = uint32_t(k);
+      count += lost_forward(y[b + k], x[b + k], tiny);
+    }
+    if (!count) continue;
+    for (size_t j = 0; j < count; ++j) xs[j] = x[b + at[j]];
+    wide(xs, ys, count);
+    for (size_t j = 0; j < count; ++j) y[b + at[j]] = float(ys[j]);
+  }
+}
+
+/// dx's lost lanes from the float64 backward, and with `dparams` holding a
+/// NaN the parameters' gradients over all of x (the float64 backward
+/// takes every element then). `full(xs, dys, dxs, m, dparams)` is the
+/// backward with the parameters' gradients (dparams may be null where np
+/// is 0), `dx_only(xs, dys, dxs, m)` the one without. `sums` holds np
+/// doubles of scratch.
+template <class Full, class DxOnly>
+void rescue_backward(const float* x, const float* dy, float* dx, size_t n, size_t np, double* dparams, bool tiny,
+                     double* sums, Full full, DxOnly dx_only) {
+  bool redo_dparams = false;
+  for (size_t j = 0; dparams && j < np; ++j) redo_dparams = redo_dparams || std::isnan(dparams[j]);
+  double xs[kBlock], dys[kBlock], dxs[kBlock];
+  uint32_t at[kBlock];
+  for (size_t j = 0; redo_dparams && j < np; ++j) sums[j] = 0;
+  for (size_t b = 0; b < n; b += kBlock) {
+    size_t m = n - b < kBlock ? n - b : kBlock, count = 0;
+    for (size_t k = 0; k < m; ++k) {
+      at[count] = uint32_t(k);
+      count += lost_backward(dx[b + k], x[b + k], dy[b + k], tiny);
+    }
+    if (redo_dparams) {  // the parameters' sums take every element
+      for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];
+      full(xs, dys, dxs, m, dparams);
+      for (size_t j = 0; j < np; ++j) sums[j] += dparams[j];
+      for (size_t j = 0; j < count; ++j) dx[b + at[j]] = float(dxs[at[j]]);
+      continue;
+    }
+    if (!count) continue;
+    for (size_t j = 0; j < count; ++j) xs[j] = x[b + at[j]], dys[j] = dy[b + at[j]];  // the lost lanes, gathered
+    if (np == 0)
+      full(xs, dys, dxs, count, nullptr);
+    else
+      dx_only(xs, dys, dxs, count);
+    for (size_t j = 0; j < count; ++j) dx[b + at[j]] = float(dxs[j]);
+  }
+  for (size_t j = 0; redo_dparams && j < np; ++j) dparams[j] = sums[j];
+}
+
+}  // namespace actjit::detail::lanes
