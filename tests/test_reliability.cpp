@@ -367,7 +367,9 @@ TEST_CASE("float32 kernels leave the NaNs of the function's own domain and recom
 TEST_CASE("float32 results an underflow in between may have spoiled are recomputed in float64", "[numerics]") {
   // swish(-100) = -100 * sigmoid(-100): the sigmoid is a float subnormal
   // with 6 bits left, and the product keeps its rounding (52 ULP off before).
-  // Such lanes (tiny results, ir::kTinyFloat) are recomputed in float64.
+  // Such lanes (an exp operand in the underflow band) are recomputed in
+  // float64; tiny results of lanes above the band (x in [-87.3, -83] for
+  // swish) keep the float kernel's, within 1.06 ULP.
   Runtime rt;
   for (const char* name : {"swish", "mish", "telu", "gelu_tanh", "x * sigmoid(1.702 * x)"}) {
     Kernel k32 = rt.compile(name, DType::F32), k64 = rt.compile(name, DType::F64);
@@ -394,7 +396,7 @@ TEST_CASE("float32 results an underflow in between may have spoiled are recomput
     }
     INFO(name << ": " << tiny << " tiny results, worst " << worst << " ULP, " << worst_tiny << " among them");
     CHECK(tiny > 1000);
-    CHECK(worst_tiny <= 1);  // the float64 value, rounded
+    CHECK(worst_tiny <= 1.1);  // the float64 value rounded, or the float kernel's above the band
     // (gelu_tanh and x * sigmoid(1.702 x) are off by more elsewhere: the
     // rounding of exp's argument, amplified by exp; ACCURACY.md.)
     if (std::string(name) != "gelu_tanh" && std::string(name).find('*') == std::string::npos) CHECK(worst <= 8);

@@ -65,7 +65,7 @@ void actjit_aot1_forward(actjit_aot1_f32_forward_fn kernel, actjit_aot1_f64_forw
   auto recompute = [&](const double* xs, double* ys, size_t m) { wide(xs, ys, int64_t(m), p); };
   if (x != y || !((info->flags & kForwardReports) || look)) {
     int64_t status = kernel(x, y, count, p);
-    if ((status || look) && x != y) lanes::rescue_forward(x, y, n, status & lanes::kStatusTiny, recompute);
+    if ((status || look) && x != y) lanes::rescue_forward(x, y, n, recompute);
     return;
   }
   alignas(64) float kept[kCopyBlock];  // in place: x a block at a time
@@ -73,7 +73,7 @@ void actjit_aot1_forward(actjit_aot1_f32_forward_fn kernel, actjit_aot1_f64_forw
     size_t len = n - b < kCopyBlock ? n - b : kCopyBlock;
     std::memcpy(kept, x + b, len * sizeof(float));
     int64_t status = kernel(kept, y + b, int64_t(len), p);
-    if (status || look) lanes::rescue_forward(kept, y + b, len, status & lanes::kStatusTiny, recompute);
+    if (status || look) lanes::rescue_forward(kept, y + b, len, recompute);
   }
 }
 
@@ -107,8 +107,7 @@ void actjit_aot1_backward(actjit_aot1_f32_backward_fn kernel, actjit_aot1_f32_ba
   }
   if (dx != dy || !((info->flags & kBackwardReports) || look)) {
     int64_t status = run(x, dy, dx, n, d);
-    if ((status || look) && dx != dy)
-      lanes::rescue_backward(x, dy, dx, n, np, d, status & lanes::kStatusTiny, scratch, full, dx_only);
+    if ((status || look) && dx != dy) lanes::rescue_backward(x, dy, dx, n, np, d, scratch, full, dx_only);
   } else {  // in place: dy a block at a time, each block's parameter gradients added
     alignas(64) float kept[kCopyBlock];
     double* part = scratch + np;
@@ -117,8 +116,7 @@ void actjit_aot1_backward(actjit_aot1_f32_backward_fn kernel, actjit_aot1_f32_ba
       std::memcpy(kept, dy + b, len * sizeof(float));
       double* db = b == 0 || !d ? d : part;
       int64_t status = run(x + b, kept, dx + b, len, db);
-      if (status || look)
-        lanes::rescue_backward(x + b, kept, dx + b, len, np, db, status & lanes::kStatusTiny, scratch, full, dx_only);
+      if (status || look) lanes::rescue_backward(x + b, kept, dx + b, len, np, db, scratch, full, dx_only);
       for (size_t j = 0; b > 0 && d && j < np; ++j) d[j] += part[j];
     }
   }

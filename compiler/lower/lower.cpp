@@ -400,8 +400,12 @@ struct KernelBuilder {
   /// speed; a minimum per operand and body lane kept four registers per
   /// operand live, and the constants they displaced cost x*x /
   /// exp(sqrt(x*x + 1)) 15%); within the band's width after the loop, some
-  /// lane underflowed,
-  /// and the runtime recomputes the tiny and zero results. The runtime then
+  /// lane underflowed. Those lanes' first result is NaN (a compare and a
+  /// masked move per register: swish, silu, mish, telu, gelu_tanh at 16Ki
+  /// level with the kernels before), and the runtime recomputes the NaN
+  /// lanes: per lane, not every tiny result of a call where one lane
+  /// underflowed, which made a lane's value depend on its neighbours
+  /// (swish at -86.67 alone or beside -100: 1 ULP apart). The runtime
   /// finds the lanes (and checks that their inputs were finite). Only
   /// float32 kernels whose function may make such a lane watch (for NaN:
   /// one that float64 would not give as well, ir::may_lose_nan). `extra`
@@ -447,8 +451,12 @@ struct KernelBuilder {
     static constexpr uint32_t kBandWidth = std::bit_cast<uint32_t>(float(ir::kExpUnderflowBand.lo)) - kBandFirst;
     static constexpr uint32_t kSign = 0x80000000u;
     static constexpr unsigned kRegister = 16;  // i32 lanes in one AVX-512 register
-    /// `values`: the results, then the values of `extra`.
-    void watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& values, llvm::Value* mask) {
+    /// `values`: the results, then the values of `extra`. Returns the
+    /// first result, NaN in the lanes whose watched operands lie in the
+    /// band: the runtime recomputes exactly those (and the NaN lanes), so
+    /// that a lane's value never depends on the other lanes of its call.
+    llvm::Value* watch(llvm::IRBuilder<>& b, const std::vector<llvm::Value*>& given, llvm::Value* mask) {
+      std::vector<llvm::Value*> values = given;
       size_t results = values.size() - extra.size();
       if (slot) {
         llvm::Value* bad = nullptr;
@@ -459,7 +467,7 @@ struct KernelBuilder {
         if (mask) bad = b.CreateAnd(bad, mask);
         b.CreateStore(b.CreateOr(b.CreateLoad(ty, slot), b.CreateSExt(bad, ty)), slot);
       }
-      if (extra.empty()) return;
+      if (extra.empty()) return values[0];
       // Not masked to the live lanes: a tail's dead lanes compute f(0),
       // which at worst asks the runtime to look at tiny results it
       // then finds right (and a masked add costs mish 3% more).
@@ -473,6 +481,8 @@ struct KernelBuilder {
         llvm::Value* dj = b.CreateSub(bits, llvm::ConstantInt::get(ty, first));
         d = d ? umin(d, dj) : dj;
       }
+      llvm::Value* in_band = b.CreateICmpULE(d, llvm::ConstantInt::get(ty, kBandWidth));
+      llvm::Value* first = b.CreateSelect(in_band, llvm::ConstantFP::getNaN(values[0]->getType()), values[0]);
       // halves of the body's lanes folded into one register (which lane is
       // not needed: the runtime finds them)
       for (unsigned w = kb.lanes; w > least_ty()->getNumElements(); w /= 2) {
@@ -484,6 +494,7 @@ struct KernelBuilder {
         d = umin(b.CreateShuffleVector(d, lo), b.CreateShuffleVector(d, hi));
       }
       b.CreateStore(umin(b.CreateLoad(least_ty(), least), d), least);
+      return first;
     }
     void ret(llvm::IRBuilder<>& b) {
       if (!kb.status) {
@@ -554,12 +565,10 @@ struct KernelBuilder {
       if (product) {
         auto [q, a] = sigmoid_times(b, em, product->sigmoid, product->guards, product->m, p.value, in[0], nullptr);
         if (!q) q = em.emit({p.value}, [&](NodeId) { return in[0]; })[0];  // sigmoid's form, a watched alike
-        rescue.watch(b, {q, a}, live);
-        return stored(q);
+        return stored(rescue.watch(b, {q, a}, live));
       }
       std::vector<llvm::Value*> v = em.emit({p.value}, [&](NodeId) { return in[0]; }, nullptr, rescue.extra);
-      rescue.watch(b, v, live);
-      return stored(v[0]);
+      return stored(rescue.watch(b, v, live));
     });
     rescue.ret(b);
   }
@@ -590,8 +599,7 @@ struct KernelBuilder {
       auto leaf = [&](NodeId) { return in[0]; };
       if (!em.has_paired_tanh()) {
         std::vector<llvm::Value*> v = em.emit(roots, leaf, nullptr, rescue.extra);
-        rescue.watch(b, v, live);
-        return stored(v[0], v[1]);
+        return stored(rescue.watch(b, v, live), v[1]);
       }
       std::unordered_map<NodeId, llvm::Value*> done;
       em.set_pairing(false);
@@ -600,8 +608,7 @@ struct KernelBuilder {
       std::unordered_map<NodeId, llvm::Value*> reuse = em.reusable(done);
       llvm::Value* d = em.emit({p.d_x}, leaf, &reuse)[0];
       v.insert(v.begin() + 1, d);  // y, dydx, then the watched values
-      rescue.watch(b, v, live);
-      return stored(v[0], v[1]);
+      return stored(rescue.watch(b, v, live), v[1]);
     });
     rescue.ret(b);
   }
@@ -763,11 +770,10 @@ struct KernelBuilder {
       if (sigmoid) {
         auto [q, a] = sigmoid_times(b, em, sigmoid->sigmoid, sigmoid->guards, ir::kNoNode, p.d_x, xv, dyv);
         if (!q) q = b.CreateFMul(dyv, em.emit({p.d_x}, [&](NodeId) { return xv; })[0]);  // sigmoid's form
-        rescue.watch(b, {q, a}, live);
-        return stored(q);
+        return stored(rescue.watch(b, {q, a}, live));
       }
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
-      rescue.watch(b, d, live);
+      rescue.watch(b, d, live);  // (NaN only: the band is watched in the sigmoid slope above)
       for (size_t j = 0; j < np; ++j) {
         if (!acc[j]) continue;
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);

@@ -42,9 +42,11 @@ enum class Part { All, Forward, Backward, BackwardX, Fused };
 /// gave NaN from a finite input (an inf - inf, 0 * inf or inf / inf after
 /// an overflow that float64 may not have; watched only in kernels that can
 /// make such a NaN, ir::may_lose_nan) and kStatusTiny when a forward's
-/// (or the fused kernel's) y is tiny where it may have lost its accuracy
-/// to an underflow in between (ir::underflow_sources, ir::kTinyFloat); the
-/// runtime then recomputes those lanes in float64. Float64 kernels return
+/// (or the fused kernel's) y may have lost its accuracy to an underflow in
+/// between (an exp operand in ir::kExpUnderflowBand, ir::underflow_sources):
+/// such lanes of y are NaN. The runtime then recomputes the NaN lanes of
+/// finite inputs in float64, and no others, so a lane's value does not
+/// depend on the rest of its call. Float64 kernels return
 /// 0. Row-wise kernels return void. Aot's float32 kernels, given the
 /// float64 kernels' prefix (emit_kernels' `wide_prefix`), are Jit's kernels
 /// under internal names behind entry points that call the support object

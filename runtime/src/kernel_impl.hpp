@@ -79,7 +79,7 @@ struct KernelImpl {
   // need: the fused kernel (forward_with_derivative), and for float32 the
   // float64 build, in which lanes that the float32 kernel reports NaN from
   // finite inputs (an overflow in between, such as -x^2 + 2^sqrt|x| at 1e30,
-  // where the true value is finite or an infinity), or tiny after an
+  // where the true value is finite or an infinity), or lost to an
   // underflow in between (swish at x = -100), are recomputed.
   std::shared_ptr<const Program> program;
   std::shared_ptr<jit::Engine> engine;
@@ -188,15 +188,14 @@ struct KernelImpl {
   /// floats through the C++ API 307 -> 171 instructions a call (callgrind;
   /// the kernel itself 43), ~20 -> ~10 ns.
   mutable std::atomic<const jit::KernelCode*> plain_forward{nullptr}, plain_backward{nullptr}, plain_fused{nullptr};
-  /// y[i] = f(x[i]) in float64 where x[i] is finite and y[i] NaN, or with
-  /// `tiny` (the kernel reported lower::kStatusTiny) also where y[i] is
-  /// tiny (below ir::kTinyFloat, 0 included: an underflow in between may
-  /// have cost it its accuracy), in blocks that hold such a lane.
-  void rescue_forward(const float* x, float* y, size_t n, const double* params, bool tiny) const;
-  /// The same for dx (with `tiny`, tiny dx: lower.cpp sigmoid_times);
-  /// dparams (if not null) recomputed in float64 whole when it holds a NaN.
+  /// y[i] = f(x[i]) in float64 where x[i] is finite and y[i] NaN (which
+  /// the float32 kernels also make the lanes they lost to an underflow in
+  /// between: rescue_lanes.hpp), gathered in blocks.
+  void rescue_forward(const float* x, float* y, size_t n, const double* params) const;
+  /// The same for dx; dparams (if not null) recomputed in float64 whole
+  /// when it holds a NaN.
   void rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
-                       double* dparams, bool tiny = false) const;
+                       double* dparams) const;
 };
 
 /// The row-wise vector-Jacobian product over `rows` rows of `cols` with

@@ -12,29 +12,18 @@
 
 namespace actjit::detail::lanes {
 
-/// Results below this magnitude (or 0) of a kernel that reported a lane in
-/// exp's underflow band are recomputed (ir::kTinyFloat, checked equal by
-/// a static_assert in runtime.cpp).
-inline constexpr float kTiny = 0x1p-112f;
 /// Lanes gathered for one float64 call.
 inline constexpr size_t kBlock = 256;
-/// The kernels' status bits (lower::kStatusNaN, lower::kStatusTiny; checked
-/// likewise).
-inline constexpr int64_t kStatusTiny = 2;
 
+/// A lane to recompute: NaN from a finite input. The kernels report such
+/// lanes by their status, and make NaN the lanes they lost to an underflow
+/// in between (lower.cpp LaneWatch: an exp operand in the underflow band),
+/// so that which lanes are recomputed, and so every lane's value, does not
+/// depend on the other lanes of a call (its length, its split between
+/// threads).
 inline bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
-/// With `tiny`, also results that are tiny or 0: an underflow in between
-/// may have cost them their accuracy (the kernel reported such a lane,
-/// kStatusTiny; the rest of the block is recomputed alike).
-inline bool lost_forward(float out, float in, bool tiny) {
-  return std::isfinite(in) && (std::isnan(out) || (tiny && std::fabs(out) < kTiny));
-}
-/// The backward's lanes to recompute: NaN from finite x and dy, and with
-/// `tiny` (a backward that flushes a tiny derivative, lower.cpp
-/// sigmoid_times) tiny or 0 results too.
-inline bool lost_backward(float out, float in, float dy, bool tiny) {
-  return std::isfinite(dy) && (lost(out, in) || (tiny && std::isfinite(in) && std::fabs(out) < kTiny));
-}
+/// The backward's: NaN from finite x and dy.
+inline bool lost_backward(float out, float in, float dy) { return std::isfinite(dy) && lost(out, in); }
 
 /// Whether parameter values lie outside what a float32 kernel's watches
 /// cover (then its results are looked at whatever its status): values
@@ -56,14 +45,14 @@ inline bool params_outside_watch(const double* p, size_t np, bool zero_params_ne
 /// through float64 whole: sqrt(x*x - 1) over [-8, 8] ran 0.58 e/ns,
 /// gathered 1.00).
 template <class Wide>
-void rescue_forward(const float* x, float* y, size_t n, bool tiny, Wide wide) {
+void rescue_forward(const float* x, float* y, size_t n, Wide wide) {
   double xs[kBlock], ys[kBlock];
   uint32_t at[kBlock];
   for (size_t b = 0; b < n; b += kBlock) {
     size_t m = n - b < kBlock ? n - b : kBlock, count = 0;
     for (size_t k = 0; k < m; ++k) {
       at[count] = uint32_t(k);
-      count += lost_forward(y[b + k], x[b + k], tiny);
+      count += lost(y[b + k], x[b + k]);
     }
     if (!count) continue;
     for (size_t j = 0; j < count; ++j) xs[j] = x[b + at[j]];
@@ -79,8 +68,8 @@ void rescue_forward(const float* x, float* y, size_t n, bool tiny, Wide wide) {
 /// is 0), `dx_only(xs, dys, dxs, m)` the one without. `sums` holds np
 /// doubles of scratch.
 template <class Full, class DxOnly>
-void rescue_backward(const float* x, const float* dy, float* dx, size_t n, size_t np, double* dparams, bool tiny,
-                     double* sums, Full full, DxOnly dx_only) {
+void rescue_backward(const float* x, const float* dy, float* dx, size_t n, size_t np, double* dparams, double* sums,
+                     Full full, DxOnly dx_only) {
   bool redo_dparams = false;
   for (size_t j = 0; dparams && j < np; ++j) redo_dparams = redo_dparams || std::isnan(dparams[j]);
   double xs[kBlock], dys[kBlock], dxs[kBlock];
@@ -90,7 +79,7 @@ void rescue_backward(const float* x, const float* dy, float* dx, size_t n, size_
     size_t m = n - b < kBlock ? n - b : kBlock, count = 0;
     for (size_t k = 0; k < m; ++k) {
       at[count] = uint32_t(k);
-      count += lost_backward(dx[b + k], x[b + k], dy[b + k], tiny);
+      count += lost_backward(dx[b + k], x[b + k], dy[b + k]);
     }
     if (redo_dparams) {  // the parameters' sums take every element
       for (size_t k = 0; k < m; ++k) xs[k] = x[b + k], dys[k] = dy[b + k];

@@ -590,28 +590,26 @@ const jit::KernelCode* KernelImpl::fused_code() const {
   });
 }
 
-static_assert(lanes::kTiny == float(ir::kTinyFloat) && lanes::kStatusTiny == int64_t(lower::kStatusTiny));
-
 bool KernelImpl::params_outside_watch(const double* p) const {
   return dtype == DType::F32 && lanes::params_outside_watch(p, params.size(), zero_params_need_look);
 }
 
-void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params, bool tiny) const {
+void KernelImpl::rescue_forward(const float* x, float* y, size_t n, const double* params) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(x) == static_cast<const void*>(y)) return;  // in place: x is gone
   auto fn = reinterpret_cast<ForwardFn>(w->forward);
-  lanes::rescue_forward(x, y, n, tiny, [&](const double* xs, double* ys, size_t m) { fn(xs, ys, int64_t(m), params); });
+  lanes::rescue_forward(x, y, n, [&](const double* xs, double* ys, size_t m) { fn(xs, ys, int64_t(m), params); });
 }
 
 void KernelImpl::rescue_backward(const float* x, const float* dy, float* dx, size_t n, const double* params,
-                                 double* dparams, bool tiny) const {
+                                 double* dparams) const {
   const jit::KernelCode* w = wide_code();
   if (!w || static_cast<const void*>(dx) == static_cast<const void*>(dy)) return;  // in place: dy is gone
   auto full = reinterpret_cast<BackwardFn>(w->backward);
   auto dx_only = reinterpret_cast<BackwardXFn>(w->backward_x);
   std::vector<double> sums(this->params.size());
   lanes::rescue_backward(
-      x, dy, dx, n, this->params.size(), dparams, tiny, sums.data(),
+      x, dy, dx, n, this->params.size(), dparams, sums.data(),
       [&](const double* xs, const double* dys, double* dxs, size_t m, double* d) {
         full(xs, dys, dxs, int64_t(m), params, d);
       },
@@ -653,7 +651,7 @@ namespace {
       keeping(static_cast<const float*>(xb), e - b, keep != nullptr, [&](float* kept, size_t from, size_t len) {
         float* yc = static_cast<float*>(yb) + from;
         int64_t status = keep ? keep(yc, yc, kept, int64_t(len), p) : fn(yc, yc, int64_t(len), p);
-        if (status || look_anyway) k.rescue_forward(kept, yc, len, p, status & lower::kStatusTiny);
+        if (status || look_anyway) k.rescue_forward(kept, yc, len, p);
       });
       return;
     }
@@ -662,8 +660,7 @@ namespace {
       return f(static_cast<const char*>(xb) + from * es, static_cast<char*>(yb) + from * es, int64_t(to - from), p);
     };
     int64_t status = streaming ? split_at_alignment(yb, es, e - b, part) : call_aligned(yb, es, e - b, part);
-    if (status || look_anyway)
-      k.rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p, status & lower::kStatusTiny);
+    if (status || look_anyway) k.rescue_forward(static_cast<const float*>(xb), static_cast<float*>(yb), e - b, p);
   };
   size_t pieces = pieces_for(n, n / 64);
   run_pieces(pieces, [&](size_t i) {
@@ -726,7 +723,7 @@ namespace {
                 else
                   status = reinterpret_cast<detail::KeepBackwardXFn>(keep_build->backward_x)(xb, dxb, dxb, kept,
                                                                                              int64_t(len), p);
-                if (status || look_anyway) k.rescue_backward(xb, kept, dxb, len, p, d, status & lower::kStatusTiny);
+                if (status || look_anyway) k.rescue_backward(xb, kept, dxb, len, p, d);
                 for (size_t j = 0; !first && j < part.size(); ++j) dp[j] += part[j];
                 first = false;
               });
@@ -753,7 +750,7 @@ namespace {
     void* dxb = static_cast<char*>(dx) + b * es;
     if (status || look_anyway)
       k.rescue_backward(static_cast<const float*>(xb), static_cast<const float*>(dyb), static_cast<float*>(dxb), e - b,
-                        p, dp, status & lower::kStatusTiny);
+                        p, dp);
   };
   if (pieces == 1) {
     run(0, n, dparams);
@@ -789,8 +786,7 @@ int Kernel::forward_raw(const void* x, void* y, size_t n, const double* params) 
       int64_t status = call_aligned(y, es, n, [&](size_t from, size_t to, bool) {
         return fn(static_cast<const char*>(x) + from * es, static_cast<char*>(y) + from * es, int64_t(to - from), p);
       });
-      if (status)
-        impl_->rescue_forward(static_cast<const float*>(x), static_cast<float*>(y), n, p, status & lower::kStatusTiny);
+      if (status) impl_->rescue_forward(static_cast<const float*>(x), static_cast<float*>(y), n, p);
       return 0;
     }
   return forward_general(*impl_, x, y, n, params);
@@ -803,7 +799,7 @@ namespace {
 void rescue_fused(const detail::KernelImpl& k, const void* x, void* y, void* dydx, size_t n, const double* p,
                   int64_t status, bool look_anyway) {
   auto* xf = static_cast<const float*>(x);
-  k.rescue_forward(xf, static_cast<float*>(y), n, p, status & lower::kStatusTiny);  // skipped where y is x
+  k.rescue_forward(xf, static_cast<float*>(y), n, p);                               // skipped where y is x
   if (dydx != x && y != x && (look_anyway || (status & lower::kStatusNaN))) {       // tiny results are y's alone
     std::vector<float> ones(n, 1.0f);
     k.rescue_backward(xf, ones.data(), static_cast<float*>(dydx), n, p, nullptr);
@@ -900,7 +896,7 @@ int Kernel::backward_raw(const void* x, const void* dy, void* dx, size_t n, cons
       });
       if (status)
         impl_->rescue_backward(static_cast<const float*>(x), static_cast<const float*>(dy), static_cast<float*>(dx), n,
-                               p, nullptr, status & lower::kStatusTiny);
+                               p, nullptr);
       return 0;
     }
   return backward_general(*impl_, x, dy, dx, n, params, dparams);
