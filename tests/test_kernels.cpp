@@ -5,6 +5,7 @@
 // arrays, with parameters passed at run time, and in place.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <bit>
 #include <cfloat>
 #include <cstring>
@@ -1167,6 +1168,21 @@ TEST_CASE("kernels work in place (dx aliasing dy - y aliasing x)", "[kernels]") 
   CHECK(std::equal(dx.begin(), dx.end(), dxy.begin(), [](double a, double b) { return actjit::test::same(a, b); }));
 }
 
+namespace {
+
+/// A float kernel's y, dx (over `dy`), and the fused kernel's y and dydx, out of place.
+std::array<std::vector<float>, 4> float_outputs(const Kernel& k, const std::vector<float>& x,
+                                                const std::vector<float>& dy) {
+  const size_t n = x.size();
+  std::vector<float> y(n), dx(n), fy(n), fd(n);
+  k.forward(std::span<const float>(x), std::span<float>(y));
+  k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx));
+  k.forward_with_derivative(std::span<const float>(x), std::span<float>(fy), std::span<float>(fd));
+  return {y, dx, fy, fd};
+}
+
+}  // namespace
+
 TEST_CASE("in-place float calls keep the lanes the float64 pass recomputes (y over x - dx over dy - fused)",
           "[kernels]") {
   // Float kernels leave some lanes to the runtime's float64 pass (NaN from
@@ -1199,10 +1215,7 @@ TEST_CASE("in-place float calls keep the lanes the float64 pass recomputes (y ov
     INFO(src);
     Kernel k = runtime().compile(src, DType::F32);
     const size_t n = x.size();
-    std::vector<float> y(n), dx(n), fy(n), fd(n);
-    k.forward(std::span<const float>(x), std::span<float>(y));
-    k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx));
-    k.forward_with_derivative(std::span<const float>(x), std::span<float>(fy), std::span<float>(fd));
+    auto [y, dx, fy, fd] = float_outputs(k, x, dy);
     std::vector<float> yx = x, dxdy = dy, fyx = x, fdx = x, fd_of_yx(n), fy_of_dx(n);
     k.forward(std::span<const float>(yx), std::span<float>(yx));
     k.backward(std::span<const float>(x), std::span<const float>(dxdy), std::span<float>(dxdy));
@@ -1246,10 +1259,7 @@ TEST_CASE("a float lane's value does not depend on the other lanes of its call",
     INFO(src);
     Kernel k = runtime().compile(src, DType::F32);
     const size_t n = x.size();
-    std::vector<float> y(n), dx(n), fy(n), fd(n);
-    k.forward(std::span<const float>(x), std::span<float>(y));
-    k.backward(std::span<const float>(x), std::span<const float>(dy), std::span<float>(dx));
-    k.forward_with_derivative(std::span<const float>(x), std::span<float>(fy), std::span<float>(fd));
+    auto [y, dx, fy, fd] = float_outputs(k, x, dy);
     size_t differ = 0;
     for (size_t i = 0; i < n; ++i) {
       float y1, dx1, fy1, fd1;
