@@ -1062,6 +1062,29 @@ TEST_CASE("exp without its lower clamp - far below the underflow", "[kernels]") 
   }
 }
 
+TEST_CASE("exp sharing expm1's reduction keeps its upper clamp - expm1's slope far out", "[kernels]") {
+  // exp(x) beside expm1(x) shares its reduction (Emitter, exp_paired_expm1),
+  // which skipped the upper clamp where expm1's operand stays at or below 0
+  // where used: in expm1's backward nothing uses expm1(x), and exp(x) of a
+  // large x reduced without the clamp gave -inf in double (1e19, 1e25,
+  // 3e38, 1e300) where the slope overflows to +inf.
+  auto check = [](const char* src, auto x, double want) {
+    using T = decltype(x);
+    INFO(src << " at " << x << (sizeof(T) == 4 ? " (float)" : " (double)"));
+    Kernel k = runtime().compile(src, sizeof(T) == 4 ? DType::F32 : DType::F64);
+    T g = 0, one = 1;
+    k.backward(std::span<const T>(&x, 1), std::span<const T>(&one, 1), std::span<T>(&g, 1));
+    CHECK(double(g) == Approx(want).epsilon(1e-6));
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const char* src : {"expm1(x)", "x + expm1(x)"}) {
+    for (double x : {1e5, 1e19, 1e25, 3e38, 1e300}) check(src, x, inf);
+    for (float x : {1e5f, 1e19f, 3e38f}) check(src, x, inf);
+    check(src, 0.5, std::exp(0.5) + (src[0] == 'x'));
+    check(src, -3.0f, std::exp(-3.0) + (src[0] == 'x'));
+  }
+}
+
 TEST_CASE("sinh - cosh and asinh where SLEEF's overflow early - within 4 ULP to the real overflow", "[kernels]") {
   // SLEEF's sinh and cosh were inf past float 88.72 (double 709.78), where
   // e^x overflows and sinh x does not yet (89.42, 710.48); its asinh was inf

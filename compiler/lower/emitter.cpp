@@ -1266,7 +1266,11 @@ std::vector<llvm::Value*> Emitter::emit_values(const std::vector<NodeId>& roots,
           auto em1 = expm1_of_.find(n.args[0]);
           const bool split = scaling_ && split_exps_.count(id);
           if (em1 != expm1_of_.end() && !tail && !split) {
-            r = emit_exp_paired_expm1(b_, A(0), ranges.operand_where_used(em1->second).hi);
+            // (The shared reduction clamps above unless both operands stay
+            // at or below 0 where used: expm1's alone made exp's unclamped,
+            // and exp(x) beside an expm1 the kernel does not use, as in
+            // expm1's backward, -inf at 1e19 in double.)
+            r = emit_exp_paired_expm1(b_, A(0), std::max(ranges.operand_where_used(em1->second).hi, used.hi));
           } else if (split) {
             auto parts = emit_exp_parts(b_, A(0), used.lo, used.hi, tail);
             exp_parts[id] = parts;
