@@ -264,8 +264,9 @@ TEST_CASE("exp(where(x >= 0, -x, x)) takes -|x| - one sign-bit OR instead of a n
   for (size_t at = forward.find(" = select "); at != std::string::npos; at = forward.find(" = select ", at + 1)) ++selects;
   CHECK(selects == 2);
   // Not where the where has another use (its zero's sign could show).
+  // (The forward: the backward's watch of dy f'(x) for inf tests |dx|.)
   r = run({"ir", "exp(where(x >= 0, -x, x)) + 1 / where(x >= 0, -x, x)"});
-  CHECK(r.out.find("@llvm.fabs") == std::string::npos);
+  CHECK(r.out.substr(0, r.out.find("define i64 @actjit_backward")).find("@llvm.fabs") == std::string::npos);
 }
 
 TEST_CASE("min and max against a nonzero constant are one MAXPS or MINPS - NaN still propagates", "[cli]") {

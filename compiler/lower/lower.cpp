@@ -418,6 +418,7 @@ struct KernelBuilder {
     llvm::Value* least = nullptr;         // the least distance, <16 x i32> (one register) or <lanes x i32>
     std::vector<NodeId> extra;            // exp operands watched for ir::kExpUnderflowBand
     std::vector<ir::UnderflowSource> bands;  // per operand, the band or its negation or both
+    bool first_finite = false;               // the first result watched for +-inf too (watch_infinite)
     LaneWatch(KernelBuilder& kb, llvm::IRBuilder<>& b, llvm::Function* f, const std::vector<NodeId>& roots,
               std::span<const NodeId> tiny_roots = {})
         : kb(kb) {
@@ -445,6 +446,17 @@ struct KernelBuilder {
       b.CreateStore(llvm::Constant::getAllOnesValue(least_ty()), least);
     }
     void watch_node(llvm::IRBuilder<>& b, llvm::Function* f, NodeId id) { watch_node(b, f, {id, true, false}); }
+    /// Also watches the first result for +-inf (a backward's dy f'(x) where
+    /// f' may overflow float: inf for a tiny dy, NaN for a zero one, where
+    /// the float64 product is finite).
+    void watch_infinite(llvm::IRBuilder<>& b, llvm::Function* f) {
+      if (!ty) return;
+      first_finite = true;
+      if (slot) return;
+      llvm::IRBuilder<> eb(&f->getEntryBlock(), f->getEntryBlock().begin());
+      slot = eb.CreateAlloca(ty);
+      b.CreateStore(llvm::Constant::getNullValue(ty), slot);
+    }
     /// The band (negative floats) as bit patterns: [first, first + width];
     /// its negation's first pattern is first without the sign bit.
     static constexpr uint32_t kBandFirst = std::bit_cast<uint32_t>(float(ir::kExpUnderflowBand.hi));
@@ -461,7 +473,10 @@ struct KernelBuilder {
       if (slot) {
         llvm::Value* bad = nullptr;
         for (size_t i = 0; i < results; ++i) {
-          llvm::Value* nan = b.CreateFCmpUNO(values[i], values[i]);
+          llvm::Value* nan = i == 0 && first_finite
+                                 ? b.CreateIntrinsic(llvm::Intrinsic::is_fpclass, {values[i]->getType()},
+                                                     {values[i], b.getInt32(llvm::fcNan | llvm::fcInf)})
+                                 : b.CreateFCmpUNO(values[i], values[i]);
           bad = bad ? b.CreateOr(bad, nan) : nan;
         }
         if (mask) bad = b.CreateAnd(bad, mask);
@@ -762,6 +777,15 @@ struct KernelBuilder {
     std::optional<ir::GuardedSigmoid> sigmoid;
     if (np == 0 && status && !elem->isDoubleTy() && !rescue.slot) sigmoid = ir::guarded_sigmoid(p.graph, p.d_x);
     if (sigmoid) rescue.watch_node(b, f, sigmoid->sigmoid.a);
+    // dx = dy f'(x) is watched (for NaN where the slot is), and where f'
+    // may overflow float for a finite x also for +-inf: dy = 0 made NaN of
+    // 0 * inf, a tiny dy inf, where the float64 product is 0 or finite
+    // (exp's backward at x = 100), and the float64 pass took such a lane
+    // only where another lane of the call was watched.
+    if (!sigmoid && status && !elem->isDoubleTy() &&
+        ir::Ranges(p.graph, std::span<const NodeId>(&p.d_x, 1), ir::Precision::F32, ir::Domain{true, true})[p.d_x]
+            .may_be_inf())
+      rescue.watch_infinite(b, f);
     stream(b, f, n, {x, dy}, outputs, [&](const std::vector<llvm::Value*>& in, llvm::Value* live) {
       llvm::Value *xv = in[0], *dyv = in[1];
       auto stored = [&](llvm::Value* value) {
@@ -773,7 +797,10 @@ struct KernelBuilder {
         return stored(rescue.watch(b, {q, a}, live));
       }
       std::vector<llvm::Value*> d = em.emit(roots, [&](NodeId) { return xv; });
-      rescue.watch(b, d, live);  // (NaN only: the band is watched in the sigmoid slope above)
+      llvm::Value* product = b.CreateFMul(dyv, d[0]);
+      std::vector<llvm::Value*> watched = d;
+      watched[0] = product;  // (no band: that is the sigmoid slope's above)
+      rescue.watch(b, watched, live);
       for (size_t j = 0; j < np; ++j) {
         if (!acc[j]) continue;
         llvm::Value* term = b.CreateFMul(dyv, d[1 + j]);
@@ -782,7 +809,7 @@ struct KernelBuilder {
         llvm::Value* sum = b.CreateFAdd(b.CreateLoad(acc_ty, acc[j]), term);
         b.CreateStore(sum, acc[j]);
       }
-      return stored(b.CreateFMul(dyv, d[0]));
+      return stored(product);
     });
     if (np > 0) {
       llvm::Value* dparams = f->getArg(arrays + 2);

@@ -22,8 +22,13 @@ inline constexpr size_t kBlock = 256;
 /// depend on the other lanes of a call (its length, its split between
 /// threads).
 inline bool lost(float out, float in) { return std::isnan(out) && std::isfinite(in); }
-/// The backward's: NaN from finite x and dy.
-inline bool lost_backward(float out, float in, float dy) { return std::isfinite(dy) && lost(out, in); }
+/// The backward's: NaN or +-inf from finite x and dy (the kernels watch
+/// +-inf where f' may overflow: dy f'(x) is finite in float64 for a tiny
+/// dy, and 0 for dy = 0, where float32 makes inf and NaN; a lane with a
+/// true overflow gives inf again).
+inline bool lost_backward(float out, float in, float dy) {
+  return std::isfinite(dy) && std::isfinite(in) && !std::isfinite(out);
+}
 
 /// Whether parameter values lie outside what a float32 kernel's watches
 /// cover (then its results are looked at whatever its status): values
