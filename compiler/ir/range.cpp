@@ -331,8 +331,10 @@ class Analysis {
     Interval a0 = a, b0 = b;
     a0.nan = b0.nan = false;
     if (!value(id, n, a0, b0, s).nan) return false;  // only the operands' NaN, shared by float64
+    // (a^b with a non-constant b: NaN for a < 0 and b not an integer, where
+    // b is exact the same b in both precisions: x^x.)
     bool own_domain = n.op == Op::Log || n.op == Op::Log1p || n.op == Op::Sqrt ||
-                      (n.op == Op::Pow && g_.is_const(n.args[1]));
+                      (n.op == Op::Pow && (g_.is_const(n.args[1]) || exact_value(n.args[1])));
     if (own_domain && rounded_once(n.args[0])) return false;
     // 0 * inf, 0 / 0 and inf / inf (x * log(x) and its slope's x / x at 0):
     // where both operands are 0 and inf at the same inputs in both precisions.
