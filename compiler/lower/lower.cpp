@@ -1706,6 +1706,12 @@ bool reports_lanes(const Program& p, Part part) {
   return ir::may_lose_nan(g, roots) || ir::guarded_sigmoid(g, p.d_x).has_value();
 }
 
+bool zero_params_need_look(const Program& p) {
+  if (p.row.rowwise || p.function.params.empty()) return false;
+  std::vector<NodeId> roots = p.all_roots();
+  return ir::may_lose_nan(p.graph, roots, false) && !ir::may_lose_nan(p.graph, roots, true);
+}
+
 bool narrow_forward_pays(const Program& p) {
   if (p.row.rowwise || p.value == ir::kNoNode) return false;
   unsigned cost = body_cost(p.graph, {p.value});
@@ -1743,11 +1749,7 @@ void emit_aot_entry_points(const Program& p, llvm::Module& m, const KernelSymbol
   llvm::Type* i32 = llvm::Type::getInt32Ty(ctx);
   llvm::Type* void_ty = llvm::Type::getVoidTy(ctx);
   // actjit_aot1_info: the parameter count and the flags support.cpp reads.
-  uint32_t flags = 0;
-  if (!p.function.params.empty()) {
-    std::vector<NodeId> roots = p.all_roots();
-    if (ir::may_lose_nan(p.graph, roots, false) && !ir::may_lose_nan(p.graph, roots, true)) flags |= 1;
-  }
+  uint32_t flags = zero_params_need_look(p) ? 1 : 0;
   if (reports_lanes(p, Part::Forward)) flags |= 2;
   if (reports_lanes(p, Part::Backward)) flags |= 4;
   auto* info_ty = llvm::StructType::get(ctx, {i32, i32});

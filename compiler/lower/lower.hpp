@@ -170,6 +170,12 @@ inline constexpr uint64_t kStreamingPrefetch = 4096;
 /// values there.
 bool reports_lanes(const Program& p, Part part);
 
+/// Whether a zero parameter hides a NaN from `p`'s float32 watch (which
+/// takes parameters as nonzero): calls with a parameter that rounds to 0
+/// are then looked at whatever the kernel's status (runtime.cpp,
+/// compiler/aot/support.cpp).
+bool zero_params_need_look(const Program& p);
+
 /// Emits the kernels of `p` into `m` with names starting with `prefix`.
 /// `vector_bits` is the width of the target's vector registers; elementwise
 /// bodies are one, two or four registers wide (kForwardInterleave).

@@ -220,10 +220,7 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
   if (!p.row.rowwise) {
     // The float32 kernels' NaN watch takes parameters as nonzero; where
     // that decided it away, a zero parameter makes the runtime look itself.
-    if (dtype == DType::F32 && !p.function.params.empty()) {
-      std::vector<ir::NodeId> roots = p.all_roots();
-      impl->zero_params_need_look = ir::may_lose_nan(p.graph, roots, false) && !ir::may_lose_nan(p.graph, roots, true);
-    }
+    if (dtype == DType::F32) impl->zero_params_need_look = lower::zero_params_need_look(p);
     impl->program = std::make_shared<const Program>(std::move(p));
     impl->engine = impl_->engine;
   }
