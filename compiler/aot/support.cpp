@@ -15,7 +15,6 @@
 // symbols are weak and versioned (two libraries from one actjit version
 // share one copy; another version's are another name).
 #include <cstdlib>
-#include <cstring>
 
 #include "runtime/src/rescue_lanes.hpp"
 
@@ -46,8 +45,6 @@ void actjit_aot1_backward(actjit_aot1_f32_backward_fn, actjit_aot1_f32_backward_
 namespace {
 
 constexpr uint32_t kZeroParamsNeedLook = 1, kForwardReports = 2, kBackwardReports = 4;
-/// In-place calls run a block at a time from a copy of the input they overwrite.
-constexpr size_t kCopyBlock = 1024;
 /// Parameter counts up to this take scratch from the stack.
 constexpr size_t kStackParams = 32;
 
@@ -68,13 +65,10 @@ void actjit_aot1_forward(actjit_aot1_f32_forward_fn kernel, actjit_aot1_f64_forw
     if ((status || look) && x != y) lanes::rescue_forward(x, y, n, recompute);
     return;
   }
-  alignas(64) float kept[kCopyBlock];  // in place: x a block at a time
-  for (size_t b = 0; b < n; b += kCopyBlock) {
-    size_t len = n - b < kCopyBlock ? n - b : kCopyBlock;
-    std::memcpy(kept, x + b, len * sizeof(float));
+  lanes::keeping(x, n, false, [&](float* kept, size_t b, size_t len) {  // in place: x a block at a time
     int64_t status = kernel(kept, y + b, int64_t(len), p);
     if (status || look) lanes::rescue_forward(kept, y + b, len, recompute);
-  }
+  });
 }
 
 /// `kernel` (with dparams) or `kernel_x` (without: functions with
@@ -109,16 +103,13 @@ void actjit_aot1_backward(actjit_aot1_f32_backward_fn kernel, actjit_aot1_f32_ba
     int64_t status = run(x, dy, dx, n, d);
     if ((status || look) && dx != dy) lanes::rescue_backward(x, dy, dx, n, np, d, scratch, full, dx_only);
   } else {  // in place: dy a block at a time, each block's parameter gradients added
-    alignas(64) float kept[kCopyBlock];
     double* part = scratch + np;
-    for (size_t b = 0; b < n; b += kCopyBlock) {
-      size_t len = n - b < kCopyBlock ? n - b : kCopyBlock;
-      std::memcpy(kept, dy + b, len * sizeof(float));
+    lanes::keeping(dy, n, false, [&](float* kept, size_t b, size_t len) {
       double* db = b == 0 || !d ? d : part;
       int64_t status = run(x + b, kept, dx + b, len, db);
       if (status || look) lanes::rescue_backward(x + b, kept, dx + b, len, np, db, scratch, full, dx_only);
       for (size_t j = 0; b > 0 && d && j < np; ++j) d[j] += part[j];
-    }
+    });
   }
   if (scratch != stack) std::free(scratch);
 }

@@ -9,11 +9,40 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace actjit::detail::lanes {
 
 /// Lanes gathered for one float64 call.
 inline constexpr size_t kBlock = 256;
+
+/// In-place calls keep the input they overwrite a block of at most this
+/// many floats at a time (4 KiB: in L1; runtime.cpp says what was measured).
+inline constexpr size_t kCopyBlock = 1024;
+
+/// `body(from, len)` over [0, n) in blocks of `at`'s floats; the blocks
+/// after the first start on a cache line of the array.
+template <class Body>
+void in_blocks(const void* at, size_t n, Body body) {
+  size_t first = (64 - reinterpret_cast<uintptr_t>(at) % 64) % 64 / sizeof(float);
+  for (size_t from = 0, len; from < n; from += len) {
+    len = from == 0 && first ? first : kCopyBlock;
+    if (len > n - from) len = n - from;
+    body(from, len);
+  }
+}
+
+/// `body(kept, from, len)` over in_blocks' blocks of `src`: `kept`, a
+/// block's stack buffer, is filled by the kernel (`kernel_keeps`: a kept
+/// build of the JIT's) or holds a copy of src[from, from + len) made before.
+template <class Body>
+void keeping(const float* src, size_t n, bool kernel_keeps, Body body) {
+  alignas(64) float kept[kCopyBlock];
+  in_blocks(src, n, [&](size_t from, size_t len) {
+    if (!kernel_keeps) std::memcpy(kept, src + from, len * sizeof(float));
+    body(kept, from, len);
+  });
+}
 
 /// A lane to recompute: NaN from a finite input. The kernels report such
 /// lanes by their status, and make NaN the lanes they lost to an underflow

@@ -354,7 +354,7 @@ constexpr size_t kMaxSplitParams = 16;
 /// In-place float32 calls whose kernel may leave lanes to the float64 pass
 /// (KernelImpl::Reports) or that look anyway keep the input they overwrite
 /// (x, or dy of a backward), which that pass reads afterwards, a block of
-/// at most kCopyBlock elements at a time (4 KiB: in L1). The forward and
+/// at most lanes::kCopyBlock elements at a time (4 KiB: in L1). The forward and
 /// the backwards and the fused kernel take their builds that store it as
 /// they load it (KernelImpl::keep_code: a store per vector inside the
 /// loop); where such a build did not compile, a copy before the call
@@ -365,27 +365,7 @@ constexpr size_t kMaxSplitParams = 16;
 /// silu's did), its loads and stores met at the same addresses modulo 4
 /// KiB (swish's forward in place 0.74x). The blocks after the first start
 /// on a cache line of the array, as call_aligned's calls do.
-constexpr size_t kCopyBlock = 1024;
-/// `body(from, len)` over [0, n) in blocks of `at`'s floats.
-template <class Body>
-void in_blocks(const void* at, size_t n, Body body) {
-  size_t first = (64 - reinterpret_cast<uintptr_t>(at) % 64) % 64 / sizeof(float);
-  for (size_t from = 0, len; from < n; from += len) {
-    len = std::min(from == 0 && first ? first : kCopyBlock, n - from);
-    body(from, len);
-  }
-}
-/// `body(kept, from, len)` over in_blocks' blocks of `src`: `kept`, a
-/// block's stack buffer, is filled by the kernel (`kernel_keeps`: a kept
-/// build) or holds a copy of src[from, from + len) made before.
-template <class Body>
-void keeping(const float* src, size_t n, bool kernel_keeps, Body body) {
-  alignas(64) float kept[kCopyBlock];
-  in_blocks(src, n, [&](size_t from, size_t len) {
-    if (!kernel_keeps) std::memcpy(kept, src + from, len * sizeof(float));
-    body(kept, from, len);
-  });
-}
+using detail::lanes::keeping;  // (rescue_lanes.hpp, with kCopyBlock and in_blocks)
 
 // Outputs of at least kStreamingBytes, or of calls whose arrays together
 // (inputs and output) take kStreamingTraffic or more, go to memory by
