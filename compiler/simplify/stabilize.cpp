@@ -326,6 +326,8 @@ class Stabilizer {
         // a removable quotient's series less its limit (tanh(x) / x - 1)
         if (auto it = less_limit_.find(a[0]); it != less_limit_.end() && is(a[1], -it->second.first))
           return it->second.second;
+        if (NodeId r = distributed_sum(Op::Add, a[0], a[1]); r != ir::kNoNode) return r;    // v + v t
+        if (NodeId r = common_factor_sum(Op::Add, a[0], a[1]); r != ir::kNoNode) return r;  // k u + k w
         // where(c, p, q) + k = where(c, p + k, q + k) for a constant k where a branch has a
         // rewrite of its own (x / sinh(x) - 1: the quotient's series near 0)
         if (op(a[0]) == Op::Where && g_.is_const(a[1])) {
@@ -505,6 +507,8 @@ class Stabilizer {
           if (op(t) == Op::Mul && arg(t, 0) == arg(t, 1) && op(arg(t, 0)) == Op::Tanh)
             return ir::sech2(g_, arg(arg(t, 0), 0));
         }
+        if (NodeId r = distributed_sum(Op::Sub, a[0], a[1]); r != ir::kNoNode) return r;    // v - v t
+        if (NodeId r = common_factor_sum(Op::Sub, a[0], a[1]); r != ir::kNoNode) return r;  // k u - k w
         break;
       case Op::Div: {
         if (NodeId r = merged_exps(a[0], a[1], true); r != ir::kNoNode) return r;
@@ -2759,6 +2763,66 @@ class Stabilizer {
     }
     if (f == 1) return t;
     return f == -1 ? neg(t) : make(Op::Mul, {t, c(f)});
+  }
+
+  /// t as u k, k a constant factor on t's spine of products and quotients (u k,
+  /// -u, p q, p / q: x 0.5, x (x 0.5) / R), with u rebuilt by the rules (x x / R
+  /// as they write it); {t, 1} where the spine has none.
+  std::pair<NodeId, double> constant_factor(NodeId t) {
+    switch (op(t)) {
+      case Op::Mul:
+        if (g_.is_const(arg(t, 1))) return {arg(t, 0), g_.const_value(arg(t, 1))};
+        for (int j = 0; j < 2; ++j)
+          if (auto [u, k] = constant_factor(arg(t, j)); k != 1)
+            return {stabilized(Op::Mul, j ? arg(t, 0) : u, j ? u : arg(t, 1)), k};
+        break;
+      case Op::Div:
+        if (auto [u, k] = constant_factor(arg(t, 0)); k != 1) return {stabilized(Op::Div, u, arg(t, 1)), k};
+        break;
+      case Op::Neg:
+        if (auto [u, k] = constant_factor(arg(t, 0)); k != 1) return {u, -k};
+        break;
+      default:
+        break;
+    }
+    return {t, 1};
+  }
+
+  /// v + v t = v (1 + t), v - v t = v (1 - t) and v t - v = v (t - 1) (o: Add or
+  /// Sub; v t either way round), where the rules rewrite the sum with 1; else
+  /// kNoNode. The gelu multiplied out, x + x erf(x / sqrt(2)), cancelled below
+  /// 0 (0 below -5.6 in float) where x (1 + erf(x / sqrt(2))) is erfc's.
+  NodeId distributed_sum(Op o, NodeId p, NodeId q) {
+    for (int k = 0; k < 2; ++k) {
+      NodeId v = k ? q : p, m = k ? p : q;
+      if (op(m) != Op::Mul) continue;
+      for (int j = 0; j < 2; ++j) {
+        if (arg(m, size_t(j)) != v || input_free(v)) continue;
+        NodeId t = arg(m, size_t(1 - j));
+        // v + v t, v t + v: t + 1; v - v t: 1 - t; v t - v: t - 1
+        Op so = o == Op::Sub && k == 0 ? Op::Sub : Op::Add;
+        NodeId l = so == Op::Sub ? c(1) : t, r = so == Op::Sub ? t : c(o == Op::Add ? 1 : -1);
+        NodeId sum = stabilized(so, l, r);
+        if (sum != make(so, {l, r})) return stabilized(Op::Mul, v, sum);
+      }
+    }
+    return ir::kNoNode;
+  }
+
+  /// k u + k w as k (u + w) and k u - k w as k (u - w) (o: Add or Sub; k a
+  /// constant other than 0 and +-1 on both terms' spines, constant_factor),
+  /// where the rules rewrite the sum without k; else kNoNode. The rules
+  /// match sums of the terms themselves: PFLU with its half distributed,
+  /// 0.5 x + 0.5 x^2 / sqrt(1 + x^2), was 2.5% off at -700 in float and 0
+  /// at -1e10, where x + x^2 / sqrt(1 + x^2) is held.
+  NodeId common_factor_sum(Op o, NodeId p, NodeId q) {
+    auto [u, k] = constant_factor(p);
+    if (k == 1 || k == -1 || k == 0 || !std::isfinite(k)) return ir::kNoNode;
+    auto [w, kw] = constant_factor(q);
+    if (kw != k && kw != -k) return ir::kNoNode;
+    Op sum = (kw == k) == (o == Op::Add) ? Op::Add : Op::Sub;
+    NodeId r = stabilized(sum, u, w);
+    return r == make(sum, {u, w}) ? ir::kNoNode : stabilized(Op::Mul, r, c(k));
   }
 
   /// a when `t` is -expm1(a) or 0 - expm1(a) (1 - exp(a) rewritten), else kNoNode.
