@@ -3702,7 +3702,7 @@ TEST_CASE("sums of terms with a common factor: k u + k w and v + v t", "[stabili
   using L = long double;
   // The rules hold x + x^2 / sqrt(1 + x^2) and x (1 + erf(x / sqrt(2))); with the
   // half or the x distributed over the sum they did not: PFLU 2.5% off at -700 in
-  // float and 0 at -1e10, the gelu 0 below -5.6 in float (hunt_forms)
+  // float and 0 at -1e10, the gelu 0 below -5.6 in float, silu 0 at -20 (hunt_forms)
   auto pflu = [](L x) {  // x (1 + x / R) / 2, R = sqrt(x^2 + 1)
     L r = std::sqrt(x * x + 1);
     return (x < 0 ? x / (r * (r - x)) : x + x * x / r) / 2;
@@ -3736,6 +3736,16 @@ TEST_CASE("sums of terms with a common factor: k u + k w and v + v t", "[stabili
        {-12.0, -6.0, 0.5},
        200},
       {"x/2 + x*tanh(x/2)/2", silu, dsilu, {-80.0, -20.0, -1.0, 0.5, 20.0, 80.0}},
+      // v a factor deeper in the product: 2 sigmoid(x) - 1 is tanh(x / 2) (9% off at -1e-6
+      // in float); 2k - k erfc(a) is k erfc(-a)
+      {"2*x*sigmoid(x) - x",
+       [](L x) { return x * std::tanh(x / 2); },
+       [](L x) {
+         L t = std::tanh(x / 2);
+         return t + x * (1 - t * t) / 2;
+       },
+       {-30.0, -1e-6, 1e-3, 0.5, 30.0}},
+      {"x - 0.5*x*erfc(x/sqrt(2))", gelu, dgelu, {-12.0, -6.0, -0.5, 3.0}, 200},
   };
   check_forms(cases);
 }

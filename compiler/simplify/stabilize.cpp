@@ -485,6 +485,14 @@ class Stabilizer {
         if (g_.is_const(a[0]) && op(a[1]) == Op::Mul && op(arg(a[1], 0)) == Op::Erf && g_.is_const(arg(a[1], 1)) &&
             g_.const_value(arg(a[1], 1)) == g_.const_value(a[0]) && !is(a[0], 0.0))
           return make(Op::Mul, {make(Op::Erfc, {arg(arg(a[1], 0), 0)}), a[0]});
+        // 2 - erfc(a) = erfc(-a), 2k - k erfc(a) = k erfc(-a) (x - 0.5 x erfc(x / sqrt(2)), the
+        // gelu through its complement, was 0 below -5.6 in float)
+        if (g_.is_const(a[0]) && !is(a[0], 0.0)) {
+          NodeId e = op(a[1]) == Op::Mul && g_.is_const(arg(a[1], 1)) ? arg(a[1], 0) : a[1];
+          double k = e == a[1] ? 1 : g_.const_value(arg(a[1], 1));
+          if (op(e) == Op::Erfc && g_.const_value(a[0]) == 2 * k)
+            return times(make(Op::Erfc, {scaled(arg(e, 0), -1)}), k);
+        }
         if (is(a[0], 1.0)) {
           NodeId t = a[1];
           if (op(t) == Op::Exp) return make(Op::Sub, {c(0), make(Op::Expm1, {arg(t, 0)})});  // 1 - exp(a) = 0 - expm1(a) (+0 at a = 0)
@@ -2788,23 +2796,45 @@ class Stabilizer {
     return {t, 1};
   }
 
+  /// m / v for v a factor on m's spine of products and quotients (v t, t v, (v t)
+  /// k, -(v t), (v t) / d, v / d), the spine rebuilt by the rules; kNoNode where
+  /// v is none.
+  NodeId without_factor(NodeId m, NodeId v) {
+    switch (op(m)) {
+      case Op::Mul:
+        for (int j = 0; j < 2; ++j) {
+          if (arg(m, size_t(j)) == v) return arg(m, size_t(1 - j));
+          if (NodeId t = without_factor(arg(m, size_t(j)), v); t != ir::kNoNode)
+            return stabilized(Op::Mul, j ? arg(m, 0) : t, j ? t : arg(m, 1));
+        }
+        return ir::kNoNode;
+      case Op::Div:
+        if (arg(m, 0) == v) return stabilized(Op::Div, c(1), arg(m, 1));
+        if (NodeId t = without_factor(arg(m, 0), v); t != ir::kNoNode) return stabilized(Op::Div, t, arg(m, 1));
+        return ir::kNoNode;
+      case Op::Neg:
+        if (NodeId t = without_factor(arg(m, 0), v); t != ir::kNoNode) return neg(t);
+        return ir::kNoNode;
+      default:
+        return ir::kNoNode;
+    }
+  }
+
   /// v + v t = v (1 + t), v - v t = v (1 - t) and v t - v = v (t - 1) (o: Add or
-  /// Sub; v t either way round), where the rules rewrite the sum with 1; else
-  /// kNoNode. The gelu multiplied out, x + x erf(x / sqrt(2)), cancelled below
-  /// 0 (0 below -5.6 in float) where x (1 + erf(x / sqrt(2))) is erfc's.
+  /// Sub; v a factor on the other term's spine, without_factor), where the rules
+  /// rewrite the sum with 1; else kNoNode. The gelu multiplied out, x + x erf(x
+  /// / sqrt(2)), cancelled below 0 (0 below -5.6 in float) where x (1 + erf(x /
+  /// sqrt(2))) is erfc's; 2 x sigmoid(x) - x near 0 (9% off at -1e-6 in float),
+  /// where 2 sigmoid(x) - 1 is tanh(x / 2).
   NodeId distributed_sum(Op o, NodeId p, NodeId q) {
     for (int k = 0; k < 2; ++k) {
-      NodeId v = k ? q : p, m = k ? p : q;
-      if (op(m) != Op::Mul) continue;
-      for (int j = 0; j < 2; ++j) {
-        if (arg(m, size_t(j)) != v || input_free(v)) continue;
-        NodeId t = arg(m, size_t(1 - j));
-        // v + v t, v t + v: t + 1; v - v t: 1 - t; v t - v: t - 1
-        Op so = o == Op::Sub && k == 0 ? Op::Sub : Op::Add;
-        NodeId l = so == Op::Sub ? c(1) : t, r = so == Op::Sub ? t : c(o == Op::Add ? 1 : -1);
-        NodeId sum = stabilized(so, l, r);
-        if (sum != make(so, {l, r})) return stabilized(Op::Mul, v, sum);
-      }
+      NodeId v = k ? q : p, t = input_free(v) ? ir::kNoNode : without_factor(k ? p : q, v);
+      if (t == ir::kNoNode) continue;
+      // v + v t, v t + v: t + 1; v - v t: 1 - t; v t - v: t - 1
+      Op so = o == Op::Sub && k == 0 ? Op::Sub : Op::Add;
+      NodeId l = so == Op::Sub ? c(1) : t, r = so == Op::Sub ? t : c(o == Op::Add ? 1 : -1);
+      NodeId sum = stabilized(so, l, r);
+      if (sum != make(so, {l, r})) return stabilized(Op::Mul, v, sum);
     }
     return ir::kNoNode;
   }
