@@ -3750,6 +3750,13 @@ TEST_CASE("sums of terms with a common factor: k u + k w and v + v t", "[stabili
   check_forms(cases);
 }
 
+TEST_CASE("1 + tanh(k a) as 2 sigmoid(2k a) folds 2k", "[stabilize]") {
+  // 1 + tanh(x/2) is 2 sigmoid(x): the argument x * 0.5 * 2 cost a multiply a register
+  CHECK(simplified("1 + tanh(x/2)") == simplified("2*sigmoid(x)"));
+  CHECK(simplified("1 - tanh(x/2)") == simplified("2*sigmoid(-x)"));
+  CHECK(simplified("1 + tanh(0.75*x)") == simplified("2*sigmoid(1.5*x)"));
+}
+
 TEST_CASE("soft clipping with its arguments' exact difference", "[stabilize]") {
   using L = long double;
   // log((1 + exp(x)) / (1 + exp(x - 1))) = log1p(expm1(d) sigmoid(x - 1)) with d = 1

@@ -1372,7 +1372,7 @@ class Stabilizer {
 
   /// 1 + tanh(a) = 2 sigmoid(2a), which does not cancel where tanh(a) is
   /// near -1 (the textbook gelu_tanh's left tail: 0 for x below -9 in float).
-  NodeId tanh_plus_one(NodeId a) { return make(Op::Mul, {sigmoid(make(Op::Mul, {a, c(2)})), c(2)}); }
+  NodeId tanh_plus_one(NodeId a) { return make(Op::Mul, {sigmoid(scaled(a, 2)), c(2)}); }
 
   /// 1 - cos(a) = 2 sin(a/2)^2, without the cancellation near 0.
   NodeId one_minus_cos(NodeId a) {
