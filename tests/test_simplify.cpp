@@ -3746,6 +3746,23 @@ TEST_CASE("sums of terms with a common factor: k u + k w and v + v t", "[stabili
        },
        {-30.0, -1e-6, 1e-3, 0.5, 30.0}},
       {"x - 0.5*x*erfc(x/sqrt(2))", gelu, dgelu, {-12.0, -6.0, -0.5, 3.0}, 200},
+      // a constant term is k times 1: 0.5 + 0.5 x / R was 5% off at -700 in float, 2 exp(x)
+      // - 2 19% off at 1e-7, 3 cosh(x) - 3 0 below 1e-4
+      {"0.5 + 0.5*x/sqrt(1 + x^2)",
+       [](L x) {
+         L r = std::sqrt(x * x + 1);
+         return x < 0 ? 1 / (2 * r * (r - x)) : (1 + x / r) / 2;
+       },
+       [](L x) { return 1 / (2 * std::pow(x * x + 1, L(1.5))); },
+       {-1e10, -700.0, -45.0, -1.0, 0.5, 1e10}},
+      {"2*exp(x) - 2",
+       [](L x) { return 2 * std::expm1(x); },
+       [](L x) { return 2 * std::exp(x); },
+       {-30.0, -1e-7, 1e-5, 0.3, 20.0}},
+      {"3*cosh(x) - 3",
+       [](L x) { return 6 * std::sinh(x / 2) * std::sinh(x / 2); },
+       [](L x) { return 3 * std::sinh(x); },
+       {-20.0, -1e-5, 1e-3, 2.0, 40.0}},
   };
   check_forms(cases);
 }

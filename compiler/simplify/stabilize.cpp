@@ -2774,8 +2774,8 @@ class Stabilizer {
   }
 
   /// t as u k, k a constant factor on t's spine of products and quotients (u k,
-  /// -u, p q, p / q: x 0.5, x (x 0.5) / R), with u rebuilt by the rules (x x / R
-  /// as they write it); {t, 1} where the spine has none.
+  /// -u, p q, p / q: x 0.5, x (x 0.5) / R; a constant k is 1 k), with u rebuilt
+  /// by the rules (x x / R as they write it); {t, 1} where the spine has none.
   std::pair<NodeId, double> constant_factor(NodeId t) {
     switch (op(t)) {
       case Op::Mul:
@@ -2789,6 +2789,9 @@ class Stabilizer {
         break;
       case Op::Neg:
         if (auto [u, k] = constant_factor(arg(t, 0)); k != 1) return {u, -k};
+        break;
+      case Op::Const:
+        if (double k = g_.const_value(t); k != 0 && std::isfinite(k)) return {c(1), k};
         break;
       default:
         break;
@@ -2844,13 +2847,18 @@ class Stabilizer {
   /// where the rules rewrite the sum without k; else kNoNode. The rules
   /// match sums of the terms themselves: PFLU with its half distributed,
   /// 0.5 x + 0.5 x^2 / sqrt(1 + x^2), was 2.5% off at -700 in float and 0
-  /// at -1e10, where x + x^2 / sqrt(1 + x^2) is held.
+  /// at -1e10, where x + x^2 / sqrt(1 + x^2) is held; 0.5 + 0.5 x / sqrt(1 +
+  /// x^2) 5% off at -700 in float.
   NodeId common_factor_sum(Op o, NodeId p, NodeId q) {
     auto [u, k] = constant_factor(p);
     if (k == 1 || k == -1 || k == 0 || !std::isfinite(k)) return ir::kNoNode;
     auto [w, kw] = constant_factor(q);
     if (kw != k && kw != -k) return ir::kNoNode;
     Op sum = (kw == k) == (o == Op::Add) ? Op::Add : Op::Sub;
+    if (sum == Op::Sub && g_.is_const(w)) {  // u - 1 as the rules see it: u + -1 (2 exp(x) - 2)
+      sum = Op::Add;
+      w = c(-g_.const_value(w));
+    }
     NodeId r = stabilized(sum, u, w);
     return r == make(sum, {u, w}) ? ir::kNoNode : stabilized(Op::Mul, r, c(k));
   }
