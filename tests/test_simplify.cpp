@@ -3767,6 +3767,39 @@ TEST_CASE("sums of terms with a common factor: k u + k w and v + v t", "[stabili
   check_forms(cases);
 }
 
+TEST_CASE("the log of exp(w) / D past exp's range: exp(w) / D fused as ExpDiv", "[stabilize]") {
+  // The rules fuse exp(w) / D into one ExpDiv node, which the logs' far forms did not
+  // know: log(exp(x) / x) was inf past 709.8 in double, log(cosh(x*x) / (1 + x*x)) past
+  // x = 26.6 (random_forms seed 5300: the log of one plus its square)
+  using L = long double;
+  auto log_cosh = [](L t) { return std::fabs(t) - std::log(L(2)) + std::log1p(std::exp(-2 * std::fabs(t))); };
+  const FormCase cases[] = {
+      {"log(exp(x)/x)",
+       [](L x) { return x - std::log(x); },
+       [](L x) { return 1 - 1 / x; },
+       {0.5, 30.0, 85.0, 800.0, 1e5}},
+      {"log(exp(x*x)/(x*x + 1))",
+       [](L x) { return x * x - std::log1p(x * x); },
+       [](L x) { return 2 * x * x * x / (1 + x * x); },
+       {-100.0, -30.0, -3.0, 1.5, 30.0, 100.0}},
+      {"log(cosh(x*x)/(1 + x*x))",
+       [=](L x) { return log_cosh(x * x) - std::log1p(x * x); },
+       [](L x) { return 2 * x * std::tanh(x * x) - 2 * x / (1 + x * x); },
+       {-100.0, -30.0, -3.0, 1.5, 30.0}},
+      {"log(1 + (cosh(x*x)/(1 + x*x))^2)",
+       [=](L x) {
+         L lq = log_cosh(x * x) - std::log1p(x * x);  // log q; log(1 + q^2) = 2 log q + log1p(q^-2)
+         return 2 * lq + std::log1p(std::exp(-2 * lq));
+       },
+       [=](L x) {
+         L lq = log_cosh(x * x) - std::log1p(x * x), dlq = 2 * x * std::tanh(x * x) - 2 * x / (1 + x * x);
+         return 2 * dlq / (1 + std::exp(-2 * lq));  // 2 q q' / (1 + q^2)
+       },
+       {-30.0, -3.0, 1.5, 30.0}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("1 + tanh(k a) as 2 sigmoid(2k a) folds 2k", "[stabilize]") {
   // 1 + tanh(x/2) is 2 sigmoid(x): the argument x * 0.5 * 2 cost a multiply a register
   CHECK(simplified("1 + tanh(x/2)") == simplified("2*sigmoid(x)"));

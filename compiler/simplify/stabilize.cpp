@@ -1528,6 +1528,8 @@ class Stabilizer {
         NodeId w = arg(u, 0);
         return {make(Op::Add, {w, make(Op::Log1p, {neg(make(Op::Exp, {neg(w)}))})}), past(w), ir::kNoNode};
       }
+      case Op::ExpDiv:  // exp(a) / b as the rules fuse it (log(exp(x) / x) was inf past 709.8 in double)
+        return log_far(make(Op::Div, {make(Op::Exp, {arg(u, 0)}), arg(u, 1)}), depth);
       case Op::Cosh:
       case Op::Sinh: {
         NodeId m = make(Op::Abs, {arg(u, 0)});
