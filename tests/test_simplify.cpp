@@ -3800,6 +3800,37 @@ TEST_CASE("the log of exp(w) / D past exp's range: exp(w) / D fused as ExpDiv", 
   check_forms(cases);
 }
 
+TEST_CASE("log1p of a sum that exps take past the range", "[stabilize]") {
+  // log1p(s) for an s with cosh or a growing exp: log|s| far out (log1p(|cosh(x/3) + 1|)
+  // was inf past 2e3 in double, random_forms seed 5307; log1p(where(x > 2, exp(x), ...))
+  // past 709.8, seed 5301)
+  using L = long double;
+  const FormCase cases[] = {
+      {"log1p(abs(cosh(x/3) + 1))",
+       [](L x) {
+         L t = std::fabs(x) / 3, e = std::exp(-t);
+         return t - std::log(L(2)) + std::log1p(e * e + 4 * e);
+       },
+       [](L x) {
+         L t = std::fabs(x) / 3, e = std::exp(-t);
+         return (x < 0 ? -1 : 1) * (1 - e * e) / (3 * (1 + e * e + 4 * e));
+       },
+       {-1e5, -700.0, -3.0, 0.5, 30.0, 712.0, 1e5}},
+      {"log1p(cosh(x))",
+       [](L x) {
+         L t = std::fabs(x) / 2;
+         return std::log(L(2)) + 2 * (t - std::log(L(2)) + std::log1p(std::exp(-2 * t)));
+       },
+       [](L x) { return std::tanh(x / 2); },
+       {-1e5, -712.0, -30.0, 0.5, 100.0}},
+      {"log1p(where(x > 2, exp(x), x*x))",
+       [](L x) { return x > 2 ? x + std::log1p(std::exp(-x)) : std::log1p(x * x); },
+       [](L x) { return x > 2 ? 1 / (1 + std::exp(-x)) : 2 * x / (1 + x * x); },
+       {-1e3, -3.0, 1.0, 3.0, 30.0, 712.0, 1e5}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("1 + tanh(k a) as 2 sigmoid(2k a) folds 2k", "[stabilize]") {
   // 1 + tanh(x/2) is 2 sigmoid(x): the argument x * 0.5 * 2 cost a multiply a register
   CHECK(simplified("1 + tanh(x/2)") == simplified("2*sigmoid(x)"));

@@ -1686,10 +1686,14 @@ class Stabilizer {
   }
   /// log1p(s) likewise: log|s| + log(sign(s)) (NaN where s < -1 far out)
   /// (log1p(|sqrt(1 + P^2)|), P of degree 2, was inf past 1.8e19 in float
-  /// and 1e154 in double: seed 5112). For an s free of exps: a tiny s (an exp
-  /// past -80, softplus's log1p(exp(-|x|))) is log1p's own.
+  /// and 1e154 in double: seed 5112), also for an s that exps take past the
+  /// range (log1p(|cosh(x/3) + 1|) was inf past 2e3 in double: seed 5307;
+  /// log1p(|where(x > 2, exp(x), ...)|) past 709.8: seed 5301). Not for an s
+  /// with exps that do not grow, nor for an exp (log1p(exp(a)) is softplus's
+  /// above, for any a that is not <= 0): a tiny s (an exp past -80,
+  /// softplus's log1p(exp(-|t|)), also where t holds a growing exp) is log1p's own.
   NodeId log1p_of_growing(NodeId s) {
-    if (grows_exponentially(s) || depends_on_exp(s)) return ir::kNoNode;
+    if (op(s) == Op::Exp || (depends_on_exp(s) && !grows_exponentially(s))) return ir::kNoNode;
     LogFar f = log_far(s, 6);
     if (f.far == ir::kNoNode) return ir::kNoNode;
     // log|s| + log(sign(s)) past |s| = e^40, where log1p(1/s) is below double's
