@@ -3831,6 +3831,25 @@ TEST_CASE("log1p of a sum that exps take past the range", "[stabilize]") {
   check_forms(cases);
 }
 
+TEST_CASE("sqrt(P^2 + b) past its guard takes the polynomial's far form", "[stabilize]") {
+  // Past 2^27 sqrt|b| the root is |P|: as written, P's terms were inf - inf = NaN past
+  // overflow (tanh(sqrt(0.5 + P^2) - k), P of degree 4, was NaN at 1e200 in double:
+  // random_forms seed 5302), though the comparison took P's far form
+  using L = long double;
+  auto p = [](L x) { return x * x * x * x - x * x * x; };
+  auto dp = [](L x) { return 4 * x * x * x - 3 * x * x; };
+  const FormCase cases[] = {
+      {"tanh(sqrt(1 + (x^4 - x^3)^2))",
+       [=](L x) { return std::tanh(std::sqrt(1 + p(x) * p(x))); },
+       [=](L x) {
+         L r = std::sqrt(1 + p(x) * p(x)), ch = std::cosh(std::min(r, L(5000)));
+         return p(x) * dp(x) / (r * ch * ch);
+       },
+       {-1e200, -1e30, -2.0, 0.5, 1.5, 1e30, 1e200}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("1 + tanh(k a) as 2 sigmoid(2k a) folds 2k", "[stabilize]") {
   // 1 + tanh(x/2) is 2 sigmoid(x): the argument x * 0.5 * 2 cost a multiply a register
   CHECK(simplified("1 + tanh(x/2)") == simplified("2*sigmoid(x)"));
