@@ -3850,6 +3850,26 @@ TEST_CASE("sqrt(P^2 + b) past its guard takes the polynomial's far form", "[stab
   check_forms(cases);
 }
 
+TEST_CASE("exp and expm1 of a polynomial past overflow take its far form", "[stabilize]") {
+  // P's terms were inf - inf = NaN past overflow, where exp(P) is 0 or inf and expm1(P)
+  // -1: elu(x^3 - x^4) and exp(x^3 - x^4) were NaN at 1e200 in double (random_forms
+  // seed 5302: silu(log(1 + exp(-|squareplus(elu(P))|))), P of degree 5)
+  using L = long double;
+  auto p = [](L x) { return x * x * x - x * x * x * x; };
+  auto dp = [](L x) { return 3 * x * x - 4 * x * x * x; };
+  const FormCase cases[] = {
+      {"elu(x^3 - x^4)",
+       [=](L x) { return p(x) > 0 ? p(x) : std::expm1(p(x)); },
+       [=](L x) { return p(x) > 0 ? dp(x) : std::exp(p(x)) * dp(x); },
+       {-1e200, -1e30, -1.0, 0.5, 2.0, 1e30, 1e200}},
+      {"exp(-(x^4 - x^3))",
+       [=](L x) { return std::exp(p(x)); },
+       [=](L x) { return std::exp(p(x)) * dp(x); },
+       {-1e200, -1e30, -1.0, 0.5, 2.0, 1e30, 1e200}},
+  };
+  check_forms(cases);
+}
+
 TEST_CASE("1 + tanh(k a) as 2 sigmoid(2k a) folds 2k", "[stabilize]") {
   // 1 + tanh(x/2) is 2 sigmoid(x): the argument x * 0.5 * 2 cost a multiply a register
   CHECK(simplified("1 + tanh(x/2)") == simplified("2*sigmoid(x)"));
