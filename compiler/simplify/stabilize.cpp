@@ -834,15 +834,11 @@ class Stabilizer {
           // A constant b: past |x| = 2^27 sqrt|b|, b / x^2 < 2^-54 and sqrt(x^2 + b)
           // rounds to |x| (float and double), whose derivative is sign(x):
           // no divisions. (A threshold <= kSquareGuard keeps x^2 finite below it.)
-          // (|x| there in its polynomials' far form, as the comparison takes it: a
-          // polynomial's inf - inf past overflow made tanh(sqrt(P^2 + 0.5)) NaN at 1e200 in
-          // double, random_forms seed 5302)
           if (g_.is_const(b)) {
             double threshold = std::ldexp(std::sqrt(std::fabs(g_.const_value(b))), 27);
             if (threshold > 0 && threshold <= kSquareGuard)
-              return rewritten_root(
-                  make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), polynomials_far(ax, 2), make(Op::Sqrt, {s})}), s,
-                  false);
+              return rewritten_root(make(Op::Where, {make(Op::Gt, {ax, c(threshold)}), ax, make(Op::Sqrt, {s})}), s,
+                                    false);
           }
           // Else past |x| = 1e15 |x| sqrt(1 + b/x^2), with b/x^2 as (b r) r,
           // r = 1/x (one division; within 1.5 ULP of b/x^2), and one square
@@ -1592,9 +1588,6 @@ class Stabilizer {
         }
         return {};
       case Op::Where: {
-        // a polynomial in its far form (polynomial_far): the polynomial's (the far branch
-        // is P's value, as x^d times a polynomial in 1/x)
-        if (polynomial_far(arg(u, 2)) == u) return log_far(arg(u, 2), depth - 1);
         LogFar p = log_far(arg(u, 1), depth - 1), q = log_far(arg(u, 2), depth - 1);
         if (p.far == ir::kNoNode && q.far == ir::kNoNode) return {};
         NodeId sp = sign_of(arg(u, 1), p), sq = sign_of(arg(u, 2), q);
