@@ -49,8 +49,7 @@ class Stabilizer {
 
   NodeId rebuild(const ir::Node& n, std::array<NodeId, 3> a) {
     // A polynomial argument of a saturating function: its far form (polynomial_far)
-    if (n.op == Op::Tanh || n.op == Op::Erf || n.op == Op::Erfc || n.op == Op::Atan || n.op == Op::Exp ||
-        n.op == Op::Expm1)
+    if (n.op == Op::Tanh || n.op == Op::Erf || n.op == Op::Erfc || n.op == Op::Atan)
       if (NodeId p = polynomial_far(a[0]); p != ir::kNoNode) a[0] = p;
     switch (n.op) {
       case Op::Log: {
