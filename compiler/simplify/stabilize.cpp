@@ -192,9 +192,7 @@ class Stabilizer {
           NodeId k = arg(s, sub ? 0 : 1), t = arg(s, sub ? 1 : 0);
           double k1 = g_.const_value(k) - 1;
           if (k1 != 0 && k1 + 1 == g_.const_value(k)) {
-            NodeId plain = make(sub ? Op::Sub : Op::Add, {sub ? c(k1) : t, sub ? t : c(k1)});
-            NodeId r = stabilized(sub ? Op::Sub : Op::Add, sub ? c(k1) : t, sub ? t : c(k1));
-            if (r != plain) {
+            if (NodeId r = rewritten(sub ? Op::Sub : Op::Add, sub ? c(k1) : t, sub ? t : c(k1)); r != ir::kNoNode) {
               NodeId near = stabilized(Op::Log1p, r);
               NodeId far = log_of_growing(s, near);
               return far != ir::kNoNode ? far : near;
@@ -2528,6 +2526,13 @@ class Stabilizer {
     return rebuild(n, n.args);
   }
 
+  /// o(x, y) as the rules rewrite it, or kNoNode where no rule does (the node
+  /// as made): a sum handed to the rules to see whether it has a stable form.
+  NodeId rewritten(Op o, NodeId x, NodeId y) {
+    NodeId r = stabilized(o, x, y);
+    return r == make(o, {x, y}) ? ir::kNoNode : r;
+  }
+
   /// num / den as the other rules leave it, without removable_quotient's
   /// (its series' "beyond" branch: expm1(h) / h's ExpDiv past h = 80).
   NodeId plain_quotient(NodeId num, NodeId den) {
@@ -2843,8 +2848,7 @@ class Stabilizer {
       // v + v t, v t + v: t + 1; v - v t: 1 - t; v t - v: t - 1
       Op so = o == Op::Sub && k == 0 ? Op::Sub : Op::Add;
       NodeId l = so == Op::Sub ? c(1) : t, r = so == Op::Sub ? t : c(o == Op::Add ? 1 : -1);
-      NodeId sum = stabilized(so, l, r);
-      if (sum != make(so, {l, r})) return stabilized(Op::Mul, v, sum);
+      if (NodeId sum = rewritten(so, l, r); sum != ir::kNoNode) return stabilized(Op::Mul, v, sum);
     }
     return ir::kNoNode;
   }
@@ -2866,8 +2870,8 @@ class Stabilizer {
       sum = Op::Add;
       w = c(-g_.const_value(w));
     }
-    NodeId r = stabilized(sum, u, w);
-    return r == make(sum, {u, w}) ? ir::kNoNode : stabilized(Op::Mul, r, c(k));
+    NodeId r = rewritten(sum, u, w);
+    return r == ir::kNoNode ? ir::kNoNode : stabilized(Op::Mul, r, c(k));
   }
 
   /// a when `t` is -expm1(a) or 0 - expm1(a) (1 - exp(a) rewritten), else kNoNode.
