@@ -11,6 +11,7 @@
 
 #include "actjit/actjit.hpp"
 #include "compiler/ir/eval.hpp"
+#include "compiler/jit/target.hpp"
 #include "compiler/pipeline.hpp"
 
 namespace actjit::test {
@@ -97,6 +98,11 @@ inline bool table_exp_kernels() { return table_erfc_f64_kernels(); }
 /// (lower::scale_by_powers_of_two: 512-bit registers with AVX-512F on an
 /// AMD Zen).
 inline bool scalef_kernels() { return table_erfc_f64_kernels() && __builtin_cpu_is("amd"); }
+
+/// Whether every elementwise kernel here streams its stores out of cache
+/// (lower::streaming_stores_pay: targets other than AMD Zen), not only the
+/// light ones.
+inline bool every_kernel_streams() { return !jit::host_target().cpu.starts_with("znver"); }
 
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {

@@ -1676,11 +1676,12 @@ NodeId row_stored_operand(const Program& p, bool backward) {
   return uses ? stored : ir::kNoNode;
 }
 
-bool streaming_stores_pay(const Program& p, Part part) {
+bool streaming_stores_pay(const Program& p, Part part, std::string_view cpu) {
   if (p.row.rowwise) return true;
   bool forward = part == Part::Forward;
   NodeId root = forward ? p.value : p.d_x;
   if (root == ir::kNoNode) return false;
+  if (!cpu.starts_with("znver")) return true;
   return body_cost(p.graph, {root}) < (forward ? kStreamingForwardBar : kStreamingBackwardBar);
 }
 
@@ -1712,8 +1713,8 @@ bool zero_params_need_look(const Program& p) {
   return ir::may_lose_nan(p.graph, roots, false) && !ir::may_lose_nan(p.graph, roots, true);
 }
 
-bool narrow_forward_pays(const Program& p) {
-  if (p.row.rowwise || p.value == ir::kNoNode) return false;
+bool narrow_forward_pays(const Program& p, std::string_view cpu) {
+  if (p.row.rowwise || p.value == ir::kNoNode || streaming_stores_pay(p, Part::Forward, cpu)) return false;
   unsigned cost = body_cost(p.graph, {p.value});
   return cost >= kForwardInterleave.two && cost < kNarrowForwardBelow;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "compiler/pipeline.hpp"
 
@@ -139,8 +140,18 @@ inline constexpr unsigned kRowInterleave = 2;
 /// or Backward) whose body_cost is below the bar take them, float64 ones
 /// by the same bars (not measured); row-wise kernels keep them (their exp
 /// pass reads, the output pass writes).
+///
+/// The bars hold for AMD Zen targets (`cpu`, LLVM's target-cpu name,
+/// znver*). On Intel's AVX-512 Xeon measured in the sixty-first sitting
+/// (Emerald Rapids, target-cpu sapphirerapids; one thread, 64Mi floats,
+/// one build alternating with the other in one process) streaming stores
+/// ran every kernel faster, the heavy ones too: the forwards of sigmoid,
+/// swish, mish, softplus and tanh +50-65%, elu +25-60%, telu +25-35%, the
+/// backwards of gelu +45% and telu +20% (the plain streaming kernel there
+/// runs at 60% of its streaming-store form: a plain store first reads
+/// its line). Other targets than Zen take them for every elementwise kernel.
 inline constexpr unsigned kStreamingForwardBar = 20, kStreamingBackwardBar = 56;
-bool streaming_stores_pay(const Program& p, Part part);
+bool streaming_stores_pay(const Program& p, Part part, std::string_view cpu);
 
 /// Elementwise forwards two or four registers wide in cache (body cost
 /// from kForwardInterleave.two to kNarrowForwardBelow: elu, tanh,
@@ -149,8 +160,9 @@ bool streaming_stores_pay(const Program& p, Part part);
 /// thread, plain stores) 6-13% below one register a loop, while in cache
 /// two were 2-15% ahead (sigmoid +8-11%, mish +6-15%; four since: above).
 /// Their outputs larger than the caches take a build one register wide
-/// (Program::narrow_forward).
-bool narrow_forward_pays(const Program& p);
+/// (Program::narrow_forward); not where the forward streams out of cache
+/// (streaming_stores_pay: for `cpu`s other than AMD Zen).
+bool narrow_forward_pays(const Program& p, std::string_view cpu);
 /// Streaming-store elementwise kernels whose body costs kStreamingForwardBar
 /// or more (the backwards between the two bars) prefetch their inputs this
 /// many bytes ahead: measured as above (one process, the two builds

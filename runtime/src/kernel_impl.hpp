@@ -117,7 +117,8 @@ struct KernelImpl {
   /// null where there is none or it did not compile.
   const jit::KernelCode* streaming_code(bool at_defaults) const;
   /// Whether the streaming-store builds serve the forward and the backward
-  /// (lower::streaming_stores_pay: they slow the heavier bodies down).
+  /// (lower::streaming_stores_pay: on AMD Zen they slow the heavier bodies
+  /// down).
   bool forward_streams = false, backward_streams = false;
   mutable std::once_flag streaming_once, streaming_defaults_once;
   mutable std::shared_ptr<jit::KernelCode> streaming, streaming_defaults;

@@ -183,9 +183,10 @@ Kernel Runtime::compile(std::string_view source, DType dtype) const {
     detail::RuntimeImpl::evict(impl_->by_ir, impl_->limits.max_cached_kernels);
   }
   if (!p.row.rowwise) {
-    impl->forward_streams = lower::streaming_stores_pay(p, lower::Part::Forward);
-    impl->backward_streams = lower::streaming_stores_pay(p, lower::Part::Backward);
-    impl->forward_narrows = lower::narrow_forward_pays(p);
+    const std::string& cpu = impl_->engine->target().cpu;
+    impl->forward_streams = lower::streaming_stores_pay(p, lower::Part::Forward, cpu);
+    impl->backward_streams = lower::streaming_stores_pay(p, lower::Part::Backward, cpu);
+    impl->forward_narrows = lower::narrow_forward_pays(p, cpu);
     impl->reports = reports_lanes(dtype, p);
   }
   // The program for calls with the default parameters, compiled on the

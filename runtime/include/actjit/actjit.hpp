@@ -99,8 +99,10 @@ class Kernel {
   /// (inputs and output) take 32 MiB or more, are written with streaming
   /// (non-temporal) stores, by kernels compiled on the first such call:
   /// an output that would not stay in the caches is then written without
-  /// being read first (out of cache +25-65% here); it is not in the caches
-  /// after the call either. Row-wise functions do so where the
+  /// being read first (out of cache +25-65% on the machines measured); it
+  /// is not in the caches after the call either. On AMD Zen only the
+  /// lighter kernels do so (the heavier ones ran faster there with plain
+  /// stores); on Intel every elementwise kernel does. Row-wise functions do so where the
   /// kernel does not read its output back (not softmax's forward, which
   /// keeps exp(x - max) in y; its backward from y does). y may be x (dx of
   /// backward dy, y or dydx of forward_with_derivative x): the same values
