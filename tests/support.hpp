@@ -104,6 +104,11 @@ inline bool scalef_kernels() { return table_erfc_f64_kernels() && __builtin_cpu_
 /// light ones.
 inline bool every_kernel_streams() { return !jit::host_target().cpu.starts_with("znver"); }
 
+/// Whether float kernels here take correction quotients from a refined
+/// reciprocal (vmath::Ctx::div_damped: 512-bit registers with AVX-512F,
+/// not on AMD Zen).
+inline bool damped_divisions() { return table_exp_kernels() && !jit::host_target().cpu.starts_with("znver"); }
+
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {
   static Runtime rt;

@@ -1706,6 +1706,46 @@ size_t count_of(const std::string& text, const std::string& what) {
 }
 }  // namespace
 
+TEST_CASE("tanh's correction quotient takes a refined reciprocal where the divider bounds the loop", "[kernels]") {
+  // vmath::Ctx::div_damped: float tanh's P(z)/Q(z) only corrects the
+  // leading x of 2 tanh(x/2), so on AVX-512 targets other than AMD Zen
+  // (Intel's divider takes 7.8 cycles a register) it is vrcp14ps and one
+  // Newton step: tanh's forward one division a register, not two (+42%
+  // there). Elsewhere both stay divisions. The values keep tanh's bounds
+  // (every float: 2.45 ULP either way; test_vmath and test_accuracy sample
+  // them) and its special values.
+  Runtime rt;
+  const bool damped = test::damped_divisions();
+  std::string code = rt.assembly("tanh", DType::F32);
+  {
+    std::string loop = longest_loop(code, "actjit_forward");
+    INFO(loop);
+    size_t divisions = count_of(loop, "vdivps"), reciprocals = count_of(loop, "vrcp14ps");
+    REQUIRE(divisions > 0);
+    if (damped) {
+      CHECK(reciprocals == divisions);
+    } else {
+      CHECK(reciprocals == 0);
+      CHECK(divisions % 2 == 0);
+    }
+  }
+  // Double keeps its expm1 form and its one division.
+  CHECK(count_of(rt.assembly("tanh", DType::F64), "vrcp14") == 0);
+  Kernel k = rt.compile("tanh", DType::F32);
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x{0.0f, -0.0f, 1e-30f, -1e-30f, 1e-45f, 0.0625299066f, 0.5f, -3.0f, 9.0f, 9.02f, 1e20f, -inf, inf},
+      y(x.size());
+  k.forward(std::span<const float>(x), std::span<float>(y));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    CHECK(test::ulp_error(y[i], std::tanh(double(x[i]))) <= 2.46);
+    CHECK(std::signbit(y[i]) == std::signbit(x[i]));
+  }
+  std::vector<float> nan{std::numeric_limits<float>::quiet_NaN()}, out(1);
+  k.forward(std::span<const float>(nan), std::span<float>(out));
+  CHECK(std::isnan(out[0]));
+}
+
 TEST_CASE("splat constants reach heavy loops as whole registers on AMD Zen", "[kernels]") {
   // lower::load_splat_constants: past 32 registers LLVM loads constants
   // again inside the loop, as vbroadcastss from the constant pool (a

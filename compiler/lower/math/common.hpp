@@ -118,6 +118,22 @@ struct Ctx {
   /// smaller magnitude with x's sign. Measured here (Zen 5) four a cycle,
   /// where vminps and vmaxps take two.
   llvm::Value* clamp_magnitude(llvm::Value* x, double cap) const;
+  /// Whether a division bounds float kernels here more than the operations
+  /// around it: 512-bit float vectors on an AVX-512 target other than AMD
+  /// Zen (target-cpu znver*). Measured on Intel's Emerald Rapids (sixty-
+  /// first sitting): vdivps zmm one per 7.8 cycles, beside the FMA pipe
+  /// (four divisions and sixteen FMAs took 31 cycles); vrcp14ps one per
+  /// 1.8. Zen 4 runs its divider beside two FMA pipes that bound the same
+  /// loops (vrcp14ps and FMAs in place of a division measured 4-14% slower
+  /// there, thirty-eighth sitting).
+  bool divider_bound() const;
+  /// p / q to within 1.1 ULP (float), for quotients whose rounding is
+  /// damped downstream (a correction term): where divider_bound, p times
+  /// vrcp14ps(q) refined by one Newton step (relative error 2^-28 before
+  /// the two roundings; four operations on the FMA pipe instead of the
+  /// divider); else the division. q must be a normal number with a normal
+  /// reciprocal where the result is used (0 and inf give NaN).
+  llvm::Value* div_damped(llvm::Value* p, llvm::Value* q) const;
 
   /// c[0] + x (c[1] + x (c[2] + ...)), by Horner's rule with fused steps.
   llvm::Value* horner(llvm::Value* x, std::initializer_list<double> coeffs) const {
@@ -237,6 +253,21 @@ inline bool has_feature(const llvm::Function& f, const char* name) {
 
 inline bool Ctx::has_range() const {
   return avx512 && has_feature(*b.GetInsertBlock()->getParent(), "avx512dq");
+}
+
+inline bool Ctx::divider_bound() const {
+  const llvm::Function& f = *b.GetInsertBlock()->getParent();
+  return avx512 && !f64 && !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver");
+}
+
+inline llvm::Value* Ctx::div_damped(llvm::Value* p, llvm::Value* q) const {
+  if (!divider_bound()) return div(p, q);
+  llvm::Value* r0 = per_register(b, {q}, 16, [&](const std::vector<llvm::Value*>& part) -> llvm::Value* {
+    return b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_rcp14_ps_512, {},
+                             {part[0], llvm::UndefValue::get(part[0]->getType()), b.getInt16(0xffff)});
+  });
+  llvm::Value* r1 = fma(r0, fma(b.CreateFNeg(q), r0, c(1)), r0);  // r0 (2 - q r0)
+  return mul(p, r1);
 }
 
 inline llvm::Value* Ctx::clamp_magnitude(llvm::Value* x, double cap) const {

