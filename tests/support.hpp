@@ -12,6 +12,7 @@
 #include "actjit/actjit.hpp"
 #include "compiler/ir/eval.hpp"
 #include "compiler/jit/target.hpp"
+#include "compiler/lower/target_cpu.hpp"
 #include "compiler/pipeline.hpp"
 
 namespace actjit::test {
@@ -102,12 +103,12 @@ inline bool scalef_kernels() { return table_erfc_f64_kernels() && __builtin_cpu_
 /// Whether every elementwise kernel here streams its stores out of cache
 /// (lower::streaming_stores_pay: targets other than AMD Zen), not only the
 /// light ones.
-inline bool every_kernel_streams() { return !jit::host_target().cpu.starts_with("znver"); }
+inline bool every_kernel_streams() { return !lower::amd_zen(jit::host_target().cpu); }
 
 /// Whether float kernels here take correction quotients from a refined
 /// reciprocal (vmath::Ctx::div_damped: 512-bit registers with AVX-512F,
 /// not on AMD Zen).
-inline bool damped_divisions() { return table_exp_kernels() && !jit::host_target().cpu.starts_with("znver"); }
+inline bool damped_divisions() { return table_exp_kernels() && !lower::amd_zen(jit::host_target().cpu); }
 
 /// One runtime (JIT engine and cache) shared by a test program's cases.
 inline Runtime& shared_runtime() {

@@ -1681,7 +1681,7 @@ bool streaming_stores_pay(const Program& p, Part part, std::string_view cpu) {
   bool forward = part == Part::Forward;
   NodeId root = forward ? p.value : p.d_x;
   if (root == ir::kNoNode) return false;
-  if (!cpu.starts_with("znver")) return true;
+  if (!amd_zen(cpu)) return true;
   return body_cost(p.graph, {root}) < (forward ? kStreamingForwardBar : kStreamingBackwardBar);
 }
 

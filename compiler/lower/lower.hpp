@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "compiler/lower/target_cpu.hpp"
 #include "compiler/pipeline.hpp"
 
 namespace llvm {

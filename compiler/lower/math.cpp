@@ -130,7 +130,7 @@ void scale_by_powers_of_two(llvm::Module& m) {
     // AMD's Zen 4 and 5 only: Intel's AVX-512 cores run vscalefps on one of
     // their FMA ports (LLVM's skylake-avx512 and sapphirerapids models,
     // llvm-mca), where it would relieve nothing.
-    if (f.isDeclaration() || !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver")) continue;
+    if (f.isDeclaration() || !amd_zen(f.getFnAttribute("target-cpu").getValueAsString())) continue;
     std::vector<llvm::BinaryOperator*> products;
     for (llvm::BasicBlock& block : f)
       for (llvm::Instruction& inst : block)
@@ -226,7 +226,7 @@ bool negated(const llvm::Value* v) {
 
 void load_splat_constants(llvm::Module& m) {
   for (llvm::Function& f : m) {
-    if (f.isDeclaration() || !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver")) continue;
+    if (f.isDeclaration() || !amd_zen(f.getFnAttribute("target-cpu").getValueAsString())) continue;
     std::vector<std::pair<llvm::Instruction*, unsigned>> uses;
     for (llvm::BasicBlock& block : f)
       for (llvm::Instruction& inst : block)

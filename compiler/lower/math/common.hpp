@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/lower/target_cpu.hpp"
+
 namespace actjit::lower::vmath {
 
 /// The name of the function attribute that holds the width in bits of the
@@ -257,7 +259,7 @@ inline bool Ctx::has_range() const {
 
 inline bool Ctx::divider_bound() const {
   const llvm::Function& f = *b.GetInsertBlock()->getParent();
-  return avx512 && !f64 && !f.getFnAttribute("target-cpu").getValueAsString().starts_with("znver");
+  return avx512 && !f64 && !amd_zen(f.getFnAttribute("target-cpu").getValueAsString());
 }
 
 inline llvm::Value* Ctx::div_damped(llvm::Value* p, llvm::Value* q) const {
