@@ -98,7 +98,7 @@ inline bool table_exp_kernels() { return table_erfc_f64_kernels(); }
 /// Whether kernels here take products by powers of two as vscalef
 /// (lower::scale_by_powers_of_two: 512-bit registers with AVX-512F on an
 /// AMD Zen).
-inline bool scalef_kernels() { return table_erfc_f64_kernels() && __builtin_cpu_is("amd"); }
+inline bool scalef_kernels() { return table_erfc_f64_kernels() && lower::amd_zen(jit::host_target().cpu); }
 
 /// Whether every elementwise kernel here streams its stores out of cache
 /// (lower::streaming_stores_pay: targets other than AMD Zen), not only the
